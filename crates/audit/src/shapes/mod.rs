@@ -1,0 +1,4 @@
+//! Request and response types generated from the CloudTrail model.
+
+#[rustfmt::skip]
+pub mod cloudtrail;

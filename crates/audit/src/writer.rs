@@ -1,0 +1,113 @@
+//! The audit writer: one task batches events, appends them to the store and to the JSON lines
+//! file, and fsyncs once per batch, so auditing costs the request path a channel send.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use rampart_store::Store;
+
+use crate::{event_json, EventFacts};
+
+/// Largest batch written at once.
+const BATCH: usize = 512;
+/// Events queued before senders wait (back-pressure instead of unbounded memory).
+const QUEUE: usize = 65_536;
+
+enum Msg {
+    Event(Box<EventFacts>),
+    Flush(oneshot::Sender<()>),
+}
+
+/// Handle for recording audit events.
+#[derive(Clone)]
+pub struct Auditor {
+    tx: mpsc::Sender<Msg>,
+}
+
+impl Auditor {
+    /// Start the writer task. Events go to `store` (stream `audit/<account>`) and, when
+    /// `dir` is set, to `dir/events-YYYY-MM-DD.jsonl`.
+    #[must_use]
+    pub fn start(store: Arc<dyn Store>, dir: Option<PathBuf>) -> Self {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(run(store, dir, rx));
+        Auditor { tx }
+    }
+
+    /// Queue an event.
+    pub async fn record(&self, facts: EventFacts) {
+        if self.tx.send(Msg::Event(Box::new(facts))).await.is_err() {
+            tracing::error!("audit writer has stopped; event lost");
+        }
+    }
+
+    /// Wait until every event queued before this call is durable.
+    pub async fn flush(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Msg::Flush(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+async fn run(store: Arc<dyn Store>, dir: Option<PathBuf>, mut rx: mpsc::Receiver<Msg>) {
+    if let Some(d) = &dir {
+        if let Err(e) = std::fs::create_dir_all(d) {
+            tracing::error!(error = %e, "cannot create the audit directory");
+        }
+    }
+    let mut buf = Vec::with_capacity(BATCH);
+    while rx.recv_many(&mut buf, BATCH).await > 0 {
+        let mut waiters = Vec::new();
+        let mut by_account: BTreeMap<String, Vec<(i64, Vec<u8>)>> = BTreeMap::new();
+        let mut lines = Vec::new();
+        for msg in buf.drain(..) {
+            match msg {
+                Msg::Flush(w) => waiters.push(w),
+                Msg::Event(facts) => {
+                    let id = uuid::Uuid::new_v4().to_string();
+                    let ev = event_json(&facts, &id);
+                    let Ok(bytes) = serde_json::to_vec(&ev) else {
+                        continue;
+                    };
+                    lines.extend_from_slice(&bytes);
+                    lines.push(b'\n');
+                    if let Some(acct) = &facts.recipient_account {
+                        by_account
+                            .entry(acct.clone())
+                            .or_default()
+                            .push((facts.time_millis, bytes));
+                    }
+                }
+            }
+        }
+        for (acct, entries) in by_account {
+            if let Err(e) = store.append(&format!("audit/{acct}"), entries).await {
+                tracing::error!(error = %e, "audit append failed");
+            }
+        }
+        if let (Some(d), false) = (&dir, lines.is_empty()) {
+            let day = chrono::Utc::now().format("%Y-%m-%d");
+            let path = d.join(format!("events-{day}.jsonl"));
+            let res = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+                let mut f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)?;
+                f.write_all(&lines)?;
+                f.sync_data()
+            })
+            .await;
+            if !matches!(res, Ok(Ok(()))) {
+                tracing::error!("audit file write failed");
+            }
+        }
+        for w in waiters {
+            let _ = w.send(());
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! The authorizer every service calls: gathers the caller's identity policies and combines them
+//! with the resource's policy through the one policy engine.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use rampart_policy::{Authorization, Decision, Policy, Principal, Request};
+use rampart_service::{Authorizer, AwsError, RequestContext};
+
+use crate::managed;
+use crate::records::{
+    self, ns, GroupRecord, PolicyRecord, RoleRecord, SessionKind, SessionRecord, UserRecord,
+};
+use crate::Identity;
+
+/// Identity-based policies that apply to a caller.
+#[derive(Default)]
+pub struct IdentityPolicies {
+    /// Inline and attached policies of the principal (and its groups).
+    pub policies: Vec<Policy>,
+    /// Permissions boundary.
+    pub boundary: Option<Policy>,
+    /// Session policy passed to `AssumeRole`.
+    pub session: Option<Policy>,
+}
+
+/// Authorizes requests with IAM policies.
+pub struct IamAuthorizer {
+    identity: Arc<Identity>,
+}
+
+impl IamAuthorizer {
+    /// An authorizer over the identity state.
+    #[must_use]
+    pub fn new(identity: Arc<Identity>) -> Self {
+        IamAuthorizer { identity }
+    }
+
+    async fn managed_document(&self, arn: &str) -> Result<Option<String>, AwsError> {
+        if let Some(doc) = managed::aws_managed(arn) {
+            return Ok(Some(doc.to_owned()));
+        }
+        // arn:aws:iam::ACCOUNT:policy/path/name
+        let Some((account, rest)) = arn
+            .split_once(":iam::")
+            .and_then(|(_, r)| r.split_once(":policy/"))
+        else {
+            return Ok(None);
+        };
+        let name = rest.rsplit('/').next().unwrap_or(rest);
+        let rec = records::get::<PolicyRecord>(
+            &*self.identity.store,
+            ns::POLICY,
+            &records::name_key(account, name),
+        )
+        .await?;
+        Ok(rec.and_then(|r| r.value.document().map(str::to_owned)))
+    }
+
+    async fn collect(
+        &self,
+        inline: impl Iterator<Item = &String>,
+        attached: &[String],
+        out: &mut Vec<Policy>,
+    ) -> Result<(), AwsError> {
+        for doc in inline {
+            push_parsed(doc, out);
+        }
+        for arn in attached {
+            if let Some(doc) = self.managed_document(arn).await? {
+                push_parsed(&doc, out);
+            }
+        }
+        Ok(())
+    }
+
+    /// The identity-based policies of `principal`.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn identity_policies(
+        &self,
+        principal: &Principal,
+        access_key_id: Option<&str>,
+    ) -> Result<IdentityPolicies, AwsError> {
+        let store = &*self.identity.store;
+        let mut out = IdentityPolicies::default();
+        match principal {
+            Principal::User { account, name, .. } => {
+                if let Some(user) =
+                    records::get::<UserRecord>(store, ns::USER, &records::name_key(account, name))
+                        .await?
+                {
+                    let user = user.value;
+                    self.collect(user.inline.values(), &user.attached, &mut out.policies)
+                        .await?;
+                    for g in &user.groups {
+                        if let Some(group) = records::get::<GroupRecord>(
+                            store,
+                            ns::GROUP,
+                            &records::name_key(account, g),
+                        )
+                        .await?
+                        {
+                            self.collect(
+                                group.value.inline.values(),
+                                &group.value.attached,
+                                &mut out.policies,
+                            )
+                            .await?;
+                        }
+                    }
+                    if let Some(b) = &user.boundary {
+                        out.boundary = self
+                            .managed_document(b)
+                            .await?
+                            .and_then(|d| Policy::parse(&d).ok());
+                    }
+                }
+            }
+            Principal::AssumedRole {
+                account, role_name, ..
+            } => {
+                if let Some(role) = records::get::<RoleRecord>(
+                    store,
+                    ns::ROLE,
+                    &records::name_key(account, role_name),
+                )
+                .await?
+                {
+                    let role = role.value;
+                    self.collect(role.inline.values(), &role.attached, &mut out.policies)
+                        .await?;
+                    if let Some(b) = &role.boundary {
+                        out.boundary = self
+                            .managed_document(b)
+                            .await?
+                            .and_then(|d| Policy::parse(&d).ok());
+                    }
+                }
+                if let Some(akid) = access_key_id {
+                    if let Some(sess) =
+                        records::get::<SessionRecord>(store, ns::SESSION, akid).await?
+                    {
+                        if matches!(sess.value.kind, SessionKind::Role { .. }) {
+                            out.session = sess
+                                .value
+                                .session_policy
+                                .as_deref()
+                                .and_then(|d| Policy::parse(d).ok());
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(out)
+    }
+}
+
+fn push_parsed(doc: &str, out: &mut Vec<Policy>) {
+    match Policy::parse(doc) {
+        Ok(p) => out.push(p),
+        Err(e) => tracing::warn!(error = %e, "stored policy no longer parses; ignored"),
+    }
+}
+
+fn root_policy() -> Option<Policy> {
+    Policy::parse(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+    )
+    .ok()
+}
+
+/// AWS's access-denied error in the service's protocol.
+#[must_use]
+pub fn access_denied(ctx: &RequestContext, action: &str, resource: &str, why: &str) -> AwsError {
+    let code = match ctx.model.protocol {
+        rampart_protocol::model::Protocol::AwsQuery => "AccessDenied",
+        _ => "AccessDeniedException",
+    };
+    let status = if code == "AccessDenied" { 403 } else { 400 };
+    AwsError::new(
+        code,
+        status,
+        format!(
+            "User: {} is not authorized to perform: {action} on resource: {resource} {why}",
+            ctx.caller.arn
+        ),
+    )
+}
+
+#[async_trait]
+impl Authorizer for IamAuthorizer {
+    async fn authorize(
+        &self,
+        ctx: &RequestContext,
+        action: &str,
+        resource: &str,
+        resource_account: &str,
+        resource_policy: Option<&Policy>,
+        extra: &rampart_policy::Context,
+    ) -> Result<(), AwsError> {
+        let principal = &ctx.caller.principal;
+        let mut context = ctx.base_context();
+        for (k, v) in extra.iter() {
+            context.insert_multi(k, v.iter().cloned());
+        }
+        let request = Request {
+            principal,
+            action,
+            resource,
+            context: &context,
+        };
+        if ctx.caller.from_session_token && action.starts_with("iam:") {
+            return Err(access_denied(
+                ctx,
+                action,
+                resource,
+                "because no MFA was used with the session credentials",
+            ));
+        }
+        let is_root = matches!(principal, Principal::Root { .. });
+        if is_root && ctx.caller.account == resource_account {
+            // The root user may do anything in its own account unless a resource policy denies it.
+            if let Some(rp) = resource_policy {
+                if rampart_policy::evaluate(&[rp], &request) == Decision::ExplicitDeny {
+                    return Err(access_denied(
+                        ctx,
+                        action,
+                        resource,
+                        "with an explicit deny in a resource-based policy",
+                    ));
+                }
+            }
+            return Ok(());
+        }
+        let ip = if is_root {
+            IdentityPolicies {
+                policies: root_policy().into_iter().collect(),
+                ..Default::default()
+            }
+        } else {
+            self.identity_policies(principal, ctx.caller.access_key_id.as_deref())
+                .await?
+        };
+        let identity: Vec<&Policy> = ip.policies.iter().collect();
+        let auth = Authorization {
+            identity: &identity,
+            resource_policy,
+            resource_account: Some(resource_account),
+            boundary: ip.boundary.as_ref(),
+            session: ip.session.as_ref(),
+            root_allowed: true,
+        };
+        match rampart_policy::authorize(&auth, &request) {
+            Decision::Allow => Ok(()),
+            Decision::ExplicitDeny => {
+                let where_ =
+                    if rampart_policy::evaluate(&identity, &request) == Decision::ExplicitDeny {
+                        "identity-based policy"
+                    } else {
+                        "resource-based policy"
+                    };
+                Err(access_denied(
+                    ctx,
+                    action,
+                    resource,
+                    &format!("with an explicit deny in an {where_}")
+                        .replace("an resource", "a resource"),
+                ))
+            }
+            Decision::ImplicitDeny => {
+                let why = if ctx.caller.account == resource_account {
+                    format!("because no identity-based policy allows the {action} action")
+                } else {
+                    format!("because no resource-based policy allows the {action} action")
+                };
+                Err(access_denied(ctx, action, resource, &why))
+            }
+        }
+    }
+}

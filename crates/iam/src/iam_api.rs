@@ -1,0 +1,1317 @@
+//! The IAM API (awsQuery): users, access keys, roles, groups, managed and inline policies.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde_json::Value;
+
+use rampart_policy::Policy;
+use rampart_protocol::model::ServiceModel;
+use rampart_protocol::types::Timestamp;
+use rampart_service::{operations, AwsError, RequestContext, Service};
+use rampart_store::Expect;
+
+use crate::records::{
+    self, name_key, ns, GroupRecord, KeyRecord, PolicyRecord, PolicyVersion, RoleRecord,
+    UserRecord, Versioned,
+};
+use crate::shapes::iam as s;
+use crate::{ids, managed, Identity};
+
+/// Documents are returned URL-encoded, as IAM does (the SDKs decode them).
+const DOC_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+fn encode_doc(doc: &str) -> String {
+    utf8_percent_encode(doc, DOC_ENCODE).to_string()
+}
+
+/// Most access keys a user (or root) may have.
+pub const ACCESS_KEYS_PER_USER: usize = 2;
+/// Most entities per listing page.
+const MAX_ITEMS_DEFAULT: usize = 100;
+
+/// The IAM service.
+pub struct IamService {
+    id: Arc<Identity>,
+}
+
+operations!(IamService {
+    "CreateUser" => create_user,
+    "GetUser" => get_user,
+    "ListUsers" => list_users,
+    "DeleteUser" => delete_user,
+    "CreateAccessKey" => create_access_key,
+    "ListAccessKeys" => list_access_keys,
+    "DeleteAccessKey" => delete_access_key,
+    "UpdateAccessKey" => update_access_key,
+    "PutUserPolicy" => put_user_policy,
+    "GetUserPolicy" => get_user_policy,
+    "DeleteUserPolicy" => delete_user_policy,
+    "ListUserPolicies" => list_user_policies,
+    "CreatePolicy" => create_policy,
+    "GetPolicy" => get_policy,
+    "GetPolicyVersion" => get_policy_version,
+    "DeletePolicy" => delete_policy,
+    "AttachUserPolicy" => attach_user_policy,
+    "DetachUserPolicy" => detach_user_policy,
+    "ListAttachedUserPolicies" => list_attached_user_policies,
+    "CreateRole" => create_role,
+    "GetRole" => get_role,
+    "DeleteRole" => delete_role,
+    "PutRolePolicy" => put_role_policy,
+    "GetRolePolicy" => get_role_policy,
+    "DeleteRolePolicy" => delete_role_policy,
+    "AttachRolePolicy" => attach_role_policy,
+    "DetachRolePolicy" => detach_role_policy,
+    "ListAttachedRolePolicies" => list_attached_role_policies,
+    "UpdateAssumeRolePolicy" => update_assume_role_policy,
+    "CreateGroup" => create_group,
+    "AddUserToGroup" => add_user_to_group,
+    "PutGroupPolicy" => put_group_policy,
+    "AttachGroupPolicy" => attach_group_policy,
+});
+
+#[async_trait]
+impl Service for IamService {
+    fn model(&self) -> &'static ServiceModel {
+        &rampart_protocol::generated::iam::MODEL
+    }
+    fn implemented(&self) -> &'static [&'static str] {
+        Self::IMPLEMENTED
+    }
+    async fn call(&self, ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
+        self.dispatch(ctx, input).await
+    }
+}
+
+fn no_such(what: &str) -> AwsError {
+    AwsError::new("NoSuchEntity", 404, what.to_owned())
+}
+
+fn exists(what: String) -> AwsError {
+    AwsError::new("EntityAlreadyExists", 409, what)
+}
+
+fn conflict(what: &str) -> AwsError {
+    AwsError::new("DeleteConflict", 409, what.to_owned())
+}
+
+fn concurrent() -> AwsError {
+    AwsError::new("ConcurrentModification", 409, "The request was rejected because multiple requests to change this object were submitted simultaneously. Wait a few minutes and submit your request again.")
+}
+
+fn malformed(e: &rampart_policy::PolicyError) -> AwsError {
+    AwsError::new("MalformedPolicyDocument", 400, e.to_string())
+}
+
+fn check_identity_policy(doc: &str) -> Result<(), AwsError> {
+    let p = Policy::parse(doc).map_err(|e| malformed(&e))?;
+    p.validate(rampart_policy::PolicyKind::Identity)
+        .map_err(|e| malformed(&e))
+}
+
+fn check_trust_policy(doc: &str) -> Result<(), AwsError> {
+    let p = Policy::parse(doc).map_err(|e| malformed(&e))?;
+    p.validate(rampart_policy::PolicyKind::Trust)
+        .map_err(|e| malformed(&e))
+}
+
+fn path_or_root(path: Option<String>) -> String {
+    path.unwrap_or_else(|| "/".to_owned())
+}
+
+fn ts(ms: i64) -> Timestamp {
+    Timestamp::from_millis(ms)
+}
+
+fn tags_in(tags: Option<Vec<s::Tag>>) -> Result<Vec<(String, String)>, AwsError> {
+    let tags = tags.unwrap_or_default();
+    if tags.len() > 50 {
+        return Err(AwsError::new(
+            "LimitExceeded",
+            409,
+            "Cannot exceed quota for TagsPerUser: 50",
+        ));
+    }
+    Ok(tags.into_iter().map(|t| (t.key, t.value)).collect())
+}
+
+fn tags_out(tags: &[(String, String)]) -> Option<Vec<s::Tag>> {
+    if tags.is_empty() {
+        None
+    } else {
+        Some(
+            tags.iter()
+                .map(|(k, v)| s::Tag {
+                    key: k.clone(),
+                    value: v.clone(),
+                })
+                .collect(),
+        )
+    }
+}
+
+fn user_shape(u: &UserRecord) -> s::User {
+    s::User {
+        arn: u.arn.clone(),
+        create_date: ts(u.created),
+        path: u.path.clone(),
+        user_id: u.id.clone(),
+        user_name: u.name.clone(),
+        tags: tags_out(&u.tags),
+        permissions_boundary: u.boundary.as_ref().map(|b| s::AttachedPermissionsBoundary {
+            permissions_boundary_arn: Some(b.clone()),
+            permissions_boundary_type: Some("PermissionsBoundaryPolicy".into()),
+        }),
+        ..Default::default()
+    }
+}
+
+fn role_shape(r: &RoleRecord) -> s::Role {
+    s::Role {
+        arn: r.arn.clone(),
+        assume_role_policy_document: Some(encode_doc(&r.trust_policy)),
+        create_date: ts(r.created),
+        description: r.description.clone(),
+        max_session_duration: i32::try_from(r.max_session).ok(),
+        path: r.path.clone(),
+        role_id: r.id.clone(),
+        role_name: r.name.clone(),
+        tags: tags_out(&r.tags),
+        ..Default::default()
+    }
+}
+
+fn policy_shape(p: &PolicyRecord) -> s::Policy {
+    s::Policy {
+        arn: Some(p.arn.clone()),
+        attachment_count: i32::try_from(p.attachments).ok(),
+        create_date: Some(ts(p.created)),
+        default_version_id: Some(p.default_version.clone()),
+        description: p.description.clone(),
+        is_attachable: Some(true),
+        path: Some(p.path.clone()),
+        permissions_boundary_usage_count: Some(0),
+        policy_id: Some(p.id.clone()),
+        policy_name: Some(p.name.clone()),
+        tags: tags_out(&p.tags),
+        update_date: Some(ts(p.updated)),
+    }
+}
+
+fn page<T>(items: Vec<(String, T)>, max: usize) -> (Vec<T>, Option<String>) {
+    let truncated = items.len() > max;
+    let marker = if truncated {
+        items.get(max.saturating_sub(1)).map(|(k, _)| k.clone())
+    } else {
+        None
+    };
+    (
+        items.into_iter().take(max).map(|(_, v)| v).collect(),
+        marker,
+    )
+}
+
+fn max_items(m: Option<i32>) -> usize {
+    m.and_then(|n| usize::try_from(n).ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(MAX_ITEMS_DEFAULT)
+        .min(1000)
+}
+
+impl IamService {
+    /// The IAM service over shared identity state.
+    #[must_use]
+    pub fn new(id: Arc<Identity>) -> Self {
+        IamService { id }
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.id.now().timestamp_millis()
+    }
+
+    async fn allow(
+        &self,
+        ctx: &RequestContext,
+        action: &str,
+        resource: &str,
+    ) -> Result<(), AwsError> {
+        ctx.note_resource("AWS::IAM", resource);
+        ctx.authorize(
+            action,
+            resource,
+            &ctx.caller.account,
+            None,
+            &rampart_policy::Context::new(),
+        )
+        .await
+    }
+
+    fn arn(ctx: &RequestContext, kind: &str, path: &str, name: &str) -> String {
+        format!(
+            "arn:{}:iam::{}:{kind}{path}{name}",
+            ctx.partition, ctx.caller.account
+        )
+    }
+
+    async fn load_user(
+        &self,
+        ctx: &RequestContext,
+        name: &str,
+    ) -> Result<Versioned<UserRecord>, AwsError> {
+        records::get(
+            &*self.id.store,
+            ns::USER,
+            &name_key(&ctx.caller.account, name),
+        )
+        .await?
+        .ok_or_else(|| no_such(&format!("The user with name {name} cannot be found.")))
+    }
+
+    async fn load_role(
+        &self,
+        ctx: &RequestContext,
+        name: &str,
+    ) -> Result<Versioned<RoleRecord>, AwsError> {
+        records::get(
+            &*self.id.store,
+            ns::ROLE,
+            &name_key(&ctx.caller.account, name),
+        )
+        .await?
+        .ok_or_else(|| no_such(&format!("The role with name {name} cannot be found.")))
+    }
+
+    async fn load_group(
+        &self,
+        ctx: &RequestContext,
+        name: &str,
+    ) -> Result<Versioned<GroupRecord>, AwsError> {
+        records::get(
+            &*self.id.store,
+            ns::GROUP,
+            &name_key(&ctx.caller.account, name),
+        )
+        .await?
+        .ok_or_else(|| no_such(&format!("The group with name {name} cannot be found.")))
+    }
+
+    async fn save<T: serde::Serialize>(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: &T,
+        version: u64,
+    ) -> Result<(), AwsError> {
+        let op = records::put(namespace, key, value, Expect::Version(version))?;
+        records::commit(&*self.id.store, vec![op], concurrent).await
+    }
+
+    /// The managed policy behind `arn`, customer (with its store version) or AWS managed.
+    async fn load_policy(
+        &self,
+        ctx: &RequestContext,
+        arn: &str,
+    ) -> Result<Option<Versioned<PolicyRecord>>, AwsError> {
+        let prefix = format!("arn:{}:iam::{}:policy/", ctx.partition, ctx.caller.account);
+        let Some(rest) = arn.strip_prefix(&prefix) else {
+            return Ok(None);
+        };
+        let name = rest.rsplit('/').next().unwrap_or(rest);
+        let rec: Option<Versioned<PolicyRecord>> = records::get(
+            &*self.id.store,
+            ns::POLICY,
+            &name_key(&ctx.caller.account, name),
+        )
+        .await?;
+        Ok(rec.filter(|r| r.value.arn == arn))
+    }
+
+    async fn attachable(
+        &self,
+        ctx: &RequestContext,
+        arn: &str,
+    ) -> Result<Option<Versioned<PolicyRecord>>, AwsError> {
+        if managed::aws_managed(arn).is_some() {
+            return Ok(None);
+        }
+        match self.load_policy(ctx, arn).await? {
+            Some(p) => Ok(Some(p)),
+            None => Err(no_such(&format!(
+                "Policy {arn} does not exist or is not attachable."
+            ))),
+        }
+    }
+
+    async fn bump_attachments(
+        &self,
+        ctx: &RequestContext,
+        arn: &str,
+        delta: i64,
+    ) -> Result<(), AwsError> {
+        if let Some(mut p) = self.load_policy(ctx, arn).await? {
+            p.value.attachments = (p.value.attachments + delta).max(0);
+            let key = name_key(&ctx.caller.account, &p.value.name);
+            self.save(ns::POLICY, &key, &p.value, p.version).await?;
+        }
+        Ok(())
+    }
+
+    // ---- users ----
+
+    async fn create_user(
+        &self,
+        ctx: &RequestContext,
+        req: s::CreateUserRequest,
+    ) -> Result<s::CreateUserResponse, AwsError> {
+        let path = path_or_root(req.path);
+        let arn = Self::arn(ctx, "user", &path, &req.user_name);
+        self.allow(ctx, "iam:CreateUser", &arn).await?;
+        let rec = UserRecord {
+            name: req.user_name.clone(),
+            id: ids::unique_id("AIDA")?,
+            path,
+            arn,
+            created: self.now_ms(),
+            tags: tags_in(req.tags)?,
+            boundary: req.permissions_boundary,
+            ..Default::default()
+        };
+        let op = records::put(
+            ns::USER,
+            &name_key(&ctx.caller.account, &req.user_name),
+            &rec,
+            Expect::Absent,
+        )?;
+        let name = req.user_name.clone();
+        records::commit(&*self.id.store, vec![op], || {
+            exists(format!("User with name {name} already exists."))
+        })
+        .await?;
+        Ok(s::CreateUserResponse {
+            user: Some(user_shape(&rec)),
+        })
+    }
+
+    async fn get_user(
+        &self,
+        ctx: &RequestContext,
+        req: s::GetUserRequest,
+    ) -> Result<s::GetUserResponse, AwsError> {
+        let Some(name) = req.user_name else {
+            // Without a name, GetUser describes the caller.
+            self.allow(ctx, "iam:GetUser", &ctx.caller.arn).await?;
+            return match &ctx.caller.principal {
+                rampart_policy::Principal::User { name, .. } => Ok(s::GetUserResponse {
+                    user: user_shape(&self.load_user(ctx, name).await?.value),
+                }),
+                rampart_policy::Principal::Root { account } => Ok(s::GetUserResponse {
+                    user: s::User {
+                        arn: ctx.caller.arn.clone(),
+                        create_date: ts(0),
+                        path: "/".into(),
+                        user_id: account.clone(),
+                        user_name: String::new(),
+                        ..Default::default()
+                    },
+                }),
+                _ => Err(AwsError::validation(
+                    "ValidationError",
+                    "Must specify userName when calling with non-User credentials",
+                )),
+            };
+        };
+        let user = self.load_user(ctx, &name).await;
+        let arn = user.as_ref().map_or_else(
+            |_| Self::arn(ctx, "user", "/", &name),
+            |u| u.value.arn.clone(),
+        );
+        self.allow(ctx, "iam:GetUser", &arn).await?;
+        Ok(s::GetUserResponse {
+            user: user_shape(&user?.value),
+        })
+    }
+
+    async fn list_users(
+        &self,
+        ctx: &RequestContext,
+        req: s::ListUsersRequest,
+    ) -> Result<s::ListUsersResponse, AwsError> {
+        self.allow(ctx, "iam:ListUsers", &Self::arn(ctx, "user", "/", ""))
+            .await?;
+        let max = max_items(req.max_items);
+        let prefix = format!("{}/", ctx.caller.account);
+        let items: Vec<(String, UserRecord)> = records::list(
+            &*self.id.store,
+            ns::USER,
+            &prefix,
+            req.marker.as_deref(),
+            max + 1,
+        )
+        .await?;
+        let path_prefix = req.path_prefix.unwrap_or_else(|| "/".into());
+        let items = items
+            .into_iter()
+            .filter(|(_, u)| u.path.starts_with(&path_prefix))
+            .collect();
+        let (users, marker) = page(items, max);
+        Ok(s::ListUsersResponse {
+            users: users.iter().map(user_shape).collect(),
+            is_truncated: Some(marker.is_some()),
+            marker,
+        })
+    }
+
+    async fn delete_user(
+        &self,
+        ctx: &RequestContext,
+        req: s::DeleteUserRequest,
+    ) -> Result<(), AwsError> {
+        let user = self.load_user(ctx, &req.user_name).await?;
+        self.allow(ctx, "iam:DeleteUser", &user.value.arn).await?;
+        if !user.value.inline.is_empty() {
+            return Err(conflict(
+                "Cannot delete entity, must delete policies first.",
+            ));
+        }
+        if !user.value.attached.is_empty() {
+            return Err(conflict(
+                "Cannot delete entity, must detach all policies first.",
+            ));
+        }
+        if !user.value.groups.is_empty() {
+            return Err(conflict(
+                "Cannot delete entity, must remove user from all groups first.",
+            ));
+        }
+        let keys = self
+            .key_ids(&ctx.caller.account, Some(&req.user_name))
+            .await?;
+        if !keys.is_empty() {
+            return Err(conflict(
+                "Cannot delete entity, must delete access keys first.",
+            ));
+        }
+        let op = records::delete(
+            ns::USER,
+            &name_key(&ctx.caller.account, &req.user_name),
+            Expect::Version(user.version),
+        );
+        records::commit(&*self.id.store, vec![op], concurrent).await
+    }
+
+    // ---- access keys ----
+
+    async fn key_ids(&self, account: &str, user: Option<&str>) -> Result<Vec<String>, AwsError> {
+        let owner = user.map_or_else(|| "#root".to_owned(), str::to_lowercase);
+        let prefix = format!("{account}/{owner}/");
+        let items = self
+            .id
+            .store
+            .list(ns::USER_KEY, &prefix, None, 100)
+            .await
+            .map_err(|_| AwsError::internal())?;
+        Ok(items
+            .into_iter()
+            .filter_map(|i| i.key.rsplit('/').next().map(str::to_owned))
+            .collect())
+    }
+
+    /// The user a key operation targets: the named user, or the caller itself.
+    async fn key_owner(
+        &self,
+        ctx: &RequestContext,
+        user_name: Option<String>,
+    ) -> Result<(Option<String>, String), AwsError> {
+        match user_name {
+            Some(name) => {
+                let user = self.load_user(ctx, &name).await?;
+                Ok((Some(user.value.name), user.value.arn))
+            }
+            None => match &ctx.caller.principal {
+                rampart_policy::Principal::User { name, arn, .. } => {
+                    Ok((Some(name.clone()), arn.clone()))
+                }
+                rampart_policy::Principal::Root { .. } => Ok((None, ctx.caller.arn.clone())),
+                _ => Err(AwsError::validation(
+                    "ValidationError",
+                    "Must specify userName when calling with non-User credentials",
+                )),
+            },
+        }
+    }
+
+    async fn create_access_key(
+        &self,
+        ctx: &RequestContext,
+        req: s::CreateAccessKeyRequest,
+    ) -> Result<s::CreateAccessKeyResponse, AwsError> {
+        let (user, arn) = self.key_owner(ctx, req.user_name).await?;
+        self.allow(ctx, "iam:CreateAccessKey", &arn).await?;
+        if self
+            .key_ids(&ctx.caller.account, user.as_deref())
+            .await?
+            .len()
+            >= ACCESS_KEYS_PER_USER
+        {
+            return Err(AwsError::new(
+                "LimitExceeded",
+                409,
+                format!("Cannot exceed quota for AccessKeysPerUser: {ACCESS_KEYS_PER_USER}"),
+            ));
+        }
+        let (issued, rec) = self
+            .id
+            .create_access_key(&ctx.caller.account, user.as_deref(), Vec::new())
+            .await?;
+        let secret = String::from_utf8_lossy(issued.secret.expose()).into_owned();
+        Ok(s::CreateAccessKeyResponse {
+            access_key: s::AccessKey {
+                access_key_id: issued.access_key_id,
+                create_date: Some(ts(rec.created)),
+                secret_access_key: secret,
+                status: rec.status,
+                user_name: user.unwrap_or_default(),
+            },
+        })
+    }
+
+    async fn load_key(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        user: Option<&str>,
+    ) -> Result<Versioned<KeyRecord>, AwsError> {
+        let missing = || no_such(&format!("The Access Key with id {id} cannot be found."));
+        let key: Versioned<KeyRecord> = records::get(&*self.id.store, ns::KEY, id)
+            .await?
+            .ok_or_else(missing)?;
+        let same_owner =
+            key.value.user.as_deref().map(str::to_lowercase) == user.map(str::to_lowercase);
+        if key.value.account != ctx.caller.account || !same_owner {
+            return Err(missing());
+        }
+        Ok(key)
+    }
+
+    async fn list_access_keys(
+        &self,
+        ctx: &RequestContext,
+        req: s::ListAccessKeysRequest,
+    ) -> Result<s::ListAccessKeysResponse, AwsError> {
+        let (user, arn) = self.key_owner(ctx, req.user_name).await?;
+        self.allow(ctx, "iam:ListAccessKeys", &arn).await?;
+        let mut out = Vec::new();
+        for id in self.key_ids(&ctx.caller.account, user.as_deref()).await? {
+            if let Some(k) = records::get::<KeyRecord>(&*self.id.store, ns::KEY, &id).await? {
+                out.push(s::AccessKeyMetadata {
+                    access_key_id: Some(k.value.id),
+                    create_date: Some(ts(k.value.created)),
+                    status: Some(k.value.status),
+                    user_name: user.clone(),
+                });
+            }
+        }
+        Ok(s::ListAccessKeysResponse {
+            access_key_metadata: out,
+            is_truncated: Some(false),
+            marker: None,
+        })
+    }
+
+    async fn delete_access_key(
+        &self,
+        ctx: &RequestContext,
+        req: s::DeleteAccessKeyRequest,
+    ) -> Result<(), AwsError> {
+        let (user, arn) = self.key_owner(ctx, req.user_name).await?;
+        self.allow(ctx, "iam:DeleteAccessKey", &arn).await?;
+        let key = self
+            .load_key(ctx, &req.access_key_id, user.as_deref())
+            .await?;
+        let owner = user.map_or_else(|| "#root".to_owned(), |u| u.to_lowercase());
+        let ops = vec![
+            records::delete(ns::KEY, &req.access_key_id, Expect::Version(key.version)),
+            records::delete(
+                ns::USER_KEY,
+                &format!("{}/{owner}/{}", ctx.caller.account, req.access_key_id),
+                Expect::Any,
+            ),
+        ];
+        records::commit(&*self.id.store, ops, concurrent).await
+    }
+
+    async fn update_access_key(
+        &self,
+        ctx: &RequestContext,
+        req: s::UpdateAccessKeyRequest,
+    ) -> Result<(), AwsError> {
+        let (user, arn) = self.key_owner(ctx, req.user_name).await?;
+        self.allow(ctx, "iam:UpdateAccessKey", &arn).await?;
+        let mut key = self
+            .load_key(ctx, &req.access_key_id, user.as_deref())
+            .await?;
+        key.value.status = req.status;
+        self.save(ns::KEY, &req.access_key_id, &key.value, key.version)
+            .await
+    }
+
+    // ---- inline user policies ----
+
+    async fn put_user_policy(
+        &self,
+        ctx: &RequestContext,
+        req: s::PutUserPolicyRequest,
+    ) -> Result<(), AwsError> {
+        let mut user = self.load_user(ctx, &req.user_name).await?;
+        self.allow(ctx, "iam:PutUserPolicy", &user.value.arn)
+            .await?;
+        check_identity_policy(&req.policy_document)?;
+        user.value
+            .inline
+            .insert(req.policy_name, req.policy_document);
+        self.save(
+            ns::USER,
+            &name_key(&ctx.caller.account, &req.user_name),
+            &user.value,
+            user.version,
+        )
+        .await
+    }
+
+    async fn get_user_policy(
+        &self,
+        ctx: &RequestContext,
+        req: s::GetUserPolicyRequest,
+    ) -> Result<s::GetUserPolicyResponse, AwsError> {
+        let user = self.load_user(ctx, &req.user_name).await?;
+        self.allow(ctx, "iam:GetUserPolicy", &user.value.arn)
+            .await?;
+        let doc = user.value.inline.get(&req.policy_name).ok_or_else(|| {
+            no_such(&format!(
+                "The user policy with name {} cannot be found.",
+                req.policy_name
+            ))
+        })?;
+        Ok(s::GetUserPolicyResponse {
+            policy_document: encode_doc(doc),
+            policy_name: req.policy_name,
+            user_name: user.value.name,
+        })
+    }
+
+    async fn delete_user_policy(
+        &self,
+        ctx: &RequestContext,
+        req: s::DeleteUserPolicyRequest,
+    ) -> Result<(), AwsError> {
+        let mut user = self.load_user(ctx, &req.user_name).await?;
+        self.allow(ctx, "iam:DeleteUserPolicy", &user.value.arn)
+            .await?;
+        if user.value.inline.remove(&req.policy_name).is_none() {
+            return Err(no_such(&format!(
+                "The user policy with name {} cannot be found.",
+                req.policy_name
+            )));
+        }
+        self.save(
+            ns::USER,
+            &name_key(&ctx.caller.account, &req.user_name),
+            &user.value,
+            user.version,
+        )
+        .await
+    }
+
+    async fn list_user_policies(
+        &self,
+        ctx: &RequestContext,
+        req: s::ListUserPoliciesRequest,
+    ) -> Result<s::ListUserPoliciesResponse, AwsError> {
+        let user = self.load_user(ctx, &req.user_name).await?;
+        self.allow(ctx, "iam:ListUserPolicies", &user.value.arn)
+            .await?;
+        Ok(s::ListUserPoliciesResponse {
+            policy_names: user.value.inline.keys().cloned().collect(),
+            is_truncated: Some(false),
+            marker: None,
+        })
+    }
+
+    // ---- managed policies ----
+
+    async fn create_policy(
+        &self,
+        ctx: &RequestContext,
+        req: s::CreatePolicyRequest,
+    ) -> Result<s::CreatePolicyResponse, AwsError> {
+        let path = path_or_root(req.path);
+        let arn = Self::arn(ctx, "policy", &path, &req.policy_name);
+        self.allow(ctx, "iam:CreatePolicy", &arn).await?;
+        check_identity_policy(&req.policy_document)?;
+        let now = self.now_ms();
+        let rec = PolicyRecord {
+            name: req.policy_name.clone(),
+            id: ids::unique_id("ANPA")?,
+            path,
+            arn,
+            description: req.description,
+            created: now,
+            updated: now,
+            default_version: "v1".into(),
+            versions: vec![PolicyVersion {
+                id: "v1".into(),
+                document: req.policy_document,
+                created: now,
+            }],
+            next_version: 2,
+            attachments: 0,
+            tags: tags_in(req.tags)?,
+        };
+        let op = records::put(
+            ns::POLICY,
+            &name_key(&ctx.caller.account, &req.policy_name),
+            &rec,
+            Expect::Absent,
+        )?;
+        let name = req.policy_name.clone();
+        records::commit(&*self.id.store, vec![op], || {
+            exists(format!(
+                "A policy called {name} already exists. Duplicate names are not allowed."
+            ))
+        })
+        .await?;
+        Ok(s::CreatePolicyResponse {
+            policy: Some(policy_shape(&rec)),
+        })
+    }
+
+    async fn get_policy(
+        &self,
+        ctx: &RequestContext,
+        req: s::GetPolicyRequest,
+    ) -> Result<s::GetPolicyResponse, AwsError> {
+        self.allow(ctx, "iam:GetPolicy", &req.policy_arn).await?;
+        if let Some(doc) = managed::aws_managed(&req.policy_arn) {
+            let name = req
+                .policy_arn
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            let _ = doc;
+            return Ok(s::GetPolicyResponse {
+                policy: Some(s::Policy {
+                    arn: Some(req.policy_arn.clone()),
+                    default_version_id: Some("v1".into()),
+                    is_attachable: Some(true),
+                    path: Some("/".into()),
+                    policy_name: Some(name),
+                    ..Default::default()
+                }),
+            });
+        }
+        let p = self
+            .load_policy(ctx, &req.policy_arn)
+            .await?
+            .ok_or_else(|| no_such(&format!("Policy {} was not found.", req.policy_arn)))?;
+        Ok(s::GetPolicyResponse {
+            policy: Some(policy_shape(&p.value)),
+        })
+    }
+
+    async fn get_policy_version(
+        &self,
+        ctx: &RequestContext,
+        req: s::GetPolicyVersionRequest,
+    ) -> Result<s::GetPolicyVersionResponse, AwsError> {
+        self.allow(ctx, "iam:GetPolicyVersion", &req.policy_arn)
+            .await?;
+        let missing = || {
+            no_such(&format!(
+                "Policy {} version {} does not exist or is not attachable.",
+                req.policy_arn, req.version_id
+            ))
+        };
+        let (doc, created, default) = if let Some(doc) = managed::aws_managed(&req.policy_arn) {
+            if req.version_id != "v1" {
+                return Err(missing());
+            }
+            (doc.to_owned(), 0, true)
+        } else {
+            let p = self
+                .load_policy(ctx, &req.policy_arn)
+                .await?
+                .ok_or_else(missing)?;
+            let v = p
+                .value
+                .versions
+                .iter()
+                .find(|v| v.id == req.version_id)
+                .ok_or_else(missing)?;
+            (
+                v.document.clone(),
+                v.created,
+                p.value.default_version == v.id,
+            )
+        };
+        Ok(s::GetPolicyVersionResponse {
+            policy_version: Some(s::PolicyVersion {
+                create_date: Some(ts(created)),
+                document: Some(encode_doc(&doc)),
+                is_default_version: Some(default),
+                version_id: Some(req.version_id),
+            }),
+        })
+    }
+
+    async fn delete_policy(
+        &self,
+        ctx: &RequestContext,
+        req: s::DeletePolicyRequest,
+    ) -> Result<(), AwsError> {
+        self.allow(ctx, "iam:DeletePolicy", &req.policy_arn).await?;
+        let p = self
+            .load_policy(ctx, &req.policy_arn)
+            .await?
+            .ok_or_else(|| no_such(&format!("Policy {} was not found.", req.policy_arn)))?;
+        if p.value.attachments > 0 {
+            return Err(conflict("Cannot delete a policy attached to entities."));
+        }
+        let op = records::delete(
+            ns::POLICY,
+            &name_key(&ctx.caller.account, &p.value.name),
+            Expect::Version(p.version),
+        );
+        records::commit(&*self.id.store, vec![op], concurrent).await
+    }
+
+    async fn attach_user_policy(
+        &self,
+        ctx: &RequestContext,
+        req: s::AttachUserPolicyRequest,
+    ) -> Result<(), AwsError> {
+        let mut user = self.load_user(ctx, &req.user_name).await?;
+        self.allow(ctx, "iam:AttachUserPolicy", &user.value.arn)
+            .await?;
+        self.attachable(ctx, &req.policy_arn).await?;
+        if user.value.attached.contains(&req.policy_arn) {
+            return Ok(());
+        }
+        if user.value.attached.len() >= 10 {
+            return Err(AwsError::new(
+                "LimitExceeded",
+                409,
+                "Cannot exceed quota for PoliciesPerUser: 10",
+            ));
+        }
+        user.value.attached.push(req.policy_arn.clone());
+        self.save(
+            ns::USER,
+            &name_key(&ctx.caller.account, &req.user_name),
+            &user.value,
+            user.version,
+        )
+        .await?;
+        self.bump_attachments(ctx, &req.policy_arn, 1).await
+    }
+
+    async fn detach_user_policy(
+        &self,
+        ctx: &RequestContext,
+        req: s::DetachUserPolicyRequest,
+    ) -> Result<(), AwsError> {
+        let mut user = self.load_user(ctx, &req.user_name).await?;
+        self.allow(ctx, "iam:DetachUserPolicy", &user.value.arn)
+            .await?;
+        let before = user.value.attached.len();
+        user.value.attached.retain(|a| a != &req.policy_arn);
+        if user.value.attached.len() == before {
+            return Err(no_such(&format!(
+                "Policy {} was not found.",
+                req.policy_arn
+            )));
+        }
+        self.save(
+            ns::USER,
+            &name_key(&ctx.caller.account, &req.user_name),
+            &user.value,
+            user.version,
+        )
+        .await?;
+        self.bump_attachments(ctx, &req.policy_arn, -1).await
+    }
+
+    async fn list_attached_user_policies(
+        &self,
+        ctx: &RequestContext,
+        req: s::ListAttachedUserPoliciesRequest,
+    ) -> Result<s::ListAttachedUserPoliciesResponse, AwsError> {
+        let user = self.load_user(ctx, &req.user_name).await?;
+        self.allow(ctx, "iam:ListAttachedUserPolicies", &user.value.arn)
+            .await?;
+        Ok(s::ListAttachedUserPoliciesResponse {
+            attached_policies: Some(attached(&user.value.attached)),
+            is_truncated: Some(false),
+            marker: None,
+        })
+    }
+
+    // ---- roles ----
+
+    async fn create_role(
+        &self,
+        ctx: &RequestContext,
+        req: s::CreateRoleRequest,
+    ) -> Result<s::CreateRoleResponse, AwsError> {
+        let path = path_or_root(req.path);
+        let arn = Self::arn(ctx, "role", &path, &req.role_name);
+        self.allow(ctx, "iam:CreateRole", &arn).await?;
+        check_trust_policy(&req.assume_role_policy_document)?;
+        let rec = RoleRecord {
+            name: req.role_name.clone(),
+            id: ids::unique_id("AROA")?,
+            path,
+            arn,
+            created: self.now_ms(),
+            trust_policy: req.assume_role_policy_document,
+            description: req.description,
+            max_session: i64::from(req.max_session_duration.unwrap_or(3600)),
+            boundary: req.permissions_boundary,
+            tags: tags_in(req.tags)?,
+            ..Default::default()
+        };
+        let op = records::put(
+            ns::ROLE,
+            &name_key(&ctx.caller.account, &req.role_name),
+            &rec,
+            Expect::Absent,
+        )?;
+        let name = req.role_name.clone();
+        records::commit(&*self.id.store, vec![op], || {
+            exists(format!("Role with name {name} already exists."))
+        })
+        .await?;
+        Ok(s::CreateRoleResponse {
+            role: role_shape(&rec),
+        })
+    }
+
+    async fn get_role(
+        &self,
+        ctx: &RequestContext,
+        req: s::GetRoleRequest,
+    ) -> Result<s::GetRoleResponse, AwsError> {
+        let role = self.load_role(ctx, &req.role_name).await?;
+        self.allow(ctx, "iam:GetRole", &role.value.arn).await?;
+        Ok(s::GetRoleResponse {
+            role: role_shape(&role.value),
+        })
+    }
+
+    async fn delete_role(
+        &self,
+        ctx: &RequestContext,
+        req: s::DeleteRoleRequest,
+    ) -> Result<(), AwsError> {
+        let role = self.load_role(ctx, &req.role_name).await?;
+        self.allow(ctx, "iam:DeleteRole", &role.value.arn).await?;
+        if !role.value.inline.is_empty() {
+            return Err(conflict(
+                "Cannot delete entity, must delete policies first.",
+            ));
+        }
+        if !role.value.attached.is_empty() {
+            return Err(conflict(
+                "Cannot delete entity, must detach all policies first.",
+            ));
+        }
+        let op = records::delete(
+            ns::ROLE,
+            &name_key(&ctx.caller.account, &req.role_name),
+            Expect::Version(role.version),
+        );
+        records::commit(&*self.id.store, vec![op], concurrent).await
+    }
+
+    async fn put_role_policy(
+        &self,
+        ctx: &RequestContext,
+        req: s::PutRolePolicyRequest,
+    ) -> Result<(), AwsError> {
+        let mut role = self.load_role(ctx, &req.role_name).await?;
+        self.allow(ctx, "iam:PutRolePolicy", &role.value.arn)
+            .await?;
+        check_identity_policy(&req.policy_document)?;
+        role.value
+            .inline
+            .insert(req.policy_name, req.policy_document);
+        self.save(
+            ns::ROLE,
+            &name_key(&ctx.caller.account, &req.role_name),
+            &role.value,
+            role.version,
+        )
+        .await
+    }
+
+    async fn get_role_policy(
+        &self,
+        ctx: &RequestContext,
+        req: s::GetRolePolicyRequest,
+    ) -> Result<s::GetRolePolicyResponse, AwsError> {
+        let role = self.load_role(ctx, &req.role_name).await?;
+        self.allow(ctx, "iam:GetRolePolicy", &role.value.arn)
+            .await?;
+        let doc = role.value.inline.get(&req.policy_name).ok_or_else(|| {
+            no_such(&format!(
+                "The role policy with name {} cannot be found.",
+                req.policy_name
+            ))
+        })?;
+        Ok(s::GetRolePolicyResponse {
+            policy_document: encode_doc(doc),
+            policy_name: req.policy_name,
+            role_name: role.value.name,
+        })
+    }
+
+    async fn delete_role_policy(
+        &self,
+        ctx: &RequestContext,
+        req: s::DeleteRolePolicyRequest,
+    ) -> Result<(), AwsError> {
+        let mut role = self.load_role(ctx, &req.role_name).await?;
+        self.allow(ctx, "iam:DeleteRolePolicy", &role.value.arn)
+            .await?;
+        if role.value.inline.remove(&req.policy_name).is_none() {
+            return Err(no_such(&format!(
+                "The role policy with name {} cannot be found.",
+                req.policy_name
+            )));
+        }
+        self.save(
+            ns::ROLE,
+            &name_key(&ctx.caller.account, &req.role_name),
+            &role.value,
+            role.version,
+        )
+        .await
+    }
+
+    async fn attach_role_policy(
+        &self,
+        ctx: &RequestContext,
+        req: s::AttachRolePolicyRequest,
+    ) -> Result<(), AwsError> {
+        let mut role = self.load_role(ctx, &req.role_name).await?;
+        self.allow(ctx, "iam:AttachRolePolicy", &role.value.arn)
+            .await?;
+        self.attachable(ctx, &req.policy_arn).await?;
+        if role.value.attached.contains(&req.policy_arn) {
+            return Ok(());
+        }
+        if role.value.attached.len() >= 10 {
+            return Err(AwsError::new(
+                "LimitExceeded",
+                409,
+                "Cannot exceed quota for PoliciesPerRole: 10",
+            ));
+        }
+        role.value.attached.push(req.policy_arn.clone());
+        self.save(
+            ns::ROLE,
+            &name_key(&ctx.caller.account, &req.role_name),
+            &role.value,
+            role.version,
+        )
+        .await?;
+        self.bump_attachments(ctx, &req.policy_arn, 1).await
+    }
+
+    async fn detach_role_policy(
+        &self,
+        ctx: &RequestContext,
+        req: s::DetachRolePolicyRequest,
+    ) -> Result<(), AwsError> {
+        let mut role = self.load_role(ctx, &req.role_name).await?;
+        self.allow(ctx, "iam:DetachRolePolicy", &role.value.arn)
+            .await?;
+        let before = role.value.attached.len();
+        role.value.attached.retain(|a| a != &req.policy_arn);
+        if role.value.attached.len() == before {
+            return Err(no_such(&format!(
+                "Policy {} was not found.",
+                req.policy_arn
+            )));
+        }
+        self.save(
+            ns::ROLE,
+            &name_key(&ctx.caller.account, &req.role_name),
+            &role.value,
+            role.version,
+        )
+        .await?;
+        self.bump_attachments(ctx, &req.policy_arn, -1).await
+    }
+
+    async fn list_attached_role_policies(
+        &self,
+        ctx: &RequestContext,
+        req: s::ListAttachedRolePoliciesRequest,
+    ) -> Result<s::ListAttachedRolePoliciesResponse, AwsError> {
+        let role = self.load_role(ctx, &req.role_name).await?;
+        self.allow(ctx, "iam:ListAttachedRolePolicies", &role.value.arn)
+            .await?;
+        Ok(s::ListAttachedRolePoliciesResponse {
+            attached_policies: Some(attached(&role.value.attached)),
+            is_truncated: Some(false),
+            marker: None,
+        })
+    }
+
+    async fn update_assume_role_policy(
+        &self,
+        ctx: &RequestContext,
+        req: s::UpdateAssumeRolePolicyRequest,
+    ) -> Result<(), AwsError> {
+        let mut role = self.load_role(ctx, &req.role_name).await?;
+        self.allow(ctx, "iam:UpdateAssumeRolePolicy", &role.value.arn)
+            .await?;
+        check_trust_policy(&req.policy_document)?;
+        role.value.trust_policy = req.policy_document;
+        self.save(
+            ns::ROLE,
+            &name_key(&ctx.caller.account, &req.role_name),
+            &role.value,
+            role.version,
+        )
+        .await
+    }
+
+    // ---- groups ----
+
+    async fn create_group(
+        &self,
+        ctx: &RequestContext,
+        req: s::CreateGroupRequest,
+    ) -> Result<s::CreateGroupResponse, AwsError> {
+        let path = path_or_root(req.path);
+        let arn = Self::arn(ctx, "group", &path, &req.group_name);
+        self.allow(ctx, "iam:CreateGroup", &arn).await?;
+        let rec = GroupRecord {
+            name: req.group_name.clone(),
+            id: ids::unique_id("AGPA")?,
+            path,
+            arn,
+            created: self.now_ms(),
+            ..Default::default()
+        };
+        let op = records::put(
+            ns::GROUP,
+            &name_key(&ctx.caller.account, &req.group_name),
+            &rec,
+            Expect::Absent,
+        )?;
+        let name = req.group_name.clone();
+        records::commit(&*self.id.store, vec![op], || {
+            exists(format!("Group with name {name} already exists."))
+        })
+        .await?;
+        Ok(s::CreateGroupResponse {
+            group: s::Group {
+                arn: rec.arn,
+                create_date: ts(rec.created),
+                group_id: rec.id,
+                group_name: rec.name,
+                path: rec.path,
+            },
+        })
+    }
+
+    async fn add_user_to_group(
+        &self,
+        ctx: &RequestContext,
+        req: s::AddUserToGroupRequest,
+    ) -> Result<(), AwsError> {
+        let group = self.load_group(ctx, &req.group_name).await?;
+        self.allow(ctx, "iam:AddUserToGroup", &group.value.arn)
+            .await?;
+        let mut user = self.load_user(ctx, &req.user_name).await?;
+        if !user
+            .value
+            .groups
+            .iter()
+            .any(|g| g.eq_ignore_ascii_case(&group.value.name))
+        {
+            user.value.groups.push(group.value.name);
+            self.save(
+                ns::USER,
+                &name_key(&ctx.caller.account, &req.user_name),
+                &user.value,
+                user.version,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn put_group_policy(
+        &self,
+        ctx: &RequestContext,
+        req: s::PutGroupPolicyRequest,
+    ) -> Result<(), AwsError> {
+        let mut group = self.load_group(ctx, &req.group_name).await?;
+        self.allow(ctx, "iam:PutGroupPolicy", &group.value.arn)
+            .await?;
+        check_identity_policy(&req.policy_document)?;
+        group
+            .value
+            .inline
+            .insert(req.policy_name, req.policy_document);
+        self.save(
+            ns::GROUP,
+            &name_key(&ctx.caller.account, &req.group_name),
+            &group.value,
+            group.version,
+        )
+        .await
+    }
+
+    async fn attach_group_policy(
+        &self,
+        ctx: &RequestContext,
+        req: s::AttachGroupPolicyRequest,
+    ) -> Result<(), AwsError> {
+        let mut group = self.load_group(ctx, &req.group_name).await?;
+        self.allow(ctx, "iam:AttachGroupPolicy", &group.value.arn)
+            .await?;
+        self.attachable(ctx, &req.policy_arn).await?;
+        if group.value.attached.contains(&req.policy_arn) {
+            return Ok(());
+        }
+        group.value.attached.push(req.policy_arn.clone());
+        self.save(
+            ns::GROUP,
+            &name_key(&ctx.caller.account, &req.group_name),
+            &group.value,
+            group.version,
+        )
+        .await?;
+        self.bump_attachments(ctx, &req.policy_arn, 1).await
+    }
+}
+
+fn attached(arns: &[String]) -> Vec<s::AttachedPolicy> {
+    arns.iter()
+        .map(|a| s::AttachedPolicy {
+            policy_arn: Some(a.clone()),
+            policy_name: a.rsplit('/').next().map(str::to_owned),
+        })
+        .collect()
+}

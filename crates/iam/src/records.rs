@@ -1,0 +1,349 @@
+//! What IAM keeps in the store, and typed access to it.
+
+use std::collections::BTreeMap;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use rampart_service::AwsError;
+use rampart_store::{Expect, Item, Op, Store};
+
+/// Namespaces in the store.
+pub mod ns {
+    /// Accounts by id.
+    pub const ACCOUNT: &str = "account";
+    /// Users by `account/lowercase-name`.
+    pub const USER: &str = "iam.user";
+    /// Roles by `account/lowercase-name`.
+    pub const ROLE: &str = "iam.role";
+    /// Groups by `account/lowercase-name`.
+    pub const GROUP: &str = "iam.group";
+    /// Customer managed policies by `account/lowercase-name`.
+    pub const POLICY: &str = "iam.policy";
+    /// Long-term access keys by access key id.
+    pub const KEY: &str = "iam.key";
+    /// Index of a principal's access keys: `account/lowercase-user/AKID` (root: `account/#root/AKID`).
+    pub const USER_KEY: &str = "iam.userkey";
+    /// Temporary credentials by access key id.
+    pub const SESSION: &str = "sts.session";
+}
+
+/// An account.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccountRecord {
+    /// Twelve-digit id.
+    pub id: String,
+    /// Creation time, epoch millis.
+    pub created: i64,
+}
+
+/// An IAM user.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct UserRecord {
+    /// Name as created (case preserved).
+    pub name: String,
+    /// `AIDA…`
+    pub id: String,
+    /// IAM path.
+    pub path: String,
+    /// ARN.
+    pub arn: String,
+    /// Creation time, epoch millis.
+    pub created: i64,
+    /// Inline policies by name.
+    pub inline: BTreeMap<String, String>,
+    /// Attached managed policy ARNs.
+    pub attached: Vec<String>,
+    /// Group names.
+    pub groups: Vec<String>,
+    /// Permissions boundary policy ARN.
+    pub boundary: Option<String>,
+    /// Tags in order.
+    pub tags: Vec<(String, String)>,
+}
+
+/// An IAM role.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct RoleRecord {
+    /// Name as created.
+    pub name: String,
+    /// `AROA…`
+    pub id: String,
+    /// IAM path.
+    pub path: String,
+    /// ARN.
+    pub arn: String,
+    /// Creation time, epoch millis.
+    pub created: i64,
+    /// Trust policy document.
+    pub trust_policy: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Maximum session duration in seconds.
+    pub max_session: i64,
+    /// Inline policies by name.
+    pub inline: BTreeMap<String, String>,
+    /// Attached managed policy ARNs.
+    pub attached: Vec<String>,
+    /// Permissions boundary policy ARN.
+    pub boundary: Option<String>,
+    /// Tags in order.
+    pub tags: Vec<(String, String)>,
+}
+
+/// An IAM group.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct GroupRecord {
+    /// Name as created.
+    pub name: String,
+    /// `AGPA…`
+    pub id: String,
+    /// IAM path.
+    pub path: String,
+    /// ARN.
+    pub arn: String,
+    /// Creation time, epoch millis.
+    pub created: i64,
+    /// Inline policies by name.
+    pub inline: BTreeMap<String, String>,
+    /// Attached managed policy ARNs.
+    pub attached: Vec<String>,
+}
+
+/// One version of a managed policy.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PolicyVersion {
+    /// `v1`, `v2`, …
+    pub id: String,
+    /// The document.
+    pub document: String,
+    /// Creation time, epoch millis.
+    pub created: i64,
+}
+
+/// A customer managed policy.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct PolicyRecord {
+    /// Name.
+    pub name: String,
+    /// `ANPA…`
+    pub id: String,
+    /// IAM path.
+    pub path: String,
+    /// ARN.
+    pub arn: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Creation time, epoch millis.
+    pub created: i64,
+    /// Last update, epoch millis.
+    pub updated: i64,
+    /// Default version id.
+    pub default_version: String,
+    /// Versions, oldest first.
+    pub versions: Vec<PolicyVersion>,
+    /// Next version number.
+    pub next_version: u32,
+    /// Number of principals it is attached to.
+    pub attachments: i64,
+    /// Tags in order.
+    pub tags: Vec<(String, String)>,
+}
+
+impl PolicyRecord {
+    /// The default version's document.
+    #[must_use]
+    pub fn document(&self) -> Option<&str> {
+        self.versions
+            .iter()
+            .find(|v| v.id == self.default_version)
+            .map(|v| v.document.as_str())
+    }
+}
+
+/// A long-term access key.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct KeyRecord {
+    /// Access key id.
+    pub id: String,
+    /// Owning account.
+    pub account: String,
+    /// Owning user; `None` for the account root.
+    pub user: Option<String>,
+    /// `Active` or `Inactive`.
+    pub status: String,
+    /// Creation time, epoch millis.
+    pub created: i64,
+    /// Secret access key sealed under the root key, base64.
+    pub secret_sealed: String,
+}
+
+impl std::fmt::Debug for KeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRecord")
+            .field("id", &self.id)
+            .field("account", &self.account)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a set of temporary credentials stands for.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub enum SessionKind {
+    /// From `AssumeRole`.
+    Role {
+        /// Role name.
+        role_name: String,
+        /// Role path.
+        role_path: String,
+        /// Role unique id.
+        role_id: String,
+        /// Session name.
+        session_name: String,
+    },
+    /// From `GetSessionToken` by a user (`None`: the root).
+    UserSession {
+        /// The user.
+        user: Option<String>,
+    },
+}
+
+/// Temporary credentials.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// Access key id (`ASIA…`).
+    pub id: String,
+    /// Account of the identity the session stands for.
+    pub account: String,
+    /// What it stands for.
+    pub kind: SessionKind,
+    /// Secret access key sealed under the root key, base64.
+    pub secret_sealed: String,
+    /// SHA-256 of the session token, hex.
+    pub token_digest: String,
+    /// Issue time, epoch millis.
+    pub issued: i64,
+    /// Expiry, epoch millis.
+    pub expires: i64,
+    /// Session policy, if one was passed.
+    pub session_policy: Option<String>,
+}
+
+impl std::fmt::Debug for SessionRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionRecord")
+            .field("id", &self.id)
+            .field("account", &self.account)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The store key of a named entity in an account (names are case-insensitive in IAM).
+#[must_use]
+pub fn name_key(account: &str, name: &str) -> String {
+    format!("{account}/{}", name.to_lowercase())
+}
+
+fn store_err(e: &rampart_store::StoreError) -> AwsError {
+    tracing::error!(error = %e, "store failure");
+    AwsError::new(
+        "ServiceUnavailable",
+        503,
+        "Service is unavailable. Please try again.",
+    )
+}
+
+/// A record read with its version, for optimistic updates.
+pub struct Versioned<T> {
+    /// The record.
+    pub value: T,
+    /// Its store version.
+    pub version: u64,
+}
+
+/// Read and decode one record.
+///
+/// # Errors
+/// Store failures, or a corrupt record.
+pub async fn get<T: DeserializeOwned>(
+    store: &dyn Store,
+    ns: &str,
+    key: &str,
+) -> Result<Option<Versioned<T>>, AwsError> {
+    match store.get(ns, key).await.map_err(|e| store_err(&e))? {
+        None => Ok(None),
+        Some(Item { value, version, .. }) => {
+            let v = serde_json::from_slice(&value).map_err(|e| {
+                tracing::error!(ns, error = %e, "corrupt record");
+                AwsError::internal()
+            })?;
+            Ok(Some(Versioned { value: v, version }))
+        }
+    }
+}
+
+/// List and decode records under a prefix, ordered by key, after `start_after`.
+///
+/// # Errors
+/// Store failures, or a corrupt record.
+pub async fn list<T: DeserializeOwned>(
+    store: &dyn Store,
+    ns: &str,
+    prefix: &str,
+    start_after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<(String, T)>, AwsError> {
+    let items = store
+        .list(ns, prefix, start_after, limit)
+        .await
+        .map_err(|e| store_err(&e))?;
+    let mut out = Vec::with_capacity(items.len());
+    for it in items {
+        let v = serde_json::from_slice(&it.value).map_err(|_| AwsError::internal())?;
+        out.push((it.key, v));
+    }
+    Ok(out)
+}
+
+/// A put of a record, for [`commit`].
+///
+/// # Errors
+/// Never in practice (serialization of plain records).
+pub fn put<T: Serialize>(ns: &str, key: &str, value: &T, expect: Expect) -> Result<Op, AwsError> {
+    let bytes = serde_json::to_vec(value).map_err(|_| AwsError::internal())?;
+    Ok(Op::Put {
+        ns: ns.to_owned(),
+        key: key.to_owned(),
+        value: bytes,
+        expect,
+    })
+}
+
+/// A delete, for [`commit`].
+#[must_use]
+pub fn delete(ns: &str, key: &str, expect: Expect) -> Op {
+    Op::Delete {
+        ns: ns.to_owned(),
+        key: key.to_owned(),
+        expect,
+    }
+}
+
+/// Commit ops atomically. `conflict` is the error to answer when an expectation fails
+/// (an entity created concurrently, or changed since it was read).
+///
+/// # Errors
+/// `conflict` on a failed expectation, or a store failure.
+pub async fn commit(
+    store: &dyn Store,
+    ops: Vec<Op>,
+    conflict: impl FnOnce() -> AwsError,
+) -> Result<(), AwsError> {
+    match store.commit(ops).await {
+        Ok(_) => Ok(()),
+        Err(rampart_store::StoreError::Conflict) => Err(conflict()),
+        Err(e) => Err(store_err(&e)),
+    }
+}

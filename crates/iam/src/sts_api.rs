@@ -1,0 +1,311 @@
+//! The STS API (awsQuery): caller identity, role sessions and session tokens.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use rampart_policy::{Authorization, Decision, Policy, Principal, Request};
+use rampart_protocol::model::ServiceModel;
+use rampart_protocol::types::Timestamp;
+use rampart_service::{operations, AwsError, RequestContext, Service};
+use rampart_store::Expect;
+
+use crate::authorizer::{access_denied, IamAuthorizer};
+use crate::records::{self, name_key, ns, KeyRecord, RoleRecord, SessionKind, SessionRecord};
+use crate::shapes::sts as s;
+use crate::{ids, Identity};
+
+/// The STS service.
+pub struct StsService {
+    id: Arc<Identity>,
+    authorizer: Arc<IamAuthorizer>,
+}
+
+operations!(StsService {
+    "GetCallerIdentity" => get_caller_identity,
+    "AssumeRole" => assume_role,
+    "GetSessionToken" => get_session_token,
+    "GetAccessKeyInfo" => get_access_key_info,
+});
+
+#[async_trait]
+impl Service for StsService {
+    fn model(&self) -> &'static ServiceModel {
+        &rampart_protocol::generated::sts::MODEL
+    }
+    fn implemented(&self) -> &'static [&'static str] {
+        Self::IMPLEMENTED
+    }
+    async fn call(&self, ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
+        self.dispatch(ctx, input).await
+    }
+}
+
+fn validation(msg: &str) -> AwsError {
+    AwsError::validation("ValidationError", msg.to_owned())
+}
+
+/// The parts of a role ARN: (partition, account, path, name).
+fn parse_role_arn(arn: &str) -> Option<(&str, &str, String, &str)> {
+    let mut parts = arn.splitn(6, ':');
+    let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    let rest = resource.strip_prefix("role/")?;
+    let (path, name) = match rest.rfind('/') {
+        Some(i) => (
+            format!("/{}/", &rest[..i]).replace("//", "/"),
+            &rest[i + 1..],
+        ),
+        None => ("/".to_owned(), rest),
+    };
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) || name.is_empty() {
+        return None;
+    }
+    Some((partition, account, path, name))
+}
+
+impl StsService {
+    /// STS over shared identity state.
+    #[must_use]
+    pub fn new(id: Arc<Identity>, authorizer: Arc<IamAuthorizer>) -> Self {
+        StsService { id, authorizer }
+    }
+
+    async fn get_caller_identity(
+        &self,
+        ctx: &RequestContext,
+        _req: s::GetCallerIdentityRequest,
+    ) -> Result<s::GetCallerIdentityResponse, AwsError> {
+        // Always allowed, even under an explicit deny, as on AWS.
+        Ok(s::GetCallerIdentityResponse {
+            account: Some(ctx.caller.account.clone()),
+            arn: Some(ctx.caller.arn.clone()),
+            user_id: Some(ctx.caller.user_id.clone()),
+        })
+    }
+
+    async fn get_access_key_info(
+        &self,
+        ctx: &RequestContext,
+        req: s::GetAccessKeyInfoRequest,
+    ) -> Result<s::GetAccessKeyInfoResponse, AwsError> {
+        ctx.authorize(
+            "sts:GetAccessKeyInfo",
+            "*",
+            &ctx.caller.account,
+            None,
+            &rampart_policy::Context::new(),
+        )
+        .await?;
+        let account = if req.access_key_id.starts_with("ASIA") {
+            records::get::<SessionRecord>(&*self.id.store, ns::SESSION, &req.access_key_id)
+                .await?
+                .map(|s| s.value.account)
+        } else {
+            records::get::<KeyRecord>(&*self.id.store, ns::KEY, &req.access_key_id)
+                .await?
+                .map(|k| k.value.account)
+        };
+        Ok(s::GetAccessKeyInfoResponse {
+            account: Some(account.unwrap_or_else(|| ctx.caller.account.clone())),
+        })
+    }
+
+    async fn issue(
+        &self,
+        account: &str,
+        kind: SessionKind,
+        seconds: i64,
+        session_policy: Option<String>,
+    ) -> Result<(s::Credentials, i64), AwsError> {
+        let akid = ids::temporary_access_key_id()?;
+        let secret = ids::secret_access_key()?;
+        let token = ids::session_token()?;
+        let issued = self.id.now().timestamp_millis();
+        let expires = issued + seconds * 1000;
+        let sealed = self
+            .id
+            .sealer
+            .seal(secret.as_bytes(), format!("sts/session/{akid}").as_bytes())
+            .map_err(|_| AwsError::internal())?;
+        let rec = SessionRecord {
+            id: akid.clone(),
+            account: account.to_owned(),
+            kind,
+            secret_sealed: base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                sealed,
+            ),
+            token_digest: ids::token_digest(&token),
+            issued,
+            expires,
+            session_policy,
+        };
+        let op = records::put(ns::SESSION, &akid, &rec, Expect::Absent)?;
+        records::commit(&*self.id.store, vec![op], AwsError::internal).await?;
+        Ok((
+            s::Credentials {
+                access_key_id: akid,
+                secret_access_key: secret,
+                session_token: token,
+                expiration: Timestamp::from_millis(expires),
+            },
+            expires,
+        ))
+    }
+
+    async fn assume_role(
+        &self,
+        ctx: &RequestContext,
+        req: s::AssumeRoleRequest,
+    ) -> Result<s::AssumeRoleResponse, AwsError> {
+        let Some((_, account, _, role_name)) = parse_role_arn(&req.role_arn) else {
+            return Err(validation(&format!("{} is invalid", req.role_arn)));
+        };
+        let denied = || access_denied(ctx, "sts:AssumeRole", &req.role_arn, "");
+        let denied_msg = |e: AwsError| AwsError {
+            message: e.message.trim_end().to_owned(),
+            ..e
+        };
+        if matches!(ctx.caller.principal, Principal::Root { .. }) {
+            return Err(AwsError::new(
+                "AccessDenied",
+                403,
+                "Roles may not be assumed by root accounts.",
+            ));
+        }
+        let role: Option<records::Versioned<RoleRecord>> =
+            records::get(&*self.id.store, ns::ROLE, &name_key(account, role_name)).await?;
+        let Some(role) = role
+            .map(|r| r.value)
+            .filter(|r| r.arn == req.role_arn || r.name.eq_ignore_ascii_case(role_name))
+        else {
+            return Err(denied_msg(denied()));
+        };
+        ctx.note_resource("AWS::IAM::Role", &role.arn);
+        let mut context = ctx.base_context();
+        context.insert("sts:RoleSessionName", req.role_session_name.clone());
+        if let Some(ext) = &req.external_id {
+            context.insert("sts:ExternalId", ext.clone());
+        }
+        let request = Request {
+            principal: &ctx.caller.principal,
+            action: "sts:AssumeRole",
+            resource: &role.arn,
+            context: &context,
+        };
+        let trust = Policy::parse(&role.trust_policy).map_err(|_| denied_msg(denied()))?;
+        if rampart_policy::evaluate(&[&trust], &request) != Decision::Allow {
+            return Err(denied_msg(denied()));
+        }
+        // The caller's own policies must allow sts:AssumeRole on the role as well; Rampart asks
+        // this even within one account (the safest reading; see the README).
+        let ip = self
+            .authorizer
+            .identity_policies(&ctx.caller.principal, ctx.caller.access_key_id.as_deref())
+            .await?;
+        let identity: Vec<&Policy> = ip.policies.iter().collect();
+        let auth = Authorization {
+            identity: &identity,
+            resource_policy: None,
+            resource_account: Some(&ctx.caller.account),
+            boundary: ip.boundary.as_ref(),
+            session: ip.session.as_ref(),
+            root_allowed: true,
+        };
+        if rampart_policy::authorize(&auth, &request) != Decision::Allow {
+            return Err(denied_msg(denied()));
+        }
+        let chained = matches!(ctx.caller.principal, Principal::AssumedRole { .. });
+        let seconds = i64::from(req.duration_seconds.unwrap_or(3600));
+        if chained && seconds > 3600 {
+            return Err(validation("The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."));
+        }
+        if seconds > role.max_session {
+            return Err(validation(
+                "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
+            ));
+        }
+        let mut packed = None;
+        if let Some(doc) = &req.policy {
+            let p = Policy::parse(doc)
+                .map_err(|e| AwsError::new("MalformedPolicyDocument", 400, e.to_string()))?;
+            let _ = p;
+            packed = Some(
+                i32::try_from(doc.len() * 100 / 2048)
+                    .unwrap_or(100)
+                    .min(100),
+            );
+        }
+        let kind = SessionKind::Role {
+            role_name: role.name.clone(),
+            role_path: role.path.clone(),
+            role_id: role.id.clone(),
+            session_name: req.role_session_name.clone(),
+        };
+        let (credentials, _) = self
+            .issue(account, kind, seconds, req.policy.clone())
+            .await?;
+        Ok(s::AssumeRoleResponse {
+            assumed_role_user: Some(s::AssumedRoleUser {
+                arn: format!(
+                    "arn:{}:sts::{account}:assumed-role/{}/{}",
+                    ctx.partition, role.name, req.role_session_name
+                ),
+                assumed_role_id: format!("{}:{}", role.id, req.role_session_name),
+            }),
+            credentials: Some(credentials),
+            packed_policy_size: packed,
+            source_identity: req.source_identity,
+            ..Default::default()
+        })
+    }
+
+    async fn get_session_token(
+        &self,
+        ctx: &RequestContext,
+        req: s::GetSessionTokenRequest,
+    ) -> Result<s::GetSessionTokenResponse, AwsError> {
+        if ctx.caller.session_issued.is_some() {
+            return Err(AwsError::new(
+                "AccessDenied",
+                403,
+                "Cannot call GetSessionToken with session credentials",
+            ));
+        }
+        let (user, max, default) = match &ctx.caller.principal {
+            Principal::Root { .. } => (None, 3600, 3600),
+            Principal::User { name, .. } => (Some(name.clone()), 129_600, 43_200),
+            _ => {
+                return Err(AwsError::new(
+                    "AccessDenied",
+                    403,
+                    "Cannot call GetSessionToken with session credentials",
+                ))
+            }
+        };
+        // GetSessionToken needs no permission, as on AWS.
+        let seconds = i64::from(req.duration_seconds.unwrap_or(default)).min(max);
+        let (credentials, _) = self
+            .issue(
+                &ctx.caller.account,
+                SessionKind::UserSession { user },
+                seconds,
+                None,
+            )
+            .await?;
+        Ok(s::GetSessionTokenResponse {
+            credentials: Some(credentials),
+            ..Default::default()
+        })
+    }
+}

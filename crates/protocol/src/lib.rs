@@ -1,0 +1,186 @@
+//! The AWS wire protocols Rampart speaks, driven by the generated model tables.
+//!
+//! A request is identified (which service, which operation, which protocol), its body is
+//! decoded into the canonical JSON form and validated against the operation's input shape;
+//! a handler's output or error is encoded back in the same protocol. Nothing here knows any
+//! service's rules.
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod generated;
+pub mod limits;
+pub mod model;
+pub mod query;
+pub mod redact;
+pub mod rest;
+pub mod types;
+pub mod validate;
+
+use serde_json::Value;
+
+pub use error::AwsError;
+use model::{Operation, Protocol, ServiceModel};
+
+/// Which operation a request asks for.
+#[derive(Debug, Clone)]
+pub struct Identified {
+    /// The service model.
+    pub model: &'static ServiceModel,
+    /// The protocol the request was framed in.
+    pub protocol: Protocol,
+    /// The operation name as sent (may be unknown to the model).
+    pub operation: String,
+    /// Path labels captured by REST routing.
+    pub labels: Vec<(&'static str, String)>,
+}
+
+impl Identified {
+    /// The operation in the model, if it exists.
+    #[must_use]
+    pub fn op(&self) -> Option<&'static Operation> {
+        self.model.operation(&self.operation)
+    }
+
+    /// The code this service uses for validation failures.
+    #[must_use]
+    pub fn validation_code(&self) -> &'static str {
+        match self.protocol {
+            Protocol::AwsQuery | Protocol::Ec2Query => "ValidationError",
+            _ => "ValidationException",
+        }
+    }
+
+    /// The error for an operation that is not in the model.
+    #[must_use]
+    pub fn unknown_operation(&self) -> AwsError {
+        match self.protocol {
+            Protocol::AwsQuery | Protocol::Ec2Query => AwsError::new(
+                "InvalidAction",
+                400,
+                format!(
+                    "Could not find operation {} for version {}",
+                    self.operation, self.model.api_version
+                ),
+            ),
+            _ => AwsError::new("UnknownOperationException", 400, ""),
+        }
+    }
+}
+
+/// Identify an awsJson request from its `X-Amz-Target` header (`TrentService.Encrypt`).
+#[must_use]
+pub fn identify_json(target: &str) -> Option<Identified> {
+    let (prefix, op) = target.rsplit_once('.')?;
+    let model = generated::ALL
+        .iter()
+        .copied()
+        .find(|m| m.target_prefix == Some(prefix))?;
+    Some(Identified {
+        model,
+        protocol: Protocol::AwsJson,
+        operation: op.to_owned(),
+        labels: Vec::new(),
+    })
+}
+
+/// Identify a smithy-rpc-v2-cbor request from its path (`/service/<Service>/operation/<Op>`).
+#[must_use]
+pub fn identify_cbor(path: &str) -> Option<Identified> {
+    let rest = path.strip_prefix("/service/")?;
+    let (svc, op) = rest.split_once("/operation/")?;
+    let model = generated::ALL.iter().copied().find(|m| {
+        m.protocols.contains(&Protocol::RpcV2Cbor)
+            && m.target_prefix
+                .is_some_and(|t| t == svc || t.ends_with(svc))
+    })?;
+    Some(Identified {
+        model,
+        protocol: Protocol::RpcV2Cbor,
+        operation: op.to_owned(),
+        labels: Vec::new(),
+    })
+}
+
+/// Identify an awsQuery request for the service whose signing name is `signing_name`.
+#[must_use]
+pub fn identify_query(signing_name: &str, action: &str) -> Option<Identified> {
+    let model = model::service_by_signing_name(signing_name)
+        .filter(|m| m.protocol == Protocol::AwsQuery)?;
+    Some(Identified {
+        model,
+        protocol: Protocol::AwsQuery,
+        operation: action.to_owned(),
+        labels: Vec::new(),
+    })
+}
+
+/// Decode and validate an awsJson body for `id`.
+///
+/// # Errors
+/// `SerializationException` for malformed JSON or wrong types, validation errors from the model.
+pub fn decode_json(
+    id: &Identified,
+    body: &[u8],
+    limits: &limits::Limits,
+) -> Result<Value, AwsError> {
+    let value: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        Value::Object(serde_json::Map::new())
+    } else {
+        if limits::json_depth(body) > limits.max_json_depth {
+            return Err(AwsError::serialization("Request nesting too deep"));
+        }
+        serde_json::from_slice(body)
+            .map_err(|_| AwsError::serialization("Malformed request body"))?
+    };
+    if !value.is_object() {
+        return Err(AwsError::serialization(
+            "Request body must be a JSON object",
+        ));
+    }
+    validate_input(id, &value)?;
+    Ok(value)
+}
+
+/// Validate a decoded input against the operation's input shape.
+///
+/// # Errors
+/// The model's constraint violations in AWS's wording.
+pub fn validate_input(id: &Identified, value: &Value) -> Result<(), AwsError> {
+    if let Some(input) = id.op().and_then(|op| op.input) {
+        validate::validate(id.model, input, value, id.validation_code())?;
+    }
+    Ok(())
+}
+
+/// Decode and validate an awsQuery request's parameters for `id`.
+///
+/// # Errors
+/// Validation errors from the model.
+pub fn decode_query(id: &Identified, params: &query::Params) -> Result<Value, AwsError> {
+    let Some(op) = id.op() else {
+        return Err(id.unknown_operation());
+    };
+    let value = query::decode_input(id.model, op, params)?;
+    validate_input(id, &value)?;
+    Ok(value)
+}
+
+/// Content type of JSON responses for a model.
+#[must_use]
+pub fn json_content_type(model: &ServiceModel) -> &'static str {
+    match model.json_version {
+        Some("1.0") => "application/x-amz-json-1.0",
+        _ => "application/x-amz-json-1.1",
+    }
+}
+
+/// Encode an error as an awsJson body.
+#[must_use]
+pub fn encode_json_error(err: &AwsError) -> Vec<u8> {
+    let body = if err.message.is_empty() {
+        serde_json::json!({ "__type": err.code })
+    } else {
+        serde_json::json!({ "__type": err.code, "message": err.message })
+    };
+    serde_json::to_vec(&body).unwrap_or_default()
+}

@@ -1,0 +1,272 @@
+//! The running node: store, root key, identity, services, audit, clock and scheduler.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+
+use rampart_audit::{Auditor, CloudTrailService};
+use rampart_crypto::Sealer;
+use rampart_iam::{IamAuthorizer, IamService, Identity, StsService};
+use rampart_protocol::limits::Limits;
+use rampart_service::scheduler::Scheduler;
+use rampart_service::{ManualClock, Service};
+use rampart_sigv4::SigningKeyCache;
+use rampart_store::{Expect, Op, Store};
+
+use crate::config::ServeConfig;
+
+/// Errors that stop the server from starting.
+#[derive(Debug)]
+pub struct StartError(pub String);
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// Shared state of a serving node.
+pub struct App {
+    /// Settings.
+    pub config: ServeConfig,
+    /// Persistent store.
+    pub store: Arc<dyn Store>,
+    /// Identity state.
+    pub identity: Arc<Identity>,
+    /// The authorizer for every service.
+    pub authorizer: Arc<IamAuthorizer>,
+    /// Services by model key.
+    pub services: HashMap<&'static str, Arc<dyn Service>>,
+    /// Audit writer.
+    pub auditor: Auditor,
+    /// The business clock (movable in dev mode).
+    pub clock: Arc<ManualClock>,
+    /// Background jobs.
+    pub scheduler: Arc<Scheduler>,
+    /// Derived SigV4 signing keys.
+    pub signing_keys: SigningKeyCache,
+    /// Request bounds.
+    pub limits: Limits,
+}
+
+fn start_err(what: &str) -> impl Fn(&dyn std::fmt::Display) -> StartError + '_ {
+    move |e| StartError(format!("{what}: {e}"))
+}
+
+const META: &str = "meta";
+
+/// Build the node: open the store, load the root key, create the admin account on first start.
+///
+/// # Errors
+/// When the store, the root key or the data dir cannot be used.
+pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| start_err("cannot create the data dir")(&e))?;
+    let store = rampart_store::open(&config.store_url())
+        .await
+        .map_err(|e| start_err("cannot open the store")(&e))?;
+    let provider = rampart_crypto::provider_from_config(&config.root_key, &config.data_dir)
+        .map_err(|e| start_err("root key")(&e))?;
+    let sealer: Sealer = provider.load().map_err(|e| start_err("root key")(&e))?;
+    let clock = Arc::new(ManualClock::new());
+    let identity = Arc::new(Identity::new(
+        Arc::clone(&store),
+        Arc::new(sealer),
+        clock.clone(),
+    ));
+    let authorizer = Arc::new(IamAuthorizer::new(Arc::clone(&identity)));
+    let auditor = Auditor::start(Arc::clone(&store), Some(config.data_dir.join("audit")));
+    let mut services: HashMap<&'static str, Arc<dyn Service>> = HashMap::new();
+    services.insert("iam", Arc::new(IamService::new(Arc::clone(&identity))));
+    services.insert(
+        "sts",
+        Arc::new(StsService::new(
+            Arc::clone(&identity),
+            Arc::clone(&authorizer),
+        )),
+    );
+    services.insert(
+        "cloudtrail",
+        Arc::new(CloudTrailService::new(Arc::clone(&store), auditor.clone())),
+    );
+    let app = App {
+        config,
+        store,
+        identity,
+        authorizer,
+        services,
+        auditor,
+        clock,
+        scheduler: Arc::new(Scheduler::new()),
+        signing_keys: SigningKeyCache::new(),
+        limits: Limits::default(),
+    };
+    bootstrap(&app).await?;
+    Ok(Arc::new(app))
+}
+
+/// On first start: create the admin account and its root access key, written to
+/// `DATA_DIR/credentials` (mode 0600, profile `rampart`). The secret is never logged.
+async fn bootstrap(app: &App) -> Result<(), StartError> {
+    let admin = &app.config.admin_account;
+    let marker = app
+        .store
+        .get(META, "admin")
+        .await
+        .map_err(|e| start_err("store")(&e))?;
+    if marker.is_some() {
+        return Ok(());
+    }
+    app.identity
+        .ensure_account(admin)
+        .await
+        .map_err(|e| start_err("store")(&e))?;
+    let extra = vec![Op::Put {
+        ns: META.into(),
+        key: "admin".into(),
+        value: admin.as_bytes().to_vec(),
+        expect: Expect::Absent,
+    }];
+    match app.identity.create_access_key(admin, None, extra).await {
+        Ok((issued, _)) => {
+            write_profile(
+                &app.config.data_dir,
+                "rampart",
+                &issued.access_key_id,
+                issued.secret.expose(),
+            )
+            .map_err(|e| start_err("cannot write the credentials file")(&e))?;
+            tracing::info!(account = %admin, access_key_id = %issued.access_key_id, "created the admin account's root access key (profile 'rampart' in the credentials file)");
+            Ok(())
+        }
+        // Another node bootstrapped first.
+        Err(e) if e.code == "ConcurrentModification" => Ok(()),
+        Err(e) => Err(StartError(format!("bootstrap: {e}"))),
+    }
+}
+
+/// Add (or replace) a profile in `DATA_DIR/credentials`, mode 0600.
+///
+/// # Errors
+/// File system failures.
+pub fn write_profile(
+    data_dir: &Path,
+    profile: &str,
+    access_key_id: &str,
+    secret: &[u8],
+) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let path = data_dir.join("credentials");
+    let existing = std::fs::read_to_string(&path).unwrap_or_default();
+    let mut kept = String::new();
+    let mut skipping = false;
+    for line in existing.lines() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            skipping = t == format!("[{profile}]");
+        }
+        if !skipping {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    let tmp = data_dir.join(".credentials.tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(kept.as_bytes())?;
+    f.write_all(
+        format!("[{profile}]\naws_access_key_id = {access_key_id}\naws_secret_access_key = ")
+            .as_bytes(),
+    )?;
+    f.write_all(secret)?;
+    f.write_all(b"\n")?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(())
+}
+
+/// Create another account with a root access key, written as profile `rampart-<id>`.
+///
+/// # Errors
+/// Store or file failures, or an account that exists already.
+pub async fn create_account(app: &App, account: &str) -> Result<String, StartError> {
+    if !app
+        .identity
+        .ensure_account(account)
+        .await
+        .map_err(|e| start_err("store")(&e))?
+    {
+        return Err(StartError(format!("account {account} exists already")));
+    }
+    let (issued, _) = app
+        .identity
+        .create_access_key(account, None, Vec::new())
+        .await
+        .map_err(|e| start_err("store")(&e))?;
+    let profile = format!("rampart-{account}");
+    write_profile(
+        &app.config.data_dir,
+        &profile,
+        &issued.access_key_id,
+        issued.secret.expose(),
+    )
+    .map_err(|e| start_err("credentials file")(&e))?;
+    Ok(profile)
+}
+
+/// After a dev-mode reset: recreate the admin account and keep its existing credentials valid
+/// by re-registering the access key from the credentials file.
+///
+/// # Errors
+/// Store failures.
+pub async fn rebootstrap(app: &App) -> Result<(), StartError> {
+    let path = app.config.data_dir.join("credentials");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    app.identity
+        .ensure_account(&app.config.admin_account)
+        .await
+        .map_err(|e| start_err("store")(&e))?;
+    let mut akid = None;
+    let mut secret = None;
+    let mut in_profile = false;
+    for line in text.lines() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            in_profile = t == "[rampart]";
+            continue;
+        }
+        if !in_profile {
+            continue;
+        }
+        if let Some((k, v)) = t.split_once('=') {
+            match k.trim() {
+                "aws_access_key_id" => akid = Some(v.trim().to_owned()),
+                "aws_secret_access_key" => {
+                    secret = Some(rampart_crypto::SecretString::new(v.trim().to_owned()))
+                }
+                _ => {}
+            }
+        }
+    }
+    let meta = Op::Put {
+        ns: META.into(),
+        key: "admin".into(),
+        value: app.config.admin_account.as_bytes().to_vec(),
+        expect: Expect::Any,
+    };
+    match (akid, secret) {
+        (Some(id), Some(secret)) => app
+            .identity
+            .import_root_key(&app.config.admin_account, &id, secret.expose(), vec![meta])
+            .await
+            .map_err(|e| start_err("store")(&e)),
+        _ => bootstrap(app).await,
+    }
+}

@@ -1,0 +1,45 @@
+//! Settings of `rampart serve`, from flags or `RAMPART_*` environment variables.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+/// Settings of a serving node.
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// Address to listen on.
+    #[arg(long, env = "RAMPART_LISTEN", default_value = "127.0.0.1:4566")]
+    pub listen: SocketAddr,
+    /// Directory for the embedded store, the root key, credentials and audit files.
+    #[arg(long, env = "RAMPART_DATA_DIR", default_value = "./rampart-data")]
+    pub data_dir: PathBuf,
+    /// Store URL: empty for SQLite in the data dir, `sqlite://PATH`, or `postgres://…`.
+    #[arg(long, env = "RAMPART_STORE", default_value = "")]
+    pub store: String,
+    /// Root key provider: `file` (default, DATA_DIR/root.key), `file:PATH`, `env:VAR`, or
+    /// `pkcs11:module=…;token=…;pin-env=VAR;key=…`.
+    #[arg(long, env = "RAMPART_ROOT_KEY_PROVIDER", default_value = "file")]
+    pub root_key: String,
+    /// Development mode: any well-formed SigV4 credentials are accepted. Never in production.
+    #[arg(long, env = "RAMPART_DEV", default_value_t = false)]
+    pub dev: bool,
+    /// Account for dev-mode credentials whose access key id is not 12 digits.
+    #[arg(long, env = "RAMPART_DEV_ACCOUNT", default_value = "000000000000")]
+    pub dev_account: String,
+    /// The administrator account created on first start.
+    #[arg(long, env = "RAMPART_ADMIN_ACCOUNT", default_value = "000000000000")]
+    pub admin_account: String,
+}
+
+impl ServeConfig {
+    /// The store URL, defaulting to SQLite in the data dir.
+    #[must_use]
+    pub fn store_url(&self) -> String {
+        if self.store.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("rampart.db").display())
+        } else {
+            self.store.clone()
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! `rampart coverage`: per service, operations with a handler out of those in the AWS model,
+//! computed from the generated models and the services' dispatch tables.
+
+use std::fmt::Write as _;
+
+use rampart_protocol::generated::ALL;
+
+/// One row of the coverage table.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// Model key.
+    pub service: &'static str,
+    /// Operations with a handler that exist in the model.
+    pub implemented: usize,
+    /// Operations in the model.
+    pub total: usize,
+}
+
+/// Operations each service crate implements, from its dispatch table.
+#[must_use]
+pub fn implemented(service: &str) -> &'static [&'static str] {
+    match service {
+        "iam" => rampart_iam::IamService::IMPLEMENTED,
+        "sts" => rampart_iam::StsService::IMPLEMENTED,
+        "cloudtrail" => rampart_audit::CloudTrailService::IMPLEMENTED,
+        _ => &[],
+    }
+}
+
+/// The coverage table, one row per model.
+#[must_use]
+pub fn table() -> Vec<Row> {
+    ALL.iter()
+        .map(|m| {
+            let ops = implemented(m.key);
+            Row {
+                service: m.key,
+                implemented: ops.iter().filter(|o| m.operation(o).is_some()).count(),
+                total: m.operations.len(),
+            }
+        })
+        .collect()
+}
+
+/// The table as text (`--markdown` for the README).
+#[must_use]
+pub fn render(markdown: bool) -> String {
+    let mut out = String::new();
+    if markdown {
+        out.push_str("| service | implemented | in model |\n|---|---:|---:|\n");
+    } else {
+        let _ = writeln!(
+            out,
+            "{:<16} {:>11} {:>9}",
+            "service", "implemented", "in model"
+        );
+    }
+    let (mut a, mut b) = (0, 0);
+    for r in table() {
+        a += r.implemented;
+        b += r.total;
+        if markdown {
+            let _ = writeln!(out, "| {} | {} | {} |", r.service, r.implemented, r.total);
+        } else {
+            let _ = writeln!(
+                out,
+                "{:<16} {:>11} {:>9}",
+                r.service, r.implemented, r.total
+            );
+        }
+    }
+    if markdown {
+        let _ = writeln!(out, "| **total** | **{a}** | **{b}** |");
+    } else {
+        let _ = writeln!(out, "{:<16} {:>11} {:>9}", "total", a, b);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_implemented_operation_exists_in_its_model() {
+        for m in rampart_protocol::generated::ALL {
+            for op in super::implemented(m.key) {
+                assert!(m.operation(op).is_some(), "{} has no operation {op}", m.key);
+            }
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! The Rampart server: configuration, start-up, the HTTP front door, coverage and benchmark.
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod bench;
+pub mod config;
+pub mod coverage;
+pub mod front;

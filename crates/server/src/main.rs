@@ -1,0 +1,198 @@
+//! `rampart`: AWS security services as one self-hosted server.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+
+use rampart_server::config::ServeConfig;
+use rampart_server::{app, bench, coverage, front};
+
+#[derive(Parser)]
+#[command(
+    name = "rampart",
+    version,
+    about = "AWS security services as one self-hosted server"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeConfig),
+    /// Print, per service, the operations implemented out of those in the AWS model.
+    Coverage {
+        /// Print a Markdown table.
+        #[arg(long)]
+        markdown: bool,
+    },
+    /// Create another account with a root access key (profile `rampart-<id>` in the credentials file).
+    CreateAccount {
+        /// Twelve-digit account id.
+        id: String,
+        #[command(flatten)]
+        config: ServeConfig,
+    },
+    /// Benchmark STS GetCallerIdentity against a running server (and optionally a peer).
+    Bench {
+        /// `host:port` of the Rampart server.
+        #[arg(long, default_value = "127.0.0.1:4566")]
+        target: String,
+        /// Credentials file holding profile `rampart`.
+        #[arg(long, default_value = "./rampart-data/credentials")]
+        credentials: PathBuf,
+        /// `host:port` of a peer to measure in the same run (e.g. moto's server).
+        #[arg(long)]
+        peer: Option<String>,
+        /// Seconds per run.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Concurrent keep-alive connections.
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+    },
+}
+
+fn read_profile(path: &PathBuf, profile: &str) -> Option<(String, String)> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let (mut id, mut secret, mut inside) = (None, None, false);
+    for line in text.lines() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            inside = t == format!("[{profile}]");
+        } else if inside {
+            if let Some((k, v)) = t.split_once('=') {
+                match k.trim() {
+                    "aws_access_key_id" => id = Some(v.trim().to_owned()),
+                    "aws_secret_access_key" => secret = Some(v.trim().to_owned()),
+                    _ => {}
+                }
+            }
+        }
+    }
+    Some((id?, secret?))
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RAMPART_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>> {
+    let listener = TcpListener::bind(config.listen).await?;
+    let dev = config.dev;
+    let app = app::build(config).await?;
+    if dev {
+        tracing::warn!("DEV MODE: AUTHENTICATION IS OFF. Any well-formed SigV4 credentials are accepted. Never expose this server.");
+    }
+    let local = listener.local_addr()?;
+    println!(
+        "rampart listening on http://{local} (store: {}, dev: {dev})",
+        app.store.backend()
+    );
+    let scheduler_app = Arc::clone(&app);
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            every.tick().await;
+            let now = rampart_service::Clock::now(&*scheduler_app.clock);
+            scheduler_app.scheduler.tick(now).await;
+        }
+    });
+    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, peer)) = accepted else { continue };
+                let _ = stream.set_nodelay(true);
+                let app = Arc::clone(&app);
+                let builder = builder.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        let app = Arc::clone(&app);
+                        async move { Ok::<_, std::convert::Infallible>(front::handle(app, req, peer).await) }
+                    });
+                    let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                });
+            }
+            _ = tokio::signal::ctrl_c() => {
+                app.auditor.flush().await;
+                tracing::info!("shutting down");
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result: Result<(), Box<dyn std::error::Error>> = rt.block_on(async {
+        match cli.command {
+            Command::Serve(config) => {
+                init_logging();
+                serve(config).await
+            }
+            Command::Coverage { markdown } => {
+                print!("{}", coverage::render(markdown));
+                Ok(())
+            }
+            Command::CreateAccount { id, config } => {
+                init_logging();
+                if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err("an account id is 12 digits".into());
+                }
+                let app = app::build(config).await?;
+                let profile = app::create_account(&app, &id).await?;
+                app.auditor.flush().await;
+                println!("created account {id}; credentials in profile '{profile}'");
+                Ok(())
+            }
+            Command::Bench { target, credentials, peer, seconds, connections } => {
+                let (id, secret) = read_profile(&credentials, "rampart").ok_or("no profile 'rampart' in the credentials file")?;
+                let dur = Duration::from_secs(seconds);
+                let req = bench::signed_request(&target, &id, &secret, "us-east-1");
+                let warm = bench::run(&target, req.clone(), connections, Duration::from_secs(1)).await;
+                let _ = warm;
+                let ours = bench::run(&target, req, connections, dur).await;
+                println!("rampart  GetCallerIdentity: {:>9.0} req/s  p50 {:>6} us  p99 {:>6} us  ({} ok, {} errors)", ours.rps, ours.p50_us, ours.p99_us, ours.ok, ours.errors);
+                if let Some(peer) = peer {
+                    let preq = bench::signed_request(&peer, "FOOBARKEY", "FOOBARSECRET", "us-east-1");
+                    let _ = bench::run(&peer, preq.clone(), connections, Duration::from_secs(1)).await;
+                    let theirs = bench::run(&peer, preq, connections, dur).await;
+                    println!("peer     GetCallerIdentity: {:>9.0} req/s  p50 {:>6} us  p99 {:>6} us  ({} ok, {} errors)", theirs.rps, theirs.p50_us, theirs.p99_us, theirs.ok, theirs.errors);
+                    if theirs.rps > 0.0 {
+                        println!("ratio rampart/peer: {:.1}x throughput, {:.1}x lower p50", ours.rps / theirs.rps, theirs.p50_us as f64 / ours.p50_us.max(1) as f64);
+                    }
+                }
+                Ok(())
+            }
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rampart: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

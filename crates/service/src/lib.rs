@@ -1,0 +1,243 @@
+//! What a service crate sees of a request: a typed input and an authenticated caller, never HTTP.
+#![forbid(unsafe_code)]
+
+pub mod clock;
+pub mod scheduler;
+
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use rampart_policy as policy;
+use rampart_protocol::model::ServiceModel;
+pub use rampart_protocol::AwsError;
+
+/// The authenticated identity behind a request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The principal, as the policy engine sees it.
+    pub principal: policy::Principal,
+    /// Account the principal belongs to.
+    pub account: String,
+    /// ARN of the principal (`arn:aws:iam::123456789012:user/alice`).
+    pub arn: String,
+    /// Unique id (`AIDA…`, `AROA…:session`, or the account id for root).
+    pub user_id: String,
+    /// Access key the request was signed with.
+    pub access_key_id: Option<String>,
+    /// For temporary credentials: when the session was created.
+    pub session_issued: Option<DateTime<Utc>>,
+    /// The credentials came from `GetSessionToken` without MFA: IAM calls are refused.
+    pub from_session_token: bool,
+}
+
+impl Caller {
+    /// The principal type as CloudTrail names it (`Root`, `IAMUser`, `AssumedRole`).
+    #[must_use]
+    pub fn identity_type(&self) -> &'static str {
+        match self.principal {
+            policy::Principal::Root { .. } => "Root",
+            policy::Principal::User { .. } => "IAMUser",
+            policy::Principal::AssumedRole { .. } => "AssumedRole",
+            _ => "AWSService",
+        }
+    }
+}
+
+/// Extra facts a handler records for the audit event.
+#[derive(Debug, Default, Clone)]
+pub struct AuditNotes {
+    /// ARNs of the resources the call touched.
+    pub resources: Vec<(String, String)>,
+    /// Response elements safe to record (no secrets).
+    pub response_elements: Option<Value>,
+}
+
+/// Everything a handler may know about the request besides its input.
+pub struct RequestContext {
+    /// Request id echoed in `x-amzn-RequestId`.
+    pub request_id: String,
+    /// The service model.
+    pub model: &'static ServiceModel,
+    /// Operation name.
+    pub operation: String,
+    /// Region from the credential scope.
+    pub region: String,
+    /// Partition (`aws`, `aws-cn`, `aws-us-gov`) derived from the region.
+    pub partition: &'static str,
+    /// The authenticated caller.
+    pub caller: Caller,
+    /// Client address.
+    pub source_ip: IpAddr,
+    /// Client `User-Agent`.
+    pub user_agent: String,
+    /// The request arrived over TLS.
+    pub secure_transport: bool,
+    /// Request time from the injectable clock.
+    pub time: DateTime<Utc>,
+    /// The authorizer for this request.
+    pub authorizer: Arc<dyn Authorizer>,
+    /// Facts the handler adds for the audit record.
+    pub audit: Mutex<AuditNotes>,
+}
+
+impl RequestContext {
+    /// Authorize `action` on `resource` (owned by `resource_account`) for the caller, with an
+    /// optional resource policy and extra condition keys.
+    ///
+    /// # Errors
+    /// AWS's `AccessDenied`/`AccessDeniedException` when the policies do not allow it.
+    pub async fn authorize(
+        &self,
+        action: &str,
+        resource: &str,
+        resource_account: &str,
+        resource_policy: Option<&policy::Policy>,
+        extra: &policy::Context,
+    ) -> Result<(), AwsError> {
+        self.authorizer
+            .authorize(
+                self,
+                action,
+                resource,
+                resource_account,
+                resource_policy,
+                extra,
+            )
+            .await
+    }
+
+    /// Record a resource touched by the call for the audit event.
+    pub fn note_resource(&self, kind: &str, arn: &str) {
+        if let Ok(mut notes) = self.audit.lock() {
+            notes.resources.push((kind.to_owned(), arn.to_owned()));
+        }
+    }
+
+    /// Standard condition keys of this request (`aws:SourceIp`, `aws:CurrentTime`, …).
+    #[must_use]
+    pub fn base_context(&self) -> policy::Context {
+        let mut c = policy::Context::with_principal(&self.caller.principal);
+        c.insert("aws:SourceIp", self.source_ip.to_string());
+        c.insert(
+            "aws:CurrentTime",
+            self.time.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        );
+        c.insert("aws:EpochTime", self.time.timestamp().to_string());
+        c.insert("aws:RequestedRegion", self.region.clone());
+        c.insert("aws:SecureTransport", self.secure_transport.to_string());
+        c.insert("aws:UserAgent", self.user_agent.clone());
+        if let Some(t) = self.caller.session_issued {
+            c.insert(
+                "aws:TokenIssueTime",
+                t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            );
+        }
+        c
+    }
+
+    /// An ARN in this request's partition.
+    #[must_use]
+    pub fn arn(&self, service: &str, region: &str, account: &str, resource: &str) -> String {
+        format!(
+            "arn:{}:{service}:{region}:{account}:{resource}",
+            self.partition
+        )
+    }
+}
+
+/// Decides whether the caller may perform an action, combining identity and resource policies.
+#[async_trait]
+pub trait Authorizer: Send + Sync {
+    /// Allow or refuse with AWS's access-denied error.
+    async fn authorize(
+        &self,
+        ctx: &RequestContext,
+        action: &str,
+        resource: &str,
+        resource_account: &str,
+        resource_policy: Option<&policy::Policy>,
+        extra: &policy::Context,
+    ) -> Result<(), AwsError>;
+}
+
+/// One AWS service implemented by a crate.
+#[async_trait]
+pub trait Service: Send + Sync {
+    /// The model this service implements.
+    fn model(&self) -> &'static ServiceModel;
+    /// Operations with a handler (computed from the dispatch table).
+    fn implemented(&self) -> &'static [&'static str];
+    /// Run one operation with a validated input in canonical JSON form.
+    async fn call(&self, ctx: &RequestContext, input: Value) -> Result<Value, AwsError>;
+}
+
+/// Decode a validated input into a typed request.
+///
+/// # Errors
+/// `SerializationException` when the input does not fit the type.
+pub fn decode<T: serde::de::DeserializeOwned>(input: Value) -> Result<T, AwsError> {
+    serde_json::from_value(input)
+        .map_err(|e| AwsError::serialization(format!("Invalid request: {e}")))
+}
+
+/// Encode a typed response into canonical JSON.
+///
+/// # Errors
+/// An internal error if serialization fails (a bug).
+pub fn encode<T: serde::Serialize>(output: &T) -> Result<Value, AwsError> {
+    serde_json::to_value(output).map_err(|_| AwsError::internal())
+}
+
+/// The error for an operation in the model that Rampart does not implement.
+#[must_use]
+pub fn not_implemented(model: &ServiceModel, op: &str) -> AwsError {
+    AwsError::new(
+        "NotImplemented",
+        501,
+        format!("Rampart does not implement {}.{op} yet", model.service_id),
+    )
+}
+
+/// Partition of a region name (`cn-north-1` → `aws-cn`).
+#[must_use]
+pub fn partition_of(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else if region.starts_with("us-iso-") {
+        "aws-iso"
+    } else if region.starts_with("us-isob-") {
+        "aws-iso-b"
+    } else {
+        "aws"
+    }
+}
+
+/// Declare a service's operations once: generates its dispatch and its implemented list, so
+/// `rampart coverage` is computed from the same table that routes requests.
+#[macro_export]
+macro_rules! operations {
+    ($svc:ty { $($name:literal => $method:ident),* $(,)? }) => {
+        impl $svc {
+            /// Operations with a handler.
+            pub const IMPLEMENTED: &'static [&'static str] = &[$($name),*];
+
+            async fn dispatch(&self, ctx: &$crate::RequestContext, input: ::serde_json::Value) -> Result<::serde_json::Value, $crate::AwsError> {
+                match ctx.operation.as_str() {
+                    $($name => {
+                        let request = $crate::decode(input)?;
+                        let output = self.$method(ctx, request).await?;
+                        $crate::encode(&output)
+                    })*
+                    other => Err($crate::not_implemented(ctx.model, other)),
+                }
+            }
+        }
+    };
+}
