@@ -63,7 +63,7 @@ const META: &str = "meta";
 /// # Errors
 /// When the store, the root key or the data dir cannot be used.
 pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
-    std::fs::create_dir_all(&config.data_dir)
+    create_private_dir(&config.data_dir)
         .map_err(|e| start_err("cannot create the data dir")(&e))?;
     let store = rampart_store::open(&config.store_url())
         .await
@@ -269,4 +269,13 @@ pub async fn rebootstrap(app: &App) -> Result<(), StartError> {
             .map_err(|e| start_err("store")(&e)),
         _ => bootstrap(app).await,
     }
+}
+
+/// Create the data dir readable by its owner only (it holds the root key and credentials).
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    if dir.exists() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
 }

@@ -150,7 +150,13 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 pub async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
     let request_id = uuid::Uuid::new_v4().to_string();
     let started = Instant::now();
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    if !parts.headers.contains_key(http::header::HOST) {
+        // HTTP/2 carries the host in :authority, which SigV4 signs as `host`.
+        if let Some(v) = parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()) {
+            parts.headers.insert(http::header::HOST, v);
+        }
+    }
     let guess = guess_framing(&parts.headers);
     if parts.headers.len() > app.limits.max_headers {
         return error_response(
@@ -595,5 +601,33 @@ fn encode_ok(id: &Identified, output: &Value, request_id: &str) -> Response<Body
             };
             respond(status, ct, request_id, body)
         }
+    }
+}
+
+/// Accept connections on `listener` and serve them (HTTP/1.1 and HTTP/2) until the task ends;
+/// also runs the scheduler every second on the business clock.
+pub async fn serve(listener: tokio::net::TcpListener, app: Arc<App>) {
+    let scheduler_app = Arc::clone(&app);
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            every.tick().await;
+            let now = rampart_service::Clock::now(&*scheduler_app.clock);
+            scheduler_app.scheduler.tick(now).await;
+        }
+    });
+    let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    loop {
+        let Ok((stream, peer)) = listener.accept().await else { continue };
+        let _ = stream.set_nodelay(true);
+        let app = Arc::clone(&app);
+        let builder = builder.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let app = Arc::clone(&app);
+                async move { Ok::<_, std::convert::Infallible>(handle(app, req, peer).await) }
+            });
+            let _ = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service).await;
+        });
     }
 }

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
 use rampart_server::config::ServeConfig;
@@ -96,40 +95,13 @@ async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>> {
         tracing::warn!("DEV MODE: AUTHENTICATION IS OFF. Any well-formed SigV4 credentials are accepted. Never expose this server.");
     }
     let local = listener.local_addr()?;
-    println!(
-        "rampart listening on http://{local} (store: {}, dev: {dev})",
-        app.store.backend()
-    );
-    let scheduler_app = Arc::clone(&app);
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(1));
-        loop {
-            every.tick().await;
-            let now = rampart_service::Clock::now(&*scheduler_app.clock);
-            scheduler_app.scheduler.tick(now).await;
-        }
-    });
-    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((stream, peer)) = accepted else { continue };
-                let _ = stream.set_nodelay(true);
-                let app = Arc::clone(&app);
-                let builder = builder.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| {
-                        let app = Arc::clone(&app);
-                        async move { Ok::<_, std::convert::Infallible>(front::handle(app, req, peer).await) }
-                    });
-                    let _ = builder.serve_connection(TokioIo::new(stream), service).await;
-                });
-            }
-            _ = tokio::signal::ctrl_c() => {
-                app.auditor.flush().await;
-                tracing::info!("shutting down");
-                return Ok(());
-            }
+    println!("rampart listening on http://{local} (store: {}, dev: {dev})", app.store.backend());
+    tokio::select! {
+        () = front::serve(listener, Arc::clone(&app)) => Ok(()),
+        _ = tokio::signal::ctrl_c() => {
+            app.auditor.flush().await;
+            tracing::info!("shutting down");
+            Ok(())
         }
     }
 }
