@@ -80,6 +80,13 @@ pub fn render(markdown: bool) -> String {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn readme_coverage_table_is_current() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap_or_default();
+        let table = super::render(true);
+        assert!(readme.contains(table.trim()), "README's coverage table is stale; paste `rampart coverage --markdown`:\n{table}");
+    }
+
+    #[test]
     fn every_implemented_operation_exists_in_its_model() {
         for m in rampart_protocol::generated::ALL {
             for op in super::implemented(m.key) {
