@@ -18,7 +18,7 @@ const BATCH: usize = 512;
 const QUEUE: usize = 65_536;
 
 enum Msg {
-    Event(Box<EventFacts>),
+    Event(Box<EventFacts>, Option<oneshot::Sender<()>>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -38,11 +38,32 @@ impl Auditor {
         Auditor { tx }
     }
 
-    /// Queue an event.
+    /// Queue an event without waiting for it to be written.
     pub async fn record(&self, facts: EventFacts) {
-        if self.tx.send(Msg::Event(Box::new(facts))).await.is_err() {
+        if self
+            .tx
+            .send(Msg::Event(Box::new(facts), None))
+            .await
+            .is_err()
+        {
             tracing::error!("audit writer has stopped; event lost");
         }
+    }
+
+    /// Record an event and wait until it is durable (in the store and the JSON lines file).
+    /// Concurrent requests share one batch, so this costs one group commit, not one each.
+    pub async fn record_durably(&self, facts: EventFacts) {
+        let (tx, rx) = oneshot::channel();
+        if self
+            .tx
+            .send(Msg::Event(Box::new(facts), Some(tx)))
+            .await
+            .is_err()
+        {
+            tracing::error!("audit writer has stopped; event lost");
+            return;
+        }
+        let _ = rx.await;
     }
 
     /// Wait until every event queued before this call is durable.
@@ -68,7 +89,10 @@ async fn run(store: Arc<dyn Store>, dir: Option<PathBuf>, mut rx: mpsc::Receiver
         for msg in buf.drain(..) {
             match msg {
                 Msg::Flush(w) => waiters.push(w),
-                Msg::Event(facts) => {
+                Msg::Event(facts, waiter) => {
+                    if let Some(w) = waiter {
+                        waiters.push(w);
+                    }
                     let id = uuid::Uuid::new_v4().to_string();
                     let ev = event_json(&facts, &id);
                     let Ok(bytes) = serde_json::to_vec(&ev) else {
@@ -85,24 +109,30 @@ async fn run(store: Arc<dyn Store>, dir: Option<PathBuf>, mut rx: mpsc::Receiver
                 }
             }
         }
+        let file = match (&dir, lines.is_empty()) {
+            (Some(d), false) => {
+                let day = chrono::Utc::now().format("%Y-%m-%d");
+                let path = d.join(format!("events-{day}.jsonl"));
+                Some(tokio::task::spawn_blocking(
+                    move || -> std::io::Result<()> {
+                        let mut f = std::fs::OpenOptions::new()
+                            .create(true)
+                            .append(true)
+                            .open(path)?;
+                        f.write_all(&lines)?;
+                        f.sync_data()
+                    },
+                ))
+            }
+            _ => None,
+        };
         for (acct, entries) in by_account {
             if let Err(e) = store.append(&format!("audit/{acct}"), entries).await {
                 tracing::error!(error = %e, "audit append failed");
             }
         }
-        if let (Some(d), false) = (&dir, lines.is_empty()) {
-            let day = chrono::Utc::now().format("%Y-%m-%d");
-            let path = d.join(format!("events-{day}.jsonl"));
-            let res = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-                let mut f = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)?;
-                f.write_all(&lines)?;
-                f.sync_data()
-            })
-            .await;
-            if !matches!(res, Ok(Ok(()))) {
+        if let Some(handle) = file {
+            if !matches!(handle.await, Ok(Ok(()))) {
                 tracing::error!("audit file write failed");
             }
         }

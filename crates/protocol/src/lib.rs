@@ -6,6 +6,7 @@
 //! service's rules.
 #![forbid(unsafe_code)]
 
+pub mod cbor;
 pub mod error;
 pub mod generated;
 pub mod limits;
@@ -83,15 +84,25 @@ pub fn identify_json(target: &str) -> Option<Identified> {
     })
 }
 
-/// Identify a smithy-rpc-v2-cbor request from its path (`/service/<Service>/operation/<Op>`).
+/// Identify a smithy-rpc-v2-cbor request from its path (`[prefix]/service/<Service>/operation/<Op>`);
+/// the service may be named plainly (`ACMPrivateCA`) or with its namespace
+/// (`com.amazonaws.acmpca#ACMPrivateCA`, `com.amazonaws.acmpca.ACMPrivateCA`).
 #[must_use]
 pub fn identify_cbor(path: &str) -> Option<Identified> {
-    let rest = path.strip_prefix("/service/")?;
+    let at = path.rfind("/service/")?;
+    let rest = path.get(at + "/service/".len()..)?;
     let (svc, op) = rest.split_once("/operation/")?;
+    if op.is_empty() || op.contains('/') {
+        return None;
+    }
     let model = generated::ALL.iter().copied().find(|m| {
         m.protocols.contains(&Protocol::RpcV2Cbor)
-            && m.target_prefix
-                .is_some_and(|t| t == svc || t.ends_with(svc))
+            && m.target_prefix.is_some_and(|t| {
+                svc == t
+                    || svc
+                        .strip_suffix(t)
+                        .is_some_and(|ns| ns.ends_with('.') || ns.ends_with('#'))
+            })
     })?;
     Some(Identified {
         model,

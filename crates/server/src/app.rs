@@ -277,5 +277,8 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     if dir.exists() {
         return Ok(());
     }
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }

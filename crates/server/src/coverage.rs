@@ -81,9 +81,14 @@ pub fn render(markdown: bool) -> String {
 mod tests {
     #[test]
     fn readme_coverage_table_is_current() {
-        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap_or_default();
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+                .unwrap_or_default();
         let table = super::render(true);
-        assert!(readme.contains(table.trim()), "README's coverage table is stale; paste `rampart coverage --markdown`:\n{table}");
+        assert!(
+            readme.contains(table.trim()),
+            "README's coverage table is stale; paste `rampart coverage --markdown`:\n{table}"
+        );
     }
 
     #[test]

@@ -39,6 +39,7 @@ fn respond(status: u16, content_type: &str, request_id: &str, body: Vec<u8>) -> 
 #[derive(Clone, Copy)]
 enum Framing {
     Json(&'static ServiceModel),
+    Cbor(&'static ServiceModel),
     Query(Option<&'static str>),
     Rest,
 }
@@ -56,6 +57,11 @@ fn error_response(framing: Framing, err: &AwsError, request_id: &str) -> Respons
             "text/xml",
             request_id,
             query::encode_error(ns, err, request_id).into_bytes(),
+        ),
+        Framing::Cbor(model) => cbor_response(
+            err.status,
+            request_id,
+            rampart_protocol::cbor::encode_error(&rampart_protocol::cbor::namespace(model), err),
         ),
         Framing::Rest => {
             let mut r = respond(
@@ -76,7 +82,8 @@ fn framing_of(id: &Identified) -> Framing {
     match id.protocol {
         Protocol::AwsQuery | Protocol::Ec2Query => Framing::Query(id.model.xml_namespace),
         Protocol::RestJson | Protocol::RestXml => Framing::Rest,
-        Protocol::AwsJson | Protocol::RpcV2Cbor => Framing::Json(id.model),
+        Protocol::AwsJson => Framing::Json(id.model),
+        Protocol::RpcV2Cbor => Framing::Cbor(id.model),
     }
 }
 
@@ -153,11 +160,15 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> 
     let (mut parts, body) = req.into_parts();
     if !parts.headers.contains_key(http::header::HOST) {
         // HTTP/2 carries the host in :authority, which SigV4 signs as `host`.
-        if let Some(v) = parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()) {
+        if let Some(v) = parts
+            .uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        {
             parts.headers.insert(http::header::HOST, v);
         }
     }
-    let guess = guess_framing(&parts.headers);
+    let guess = guess_framing(&parts.headers, parts.uri.path());
     if parts.headers.len() > app.limits.max_headers {
         return error_response(
             guess,
@@ -185,7 +196,31 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> 
     resp
 }
 
-fn guess_framing(headers: &HeaderMap) -> Framing {
+fn cbor_response(status: u16, request_id: &str, body: Vec<u8>) -> Response<Body> {
+    let mut r = respond(
+        status,
+        rampart_protocol::cbor::CONTENT_TYPE,
+        request_id,
+        body,
+    );
+    r.headers_mut().insert(
+        rampart_protocol::cbor::PROTOCOL_HEADER,
+        HeaderValue::from_static(rampart_protocol::cbor::PROTOCOL),
+    );
+    r
+}
+
+fn is_cbor(headers: &HeaderMap) -> bool {
+    header(headers, rampart_protocol::cbor::PROTOCOL_HEADER)
+        == Some(rampart_protocol::cbor::PROTOCOL)
+}
+
+fn guess_framing(headers: &HeaderMap, path: &str) -> Framing {
+    if is_cbor(headers) {
+        if let Some(id) = rampart_protocol::identify_cbor(path) {
+            return Framing::Cbor(id.model);
+        }
+    }
     if let Some(target) = header(headers, "x-amz-target") {
         if let Some(id) = rampart_protocol::identify_json(target) {
             return Framing::Json(id.model);
@@ -272,18 +307,26 @@ async fn handle_aws(
         Ok(s) => s,
         Err(e) => {
             return error_response(
-                guess_framing(headers),
-                &sigv4_error(guess_framing(headers), &e),
+                guess_framing(headers, path),
+                &sigv4_error(guess_framing(headers, path), &e),
                 request_id,
             )
         }
     };
     // Which service and operation.
     let mut params = None;
-    let id = if let Some(target) = header(headers, "x-amz-target") {
-        rampart_protocol::identify_json(target)
-    } else if path.starts_with("/service/") && header(headers, "smithy-protocol").is_some() {
+    let id = if is_cbor(headers) {
+        if headers.contains_key("x-amz-target") {
+            let err = AwsError::new(
+                "BadRequest",
+                400,
+                "rpc-v2-cbor requests must not carry X-Amz-Target",
+            );
+            return error_response(Framing::Rest, &err, request_id);
+        }
         rampart_protocol::identify_cbor(path)
+    } else if let Some(target) = header(headers, "x-amz-target") {
+        rampart_protocol::identify_json(target)
     } else {
         let form = header(headers, "content-type")
             .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
@@ -307,7 +350,7 @@ async fn handle_aws(
         }
     };
     let Some(id) = id else {
-        let framing = guess_framing(headers);
+        let framing = guess_framing(headers, path);
         let err = match framing {
             Framing::Query(_) => AwsError::new("InvalidAction", 400, "The action or operation requested is invalid. Verify that the action is typed correctly."),
             _ => AwsError::new("UnknownOperationException", 400, ""),
@@ -368,7 +411,8 @@ async fn handle_aws(
             error_response(framing, &e, request_id)
         }
     };
-    app.auditor.record(facts).await;
+    // The answer leaves only once its audit event is durable.
+    app.auditor.record_durably(facts).await;
     resp
 }
 
@@ -389,6 +433,9 @@ async fn authenticate(
     let found = app.identity.authenticate(akid, token).await?;
     let caller = match found {
         Ok(auth) => {
+            // The key is known, so even a bad signature is recorded in its account's trail.
+            facts.identity = Some(audit_identity(&auth.caller));
+            facts.recipient_account = Some(auth.caller.account.clone());
             // Transport freshness is judged against real time, not the movable business clock.
             signed
                 .verify(
@@ -470,11 +517,12 @@ async fn run(
         },
         Protocol::AwsJson => rampart_protocol::decode_json(id, body, &app.limits)?,
         Protocol::RestJson => decode_rest(app, id, parts, body)?,
+        Protocol::RpcV2Cbor => rampart_protocol::cbor::decode(id, body, &app.limits)?,
         _ => {
             return Err(AwsError::new(
                 "UnsupportedProtocol",
                 415,
-                "Rampart does not accept smithy-rpc-v2-cbor requests yet; send awsJson1.1",
+                "Rampart does not accept this protocol",
             ))
         }
     };
@@ -587,6 +635,14 @@ fn encode_ok(id: &Identified, output: &Value, request_id: &str) -> Response<Body
                 request_id,
             ),
         },
+        Protocol::RpcV2Cbor => {
+            let shape = id.op().and_then(|o| o.output);
+            cbor_response(
+                200,
+                request_id,
+                rampart_protocol::cbor::encode_output(id.model, shape, output),
+            )
+        }
         _ => {
             let body = if output.is_null() {
                 b"{}".to_vec()
@@ -610,15 +666,30 @@ pub async fn serve(listener: tokio::net::TcpListener, app: Arc<App>) {
     let scheduler_app = Arc::clone(&app);
     tokio::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+        // On PostgreSQL many nodes share the jobs: only the holder of the lease runs them.
+        let node = uuid::Uuid::new_v4().to_string();
         loop {
             every.tick().await;
             let now = rampart_service::Clock::now(&*scheduler_app.clock);
-            scheduler_app.scheduler.tick(now).await;
+            match scheduler_app
+                .store
+                .try_lease("scheduler", &node, 10_000, now.timestamp_millis())
+                .await
+            {
+                Ok(true) => {
+                    scheduler_app.scheduler.tick(now).await;
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "scheduler lease unavailable"),
+            }
         }
     });
-    let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    let builder =
+        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
     loop {
-        let Ok((stream, peer)) = listener.accept().await else { continue };
+        let Ok((stream, peer)) = listener.accept().await else {
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let app = Arc::clone(&app);
         let builder = builder.clone();
@@ -627,7 +698,9 @@ pub async fn serve(listener: tokio::net::TcpListener, app: Arc<App>) {
                 let app = Arc::clone(&app);
                 async move { Ok::<_, std::convert::Infallible>(handle(app, req, peer).await) }
             });
-            let _ = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service).await;
+            let _ = builder
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
         });
     }
 }

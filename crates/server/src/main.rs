@@ -95,7 +95,10 @@ async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>> {
         tracing::warn!("DEV MODE: AUTHENTICATION IS OFF. Any well-formed SigV4 credentials are accepted. Never expose this server.");
     }
     let local = listener.local_addr()?;
-    println!("rampart listening on http://{local} (store: {}, dev: {dev})", app.store.backend());
+    println!(
+        "rampart listening on http://{local} (store: {}, dev: {dev})",
+        app.store.backend()
+    );
     tokio::select! {
         () = front::serve(listener, Arc::clone(&app)) => Ok(()),
         _ = tokio::signal::ctrl_c() => {
