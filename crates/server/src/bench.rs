@@ -81,19 +81,33 @@ fn response_len(buf: &[u8]) -> Option<(usize, u16)> {
 
 async fn connection(addr: String, request: Vec<u8>, until: Instant) -> (u64, u64, Vec<u32>) {
     let (mut ok, mut errors, mut lat) = (0u64, 0u64, Vec::with_capacity(1 << 16));
-    let Ok(mut s) = TcpStream::connect(&addr).await else {
-        return (0, 1, lat);
-    };
-    let _ = s.set_nodelay(true);
+    let mut stream: Option<TcpStream> = None;
     let mut buf = Vec::with_capacity(8192);
     let mut chunk = vec![0u8; 8192];
     while Instant::now() < until {
         let t0 = Instant::now();
+        // Peers that answer `Connection: close` (moto's werkzeug server) pay for a new
+        // connection per request, as their clients do.
+        if stream.is_none() {
+            match TcpStream::connect(&addr).await {
+                Ok(s) => {
+                    let _ = s.set_nodelay(true);
+                    stream = Some(s);
+                }
+                Err(_) => {
+                    errors += 1;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            }
+        }
+        let Some(s) = stream.as_mut() else { continue };
         if s.write_all(&request).await.is_err() {
-            errors += 1;
-            break;
+            stream = None;
+            continue;
         }
         buf.clear();
+        let mut answered = false;
         loop {
             if let Some((n, status)) = response_len(&buf) {
                 if status == 200 {
@@ -101,15 +115,28 @@ async fn connection(addr: String, request: Vec<u8>, until: Instant) -> (u64, u64
                 } else {
                     errors += 1;
                 }
+                let close = std::str::from_utf8(buf.get(..n).unwrap_or_default())
+                    .is_ok_and(|h| h.to_ascii_lowercase().contains("connection: close"));
                 buf.drain(..n);
+                answered = true;
+                if close {
+                    stream = None;
+                }
                 break;
             }
-            match s.read(&mut chunk).await {
-                Ok(0) | Err(_) => return (ok, errors + 1, lat),
-                Ok(n) => buf.extend_from_slice(chunk.get(..n).unwrap_or_default()),
+            match tokio::time::timeout(Duration::from_secs(5), s.read(&mut chunk)).await {
+                Ok(Ok(n)) if n > 0 => buf.extend_from_slice(chunk.get(..n).unwrap_or_default()),
+                _ => {
+                    stream = None;
+                    break;
+                }
             }
         }
-        lat.push(u32::try_from(t0.elapsed().as_micros()).unwrap_or(u32::MAX));
+        if answered {
+            lat.push(u32::try_from(t0.elapsed().as_micros()).unwrap_or(u32::MAX));
+        } else {
+            errors += 1;
+        }
     }
     (ok, errors, lat)
 }
