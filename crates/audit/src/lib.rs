@@ -85,9 +85,20 @@ pub fn username(identity: &Identity) -> Option<String> {
     }
 }
 
+/// `YYYY-MM-DDTHH:MM:SSZ` without chrono's runtime format parser (this runs for every event).
 fn iso(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map_or_else(String::new, |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+    use chrono::{Datelike as _, Timelike as _};
+    chrono::DateTime::from_timestamp_millis(ms).map_or_else(String::new, |t| {
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        )
+    })
 }
 
 /// The CloudTrail event record for `facts`.

@@ -82,6 +82,8 @@ async fn run(store: Arc<dyn Store>, dir: Option<PathBuf>, mut rx: mpsc::Receiver
         }
     }
     let mut buf = Vec::with_capacity(BATCH);
+    let mut last_file_sync = std::time::Instant::now();
+    let mut file: Option<(chrono::NaiveDate, Arc<std::fs::File>)> = None;
     while rx.recv_many(&mut buf, BATCH).await > 0 {
         let mut waiters = Vec::new();
         let mut by_account: BTreeMap<String, Vec<(i64, Vec<u8>)>> = BTreeMap::new();
@@ -109,31 +111,37 @@ async fn run(store: Arc<dyn Store>, dir: Option<PathBuf>, mut rx: mpsc::Receiver
                 }
             }
         }
-        let file = match (&dir, lines.is_empty()) {
-            (Some(d), false) => {
-                let day = chrono::Utc::now().format("%Y-%m-%d");
-                let path = d.join(format!("events-{day}.jsonl"));
-                Some(tokio::task::spawn_blocking(
-                    move || -> std::io::Result<()> {
-                        let mut f = std::fs::OpenOptions::new()
-                            .create(true)
-                            .append(true)
-                            .open(path)?;
-                        f.write_all(&lines)?;
-                        f.sync_data()
-                    },
-                ))
+        // The store holds the durable copy (fsynced by its commit); the JSON lines export is
+        // appended with every batch, which a killed process cannot lose, and fsynced about once
+        // a second (off the async workers) against power loss.
+        if let (Some(d), false) = (&dir, lines.is_empty()) {
+            let day = chrono::Utc::now().date_naive();
+            if file.as_ref().is_none_or(|(open_day, _)| *open_day != day) {
+                let path = d.join(format!("events-{}.jsonl", day.format("%Y-%m-%d")));
+                file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .ok()
+                    .map(|f| (day, Arc::new(f)));
             }
-            _ => None,
-        };
+            match &file {
+                Some((_, f)) => {
+                    if (&**f).write_all(&lines).is_err() {
+                        tracing::error!("audit file write failed");
+                    }
+                    if last_file_sync.elapsed() >= std::time::Duration::from_secs(1) {
+                        last_file_sync = std::time::Instant::now();
+                        let f = Arc::clone(f);
+                        tokio::task::spawn_blocking(move || f.sync_data());
+                    }
+                }
+                None => tracing::error!("cannot open the audit file"),
+            }
+        }
         for (acct, entries) in by_account {
             if let Err(e) = store.append(&format!("audit/{acct}"), entries).await {
                 tracing::error!(error = %e, "audit append failed");
-            }
-        }
-        if let Some(handle) = file {
-            if !matches!(handle.await, Ok(Ok(()))) {
-                tracing::error!("audit file write failed");
             }
         }
         for w in waiters {

@@ -411,8 +411,14 @@ async fn handle_aws(
             error_response(framing, &e, request_id)
         }
     };
-    // The answer leaves only once its audit event is durable.
-    app.auditor.record_durably(facts).await;
+    // A call that may change state is answered only once its audit event is durable; a
+    // read-only call's event is queued and written with the next batch (within milliseconds),
+    // as CloudTrail delivers events asynchronously.
+    if rampart_audit::read_only(&facts.event_name) && facts.error_code.is_none() {
+        app.auditor.record(facts).await;
+    } else {
+        app.auditor.record_durably(facts).await;
+    }
     resp
 }
 
