@@ -63,14 +63,20 @@ const META: &str = "meta";
 /// # Errors
 /// When the store, the root key or the data dir cannot be used.
 pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
+    let started = std::time::Instant::now();
     create_private_dir(&config.data_dir)
         .map_err(|e| start_err("cannot create the data dir")(&e))?;
     let store = rampart_store::open(&config.store_url())
         .await
         .map_err(|e| start_err("cannot open the store")(&e))?;
+    tracing::debug!(elapsed_us = started.elapsed().as_micros(), "store open");
     let provider = rampart_crypto::provider_from_config(&config.root_key, &config.data_dir)
         .map_err(|e| start_err("root key")(&e))?;
     let sealer: Sealer = provider.load().map_err(|e| start_err("root key")(&e))?;
+    tracing::debug!(
+        elapsed_us = started.elapsed().as_micros(),
+        "root key loaded"
+    );
     let clock = Arc::new(ManualClock::new());
     let identity = Arc::new(Identity::new(
         Arc::clone(&store),
@@ -105,6 +111,7 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
         limits: Limits::default(),
     };
     bootstrap(&app).await?;
+    tracing::debug!(elapsed_us = started.elapsed().as_micros(), "node ready");
     Ok(Arc::new(app))
 }
 
