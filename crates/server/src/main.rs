@@ -94,6 +94,12 @@ async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>> {
     if dev {
         tracing::warn!("DEV MODE: AUTHENTICATION IS OFF. Any well-formed SigV4 credentials are accepted. Never expose this server.");
     }
+    // aws-lc seeds its random generator on first use, which takes tens of milliseconds: do it
+    // now, off the request path, instead of in the first request that needs randomness.
+    std::thread::spawn(|| {
+        let mut warm = [0u8; 16];
+        let _ = aws_lc_rs::rand::fill(&mut warm);
+    });
     let local = listener.local_addr()?;
     println!(
         "rampart listening on http://{local} (store: {}, dev: {dev})",

@@ -54,8 +54,10 @@ impl SigningKeyCache {
     #[must_use]
     pub fn new() -> Self {
         let mut salt = [0u8; 32];
-        // Without randomness the salt stays zero: entries are then keyed by a plain SHA-256.
-        let _ = aws_lc_rs::rand::fill(&mut salt);
+        // The OS generator, not aws-lc's: its first use seeds a DRBG for tens of milliseconds,
+        // which would delay start-up. Without randomness the salt stays zero: entries are then
+        // keyed by a plain SHA-256.
+        let _ = getrandom::fill(&mut salt);
         Self {
             salt,
             entries: Mutex::new(HashMap::new()),
