@@ -82,6 +82,7 @@ async fn run(store: Arc<dyn Store>, dir: Option<PathBuf>, mut rx: mpsc::Receiver
         }
     }
     let mut buf = Vec::with_capacity(BATCH);
+    let ids = rampart_service::unique::UniqueIds::new();
     let mut last_file_sync = std::time::Instant::now();
     let mut file: Option<(chrono::NaiveDate, Arc<std::fs::File>)> = None;
     while rx.recv_many(&mut buf, BATCH).await > 0 {
@@ -95,7 +96,7 @@ async fn run(store: Arc<dyn Store>, dir: Option<PathBuf>, mut rx: mpsc::Receiver
                     if let Some(w) = waiter {
                         waiters.push(w);
                     }
-                    let id = uuid::Uuid::new_v4().to_string();
+                    let id = ids.next();
                     let ev = event_json(&facts, &id);
                     let Ok(bytes) = serde_json::to_vec(&ev) else {
                         continue;

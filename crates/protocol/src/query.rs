@@ -386,3 +386,46 @@ pub fn encode_error(model_ns: Option<&str>, err: &AwsError, request_id: &str) ->
     );
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::{decode_input, encode_output, parse_form};
+    use crate::model::service;
+
+    #[test]
+    fn lists_maps_and_scalars_decode_along_the_model() {
+        let iam = service("iam").expect("iam");
+        let op = iam.operation("CreateUser").expect("op");
+        let p = parse_form(b"Action=CreateUser&UserName=alice&Path=%2Fteam%2F&Tags.member.1.Key=a&Tags.member.1.Value=b&Tags.member.2.Key=c&Tags.member.2.Value=d");
+        let v = decode_input(iam, op, &p).expect("decoded");
+        assert_eq!(
+            v,
+            json!({ "UserName": "alice", "Path": "/team/", "Tags": [{ "Key": "a", "Value": "b" }, { "Key": "c", "Value": "d" }] })
+        );
+    }
+
+    #[test]
+    fn integers_that_do_not_parse_are_validation_errors() {
+        let iam = service("iam").expect("iam");
+        let op = iam.operation("ListUsers").expect("op");
+        let e = decode_input(iam, op, &parse_form(b"MaxItems=ten")).expect_err("bad");
+        assert_eq!(e.code, "ValidationError");
+    }
+
+    #[test]
+    fn output_xml_wraps_the_result_and_escapes_text() {
+        let sts = service("sts").expect("sts");
+        let op = sts.operation("GetCallerIdentity").expect("op");
+        let xml = encode_output(
+            sts,
+            op,
+            &json!({ "Account": "1<2", "Arn": "a", "UserId": "u" }),
+            "rid",
+        );
+        assert!(xml.starts_with("<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult>"));
+        assert!(xml.contains("<Account>1&lt;2</Account>"));
+        assert!(xml.ends_with("<ResponseMetadata><RequestId>rid</RequestId></ResponseMetadata></GetCallerIdentityResponse>"));
+    }
+}

@@ -405,3 +405,107 @@ fn check(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::model::service;
+
+    fn check(svc: &str, op: &str, input: &serde_json::Value) -> Result<(), crate::AwsError> {
+        let model = service(svc).expect("model");
+        let shape = model.operation(op).and_then(|o| o.input).expect("input");
+        let code = if svc == "iam" {
+            "ValidationError"
+        } else {
+            "ValidationException"
+        };
+        super::validate(model, shape, input, code)
+    }
+
+    #[test]
+    fn a_missing_required_member_is_reported_as_null() {
+        let e = check("kms", "Encrypt", &json!({ "Plaintext": "aGk=" })).expect_err("invalid");
+        assert_eq!(e.code, "ValidationException");
+        assert_eq!(e.message, "1 validation error detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null");
+    }
+
+    #[test]
+    fn ranges_use_the_member_name_in_lower_camel_case() {
+        let e =
+            check("kms", "GenerateRandom", &json!({ "NumberOfBytes": 1025 })).expect_err("invalid");
+        assert_eq!(e.message, "1 validation error detected: Value '1025' at 'numberOfBytes' failed to satisfy constraint: Member must have value less than or equal to 1024");
+        let e =
+            check("kms", "GenerateRandom", &json!({ "NumberOfBytes": 0 })).expect_err("invalid");
+        assert!(e
+            .message
+            .ends_with("Member must have value greater than or equal to 1"));
+    }
+
+    #[test]
+    fn sensitive_values_are_left_out_of_the_message() {
+        let big =
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, vec![7u8; 4097]);
+        let e = check("kms", "Encrypt", &json!({ "KeyId": "k", "Plaintext": big }))
+            .expect_err("invalid");
+        assert_eq!(e.message, "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length less than or equal to 4096");
+    }
+
+    #[test]
+    fn enums_list_the_allowed_values() {
+        let e = check("kms", "CreateKey", &json!({ "KeyUsage": "RANDOM" })).expect_err("invalid");
+        assert!(e.message.starts_with("1 validation error detected: Value 'RANDOM' at 'keyUsage' failed to satisfy constraint: Member must satisfy enum value set: ["), "{}", e.message);
+    }
+
+    #[test]
+    fn several_violations_are_counted_and_joined() {
+        let name = "x".repeat(65);
+        let e = check(
+            "iam",
+            "CreateUser",
+            &json!({ "UserName": name, "Path": "no-slash" }),
+        )
+        .expect_err("invalid");
+        assert!(
+            e.message.starts_with("2 validation errors detected: "),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains("; "));
+    }
+
+    #[test]
+    fn patterns_must_match_the_whole_value() {
+        let e =
+            check("iam", "CreateUser", &json!({ "UserName": "bad name!" })).expect_err("invalid");
+        assert!(
+            e.message
+                .contains("Member must satisfy regular expression pattern"),
+            "{}",
+            e.message
+        );
+        check("iam", "CreateUser", &json!({ "UserName": "alice.b@x" })).expect("valid");
+    }
+
+    #[test]
+    fn a_wrong_json_type_is_a_serialization_error() {
+        let e = check("kms", "GenerateRandom", &json!({ "NumberOfBytes": "ten" }))
+            .expect_err("invalid");
+        assert_eq!(e.code, "SerializationException");
+    }
+
+    #[test]
+    fn list_members_are_addressed_by_position() {
+        let e = check(
+            "kms",
+            "CreateKey",
+            &json!({ "Tags": [{ "TagKey": "a", "TagValue": "b" }, { "TagValue": "c" }] }),
+        )
+        .expect_err("invalid");
+        assert!(
+            e.message.contains("at 'tags.2.member.tagKey'"),
+            "{}",
+            e.message
+        );
+    }
+}

@@ -50,6 +50,8 @@ pub struct App {
     pub signing_keys: SigningKeyCache,
     /// Request bounds.
     pub limits: Limits,
+    /// Request ids.
+    pub request_ids: rampart_service::unique::UniqueIds,
 }
 
 fn start_err(what: &str) -> impl Fn(&dyn std::fmt::Display) -> StartError + '_ {
@@ -109,6 +111,7 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
         scheduler: Arc::new(Scheduler::new()),
         signing_keys: SigningKeyCache::new(),
         limits: Limits::default(),
+        request_ids: rampart_service::unique::UniqueIds::new(),
     };
     bootstrap(&app).await?;
     tracing::debug!(elapsed_us = started.elapsed().as_micros(), "node ready");

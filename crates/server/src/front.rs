@@ -155,7 +155,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// Serve one HTTP request.
 pub async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = app.request_ids.next();
     let started = Instant::now();
     let (mut parts, body) = req.into_parts();
     if !parts.headers.contains_key(http::header::HOST) {

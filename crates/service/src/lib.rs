@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod scheduler;
+pub mod unique;
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
