@@ -222,8 +222,11 @@ def postgres_cluster():
 
 
 class RampartServer:
-    def __init__(self, binary, workdir, store=None, dev=False, dev_account=None, admin_account=None):
+    def __init__(self, binary, workdir, store=None, dev=False, dev_account=None, admin_account=None,
+                 extra_args=None, extra_env=None):
         self.binary = binary
+        self.extra_args = list(extra_args or [])
+        self.extra_env = dict(extra_env or {})
         self.workdir = Path(workdir)
         self.data_dir = self.workdir / "data"
         self.log_dir = self.workdir / "logs"
@@ -281,6 +284,7 @@ class RampartServer:
             args += ["--dev-account", self.dev_account]
         if self.admin_account != ADMIN_ACCOUNT:
             args += ["--admin-account", self.admin_account]
+        args += self.extra_args
         self.starts += 1
         out_offset = self.stdout_path.stat().st_size if self.stdout_path.exists() else 0
         out = open(self.stdout_path, "ab")
@@ -289,6 +293,7 @@ class RampartServer:
         for k in list(env):
             if k.startswith("RAMPART_") and k not in ("RAMPART_LOG",):
                 env.pop(k)
+        env.update(self.extra_env)
         self.proc = subprocess.Popen(args, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
         out.close()
         err.close()
