@@ -231,3 +231,31 @@ def test_deleted_access_key_is_refused(server, iam):
     with pytest.raises(ClientError) as e:
         server.client("iam", creds=key).list_users()
     assert error_code(e.value) == "InvalidClientTokenId"
+
+
+def test_principal_tag_condition_matches_the_callers_tags(server, iam):
+    doc = policy_doc(allow("iam:ListUsers", Condition={"StringEquals": {"aws:PrincipalTag/team": "blue"}}))
+    for team, allowed in (("blue", True), ("red", False)):
+        name = unique(f"tagged-{team}")
+        iam.create_user(UserName=name, Tags=[{"Key": "team", "Value": team}])
+        iam.put_user_policy(UserName=name, PolicyName="by-tag", PolicyDocument=doc)
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        client = server.client("iam", creds=key)
+        if allowed:
+            client.list_users()
+        else:
+            with pytest.raises(ClientError) as e:
+                client.list_users()
+            assert error_code(e.value) == "AccessDenied"
+
+
+def test_username_policy_variable_scopes_a_user_to_itself(server, iam):
+    doc = policy_doc(allow("iam:GetUser", "arn:aws:iam::000000000000:user/${aws:username}"))
+    user, key = make_user(iam, inline=doc)
+    other = unique("other")
+    iam.create_user(UserName=other)
+    client = server.client("iam", creds=key)
+    assert client.get_user(UserName=user["UserName"])["User"]["Arn"] == user["Arn"]
+    with pytest.raises(ClientError) as e:
+        client.get_user(UserName=other)
+    assert_denied(e, user["Arn"], "iam:GetUser")

@@ -22,6 +22,8 @@ pub struct IdentityPolicies {
     pub boundary: Option<Policy>,
     /// Session policy passed to `AssumeRole`.
     pub session: Option<Policy>,
+    /// Tags of the user or role (`aws:PrincipalTag/<key>`).
+    pub tags: Vec<(String, String)>,
 }
 
 /// Authorizes requests with IAM policies.
@@ -92,6 +94,7 @@ impl IamAuthorizer {
                         .await?
                 {
                     let user = user.value;
+                    out.tags.clone_from(&user.tags);
                     self.collect(user.inline.values(), &user.attached, &mut out.policies)
                         .await?;
                     for g in &user.groups {
@@ -129,6 +132,7 @@ impl IamAuthorizer {
                 .await?
                 {
                     let role = role.value;
+                    out.tags.clone_from(&role.tags);
                     self.collect(role.inline.values(), &role.attached, &mut out.policies)
                         .await?;
                     if let Some(b) = &role.boundary {
@@ -202,16 +206,6 @@ impl Authorizer for IamAuthorizer {
         extra: &rampart_policy::Context,
     ) -> Result<(), AwsError> {
         let principal = &ctx.caller.principal;
-        let mut context = ctx.base_context();
-        for (k, v) in extra.iter() {
-            context.insert_multi(k, v.iter().cloned());
-        }
-        let request = Request {
-            principal,
-            action,
-            resource,
-            context: &context,
-        };
         if ctx.caller.from_session_token && action.starts_with("iam:") {
             return Err(access_denied(
                 ctx,
@@ -221,7 +215,30 @@ impl Authorizer for IamAuthorizer {
             ));
         }
         let is_root = matches!(principal, Principal::Root { .. });
-        if is_root && ctx.caller.account == resource_account {
+        let own_root = is_root && ctx.caller.account == resource_account;
+        let ip = if is_root {
+            IdentityPolicies {
+                policies: root_policy().into_iter().collect(),
+                ..Default::default()
+            }
+        } else {
+            self.identity_policies(principal, ctx.caller.access_key_id.as_deref())
+                .await?
+        };
+        let mut context = ctx.base_context();
+        for (k, v) in &ip.tags {
+            context.insert(&format!("aws:PrincipalTag/{k}"), v);
+        }
+        for (k, v) in extra.iter() {
+            context.insert_multi(k, v.iter().cloned());
+        }
+        let request = Request {
+            principal,
+            action,
+            resource,
+            context: &context,
+        };
+        if own_root {
             // The root user may do anything in its own account unless a resource policy denies it.
             if let Some(rp) = resource_policy {
                 if rampart_policy::evaluate(&[rp], &request) == Decision::ExplicitDeny {
@@ -235,15 +252,6 @@ impl Authorizer for IamAuthorizer {
             }
             return Ok(());
         }
-        let ip = if is_root {
-            IdentityPolicies {
-                policies: root_policy().into_iter().collect(),
-                ..Default::default()
-            }
-        } else {
-            self.identity_policies(principal, ctx.caller.access_key_id.as_deref())
-                .await?
-        };
         let identity: Vec<&Policy> = ip.policies.iter().collect();
         let auth = Authorization {
             identity: &identity,
