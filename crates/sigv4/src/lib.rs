@@ -112,5 +112,22 @@ impl fmt::Debug for SignedRequest {
 
 /// Formats a time as SigV4's ISO-8601 basic format, `YYYYMMDD'T'HHMMSS'Z'`.
 fn format_amz_date(t: &DateTime<Utc>) -> String {
-    t.format("%Y%m%dT%H%M%SZ").to_string()
+    use chrono::{Datelike as _, Timelike as _};
+    // Written out by hand: chrono's format strings are parsed anew on every call, and this runs
+    // for every request.
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// The number written by ASCII digits `s` (callers have checked they are digits).
+fn digits(s: &[u8]) -> u32 {
+    s.iter()
+        .fold(0, |n, b| n * 10 + u32::from(b.wrapping_sub(b'0')))
 }

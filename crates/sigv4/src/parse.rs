@@ -266,7 +266,12 @@ fn parse_credential(credential: &str) -> Result<(String, Scope), SigV4Error> {
     }
     if date.len() != 8
         || !date.bytes().all(|b| b.is_ascii_digit())
-        || NaiveDate::parse_from_str(date, "%Y%m%d").is_err()
+        || NaiveDate::from_ymd_opt(
+            i32::try_from(crate::digits(date.as_bytes().get(..4).unwrap_or_default())).unwrap_or(0),
+            crate::digits(date.as_bytes().get(4..6).unwrap_or_default()),
+            crate::digits(date.as_bytes().get(6..8).unwrap_or_default()),
+        )
+        .is_none()
     {
         return Err(SigV4Error::MalformedCredential(format!(
             "Credential should be scoped to a valid date, not '{}'.",
@@ -370,9 +375,16 @@ pub(crate) fn parse_amz_date(s: &str) -> Result<DateTime<Utc>, SigV4Error> {
     if !well_formed {
         return Err(SigV4Error::MalformedDate);
     }
-    NaiveDateTime::parse_from_str(s, "%Y%m%dT%H%M%SZ")
-        .map(|t| t.and_utc())
-        .map_err(|_| SigV4Error::MalformedDate)
+    let b = s.as_bytes();
+    let part = |r: std::ops::Range<usize>| crate::digits(b.get(r).unwrap_or_default());
+    NaiveDate::from_ymd_opt(
+        i32::try_from(part(0..4)).unwrap_or(0),
+        part(4..6),
+        part(6..8),
+    )
+    .and_then(|d| d.and_hms_opt(part(9..11), part(11..13), part(13..15)))
+    .map(|t: NaiveDateTime| t.and_utc())
+    .ok_or(SigV4Error::MalformedDate)
 }
 
 /// Parses an RFC 1123 `Date` header, e.g. `Sun, 30 Aug 2015 12:36:00 GMT`.
