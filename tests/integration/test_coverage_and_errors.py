@@ -62,12 +62,12 @@ def test_unimplemented_kms_create_key_is_501_not_implemented(server):
     assert e.value.response["ResponseMetadata"]["HTTPHeaders"].get("x-amzn-requestid")
 
 
-def test_unimplemented_iam_list_roles_is_501_not_implemented(server):
+def test_unimplemented_iam_list_mfa_devices_is_501_not_implemented(server):
     with pytest.raises(ClientError) as e:
-        server.client("iam").list_roles()
+        server.client("iam").list_mfa_devices()
     assert http_status(e.value) == 501
     assert error_code(e.value) == "NotImplemented"
-    assert error_message(e.value) == "Rampart does not implement IAM.ListRoles yet"
+    assert error_message(e.value) == "Rampart does not implement IAM.ListMFADevices yet"
     assert e.value.response["ResponseMetadata"]["RequestId"]
 
 

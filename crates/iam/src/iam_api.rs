@@ -74,6 +74,17 @@ operations!(IamService {
     "AddUserToGroup" => add_user_to_group,
     "PutGroupPolicy" => put_group_policy,
     "AttachGroupPolicy" => attach_group_policy,
+    "ListRoles" => list_roles,
+    "ListRolePolicies" => list_role_policies,
+    "ListPolicies" => list_policies,
+    "ListGroups" => list_groups,
+    "GetGroup" => get_group,
+    "ListGroupsForUser" => list_groups_for_user,
+    "RemoveUserFromGroup" => remove_user_from_group,
+    "DeleteGroup" => delete_group,
+    "TagUser" => tag_user,
+    "UntagUser" => untag_user,
+    "ListUserTags" => list_user_tags,
 });
 
 #[async_trait]
@@ -201,6 +212,16 @@ fn policy_shape(p: &PolicyRecord) -> s::Policy {
         policy_name: Some(p.name.clone()),
         tags: tags_out(&p.tags),
         update_date: Some(ts(p.updated)),
+    }
+}
+
+fn group_shape(g: &GroupRecord) -> s::Group {
+    s::Group {
+        arn: g.arn.clone(),
+        create_date: ts(g.created),
+        group_id: g.id.clone(),
+        group_name: g.name.clone(),
+        path: g.path.clone(),
     }
 }
 
@@ -1304,6 +1325,320 @@ impl IamService {
         )
         .await?;
         self.bump_attachments(ctx, &req.policy_arn, 1).await
+    }
+
+    // ---- listings, group membership, tags ----
+
+    async fn list_roles(
+        &self,
+        ctx: &RequestContext,
+        req: s::ListRolesRequest,
+    ) -> Result<s::ListRolesResponse, AwsError> {
+        self.allow(ctx, "iam:ListRoles", &Self::arn(ctx, "role", "/", ""))
+            .await?;
+        let max = max_items(req.max_items);
+        let prefix = format!("{}/", ctx.caller.account);
+        let items: Vec<(String, RoleRecord)> = records::list(
+            &*self.id.store,
+            ns::ROLE,
+            &prefix,
+            req.marker.as_deref(),
+            max + 1,
+        )
+        .await?;
+        let path_prefix = req.path_prefix.unwrap_or_else(|| "/".into());
+        let items = items
+            .into_iter()
+            .filter(|(_, r)| r.path.starts_with(&path_prefix))
+            .collect();
+        let (roles, marker) = page(items, max);
+        Ok(s::ListRolesResponse {
+            roles: roles.iter().map(role_shape).collect(),
+            is_truncated: Some(marker.is_some()),
+            marker,
+        })
+    }
+
+    async fn list_role_policies(
+        &self,
+        ctx: &RequestContext,
+        req: s::ListRolePoliciesRequest,
+    ) -> Result<s::ListRolePoliciesResponse, AwsError> {
+        let role = self.load_role(ctx, &req.role_name).await?;
+        self.allow(ctx, "iam:ListRolePolicies", &role.value.arn)
+            .await?;
+        Ok(s::ListRolePoliciesResponse {
+            policy_names: role.value.inline.keys().cloned().collect(),
+            is_truncated: Some(false),
+            marker: None,
+        })
+    }
+
+    async fn list_policies(
+        &self,
+        ctx: &RequestContext,
+        req: s::ListPoliciesRequest,
+    ) -> Result<s::ListPoliciesResponse, AwsError> {
+        self.allow(ctx, "iam:ListPolicies", &Self::arn(ctx, "policy", "/", ""))
+            .await?;
+        let scope = req.scope.as_deref().unwrap_or("All");
+        let only_attached = req.only_attached.unwrap_or(false);
+        let path_prefix = req.path_prefix.unwrap_or_else(|| "/".into());
+        let max = max_items(req.max_items);
+        let mut all: Vec<(String, s::Policy)> = Vec::new();
+        if scope != "Local" {
+            for (name, path, _) in managed::AWS_MANAGED {
+                all.push((
+                    format!("aws/{name}"),
+                    s::Policy {
+                        arn: Some(format!("arn:aws:iam::aws:policy{path}{name}")),
+                        default_version_id: Some("v1".into()),
+                        is_attachable: Some(true),
+                        path: Some((*path).to_owned()),
+                        policy_name: Some((*name).to_owned()),
+                        attachment_count: Some(0),
+                        ..Default::default()
+                    },
+                ));
+            }
+        }
+        if scope != "AWS" {
+            let prefix = format!("{}/", ctx.caller.account);
+            let items: Vec<(String, PolicyRecord)> =
+                records::list(&*self.id.store, ns::POLICY, &prefix, None, 1000).await?;
+            all.extend(
+                items
+                    .iter()
+                    .map(|(k, p)| (format!("local/{k}"), policy_shape(p))),
+            );
+        }
+        let after = req.marker.unwrap_or_default();
+        let items: Vec<(String, s::Policy)> = all
+            .into_iter()
+            .filter(|(k, p)| {
+                k.as_str() > after.as_str()
+                    && p.path.as_deref().unwrap_or("/").starts_with(&path_prefix)
+                    && (!only_attached || p.attachment_count.unwrap_or(0) > 0)
+            })
+            .collect();
+        let (policies, marker) = page(items, max);
+        Ok(s::ListPoliciesResponse {
+            policies: Some(policies),
+            is_truncated: Some(marker.is_some()),
+            marker,
+        })
+    }
+
+    async fn list_groups(
+        &self,
+        ctx: &RequestContext,
+        req: s::ListGroupsRequest,
+    ) -> Result<s::ListGroupsResponse, AwsError> {
+        self.allow(ctx, "iam:ListGroups", &Self::arn(ctx, "group", "/", ""))
+            .await?;
+        let max = max_items(req.max_items);
+        let prefix = format!("{}/", ctx.caller.account);
+        let items: Vec<(String, GroupRecord)> = records::list(
+            &*self.id.store,
+            ns::GROUP,
+            &prefix,
+            req.marker.as_deref(),
+            max + 1,
+        )
+        .await?;
+        let path_prefix = req.path_prefix.unwrap_or_else(|| "/".into());
+        let items = items
+            .into_iter()
+            .filter(|(_, g)| g.path.starts_with(&path_prefix))
+            .collect();
+        let (groups, marker) = page(items, max);
+        Ok(s::ListGroupsResponse {
+            groups: groups.iter().map(group_shape).collect(),
+            is_truncated: Some(marker.is_some()),
+            marker,
+        })
+    }
+
+    async fn get_group(
+        &self,
+        ctx: &RequestContext,
+        req: s::GetGroupRequest,
+    ) -> Result<s::GetGroupResponse, AwsError> {
+        let group = self.load_group(ctx, &req.group_name).await?;
+        self.allow(ctx, "iam:GetGroup", &group.value.arn).await?;
+        let prefix = format!("{}/", ctx.caller.account);
+        let users: Vec<(String, UserRecord)> =
+            records::list(&*self.id.store, ns::USER, &prefix, None, 10_000).await?;
+        let members = users
+            .iter()
+            .filter(|(_, u)| {
+                u.groups
+                    .iter()
+                    .any(|g| g.eq_ignore_ascii_case(&group.value.name))
+            })
+            .map(|(_, u)| user_shape(u))
+            .collect();
+        Ok(s::GetGroupResponse {
+            group: group_shape(&group.value),
+            users: members,
+            is_truncated: Some(false),
+            marker: None,
+        })
+    }
+
+    async fn list_groups_for_user(
+        &self,
+        ctx: &RequestContext,
+        req: s::ListGroupsForUserRequest,
+    ) -> Result<s::ListGroupsForUserResponse, AwsError> {
+        let user = self.load_user(ctx, &req.user_name).await?;
+        self.allow(ctx, "iam:ListGroupsForUser", &user.value.arn)
+            .await?;
+        let mut groups = Vec::new();
+        for g in &user.value.groups {
+            if let Some(rec) = records::get::<GroupRecord>(
+                &*self.id.store,
+                ns::GROUP,
+                &name_key(&ctx.caller.account, g),
+            )
+            .await?
+            {
+                groups.push(group_shape(&rec.value));
+            }
+        }
+        Ok(s::ListGroupsForUserResponse {
+            groups,
+            is_truncated: Some(false),
+            marker: None,
+        })
+    }
+
+    async fn remove_user_from_group(
+        &self,
+        ctx: &RequestContext,
+        req: s::RemoveUserFromGroupRequest,
+    ) -> Result<(), AwsError> {
+        let group = self.load_group(ctx, &req.group_name).await?;
+        self.allow(ctx, "iam:RemoveUserFromGroup", &group.value.arn)
+            .await?;
+        let mut user = self.load_user(ctx, &req.user_name).await?;
+        let before = user.value.groups.len();
+        user.value
+            .groups
+            .retain(|g| !g.eq_ignore_ascii_case(&group.value.name));
+        if user.value.groups.len() == before {
+            return Err(no_such(&format!(
+                "The user with name {} cannot be found in group {}.",
+                req.user_name, req.group_name
+            )));
+        }
+        self.save(
+            ns::USER,
+            &name_key(&ctx.caller.account, &req.user_name),
+            &user.value,
+            user.version,
+        )
+        .await
+    }
+
+    async fn delete_group(
+        &self,
+        ctx: &RequestContext,
+        req: s::DeleteGroupRequest,
+    ) -> Result<(), AwsError> {
+        let group = self.load_group(ctx, &req.group_name).await?;
+        self.allow(ctx, "iam:DeleteGroup", &group.value.arn).await?;
+        if !group.value.inline.is_empty() {
+            return Err(conflict(
+                "Cannot delete entity, must delete policies first.",
+            ));
+        }
+        if !group.value.attached.is_empty() {
+            return Err(conflict(
+                "Cannot delete entity, must detach all policies first.",
+            ));
+        }
+        let prefix = format!("{}/", ctx.caller.account);
+        let users: Vec<(String, UserRecord)> =
+            records::list(&*self.id.store, ns::USER, &prefix, None, 10_000).await?;
+        if users.iter().any(|(_, u)| {
+            u.groups
+                .iter()
+                .any(|g| g.eq_ignore_ascii_case(&group.value.name))
+        }) {
+            return Err(conflict(
+                "Cannot delete entity, must remove users from group first.",
+            ));
+        }
+        let op = records::delete(
+            ns::GROUP,
+            &name_key(&ctx.caller.account, &req.group_name),
+            Expect::Version(group.version),
+        );
+        records::commit(&*self.id.store, vec![op], concurrent).await
+    }
+
+    async fn tag_user(&self, ctx: &RequestContext, req: s::TagUserRequest) -> Result<(), AwsError> {
+        let mut user = self.load_user(ctx, &req.user_name).await?;
+        self.allow(ctx, "iam:TagUser", &user.value.arn).await?;
+        for t in req.tags {
+            match user
+                .value
+                .tags
+                .iter_mut()
+                .find(|(k, _)| k.eq_ignore_ascii_case(&t.key))
+            {
+                Some(existing) => existing.1 = t.value,
+                None => user.value.tags.push((t.key, t.value)),
+            }
+        }
+        if user.value.tags.len() > 50 {
+            return Err(AwsError::new(
+                "LimitExceeded",
+                409,
+                "Cannot exceed quota for TagsPerUser: 50",
+            ));
+        }
+        self.save(
+            ns::USER,
+            &name_key(&ctx.caller.account, &req.user_name),
+            &user.value,
+            user.version,
+        )
+        .await
+    }
+
+    async fn untag_user(
+        &self,
+        ctx: &RequestContext,
+        req: s::UntagUserRequest,
+    ) -> Result<(), AwsError> {
+        let mut user = self.load_user(ctx, &req.user_name).await?;
+        self.allow(ctx, "iam:UntagUser", &user.value.arn).await?;
+        user.value
+            .tags
+            .retain(|(k, _)| !req.tag_keys.iter().any(|d| d.eq_ignore_ascii_case(k)));
+        self.save(
+            ns::USER,
+            &name_key(&ctx.caller.account, &req.user_name),
+            &user.value,
+            user.version,
+        )
+        .await
+    }
+
+    async fn list_user_tags(
+        &self,
+        ctx: &RequestContext,
+        req: s::ListUserTagsRequest,
+    ) -> Result<s::ListUserTagsResponse, AwsError> {
+        let user = self.load_user(ctx, &req.user_name).await?;
+        self.allow(ctx, "iam:ListUserTags", &user.value.arn).await?;
+        Ok(s::ListUserTagsResponse {
+            tags: tags_out(&user.value.tags).unwrap_or_default(),
+            is_truncated: Some(false),
+            marker: None,
+        })
     }
 }
 
