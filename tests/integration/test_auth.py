@@ -187,3 +187,17 @@ def test_health_endpoint_returns_200_with_store_backend(server):
     assert body["store"]["status"] == "ok"
     assert body["dev"] is False
     assert body["version"]
+
+
+def test_region_from_the_credential_scope_chooses_the_partition(server):
+    china = server.client("sts", region="cn-north-1")
+    assert china.get_caller_identity()["Arn"] == "arn:aws-cn:iam::000000000000:root"
+    assert server.client("sts", region="eu-west-3").get_caller_identity()["Arn"] == "arn:aws:iam::000000000000:root"
+
+
+def test_rest_json_services_answer_not_implemented_in_their_protocol(server):
+    from botocore.exceptions import ClientError
+    with pytest.raises(ClientError) as e:
+        server.client("guardduty").list_detectors()
+    assert e.value.response["Error"]["Code"] == "NotImplemented"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501

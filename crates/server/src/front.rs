@@ -467,7 +467,35 @@ async fn authenticate(
     };
     facts.identity = Some(audit_identity(&caller));
     facts.recipient_account = Some(caller.account.clone());
+    let caller = in_partition(caller, partition_of(&region));
     Ok(Authed { caller, region })
+}
+
+/// The caller's ARNs in the partition of the request's region (`aws-cn` for `cn-*`): identities
+/// are stored once, and the credential scope decides which partition a request speaks for.
+fn in_partition(mut caller: Caller, partition: &str) -> Caller {
+    if partition == "aws" {
+        return caller;
+    }
+    let fix = |arn: &mut String| {
+        if let Some(rest) = arn.strip_prefix("arn:aws:") {
+            *arn = format!("arn:{partition}:{rest}");
+        }
+    };
+    fix(&mut caller.arn);
+    match &mut caller.principal {
+        rampart_policy::Principal::User { arn, .. } => fix(arn),
+        rampart_policy::Principal::AssumedRole {
+            role_arn,
+            session_arn,
+            ..
+        } => {
+            fix(role_arn);
+            fix(session_arn);
+        }
+        _ => {}
+    }
+    caller
 }
 
 fn audit_identity(caller: &Caller) -> rampart_audit::Identity {
