@@ -12,6 +12,7 @@ use rampart_protocol::types::Timestamp;
 use rampart_service::{operations, AwsError, RequestContext, Service};
 use rampart_store::Expect;
 
+use crate::principals::PolicyHolder;
 use crate::records::{
     self, name_key, ns, GroupRecord, KeyRecord, PolicyRecord, PolicyVersion, RoleRecord,
     UserRecord, Versioned,
@@ -280,18 +281,137 @@ impl IamService {
         )
     }
 
+    async fn load<E: PolicyHolder>(
+        &self,
+        ctx: &RequestContext,
+        name: &str,
+    ) -> Result<Versioned<E>, AwsError> {
+        records::get(&*self.id.store, E::NS, &name_key(&ctx.caller.account, name))
+            .await?
+            .ok_or_else(|| {
+                no_such(&format!(
+                    "The {} with name {name} cannot be found.",
+                    E::NOUN
+                ))
+            })
+    }
+
+    async fn store_holder<E: PolicyHolder>(
+        &self,
+        ctx: &RequestContext,
+        e: &Versioned<E>,
+    ) -> Result<(), AwsError> {
+        self.save(
+            E::NS,
+            &name_key(&ctx.caller.account, e.value.name()),
+            &e.value,
+            e.version,
+        )
+        .await
+    }
+
+    async fn put_inline<E: PolicyHolder>(
+        &self,
+        ctx: &RequestContext,
+        name: &str,
+        action: &str,
+        policy_name: String,
+        doc: String,
+    ) -> Result<(), AwsError> {
+        let mut e = self.load::<E>(ctx, name).await?;
+        self.allow(ctx, action, e.value.arn()).await?;
+        check_identity_policy(&doc)?;
+        e.value.inline_mut().insert(policy_name, doc);
+        self.store_holder(ctx, &e).await
+    }
+
+    /// The owner's name and the URL-encoded document of an inline policy.
+    async fn get_inline<E: PolicyHolder>(
+        &self,
+        ctx: &RequestContext,
+        name: &str,
+        action: &str,
+        policy_name: &str,
+    ) -> Result<(String, String), AwsError> {
+        let e = self.load::<E>(ctx, name).await?;
+        self.allow(ctx, action, e.value.arn()).await?;
+        let doc = e.value.inline().get(policy_name).ok_or_else(|| {
+            no_such(&format!(
+                "The {} policy with name {policy_name} cannot be found.",
+                E::NOUN
+            ))
+        })?;
+        Ok((e.value.name().to_owned(), encode_doc(doc)))
+    }
+
+    async fn delete_inline<E: PolicyHolder>(
+        &self,
+        ctx: &RequestContext,
+        name: &str,
+        action: &str,
+        policy_name: &str,
+    ) -> Result<(), AwsError> {
+        let mut e = self.load::<E>(ctx, name).await?;
+        self.allow(ctx, action, e.value.arn()).await?;
+        if e.value.inline_mut().remove(policy_name).is_none() {
+            return Err(no_such(&format!(
+                "The {} policy with name {policy_name} cannot be found.",
+                E::NOUN
+            )));
+        }
+        self.store_holder(ctx, &e).await
+    }
+
+    async fn attach<E: PolicyHolder>(
+        &self,
+        ctx: &RequestContext,
+        name: &str,
+        action: &str,
+        policy_arn: &str,
+    ) -> Result<(), AwsError> {
+        let mut e = self.load::<E>(ctx, name).await?;
+        self.allow(ctx, action, e.value.arn()).await?;
+        self.attachable(ctx, policy_arn).await?;
+        if e.value.attached_mut().iter().any(|a| a == policy_arn) {
+            return Ok(());
+        }
+        if e.value.attached_mut().len() >= 10 {
+            return Err(AwsError::new(
+                "LimitExceeded",
+                409,
+                format!("Cannot exceed quota for {}: 10", E::ATTACH_QUOTA),
+            ));
+        }
+        e.value.attached_mut().push(policy_arn.to_owned());
+        self.store_holder(ctx, &e).await?;
+        self.bump_attachments(ctx, policy_arn, 1).await
+    }
+
+    async fn detach<E: PolicyHolder>(
+        &self,
+        ctx: &RequestContext,
+        name: &str,
+        action: &str,
+        policy_arn: &str,
+    ) -> Result<(), AwsError> {
+        let mut e = self.load::<E>(ctx, name).await?;
+        self.allow(ctx, action, e.value.arn()).await?;
+        let attached = e.value.attached_mut();
+        let before = attached.len();
+        attached.retain(|a| a != policy_arn);
+        if attached.len() == before {
+            return Err(no_such(&format!("Policy {policy_arn} was not found.")));
+        }
+        self.store_holder(ctx, &e).await?;
+        self.bump_attachments(ctx, policy_arn, -1).await
+    }
+
     async fn load_user(
         &self,
         ctx: &RequestContext,
         name: &str,
     ) -> Result<Versioned<UserRecord>, AwsError> {
-        records::get(
-            &*self.id.store,
-            ns::USER,
-            &name_key(&ctx.caller.account, name),
-        )
-        .await?
-        .ok_or_else(|| no_such(&format!("The user with name {name} cannot be found.")))
+        self.load::<UserRecord>(ctx, name).await
     }
 
     async fn load_role(
@@ -299,13 +419,7 @@ impl IamService {
         ctx: &RequestContext,
         name: &str,
     ) -> Result<Versioned<RoleRecord>, AwsError> {
-        records::get(
-            &*self.id.store,
-            ns::ROLE,
-            &name_key(&ctx.caller.account, name),
-        )
-        .await?
-        .ok_or_else(|| no_such(&format!("The role with name {name} cannot be found.")))
+        self.load::<RoleRecord>(ctx, name).await
     }
 
     async fn load_group(
@@ -313,13 +427,7 @@ impl IamService {
         ctx: &RequestContext,
         name: &str,
     ) -> Result<Versioned<GroupRecord>, AwsError> {
-        records::get(
-            &*self.id.store,
-            ns::GROUP,
-            &name_key(&ctx.caller.account, name),
-        )
-        .await?
-        .ok_or_else(|| no_such(&format!("The group with name {name} cannot be found.")))
+        self.load::<GroupRecord>(ctx, name).await
     }
 
     async fn save<T: serde::Serialize>(
@@ -689,18 +797,12 @@ impl IamService {
         ctx: &RequestContext,
         req: s::PutUserPolicyRequest,
     ) -> Result<(), AwsError> {
-        let mut user = self.load_user(ctx, &req.user_name).await?;
-        self.allow(ctx, "iam:PutUserPolicy", &user.value.arn)
-            .await?;
-        check_identity_policy(&req.policy_document)?;
-        user.value
-            .inline
-            .insert(req.policy_name, req.policy_document);
-        self.save(
-            ns::USER,
-            &name_key(&ctx.caller.account, &req.user_name),
-            &user.value,
-            user.version,
+        self.put_inline::<UserRecord>(
+            ctx,
+            &req.user_name,
+            "iam:PutUserPolicy",
+            req.policy_name,
+            req.policy_document,
         )
         .await
     }
@@ -710,19 +812,13 @@ impl IamService {
         ctx: &RequestContext,
         req: s::GetUserPolicyRequest,
     ) -> Result<s::GetUserPolicyResponse, AwsError> {
-        let user = self.load_user(ctx, &req.user_name).await?;
-        self.allow(ctx, "iam:GetUserPolicy", &user.value.arn)
+        let (owner, doc) = self
+            .get_inline::<UserRecord>(ctx, &req.user_name, "iam:GetUserPolicy", &req.policy_name)
             .await?;
-        let doc = user.value.inline.get(&req.policy_name).ok_or_else(|| {
-            no_such(&format!(
-                "The user policy with name {} cannot be found.",
-                req.policy_name
-            ))
-        })?;
         Ok(s::GetUserPolicyResponse {
-            policy_document: encode_doc(doc),
+            policy_document: doc,
             policy_name: req.policy_name,
-            user_name: user.value.name,
+            user_name: owner,
         })
     }
 
@@ -731,20 +827,11 @@ impl IamService {
         ctx: &RequestContext,
         req: s::DeleteUserPolicyRequest,
     ) -> Result<(), AwsError> {
-        let mut user = self.load_user(ctx, &req.user_name).await?;
-        self.allow(ctx, "iam:DeleteUserPolicy", &user.value.arn)
-            .await?;
-        if user.value.inline.remove(&req.policy_name).is_none() {
-            return Err(no_such(&format!(
-                "The user policy with name {} cannot be found.",
-                req.policy_name
-            )));
-        }
-        self.save(
-            ns::USER,
-            &name_key(&ctx.caller.account, &req.user_name),
-            &user.value,
-            user.version,
+        self.delete_inline::<UserRecord>(
+            ctx,
+            &req.user_name,
+            "iam:DeleteUserPolicy",
+            &req.policy_name,
         )
         .await
     }
@@ -917,29 +1004,8 @@ impl IamService {
         ctx: &RequestContext,
         req: s::AttachUserPolicyRequest,
     ) -> Result<(), AwsError> {
-        let mut user = self.load_user(ctx, &req.user_name).await?;
-        self.allow(ctx, "iam:AttachUserPolicy", &user.value.arn)
-            .await?;
-        self.attachable(ctx, &req.policy_arn).await?;
-        if user.value.attached.contains(&req.policy_arn) {
-            return Ok(());
-        }
-        if user.value.attached.len() >= 10 {
-            return Err(AwsError::new(
-                "LimitExceeded",
-                409,
-                "Cannot exceed quota for PoliciesPerUser: 10",
-            ));
-        }
-        user.value.attached.push(req.policy_arn.clone());
-        self.save(
-            ns::USER,
-            &name_key(&ctx.caller.account, &req.user_name),
-            &user.value,
-            user.version,
-        )
-        .await?;
-        self.bump_attachments(ctx, &req.policy_arn, 1).await
+        self.attach::<UserRecord>(ctx, &req.user_name, "iam:AttachUserPolicy", &req.policy_arn)
+            .await
     }
 
     async fn detach_user_policy(
@@ -947,25 +1013,8 @@ impl IamService {
         ctx: &RequestContext,
         req: s::DetachUserPolicyRequest,
     ) -> Result<(), AwsError> {
-        let mut user = self.load_user(ctx, &req.user_name).await?;
-        self.allow(ctx, "iam:DetachUserPolicy", &user.value.arn)
-            .await?;
-        let before = user.value.attached.len();
-        user.value.attached.retain(|a| a != &req.policy_arn);
-        if user.value.attached.len() == before {
-            return Err(no_such(&format!(
-                "Policy {} was not found.",
-                req.policy_arn
-            )));
-        }
-        self.save(
-            ns::USER,
-            &name_key(&ctx.caller.account, &req.user_name),
-            &user.value,
-            user.version,
-        )
-        .await?;
-        self.bump_attachments(ctx, &req.policy_arn, -1).await
+        self.detach::<UserRecord>(ctx, &req.user_name, "iam:DetachUserPolicy", &req.policy_arn)
+            .await
     }
 
     async fn list_attached_user_policies(
@@ -1065,18 +1114,12 @@ impl IamService {
         ctx: &RequestContext,
         req: s::PutRolePolicyRequest,
     ) -> Result<(), AwsError> {
-        let mut role = self.load_role(ctx, &req.role_name).await?;
-        self.allow(ctx, "iam:PutRolePolicy", &role.value.arn)
-            .await?;
-        check_identity_policy(&req.policy_document)?;
-        role.value
-            .inline
-            .insert(req.policy_name, req.policy_document);
-        self.save(
-            ns::ROLE,
-            &name_key(&ctx.caller.account, &req.role_name),
-            &role.value,
-            role.version,
+        self.put_inline::<RoleRecord>(
+            ctx,
+            &req.role_name,
+            "iam:PutRolePolicy",
+            req.policy_name,
+            req.policy_document,
         )
         .await
     }
@@ -1086,19 +1129,13 @@ impl IamService {
         ctx: &RequestContext,
         req: s::GetRolePolicyRequest,
     ) -> Result<s::GetRolePolicyResponse, AwsError> {
-        let role = self.load_role(ctx, &req.role_name).await?;
-        self.allow(ctx, "iam:GetRolePolicy", &role.value.arn)
+        let (owner, doc) = self
+            .get_inline::<RoleRecord>(ctx, &req.role_name, "iam:GetRolePolicy", &req.policy_name)
             .await?;
-        let doc = role.value.inline.get(&req.policy_name).ok_or_else(|| {
-            no_such(&format!(
-                "The role policy with name {} cannot be found.",
-                req.policy_name
-            ))
-        })?;
         Ok(s::GetRolePolicyResponse {
-            policy_document: encode_doc(doc),
+            policy_document: doc,
             policy_name: req.policy_name,
-            role_name: role.value.name,
+            role_name: owner,
         })
     }
 
@@ -1107,20 +1144,11 @@ impl IamService {
         ctx: &RequestContext,
         req: s::DeleteRolePolicyRequest,
     ) -> Result<(), AwsError> {
-        let mut role = self.load_role(ctx, &req.role_name).await?;
-        self.allow(ctx, "iam:DeleteRolePolicy", &role.value.arn)
-            .await?;
-        if role.value.inline.remove(&req.policy_name).is_none() {
-            return Err(no_such(&format!(
-                "The role policy with name {} cannot be found.",
-                req.policy_name
-            )));
-        }
-        self.save(
-            ns::ROLE,
-            &name_key(&ctx.caller.account, &req.role_name),
-            &role.value,
-            role.version,
+        self.delete_inline::<RoleRecord>(
+            ctx,
+            &req.role_name,
+            "iam:DeleteRolePolicy",
+            &req.policy_name,
         )
         .await
     }
@@ -1130,29 +1158,8 @@ impl IamService {
         ctx: &RequestContext,
         req: s::AttachRolePolicyRequest,
     ) -> Result<(), AwsError> {
-        let mut role = self.load_role(ctx, &req.role_name).await?;
-        self.allow(ctx, "iam:AttachRolePolicy", &role.value.arn)
-            .await?;
-        self.attachable(ctx, &req.policy_arn).await?;
-        if role.value.attached.contains(&req.policy_arn) {
-            return Ok(());
-        }
-        if role.value.attached.len() >= 10 {
-            return Err(AwsError::new(
-                "LimitExceeded",
-                409,
-                "Cannot exceed quota for PoliciesPerRole: 10",
-            ));
-        }
-        role.value.attached.push(req.policy_arn.clone());
-        self.save(
-            ns::ROLE,
-            &name_key(&ctx.caller.account, &req.role_name),
-            &role.value,
-            role.version,
-        )
-        .await?;
-        self.bump_attachments(ctx, &req.policy_arn, 1).await
+        self.attach::<RoleRecord>(ctx, &req.role_name, "iam:AttachRolePolicy", &req.policy_arn)
+            .await
     }
 
     async fn detach_role_policy(
@@ -1160,25 +1167,8 @@ impl IamService {
         ctx: &RequestContext,
         req: s::DetachRolePolicyRequest,
     ) -> Result<(), AwsError> {
-        let mut role = self.load_role(ctx, &req.role_name).await?;
-        self.allow(ctx, "iam:DetachRolePolicy", &role.value.arn)
-            .await?;
-        let before = role.value.attached.len();
-        role.value.attached.retain(|a| a != &req.policy_arn);
-        if role.value.attached.len() == before {
-            return Err(no_such(&format!(
-                "Policy {} was not found.",
-                req.policy_arn
-            )));
-        }
-        self.save(
-            ns::ROLE,
-            &name_key(&ctx.caller.account, &req.role_name),
-            &role.value,
-            role.version,
-        )
-        .await?;
-        self.bump_attachments(ctx, &req.policy_arn, -1).await
+        self.detach::<RoleRecord>(ctx, &req.role_name, "iam:DetachRolePolicy", &req.policy_arn)
+            .await
     }
 
     async fn list_attached_role_policies(
@@ -1287,19 +1277,12 @@ impl IamService {
         ctx: &RequestContext,
         req: s::PutGroupPolicyRequest,
     ) -> Result<(), AwsError> {
-        let mut group = self.load_group(ctx, &req.group_name).await?;
-        self.allow(ctx, "iam:PutGroupPolicy", &group.value.arn)
-            .await?;
-        check_identity_policy(&req.policy_document)?;
-        group
-            .value
-            .inline
-            .insert(req.policy_name, req.policy_document);
-        self.save(
-            ns::GROUP,
-            &name_key(&ctx.caller.account, &req.group_name),
-            &group.value,
-            group.version,
+        self.put_inline::<GroupRecord>(
+            ctx,
+            &req.group_name,
+            "iam:PutGroupPolicy",
+            req.policy_name,
+            req.policy_document,
         )
         .await
     }
@@ -1309,22 +1292,13 @@ impl IamService {
         ctx: &RequestContext,
         req: s::AttachGroupPolicyRequest,
     ) -> Result<(), AwsError> {
-        let mut group = self.load_group(ctx, &req.group_name).await?;
-        self.allow(ctx, "iam:AttachGroupPolicy", &group.value.arn)
-            .await?;
-        self.attachable(ctx, &req.policy_arn).await?;
-        if group.value.attached.contains(&req.policy_arn) {
-            return Ok(());
-        }
-        group.value.attached.push(req.policy_arn.clone());
-        self.save(
-            ns::GROUP,
-            &name_key(&ctx.caller.account, &req.group_name),
-            &group.value,
-            group.version,
+        self.attach::<GroupRecord>(
+            ctx,
+            &req.group_name,
+            "iam:AttachGroupPolicy",
+            &req.policy_arn,
         )
-        .await?;
-        self.bump_attachments(ctx, &req.policy_arn, 1).await
+        .await
     }
 
     // ---- listings, group membership, tags ----

@@ -7,6 +7,7 @@ pub mod authorizer;
 mod iam_api;
 pub mod ids;
 pub mod managed;
+pub mod principals;
 pub mod records;
 pub mod shapes;
 mod sts_api;
