@@ -69,3 +69,22 @@ def test_tag_user_adds_and_replaces_and_untag_removes(iam):
     assert tags == {"team": "red", "env": "ci"}
     iam.untag_user(UserName=user, TagKeys=["team"])
     assert iam.list_user_tags(UserName=user)["Tags"] == [{"Key": "env", "Value": "ci"}]
+
+
+def test_list_users_pages_through_a_path_with_markers(iam):
+    path = f"/{unique('p')}/"
+    names = sorted(unique("pg") for _ in range(5))
+    for n in names:
+        iam.create_user(UserName=n, Path=path)
+    seen, marker = [], None
+    while True:
+        kw = {"PathPrefix": path, "MaxItems": 2}
+        if marker:
+            kw["Marker"] = marker
+        page = iam.list_users(**kw)
+        seen += [u["UserName"] for u in page["Users"]]
+        assert len(page["Users"]) <= 2
+        if not page["IsTruncated"]:
+            break
+        marker = page["Marker"]
+    assert sorted(seen) == names

@@ -281,6 +281,42 @@ impl IamService {
         )
     }
 
+    /// One page of an account's users, roles or groups under `path_prefix`, and the marker of
+    /// the next page.
+    async fn list_by_path<E: PolicyHolder>(
+        &self,
+        ctx: &RequestContext,
+        path_prefix: Option<String>,
+        marker: Option<String>,
+        max: Option<i32>,
+    ) -> Result<(Vec<E>, Option<String>), AwsError> {
+        const CHUNK: usize = 500;
+        let max = max_items(max);
+        let path_prefix = path_prefix.unwrap_or_else(|| "/".into());
+        let prefix = format!("{}/", ctx.caller.account);
+        let mut after = marker;
+        let mut out: Vec<(String, E)> = Vec::new();
+        loop {
+            let batch: Vec<(String, E)> =
+                records::list(&*self.id.store, E::NS, &prefix, after.as_deref(), CHUNK).await?;
+            let done = batch.len() < CHUNK;
+            for (key, e) in batch {
+                after = Some(key.clone());
+                if !e.path().starts_with(&path_prefix) {
+                    continue;
+                }
+                if out.len() == max {
+                    let next = out.last().map(|(k, _)| k.clone());
+                    return Ok((out.into_iter().map(|(_, e)| e).collect(), next));
+                }
+                out.push((key, e));
+            }
+            if done {
+                return Ok((out.into_iter().map(|(_, e)| e).collect(), None));
+            }
+        }
+    }
+
     async fn load<E: PolicyHolder>(
         &self,
         ctx: &RequestContext,
@@ -573,24 +609,11 @@ impl IamService {
     ) -> Result<s::ListUsersResponse, AwsError> {
         self.allow(ctx, "iam:ListUsers", &Self::arn(ctx, "user", "/", ""))
             .await?;
-        let max = max_items(req.max_items);
-        let prefix = format!("{}/", ctx.caller.account);
-        let items: Vec<(String, UserRecord)> = records::list(
-            &*self.id.store,
-            ns::USER,
-            &prefix,
-            req.marker.as_deref(),
-            max + 1,
-        )
-        .await?;
-        let path_prefix = req.path_prefix.unwrap_or_else(|| "/".into());
-        let items = items
-            .into_iter()
-            .filter(|(_, u)| u.path.starts_with(&path_prefix))
-            .collect();
-        let (users, marker) = page(items, max);
+        let (items, marker) = self
+            .list_by_path::<UserRecord>(ctx, req.path_prefix, req.marker, req.max_items)
+            .await?;
         Ok(s::ListUsersResponse {
-            users: users.iter().map(user_shape).collect(),
+            users: items.iter().map(user_shape).collect(),
             is_truncated: Some(marker.is_some()),
             marker,
         })
@@ -1310,24 +1333,11 @@ impl IamService {
     ) -> Result<s::ListRolesResponse, AwsError> {
         self.allow(ctx, "iam:ListRoles", &Self::arn(ctx, "role", "/", ""))
             .await?;
-        let max = max_items(req.max_items);
-        let prefix = format!("{}/", ctx.caller.account);
-        let items: Vec<(String, RoleRecord)> = records::list(
-            &*self.id.store,
-            ns::ROLE,
-            &prefix,
-            req.marker.as_deref(),
-            max + 1,
-        )
-        .await?;
-        let path_prefix = req.path_prefix.unwrap_or_else(|| "/".into());
-        let items = items
-            .into_iter()
-            .filter(|(_, r)| r.path.starts_with(&path_prefix))
-            .collect();
-        let (roles, marker) = page(items, max);
+        let (items, marker) = self
+            .list_by_path::<RoleRecord>(ctx, req.path_prefix, req.marker, req.max_items)
+            .await?;
         Ok(s::ListRolesResponse {
-            roles: roles.iter().map(role_shape).collect(),
+            roles: items.iter().map(role_shape).collect(),
             is_truncated: Some(marker.is_some()),
             marker,
         })
@@ -1410,24 +1420,11 @@ impl IamService {
     ) -> Result<s::ListGroupsResponse, AwsError> {
         self.allow(ctx, "iam:ListGroups", &Self::arn(ctx, "group", "/", ""))
             .await?;
-        let max = max_items(req.max_items);
-        let prefix = format!("{}/", ctx.caller.account);
-        let items: Vec<(String, GroupRecord)> = records::list(
-            &*self.id.store,
-            ns::GROUP,
-            &prefix,
-            req.marker.as_deref(),
-            max + 1,
-        )
-        .await?;
-        let path_prefix = req.path_prefix.unwrap_or_else(|| "/".into());
-        let items = items
-            .into_iter()
-            .filter(|(_, g)| g.path.starts_with(&path_prefix))
-            .collect();
-        let (groups, marker) = page(items, max);
+        let (items, marker) = self
+            .list_by_path::<GroupRecord>(ctx, req.path_prefix, req.marker, req.max_items)
+            .await?;
         Ok(s::ListGroupsResponse {
-            groups: groups.iter().map(group_shape).collect(),
+            groups: items.iter().map(group_shape).collect(),
             is_truncated: Some(marker.is_some()),
             marker,
         })

@@ -21,6 +21,8 @@ pub trait PolicyHolder: Serialize + DeserializeOwned + Send + Sync {
     fn name(&self) -> &str;
     /// ARN.
     fn arn(&self) -> &str;
+    /// IAM path.
+    fn path(&self) -> &str;
     /// Inline policies by name.
     fn inline(&self) -> &BTreeMap<String, String>;
     /// Inline policies, for changes.
@@ -40,6 +42,9 @@ macro_rules! holder {
             }
             fn arn(&self) -> &str {
                 &self.arn
+            }
+            fn path(&self) -> &str {
+                &self.path
             }
             fn inline(&self) -> &BTreeMap<String, String> {
                 &self.inline
