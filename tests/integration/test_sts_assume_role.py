@@ -266,3 +266,74 @@ def test_assume_role_duration_below_900_is_validation_error(server, assumed):
         "1 validation error detected: Value '899' at 'durationSeconds' failed to satisfy constraint: "
         "Member must have value greater than or equal to 900"
     )
+
+
+def _assume_with(server, iam, other_iam, role_inline, **assume_kw):
+    user, key = make_user(iam)
+    name = unique("role")
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": user["Arn"]}, "Action": ["sts:AssumeRole", "sts:TagSession"]}]})
+    role = other_iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)["Role"]
+    other_iam.put_role_policy(RoleName=name, PolicyName="perm", PolicyDocument=role_inline)
+    iam.put_user_policy(UserName=user["UserName"], PolicyName="assume",
+                        PolicyDocument=policy_doc(allow(["sts:AssumeRole", "sts:TagSession"], resource=role["Arn"])))
+    resp = server.client("sts", creds=key).assume_role(RoleArn=role["Arn"], RoleSessionName="scoped", **assume_kw)
+    return server.client("iam", creds=resp["Credentials"]), resp
+
+
+def test_inline_session_policy_narrows_the_role_permissions(server, iam, other_iam):
+    role_perms = policy_doc(allow(["iam:ListUsers", "iam:ListRoles"]))
+    client, resp = _assume_with(server, iam, other_iam, role_perms, Policy=policy_doc(allow("iam:ListRoles")))
+    assert resp["PackedPolicySize"] >= 1
+    client.list_roles()
+    with pytest.raises(ClientError) as e:
+        client.list_users()
+    assert error_code(e.value) == "AccessDenied"
+
+
+def test_managed_session_policy_arns_narrow_the_role_permissions(server, iam, other_iam):
+    role_perms = policy_doc(allow(["iam:ListUsers", "iam:GetUser"]))
+    client, _ = _assume_with(server, iam, other_iam, role_perms,
+                             PolicyArns=[{"arn": "arn:aws:iam::aws:policy/IAMReadOnlyAccess"}])
+    client.list_users()  # in both the role policy and IAMReadOnlyAccess
+    with pytest.raises(ClientError) as e:
+        client.create_user(UserName=unique("x"))
+    assert error_code(e.value) == "AccessDenied"
+
+
+def test_a_session_policy_cannot_grant_more_than_the_role(server, iam, other_iam):
+    client, _ = _assume_with(server, iam, other_iam, policy_doc(allow("iam:ListRoles")),
+                             Policy=policy_doc(allow("iam:*")))
+    with pytest.raises(ClientError) as e:
+        client.list_users()
+    assert error_code(e.value) == "AccessDenied"
+
+
+def test_session_tags_become_principal_tags(server, iam, other_iam):
+    cond = {"StringEquals": {"aws:PrincipalTag/project": "apollo"}}
+    role_perms = policy_doc(allow("iam:ListUsers", Condition=cond))
+    tagged, _ = _assume_with(server, iam, other_iam, role_perms, Tags=[{"Key": "project", "Value": "apollo"}])
+    tagged.list_users()
+    untagged, _ = _assume_with(server, iam, other_iam, role_perms, Tags=[{"Key": "project", "Value": "gemini"}])
+    with pytest.raises(ClientError) as e:
+        untagged.list_users()
+    assert error_code(e.value) == "AccessDenied"
+
+
+def test_an_unknown_session_policy_arn_is_refused(server, iam, other_iam):
+    with pytest.raises(ClientError) as e:
+        _assume_with(server, iam, other_iam, policy_doc(allow("iam:ListUsers")),
+                     PolicyArns=[{"arn": "arn:aws:iam::aws:policy/NoSuchPolicy"}])
+    assert error_code(e.value) == "MalformedPolicyDocument"
+
+
+def test_session_tags_need_sts_tag_session_in_the_trust_policy(server, iam, other_iam):
+    user, key = make_user(iam)
+    role = make_role(other_iam, user["Arn"], inline=policy_doc(allow("iam:ListUsers")))
+    iam.put_user_policy(UserName=user["UserName"], PolicyName="assume",
+                        PolicyDocument=policy_doc(allow(["sts:AssumeRole", "sts:TagSession"], resource=role["Arn"])))
+    with pytest.raises(ClientError) as e:
+        server.client("sts", creds=key).assume_role(RoleArn=role["Arn"], RoleSessionName="tagged",
+                                                     Tags=[{"Key": "k", "Value": "v"}])
+    assert error_code(e.value) == "AccessDenied"
+    assert "sts:TagSession" in error_message(e.value)

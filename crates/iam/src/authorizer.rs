@@ -38,7 +38,11 @@ impl IamAuthorizer {
         IamAuthorizer { identity }
     }
 
-    async fn managed_document(&self, arn: &str) -> Result<Option<String>, AwsError> {
+    /// The default version's document of a managed policy (AWS or customer), by ARN.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn managed_document(&self, arn: &str) -> Result<Option<String>, AwsError> {
         if let Some(doc) = managed::aws_managed(arn) {
             return Ok(Some(doc.to_owned()));
         }
@@ -147,6 +151,12 @@ impl IamAuthorizer {
                         records::get::<SessionRecord>(store, ns::SESSION, akid).await?
                     {
                         if matches!(sess.value.kind, SessionKind::Role { .. }) {
+                            for (k, v) in &sess.value.tags {
+                                match out.tags.iter_mut().find(|(t, _)| t.eq_ignore_ascii_case(k)) {
+                                    Some(existing) => existing.1.clone_from(v),
+                                    None => out.tags.push((k.clone(), v.clone())),
+                                }
+                            }
                             out.session = sess
                                 .value
                                 .session_policy

@@ -228,6 +228,9 @@ pub struct SessionRecord {
     pub expires: i64,
     /// Session policy, if one was passed.
     pub session_policy: Option<String>,
+    /// Session tags (`aws:PrincipalTag/<key>` for the session, over the role's own tags).
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for SessionRecord {

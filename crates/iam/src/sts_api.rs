@@ -73,6 +73,18 @@ fn parse_role_arn(arn: &str) -> Option<(&str, &str, String, &str)> {
     Some((partition, account, path, name))
 }
 
+/// The statements of a policy document, as JSON values (an object or an array in the document).
+fn statements_of(doc: &str) -> Vec<serde_json::Value> {
+    match serde_json::from_str::<serde_json::Value>(doc)
+        .ok()
+        .and_then(|mut v| v.get_mut("Statement").map(serde_json::Value::take))
+    {
+        Some(serde_json::Value::Array(a)) => a,
+        Some(v @ serde_json::Value::Object(_)) => vec![v],
+        _ => Vec::new(),
+    }
+}
+
 impl StsService {
     /// STS over shared identity state.
     #[must_use]
@@ -126,6 +138,7 @@ impl StsService {
         kind: SessionKind,
         seconds: i64,
         session_policy: Option<String>,
+        tags: Vec<(String, String)>,
     ) -> Result<(s::Credentials, i64), AwsError> {
         let akid = ids::temporary_access_key_id()?;
         let secret = ids::secret_access_key()?;
@@ -149,6 +162,7 @@ impl StsService {
             issued,
             expires,
             session_policy,
+            tags,
         };
         let op = records::put(ns::SESSION, &akid, &rec, Expect::Absent)?;
         records::commit(&*self.id.store, vec![op], AwsError::internal).await?;
@@ -225,6 +239,23 @@ impl StsService {
         if rampart_policy::authorize(&auth, &request) != Decision::Allow {
             return Err(denied_msg(denied()));
         }
+        if req.tags.as_ref().is_some_and(|t| !t.is_empty()) {
+            // Passing session tags is its own permission, in the trust policy and for the caller.
+            let tag_request = Request {
+                action: "sts:TagSession",
+                ..request
+            };
+            if rampart_policy::evaluate(&[&trust], &tag_request) != Decision::Allow
+                || rampart_policy::authorize(&auth, &tag_request) != Decision::Allow
+            {
+                return Err(denied_msg(access_denied(
+                    ctx,
+                    "sts:TagSession",
+                    &req.role_arn,
+                    "",
+                )));
+            }
+        }
         let chained = matches!(ctx.caller.principal, Principal::AssumedRole { .. });
         let seconds = i64::from(req.duration_seconds.unwrap_or(3600));
         if chained && seconds > 3600 {
@@ -235,16 +266,60 @@ impl StsService {
                 "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
             ));
         }
-        let mut packed = None;
+        // Session policies (inline and managed ARNs) act together as one policy that the
+        // session's permissions are intersected with.
+        let mut statements = Vec::new();
+        let malformed = |m: String| AwsError::new("MalformedPolicyDocument", 400, m);
         if let Some(doc) = &req.policy {
-            let p = Policy::parse(doc)
-                .map_err(|e| AwsError::new("MalformedPolicyDocument", 400, e.to_string()))?;
-            let _ = p;
-            packed = Some(
-                i32::try_from(doc.len() * 100 / 2048)
-                    .unwrap_or(100)
-                    .min(100),
-            );
+            Policy::parse_as(doc, rampart_policy::PolicyKind::Identity)
+                .map_err(|e| malformed(e.to_string()))?;
+            statements.extend(statements_of(doc));
+        }
+        for arn in req
+            .policy_arns
+            .iter()
+            .flatten()
+            .filter_map(|p| p.arn.as_deref())
+        {
+            let doc = self
+                .authorizer
+                .managed_document(arn)
+                .await?
+                .ok_or_else(|| {
+                    malformed(format!("Policy {arn} does not exist or is not attachable."))
+                })?;
+            statements.extend(statements_of(&doc));
+        }
+        let session_policy = if req.policy.is_none()
+            && req.policy_arns.as_ref().is_none_or(Vec::is_empty)
+        {
+            None
+        } else {
+            Some(
+                serde_json::json!({ "Version": "2012-10-17", "Statement": statements }).to_string(),
+            )
+        };
+        let packed = session_policy
+            .as_ref()
+            .map(|d| i32::try_from(d.len() * 100 / 2048).unwrap_or(100).min(100));
+        if packed.is_some_and(|p| p >= 100) {
+            return Err(AwsError::new(
+                "PackedPolicyTooLarge",
+                400,
+                "Packed policy consumes 100% of allotted space, please use smaller policy.",
+            ));
+        }
+        let tags: Vec<(String, String)> = req
+            .tags
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| (t.key, t.value))
+            .collect();
+        if tags.len() > 50 {
+            return Err(validation(
+                "The number of session tags exceeds the limit of 50.",
+            ));
         }
         let kind = SessionKind::Role {
             role_name: role.name.clone(),
@@ -253,7 +328,7 @@ impl StsService {
             session_name: req.role_session_name.clone(),
         };
         let (credentials, _) = self
-            .issue(account, kind, seconds, req.policy.clone())
+            .issue(account, kind, seconds, session_policy, tags)
             .await?;
         Ok(s::AssumeRoleResponse {
             assumed_role_user: Some(s::AssumedRoleUser {
@@ -301,6 +376,7 @@ impl StsService {
                 SessionKind::UserSession { user },
                 seconds,
                 None,
+                Vec::new(),
             )
             .await?;
         Ok(s::GetSessionTokenResponse {
