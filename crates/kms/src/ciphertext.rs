@@ -1,0 +1,274 @@
+//! The self-describing ciphertext blob of symmetric (`SYMMETRIC_DEFAULT`) KMS keys.
+//!
+//! ```text
+//! version (1 byte, = 1)
+//! key id length (1 byte) || key id (ASCII: a UUID or an `mrk-` id)
+//! material id length (1 byte) || backing-key material id (ASCII)
+//! IV (12 random bytes)
+//! AES-256-GCM ciphertext || 16-byte tag
+//! ```
+//!
+//! The header (everything before the IV) names the key, so Decrypt works without a KeyId, and
+//! the backing key, so a rotated key still decrypts with its older material. The additional
+//! authenticated data is the header followed by the canonical encryption context, which binds
+//! both to the ciphertext. Every failure to open a blob is the same [`KmsError::InvalidCiphertext`],
+//! as AWS's `InvalidCiphertextException` carries no detail.
+
+use aws_lc_rs::aead::{Aad, Nonce, NONCE_LEN};
+use rampart_crypto::SecretBytes;
+use zeroize::Zeroizing;
+
+use crate::context::{canonical_bytes, EncryptionContext};
+use crate::material::{KeyMaterial, ParsedKey};
+use crate::KmsError;
+
+/// The format version this build writes and reads.
+pub const FORMAT_VERSION: u8 = 1;
+/// The largest plaintext Encrypt accepts, in bytes.
+pub const MAX_PLAINTEXT_LEN: usize = 4096;
+/// The longest key id or material id a blob can carry, in bytes.
+pub const MAX_ID_LEN: usize = 255;
+const TAG_LEN: usize = 16;
+
+/// The readable part of a ciphertext blob: which key and which backing key sealed it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header {
+    key_id: String,
+    material_id: String,
+    len: usize,
+}
+
+impl Header {
+    /// The id of the KMS key (without ARN), as given to [`encrypt`].
+    #[must_use]
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    /// The id of the backing key material, as given to [`encrypt`].
+    #[must_use]
+    pub fn material_id(&self) -> &str {
+        &self.material_id
+    }
+}
+
+/// Encrypts `plaintext` (1 to 4096 bytes) under `material`, naming `key_id` and `material_id`
+/// in the blob and binding `context`.
+///
+/// # Errors
+/// [`KmsError::Empty`] or [`KmsError::TooLong`] for the plaintext length,
+/// [`KmsError::ContextTooLarge`], [`KmsError::IncompatibleAlgorithm`] if `material` is not a
+/// `SYMMETRIC_DEFAULT` key, [`KmsError::Internal`] if an id is empty, longer than
+/// [`MAX_ID_LEN`] or not printable ASCII (a caller bug), or if sealing fails.
+pub fn encrypt(
+    key_id: &str,
+    material_id: &str,
+    material: &KeyMaterial,
+    plaintext: &[u8],
+    context: &EncryptionContext,
+) -> Result<Vec<u8>, KmsError> {
+    if plaintext.is_empty() {
+        return Err(KmsError::Empty { field: "plaintext" });
+    }
+    if plaintext.len() > MAX_PLAINTEXT_LEN {
+        return Err(KmsError::TooLong {
+            field: "plaintext",
+            max: MAX_PLAINTEXT_LEN,
+        });
+    }
+    let key = aes_key(material)?;
+    let mut blob = vec![FORMAT_VERSION];
+    push_id(&mut blob, key_id)?;
+    push_id(&mut blob, material_id)?;
+    let mut aad = blob.clone();
+    aad.extend_from_slice(&canonical_bytes(context)?);
+
+    let mut sealed = Zeroizing::new(plaintext.to_vec());
+    let nonce = key
+        .seal_in_place_append_tag(Aad::from(&aad), &mut *sealed)
+        .map_err(|_| KmsError::Internal)?;
+    blob.extend_from_slice(nonce.as_ref());
+    blob.extend_from_slice(&sealed);
+    Ok(blob)
+}
+
+/// Reads the header of `blob` without decrypting it, so Decrypt can find the key.
+///
+/// # Errors
+/// [`KmsError::InvalidCiphertext`] if the blob is not in this format.
+pub fn parse(blob: &[u8]) -> Result<Header, KmsError> {
+    let mut rest = blob;
+    if take(&mut rest, 1)? != [FORMAT_VERSION] {
+        return Err(KmsError::InvalidCiphertext);
+    }
+    let key_id = take_id(&mut rest)?;
+    let material_id = take_id(&mut rest)?;
+    let len = blob.len() - rest.len();
+    let body = rest.len().saturating_sub(NONCE_LEN);
+    if !(TAG_LEN + 1..=MAX_PLAINTEXT_LEN + TAG_LEN).contains(&body) {
+        return Err(KmsError::InvalidCiphertext);
+    }
+    Ok(Header {
+        key_id,
+        material_id,
+        len,
+    })
+}
+
+/// Decrypts `blob`, whose header is `header`, with `material` and `context`.
+///
+/// # Errors
+/// [`KmsError::InvalidCiphertext`] for every blob that does not open: malformed, tampered with,
+/// sealed under other material, presented with another context, or not matching `header`;
+/// [`KmsError::ContextTooLarge`] for an oversized context; [`KmsError::IncompatibleAlgorithm`]
+/// if `material` is not a `SYMMETRIC_DEFAULT` key.
+pub fn decrypt(
+    header: &Header,
+    blob: &[u8],
+    material: &KeyMaterial,
+    context: &EncryptionContext,
+) -> Result<SecretBytes, KmsError> {
+    let key = aes_key(material)?;
+    if parse(blob)? != *header {
+        return Err(KmsError::InvalidCiphertext);
+    }
+    let (head, rest) = blob
+        .split_at_checked(header.len)
+        .ok_or(KmsError::InvalidCiphertext)?;
+    let (iv, body) = rest
+        .split_at_checked(NONCE_LEN)
+        .ok_or(KmsError::InvalidCiphertext)?;
+    let nonce = Nonce::try_assume_unique_for_key(iv).map_err(|_| KmsError::InvalidCiphertext)?;
+    let mut aad = head.to_vec();
+    aad.extend_from_slice(&canonical_bytes(context)?);
+
+    let mut buffer = Zeroizing::new(body.to_vec());
+    let plaintext = key
+        .open_in_place(nonce, Aad::from(&aad), &mut buffer)
+        .map_err(|_| KmsError::InvalidCiphertext)?;
+    Ok(SecretBytes::new(plaintext.to_vec()))
+}
+
+fn aes_key(material: &KeyMaterial) -> Result<&aws_lc_rs::aead::RandomizedNonceKey, KmsError> {
+    match material.parsed() {
+        ParsedKey::Aes(key) => Ok(key),
+        _ => Err(KmsError::IncompatibleAlgorithm {
+            algorithm: "SYMMETRIC_DEFAULT",
+            spec: material.spec(),
+        }),
+    }
+}
+
+fn valid_id(id: &[u8]) -> bool {
+    !id.is_empty() && id.len() <= MAX_ID_LEN && id.iter().all(u8::is_ascii_graphic)
+}
+
+fn push_id(out: &mut Vec<u8>, id: &str) -> Result<(), KmsError> {
+    let len = u8::try_from(id.len()).map_err(|_| KmsError::Internal)?;
+    if !valid_id(id.as_bytes()) {
+        return Err(KmsError::Internal);
+    }
+    out.push(len);
+    out.extend_from_slice(id.as_bytes());
+    Ok(())
+}
+
+fn take<'a>(rest: &mut &'a [u8], n: usize) -> Result<&'a [u8], KmsError> {
+    let (head, tail) = rest
+        .split_at_checked(n)
+        .ok_or(KmsError::InvalidCiphertext)?;
+    *rest = tail;
+    Ok(head)
+}
+
+fn take_id(rest: &mut &[u8]) -> Result<String, KmsError> {
+    let len = take(rest, 1)?.first().copied().unwrap_or(0);
+    let id = take(rest, usize::from(len))?;
+    if !valid_id(id) {
+        return Err(KmsError::InvalidCiphertext);
+    }
+    String::from_utf8(id.to_vec()).map_err(|_| KmsError::InvalidCiphertext)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::KeySpec;
+
+    const KEY_ID: &str = "1234abcd-12ab-34cd-56ef-1234567890ab";
+    const MATERIAL_ID: &str = "e5b8a1d4c0f7a0b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9";
+
+    fn aes() -> KeyMaterial {
+        KeyMaterial::generate(KeySpec::SymmetricDefault).unwrap()
+    }
+
+    #[test]
+    fn header_names_key_and_material() {
+        let material = aes();
+        let blob = encrypt(
+            KEY_ID,
+            MATERIAL_ID,
+            &material,
+            b"hi",
+            &EncryptionContext::new(),
+        )
+        .unwrap();
+        let header = parse(&blob).unwrap();
+        assert_eq!(header.key_id(), KEY_ID);
+        assert_eq!(header.material_id(), MATERIAL_ID);
+        assert_eq!(
+            blob.len(),
+            1 + 1 + KEY_ID.len() + 1 + MATERIAL_ID.len() + NONCE_LEN + 2 + TAG_LEN
+        );
+    }
+
+    #[test]
+    fn plaintext_length_is_bounded() {
+        let material = aes();
+        let empty = EncryptionContext::new();
+        assert_eq!(
+            encrypt(KEY_ID, MATERIAL_ID, &material, b"", &empty),
+            Err(KmsError::Empty { field: "plaintext" })
+        );
+        let max = vec![7; MAX_PLAINTEXT_LEN];
+        let blob = encrypt(KEY_ID, MATERIAL_ID, &material, &max, &empty).unwrap();
+        let header = parse(&blob).unwrap();
+        assert_eq!(
+            decrypt(&header, &blob, &material, &empty).unwrap().expose(),
+            &max[..]
+        );
+        assert!(matches!(
+            encrypt(
+                KEY_ID,
+                MATERIAL_ID,
+                &material,
+                &[7; MAX_PLAINTEXT_LEN + 1],
+                &empty
+            ),
+            Err(KmsError::TooLong { max: 4096, .. })
+        ));
+    }
+
+    #[test]
+    fn bad_ids_are_refused_when_encrypting() {
+        let material = aes();
+        let empty = EncryptionContext::new();
+        for bad in ["", "has space", &"x".repeat(256)] {
+            assert!(encrypt(bad, MATERIAL_ID, &material, b"x", &empty).is_err());
+            assert!(encrypt(KEY_ID, bad, &material, b"x", &empty).is_err());
+        }
+    }
+
+    #[test]
+    fn header_from_another_blob_is_refused() {
+        let material = aes();
+        let empty = EncryptionContext::new();
+        let a = encrypt(KEY_ID, "m1", &material, b"x", &empty).unwrap();
+        let b = encrypt(KEY_ID, "m2", &material, b"x", &empty).unwrap();
+        let header_a = parse(&a).unwrap();
+        assert_eq!(
+            decrypt(&header_a, &b, &material, &empty),
+            Err(KmsError::InvalidCiphertext)
+        );
+    }
+}
