@@ -206,6 +206,7 @@ pub fn access_denied(ctx: &RequestContext, action: &str, resource: &str, why: &s
 
 #[async_trait]
 impl Authorizer for IamAuthorizer {
+    #[allow(clippy::too_many_arguments)]
     async fn authorize(
         &self,
         ctx: &RequestContext,
@@ -214,6 +215,7 @@ impl Authorizer for IamAuthorizer {
         resource_account: &str,
         resource_policy: Option<&Policy>,
         extra: &rampart_policy::Context,
+        root_allowed: bool,
     ) -> Result<(), AwsError> {
         let principal = &ctx.caller.principal;
         if ctx.caller.from_session_token && action.starts_with("iam:") {
@@ -225,7 +227,7 @@ impl Authorizer for IamAuthorizer {
             ));
         }
         let is_root = matches!(principal, Principal::Root { .. });
-        let own_root = is_root && ctx.caller.account == resource_account;
+        let own_root = is_root && ctx.caller.account == resource_account && root_allowed;
         let ip = if is_root {
             IdentityPolicies {
                 policies: root_policy().into_iter().collect(),
@@ -269,7 +271,7 @@ impl Authorizer for IamAuthorizer {
             resource_account: Some(resource_account),
             boundary: ip.boundary.as_ref(),
             session: ip.session.as_ref(),
-            root_allowed: true,
+            root_allowed,
         };
         match rampart_policy::authorize(&auth, &request) {
             Decision::Allow => Ok(()),

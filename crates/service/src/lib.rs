@@ -108,6 +108,33 @@ impl RequestContext {
                 resource_account,
                 resource_policy,
                 extra,
+                true,
+            )
+            .await
+    }
+
+    /// Authorize where the resource policy must grant even the account's root user, as KMS key
+    /// policies do (the root is not allowed by default in its own account).
+    ///
+    /// # Errors
+    /// AWS's `AccessDenied`/`AccessDeniedException` when the policies do not allow it.
+    pub async fn authorize_by_resource_policy(
+        &self,
+        action: &str,
+        resource: &str,
+        resource_account: &str,
+        resource_policy: &policy::Policy,
+        extra: &policy::Context,
+    ) -> Result<(), AwsError> {
+        self.authorizer
+            .authorize(
+                self,
+                action,
+                resource,
+                resource_account,
+                Some(resource_policy),
+                extra,
+                false,
             )
             .await
     }
@@ -154,7 +181,9 @@ impl RequestContext {
 /// Decides whether the caller may perform an action, combining identity and resource policies.
 #[async_trait]
 pub trait Authorizer: Send + Sync {
-    /// Allow or refuse with AWS's access-denied error.
+    /// Allow or refuse with AWS's access-denied error. `root_allowed`: whether the root user of
+    /// the resource's account is allowed without any policy granting it (false for KMS keys).
+    #[allow(clippy::too_many_arguments)]
     async fn authorize(
         &self,
         ctx: &RequestContext,
@@ -163,6 +192,7 @@ pub trait Authorizer: Send + Sync {
         resource_account: &str,
         resource_policy: Option<&policy::Policy>,
         extra: &policy::Context,
+        root_allowed: bool,
     ) -> Result<(), AwsError>;
 }
 
