@@ -229,8 +229,15 @@ impl Authorizer for IamAuthorizer {
         let is_root = matches!(principal, Principal::Root { .. });
         let own_root = is_root && ctx.caller.account == resource_account && root_allowed;
         let ip = if is_root {
+            // The root has no IAM policies: its power is being root. Where a resource policy
+            // must grant even the root (KMS keys), it gets nothing from the identity side.
+            let policies = if root_allowed || ctx.caller.account != resource_account {
+                root_policy().into_iter().collect()
+            } else {
+                Vec::new()
+            };
             IdentityPolicies {
-                policies: root_policy().into_iter().collect(),
+                policies,
                 ..Default::default()
             }
         } else {
@@ -250,6 +257,31 @@ impl Authorizer for IamAuthorizer {
             resource,
             context: &context,
         };
+        if !root_allowed {
+            // The resource policy is mandatory (KMS key policies): it must allow the caller
+            // itself, naming it or naming its account (which then delegates to IAM below).
+            if let Some(rp) = resource_policy {
+                match rampart_policy::evaluate(&[rp], &request) {
+                    Decision::Allow => {}
+                    Decision::ExplicitDeny => {
+                        return Err(access_denied(
+                            ctx,
+                            action,
+                            resource,
+                            "with an explicit deny in a resource-based policy",
+                        ));
+                    }
+                    Decision::ImplicitDeny => {
+                        return Err(access_denied(
+                            ctx,
+                            action,
+                            resource,
+                            &format!("because no resource-based policy allows the {action} action"),
+                        ));
+                    }
+                }
+            }
+        }
         if own_root {
             // The root user may do anything in its own account unless a resource policy denies it.
             if let Some(rp) = resource_policy {

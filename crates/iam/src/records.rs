@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use rampart_service::AwsError;
-use rampart_store::{Expect, Item, Op, Store};
+use rampart_store::Store;
 
 /// Namespaces in the store.
 pub mod ns {
@@ -259,12 +259,7 @@ fn store_err(e: &rampart_store::StoreError) -> AwsError {
 }
 
 /// A record read with its version, for optimistic updates.
-pub struct Versioned<T> {
-    /// The record.
-    pub value: T,
-    /// Its store version.
-    pub version: u64,
-}
+pub use rampart_service::records::{delete, put, Versioned};
 
 /// Read and decode one record.
 ///
@@ -275,16 +270,7 @@ pub async fn get<T: DeserializeOwned>(
     ns: &str,
     key: &str,
 ) -> Result<Option<Versioned<T>>, AwsError> {
-    match store.get(ns, key).await.map_err(|e| store_err(&e))? {
-        None => Ok(None),
-        Some(Item { value, version, .. }) => {
-            let v = serde_json::from_slice(&value).map_err(|e| {
-                tracing::error!(ns, error = %e, "corrupt record");
-                AwsError::internal()
-            })?;
-            Ok(Some(Versioned { value: v, version }))
-        }
-    }
+    rampart_service::records::get(store, ns, key, store_err).await
 }
 
 /// List and decode records under a prefix, ordered by key, after `start_after`.
@@ -298,55 +284,17 @@ pub async fn list<T: DeserializeOwned>(
     start_after: Option<&str>,
     limit: usize,
 ) -> Result<Vec<(String, T)>, AwsError> {
-    let items = store
-        .list(ns, prefix, start_after, limit)
-        .await
-        .map_err(|e| store_err(&e))?;
-    let mut out = Vec::with_capacity(items.len());
-    for it in items {
-        let v = serde_json::from_slice(&it.value).map_err(|_| AwsError::internal())?;
-        out.push((it.key, v));
-    }
-    Ok(out)
+    rampart_service::records::list(store, ns, prefix, start_after, limit, store_err).await
 }
 
-/// A put of a record, for [`commit`].
-///
-/// # Errors
-/// Never in practice (serialization of plain records).
-pub fn put<T: Serialize>(ns: &str, key: &str, value: &T, expect: Expect) -> Result<Op, AwsError> {
-    let bytes = serde_json::to_vec(value).map_err(|_| AwsError::internal())?;
-    Ok(Op::Put {
-        ns: ns.to_owned(),
-        key: key.to_owned(),
-        value: bytes,
-        expect,
-    })
-}
-
-/// A delete, for [`commit`].
-#[must_use]
-pub fn delete(ns: &str, key: &str, expect: Expect) -> Op {
-    Op::Delete {
-        ns: ns.to_owned(),
-        key: key.to_owned(),
-        expect,
-    }
-}
-
-/// Commit ops atomically. `conflict` is the error to answer when an expectation fails
-/// (an entity created concurrently, or changed since it was read).
+/// Commit ops atomically; `conflict` answers a failed expectation.
 ///
 /// # Errors
 /// `conflict` on a failed expectation, or a store failure.
 pub async fn commit(
     store: &dyn Store,
-    ops: Vec<Op>,
+    ops: Vec<rampart_store::Op>,
     conflict: impl FnOnce() -> AwsError,
 ) -> Result<(), AwsError> {
-    match store.commit(ops).await {
-        Ok(_) => Ok(()),
-        Err(rampart_store::StoreError::Conflict) => Err(conflict()),
-        Err(e) => Err(store_err(&e)),
-    }
+    rampart_service::records::commit(store, ops, conflict, store_err).await
 }

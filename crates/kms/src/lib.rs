@@ -1,4 +1,5 @@
-//! The cryptographic core of Rampart's KMS, with no server, store or policy in it.
+//! Rampart's KMS: the `TrentService` API ([`KmsService`], with [`records`] in the store) over a
+//! cryptographic core that has no server, store or policy in it.
 //!
 //! - [`spec`]: key specs, key usages and algorithms by their AWS names, and AWS's matrix of
 //!   which usages and algorithms each key spec allows.
@@ -22,6 +23,9 @@ pub mod context;
 mod error;
 pub mod mac;
 pub mod material;
+pub mod records;
+mod service;
+pub mod shapes;
 pub mod signing;
 pub mod spec;
 
@@ -29,6 +33,7 @@ pub use context::EncryptionContext;
 pub use error::KmsError;
 pub use material::KeyMaterial;
 pub use rampart_crypto::SecretBytes;
+pub use service::KmsService;
 pub use spec::{
     EncapsulationAlgorithm, EncryptionAlgorithm, KeyAgreementAlgorithm, KeySpec, KeyUsage,
     MacAlgorithm, MessageType, SigningAlgorithm, UnknownName,

@@ -97,6 +97,14 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
         )),
     );
     services.insert(
+        "kms",
+        Arc::new(rampart_kms::KmsService::new(
+            Arc::clone(&store),
+            Arc::clone(&identity.sealer),
+            clock.clone(),
+        )),
+    );
+    services.insert(
         "cloudtrail",
         Arc::new(CloudTrailService::new(Arc::clone(&store), auditor.clone())),
     );

@@ -22,6 +22,7 @@ pub fn implemented(service: &str) -> &'static [&'static str] {
     match service {
         "iam" => rampart_iam::IamService::IMPLEMENTED,
         "sts" => rampart_iam::StsService::IMPLEMENTED,
+        "kms" => rampart_kms::KmsService::IMPLEMENTED,
         "cloudtrail" => rampart_audit::CloudTrailService::IMPLEMENTED,
         _ => &[],
     }

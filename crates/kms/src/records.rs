@@ -1,0 +1,145 @@
+//! What KMS keeps in the store, and typed access to it.
+
+use std::collections::BTreeMap;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use rampart_service::AwsError;
+use rampart_store::Store;
+
+use crate::{KeySpec, KeyUsage};
+
+/// Namespace of keys, by `account/region/key-id`.
+pub const NS_KEY: &str = "kms.key";
+/// Namespace of aliases, by `account/region/alias-name`.
+pub const NS_ALIAS: &str = "kms.alias";
+
+/// One backing key of a KMS key, sealed at rest.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct MaterialRecord {
+    /// Key material id (64 hex digits).
+    pub id: String,
+    /// The serialized material sealed by the server's sealer, base64.
+    pub sealed: String,
+    /// Creation time, epoch millis.
+    pub created: i64,
+}
+
+impl std::fmt::Debug for MaterialRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MaterialRecord")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A KMS key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyRecord {
+    /// Key id (UUID v4).
+    pub id: String,
+    /// Key ARN.
+    pub arn: String,
+    /// Owning account.
+    pub account: String,
+    /// Region.
+    pub region: String,
+    /// Key spec.
+    pub spec: KeySpec,
+    /// Key usage.
+    pub usage: KeyUsage,
+    /// Description.
+    pub description: String,
+    /// `Enabled`, `Disabled` or `PendingDeletion`.
+    pub state: String,
+    /// Creation time, epoch millis.
+    pub created: i64,
+    /// When a key pending deletion is deleted, epoch millis.
+    pub deletion_date: Option<i64>,
+    /// `AWS_KMS`.
+    pub origin: String,
+    /// The key policy document.
+    pub policy: String,
+    /// Backing keys, oldest first.
+    pub materials: Vec<MaterialRecord>,
+    /// Id of the backing key that encrypts.
+    pub current_material: String,
+    /// Tags in order.
+    pub tags: Vec<(String, String)>,
+}
+
+/// An alias.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AliasRecord {
+    /// `alias/…`
+    pub alias_name: String,
+    /// Id of the key it points to.
+    pub target_key_id: String,
+    /// Creation time, epoch millis.
+    pub created: i64,
+    /// Last update, epoch millis.
+    pub updated: i64,
+}
+
+/// The store key of a record in an account and region.
+#[must_use]
+pub fn scoped(account: &str, region: &str, name: &str) -> String {
+    format!("{account}/{region}/{name}")
+}
+
+fn store_err(e: &rampart_store::StoreError) -> AwsError {
+    tracing::error!(error = %e, "store failure");
+    AwsError::new(
+        "KMSInternalException",
+        500,
+        "The request was rejected because an internal exception occurred. The request can be retried.",
+    )
+}
+
+/// A record read with its version, for optimistic updates.
+pub use rampart_service::records::{delete, put, Versioned};
+
+/// Read and decode one record.
+///
+/// # Errors
+/// Store failures, or a corrupt record.
+pub async fn get<T: DeserializeOwned>(
+    store: &dyn Store,
+    ns: &str,
+    key: &str,
+) -> Result<Option<Versioned<T>>, AwsError> {
+    rampart_service::records::get(store, ns, key, store_err).await
+}
+
+/// List and decode records under a prefix, ordered by key, after `start_after`.
+///
+/// # Errors
+/// Store failures, or a corrupt record.
+pub async fn list<T: DeserializeOwned>(
+    store: &dyn Store,
+    ns: &str,
+    prefix: &str,
+    start_after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<(String, T)>, AwsError> {
+    rampart_service::records::list(store, ns, prefix, start_after, limit, store_err).await
+}
+
+/// Commit ops atomically; `conflict` answers a failed expectation.
+///
+/// # Errors
+/// `conflict` on a failed expectation, or a store failure.
+pub async fn commit(
+    store: &dyn Store,
+    ops: Vec<rampart_store::Op>,
+    conflict: impl FnOnce() -> AwsError,
+) -> Result<(), AwsError> {
+    rampart_service::records::commit(store, ops, conflict, store_err).await
+}
+
+/// Tags as a map, for condition keys.
+#[must_use]
+pub fn tag_map(tags: &[(String, String)]) -> BTreeMap<&str, &str> {
+    tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}

@@ -1,0 +1,1618 @@
+//! The KMS API (awsJson1.1 `TrentService`): keys, their life cycle and policies, aliases, tags,
+//! symmetric encryption and data keys.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use serde_json::Value;
+
+use rampart_crypto::{Sealer, SecretBytes};
+use rampart_policy::{Context, Policy, PolicyKind};
+use rampart_protocol::model::ServiceModel;
+use rampart_protocol::types::{Blob, Timestamp};
+use rampart_service::{operations, AwsError, Clock, RequestContext, Service};
+use rampart_store::{Expect, Store};
+
+use crate::records::{self, scoped, AliasRecord, KeyRecord, MaterialRecord, NS_ALIAS, NS_KEY};
+use crate::shapes::kms as s;
+use crate::{ciphertext, EncryptionAlgorithm, EncryptionContext, KeyMaterial, KeySpec, KeyUsage};
+
+const ENABLED: &str = "Enabled";
+const DISABLED: &str = "Disabled";
+const PENDING_DELETION: &str = "PendingDeletion";
+const MAX_TAGS: usize = 50;
+const DAY_MS: i64 = 86_400_000;
+
+/// The KMS service.
+pub struct KmsService {
+    store: Arc<dyn Store>,
+    sealer: Arc<Sealer>,
+    clock: Arc<dyn Clock>,
+}
+
+operations!(KmsService {
+    "CreateKey" => create_key,
+    "DescribeKey" => describe_key,
+    "ListKeys" => list_keys,
+    "Encrypt" => encrypt,
+    "Decrypt" => decrypt,
+    "ReEncrypt" => re_encrypt,
+    "GenerateDataKey" => generate_data_key,
+    "GenerateDataKeyWithoutPlaintext" => generate_data_key_without_plaintext,
+    "GenerateRandom" => generate_random,
+    "EnableKey" => enable_key,
+    "DisableKey" => disable_key,
+    "ScheduleKeyDeletion" => schedule_key_deletion,
+    "CancelKeyDeletion" => cancel_key_deletion,
+    "GetKeyPolicy" => get_key_policy,
+    "PutKeyPolicy" => put_key_policy,
+    "CreateAlias" => create_alias,
+    "ListAliases" => list_aliases,
+    "DeleteAlias" => delete_alias,
+    "UpdateAlias" => update_alias,
+    "TagResource" => tag_resource,
+    "UntagResource" => untag_resource,
+    "ListResourceTags" => list_resource_tags,
+    "UpdateKeyDescription" => update_key_description,
+});
+
+#[async_trait]
+impl Service for KmsService {
+    fn model(&self) -> &'static ServiceModel {
+        &rampart_protocol::generated::kms::MODEL
+    }
+    fn implemented(&self) -> &'static [&'static str] {
+        Self::IMPLEMENTED
+    }
+    async fn call(&self, ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
+        self.dispatch(ctx, input).await
+    }
+}
+
+fn err(code: &'static str, message: impl Into<String>) -> AwsError {
+    AwsError::new(code, 400, message)
+}
+
+fn kms_err(e: &crate::KmsError) -> AwsError {
+    let status = if matches!(e, crate::KmsError::Internal) {
+        500
+    } else {
+        400
+    };
+    AwsError::new(e.aws_code(), status, e.aws_message())
+}
+
+fn internal(what: &str) -> AwsError {
+    tracing::error!(what, "kms internal failure");
+    AwsError::new(
+        "KMSInternalException",
+        500,
+        "The request was rejected because an internal exception occurred. The request can be retried.",
+    )
+}
+
+fn concurrent() -> AwsError {
+    err(
+        "ConcurrentModificationException",
+        "The request was rejected because multiple requests to change this key were submitted simultaneously. Retry the request.",
+    )
+}
+
+fn validation(message: impl Into<String>) -> AwsError {
+    err("ValidationException", message)
+}
+
+fn malformed_policy(message: impl Into<String>) -> AwsError {
+    err("MalformedPolicyDocumentException", message)
+}
+
+/// AWS's answer to a request with `DryRun` set that passed its checks.
+fn dry_run(flag: Option<bool>) -> Result<(), AwsError> {
+    if flag == Some(true) {
+        Err(err(
+            "DryRunOperationException",
+            "The request would have succeeded, but the DryRun option is set.",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn ts(ms: i64) -> Timestamp {
+    Timestamp::from_millis(ms)
+}
+
+fn is_uuid(s: &str) -> bool {
+    s.len() == 36 && uuid::Uuid::parse_str(s).is_ok()
+}
+
+/// A parsed KMS ARN: account, region and resource (`key/…` or `alias/…`).
+struct KmsArn<'a> {
+    region: &'a str,
+    account: &'a str,
+    resource: &'a str,
+}
+
+fn parse_arn(arn: &str) -> Option<KmsArn<'_>> {
+    let mut parts = arn.splitn(6, ':');
+    let (Some("arn"), Some(_partition), Some("kms"), Some(region), Some(account), Some(resource)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    Some(KmsArn {
+        region,
+        account,
+        resource,
+    })
+}
+
+/// A key resolved from a request's `KeyId`, with the alias the request named (for
+/// `kms:RequestAlias`).
+struct Resolved {
+    key: records::Versioned<KeyRecord>,
+    alias: Option<String>,
+}
+
+/// What an operation needs of the key's state.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Needs {
+    /// Any state (DescribeKey, GetKeyPolicy, ListResourceTags, CancelKeyDeletion).
+    Any,
+    /// Not pending deletion (management operations).
+    NotPendingDeletion,
+    /// Enabled (cryptographic operations).
+    Enabled,
+}
+
+fn check_state(rec: &KeyRecord, needs: Needs) -> Result<(), AwsError> {
+    match (needs, rec.state.as_str()) {
+        (Needs::Any, _) | (_, ENABLED) => Ok(()),
+        (_, PENDING_DELETION) => Err(err(
+            "KMSInvalidStateException",
+            format!("{} is pending deletion.", rec.arn),
+        )),
+        (Needs::Enabled, _) => Err(err(
+            "DisabledException",
+            format!("{} is disabled.", rec.arn),
+        )),
+        (Needs::NotPendingDeletion, _) => Ok(()),
+    }
+}
+
+fn check_usage(rec: &KeyRecord, usage: KeyUsage, op: &str) -> Result<(), AwsError> {
+    if rec.usage == usage {
+        Ok(())
+    } else {
+        Err(err(
+            "InvalidKeyUsageException",
+            format!(
+                "{} key usage is {} which is not valid for {op}.",
+                rec.arn, rec.usage
+            ),
+        ))
+    }
+}
+
+fn context_keys(extra: &mut Context, context: &EncryptionContext) {
+    for (k, v) in context {
+        extra.insert(&format!("kms:EncryptionContext:{k}"), v);
+    }
+    if !context.is_empty() {
+        extra.insert_multi("kms:EncryptionContextKeys", context.keys());
+    }
+}
+
+/// Authorize `action` on a key as KMS does: the key policy itself must allow the caller, either
+/// naming it or naming its account (which delegates to the caller's IAM policies; the account's
+/// root user is allowed only this way). The authorizer enforces this for policies that must
+/// grant even the root.
+async fn authorize_with_key_policy(
+    ctx: &RequestContext,
+    action: &str,
+    arn: &str,
+    account: &str,
+    policy: &Policy,
+    extra: &Context,
+) -> Result<(), AwsError> {
+    ctx.authorize_by_resource_policy(action, arn, account, policy, extra)
+        .await
+}
+
+fn default_policy(partition: &str, account: &str) -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Id": "key-default-1",
+        "Statement": [{
+            "Sid": "Enable IAM User Permissions",
+            "Effect": "Allow",
+            "Principal": {"AWS": format!("arn:{partition}:iam::{account}:root")},
+            "Action": "kms:*",
+            "Resource": "*"
+        }]
+    })
+    .to_string()
+}
+
+fn parse_policy(doc: &str) -> Result<Policy, AwsError> {
+    let p = Policy::parse(doc).map_err(|e| malformed_policy(e.to_string()))?;
+    p.validate(PolicyKind::Resource)
+        .map_err(|e| malformed_policy(e.to_string()))?;
+    Ok(p)
+}
+
+fn check_alias_name(name: &str) -> Result<(), AwsError> {
+    if !name.starts_with("alias/") || name.len() <= "alias/".len() {
+        return Err(validation(
+            "Alias must start with the prefix \"alias/\". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html",
+        ));
+    }
+    if name.starts_with("alias/aws/") {
+        return Err(err("NotAuthorizedException", ""));
+    }
+    if !name["alias/".len()..]
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'/' || b == b'_' || b == b'-')
+    {
+        return Err(validation(format!(
+            "1 validation error detected: Value '{name}' at 'aliasName' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9/_-]+$"
+        )));
+    }
+    Ok(())
+}
+
+fn check_tags(tags: &[s::Tag]) -> Result<(), AwsError> {
+    let mut seen = std::collections::BTreeSet::new();
+    for t in tags {
+        if t.tag_key.starts_with("aws:") {
+            return Err(err("TagException", "Tags beginning with aws: are reserved"));
+        }
+        if !seen.insert(t.tag_key.as_str()) {
+            return Err(err("TagException", "Duplicate tag keys"));
+        }
+    }
+    if tags.len() > MAX_TAGS {
+        return Err(err("TagException", "Too many tags"));
+    }
+    Ok(())
+}
+
+fn metadata(rec: &KeyRecord) -> s::KeyMetadata {
+    fn names<T: std::fmt::Display>(v: &[T]) -> Option<Vec<String>> {
+        (!v.is_empty()).then(|| v.iter().map(ToString::to_string).collect())
+    }
+    let pending = rec.state == PENDING_DELETION;
+    s::KeyMetadata {
+        aws_account_id: Some(rec.account.clone()),
+        key_id: rec.id.clone(),
+        arn: Some(rec.arn.clone()),
+        creation_date: Some(ts(rec.created)),
+        enabled: Some(rec.state == ENABLED),
+        description: Some(rec.description.clone()),
+        key_usage: Some(rec.usage.to_string()),
+        key_state: Some(rec.state.clone()),
+        deletion_date: rec.deletion_date.filter(|_| pending).map(ts),
+        origin: Some(rec.origin.clone()),
+        key_manager: Some("CUSTOMER".to_owned()),
+        customer_master_key_spec: Some(rec.spec.to_string()),
+        key_spec: Some(rec.spec.to_string()),
+        encryption_algorithms: names(rec.spec.encryption_algorithms(rec.usage)),
+        signing_algorithms: names(rec.spec.signing_algorithms(rec.usage)),
+        mac_algorithms: names(rec.spec.mac_algorithms(rec.usage)),
+        key_agreement_algorithms: names(rec.spec.key_agreement_algorithms(rec.usage)),
+        encapsulation_algorithms: names(rec.spec.encapsulation_algorithms(rec.usage)),
+        multi_region: Some(false),
+        current_key_material_id: (rec.spec == KeySpec::SymmetricDefault)
+            .then(|| rec.current_material.clone()),
+        ..Default::default()
+    }
+}
+
+fn tags_out(tags: &[(String, String)]) -> Vec<s::Tag> {
+    tags.iter()
+        .map(|(k, v)| s::Tag {
+            tag_key: k.clone(),
+            tag_value: v.clone(),
+        })
+        .collect()
+}
+
+/// Bytes of a data key: `KeySpec` (AES_256/AES_128) or `NumberOfBytes`, exactly one.
+fn data_key_len(key_spec: Option<&str>, number_of_bytes: Option<i32>) -> Result<usize, AwsError> {
+    match (key_spec, number_of_bytes) {
+        (Some(_), Some(_)) => Err(validation(
+            "Please specify either number of bytes or key spec.",
+        )),
+        (None, None) => Err(validation("Please specify either number of bytes or key spec.")),
+        (Some("AES_256"), None) => Ok(32),
+        (Some("AES_128"), None) => Ok(16),
+        (Some(other), None) => Err(validation(format!(
+            "1 validation error detected: Value '{other}' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]"
+        ))),
+        (None, Some(n)) => usize::try_from(n)
+            .ok()
+            .filter(|n| (1..=1024).contains(n))
+            .ok_or_else(|| {
+                validation(format!(
+                    "1 validation error detected: Value '{n}' at 'numberOfBytes' failed to satisfy constraint: Member must have value {}",
+                    if n < 1 { "greater than or equal to 1" } else { "less than or equal to 1024" }
+                ))
+            }),
+    }
+}
+
+fn random(n: usize) -> Result<SecretBytes, AwsError> {
+    rampart_crypto::random_bytes(n)
+        .map(SecretBytes::new)
+        .map_err(|_| internal("random"))
+}
+
+fn algorithm_of(given: Option<&str>) -> Result<EncryptionAlgorithm, AwsError> {
+    match given {
+        None => Ok(EncryptionAlgorithm::SymmetricDefault),
+        Some(a) => a.parse().map_err(|_| {
+            validation(format!(
+                "1 validation error detected: Value '{a}' at 'encryptionAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: [SYMMETRIC_DEFAULT, RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256, SM2PKE]"
+            ))
+        }),
+    }
+}
+
+impl KmsService {
+    /// A KMS service over `store`, sealing key material with `sealer`.
+    #[must_use]
+    pub fn new(store: Arc<dyn Store>, sealer: Arc<Sealer>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            store,
+            sealer,
+            clock,
+        }
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.clock.now().timestamp_millis()
+    }
+
+    fn material_aad(arn: &str, material_id: &str) -> Vec<u8> {
+        format!("kms/{arn}/{material_id}").into_bytes()
+    }
+
+    fn seal(
+        &self,
+        arn: &str,
+        material: &KeyMaterial,
+        created: i64,
+    ) -> Result<MaterialRecord, AwsError> {
+        let id = hex::encode(rampart_crypto::random_bytes(32).map_err(|_| internal("random"))?);
+        let sealed = self
+            .sealer
+            .seal(material.secret().expose(), &Self::material_aad(arn, &id))
+            .map_err(|_| internal("seal"))?;
+        Ok(MaterialRecord {
+            id,
+            sealed: B64.encode(sealed),
+            created,
+        })
+    }
+
+    fn unseal(&self, rec: &KeyRecord, material_id: &str) -> Result<Option<KeyMaterial>, AwsError> {
+        let Some(m) = rec.materials.iter().find(|m| m.id == material_id) else {
+            return Ok(None);
+        };
+        let sealed = B64
+            .decode(&m.sealed)
+            .map_err(|_| internal("material encoding"))?;
+        let secret = self
+            .sealer
+            .open(&sealed, &Self::material_aad(&rec.arn, &m.id))
+            .map_err(|_| internal("unseal"))?;
+        KeyMaterial::from_secret(rec.spec, secret)
+            .map(Some)
+            .map_err(|_| internal("material"))
+    }
+
+    fn current_material(&self, rec: &KeyRecord) -> Result<KeyMaterial, AwsError> {
+        self.unseal(rec, &rec.current_material)?
+            .ok_or_else(|| internal("missing current material"))
+    }
+
+    /// Load a key by account, region and id; a key whose deletion date has passed is deleted
+    /// now and is not found.
+    async fn load(
+        &self,
+        account: &str,
+        region: &str,
+        id: &str,
+    ) -> Result<Option<records::Versioned<KeyRecord>>, AwsError> {
+        let key = scoped(account, region, id);
+        let Some(rec) = records::get::<KeyRecord>(&*self.store, NS_KEY, &key).await? else {
+            return Ok(None);
+        };
+        if rec.value.state == PENDING_DELETION
+            && rec.value.deletion_date.is_some_and(|d| d <= self.now_ms())
+        {
+            let op = records::delete(NS_KEY, &key, Expect::Version(rec.version));
+            // Losing a race with another deleter is fine: the key is gone either way.
+            let _ = records::commit(&*self.store, vec![op], concurrent).await;
+            return Ok(None);
+        }
+        Ok(Some(rec))
+    }
+
+    async fn load_alias(
+        &self,
+        account: &str,
+        region: &str,
+        name: &str,
+    ) -> Result<Option<records::Versioned<AliasRecord>>, AwsError> {
+        records::get(&*self.store, NS_ALIAS, &scoped(account, region, name)).await
+    }
+
+    fn alias_arn(ctx: &RequestContext, account: &str, region: &str, name: &str) -> String {
+        ctx.arn("kms", region, account, name)
+    }
+
+    /// Resolve a key id, key ARN, alias name or alias ARN.
+    async fn resolve(&self, ctx: &RequestContext, given: &str) -> Result<Resolved, AwsError> {
+        let account = ctx.caller.account.as_str();
+        let region = ctx.region.as_str();
+        let (account, region, alias, id) = if let Some(arn) =
+            given.strip_prefix("arn:").map(|_| given)
+        {
+            let Some(parsed) = parse_arn(arn) else {
+                return Err(err("NotFoundException", format!("Invalid arn {given}")));
+            };
+            if let Some(key_id) = parsed.resource.strip_prefix("key/") {
+                (parsed.account, parsed.region, None, key_id.to_owned())
+            } else if parsed.resource.starts_with("alias/") {
+                let name = parsed.resource;
+                let Some(a) = self.load_alias(parsed.account, parsed.region, name).await? else {
+                    return Err(err(
+                        "NotFoundException",
+                        format!("Alias {given} is not found."),
+                    ));
+                };
+                (
+                    parsed.account,
+                    parsed.region,
+                    Some(name.to_owned()),
+                    a.value.target_key_id,
+                )
+            } else {
+                return Err(err("NotFoundException", format!("Invalid arn {given}")));
+            }
+        } else if given.starts_with("alias/") {
+            let Some(a) = self.load_alias(account, region, given).await? else {
+                return Err(err(
+                    "NotFoundException",
+                    format!(
+                        "Alias {} is not found.",
+                        Self::alias_arn(ctx, account, region, given)
+                    ),
+                ));
+            };
+            (
+                account,
+                region,
+                Some(given.to_owned()),
+                a.value.target_key_id,
+            )
+        } else {
+            if !is_uuid(given) {
+                return Err(err("NotFoundException", format!("Invalid keyId '{given}'")));
+            }
+            (account, region, None, given.to_owned())
+        };
+        match self.load(account, region, &id).await? {
+            Some(key) => Ok(Resolved { key, alias }),
+            None => Err(err(
+                "NotFoundException",
+                format!(
+                    "Key '{}' does not exist",
+                    ctx.arn("kms", region, account, &format!("key/{id}"))
+                ),
+            )),
+        }
+    }
+
+    fn base_extra(ctx: &RequestContext, resolved: Option<&Resolved>) -> Context {
+        let mut extra = Context::new();
+        extra.insert("kms:CallerAccount", &ctx.caller.account);
+        if let Some(r) = resolved {
+            if let Some(alias) = &r.alias {
+                extra.insert("kms:RequestAlias", alias);
+            }
+            for (k, v) in &r.key.value.tags {
+                extra.insert(&format!("aws:ResourceTag/{k}"), v);
+            }
+        }
+        extra
+    }
+
+    /// Authorize `action` on the key against its key policy and the caller's IAM policies.
+    async fn authorize_key(
+        ctx: &RequestContext,
+        action: &str,
+        resolved: &Resolved,
+        extra: &Context,
+    ) -> Result<(), AwsError> {
+        let rec = &resolved.key.value;
+        ctx.note_resource("AWS::KMS::Key", &rec.arn);
+        let policy = Policy::parse(&rec.policy).map_err(|_| internal("stored key policy"))?;
+        authorize_with_key_policy(ctx, action, &rec.arn, &rec.account, &policy, extra).await
+    }
+
+    /// Resolve, authorize `action`, and check the key's state.
+    async fn key_for(
+        &self,
+        ctx: &RequestContext,
+        given: &str,
+        action: &str,
+        needs: Needs,
+    ) -> Result<Resolved, AwsError> {
+        let r = self.resolve(ctx, given).await?;
+        let extra = Self::base_extra(ctx, Some(&r));
+        Self::authorize_key(ctx, action, &r, &extra).await?;
+        check_state(&r.key.value, needs)?;
+        Ok(r)
+    }
+
+    async fn save(&self, rec: &records::Versioned<KeyRecord>) -> Result<(), AwsError> {
+        let v = &rec.value;
+        let op = records::put(
+            NS_KEY,
+            &scoped(&v.account, &v.region, &v.id),
+            v,
+            Expect::Version(rec.version),
+        )?;
+        records::commit(&*self.store, vec![op], concurrent).await
+    }
+
+    async fn create_key(
+        &self,
+        ctx: &RequestContext,
+        req: s::CreateKeyRequest,
+    ) -> Result<s::CreateKeyResponse, AwsError> {
+        if req.custom_key_store_id.is_some() || req.xks_key_id.is_some() {
+            return Err(err(
+                "UnsupportedOperationException",
+                "Rampart does not support custom key stores.",
+            ));
+        }
+        if req.multi_region == Some(true) {
+            return Err(err(
+                "UnsupportedOperationException",
+                "Rampart does not support multi-Region keys.",
+            ));
+        }
+        if req.origin.as_deref().is_some_and(|o| o != "AWS_KMS") {
+            return Err(err(
+                "UnsupportedOperationException",
+                format!(
+                    "Rampart does not support keys with origin {}.",
+                    req.origin.as_deref().unwrap_or_default()
+                ),
+            ));
+        }
+        let spec_name = match (req.key_spec.as_deref(), req.customer_master_key_spec.as_deref()) {
+            (Some(_), Some(_)) => {
+                return Err(validation(
+                    "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.",
+                ))
+            }
+            (Some(k), None) | (None, Some(k)) => k,
+            (None, None) => "SYMMETRIC_DEFAULT",
+        };
+        let spec: KeySpec = spec_name.parse().map_err(|_| {
+            validation(format!(
+                "1 validation error detected: Value '{spec_name}' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [{}]",
+                KeySpec::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+            ))
+        })?;
+        let usage = match req.key_usage.as_deref() {
+            Some(u) => u.parse::<KeyUsage>().map_err(|_| {
+                validation(format!(
+                    "1 validation error detected: Value '{u}' at 'keyUsage' failed to satisfy constraint: Member must satisfy enum value set: [{}]",
+                    KeyUsage::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+                ))
+            })?,
+            None if spec == KeySpec::SymmetricDefault => KeyUsage::EncryptDecrypt,
+            None => {
+                return Err(validation(
+                    "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.",
+                ))
+            }
+        };
+        spec.check_usage(usage).map_err(|e| kms_err(&e))?;
+        if !spec.is_supported() {
+            return Err(err(
+                "UnsupportedOperationException",
+                format!("Rampart does not support key spec {spec}."),
+            ));
+        }
+        let tags = req.tags.unwrap_or_default();
+        check_tags(&tags)?;
+
+        let account = ctx.caller.account.clone();
+        let region = ctx.region.clone();
+        let mut extra = Self::base_extra(ctx, None);
+        extra.insert("kms:KeySpec", spec.as_str());
+        extra.insert("kms:KeyUsage", usage.as_str());
+        extra.insert("kms:KeyOrigin", "AWS_KMS");
+        extra.insert("kms:MultiRegion", "false");
+        for t in &tags {
+            extra.insert(&format!("aws:RequestTag/{}", t.tag_key), &t.tag_value);
+        }
+        if !tags.is_empty() {
+            extra.insert_multi("aws:TagKeys", tags.iter().map(|t| t.tag_key.as_str()));
+        }
+        ctx.authorize("kms:CreateKey", "*", &account, None, &extra)
+            .await?;
+
+        let id = uuid::Uuid::new_v4().to_string();
+        let arn = ctx.arn("kms", &region, &account, &format!("key/{id}"));
+        let policy_doc = match req.policy {
+            Some(doc) => {
+                let policy = parse_policy(&doc)?;
+                if req.bypass_policy_lockout_safety_check != Some(true) {
+                    self.lockout_check(ctx, &arn, &account, &policy).await?;
+                }
+                doc
+            }
+            None => default_policy(ctx.partition, &account),
+        };
+        let now = self.now_ms();
+        let material = KeyMaterial::generate(spec).map_err(|e| kms_err(&e))?;
+        let m = self.seal(&arn, &material, now)?;
+        let rec = KeyRecord {
+            id: id.clone(),
+            arn: arn.clone(),
+            account: account.clone(),
+            region: region.clone(),
+            spec,
+            usage,
+            description: req.description.unwrap_or_default(),
+            state: ENABLED.to_owned(),
+            created: now,
+            deletion_date: None,
+            origin: "AWS_KMS".to_owned(),
+            policy: policy_doc,
+            current_material: m.id.clone(),
+            materials: vec![m],
+            tags: tags.into_iter().map(|t| (t.tag_key, t.tag_value)).collect(),
+        };
+        let op = records::put(
+            NS_KEY,
+            &scoped(&account, &region, &id),
+            &rec,
+            Expect::Absent,
+        )?;
+        records::commit(&*self.store, vec![op], concurrent).await?;
+        ctx.note_resource("AWS::KMS::Key", &arn);
+        Ok(s::CreateKeyResponse {
+            key_metadata: Some(metadata(&rec)),
+        })
+    }
+
+    /// AWS's policy lockout safety check: the new policy must let the caller change it again.
+    async fn lockout_check(
+        &self,
+        ctx: &RequestContext,
+        arn: &str,
+        account: &str,
+        policy: &Policy,
+    ) -> Result<(), AwsError> {
+        let mut extra = Context::new();
+        extra.insert("kms:CallerAccount", &ctx.caller.account);
+        authorize_with_key_policy(ctx, "kms:PutKeyPolicy", arn, account, policy, &extra)
+            .await
+            .map_err(|_| {
+                malformed_policy(
+                    "The new key policy will not allow you to update the key policy in the future.",
+                )
+            })
+    }
+
+    async fn describe_key(
+        &self,
+        ctx: &RequestContext,
+        req: s::DescribeKeyRequest,
+    ) -> Result<s::DescribeKeyResponse, AwsError> {
+        let r = self
+            .key_for(ctx, &req.key_id, "kms:DescribeKey", Needs::Any)
+            .await?;
+        Ok(s::DescribeKeyResponse {
+            key_metadata: Some(metadata(&r.key.value)),
+        })
+    }
+
+    async fn list_keys(
+        &self,
+        ctx: &RequestContext,
+        req: s::ListKeysRequest,
+    ) -> Result<s::ListKeysResponse, AwsError> {
+        let account = ctx.caller.account.clone();
+        ctx.authorize(
+            "kms:ListKeys",
+            "*",
+            &account,
+            None,
+            &Self::base_extra(ctx, None),
+        )
+        .await?;
+        let limit = usize::try_from(req.limit.unwrap_or(100))
+            .unwrap_or(100)
+            .clamp(1, 1000);
+        let prefix = scoped(&account, &ctx.region, "");
+        let start = req.marker.as_deref().map(|m| format!("{prefix}{m}"));
+        let now = self.now_ms();
+        let page =
+            records::list::<KeyRecord>(&*self.store, NS_KEY, &prefix, start.as_deref(), limit + 1)
+                .await?;
+        let truncated = page.len() > limit;
+        let keys: Vec<KeyRecord> = page.into_iter().take(limit).map(|(_, k)| k).collect();
+        let next_marker = truncated
+            .then(|| keys.last().map(|k| k.id.clone()))
+            .flatten();
+        Ok(s::ListKeysResponse {
+            keys: Some(
+                keys.iter()
+                    .filter(|k| {
+                        !(k.state == PENDING_DELETION && k.deletion_date.is_some_and(|d| d <= now))
+                    })
+                    .map(|k| s::KeyListEntry {
+                        key_arn: Some(k.arn.clone()),
+                        key_id: Some(k.id.clone()),
+                    })
+                    .collect(),
+            ),
+            truncated: Some(truncated),
+            next_marker,
+        })
+    }
+
+    /// Encrypt under the key's current material; returns (blob, material id).
+    fn seal_for(
+        &self,
+        rec: &KeyRecord,
+        algorithm: EncryptionAlgorithm,
+        plaintext: &[u8],
+        context: &EncryptionContext,
+    ) -> Result<(Vec<u8>, String), AwsError> {
+        let material = self.current_material(rec)?;
+        let blob = if rec.spec == KeySpec::SymmetricDefault {
+            if algorithm != EncryptionAlgorithm::SymmetricDefault {
+                return Err(kms_err(&crate::KmsError::IncompatibleAlgorithm {
+                    algorithm: algorithm.as_str(),
+                    spec: rec.spec,
+                }));
+            }
+            ciphertext::encrypt(
+                &rec.id,
+                &rec.current_material,
+                &material,
+                plaintext,
+                context,
+            )
+        } else {
+            if !context.is_empty() {
+                return Err(validation(
+                    "EncryptionContext is not supported for asymmetric keys.",
+                ));
+            }
+            crate::asymmetric::encrypt(&material, algorithm, plaintext)
+        }
+        .map_err(|e| kms_err(&e))?;
+        Ok((blob, rec.current_material.clone()))
+    }
+
+    /// Open a symmetric blob (or an RSA ciphertext) of `rec`; returns (plaintext, material id).
+    fn open_for(
+        &self,
+        rec: &KeyRecord,
+        algorithm: EncryptionAlgorithm,
+        blob: &[u8],
+        context: &EncryptionContext,
+    ) -> Result<(SecretBytes, String), AwsError> {
+        if rec.spec == KeySpec::SymmetricDefault {
+            if algorithm != EncryptionAlgorithm::SymmetricDefault {
+                return Err(kms_err(&crate::KmsError::IncompatibleAlgorithm {
+                    algorithm: algorithm.as_str(),
+                    spec: rec.spec,
+                }));
+            }
+            let header = ciphertext::parse(blob).map_err(|e| kms_err(&e))?;
+            if header.key_id() != rec.id {
+                return Err(kms_err(&crate::KmsError::InvalidCiphertext));
+            }
+            let material = self
+                .unseal(rec, header.material_id())?
+                .ok_or_else(|| kms_err(&crate::KmsError::InvalidCiphertext))?;
+            let plain =
+                ciphertext::decrypt(&header, blob, &material, context).map_err(|e| kms_err(&e))?;
+            Ok((plain, header.material_id().to_owned()))
+        } else {
+            let material = self.current_material(rec)?;
+            let plain =
+                crate::asymmetric::decrypt(&material, algorithm, blob).map_err(|e| kms_err(&e))?;
+            Ok((plain, rec.current_material.clone()))
+        }
+    }
+
+    /// Resolve, authorize a cryptographic operation with its context keys, and check the
+    /// key's state and usage.
+    async fn crypto_key(
+        &self,
+        ctx: &RequestContext,
+        given: &str,
+        op: &str,
+        algorithm: Option<EncryptionAlgorithm>,
+        context: &EncryptionContext,
+    ) -> Result<Resolved, AwsError> {
+        let r = self.resolve(ctx, given).await?;
+        let mut extra = Self::base_extra(ctx, Some(&r));
+        context_keys(&mut extra, context);
+        if let Some(a) = algorithm {
+            extra.insert("kms:EncryptionAlgorithm", a.as_str());
+        }
+        Self::authorize_key(ctx, &format!("kms:{op}"), &r, &extra).await?;
+        check_state(&r.key.value, Needs::Enabled)?;
+        check_usage(&r.key.value, KeyUsage::EncryptDecrypt, op)?;
+        Ok(r)
+    }
+
+    async fn encrypt(
+        &self,
+        ctx: &RequestContext,
+        req: s::EncryptRequest,
+    ) -> Result<s::EncryptResponse, AwsError> {
+        let algorithm = algorithm_of(req.encryption_algorithm.as_deref())?;
+        let context = req.encryption_context.unwrap_or_default();
+        let r = self
+            .crypto_key(ctx, &req.key_id, "Encrypt", Some(algorithm), &context)
+            .await?;
+        dry_run(req.dry_run)?;
+        let (blob, _) = self.seal_for(&r.key.value, algorithm, &req.plaintext.0, &context)?;
+        Ok(s::EncryptResponse {
+            ciphertext_blob: Some(Blob(blob)),
+            encryption_algorithm: Some(algorithm.to_string()),
+            key_id: Some(r.key.value.arn.clone()),
+        })
+    }
+
+    /// The key a ciphertext names: `KeyId` if given (which must be the blob's key for a
+    /// symmetric blob), else the key in the blob's header.
+    async fn key_of_blob(
+        &self,
+        ctx: &RequestContext,
+        given: Option<&str>,
+        blob: &[u8],
+    ) -> Result<String, AwsError> {
+        let header = ciphertext::parse(blob).ok();
+        if let Some(g) = given {
+            let r = self.resolve(ctx, g).await?;
+            let symmetric = r.key.value.spec == KeySpec::SymmetricDefault;
+            if symmetric
+                && header
+                    .as_ref()
+                    .is_some_and(|h| h.key_id() != r.key.value.id)
+            {
+                return Err(err(
+                    "IncorrectKeyException",
+                    "The key ID in the request does not identify a CMK that can perform this operation.",
+                ));
+            }
+            return Ok(g.to_owned());
+        }
+        let Some(h) = header else {
+            return Err(kms_err(&crate::KmsError::InvalidCiphertext));
+        };
+        if self
+            .load(&ctx.caller.account, &ctx.region, h.key_id())
+            .await?
+            .is_none()
+        {
+            return Err(kms_err(&crate::KmsError::InvalidCiphertext));
+        }
+        Ok(h.key_id().to_owned())
+    }
+
+    async fn decrypt(
+        &self,
+        ctx: &RequestContext,
+        req: s::DecryptRequest,
+    ) -> Result<s::DecryptResponse, AwsError> {
+        if req.recipient.is_some() {
+            return Err(err(
+                "UnsupportedOperationException",
+                "Rampart does not support Recipient (Nitro Enclaves attestation).",
+            ));
+        }
+        let blob = req
+            .ciphertext_blob
+            .ok_or_else(|| validation("CiphertextBlob is required."))?;
+        let algorithm = algorithm_of(req.encryption_algorithm.as_deref())?;
+        let context = req.encryption_context.unwrap_or_default();
+        let key = self
+            .key_of_blob(ctx, req.key_id.as_deref(), &blob.0)
+            .await?;
+        let r = self
+            .crypto_key(ctx, &key, "Decrypt", Some(algorithm), &context)
+            .await?;
+        dry_run(req.dry_run)?;
+        let (plain, material_id) = self.open_for(&r.key.value, algorithm, &blob.0, &context)?;
+        Ok(s::DecryptResponse {
+            plaintext: Some(Blob(plain.expose().to_vec())),
+            encryption_algorithm: Some(algorithm.to_string()),
+            key_id: Some(r.key.value.arn.clone()),
+            key_material_id: (r.key.value.spec == KeySpec::SymmetricDefault).then_some(material_id),
+            ciphertext_for_recipient: None,
+        })
+    }
+
+    async fn re_encrypt(
+        &self,
+        ctx: &RequestContext,
+        req: s::ReEncryptRequest,
+    ) -> Result<s::ReEncryptResponse, AwsError> {
+        let blob = req
+            .ciphertext_blob
+            .ok_or_else(|| validation("CiphertextBlob is required."))?;
+        let src_alg = algorithm_of(req.source_encryption_algorithm.as_deref())?;
+        let dst_alg = algorithm_of(req.destination_encryption_algorithm.as_deref())?;
+        let src_ctx = req.source_encryption_context.unwrap_or_default();
+        let dst_ctx = req.destination_encryption_context.unwrap_or_default();
+        let src_key = self
+            .key_of_blob(ctx, req.source_key_id.as_deref(), &blob.0)
+            .await?;
+        let src = self
+            .crypto_key(ctx, &src_key, "ReEncryptFrom", Some(src_alg), &src_ctx)
+            .await?;
+        let dst = self
+            .crypto_key(
+                ctx,
+                &req.destination_key_id,
+                "ReEncryptTo",
+                Some(dst_alg),
+                &dst_ctx,
+            )
+            .await?;
+        dry_run(req.dry_run)?;
+        let (plain, src_material) = self.open_for(&src.key.value, src_alg, &blob.0, &src_ctx)?;
+        let (out, dst_material) =
+            self.seal_for(&dst.key.value, dst_alg, plain.expose(), &dst_ctx)?;
+        Ok(s::ReEncryptResponse {
+            ciphertext_blob: Some(Blob(out)),
+            source_key_id: Some(src.key.value.arn.clone()),
+            key_id: Some(dst.key.value.arn.clone()),
+            source_encryption_algorithm: Some(src_alg.to_string()),
+            destination_encryption_algorithm: Some(dst_alg.to_string()),
+            source_key_material_id: (src.key.value.spec == KeySpec::SymmetricDefault)
+                .then_some(src_material),
+            destination_key_material_id: (dst.key.value.spec == KeySpec::SymmetricDefault)
+                .then_some(dst_material),
+        })
+    }
+
+    /// A fresh data key encrypted under the key: (resolved key, plaintext, blob, material id).
+    async fn data_key(
+        &self,
+        ctx: &RequestContext,
+        key_id: &str,
+        op: &str,
+        len: usize,
+        context: &EncryptionContext,
+        dry: Option<bool>,
+    ) -> Result<(Resolved, SecretBytes, Vec<u8>, String), AwsError> {
+        let r = self.crypto_key(ctx, key_id, op, None, context).await?;
+        if r.key.value.spec != KeySpec::SymmetricDefault {
+            return Err(err(
+                "InvalidKeyUsageException",
+                format!(
+                    "{} key spec is {} which is not valid for {op}.",
+                    r.key.value.arn, r.key.value.spec
+                ),
+            ));
+        }
+        dry_run(dry)?;
+        let plain = random(len)?;
+        let (blob, material) = self.seal_for(
+            &r.key.value,
+            EncryptionAlgorithm::SymmetricDefault,
+            plain.expose(),
+            context,
+        )?;
+        Ok((r, plain, blob, material))
+    }
+
+    async fn generate_data_key(
+        &self,
+        ctx: &RequestContext,
+        req: s::GenerateDataKeyRequest,
+    ) -> Result<s::GenerateDataKeyResponse, AwsError> {
+        if req.recipient.is_some() {
+            return Err(err(
+                "UnsupportedOperationException",
+                "Rampart does not support Recipient (Nitro Enclaves attestation).",
+            ));
+        }
+        let len = data_key_len(req.key_spec.as_deref(), req.number_of_bytes)?;
+        let context = req.encryption_context.unwrap_or_default();
+        let (r, plain, blob, material) = self
+            .data_key(
+                ctx,
+                &req.key_id,
+                "GenerateDataKey",
+                len,
+                &context,
+                req.dry_run,
+            )
+            .await?;
+        Ok(s::GenerateDataKeyResponse {
+            ciphertext_blob: Some(Blob(blob)),
+            plaintext: Some(Blob(plain.expose().to_vec())),
+            key_id: Some(r.key.value.arn.clone()),
+            key_material_id: Some(material),
+            ciphertext_for_recipient: None,
+        })
+    }
+
+    async fn generate_data_key_without_plaintext(
+        &self,
+        ctx: &RequestContext,
+        req: s::GenerateDataKeyWithoutPlaintextRequest,
+    ) -> Result<s::GenerateDataKeyWithoutPlaintextResponse, AwsError> {
+        let len = data_key_len(req.key_spec.as_deref(), req.number_of_bytes)?;
+        let context = req.encryption_context.unwrap_or_default();
+        let (r, _plain, blob, material) = self
+            .data_key(
+                ctx,
+                &req.key_id,
+                "GenerateDataKeyWithoutPlaintext",
+                len,
+                &context,
+                req.dry_run,
+            )
+            .await?;
+        Ok(s::GenerateDataKeyWithoutPlaintextResponse {
+            ciphertext_blob: Some(Blob(blob)),
+            key_id: Some(r.key.value.arn.clone()),
+            key_material_id: Some(material),
+        })
+    }
+
+    async fn generate_random(
+        &self,
+        ctx: &RequestContext,
+        req: s::GenerateRandomRequest,
+    ) -> Result<s::GenerateRandomResponse, AwsError> {
+        if req.custom_key_store_id.is_some() {
+            return Err(err(
+                "UnsupportedOperationException",
+                "Rampart does not support custom key stores.",
+            ));
+        }
+        if req.recipient.is_some() {
+            return Err(err(
+                "UnsupportedOperationException",
+                "Rampart does not support Recipient (Nitro Enclaves attestation).",
+            ));
+        }
+        let n = req
+            .number_of_bytes
+            .ok_or_else(|| validation("NumberOfBytes is required."))?;
+        let len = data_key_len(None, Some(n))?;
+        ctx.authorize(
+            "kms:GenerateRandom",
+            "*",
+            &ctx.caller.account,
+            None,
+            &Self::base_extra(ctx, None),
+        )
+        .await?;
+        Ok(s::GenerateRandomResponse {
+            plaintext: Some(Blob(random(len)?.expose().to_vec())),
+            ciphertext_for_recipient: None,
+        })
+    }
+
+    async fn enable_key(
+        &self,
+        ctx: &RequestContext,
+        req: s::EnableKeyRequest,
+    ) -> Result<(), AwsError> {
+        let mut r = self
+            .key_for(ctx, &req.key_id, "kms:EnableKey", Needs::NotPendingDeletion)
+            .await?;
+        if r.key.value.state != ENABLED {
+            r.key.value.state = ENABLED.to_owned();
+            self.save(&r.key).await?;
+        }
+        Ok(())
+    }
+
+    async fn disable_key(
+        &self,
+        ctx: &RequestContext,
+        req: s::DisableKeyRequest,
+    ) -> Result<(), AwsError> {
+        let mut r = self
+            .key_for(
+                ctx,
+                &req.key_id,
+                "kms:DisableKey",
+                Needs::NotPendingDeletion,
+            )
+            .await?;
+        if r.key.value.state != DISABLED {
+            r.key.value.state = DISABLED.to_owned();
+            self.save(&r.key).await?;
+        }
+        Ok(())
+    }
+
+    async fn schedule_key_deletion(
+        &self,
+        ctx: &RequestContext,
+        req: s::ScheduleKeyDeletionRequest,
+    ) -> Result<s::ScheduleKeyDeletionResponse, AwsError> {
+        let days = req.pending_window_in_days.unwrap_or(30);
+        if !(7..=30).contains(&days) {
+            return Err(validation(format!(
+                "1 validation error detected: Value '{days}' at 'pendingWindowInDays' failed to satisfy constraint: Member must have value {}",
+                if days < 7 { "greater than or equal to 7" } else { "less than or equal to 30" }
+            )));
+        }
+        let mut r = self
+            .key_for(
+                ctx,
+                &req.key_id,
+                "kms:ScheduleKeyDeletion",
+                Needs::NotPendingDeletion,
+            )
+            .await?;
+        let deletion = self.now_ms() + i64::from(days) * DAY_MS;
+        r.key.value.state = PENDING_DELETION.to_owned();
+        r.key.value.deletion_date = Some(deletion);
+        self.save(&r.key).await?;
+        Ok(s::ScheduleKeyDeletionResponse {
+            key_id: Some(r.key.value.arn.clone()),
+            deletion_date: Some(ts(deletion)),
+            key_state: Some(PENDING_DELETION.to_owned()),
+            pending_window_in_days: Some(days),
+        })
+    }
+
+    async fn cancel_key_deletion(
+        &self,
+        ctx: &RequestContext,
+        req: s::CancelKeyDeletionRequest,
+    ) -> Result<s::CancelKeyDeletionResponse, AwsError> {
+        let mut r = self
+            .key_for(ctx, &req.key_id, "kms:CancelKeyDeletion", Needs::Any)
+            .await?;
+        if r.key.value.state != PENDING_DELETION {
+            return Err(err(
+                "KMSInvalidStateException",
+                format!("{} is not pending deletion.", r.key.value.arn),
+            ));
+        }
+        r.key.value.state = DISABLED.to_owned();
+        r.key.value.deletion_date = None;
+        self.save(&r.key).await?;
+        Ok(s::CancelKeyDeletionResponse {
+            key_id: Some(r.key.value.arn.clone()),
+        })
+    }
+
+    fn check_policy_name(name: Option<&str>) -> Result<(), AwsError> {
+        match name {
+            None | Some("default") => Ok(()),
+            Some(_) => Err(err("NotFoundException", "No such policy exists")),
+        }
+    }
+
+    async fn get_key_policy(
+        &self,
+        ctx: &RequestContext,
+        req: s::GetKeyPolicyRequest,
+    ) -> Result<s::GetKeyPolicyResponse, AwsError> {
+        let r = self
+            .key_for(ctx, &req.key_id, "kms:GetKeyPolicy", Needs::Any)
+            .await?;
+        Self::check_policy_name(req.policy_name.as_deref())?;
+        Ok(s::GetKeyPolicyResponse {
+            policy: Some(r.key.value.policy.clone()),
+            policy_name: Some("default".to_owned()),
+        })
+    }
+
+    async fn put_key_policy(
+        &self,
+        ctx: &RequestContext,
+        req: s::PutKeyPolicyRequest,
+    ) -> Result<(), AwsError> {
+        let mut r = self
+            .key_for(
+                ctx,
+                &req.key_id,
+                "kms:PutKeyPolicy",
+                Needs::NotPendingDeletion,
+            )
+            .await?;
+        Self::check_policy_name(req.policy_name.as_deref())?;
+        let policy = parse_policy(&req.policy)?;
+        if req.bypass_policy_lockout_safety_check != Some(true) {
+            let v = &r.key.value;
+            self.lockout_check(ctx, &v.arn, &v.account, &policy).await?;
+        }
+        r.key.value.policy = req.policy;
+        self.save(&r.key).await
+    }
+
+    async fn update_key_description(
+        &self,
+        ctx: &RequestContext,
+        req: s::UpdateKeyDescriptionRequest,
+    ) -> Result<(), AwsError> {
+        let mut r = self
+            .key_for(
+                ctx,
+                &req.key_id,
+                "kms:UpdateKeyDescription",
+                Needs::NotPendingDeletion,
+            )
+            .await?;
+        r.key.value.description = req.description;
+        self.save(&r.key).await
+    }
+
+    async fn tag_resource(
+        &self,
+        ctx: &RequestContext,
+        req: s::TagResourceRequest,
+    ) -> Result<(), AwsError> {
+        check_tags(&req.tags)?;
+        let mut r = self
+            .key_for(
+                ctx,
+                &req.key_id,
+                "kms:TagResource",
+                Needs::NotPendingDeletion,
+            )
+            .await?;
+        let tags = &mut r.key.value.tags;
+        for t in req.tags {
+            match tags.iter_mut().find(|(k, _)| *k == t.tag_key) {
+                Some(existing) => existing.1 = t.tag_value,
+                None => tags.push((t.tag_key, t.tag_value)),
+            }
+        }
+        if tags.len() > MAX_TAGS {
+            return Err(err("TagException", "Too many tags"));
+        }
+        self.save(&r.key).await
+    }
+
+    async fn untag_resource(
+        &self,
+        ctx: &RequestContext,
+        req: s::UntagResourceRequest,
+    ) -> Result<(), AwsError> {
+        let mut r = self
+            .key_for(
+                ctx,
+                &req.key_id,
+                "kms:UntagResource",
+                Needs::NotPendingDeletion,
+            )
+            .await?;
+        r.key
+            .value
+            .tags
+            .retain(|(k, _)| !req.tag_keys.iter().any(|t| t == k));
+        self.save(&r.key).await
+    }
+
+    async fn list_resource_tags(
+        &self,
+        ctx: &RequestContext,
+        req: s::ListResourceTagsRequest,
+    ) -> Result<s::ListResourceTagsResponse, AwsError> {
+        let r = self
+            .key_for(ctx, &req.key_id, "kms:ListResourceTags", Needs::Any)
+            .await?;
+        let limit = usize::try_from(req.limit.unwrap_or(50))
+            .unwrap_or(50)
+            .clamp(1, 50);
+        let start = match req.marker.as_deref() {
+            None => 0,
+            Some(m) => m
+                .parse::<usize>()
+                .map_err(|_| err("InvalidMarkerException", "Invalid marker"))?,
+        };
+        let all = &r.key.value.tags;
+        let page: Vec<_> = all.iter().skip(start).take(limit).cloned().collect();
+        let end = start.saturating_add(page.len());
+        let truncated = end < all.len();
+        Ok(s::ListResourceTagsResponse {
+            tags: Some(tags_out(&page)),
+            truncated: Some(truncated),
+            next_marker: truncated.then(|| end.to_string()),
+        })
+    }
+
+    /// Authorize an alias action on the alias itself (IAM only: aliases have no policy).
+    async fn authorize_alias(
+        ctx: &RequestContext,
+        action: &str,
+        alias_name: &str,
+    ) -> Result<(), AwsError> {
+        let account = ctx.caller.account.clone();
+        let arn = Self::alias_arn(ctx, &account, &ctx.region, alias_name);
+        ctx.note_resource("AWS::KMS::Alias", &arn);
+        ctx.authorize(action, &arn, &account, None, &Self::base_extra(ctx, None))
+            .await
+    }
+
+    /// The target of CreateAlias/UpdateAlias: a key id or key ARN in the caller's account and
+    /// region (not an alias).
+    async fn alias_target(
+        &self,
+        ctx: &RequestContext,
+        given: &str,
+        action: &str,
+    ) -> Result<Resolved, AwsError> {
+        if given.starts_with("alias/")
+            || parse_arn(given).is_some_and(|a| a.resource.starts_with("alias/"))
+        {
+            return Err(validation(format!(
+                "Aliases must refer to keys. Not aliases: {given}"
+            )));
+        }
+        let r = self
+            .key_for(ctx, given, action, Needs::NotPendingDeletion)
+            .await?;
+        if r.key.value.account != ctx.caller.account || r.key.value.region != ctx.region {
+            return Err(validation(format!(
+                "Alias and target key must be in the same account and Region: {given}"
+            )));
+        }
+        Ok(r)
+    }
+
+    async fn create_alias(
+        &self,
+        ctx: &RequestContext,
+        req: s::CreateAliasRequest,
+    ) -> Result<(), AwsError> {
+        check_alias_name(&req.alias_name)?;
+        Self::authorize_alias(ctx, "kms:CreateAlias", &req.alias_name).await?;
+        let r = self
+            .alias_target(ctx, &req.target_key_id, "kms:CreateAlias")
+            .await?;
+        let now = self.now_ms();
+        let rec = AliasRecord {
+            alias_name: req.alias_name.clone(),
+            target_key_id: r.key.value.id.clone(),
+            created: now,
+            updated: now,
+        };
+        let account = ctx.caller.account.clone();
+        let op = records::put(
+            NS_ALIAS,
+            &scoped(&account, &ctx.region, &req.alias_name),
+            &rec,
+            Expect::Absent,
+        )?;
+        let arn = Self::alias_arn(ctx, &account, &ctx.region, &req.alias_name);
+        records::commit(&*self.store, vec![op], || {
+            err(
+                "AlreadyExistsException",
+                format!("An alias with the name {arn} already exists"),
+            )
+        })
+        .await
+    }
+
+    async fn existing_alias(
+        &self,
+        ctx: &RequestContext,
+        name: &str,
+    ) -> Result<records::Versioned<AliasRecord>, AwsError> {
+        let account = ctx.caller.account.clone();
+        self.load_alias(&account, &ctx.region, name)
+            .await?
+            .ok_or_else(|| {
+                err(
+                    "NotFoundException",
+                    format!(
+                        "Alias {} is not found.",
+                        Self::alias_arn(ctx, &account, &ctx.region, name)
+                    ),
+                )
+            })
+    }
+
+    /// Authorize an alias action on the key an alias points to, if that key still exists.
+    async fn authorize_alias_key(
+        &self,
+        ctx: &RequestContext,
+        action: &str,
+        key_id: &str,
+    ) -> Result<(), AwsError> {
+        if let Some(key) = self.load(&ctx.caller.account, &ctx.region, key_id).await? {
+            let r = Resolved { key, alias: None };
+            let extra = Self::base_extra(ctx, Some(&r));
+            Self::authorize_key(ctx, action, &r, &extra).await?;
+        }
+        Ok(())
+    }
+
+    async fn delete_alias(
+        &self,
+        ctx: &RequestContext,
+        req: s::DeleteAliasRequest,
+    ) -> Result<(), AwsError> {
+        check_alias_name(&req.alias_name)?;
+        Self::authorize_alias(ctx, "kms:DeleteAlias", &req.alias_name).await?;
+        let alias = self.existing_alias(ctx, &req.alias_name).await?;
+        self.authorize_alias_key(ctx, "kms:DeleteAlias", &alias.value.target_key_id)
+            .await?;
+        let op = records::delete(
+            NS_ALIAS,
+            &scoped(&ctx.caller.account, &ctx.region, &req.alias_name),
+            Expect::Version(alias.version),
+        );
+        records::commit(&*self.store, vec![op], concurrent).await
+    }
+
+    async fn update_alias(
+        &self,
+        ctx: &RequestContext,
+        req: s::UpdateAliasRequest,
+    ) -> Result<(), AwsError> {
+        check_alias_name(&req.alias_name)?;
+        Self::authorize_alias(ctx, "kms:UpdateAlias", &req.alias_name).await?;
+        let mut alias = self.existing_alias(ctx, &req.alias_name).await?;
+        self.authorize_alias_key(ctx, "kms:UpdateAlias", &alias.value.target_key_id)
+            .await?;
+        let r = self
+            .alias_target(ctx, &req.target_key_id, "kms:UpdateAlias")
+            .await?;
+        alias.value.target_key_id = r.key.value.id.clone();
+        alias.value.updated = self.now_ms();
+        let op = records::put(
+            NS_ALIAS,
+            &scoped(&ctx.caller.account, &ctx.region, &req.alias_name),
+            &alias.value,
+            Expect::Version(alias.version),
+        )?;
+        records::commit(&*self.store, vec![op], concurrent).await
+    }
+
+    async fn list_aliases(
+        &self,
+        ctx: &RequestContext,
+        req: s::ListAliasesRequest,
+    ) -> Result<s::ListAliasesResponse, AwsError> {
+        let account = ctx.caller.account.clone();
+        ctx.authorize(
+            "kms:ListAliases",
+            "*",
+            &account,
+            None,
+            &Self::base_extra(ctx, None),
+        )
+        .await?;
+        let filter = match req.key_id.as_deref() {
+            None => None,
+            Some(k) => Some(self.resolve(ctx, k).await?.key.value.id),
+        };
+        let limit = usize::try_from(req.limit.unwrap_or(50))
+            .unwrap_or(50)
+            .clamp(1, 100);
+        let prefix = scoped(&account, &ctx.region, "");
+        let mut start = req.marker.as_deref().map(|m| format!("{prefix}{m}"));
+        let mut out = Vec::new();
+        let mut truncated = false;
+        // Page through the store until the (possibly filtered) page is full.
+        'pages: loop {
+            let page = records::list::<AliasRecord>(
+                &*self.store,
+                NS_ALIAS,
+                &prefix,
+                start.as_deref(),
+                200,
+            )
+            .await?;
+            let done = page.len() < 200;
+            for (key, a) in page {
+                start = Some(key);
+                if filter.as_deref().is_some_and(|f| f != a.target_key_id) {
+                    continue;
+                }
+                if out.len() == limit {
+                    truncated = true;
+                    break 'pages;
+                }
+                out.push(a);
+            }
+            if done {
+                break;
+            }
+        }
+        let next_marker = truncated
+            .then(|| out.last().map(|a: &AliasRecord| a.alias_name.clone()))
+            .flatten();
+        Ok(s::ListAliasesResponse {
+            aliases: Some(
+                out.iter()
+                    .map(|a| s::AliasListEntry {
+                        alias_arn: Some(Self::alias_arn(ctx, &account, &ctx.region, &a.alias_name)),
+                        alias_name: Some(a.alias_name.clone()),
+                        target_key_id: Some(a.target_key_id.clone()),
+                        creation_date: Some(ts(a.created)),
+                        last_updated_date: Some(ts(a.updated)),
+                    })
+                    .collect(),
+            ),
+            truncated: Some(truncated),
+            next_marker,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_key_length_needs_exactly_one_of_spec_and_bytes() {
+        assert_eq!(data_key_len(Some("AES_256"), None).unwrap(), 32);
+        assert_eq!(data_key_len(Some("AES_128"), None).unwrap(), 16);
+        assert_eq!(data_key_len(None, Some(1024)).unwrap(), 1024);
+        assert!(data_key_len(None, None).is_err());
+        assert!(data_key_len(Some("AES_256"), Some(32)).is_err());
+        let e = data_key_len(None, Some(1025)).unwrap_err();
+        assert_eq!(e.message, "1 validation error detected: Value '1025' at 'numberOfBytes' failed to satisfy constraint: Member must have value less than or equal to 1024");
+    }
+
+    #[test]
+    fn alias_names_are_checked() {
+        assert!(check_alias_name("alias/ok-name_1/x").is_ok());
+        assert_eq!(
+            check_alias_name("nope").unwrap_err().code,
+            "ValidationException"
+        );
+        assert_eq!(
+            check_alias_name("alias/aws/s3").unwrap_err().code,
+            "NotAuthorizedException"
+        );
+    }
+
+    #[test]
+    fn arns_parse() {
+        let a = parse_arn("arn:aws:kms:us-east-1:111111111111:alias/x/y").unwrap();
+        assert_eq!(
+            (a.region, a.account, a.resource),
+            ("us-east-1", "111111111111", "alias/x/y")
+        );
+        assert!(parse_arn("arn:aws:iam::1:user/x").is_none());
+    }
+
+    #[test]
+    fn default_policy_grants_the_account_root() {
+        let doc = default_policy("aws", "111111111111");
+        parse_policy(&doc).unwrap();
+        assert!(doc.contains("arn:aws:iam::111111111111:root"));
+        assert!(doc.contains("Enable IAM User Permissions"));
+    }
+}
