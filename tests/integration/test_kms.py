@@ -405,3 +405,58 @@ def test_key_is_deleted_when_its_pending_window_ends(dev_server):
     assert error_code(e.value) == "NotFoundException"
     assert error_message(e.value) == f"Key '{meta['Arn']}' does not exist"
     assert meta["KeyId"] not in [k["KeyId"] for k in kms.list_keys()["Keys"]]
+
+
+def test_a_key_policy_naming_a_user_allows_it_without_an_iam_policy(server, kms, iam):
+    user, key = make_user(iam)  # no IAM policy at all
+    root = f"arn:aws:iam::{ADMIN_ACCOUNT}:root"
+    meta = new_key(kms, Policy=policy_doc(
+        {"Effect": "Allow", "Principal": {"AWS": root}, "Action": "kms:*", "Resource": "*"},
+        {"Effect": "Allow", "Principal": {"AWS": user["Arn"]}, "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "*"},
+    ))
+    user_kms = server.client("kms", creds=key)
+    blob = user_kms.encrypt(KeyId=meta["KeyId"], Plaintext=b"named")["CiphertextBlob"]
+    assert user_kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"named"
+    with pytest.raises(ClientError) as e:
+        user_kms.disable_key(KeyId=meta["KeyId"])
+    assert error_code(e.value) == "AccessDeniedException"
+
+
+def test_principal_tag_conditions_in_a_key_policy(server, kms, iam):
+    root = f"arn:aws:iam::{ADMIN_ACCOUNT}:root"
+    meta = new_key(kms, Policy=policy_doc(
+        {"Effect": "Allow", "Principal": {"AWS": root}, "Action": "kms:*", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:PrincipalType": "Account"}}},
+        {"Effect": "Allow", "Principal": {"AWS": root}, "Action": "kms:Encrypt", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:PrincipalTag/team": "crypto"}}},
+    ))
+    for team, allowed in (("crypto", True), ("web", False)):
+        name = unique(f"kt-{team}")
+        iam.create_user(UserName=name, Tags=[{"Key": "team", "Value": team}])
+        iam.put_user_policy(UserName=name, PolicyName="kms", PolicyDocument=policy_doc(allow("kms:Encrypt")))
+        user_kms = server.client("kms", creds=iam.create_access_key(UserName=name)["AccessKey"])
+        if allowed:
+            user_kms.encrypt(KeyId=meta["KeyId"], Plaintext=b"t")
+        else:
+            with pytest.raises(ClientError) as e:
+                user_kms.encrypt(KeyId=meta["KeyId"], Plaintext=b"t")
+            assert error_code(e.value) == "AccessDeniedException"
+
+
+def test_kms_denials_and_uses_are_audited_without_plaintext(server, kms, iam):
+    meta = new_key(kms)
+    secret = b"do-not-log-" + uuid.uuid4().hex.encode()
+    kms.encrypt(KeyId=meta["KeyId"], Plaintext=secret, EncryptionContext={"purpose": "audit"})
+    _, key = make_user(iam)
+    with pytest.raises(ClientError):
+        server.client("kms", creds=key).encrypt(KeyId=meta["KeyId"], Plaintext=secret)
+    ct = server.client("cloudtrail")
+    events = ct.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "Encrypt"}])["Events"]
+    records = [json.loads(e["CloudTrailEvent"]) for e in events]
+    ours = [r for r in records if any(res.get("ARN") == meta["Arn"] for res in r.get("resources", []))]
+    assert any(r.get("errorCode") == "AccessDeniedException" for r in ours)
+    ok = [r for r in ours if "errorCode" not in r]
+    assert ok and ok[0]["requestParameters"]["encryptionContext"] == {"purpose": "audit"}
+    assert ok[0]["eventSource"] == "kms.amazonaws.com"
+    everything = json.dumps(records) + server.stderr_text() + server.stdout_text()
+    assert secret.decode() not in everything
