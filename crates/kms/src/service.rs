@@ -17,7 +17,10 @@ use rampart_store::{Expect, Store};
 
 use crate::records::{self, scoped, AliasRecord, KeyRecord, MaterialRecord, NS_ALIAS, NS_KEY};
 use crate::shapes::kms as s;
-use crate::{ciphertext, EncryptionAlgorithm, EncryptionContext, KeyMaterial, KeySpec, KeyUsage};
+use crate::{
+    ciphertext, EncryptionAlgorithm, EncryptionContext, KeyAgreementAlgorithm, KeyMaterial,
+    KeySpec, KeyUsage, KmsError, MacAlgorithm, MessageType, SigningAlgorithm,
+};
 
 const ENABLED: &str = "Enabled";
 const DISABLED: &str = "Disabled";
@@ -56,6 +59,14 @@ operations!(KmsService {
     "UntagResource" => untag_resource,
     "ListResourceTags" => list_resource_tags,
     "UpdateKeyDescription" => update_key_description,
+    "GetPublicKey" => get_public_key,
+    "Sign" => sign,
+    "Verify" => verify,
+    "GenerateMac" => generate_mac,
+    "VerifyMac" => verify_mac,
+    "DeriveSharedSecret" => derive_shared_secret,
+    "GenerateDataKeyPair" => generate_data_key_pair,
+    "GenerateDataKeyPairWithoutPlaintext" => generate_data_key_pair_without_plaintext,
 });
 
 #[async_trait]
@@ -363,6 +374,41 @@ fn algorithm_of(given: Option<&str>) -> Result<EncryptionAlgorithm, AwsError> {
             ))
         }),
     }
+}
+
+/// The values of `DataKeyPairSpec`, in the model's order.
+const KEY_PAIR_SPECS: &[KeySpec] = &[
+    KeySpec::Rsa2048,
+    KeySpec::Rsa3072,
+    KeySpec::Rsa4096,
+    KeySpec::EccNistP256,
+    KeySpec::EccNistP384,
+    KeySpec::EccNistP521,
+    KeySpec::EccSecgP256k1,
+    KeySpec::Sm2,
+    KeySpec::EccNistEdwards25519,
+    KeySpec::MlKem512,
+    KeySpec::MlKem768,
+    KeySpec::MlKem1024,
+];
+
+/// Parse an enum member, answering AWS's enum-constraint validation error for an unknown value.
+fn parse_enum<T>(given: &str, field: &str, all: &[T]) -> Result<T, AwsError>
+where
+    T: std::str::FromStr + std::fmt::Display,
+{
+    given.parse().map_err(|_| {
+        validation(format!(
+            "1 validation error detected: Value '{given}' at '{field}' failed to satisfy constraint: Member must satisfy enum value set: [{}]",
+            all.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        ))
+    })
+}
+
+fn message_type_of(given: Option<&str>) -> Result<MessageType, AwsError> {
+    given.map_or(Ok(MessageType::Raw), |m| {
+        parse_enum(m, "messageType", MessageType::ALL)
+    })
 }
 
 impl KmsService {
@@ -1085,6 +1131,353 @@ impl KmsService {
             ciphertext_blob: Some(Blob(blob)),
             key_id: Some(r.key.value.arn.clone()),
             key_material_id: Some(material),
+        })
+    }
+
+    /// Resolve, authorize `kms:<op>` with `extra` condition keys, and check that the key is
+    /// enabled and has `usage`.
+    async fn usage_key(
+        &self,
+        ctx: &RequestContext,
+        given: &str,
+        op: &str,
+        usage: Option<KeyUsage>,
+        extra_keys: &[(&str, &str)],
+    ) -> Result<Resolved, AwsError> {
+        let r = self.resolve(ctx, given).await?;
+        let mut extra = Self::base_extra(ctx, Some(&r));
+        for (k, v) in extra_keys {
+            extra.insert(k, v);
+        }
+        Self::authorize_key(ctx, &format!("kms:{op}"), &r, &extra).await?;
+        check_state(&r.key.value, Needs::Enabled)?;
+        if let Some(usage) = usage {
+            check_usage(&r.key.value, usage, op)?;
+        }
+        Ok(r)
+    }
+
+    async fn get_public_key(
+        &self,
+        ctx: &RequestContext,
+        req: s::GetPublicKeyRequest,
+    ) -> Result<s::GetPublicKeyResponse, AwsError> {
+        let r = self
+            .usage_key(ctx, &req.key_id, "GetPublicKey", None, &[])
+            .await?;
+        let rec = &r.key.value;
+        let material = self.current_material(rec)?;
+        let Some(public) = material.public_key_der() else {
+            return Err(err(
+                "UnsupportedOperationException",
+                format!(
+                    "{} key spec is {} which is not valid for GetPublicKey.",
+                    rec.arn, rec.spec
+                ),
+            ));
+        };
+        let meta = metadata(rec);
+        Ok(s::GetPublicKeyResponse {
+            customer_master_key_spec: Some(rec.spec.to_string()),
+            encapsulation_algorithms: meta.encapsulation_algorithms,
+            encryption_algorithms: meta.encryption_algorithms,
+            key_agreement_algorithms: meta.key_agreement_algorithms,
+            key_id: Some(rec.arn.clone()),
+            key_spec: Some(rec.spec.to_string()),
+            key_usage: Some(rec.usage.to_string()),
+            public_key: Some(Blob(public.to_vec())),
+            signing_algorithms: meta.signing_algorithms,
+        })
+    }
+
+    async fn sign(
+        &self,
+        ctx: &RequestContext,
+        req: s::SignRequest,
+    ) -> Result<s::SignResponse, AwsError> {
+        let algorithm: SigningAlgorithm = parse_enum(
+            &req.signing_algorithm,
+            "signingAlgorithm",
+            SigningAlgorithm::ALL,
+        )?;
+        let message_type = message_type_of(req.message_type.as_deref())?;
+        let r = self
+            .usage_key(
+                ctx,
+                &req.key_id,
+                "Sign",
+                Some(KeyUsage::SignVerify),
+                &[
+                    ("kms:SigningAlgorithm", algorithm.as_str()),
+                    ("kms:MessageType", message_type.as_str()),
+                ],
+            )
+            .await?;
+        let material = self.current_material(&r.key.value)?;
+        // Signing has no side effects: validate fully by signing, then honour DryRun.
+        let signature = crate::signing::sign(&material, algorithm, message_type, &req.message.0)
+            .map_err(|e| kms_err(&e))?;
+        dry_run(req.dry_run)?;
+        Ok(s::SignResponse {
+            key_id: Some(r.key.value.arn.clone()),
+            signature: Some(Blob(signature)),
+            signing_algorithm: Some(algorithm.to_string()),
+        })
+    }
+
+    async fn verify(
+        &self,
+        ctx: &RequestContext,
+        req: s::VerifyRequest,
+    ) -> Result<s::VerifyResponse, AwsError> {
+        let algorithm: SigningAlgorithm = parse_enum(
+            &req.signing_algorithm,
+            "signingAlgorithm",
+            SigningAlgorithm::ALL,
+        )?;
+        let message_type = message_type_of(req.message_type.as_deref())?;
+        let r = self
+            .usage_key(
+                ctx,
+                &req.key_id,
+                "Verify",
+                Some(KeyUsage::SignVerify),
+                &[
+                    ("kms:SigningAlgorithm", algorithm.as_str()),
+                    ("kms:MessageType", message_type.as_str()),
+                ],
+            )
+            .await?;
+        let material = self.current_material(&r.key.value)?;
+        let outcome = crate::signing::verify(
+            &material,
+            algorithm,
+            message_type,
+            &req.message.0,
+            &req.signature.0,
+        );
+        match outcome {
+            Ok(()) | Err(KmsError::InvalidSignature) => dry_run(req.dry_run)?,
+            Err(_) => {}
+        }
+        outcome.map_err(|e| kms_err(&e))?;
+        Ok(s::VerifyResponse {
+            key_id: Some(r.key.value.arn.clone()),
+            signature_valid: Some(true),
+            signing_algorithm: Some(algorithm.to_string()),
+        })
+    }
+
+    async fn generate_mac(
+        &self,
+        ctx: &RequestContext,
+        req: s::GenerateMacRequest,
+    ) -> Result<s::GenerateMacResponse, AwsError> {
+        let algorithm: MacAlgorithm =
+            parse_enum(&req.mac_algorithm, "macAlgorithm", MacAlgorithm::ALL)?;
+        let r = self
+            .usage_key(
+                ctx,
+                &req.key_id,
+                "GenerateMac",
+                Some(KeyUsage::GenerateVerifyMac),
+                &[("kms:MacAlgorithm", algorithm.as_str())],
+            )
+            .await?;
+        let material = self.current_material(&r.key.value)?;
+        let mac = crate::mac::generate_mac(&material, algorithm, &req.message.0)
+            .map_err(|e| kms_err(&e))?;
+        dry_run(req.dry_run)?;
+        Ok(s::GenerateMacResponse {
+            key_id: Some(r.key.value.arn.clone()),
+            mac: Some(Blob(mac)),
+            mac_algorithm: Some(algorithm.to_string()),
+        })
+    }
+
+    async fn verify_mac(
+        &self,
+        ctx: &RequestContext,
+        req: s::VerifyMacRequest,
+    ) -> Result<s::VerifyMacResponse, AwsError> {
+        let algorithm: MacAlgorithm =
+            parse_enum(&req.mac_algorithm, "macAlgorithm", MacAlgorithm::ALL)?;
+        let r = self
+            .usage_key(
+                ctx,
+                &req.key_id,
+                "VerifyMac",
+                Some(KeyUsage::GenerateVerifyMac),
+                &[("kms:MacAlgorithm", algorithm.as_str())],
+            )
+            .await?;
+        let material = self.current_material(&r.key.value)?;
+        let outcome = crate::mac::verify_mac(&material, algorithm, &req.message.0, &req.mac.0);
+        match outcome {
+            Ok(()) | Err(KmsError::InvalidMac) => dry_run(req.dry_run)?,
+            Err(_) => {}
+        }
+        outcome.map_err(|e| kms_err(&e))?;
+        Ok(s::VerifyMacResponse {
+            key_id: Some(r.key.value.arn.clone()),
+            mac_algorithm: Some(algorithm.to_string()),
+            mac_valid: Some(true),
+        })
+    }
+
+    async fn derive_shared_secret(
+        &self,
+        ctx: &RequestContext,
+        req: s::DeriveSharedSecretRequest,
+    ) -> Result<s::DeriveSharedSecretResponse, AwsError> {
+        if req.recipient.is_some() {
+            return Err(err(
+                "UnsupportedOperationException",
+                "Rampart does not support Recipient (Nitro Enclaves attestation).",
+            ));
+        }
+        let algorithm: KeyAgreementAlgorithm = parse_enum(
+            &req.key_agreement_algorithm,
+            "keyAgreementAlgorithm",
+            KeyAgreementAlgorithm::ALL,
+        )?;
+        let r = self
+            .usage_key(
+                ctx,
+                &req.key_id,
+                "DeriveSharedSecret",
+                Some(KeyUsage::KeyAgreement),
+                &[("kms:KeyAgreementAlgorithm", algorithm.as_str())],
+            )
+            .await?;
+        let material = self.current_material(&r.key.value)?;
+        let secret =
+            crate::asymmetric::derive_shared_secret(&material, algorithm, &req.public_key.0)
+                .map_err(|e| kms_err(&e))?;
+        dry_run(req.dry_run)?;
+        Ok(s::DeriveSharedSecretResponse {
+            ciphertext_for_recipient: None,
+            key_agreement_algorithm: Some(algorithm.to_string()),
+            key_id: Some(r.key.value.arn.clone()),
+            key_origin: Some(r.key.value.origin.clone()),
+            shared_secret: Some(Blob(secret.expose().to_vec())),
+        })
+    }
+
+    /// A fresh data key pair whose private key is encrypted under the (symmetric) key:
+    /// (resolved key, spec, private PKCS#8, public DER, blob, material id).
+    async fn data_key_pair(
+        &self,
+        ctx: &RequestContext,
+        key_id: &str,
+        op: &str,
+        pair_spec: &str,
+        context: &EncryptionContext,
+        dry: Option<bool>,
+    ) -> Result<(Resolved, KeyMaterial, Vec<u8>, String), AwsError> {
+        let spec = pair_spec
+            .parse::<KeySpec>()
+            .ok()
+            .filter(|k| KEY_PAIR_SPECS.contains(k))
+            .ok_or_else(|| {
+                validation(format!(
+                    "1 validation error detected: Value '{pair_spec}' at 'keyPairSpec' failed to satisfy constraint: Member must satisfy enum value set: [{}]",
+                    KEY_PAIR_SPECS.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+                ))
+            })?;
+        let r = self.crypto_key(ctx, key_id, op, None, context).await?;
+        if r.key.value.spec != KeySpec::SymmetricDefault {
+            return Err(err(
+                "InvalidKeyUsageException",
+                format!(
+                    "{} key spec is {} which is not valid for {op}.",
+                    r.key.value.arn, r.key.value.spec
+                ),
+            ));
+        }
+        if !spec.is_supported()
+            || matches!(
+                spec,
+                KeySpec::Sm2 | KeySpec::MlKem512 | KeySpec::MlKem768 | KeySpec::MlKem1024
+            )
+        {
+            return Err(err(
+                "UnsupportedOperationException",
+                format!("Rampart does not support key pair spec {spec}."),
+            ));
+        }
+        dry_run(dry)?;
+        let pair = KeyMaterial::generate(spec).map_err(|e| kms_err(&e))?;
+        let (blob, material) = self.seal_for(
+            &r.key.value,
+            EncryptionAlgorithm::SymmetricDefault,
+            pair.secret().expose(),
+            context,
+        )?;
+        Ok((r, pair, blob, material))
+    }
+
+    async fn generate_data_key_pair(
+        &self,
+        ctx: &RequestContext,
+        req: s::GenerateDataKeyPairRequest,
+    ) -> Result<s::GenerateDataKeyPairResponse, AwsError> {
+        if req.recipient.is_some() {
+            return Err(err(
+                "UnsupportedOperationException",
+                "Rampart does not support Recipient (Nitro Enclaves attestation).",
+            ));
+        }
+        let context = req.encryption_context.unwrap_or_default();
+        let (r, pair, blob, material) = self
+            .data_key_pair(
+                ctx,
+                &req.key_id,
+                "GenerateDataKeyPair",
+                &req.key_pair_spec,
+                &context,
+                req.dry_run,
+            )
+            .await?;
+        let public = pair
+            .public_key_der()
+            .ok_or_else(|| internal("data key pair public key"))?;
+        Ok(s::GenerateDataKeyPairResponse {
+            ciphertext_for_recipient: None,
+            key_id: Some(r.key.value.arn.clone()),
+            key_material_id: Some(material),
+            key_pair_spec: Some(pair.spec().to_string()),
+            private_key_ciphertext_blob: Some(Blob(blob)),
+            private_key_plaintext: Some(Blob(pair.secret().expose().to_vec())),
+            public_key: Some(Blob(public.to_vec())),
+        })
+    }
+
+    async fn generate_data_key_pair_without_plaintext(
+        &self,
+        ctx: &RequestContext,
+        req: s::GenerateDataKeyPairWithoutPlaintextRequest,
+    ) -> Result<s::GenerateDataKeyPairWithoutPlaintextResponse, AwsError> {
+        let context = req.encryption_context.unwrap_or_default();
+        let (r, pair, blob, material) = self
+            .data_key_pair(
+                ctx,
+                &req.key_id,
+                "GenerateDataKeyPairWithoutPlaintext",
+                &req.key_pair_spec,
+                &context,
+                req.dry_run,
+            )
+            .await?;
+        let public = pair
+            .public_key_der()
+            .ok_or_else(|| internal("data key pair public key"))?;
+        Ok(s::GenerateDataKeyPairWithoutPlaintextResponse {
+            key_id: Some(r.key.value.arn.clone()),
+            key_material_id: Some(material),
+            key_pair_spec: Some(pair.spec().to_string()),
+            private_key_ciphertext_blob: Some(Blob(blob)),
+            public_key: Some(Blob(public.to_vec())),
         })
     }
 
