@@ -21,6 +21,7 @@ pub mod asymmetric;
 pub mod ciphertext;
 pub mod context;
 mod error;
+mod grants;
 pub mod mac;
 pub mod material;
 pub mod records;
