@@ -48,17 +48,9 @@ fn validation(msg: &str) -> AwsError {
 
 /// The parts of a role ARN: (partition, account, path, name).
 fn parse_role_arn(arn: &str) -> Option<(&str, &str, String, &str)> {
-    let mut parts = arn.splitn(6, ':');
-    let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return None;
-    };
+    let a =
+        rampart_service::Arn::parse(arn).filter(|a| a.service == "iam" && a.region.is_empty())?;
+    let (partition, account, resource) = (a.partition, a.account, a.resource);
     let rest = resource.strip_prefix("role/")?;
     let (path, name) = match rest.rfind('/') {
         Some(i) => (

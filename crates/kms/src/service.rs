@@ -154,21 +154,11 @@ struct KmsArn<'a> {
 }
 
 fn parse_arn(arn: &str) -> Option<KmsArn<'_>> {
-    let mut parts = arn.splitn(6, ':');
-    let (Some("arn"), Some(_partition), Some("kms"), Some(region), Some(account), Some(resource)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return None;
-    };
+    let a = rampart_service::Arn::parse(arn).filter(|a| a.service == "kms")?;
     Some(KmsArn {
-        region,
-        account,
-        resource,
+        region: a.region,
+        account: a.account,
+        resource: a.resource,
     })
 }
 
@@ -1226,23 +1216,26 @@ impl KmsService {
         })
     }
 
-    async fn sign(
+    /// The resolved, authorized SIGN_VERIFY key and the parsed algorithm and message type of a
+    /// Sign or Verify request.
+    async fn signing_key(
         &self,
         ctx: &RequestContext,
-        req: s::SignRequest,
-    ) -> Result<s::SignResponse, AwsError> {
-        check_grant_tokens(req.grant_tokens.as_deref())?;
-        let algorithm: SigningAlgorithm = parse_enum(
-            &req.signing_algorithm,
-            "signingAlgorithm",
-            SigningAlgorithm::ALL,
-        )?;
-        let message_type = message_type_of(req.message_type.as_deref())?;
+        key_id: &str,
+        op: &str,
+        signing_algorithm: &str,
+        message_type: Option<&str>,
+        grant_tokens: Option<&[String]>,
+    ) -> Result<(SigningAlgorithm, MessageType, Resolved, KeyMaterial), AwsError> {
+        check_grant_tokens(grant_tokens)?;
+        let algorithm: SigningAlgorithm =
+            parse_enum(signing_algorithm, "signingAlgorithm", SigningAlgorithm::ALL)?;
+        let message_type = message_type_of(message_type)?;
         let r = self
             .usage_key(
                 ctx,
-                &req.key_id,
-                "Sign",
+                key_id,
+                op,
                 Some(KeyUsage::SignVerify),
                 &[
                     ("kms:SigningAlgorithm", algorithm.as_str()),
@@ -1251,6 +1244,24 @@ impl KmsService {
             )
             .await?;
         let material = self.current_material(&r.key.value)?;
+        Ok((algorithm, message_type, r, material))
+    }
+
+    async fn sign(
+        &self,
+        ctx: &RequestContext,
+        req: s::SignRequest,
+    ) -> Result<s::SignResponse, AwsError> {
+        let (algorithm, message_type, r, material) = self
+            .signing_key(
+                ctx,
+                &req.key_id,
+                "Sign",
+                &req.signing_algorithm,
+                req.message_type.as_deref(),
+                req.grant_tokens.as_deref(),
+            )
+            .await?;
         // Signing has no side effects: validate fully by signing, then honour DryRun.
         let signature = crate::signing::sign(&material, algorithm, message_type, &req.message.0)
             .map_err(|e| kms_err(&e))?;
@@ -1267,26 +1278,16 @@ impl KmsService {
         ctx: &RequestContext,
         req: s::VerifyRequest,
     ) -> Result<s::VerifyResponse, AwsError> {
-        check_grant_tokens(req.grant_tokens.as_deref())?;
-        let algorithm: SigningAlgorithm = parse_enum(
-            &req.signing_algorithm,
-            "signingAlgorithm",
-            SigningAlgorithm::ALL,
-        )?;
-        let message_type = message_type_of(req.message_type.as_deref())?;
-        let r = self
-            .usage_key(
+        let (algorithm, message_type, r, material) = self
+            .signing_key(
                 ctx,
                 &req.key_id,
                 "Verify",
-                Some(KeyUsage::SignVerify),
-                &[
-                    ("kms:SigningAlgorithm", algorithm.as_str()),
-                    ("kms:MessageType", message_type.as_str()),
-                ],
+                &req.signing_algorithm,
+                req.message_type.as_deref(),
+                req.grant_tokens.as_deref(),
             )
             .await?;
-        let material = self.current_material(&r.key.value)?;
         let outcome = crate::signing::verify(
             &material,
             algorithm,

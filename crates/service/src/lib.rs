@@ -273,3 +273,52 @@ macro_rules! operations {
         }
     };
 }
+
+/// The six parts of an ARN (`arn:partition:service:region:account:resource`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arn<'a> {
+    /// `aws`, `aws-cn`, …
+    pub partition: &'a str,
+    /// `iam`, `kms`, …
+    pub service: &'a str,
+    /// Region, empty for global services.
+    pub region: &'a str,
+    /// Account id.
+    pub account: &'a str,
+    /// The resource part, which may itself contain `:` and `/`.
+    pub resource: &'a str,
+}
+
+impl<'a> Arn<'a> {
+    /// Split `arn` into its parts; `None` unless it starts with `arn:` and has all six.
+    #[must_use]
+    pub fn parse(arn: &'a str) -> Option<Arn<'a>> {
+        let mut parts = arn.splitn(6, ':');
+        if parts.next() != Some("arn") {
+            return None;
+        }
+        Some(Arn {
+            partition: parts.next()?,
+            service: parts.next()?,
+            region: parts.next()?,
+            account: parts.next()?,
+            resource: parts.next()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod arn_tests {
+    use super::Arn;
+
+    #[test]
+    fn arns_split_into_six_parts_and_keep_colons_in_the_resource() {
+        let a = Arn::parse("arn:aws:kms:us-east-1:111122223333:alias/a:b").expect("arn");
+        assert_eq!(
+            (a.service, a.region, a.account, a.resource),
+            ("kms", "us-east-1", "111122223333", "alias/a:b")
+        );
+        assert!(Arn::parse("arn:aws:kms").is_none());
+        assert!(Arn::parse("nope:aws:kms:r:a:x").is_none());
+    }
+}
