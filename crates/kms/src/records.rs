@@ -24,6 +24,32 @@ pub struct MaterialRecord {
     pub sealed: String,
     /// Creation time, epoch millis.
     pub created: i64,
+    /// How this material became current: `None` for a key's first material, else
+    /// `AUTOMATIC` or `ON_DEMAND`.
+    #[serde(default)]
+    pub rotation_type: Option<String>,
+    /// Imported material only: `IMPORTED` or `PENDING_IMPORT` (deleted or expired; the sealed
+    /// bytes are gone and `sealed` is empty).
+    #[serde(default)]
+    pub import_state: Option<String>,
+    /// Imported material only: when it expires, epoch millis (`None`: does not expire).
+    #[serde(default)]
+    pub valid_to: Option<i64>,
+    /// Imported material only: its description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Imported material only: imported as new material that is not yet current
+    /// (`PENDING_ROTATION`).
+    #[serde(default)]
+    pub pending_rotation: bool,
+}
+
+impl MaterialRecord {
+    /// Whether the material's bytes are present (not deleted or expired imported material).
+    #[must_use]
+    pub fn usable(&self) -> bool {
+        !self.sealed.is_empty()
+    }
 }
 
 impl std::fmt::Debug for MaterialRecord {
@@ -67,6 +93,67 @@ pub struct KeyRecord {
     pub current_material: String,
     /// Tags in order.
     pub tags: Vec<(String, String)>,
+    /// Automatic rotation: the period in days when enabled.
+    #[serde(default)]
+    pub rotation_period_days: Option<i32>,
+    /// Automatic rotation: when the key next rotates, epoch millis.
+    #[serde(default)]
+    pub next_rotation: Option<i64>,
+    /// Number of on-demand rotations so far (AWS allows 10 per key).
+    #[serde(default)]
+    pub on_demand_rotations: u32,
+    /// Multi-Region keys: the set this key belongs to.
+    #[serde(default)]
+    pub multi_region: Option<MultiRegion>,
+    /// The pending window of a scheduled deletion, in days.
+    #[serde(default)]
+    pub pending_window_days: Option<i32>,
+}
+
+/// The multi-Region key set a key belongs to; every member holds a copy.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MultiRegion {
+    /// Region of the primary key.
+    pub primary_region: String,
+    /// Regions of the replicas, in order of creation.
+    pub replica_regions: Vec<String>,
+}
+
+/// The parameters of one GetParametersForImport call, kept until used or expired.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct ImportRecord {
+    /// The key they are for.
+    pub key_id: String,
+    /// The wrapping algorithm named in the request.
+    pub wrapping_algorithm: String,
+    /// The RSA wrapping private key (PKCS#8), sealed by the server's sealer, base64.
+    pub sealed_private_key: String,
+    /// When the parameters expire, epoch millis.
+    pub valid_to: i64,
+}
+
+impl std::fmt::Debug for ImportRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImportRecord")
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Namespace of import parameters, by `account/region/token-id`.
+pub const NS_IMPORT: &str = "kms.import";
+/// Namespace of key last usage, by `account/region/key-id`.
+pub const NS_LAST_USE: &str = "kms.lastuse";
+
+/// The last cryptographic use of a key (GetKeyLastUsage).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LastUse {
+    /// Operation name.
+    pub operation: String,
+    /// Request id.
+    pub request_id: String,
+    /// When, epoch millis.
+    pub at: i64,
 }
 
 /// An alias.

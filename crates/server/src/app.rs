@@ -96,14 +96,22 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
             Arc::clone(&authorizer),
         )),
     );
-    services.insert(
-        "kms",
-        Arc::new(rampart_kms::KmsService::new(
-            Arc::clone(&store),
-            Arc::clone(&identity.sealer),
-            clock.clone(),
-        )),
+    let scheduler = Arc::new(Scheduler::new());
+    let kms = Arc::new(rampart_kms::KmsService::new(
+        Arc::clone(&store),
+        Arc::clone(&identity.sealer),
+        clock.clone(),
+    ));
+    let kms_jobs = Arc::clone(&kms);
+    scheduler.every(
+        "kms.housekeeping",
+        chrono::Duration::seconds(60),
+        Arc::new(move |now| {
+            let kms = Arc::clone(&kms_jobs);
+            Box::pin(async move { kms.housekeeping(now.timestamp_millis()).await })
+        }),
     );
+    services.insert("kms", kms);
     services.insert(
         "cloudtrail",
         Arc::new(CloudTrailService::new(Arc::clone(&store), auditor.clone())),
@@ -116,7 +124,7 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
         services,
         auditor,
         clock,
-        scheduler: Arc::new(Scheduler::new()),
+        scheduler,
         signing_keys: SigningKeyCache::new(),
         limits: Limits::default(),
         request_ids: rampart_service::unique::UniqueIds::new(),

@@ -17,16 +17,23 @@ use rampart_store::{Expect, Store};
 
 use crate::grants::{self, GrantRecord, NS_GRANT};
 
+mod import;
+mod lifecycle;
+mod multi_region;
+
 use crate::records::{self, scoped, AliasRecord, KeyRecord, MaterialRecord, NS_ALIAS, NS_KEY};
 use crate::shapes::kms as s;
 use crate::{
-    ciphertext, EncryptionAlgorithm, EncryptionContext, KeyAgreementAlgorithm, KeyMaterial,
-    KeySpec, KeyUsage, KmsError, MacAlgorithm, MessageType, SigningAlgorithm,
+    ciphertext, EncapsulationAlgorithm, EncryptionAlgorithm, EncryptionContext,
+    KeyAgreementAlgorithm, KeyMaterial, KeySpec, KeyUsage, KmsError, MacAlgorithm, MessageType,
+    SigningAlgorithm,
 };
 
 const ENABLED: &str = "Enabled";
 const DISABLED: &str = "Disabled";
 const PENDING_DELETION: &str = "PendingDeletion";
+const PENDING_IMPORT: &str = "PendingImport";
+const PENDING_REPLICA_DELETION: &str = "PendingReplicaDeletion";
 const MAX_TAGS: usize = 50;
 const DAY_MS: i64 = 86_400_000;
 
@@ -35,6 +42,7 @@ pub struct KmsService {
     store: Arc<dyn Store>,
     sealer: Arc<Sealer>,
     clock: Arc<dyn Clock>,
+    last_uses: lifecycle::LastUses,
 }
 
 operations!(KmsService {
@@ -74,6 +82,20 @@ operations!(KmsService {
     "ListRetirableGrants" => list_retirable_grants,
     "RevokeGrant" => revoke_grant,
     "RetireGrant" => retire_grant,
+    "EnableKeyRotation" => enable_key_rotation,
+    "DisableKeyRotation" => disable_key_rotation,
+    "GetKeyRotationStatus" => get_key_rotation_status,
+    "RotateKeyOnDemand" => rotate_key_on_demand,
+    "ListKeyRotations" => list_key_rotations,
+    "ListKeyPolicies" => list_key_policies,
+    "GetKeyLastUsage" => get_key_last_usage,
+    "Encapsulate" => encapsulate,
+    "Decapsulate" => decapsulate,
+    "GetParametersForImport" => get_parameters_for_import,
+    "ImportKeyMaterial" => import_key_material,
+    "DeleteImportedKeyMaterial" => delete_imported_key_material,
+    "ReplicateKey" => replicate_key,
+    "UpdatePrimaryRegion" => update_primary_region,
 });
 
 #[async_trait]
@@ -85,7 +107,11 @@ impl Service for KmsService {
         Self::IMPLEMENTED
     }
     async fn call(&self, ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
-        self.dispatch(ctx, input).await
+        let out = self.dispatch(ctx, input).await;
+        if out.is_ok() {
+            self.note_use(ctx);
+        }
+        out
     }
 }
 
@@ -146,6 +172,16 @@ fn is_uuid(s: &str) -> bool {
     s.len() == 36 && uuid::Uuid::parse_str(s).is_ok()
 }
 
+/// A key id: a UUID, or `mrk-` and 32 hex digits for a multi-Region key.
+fn is_key_id(s: &str) -> bool {
+    is_uuid(s)
+        || s.strip_prefix("mrk-").is_some_and(|h| {
+            h.len() == 32
+                && h.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        })
+}
+
 /// A parsed KMS ARN: account, region and resource (`key/…` or `alias/…`).
 struct KmsArn<'a> {
     region: &'a str,
@@ -186,6 +222,15 @@ fn check_state(rec: &KeyRecord, needs: Needs) -> Result<(), AwsError> {
         (_, PENDING_DELETION) => Err(err(
             "KMSInvalidStateException",
             format!("{} is pending deletion.", rec.arn),
+        )),
+        // Message chosen by Rampart (not recorded from AWS).
+        (_, PENDING_REPLICA_DELETION) => Err(err(
+            "KMSInvalidStateException",
+            format!("{} is pending replica deletion.", rec.arn),
+        )),
+        (Needs::Enabled, PENDING_IMPORT) => Err(err(
+            "KMSInvalidStateException",
+            format!("{} is pending import.", rec.arn),
         )),
         (Needs::Enabled, _) => Err(err(
             "DisabledException",
@@ -316,9 +361,35 @@ fn metadata(rec: &KeyRecord) -> s::KeyMetadata {
         mac_algorithms: names(rec.spec.mac_algorithms(rec.usage)),
         key_agreement_algorithms: names(rec.spec.key_agreement_algorithms(rec.usage)),
         encapsulation_algorithms: names(rec.spec.encapsulation_algorithms(rec.usage)),
-        multi_region: Some(false),
-        current_key_material_id: (rec.spec == KeySpec::SymmetricDefault)
-            .then(|| rec.current_material.clone()),
+        multi_region: Some(rec.multi_region.is_some()),
+        multi_region_configuration: multi_region::configuration(rec),
+        pending_deletion_window_in_days: rec
+            .pending_window_days
+            .filter(|_| pending || rec.state == PENDING_REPLICA_DELETION),
+        expiration_model: (rec.origin == "EXTERNAL")
+            .then(|| {
+                rec.materials
+                    .iter()
+                    .find(|m| m.id == rec.current_material)
+                    .map(|m| {
+                        if m.valid_to.is_some() {
+                            "KEY_MATERIAL_EXPIRES"
+                        } else {
+                            "KEY_MATERIAL_DOES_NOT_EXPIRE"
+                        }
+                        .to_owned()
+                    })
+            })
+            .flatten(),
+        valid_to: rec
+            .materials
+            .iter()
+            .find(|m| m.id == rec.current_material)
+            .and_then(|m| m.valid_to)
+            .map(ts),
+        current_key_material_id: (rec.spec == KeySpec::SymmetricDefault
+            && !rec.current_material.is_empty())
+        .then(|| rec.current_material.clone()),
         ..Default::default()
     }
 }
@@ -416,6 +487,7 @@ impl KmsService {
             store,
             sealer,
             clock,
+            last_uses: lifecycle::LastUses::default(),
         }
     }
 
@@ -442,6 +514,11 @@ impl KmsService {
             id,
             sealed: B64.encode(sealed),
             created,
+            rotation_type: None,
+            import_state: None,
+            valid_to: None,
+            description: None,
+            pending_rotation: false,
         })
     }
 
@@ -449,6 +526,13 @@ impl KmsService {
         let Some(m) = rec.materials.iter().find(|m| m.id == material_id) else {
             return Ok(None);
         };
+        if !m.usable() {
+            // Imported material that was deleted or expired.
+            return Err(err(
+                "KMSInvalidStateException",
+                format!("{} is pending import.", rec.arn),
+            ));
+        }
         let sealed = B64
             .decode(&m.sealed)
             .map_err(|_| internal("material encoding"))?;
@@ -481,9 +565,9 @@ impl KmsService {
         if rec.value.state == PENDING_DELETION
             && rec.value.deletion_date.is_some_and(|d| d <= self.now_ms())
         {
-            let op = records::delete(NS_KEY, &key, Expect::Version(rec.version));
-            // Losing a race with another deleter is fine: the key is gone either way.
-            let _ = records::commit(&*self.store, vec![op], concurrent).await;
+            // The scheduler deletes it; until it has, the key is already gone. Losing a race
+            // with another deleter is fine.
+            let _ = self.finish_deletion(&rec.value).await;
             return Ok(None);
         }
         Ok(Some(rec))
@@ -548,7 +632,7 @@ impl KmsService {
                 a.value.target_key_id,
             )
         } else {
-            if !is_uuid(given) {
+            if !is_key_id(given) {
                 return Err(err("NotFoundException", format!("Invalid keyId '{given}'")));
             }
             (account, region, None, given.to_owned())
@@ -649,21 +733,22 @@ impl KmsService {
                 "Rampart does not support custom key stores.",
             ));
         }
-        if req.multi_region == Some(true) {
-            return Err(err(
-                "UnsupportedOperationException",
-                "Rampart does not support multi-Region keys.",
-            ));
+        let origin = req.origin.clone().unwrap_or_else(|| "AWS_KMS".to_owned());
+        match origin.as_str() {
+            "AWS_KMS" | "EXTERNAL" => {}
+            "AWS_CLOUDHSM" | "EXTERNAL_KEY_STORE" => {
+                return Err(err(
+                    "UnsupportedOperationException",
+                    format!("A key with origin {origin} needs a CustomKeyStoreId."),
+                ))
+            }
+            other => {
+                return Err(validation(format!(
+                    "1 validation error detected: Value '{other}' at 'origin' failed to satisfy constraint: Member must satisfy enum value set: [AWS_KMS, EXTERNAL, AWS_CLOUDHSM, EXTERNAL_KEY_STORE]"
+                )))
+            }
         }
-        if req.origin.as_deref().is_some_and(|o| o != "AWS_KMS") {
-            return Err(err(
-                "UnsupportedOperationException",
-                format!(
-                    "Rampart does not support keys with origin {}.",
-                    req.origin.as_deref().unwrap_or_default()
-                ),
-            ));
-        }
+        let multi_region = req.multi_region == Some(true);
         let spec_name = match (req.key_spec.as_deref(), req.customer_master_key_spec.as_deref()) {
             (Some(_), Some(_)) => {
                 return Err(validation(
@@ -708,8 +793,14 @@ impl KmsService {
         let mut extra = Self::base_extra(ctx, None);
         extra.insert("kms:KeySpec", spec.as_str());
         extra.insert("kms:KeyUsage", usage.as_str());
-        extra.insert("kms:KeyOrigin", "AWS_KMS");
-        extra.insert("kms:MultiRegion", "false");
+        extra.insert("kms:KeyOrigin", &origin);
+        extra.insert(
+            "kms:MultiRegion",
+            if multi_region { "true" } else { "false" },
+        );
+        if multi_region {
+            extra.insert("kms:MultiRegionKeyType", "PRIMARY");
+        }
         for t in &tags {
             extra.insert(&format!("aws:RequestTag/{}", t.tag_key), &t.tag_value);
         }
@@ -719,7 +810,11 @@ impl KmsService {
         ctx.authorize("kms:CreateKey", "*", &account, None, &extra)
             .await?;
 
-        let id = uuid::Uuid::new_v4().to_string();
+        let id = if multi_region {
+            format!("mrk-{}", uuid::Uuid::new_v4().simple())
+        } else {
+            uuid::Uuid::new_v4().to_string()
+        };
         let arn = ctx.arn("kms", &region, &account, &format!("key/{id}"));
         let policy_doc = match req.policy {
             Some(doc) => {
@@ -732,8 +827,13 @@ impl KmsService {
             None => default_policy(ctx.partition, &account),
         };
         let now = self.now_ms();
-        let material = KeyMaterial::generate(spec).map_err(|e| kms_err(&e))?;
-        let m = self.seal(&arn, &material, now)?;
+        let imported = origin == "EXTERNAL";
+        let materials = if imported {
+            Vec::new()
+        } else {
+            let material = KeyMaterial::generate(spec).map_err(|e| kms_err(&e))?;
+            vec![self.seal(&arn, &material, now)?]
+        };
         let rec = KeyRecord {
             id: id.clone(),
             arn: arn.clone(),
@@ -742,14 +842,22 @@ impl KmsService {
             spec,
             usage,
             description: req.description.unwrap_or_default(),
-            state: ENABLED.to_owned(),
+            state: if imported { PENDING_IMPORT } else { ENABLED }.to_owned(),
             created: now,
             deletion_date: None,
-            origin: "AWS_KMS".to_owned(),
+            origin,
             policy: policy_doc,
-            current_material: m.id.clone(),
-            materials: vec![m],
+            current_material: materials.first().map(|m| m.id.clone()).unwrap_or_default(),
+            materials,
             tags: tags.into_iter().map(|t| (t.tag_key, t.tag_value)).collect(),
+            rotation_period_days: None,
+            next_rotation: None,
+            on_demand_rotations: 0,
+            multi_region: multi_region.then(|| records::MultiRegion {
+                primary_region: region.clone(),
+                replica_regions: Vec::new(),
+            }),
+            pending_window_days: None,
         };
         let op = records::put(
             NS_KEY,
@@ -1568,6 +1676,7 @@ impl KmsService {
         let mut r = self
             .key_for(ctx, &req.key_id, "kms:EnableKey", Needs::NotPendingDeletion)
             .await?;
+        Self::refuse_pending_import(&r.key.value)?;
         if r.key.value.state != ENABLED {
             r.key.value.state = ENABLED.to_owned();
             self.save(&r.key).await?;
@@ -1588,6 +1697,7 @@ impl KmsService {
                 Needs::NotPendingDeletion,
             )
             .await?;
+        Self::refuse_pending_import(&r.key.value)?;
         if r.key.value.state != DISABLED {
             r.key.value.state = DISABLED.to_owned();
             self.save(&r.key).await?;
@@ -1615,14 +1725,28 @@ impl KmsService {
                 Needs::NotPendingDeletion,
             )
             .await?;
-        let deletion = self.now_ms() + i64::from(days) * DAY_MS;
-        r.key.value.state = PENDING_DELETION.to_owned();
-        r.key.value.deletion_date = Some(deletion);
+        let rec = &mut r.key.value;
+        rec.pending_window_days = Some(days);
+        // A primary with replicas waits for them to be deleted; its window starts then.
+        let has_replicas = rec
+            .multi_region
+            .as_ref()
+            .is_some_and(|m| m.primary_region == rec.region && !m.replica_regions.is_empty());
+        let deletion = if has_replicas {
+            rec.state = PENDING_REPLICA_DELETION.to_owned();
+            rec.deletion_date = None;
+            None
+        } else {
+            let at = self.now_ms() + i64::from(days) * DAY_MS;
+            rec.state = PENDING_DELETION.to_owned();
+            rec.deletion_date = Some(at);
+            Some(at)
+        };
         self.save(&r.key).await?;
         Ok(s::ScheduleKeyDeletionResponse {
             key_id: Some(r.key.value.arn.clone()),
-            deletion_date: Some(ts(deletion)),
-            key_state: Some(PENDING_DELETION.to_owned()),
+            deletion_date: deletion.map(ts),
+            key_state: Some(r.key.value.state.clone()),
             pending_window_in_days: Some(days),
         })
     }
@@ -1635,17 +1759,107 @@ impl KmsService {
         let mut r = self
             .key_for(ctx, &req.key_id, "kms:CancelKeyDeletion", Needs::Any)
             .await?;
-        if r.key.value.state != PENDING_DELETION {
+        if r.key.value.state != PENDING_DELETION && r.key.value.state != PENDING_REPLICA_DELETION {
             return Err(err(
                 "KMSInvalidStateException",
                 format!("{} is not pending deletion.", r.key.value.arn),
             ));
         }
-        r.key.value.state = DISABLED.to_owned();
+        let imported_missing = r.key.value.origin == "EXTERNAL"
+            && !r
+                .key
+                .value
+                .materials
+                .iter()
+                .any(|m| m.id == r.key.value.current_material && m.usable());
+        r.key.value.state = if imported_missing {
+            PENDING_IMPORT
+        } else {
+            DISABLED
+        }
+        .to_owned();
         r.key.value.deletion_date = None;
+        r.key.value.pending_window_days = None;
         self.save(&r.key).await?;
         Ok(s::CancelKeyDeletionResponse {
             key_id: Some(r.key.value.arn.clone()),
+        })
+    }
+
+    fn refuse_pending_import(rec: &KeyRecord) -> Result<(), AwsError> {
+        if rec.state == PENDING_IMPORT {
+            return Err(err(
+                "KMSInvalidStateException",
+                format!("{} is pending import.", rec.arn),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn encapsulate(
+        &self,
+        ctx: &RequestContext,
+        req: s::EncapsulateRequest,
+    ) -> Result<s::EncapsulateResponse, AwsError> {
+        check_grant_tokens(req.grant_tokens.as_deref())?;
+        let algorithm: EncapsulationAlgorithm = parse_enum(
+            &req.encapsulation_algorithm,
+            "encapsulationAlgorithm",
+            EncapsulationAlgorithm::ALL,
+        )?;
+        let r = self
+            .usage_key(
+                ctx,
+                &req.key_id,
+                "Encapsulate",
+                Some(KeyUsage::EncapsulateDecapsulate),
+                &[("kms:EncapsulationAlgorithm", algorithm.as_str())],
+            )
+            .await?;
+        let material = self.current_material(&r.key.value)?;
+        let (ciphertext, secret) =
+            crate::asymmetric::encapsulate(&material, algorithm).map_err(|e| kms_err(&e))?;
+        dry_run(req.dry_run)?;
+        Ok(s::EncapsulateResponse {
+            encapsulation_algorithm: Some(algorithm.to_string()),
+            key_id: Some(r.key.value.arn.clone()),
+            shared_secret: Some(Blob(secret.expose().to_vec())),
+            shared_secret_ciphertext_blob: Some(Blob(ciphertext)),
+        })
+    }
+
+    async fn decapsulate(
+        &self,
+        ctx: &RequestContext,
+        req: s::DecapsulateRequest,
+    ) -> Result<s::DecapsulateResponse, AwsError> {
+        check_grant_tokens(req.grant_tokens.as_deref())?;
+        let algorithm: EncapsulationAlgorithm = parse_enum(
+            &req.encapsulation_algorithm,
+            "encapsulationAlgorithm",
+            EncapsulationAlgorithm::ALL,
+        )?;
+        let r = self
+            .usage_key(
+                ctx,
+                &req.key_id,
+                "Decapsulate",
+                Some(KeyUsage::EncapsulateDecapsulate),
+                &[("kms:EncapsulationAlgorithm", algorithm.as_str())],
+            )
+            .await?;
+        let material = self.current_material(&r.key.value)?;
+        let secret = crate::asymmetric::decapsulate(
+            &material,
+            algorithm,
+            &req.shared_secret_ciphertext_blob.0,
+        )
+        .map_err(|e| kms_err(&e))?;
+        dry_run(req.dry_run)?;
+        Ok(s::DecapsulateResponse {
+            encapsulation_algorithm: Some(algorithm.to_string()),
+            key_id: Some(r.key.value.arn.clone()),
+            shared_secret: Some(Blob(secret.expose().to_vec())),
         })
     }
 
