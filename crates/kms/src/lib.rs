@@ -24,6 +24,7 @@ mod error;
 mod grants;
 pub mod mac;
 pub mod material;
+pub mod quota;
 pub mod records;
 mod service;
 pub mod shapes;

@@ -97,11 +97,19 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
         )),
     );
     let scheduler = Arc::new(Scheduler::new());
-    let kms = Arc::new(rampart_kms::KmsService::new(
-        Arc::clone(&store),
-        Arc::clone(&identity.sealer),
-        clock.clone(),
-    ));
+    let quota_mode = match config.kms_quotas.as_str() {
+        "" if config.dev => rampart_kms::quota::QuotaMode::Off,
+        "" => rampart_kms::quota::QuotaMode::Aws { scale: 1.0 },
+        given => rampart_kms::quota::QuotaMode::parse(given).map_err(StartError)?,
+    };
+    let kms = Arc::new(
+        rampart_kms::KmsService::new(
+            Arc::clone(&store),
+            Arc::clone(&identity.sealer),
+            clock.clone(),
+        )
+        .with_quotas(quota_mode),
+    );
     let kms_jobs = Arc::clone(&kms);
     scheduler.every(
         "kms.housekeeping",

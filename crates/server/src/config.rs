@@ -30,6 +30,10 @@ pub struct ServeConfig {
     /// The administrator account created on first start.
     #[arg(long, env = "RAMPART_ADMIN_ACCOUNT", default_value = "000000000000")]
     pub admin_account: String,
+    /// KMS request quotas: `aws` (AWS's default rates per account and Region), `aws*SCALE`
+    /// (each multiplied by SCALE), or `off`. Default: `aws`, or `off` in dev mode.
+    #[arg(long, env = "RAMPART_KMS_QUOTAS", default_value = "")]
+    pub kms_quotas: String,
 }
 
 impl ServeConfig {

@@ -43,6 +43,7 @@ pub struct KmsService {
     sealer: Arc<Sealer>,
     clock: Arc<dyn Clock>,
     last_uses: lifecycle::LastUses,
+    quotas: crate::quota::Quotas,
 }
 
 operations!(KmsService {
@@ -107,6 +108,9 @@ impl Service for KmsService {
         Self::IMPLEMENTED
     }
     async fn call(&self, ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
+        if !crate::quota::depends_on_key(&ctx.operation) {
+            self.admit(ctx, crate::quota::KeyKind::Other)?;
+        }
         let out = self.dispatch(ctx, input).await;
         if out.is_ok() {
             self.note_use(ctx);
@@ -237,6 +241,20 @@ fn check_state(rec: &KeyRecord, needs: Needs) -> Result<(), AwsError> {
             format!("{} is disabled.", rec.arn),
         )),
         (Needs::NotPendingDeletion, _) => Ok(()),
+    }
+}
+
+fn key_kind(spec: KeySpec) -> crate::quota::KeyKind {
+    use crate::quota::KeyKind;
+    match spec {
+        KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => KeyKind::Rsa,
+        KeySpec::EccNistP256
+        | KeySpec::EccNistP384
+        | KeySpec::EccNistP521
+        | KeySpec::EccSecgP256k1
+        | KeySpec::EccNistEdwards25519
+        | KeySpec::Sm2 => KeyKind::Ecc,
+        _ => KeyKind::Other,
     }
 }
 
@@ -488,6 +506,26 @@ impl KmsService {
             sealer,
             clock,
             last_uses: lifecycle::LastUses::default(),
+            quotas: crate::quota::Quotas::new(crate::quota::QuotaMode::Off),
+        }
+    }
+
+    /// Apply AWS's request quotas as `mode`.
+    #[must_use]
+    pub fn with_quotas(mut self, mode: crate::quota::QuotaMode) -> Self {
+        self.quotas = crate::quota::Quotas::new(mode);
+        self
+    }
+
+    /// Count one request against its quota.
+    fn admit(&self, ctx: &RequestContext, kind: crate::quota::KeyKind) -> Result<(), AwsError> {
+        if self
+            .quotas
+            .admit(&ctx.caller.account, &ctx.region, &ctx.operation, kind)
+        {
+            Ok(())
+        } else {
+            Err(AwsError::new("ThrottlingException", 400, "Rate exceeded"))
         }
     }
 
@@ -675,6 +713,9 @@ impl KmsService {
         context: Option<&EncryptionContext>,
     ) -> Result<(), AwsError> {
         let rec = &resolved.key.value;
+        if crate::quota::depends_on_key(&ctx.operation) {
+            self.admit(ctx, key_kind(rec.spec))?;
+        }
         ctx.note_resource("AWS::KMS::Key", &rec.arn);
         let policy = Policy::parse(&rec.policy).map_err(|_| internal("stored key policy"))?;
         match authorize_with_key_policy(ctx, action, &rec.arn, &rec.account, &policy, extra).await {
