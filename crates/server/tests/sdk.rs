@@ -31,6 +31,7 @@ impl Server {
             dev: false,
             dev_account: ADMIN.into(),
             admin_account: ADMIN.into(),
+            kms_quotas: String::new(),
         };
         let app = rampart_server::app::build(config)
             .await
