@@ -28,7 +28,22 @@ def test_invalid_quota_setting_refuses_to_start(server_factory):
 
 
 def test_dev_mode_has_no_quotas_by_default(server_factory):
-    srv = server_factory("devquotas", dev=True)
+    # An empty setting is the default (the fixtures otherwise turn quotas off).
+    srv = server_factory("devquotas", dev=True, extra_env={"RAMPART_KMS_QUOTAS": ""})
     kms = srv.client("kms")
     for _ in range(12):  # CreateKey's AWS quota is 5 per second
         kms.create_key()
+
+
+def test_aws_quotas_apply_by_default_outside_dev_mode(server_factory):
+    srv = server_factory("defaultquotas", extra_env={"RAMPART_KMS_QUOTAS": ""})
+    kms = srv.client("kms")
+    codes = []
+    for _ in range(12):
+        try:
+            kms.create_key()
+            codes.append("ok")
+        except Exception as e:  # noqa: BLE001
+            codes.append(error_code(e))
+    assert codes.count("ok") >= 5
+    assert "ThrottlingException" in codes

@@ -17,6 +17,8 @@ pub use writer::Auditor;
 pub struct EventFacts {
     /// Request id.
     pub request_id: String,
+    /// The event id, when the request already chose it (else the writer assigns one).
+    pub event_id: Option<String>,
     /// Request time (epoch millis).
     pub time_millis: i64,
     /// `kms.amazonaws.com`.

@@ -110,7 +110,7 @@ async fn run(store: Arc<dyn Store>, dir: Option<PathBuf>, mut rx: mpsc::Receiver
                     if let Some(w) = waiter {
                         waiters.push(w);
                     }
-                    let id = ids.next();
+                    let id = facts.event_id.clone().unwrap_or_else(|| ids.next());
                     let ev = event_json(&facts, &id);
                     let Ok(bytes) = serde_json::to_vec(&ev) else {
                         continue;

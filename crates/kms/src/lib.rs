@@ -35,7 +35,7 @@ pub use context::EncryptionContext;
 pub use error::KmsError;
 pub use material::KeyMaterial;
 pub use rampart_crypto::SecretBytes;
-pub use service::KmsService;
+pub use service::{KmsService, ViaCiphertext};
 pub use spec::{
     EncapsulationAlgorithm, EncryptionAlgorithm, KeyAgreementAlgorithm, KeySpec, KeyUsage,
     MacAlgorithm, MessageType, SigningAlgorithm, UnknownName,

@@ -108,6 +108,9 @@ pub struct KeyRecord {
     /// The pending window of a scheduled deletion, in days.
     #[serde(default)]
     pub pending_window_days: Option<i32>,
+    /// An AWS managed key (`alias/aws/<service>`), not managed by the customer.
+    #[serde(default)]
+    pub aws_managed: bool,
 }
 
 /// The multi-Region key set a key belongs to; every member holds a copy.
@@ -152,6 +155,9 @@ pub struct LastUse {
     pub operation: String,
     /// Request id.
     pub request_id: String,
+    /// CloudTrail event id.
+    #[serde(default)]
+    pub event_id: String,
     /// When, epoch millis.
     pub at: i64,
 }

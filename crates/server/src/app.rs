@@ -52,6 +52,51 @@ pub struct App {
     pub limits: Limits,
     /// Request ids.
     pub request_ids: rampart_service::unique::UniqueIds,
+    /// KMS, for the services that encrypt through it.
+    pub kms: Arc<rampart_kms::KmsService>,
+}
+
+/// Audits KMS calls that services make for their callers, as CloudTrail does: the event names
+/// the caller, with the calling service as source address and user agent.
+struct InternalAuditor(Auditor);
+
+#[async_trait::async_trait]
+impl rampart_service::InternalAudit for InternalAuditor {
+    async fn record(
+        &self,
+        ctx: &rampart_service::RequestContext,
+        request_parameters: serde_json::Value,
+        error: Option<&rampart_service::AwsError>,
+    ) {
+        let resources = ctx
+            .audit
+            .lock()
+            .map(|n| n.resources.clone())
+            .unwrap_or_default();
+        let facts = rampart_audit::EventFacts {
+            request_id: ctx.request_id.clone(),
+            event_id: Some(ctx.event_id.clone()),
+            time_millis: ctx.time.timestamp_millis(),
+            event_source: "kms.amazonaws.com".to_owned(),
+            event_name: ctx.operation.clone(),
+            region: ctx.region.clone(),
+            source_ip: ctx.user_agent.clone(),
+            user_agent: ctx.user_agent.clone(),
+            identity: Some(crate::front::audit_identity(&ctx.caller)),
+            access_key_id: ctx.caller.access_key_id.clone(),
+            request_parameters,
+            response_elements: serde_json::Value::Null,
+            error_code: error.map(|e| e.code.to_string()),
+            error_message: error.map(|e| e.message.clone()),
+            resources,
+            recipient_account: Some(ctx.caller.account.clone()),
+        };
+        if error.is_some() {
+            self.0.record_durably(facts).await;
+        } else {
+            self.0.record(facts).await;
+        }
+    }
 }
 
 fn start_err(what: &str) -> impl Fn(&dyn std::fmt::Display) -> StartError + '_ {
@@ -108,7 +153,8 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
             Arc::clone(&identity.sealer),
             clock.clone(),
         )
-        .with_quotas(quota_mode),
+        .with_quotas(quota_mode)
+        .with_internal_audit(Arc::new(InternalAuditor(auditor.clone()))),
     );
     let kms_jobs = Arc::clone(&kms);
     scheduler.every(
@@ -119,7 +165,7 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
             Box::pin(async move { kms.housekeeping(now.timestamp_millis()).await })
         }),
     );
-    services.insert("kms", kms);
+    services.insert("kms", Arc::clone(&kms) as Arc<dyn Service>);
     services.insert(
         "cloudtrail",
         Arc::new(CloudTrailService::new(Arc::clone(&store), auditor.clone())),
@@ -133,6 +179,7 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
         auditor,
         clock,
         scheduler,
+        kms,
         signing_keys: SigningKeyCache::new(),
         limits: Limits::default(),
         request_ids: rampart_service::unique::UniqueIds::new(),

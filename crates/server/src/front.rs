@@ -360,6 +360,7 @@ async fn handle_aws(
     let framing = framing_of(&id);
     let mut facts = EventFacts {
         request_id: request_id.to_owned(),
+        event_id: Some(app.request_ids.next()),
         time_millis: rampart_service::Clock::now(&*app.clock).timestamp_millis(),
         event_source: format!("{}.amazonaws.com", id.model.endpoint_prefix),
         event_name: id.operation.clone(),
@@ -498,7 +499,7 @@ fn in_partition(mut caller: Caller, partition: &str) -> Caller {
     caller
 }
 
-fn audit_identity(caller: &Caller) -> rampart_audit::Identity {
+pub(crate) fn audit_identity(caller: &Caller) -> rampart_audit::Identity {
     let (user_name, session_issuer) = match &caller.principal {
         rampart_policy::Principal::User { name, .. } => (Some(name.clone()), None),
         rampart_policy::Principal::AssumedRole {
@@ -568,6 +569,7 @@ async fn run(
     };
     let ctx = RequestContext {
         request_id: request_id.to_owned(),
+        event_id: facts.event_id.clone().unwrap_or_default(),
         model: id.model,
         operation: id.operation.clone(),
         partition: partition_of(&authed.region),
@@ -581,6 +583,7 @@ async fn run(
         time: rampart_service::Clock::now(&*app.clock),
         authorizer: app.authorizer.clone(),
         audit: Mutex::new(AuditNotes::default()),
+        via_service: None,
     };
     let out = service.call(&ctx, input).await;
     if let Ok(notes) = ctx.audit.lock() {

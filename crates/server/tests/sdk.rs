@@ -1,5 +1,6 @@
 //! End-to-end tests: a real server on an ephemeral port, driven by the official AWS SDK for Rust
-//! (STS and IAM clients, SigV4 signing, the awsQuery protocol over HTTP/1.1).
+//! (STS and IAM clients, SigV4 signing, the awsQuery protocol over HTTP/1.1; the KMS client,
+//! the awsJson1.1 protocol).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -75,6 +76,16 @@ impl Server {
             .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
             .build();
         aws_sdk_iam::Client::from_conf(config)
+    }
+
+    fn kms(&self, creds: Credentials) -> aws_sdk_kms::Client {
+        let config = aws_sdk_kms::Config::builder()
+            .endpoint_url(self.endpoint())
+            .region(aws_sdk_kms::config::Region::new("us-east-1"))
+            .credentials_provider(creds)
+            .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
+            .build();
+        aws_sdk_kms::Client::from_conf(config)
     }
 
     fn admin_creds(&self) -> Credentials {
@@ -349,5 +360,88 @@ async fn validation_errors_follow_the_model() {
     assert!(
         message.starts_with("1 validation error detected"),
         "message: {message}"
+    );
+}
+
+#[tokio::test]
+async fn kms_encrypts_and_decrypts_with_an_encryption_context_through_the_typed_sdk() {
+    use aws_sdk_kms::operation::decrypt::DecryptError;
+    use aws_sdk_kms::operation::describe_key::DescribeKeyError;
+    use aws_sdk_kms::primitives::Blob;
+    use aws_sdk_kms::types::{KeyState, KeyUsageType};
+
+    let server = Server::start().await;
+    let kms = server.kms(server.admin_creds());
+    let created = kms
+        .create_key()
+        .description("sdk test key")
+        .send()
+        .await
+        .expect("CreateKey");
+    let meta = created.key_metadata().expect("KeyMetadata in the answer");
+    let key_id = meta.key_id().to_owned();
+    let arn = meta.arn().expect("Arn").to_owned();
+    assert_eq!(arn, format!("arn:aws:kms:us-east-1:{ADMIN}:key/{key_id}"));
+    assert_eq!(meta.key_state(), Some(&KeyState::Enabled));
+    assert_eq!(meta.key_usage(), Some(&KeyUsageType::EncryptDecrypt));
+
+    let plaintext = b"rampart through aws-sdk-kms".to_vec();
+    let enc = kms
+        .encrypt()
+        .key_id(&key_id)
+        .plaintext(Blob::new(plaintext.clone()))
+        .encryption_context("purpose", "sdk-test")
+        .send()
+        .await
+        .expect("Encrypt");
+    assert_eq!(enc.key_id(), Some(arn.as_str()));
+    let blob = enc.ciphertext_blob().expect("CiphertextBlob").clone();
+    assert_ne!(blob.as_ref(), plaintext.as_slice());
+
+    let dec = kms
+        .decrypt()
+        .ciphertext_blob(blob.clone())
+        .encryption_context("purpose", "sdk-test")
+        .send()
+        .await
+        .expect("Decrypt with the same context");
+    assert_eq!(
+        dec.plaintext().map(Blob::as_ref),
+        Some(plaintext.as_slice())
+    );
+    assert_eq!(dec.key_id(), Some(arn.as_str()));
+
+    // Another encryption context: InvalidCiphertextException, as a typed error.
+    let err = kms
+        .decrypt()
+        .ciphertext_blob(blob)
+        .encryption_context("purpose", "other")
+        .send()
+        .await
+        .expect_err("a different context must not decrypt");
+    assert!(
+        matches!(
+            err.as_service_error(),
+            Some(DecryptError::InvalidCiphertextException(_))
+        ),
+        "{err:?}"
+    );
+
+    // A key that does not exist: NotFoundException, as a typed error with AWS's message.
+    let missing = "11111111-2222-3333-4444-555555555555";
+    let err = kms
+        .describe_key()
+        .key_id(missing)
+        .send()
+        .await
+        .expect_err("no such key");
+    let service = err.as_service_error().expect("a service error");
+    assert!(
+        matches!(service, DescribeKeyError::NotFoundException(_)),
+        "{err:?}"
+    );
+    assert_eq!(
+        aws_sdk_kms::error::ProvideErrorMetadata::message(service),
+        Some(format!("Key 'arn:aws:kms:us-east-1:{ADMIN}:key/{missing}' does not exist").as_str())
     );
 }

@@ -63,6 +63,8 @@ pub struct AuditNotes {
 pub struct RequestContext {
     /// Request id echoed in `x-amzn-RequestId`.
     pub request_id: String,
+    /// Id of the audit event that records this request (CloudTrail's `eventID`).
+    pub event_id: String,
     /// The service model.
     pub model: &'static ServiceModel,
     /// Operation name.
@@ -85,6 +87,23 @@ pub struct RequestContext {
     pub authorizer: Arc<dyn Authorizer>,
     /// Facts the handler adds for the audit record.
     pub audit: Mutex<AuditNotes>,
+    /// For a call one Rampart service makes to another on behalf of its caller: the calling
+    /// service's endpoint (`secretsmanager.us-east-1.amazonaws.com`), which is `kms:ViaService`.
+    pub via_service: Option<String>,
+}
+
+/// Records the calls one service makes to another on behalf of a caller, as CloudTrail does
+/// (the event names the caller, and the calling service as source and user agent).
+#[async_trait]
+pub trait InternalAudit: Send + Sync {
+    /// Record `ctx`'s call (made for the service in `ctx.via_service`), with its redacted
+    /// request parameters and the error it ended with.
+    async fn record(
+        &self,
+        ctx: &RequestContext,
+        request_parameters: Value,
+        error: Option<&AwsError>,
+    );
 }
 
 impl RequestContext {

@@ -353,12 +353,7 @@ impl KmsService {
                 }
             }
         }
-        if rec.state == PENDING_IMPORT
-            && rec
-                .materials
-                .iter()
-                .any(|m| m.id == rec.current_material && m.usable())
-        {
+        if rec.state == PENDING_IMPORT && rec.materials.iter().all(MaterialRecord::usable) {
             rec.state = ENABLED.to_owned();
         }
         let delete_params = records::delete(
@@ -403,9 +398,8 @@ impl KmsService {
         m.sealed.clear();
         m.import_state = Some("PENDING_IMPORT".to_owned());
         m.valid_to = None;
-        if target == rec.current_material {
-            rec.state = PENDING_IMPORT.to_owned();
-        }
+        // Deleting any of a key's imported material makes it PendingImport, as AWS does.
+        rec.state = PENDING_IMPORT.to_owned();
         self.save_key_set(&r.key).await?;
         Ok(s::DeleteImportedKeyMaterialResponse {
             key_id: Some(r.key.value.arn.clone()),

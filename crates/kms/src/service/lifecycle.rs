@@ -83,19 +83,6 @@ fn check_primary(rec: &KeyRecord) -> Result<(), AwsError> {
     }
 }
 
-/// When a key whose last rotation (or creation) was at `last` rotates with `period` days.
-fn next_rotation(last: i64, period: i32, now: i64) -> i64 {
-    (last + i64::from(period) * DAY_MS).max(now)
-}
-
-fn last_rotation(rec: &KeyRecord) -> i64 {
-    rec.materials
-        .iter()
-        .map(|m| m.created)
-        .max()
-        .unwrap_or(rec.created)
-}
-
 fn material_state(rec: &KeyRecord, m: &MaterialRecord) -> &'static str {
     if m.id == rec.current_material {
         "CURRENT"
@@ -141,8 +128,9 @@ impl KmsService {
         }
         let now = self.now_ms();
         let rec = &mut r.key.value;
+        // AWS counts the period from the day rotation is enabled (or re-enabled).
         rec.rotation_period_days = Some(period);
-        rec.next_rotation = Some(next_rotation(last_rotation(rec), period, now));
+        rec.next_rotation = Some(now + i64::from(period) * DAY_MS);
         self.save_key_set(&r.key).await
     }
 
@@ -174,10 +162,9 @@ impl KmsService {
                 Needs::NotPendingDeletion,
             )
             .await?;
+        // Keys that cannot rotate automatically (asymmetric, HMAC, imported) report false,
+        // as AWS documents.
         let rec = &r.key.value;
-        if rec.spec != KeySpec::SymmetricDefault {
-            check_rotatable(rec)?;
-        }
         Ok(s::GetKeyRotationStatusResponse {
             key_id: Some(rec.arn.clone()),
             key_rotation_enabled: Some(rec.rotation_period_days.is_some()),
@@ -352,6 +339,7 @@ impl KmsService {
             let used = LastUse {
                 operation: ctx.operation.clone(),
                 request_id: ctx.request_id.clone(),
+                event_id: ctx.event_id.clone(),
                 at: now,
             };
             let flush = match self.last_uses.seen.lock() {
@@ -383,6 +371,13 @@ impl KmsService {
         ctx: &RequestContext,
         req: s::GetKeyLastUsageRequest,
     ) -> Result<s::GetKeyLastUsageResponse, AwsError> {
+        // GetKeyLastUsage takes a key id or key ARN, not an alias.
+        if req.key_id.starts_with("alias/") || req.key_id.contains(":alias/") {
+            return Err(err(
+                "NotFoundException",
+                format!("Invalid keyId '{}'", req.key_id),
+            ));
+        }
         let r = self
             .key_for(ctx, &req.key_id, "kms:GetKeyLastUsage", Needs::Any)
             .await?;
@@ -403,7 +398,7 @@ impl KmsService {
                 operation: Some(u.operation),
                 kms_request_id: Some(u.request_id),
                 timestamp: Some(ts(u.at)),
-                cloud_trail_event_id: None,
+                cloud_trail_event_id: (!u.event_id.is_empty()).then_some(u.event_id),
             }),
         })
     }
@@ -464,11 +459,9 @@ impl KmsService {
             .multi_region
             .as_ref()
             .is_none_or(|m| m.primary_region == rec.region);
-        if primary
-            && rec.state != PENDING_DELETION
-            && rec.state != PENDING_REPLICA_DELETION
-            && rec.next_rotation.is_some_and(|n| n <= now)
-        {
+        // AWS does not rotate disabled keys; one re-enabled after its date rotates at the next
+        // run.
+        if primary && rec.state == ENABLED && rec.next_rotation.is_some_and(|n| n <= now) {
             if let Some(period) = rec.rotation_period_days {
                 self.rotate_material(rec, "AUTOMATIC", now)?;
                 rec.next_rotation = Some(now + i64::from(period) * DAY_MS);
@@ -482,13 +475,12 @@ impl KmsService {
                 changed = true;
             }
         }
+        // Any imported material deleted or expired puts the key in PendingImport.
         if rec.origin == "EXTERNAL"
             && rec.state != PENDING_DELETION
+            && rec.state != PENDING_REPLICA_DELETION
             && rec.state != PENDING_IMPORT
-            && !rec
-                .materials
-                .iter()
-                .any(|m| m.id == rec.current_material && m.usable())
+            && rec.materials.iter().any(|m| !m.usable())
         {
             rec.state = PENDING_IMPORT.to_owned();
             changed = true;

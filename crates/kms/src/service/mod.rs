@@ -18,6 +18,8 @@ use rampart_store::{Expect, Store};
 use crate::grants::{self, GrantRecord, NS_GRANT};
 
 mod import;
+mod internal;
+pub use internal::ViaCiphertext;
 mod lifecycle;
 mod multi_region;
 
@@ -44,6 +46,7 @@ pub struct KmsService {
     clock: Arc<dyn Clock>,
     last_uses: lifecycle::LastUses,
     quotas: crate::quota::Quotas,
+    internal_audit: Option<Arc<dyn rampart_service::InternalAudit>>,
 }
 
 operations!(KmsService {
@@ -371,7 +374,7 @@ fn metadata(rec: &KeyRecord) -> s::KeyMetadata {
         key_state: Some(rec.state.clone()),
         deletion_date: rec.deletion_date.filter(|_| pending).map(ts),
         origin: Some(rec.origin.clone()),
-        key_manager: Some("CUSTOMER".to_owned()),
+        key_manager: Some(if rec.aws_managed { "AWS" } else { "CUSTOMER" }.to_owned()),
         customer_master_key_spec: Some(rec.spec.to_string()),
         key_spec: Some(rec.spec.to_string()),
         encryption_algorithms: names(rec.spec.encryption_algorithms(rec.usage)),
@@ -507,6 +510,7 @@ impl KmsService {
             clock,
             last_uses: lifecycle::LastUses::default(),
             quotas: crate::quota::Quotas::new(crate::quota::QuotaMode::Off),
+            internal_audit: None,
         }
     }
 
@@ -564,8 +568,8 @@ impl KmsService {
         let Some(m) = rec.materials.iter().find(|m| m.id == material_id) else {
             return Ok(None);
         };
-        if !m.usable() {
-            // Imported material that was deleted or expired.
+        if !m.usable() || m.valid_to.is_some_and(|t| t <= self.now_ms()) {
+            // Imported material that was deleted or has expired.
             return Err(err(
                 "KMSInvalidStateException",
                 format!("{} is pending import.", rec.arn),
@@ -654,6 +658,11 @@ impl KmsService {
                 return Err(err("NotFoundException", format!("Invalid arn {given}")));
             }
         } else if given.starts_with("alias/") {
+            if let Some(service) = given.strip_prefix("alias/aws/") {
+                if internal::MANAGED_KEY_SERVICES.contains(&service) {
+                    self.ensure_managed_key(ctx, service).await?;
+                }
+            }
             let Some(a) = self.load_alias(account, region, given).await? else {
                 return Err(err(
                     "NotFoundException",
@@ -690,6 +699,16 @@ impl KmsService {
     fn base_extra(ctx: &RequestContext, resolved: Option<&Resolved>) -> Context {
         let mut extra = Context::new();
         extra.insert("kms:CallerAccount", &ctx.caller.account);
+        if let Some(via) = &ctx.via_service {
+            extra.insert("kms:ViaService", via);
+            extra.insert("aws:ViaAWSService", "true");
+            if let Some(service) = via.split('.').next() {
+                extra.insert_multi(
+                    "aws:CalledVia",
+                    [format!("{service}.amazonaws.com").as_str()],
+                );
+            }
+        }
         if let Some(r) = resolved {
             if let Some(alias) = &r.alias {
                 extra.insert("kms:RequestAlias", alias);
@@ -899,6 +918,7 @@ impl KmsService {
                 replica_regions: Vec::new(),
             }),
             pending_window_days: None,
+            aws_managed: false,
         };
         let op = records::put(
             NS_KEY,
@@ -1807,12 +1827,8 @@ impl KmsService {
             ));
         }
         let imported_missing = r.key.value.origin == "EXTERNAL"
-            && !r
-                .key
-                .value
-                .materials
-                .iter()
-                .any(|m| m.id == r.key.value.current_material && m.usable());
+            && (r.key.value.materials.is_empty()
+                || !r.key.value.materials.iter().all(MaterialRecord::usable));
         r.key.value.state = if imported_missing {
             PENDING_IMPORT
         } else {

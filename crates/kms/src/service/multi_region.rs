@@ -255,6 +255,7 @@ impl KmsService {
             on_demand_rotations: 0,
             multi_region: None,
             pending_window_days: None,
+            aws_managed: false,
         };
         let mut updated_primary = primary.clone();
         updated_primary.multi_region = Some(new_set.clone());
@@ -315,7 +316,8 @@ impl KmsService {
                 format!("{} is not a multi-region primary key.", old.arn),
             ));
         };
-        check_state(old, Needs::NotPendingDeletion)?;
+        // Both keys must be enabled (AWS Developer Guide, changing the primary key).
+        check_state(old, Needs::Enabled)?;
         let target = req.primary_region.clone();
         if target == old.region {
             // Already the primary: nothing changes.
@@ -354,7 +356,7 @@ impl KmsService {
             None,
         )
         .await?;
-        check_state(&target_resolved.key.value, Needs::NotPendingDeletion)?;
+        check_state(&target_resolved.key.value, Needs::Enabled)?;
         let mut replicas: Vec<String> = set
             .replica_regions
             .iter()
