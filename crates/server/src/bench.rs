@@ -1,17 +1,26 @@
-//! `rampart bench`: drive a running server with signed STS `GetCallerIdentity` requests over
-//! keep-alive connections and report requests/s with p50/p99 latency. The same run can drive a
-//! peer (e.g. moto's server) so the figures come out as a ratio measured on the same machine.
+//! `rampart bench`: drive a running server with signed requests over keep-alive connections and
+//! report requests/s with p50/p99 latency. The workloads are STS `GetCallerIdentity` and KMS
+//! `Encrypt` (4 KiB), `Decrypt` and `GenerateDataKey`. The same run can drive a peer (e.g. moto's
+//! server) so the figures come out as a ratio measured on the same machine.
 //!
-//! One request is signed up front and replayed: SigV4 signatures stay valid for 15 minutes, so
-//! the load generator spends its core on I/O rather than on HMACs.
+//! Each workload's request is signed once up front and replayed: SigV4 signatures stay valid for
+//! 15 minutes, so the load generator spends its core on I/O rather than on HMACs. The KMS
+//! workloads first create a key on the target (and, for `Decrypt`, encrypt the plaintext once),
+//! so every target decrypts its own ciphertext.
 
+use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use aws_lc_rs::{digest, hmac};
+use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
-const BODY: &str = "Action=GetCallerIdentity&Version=2011-06-15";
+const STS_BODY: &str = "Action=GetCallerIdentity&Version=2011-06-15";
+const FORM: &str = "application/x-www-form-urlencoded; charset=utf-8";
+const AWS_JSON: &str = "application/x-amz-json-1.1";
+/// Size of the `Encrypt` plaintext.
+pub const PLAINTEXT_BYTES: usize = 4096;
 
 fn hmac256(key: &[u8], data: &[u8]) -> Vec<u8> {
     hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), data)
@@ -19,46 +28,322 @@ fn hmac256(key: &[u8], data: &[u8]) -> Vec<u8> {
         .to_vec()
 }
 
-/// A raw HTTP/1.1 request for STS GetCallerIdentity, signed with SigV4 for `host`.
+/// An access key to sign with.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    /// Access key id.
+    pub access_key_id: String,
+    /// Secret access key.
+    pub secret: String,
+}
+
+/// What differs between two signed requests: service, awsJson target, content type and body.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    /// SigV4 service name (`sts`, `kms`).
+    pub service: &'a str,
+    /// `X-Amz-Target` for awsJson (`TrentService.Encrypt`); `None` for awsQuery.
+    pub target: Option<&'a str>,
+    /// `Content-Type` of the body.
+    pub content_type: &'a str,
+    /// Request body.
+    pub body: &'a [u8],
+}
+
+impl<'a> Call<'a> {
+    /// STS `GetCallerIdentity` (awsQuery).
+    #[must_use]
+    pub fn get_caller_identity() -> Call<'static> {
+        Call {
+            service: "sts",
+            target: None,
+            content_type: FORM,
+            body: STS_BODY.as_bytes(),
+        }
+    }
+
+    /// A KMS operation (awsJson1.1, `TrentService.<operation>`) with a JSON body.
+    #[must_use]
+    pub fn kms(target: &'a str, body: &'a [u8]) -> Self {
+        Call {
+            service: "kms",
+            target: Some(target),
+            content_type: AWS_JSON,
+            body,
+        }
+    }
+}
+
+/// A raw HTTP/1.1 `POST /` for `call`, signed with SigV4 for `host`.
 #[must_use]
-pub fn signed_request(host: &str, access_key_id: &str, secret: &str, region: &str) -> Vec<u8> {
+pub fn sign(host: &str, call: &Call<'_>, creds: &Credentials, region: &str) -> Vec<u8> {
     let now = chrono::Utc::now();
     let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
     let date = now.format("%Y%m%d").to_string();
-    let payload_hash = hex::encode(digest::digest(&digest::SHA256, BODY.as_bytes()));
-    let canonical = format!(
-        "POST\n/\n\ncontent-type:application/x-www-form-urlencoded; charset=utf-8\nhost:{host}\nx-amz-date:{amz_date}\n\ncontent-type;host;x-amz-date\n{payload_hash}"
-    );
-    let scope = format!("{date}/{region}/sts/aws4_request");
+    let payload_hash = hex::encode(digest::digest(&digest::SHA256, call.body));
+    let mut headers = vec![
+        ("content-type", call.content_type),
+        ("host", host),
+        ("x-amz-date", amz_date.as_str()),
+    ];
+    if let Some(target) = call.target {
+        headers.push(("x-amz-target", target));
+    }
+    let signed_headers = headers
+        .iter()
+        .map(|(k, _)| *k)
+        .collect::<Vec<_>>()
+        .join(";");
+    let mut canonical_headers = String::new();
+    for (k, v) in &headers {
+        let _ = writeln!(canonical_headers, "{k}:{v}");
+    }
+    let canonical = format!("POST\n/\n\n{canonical_headers}\n{signed_headers}\n{payload_hash}");
+    let service = call.service;
+    let scope = format!("{date}/{region}/{service}/aws4_request");
     let to_sign = format!(
         "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
         hex::encode(digest::digest(&digest::SHA256, canonical.as_bytes()))
     );
-    let k_date = hmac256(format!("AWS4{secret}").as_bytes(), date.as_bytes());
+    let k_date = hmac256(format!("AWS4{}", creds.secret).as_bytes(), date.as_bytes());
     let k_region = hmac256(&k_date, region.as_bytes());
-    let k_service = hmac256(&k_region, b"sts");
+    let k_service = hmac256(&k_region, service.as_bytes());
     let k_signing = hmac256(&k_service, b"aws4_request");
     let signature = hex::encode(hmac256(&k_signing, to_sign.as_bytes()));
-    format!(
-        "POST / HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/x-www-form-urlencoded; charset=utf-8\r\nx-amz-date: {amz_date}\r\nauthorization: AWS4-HMAC-SHA256 Credential={access_key_id}/{scope}, SignedHeaders=content-type;host;x-amz-date, Signature={signature}\r\ncontent-length: {}\r\n\r\n{BODY}",
-        BODY.len()
+    let mut head = String::from("POST / HTTP/1.1\r\n");
+    for (k, v) in &headers {
+        let _ = write!(head, "{k}: {v}\r\n");
+    }
+    let _ = write!(
+        head,
+        "authorization: AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={signature}\r\ncontent-length: {}\r\n\r\n",
+        creds.access_key_id,
+        call.body.len()
+    );
+    let mut request = head.into_bytes();
+    request.extend_from_slice(call.body);
+    request
+}
+
+/// Standard base64 (with padding), for plaintext blobs in awsJson bodies.
+#[must_use]
+pub fn base64(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk.first().copied().unwrap_or(0),
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                let index = (n >> (18 - 6 * i)) & 63;
+                out.push(char::from(ALPHABET[index as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A benchmark workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    /// STS `GetCallerIdentity`.
+    GetCallerIdentity,
+    /// KMS `Encrypt` of a 4 KiB plaintext under a symmetric key.
+    Encrypt,
+    /// KMS `Decrypt` of the ciphertext of that plaintext, naming the key.
+    Decrypt,
+    /// KMS `GenerateDataKey` with `KeySpec` `AES_256`.
+    GenerateDataKey,
+}
+
+impl Workload {
+    /// The KMS workloads, in the order they are reported.
+    pub const KMS: [Workload; 3] = [
+        Workload::Encrypt,
+        Workload::Decrypt,
+        Workload::GenerateDataKey,
+    ];
+
+    /// Name as reported.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::GetCallerIdentity => "GetCallerIdentity",
+            Workload::Encrypt => "Encrypt (4 KiB)",
+            Workload::Decrypt => "Decrypt",
+            Workload::GenerateDataKey => "GenerateDataKey",
+        }
+    }
+}
+
+/// One signed request and its answer, for setup (not measured). Returns the status and body.
+///
+/// # Errors
+/// When the connection fails or the answer is not a complete HTTP response within 10 s.
+pub async fn call_once(addr: &str, request: &[u8]) -> Result<(u16, Vec<u8>), String> {
+    let exchange = async {
+        let mut s = TcpStream::connect(addr)
+            .await
+            .map_err(|e| format!("connect {addr}: {e}"))?;
+        s.write_all(request)
+            .await
+            .map_err(|e| format!("write to {addr}: {e}"))?;
+        let mut buf = Vec::with_capacity(8192);
+        let mut chunk = vec![0u8; 8192];
+        loop {
+            if let Some((n, status)) = response_len(&buf) {
+                let head_end = buf
+                    .windows(4)
+                    .position(|w| w == b"\r\n\r\n")
+                    .map_or(n, |p| p + 4);
+                return Ok((status, buf.get(head_end..n).unwrap_or_default().to_vec()));
+            }
+            match s.read(&mut chunk).await {
+                Ok(0) => return Err(format!("{addr} closed the connection mid-answer")),
+                Ok(k) => buf.extend_from_slice(chunk.get(..k).unwrap_or_default()),
+                Err(e) => return Err(format!("read from {addr}: {e}")),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), exchange)
+        .await
+        .map_err(|_| format!("{addr} did not answer within 10 s"))?
+}
+
+/// A string field at `path` in a JSON answer body.
+fn json_field(body: &[u8], path: &[&str]) -> Option<String> {
+    let root: Value = serde_json::from_slice(body).ok()?;
+    let mut v = &root;
+    for key in path {
+        v = v.get(key)?;
+    }
+    v.as_str().map(str::to_owned)
+}
+
+/// Make one KMS call for setup and return its answer body, or why it failed.
+async fn kms_setup_call(
+    addr: &str,
+    creds: &Credentials,
+    operation: &str,
+    body: &Value,
+) -> Result<Vec<u8>, String> {
+    let target = format!("TrentService.{operation}");
+    let body = body.to_string();
+    let request = sign(
+        addr,
+        &Call::kms(&target, body.as_bytes()),
+        creds,
+        "us-east-1",
+    );
+    let (status, answer) = call_once(addr, &request).await?;
+    if status == 200 {
+        Ok(answer)
+    } else {
+        Err(format!(
+            "{operation} answered {status}: {}",
+            snippet(&answer)
+        ))
+    }
+}
+
+/// The first bytes of an answer body, for error reports.
+fn snippet(body: &[u8]) -> String {
+    String::from_utf8_lossy(body.get(..200).unwrap_or(body)).into_owned()
+}
+
+/// The signed requests of the KMS workloads on one target: a fresh symmetric key, and one
+/// ciphertext of the 4 KiB plaintext produced by that target.
+#[derive(Debug, Clone)]
+pub struct KmsRequests {
+    /// `Encrypt` of the 4 KiB plaintext.
+    pub encrypt: Vec<u8>,
+    /// `Decrypt` of the target's ciphertext of it, naming the key.
+    pub decrypt: Vec<u8>,
+    /// `GenerateDataKey`, `AES_256`.
+    pub generate_data_key: Vec<u8>,
+}
+
+impl KmsRequests {
+    /// The request of `workload` (`None` for non-KMS workloads).
+    #[must_use]
+    pub fn request(&self, workload: Workload) -> Option<&[u8]> {
+        match workload {
+            Workload::GetCallerIdentity => None,
+            Workload::Encrypt => Some(&self.encrypt),
+            Workload::Decrypt => Some(&self.decrypt),
+            Workload::GenerateDataKey => Some(&self.generate_data_key),
+        }
+    }
+}
+
+/// Create a symmetric key on `addr`, encrypt the 4 KiB plaintext once, and sign the three KMS
+/// workload requests.
+///
+/// # Errors
+/// When `CreateKey` or the first `Encrypt` fails or answers without the expected fields.
+pub async fn kms_setup(addr: &str, creds: &Credentials) -> Result<KmsRequests, String> {
+    let created = kms_setup_call(
+        addr,
+        creds,
+        "CreateKey",
+        &json!({"KeySpec": "SYMMETRIC_DEFAULT", "KeyUsage": "ENCRYPT_DECRYPT", "Description": "rampart bench"}),
     )
-    .into_bytes()
+    .await?;
+    let key_id = json_field(&created, &["KeyMetadata", "KeyId"]).ok_or_else(|| {
+        format!(
+            "CreateKey answer has no KeyMetadata.KeyId: {}",
+            snippet(&created)
+        )
+    })?;
+    #[allow(clippy::cast_possible_truncation)]
+    let plaintext: Vec<u8> = (0..PLAINTEXT_BYTES).map(|i| (i * 31 + 7) as u8).collect();
+    let encrypt = json!({"KeyId": key_id, "Plaintext": base64(&plaintext)});
+    let encrypted = kms_setup_call(addr, creds, "Encrypt", &encrypt).await?;
+    let encrypt_body = encrypt.to_string();
+    let blob = json_field(&encrypted, &["CiphertextBlob"]).ok_or_else(|| {
+        format!(
+            "Encrypt answer has no CiphertextBlob: {}",
+            snippet(&encrypted)
+        )
+    })?;
+    let decrypt_body = json!({"KeyId": key_id, "CiphertextBlob": blob}).to_string();
+    let gdk_body = json!({"KeyId": key_id, "KeySpec": "AES_256"}).to_string();
+    let kms = |target: &str, body: &str| {
+        sign(
+            addr,
+            &Call::kms(target, body.as_bytes()),
+            creds,
+            "us-east-1",
+        )
+    };
+    Ok(KmsRequests {
+        encrypt: kms("TrentService.Encrypt", &encrypt_body),
+        decrypt: kms("TrentService.Decrypt", &decrypt_body),
+        generate_data_key: kms("TrentService.GenerateDataKey", &gdk_body),
+    })
 }
 
 /// Figures of one run.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Figures {
     /// Completed requests with a 200 answer.
     pub ok: u64,
-    /// Answers other than 200.
+    /// Answers other than 200, failed connections and requests left without an answer.
     pub errors: u64,
-    /// Requests per second.
+    /// Requests per second (200 answers only).
     pub rps: f64,
-    /// Median latency, microseconds.
+    /// Median latency of 200 answers, microseconds.
     pub p50_us: u64,
-    /// 99th percentile latency, microseconds.
+    /// 99th percentile latency of 200 answers, microseconds.
     pub p99_us: u64,
+    /// The first error seen (status and the start of the body, or the I/O failure).
+    pub first_error: Option<String>,
 }
 
 /// Find the end of one HTTP/1.1 response in `buf` (headers + Content-Length body); returns
@@ -79,11 +364,34 @@ fn response_len(buf: &[u8]) -> Option<(usize, u16)> {
     (buf.len() >= head_end + len).then_some((head_end + len, status))
 }
 
-async fn connection(addr: String, request: Vec<u8>, until: Instant) -> (u64, u64, Vec<u32>) {
-    let (mut ok, mut errors, mut lat) = (0u64, 0u64, Vec::with_capacity(1 << 16));
+/// What one connection task measured.
+struct ConnectionFigures {
+    ok: u64,
+    errors: u64,
+    latencies: Vec<u32>,
+    first_error: Option<String>,
+}
+
+impl ConnectionFigures {
+    /// Count an error, keeping the first one's description.
+    fn fail(&mut self, why: String) {
+        self.errors += 1;
+        if self.first_error.is_none() {
+            self.first_error = Some(why);
+        }
+    }
+}
+
+async fn connection(addr: String, request: Vec<u8>, until: Instant) -> ConnectionFigures {
+    let mut f = ConnectionFigures {
+        ok: 0,
+        errors: 0,
+        latencies: Vec::with_capacity(1 << 16),
+        first_error: None,
+    };
     let mut stream: Option<TcpStream> = None;
-    let mut buf = Vec::with_capacity(8192);
-    let mut chunk = vec![0u8; 8192];
+    let mut buf = Vec::with_capacity(16384);
+    let mut chunk = vec![0u8; 16384];
     while Instant::now() < until {
         let t0 = Instant::now();
         // Peers that answer `Connection: close` (moto's werkzeug server) pay for a new
@@ -94,8 +402,8 @@ async fn connection(addr: String, request: Vec<u8>, until: Instant) -> (u64, u64
                     let _ = s.set_nodelay(true);
                     stream = Some(s);
                 }
-                Err(_) => {
-                    errors += 1;
+                Err(e) => {
+                    f.fail(format!("connect: {e}"));
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 }
@@ -103,22 +411,28 @@ async fn connection(addr: String, request: Vec<u8>, until: Instant) -> (u64, u64
         }
         let Some(s) = stream.as_mut() else { continue };
         if s.write_all(&request).await.is_err() {
+            // The peer closed an idle keep-alive connection: reconnect and resend.
             stream = None;
             continue;
         }
         buf.clear();
-        let mut answered = false;
         loop {
             if let Some((n, status)) = response_len(&buf) {
                 if status == 200 {
-                    ok += 1;
+                    f.ok += 1;
+                    f.latencies
+                        .push(u32::try_from(t0.elapsed().as_micros()).unwrap_or(u32::MAX));
                 } else {
-                    errors += 1;
+                    let body_start = buf
+                        .windows(4)
+                        .position(|w| w == b"\r\n\r\n")
+                        .map_or(n, |p| p + 4);
+                    let body = buf.get(body_start..n).unwrap_or_default();
+                    f.fail(format!("HTTP {status}: {}", snippet(body)));
                 }
                 let close = std::str::from_utf8(buf.get(..n).unwrap_or_default())
                     .is_ok_and(|h| h.to_ascii_lowercase().contains("connection: close"));
                 buf.drain(..n);
-                answered = true;
                 if close {
                     stream = None;
                 }
@@ -126,19 +440,21 @@ async fn connection(addr: String, request: Vec<u8>, until: Instant) -> (u64, u64
             }
             match tokio::time::timeout(Duration::from_secs(5), s.read(&mut chunk)).await {
                 Ok(Ok(n)) if n > 0 => buf.extend_from_slice(chunk.get(..n).unwrap_or_default()),
-                _ => {
+                other => {
+                    // A request sent and never answered is an error, not throughput.
+                    let why = match other {
+                        Ok(Ok(_)) => "connection closed before the answer".to_owned(),
+                        Ok(Err(e)) => format!("read: {e}"),
+                        Err(_) => "no answer within 5 s".to_owned(),
+                    };
+                    f.fail(why);
                     stream = None;
                     break;
                 }
             }
         }
-        if answered {
-            lat.push(u32::try_from(t0.elapsed().as_micros()).unwrap_or(u32::MAX));
-        } else {
-            errors += 1;
-        }
     }
-    (ok, errors, lat)
+    f
 }
 
 /// Drive `addr` (`host:port`) for `duration` with `connections` keep-alive connections.
@@ -153,12 +469,15 @@ pub async fn run(addr: &str, request: Vec<u8>, connections: usize, duration: Dur
             until,
         )));
     }
-    let (mut ok, mut errors, mut lat) = (0, 0, Vec::new());
+    let (mut ok, mut errors, mut lat, mut first_error) = (0, 0, Vec::new(), None);
     for t in tasks {
-        if let Ok((o, e, l)) = t.await {
-            ok += o;
-            errors += e;
-            lat.extend(l);
+        if let Ok(c) = t.await {
+            ok += c.ok;
+            errors += c.errors;
+            lat.extend(c.latencies);
+            if first_error.is_none() {
+                first_error = c.first_error;
+            }
         }
     }
     let secs = start.elapsed().as_secs_f64();
@@ -183,12 +502,189 @@ pub async fn run(addr: &str, request: Vec<u8>, connections: usize, duration: Dur
         rps,
         p50_us: pct(0.50),
         p99_us: pct(0.99),
+        first_error,
     }
+}
+
+/// Which workloads a bench run measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Selection {
+    /// STS and KMS.
+    All,
+    /// STS `GetCallerIdentity` only.
+    Sts,
+    /// KMS `Encrypt`, `Decrypt` and `GenerateDataKey` only.
+    Kms,
+}
+
+/// A whole bench invocation: targets, workloads, durations and concurrencies.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// `host:port` of the Rampart server.
+    pub target: String,
+    /// Rampart credentials (profile `rampart`).
+    pub credentials: Credentials,
+    /// `host:port` of the peer measured in the same run, if any.
+    pub peer: Option<String>,
+    /// Name of the peer in the table.
+    pub peer_name: String,
+    /// Workloads to run.
+    pub only: Selection,
+    /// Duration of each STS run.
+    pub sts_duration: Duration,
+    /// Connections of the STS run.
+    pub sts_connections: usize,
+    /// Duration of each KMS run.
+    pub kms_duration: Duration,
+    /// Connection counts of the KMS runs (one run per count and workload).
+    pub kms_connections: Vec<usize>,
+}
+
+/// Unmeasured warm-up before each measured run.
+const WARM_UP: Duration = Duration::from_secs(1);
+/// Any access key works on moto.
+const PEER_CREDENTIALS: (&str, &str) = ("FOOBARKEY", "FOOBARSECRET");
+
+/// Warm `addr` up with `request`, then measure it.
+async fn measure(addr: &str, request: &[u8], connections: usize, duration: Duration) -> Figures {
+    let _ = run(addr, request.to_vec(), connections, WARM_UP).await;
+    run(addr, request.to_vec(), connections, duration).await
+}
+
+fn ms(us: u64) -> f64 {
+    #[allow(clippy::cast_precision_loss)]
+    let ms = us as f64 / 1000.0;
+    ms
+}
+
+fn header(peer_name: &str) -> String {
+    let ours = "rampart";
+    format!(
+        "{:<18} {:>4} | {ours:>7} req/s {:>8} {:>8} {:>5} | {peer_name:>7} req/s {:>8} {:>8} {:>5} | {:>7} {:>7}",
+        "workload", "conc", "p50 ms", "p99 ms", "err", "p50 ms", "p99 ms", "err", "x req/s", "x p50"
+    )
+}
+
+fn side(f: Option<&Figures>) -> String {
+    match f {
+        Some(f) => format!(
+            "{:>13.0} {:>8.2} {:>8.2} {:>5}",
+            f.rps,
+            ms(f.p50_us),
+            ms(f.p99_us),
+            f.errors
+        ),
+        None => format!("{:>13} {:>8} {:>8} {:>5}", "-", "-", "-", "-"),
+    }
+}
+
+fn row(
+    workload: Workload,
+    connections: usize,
+    ours: Option<&Figures>,
+    theirs: Option<&Figures>,
+) -> String {
+    let (rps_ratio, p50_ratio) = match (ours, theirs) {
+        (Some(o), Some(t)) if t.rps > 0.0 && o.p50_us > 0 => {
+            #[allow(clippy::cast_precision_loss)]
+            let p50 = t.p50_us as f64 / o.p50_us as f64;
+            (format!("{:.1}x", o.rps / t.rps), format!("{p50:.1}x"))
+        }
+        _ => ("-".to_owned(), "-".to_owned()),
+    };
+    format!(
+        "{:<18} {connections:>4} | {} | {} | {rps_ratio:>7} {p50_ratio:>7}",
+        workload.name(),
+        side(ours),
+        side(theirs)
+    )
+}
+
+/// Run `plan`, printing one table row per workload and concurrency as it completes, then the
+/// first error of every run that had any. Returns the problems seen (runs with errors, failed
+/// setups); an empty list means every measured request was answered 200.
+pub async fn execute(plan: &Plan) -> Vec<String> {
+    let mut problems = Vec::new();
+    let peer_creds = Credentials {
+        access_key_id: PEER_CREDENTIALS.0.to_owned(),
+        secret: PEER_CREDENTIALS.1.to_owned(),
+    };
+    let peer = plan.peer.as_deref();
+    println!("{}", header(&plan.peer_name));
+    let mut note = |who: &str, workload: Workload, connections: usize, f: &Figures| {
+        if f.errors > 0 {
+            problems.push(format!(
+                "{who} {} at {connections} connections: {} errors ({} ok); first: {}",
+                workload.name(),
+                f.errors,
+                f.ok,
+                f.first_error.as_deref().unwrap_or("?")
+            ));
+        }
+    };
+    if plan.only != Selection::Kms {
+        let w = Workload::GetCallerIdentity;
+        let c = plan.sts_connections;
+        let ours_req = sign(
+            &plan.target,
+            &Call::get_caller_identity(),
+            &plan.credentials,
+            "us-east-1",
+        );
+        let ours = measure(&plan.target, &ours_req, c, plan.sts_duration).await;
+        note("rampart", w, c, &ours);
+        let mut theirs = None;
+        if let Some(peer) = peer {
+            let req = sign(peer, &Call::get_caller_identity(), &peer_creds, "us-east-1");
+            let f = measure(peer, &req, c, plan.sts_duration).await;
+            note(&plan.peer_name, w, c, &f);
+            theirs = Some(f);
+        }
+        println!("{}", row(w, c, Some(&ours), theirs.as_ref()));
+    }
+    if plan.only != Selection::Sts {
+        let ours_kms = kms_setup(&plan.target, &plan.credentials).await;
+        let theirs_kms = match peer {
+            Some(peer) => Some(kms_setup(peer, &peer_creds).await),
+            None => None,
+        };
+        let mut setup_problems = Vec::new();
+        if let Err(e) = &ours_kms {
+            setup_problems.push(format!("rampart KMS setup failed: {e}"));
+        }
+        if let Some(Err(e)) = &theirs_kms {
+            setup_problems.push(format!("{} KMS setup failed: {e}", plan.peer_name));
+        }
+        for w in Workload::KMS {
+            for &c in &plan.kms_connections {
+                let mut ours = None;
+                if let Some(req) = ours_kms.as_ref().ok().and_then(|r| r.request(w)) {
+                    let f = measure(&plan.target, req, c, plan.kms_duration).await;
+                    note("rampart", w, c, &f);
+                    ours = Some(f);
+                }
+                let mut theirs = None;
+                if let (Some(peer), Some(Ok(requests))) = (peer, &theirs_kms) {
+                    if let Some(req) = requests.request(w) {
+                        let f = measure(peer, req, c, plan.kms_duration).await;
+                        note(&plan.peer_name, w, c, &f);
+                        theirs = Some(f);
+                    }
+                }
+                println!("{}", row(w, c, ours.as_ref(), theirs.as_ref()));
+            }
+        }
+        problems.extend(setup_problems);
+    }
+    for p in &problems {
+        println!("! {p}");
+    }
+    problems
 }
 
 #[cfg(test)]
 mod tests {
-    use super::response_len;
+    use super::{base64, json_field, response_len, sign, Call, Credentials};
 
     #[test]
     fn response_framing_uses_content_length() {
@@ -198,5 +694,56 @@ mod tests {
             response_len(b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nab"),
             None
         );
+    }
+
+    #[test]
+    fn base64_matches_rfc_4648_vectors() {
+        for (plain, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(plain.as_bytes()), encoded);
+        }
+        assert_eq!(base64(&[0xff, 0xfe, 0xfd]), "//79");
+        assert_eq!(base64(&[0u8; 4096]).len(), 5464);
+    }
+
+    #[test]
+    fn json_fields_are_found_by_path() {
+        let body = br#"{"KeyMetadata":{"KeyId":"k-1","Enabled":true},"CiphertextBlob":"AQI="}"#;
+        assert_eq!(
+            json_field(body, &["KeyMetadata", "KeyId"]).as_deref(),
+            Some("k-1")
+        );
+        assert_eq!(
+            json_field(body, &["CiphertextBlob"]).as_deref(),
+            Some("AQI=")
+        );
+        assert_eq!(json_field(body, &["KeyMetadata", "Enabled"]), None);
+        assert_eq!(json_field(b"not json", &["KeyId"]), None);
+    }
+
+    #[test]
+    fn kms_requests_sign_the_target_header() {
+        let creds = Credentials {
+            access_key_id: "AKID".to_owned(),
+            secret: "secret".to_owned(),
+        };
+        let request = sign(
+            "127.0.0.1:1",
+            &Call::kms("TrentService.Encrypt", b"{}"),
+            &creds,
+            "us-east-1",
+        );
+        let text = String::from_utf8(request).expect("ascii request");
+        assert!(text.contains("x-amz-target: TrentService.Encrypt\r\n"));
+        assert!(text.contains("content-type: application/x-amz-json-1.1\r\n"));
+        assert!(text.contains("/us-east-1/kms/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature="));
+        assert!(text.ends_with("content-length: 2\r\n\r\n{}"));
     }
 }

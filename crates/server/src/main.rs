@@ -38,7 +38,8 @@ enum Command {
         #[command(flatten)]
         config: ServeConfig,
     },
-    /// Benchmark STS GetCallerIdentity against a running server (and optionally a peer).
+    /// Benchmark STS GetCallerIdentity and KMS Encrypt (4 KiB), Decrypt and GenerateDataKey
+    /// against a running server, and optionally a peer (e.g. moto's server) in the same run.
     Bench {
         /// `host:port` of the Rampart server.
         #[arg(long, default_value = "127.0.0.1:4566")]
@@ -49,12 +50,24 @@ enum Command {
         /// `host:port` of a peer to measure in the same run (e.g. moto's server).
         #[arg(long)]
         peer: Option<String>,
-        /// Seconds per run.
+        /// Name of the peer in the table.
+        #[arg(long, default_value = "moto")]
+        peer_name: String,
+        /// Workloads to run.
+        #[arg(long, value_enum, default_value = "all")]
+        only: bench::Selection,
+        /// Seconds per STS run.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
-        /// Concurrent keep-alive connections.
+        /// Concurrent keep-alive connections of the STS run.
         #[arg(long, default_value_t = 32)]
         connections: usize,
+        /// Seconds per KMS run (default: --seconds).
+        #[arg(long)]
+        kms_seconds: Option<u64>,
+        /// Concurrent keep-alive connections of the KMS runs, one run per value.
+        #[arg(long, value_delimiter = ',', default_value = "16,64")]
+        kms_connections: Vec<usize>,
     },
 }
 
@@ -148,24 +161,43 @@ fn main() -> std::process::ExitCode {
                 println!("created account {id}; credentials in profile '{profile}'");
                 Ok(())
             }
-            Command::Bench { target, credentials, peer, seconds, connections } => {
-                let (id, secret) = read_profile(&credentials, "rampart").ok_or("no profile 'rampart' in the credentials file")?;
-                let dur = Duration::from_secs(seconds);
-                let req = bench::signed_request(&target, &id, &secret, "us-east-1");
-                let warm = bench::run(&target, req.clone(), connections, Duration::from_secs(1)).await;
-                let _ = warm;
-                let ours = bench::run(&target, req, connections, dur).await;
-                println!("rampart  GetCallerIdentity: {:>9.0} req/s  p50 {:>6} us  p99 {:>6} us  ({} ok, {} errors)", ours.rps, ours.p50_us, ours.p99_us, ours.ok, ours.errors);
-                if let Some(peer) = peer {
-                    let preq = bench::signed_request(&peer, "FOOBARKEY", "FOOBARSECRET", "us-east-1");
-                    let _ = bench::run(&peer, preq.clone(), connections, Duration::from_secs(1)).await;
-                    let theirs = bench::run(&peer, preq, connections, dur).await;
-                    println!("peer     GetCallerIdentity: {:>9.0} req/s  p50 {:>6} us  p99 {:>6} us  ({} ok, {} errors)", theirs.rps, theirs.p50_us, theirs.p99_us, theirs.ok, theirs.errors);
-                    if theirs.rps > 0.0 {
-                        println!("ratio rampart/peer: {:.1}x throughput, {:.1}x lower p50", ours.rps / theirs.rps, theirs.p50_us as f64 / ours.p50_us.max(1) as f64);
-                    }
+            Command::Bench {
+                target,
+                credentials,
+                peer,
+                peer_name,
+                only,
+                seconds,
+                connections,
+                kms_seconds,
+                kms_connections,
+            } => {
+                let (access_key_id, secret) = read_profile(&credentials, "rampart")
+                    .ok_or("no profile 'rampart' in the credentials file")?;
+                let plan = bench::Plan {
+                    target,
+                    credentials: bench::Credentials {
+                        access_key_id,
+                        secret,
+                    },
+                    peer,
+                    peer_name,
+                    only,
+                    sts_duration: Duration::from_secs(seconds),
+                    sts_connections: connections,
+                    kms_duration: Duration::from_secs(kms_seconds.unwrap_or(seconds)),
+                    kms_connections,
+                };
+                let problems = bench::execute(&plan).await;
+                if problems.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "{} bench problem(s), see the lines marked '!'",
+                        problems.len()
+                    )
+                    .into())
                 }
-                Ok(())
             }
         }
     });
