@@ -67,6 +67,16 @@ pub struct KeyRecord {
     pub current_material: String,
     /// Tags in order.
     pub tags: Vec<(String, String)>,
+    /// The custom key store holding the key material (origin `AWS_CLOUDHSM` or
+    /// `EXTERNAL_KEY_STORE`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_key_store_id: Option<String>,
+    /// The CloudHSM cluster of the key's custom key store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_hsm_cluster_id: Option<String>,
+    /// The external key's id in the external key manager.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xks_key_id: Option<String>,
 }
 
 /// An alias.

@@ -16,6 +16,9 @@ use rampart_service::{operations, AwsError, Clock, RequestContext, Service};
 use rampart_store::{Expect, Store};
 
 use crate::grants::{self, GrantRecord, NS_GRANT};
+use crate::keystore::KeyStores;
+
+mod custom_key_stores;
 
 use crate::records::{self, scoped, AliasRecord, KeyRecord, MaterialRecord, NS_ALIAS, NS_KEY};
 use crate::shapes::kms as s;
@@ -35,6 +38,7 @@ pub struct KmsService {
     store: Arc<dyn Store>,
     sealer: Arc<Sealer>,
     clock: Arc<dyn Clock>,
+    key_stores: Arc<KeyStores>,
 }
 
 operations!(KmsService {
@@ -74,6 +78,12 @@ operations!(KmsService {
     "ListRetirableGrants" => list_retirable_grants,
     "RevokeGrant" => revoke_grant,
     "RetireGrant" => retire_grant,
+    "CreateCustomKeyStore" => create_custom_key_store,
+    "DescribeCustomKeyStores" => describe_custom_key_stores,
+    "UpdateCustomKeyStore" => update_custom_key_store,
+    "ConnectCustomKeyStore" => connect_custom_key_store,
+    "DisconnectCustomKeyStore" => disconnect_custom_key_store,
+    "DeleteCustomKeyStore" => delete_custom_key_store,
 });
 
 #[async_trait]
@@ -416,7 +426,15 @@ impl KmsService {
             store,
             sealer,
             clock,
+            key_stores: Arc::new(KeyStores::default()),
         }
+    }
+
+    /// Use `key_stores` (CloudHSM clusters, XKS proxy settings) for custom key stores.
+    #[must_use]
+    pub fn with_key_stores(mut self, key_stores: KeyStores) -> Self {
+        self.key_stores = Arc::new(key_stores);
+        self
     }
 
     fn now_ms(&self) -> i64 {
@@ -643,19 +661,14 @@ impl KmsService {
         ctx: &RequestContext,
         req: s::CreateKeyRequest,
     ) -> Result<s::CreateKeyResponse, AwsError> {
-        if req.custom_key_store_id.is_some() || req.xks_key_id.is_some() {
-            return Err(err(
-                "UnsupportedOperationException",
-                "Rampart does not support custom key stores.",
-            ));
-        }
+        let custom = self.custom_key_store_for_new_key(ctx, &req).await?;
         if req.multi_region == Some(true) {
             return Err(err(
                 "UnsupportedOperationException",
                 "Rampart does not support multi-Region keys.",
             ));
         }
-        if req.origin.as_deref().is_some_and(|o| o != "AWS_KMS") {
+        if custom.is_none() && req.origin.as_deref().is_some_and(|o| o != "AWS_KMS") {
             return Err(err(
                 "UnsupportedOperationException",
                 format!(
@@ -708,7 +721,8 @@ impl KmsService {
         let mut extra = Self::base_extra(ctx, None);
         extra.insert("kms:KeySpec", spec.as_str());
         extra.insert("kms:KeyUsage", usage.as_str());
-        extra.insert("kms:KeyOrigin", "AWS_KMS");
+        let origin = custom.as_ref().map_or("AWS_KMS", |c| c.origin());
+        extra.insert("kms:KeyOrigin", origin);
         extra.insert("kms:MultiRegion", "false");
         for t in &tags {
             extra.insert(&format!("aws:RequestTag/{}", t.tag_key), &t.tag_value);
@@ -732,8 +746,13 @@ impl KmsService {
             None => default_policy(ctx.partition, &account),
         };
         let now = self.now_ms();
-        let material = KeyMaterial::generate(spec).map_err(|e| kms_err(&e))?;
-        let m = self.seal(&arn, &material, now)?;
+        let m = match &custom {
+            None => {
+                let material = KeyMaterial::generate(spec).map_err(|e| kms_err(&e))?;
+                self.seal(&arn, &material, now)?
+            }
+            Some(c) => self.custom_key_material(ctx, c, &arn, now).await?,
+        };
         let rec = KeyRecord {
             id: id.clone(),
             arn: arn.clone(),
@@ -745,11 +764,16 @@ impl KmsService {
             state: ENABLED.to_owned(),
             created: now,
             deletion_date: None,
-            origin: "AWS_KMS".to_owned(),
+            origin: origin.to_owned(),
             policy: policy_doc,
             current_material: m.id.clone(),
             materials: vec![m],
             tags: tags.into_iter().map(|t| (t.tag_key, t.tag_value)).collect(),
+            custom_key_store_id: custom.as_ref().map(|c| c.store.id.clone()),
+            cloud_hsm_cluster_id: custom
+                .as_ref()
+                .and_then(|c| c.store.cloud_hsm_cluster_id.clone()),
+            xks_key_id: custom.as_ref().and_then(|c| c.xks_key_id.clone()),
         };
         let op = records::put(
             NS_KEY,
@@ -757,10 +781,13 @@ impl KmsService {
             &rec,
             Expect::Absent,
         )?;
-        records::commit(&*self.store, vec![op], concurrent).await?;
+        if let Err(e) = records::commit(&*self.store, vec![op], concurrent).await {
+            self.discard_custom_key_material(&rec).await;
+            return Err(e);
+        }
         ctx.note_resource("AWS::KMS::Key", &arn);
         Ok(s::CreateKeyResponse {
-            key_metadata: Some(metadata(&rec)),
+            key_metadata: Some(self.key_metadata(&rec).await?),
         })
     }
 
@@ -793,7 +820,7 @@ impl KmsService {
             .key_for(ctx, &req.key_id, "kms:DescribeKey", Needs::Any)
             .await?;
         Ok(s::DescribeKeyResponse {
-            key_metadata: Some(metadata(&r.key.value)),
+            key_metadata: Some(self.key_metadata(&r.key.value).await?),
         })
     }
 
@@ -843,13 +870,19 @@ impl KmsService {
     }
 
     /// Encrypt under the key's current material; returns (blob, material id).
-    fn seal_for(
+    async fn seal_for(
         &self,
+        ctx: &RequestContext,
         rec: &KeyRecord,
         algorithm: EncryptionAlgorithm,
         plaintext: &[u8],
         context: &EncryptionContext,
     ) -> Result<(Vec<u8>, String), AwsError> {
+        if rec.custom_key_store_id.is_some() {
+            return self
+                .seal_in_custom_key_store(ctx, rec, algorithm, plaintext, context)
+                .await;
+        }
         let material = self.current_material(rec)?;
         let blob = if rec.spec == KeySpec::SymmetricDefault {
             if algorithm != EncryptionAlgorithm::SymmetricDefault {
@@ -878,13 +911,19 @@ impl KmsService {
     }
 
     /// Open a symmetric blob (or an RSA ciphertext) of `rec`; returns (plaintext, material id).
-    fn open_for(
+    async fn open_for(
         &self,
+        ctx: &RequestContext,
         rec: &KeyRecord,
         algorithm: EncryptionAlgorithm,
         blob: &[u8],
         context: &EncryptionContext,
     ) -> Result<(SecretBytes, String), AwsError> {
+        if rec.custom_key_store_id.is_some() {
+            return self
+                .open_in_custom_key_store(ctx, rec, algorithm, blob, context)
+                .await;
+        }
         if rec.spec == KeySpec::SymmetricDefault {
             if algorithm != EncryptionAlgorithm::SymmetricDefault {
                 return Err(kms_err(&crate::KmsError::IncompatibleAlgorithm {
@@ -945,7 +984,9 @@ impl KmsService {
             .crypto_key(ctx, &req.key_id, "Encrypt", Some(algorithm), &context)
             .await?;
         dry_run(req.dry_run)?;
-        let (blob, _) = self.seal_for(&r.key.value, algorithm, &req.plaintext.0, &context)?;
+        let (blob, _) = self
+            .seal_for(ctx, &r.key.value, algorithm, &req.plaintext.0, &context)
+            .await?;
         Ok(s::EncryptResponse {
             ciphertext_blob: Some(Blob(blob)),
             encryption_algorithm: Some(algorithm.to_string()),
@@ -1014,7 +1055,9 @@ impl KmsService {
             .crypto_key(ctx, &key, "Decrypt", Some(algorithm), &context)
             .await?;
         dry_run(req.dry_run)?;
-        let (plain, material_id) = self.open_for(&r.key.value, algorithm, &blob.0, &context)?;
+        let (plain, material_id) = self
+            .open_for(ctx, &r.key.value, algorithm, &blob.0, &context)
+            .await?;
         Ok(s::DecryptResponse {
             plaintext: Some(Blob(plain.expose().to_vec())),
             encryption_algorithm: Some(algorithm.to_string()),
@@ -1053,9 +1096,12 @@ impl KmsService {
             )
             .await?;
         dry_run(req.dry_run)?;
-        let (plain, src_material) = self.open_for(&src.key.value, src_alg, &blob.0, &src_ctx)?;
-        let (out, dst_material) =
-            self.seal_for(&dst.key.value, dst_alg, plain.expose(), &dst_ctx)?;
+        let (plain, src_material) = self
+            .open_for(ctx, &src.key.value, src_alg, &blob.0, &src_ctx)
+            .await?;
+        let (out, dst_material) = self
+            .seal_for(ctx, &dst.key.value, dst_alg, plain.expose(), &dst_ctx)
+            .await?;
         Ok(s::ReEncryptResponse {
             ciphertext_blob: Some(Blob(out)),
             source_key_id: Some(src.key.value.arn.clone()),
@@ -1091,12 +1137,15 @@ impl KmsService {
         }
         dry_run(dry)?;
         let plain = random(len)?;
-        let (blob, material) = self.seal_for(
-            &r.key.value,
-            EncryptionAlgorithm::SymmetricDefault,
-            plain.expose(),
-            context,
-        )?;
+        let (blob, material) = self
+            .seal_for(
+                ctx,
+                &r.key.value,
+                EncryptionAlgorithm::SymmetricDefault,
+                plain.expose(),
+                context,
+            )
+            .await?;
         Ok((r, plain, blob, material))
     }
 
@@ -1450,12 +1499,15 @@ impl KmsService {
         }
         dry_run(dry)?;
         let pair = KeyMaterial::generate(spec).map_err(|e| kms_err(&e))?;
-        let (blob, material) = self.seal_for(
-            &r.key.value,
-            EncryptionAlgorithm::SymmetricDefault,
-            pair.secret().expose(),
-            context,
-        )?;
+        let (blob, material) = self
+            .seal_for(
+                ctx,
+                &r.key.value,
+                EncryptionAlgorithm::SymmetricDefault,
+                pair.secret().expose(),
+                context,
+            )
+            .await?;
         Ok((r, pair, blob, material))
     }
 
