@@ -270,8 +270,12 @@ impl HsmConnection {
             .map_err(|e| HsmError::token("prepare AES-GCM parameters", &e))?;
         match session.decrypt(&Mechanism::AesGcm(params), key, sealed) {
             Ok(plain) => Ok(SecretBytes::new(plain)),
+            // SoftHSM reports a tag mismatch as CKR_GENERAL_ERROR; the inputs are otherwise
+            // well formed (a found key, a 12-byte IV), so a failing decryption is the blob's.
             Err(P11Error::Pkcs11(
-                RvError::EncryptedDataInvalid
+                RvError::GeneralError
+                | RvError::FunctionFailed
+                | RvError::EncryptedDataInvalid
                 | RvError::EncryptedDataLenRange
                 | RvError::DataInvalid
                 | RvError::DataLenRange,

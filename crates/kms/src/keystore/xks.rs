@@ -407,7 +407,7 @@ impl XksProxy<'_> {
             &amz_date,
             &payload,
         );
-        let request = http::Request::post(format!("https://{host}{path}"))
+        let request = http::Request::post(path.as_str())
             .header(http::header::HOST, host)
             .header(http::header::CONTENT_TYPE, "application/json")
             .header("x-amz-date", &amz_date)
