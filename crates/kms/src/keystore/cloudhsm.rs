@@ -360,4 +360,86 @@ mod tests {
         assert!(!is_cluster_id("cluster-2ab3cd4ef5gab7zzz"));
         assert!(!is_cluster_id("clusterabcdefghijk"));
     }
+
+    /// The whole backend against a SoftHSM token in a temp dir (skipped, loudly, without
+    /// softhsm2 unless `RAMPART_REQUIRE_SOFTHSM=1`).
+    #[test]
+    fn softhsm_token_logs_in_generates_and_seals() {
+        const LIB: &str = "/usr/lib/softhsm/libsofthsm2.so";
+        if !Path::new(LIB).exists() {
+            assert!(
+                std::env::var("RAMPART_REQUIRE_SOFTHSM").as_deref() != Ok("1"),
+                "softhsm2 is required but not installed"
+            );
+            eprintln!("SKIPPED: softhsm2 not installed");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let tokens = dir.path().join("tokens");
+        std::fs::create_dir(&tokens).unwrap();
+        let conf = dir.path().join("softhsm2.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\n",
+                tokens.display()
+            ),
+        )
+        .unwrap();
+        // Only this test in the crate loads SoftHSM, so the variable is set before C_Initialize.
+        std::env::set_var("SOFTHSM2_CONF", &conf);
+        let status = std::process::Command::new("softhsm2-util")
+            .args([
+                "--init-token",
+                "--free",
+                "--label",
+                "unit-cks",
+                "--pin",
+                "unit-pin-1",
+                "--so-pin",
+                "so-pin-1",
+            ])
+            .env("SOFTHSM2_CONF", &conf)
+            .output()
+            .unwrap();
+        assert!(status.status.success());
+        let cluster = HsmCluster {
+            module: PathBuf::from(LIB),
+            token_label: "unit-cks".to_owned(),
+        };
+        let wrong = cluster.connect(&SecretString::new("wrong-pin".to_owned()));
+        assert_eq!(wrong.err(), Some(HsmError::InvalidCredentials));
+        let missing = HsmCluster {
+            module: PathBuf::from(LIB),
+            token_label: "no-such-token".to_owned(),
+        };
+        assert_eq!(
+            missing
+                .connect(&SecretString::new("unit-pin-1".to_owned()))
+                .err(),
+            Some(HsmError::ClusterNotFound)
+        );
+        let conn = cluster
+            .connect(&SecretString::new("unit-pin-1".to_owned()))
+            .unwrap();
+        conn.generate_key("material-1").unwrap();
+        let iv = [7u8; 12];
+        let sealed = conn.encrypt("material-1", &iv, b"aad", b"secret").unwrap();
+        assert_eq!(sealed.len(), 6 + 16);
+        let plain = conn.decrypt("material-1", &iv, b"aad", &sealed).unwrap();
+        assert_eq!(plain.expose(), b"secret");
+        assert_eq!(
+            conn.decrypt("material-1", &iv, b"other", &sealed).err(),
+            Some(HsmError::InvalidCiphertext)
+        );
+        assert_eq!(
+            conn.encrypt("material-2", &iv, b"aad", b"x").err(),
+            Some(HsmError::KeyNotFound)
+        );
+        conn.destroy_key("material-1").unwrap();
+        assert_eq!(
+            conn.decrypt("material-1", &iv, b"aad", &sealed).err(),
+            Some(HsmError::KeyNotFound)
+        );
+    }
 }

@@ -718,9 +718,8 @@ impl KmsService {
                 || req.xks_proxy_uri_endpoint.is_some()
                 || req.xks_proxy_vpc_endpoint_service_name.is_some()
                 || req.xks_proxy_vpc_endpoint_service_owner.is_some();
-            if (needs_disconnected && state != DISCONNECTED)
-                || (state != DISCONNECTED && state != CONNECTED)
-            {
+            let allowed = state == DISCONNECTED || (state == CONNECTED && !needs_disconnected);
+            if !allowed {
                 return Err(not_disconnected(&rec.id, &state));
             }
         }
