@@ -53,12 +53,12 @@ def test_coverage_total_row_is_the_sum(rampart_bin):
     assert total == (sum(r[0] for r in rows.values()), sum(r[1] for r in rows.values()))
 
 
-def test_unimplemented_kms_create_custom_key_store_is_501_not_implemented(server):
+def test_unimplemented_guardduty_list_detectors_is_501_not_implemented(server):
     with pytest.raises(ClientError) as e:
-        server.client("kms").create_custom_key_store(CustomKeyStoreName="store")
+        server.client("guardduty").list_detectors()
     assert http_status(e.value) == 501
     assert error_code(e.value) == "NotImplemented"
-    assert error_message(e.value) == "Rampart does not implement KMS.CreateCustomKeyStore yet"
+    assert error_message(e.value) == "Rampart does not implement GuardDuty.ListDetectors yet"
     assert e.value.response["ResponseMetadata"]["HTTPHeaders"].get("x-amzn-requestid")
 
 
@@ -72,16 +72,16 @@ def test_unimplemented_iam_list_mfa_devices_is_501_not_implemented(server):
 
 
 def test_unimplemented_operation_via_cli(server):
-    r = server.cli("kms", "create-custom-key-store", "--custom-key-store-name", "store")
+    r = server.cli("guardduty", "list-detectors")
     assert r.returncode != 0
     assert "NotImplemented" in r.stderr
-    assert "Rampart does not implement KMS.CreateCustomKeyStore yet" in r.stderr
+    assert "Rampart does not implement GuardDuty.ListDetectors yet" in r.stderr
 
 
 def test_unimplemented_operation_still_requires_authentication(server):
     with pytest.raises(ClientError) as e:
-        client = server.client("kms", access_key="AKIAIOSFODNN7EXAMPLE", secret_key="x" * 40)
-        client.create_custom_key_store(CustomKeyStoreName="store")
+        client = server.client("guardduty", access_key="AKIAIOSFODNN7EXAMPLE", secret_key="x" * 40)
+        client.list_detectors()
     assert error_code(e.value) == "UnrecognizedClientException"
 
 

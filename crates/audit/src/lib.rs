@@ -69,11 +69,30 @@ pub struct Identity {
 /// Whether CloudTrail counts `operation` as read-only.
 #[must_use]
 pub fn read_only(operation: &str) -> bool {
-    [
-        "Get", "List", "Describe", "Lookup", "Search", "Check", "Validate",
-    ]
-    .iter()
-    .any(|p| operation.starts_with(p))
+    // KMS's cryptographic operations change no state; CloudTrail records them as readOnly.
+    const KMS_CRYPTO: &[&str] = &[
+        "Encrypt",
+        "Decrypt",
+        "ReEncrypt",
+        "GenerateDataKey",
+        "GenerateDataKeyWithoutPlaintext",
+        "GenerateDataKeyPair",
+        "GenerateDataKeyPairWithoutPlaintext",
+        "GenerateRandom",
+        "GenerateMac",
+        "VerifyMac",
+        "Sign",
+        "Verify",
+        "DeriveSharedSecret",
+        "Encapsulate",
+        "Decapsulate",
+    ];
+    KMS_CRYPTO.contains(&operation)
+        || [
+            "Get", "List", "Describe", "Lookup", "Search", "Check", "Validate",
+        ]
+        .iter()
+        .any(|p| operation.starts_with(p))
 }
 
 /// The name LookupEvents filters by `Username`.

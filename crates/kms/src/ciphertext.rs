@@ -8,6 +8,10 @@
 //! AES-256-GCM ciphertext || 16-byte tag
 //! ```
 //!
+//! Keys in an external key store write version 2 blobs: the same header with version 2, then
+//! the external key store proxy's encryption of a version 1 body (see
+//! [`crate::keystore::xks`]). [`parse`] reads both, so Decrypt finds the key either way.
+//!
 //! The header (everything before the IV) names the key, so Decrypt works without a KeyId, and
 //! the backing key, so a rotated key still decrypts with its older material. The additional
 //! authenticated data is the header followed by the canonical encryption context, which binds
@@ -24,6 +28,8 @@ use crate::KmsError;
 
 /// The format version this build writes and reads.
 pub const FORMAT_VERSION: u8 = 1;
+/// The format version of blobs of keys in an external key store (double encryption).
+pub const EXTERNAL_FORMAT_VERSION: u8 = 2;
 /// The largest plaintext Encrypt accepts, in bytes.
 pub const MAX_PLAINTEXT_LEN: usize = 4096;
 /// The longest key id or material id a blob can carry, in bytes.
@@ -33,6 +39,7 @@ const TAG_LEN: usize = 16;
 /// The readable part of a ciphertext blob: which key and which backing key sealed it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Header {
+    version: u8,
     key_id: String,
     material_id: String,
     len: usize,
@@ -50,6 +57,62 @@ impl Header {
     pub fn material_id(&self) -> &str {
         &self.material_id
     }
+
+    /// The format version: [`FORMAT_VERSION`] or [`EXTERNAL_FORMAT_VERSION`].
+    #[must_use]
+    pub fn version(&self) -> u8 {
+        self.version
+    }
+
+    /// The header's bytes in `blob` (the start of the additional authenticated data).
+    #[must_use]
+    pub fn bytes<'a>(&self, blob: &'a [u8]) -> &'a [u8] {
+        blob.get(..self.len).unwrap_or_default()
+    }
+
+    /// What follows the header in `blob`.
+    #[must_use]
+    pub fn body<'a>(&self, blob: &'a [u8]) -> &'a [u8] {
+        blob.get(self.len..).unwrap_or_default()
+    }
+}
+
+/// The header bytes of a blob of `version` naming `key_id` and `material_id`.
+///
+/// # Errors
+/// [`KmsError::Internal`] if an id is empty, too long or not printable ASCII.
+pub fn header_bytes(version: u8, key_id: &str, material_id: &str) -> Result<Vec<u8>, KmsError> {
+    let mut out = vec![version];
+    push_id(&mut out, key_id)?;
+    push_id(&mut out, material_id)?;
+    Ok(out)
+}
+
+/// The additional authenticated data of a blob: its header, then the canonical context.
+///
+/// # Errors
+/// [`KmsError::ContextTooLarge`] for an oversized context.
+pub fn aad(header: &[u8], context: &EncryptionContext) -> Result<Vec<u8>, KmsError> {
+    let mut aad = header.to_vec();
+    aad.extend_from_slice(&canonical_bytes(context)?);
+    Ok(aad)
+}
+
+/// Checks the plaintext length Encrypt accepts (1 to 4096 bytes).
+///
+/// # Errors
+/// [`KmsError::Empty`] or [`KmsError::TooLong`].
+pub fn check_plaintext(plaintext: &[u8]) -> Result<(), KmsError> {
+    if plaintext.is_empty() {
+        return Err(KmsError::Empty { field: "plaintext" });
+    }
+    if plaintext.len() > MAX_PLAINTEXT_LEN {
+        return Err(KmsError::TooLong {
+            field: "plaintext",
+            max: MAX_PLAINTEXT_LEN,
+        });
+    }
+    Ok(())
 }
 
 /// Encrypts `plaintext` (1 to 4096 bytes) under `material`, naming `key_id` and `material_id`
@@ -98,17 +161,25 @@ pub fn encrypt(
 /// [`KmsError::InvalidCiphertext`] if the blob is not in this format.
 pub fn parse(blob: &[u8]) -> Result<Header, KmsError> {
     let mut rest = blob;
-    if take(&mut rest, 1)? != [FORMAT_VERSION] {
+    let version = take(&mut rest, 1)?.first().copied().unwrap_or(0);
+    if version != FORMAT_VERSION && version != EXTERNAL_FORMAT_VERSION {
         return Err(KmsError::InvalidCiphertext);
     }
     let key_id = take_id(&mut rest)?;
     let material_id = take_id(&mut rest)?;
     let len = blob.len() - rest.len();
     let body = rest.len().saturating_sub(NONCE_LEN);
-    if !(TAG_LEN + 1..=MAX_PLAINTEXT_LEN + TAG_LEN).contains(&body) {
+    // A version 2 body wraps a version 1 body with the proxy's IV, tag and metadata.
+    let max = if version == FORMAT_VERSION {
+        MAX_PLAINTEXT_LEN + TAG_LEN
+    } else {
+        MAX_PLAINTEXT_LEN + 2 * TAG_LEN + NONCE_LEN + 64
+    };
+    if !(TAG_LEN + 1..=max).contains(&body) {
         return Err(KmsError::InvalidCiphertext);
     }
     Ok(Header {
+        version,
         key_id,
         material_id,
         len,
@@ -129,7 +200,7 @@ pub fn decrypt(
     context: &EncryptionContext,
 ) -> Result<SecretBytes, KmsError> {
     let key = aes_key(material)?;
-    if parse(blob)? != *header {
+    if header.version != FORMAT_VERSION || parse(blob)? != *header {
         return Err(KmsError::InvalidCiphertext);
     }
     let (head, rest) = blob

@@ -10,6 +10,7 @@
 //! - [`asymmetric`]: RSAES-OAEP, ECDH (DeriveSharedSecret), ML-KEM (Encapsulate/Decapsulate).
 //! - [`signing`]: Sign and Verify with `RAW` and `DIGEST` messages.
 //! - [`mac`]: GenerateMac and VerifyMac.
+//! - [`keystore`]: custom key stores (a PKCS#11 token as CloudHSM, XKS proxies).
 //!
 //! All cryptography is aws-lc-rs. Secrets are returned as [`SecretBytes`] (redacted `Debug`,
 //! zeroized on drop); errors are one [`KmsError`], which knows its AWS code and message.
@@ -22,6 +23,7 @@ pub mod ciphertext;
 pub mod context;
 mod error;
 mod grants;
+pub mod keystore;
 pub mod mac;
 pub mod material;
 pub mod quota;

@@ -45,10 +45,11 @@ pub struct MaterialRecord {
 }
 
 impl MaterialRecord {
-    /// Whether the material's bytes are present (not deleted or expired imported material).
+    /// Whether the material is present: not imported material that was deleted or expired.
+    /// (Material kept in a custom key store has no sealed bytes here and is usable.)
     #[must_use]
     pub fn usable(&self) -> bool {
-        !self.sealed.is_empty()
+        self.import_state.as_deref() != Some("PENDING_IMPORT")
     }
 }
 
@@ -111,6 +112,16 @@ pub struct KeyRecord {
     /// An AWS managed key (`alias/aws/<service>`), not managed by the customer.
     #[serde(default)]
     pub aws_managed: bool,
+    /// The custom key store holding the key material (origin `AWS_CLOUDHSM` or
+    /// `EXTERNAL_KEY_STORE`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_key_store_id: Option<String>,
+    /// The CloudHSM cluster of the key's custom key store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_hsm_cluster_id: Option<String>,
+    /// The external key's id in the external key manager.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xks_key_id: Option<String>,
 }
 
 /// The multi-Region key set a key belongs to; every member holds a copy.

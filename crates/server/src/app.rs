@@ -154,7 +154,8 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
             clock.clone(),
         )
         .with_quotas(quota_mode)
-        .with_internal_audit(Arc::new(InternalAuditor(auditor.clone()))),
+        .with_internal_audit(Arc::new(InternalAuditor(auditor.clone())))
+        .with_key_stores(key_stores(&config)?),
     );
     let kms_jobs = Arc::clone(&kms);
     scheduler.every(
@@ -187,6 +188,25 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
     bootstrap(&app).await?;
     tracing::debug!(elapsed_us = started.elapsed().as_micros(), "node ready");
     Ok(Arc::new(app))
+}
+
+/// The KMS custom key store settings: CloudHSM clusters and how to reach XKS proxies.
+fn key_stores(config: &ServeConfig) -> Result<rampart_kms::keystore::KeyStores, StartError> {
+    let clusters = rampart_kms::keystore::cloudhsm::parse_clusters(&config.cloudhsm_clusters)
+        .map_err(|e| start_err("RAMPART_CLOUDHSM_CLUSTERS")(&e))?;
+    let ca = match &config.xks_ca_file {
+        Some(path) => Some(
+            std::fs::read(path).map_err(|e| start_err("cannot read RAMPART_XKS_CA_FILE")(&e))?,
+        ),
+        None => None,
+    };
+    let xks = rampart_kms::keystore::xks::XksSettings::new(
+        ca.as_deref(),
+        &config.xks_connect_to,
+        std::time::Duration::from_millis(config.xks_timeout_ms),
+    )
+    .map_err(|e| start_err("XKS proxy settings")(&e))?;
+    Ok(rampart_kms::keystore::KeyStores::new(clusters, Some(xks)))
 }
 
 /// On first start: create the admin account and its root access key, written to

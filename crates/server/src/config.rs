@@ -34,6 +34,20 @@ pub struct ServeConfig {
     /// (each multiplied by SCALE), or `off`. Default: `aws`, or `off` in dev mode.
     #[arg(long, env = "RAMPART_KMS_QUOTAS", default_value = "")]
     pub kms_quotas: String,
+    /// KMS custom key stores of type `AWS_CLOUDHSM`: comma-separated
+    /// `cluster-id=PKCS11_MODULE_PATH:TOKEN_LABEL`, one PKCS#11 token per cluster id.
+    #[arg(long, env = "RAMPART_CLOUDHSM_CLUSTERS", default_value = "")]
+    pub cloudhsm_clusters: String,
+    /// Extra CA certificates (PEM file) trusted for XKS proxy TLS, besides the system roots.
+    #[arg(long, env = "RAMPART_XKS_CA_FILE")]
+    pub xks_ca_file: Option<PathBuf>,
+    /// Where to connect for an XKS proxy host: comma-separated `host=ADDRESS:PORT` (as curl's
+    /// `--connect-to`; TLS still verifies the host name).
+    #[arg(long, env = "RAMPART_XKS_CONNECT_TO", default_value = "")]
+    pub xks_connect_to: String,
+    /// Timeout of one XKS proxy call, in milliseconds.
+    #[arg(long, env = "RAMPART_XKS_TIMEOUT_MS", default_value_t = 2000)]
+    pub xks_timeout_ms: u64,
 }
 
 impl ServeConfig {

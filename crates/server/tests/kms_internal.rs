@@ -22,6 +22,10 @@ async fn app(dir: &tempfile::TempDir) -> Arc<App> {
         dev_account: ADMIN.into(),
         admin_account: ADMIN.into(),
         kms_quotas: "off".into(),
+        cloudhsm_clusters: String::new(),
+        xks_ca_file: None,
+        xks_connect_to: String::new(),
+        xks_timeout_ms: 2000,
     };
     rampart_server::app::build(config).await.expect("build")
 }

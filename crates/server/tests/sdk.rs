@@ -33,6 +33,10 @@ impl Server {
             dev_account: ADMIN.into(),
             admin_account: ADMIN.into(),
             kms_quotas: String::new(),
+            cloudhsm_clusters: String::new(),
+            xks_ca_file: None,
+            xks_connect_to: String::new(),
+            xks_timeout_ms: 2000,
         };
         let app = rampart_server::app::build(config)
             .await

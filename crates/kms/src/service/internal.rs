@@ -304,6 +304,9 @@ impl KmsService {
             multi_region: None,
             pending_window_days: None,
             aws_managed: true,
+            custom_key_store_id: None,
+            cloud_hsm_cluster_id: None,
+            xks_key_id: None,
         };
         let alias_rec = AliasRecord {
             alias_name: alias.clone(),

@@ -16,6 +16,9 @@ use rampart_service::{operations, AwsError, Clock, RequestContext, Service};
 use rampart_store::{Expect, Store};
 
 use crate::grants::{self, GrantRecord, NS_GRANT};
+use crate::keystore::KeyStores;
+
+mod custom_key_stores;
 
 mod import;
 mod internal;
@@ -47,6 +50,7 @@ pub struct KmsService {
     last_uses: lifecycle::LastUses,
     quotas: crate::quota::Quotas,
     internal_audit: Option<Arc<dyn rampart_service::InternalAudit>>,
+    key_stores: Arc<KeyStores>,
 }
 
 operations!(KmsService {
@@ -100,6 +104,12 @@ operations!(KmsService {
     "DeleteImportedKeyMaterial" => delete_imported_key_material,
     "ReplicateKey" => replicate_key,
     "UpdatePrimaryRegion" => update_primary_region,
+    "CreateCustomKeyStore" => create_custom_key_store,
+    "DescribeCustomKeyStores" => describe_custom_key_stores,
+    "UpdateCustomKeyStore" => update_custom_key_store,
+    "ConnectCustomKeyStore" => connect_custom_key_store,
+    "DisconnectCustomKeyStore" => disconnect_custom_key_store,
+    "DeleteCustomKeyStore" => delete_custom_key_store,
 });
 
 #[async_trait]
@@ -508,6 +518,7 @@ impl KmsService {
             store,
             sealer,
             clock,
+            key_stores: Arc::new(KeyStores::default()),
             last_uses: lifecycle::LastUses::default(),
             quotas: crate::quota::Quotas::new(crate::quota::QuotaMode::Off),
             internal_audit: None,
@@ -531,6 +542,13 @@ impl KmsService {
         } else {
             Err(AwsError::new("ThrottlingException", 400, "Rate exceeded"))
         }
+    }
+
+    /// Use `key_stores` (CloudHSM clusters, XKS proxy settings) for custom key stores.
+    #[must_use]
+    pub fn with_key_stores(mut self, key_stores: KeyStores) -> Self {
+        self.key_stores = Arc::new(key_stores);
+        self
     }
 
     fn now_ms(&self) -> i64 {
@@ -787,26 +805,33 @@ impl KmsService {
         ctx: &RequestContext,
         req: s::CreateKeyRequest,
     ) -> Result<s::CreateKeyResponse, AwsError> {
-        if req.custom_key_store_id.is_some() || req.xks_key_id.is_some() {
+        let custom = self.custom_key_store_for_new_key(ctx, &req).await?;
+        let origin = match &custom {
+            Some(c) => c.origin().to_owned(),
+            None => {
+                let origin = req.origin.clone().unwrap_or_else(|| "AWS_KMS".to_owned());
+                match origin.as_str() {
+                    "AWS_KMS" | "EXTERNAL" => {}
+                    "AWS_CLOUDHSM" | "EXTERNAL_KEY_STORE" => {
+                        return Err(err(
+                            "UnsupportedOperationException",
+                            format!("A key with origin {origin} needs a CustomKeyStoreId."),
+                        ))
+                    }
+                    other => {
+                        return Err(validation(format!(
+                            "1 validation error detected: Value '{other}' at 'origin' failed to satisfy constraint: Member must satisfy enum value set: [AWS_KMS, EXTERNAL, AWS_CLOUDHSM, EXTERNAL_KEY_STORE]"
+                        )))
+                    }
+                }
+                origin
+            }
+        };
+        if custom.is_some() && req.multi_region == Some(true) {
             return Err(err(
                 "UnsupportedOperationException",
-                "Rampart does not support custom key stores.",
+                "Multi-Region keys cannot be created in a custom key store.",
             ));
-        }
-        let origin = req.origin.clone().unwrap_or_else(|| "AWS_KMS".to_owned());
-        match origin.as_str() {
-            "AWS_KMS" | "EXTERNAL" => {}
-            "AWS_CLOUDHSM" | "EXTERNAL_KEY_STORE" => {
-                return Err(err(
-                    "UnsupportedOperationException",
-                    format!("A key with origin {origin} needs a CustomKeyStoreId."),
-                ))
-            }
-            other => {
-                return Err(validation(format!(
-                    "1 validation error detected: Value '{other}' at 'origin' failed to satisfy constraint: Member must satisfy enum value set: [AWS_KMS, EXTERNAL, AWS_CLOUDHSM, EXTERNAL_KEY_STORE]"
-                )))
-            }
         }
         let multi_region = req.multi_region == Some(true);
         let spec_name = match (req.key_spec.as_deref(), req.customer_master_key_spec.as_deref()) {
@@ -888,11 +913,13 @@ impl KmsService {
         };
         let now = self.now_ms();
         let imported = origin == "EXTERNAL";
-        let materials = if imported {
-            Vec::new()
-        } else {
-            let material = KeyMaterial::generate(spec).map_err(|e| kms_err(&e))?;
-            vec![self.seal(&arn, &material, now)?]
+        let materials = match &custom {
+            Some(c) => vec![self.custom_key_material(ctx, c, &arn, now).await?],
+            None if imported => Vec::new(),
+            None => {
+                let material = KeyMaterial::generate(spec).map_err(|e| kms_err(&e))?;
+                vec![self.seal(&arn, &material, now)?]
+            }
         };
         let rec = KeyRecord {
             id: id.clone(),
@@ -919,6 +946,11 @@ impl KmsService {
             }),
             pending_window_days: None,
             aws_managed: false,
+            custom_key_store_id: custom.as_ref().map(|c| c.store.id.clone()),
+            cloud_hsm_cluster_id: custom
+                .as_ref()
+                .and_then(|c| c.store.cloud_hsm_cluster_id.clone()),
+            xks_key_id: custom.as_ref().and_then(|c| c.xks_key_id.clone()),
         };
         let op = records::put(
             NS_KEY,
@@ -926,10 +958,13 @@ impl KmsService {
             &rec,
             Expect::Absent,
         )?;
-        records::commit(&*self.store, vec![op], concurrent).await?;
+        if let Err(e) = records::commit(&*self.store, vec![op], concurrent).await {
+            self.discard_custom_key_material(&rec).await;
+            return Err(e);
+        }
         ctx.note_resource("AWS::KMS::Key", &arn);
         Ok(s::CreateKeyResponse {
-            key_metadata: Some(metadata(&rec)),
+            key_metadata: Some(self.key_metadata(&rec).await?),
         })
     }
 
@@ -962,7 +997,7 @@ impl KmsService {
             .key_for(ctx, &req.key_id, "kms:DescribeKey", Needs::Any)
             .await?;
         Ok(s::DescribeKeyResponse {
-            key_metadata: Some(metadata(&r.key.value)),
+            key_metadata: Some(self.key_metadata(&r.key.value).await?),
         })
     }
 
@@ -1012,13 +1047,19 @@ impl KmsService {
     }
 
     /// Encrypt under the key's current material; returns (blob, material id).
-    fn seal_for(
+    async fn seal_for(
         &self,
+        ctx: &RequestContext,
         rec: &KeyRecord,
         algorithm: EncryptionAlgorithm,
         plaintext: &[u8],
         context: &EncryptionContext,
     ) -> Result<(Vec<u8>, String), AwsError> {
+        if rec.custom_key_store_id.is_some() {
+            return self
+                .seal_in_custom_key_store(ctx, rec, algorithm, plaintext, context)
+                .await;
+        }
         let material = self.current_material(rec)?;
         let blob = if rec.spec == KeySpec::SymmetricDefault {
             if algorithm != EncryptionAlgorithm::SymmetricDefault {
@@ -1047,13 +1088,19 @@ impl KmsService {
     }
 
     /// Open a symmetric blob (or an RSA ciphertext) of `rec`; returns (plaintext, material id).
-    fn open_for(
+    async fn open_for(
         &self,
+        ctx: &RequestContext,
         rec: &KeyRecord,
         algorithm: EncryptionAlgorithm,
         blob: &[u8],
         context: &EncryptionContext,
     ) -> Result<(SecretBytes, String), AwsError> {
+        if rec.custom_key_store_id.is_some() {
+            return self
+                .open_in_custom_key_store(ctx, rec, algorithm, blob, context)
+                .await;
+        }
         if rec.spec == KeySpec::SymmetricDefault {
             if algorithm != EncryptionAlgorithm::SymmetricDefault {
                 return Err(kms_err(&crate::KmsError::IncompatibleAlgorithm {
@@ -1114,7 +1161,9 @@ impl KmsService {
             .crypto_key(ctx, &req.key_id, "Encrypt", Some(algorithm), &context)
             .await?;
         dry_run(req.dry_run)?;
-        let (blob, _) = self.seal_for(&r.key.value, algorithm, &req.plaintext.0, &context)?;
+        let (blob, _) = self
+            .seal_for(ctx, &r.key.value, algorithm, &req.plaintext.0, &context)
+            .await?;
         Ok(s::EncryptResponse {
             ciphertext_blob: Some(Blob(blob)),
             encryption_algorithm: Some(algorithm.to_string()),
@@ -1183,7 +1232,9 @@ impl KmsService {
             .crypto_key(ctx, &key, "Decrypt", Some(algorithm), &context)
             .await?;
         dry_run(req.dry_run)?;
-        let (plain, material_id) = self.open_for(&r.key.value, algorithm, &blob.0, &context)?;
+        let (plain, material_id) = self
+            .open_for(ctx, &r.key.value, algorithm, &blob.0, &context)
+            .await?;
         Ok(s::DecryptResponse {
             plaintext: Some(Blob(plain.expose().to_vec())),
             encryption_algorithm: Some(algorithm.to_string()),
@@ -1222,9 +1273,12 @@ impl KmsService {
             )
             .await?;
         dry_run(req.dry_run)?;
-        let (plain, src_material) = self.open_for(&src.key.value, src_alg, &blob.0, &src_ctx)?;
-        let (out, dst_material) =
-            self.seal_for(&dst.key.value, dst_alg, plain.expose(), &dst_ctx)?;
+        let (plain, src_material) = self
+            .open_for(ctx, &src.key.value, src_alg, &blob.0, &src_ctx)
+            .await?;
+        let (out, dst_material) = self
+            .seal_for(ctx, &dst.key.value, dst_alg, plain.expose(), &dst_ctx)
+            .await?;
         Ok(s::ReEncryptResponse {
             ciphertext_blob: Some(Blob(out)),
             source_key_id: Some(src.key.value.arn.clone()),
@@ -1260,12 +1314,15 @@ impl KmsService {
         }
         dry_run(dry)?;
         let plain = random(len)?;
-        let (blob, material) = self.seal_for(
-            &r.key.value,
-            EncryptionAlgorithm::SymmetricDefault,
-            plain.expose(),
-            context,
-        )?;
+        let (blob, material) = self
+            .seal_for(
+                ctx,
+                &r.key.value,
+                EncryptionAlgorithm::SymmetricDefault,
+                plain.expose(),
+                context,
+            )
+            .await?;
         Ok((r, plain, blob, material))
     }
 
@@ -1619,12 +1676,15 @@ impl KmsService {
         }
         dry_run(dry)?;
         let pair = KeyMaterial::generate(spec).map_err(|e| kms_err(&e))?;
-        let (blob, material) = self.seal_for(
-            &r.key.value,
-            EncryptionAlgorithm::SymmetricDefault,
-            pair.secret().expose(),
-            context,
-        )?;
+        let (blob, material) = self
+            .seal_for(
+                ctx,
+                &r.key.value,
+                EncryptionAlgorithm::SymmetricDefault,
+                pair.secret().expose(),
+                context,
+            )
+            .await?;
         Ok((r, pair, blob, material))
     }
 

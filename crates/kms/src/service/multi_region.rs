@@ -89,9 +89,12 @@ impl KmsService {
             if from.origin == "EXTERNAL" {
                 let mut copy = m.clone();
                 let own = to.materials.iter().find(|x| x.id == m.id);
-                copy.sealed = own.map(|x| x.sealed.clone()).unwrap_or_default();
+                copy.sealed = own
+                    .filter(|x| x.usable())
+                    .map(|x| x.sealed.clone())
+                    .unwrap_or_default();
                 copy.import_state = Some(
-                    if copy.usable() {
+                    if !copy.sealed.is_empty() {
                         "IMPORTED"
                     } else {
                         "PENDING_IMPORT"
@@ -256,6 +259,9 @@ impl KmsService {
             multi_region: None,
             pending_window_days: None,
             aws_managed: false,
+            custom_key_store_id: None,
+            cloud_hsm_cluster_id: None,
+            xks_key_id: None,
         };
         let mut updated_primary = primary.clone();
         updated_primary.multi_region = Some(new_set.clone());
