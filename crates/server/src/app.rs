@@ -54,6 +54,8 @@ pub struct App {
     pub request_ids: rampart_service::unique::UniqueIds,
     /// KMS, for the services that encrypt through it.
     pub kms: Arc<rampart_kms::KmsService>,
+    /// The event bus services publish to.
+    pub events: Arc<crate::events::StoreEventBus>,
 }
 
 /// Audits KMS calls that services make for their callers, as CloudTrail does: the event names
@@ -157,6 +159,23 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
         .with_internal_audit(Arc::new(InternalAuditor(auditor.clone())))
         .with_key_stores(key_stores(&config)?),
     );
+    let targets = crate::events::Target::parse_list(&config.event_webhooks).map_err(StartError)?;
+    let events = Arc::new(crate::events::StoreEventBus::new(
+        Arc::clone(&store),
+        targets,
+        clock.clone(),
+    ));
+    let delivery = Arc::clone(&events);
+    scheduler.every(
+        "events.deliver",
+        chrono::Duration::seconds(1),
+        Arc::new(move |now| {
+            let events = Arc::clone(&delivery);
+            Box::pin(async move {
+                events.deliver_due(now.timestamp_millis()).await;
+            })
+        }),
+    );
     let kms_jobs = Arc::clone(&kms);
     scheduler.every(
         "kms.housekeeping",
@@ -181,6 +200,7 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
         clock,
         scheduler,
         kms,
+        events,
         signing_keys: SigningKeyCache::new(),
         limits: Limits::default(),
         request_ids: rampart_service::unique::UniqueIds::new(),

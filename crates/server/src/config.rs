@@ -34,6 +34,10 @@ pub struct ServeConfig {
     /// (each multiplied by SCALE), or `off`. Default: `aws`, or `off` in dev mode.
     #[arg(long, env = "RAMPART_KMS_QUOTAS", default_value = "")]
     pub kms_quotas: String,
+    /// Event targets: comma-separated `http://` or `https://` URLs that receive every event
+    /// (EventBridge's JSON, one POST per event).
+    #[arg(long, env = "RAMPART_EVENT_WEBHOOKS", default_value = "")]
+    pub event_webhooks: String,
     /// KMS custom key stores of type `AWS_CLOUDHSM`: comma-separated
     /// `cluster-id=PKCS11_MODULE_PATH:TOKEN_LABEL`, one PKCS#11 token per cluster id.
     #[arg(long, env = "RAMPART_CLOUDHSM_CLUSTERS", default_value = "")]

@@ -5,4 +5,5 @@ pub mod app;
 pub mod bench;
 pub mod config;
 pub mod coverage;
+pub mod events;
 pub mod front;

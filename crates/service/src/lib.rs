@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod clock;
+pub mod events;
 pub mod records;
 pub mod scheduler;
 pub mod unique;

@@ -42,6 +42,18 @@ const PENDING_REPLICA_DELETION: &str = "PendingReplicaDeletion";
 const MAX_TAGS: usize = 50;
 const DAY_MS: i64 = 86_400_000;
 
+/// Entries kept by each cache before it starts over.
+const CACHE_ENTRIES: usize = 4096;
+
+/// Parsed key policies (by key ARN, with the text they were parsed from) and unsealed key
+/// material (by key ARN and material id). Unsealed material stays in this process's memory,
+/// zeroized when dropped.
+#[derive(Default)]
+struct Caches {
+    policies: std::sync::Mutex<std::collections::HashMap<String, (String, Arc<Policy>)>>,
+    materials: std::sync::Mutex<std::collections::HashMap<(String, String), Arc<KeyMaterial>>>,
+}
+
 /// The KMS service.
 pub struct KmsService {
     store: Arc<dyn Store>,
@@ -50,6 +62,7 @@ pub struct KmsService {
     last_uses: lifecycle::LastUses,
     quotas: crate::quota::Quotas,
     internal_audit: Option<Arc<dyn rampart_service::InternalAudit>>,
+    caches: Caches,
     key_stores: Arc<KeyStores>,
 }
 
@@ -522,6 +535,7 @@ impl KmsService {
             last_uses: lifecycle::LastUses::default(),
             quotas: crate::quota::Quotas::new(crate::quota::QuotaMode::Off),
             internal_audit: None,
+            caches: Caches::default(),
         }
     }
 
@@ -582,7 +596,11 @@ impl KmsService {
         })
     }
 
-    fn unseal(&self, rec: &KeyRecord, material_id: &str) -> Result<Option<KeyMaterial>, AwsError> {
+    fn unseal(
+        &self,
+        rec: &KeyRecord,
+        material_id: &str,
+    ) -> Result<Option<Arc<KeyMaterial>>, AwsError> {
         let Some(m) = rec.materials.iter().find(|m| m.id == material_id) else {
             return Ok(None);
         };
@@ -593,6 +611,18 @@ impl KmsService {
                 format!("{} is pending import.", rec.arn),
             ));
         }
+        // Material never changes under its id (imported material that is deleted and imported
+        // again is the same material), so unsealed material is kept by (key ARN, material id).
+        let cache_key = (rec.arn.clone(), m.id.clone());
+        if let Some(hit) = self
+            .caches
+            .materials
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&cache_key).cloned())
+        {
+            return Ok(Some(hit));
+        }
         let sealed = B64
             .decode(&m.sealed)
             .map_err(|_| internal("material encoding"))?;
@@ -600,12 +630,38 @@ impl KmsService {
             .sealer
             .open(&sealed, &Self::material_aad(&rec.arn, &m.id))
             .map_err(|_| internal("unseal"))?;
-        KeyMaterial::from_secret(rec.spec, secret)
-            .map(Some)
-            .map_err(|_| internal("material"))
+        let material =
+            Arc::new(KeyMaterial::from_secret(rec.spec, secret).map_err(|_| internal("material"))?);
+        if let Ok(mut c) = self.caches.materials.lock() {
+            if c.len() >= CACHE_ENTRIES {
+                c.clear();
+            }
+            c.insert(cache_key, Arc::clone(&material));
+        }
+        Ok(Some(material))
     }
 
-    fn current_material(&self, rec: &KeyRecord) -> Result<KeyMaterial, AwsError> {
+    /// The parsed key policy of `rec` (parsed once per policy text).
+    fn key_policy(&self, rec: &KeyRecord) -> Result<Arc<Policy>, AwsError> {
+        if let Some(hit) = self.caches.policies.lock().ok().and_then(|c| {
+            c.get(&rec.arn)
+                .filter(|(text, _)| *text == rec.policy)
+                .map(|(_, p)| Arc::clone(p))
+        }) {
+            return Ok(hit);
+        }
+        let policy =
+            Arc::new(Policy::parse(&rec.policy).map_err(|_| internal("stored key policy"))?);
+        if let Ok(mut c) = self.caches.policies.lock() {
+            if c.len() >= CACHE_ENTRIES {
+                c.clear();
+            }
+            c.insert(rec.arn.clone(), (rec.policy.clone(), Arc::clone(&policy)));
+        }
+        Ok(policy)
+    }
+
+    fn current_material(&self, rec: &KeyRecord) -> Result<Arc<KeyMaterial>, AwsError> {
         self.unseal(rec, &rec.current_material)?
             .ok_or_else(|| internal("missing current material"))
     }
@@ -754,7 +810,7 @@ impl KmsService {
             self.admit(ctx, key_kind(rec.spec))?;
         }
         ctx.note_resource("AWS::KMS::Key", &rec.arn);
-        let policy = Policy::parse(&rec.policy).map_err(|_| internal("stored key policy"))?;
+        let policy = self.key_policy(rec)?;
         match authorize_with_key_policy(ctx, action, &rec.arn, &rec.account, &policy, extra).await {
             Err(denied) if grants::implicit_denial(&denied) => {
                 let op = action.strip_prefix("kms:").unwrap_or(action);
@@ -1452,7 +1508,7 @@ impl KmsService {
         signing_algorithm: &str,
         message_type: Option<&str>,
         grant_tokens: Option<&[String]>,
-    ) -> Result<(SigningAlgorithm, MessageType, Resolved, KeyMaterial), AwsError> {
+    ) -> Result<(SigningAlgorithm, MessageType, Resolved, Arc<KeyMaterial>), AwsError> {
         check_grant_tokens(grant_tokens)?;
         let algorithm: SigningAlgorithm =
             parse_enum(signing_algorithm, "signingAlgorithm", SigningAlgorithm::ALL)?;
