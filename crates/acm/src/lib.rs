@@ -1,0 +1,5 @@
+//! Rampart's ACM and ACM Private CA (being built; see issue 5).
+
+#![forbid(unsafe_code)]
+
+pub mod shapes;

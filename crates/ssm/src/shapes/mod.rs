@@ -1,0 +1,4 @@
+//! Request and response types generated from the SSM model.
+
+#[rustfmt::skip]
+pub mod ssm;
