@@ -276,3 +276,13 @@ def test_no_secret_in_error_messages(server, activity):
     text = json.dumps(activity["errors"], default=str)
     leaked = [s[:6] + "..." for s in activity["secrets"] if s in text]
     assert not leaked, f"secrets found in error responses: {leaked}"
+
+
+def test_event_history_is_per_region(server):
+    # A KMS key created in eu-west-2 is in that Region's event history, not in us-east-1's.
+    key = server.client("kms", region="eu-west-2").create_key()["KeyMetadata"]["Arn"]
+    here = lookup_events(server.client("cloudtrail", region="eu-west-2"), "EventName", "CreateKey")
+    assert any(key in e["CloudTrailEvent"] for e in here)
+    assert all(json.loads(e["CloudTrailEvent"])["awsRegion"] == "eu-west-2" for e in here)
+    there = lookup_events(server.client("cloudtrail", region="us-east-1"), "EventName", "CreateKey")
+    assert not any(key in e["CloudTrailEvent"] for e in there)

@@ -187,6 +187,10 @@ impl CloudTrailService {
                 let Ok(ev) = serde_json::from_slice::<Value>(&entry.body) else {
                     continue;
                 };
+                // Event history is per Region, as CloudTrail's.
+                if str_at(&ev, &["awsRegion"]) != Some(ctx.region.as_str()) {
+                    continue;
+                }
                 if filter.as_ref().is_some_and(|(k, v)| !matches(&ev, k, v)) {
                     continue;
                 }
