@@ -250,7 +250,12 @@ class RampartServer:
 
     @property
     def endpoint(self):
-        return f"http://127.0.0.1:{self.port}"
+        return f"{getattr(self, 'scheme', 'http')}://127.0.0.1:{self.port}"
+
+    @property
+    def ca_bundle(self):
+        """With --tls: the CA certificate the server wrote for its clients."""
+        return str(self.data_dir / "ca.pem")
 
     @property
     def credentials_path(self):
@@ -306,10 +311,13 @@ class RampartServer:
                 f.seek(out_offset)
                 text = f.read().decode("utf-8", "replace")
             for line in text.splitlines():
-                if "listening on http://" in line:
-                    self.port = int(line.split("listening on http://", 1)[1].split()[0].rsplit(":", 1)[1])
-                    self.listening_line = line
-                    return
+                for scheme in ("http", "https"):
+                    marker = f"rampart listening on {scheme}://"
+                    if marker in line:
+                        self.scheme = scheme
+                        self.port = int(line.split(marker, 1)[1].split()[0].rsplit(":", 1)[1])
+                        self.listening_line = line
+                        return
             if self.proc.poll() is not None:
                 raise RuntimeError(
                     f"rampart exited with {self.proc.returncode} before listening: {self.stderr_tail()}"
@@ -401,6 +409,7 @@ class RampartServer:
             service,
             region_name=region,
             endpoint_url=self.endpoint,
+            verify=self.ca_bundle if getattr(self, "scheme", "http") == "https" else None,
             aws_access_key_id=access_key,
             aws_secret_access_key=secret_key,
             aws_session_token=session_token,
@@ -416,6 +425,8 @@ class RampartServer:
         if env:
             full_env.update(env)
         cmd = ["aws", "--endpoint-url", self.endpoint, "--region", REGION, "--output", "json"]
+        if getattr(self, "scheme", "http") == "https":
+            cmd += ["--ca-bundle", self.ca_bundle]
         if profile and not (env and "AWS_ACCESS_KEY_ID" in env):
             cmd += ["--profile", profile]
         cmd += list(args)
@@ -423,6 +434,8 @@ class RampartServer:
 
     def http(self, method, path, **kw):
         kw.setdefault("timeout", 10)
+        if getattr(self, "scheme", "http") == "https":
+            kw.setdefault("verify", self.ca_bundle)
         return requests.request(method, self.endpoint + path, **kw)
 
     def health(self):

@@ -6,7 +6,7 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ADMIN_ACCOUNT, REGION, allow, error_code, error_message, make_user, policy_doc, unique
+from conftest import ADMIN_ACCOUNT, REGION, allow, deny, error_code, error_message, make_user, policy_doc, unique
 
 
 @pytest.fixture(scope="module")
@@ -460,3 +460,25 @@ def test_kms_denials_and_uses_are_audited_without_plaintext(server, kms, iam):
     assert ok[0]["eventSource"] == "kms.amazonaws.com"
     everything = json.dumps(records) + server.stderr_text() + server.stdout_text()
     assert secret.decode() not in everything
+
+
+def test_key_property_condition_keys_in_iam_policies(server, kms, iam):
+    # kms:KeySpec / kms:KeyUsage / kms:MultiRegion describe the key of every operation.
+    _, key = make_user(iam, inline=policy_doc(
+        allow("kms:*"),
+        deny("kms:Sign", Condition={"StringEquals": {"kms:KeySpec": "ECC_NIST_P256"}}),
+        deny("kms:Encrypt", Condition={"Bool": {"kms:MultiRegion": "true"}}),
+    ))
+    p256 = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    p384 = kms.create_key(KeySpec="ECC_NIST_P384", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    mrk = kms.create_key(MultiRegion=True)["KeyMetadata"]["KeyId"]
+    single = kms.create_key()["KeyMetadata"]["KeyId"]
+    user_kms = server.client("kms", creds=key)
+    user_kms.sign(KeyId=p384, Message=b"m", SigningAlgorithm="ECDSA_SHA_384")
+    with pytest.raises(ClientError) as e:
+        user_kms.sign(KeyId=p256, Message=b"m", SigningAlgorithm="ECDSA_SHA_256")
+    assert error_code(e.value) == "AccessDeniedException"
+    user_kms.encrypt(KeyId=single, Plaintext=b"x")
+    with pytest.raises(ClientError) as e:
+        user_kms.encrypt(KeyId=mrk, Plaintext=b"x")
+    assert error_code(e.value) == "AccessDeniedException"

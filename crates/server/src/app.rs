@@ -56,6 +56,8 @@ pub struct App {
     pub kms: Arc<rampart_kms::KmsService>,
     /// The event bus services publish to.
     pub events: Arc<crate::events::StoreEventBus>,
+    /// TLS certificates, with `--tls`.
+    pub tls: Option<Arc<crate::tls::Certificates>>,
 }
 
 /// Audits KMS calls that services make for their callers, as CloudTrail does: the event names
@@ -176,6 +178,40 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
             })
         }),
     );
+    let tls = if config.tls {
+        let names: Vec<String> = config
+            .tls_names
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let certs = crate::tls::Certificates::start(
+            Arc::clone(&store),
+            Arc::clone(&identity.sealer),
+            names,
+            &config.data_dir.join("ca.pem"),
+            rampart_service::Clock::now(&*clock).timestamp_millis(),
+        )
+        .await
+        .map_err(|e| StartError(format!("TLS: {e}")))?;
+        let renewing = Arc::clone(&certs);
+        scheduler.every(
+            "tls.renew",
+            chrono::Duration::hours(1),
+            Arc::new(move |now| {
+                let certs = Arc::clone(&renewing);
+                Box::pin(async move {
+                    if let Err(e) = certs.renew_if_due(now.timestamp_millis()).await {
+                        tracing::warn!(error = %e, "TLS certificate renewal failed");
+                    }
+                })
+            }),
+        );
+        Some(certs)
+    } else {
+        None
+    };
     let kms_jobs = Arc::clone(&kms);
     scheduler.every(
         "kms.housekeeping",
@@ -201,6 +237,7 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
         scheduler,
         kms,
         events,
+        tls,
         signing_keys: SigningKeyCache::new(),
         limits: Limits::default(),
         request_ids: rampart_service::unique::UniqueIds::new(),

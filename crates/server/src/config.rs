@@ -38,6 +38,20 @@ pub struct ServeConfig {
     /// (EventBridge's JSON, one POST per event).
     #[arg(long, env = "RAMPART_EVENT_WEBHOOKS", default_value = "")]
     pub event_webhooks: String,
+    /// Serve the API over HTTPS on `--listen`, with a certificate from the node's own CA
+    /// (its certificate is written to DATA_DIR/ca.pem).
+    #[arg(long, env = "RAMPART_TLS", default_value_t = false)]
+    pub tls: bool,
+    /// Names (DNS names or IP addresses) the TLS certificate is issued for.
+    #[arg(
+        long,
+        env = "RAMPART_TLS_NAMES",
+        default_value = "localhost,127.0.0.1,::1"
+    )]
+    pub tls_names: String,
+    /// With `--tls`: also serve plain HTTP on this address (off unless given).
+    #[arg(long, env = "RAMPART_HTTP_LISTEN")]
+    pub http_listen: Option<SocketAddr>,
     /// KMS custom key stores of type `AWS_CLOUDHSM`: comma-separated
     /// `cluster-id=PKCS11_MODULE_PATH:TOKEN_LABEL`, one PKCS#11 token per cluster id.
     #[arg(long, env = "RAMPART_CLOUDHSM_CLUSTERS", default_value = "")]

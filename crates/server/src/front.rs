@@ -579,7 +579,7 @@ async fn run(
         user_agent: header(&parts.headers, "user-agent")
             .unwrap_or_default()
             .to_owned(),
-        secure_transport: false,
+        secure_transport: parts.extensions.get::<SecureTransport>().is_some(),
         time: rampart_service::Clock::now(&*app.clock),
         authorizer: app.authorizer.clone(),
         audit: Mutex::new(AuditNotes::default()),
@@ -699,8 +699,46 @@ fn encode_ok(id: &Identified, output: &Value, request_id: &str) -> Response<Body
 
 /// Accept connections on `listener` and serve them (HTTP/1.1 and HTTP/2) until the task ends;
 /// also runs the scheduler every second on the business clock.
+/// Marks a request that arrived over TLS (`aws:SecureTransport`).
+#[derive(Clone, Copy, Debug)]
+pub struct SecureTransport;
+
+/// Serve HTTP on `listener` (and the node's scheduler); see [`serve_tls`] for HTTPS.
 pub async fn serve(listener: tokio::net::TcpListener, app: Arc<App>) {
-    let scheduler_app = Arc::clone(&app);
+    run_scheduler(&app);
+    accept_loop(listener, app, None).await;
+}
+
+/// Serve HTTPS on `listener` with the node's TLS certificates, plain HTTP on `plain` if given,
+/// and the node's scheduler.
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    plain: Option<tokio::net::TcpListener>,
+    app: Arc<App>,
+    tls: Arc<rustls::ServerConfig>,
+) {
+    run_scheduler(&app);
+    if let Some(plain) = plain {
+        tokio::spawn(accept_loop(plain, Arc::clone(&app), None));
+    }
+    accept_loop(listener, app, Some(tokio_rustls::TlsAcceptor::from(tls))).await;
+}
+
+fn run_scheduler(app: &Arc<App>) {
+    if let Some(certs) = app.tls.clone() {
+        // Every node presents the certificate the store holds, renewed by whichever node
+        // runs the scheduler.
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(10));
+            loop {
+                every.tick().await;
+                if let Err(e) = certs.reload().await {
+                    tracing::warn!(error = %e, "TLS certificate reload failed");
+                }
+            }
+        });
+    }
+    let scheduler_app = Arc::clone(app);
     tokio::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
         // On PostgreSQL many nodes share the jobs: only the holder of the lease runs them.
@@ -721,6 +759,13 @@ pub async fn serve(listener: tokio::net::TcpListener, app: Arc<App>) {
             }
         }
     });
+}
+
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    app: Arc<App>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     let builder =
         hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
     loop {
@@ -730,14 +775,36 @@ pub async fn serve(listener: tokio::net::TcpListener, app: Arc<App>) {
         let _ = stream.set_nodelay(true);
         let app = Arc::clone(&app);
         let builder = builder.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
+            let secure = tls.is_some();
+            let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
                 let app = Arc::clone(&app);
+                if secure {
+                    req.extensions_mut().insert(SecureTransport);
+                }
                 async move { Ok::<_, std::convert::Infallible>(handle(app, req, peer).await) }
             });
-            let _ = builder
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                .await;
+            match tls {
+                None => {
+                    let _ = builder
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                }
+                Some(acceptor) => {
+                    let Ok(Ok(stream)) = tokio::time::timeout(
+                        std::time::Duration::from_secs(10),
+                        acceptor.accept(stream),
+                    )
+                    .await
+                    else {
+                        return;
+                    };
+                    let _ = builder
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                }
+            }
         });
     }
 }

@@ -7,3 +7,4 @@ pub mod config;
 pub mod coverage;
 pub mod events;
 pub mod front;
+pub mod tls;

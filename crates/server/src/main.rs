@@ -114,12 +114,29 @@ async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>> {
         let _ = aws_lc_rs::rand::fill(&mut warm);
     });
     let local = listener.local_addr()?;
+    let plain = match (app.tls.is_some(), app.config.http_listen) {
+        (true, Some(addr)) => Some(TcpListener::bind(addr).await?),
+        _ => None,
+    };
+    let scheme = if app.tls.is_some() { "https" } else { "http" };
     println!(
-        "rampart listening on http://{local} (store: {}, dev: {dev})",
+        "rampart listening on {scheme}://{local} (store: {}, dev: {dev})",
         app.store.backend()
     );
+    if let Some(p) = &plain {
+        println!("rampart also listening on http://{}", p.local_addr()?);
+    }
+    let serving = async {
+        match &app.tls {
+            Some(certs) => match certs.server_config() {
+                Ok(config) => front::serve_tls(listener, plain, Arc::clone(&app), config).await,
+                Err(e) => tracing::error!(error = %e, "TLS configuration failed"),
+            },
+            None => front::serve(listener, Arc::clone(&app)).await,
+        }
+    };
     tokio::select! {
-        () = front::serve(listener, Arc::clone(&app)) => Ok(()),
+        () = serving => Ok(()),
         _ = tokio::signal::ctrl_c() => {
             app.auditor.flush().await;
             tracing::info!("shutting down");

@@ -86,6 +86,9 @@ async fn events_reach_webhooks_and_failing_targets_are_retried() {
         xks_connect_to: String::new(),
         xks_timeout_ms: 2000,
         event_webhooks: format!("{good},{bad}"),
+        tls: false,
+        tls_names: String::new(),
+        http_listen: None,
     };
     let app = rampart_server::app::build(config).await.expect("build");
     app.events.publish(event("/a")).await.expect("publish");

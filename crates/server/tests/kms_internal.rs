@@ -27,6 +27,9 @@ async fn app(dir: &tempfile::TempDir) -> Arc<App> {
         xks_connect_to: String::new(),
         xks_timeout_ms: 2000,
         event_webhooks: String::new(),
+        tls: false,
+        tls_names: String::new(),
+        http_listen: None,
     };
     rampart_server::app::build(config).await.expect("build")
 }

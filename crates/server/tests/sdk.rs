@@ -38,6 +38,9 @@ impl Server {
             xks_connect_to: String::new(),
             xks_timeout_ms: 2000,
             event_webhooks: String::new(),
+            tls: false,
+            tls_names: String::new(),
+            http_listen: None,
         };
         let app = rampart_server::app::build(config)
             .await

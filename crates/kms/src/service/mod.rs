@@ -787,8 +787,32 @@ impl KmsService {
             if let Some(alias) = &r.alias {
                 extra.insert("kms:RequestAlias", alias);
             }
-            for (k, v) in &r.key.value.tags {
+            let rec = &r.key.value;
+            for (k, v) in &rec.tags {
                 extra.insert(&format!("aws:ResourceTag/{k}"), v);
+            }
+            // Condition keys describing the key itself, as AWS sets them for every operation on
+            // an existing key.
+            extra.insert("kms:KeySpec", rec.spec.as_str());
+            extra.insert("kms:CustomerMasterKeySpec", rec.spec.as_str());
+            extra.insert("kms:KeyUsage", rec.usage.as_str());
+            extra.insert("kms:CustomerMasterKeyUsage", rec.usage.as_str());
+            extra.insert("kms:KeyOrigin", &rec.origin);
+            match &rec.multi_region {
+                Some(m) => {
+                    extra.insert("kms:MultiRegion", "true");
+                    extra.insert(
+                        "kms:MultiRegionKeyType",
+                        if m.primary_region == rec.region {
+                            "PRIMARY"
+                        } else {
+                            "REPLICA"
+                        },
+                    );
+                }
+                None => {
+                    extra.insert("kms:MultiRegion", "false");
+                }
             }
         }
         extra
