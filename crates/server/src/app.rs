@@ -186,6 +186,26 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
         }),
     );
     services.insert("kms", Arc::clone(&kms) as Arc<dyn Service>);
+    let rotators = rampart_secretsmanager::rotators::Rotators::parse(&config.rotators)
+        .map_err(StartError)?;
+    let secretsmanager = Arc::new(rampart_secretsmanager::SecretsManagerService::new(
+        Arc::clone(&store),
+        Arc::clone(&kms),
+        clock.clone(),
+        Arc::clone(&events) as Arc<dyn rampart_service::events::EventBus>,
+        Arc::clone(&authorizer) as Arc<dyn rampart_service::Authorizer>,
+        rotators,
+    ));
+    let sm_jobs = Arc::clone(&secretsmanager);
+    scheduler.every(
+        "secretsmanager.housekeeping",
+        chrono::Duration::seconds(60),
+        Arc::new(move |now| {
+            let sm = Arc::clone(&sm_jobs);
+            Box::pin(async move { sm.housekeeping(now.timestamp_millis()).await })
+        }),
+    );
+    services.insert("secretsmanager", secretsmanager as Arc<dyn Service>);
     services.insert(
         "cloudtrail",
         Arc::new(CloudTrailService::new(Arc::clone(&store), auditor.clone())),
