@@ -148,11 +148,11 @@ fn kms_error(e: AwsError, encrypting: bool) -> AwsError {
         ),
         _ if encrypting => err(
             "EncryptionFailure",
-            format!("Secrets Manager can't encrypt the protected secret text using the provided KMS key: {}", e.message),
+            format!("Secrets Manager can't encrypt the protected secret text using the provided KMS key ({}: {}).", e.code, e.message),
         ),
         _ => err(
             "DecryptionFailure",
-            format!("Secrets Manager can't decrypt the protected secret text using the provided KMS key: {}", e.message),
+            format!("Secrets Manager can't decrypt the protected secret text using the provided KMS key ({}: {}).", e.code, e.message),
         ),
     }
 }
@@ -536,7 +536,7 @@ impl SecretsManagerService {
             .decrypt_via(
                 ctx,
                 "secretsmanager",
-                rec.kms_key_id.as_deref(),
+                v.key_arn.as_deref().or(rec.kms_key_id.as_deref()),
                 &blob,
                 &Self::encryption_context(&rec.arn, &v.id),
             )
