@@ -137,7 +137,9 @@ mod tests {
         };
         let p = generate(&o).expect("password");
         assert!(!p.contains(['a', 'b', 'c']));
-        assert!(p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == ' '));
+        assert!(p
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == ' '));
         assert!(p.contains(' '));
     }
 

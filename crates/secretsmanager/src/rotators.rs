@@ -35,11 +35,13 @@ impl Rotators {
     pub fn parse(spec: &str) -> Result<Rotators, String> {
         let mut map = HashMap::new();
         for entry in spec.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            let (arn, kind) = entry
-                .split_once('=')
-                .ok_or_else(|| format!("RAMPART_ROTATORS: expected <lambda-arn>=<rotator> in {entry:?}"))?;
+            let (arn, kind) = entry.split_once('=').ok_or_else(|| {
+                format!("RAMPART_ROTATORS: expected <lambda-arn>=<rotator> in {entry:?}")
+            })?;
             if !arn.starts_with("arn:") || !arn.contains(":lambda:") {
-                return Err(format!("RAMPART_ROTATORS: {arn:?} is not a Lambda function ARN"));
+                return Err(format!(
+                    "RAMPART_ROTATORS: {arn:?} is not a Lambda function ARN"
+                ));
             }
             let rotator = match kind {
                 "postgresql-single-user" => Rotator::PostgresSingleUser,
@@ -147,7 +149,10 @@ impl DbSecret {
     pub fn parse(v: &Value) -> Result<DbSecret, String> {
         let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
         let engine = s("engine").unwrap_or_else(|| "postgres".to_owned());
-        if !matches!(engine.as_str(), "postgres" | "postgresql" | "aurora-postgresql") {
+        if !matches!(
+            engine.as_str(),
+            "postgres" | "postgresql" | "aurora-postgresql"
+        ) {
             return Err(format!("unsupported engine {engine}"));
         }
         let port = match v.get("port") {

@@ -77,8 +77,7 @@ impl Schedule {
                 "day" | "days" => Duration::days(n),
                 _ => return Err(bad()),
             };
-            if it.next().is_some() || n < 1 || d < Duration::hours(4) || d > Duration::days(1000)
-            {
+            if it.next().is_some() || n < 1 || d < Duration::hours(4) || d > Duration::days(1000) {
                 return Err(bad());
             }
             return Ok(Schedule::Every(d));

@@ -99,9 +99,13 @@ mod tests {
 
     #[test]
     fn moving_awscurrent_makes_the_old_version_awsprevious() {
-        let mut m: BTreeMap<_, _> = [v("a", &[PREVIOUS], 1), v("b", &[CURRENT], 2), v("c", &[], 3)]
-            .into_iter()
-            .collect();
+        let mut m: BTreeMap<_, _> = [
+            v("a", &[PREVIOUS], 1),
+            v("b", &[CURRENT], 2),
+            v("c", &[], 3),
+        ]
+        .into_iter()
+        .collect();
         attach(&mut m, "c", CURRENT);
         assert_eq!(labels(&m, "c"), vec![CURRENT]);
         assert_eq!(labels(&m, "b"), vec![PREVIOUS]);

@@ -186,8 +186,8 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
         }),
     );
     services.insert("kms", Arc::clone(&kms) as Arc<dyn Service>);
-    let rotators = rampart_secretsmanager::rotators::Rotators::parse(&config.rotators)
-        .map_err(StartError)?;
+    let rotators =
+        rampart_secretsmanager::rotators::Rotators::parse(&config.rotators).map_err(StartError)?;
     let secretsmanager = Arc::new(rampart_secretsmanager::SecretsManagerService::new(
         Arc::clone(&store),
         Arc::clone(&kms),

@@ -48,7 +48,10 @@ fn field_matches(candidates: &[&str], value: &str) -> bool {
 fn matches(rec: &SecretRecord, filters: &[Filter]) -> bool {
     filters.iter().all(|f| {
         let desc = rec.description.clone().unwrap_or_default();
-        let primary = rec.primary_region.clone().unwrap_or_else(|| rec.region.clone());
+        let primary = rec
+            .primary_region
+            .clone()
+            .unwrap_or_else(|| rec.region.clone());
         let tag_keys: Vec<&str> = rec.tags.iter().map(|(k, _)| k.as_str()).collect();
         let tag_values: Vec<&str> = rec.tags.iter().map(|(_, v)| v.as_str()).collect();
         let candidates: Vec<&str> = match f.key.as_str() {
@@ -116,9 +119,11 @@ impl SecretsManagerService {
             .await?;
             let Some((last, _)) = page.last() else { break };
             after = Some(last.clone());
-            all.extend(page.into_iter().map(|(_, r)| r).filter(|r| {
-                (include_deleted || r.deleted.is_none()) && matches(r, filters)
-            }));
+            all.extend(
+                page.into_iter()
+                    .map(|(_, r)| r)
+                    .filter(|r| (include_deleted || r.deleted.is_none()) && matches(r, filters)),
+            );
         }
         let (by, desc) = sort.unwrap_or(("created-date", false));
         all.sort_by(|a, b| {

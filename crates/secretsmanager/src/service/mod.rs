@@ -263,7 +263,9 @@ fn tags_out(tags: &[(String, String)]) -> Option<Vec<s::Tag>> {
 
 fn merge_tags(into: &mut Vec<(String, String)>, tags: Vec<s::Tag>) -> Result<(), AwsError> {
     for t in tags {
-        let k = t.key.ok_or_else(|| invalid_param("A tag must have a key."))?;
+        let k = t
+            .key
+            .ok_or_else(|| invalid_param("A tag must have a key."))?;
         if k.starts_with("aws:") {
             return Err(invalid_param(
                 "Invalid tag key: keys beginning with aws: are reserved for AWS use.",
@@ -397,9 +399,19 @@ impl SecretsManagerService {
             if a.service != "secretsmanager" || a.region != ctx.region {
                 return Ok(None);
             }
-            (a.account.to_owned(), a.region.to_owned(), rest.to_owned(), Some(id))
+            (
+                a.account.to_owned(),
+                a.region.to_owned(),
+                rest.to_owned(),
+                Some(id),
+            )
         } else {
-            (ctx.caller.account.clone(), ctx.region.clone(), id.to_owned(), None)
+            (
+                ctx.caller.account.clone(),
+                ctx.region.clone(),
+                id.to_owned(),
+                None,
+            )
         };
         let mut candidates = vec![name.clone()];
         if arn.is_some() && name.len() > 7 && name.as_bytes()[name.len() - 7] == b'-' {
@@ -409,7 +421,8 @@ impl SecretsManagerService {
             let key = records::key(&account, &region, &n);
             if let Some(v) = records::get::<SecretRecord>(&*self.store, NS_SECRET, &key).await? {
                 let matches = arn.is_none_or(|a| {
-                    v.value.arn == a || format!("{}-", a) == v.value.arn[..v.value.arn.len().saturating_sub(6)]
+                    v.value.arn == a
+                        || format!("{}-", a) == v.value.arn[..v.value.arn.len().saturating_sub(6)]
                 });
                 if matches {
                     return Ok(Some(Found {
@@ -436,7 +449,12 @@ impl SecretsManagerService {
             let pseudo = if id.starts_with("arn:") {
                 id.to_owned()
             } else {
-                ctx.arn("secretsmanager", &ctx.region, &ctx.caller.account, &format!("secret:{id}"))
+                ctx.arn(
+                    "secretsmanager",
+                    &ctx.region,
+                    &ctx.caller.account,
+                    &format!("secret:{id}"),
+                )
             };
             ctx.authorize(action, &pseudo, &ctx.caller.account, None, extra)
                 .await?;
@@ -469,7 +487,12 @@ impl SecretsManagerService {
     }
 
     async fn save(&self, found: &Found, conflict_is_exists: bool) -> Result<(), AwsError> {
-        let op = records::put(NS_SECRET, &found.key, &found.rec, Expect::Version(found.version))?;
+        let op = records::put(
+            NS_SECRET,
+            &found.key,
+            &found.rec,
+            Expect::Version(found.version),
+        )?;
         records::commit(&*self.store, vec![op], || {
             if conflict_is_exists {
                 err("ResourceExistsException", "The secret already exists.")
@@ -583,7 +606,10 @@ impl SecretsManagerService {
             for (key, rec) in page {
                 if rec.purge_at.is_some_and(|p| p <= now_ms) {
                     let op = records::delete(NS_SECRET, &key, Expect::Any);
-                    if records::commit(&*self.store, vec![op], concurrent).await.is_ok() {
+                    if records::commit(&*self.store, vec![op], concurrent)
+                        .await
+                        .is_ok()
+                    {
                         self.publish(
                             &rec,
                             "AWS Service Event via CloudTrail",
@@ -632,7 +658,8 @@ impl SecretsManagerService {
         let key = records::key(&ctx.caller.account, &ctx.region, &r.name);
         if let Some(existing) = records::get::<SecretRecord>(&*self.store, NS_SECRET, &key).await? {
             let rec = existing.value;
-            self.authorize(ctx, "secretsmanager:CreateSecret", &rec, &extra).await?;
+            self.authorize(ctx, "secretsmanager:CreateSecret", &rec, &extra)
+                .await?;
             if rec.deleted.is_some() {
                 return Err(invalid_request(
                     "You can't create this secret because a secret with this name is already scheduled for deletion.",
@@ -654,7 +681,10 @@ impl SecretsManagerService {
             }
             return Err(err(
                 "ResourceExistsException",
-                format!("The operation failed because the secret {} already exists.", r.name),
+                format!(
+                    "The operation failed because the secret {} already exists.",
+                    r.name
+                ),
             ));
         }
         let arn = ctx.arn(
@@ -663,8 +693,14 @@ impl SecretsManagerService {
             &ctx.caller.account,
             &format!("secret:{}-{}", r.name, arn_suffix()?),
         );
-        ctx.authorize("secretsmanager:CreateSecret", &arn, &ctx.caller.account, None, &extra)
-            .await?;
+        ctx.authorize(
+            "secretsmanager:CreateSecret",
+            &arn,
+            &ctx.caller.account,
+            None,
+            &extra,
+        )
+        .await?;
         ctx.note_resource("AWS::SecretsManager::Secret", &arn);
         let now = self.now();
         let mut tags = Vec::new();
@@ -692,7 +728,14 @@ impl SecretsManagerService {
         let mut version_id = None;
         if let Some(value) = &value {
             let mut v = self
-                .seal(ctx, &rec, rec.kms_key_id.as_deref(), &token, value.bytes(), value.binary())
+                .seal(
+                    ctx,
+                    &rec,
+                    rec.kms_key_id.as_deref(),
+                    &token,
+                    value.bytes(),
+                    value.binary(),
+                )
                 .await?;
             v.stages.push(CURRENT.to_owned());
             rec.versions.insert(token.clone(), v);
@@ -702,7 +745,10 @@ impl SecretsManagerService {
         records::commit(&*self.store, vec![op], || {
             err(
                 "ResourceExistsException",
-                format!("The operation failed because the secret {} already exists.", r.name),
+                format!(
+                    "The operation failed because the secret {} already exists.",
+                    r.name
+                ),
             )
         })
         .await?;
@@ -711,8 +757,13 @@ impl SecretsManagerService {
                 .find(ctx, &arn)
                 .await?
                 .ok_or_else(|| internal("created secret vanished"))?;
-            self.add_replicas(ctx, found, regions, r.force_overwrite_replica_secret.unwrap_or(false))
-                .await?;
+            self.add_replicas(
+                ctx,
+                found,
+                regions,
+                r.force_overwrite_replica_secret.unwrap_or(false),
+            )
+            .await?;
             if let Some(f) = self.find(ctx, &arn).await? {
                 rec = f.rec;
             }
@@ -763,7 +814,12 @@ impl SecretsManagerService {
         r: s::DescribeSecretRequest,
     ) -> Result<s::DescribeSecretResponse, AwsError> {
         let found = self
-            .load(ctx, &r.secret_id, "secretsmanager:DescribeSecret", &Context::new())
+            .load(
+                ctx,
+                &r.secret_id,
+                "secretsmanager:DescribeSecret",
+                &Context::new(),
+            )
             .await?;
         Ok(Self::describe(&found.rec))
     }
@@ -871,8 +927,13 @@ impl SecretsManagerService {
         let found = self
             .load(ctx, &r.secret_id, "secretsmanager:GetSecretValue", &extra)
             .await?;
-        self.read_value(ctx, found, r.version_id.as_deref(), r.version_stage.as_deref())
-            .await
+        self.read_value(
+            ctx,
+            found,
+            r.version_id.as_deref(),
+            r.version_stage.as_deref(),
+        )
+        .await
     }
 
     async fn batch_get_secret_value(
@@ -980,7 +1041,14 @@ impl SecretsManagerService {
             }
         }
         let mut v = self
-            .seal(ctx, &found.rec, key_id, token, value.bytes(), value.binary())
+            .seal(
+                ctx,
+                &found.rec,
+                key_id,
+                token,
+                value.bytes(),
+                value.binary(),
+            )
             .await?;
         if let Some(placeholder) = found.rec.versions.get(token) {
             v.stages.clone_from(&placeholder.stages);
@@ -1007,14 +1075,21 @@ impl SecretsManagerService {
         r: s::PutSecretValueRequest,
     ) -> Result<s::PutSecretValueResponse, AwsError> {
         let token = check_token(r.client_request_token.as_deref())?;
-        let value = NewValue::from_request(r.secret_string, r.secret_binary, true)?
-            .ok_or_else(|| invalid_param("You must provide either SecretString or SecretBinary."))?;
+        let value =
+            NewValue::from_request(r.secret_string, r.secret_binary, true)?.ok_or_else(|| {
+                invalid_param("You must provide either SecretString or SecretBinary.")
+            })?;
         let labels = r.version_stages.unwrap_or_else(|| vec![CURRENT.to_owned()]);
         if labels.is_empty() || labels.len() > 20 {
             return Err(invalid_param("VersionStages must contain 1 to 20 labels."));
         }
         let mut found = self
-            .load(ctx, &r.secret_id, "secretsmanager:PutSecretValue", &Context::new())
+            .load(
+                ctx,
+                &r.secret_id,
+                "secretsmanager:PutSecretValue",
+                &Context::new(),
+            )
             .await?;
         if found.rec.deleted.is_some() {
             return Err(marked_for_deletion());
@@ -1068,8 +1143,15 @@ impl SecretsManagerService {
         if let Some(value) = value {
             let token = check_token(r.client_request_token.as_deref())?;
             let key_id = found.rec.kms_key_id.clone();
-            self.add_version(ctx, &mut found, &token, &value, &[CURRENT.to_owned()], key_id.as_deref())
-                .await?;
+            self.add_version(
+                ctx,
+                &mut found,
+                &token,
+                &value,
+                &[CURRENT.to_owned()],
+                key_id.as_deref(),
+            )
+            .await?;
             version_id = Some(token);
         } else {
             self.save(&found, false).await?;
@@ -1088,7 +1170,12 @@ impl SecretsManagerService {
         r: s::ListSecretVersionIdsRequest,
     ) -> Result<s::ListSecretVersionIdsResponse, AwsError> {
         let found = self
-            .load(ctx, &r.secret_id, "secretsmanager:ListSecretVersionIds", &Context::new())
+            .load(
+                ctx,
+                &r.secret_id,
+                "secretsmanager:ListSecretVersionIds",
+                &Context::new(),
+            )
             .await?;
         let mut versions: Vec<&VersionRecord> = found
             .rec
@@ -1128,7 +1215,12 @@ impl SecretsManagerService {
         let mut extra = Context::new();
         extra.insert("secretsmanager:VersionStage", &r.version_stage);
         let mut found = self
-            .load(ctx, &r.secret_id, "secretsmanager:UpdateSecretVersionStage", &extra)
+            .load(
+                ctx,
+                &r.secret_id,
+                "secretsmanager:UpdateSecretVersionStage",
+                &extra,
+            )
             .await?;
         if found.rec.deleted.is_some() {
             return Err(marked_for_deletion());
@@ -1216,7 +1308,12 @@ impl SecretsManagerService {
             ));
         }
         let mut found = self
-            .load(ctx, &r.secret_id, "secretsmanager:DeleteSecret", &Context::new())
+            .load(
+                ctx,
+                &r.secret_id,
+                "secretsmanager:DeleteSecret",
+                &Context::new(),
+            )
             .await?;
         if found.rec.primary_region.is_some() {
             return Err(replica_read_only());
@@ -1253,7 +1350,12 @@ impl SecretsManagerService {
         r: s::RestoreSecretRequest,
     ) -> Result<s::RestoreSecretResponse, AwsError> {
         let mut found = self
-            .load(ctx, &r.secret_id, "secretsmanager:RestoreSecret", &Context::new())
+            .load(
+                ctx,
+                &r.secret_id,
+                "secretsmanager:RestoreSecret",
+                &Context::new(),
+            )
             .await?;
         found.rec.deleted = None;
         found.rec.purge_at = None;

@@ -87,8 +87,11 @@ pub(super) fn grants_broad_access(doc: &Value) -> bool {
 fn check(doc: &str) -> Result<Value, AwsError> {
     let v: Value = serde_json::from_str(doc)
         .map_err(|_| malformed("This resource policy contains a syntax error."))?;
-    Policy::parse_as(doc, PolicyKind::Resource)
-        .map_err(|e| malformed(format!("This resource policy contains an unsupported element: {e}")))?;
+    Policy::parse_as(doc, PolicyKind::Resource).map_err(|e| {
+        malformed(format!(
+            "This resource policy contains an unsupported element: {e}"
+        ))
+    })?;
     Ok(v)
 }
 
@@ -99,7 +102,12 @@ impl SecretsManagerService {
         r: s::PutResourcePolicyRequest,
     ) -> Result<s::PutResourcePolicyResponse, AwsError> {
         let mut found = self
-            .load(ctx, &r.secret_id, "secretsmanager:PutResourcePolicy", &Context::new())
+            .load(
+                ctx,
+                &r.secret_id,
+                "secretsmanager:PutResourcePolicy",
+                &Context::new(),
+            )
             .await?;
         if found.rec.deleted.is_some() {
             return Err(marked_for_deletion());
@@ -132,7 +140,12 @@ impl SecretsManagerService {
         r: s::GetResourcePolicyRequest,
     ) -> Result<s::GetResourcePolicyResponse, AwsError> {
         let found = self
-            .load(ctx, &r.secret_id, "secretsmanager:GetResourcePolicy", &Context::new())
+            .load(
+                ctx,
+                &r.secret_id,
+                "secretsmanager:GetResourcePolicy",
+                &Context::new(),
+            )
             .await?;
         let (name, doc) = match &r.policy_name {
             Some(n) => (Some(n.clone()), found.rec.policies.get(n).cloned()),
@@ -160,7 +173,12 @@ impl SecretsManagerService {
         r: s::DeleteResourcePolicyRequest,
     ) -> Result<s::DeleteResourcePolicyResponse, AwsError> {
         let mut found = self
-            .load(ctx, &r.secret_id, "secretsmanager:DeleteResourcePolicy", &Context::new())
+            .load(
+                ctx,
+                &r.secret_id,
+                "secretsmanager:DeleteResourcePolicy",
+                &Context::new(),
+            )
             .await?;
         if found.rec.deleted.is_some() {
             return Err(marked_for_deletion());
@@ -190,7 +208,12 @@ impl SecretsManagerService {
         r: s::ListResourcePoliciesRequest,
     ) -> Result<s::ListResourcePoliciesResponse, AwsError> {
         let found = self
-            .load(ctx, &r.secret_id, "secretsmanager:ListResourcePolicies", &Context::new())
+            .load(
+                ctx,
+                &r.secret_id,
+                "secretsmanager:ListResourcePolicies",
+                &Context::new(),
+            )
             .await?;
         let names: Vec<&String> = found.rec.policies.keys().collect();
         let start = list::decode_token(r.next_token.as_deref())?;
@@ -216,8 +239,13 @@ impl SecretsManagerService {
     ) -> Result<s::ValidateResourcePolicyResponse, AwsError> {
         match &r.secret_id {
             Some(id) => {
-                self.load(ctx, id, "secretsmanager:ValidateResourcePolicy", &Context::new())
-                    .await?;
+                self.load(
+                    ctx,
+                    id,
+                    "secretsmanager:ValidateResourcePolicy",
+                    &Context::new(),
+                )
+                .await?;
             }
             None => {
                 ctx.authorize(

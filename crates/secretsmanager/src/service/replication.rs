@@ -85,7 +85,14 @@ impl SecretsManagerService {
                         .await
                         .map_err(|e| e.message.clone())?;
                     let mut sealed = self
-                        .seal(&rctx, &replica, status.kms_key_id.as_deref(), id, plain.expose(), v.binary)
+                        .seal(
+                            &rctx,
+                            &replica,
+                            status.kms_key_id.as_deref(),
+                            id,
+                            plain.expose(),
+                            v.binary,
+                        )
                         .await
                         .map_err(|e| e.message.clone())?;
                     sealed.created = v.created;
@@ -96,7 +103,8 @@ impl SecretsManagerService {
             nv.stages.clone_from(&v.stages);
             replica.versions.insert(id.clone(), nv);
         }
-        let op = records::put(NS_SECRET, &key, &replica, Expect::Any).map_err(|e| e.message.clone())?;
+        let op =
+            records::put(NS_SECRET, &key, &replica, Expect::Any).map_err(|e| e.message.clone())?;
         records::commit(&*self.store, vec![op], concurrent)
             .await
             .map_err(|e| e.message.clone())
@@ -138,7 +146,12 @@ impl SecretsManagerService {
                     rec: v.value,
                 };
                 for st in &statuses {
-                    if let Some(r) = found.rec.replicas.iter_mut().find(|r| r.region == st.region) {
+                    if let Some(r) = found
+                        .rec
+                        .replicas
+                        .iter_mut()
+                        .find(|r| r.region == st.region)
+                    {
                         r.status.clone_from(&st.status);
                         r.message.clone_from(&st.message);
                     }
@@ -196,10 +209,17 @@ impl SecretsManagerService {
         let mut extra = Context::new();
         extra.insert_multi(
             "secretsmanager:AddReplicaRegions",
-            r.add_replica_regions.iter().filter_map(|x| x.region.clone()),
+            r.add_replica_regions
+                .iter()
+                .filter_map(|x| x.region.clone()),
         );
         let found = self
-            .load(ctx, &r.secret_id, "secretsmanager:ReplicateSecretToRegions", &extra)
+            .load(
+                ctx,
+                &r.secret_id,
+                "secretsmanager:ReplicateSecretToRegions",
+                &extra,
+            )
             .await?;
         if found.rec.deleted.is_some() {
             return Err(marked_for_deletion());
@@ -224,7 +244,12 @@ impl SecretsManagerService {
         r: s::RemoveRegionsFromReplicationRequest,
     ) -> Result<s::RemoveRegionsFromReplicationResponse, AwsError> {
         let mut found = self
-            .load(ctx, &r.secret_id, "secretsmanager:RemoveRegionsFromReplication", &Context::new())
+            .load(
+                ctx,
+                &r.secret_id,
+                "secretsmanager:RemoveRegionsFromReplication",
+                &Context::new(),
+            )
             .await?;
         if found.rec.primary_region.is_some() {
             return Err(replica_read_only());
@@ -269,7 +294,12 @@ impl SecretsManagerService {
         r: s::StopReplicationToReplicaRequest,
     ) -> Result<s::StopReplicationToReplicaResponse, AwsError> {
         let mut found = self
-            .load(ctx, &r.secret_id, "secretsmanager:StopReplicationToReplica", &Context::new())
+            .load(
+                ctx,
+                &r.secret_id,
+                "secretsmanager:StopReplicationToReplica",
+                &Context::new(),
+            )
             .await?;
         let Some(primary_region) = found.rec.primary_region.clone() else {
             return Err(invalid_request(
@@ -280,7 +310,12 @@ impl SecretsManagerService {
         let pkey = records::key(&found.rec.account, &primary_region, &found.rec.name);
         if let Some(mut p) = records::get::<SecretRecord>(&*self.store, NS_SECRET, &pkey).await? {
             p.value.replicas.retain(|x| x.region != found.rec.region);
-            ops.push(records::put(NS_SECRET, &pkey, &p.value, Expect::Version(p.version))?);
+            ops.push(records::put(
+                NS_SECRET,
+                &pkey,
+                &p.value,
+                Expect::Version(p.version),
+            )?);
         }
         found.rec.primary_region = None;
         found.rec.last_changed = self.now();

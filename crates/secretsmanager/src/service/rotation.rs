@@ -64,7 +64,11 @@ impl SecretsManagerService {
                 schedule::parse_window(d).map_err(invalid_param)?;
             }
             found.rec.rotation.after_days = rules.automatically_after_days;
-            found.rec.rotation.schedule.clone_from(&rules.schedule_expression);
+            found
+                .rec
+                .rotation
+                .schedule
+                .clone_from(&rules.schedule_expression);
             found.rec.rotation.duration.clone_from(&rules.duration);
         }
         let token = check_token(r.client_request_token.as_deref())?;
@@ -98,7 +102,12 @@ impl SecretsManagerService {
         r: s::CancelRotateSecretRequest,
     ) -> Result<s::CancelRotateSecretResponse, AwsError> {
         let mut found = self
-            .load(ctx, &r.secret_id, "secretsmanager:CancelRotateSecret", &Context::new())
+            .load(
+                ctx,
+                &r.secret_id,
+                "secretsmanager:CancelRotateSecret",
+                &Context::new(),
+            )
             .await?;
         if found.rec.deleted.is_some() {
             return Err(marked_for_deletion());
@@ -148,7 +157,13 @@ impl SecretsManagerService {
             .filter(|v| !v.stages.iter().any(|s| s == CURRENT))
             .map_or_else(|| uuid::Uuid::new_v4().to_string(), |v| v.id.clone());
         let time = chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_default();
-        let ctx = system_context(&self.authorizer, &found.rec.account, &found.rec.region, "RotateSecret", time);
+        let ctx = system_context(
+            &self.authorizer,
+            &found.rec.account,
+            &found.rec.region,
+            "RotateSecret",
+            time,
+        );
         let _ = self.run_rotation(&ctx, key, &token).await;
     }
 
@@ -166,9 +181,19 @@ impl SecretsManagerService {
     /// Run the four steps for version `token`. A failed step leaves the AWSPENDING version and
     /// AWSCURRENT as they were, records the failure and publishes it; the call itself succeeds
     /// (as with AWS, where the rotation function runs asynchronously).
-    async fn run_rotation(&self, ctx: &RequestContext, key: &str, token: &str) -> Result<(), AwsError> {
+    async fn run_rotation(
+        &self,
+        ctx: &RequestContext,
+        key: &str,
+        token: &str,
+    ) -> Result<(), AwsError> {
         let mut found = self.reload(key).await?;
-        let lambda = found.rec.rotation.lambda_arn.clone().ok_or_else(no_lambda)?;
+        let lambda = found
+            .rec
+            .rotation
+            .lambda_arn
+            .clone()
+            .ok_or_else(no_lambda)?;
         let rotator = self.rotators.get(&lambda).cloned().ok_or_else(no_lambda)?;
         if !found.rec.versions.contains_key(token) {
             found.rec.versions.insert(
@@ -204,7 +229,9 @@ impl SecretsManagerService {
                         Err(e) => Err(format!("the rotation function could not be reached: {e}")),
                     }
                 }
-                Rotator::PostgresSingleUser => self.builtin_step(ctx, key, token, step, false).await,
+                Rotator::PostgresSingleUser => {
+                    self.builtin_step(ctx, key, token, step, false).await
+                }
                 Rotator::PostgresAlternatingUsers => {
                     self.builtin_step(ctx, key, token, step, true).await
                 }
@@ -245,9 +272,18 @@ impl SecretsManagerService {
         Ok(())
     }
 
-    async fn json_of(&self, ctx: &RequestContext, rec: &SecretRecord, v: &VersionRecord) -> Result<Value, String> {
-        let plain = self.open(ctx, rec, v).await.map_err(|e| e.message.clone())?;
-        serde_json::from_slice(plain.expose()).map_err(|_| "the secret value is not JSON".to_owned())
+    async fn json_of(
+        &self,
+        ctx: &RequestContext,
+        rec: &SecretRecord,
+        v: &VersionRecord,
+    ) -> Result<Value, String> {
+        let plain = self
+            .open(ctx, rec, v)
+            .await
+            .map_err(|e| e.message.clone())?;
+        serde_json::from_slice(plain.expose())
+            .map_err(|_| "the secret value is not JSON".to_owned())
     }
 
     /// One step of the built-in PostgreSQL rotators.
@@ -260,12 +296,21 @@ impl SecretsManagerService {
         alternating: bool,
     ) -> Result<(), String> {
         let mut found = self.reload(key).await.map_err(|e| e.message.clone())?;
-        let current_v = found.rec.version_with(CURRENT).cloned().ok_or("the secret has no AWSCURRENT version")?;
+        let current_v = found
+            .rec
+            .version_with(CURRENT)
+            .cloned()
+            .ok_or("the secret has no AWSCURRENT version")?;
         let current_json = self.json_of(ctx, &found.rec, &current_v).await?;
         let current = DbSecret::parse(&current_json)?;
         match step {
             "createSecret" => {
-                if found.rec.versions.get(token).is_some_and(|v| v.blob.is_some()) {
+                if found
+                    .rec
+                    .versions
+                    .get(token)
+                    .is_some_and(|v| v.blob.is_some())
+                {
                     return Ok(());
                 }
                 let password = crate::password::generate(&crate::password::Options {
@@ -296,36 +341,73 @@ impl SecretsManagerService {
                 .map_err(|e| e.message.clone())
             }
             "setSecret" => {
-                let pv = found.rec.versions.get(token).cloned().ok_or("no pending version")?;
+                let pv = found
+                    .rec
+                    .versions
+                    .get(token)
+                    .cloned()
+                    .ok_or("no pending version")?;
                 let pending = DbSecret::parse(&self.json_of(ctx, &found.rec, &pv).await?)?;
                 if rotators::pg_check(&pending).await.is_ok() {
                     return Ok(());
                 }
                 if alternating {
-                    let master_id = current.masterarn.clone().ok_or("the secret has no masterarn")?;
+                    let master_id = current
+                        .masterarn
+                        .clone()
+                        .ok_or("the secret has no masterarn")?;
                     let master_found = self
-                        .load(ctx, &master_id, "secretsmanager:GetSecretValue", &Context::new())
+                        .load(
+                            ctx,
+                            &master_id,
+                            "secretsmanager:GetSecretValue",
+                            &Context::new(),
+                        )
                         .await
                         .map_err(|e| format!("cannot read the master secret: {}", e.message))?;
-                    let mv = master_found.rec.version_with(CURRENT).cloned().ok_or("the master secret has no AWSCURRENT version")?;
-                    let master = DbSecret::parse(&self.json_of(ctx, &master_found.rec, &mv).await?)?;
-                    rotators::pg_set_password(&master, &pending.username, &pending.password, Some(&current.username)).await
+                    let mv = master_found
+                        .rec
+                        .version_with(CURRENT)
+                        .cloned()
+                        .ok_or("the master secret has no AWSCURRENT version")?;
+                    let master =
+                        DbSecret::parse(&self.json_of(ctx, &master_found.rec, &mv).await?)?;
+                    rotators::pg_set_password(
+                        &master,
+                        &pending.username,
+                        &pending.password,
+                        Some(&current.username),
+                    )
+                    .await
                 } else {
-                    rotators::pg_set_password(&current, &pending.username, &pending.password, None).await
+                    rotators::pg_set_password(&current, &pending.username, &pending.password, None)
+                        .await
                 }
             }
             "testSecret" => {
-                let pv = found.rec.versions.get(token).cloned().ok_or("no pending version")?;
+                let pv = found
+                    .rec
+                    .versions
+                    .get(token)
+                    .cloned()
+                    .ok_or("no pending version")?;
                 let pending = DbSecret::parse(&self.json_of(ctx, &found.rec, &pv).await?)?;
                 rotators::pg_check(&pending).await
             }
             _ => {
-                if found.rec.versions.get(token).is_some_and(|v| v.stages.iter().any(|s| s == CURRENT)) {
+                if found
+                    .rec
+                    .versions
+                    .get(token)
+                    .is_some_and(|v| v.stages.iter().any(|s| s == CURRENT))
+                {
                     return Ok(());
                 }
                 stages::attach(&mut found.rec.versions, token, CURRENT);
                 found.rec.last_changed = self.now();
-                self.save(&found, false).await.map_err(|e| e.message.clone())
+                self.save(&found, false)
+                    .await
+                    .map_err(|e| e.message.clone())
             }
         }
     }
