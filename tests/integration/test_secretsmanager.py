@@ -478,3 +478,59 @@ def test_replication_errors(sm):
     with pytest.raises(ClientError) as e:
         sm.replicate_secret_to_regions(SecretId=unique("missing"), AddReplicaRegions=[{"Region": "us-west-2"}])
     assert error_code(e.value) == "ResourceNotFoundException"
+
+
+# ------------------------------------------------------------------ cross-account replicas
+
+
+def test_cross_account_replica_is_associated_receives_values_and_can_be_disassociated(dev_server, sm):
+    other = "333344445555"
+    ak, sk = dev_server.create_account(other)
+    other_sm = dev_server.client("secretsmanager", access_key=ak, secret_key=sk)
+    primary = sm.create_secret(Name=unique("xprimary"), SecretString="p1")["ARN"]
+    replica_name = unique("xreplica")
+    with pytest.raises(ClientError) as e:
+        other_sm.create_secret(Name=replica_name, CrossAccountPrimaryARN=primary, SecretString="nope")
+    assert error_code(e.value) == "InvalidParameterException"
+    replica = other_sm.create_secret(Name=replica_name, CrossAccountPrimaryARN=primary)["ARN"]
+    d = other_sm.describe_secret(SecretId=replica_name)
+    assert d["CrossAccountPrimary"]["PrimarySecretARN"] == primary
+    # The replica's owner must let the primary account accept replication.
+    with pytest.raises(ClientError) as e:
+        sm.associate_cross_account_replica(SecretId=primary, CrossAccountReplicaARN=replica)
+    assert error_code(e.value) == "AccessDeniedException"
+    other_sm.put_resource_policy(SecretId=replica_name, ResourcePolicy=policy_doc(
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ADMIN_ACCOUNT}:root"},
+         "Action": "secretsmanager:AcceptCrossAccountReplication", "Resource": "*"}))
+    out = sm.associate_cross_account_replica(SecretId=primary, CrossAccountReplicaARN=replica)
+    assert out["ReplicationStatus"] == "InSync"
+    assert other_sm.get_secret_value(SecretId=replica_name)["SecretString"] == "p1"
+    sm.put_secret_value(SecretId=primary, SecretString="p2")
+    assert other_sm.get_secret_value(SecretId=replica_name)["SecretString"] == "p2"
+    assert sm.describe_secret(SecretId=primary)["CrossAccountReplicas"][0]["ReplicaSecretARN"] == replica
+    with pytest.raises(ClientError) as e:
+        other_sm.put_secret_value(SecretId=replica_name, SecretString="local")
+    assert error_code(e.value) == "InvalidRequestException"
+    # A second replica is refused; disassociating makes the replica standalone.
+    other2 = other_sm.create_secret(Name=unique("xreplica2"), CrossAccountPrimaryARN=primary)["ARN"]
+    with pytest.raises(ClientError) as e:
+        sm.associate_cross_account_replica(SecretId=primary, CrossAccountReplicaARN=other2)
+    assert error_code(e.value) == "LimitExceededException"
+    sm.disassociate_cross_account_replica(SecretId=primary, CrossAccountReplicaARN=replica)
+    assert "CrossAccountReplicas" not in sm.describe_secret(SecretId=primary)
+    other_sm.put_secret_value(SecretId=replica_name, SecretString="local")
+    sm.put_secret_value(SecretId=primary, SecretString="p3")
+    assert other_sm.get_secret_value(SecretId=replica_name)["SecretString"] == "local"
+    with pytest.raises(ClientError) as e:
+        sm.disassociate_cross_account_replica(SecretId=primary, CrossAccountReplicaARN=replica)
+    assert error_code(e.value) == "InvalidParameterException"
+    with pytest.raises(ClientError) as e:
+        sm.associate_cross_account_replica(SecretId=unique("missing"), CrossAccountReplicaARN=replica)
+    assert error_code(e.value) == "ResourceNotFoundException"
+
+
+def test_coverage_counts_every_secretsmanager_operation(rampart_bin):
+    import subprocess
+    out = subprocess.run([rampart_bin, "coverage"], capture_output=True, text=True, timeout=30).stdout
+    row = next(line for line in out.splitlines() if line.startswith("secretsmanager"))
+    assert row.split()[1:3] == ["26", "26"]

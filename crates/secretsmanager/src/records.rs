@@ -116,6 +116,25 @@ pub struct SecretRecord {
     pub primary_region: Option<String>,
     /// For a primary: its replicas.
     pub replicas: Vec<ReplicaStatus>,
+    /// For a cross-account replica: its primary in another account.
+    #[serde(default)]
+    pub cross_primary: Option<CrossLink>,
+    /// For a primary: its cross-account replica (at most one).
+    #[serde(default)]
+    pub cross_replicas: Vec<CrossLink>,
+}
+
+/// One end of a cross-account replication link.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CrossLink {
+    /// ARN of the secret at the other end.
+    pub arn: String,
+    /// The role named when the replica was associated.
+    pub role_arn: Option<String>,
+    /// `InProgress` (not associated yet), `InSync` or `Failed`.
+    pub status: String,
+    /// Why replication failed.
+    pub message: Option<String>,
 }
 
 impl SecretRecord {

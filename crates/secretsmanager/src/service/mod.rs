@@ -24,6 +24,7 @@ use crate::rotators::Rotators;
 use crate::shapes::secretsmanager as s;
 use crate::stages::{self, CURRENT, PENDING};
 
+mod cross_account;
 mod policies;
 mod replication;
 mod rotation;
@@ -68,6 +69,8 @@ operations!(SecretsManagerService {
     "ReplicateSecretToRegions" => replicate_secret_to_regions,
     "RemoveRegionsFromReplication" => remove_regions_from_replication,
     "StopReplicationToReplica" => stop_replication_to_replica,
+    "AssociateCrossAccountReplica" => associate_cross_account_replica,
+    "DisassociateCrossAccountReplica" => disassociate_cross_account_replica,
 });
 
 #[async_trait]
@@ -640,10 +643,13 @@ impl SecretsManagerService {
         check_name(&r.name)?;
         let token = check_token(r.client_request_token.as_deref())?;
         let value = NewValue::from_request(r.secret_string, r.secret_binary, false)?;
-        if r.cross_account_primary_arn.is_some() {
-            return Err(invalid_request(
-                "Rampart does not support cross-account replica secrets.",
-            ));
+        if let Some(primary) = &r.cross_account_primary_arn {
+            cross_account::check_primary_arn(ctx, primary)?;
+            if value.is_some() || r.add_replica_regions.is_some() {
+                return Err(invalid_param(
+                    "A cross-account replica secret gets its value from its primary secret: SecretString, SecretBinary and AddReplicaRegions are not allowed with CrossAccountPrimaryARN.",
+                ));
+            }
         }
         let mut extra = Context::new();
         for t in r.tags.iter().flatten() {
@@ -724,6 +730,15 @@ impl SecretsManagerService {
             rotation: Rotation::default(),
             primary_region: None,
             replicas: Vec::new(),
+            cross_primary: r.cross_account_primary_arn.map(|arn| records::CrossLink {
+                arn,
+                role_arn: None,
+                status: "InProgress".to_owned(),
+                message: Some(
+                    "Waiting for the primary secret's owner to associate this replica.".to_owned(),
+                ),
+            }),
+            cross_replicas: Vec::new(),
         };
         let mut version_id = None;
         if let Some(value) = &value {
@@ -804,6 +819,25 @@ impl SecretsManagerService {
                     .unwrap_or_else(|| rec.region.clone()),
             ),
             replication_status: replication::status_out(rec),
+            cross_account_primary: rec
+                .cross_primary
+                .as_ref()
+                .map(|c| s::CrossAccountPrimaryType {
+                    primary_secret_arn: Some(c.arn.clone()),
+                    replication_status: Some(c.status.clone()),
+                    status_message: c.message.clone(),
+                }),
+            cross_account_replicas: (!rec.cross_replicas.is_empty()).then(|| {
+                rec.cross_replicas
+                    .iter()
+                    .map(|c| s::CrossAccountReplicaEntry {
+                        replica_secret_arn: Some(c.arn.clone()),
+                        replication_role_arn: c.role_arn.clone(),
+                        replication_status: Some(c.status.clone()),
+                        status_message: c.message.clone(),
+                    })
+                    .collect()
+            }),
             ..Default::default()
         }
     }
@@ -1097,6 +1131,7 @@ impl SecretsManagerService {
         if found.rec.primary_region.is_some() {
             return Err(replica_read_only());
         }
+        cross_account::refuse_value_write(&found.rec)?;
         let key_id = found.rec.kms_key_id.clone();
         let stages = self
             .add_version(ctx, &mut found, &token, &value, &labels, key_id.as_deref())
@@ -1141,6 +1176,7 @@ impl SecretsManagerService {
         found.rec.last_changed = self.now();
         let mut version_id = None;
         if let Some(value) = value {
+            cross_account::refuse_value_write(&found.rec)?;
             let token = check_token(r.client_request_token.as_deref())?;
             let key_id = found.rec.kms_key_id.clone();
             self.add_version(
@@ -1228,6 +1264,7 @@ impl SecretsManagerService {
         if found.rec.primary_region.is_some() {
             return Err(replica_read_only());
         }
+        cross_account::refuse_value_write(&found.rec)?;
         self.move_stage(
             &mut found.rec,
             &r.version_stage,

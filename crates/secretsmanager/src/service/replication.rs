@@ -69,6 +69,7 @@ impl SecretsManagerService {
         replica.region = region.to_owned();
         replica.primary_region = Some(primary.region.clone());
         replica.replicas = Vec::new();
+        replica.cross_replicas = Vec::new();
         replica.kms_key_id.clone_from(&status.kms_key_id);
         replica.versions = BTreeMap::new();
         replica.last_accessed = existing.as_ref().and_then(|e| e.last_accessed);
@@ -116,6 +117,9 @@ impl SecretsManagerService {
     }
 
     async fn sync_with(&self, ctx: &RequestContext, primary: &SecretRecord, force: bool) {
+        if !primary.cross_replicas.is_empty() {
+            self.sync_cross_accounts(ctx, primary).await;
+        }
         if primary.replicas.is_empty() {
             return;
         }
