@@ -534,3 +534,34 @@ def test_coverage_counts_every_secretsmanager_operation(rampart_bin):
     out = subprocess.run([rampart_bin, "coverage"], capture_output=True, text=True, timeout=30).stdout
     row = next(line for line in out.splitlines() if line.startswith("secretsmanager"))
     assert row.split()[1:3] == ["26", "26"]
+
+
+def test_changing_the_kms_key_reencrypts_labelled_versions(sm, kms):
+    key = kms.create_key()["KeyMetadata"]["Arn"]
+    name = unique("rekey")
+    sm.create_secret(Name=name, SecretString="one")
+    sm.put_secret_value(SecretId=name, SecretString="two")
+    sm.update_secret(SecretId=name, KmsKeyId=key)
+    versions = sm.list_secret_version_ids(SecretId=name)["Versions"]
+    assert all(v["KmsKeyIds"] == [key] for v in versions)
+    assert sm.get_secret_value(SecretId=name)["SecretString"] == "two"
+    assert sm.get_secret_value(SecretId=name, VersionStage="AWSPREVIOUS")["SecretString"] == "one"
+
+
+def test_first_version_is_awscurrent_whatever_labels_are_asked(sm):
+    name = unique("first")
+    sm.create_secret(Name=name)
+    with pytest.raises(ClientError) as e:
+        sm.get_secret_value(SecretId=name)
+    assert error_code(e.value) == "ResourceNotFoundException"
+    v = sm.put_secret_value(SecretId=name, SecretString="x", VersionStages=["CUSTOM"])
+    assert sorted(v["VersionStages"]) == ["AWSCURRENT", "CUSTOM"]
+
+
+def test_malformed_arns_are_not_found(sm):
+    for sid in ("arn:aws:secretsmanager:us-east-1:000000000000:secret:é-abcdef",
+                "arn:aws:secretsmanager:us-east-1:000000000000:secret:x",
+                "arn:aws:kms:us-east-1:000000000000:key/abc"):
+        with pytest.raises(ClientError) as e:
+            sm.describe_secret(SecretId=sid)
+        assert error_code(e.value) in ("ResourceNotFoundException", "ValidationException")

@@ -417,15 +417,19 @@ impl SecretsManagerService {
             )
         };
         let mut candidates = vec![name.clone()];
-        if arn.is_some() && name.len() > 7 && name.as_bytes()[name.len() - 7] == b'-' {
-            candidates.insert(0, name[..name.len() - 7].to_owned());
+        if arn.is_some() {
+            let cut = name.len().saturating_sub(7);
+            if let Some(base) = name.get(..cut).filter(|_| name.get(cut..=cut) == Some("-")) {
+                candidates.insert(0, base.to_owned());
+            }
         }
         for n in candidates {
             let key = records::key(&account, &region, &n);
             if let Some(v) = records::get::<SecretRecord>(&*self.store, NS_SECRET, &key).await? {
+                let stored = &v.value.arn;
                 let matches = arn.is_none_or(|a| {
-                    v.value.arn == a
-                        || format!("{}-", a) == v.value.arn[..v.value.arn.len().saturating_sub(6)]
+                    stored == a
+                        || stored.get(..stored.len().saturating_sub(6)) == Some(&format!("{a}-"))
                 });
                 if matches {
                     return Ok(Some(Found {
@@ -1089,6 +1093,10 @@ impl SecretsManagerService {
             v.created = placeholder.created;
         }
         found.rec.versions.insert(token.to_owned(), v);
+        // The first version of a secret is always AWSCURRENT.
+        if found.rec.version_with(CURRENT).is_none() {
+            stages::attach(&mut found.rec.versions, token, CURRENT);
+        }
         for l in labels {
             stages::attach(&mut found.rec.versions, token, l);
         }
@@ -1171,7 +1179,12 @@ impl SecretsManagerService {
             found.rec.kind = Some(t);
         }
         if let Some(k) = r.kms_key_id {
-            found.rec.kms_key_id = if k.is_empty() { None } else { Some(k) };
+            let new_key = if k.is_empty() { None } else { Some(k) };
+            if new_key != found.rec.kms_key_id {
+                self.reencrypt_labelled(ctx, &mut found.rec, new_key.as_deref())
+                    .await?;
+                found.rec.kms_key_id = new_key;
+            }
         }
         found.rec.last_changed = self.now();
         let mut version_id = None;
@@ -1198,6 +1211,36 @@ impl SecretsManagerService {
             name: Some(found.rec.name.clone()),
             version_id,
         })
+    }
+
+    /// With a new KMS key, the versions that have labels are encrypted again under it (as AWS
+    /// does); other versions stay readable with the key that encrypted them.
+    async fn reencrypt_labelled(
+        &self,
+        ctx: &RequestContext,
+        rec: &mut SecretRecord,
+        key_id: Option<&str>,
+    ) -> Result<(), AwsError> {
+        let ids: Vec<String> = rec
+            .versions
+            .values()
+            .filter(|v| !v.stages.is_empty() && v.blob.is_some())
+            .map(|v| v.id.clone())
+            .collect();
+        for id in ids {
+            let Some(v) = rec.versions.get(&id).cloned() else {
+                continue;
+            };
+            let plain = self.open(ctx, rec, &v).await?;
+            let mut nv = self
+                .seal(ctx, rec, key_id, &id, plain.expose(), v.binary)
+                .await?;
+            nv.stages = v.stages;
+            nv.created = v.created;
+            nv.last_accessed = v.last_accessed;
+            rec.versions.insert(id, nv);
+        }
+        Ok(())
     }
 
     async fn list_secret_version_ids(
