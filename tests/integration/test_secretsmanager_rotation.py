@@ -295,3 +295,22 @@ def test_builtin_postgresql_alternating_users_rotation_clones_the_user(sm, postg
     assert back["username"] == user and back["password"] != "alt-pw"
     assert logs_in(postgres_cluster, user, back["password"])
     assert not logs_in(postgres_cluster, user, "alt-pw")
+
+
+def test_rotation_outcomes_are_audited_as_cloudtrail_events(rot_server, sm):
+    from conftest import lookup_events
+
+    ok = unique("audited")
+    sm.create_secret(Name=ok, SecretString=json.dumps({"password": "a"}))
+    sm.rotate_secret(SecretId=ok, RotationLambdaARN=HOOK)
+    bad = unique("audited-bad")
+    sm.create_secret(Name=bad, SecretString=json.dumps({"password": "secret-value-zz"}))
+    sm.rotate_secret(SecretId=bad, RotationLambdaARN=BROKEN)
+    ct = rot_server.client("cloudtrail")
+    for name, event in ((ok, "RotationSucceeded"), (ok, "RotationStarted"), (bad, "RotationFailed")):
+        arn = sm.describe_secret(SecretId=name)["ARN"]
+        found = [e for e in lookup_events(ct, "EventName", event)
+                 if arn in json.dumps(e.get("Resources", [])) or arn in e["CloudTrailEvent"]]
+        assert found, (name, event)
+        assert json.loads(found[0]["CloudTrailEvent"])["eventSource"] == "secretsmanager.amazonaws.com"
+    assert "secret-value-zz" not in rot_server.audit_text()

@@ -42,6 +42,7 @@ pub struct SecretsManagerService {
     events: Arc<dyn EventBus>,
     authorizer: Arc<dyn Authorizer>,
     rotators: Rotators,
+    audit: Option<Arc<dyn rampart_service::InternalAudit>>,
 }
 
 operations!(SecretsManagerService {
@@ -383,6 +384,34 @@ impl SecretsManagerService {
             events,
             authorizer,
             rotators,
+            audit: None,
+        }
+    }
+
+    /// Record the service's own events (rotation) in the audit trail.
+    #[must_use]
+    pub fn with_audit(mut self, audit: Arc<dyn rampart_service::InternalAudit>) -> Self {
+        self.audit = Some(audit);
+        self
+    }
+
+    /// Audit an event the service produces itself, named `event` (as CloudTrail names
+    /// `RotationSucceeded`, …), for the secret `rec`.
+    async fn audit_event(
+        &self,
+        ctx: &RequestContext,
+        event: &str,
+        rec: &SecretRecord,
+        params: Value,
+    ) {
+        if let Some(a) = &self.audit {
+            let mut sub = in_region(ctx, &rec.region);
+            sub.operation = event.to_owned();
+            sub.request_id = uuid::Uuid::new_v4().to_string();
+            sub.event_id = uuid::Uuid::new_v4().to_string();
+            sub.time = self.clock.now();
+            sub.note_resource("AWS::SecretsManager::Secret", &rec.arn);
+            a.record(&sub, params, None).await;
         }
     }
 

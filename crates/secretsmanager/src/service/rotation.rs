@@ -129,6 +129,13 @@ impl SecretsManagerService {
         found.rec.last_changed = self.now();
         self.save(&found, false).await?;
         self.publish(&found.rec, "AWS Service Event via CloudTrail", serde_json::json!({"eventName": "RotationAbandoned", "eventSource": "secretsmanager.amazonaws.com", "additionalEventData": {"SecretId": found.rec.arn}})).await;
+        self.audit_event(
+            ctx,
+            "RotationAbandoned",
+            &found.rec,
+            serde_json::json!({"secretId": found.rec.arn}),
+        )
+        .await;
         Ok(s::CancelRotateSecretResponse {
             arn: Some(found.rec.arn.clone()),
             name: Some(found.rec.name.clone()),
@@ -214,6 +221,13 @@ impl SecretsManagerService {
         self.save(&found, false).await?;
         let arn = found.rec.arn.clone();
         self.publish(&found.rec, "AWS Service Event via CloudTrail", serde_json::json!({"eventName": "RotationStarted", "eventSource": "secretsmanager.amazonaws.com", "additionalEventData": {"SecretId": arn}})).await;
+        self.audit_event(
+            ctx,
+            "RotationStarted",
+            &found.rec,
+            serde_json::json!({"secretId": arn, "clientRequestToken": token}),
+        )
+        .await;
         for step in STEPS {
             let outcome = match &rotator {
                 Rotator::Webhook(uri) => {
@@ -243,6 +257,7 @@ impl SecretsManagerService {
                     let _ = self.save(&f, false).await;
                 }
                 self.publish(&found.rec, "AWS Service Event via CloudTrail", serde_json::json!({"eventName": "RotationFailed", "eventSource": "secretsmanager.amazonaws.com", "additionalEventData": {"SecretId": arn, "Step": step, "Reason": reason}})).await;
+                self.audit_event(ctx, "RotationFailed", &found.rec, serde_json::json!({"secretId": arn, "clientRequestToken": token, "step": step, "reason": reason})).await;
                 return Ok(());
             }
         }
@@ -263,11 +278,19 @@ impl SecretsManagerService {
             self.save(&f, false).await?;
             self.sync_replicas(ctx, &f.rec).await;
             self.publish(&f.rec, "AWS Service Event via CloudTrail", serde_json::json!({"eventName": "RotationSucceeded", "eventSource": "secretsmanager.amazonaws.com", "additionalEventData": {"SecretId": arn}})).await;
+            self.audit_event(
+                ctx,
+                "RotationSucceeded",
+                &f.rec,
+                serde_json::json!({"secretId": arn, "clientRequestToken": token}),
+            )
+            .await;
         } else {
             f.rec.rotation.last_failure =
                 Some("finishSecret: AWSCURRENT was not moved to the new version".to_owned());
             let _ = self.save(&f, false).await;
             self.publish(&f.rec, "AWS Service Event via CloudTrail", serde_json::json!({"eventName": "RotationFailed", "eventSource": "secretsmanager.amazonaws.com", "additionalEventData": {"SecretId": arn, "Step": "finishSecret"}})).await;
+            self.audit_event(ctx, "RotationFailed", &f.rec, serde_json::json!({"secretId": arn, "clientRequestToken": token, "step": "finishSecret"})).await;
         }
         Ok(())
     }
