@@ -156,6 +156,10 @@ def test_delete_secret_recovery_window_restore_and_purge(dev_server, sm):
     with pytest.raises(ClientError) as e:
         sm.delete_secret(SecretId=name, RecoveryWindowInDays=3)
     assert error_code(e.value) == "InvalidParameterException"
+    assert error_message(e.value) == "The RecoveryWindowInDays value must be between 7 and 30 days (inclusive)."
+    with pytest.raises(ClientError) as e:
+        sm.delete_secret(SecretId=name, RecoveryWindowInDays=0, ForceDeleteWithoutRecovery=True)
+    assert error_message(e.value) == "The RecoveryWindowInDays value must be between 7 and 30 days (inclusive)."
     with pytest.raises(ClientError) as e:
         sm.delete_secret(SecretId=name, RecoveryWindowInDays=7, ForceDeleteWithoutRecovery=True)
     assert error_code(e.value) == "InvalidParameterException"

@@ -1405,17 +1405,17 @@ impl SecretsManagerService {
         r: s::DeleteSecretRequest,
     ) -> Result<s::DeleteSecretResponse, AwsError> {
         let force = r.force_delete_without_recovery.unwrap_or(false);
+        if r.recovery_window_in_days.is_some_and(|d| !(7..=30).contains(&d)) {
+            return Err(invalid_param(
+                "The RecoveryWindowInDays value must be between 7 and 30 days (inclusive).",
+            ));
+        }
         if force && r.recovery_window_in_days.is_some() {
             return Err(invalid_param(
                 "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.",
             ));
         }
         let days = r.recovery_window_in_days.unwrap_or(30);
-        if !force && !(7..=30).contains(&days) {
-            return Err(invalid_param(
-                "The RecoveryWindowInDays value must be between 7 and 30 days (inclusive).",
-            ));
-        }
         let mut found = self
             .load(
                 ctx,
