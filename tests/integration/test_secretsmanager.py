@@ -2,7 +2,9 @@
 restore, tags, listing, random passwords, resource policies and multi-Region replicas, through
 boto3 and the aws CLI."""
 import json
+import random
 import re
+import string
 import uuid
 
 import pytest
@@ -218,8 +220,9 @@ def test_tags(sm):
 
 def test_list_secrets_filters_and_paging(sm):
     prefix = unique("list")
+    word = "".join(random.choice(string.ascii_lowercase) for _ in range(12))
     for i in range(5):
-        sm.create_secret(Name=f"{prefix}/s{i}", SecretString="x", Description=f"desc {i}",
+        sm.create_secret(Name=f"{prefix}/s{i}", SecretString="x", Description=f"desc {i} {word}",
                          Tags=[{"Key": "idx", "Value": str(i)}])
     seen, kw = [], {"Filters": [{"Key": "name", "Values": [prefix]}], "MaxResults": 2}
     while True:
@@ -234,6 +237,14 @@ def test_list_secrets_filters_and_paging(sm):
     assert [s["Name"] for s in out["SecretList"]] == [f"{prefix}/s3"]
     out = sm.list_secrets(Filters=[{"Key": "name", "Values": [prefix]}, {"Key": "tag-value", "Values": ["!3"]}])
     assert len(out["SecretList"]) == 4
+    upper = sm.list_secrets(Filters=[{"Key": "name", "Values": [prefix.upper()]}])["SecretList"]
+    assert upper == []  # name: case-sensitive prefix
+    described = sm.list_secrets(Filters=[{"Key": "name", "Values": [prefix]},
+                                         {"Key": "description", "Values": ["DESC 2"]}])["SecretList"]
+    assert [s["Name"] for s in described] == [f"{prefix}/s2"]  # description: not case-sensitive
+    found = sm.list_secrets(Filters=[{"Key": "all", "Values": [f"{word.upper()}_{word}#"]}])["SecretList"]
+    assert len(found) == 5  # all: words, not case-sensitive
+    assert sm.list_secrets(Filters=[{"Key": "all", "Values": [word[::-1]]}])["SecretList"] == []
     desc = sm.list_secrets(Filters=[{"Key": "name", "Values": [prefix]}], SortOrder="desc")["SecretList"]
     assert desc[0]["Name"] == f"{prefix}/s4"
     with pytest.raises(ClientError) as e:

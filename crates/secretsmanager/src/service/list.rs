@@ -33,15 +33,56 @@ pub(super) fn parse_filters(filters: &[s::Filter]) -> Result<Vec<Filter>, AwsErr
         .collect()
 }
 
-fn field_matches(candidates: &[&str], value: &str) -> bool {
+/// Words of a search string as AWS splits them: at any change from lowercase to uppercase,
+/// between letters and digits, and at anything that is neither.
+pub(super) fn words(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut prev: Option<char> = None;
+    for c in text.chars() {
+        if !c.is_ascii_alphanumeric() {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur).to_lowercase());
+            }
+            prev = None;
+            continue;
+        }
+        let split = prev.is_some_and(|p| {
+            (p.is_ascii_lowercase() && c.is_ascii_uppercase())
+                || (p.is_ascii_alphabetic() != c.is_ascii_alphabetic())
+        });
+        if split && !cur.is_empty() {
+            out.push(std::mem::take(&mut cur).to_lowercase());
+        }
+        cur.push(c);
+        prev = Some(c);
+    }
+    if !cur.is_empty() {
+        out.push(cur.to_lowercase());
+    }
+    out
+}
+
+fn value_matches(key: &str, candidates: &[&str], value: &str) -> bool {
     let (neg, v) = match value.strip_prefix('!') {
         Some(v) => (true, v),
         None => (false, value),
     };
-    let lower = v.to_lowercase();
-    let hit = candidates
-        .iter()
-        .any(|c| c.starts_with(v) || c.to_lowercase().starts_with(&lower));
+    let hit = match key {
+        "description" => {
+            let lower = v.to_lowercase();
+            candidates
+                .iter()
+                .any(|c| c.to_lowercase().starts_with(&lower))
+        }
+        "all" => {
+            let attribute_words: Vec<String> = candidates.iter().flat_map(|c| words(c)).collect();
+            words(v)
+                .iter()
+                .any(|w| attribute_words.iter().any(|a| a.starts_with(w.as_str())))
+        }
+        _ => candidates.iter().any(|c| c.starts_with(v)),
+    };
     hit != neg
 }
 
@@ -68,8 +109,21 @@ fn matches(rec: &SecretRecord, filters: &[Filter]) -> bool {
                 all
             }
         };
-        f.values.iter().any(|v| field_matches(&candidates, v))
+        f.values
+            .iter()
+            .any(|v| value_matches(&f.key, &candidates, v))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::words;
+
+    #[test]
+    fn search_strings_split_into_words_as_aws_does() {
+        assert_eq!(words("credsDatabase#892"), vec!["creds", "database", "892"]);
+        assert_eq!(words("My_Secret"), vec!["my", "secret"]);
+    }
 }
 
 pub(super) fn decode_token(t: Option<&str>) -> Result<usize, AwsError> {

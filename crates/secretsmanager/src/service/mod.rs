@@ -1405,7 +1405,9 @@ impl SecretsManagerService {
         r: s::DeleteSecretRequest,
     ) -> Result<s::DeleteSecretResponse, AwsError> {
         let force = r.force_delete_without_recovery.unwrap_or(false);
-        if r.recovery_window_in_days.is_some_and(|d| !(7..=30).contains(&d)) {
+        if r.recovery_window_in_days
+            .is_some_and(|d| !(7..=30).contains(&d))
+        {
             return Err(invalid_param(
                 "The RecoveryWindowInDays value must be between 7 and 30 days (inclusive).",
             ));
