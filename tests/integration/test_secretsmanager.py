@@ -242,7 +242,7 @@ def test_list_secrets_filters_and_paging(sm):
     described = sm.list_secrets(Filters=[{"Key": "name", "Values": [prefix]},
                                          {"Key": "description", "Values": ["DESC 2"]}])["SecretList"]
     assert [s["Name"] for s in described] == [f"{prefix}/s2"]  # description: not case-sensitive
-    found = sm.list_secrets(Filters=[{"Key": "all", "Values": [f"{word.upper()}_{word}#"]}])["SecretList"]
+    found = sm.list_secrets(Filters=[{"Key": "all", "Values": [f"{word.upper()}_{word}."]}])["SecretList"]
     assert len(found) == 5  # all: words, not case-sensitive
     assert sm.list_secrets(Filters=[{"Key": "all", "Values": [word[::-1]]}])["SecretList"] == []
     desc = sm.list_secrets(Filters=[{"Key": "name", "Values": [prefix]}], SortOrder="desc")["SecretList"]

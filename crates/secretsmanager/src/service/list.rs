@@ -115,17 +115,6 @@ fn matches(rec: &SecretRecord, filters: &[Filter]) -> bool {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::words;
-
-    #[test]
-    fn search_strings_split_into_words_as_aws_does() {
-        assert_eq!(words("credsDatabase#892"), vec!["creds", "database", "892"]);
-        assert_eq!(words("My_Secret"), vec!["my", "secret"]);
-    }
-}
-
 pub(super) fn decode_token(t: Option<&str>) -> Result<usize, AwsError> {
     match t {
         None => Ok(0),
@@ -260,5 +249,16 @@ impl SecretsManagerService {
             secret_list: Some(list),
             next_token: next,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::words;
+
+    #[test]
+    fn search_strings_split_into_words_as_aws_does() {
+        assert_eq!(words("credsDatabase#892"), vec!["creds", "database", "892"]);
+        assert_eq!(words("My_Secret"), vec!["my", "secret"]);
     }
 }
