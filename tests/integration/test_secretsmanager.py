@@ -580,3 +580,18 @@ def test_malformed_arns_are_not_found(sm):
         with pytest.raises(ClientError) as e:
             sm.describe_secret(SecretId=sid)
         assert error_code(e.value) in ("ResourceNotFoundException", "ValidationException")
+
+
+def test_batch_get_secret_value_needs_get_secret_value_on_each_secret(dev_server, sm, iam):
+    prefix = unique("batchperm")
+    a = sm.create_secret(Name=f"{prefix}-a", SecretString="A")["ARN"]
+    b = sm.create_secret(Name=f"{prefix}-b", SecretString="B")["ARN"]
+    _, creds = make_user(iam, inline=policy_doc(
+        allow("secretsmanager:BatchGetSecretValue"), allow("secretsmanager:GetSecretValue", a)))
+    user_sm = dev_server.client("secretsmanager", creds=creds)
+    out = user_sm.batch_get_secret_value(SecretIdList=[a, b])
+    assert [v["ARN"] for v in out["SecretValues"]] == [a]
+    assert [(x["SecretId"], x["ErrorCode"]) for x in out["Errors"]] == [(b, "AccessDeniedException")]
+    with pytest.raises(ClientError) as e:
+        user_sm.batch_get_secret_value(Filters=[{"Key": "name", "Values": [prefix]}])
+    assert error_code(e.value) == "AccessDeniedException"

@@ -1036,6 +1036,15 @@ impl SecretsManagerService {
                 (ids, None)
             }
             (None, Some(filters)) => {
+                // Filtering lists secrets, which needs its own permission.
+                ctx.authorize(
+                    "secretsmanager:ListSecrets",
+                    "*",
+                    &ctx.caller.account,
+                    None,
+                    &Context::new(),
+                )
+                .await?;
                 let max = usize::try_from(r.max_results.unwrap_or(20).clamp(1, 20)).unwrap_or(20);
                 let filters = list::parse_filters(&filters)?;
                 let (page, next) = self
