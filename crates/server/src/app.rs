@@ -103,6 +103,45 @@ impl rampart_service::InternalAudit for InternalAuditor {
     }
 }
 
+/// Records the events Secrets Manager itself produces (`RotationStarted`, `RotationSucceeded`,
+/// `RotationFailed`, …) as CloudTrail events of `secretsmanager.amazonaws.com`, durably.
+struct SecretsManagerAuditor(Auditor);
+
+#[async_trait::async_trait]
+impl rampart_service::InternalAudit for SecretsManagerAuditor {
+    async fn record(
+        &self,
+        ctx: &rampart_service::RequestContext,
+        request_parameters: serde_json::Value,
+        error: Option<&rampart_service::AwsError>,
+    ) {
+        let resources = ctx
+            .audit
+            .lock()
+            .map(|n| n.resources.clone())
+            .unwrap_or_default();
+        let facts = rampart_audit::EventFacts {
+            request_id: ctx.request_id.clone(),
+            event_id: Some(ctx.event_id.clone()),
+            time_millis: ctx.time.timestamp_millis(),
+            event_source: "secretsmanager.amazonaws.com".to_owned(),
+            event_name: ctx.operation.clone(),
+            region: ctx.region.clone(),
+            source_ip: "secretsmanager.amazonaws.com".to_owned(),
+            user_agent: "secretsmanager.amazonaws.com".to_owned(),
+            identity: Some(crate::front::audit_identity(&ctx.caller)),
+            access_key_id: None,
+            request_parameters,
+            response_elements: serde_json::Value::Null,
+            error_code: error.map(|e| e.code.to_string()),
+            error_message: error.map(|e| e.message.clone()),
+            resources,
+            recipient_account: Some(ctx.caller.account.clone()),
+        };
+        self.0.record_durably(facts).await;
+    }
+}
+
 fn start_err(what: &str) -> impl Fn(&dyn std::fmt::Display) -> StartError + '_ {
     move |e| StartError(format!("{what}: {e}"))
 }
@@ -222,6 +261,29 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
         }),
     );
     services.insert("kms", Arc::clone(&kms) as Arc<dyn Service>);
+    let rotators =
+        rampart_secretsmanager::rotators::Rotators::parse(&config.rotators).map_err(StartError)?;
+    let secretsmanager = Arc::new(
+        rampart_secretsmanager::SecretsManagerService::new(
+            Arc::clone(&store),
+            Arc::clone(&kms),
+            clock.clone(),
+            Arc::clone(&events) as Arc<dyn rampart_service::events::EventBus>,
+            Arc::clone(&authorizer) as Arc<dyn rampart_service::Authorizer>,
+            rotators,
+        )
+        .with_audit(Arc::new(SecretsManagerAuditor(auditor.clone()))),
+    );
+    let sm_jobs = Arc::clone(&secretsmanager);
+    scheduler.every(
+        "secretsmanager.housekeeping",
+        chrono::Duration::seconds(60),
+        Arc::new(move |now| {
+            let sm = Arc::clone(&sm_jobs);
+            Box::pin(async move { sm.housekeeping(now.timestamp_millis()).await })
+        }),
+    );
+    services.insert("secretsmanager", secretsmanager as Arc<dyn Service>);
     services.insert(
         "cloudtrail",
         Arc::new(CloudTrailService::new(Arc::clone(&store), auditor.clone())),

@@ -66,6 +66,11 @@ pub struct ServeConfig {
     /// Timeout of one XKS proxy call, in milliseconds.
     #[arg(long, env = "RAMPART_XKS_TIMEOUT_MS", default_value_t = 2000)]
     pub xks_timeout_ms: u64,
+    /// Secrets Manager rotation functions: comma-separated `<lambda-arn>=<rotator>` with
+    /// rotators `postgresql-single-user`, `postgresql-alternating-users` or
+    /// `webhook:http://host:port/path` (receives the event a Lambda rotation function receives).
+    #[arg(long, env = "RAMPART_ROTATORS", default_value = "")]
+    pub rotators: String,
 }
 
 impl ServeConfig {

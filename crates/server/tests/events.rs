@@ -85,6 +85,7 @@ async fn events_reach_webhooks_and_failing_targets_are_retried() {
         xks_ca_file: None,
         xks_connect_to: String::new(),
         xks_timeout_ms: 2000,
+        rotators: String::new(),
         event_webhooks: format!("{good},{bad}"),
         tls: false,
         tls_names: String::new(),

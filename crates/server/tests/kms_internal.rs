@@ -26,6 +26,7 @@ async fn app(dir: &tempfile::TempDir) -> Arc<App> {
         xks_ca_file: None,
         xks_connect_to: String::new(),
         xks_timeout_ms: 2000,
+        rotators: String::new(),
         event_webhooks: String::new(),
         tls: false,
         tls_names: String::new(),

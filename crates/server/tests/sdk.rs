@@ -37,6 +37,7 @@ impl Server {
             xks_ca_file: None,
             xks_connect_to: String::new(),
             xks_timeout_ms: 2000,
+            rotators: String::new(),
             event_webhooks: String::new(),
             tls: false,
             tls_names: String::new(),

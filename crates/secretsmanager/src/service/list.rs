@@ -1,0 +1,264 @@
+//! ListSecrets and the filters BatchGetSecretValue shares with it.
+
+use super::*;
+
+/// One ListSecrets filter: key and values (a value starting with `!` negates).
+pub(super) struct Filter {
+    key: String,
+    values: Vec<String>,
+}
+
+pub(super) fn parse_filters(filters: &[s::Filter]) -> Result<Vec<Filter>, AwsError> {
+    const KEYS: &[&str] = &[
+        "description",
+        "name",
+        "tag-key",
+        "tag-value",
+        "primary-region",
+        "owning-service",
+        "all",
+    ];
+    filters
+        .iter()
+        .map(|f| {
+            let key = f.key.clone().unwrap_or_default();
+            if !KEYS.contains(&key.as_str()) {
+                return Err(invalid_param(format!("Invalid filter key: {key}")));
+            }
+            Ok(Filter {
+                key,
+                values: f.values.clone().unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// Words of a search string as AWS splits them: at any change from lowercase to uppercase,
+/// between letters and digits, and at anything that is neither.
+pub(super) fn words(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut prev: Option<char> = None;
+    for c in text.chars() {
+        if !c.is_ascii_alphanumeric() {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur).to_lowercase());
+            }
+            prev = None;
+            continue;
+        }
+        let split = prev.is_some_and(|p| {
+            (p.is_ascii_lowercase() && c.is_ascii_uppercase())
+                || (p.is_ascii_alphabetic() != c.is_ascii_alphabetic())
+        });
+        if split && !cur.is_empty() {
+            out.push(std::mem::take(&mut cur).to_lowercase());
+        }
+        cur.push(c);
+        prev = Some(c);
+    }
+    if !cur.is_empty() {
+        out.push(cur.to_lowercase());
+    }
+    out
+}
+
+fn value_matches(key: &str, candidates: &[&str], value: &str) -> bool {
+    let (neg, v) = match value.strip_prefix('!') {
+        Some(v) => (true, v),
+        None => (false, value),
+    };
+    let hit = match key {
+        "description" => {
+            let lower = v.to_lowercase();
+            candidates
+                .iter()
+                .any(|c| c.to_lowercase().starts_with(&lower))
+        }
+        "all" => {
+            let attribute_words: Vec<String> = candidates.iter().flat_map(|c| words(c)).collect();
+            words(v)
+                .iter()
+                .any(|w| attribute_words.iter().any(|a| a.starts_with(w.as_str())))
+        }
+        _ => candidates.iter().any(|c| c.starts_with(v)),
+    };
+    hit != neg
+}
+
+fn matches(rec: &SecretRecord, filters: &[Filter]) -> bool {
+    filters.iter().all(|f| {
+        let desc = rec.description.clone().unwrap_or_default();
+        let primary = rec
+            .primary_region
+            .clone()
+            .unwrap_or_else(|| rec.region.clone());
+        let tag_keys: Vec<&str> = rec.tags.iter().map(|(k, _)| k.as_str()).collect();
+        let tag_values: Vec<&str> = rec.tags.iter().map(|(_, v)| v.as_str()).collect();
+        let candidates: Vec<&str> = match f.key.as_str() {
+            "name" => vec![rec.name.as_str()],
+            "description" => vec![desc.as_str()],
+            "tag-key" => tag_keys,
+            "tag-value" => tag_values,
+            "primary-region" => vec![primary.as_str()],
+            "owning-service" => vec![],
+            _ => {
+                let mut all = vec![rec.name.as_str(), desc.as_str()];
+                all.extend(tag_keys);
+                all.extend(tag_values);
+                all
+            }
+        };
+        f.values
+            .iter()
+            .any(|v| value_matches(&f.key, &candidates, v))
+    })
+}
+
+pub(super) fn decode_token(t: Option<&str>) -> Result<usize, AwsError> {
+    match t {
+        None => Ok(0),
+        Some(t) => B64
+            .decode(t)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|s| s.strip_prefix("o:").and_then(|n| n.parse().ok()))
+            .ok_or_else(|| {
+                err(
+                    "InvalidNextTokenException",
+                    "The NextToken value is invalid.",
+                )
+            }),
+    }
+}
+
+pub(super) fn encode_token(offset: usize) -> String {
+    B64.encode(format!("o:{offset}"))
+}
+
+impl SecretsManagerService {
+    /// A page of the secrets of the caller's account and region that match.
+    pub(super) async fn list_page(
+        &self,
+        ctx: &RequestContext,
+        filters: &[Filter],
+        include_deleted: bool,
+        token: Option<&str>,
+        max: usize,
+        sort: Option<(&str, bool)>,
+    ) -> Result<(Vec<SecretRecord>, Option<String>), AwsError> {
+        let start = decode_token(token)?;
+        let prefix = format!("{}/{}/", ctx.caller.account, ctx.region);
+        let mut all = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = records::list::<SecretRecord>(
+                &*self.store,
+                NS_SECRET,
+                &prefix,
+                after.as_deref(),
+                1000,
+            )
+            .await?;
+            let Some((last, _)) = page.last() else { break };
+            after = Some(last.clone());
+            all.extend(
+                page.into_iter()
+                    .map(|(_, r)| r)
+                    .filter(|r| (include_deleted || r.deleted.is_none()) && matches(r, filters)),
+            );
+        }
+        let (by, desc) = sort.unwrap_or(("created-date", false));
+        all.sort_by(|a, b| {
+            let o = match by {
+                "name" => a.name.cmp(&b.name),
+                "last-changed-date" => a.last_changed.cmp(&b.last_changed),
+                "last-accessed-date" => a.last_accessed.cmp(&b.last_accessed),
+                _ => a.created.cmp(&b.created),
+            }
+            .then(a.name.cmp(&b.name));
+            if desc {
+                o.reverse()
+            } else {
+                o
+            }
+        });
+        let total = all.len();
+        let page: Vec<SecretRecord> = all.into_iter().skip(start).take(max).collect();
+        let next = (start + max < total).then(|| encode_token(start + max));
+        Ok((page, next))
+    }
+
+    pub(super) async fn list_secrets(
+        &self,
+        ctx: &RequestContext,
+        r: s::ListSecretsRequest,
+    ) -> Result<s::ListSecretsResponse, AwsError> {
+        ctx.authorize(
+            "secretsmanager:ListSecrets",
+            "*",
+            &ctx.caller.account,
+            None,
+            &Context::new(),
+        )
+        .await?;
+        let filters = parse_filters(r.filters.as_deref().unwrap_or_default())?;
+        let max = usize::try_from(r.max_results.unwrap_or(100).clamp(1, 100)).unwrap_or(100);
+        let order = r.sort_order.as_deref().unwrap_or("asc");
+        if order != "asc" && order != "desc" {
+            return Err(invalid_param("SortOrder must be asc or desc."));
+        }
+        let by = r.sort_by.as_deref().unwrap_or("created-date");
+        let (page, next) = self
+            .list_page(
+                ctx,
+                &filters,
+                r.include_planned_deletion == Some(true),
+                r.next_token.as_deref(),
+                max,
+                Some((by, order == "desc")),
+            )
+            .await?;
+        let list = page
+            .iter()
+            .map(|rec| {
+                let d = Self::describe(rec);
+                s::SecretListEntry {
+                    arn: d.arn,
+                    name: d.name,
+                    description: d.description,
+                    kms_key_id: d.kms_key_id,
+                    r#type: d.r#type,
+                    created_date: d.created_date,
+                    last_changed_date: d.last_changed_date,
+                    last_accessed_date: d.last_accessed_date,
+                    deleted_date: d.deleted_date,
+                    rotation_enabled: d.rotation_enabled,
+                    rotation_lambda_arn: d.rotation_lambda_arn,
+                    rotation_rules: d.rotation_rules,
+                    last_rotated_date: d.last_rotated_date,
+                    next_rotation_date: d.next_rotation_date,
+                    tags: d.tags,
+                    secret_versions_to_stages: d.version_ids_to_stages,
+                    primary_region: d.primary_region,
+                    ..Default::default()
+                }
+            })
+            .collect();
+        Ok(s::ListSecretsResponse {
+            secret_list: Some(list),
+            next_token: next,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::words;
+
+    #[test]
+    fn search_strings_split_into_words_as_aws_does() {
+        assert_eq!(words("credsDatabase#892"), vec!["creds", "database", "892"]);
+        assert_eq!(words("My_Secret"), vec!["my", "secret"]);
+    }
+}
