@@ -186,6 +186,22 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
         }),
     );
     services.insert("kms", Arc::clone(&kms) as Arc<dyn Service>);
+    let ssm = Arc::new(rampart_ssm::SsmService::new(
+        Arc::clone(&store),
+        Arc::clone(&kms),
+        Arc::clone(&events) as Arc<dyn rampart_service::events::EventBus>,
+        clock.clone(),
+    ));
+    let ssm_jobs = Arc::clone(&ssm);
+    scheduler.every(
+        "ssm.policies",
+        chrono::Duration::seconds(60),
+        Arc::new(move |now| {
+            let ssm = Arc::clone(&ssm_jobs);
+            Box::pin(async move { ssm.run_policies(now.timestamp_millis()).await })
+        }),
+    );
+    services.insert("ssm", ssm as Arc<dyn Service>);
     services.insert(
         "cloudtrail",
         Arc::new(CloudTrailService::new(Arc::clone(&store), auditor.clone())),
