@@ -489,3 +489,21 @@ def test_every_change_emits_a_parameter_store_change_event(server_factory, webho
     first = _events(handler, "Parameter Store Change", name)[0]
     assert first["detail"]["type"] == "SecureString" and first["detail"]["description"] == "desc"
     assert "secret-v1" not in json.dumps(handler.events)
+
+
+def test_parameters_can_be_read_by_arn(ssm):
+    name = unique("/byarn/p")
+    ssm.put_parameter(Name=name, Type="String", Value="v1")
+    ssm.put_parameter(Name=name, Value="v2", Overwrite=True)
+    assert ssm.get_parameter(Name=arn_of(name))["Parameter"]["Value"] == "v2"
+    assert ssm.get_parameter(Name=arn_of(name) + ":1")["Parameter"]["Value"] == "v1"
+    plain = unique("plain")
+    ssm.put_parameter(Name=plain, Type="String", Value="p")
+    assert ssm.get_parameter(Name=arn_of(plain))["Parameter"]["Name"] == plain
+    other = f"arn:aws:ssm:{REGION}:999999999999:parameter/x"
+    assert error_code(fails(ssm.get_parameter, Name=other)) == "ParameterNotFound"
+
+
+def test_names_longer_than_1011_characters_are_refused(ssm):
+    e = fails(ssm.put_parameter, Name="/" + "n" * 1011, Type="String", Value="v")
+    assert error_code(e) == "ValidationException"

@@ -4,6 +4,8 @@
 pub const MAX_LEVELS: usize = 15;
 /// The most labels one version can carry.
 pub const MAX_LABELS: usize = 10;
+/// The longest fully qualified name AWS accepts (the model allows more for its own use).
+pub const MAX_NAME: usize = 1011;
 
 /// AWS's message for a name with characters it does not allow (recorded from AWS).
 pub const BAD_NAME: &str = "Parameter name: can't be prefixed with \"ssm\" (case-insensitive). If formed as a path, it can consist of sub-paths divided by slash symbol; each sub-path can be formed as a mix of letters, numbers and the following 3 symbols .-_";
@@ -23,6 +25,8 @@ pub enum NameError {
     NotFullyQualified,
     /// More than 15 levels.
     TooDeep,
+    /// Longer than 1011 characters.
+    TooLong,
 }
 
 impl NameError {
@@ -45,6 +49,7 @@ impl NameError {
                     .to_owned()
             }
             Self::NotFullyQualified => "Parameter name must be a fully qualified name.".to_owned(),
+            Self::TooLong => format!("Parameter name must not exceed {MAX_NAME} characters."),
             Self::TooDeep => "A hierarchy can have a maximum of 15 levels. For more information, see Requirements and constraints for parameter names in the AWS Systems Manager User Guide.".to_owned(),
         }
     }
@@ -87,6 +92,9 @@ pub fn check_name(name: &str) -> Result<(), NameError> {
     }
     if segments.len() > MAX_LEVELS {
         return Err(NameError::TooDeep);
+    }
+    if name.len() > MAX_NAME {
+        return Err(NameError::TooLong);
     }
     Ok(())
 }
@@ -192,6 +200,10 @@ mod tests {
         let deep: String = (0..15).map(|i| format!("/l{i}")).collect();
         assert_eq!(check_name(&deep), Ok(()));
         assert_eq!(check_name(&format!("{deep}/x")), Err(NameError::TooDeep));
+        assert_eq!(
+            check_name(&format!("/{}", "n".repeat(1011))),
+            Err(NameError::TooLong)
+        );
         assert_eq!(
             NameError::TooDeep.code(),
             "HierarchyLevelLimitExceededException"

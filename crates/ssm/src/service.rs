@@ -539,22 +539,13 @@ impl SsmService {
         let Some(secrets) = &self.secrets else {
             return Err(not_found());
         };
-        let rest = &name[REFERENCE_PREFIX.len()..];
-        let (id, selector) = match rest.split_once(':') {
-            Some((id, sel)) if !sel.is_empty() => (id, Some(sel)),
-            _ => (rest, None),
-        };
+        let (id, vid, stage) = reference_parts(&name[REFERENCE_PREFIX.len()..]);
         if id.is_empty() {
             return Err(not_found());
         }
-        // A selector is a version id (a UUID-like token) or a staging label.
-        let looks_like_id = selector.is_some_and(|s| s.len() >= 32 && s.contains('-'));
-        let (vid, stage) = if looks_like_id {
-            (selector, None)
-        } else {
-            (None, selector)
-        };
+        let selector = vid.or(stage);
         let secret = secrets.resolve(ctx, id, vid, stage).await?;
+        let name = format!("{REFERENCE_PREFIX}{id}");
         Ok(s::Parameter {
             arn: Some(secret.arn.clone()),
             data_type: Some("text".to_owned()),
@@ -571,14 +562,46 @@ impl SsmService {
         })
     }
 
-    /// Resolve `input` (`name`, `name:version`, `name:label`) to a parameter and version.
+    /// The parameter name an input names: the input itself, or the name inside a parameter
+    /// ARN of the caller's account and Region (AWS accepts ARNs where parameters are read).
+    /// An ARN's `parameter/a/b` names `/a/b`; `parameter/a` names `/a` when that exists,
+    /// else `a`.
+    async fn local_name(&self, ctx: &RequestContext, input: &str) -> Result<String, AwsError> {
+        let Some(arn) = rampart_service::Arn::parse(input) else {
+            return Ok(input.to_owned());
+        };
+        let rest = arn
+            .resource
+            .strip_prefix("parameter/")
+            .filter(|_| arn.service == "ssm")
+            .ok_or_else(|| validation(names::BAD_NAME))?;
+        if arn.account != ctx.caller.account || arn.region != ctx.region {
+            // Parameters shared from other accounts are not supported by Rampart.
+            return Err(not_found());
+        }
+        let (plain, _, _) = names::split_selector(rest);
+        let slashed = format!("/{plain}");
+        let found = self
+            .load(&ctx.caller.account, &ctx.region, &slashed)
+            .await?
+            .is_some();
+        Ok(if found || plain.contains('/') {
+            format!("/{rest}")
+        } else {
+            rest.to_owned()
+        })
+    }
+
+    /// Resolve `input` (`name`, `name:version`, `name:label`, or a parameter ARN) to a
+    /// parameter and version.
     async fn find(
         &self,
         ctx: &RequestContext,
         input: &str,
         action: &str,
     ) -> Result<(ParamRecord, VersionRecord, Option<String>), AwsError> {
-        let (name, selector, raw) = names::split_selector(input);
+        let local = self.local_name(ctx, input).await?;
+        let (name, selector, raw) = names::split_selector(&local);
         if names::check_name(name).is_err_and(|e| e == NameError::Invalid) {
             return Err(validation(names::BAD_NAME));
         }
@@ -654,10 +677,9 @@ impl SsmService {
                     ));
                 }
                 if !ami_id_ok(&req.value) {
-                    return Err(validation(format!(
-                        "Parameter value, {} is not a valid AMI ID. Valid format: ami-12345678 or ami-12345678901234567.",
-                        req.value
-                    )));
+                    return Err(validation(
+                        "The parameter value is not a valid AMI ID. Valid format: ami-12345678 or ami-12345678901234567.",
+                    ));
                 }
             }
             other => {
@@ -705,7 +727,7 @@ impl SsmService {
         let len = req.value.len();
         let prev_advanced = prev.as_ref().is_some_and(|p| p.tier == ADVANCED);
         let tier = match req.tier.as_deref() {
-            None | Some(STANDARD) if prev_advanced && req.tier.is_some() => {
+            Some(STANDARD) if prev_advanced => {
                 return Err(validation("This parameter uses the advanced-parameter tier. You can't downgrade a parameter from the advanced-parameter tier to the standard-parameter tier. If necessary, you can delete the advanced parameter and recreate it as a standard parameter."));
             }
             None if prev_advanced => ADVANCED,
@@ -964,6 +986,7 @@ impl SsmService {
         let max = usize::try_from(req.max_results.unwrap_or(10).clamp(1, 10)).unwrap_or(10);
         let arn = Self::arn_of(ctx, &path);
         self.allow(ctx, "GetParametersByPath", &arn).await?;
+        ctx.note_resource("AWS::SSM::Parameter", &arn);
         if path == "/aws" || path.starts_with("/aws/") {
             return Ok(Self::public_by_path(
                 ctx,
@@ -1475,10 +1498,16 @@ impl SsmService {
             _ => None,
         });
         let action = |policy: &str, status: &str, reason: String| {
+            let content = latest.policies.iter().find(|t| {
+                serde_json::from_str::<Value>(t)
+                    .ok()
+                    .is_some_and(|v| v.get("Type").and_then(Value::as_str) == Some(policy))
+            });
             json!({
                 "parameter-name": found.value.name,
                 "parameter-type": latest.r#type,
                 "policy-type": policy,
+                "policy-content": content,
                 "action-status": status,
                 "action-reason": reason,
             })
@@ -1564,6 +1593,25 @@ impl SsmService {
     }
 }
 
+/// Split a reference's `<secret>[:<version id or staging label>]`: (secret id, version id,
+/// staging label). Secret names cannot contain `:`; a selector is a version id when it has
+/// a UUID's shape, else a staging label.
+fn reference_parts(rest: &str) -> (&str, Option<&str>, Option<&str>) {
+    match rest.split_once(':') {
+        Some((id, sel)) if !sel.is_empty() => {
+            let is_id = sel.len() == 36
+                && sel.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+                && sel.matches('-').count() == 4;
+            if is_id {
+                (id, Some(sel), None)
+            } else {
+                (id, None, Some(sel))
+            }
+        }
+        _ => (rest.trim_end_matches(':'), None, None),
+    }
+}
+
 fn fmt_ms(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
@@ -1589,4 +1637,54 @@ fn check_tags(tags: &[(String, String)]) -> Result<(), AwsError> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_selectors_name_a_version_id_or_a_stage() {
+        assert_eq!(reference_parts("db"), ("db", None, None));
+        assert_eq!(
+            reference_parts("db:AWSPREVIOUS"),
+            ("db", None, Some("AWSPREVIOUS"))
+        );
+        let id = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
+        assert_eq!(reference_parts(&format!("db:{id}")), ("db", Some(id), None));
+    }
+
+    #[test]
+    fn ami_ids_have_8_or_17_hex_digits() {
+        assert!(ami_id_ok("ami-12345678"));
+        assert!(ami_id_ok("ami-0123456789abcdef0"));
+        assert!(!ami_id_ok("ami-1234567"));
+        assert!(!ami_id_ok("ami-ZZZZZZZZ"));
+        assert!(!ami_id_ok("img-12345678"));
+    }
+
+    #[test]
+    fn kms_refusals_keep_their_code_and_unusable_keys_are_invalid_key_ids() {
+        let denied = from_kms(AwsError::new(
+            "AccessDeniedException",
+            400,
+            "User: x is not authorized to perform: kms:Decrypt",
+        ));
+        assert_eq!(denied.code, "AccessDeniedException");
+        assert!(
+            denied.message.contains("kms:Decrypt") && denied.message.contains("Service: AWSKMS")
+        );
+        assert_eq!(
+            from_kms(AwsError::new("NotFoundException", 400, "gone")).code,
+            "InvalidKeyId"
+        );
+        assert_eq!(
+            from_kms(AwsError::new("DisabledException", 400, "off")).code,
+            "InvalidKeyId"
+        );
+        assert_eq!(
+            from_kms(AwsError::new("KMSInternalException", 500, "x")).status,
+            500
+        );
+    }
 }
