@@ -144,6 +144,8 @@ def test_ssm_actions_are_authorized_per_parameter(server, ssm, iam):
     assert c.get_parameter(Name=name)["Parameter"]["Value"] == "v"
     assert error_code(fails(c.put_parameter, Name=name, Type="String", Value="x", Overwrite=True)) == "AccessDeniedException"
     assert error_code(fails(c.delete_parameter, Name=name)) == "AccessDeniedException"
+    region = "/aws/service/global-infrastructure/regions/us-east-1"
+    assert error_code(fails(c.get_parameter, Name=region)) == "AccessDeniedException"
 
 
 def test_secure_string_uses_the_aws_managed_key_and_parameter_arn_context(ssm, kms):
@@ -507,3 +509,29 @@ def test_parameters_can_be_read_by_arn(ssm):
 def test_names_longer_than_1011_characters_are_refused(ssm):
     e = fails(ssm.put_parameter, Name="/" + "n" * 1011, Type="String", Value="v")
     assert error_code(e) == "ValidationException"
+
+
+def test_audit_records_calls_and_kms_use_without_the_value(server, ssm):
+    from conftest import lookup_events
+
+    name = unique("/audit/p")
+    ssm.put_parameter(Name=name, Type="SecureString", Value="audit-secret-value-123")
+    assert ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"] == "audit-secret-value-123"
+    ct = server.client("cloudtrail")
+    puts = lookup_events(ct, "EventName", "PutParameter")
+    assert any(name in e["CloudTrailEvent"] for e in puts)
+    decrypts = [json.loads(e["CloudTrailEvent"]) for e in lookup_events(ct, "EventName", "Decrypt")]
+    assert any(d.get("userAgent") == "ssm.amazonaws.com" and d["requestParameters"]["encryptionContext"] == {"PARAMETER_ARN": arn_of(name)}
+               for d in decrypts)
+    assert "audit-secret-value-123" not in server.audit_text()
+    assert "audit-secret-value-123" not in server.logs_text()
+
+
+def test_advanced_secure_string_values_up_to_8_kb_round_trip(ssm, kms):
+    key = kms.create_key()["KeyMetadata"]["Arn"]
+    for extra in ({}, {"KeyId": key}):
+        name = unique("/bigsecure/p")
+        value = "s" * 8192
+        assert ssm.put_parameter(Name=name, Type="SecureString", Value=value, Tier="Advanced", **extra)["Tier"] == "Advanced"
+        assert ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"] == value
+        assert ssm.get_parameter(Name=name)["Parameter"]["Value"] != value

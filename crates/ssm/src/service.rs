@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use rampart_crypto::SecretString;
+use rampart_crypto::{Sealer, SecretString};
 use rampart_kms::KmsService;
 use rampart_policy::Context;
 use rampart_protocol::model::ServiceModel;
@@ -170,6 +170,18 @@ fn from_kms(e: AwsError) -> AwsError {
             internal_error()
         }
     }
+}
+
+/// Prefix of a SecureString value sealed under a KMS data key (values over 4 KB).
+const ENVELOPE_MAGIC: &[u8] = b"RSSMENV1";
+
+/// Split an envelope-sealed value into (encrypted data key, sealed value); `None` for a plain
+/// KMS ciphertext.
+fn envelope_parts(blob: &[u8]) -> Option<(&[u8], &[u8])> {
+    let rest = blob.strip_prefix(ENVELOPE_MAGIC)?;
+    let len = usize::from(u16::from_be_bytes([*rest.first()?, *rest.get(1)?]));
+    let body = rest.get(2..)?;
+    (body.len() > len).then(|| body.split_at(len))
 }
 
 fn ts(ms: i64) -> Timestamp {
@@ -476,12 +488,62 @@ impl SsmService {
         }
         let blob = B64.decode(&v.value).map_err(|_| internal_error())?;
         let context = BTreeMap::from([("PARAMETER_ARN".to_owned(), rec.arn.clone())]);
-        let (plain, _) = self
+        let plain = match envelope_parts(&blob) {
+            Some((key_blob, sealed)) => {
+                let (data_key, _) = self
+                    .kms
+                    .decrypt_via(ctx, "ssm", None, key_blob, &context)
+                    .await
+                    .map_err(from_kms)?;
+                Sealer::new(data_key.expose())
+                    .and_then(|s| s.open(sealed, rec.arn.as_bytes()))
+                    .map_err(|_| internal_error())?
+            }
+            None => {
+                self.kms
+                    .decrypt_via(ctx, "ssm", None, &blob, &context)
+                    .await
+                    .map_err(from_kms)?
+                    .0
+            }
+        };
+        String::from_utf8(plain.expose().to_vec()).map_err(|_| internal_error())
+    }
+
+    /// Encrypt a SecureString value for the caller, bound to the parameter's ARN. Values up to
+    /// 4 KB go to KMS Encrypt; larger (Advanced) values are sealed under a KMS data key, since
+    /// KMS encrypts at most 4096 bytes directly.
+    async fn encrypt_value(
+        &self,
+        ctx: &RequestContext,
+        key: Option<&str>,
+        arn: &str,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, AwsError> {
+        let context = BTreeMap::from([("PARAMETER_ARN".to_owned(), arn.to_owned())]);
+        if plaintext.len() <= STANDARD_MAX {
+            return Ok(self
+                .kms
+                .encrypt_via(ctx, "ssm", key, plaintext, &context)
+                .await
+                .map_err(from_kms)?
+                .blob);
+        }
+        let (data_key, key_blob, _) = self
             .kms
-            .decrypt_via(ctx, "ssm", None, &blob, &context)
+            .generate_data_key_via(ctx, "ssm", key, &context)
             .await
             .map_err(from_kms)?;
-        String::from_utf8(plain.expose().to_vec()).map_err(|_| internal_error())
+        let sealed = Sealer::new(data_key.expose())
+            .and_then(|s| s.seal(plaintext, arn.as_bytes()))
+            .map_err(|_| internal_error())?;
+        let key_len = u16::try_from(key_blob.len()).map_err(|_| internal_error())?;
+        let mut out = Vec::with_capacity(ENVELOPE_MAGIC.len() + 2 + key_blob.len() + sealed.len());
+        out.extend_from_slice(ENVELOPE_MAGIC);
+        out.extend_from_slice(&key_len.to_be_bytes());
+        out.extend_from_slice(&key_blob);
+        out.extend_from_slice(&sealed);
+        Ok(out)
     }
 
     async fn to_parameter(
@@ -523,6 +585,22 @@ impl SsmService {
             value: Some(value),
             version: Some(1),
         })
+    }
+
+    /// A public parameter, if Rampart publishes it, for a caller allowed `action` on it.
+    async fn public_for(
+        &self,
+        ctx: &RequestContext,
+        name: &str,
+        action: &str,
+    ) -> Result<Option<s::Parameter>, AwsError> {
+        let Some(p) = Self::public_parameter(ctx, name) else {
+            return Ok(None);
+        };
+        if let Some(arn) = &p.arn {
+            self.allow(ctx, action, arn).await?;
+        }
+        Ok(Some(p))
     }
 
     async fn reference(
@@ -789,14 +867,11 @@ impl SsmService {
                         .and_then(|p| p.key_id.clone())
                 })
                 .unwrap_or_else(|| "alias/aws/ssm".to_owned());
-            let context = BTreeMap::from([("PARAMETER_ARN".to_owned(), arn.clone())]);
             let key_arg = (key != "alias/aws/ssm").then_some(key.as_str());
-            let ct = self
-                .kms
-                .encrypt_via(ctx, "ssm", key_arg, req.value.as_bytes(), &context)
-                .await
-                .map_err(from_kms)?;
-            (B64.encode(&ct.blob), Some(key))
+            let blob = self
+                .encrypt_value(ctx, key_arg, &arn, req.value.as_bytes())
+                .await?;
+            (B64.encode(&blob), Some(key))
         } else {
             (req.value.clone(), None)
         };
@@ -874,8 +949,10 @@ impl SsmService {
             return Ok(s::GetParameterResult { parameter: Some(p) });
         }
         if req.name.starts_with(PUBLIC_PREFIX) {
-            let p = Self::public_parameter(ctx, &req.name).ok_or_else(not_found)?;
-            return Ok(s::GetParameterResult { parameter: Some(p) });
+            let p = self.public_for(ctx, &req.name, "GetParameter").await?;
+            return Ok(s::GetParameterResult {
+                parameter: Some(p.ok_or_else(not_found)?),
+            });
         }
         let (rec, v, sel) = self.find(ctx, &req.name, "GetParameter").await?;
         let p = self
@@ -898,7 +975,7 @@ impl SsmService {
                 continue;
             }
             if input.starts_with(PUBLIC_PREFIX) {
-                match Self::public_parameter(ctx, &input) {
+                match self.public_for(ctx, &input, "GetParameters").await? {
                     Some(p) => params.push(p),
                     None => invalid.push(input),
                 }
@@ -1652,6 +1729,16 @@ mod tests {
         );
         let id = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
         assert_eq!(reference_parts(&format!("db:{id}")), ("db", Some(id), None));
+    }
+
+    #[test]
+    fn envelope_values_split_into_key_blob_and_sealed_value() {
+        let mut v = ENVELOPE_MAGIC.to_vec();
+        v.extend_from_slice(&3u16.to_be_bytes());
+        v.extend_from_slice(b"keysealed");
+        assert_eq!(envelope_parts(&v), Some((&b"key"[..], &b"sealed"[..])));
+        assert_eq!(envelope_parts(b"plain kms blob"), None);
+        assert_eq!(envelope_parts(&v[..ENVELOPE_MAGIC.len() + 3]), None);
     }
 
     #[test]
