@@ -107,10 +107,14 @@ def test_path_root_lists_top_level_and_recursive_everything(ssm):
         token = page.get("NextToken")
         if not token:
             break
-    assert top in names and f"{top}/child" not in names
+    # A single-level name given with a leading slash is stored without it, as AWS does.
+    assert top.lstrip("/") in names and f"{top}/child" not in names
     paginator = ssm.get_paginator("get_parameters_by_path")
     every = [p["Name"] for page in paginator.paginate(Path="/", Recursive=True) for p in page["Parameters"]]
-    assert top in every and f"{top}/child" in every
+    assert top.lstrip("/") in every and f"{top}/child" in every
+    p = ssm.get_parameter(Name=top)["Parameter"]
+    assert p["Name"] == top.lstrip("/") and p["ARN"] == arn_of(top)
+    assert ssm.get_parameter(Name=top.lstrip("/"))["Parameter"]["Value"] == "t"
 
 
 def test_user_denied_kms_decrypt_is_refused_the_decrypted_value(server, ssm, kms, iam):

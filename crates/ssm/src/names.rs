@@ -178,6 +178,16 @@ pub fn label_ok(label: &str) -> bool {
         && !reserved(label)
 }
 
+/// The name AWS stores: a single-level name given with a leading slash (`/example`) is
+/// `example`; hierarchical names keep theirs.
+#[must_use]
+pub fn canonical(name: &str) -> String {
+    match name.strip_prefix('/') {
+        Some(rest) if !rest.is_empty() && !rest.contains('/') => rest.to_owned(),
+        _ => name.to_owned(),
+    }
+}
+
 /// The resource part of a parameter's ARN.
 #[must_use]
 pub fn arn_resource(name: &str) -> String {
@@ -237,5 +247,8 @@ mod tests {
         assert!(!label_ok(&"a".repeat(101)));
         assert_eq!(arn_resource("/a/b"), "parameter/a/b");
         assert_eq!(arn_resource("a"), "parameter/a");
+        assert_eq!(canonical("/example"), "example");
+        assert_eq!(canonical("/a/b"), "/a/b");
+        assert_eq!(canonical("plain"), "plain");
     }
 }

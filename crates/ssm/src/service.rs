@@ -642,8 +642,7 @@ impl SsmService {
 
     /// The parameter name an input names: the input itself, or the name inside a parameter
     /// ARN of the caller's account and Region (AWS accepts ARNs where parameters are read).
-    /// An ARN's `parameter/a/b` names `/a/b`; `parameter/a` names `/a` when that exists,
-    /// else `a`.
+    /// An ARN's `parameter/a/b` names `/a/b`, `parameter/a` names `a`.
     async fn local_name(&self, ctx: &RequestContext, input: &str) -> Result<String, AwsError> {
         let Some(arn) = rampart_service::Arn::parse(input) else {
             return Ok(input.to_owned());
@@ -658,12 +657,7 @@ impl SsmService {
             return Err(not_found());
         }
         let (plain, _, _) = names::split_selector(rest);
-        let slashed = format!("/{plain}");
-        let found = self
-            .load(&ctx.caller.account, &ctx.region, &slashed)
-            .await?
-            .is_some();
-        Ok(if found || plain.contains('/') {
+        Ok(if plain.contains('/') {
             format!("/{rest}")
         } else {
             rest.to_owned()
@@ -679,7 +673,9 @@ impl SsmService {
         action: &str,
     ) -> Result<(ParamRecord, VersionRecord, Option<String>), AwsError> {
         let local = self.local_name(ctx, input).await?;
-        let (name, selector, raw) = names::split_selector(&local);
+        let (given, selector, raw) = names::split_selector(&local);
+        let canonical = names::canonical(given);
+        let name = canonical.as_str();
         if names::check_name(name).is_err_and(|e| e == NameError::Invalid) {
             return Err(validation(names::BAD_NAME));
         }
@@ -709,8 +705,9 @@ impl SsmService {
         ctx: &RequestContext,
         req: s::PutParameterRequest,
     ) -> Result<s::PutParameterResult, AwsError> {
-        let name = req.name.as_str();
-        names::check_name(name).map_err(|e| name_err(&e))?;
+        names::check_name(&req.name).map_err(|e| name_err(&e))?;
+        let canonical = names::canonical(&req.name);
+        let name = canonical.as_str();
         let arn = Self::arn_of(ctx, name);
         self.allow(ctx, "PutParameter", &arn).await?;
         ctx.note_resource("AWS::SSM::Parameter", &arn);
@@ -1198,14 +1195,15 @@ impl SsmService {
         req: s::GetParameterHistoryRequest,
     ) -> Result<s::GetParameterHistoryResult, AwsError> {
         let decrypt = req.with_decryption == Some(true);
-        if names::check_name(&req.name).is_err_and(|e| e == NameError::Invalid) {
+        let name = names::canonical(&req.name);
+        if names::check_name(&name).is_err_and(|e| e == NameError::Invalid) {
             return Err(validation(names::BAD_NAME));
         }
-        let arn = Self::arn_of(ctx, &req.name);
+        let arn = Self::arn_of(ctx, &name);
         self.allow(ctx, "GetParameterHistory", &arn).await?;
         ctx.note_resource("AWS::SSM::Parameter", &arn);
         let rec = self
-            .load(&ctx.caller.account, &ctx.region, &req.name)
+            .load(&ctx.caller.account, &ctx.region, &name)
             .await?
             .ok_or_else(not_found)?
             .value;
@@ -1247,6 +1245,7 @@ impl SsmService {
         name: &str,
         action: &str,
     ) -> Result<(), AwsError> {
+        let name = &names::canonical(name);
         if names::check_name(name).is_err_and(|e| e == NameError::Invalid) {
             return Err(validation(names::BAD_NAME));
         }
@@ -1310,6 +1309,7 @@ impl SsmService {
         name: &str,
         action: &str,
     ) -> Result<Versioned<ParamRecord>, AwsError> {
+        let name = &names::canonical(name);
         if names::check_name(name).is_err_and(|e| e == NameError::Invalid) {
             return Err(validation(names::BAD_NAME));
         }
@@ -1439,6 +1439,7 @@ impl SsmService {
                 format!("Rampart's Systems Manager supports tags on resource type Parameter only, not {resource_type}."),
             ));
         }
+        let resource_id = &names::canonical(resource_id);
         if names::check_name(resource_id).is_err_and(|e| e == NameError::Invalid) {
             return Err(validation(names::BAD_PATH));
         }
