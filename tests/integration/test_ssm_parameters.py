@@ -539,3 +539,16 @@ def test_advanced_secure_string_values_up_to_8_kb_round_trip(ssm, kms):
         assert ssm.put_parameter(Name=name, Type="SecureString", Value=value, Tier="Advanced", **extra)["Tier"] == "Advanced"
         assert ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"] == value
         assert ssm.get_parameter(Name=name)["Parameter"]["Value"] != value
+
+
+def test_parameters_persist_across_restart_on_each_backend(backend_server):
+    c = backend_server.client("ssm")
+    base = unique("/backend")
+    for i in range(12):
+        c.put_parameter(Name=f"{base}/p{i:02d}", Type="SecureString" if i % 3 == 0 else "String", Value=f"v{i}")
+    c.label_parameter_version(Name=f"{base}/p00", Labels=["prod"])
+    backend_server.restart()
+    c = backend_server.client("ssm")
+    got = [p for page in c.get_paginator("get_parameters_by_path").paginate(Path=base, WithDecryption=True) for p in page["Parameters"]]
+    assert [p["Value"] for p in got] == [f"v{i}" for i in range(12)]
+    assert c.get_parameter(Name=f"{base}/p00:prod", WithDecryption=True)["Parameter"]["Value"] == "v0"
