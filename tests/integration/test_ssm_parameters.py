@@ -262,8 +262,9 @@ def test_name_error_messages(ssm):
     assert "maximum of 15 levels" in error_message(fails(ssm.put_parameter, Name=deep, Type="String", Value="v"))
     ok15 = unique("/d") + "".join(f"/l{i}" for i in range(14))
     assert ssm.put_parameter(Name=ok15, Type="String", Value="v")["Version"] == 1
-    e = fails(ssm.get_parameters_by_path, Path="no-slash")
-    assert error_code(e) == "ValidationException"
+    for path in ("no-slash", "//", "/a//b", "/bad path"):
+        assert error_code(fails(ssm.get_parameters_by_path, Path=path)) == "ValidationException"
+    assert error_code(fails(ssm.describe_parameters, ParameterFilters=[{"Key": "Path", "Values": ["//"]}])) == "InvalidFilterValue"
 
 
 def test_sizes_and_tiers(ssm):

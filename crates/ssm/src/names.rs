@@ -112,7 +112,8 @@ pub fn check_path(path: &str) -> Result<String, NameError> {
         return Err(NameError::Invalid);
     }
     let trimmed = path.trim_end_matches('/');
-    if trimmed[1..].split('/').any(str::is_empty) {
+    let inner = trimmed.get(1..).unwrap_or_default();
+    if inner.is_empty() || inner.split('/').any(str::is_empty) {
         return Err(NameError::Invalid);
     }
     if levels(trimmed) > MAX_LEVELS {
@@ -225,6 +226,8 @@ mod tests {
         assert_eq!(check_path("/").as_deref(), Ok("/"));
         assert_eq!(check_path("/a/b/").as_deref(), Ok("/a/b"));
         assert!(check_path("a/b").is_err());
+        assert!(check_path("//").is_err());
+        assert!(check_path("///a").is_err());
         assert!(under("/a/b/c", "/a/b", false));
         assert!(!under("/a/b/c/d", "/a/b", false));
         assert!(under("/a/b/c/d", "/a/b", true));
