@@ -107,7 +107,24 @@ pub fn parse(
                     .ok_or_else(|| {
                         attribute_err("A policy attribute Timestamp is missing for Expiration policy.")
                     })?;
+                // ISO_INSTANT or ISO_OFFSET_DATE_TIME, whose offset may carry seconds
+                // (`+10:30:00`).
                 let at = DateTime::parse_from_rfc3339(ts)
+                    .or_else(|e| {
+                        let cut = ts.len().saturating_sub(9);
+                        match (ts.get(..cut), ts.get(cut..)) {
+                            (Some(head), Some(off))
+                                if (off.starts_with('+') || off.starts_with('-'))
+                                    && off.ends_with(":00") =>
+                            {
+                                match off.get(..6) {
+                                    Some(hm) => DateTime::parse_from_rfc3339(&format!("{head}{hm}")),
+                                    None => Err(e),
+                                }
+                            }
+                            _ => Err(e),
+                        }
+                    })
                     .map_err(|_| {
                         attribute_err(
                             "The Timestamp of an Expiration policy must be an ISO 8601 date and time.",
@@ -167,6 +184,20 @@ mod tests {
                 after: 3 * 86_400_000
             }
         );
+    }
+
+    #[test]
+    fn expiration_accepts_iso_instant_and_offset_date_time() {
+        for ts in [
+            "2999-11-01T22:13:48.87Z",
+            "2999-11-01T22:13:48.87+10:30:00",
+            "2999-11-01T22:13:48+10:30",
+        ] {
+            let doc = format!(r#"[{{"Type":"Expiration","Attributes":{{"Timestamp":"{ts}"}}}}]"#);
+            assert!(parse(&doc, Some(Utc::now())).is_ok(), "{ts}");
+        }
+        let odd = r#"[{"Type":"Expiration","Attributes":{"Timestamp":"2999-11-01T22:13é+1é:00"}}]"#;
+        assert!(parse(odd, Some(Utc::now())).is_err());
     }
 
     #[test]
