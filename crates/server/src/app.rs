@@ -60,6 +60,71 @@ pub struct App {
     pub tls: Option<Arc<crate::tls::Certificates>>,
 }
 
+/// Parameter Store's `/aws/reference/secretsmanager/…` parameters: Secrets Manager's
+/// GetSecretValue for the caller of GetParameter, made through Parameter Store.
+struct SecretsThroughSsm(Arc<rampart_secretsmanager::SecretsManagerService>);
+
+#[async_trait::async_trait]
+impl rampart_ssm::SecretsReference for SecretsThroughSsm {
+    async fn resolve(
+        &self,
+        ctx: &rampart_service::RequestContext,
+        secret_id: &str,
+        version_id: Option<&str>,
+        version_stage: Option<&str>,
+    ) -> Result<rampart_ssm::ResolvedSecret, rampart_service::AwsError> {
+        let sub = rampart_service::RequestContext {
+            request_id: ctx.request_id.clone(),
+            event_id: ctx.event_id.clone(),
+            model: &rampart_protocol::generated::secretsmanager::MODEL,
+            operation: "GetSecretValue".to_owned(),
+            region: ctx.region.clone(),
+            partition: ctx.partition,
+            caller: ctx.caller.clone(),
+            source_ip: ctx.source_ip,
+            user_agent: "ssm.amazonaws.com".to_owned(),
+            secure_transport: ctx.secure_transport,
+            time: ctx.time,
+            authorizer: Arc::clone(&ctx.authorizer),
+            audit: std::sync::Mutex::new(rampart_service::AuditNotes::default()),
+            via_service: Some(format!("ssm.{}.amazonaws.com", ctx.region)),
+        };
+        let mut input = serde_json::json!({ "SecretId": secret_id });
+        if let Some(v) = version_id {
+            input["VersionId"] = v.into();
+        }
+        if let Some(v) = version_stage {
+            input["VersionStage"] = v.into();
+        }
+        let out = self.0.call(&sub, input).await.map_err(|e| {
+            if e.code == "ResourceNotFoundException" {
+                // Parameter Store answers for the parameter name it was asked.
+                rampart_service::AwsError::new("ParameterNotFound", 400, "")
+            } else {
+                e
+            }
+        })?;
+        let field = |name: &str| {
+            out.get(name)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+        };
+        let Some(value) = field("SecretString") else {
+            return Err(rampart_service::AwsError::new(
+                "ParameterNotFound",
+                400,
+                "The secret has no SecretString; Parameter Store references return string secrets only.",
+            ));
+        };
+        Ok(rampart_ssm::ResolvedSecret {
+            name: field("Name").unwrap_or_default(),
+            arn: field("ARN").unwrap_or_default(),
+            secret_string: rampart_crypto::SecretString::new(value),
+            version_id: field("VersionId").unwrap_or_default(),
+        })
+    }
+}
+
 /// Audits KMS calls that services make for their callers, as CloudTrail does: the event names
 /// the caller, with the calling service as source address and user agent.
 struct InternalAuditor(Auditor);
@@ -283,7 +348,29 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
             Box::pin(async move { sm.housekeeping(now.timestamp_millis()).await })
         }),
     );
-    services.insert("secretsmanager", secretsmanager as Arc<dyn Service>);
+    services.insert(
+        "secretsmanager",
+        Arc::clone(&secretsmanager) as Arc<dyn Service>,
+    );
+    let ssm = Arc::new(
+        rampart_ssm::SsmService::new(
+            Arc::clone(&store),
+            Arc::clone(&kms),
+            Arc::clone(&events) as Arc<dyn rampart_service::events::EventBus>,
+            clock.clone(),
+        )
+        .with_secrets(Arc::new(SecretsThroughSsm(Arc::clone(&secretsmanager)))),
+    );
+    let ssm_jobs = Arc::clone(&ssm);
+    scheduler.every(
+        "ssm.policies",
+        chrono::Duration::seconds(60),
+        Arc::new(move |now| {
+            let ssm = Arc::clone(&ssm_jobs);
+            Box::pin(async move { ssm.run_policies(now.timestamp_millis()).await })
+        }),
+    );
+    services.insert("ssm", ssm as Arc<dyn Service>);
     services.insert(
         "cloudtrail",
         Arc::new(CloudTrailService::new(Arc::clone(&store), auditor.clone())),

@@ -24,6 +24,7 @@ pub fn implemented(service: &str) -> &'static [&'static str] {
         "sts" => rampart_iam::StsService::IMPLEMENTED,
         "kms" => rampart_kms::KmsService::IMPLEMENTED,
         "secretsmanager" => rampart_secretsmanager::SecretsManagerService::IMPLEMENTED,
+        "ssm" => rampart_ssm::SsmService::IMPLEMENTED,
         "cloudtrail" => rampart_audit::CloudTrailService::IMPLEMENTED,
         _ => &[],
     }

@@ -1,5 +1,14 @@
-//! Rampart's SSM Parameter Store (being built; see issue 4).
+//! Rampart's SSM Parameter Store: parameters and their versions, labels, tiers and policies,
+//! SecureString values encrypted through KMS for the caller, references to Secrets Manager and
+//! a small set of public parameters.
 
 #![forbid(unsafe_code)]
 
+pub mod names;
+pub mod policies;
+pub mod public;
+pub mod records;
+mod service;
 pub mod shapes;
+
+pub use service::{ResolvedSecret, SecretsReference, SsmService};
