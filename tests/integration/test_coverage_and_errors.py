@@ -22,7 +22,15 @@ def coverage_rows(rampart_bin):
     for line in lines[1:]:
         parts = line.split()
         rows[parts[0]] = (int(parts[-2]), int(parts[-1]))
+        if parts[0] == "total":
+            break  # area rows (parts of a model) follow the total
     return rows
+
+
+def test_coverage_shows_parameter_store_as_an_area(rampart_bin):
+    r = subprocess.run([rampart_bin, "coverage"], capture_output=True, text=True, timeout=30)
+    area = [l for l in r.stdout.splitlines() if l.startswith("ssm: Parameter Store")]
+    assert area and area[0].split()[-2:] == ["10", "10"], r.stdout
 
 
 def model_operation_count(service):

@@ -30,6 +30,40 @@ pub fn implemented(service: &str) -> &'static [&'static str] {
     }
 }
 
+/// Parts of a model that an issue treats as a whole: (service, name, operations).
+pub const AREAS: &[(&str, &str, &[&str])] = &[(
+    "ssm",
+    "Parameter Store",
+    &[
+        "PutParameter",
+        "GetParameter",
+        "GetParameters",
+        "GetParametersByPath",
+        "DescribeParameters",
+        "GetParameterHistory",
+        "DeleteParameter",
+        "DeleteParameters",
+        "LabelParameterVersion",
+        "UnlabelParameterVersion",
+    ],
+)];
+
+/// Rows for the [`AREAS`]: (label, implemented, total).
+#[must_use]
+pub fn areas() -> Vec<(String, usize, usize)> {
+    AREAS
+        .iter()
+        .map(|(service, name, ops)| {
+            let have = implemented(service);
+            (
+                format!("{service}: {name}"),
+                ops.iter().filter(|o| have.contains(o)).count(),
+                ops.len(),
+            )
+        })
+        .collect()
+}
+
 /// The coverage table, one row per model.
 #[must_use]
 pub fn table() -> Vec<Row> {
@@ -77,6 +111,13 @@ pub fn render(markdown: bool) -> String {
     } else {
         let _ = writeln!(out, "{:<16} {:>11} {:>9}", "total", a, b);
     }
+    for (label, have, total) in areas() {
+        if markdown {
+            let _ = writeln!(out, "| _{label}_ | {have} | {total} |");
+        } else {
+            let _ = writeln!(out, "{label:<27} {have:>3} {total:>9}");
+        }
+    }
     out
 }
 
@@ -92,6 +133,19 @@ mod tests {
             readme.contains(table.trim()),
             "README's coverage table is stale; paste `rampart coverage --markdown`:\n{table}"
         );
+    }
+
+    #[test]
+    fn every_area_operation_exists_in_its_model() {
+        for (service, _, ops) in super::AREAS {
+            let m = rampart_protocol::generated::ALL
+                .iter()
+                .find(|m| m.key == *service)
+                .expect("area of a known model");
+            for op in *ops {
+                assert!(m.operation(op).is_some(), "{service} has no operation {op}");
+            }
+        }
     }
 
     #[test]
