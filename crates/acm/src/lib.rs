@@ -2,5 +2,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod pca;
 pub mod shapes;
 pub mod x509;
+
+pub use pca::PcaService;

@@ -709,7 +709,11 @@ mod tests {
 
     #[test]
     fn root_then_subordinate_chain_verifies() {
-        for alg in [KeyAlgorithm::Rsa2048, KeyAlgorithm::EcP256, KeyAlgorithm::EcP384] {
+        for alg in [
+            KeyAlgorithm::Rsa2048,
+            KeyAlgorithm::EcP256,
+            KeyAlgorithm::EcP384,
+        ] {
             let signing = alg.default_signing();
             let root_key = load_key(alg, &generate_key(alg).expect("gen"), signing).expect("key");
             let root_csr = parse_csr(ca_csr(&subject("root"), &root_key).expect("csr").as_bytes())

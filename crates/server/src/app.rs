@@ -56,6 +56,8 @@ pub struct App {
     pub kms: Arc<rampart_kms::KmsService>,
     /// The event bus services publish to.
     pub events: Arc<crate::events::StoreEventBus>,
+    /// ACM Private CA (its CRLs are served over HTTP by the front door).
+    pub pca: Arc<rampart_acm::PcaService>,
 }
 
 /// Audits KMS calls that services make for their callers, as CloudTrail does: the event names
@@ -186,6 +188,23 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
         }),
     );
     services.insert("kms", Arc::clone(&kms) as Arc<dyn Service>);
+    let pca = Arc::new(rampart_acm::PcaService::new(
+        Arc::clone(&store),
+        Arc::clone(&identity.sealer),
+        clock.clone(),
+        pca_crl_base_url(config.listen),
+        config.data_dir.join("acm-pca-audit-reports"),
+    ));
+    let pca_jobs = Arc::clone(&pca);
+    scheduler.every(
+        "acm-pca.housekeeping",
+        chrono::Duration::seconds(60),
+        Arc::new(move |now| {
+            let pca = Arc::clone(&pca_jobs);
+            Box::pin(async move { pca.housekeeping(now.timestamp_millis()).await })
+        }),
+    );
+    services.insert("acm-pca", Arc::clone(&pca) as Arc<dyn Service>);
     services.insert(
         "cloudtrail",
         Arc::new(CloudTrailService::new(Arc::clone(&store), auditor.clone())),
@@ -201,6 +220,7 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
         scheduler,
         kms,
         events,
+        pca,
         signing_keys: SigningKeyCache::new(),
         limits: Limits::default(),
         request_ids: rampart_service::unique::UniqueIds::new(),
@@ -208,6 +228,16 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
     bootstrap(&app).await?;
     tracing::debug!(elapsed_us = started.elapsed().as_micros(), "node ready");
     Ok(Arc::new(app))
+}
+
+/// Where issued certificates say Rampart serves CRLs: the listen address (loopback when it
+/// listens on all addresses); a CA's CrlConfiguration `CustomCname` overrides the host.
+fn pca_crl_base_url(listen: std::net::SocketAddr) -> String {
+    let mut addr = listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    format!("http://{addr}")
 }
 
 /// The KMS custom key store settings: CloudHSM clusters and how to reach XKS proxies.

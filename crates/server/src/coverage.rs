@@ -23,6 +23,7 @@ pub fn implemented(service: &str) -> &'static [&'static str] {
         "iam" => rampart_iam::IamService::IMPLEMENTED,
         "sts" => rampart_iam::StsService::IMPLEMENTED,
         "kms" => rampart_kms::KmsService::IMPLEMENTED,
+        "acm-pca" => rampart_acm::PcaService::IMPLEMENTED,
         "cloudtrail" => rampart_audit::CloudTrailService::IMPLEMENTED,
         _ => &[],
     }
