@@ -10,7 +10,7 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ADMIN_ACCOUNT, REGION, error_code
+from conftest import ADMIN_ACCOUNT, REGION, allow, deny, error_code, make_user, policy_doc
 
 ROOT_TEMPLATE = "arn:aws:acm-pca:::template/RootCACertificate/v1"
 SUB_TEMPLATE = "arn:aws:acm-pca:::template/SubordinateCACertificate_PathLen0/v1"
@@ -343,6 +343,50 @@ def test_audit_report_is_written_to_the_data_dir(pca, chain, dev_server):
             assert rows and all(r["certificateArn"].startswith(chain["sub"]) for r in rows)
         else:
             assert body.startswith("awsAccountId,")
+
+
+def test_a_ca_expires_with_its_certificate(pca, dev_server, tmp_path):
+    arn = new_ca(pca, key="EC_prime256v1", signing="SHA256WITHECDSA", cn="expiring")
+    csr = pca.get_certificate_authority_csr(CertificateAuthorityArn=arn)["Csr"]
+    cert_arn = pca.issue_certificate(
+        CertificateAuthorityArn=arn, Csr=csr, SigningAlgorithm="SHA256WITHECDSA", TemplateArn=ROOT_TEMPLATE,
+        Validity={"Type": "DAYS", "Value": 2},
+    )["CertificateArn"]
+    pem = pca.get_certificate(CertificateAuthorityArn=arn, CertificateArn=cert_arn)["Certificate"]
+    pca.import_certificate_authority_certificate(CertificateAuthorityArn=arn, Certificate=pem)
+    # A certificate may not outlive its CA.
+    with pytest.raises(ClientError) as e:
+        pca.issue_certificate(CertificateAuthorityArn=arn, Csr=leaf_csr(tmp_path, "late.example.com"),
+                              SigningAlgorithm="SHA256WITHECDSA", Validity={"Type": "DAYS", "Value": 3})
+    assert error_code(e.value) == "InvalidArgsException"
+    dev_server.advance_clock(3 * 86400)
+    assert pca.describe_certificate_authority(CertificateAuthorityArn=arn)["CertificateAuthority"]["Status"] == "EXPIRED"
+    with pytest.raises(ClientError) as e:
+        pca.issue_certificate(CertificateAuthorityArn=arn, Csr=leaf_csr(tmp_path, "late.example.com"),
+                              SigningAlgorithm="SHA256WITHECDSA", Validity={"Type": "DAYS", "Value": 1})
+    assert error_code(e.value) == "InvalidStateException"
+
+
+def test_iam_policies_and_the_ca_policy_decide_access(server):
+    admin = server.client("acm-pca")
+    arn = new_ca(admin, key="EC_prime256v1", signing="SHA256WITHECDSA", cn="guarded")
+    iam = server.client("iam")
+    _, key = make_user(iam, inline=policy_doc(allow("acm-pca:DescribeCertificateAuthority"),
+                                              deny("acm-pca:ListTags", arn)))
+    user = server.client("acm-pca", creds=key)
+    assert user.describe_certificate_authority(CertificateAuthorityArn=arn)["CertificateAuthority"]["Arn"] == arn
+    with pytest.raises(ClientError) as e:
+        user.get_certificate_authority_csr(CertificateAuthorityArn=arn)
+    assert error_code(e.value) == "AccessDeniedException"
+    with pytest.raises(ClientError) as e:
+        user.list_tags(CertificateAuthorityArn=arn)
+    assert error_code(e.value) == "AccessDeniedException"
+    with pytest.raises(ClientError) as e:
+        user.create_certificate_authority(
+            CertificateAuthorityConfiguration={"KeyAlgorithm": "EC_prime256v1", "SigningAlgorithm": "SHA256WITHECDSA",
+                                               "Subject": {"CommonName": "x"}},
+            CertificateAuthorityType="ROOT")
+    assert error_code(e.value) == "AccessDeniedException"
 
 
 def test_the_aws_cli_describes_and_lists(dev_server, chain):
