@@ -682,6 +682,77 @@ pub fn crl(
         })
 }
 
+/// The CSR of an end-entity key for `domain` (common name) and `sans` (DNS names).
+///
+/// # Errors
+/// `BadSubject` for names that are not valid DNS names; `Internal`.
+pub fn leaf_csr(domain: &str, sans: &[String], signer: &CaSigner) -> Result<String, X509Error> {
+    let mut params = CertificateParams::new(sans.to_vec())
+        .map_err(|_| X509Error::BadSubject(format!("{sans:?}")))?;
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, DnValue::Utf8String(domain.to_owned()));
+    params.distinguished_name = dn;
+    params
+        .serialize_request(signer)
+        .and_then(|r| r.pem())
+        .map_err(|_| X509Error::Internal)
+}
+
+/// The AWS key algorithm name (`RSA_2048`, `EC_prime256v1`, …) of a SubjectPublicKeyInfo.
+#[must_use]
+pub fn key_algorithm_of(spki: &[u8]) -> Option<String> {
+    use x509_parser::public_key::PublicKey;
+    let (_, info) = x509_parser::x509::SubjectPublicKeyInfo::from_der(spki).ok()?;
+    match info.parsed().ok()? {
+        PublicKey::RSA(rsa) => Some(format!("RSA_{}", rsa.key_size())),
+        PublicKey::EC(_) => {
+            let curve = info.algorithm.parameters.as_ref()?.as_oid().ok()?;
+            let name = match curve.to_id_string().as_str() {
+                "1.2.840.10045.3.1.7" => "EC_prime256v1",
+                "1.3.132.0.34" => "EC_secp384r1",
+                "1.3.132.0.35" => "EC_secp521r1",
+                _ => return None,
+            };
+            Some(name.to_owned())
+        }
+        _ => None,
+    }
+}
+
+/// The SubjectPublicKeyInfo (DER) of an unencrypted private key in PEM (PKCS#8, SEC1 or
+/// PKCS#1).
+///
+/// # Errors
+/// `MalformedCertificate` when it is not such a key.
+pub fn private_key_spki(pem: &str) -> Result<Vec<u8>, X509Error> {
+    let kp = KeyPair::from_pem(pem)
+        .map_err(|_| X509Error::MalformedCertificate("the private key is not supported"))?;
+    Ok(kp.subject_public_key_info())
+}
+
+/// A PKCS#8 private key encrypted under `passphrase` (PBES2: PBKDF2-HMAC-SHA256 and
+/// AES-256-CBC), as PEM.
+///
+/// # Errors
+/// `Internal`.
+pub fn encrypted_pkcs8_pem(pkcs8: &[u8], passphrase: &[u8]) -> Result<String, X509Error> {
+    use pkcs8::der::pem::LineEnding;
+    let info = pkcs8::PrivateKeyInfo::try_from(pkcs8).map_err(|_| X509Error::Internal)?;
+    let salt = rampart_crypto::random_bytes(16).map_err(|_| X509Error::Internal)?;
+    let iv: [u8; 16] = rampart_crypto::random_bytes(16)
+        .map_err(|_| X509Error::Internal)?
+        .try_into()
+        .map_err(|_| X509Error::Internal)?;
+    let params = pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(100_000, &salt, &iv)
+        .map_err(|_| X509Error::Internal)?;
+    let doc = info
+        .encrypt_with_params(params, passphrase)
+        .map_err(|_| X509Error::Internal)?;
+    doc.to_pem("ENCRYPTED PRIVATE KEY", LineEnding::LF)
+        .map(|p| p.to_string())
+        .map_err(|_| X509Error::Internal)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -206,6 +206,15 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
     );
     services.insert("acm-pca", Arc::clone(&pca) as Arc<dyn Service>);
     services.insert(
+        "acm",
+        Arc::new(rampart_acm::AcmService::new(
+            Arc::clone(&store),
+            Arc::clone(&identity.sealer),
+            clock.clone(),
+            Arc::clone(&pca),
+        )),
+    );
+    services.insert(
         "cloudtrail",
         Arc::new(CloudTrailService::new(Arc::clone(&store), auditor.clone())),
     );

@@ -24,6 +24,7 @@ pub fn implemented(service: &str) -> &'static [&'static str] {
         "sts" => rampart_iam::StsService::IMPLEMENTED,
         "kms" => rampart_kms::KmsService::IMPLEMENTED,
         "acm-pca" => rampart_acm::PcaService::IMPLEMENTED,
+        "acm" => rampart_acm::AcmService::IMPLEMENTED,
         "cloudtrail" => rampart_audit::CloudTrailService::IMPLEMENTED,
         _ => &[],
     }

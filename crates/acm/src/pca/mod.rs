@@ -340,6 +340,11 @@ impl PcaService {
         )
     }
 
+    /// A CA by ARN, for ACM issuing private certificates through it.
+    pub(crate) async fn load_for_acm(&self, arn: &str) -> Result<CaRecord, AwsError> {
+        self.load(arn).await.map(|(_, r)| r.value)
+    }
+
     async fn load(&self, arn: &str) -> Result<(CaArn, records::Versioned<CaRecord>), AwsError> {
         let parts = parse_arn(arn)?;
         let key = scoped(&parts.account, &parts.region, &parts.id);
@@ -874,7 +879,7 @@ impl PcaService {
     }
 
     #[allow(clippy::too_many_lines)]
-    async fn issue_certificate(
+    pub(crate) async fn issue_certificate(
         &self,
         ctx: &RequestContext,
         req: s::IssueCertificateRequest,
@@ -1092,7 +1097,7 @@ impl PcaService {
         })
     }
 
-    async fn get_certificate(
+    pub(crate) async fn get_certificate(
         &self,
         ctx: &RequestContext,
         req: s::GetCertificateRequest,

@@ -1,0 +1,1126 @@
+//! The ACM API (`CertificateManager`): private certificates issued at once by Rampart's private
+//! CA, imported certificates (with key and chain checks), export of private certificates with
+//! their key as encrypted PKCS#8, tags, certificate options and the account configuration.
+//! Public certificates (ACME) are not issued yet.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use rampart_crypto::Sealer;
+use rampart_policy::Context;
+use rampart_protocol::model::ServiceModel;
+use rampart_protocol::types::{Blob, Timestamp};
+use rampart_service::{operations, AwsError, Clock, RequestContext, Service};
+use rampart_store::{Expect, Store};
+
+use crate::pca::records as rec;
+use crate::pca::PcaService;
+use crate::shapes::acm as s;
+use crate::shapes::acm_pca as ps;
+use crate::x509::{self, KeyAlgorithm};
+
+/// Certificates, by `account/region/id`.
+pub const NS_CERT: &str = "acm.cert";
+/// Account configuration, by `account/region`.
+pub const NS_ACCOUNT: &str = "acm.account";
+/// RequestCertificate idempotency tokens, by `account/region/token`.
+pub const NS_TOKEN: &str = "acm.token";
+
+const ISSUED: &str = "ISSUED";
+const EXPIRED: &str = "EXPIRED";
+const MAX_TAGS: usize = 50;
+/// Private certificates are valid for 13 months, as ACM issues them.
+const PRIVATE_VALIDITY_DAYS: i64 = 395;
+
+/// A certificate kept by ACM.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CertRecord {
+    /// UUID.
+    pub id: String,
+    /// ARN.
+    pub arn: String,
+    /// `PRIVATE` or `IMPORTED`.
+    pub cert_type: String,
+    /// Primary domain.
+    pub domain: String,
+    /// All names (the domain first).
+    pub sans: Vec<String>,
+    /// AWS key algorithm name.
+    pub key_algorithm: String,
+    /// The issuing private CA.
+    pub ca_arn: Option<String>,
+    /// Certificate, DER base64.
+    pub der: String,
+    /// Chain, PEM.
+    pub chain: Option<String>,
+    /// The private key (PKCS#8 DER for private certificates, the imported PEM for imported
+    /// ones), sealed under the root key with the certificate ARN as AAD, base64.
+    pub sealed_key: String,
+    /// Serial, colon-separated hex.
+    pub serial: String,
+    /// Subject text.
+    pub subject: String,
+    /// Issuer text.
+    pub issuer: String,
+    /// Validity, epoch millis.
+    pub not_before: i64,
+    /// Validity, epoch millis.
+    pub not_after: i64,
+    /// Created, epoch millis.
+    pub created: i64,
+    /// Issued or imported, epoch millis.
+    pub issued: i64,
+    /// Tags in order.
+    pub tags: Vec<(String, String)>,
+    /// Certificate transparency logging preference.
+    pub ct_logging: String,
+    /// Whether it was exported.
+    pub exported: bool,
+}
+
+/// The ACM service.
+pub struct AcmService {
+    store: Arc<dyn Store>,
+    sealer: Arc<Sealer>,
+    clock: Arc<dyn Clock>,
+    pca: Arc<PcaService>,
+}
+
+operations!(AcmService {
+    "RequestCertificate" => request_certificate,
+    "DescribeCertificate" => describe_certificate,
+    "GetCertificate" => get_certificate,
+    "ListCertificates" => list_certificates,
+    "ExportCertificate" => export_certificate,
+    "ImportCertificate" => import_certificate,
+    "DeleteCertificate" => delete_certificate,
+    "AddTagsToCertificate" => add_tags_to_certificate,
+    "RemoveTagsFromCertificate" => remove_tags_from_certificate,
+    "ListTagsForCertificate" => list_tags_for_certificate,
+    "UpdateCertificateOptions" => update_certificate_options,
+    "GetAccountConfiguration" => get_account_configuration,
+    "PutAccountConfiguration" => put_account_configuration,
+});
+
+#[async_trait]
+impl Service for AcmService {
+    fn model(&self) -> &'static ServiceModel {
+        &rampart_protocol::generated::acm::MODEL
+    }
+    fn implemented(&self) -> &'static [&'static str] {
+        Self::IMPLEMENTED
+    }
+    async fn call(&self, ctx: &RequestContext, input: Value) -> Result<Value, AwsError> {
+        self.dispatch(ctx, input).await
+    }
+}
+
+fn err(code: &'static str, message: impl Into<String>) -> AwsError {
+    AwsError::new(code, 400, message)
+}
+
+fn internal(what: &str) -> AwsError {
+    tracing::error!(what, "acm internal failure");
+    AwsError::new(
+        "InternalServerException",
+        500,
+        "An internal error occurred.",
+    )
+}
+
+fn validation(message: impl Into<String>) -> AwsError {
+    err("ValidationException", message)
+}
+
+fn ts(ms: i64) -> Timestamp {
+    Timestamp::from_millis(ms)
+}
+
+fn not_found(arn: &str) -> AwsError {
+    err(
+        "ResourceNotFoundException",
+        format!("Could not find certificate {arn}."),
+    )
+}
+
+/// The id of an ACM certificate ARN in the caller's partition, account and region.
+fn parse_arn(arn: &str) -> Result<(String, String, String), AwsError> {
+    let bad = || {
+        err(
+            "InvalidArnException",
+            format!("The certificate ARN {arn} is not valid."),
+        )
+    };
+    let a = rampart_service::Arn::parse(arn)
+        .filter(|a| a.service == "acm")
+        .ok_or_else(bad)?;
+    let id = a.resource.strip_prefix("certificate/").ok_or_else(bad)?;
+    if uuid::Uuid::parse_str(id).is_err() || a.account.len() != 12 {
+        return Err(bad());
+    }
+    Ok((a.account.to_owned(), a.region.to_owned(), id.to_owned()))
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct AccountRecord {
+    days_before_expiry: i32,
+}
+
+fn eku_names(der: &[u8]) -> (Vec<String>, Vec<String>) {
+    use x509_parser::prelude::FromDer;
+    let Ok((_, c)) = x509_parser::certificate::X509Certificate::from_der(der) else {
+        return (Vec::new(), Vec::new());
+    };
+    let mut ku = Vec::new();
+    if let Ok(Some(k)) = c.key_usage() {
+        let k = k.value;
+        for (on, name) in [
+            (k.digital_signature(), "DIGITAL_SIGNATURE"),
+            (k.non_repudiation(), "NON_REPUDIATION"),
+            (k.key_encipherment(), "KEY_ENCIPHERMENT"),
+            (k.data_encipherment(), "DATA_ENCIPHERMENT"),
+            (k.key_agreement(), "KEY_AGREEMENT"),
+            (k.key_cert_sign(), "CERTIFICATE_SIGNING"),
+            (k.crl_sign(), "CRL_SIGNING"),
+            (k.encipher_only(), "ENCIPHER_ONLY"),
+            (k.decipher_only(), "DECIPHER_ONLY"),
+        ] {
+            if on {
+                ku.push(name.to_owned());
+            }
+        }
+    }
+    let mut eku = Vec::new();
+    if let Ok(Some(e)) = c.extended_key_usage() {
+        let e = e.value;
+        for (on, name) in [
+            (e.server_auth, "TLS_WEB_SERVER_AUTHENTICATION"),
+            (e.client_auth, "TLS_WEB_CLIENT_AUTHENTICATION"),
+            (e.code_signing, "CODE_SIGNING"),
+            (e.email_protection, "EMAIL_PROTECTION"),
+            (e.time_stamping, "TIME_STAMPING"),
+            (e.ocsp_signing, "OCSP_SIGNING"),
+        ] {
+            if on {
+                eku.push(name.to_owned());
+            }
+        }
+    }
+    (ku, eku)
+}
+
+fn signature_algorithm(der: &[u8]) -> Option<String> {
+    use x509_parser::prelude::FromDer;
+    let (_, c) = x509_parser::certificate::X509Certificate::from_der(der).ok()?;
+    let name = match c.signature_algorithm.algorithm.to_id_string().as_str() {
+        "1.2.840.113549.1.1.11" => "SHA256WITHRSA",
+        "1.2.840.113549.1.1.12" => "SHA384WITHRSA",
+        "1.2.840.113549.1.1.13" => "SHA512WITHRSA",
+        "1.2.840.10045.4.3.2" => "SHA256WITHECDSA",
+        "1.2.840.10045.4.3.3" => "SHA384WITHECDSA",
+        "1.2.840.10045.4.3.4" => "SHA512WITHECDSA",
+        "1.2.840.113549.1.1.5" => "SHA1WITHRSA",
+        _ => return None,
+    };
+    Some(name.to_owned())
+}
+
+fn cert_names(der: &[u8]) -> (Option<String>, Vec<String>, String) {
+    use x509_parser::prelude::FromDer;
+    let Ok((_, c)) = x509_parser::certificate::X509Certificate::from_der(der) else {
+        return (None, Vec::new(), String::new());
+    };
+    let cn = c
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|a| a.as_str().ok())
+        .map(str::to_owned);
+    let mut sans = Vec::new();
+    if let Ok(Some(san)) = c.subject_alternative_name() {
+        for n in &san.value.general_names {
+            if let x509_parser::extensions::GeneralName::DNSName(d) = n {
+                sans.push((*d).to_owned());
+            }
+        }
+    }
+    (cn, sans, c.issuer().to_string())
+}
+
+impl AcmService {
+    /// ACM over `store`, sealing private keys with `sealer`, issuing private certificates from
+    /// `pca`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        sealer: Arc<Sealer>,
+        clock: Arc<dyn Clock>,
+        pca: Arc<PcaService>,
+    ) -> Self {
+        Self {
+            store,
+            sealer,
+            clock,
+            pca,
+        }
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.clock.now().timestamp_millis()
+    }
+
+    fn status(&self, c: &CertRecord) -> &'static str {
+        if c.not_after <= self.now_ms() {
+            EXPIRED
+        } else {
+            ISSUED
+        }
+    }
+
+    async fn load(
+        &self,
+        ctx: &RequestContext,
+        action: &str,
+        arn: &str,
+    ) -> Result<(String, rec::Versioned<CertRecord>), AwsError> {
+        let (account, region, id) = parse_arn(arn)?;
+        ctx.note_resource("AWS::CertificateManager::Certificate", arn);
+        let key = rec::scoped(&account, &region, &id);
+        let found = rec::get::<CertRecord>(&*self.store, NS_CERT, &key).await?;
+        let mut extra = Context::new();
+        if let Some(f) = &found {
+            for (k, v) in &f.value.tags {
+                extra.insert(&format!("aws:ResourceTag/{k}"), v);
+            }
+        }
+        ctx.authorize(action, arn, &account, None, &extra).await?;
+        if account != ctx.caller.account {
+            return Err(not_found(arn));
+        }
+        found.map(|f| (key, f)).ok_or_else(|| not_found(arn))
+    }
+
+    async fn request_certificate(
+        &self,
+        ctx: &RequestContext,
+        req: s::RequestCertificateRequest,
+    ) -> Result<s::RequestCertificateResponse, AwsError> {
+        let account = ctx.caller.account.clone();
+        let region = ctx.region.clone();
+        let tags = req.tags.clone().unwrap_or_default();
+        let mut extra = Context::new();
+        for t in &tags {
+            extra.insert(
+                &format!("aws:RequestTag/{}", t.key),
+                t.value.clone().unwrap_or_default(),
+            );
+        }
+        if !tags.is_empty() {
+            extra.insert_multi("aws:TagKeys", tags.iter().map(|t| t.key.as_str()));
+        }
+        ctx.authorize("acm:RequestCertificate", "*", &account, None, &extra)
+            .await?;
+        let Some(ca_arn) = req.certificate_authority_arn.clone() else {
+            return Err(AwsError::new(
+                "NotImplemented",
+                501,
+                "Rampart does not issue public certificates yet (no ACME directory); give CertificateAuthorityArn to request a private certificate.",
+            ));
+        };
+        check_tags(&tags)?;
+        let key_name = req
+            .key_algorithm
+            .clone()
+            .unwrap_or_else(|| "RSA_2048".to_owned());
+        let alg = KeyAlgorithm::parse(&key_name).map_err(|_| {
+            err(
+                "InvalidParameterException",
+                format!("Key algorithm {key_name} is not supported for private certificates."),
+            )
+        })?;
+        let mut sans = vec![req.domain_name.clone()];
+        for n in req.subject_alternative_names.iter().flatten() {
+            if !sans.contains(n) {
+                sans.push(n.clone());
+            }
+        }
+        let now = self.now_ms();
+        let fingerprint = serde_json::json!([ca_arn, sans, key_name]).to_string();
+        let token_key = req
+            .idempotency_token
+            .as_deref()
+            .map(|t| rec::scoped(&account, &region, t));
+        if let Some(k) = &token_key {
+            if let Some(t) = rec::get::<rec::TokenRecord>(&*self.store, NS_TOKEN, k).await? {
+                if t.value.until > now && t.value.request == fingerprint {
+                    return Ok(s::RequestCertificateResponse {
+                        certificate_arn: Some(t.value.arn),
+                    });
+                }
+            }
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        let arn = ctx.arn("acm", &region, &account, &format!("certificate/{id}"));
+        let signing = match alg {
+            KeyAlgorithm::EcP384 => "SHA384WITHECDSA",
+            KeyAlgorithm::EcP256 | KeyAlgorithm::EcP521 => "SHA256WITHECDSA",
+            _ => "SHA256WITHRSA",
+        };
+        let domain = req.domain_name.clone();
+        let names = sans.clone();
+        let (pkcs8, csr) = tokio::task::spawn_blocking(move || {
+            let pkcs8 = x509::generate_key(alg)?;
+            let signer = x509::load_key(alg, &pkcs8, signing)?;
+            let csr = x509::leaf_csr(&domain, &names, &signer)?;
+            Ok::<_, x509::X509Error>((rampart_crypto::SecretBytes::new(pkcs8), csr))
+        })
+        .await
+        .map_err(|_| internal("keygen task"))?
+        .map_err(|e| match e {
+            x509::X509Error::BadSubject(_) => err(
+                "InvalidDomainValidationOptionsException",
+                "The domain names are not valid DNS names.",
+            ),
+            _ => internal("keygen"),
+        })?;
+        let ca = self
+            .pca
+            .load_for_acm(&ca_arn)
+            .await
+            .map_err(|e| map_pca_err(e, &ca_arn))?;
+        let issued = self
+            .pca
+            .issue_certificate(
+                ctx,
+                ps::IssueCertificateRequest {
+                    certificate_authority_arn: ca_arn.clone(),
+                    csr: Blob(csr.into_bytes()),
+                    signing_algorithm: ca.config.signing_algorithm.clone(),
+                    template_arn: Some(
+                        "arn:aws:acm-pca:::template/EndEntityCertificate/v1".to_owned(),
+                    ),
+                    validity: ps::Validity {
+                        r#type: "DAYS".to_owned(),
+                        value: PRIVATE_VALIDITY_DAYS,
+                    },
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| map_pca_err(e, &ca_arn))?;
+        let cert_arn = issued
+            .certificate_arn
+            .ok_or_else(|| internal("no certificate"))?;
+        let got = self
+            .pca
+            .get_certificate(
+                ctx,
+                ps::GetCertificateRequest {
+                    certificate_arn: cert_arn,
+                    certificate_authority_arn: ca_arn.clone(),
+                },
+            )
+            .await
+            .map_err(|e| map_pca_err(e, &ca_arn))?;
+        let pem = got.certificate.ok_or_else(|| internal("no certificate"))?;
+        let info = x509::parse_certificate(pem.as_bytes()).map_err(|_| internal("issued"))?;
+        let sealed = self
+            .sealer
+            .seal(pkcs8.expose(), arn.as_bytes())
+            .map_err(|_| internal("seal"))?;
+        let (_, _, issuer) = cert_names(&info.der);
+        let record = CertRecord {
+            id: id.clone(),
+            arn: arn.clone(),
+            cert_type: "PRIVATE".to_owned(),
+            domain: req.domain_name,
+            sans,
+            key_algorithm: key_name,
+            ca_arn: Some(ca_arn),
+            der: B64.encode(&info.der),
+            chain: got.certificate_chain,
+            sealed_key: B64.encode(sealed),
+            serial: colon(&info.serial_hex),
+            subject: info.subject,
+            issuer,
+            not_before: info.not_before * 1000,
+            not_after: info.not_after * 1000,
+            created: now,
+            issued: now,
+            tags: tags
+                .into_iter()
+                .map(|t| (t.key, t.value.unwrap_or_default()))
+                .collect(),
+            ct_logging: req
+                .options
+                .and_then(|o| o.certificate_transparency_logging_preference)
+                .unwrap_or_else(|| "ENABLED".to_owned()),
+            exported: false,
+        };
+        let mut ops = vec![rec::put(
+            NS_CERT,
+            &rec::scoped(&account, &region, &id),
+            &record,
+            Expect::Absent,
+        )?];
+        if let Some(k) = token_key {
+            ops.push(rec::put(
+                NS_TOKEN,
+                &k,
+                &rec::TokenRecord {
+                    arn: arn.clone(),
+                    request: fingerprint,
+                    until: now + 3_600_000,
+                },
+                Expect::Any,
+            )?);
+        }
+        rec::commit(&*self.store, ops).await?;
+        ctx.note_resource("AWS::CertificateManager::Certificate", &arn);
+        Ok(s::RequestCertificateResponse {
+            certificate_arn: Some(arn),
+        })
+    }
+
+    fn detail(&self, c: &CertRecord) -> s::CertificateDetail {
+        let der = B64.decode(&c.der).unwrap_or_default();
+        let (ku, eku) = eku_names(&der);
+        let private = c.cert_type == "PRIVATE";
+        s::CertificateDetail {
+            certificate_arn: Some(c.arn.clone()),
+            certificate_authority_arn: c.ca_arn.clone(),
+            created_at: Some(ts(c.created)),
+            domain_name: Some(c.domain.clone()),
+            domain_validation_options: private.then(|| {
+                c.sans
+                    .iter()
+                    .map(|d| s::DomainValidation {
+                        domain_name: d.clone(),
+                        ..Default::default()
+                    })
+                    .collect()
+            }),
+            extended_key_usages: Some(
+                eku.into_iter()
+                    .map(|n| s::ExtendedKeyUsage {
+                        name: Some(n),
+                        oid: None,
+                    })
+                    .collect(),
+            ),
+            key_usages: Some(
+                ku.into_iter()
+                    .map(|n| s::KeyUsage { name: Some(n) })
+                    .collect(),
+            ),
+            imported_at: (!private).then(|| ts(c.issued)),
+            issued_at: private.then(|| ts(c.issued)),
+            in_use_by: Some(Vec::new()),
+            issuer: Some(c.issuer.clone()),
+            key_algorithm: Some(c.key_algorithm.clone()),
+            not_after: Some(ts(c.not_after)),
+            not_before: Some(ts(c.not_before)),
+            options: Some(s::CertificateOptions {
+                certificate_transparency_logging_preference: Some(c.ct_logging.clone()),
+                ..Default::default()
+            }),
+            renewal_eligibility: Some(if private { "ELIGIBLE" } else { "INELIGIBLE" }.to_owned()),
+            serial: Some(c.serial.clone()),
+            signature_algorithm: signature_algorithm(&der),
+            status: Some(self.status(c).to_owned()),
+            subject: Some(c.subject.clone()),
+            subject_alternative_names: Some(c.sans.clone()),
+            r#type: Some(c.cert_type.clone()),
+            ..Default::default()
+        }
+    }
+
+    async fn describe_certificate(
+        &self,
+        ctx: &RequestContext,
+        req: s::DescribeCertificateRequest,
+    ) -> Result<s::DescribeCertificateResponse, AwsError> {
+        let (_, c) = self
+            .load(ctx, "acm:DescribeCertificate", &req.certificate_arn)
+            .await?;
+        Ok(s::DescribeCertificateResponse {
+            certificate: Some(self.detail(&c.value)),
+        })
+    }
+
+    async fn get_certificate(
+        &self,
+        ctx: &RequestContext,
+        req: s::GetCertificateRequest,
+    ) -> Result<s::GetCertificateResponse, AwsError> {
+        let (_, c) = self
+            .load(ctx, "acm:GetCertificate", &req.certificate_arn)
+            .await?;
+        let der = B64.decode(&c.value.der).map_err(|_| internal("der"))?;
+        Ok(s::GetCertificateResponse {
+            certificate: Some(x509::pem(&der)),
+            certificate_chain: c.value.chain.clone(),
+        })
+    }
+
+    async fn list_certificates(
+        &self,
+        ctx: &RequestContext,
+        req: s::ListCertificatesRequest,
+    ) -> Result<s::ListCertificatesResponse, AwsError> {
+        let account = ctx.caller.account.clone();
+        ctx.authorize("acm:ListCertificates", "*", &account, None, &Context::new())
+            .await?;
+        let includes = req.includes.clone().unwrap_or_default();
+        // AWS's default: RSA_1024 and RSA_2048 certificates only.
+        let key_types = includes
+            .key_types
+            .clone()
+            .unwrap_or_else(|| vec!["RSA_1024".to_owned(), "RSA_2048".to_owned()]);
+        let limit = usize::try_from(req.max_items.unwrap_or(1000).clamp(1, 1000)).unwrap_or(1000);
+        let prefix = rec::scoped(&account, &ctx.region, "");
+        let after = match req.next_token.as_deref() {
+            Some(t) => Some(
+                B64.decode(t)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .filter(|a| a.starts_with(&prefix))
+                    .ok_or_else(|| err("InvalidArgsException", "The NextToken is not valid."))?,
+            ),
+            None => None,
+        };
+        let mut out = Vec::new();
+        let mut cursor = after;
+        let mut next_token = None;
+        'pages: loop {
+            let page =
+                rec::list::<CertRecord>(&*self.store, NS_CERT, &prefix, cursor.as_deref(), 200)
+                    .await?;
+            let Some((last, _)) = page.last() else { break };
+            let last = last.clone();
+            for (k, c) in page {
+                let status = self.status(&c);
+                if let Some(st) = &req.certificate_statuses {
+                    if !st.iter().any(|x| x == status) {
+                        continue;
+                    }
+                }
+                if !key_types.contains(&c.key_algorithm) {
+                    continue;
+                }
+                let der = B64.decode(&c.der).unwrap_or_default();
+                let (ku, eku) = eku_names(&der);
+                if let Some(want) = &includes.extended_key_usage {
+                    if !want.iter().all(|w| w == "ANY" || eku.contains(w)) {
+                        continue;
+                    }
+                }
+                if let Some(want) = &includes.key_usage {
+                    if !want.iter().all(|w| w == "ANY" || ku.contains(w)) {
+                        continue;
+                    }
+                }
+                if out.len() == limit {
+                    next_token = cursor.as_ref().map(|c| B64.encode(c));
+                    break 'pages;
+                }
+                out.push(s::CertificateSummary {
+                    certificate_arn: Some(c.arn.clone()),
+                    domain_name: Some(c.domain.clone()),
+                    subject_alternative_name_summaries: Some(c.sans.clone()),
+                    has_additional_subject_alternative_names: Some(false),
+                    status: Some(status.to_owned()),
+                    r#type: Some(c.cert_type.clone()),
+                    key_algorithm: Some(c.key_algorithm.clone()),
+                    key_usages: Some(ku),
+                    extended_key_usages: Some(eku),
+                    in_use: Some(false),
+                    exported: Some(c.exported),
+                    renewal_eligibility: Some(
+                        if c.cert_type == "PRIVATE" {
+                            "ELIGIBLE"
+                        } else {
+                            "INELIGIBLE"
+                        }
+                        .to_owned(),
+                    ),
+                    not_before: Some(ts(c.not_before)),
+                    not_after: Some(ts(c.not_after)),
+                    created_at: Some(ts(c.created)),
+                    issued_at: (c.cert_type == "PRIVATE").then(|| ts(c.issued)),
+                    imported_at: (c.cert_type == "IMPORTED").then(|| ts(c.issued)),
+                    ..Default::default()
+                });
+                cursor = Some(k);
+            }
+            cursor = Some(last);
+        }
+        Ok(s::ListCertificatesResponse {
+            certificate_summary_list: Some(out),
+            next_token,
+        })
+    }
+
+    async fn export_certificate(
+        &self,
+        ctx: &RequestContext,
+        req: s::ExportCertificateRequest,
+    ) -> Result<s::ExportCertificateResponse, AwsError> {
+        let (key, c) = self
+            .load(ctx, "acm:ExportCertificate", &req.certificate_arn)
+            .await?;
+        let version = c.version;
+        let mut c = c.value;
+        if c.cert_type != "PRIVATE" {
+            return Err(validation(format!(
+                "Certificate ARN: {} is not a private certificate",
+                c.arn
+            )));
+        }
+        if req.passphrase.0.len() < 4 {
+            return Err(validation(
+                "The passphrase must be at least 4 characters long.",
+            ));
+        }
+        let sealed = B64.decode(&c.sealed_key).map_err(|_| internal("key"))?;
+        let pkcs8 = self
+            .sealer
+            .open(&sealed, c.arn.as_bytes())
+            .map_err(|_| internal("unseal"))?;
+        let pass = rampart_crypto::SecretBytes::new(req.passphrase.0.clone());
+        let pem = tokio::task::spawn_blocking(move || {
+            x509::encrypted_pkcs8_pem(pkcs8.expose(), pass.expose())
+        })
+        .await
+        .map_err(|_| internal("export task"))?
+        .map_err(|_| internal("export"))?;
+        let der = B64.decode(&c.der).map_err(|_| internal("der"))?;
+        if !c.exported {
+            c.exported = true;
+            rec::commit(
+                &*self.store,
+                vec![rec::put(NS_CERT, &key, &c, Expect::Version(version))?],
+            )
+            .await?;
+        }
+        Ok(s::ExportCertificateResponse {
+            certificate: Some(x509::pem(&der)),
+            certificate_chain: c.chain.clone(),
+            private_key: Some(pem),
+        })
+    }
+
+    #[allow(clippy::too_many_lines)]
+    async fn import_certificate(
+        &self,
+        ctx: &RequestContext,
+        req: s::ImportCertificateRequest,
+    ) -> Result<s::ImportCertificateResponse, AwsError> {
+        let account = ctx.caller.account.clone();
+        let region = ctx.region.clone();
+        let tags = req.tags.clone().unwrap_or_default();
+        let existing = match &req.certificate_arn {
+            Some(arn) => {
+                if !tags.is_empty() {
+                    return Err(err(
+                        "InvalidParameterException",
+                        "Tags cannot be specified when reimporting a certificate.",
+                    ));
+                }
+                let (key, c) = self.load(ctx, "acm:ImportCertificate", arn).await?;
+                if c.value.cert_type != "IMPORTED" {
+                    return Err(validation(format!(
+                        "Certificate {arn} is not an imported certificate and cannot be reimported."
+                    )));
+                }
+                Some((key, c))
+            }
+            None => {
+                let mut extra = Context::new();
+                for t in &tags {
+                    extra.insert(
+                        &format!("aws:RequestTag/{}", t.key),
+                        t.value.clone().unwrap_or_default(),
+                    );
+                }
+                ctx.authorize("acm:ImportCertificate", "*", &account, None, &extra)
+                    .await?;
+                None
+            }
+        };
+        check_tags(&tags)?;
+        let bundle = x509::parse_bundle(&req.certificate.0).map_err(|_| {
+            validation("The certificate field does not contain a valid certificate.")
+        })?;
+        if bundle.len() != 1 {
+            return Err(validation(
+                "The certificate field contains more than one certificate. You can specify only one certificate in this field.",
+            ));
+        }
+        let info = x509::parse_certificate(&req.certificate.0).map_err(|_| {
+            validation("The certificate field does not contain a valid certificate.")
+        })?;
+        let key_name = x509::key_algorithm_of(&info.spki)
+            .ok_or_else(|| validation("The certificate's key algorithm is not supported."))?;
+        if !matches!(
+            key_name.as_str(),
+            "RSA_1024"
+                | "RSA_2048"
+                | "RSA_3072"
+                | "RSA_4096"
+                | "EC_prime256v1"
+                | "EC_secp384r1"
+                | "EC_secp521r1"
+        ) {
+            return Err(validation(format!(
+                "The certificate's key algorithm {key_name} is not supported."
+            )));
+        }
+        let key_pem = std::str::from_utf8(&req.private_key.0)
+            .map_err(|_| validation("The private key is not supported."))?
+            .to_owned();
+        if key_pem.contains("ENCRYPTED") {
+            return Err(validation("The private key must not be encrypted."));
+        }
+        let key_spki = x509::private_key_spki(&key_pem)
+            .map_err(|_| validation("The private key is not supported."))?;
+        if key_spki != info.spki {
+            return Err(validation(
+                "The private key does not match the public key in the certificate.",
+            ));
+        }
+        let now = self.now_ms();
+        if info.not_after * 1000 <= now {
+            return Err(validation("The certificate has expired."));
+        }
+        let chain = match &req.certificate_chain {
+            Some(chain) => {
+                let ders = x509::parse_bundle(&chain.0).map_err(|_| {
+                    validation("The certificate chain does not contain valid certificates.")
+                })?;
+                let mut child = info.der.clone();
+                for parent in &ders {
+                    if !x509::signed_by(&child, Some(parent)).unwrap_or(false) {
+                        return Err(validation(
+                            "The certificate chain provided is not valid: a certificate is not signed by the next one.",
+                        ));
+                    }
+                    child.clone_from(parent);
+                }
+                Some(
+                    ders.iter()
+                        .map(|d| x509::pem(d))
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                )
+            }
+            None => None,
+        };
+        let (cn, dns, issuer) = cert_names(&info.der);
+        let domain = cn
+            .clone()
+            .or_else(|| dns.first().cloned())
+            .unwrap_or_default();
+        let mut sans = dns;
+        if let Some(cn) = cn {
+            if !sans.contains(&cn) {
+                sans.insert(0, cn);
+            }
+        }
+        let (id, key, expect, arn, created, tags_kept, ct) = match existing {
+            Some((key, c)) => (
+                c.value.id.clone(),
+                key,
+                Expect::Version(c.version),
+                c.value.arn.clone(),
+                c.value.created,
+                c.value.tags.clone(),
+                c.value.ct_logging.clone(),
+            ),
+            None => {
+                let id = uuid::Uuid::new_v4().to_string();
+                let arn = ctx.arn("acm", &region, &account, &format!("certificate/{id}"));
+                (
+                    id.clone(),
+                    rec::scoped(&account, &region, &id),
+                    Expect::Absent,
+                    arn,
+                    now,
+                    tags.into_iter()
+                        .map(|t| (t.key, t.value.unwrap_or_default()))
+                        .collect(),
+                    "ENABLED".to_owned(),
+                )
+            }
+        };
+        let sealed = self
+            .sealer
+            .seal(key_pem.as_bytes(), arn.as_bytes())
+            .map_err(|_| internal("seal"))?;
+        let record = CertRecord {
+            id,
+            arn: arn.clone(),
+            cert_type: "IMPORTED".to_owned(),
+            domain,
+            sans,
+            key_algorithm: key_name,
+            ca_arn: None,
+            der: B64.encode(&info.der),
+            chain,
+            sealed_key: B64.encode(sealed),
+            serial: colon(&info.serial_hex),
+            subject: info.subject,
+            issuer,
+            not_before: info.not_before * 1000,
+            not_after: info.not_after * 1000,
+            created,
+            issued: now,
+            tags: tags_kept,
+            ct_logging: ct,
+            exported: false,
+        };
+        if record.tags.len() > MAX_TAGS {
+            return Err(err("TooManyTagsException", "Too many tags."));
+        }
+        rec::commit(
+            &*self.store,
+            vec![rec::put(NS_CERT, &key, &record, expect)?],
+        )
+        .await?;
+        ctx.note_resource("AWS::CertificateManager::Certificate", &arn);
+        Ok(s::ImportCertificateResponse {
+            certificate_arn: Some(arn),
+        })
+    }
+
+    async fn delete_certificate(
+        &self,
+        ctx: &RequestContext,
+        req: s::DeleteCertificateRequest,
+    ) -> Result<(), AwsError> {
+        let (key, c) = self
+            .load(ctx, "acm:DeleteCertificate", &req.certificate_arn)
+            .await?;
+        // Nothing in Rampart uses certificates yet (InUseBy is empty), so none is refused as
+        // in use.
+        rec::commit(
+            &*self.store,
+            vec![rec::delete(NS_CERT, &key, Expect::Version(c.version))],
+        )
+        .await
+    }
+
+    async fn add_tags_to_certificate(
+        &self,
+        ctx: &RequestContext,
+        req: s::AddTagsToCertificateRequest,
+    ) -> Result<(), AwsError> {
+        let (key, c) = self
+            .load(ctx, "acm:AddTagsToCertificate", &req.certificate_arn)
+            .await?;
+        check_tags(&req.tags)?;
+        let version = c.version;
+        let mut c = c.value;
+        for t in req.tags {
+            let v = t.value.unwrap_or_default();
+            match c.tags.iter_mut().find(|(k, _)| *k == t.key) {
+                Some(e) => e.1 = v,
+                None => c.tags.push((t.key, v)),
+            }
+        }
+        if c.tags.len() > MAX_TAGS {
+            return Err(err(
+                "TooManyTagsException",
+                "the TagSet contains too many Tags: at most 50 are allowed.",
+            ));
+        }
+        rec::commit(
+            &*self.store,
+            vec![rec::put(NS_CERT, &key, &c, Expect::Version(version))?],
+        )
+        .await
+    }
+
+    async fn remove_tags_from_certificate(
+        &self,
+        ctx: &RequestContext,
+        req: s::RemoveTagsFromCertificateRequest,
+    ) -> Result<(), AwsError> {
+        let (key, c) = self
+            .load(ctx, "acm:RemoveTagsFromCertificate", &req.certificate_arn)
+            .await?;
+        let version = c.version;
+        let mut c = c.value;
+        c.tags.retain(|(k, v)| {
+            !req.tags
+                .iter()
+                .any(|t| t.key == *k && t.value.as_ref().is_none_or(|tv| tv == v))
+        });
+        rec::commit(
+            &*self.store,
+            vec![rec::put(NS_CERT, &key, &c, Expect::Version(version))?],
+        )
+        .await
+    }
+
+    async fn list_tags_for_certificate(
+        &self,
+        ctx: &RequestContext,
+        req: s::ListTagsForCertificateRequest,
+    ) -> Result<s::ListTagsForCertificateResponse, AwsError> {
+        let (_, c) = self
+            .load(ctx, "acm:ListTagsForCertificate", &req.certificate_arn)
+            .await?;
+        Ok(s::ListTagsForCertificateResponse {
+            tags: Some(
+                c.value
+                    .tags
+                    .iter()
+                    .map(|(k, v)| s::Tag {
+                        key: k.clone(),
+                        value: Some(v.clone()),
+                    })
+                    .collect(),
+            ),
+        })
+    }
+
+    async fn update_certificate_options(
+        &self,
+        ctx: &RequestContext,
+        req: s::UpdateCertificateOptionsRequest,
+    ) -> Result<(), AwsError> {
+        let (key, c) = self
+            .load(ctx, "acm:UpdateCertificateOptions", &req.certificate_arn)
+            .await?;
+        let version = c.version;
+        let mut c = c.value;
+        if req.options.export.is_some() {
+            return Err(validation(
+                "The Export option cannot be changed for this certificate.",
+            ));
+        }
+        if let Some(p) = req.options.certificate_transparency_logging_preference {
+            c.ct_logging = p;
+        }
+        rec::commit(
+            &*self.store,
+            vec![rec::put(NS_CERT, &key, &c, Expect::Version(version))?],
+        )
+        .await
+    }
+
+    async fn get_account_configuration(
+        &self,
+        ctx: &RequestContext,
+        _req: Value,
+    ) -> Result<s::GetAccountConfigurationResponse, AwsError> {
+        let account = ctx.caller.account.clone();
+        ctx.authorize(
+            "acm:GetAccountConfiguration",
+            "*",
+            &account,
+            None,
+            &Context::new(),
+        )
+        .await?;
+        let days = rec::get::<AccountRecord>(
+            &*self.store,
+            NS_ACCOUNT,
+            &rec::scoped(&account, &ctx.region, ""),
+        )
+        .await?
+        .map_or(45, |r| r.value.days_before_expiry);
+        Ok(s::GetAccountConfigurationResponse {
+            expiry_events: Some(s::ExpiryEventsConfiguration {
+                days_before_expiry: Some(days),
+            }),
+        })
+    }
+
+    async fn put_account_configuration(
+        &self,
+        ctx: &RequestContext,
+        req: s::PutAccountConfigurationRequest,
+    ) -> Result<(), AwsError> {
+        let account = ctx.caller.account.clone();
+        ctx.authorize(
+            "acm:PutAccountConfiguration",
+            "*",
+            &account,
+            None,
+            &Context::new(),
+        )
+        .await?;
+        let Some(days) = req.expiry_events.and_then(|e| e.days_before_expiry) else {
+            return Ok(());
+        };
+        rec::commit(
+            &*self.store,
+            vec![rec::put(
+                NS_ACCOUNT,
+                &rec::scoped(&account, &ctx.region, ""),
+                &AccountRecord {
+                    days_before_expiry: days,
+                },
+                Expect::Any,
+            )?],
+        )
+        .await
+    }
+}
+
+fn check_tags(tags: &[s::Tag]) -> Result<(), AwsError> {
+    for t in tags {
+        if t.key.starts_with("aws:") {
+            return Err(err(
+                "InvalidTagException",
+                format!("Tag key {} uses the reserved prefix aws:.", t.key),
+            ));
+        }
+    }
+    if tags.len() > MAX_TAGS {
+        return Err(err(
+            "TooManyTagsException",
+            "the TagSet contains too many Tags: at most 50 are allowed.",
+        ));
+    }
+    Ok(())
+}
+
+fn colon(h: &str) -> String {
+    let p = if h.len() % 2 == 1 {
+        format!("0{h}")
+    } else {
+        h.to_owned()
+    };
+    p.as_bytes()
+        .chunks(2)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// ACM's answer to a private CA failure while issuing for the caller.
+fn map_pca_err(e: AwsError, ca_arn: &str) -> AwsError {
+    match e.code.as_ref() {
+        "AccessDeniedException" => e,
+        "ResourceNotFoundException" => err(
+            "ResourceNotFoundException",
+            format!("Could not find certificate authority {ca_arn}."),
+        ),
+        "InvalidArnException" => err(
+            "InvalidArnException",
+            format!("The certificate authority ARN {ca_arn} is not valid."),
+        ),
+        "InvalidStateException" => err(
+            "InvalidParameterException",
+            format!("The certificate authority {ca_arn} is not ACTIVE."),
+        ),
+        _ => err("InvalidParameterException", e.message),
+    }
+}

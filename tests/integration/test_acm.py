@@ -1,0 +1,172 @@
+"""ACM (CertificateManager): private certificates issued at once by Rampart's private CA, imported
+certificates with key and chain checks, export with an encrypted PKCS#8 key, tags, options and
+the account configuration, through boto3 and the openssl CLI."""
+import re
+import subprocess
+import uuid
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import ADMIN_ACCOUNT, REGION, error_code, http_status
+
+ROOT_TEMPLATE = "arn:aws:acm-pca:::template/RootCACertificate/v1"
+
+
+@pytest.fixture(scope="module")
+def acm(dev_server):
+    return dev_server.client("acm")
+
+
+@pytest.fixture(scope="module")
+def pca(dev_server):
+    return dev_server.client("acm-pca")
+
+
+def openssl(*args, input=None):
+    r = subprocess.run(["openssl", *args], capture_output=True, input=input, timeout=60)
+    assert r.returncode == 0, f"openssl {args} failed: {r.stdout!r} {r.stderr!r}"
+    return r.stdout
+
+
+@pytest.fixture(scope="module")
+def root(pca):
+    arn = pca.create_certificate_authority(
+        CertificateAuthorityConfiguration={
+            "KeyAlgorithm": "EC_prime256v1", "SigningAlgorithm": "SHA256WITHECDSA",
+            "Subject": {"CommonName": "ACM Test Root"},
+        },
+        CertificateAuthorityType="ROOT",
+    )["CertificateAuthorityArn"]
+    csr = pca.get_certificate_authority_csr(CertificateAuthorityArn=arn)["Csr"]
+    cert_arn = pca.issue_certificate(
+        CertificateAuthorityArn=arn, Csr=csr, SigningAlgorithm="SHA256WITHECDSA", TemplateArn=ROOT_TEMPLATE,
+        Validity={"Type": "YEARS", "Value": 5},
+    )["CertificateArn"]
+    pem = pca.get_certificate(CertificateAuthorityArn=arn, CertificateArn=cert_arn)["Certificate"]
+    pca.import_certificate_authority_certificate(CertificateAuthorityArn=arn, Certificate=pem)
+    return {"arn": arn, "pem": pem}
+
+
+def test_private_certificate_is_issued_at_once_by_the_private_ca(acm, root, tmp_path):
+    arn = acm.request_certificate(
+        DomainName="app.example.com", SubjectAlternativeNames=["www.example.com"],
+        CertificateAuthorityArn=root["arn"], Tags=[{"Key": "env", "Value": "test"}],
+    )["CertificateArn"]
+    assert re.fullmatch(rf"arn:aws:acm:{REGION}:{ADMIN_ACCOUNT}:certificate/[0-9a-f-]{{36}}", arn)
+    d = acm.describe_certificate(CertificateArn=arn)["Certificate"]
+    assert d["Status"] == "ISSUED" and d["Type"] == "PRIVATE"
+    assert d["CertificateAuthorityArn"] == root["arn"]
+    assert d["DomainName"] == "app.example.com"
+    assert d["SubjectAlternativeNames"] == ["app.example.com", "www.example.com"]
+    assert d["KeyAlgorithm"] == "RSA_2048"
+    assert d["RenewalEligibility"] == "ELIGIBLE"
+    assert {u["Name"] for u in d["ExtendedKeyUsages"]} == {"TLS_WEB_SERVER_AUTHENTICATION",
+                                                         "TLS_WEB_CLIENT_AUTHENTICATION"}
+    got = acm.get_certificate(CertificateArn=arn)
+    (tmp_path / "root.pem").write_text(root["pem"])
+    (tmp_path / "leaf.pem").write_text(got["Certificate"])
+    assert got["CertificateChain"].strip() == root["pem"].strip()
+    out = openssl("verify", "-CAfile", str(tmp_path / "root.pem"), str(tmp_path / "leaf.pem")).decode()
+    assert out.strip().endswith(": OK")
+    assert acm.list_tags_for_certificate(CertificateArn=arn)["Tags"] == [{"Key": "env", "Value": "test"}]
+    listed = acm.list_certificates()["CertificateSummaryList"]
+    assert arn in [c["CertificateArn"] for c in listed]
+
+
+def test_export_gives_the_key_encrypted_with_the_passphrase(acm, root, tmp_path):
+    arn = acm.request_certificate(DomainName="export.example.com", CertificateAuthorityArn=root["arn"],
+                                  KeyAlgorithm="EC_prime256v1")["CertificateArn"]
+    out = acm.export_certificate(CertificateArn=arn, Passphrase=b"correct horse")
+    assert "BEGIN ENCRYPTED PRIVATE KEY" in out["PrivateKey"]
+    key_file = tmp_path / "key.pem"
+    key_file.write_text(out["PrivateKey"])
+    r = subprocess.run(["openssl", "pkey", "-in", str(key_file), "-passin", "pass:wrong", "-noout"],
+                       capture_output=True, timeout=30)
+    assert r.returncode != 0
+    clear = openssl("pkey", "-in", str(key_file), "-passin", "pass:correct horse")
+    pub_from_key = openssl("pkey", "-pubout", input=clear)
+    pub_from_cert = openssl("x509", "-pubkey", "-noout", input=out["Certificate"].encode())
+    assert pub_from_key == pub_from_cert
+    listed = acm.list_certificates(Includes={"keyTypes": ["EC_prime256v1"]})["CertificateSummaryList"]
+    assert [c["Exported"] for c in listed if c["CertificateArn"] == arn] == [True]
+    # Default listing shows RSA_1024/RSA_2048 certificates only.
+    assert arn not in [c["CertificateArn"] for c in acm.list_certificates()["CertificateSummaryList"]]
+    assert arn in [c["CertificateArn"] for c in
+                   acm.list_certificates(Includes={"keyTypes": ["EC_prime256v1"]})["CertificateSummaryList"]]
+
+
+def self_signed(tmp_path, name, key_args=("-newkey", "rsa:2048")):
+    key, cert = tmp_path / f"{name}.key", tmp_path / f"{name}.pem"
+    openssl("req", "-x509", *key_args, "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "30",
+            "-subj", f"/CN={name}", "-addext", f"subjectAltName=DNS:{name}")
+    return key.read_bytes(), cert.read_bytes()
+
+
+def test_import_checks_key_and_chain_and_reimport_keeps_the_arn(acm, tmp_path):
+    key, cert = self_signed(tmp_path, "imported.example.com")
+    arn = acm.import_certificate(Certificate=cert, PrivateKey=key, Tags=[{"Key": "k", "Value": "v"}])["CertificateArn"]
+    d = acm.describe_certificate(CertificateArn=arn)["Certificate"]
+    assert d["Type"] == "IMPORTED" and d["Status"] == "ISSUED" and "ImportedAt" in d
+    assert d["DomainName"] == "imported.example.com"
+    other_key, other_cert = self_signed(tmp_path, "other.example.com")
+    with pytest.raises(ClientError) as e:
+        acm.import_certificate(Certificate=cert, PrivateKey=other_key)
+    assert error_code(e.value) == "ValidationException"
+    with pytest.raises(ClientError) as e:
+        acm.import_certificate(Certificate=cert, PrivateKey=key, CertificateChain=other_cert)
+    assert error_code(e.value) == "ValidationException"
+    with pytest.raises(ClientError) as e:
+        acm.import_certificate(Certificate=b"garbage", PrivateKey=key)
+    assert error_code(e.value) == "ValidationException"
+    key2, cert2 = self_signed(tmp_path, "imported.example.com")
+    assert acm.import_certificate(CertificateArn=arn, Certificate=cert2, PrivateKey=key2)["CertificateArn"] == arn
+    assert acm.get_certificate(CertificateArn=arn)["Certificate"].strip() == cert2.decode().strip()
+    with pytest.raises(ClientError) as e:
+        acm.export_certificate(CertificateArn=arn, Passphrase=b"abcd")
+    assert error_code(e.value) == "ValidationException"
+    acm.delete_certificate(CertificateArn=arn)
+    with pytest.raises(ClientError) as e:
+        acm.describe_certificate(CertificateArn=arn)
+    assert error_code(e.value) == "ResourceNotFoundException"
+
+
+def test_tags_options_and_account_configuration(acm, root):
+    arn = acm.request_certificate(DomainName="tags.example.com", CertificateAuthorityArn=root["arn"])["CertificateArn"]
+    acm.add_tags_to_certificate(CertificateArn=arn, Tags=[{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}])
+    acm.remove_tags_from_certificate(CertificateArn=arn, Tags=[{"Key": "a"}])
+    assert acm.list_tags_for_certificate(CertificateArn=arn)["Tags"] == [{"Key": "b", "Value": "2"}]
+    with pytest.raises(ClientError) as e:
+        acm.add_tags_to_certificate(CertificateArn=arn, Tags=[{"Key": "aws:x", "Value": "1"}])
+    assert error_code(e.value) == "InvalidTagException"
+    acm.update_certificate_options(CertificateArn=arn,
+                                   Options={"CertificateTransparencyLoggingPreference": "DISABLED"})
+    assert acm.describe_certificate(CertificateArn=arn)["Certificate"]["Options"][
+        "CertificateTransparencyLoggingPreference"] == "DISABLED"
+    assert acm.get_account_configuration()["ExpiryEvents"]["DaysBeforeExpiry"] == 45
+    acm.put_account_configuration(ExpiryEvents={"DaysBeforeExpiry": 30}, IdempotencyToken="t1")
+    assert acm.get_account_configuration()["ExpiryEvents"]["DaysBeforeExpiry"] == 30
+
+
+def test_errors_for_unknown_and_bad_arns_and_public_certificates(acm, pca):
+    missing = f"arn:aws:acm:{REGION}:{ADMIN_ACCOUNT}:certificate/{uuid.uuid4()}"
+    with pytest.raises(ClientError) as e:
+        acm.describe_certificate(CertificateArn=missing)
+    assert error_code(e.value) == "ResourceNotFoundException"
+    with pytest.raises(ClientError) as e:
+        acm.get_certificate(CertificateArn=f"arn:aws:acm:{REGION}:{ADMIN_ACCOUNT}:certificate/nope")
+    assert error_code(e.value) in ("InvalidArnException", "ValidationException")
+    with pytest.raises(ClientError) as e:
+        acm.request_certificate(DomainName="public.example.com", ValidationMethod="DNS")
+    assert http_status(e.value) == 501
+    ca = f"arn:aws:acm-pca:{REGION}:{ADMIN_ACCOUNT}:certificate-authority/{uuid.uuid4()}"
+    with pytest.raises(ClientError) as e:
+        acm.request_certificate(DomainName="x.example.com", CertificateAuthorityArn=ca)
+    assert error_code(e.value) == "ResourceNotFoundException"
+    pending = pca.create_certificate_authority(
+        CertificateAuthorityConfiguration={"KeyAlgorithm": "EC_prime256v1", "SigningAlgorithm": "SHA256WITHECDSA",
+                                           "Subject": {"CommonName": "pending"}},
+        CertificateAuthorityType="ROOT")["CertificateAuthorityArn"]
+    with pytest.raises(ClientError) as e:
+        acm.request_certificate(DomainName="x.example.com", CertificateAuthorityArn=pending)
+    assert error_code(e.value) == "InvalidParameterException"
