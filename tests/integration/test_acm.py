@@ -170,3 +170,40 @@ def test_errors_for_unknown_and_bad_arns_and_public_certificates(acm, pca):
     with pytest.raises(ClientError) as e:
         acm.request_certificate(DomainName="x.example.com", CertificateAuthorityArn=pending)
     assert error_code(e.value) == "InvalidParameterException"
+
+
+def test_renew_reissues_a_private_certificate_under_the_same_arn(acm, root, dev_server):
+    arn = acm.request_certificate(DomainName="renew.example.com", CertificateAuthorityArn=root["arn"])["CertificateArn"]
+    before = acm.describe_certificate(CertificateArn=arn)["Certificate"]
+    assert "RenewalSummary" not in before
+    dev_server.advance_clock(3600)
+    acm.renew_certificate(CertificateArn=arn)
+    after = acm.describe_certificate(CertificateArn=arn)["Certificate"]
+    assert after["Serial"] != before["Serial"]
+    assert after["NotAfter"] > before["NotAfter"]
+    assert after["RenewalSummary"]["RenewalStatus"] == "SUCCESS"
+    pub = lambda pem: openssl("x509", "-pubkey", "-noout", input=pem.encode())  # noqa: E731
+    assert pub(acm.get_certificate(CertificateArn=arn)["Certificate"]) == pub(
+        acm.export_certificate(CertificateArn=arn, Passphrase=b"pass")["Certificate"])
+
+
+def test_revoke_a_private_certificate_through_its_ca(acm, pca, root):
+    arn = acm.request_certificate(DomainName="revoke.example.com", CertificateAuthorityArn=root["arn"])["CertificateArn"]
+    assert acm.revoke_certificate(CertificateArn=arn, RevocationReason="KEY_COMPROMISE")["CertificateArn"] == arn
+    d = acm.describe_certificate(CertificateArn=arn)["Certificate"]
+    assert d["Status"] == "REVOKED" and d["RevocationReason"] == "KEY_COMPROMISE" and "RevokedAt" in d
+    with pytest.raises(ClientError) as e:
+        acm.revoke_certificate(CertificateArn=arn, RevocationReason="KEY_COMPROMISE")
+    assert error_code(e.value) == "ConflictException"
+    with pytest.raises(ClientError) as e:
+        acm.renew_certificate(CertificateArn=arn)
+    assert error_code(e.value) == "ValidationException"
+    assert acm.list_certificates(CertificateStatuses=["REVOKED"])["CertificateSummaryList"][0]["CertificateArn"] == arn
+
+
+def test_validation_operations_on_a_private_certificate(acm, root):
+    arn = acm.request_certificate(DomainName="val.example.com", CertificateAuthorityArn=root["arn"])["CertificateArn"]
+    with pytest.raises(ClientError) as e:
+        acm.resend_validation_email(CertificateArn=arn, Domain="val.example.com", ValidationDomain="example.com")
+    assert error_code(e.value) == "InvalidStateException"
+    assert acm.list_certificate_domain_validations(CertificateArn=arn)["DomainValidationSummaryList"] == []

@@ -33,6 +33,7 @@ pub const NS_TOKEN: &str = "acm.token";
 
 const ISSUED: &str = "ISSUED";
 const EXPIRED: &str = "EXPIRED";
+const REVOKED: &str = "REVOKED";
 const MAX_TAGS: usize = 50;
 /// Private certificates are valid for 13 months, as ACM issues them.
 const PRIVATE_VALIDITY_DAYS: i64 = 395;
@@ -81,6 +82,15 @@ pub struct CertRecord {
     pub ct_logging: String,
     /// Whether it was exported.
     pub exported: bool,
+    /// Revocation, epoch millis.
+    #[serde(default)]
+    pub revoked_at: Option<i64>,
+    /// Revocation reason (ACM's name).
+    #[serde(default)]
+    pub revocation_reason: Option<String>,
+    /// The last renewal: when, epoch millis.
+    #[serde(default)]
+    pub renewed_at: Option<i64>,
 }
 
 /// The ACM service.
@@ -104,6 +114,10 @@ operations!(AcmService {
     "ListTagsForCertificate" => list_tags_for_certificate,
     "UpdateCertificateOptions" => update_certificate_options,
     "GetAccountConfiguration" => get_account_configuration,
+    "RenewCertificate" => renew_certificate,
+    "RevokeCertificate" => revoke_certificate,
+    "ResendValidationEmail" => resend_validation_email,
+    "ListCertificateDomainValidations" => list_certificate_domain_validations,
     "PutAccountConfiguration" => put_account_configuration,
 });
 
@@ -274,7 +288,9 @@ impl AcmService {
     }
 
     fn status(&self, c: &CertRecord) -> &'static str {
-        if c.not_after <= self.now_ms() {
+        if c.revoked_at.is_some() {
+            REVOKED
+        } else if c.not_after <= self.now_ms() {
             EXPIRED
         } else {
             ISSUED
@@ -387,46 +403,7 @@ impl AcmService {
             ),
             _ => internal("keygen"),
         })?;
-        let ca = self
-            .pca
-            .load_for_acm(&ca_arn)
-            .await
-            .map_err(|e| map_pca_err(e, &ca_arn))?;
-        let issued = self
-            .pca
-            .issue_certificate(
-                ctx,
-                ps::IssueCertificateRequest {
-                    certificate_authority_arn: ca_arn.clone(),
-                    csr: Blob(csr.into_bytes()),
-                    signing_algorithm: ca.config.signing_algorithm.clone(),
-                    template_arn: Some(
-                        "arn:aws:acm-pca:::template/EndEntityCertificate/v1".to_owned(),
-                    ),
-                    validity: ps::Validity {
-                        r#type: "DAYS".to_owned(),
-                        value: PRIVATE_VALIDITY_DAYS,
-                    },
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| map_pca_err(e, &ca_arn))?;
-        let cert_arn = issued
-            .certificate_arn
-            .ok_or_else(|| internal("no certificate"))?;
-        let got = self
-            .pca
-            .get_certificate(
-                ctx,
-                ps::GetCertificateRequest {
-                    certificate_arn: cert_arn,
-                    certificate_authority_arn: ca_arn.clone(),
-                },
-            )
-            .await
-            .map_err(|e| map_pca_err(e, &ca_arn))?;
-        let pem = got.certificate.ok_or_else(|| internal("no certificate"))?;
+        let (pem, chain) = self.issue_private(ctx, &ca_arn, csr).await?;
         let info = x509::parse_certificate(pem.as_bytes()).map_err(|_| internal("issued"))?;
         let sealed = self
             .sealer
@@ -442,7 +419,7 @@ impl AcmService {
             key_algorithm: key_name,
             ca_arn: Some(ca_arn),
             der: B64.encode(&info.der),
-            chain: got.certificate_chain,
+            chain,
             sealed_key: B64.encode(sealed),
             serial: colon(&info.serial_hex),
             subject: info.subject,
@@ -460,6 +437,9 @@ impl AcmService {
                 .and_then(|o| o.certificate_transparency_logging_preference)
                 .unwrap_or_else(|| "ENABLED".to_owned()),
             exported: false,
+            revoked_at: None,
+            revocation_reason: None,
+            renewed_at: None,
         };
         let mut ops = vec![rec::put(
             NS_CERT,
@@ -535,6 +515,21 @@ impl AcmService {
             subject: Some(c.subject.clone()),
             subject_alternative_names: Some(c.sans.clone()),
             r#type: Some(c.cert_type.clone()),
+            revoked_at: c.revoked_at.map(ts),
+            revocation_reason: c.revocation_reason.clone(),
+            renewal_summary: c.renewed_at.map(|at| s::RenewalSummary {
+                renewal_status: "SUCCESS".to_owned(),
+                updated_at: ts(at),
+                domain_validation_options: c
+                    .sans
+                    .iter()
+                    .map(|d| s::DomainValidation {
+                        domain_name: d.clone(),
+                        ..Default::default()
+                    })
+                    .collect(),
+                renewal_status_reason: None,
+            }),
             ..Default::default()
         }
     }
@@ -882,6 +877,9 @@ impl AcmService {
             tags: tags_kept,
             ct_logging: ct,
             exported: false,
+            revoked_at: None,
+            revocation_reason: None,
+            renewed_at: None,
         };
         if record.tags.len() > MAX_TAGS {
             return Err(err("TooManyTagsException", "Too many tags."));
@@ -1012,6 +1010,220 @@ impl AcmService {
             vec![rec::put(NS_CERT, &key, &c, Expect::Version(version))?],
         )
         .await
+    }
+
+    /// Reissue a private certificate from its CA over the same key pair; the ARN stays.
+    async fn renew_certificate(
+        &self,
+        ctx: &RequestContext,
+        req: s::RenewCertificateRequest,
+    ) -> Result<(), AwsError> {
+        let (key, c) = self
+            .load(ctx, "acm:RenewCertificate", &req.certificate_arn)
+            .await?;
+        let version = c.version;
+        let mut c = c.value;
+        let (Some(ca_arn), "PRIVATE") = (c.ca_arn.clone(), c.cert_type.as_str()) else {
+            return Err(validation(format!(
+                "Certificate {} is not eligible for managed renewal.",
+                c.arn
+            )));
+        };
+        if c.revoked_at.is_some() {
+            return Err(validation(format!(
+                "Certificate {} is revoked and cannot be renewed.",
+                c.arn
+            )));
+        }
+        let alg = KeyAlgorithm::parse(&c.key_algorithm).map_err(|_| internal("key algorithm"))?;
+        let sealed = B64.decode(&c.sealed_key).map_err(|_| internal("key"))?;
+        let pkcs8 = self
+            .sealer
+            .open(&sealed, c.arn.as_bytes())
+            .map_err(|_| internal("unseal"))?;
+        let (domain, names) = (c.domain.clone(), c.sans.clone());
+        let signing = match alg {
+            KeyAlgorithm::EcP384 => "SHA384WITHECDSA",
+            KeyAlgorithm::EcP256 | KeyAlgorithm::EcP521 => "SHA256WITHECDSA",
+            _ => "SHA256WITHRSA",
+        };
+        let csr = tokio::task::spawn_blocking(move || {
+            let signer = x509::load_key(alg, pkcs8.expose(), signing)?;
+            x509::leaf_csr(&domain, &names, &signer)
+        })
+        .await
+        .map_err(|_| internal("csr task"))?
+        .map_err(|_| internal("csr"))?;
+        let (pem, chain) = self.issue_private(ctx, &ca_arn, csr).await?;
+        let info = x509::parse_certificate(pem.as_bytes()).map_err(|_| internal("issued"))?;
+        let now = self.now_ms();
+        c.der = B64.encode(&info.der);
+        c.chain = chain;
+        c.serial = colon(&info.serial_hex);
+        c.not_before = info.not_before * 1000;
+        c.not_after = info.not_after * 1000;
+        c.issued = now;
+        c.renewed_at = Some(now);
+        rec::commit(
+            &*self.store,
+            vec![rec::put(NS_CERT, &key, &c, Expect::Version(version))?],
+        )
+        .await
+    }
+
+    /// Issue an end-entity certificate for `csr` from the private CA for the caller; returns
+    /// the certificate and its chain (PEM).
+    async fn issue_private(
+        &self,
+        ctx: &RequestContext,
+        ca_arn: &str,
+        csr: String,
+    ) -> Result<(String, Option<String>), AwsError> {
+        let ca = self
+            .pca
+            .load_for_acm(ca_arn)
+            .await
+            .map_err(|e| map_pca_err(e, ca_arn))?;
+        let issued = self
+            .pca
+            .issue_certificate(
+                ctx,
+                ps::IssueCertificateRequest {
+                    certificate_authority_arn: ca_arn.to_owned(),
+                    csr: Blob(csr.into_bytes()),
+                    signing_algorithm: ca.config.signing_algorithm.clone(),
+                    template_arn: Some(
+                        "arn:aws:acm-pca:::template/EndEntityCertificate/v1".to_owned(),
+                    ),
+                    validity: ps::Validity {
+                        r#type: "DAYS".to_owned(),
+                        value: PRIVATE_VALIDITY_DAYS,
+                    },
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| map_pca_err(e, ca_arn))?;
+        let cert_arn = issued
+            .certificate_arn
+            .ok_or_else(|| internal("no certificate"))?;
+        let got = self
+            .pca
+            .get_certificate(
+                ctx,
+                ps::GetCertificateRequest {
+                    certificate_arn: cert_arn,
+                    certificate_authority_arn: ca_arn.to_owned(),
+                },
+            )
+            .await
+            .map_err(|e| map_pca_err(e, ca_arn))?;
+        let pem = got.certificate.ok_or_else(|| internal("no certificate"))?;
+        Ok((pem, got.certificate_chain))
+    }
+
+    /// Revoke a private certificate through its CA (it then appears in the CA's CRL).
+    async fn revoke_certificate(
+        &self,
+        ctx: &RequestContext,
+        req: s::RevokeCertificateRequest,
+    ) -> Result<s::RevokeCertificateResponse, AwsError> {
+        let (key, c) = self
+            .load(ctx, "acm:RevokeCertificate", &req.certificate_arn)
+            .await?;
+        let version = c.version;
+        let mut c = c.value;
+        let (Some(ca_arn), "PRIVATE") = (c.ca_arn.clone(), c.cert_type.as_str()) else {
+            return Err(validation(format!(
+                "Certificate {} cannot be revoked: Rampart revokes private certificates only.",
+                c.arn
+            )));
+        };
+        if c.revoked_at.is_some() {
+            return Err(err(
+                "ConflictException",
+                format!("Certificate {} is already revoked.", c.arn),
+            ));
+        }
+        let pca_reason = match req.revocation_reason.as_str() {
+            "CA_COMPROMISE" => "CERTIFICATE_AUTHORITY_COMPROMISE",
+            "KEY_COMPROMISE"
+            | "AFFILIATION_CHANGED"
+            | "SUPERSEDED"
+            | "CESSATION_OF_OPERATION"
+            | "PRIVILEGE_WITHDRAWN"
+            | "A_A_COMPROMISE"
+            | "UNSPECIFIED" => req.revocation_reason.as_str(),
+            other => {
+                return Err(validation(format!(
+                    "Revocation reason {other} is not supported for private certificates."
+                )))
+            }
+        };
+        self.pca
+            .revoke_certificate(
+                ctx,
+                ps::RevokeCertificateRequest {
+                    certificate_authority_arn: ca_arn.clone(),
+                    certificate_serial: c.serial.clone(),
+                    revocation_reason: pca_reason.to_owned(),
+                },
+            )
+            .await
+            .map_err(|e| match e.code.as_ref() {
+                "RequestAlreadyProcessedException" => err(
+                    "ConflictException",
+                    format!("Certificate {} is already revoked.", c.arn),
+                ),
+                _ => map_pca_err(e, &ca_arn),
+            })?;
+        c.revoked_at = Some(self.now_ms());
+        c.revocation_reason = Some(req.revocation_reason);
+        rec::commit(
+            &*self.store,
+            vec![rec::put(NS_CERT, &key, &c, Expect::Version(version))?],
+        )
+        .await?;
+        Ok(s::RevokeCertificateResponse {
+            certificate_arn: Some(c.arn),
+        })
+    }
+
+    /// Only certificates validated by email have emails to resend; none here is.
+    async fn resend_validation_email(
+        &self,
+        ctx: &RequestContext,
+        req: s::ResendValidationEmailRequest,
+    ) -> Result<(), AwsError> {
+        let (_, c) = self
+            .load(ctx, "acm:ResendValidationEmail", &req.certificate_arn)
+            .await?;
+        Err(err(
+            "InvalidStateException",
+            format!(
+                "Certificate {} is in state {}; validation emails are sent only for certificates pending email validation.",
+                c.value.arn,
+                self.status(&c.value)
+            ),
+        ))
+    }
+
+    /// Private and imported certificates have no domain validations.
+    async fn list_certificate_domain_validations(
+        &self,
+        ctx: &RequestContext,
+        req: s::ListCertificateDomainValidationsRequest,
+    ) -> Result<s::ListCertificateDomainValidationsResponse, AwsError> {
+        self.load(
+            ctx,
+            "acm:ListCertificateDomainValidations",
+            &req.certificate_arn,
+        )
+        .await?;
+        Ok(s::ListCertificateDomainValidationsResponse {
+            domain_validation_summary_list: Some(Vec::new()),
+            next_token: None,
+        })
     }
 
     async fn get_account_configuration(

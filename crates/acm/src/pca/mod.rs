@@ -1150,7 +1150,7 @@ impl PcaService {
         })
     }
 
-    async fn revoke_certificate(
+    pub(crate) async fn revoke_certificate(
         &self,
         ctx: &RequestContext,
         req: s::RevokeCertificateRequest,
