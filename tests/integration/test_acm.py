@@ -207,3 +207,30 @@ def test_validation_operations_on_a_private_certificate(acm, root):
         acm.resend_validation_email(CertificateArn=arn, Domain="val.example.com", ValidationDomain="example.com")
     assert error_code(e.value) == "InvalidStateException"
     assert acm.list_certificate_domain_validations(CertificateArn=arn)["DomainValidationSummaryList"] == []
+
+
+def test_search_certificates_with_filter_statements(acm, root, tmp_path):
+    ec = acm.request_certificate(DomainName="search-ec.example.com", CertificateAuthorityArn=root["arn"],
+                                 KeyAlgorithm="EC_secp384r1")["CertificateArn"]
+    key, cert = self_signed(tmp_path, "search-imported.example.com")
+    imported = acm.import_certificate(Certificate=cert, PrivateKey=key)["CertificateArn"]
+
+    def search(stmt, **kw):
+        return [r["CertificateArn"] for r in acm.search_certificates(FilterStatement=stmt, **kw)["Results"]]
+
+    assert search({"Filter": {"X509AttributeFilter": {"KeyAlgorithm": "EC_secp384r1"}}}) == [ec]
+    assert search({"Filter": {"CertificateArn": imported}}) == [imported]
+    found = search({"And": [
+        {"Filter": {"AcmCertificateMetadataFilter": {"Type": "IMPORTED"}}},
+        {"Filter": {"X509AttributeFilter": {"SubjectAlternativeName": {
+            "DnsName": {"Value": "search-imported", "ComparisonOperator": "CONTAINS"}}}}},
+    ]})
+    assert found == [imported]
+    not_imported = search({"Not": {"Filter": {"AcmCertificateMetadataFilter": {"Type": "IMPORTED"}}}})
+    assert ec in not_imported and imported not in not_imported
+    either = search({"Or": [{"Filter": {"CertificateArn": ec}}, {"Filter": {"CertificateArn": imported}}]},
+                    SortBy="CERTIFICATE_ARN", SortOrder="ASCENDING")
+    assert either == sorted([ec, imported])
+    page = acm.search_certificates(FilterStatement={"Filter": {"AcmCertificateMetadataFilter": {"Status": "ISSUED"}}},
+                                   MaxResults=1)
+    assert len(page["Results"]) == 1 and page["NextToken"]

@@ -118,6 +118,7 @@ operations!(AcmService {
     "RevokeCertificate" => revoke_certificate,
     "ResendValidationEmail" => resend_validation_email,
     "ListCertificateDomainValidations" => list_certificate_domain_validations,
+    "SearchCertificates" => search_certificates,
     "PutAccountConfiguration" => put_account_configuration,
 });
 
@@ -1226,6 +1227,210 @@ impl AcmService {
         })
     }
 
+    /// Search the account's certificates with a filter statement (And/Or/Not over filters on
+    /// the ARN, ACM metadata and X.509 attributes).
+    async fn search_certificates(
+        &self,
+        ctx: &RequestContext,
+        req: s::SearchCertificatesRequest,
+    ) -> Result<s::SearchCertificatesResponse, AwsError> {
+        let account = ctx.caller.account.clone();
+        ctx.authorize(
+            "acm:SearchCertificates",
+            "*",
+            &account,
+            None,
+            &Context::new(),
+        )
+        .await?;
+        let prefix = rec::scoped(&account, &ctx.region, "");
+        let mut all = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page =
+                rec::list::<CertRecord>(&*self.store, NS_CERT, &prefix, after.as_deref(), 500)
+                    .await?;
+            let Some((last, _)) = page.last() else { break };
+            after = Some(last.clone());
+            all.extend(page.into_iter().map(|(_, c)| c));
+        }
+        let mut hits = Vec::new();
+        for c in all {
+            let keep = match &req.filter_statement {
+                Some(f) => self.matches(&c, f)?,
+                None => true,
+            };
+            if keep {
+                hits.push(c);
+            }
+        }
+        match req.sort_by.as_deref() {
+            None | Some("CREATED_AT") => hits.sort_by_key(|c| c.created),
+            Some("NOT_AFTER") => hits.sort_by_key(|c| c.not_after),
+            Some("NOT_BEFORE") => hits.sort_by_key(|c| c.not_before),
+            Some("CERTIFICATE_ARN") => hits.sort_by(|a, b| a.arn.cmp(&b.arn)),
+            Some("COMMON_NAME") => hits.sort_by(|a, b| a.domain.cmp(&b.domain)),
+            Some("KEY_ALGORITHM") => hits.sort_by(|a, b| a.key_algorithm.cmp(&b.key_algorithm)),
+            Some("TYPE") => hits.sort_by(|a, b| a.cert_type.cmp(&b.cert_type)),
+            Some("STATUS") => hits.sort_by(|a, b| self.status(a).cmp(self.status(b))),
+            Some(other) => {
+                return Err(validation(format!(
+                    "Rampart does not sort search results by {other}."
+                )))
+            }
+        }
+        if req.sort_order.as_deref() == Some("DESCENDING") {
+            hits.reverse();
+        }
+        let start = match req.next_token.as_deref() {
+            Some(t) => B64
+                .decode(t)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .and_then(|s| s.parse::<usize>().ok())
+                .ok_or_else(|| validation("The NextToken is not valid."))?,
+            None => 0,
+        };
+        let limit = usize::try_from(req.max_results.unwrap_or(100).clamp(1, 1000)).unwrap_or(100);
+        let end = start.saturating_add(limit).min(hits.len());
+        let results = hits
+            .get(start..end)
+            .unwrap_or_default()
+            .iter()
+            .map(|c| s::CertificateSearchResult {
+                x509_attributes: Some({
+                    let (ku, eku) = eku_names(&B64.decode(&c.der).unwrap_or_default());
+                    s::X509Attributes {
+                        key_algorithm: Some(c.key_algorithm.clone()),
+                        not_after: Some(ts(c.not_after)),
+                        not_before: Some(ts(c.not_before)),
+                        serial_number: Some(c.serial.clone()),
+                        key_usages: Some(ku),
+                        extended_key_usages: Some(eku),
+                        ..Default::default()
+                    }
+                }),
+                certificate_arn: Some(c.arn.clone()),
+                certificate_metadata: Some(s::CertificateMetadata {
+                    acm_certificate_metadata: Some(s::AcmCertificateMetadata {
+                        status: Some(self.status(c).to_owned()),
+                        r#type: Some(c.cert_type.clone()),
+                        created_at: Some(ts(c.created)),
+                        exported: Some(c.exported),
+                        in_use: Some(false),
+                        issued_at: (c.cert_type == "PRIVATE").then(|| ts(c.issued)),
+                        imported_at: (c.cert_type == "IMPORTED").then(|| ts(c.issued)),
+                        revoked_at: c.revoked_at.map(ts),
+                        certificate_key_pair_origin: Some(key_origin(c).to_owned()),
+                        renewal_eligibility: Some(
+                            if c.cert_type == "PRIVATE" {
+                                "ELIGIBLE"
+                            } else {
+                                "INELIGIBLE"
+                            }
+                            .to_owned(),
+                        ),
+                        ..Default::default()
+                    }),
+                }),
+            })
+            .collect();
+        Ok(s::SearchCertificatesResponse {
+            results: Some(results),
+            next_token: (end < hits.len()).then(|| B64.encode(end.to_string())),
+        })
+    }
+
+    fn matches(&self, c: &CertRecord, f: &s::CertificateFilterStatement) -> Result<bool, AwsError> {
+        if let Some(all) = &f.and {
+            for x in all {
+                if !self.matches(c, x)? {
+                    return Ok(false);
+                }
+            }
+            return Ok(true);
+        }
+        if let Some(any) = &f.or {
+            for x in any {
+                if self.matches(c, x)? {
+                    return Ok(true);
+                }
+            }
+            return Ok(false);
+        }
+        if let Some(not) = &f.not {
+            return Ok(!self.matches(c, not)?);
+        }
+        let Some(filter) = &f.filter else {
+            return Err(validation(
+                "A filter statement needs And, Or, Not or Filter.",
+            ));
+        };
+        if let Some(arn) = &filter.certificate_arn {
+            return Ok(*arn == c.arn);
+        }
+        if let Some(m) = &filter.acm_certificate_metadata_filter {
+            let checks = [
+                m.status.as_deref().map(|v| v == self.status(c)),
+                m.r#type.as_deref().map(|v| v == c.cert_type),
+                m.exported.map(|v| v == c.exported),
+                m.in_use.map(|v| !v),
+                m.certificate_key_pair_origin
+                    .as_deref()
+                    .map(|v| v == key_origin(c)),
+                m.renewal_status
+                    .as_deref()
+                    .map(|v| v == "SUCCESS" && c.renewed_at.is_some()),
+                m.managed_by.as_deref().map(|_| false),
+                m.validation_method.as_deref().map(|_| false),
+                m.acme_account_id.as_deref().map(|_| false),
+                m.acme_endpoint_arn.as_deref().map(|_| false),
+            ];
+            return Ok(checks.iter().flatten().all(|b| *b));
+        }
+        if let Some(x) = &filter.x509_attribute_filter {
+            let der = B64.decode(&c.der).unwrap_or_default();
+            let (ku, eku) = eku_names(&der);
+            let mut ok = true;
+            if let Some(k) = &x.key_algorithm {
+                ok &= *k == c.key_algorithm;
+            }
+            if let Some(sn) = &x.serial_number {
+                ok &= sn
+                    .replace(':', "")
+                    .eq_ignore_ascii_case(&c.serial.replace(':', ""));
+            }
+            if let Some(e) = &x.extended_key_usage {
+                ok &= eku.contains(e);
+            }
+            if let Some(k) = &x.key_usage {
+                ok &= ku.contains(k);
+            }
+            for (range, at) in [(&x.not_after, c.not_after), (&x.not_before, c.not_before)] {
+                if let Some(r) = range {
+                    ok &= r.start.is_none_or(|s| at >= s.millis());
+                    ok &= r.end.is_none_or(|e| at <= e.millis());
+                }
+            }
+            if let Some(cn) = x.subject.as_ref().and_then(|s| s.common_name.as_ref()) {
+                ok &= name_matches(&cn.comparison_operator, &cn.value, &c.domain)?;
+            }
+            if let Some(d) = x
+                .subject_alternative_name
+                .as_ref()
+                .and_then(|s| s.dns_name.as_ref())
+            {
+                let mut any = false;
+                for n in &c.sans {
+                    any |= name_matches(&d.comparison_operator, &d.value, n)?;
+                }
+                ok &= any;
+            }
+            return Ok(ok);
+        }
+        Err(validation("The filter is empty."))
+    }
+
     async fn get_account_configuration(
         &self,
         ctx: &RequestContext,
@@ -1283,6 +1488,25 @@ impl AcmService {
             )?],
         )
         .await
+    }
+}
+
+fn key_origin(c: &CertRecord) -> &'static str {
+    if c.cert_type == "IMPORTED" {
+        "CUSTOMER_PROVIDED"
+    } else {
+        "AWS_MANAGED"
+    }
+}
+
+fn name_matches(op: &str, want: &str, have: &str) -> Result<bool, AwsError> {
+    let (want, have) = (want.to_ascii_lowercase(), have.to_ascii_lowercase());
+    match op {
+        "EQUALS" => Ok(want == have),
+        "CONTAINS" => Ok(have.contains(&want)),
+        other => Err(validation(format!(
+            "Comparison operator {other} is not supported."
+        ))),
     }
 }
 
