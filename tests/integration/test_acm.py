@@ -234,3 +234,13 @@ def test_search_certificates_with_filter_statements(acm, root, tmp_path):
     page = acm.search_certificates(FilterStatement={"Filter": {"AcmCertificateMetadataFilter": {"Status": "ISSUED"}}},
                                    MaxResults=1)
     assert len(page["Results"]) == 1 and page["NextToken"]
+
+
+def test_resource_tagging_operations_on_certificates(acm, root):
+    arn = acm.request_certificate(DomainName="rtags.example.com", CertificateAuthorityArn=root["arn"])["CertificateArn"]
+    acm.tag_resource(ResourceArn=arn, Tags=[{"Key": "x", "Value": "1"}, {"Key": "y", "Value": "2"}])
+    acm.untag_resource(ResourceArn=arn, TagKeys=["x"])
+    assert acm.list_tags_for_resource(ResourceArn=arn)["Tags"] == [{"Key": "y", "Value": "2"}]
+    with pytest.raises(ClientError) as e:
+        acm.list_tags_for_resource(ResourceArn=f"arn:aws:acm:{REGION}:{ADMIN_ACCOUNT}:acme-endpoint/{uuid.uuid4()}")
+    assert error_code(e.value) == "ResourceNotFoundException"

@@ -119,6 +119,9 @@ operations!(AcmService {
     "ResendValidationEmail" => resend_validation_email,
     "ListCertificateDomainValidations" => list_certificate_domain_validations,
     "SearchCertificates" => search_certificates,
+    "TagResource" => tag_resource,
+    "UntagResource" => untag_resource,
+    "ListTagsForResource" => list_tags_for_resource,
     "PutAccountConfiguration" => put_account_configuration,
 });
 
@@ -1431,6 +1434,87 @@ impl AcmService {
         Err(validation("The filter is empty."))
     }
 
+    /// The resource tagging operations of the newer API, for certificates (Rampart has no ACME
+    /// endpoints, the other resources they name).
+    async fn tag_resource(
+        &self,
+        ctx: &RequestContext,
+        req: s::TagResourceRequest,
+    ) -> Result<(), AwsError> {
+        let (key, c) = self
+            .load(ctx, "acm:TagResource", &resource_arn(&req.resource_arn)?)
+            .await?;
+        self.retag(&key, c, &req.tags, &[]).await
+    }
+
+    async fn untag_resource(
+        &self,
+        ctx: &RequestContext,
+        req: s::UntagResourceRequest,
+    ) -> Result<(), AwsError> {
+        let (key, c) = self
+            .load(ctx, "acm:UntagResource", &resource_arn(&req.resource_arn)?)
+            .await?;
+        self.retag(&key, c, &[], &req.tag_keys).await
+    }
+
+    async fn list_tags_for_resource(
+        &self,
+        ctx: &RequestContext,
+        req: s::ListTagsForResourceRequest,
+    ) -> Result<s::ListTagsForResourceResponse, AwsError> {
+        let (_, c) = self
+            .load(
+                ctx,
+                "acm:ListTagsForResource",
+                &resource_arn(&req.resource_arn)?,
+            )
+            .await?;
+        Ok(s::ListTagsForResourceResponse {
+            tags: Some(
+                c.value
+                    .tags
+                    .iter()
+                    .map(|(k, v)| s::Tag {
+                        key: k.clone(),
+                        value: Some(v.clone()),
+                    })
+                    .collect(),
+            ),
+        })
+    }
+
+    async fn retag(
+        &self,
+        key: &str,
+        c: rec::Versioned<CertRecord>,
+        add: &[s::Tag],
+        remove: &[String],
+    ) -> Result<(), AwsError> {
+        check_tags(add)?;
+        let version = c.version;
+        let mut c = c.value;
+        c.tags.retain(|(k, _)| !remove.contains(k));
+        for t in add {
+            let v = t.value.clone().unwrap_or_default();
+            match c.tags.iter_mut().find(|(k, _)| *k == t.key) {
+                Some(e) => e.1 = v,
+                None => c.tags.push((t.key.clone(), v)),
+            }
+        }
+        if c.tags.len() > MAX_TAGS {
+            return Err(err(
+                "ServiceQuotaExceededException",
+                "the TagSet contains too many Tags: at most 50 are allowed.",
+            ));
+        }
+        rec::commit(
+            &*self.store,
+            vec![rec::put(NS_CERT, key, &c, Expect::Version(version))?],
+        )
+        .await
+    }
+
     async fn get_account_configuration(
         &self,
         ctx: &RequestContext,
@@ -1488,6 +1572,18 @@ impl AcmService {
             )?],
         )
         .await
+    }
+}
+
+/// A resource ARN of the tagging operations: certificates only.
+fn resource_arn(arn: &str) -> Result<String, AwsError> {
+    if rampart_service::Arn::parse(arn).is_some_and(|a| a.resource.starts_with("certificate/")) {
+        Ok(arn.to_owned())
+    } else {
+        Err(err(
+            "ResourceNotFoundException",
+            format!("Could not find resource {arn}."),
+        ))
     }
 }
 
