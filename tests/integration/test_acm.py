@@ -244,3 +244,90 @@ def test_resource_tagging_operations_on_certificates(acm, root):
     with pytest.raises(ClientError) as e:
         acm.list_tags_for_resource(ResourceArn=f"arn:aws:acm:{REGION}:{ADMIN_ACCOUNT}:acme-endpoint/{uuid.uuid4()}")
     assert error_code(e.value) == "ResourceNotFoundException"
+
+
+class _Hook:
+    """A webhook target that records the EventBridge events Rampart POSTs to it."""
+
+    def __init__(self):
+        import http.server
+        import json as _json
+        import threading
+
+        events = self.events = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                events.append(_json.loads(body))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/events"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def types(self):
+        return [e["detail-type"] for e in self.events]
+
+
+def test_managed_renewal_and_expiry_events_on_the_clock(server_factory, tmp_path):
+    hook = _Hook()
+    srv = server_factory("acm-renewal", dev=True, extra_env={"RAMPART_EVENT_WEBHOOKS": hook.url})
+    pca, acm = srv.client("acm-pca"), srv.client("acm")
+
+    def active_root(cn):
+        arn = pca.create_certificate_authority(
+            CertificateAuthorityConfiguration={"KeyAlgorithm": "EC_prime256v1", "SigningAlgorithm": "SHA256WITHECDSA",
+                                               "Subject": {"CommonName": cn}},
+            CertificateAuthorityType="ROOT")["CertificateAuthorityArn"]
+        csr = pca.get_certificate_authority_csr(CertificateAuthorityArn=arn)["Csr"]
+        c = pca.issue_certificate(CertificateAuthorityArn=arn, Csr=csr, SigningAlgorithm="SHA256WITHECDSA",
+                                  TemplateArn=ROOT_TEMPLATE, Validity={"Type": "YEARS", "Value": 5})["CertificateArn"]
+        pem = pca.get_certificate(CertificateAuthorityArn=arn, CertificateArn=c)["Certificate"]
+        pca.import_certificate_authority_certificate(CertificateAuthorityArn=arn, Certificate=pem)
+        return arn
+
+    allowed, denied = active_root("renewing"), active_root("no permission")
+    pca.create_permission(CertificateAuthorityArn=allowed, Principal="acm.amazonaws.com",
+                          Actions=["IssueCertificate", "GetCertificate", "ListPermissions"])
+    ok = acm.request_certificate(DomainName="renews.example.com", CertificateAuthorityArn=allowed)["CertificateArn"]
+    bad = acm.request_certificate(DomainName="fails.example.com", CertificateAuthorityArn=denied)["CertificateArn"]
+    key, cert = self_signed(tmp_path, "soon.example.com")
+    soon = acm.import_certificate(Certificate=cert, PrivateKey=key)["CertificateArn"]
+
+    srv.advance_clock(3600)  # the ACM housekeeping job runs hourly
+    srv.advance_clock(5)  # events are delivered on the next tick
+    assert wait_until(lambda: "ACM Certificate Approaching Expiration" in hook.types()), (hook.events, srv.stderr_tail())
+    ev = [e for e in hook.events if e["detail-type"] == "ACM Certificate Approaching Expiration"][0]
+    assert ev["source"] == "aws.acm" and ev["resources"] == [soon] and ev["detail"]["DaysToExpiry"] in (29, 30)
+    assert "RenewalSummary" not in acm.describe_certificate(CertificateArn=ok)["Certificate"]
+
+    before = acm.describe_certificate(CertificateArn=ok)["Certificate"]
+    srv.advance_clock(340 * 86400)
+    srv.advance_clock(5)
+    after = acm.describe_certificate(CertificateArn=ok)["Certificate"]
+    assert after["RenewalSummary"]["RenewalStatus"] == "SUCCESS"
+    assert after["Serial"] != before["Serial"] and after["NotAfter"] > before["NotAfter"]
+    failed = acm.describe_certificate(CertificateArn=bad)["Certificate"]
+    assert failed["RenewalSummary"]["RenewalStatus"] == "FAILED"
+    assert failed["RenewalSummary"]["RenewalStatusReason"] == "PCA_ACCESS_DENIED"
+    assert acm.describe_certificate(CertificateArn=soon)["Certificate"]["Status"] == "EXPIRED"
+    assert wait_until(lambda: {"ACM Certificate Available", "ACM Certificate Renewal Action Required"}
+                      <= set(hook.types()))
+    available = [e for e in hook.events if e["detail-type"] == "ACM Certificate Available"][0]
+    assert available["resources"] == [ok] and available["detail"]["Action"] == "RENEWAL"
+    hook.httpd.shutdown()
+
+
+def wait_until(pred, timeout=10.0):
+    import time
+    end = time.time() + timeout
+    while time.time() < end:
+        if pred():
+            return True
+        time.sleep(0.1)
+    return pred()

@@ -205,15 +205,25 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
         }),
     );
     services.insert("acm-pca", Arc::clone(&pca) as Arc<dyn Service>);
-    services.insert(
-        "acm",
-        Arc::new(rampart_acm::AcmService::new(
+    let acm = Arc::new(
+        rampart_acm::AcmService::new(
             Arc::clone(&store),
             Arc::clone(&identity.sealer),
             clock.clone(),
             Arc::clone(&pca),
-        )),
+        )
+        .with_events(Arc::clone(&events) as Arc<dyn rampart_service::events::EventBus>),
     );
+    let acm_jobs = Arc::clone(&acm);
+    scheduler.every(
+        "acm.housekeeping",
+        chrono::Duration::seconds(3600),
+        Arc::new(move |now| {
+            let acm = Arc::clone(&acm_jobs);
+            Box::pin(async move { acm.housekeeping(now.timestamp_millis()).await })
+        }),
+    );
+    services.insert("acm", acm as Arc<dyn Service>);
     services.insert(
         "cloudtrail",
         Arc::new(CloudTrailService::new(Arc::clone(&store), auditor.clone())),

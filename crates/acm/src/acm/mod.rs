@@ -91,6 +91,12 @@ pub struct CertRecord {
     /// The last renewal: when, epoch millis.
     #[serde(default)]
     pub renewed_at: Option<i64>,
+    /// The last renewal's status (`SUCCESS`, `FAILED`) and failure reason.
+    #[serde(default)]
+    pub renewal_status: Option<(String, Option<String>)>,
+    /// When the last approaching-expiration event was published, epoch millis.
+    #[serde(default)]
+    pub expiry_notified: Option<i64>,
 }
 
 /// The ACM service.
@@ -99,6 +105,7 @@ pub struct AcmService {
     sealer: Arc<Sealer>,
     clock: Arc<dyn Clock>,
     pca: Arc<PcaService>,
+    events: Arc<dyn rampart_service::events::EventBus>,
 }
 
 operations!(AcmService {
@@ -284,7 +291,15 @@ impl AcmService {
             sealer,
             clock,
             pca,
+            events: Arc::new(rampart_service::events::NoEvents),
         }
+    }
+
+    /// Publish ACM's events (expiry, renewal) to `events`.
+    #[must_use]
+    pub fn with_events(mut self, events: Arc<dyn rampart_service::events::EventBus>) -> Self {
+        self.events = events;
+        self
     }
 
     fn now_ms(&self) -> i64 {
@@ -444,6 +459,8 @@ impl AcmService {
             revoked_at: None,
             revocation_reason: None,
             renewed_at: None,
+            renewal_status: None,
+            expiry_notified: None,
         };
         let mut ops = vec![rec::put(
             NS_CERT,
@@ -522,7 +539,10 @@ impl AcmService {
             revoked_at: c.revoked_at.map(ts),
             revocation_reason: c.revocation_reason.clone(),
             renewal_summary: c.renewed_at.map(|at| s::RenewalSummary {
-                renewal_status: "SUCCESS".to_owned(),
+                renewal_status: c
+                    .renewal_status
+                    .as_ref()
+                    .map_or_else(|| "SUCCESS".to_owned(), |r| r.0.clone()),
                 updated_at: ts(at),
                 domain_validation_options: c
                     .sans
@@ -532,7 +552,7 @@ impl AcmService {
                         ..Default::default()
                     })
                     .collect(),
-                renewal_status_reason: None,
+                renewal_status_reason: c.renewal_status.as_ref().and_then(|r| r.1.clone()),
             }),
             ..Default::default()
         }
@@ -884,6 +904,8 @@ impl AcmService {
             revoked_at: None,
             revocation_reason: None,
             renewed_at: None,
+            renewal_status: None,
+            expiry_notified: None,
         };
         if record.tags.len() > MAX_TAGS {
             return Err(err("TooManyTagsException", "Too many tags."));
@@ -1068,6 +1090,8 @@ impl AcmService {
         c.not_after = info.not_after * 1000;
         c.issued = now;
         c.renewed_at = Some(now);
+        c.renewal_status = Some(("SUCCESS".to_owned(), None));
+        c.expiry_notified = None;
         rec::commit(
             &*self.store,
             vec![rec::put(NS_CERT, &key, &c, Expect::Version(version))?],
@@ -1383,7 +1407,7 @@ impl AcmService {
                     .map(|v| v == key_origin(c)),
                 m.renewal_status
                     .as_deref()
-                    .map(|v| v == "SUCCESS" && c.renewed_at.is_some()),
+                    .map(|v| c.renewal_status.as_ref().is_some_and(|r| r.0 == v)),
                 m.managed_by.as_deref().map(|_| false),
                 m.validation_method.as_deref().map(|_| false),
                 m.acme_account_id.as_deref().map(|_| false),
@@ -1572,6 +1596,234 @@ impl AcmService {
             )?],
         )
         .await
+    }
+}
+
+/// Managed renewal starts this long before a private certificate expires (AWS: 60 days for
+/// 13-month certificates).
+const RENEW_BEFORE_MS: i64 = 60 * 86_400_000;
+const DAY_MS: i64 = 86_400_000;
+
+impl AcmService {
+    /// Scheduled work: managed renewal of private certificates 60 days before they expire
+    /// (the CA must have given `acm.amazonaws.com` permission, as on AWS), and the
+    /// `ACM Certificate Approaching Expiration` event once a day from the account's
+    /// `DaysBeforeExpiry` on.
+    pub async fn housekeeping(&self, now_ms: i64) {
+        let mut after: Option<String> = None;
+        let mut days_cache: std::collections::HashMap<String, i64> =
+            std::collections::HashMap::new();
+        loop {
+            let Ok(page) =
+                rec::list::<CertRecord>(&*self.store, NS_CERT, "", after.as_deref(), 200).await
+            else {
+                return;
+            };
+            let Some((last, _)) = page.last() else { return };
+            after = Some(last.clone());
+            for (key, c) in page {
+                let mut parts = key.splitn(3, '/');
+                let (Some(account), Some(region)) = (parts.next(), parts.next()) else {
+                    continue;
+                };
+                if c.revoked_at.is_some() || c.not_after <= now_ms {
+                    continue;
+                }
+                if c.cert_type == "PRIVATE"
+                    && c.not_after - now_ms <= RENEW_BEFORE_MS
+                    && c.renewed_at.is_none_or(|at| now_ms - at >= DAY_MS)
+                {
+                    self.renew_managed(&key, account, region, now_ms).await;
+                    continue;
+                }
+                let scope = rec::scoped(account, region, "");
+                let days = match days_cache.get(&scope) {
+                    Some(d) => *d,
+                    None => {
+                        let d = rec::get::<AccountRecord>(&*self.store, NS_ACCOUNT, &scope)
+                            .await
+                            .ok()
+                            .flatten()
+                            .map_or(45, |r| i64::from(r.value.days_before_expiry));
+                        days_cache.insert(scope, d);
+                        d
+                    }
+                };
+                let left = c.not_after - now_ms;
+                if left <= days * DAY_MS && c.expiry_notified.is_none_or(|t| now_ms - t >= DAY_MS) {
+                    self.notify_expiry(&key, account, region, now_ms).await;
+                }
+            }
+        }
+    }
+
+    async fn publish(
+        &self,
+        account: &str,
+        region: &str,
+        arn: &str,
+        detail_type: &str,
+        detail: Value,
+        now_ms: i64,
+    ) {
+        let event = rampart_service::events::Event {
+            source: "aws.acm".to_owned(),
+            detail_type: detail_type.to_owned(),
+            account: account.to_owned(),
+            region: region.to_owned(),
+            resources: vec![arn.to_owned()],
+            detail,
+            time: chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_default(),
+        };
+        if let Err(e) = self.events.publish(event).await {
+            tracing::warn!(error = %e.message, "ACM event not published");
+        }
+    }
+
+    async fn notify_expiry(&self, key: &str, account: &str, region: &str, now_ms: i64) {
+        let Ok(Some(cur)) = rec::get::<CertRecord>(&*self.store, NS_CERT, key).await else {
+            return;
+        };
+        let mut c = cur.value;
+        c.expiry_notified = Some(now_ms);
+        let saved = rec::commit(
+            &*self.store,
+            vec![
+                match rec::put(NS_CERT, key, &c, Expect::Version(cur.version)) {
+                    Ok(op) => op,
+                    Err(_) => return,
+                },
+            ],
+        )
+        .await;
+        if saved.is_ok() {
+            let days = (c.not_after - now_ms) / DAY_MS;
+            self.publish(
+                account,
+                region,
+                &c.arn,
+                "ACM Certificate Approaching Expiration",
+                serde_json::json!({"DaysToExpiry": days, "CommonName": c.domain}),
+                now_ms,
+            )
+            .await;
+        }
+    }
+
+    async fn renew_managed(&self, key: &str, account: &str, region: &str, now_ms: i64) {
+        let Ok(Some(cur)) = rec::get::<CertRecord>(&*self.store, NS_CERT, key).await else {
+            return;
+        };
+        let mut c = cur.value;
+        let Some(ca_arn) = c.ca_arn.clone() else {
+            return;
+        };
+        let outcome = self.reissue(&c, &ca_arn, account).await;
+        c.renewed_at = Some(now_ms);
+        let (detail_type, detail) = match outcome {
+            Ok((pem, chain)) => match x509::parse_certificate(pem.as_bytes()) {
+                Ok(info) => {
+                    c.der = B64.encode(&info.der);
+                    c.chain = chain;
+                    c.serial = colon(&info.serial_hex);
+                    c.not_before = info.not_before * 1000;
+                    c.not_after = info.not_after * 1000;
+                    c.issued = now_ms;
+                    c.renewal_status = Some(("SUCCESS".to_owned(), None));
+                    c.expiry_notified = None;
+                    (
+                        "ACM Certificate Available",
+                        serde_json::json!({
+                            "Action": "RENEWAL",
+                            "CertificateType": "PRIVATE",
+                            "CommonName": c.domain,
+                            "CertificateCreatedDate": iso(c.created),
+                            "CertificateExpirationDate": iso(c.not_after),
+                            "DaysToExpiry": (c.not_after - now_ms) / DAY_MS,
+                            "InUse": false,
+                            "Exported": c.exported,
+                        }),
+                    )
+                }
+                Err(_) => return,
+            },
+            Err(e) => {
+                let reason = match e.code.as_ref() {
+                    "AccessDeniedException" => "PCA_ACCESS_DENIED",
+                    "ResourceNotFoundException" => "PCA_RESOURCE_NOT_FOUND",
+                    "InvalidStateException" => "PCA_INVALID_STATE",
+                    _ => "OTHER",
+                };
+                c.renewal_status = Some(("FAILED".to_owned(), Some(reason.to_owned())));
+                (
+                    "ACM Certificate Renewal Action Required",
+                    serde_json::json!({"CommonName": c.domain, "DaysToExpiry": (c.not_after - now_ms) / DAY_MS, "RenewalStatus": "FAILED", "FailureReason": reason}),
+                )
+            }
+        };
+        let Ok(op) = rec::put(NS_CERT, key, &c, Expect::Version(cur.version)) else {
+            return;
+        };
+        if rec::commit(&*self.store, vec![op]).await.is_ok() {
+            self.publish(account, region, &c.arn, detail_type, detail, now_ms)
+                .await;
+        }
+    }
+
+    async fn reissue(
+        &self,
+        c: &CertRecord,
+        ca_arn: &str,
+        account: &str,
+    ) -> Result<(String, Option<String>), AwsError> {
+        let alg = KeyAlgorithm::parse(&c.key_algorithm).map_err(|_| internal("key algorithm"))?;
+        let sealed = B64.decode(&c.sealed_key).map_err(|_| internal("key"))?;
+        let pkcs8 = self
+            .sealer
+            .open(&sealed, c.arn.as_bytes())
+            .map_err(|_| internal("unseal"))?;
+        let (domain, names) = (c.domain.clone(), c.sans.clone());
+        let signing = signing_for(alg);
+        let csr = tokio::task::spawn_blocking(move || {
+            let signer = x509::load_key(alg, pkcs8.expose(), signing)?;
+            x509::leaf_csr(&domain, &names, &signer)
+        })
+        .await
+        .map_err(|_| internal("csr task"))?
+        .map_err(|_| internal("csr"))?;
+        let ca = self.pca.load_for_acm(ca_arn).await?;
+        self.pca
+            .issue_for_acm_renewal(
+                ps::IssueCertificateRequest {
+                    certificate_authority_arn: ca_arn.to_owned(),
+                    csr: Blob(csr.into_bytes()),
+                    signing_algorithm: ca.config.signing_algorithm.clone(),
+                    template_arn: Some(
+                        "arn:aws:acm-pca:::template/EndEntityCertificate/v1".to_owned(),
+                    ),
+                    validity: ps::Validity {
+                        r#type: "DAYS".to_owned(),
+                        value: PRIVATE_VALIDITY_DAYS,
+                    },
+                    ..Default::default()
+                },
+                account,
+            )
+            .await
+    }
+}
+
+fn iso(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default()
+}
+
+fn signing_for(alg: KeyAlgorithm) -> &'static str {
+    match alg {
+        KeyAlgorithm::EcP384 => "SHA384WITHECDSA",
+        KeyAlgorithm::EcP256 | KeyAlgorithm::EcP521 => "SHA256WITHECDSA",
+        _ => "SHA256WITHRSA",
     }
 }
 

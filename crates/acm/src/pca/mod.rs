@@ -891,7 +891,68 @@ impl PcaService {
                 &req.certificate_authority_arn,
             )
             .await?;
+        let cert_arn = self
+            .issue_from(&parts, &found.value, req, &ctx.caller.arn)
+            .await?;
+        ctx.note_resource("AWS::ACMPCA::Certificate", &cert_arn);
+        Ok(s::IssueCertificateResponse {
+            certificate_arn: Some(cert_arn),
+        })
+    }
+
+    /// Issue for ACM's managed renewal, as the service principal `acm.amazonaws.com`: the CA
+    /// must have given ACM permission (CreatePermission) to issue and get certificates.
+    /// Returns the certificate and its chain (PEM).
+    ///
+    /// # Errors
+    /// `AccessDeniedException` without the permission; the errors of IssueCertificate.
+    pub(crate) async fn issue_for_acm_renewal(
+        &self,
+        req: s::IssueCertificateRequest,
+        account: &str,
+    ) -> Result<(String, Option<String>), AwsError> {
+        let (parts, found) = self.load(&req.certificate_authority_arn).await?;
         let rec = found.value;
+        let allowed = rec.permissions.iter().any(|p| {
+            p.principal == "acm.amazonaws.com"
+                && p.source_account.as_deref().is_none_or(|a| a == account)
+                && p.actions.iter().any(|a| a == "IssueCertificate")
+                && p.actions.iter().any(|a| a == "GetCertificate")
+        });
+        if !allowed {
+            return Err(err(
+                "AccessDeniedException",
+                "The private CA has not given acm.amazonaws.com permission to issue and get certificates.",
+            ));
+        }
+        let cert_arn = self
+            .issue_from(&parts, &rec, req, "acm.amazonaws.com")
+            .await?;
+        let serial = cert_arn.rsplit('/').next().unwrap_or_default().to_owned();
+        let cert = self
+            .find_cert(&parts, &serial, &cert_arn, "InvalidArnException")
+            .await?
+            .value;
+        let der = B64.decode(&cert.der).map_err(|_| internal("cert"))?;
+        let ca = Self::ca_cert_der(&rec)?;
+        let mut chain = x509::pem(&ca);
+        if let Some(up) = &rec.chain {
+            chain.push('\n');
+            chain.push_str(up);
+        }
+        Ok((x509::pem(&der), Some(chain)))
+    }
+
+    /// IssueCertificate once the caller is authorized; returns the certificate ARN.
+    #[allow(clippy::too_many_lines)]
+    async fn issue_from(
+        &self,
+        parts: &CaArn,
+        rec: &CaRecord,
+        req: s::IssueCertificateRequest,
+        requested_by: &str,
+    ) -> Result<String, AwsError> {
+        let rec = rec.clone();
         let template_arn = req
             .template_arn
             .clone()
@@ -956,9 +1017,7 @@ impl PcaService {
         if let Some(key) = &token {
             if let Some(t) = records::get::<TokenRecord>(&*self.store, NS_TOKEN, key).await? {
                 if t.value.until > now && t.value.request == fingerprint {
-                    return Ok(s::IssueCertificateResponse {
-                        certificate_arn: Some(t.value.arn),
-                    });
+                    return Ok(t.value.arn);
                 }
             }
         }
@@ -1033,7 +1092,7 @@ impl PcaService {
             issued: now,
             not_before,
             not_after,
-            requested_by: ctx.caller.arn.clone(),
+            requested_by: requested_by.to_owned(),
             revoked: None,
             reason: None,
         };
@@ -1060,10 +1119,7 @@ impl PcaService {
             )?);
         }
         records::commit(&*self.store, ops).await?;
-        ctx.note_resource("AWS::ACMPCA::Certificate", &cert_arn);
-        Ok(s::IssueCertificateResponse {
-            certificate_arn: Some(cert_arn),
-        })
+        Ok(cert_arn)
     }
 
     async fn find_cert(
