@@ -29,23 +29,31 @@ def openssl(*args, input=None):
     return r.stdout
 
 
-@pytest.fixture(scope="module")
-def root(pca):
+def make_root(pca, cn, key="RSA_2048", signing="SHA256WITHRSA"):
     arn = pca.create_certificate_authority(
-        CertificateAuthorityConfiguration={
-            "KeyAlgorithm": "EC_prime256v1", "SigningAlgorithm": "SHA256WITHECDSA",
-            "Subject": {"CommonName": "ACM Test Root"},
-        },
+        CertificateAuthorityConfiguration={"KeyAlgorithm": key, "SigningAlgorithm": signing,
+                                           "Subject": {"CommonName": cn}},
         CertificateAuthorityType="ROOT",
     )["CertificateAuthorityArn"]
     csr = pca.get_certificate_authority_csr(CertificateAuthorityArn=arn)["Csr"]
     cert_arn = pca.issue_certificate(
-        CertificateAuthorityArn=arn, Csr=csr, SigningAlgorithm="SHA256WITHECDSA", TemplateArn=ROOT_TEMPLATE,
+        CertificateAuthorityArn=arn, Csr=csr, SigningAlgorithm=signing, TemplateArn=ROOT_TEMPLATE,
         Validity={"Type": "YEARS", "Value": 5},
     )["CertificateArn"]
     pem = pca.get_certificate(CertificateAuthorityArn=arn, CertificateArn=cert_arn)["Certificate"]
     pca.import_certificate_authority_certificate(CertificateAuthorityArn=arn, Certificate=pem)
     return {"arn": arn, "pem": pem}
+
+
+@pytest.fixture(scope="module")
+def root(pca):
+    """An active RSA root CA (ACM's default RSA_2048 requests match its key family)."""
+    return make_root(pca, "ACM Test Root")
+
+
+@pytest.fixture(scope="module")
+def ec_root(pca):
+    return make_root(pca, "ACM Test EC Root", "EC_prime256v1", "SHA256WITHECDSA")
 
 
 def test_private_certificate_is_issued_at_once_by_the_private_ca(acm, root, tmp_path):
@@ -74,8 +82,8 @@ def test_private_certificate_is_issued_at_once_by_the_private_ca(acm, root, tmp_
     assert arn in [c["CertificateArn"] for c in listed]
 
 
-def test_export_gives_the_key_encrypted_with_the_passphrase(acm, root, tmp_path):
-    arn = acm.request_certificate(DomainName="export.example.com", CertificateAuthorityArn=root["arn"],
+def test_export_gives_the_key_encrypted_with_the_passphrase(acm, ec_root, tmp_path):
+    arn = acm.request_certificate(DomainName="export.example.com", CertificateAuthorityArn=ec_root["arn"],
                                   KeyAlgorithm="EC_prime256v1")["CertificateArn"]
     out = acm.export_certificate(CertificateArn=arn, Passphrase=b"correct horse")
     assert "BEGIN ENCRYPTED PRIVATE KEY" in out["PrivateKey"]
@@ -168,7 +176,18 @@ def test_errors_for_unknown_and_bad_arns_and_public_certificates(acm, pca):
                                            "Subject": {"CommonName": "pending"}},
         CertificateAuthorityType="ROOT")["CertificateAuthorityArn"]
     with pytest.raises(ClientError) as e:
-        acm.request_certificate(DomainName="x.example.com", CertificateAuthorityArn=pending)
+        acm.request_certificate(DomainName="x.example.com", CertificateAuthorityArn=pending,
+                                KeyAlgorithm="EC_prime256v1")
+    assert error_code(e.value) == "InvalidParameterException"
+
+
+def test_requested_key_must_match_the_ca_key_family_and_acm_algorithms(acm, root, ec_root):
+    with pytest.raises(ClientError) as e:
+        acm.request_certificate(DomainName="fam.example.com", CertificateAuthorityArn=ec_root["arn"])
+    assert error_code(e.value) == "InvalidParameterException"
+    with pytest.raises(ClientError) as e:
+        acm.request_certificate(DomainName="fam.example.com", CertificateAuthorityArn=root["arn"],
+                                KeyAlgorithm="RSA_4096")
     assert error_code(e.value) == "InvalidParameterException"
 
 
@@ -209,8 +228,8 @@ def test_validation_operations_on_a_private_certificate(acm, root):
     assert acm.list_certificate_domain_validations(CertificateArn=arn)["DomainValidationSummaryList"] == []
 
 
-def test_search_certificates_with_filter_statements(acm, root, tmp_path):
-    ec = acm.request_certificate(DomainName="search-ec.example.com", CertificateAuthorityArn=root["arn"],
+def test_search_certificates_with_filter_statements(acm, ec_root, tmp_path):
+    ec = acm.request_certificate(DomainName="search-ec.example.com", CertificateAuthorityArn=ec_root["arn"],
                                  KeyAlgorithm="EC_secp384r1")["CertificateArn"]
     key, cert = self_signed(tmp_path, "search-imported.example.com")
     imported = acm.import_certificate(Certificate=cert, PrivateKey=key)["CertificateArn"]
@@ -279,19 +298,7 @@ def test_managed_renewal_and_expiry_events_on_the_clock(server_factory, tmp_path
     srv = server_factory("acm-renewal", dev=True, extra_env={"RAMPART_EVENT_WEBHOOKS": hook.url})
     pca, acm = srv.client("acm-pca"), srv.client("acm")
 
-    def active_root(cn):
-        arn = pca.create_certificate_authority(
-            CertificateAuthorityConfiguration={"KeyAlgorithm": "EC_prime256v1", "SigningAlgorithm": "SHA256WITHECDSA",
-                                               "Subject": {"CommonName": cn}},
-            CertificateAuthorityType="ROOT")["CertificateAuthorityArn"]
-        csr = pca.get_certificate_authority_csr(CertificateAuthorityArn=arn)["Csr"]
-        c = pca.issue_certificate(CertificateAuthorityArn=arn, Csr=csr, SigningAlgorithm="SHA256WITHECDSA",
-                                  TemplateArn=ROOT_TEMPLATE, Validity={"Type": "YEARS", "Value": 5})["CertificateArn"]
-        pem = pca.get_certificate(CertificateAuthorityArn=arn, CertificateArn=c)["Certificate"]
-        pca.import_certificate_authority_certificate(CertificateAuthorityArn=arn, Certificate=pem)
-        return arn
-
-    allowed, denied = active_root("renewing"), active_root("no permission")
+    allowed, denied = make_root(pca, "renewing")["arn"], make_root(pca, "no permission")["arn"]
     pca.create_permission(CertificateAuthorityArn=allowed, Principal="acm.amazonaws.com",
                           Actions=["IssueCertificate", "GetCertificate", "ListPermissions"])
     ok = acm.request_certificate(DomainName="renews.example.com", CertificateAuthorityArn=allowed)["CertificateArn"]

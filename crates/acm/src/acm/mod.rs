@@ -371,12 +371,31 @@ impl AcmService {
             .key_algorithm
             .clone()
             .unwrap_or_else(|| "RSA_2048".to_owned());
-        let alg = KeyAlgorithm::parse(&key_name).map_err(|_| {
+        // ACM requests RSA_2048, EC_prime256v1 and EC_secp384r1 keys; the other algorithms
+        // are for imported certificates.
+        let alg = match key_name.as_str() {
+            "RSA_2048" | "EC_prime256v1" | "EC_secp384r1" => KeyAlgorithm::parse(&key_name).ok(),
+            _ => None,
+        }
+        .ok_or_else(|| {
             err(
                 "InvalidParameterException",
-                format!("Key algorithm {key_name} is not supported for private certificates."),
+                format!("Key algorithm {key_name} is not supported for certificate requests; use RSA_2048, EC_prime256v1 or EC_secp384r1."),
             )
         })?;
+        let ca_family = self
+            .pca
+            .load_for_acm(&ca_arn)
+            .await
+            .map_err(|e| map_pca_err(e, &ca_arn))?
+            .config
+            .key_algorithm;
+        if ca_family.starts_with("RSA") != key_name.starts_with("RSA") {
+            return Err(err(
+                "InvalidParameterException",
+                format!("The key algorithm {key_name} must be of the same family (RSA or ECDSA) as the private CA's key ({ca_family})."),
+            ));
+        }
         let mut sans = vec![req.domain_name.clone()];
         for n in req.subject_alternative_names.iter().flatten() {
             if !sans.contains(n) {
