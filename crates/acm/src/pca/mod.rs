@@ -1935,3 +1935,58 @@ fn write_durably(path: &std::path::Path, body: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)?;
     std::fs::File::open(dir)?.sync_all()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serials_are_normalized_from_colon_and_plain_hex() {
+        assert_eq!(normalize_serial("0A:bC:01").as_deref(), Some("abc01"));
+        assert_eq!(normalize_serial("00ff").as_deref(), Some("ff"));
+        assert_eq!(normalize_serial("zz"), None);
+        assert_eq!(normalize_serial(""), None);
+        assert_eq!(colon_hex("abc01"), "0a:bc:01");
+    }
+
+    #[test]
+    fn ca_and_certificate_arns_parse() {
+        let id = "12345678-1234-1234-1234-123456789012";
+        let ca = format!("arn:aws:acm-pca:us-east-1:111122223333:certificate-authority/{id}");
+        let p = parse_arn(&ca).expect("ca arn");
+        assert_eq!(
+            (p.account.as_str(), p.id.as_str(), p.serial),
+            ("111122223333", id, None)
+        );
+        let p = parse_arn(&format!("{ca}/certificate/abcd")).expect("cert arn");
+        assert_eq!(p.serial.as_deref(), Some("abcd"));
+        for bad in [
+            "arn:aws:acm-pca:us-east-1:111122223333:certificate-authority/nope",
+            "arn:aws:kms:us-east-1:111122223333:key/x",
+            "not an arn",
+        ] {
+            assert_eq!(
+                parse_arn(bad).err().map(|e| e.code.into_owned()),
+                Some("InvalidArnException".to_owned())
+            );
+        }
+    }
+
+    #[test]
+    fn subjects_keep_aws_attribute_order_and_need_one_attribute() {
+        let s = subject_of(&s::ASN1Subject {
+            common_name: Some("cn".into()),
+            country: Some("US".into()),
+            ..Default::default()
+        })
+        .expect("subject");
+        assert_eq!(
+            s.attributes,
+            vec![
+                (x509::attr::COUNTRY.to_vec(), "US".to_owned()),
+                (x509::attr::COMMON_NAME.to_vec(), "cn".to_owned())
+            ]
+        );
+        assert!(subject_of(&s::ASN1Subject::default()).is_err());
+    }
+}
