@@ -338,3 +338,24 @@ def wait_until(pred, timeout=10.0):
             return True
         time.sleep(0.1)
     return pred()
+
+
+def test_private_keys_are_never_stored_in_clear(acm, root, dev_server, tmp_path):
+    import base64
+    acm.request_certificate(DomainName="clear.example.com", CertificateAuthorityArn=root["arn"])
+    key, cert = self_signed(tmp_path, "clear-imported.example.com")
+    acm.import_certificate(Certificate=cert, PrivateKey=key)
+    der = base64.b64decode(b"".join(l for l in key.splitlines() if not l.startswith(b"-----")))
+    needles = [b"PRIVATE KEY", der[26:90], base64.b64encode(der[3:45])]
+    markers = [bytes.fromhex("020100300d06092a864886f70d01010105000482")]
+    for m in markers:
+        needles.append(m)
+        for shift in range(3):
+            enc = base64.b64encode(b"\0" * shift + m)
+            needles.append(enc[-(-shift * 4 // 3):(shift + len(m)) * 4 // 3])
+    files = [p for p in dev_server.data_dir.rglob("*") if p.is_file()]
+    assert files
+    for p in files:
+        data = p.read_bytes()
+        for n in needles:
+            assert n not in data, f"{p} holds a private key in clear"
