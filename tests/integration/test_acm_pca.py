@@ -419,3 +419,15 @@ def test_ca_private_keys_are_never_stored_in_clear(pca, chain, dev_server):
         data = p.read_bytes()
         for n in needles:
             assert n not in data, f"{p} holds a private key in clear"
+
+
+def test_aws_json_1_1_requests_work_as_well_as_cbor(dev_server, chain):
+    # boto3 and the aws CLI speak smithy-rpc-v2-cbor to ACM-PCA; older SDKs send awsJson1.1.
+    r = dev_server.json_request("acm-pca", "ACMPrivateCA.DescribeCertificateAuthority",
+                                json.dumps({"CertificateAuthorityArn": chain["sub"]}))
+    assert r.status_code == 200, r.text
+    assert r.json()["CertificateAuthority"]["Type"] == "SUBORDINATE"
+    r = dev_server.json_request("acm-pca", "ACMPrivateCA.DescribeCertificateAuthority",
+                                json.dumps({"CertificateAuthorityArn": chain["sub"] + "0"}))
+    assert r.status_code == 400
+    assert r.json()["__type"].split("#")[-1] in ("InvalidArnException", "ValidationException")
