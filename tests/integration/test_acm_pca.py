@@ -431,3 +431,32 @@ def test_aws_json_1_1_requests_work_as_well_as_cbor(dev_server, chain):
                                 json.dumps({"CertificateAuthorityArn": chain["sub"] + "0"}))
     assert r.status_code == 400
     assert r.json()["__type"].split("#")[-1] in ("InvalidArnException", "ValidationException")
+
+
+def test_api_passthrough_subject_sans_and_custom_extensions(pca, chain, tmp_path):
+    passthrough = {
+        "Subject": {"CommonName": "override.example.com", "Organization": "Passthrough"},
+        "Extensions": {
+            "SubjectAlternativeNames": [{"DnsName": "extra.example.com"}, {"IpAddress": "10.0.0.1"}],
+            "CustomExtensions": [{"ObjectIdentifier": "1.3.6.1.4.1.55555.1", "Value": "DAVoZWxsbw==",
+                                  "Critical": False}],
+        },
+    }
+    cert_arn = pca.issue_certificate(
+        CertificateAuthorityArn=chain["sub"], Csr=leaf_csr(tmp_path, "pt.example.com"),
+        SigningAlgorithm="SHA256WITHECDSA", Validity={"Type": "DAYS", "Value": 5}, ApiPassthrough=passthrough,
+    )["CertificateArn"]
+    pem = pca.get_certificate(CertificateAuthorityArn=chain["sub"], CertificateArn=cert_arn)["Certificate"]
+    text = openssl("x509", "-noout", "-text", input=pem.encode()).decode()
+    assert "CN=override.example.com" in text.replace(" = ", "=")
+    assert "DNS:pt.example.com" in text and "DNS:extra.example.com" in text and "IP Address:10.0.0.1" in text
+    assert "1.3.6.1.4.1.55555.1" in text and "hello" in text
+    for bad in ({"CustomExtensions": [{"ObjectIdentifier": "2.5.29.19", "Value": "MAA="}]},
+                {"ExtendedKeyUsage": [{"ExtendedKeyUsageType": "CODE_SIGNING"}]},
+                {"KeyUsage": {"DigitalSignature": True}}):
+        with pytest.raises(ClientError) as e:
+            pca.issue_certificate(
+                CertificateAuthorityArn=chain["sub"], Csr=leaf_csr(tmp_path, "pt2.example.com"),
+                SigningAlgorithm="SHA256WITHECDSA", Validity={"Type": "DAYS", "Value": 5},
+                ApiPassthrough={"Extensions": bad})
+        assert error_code(e.value) == "InvalidArgsException", bad

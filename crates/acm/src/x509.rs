@@ -447,7 +447,24 @@ pub struct IssueSpec {
     pub extra_sans: Vec<SanType>,
     /// A subject replacing the CSR's (ApiPassthrough).
     pub subject: Option<Subject>,
+    /// Extended key usages for templates that define none (ApiPassthrough).
+    pub extra_eku: Vec<ExtendedKeyUsagePurpose>,
+    /// Custom extensions: OID, DER value, critical (ApiPassthrough).
+    pub custom_extensions: Vec<(Vec<u64>, Vec<u8>, bool)>,
 }
+
+/// Extensions the templates and Rampart set themselves, which ApiPassthrough may not replace:
+/// subject key id, key usage, subject alternative names, basic constraints, CRL distribution
+/// points, authority key id and extended key usage.
+pub const RESERVED_EXTENSIONS: [&[u64]; 7] = [
+    &[2, 5, 29, 14],
+    &[2, 5, 29, 15],
+    &[2, 5, 29, 17],
+    &[2, 5, 29, 19],
+    &[2, 5, 29, 31],
+    &[2, 5, 29, 35],
+    &[2, 5, 29, 37],
+];
 
 fn odt(secs: i64) -> Result<time::OffsetDateTime, X509Error> {
     time::OffsetDateTime::from_unix_timestamp(secs).map_err(|_| X509Error::Internal)
@@ -474,6 +491,14 @@ pub fn issue(
     params
         .subject_alt_names
         .extend(spec.extra_sans.iter().cloned());
+    if params.extended_key_usages.is_empty() {
+        params.extended_key_usages.clone_from(&spec.extra_eku);
+    }
+    for (oid, value, critical) in &spec.custom_extensions {
+        let mut ext = rcgen::CustomExtension::from_oid_content(oid, value.clone());
+        ext.set_criticality(*critical);
+        params.custom_extensions.push(ext);
+    }
     if let Some(url) = &spec.crl_url {
         if spec.template != Template::RootCa {
             params.crl_distribution_points = vec![CrlDistributionPoint {
@@ -775,6 +800,8 @@ mod tests {
             crl_url: Some("http://127.0.0.1/crl/x.crl".into()),
             extra_sans: Vec::new(),
             subject: None,
+            extra_eku: Vec::new(),
+            custom_extensions: Vec::new(),
         }
     }
 

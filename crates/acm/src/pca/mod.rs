@@ -1033,23 +1033,44 @@ impl PcaService {
             }
         }
         let mut extra_sans = Vec::new();
+        let mut extra_eku = Vec::new();
+        let mut custom_extensions = Vec::new();
         let mut subject = None;
         if let Some(pt) = &req.api_passthrough {
             if let Some(sub) = &pt.subject {
                 subject = Some(subject_of(sub)?);
             }
             if let Some(ext) = &pt.extensions {
-                if ext.custom_extensions.is_some()
-                    || ext.certificate_policies.is_some()
-                    || ext.extended_key_usage.is_some()
-                    || ext.key_usage.is_some()
-                {
+                if ext.certificate_policies.is_some() || ext.key_usage.is_some() {
                     return Err(invalid_args(
-                        "Rampart supports ApiPassthrough Subject and SubjectAlternativeNames (DnsName, IpAddress, Rfc822Name, UniformResourceIdentifier) only.",
+                        "Rampart does not pass through CertificatePolicies or KeyUsage (the templates define key usage).",
                     ));
                 }
                 for n in ext.subject_alternative_names.iter().flatten() {
                     extra_sans.push(passthrough_san(n)?);
+                }
+                for e in ext.extended_key_usage.iter().flatten() {
+                    extra_eku.push(passthrough_eku(e)?);
+                }
+                if !extra_eku.is_empty() && !template.is_ca() {
+                    return Err(invalid_args(
+                        "The template defines the extended key usage; ApiPassthrough ExtendedKeyUsage applies to CA certificate templates only.",
+                    ));
+                }
+                for c in ext.custom_extensions.iter().flatten() {
+                    let oid = parse_oid(&c.object_identifier).ok_or_else(|| {
+                        invalid_args("The custom extension object identifier is not valid.")
+                    })?;
+                    if x509::RESERVED_EXTENSIONS.contains(&oid.as_slice()) {
+                        return Err(invalid_args(format!(
+                            "The custom extension {} is set by the template and cannot be passed through.",
+                            c.object_identifier
+                        )));
+                    }
+                    let value = B64
+                        .decode(&c.value)
+                        .map_err(|_| invalid_args("The custom extension value is not base64."))?;
+                    custom_extensions.push((oid, value, c.critical.unwrap_or(false)));
                 }
             }
         }
@@ -1063,6 +1084,8 @@ impl PcaService {
             crl_url: self.crl_url(&rec),
             extra_sans,
             subject,
+            extra_eku,
+            custom_extensions,
         };
         let signer = self.signer(&rec, &req.signing_algorithm)?;
         let issuer_cert = if self_signed {
@@ -1841,6 +1864,32 @@ fn passthrough_san(n: &s::GeneralName) -> Result<rcgen::SanType, AwsError> {
     Err(invalid_args(
         "Rampart supports DnsName, IpAddress, Rfc822Name and UniformResourceIdentifier subject alternative names in ApiPassthrough.",
     ))
+}
+
+fn parse_oid(text: &str) -> Option<Vec<u64>> {
+    let oid: Option<Vec<u64>> = text.split('.').map(|p| p.parse::<u64>().ok()).collect();
+    oid.filter(|o| o.len() >= 2)
+}
+
+fn passthrough_eku(e: &s::ExtendedKeyUsage) -> Result<rcgen::ExtendedKeyUsagePurpose, AwsError> {
+    use rcgen::ExtendedKeyUsagePurpose as P;
+    if let Some(oid) = &e.extended_key_usage_object_identifier {
+        return parse_oid(oid)
+            .map(P::Other)
+            .ok_or_else(|| invalid_args("The extended key usage object identifier is not valid."));
+    }
+    Ok(match e.extended_key_usage_type.as_deref() {
+        Some("SERVER_AUTH") => P::ServerAuth,
+        Some("CLIENT_AUTH") => P::ClientAuth,
+        Some("CODE_SIGNING") => P::CodeSigning,
+        Some("EMAIL_PROTECTION") => P::EmailProtection,
+        Some("TIME_STAMPING") => P::TimeStamping,
+        Some("OCSP_SIGNING") => P::OcspSigning,
+        Some("SMART_CARD_LOGIN") => P::Other(vec![1, 3, 6, 1, 4, 1, 311, 20, 2, 2]),
+        Some("DOCUMENT_SIGNING") => P::Other(vec![1, 3, 6, 1, 4, 1, 311, 10, 3, 12]),
+        Some("CERTIFICATE_TRANSPARENCY") => P::Other(vec![1, 3, 6, 1, 4, 1, 11129, 2, 4, 4]),
+        _ => return Err(invalid_args("The extended key usage is not valid.")),
+    })
 }
 
 fn permission_policy(rec: &CaRecord, p: &PermissionRecord) -> String {
