@@ -180,6 +180,14 @@ def test_revoked_certificate_appears_in_the_crl_served_over_http(pca, chain, dev
     (tmp_path / "crl.der").write_bytes(r.content)
     (tmp_path / "sub.pem").write_text(chain["sub_pem"])
     openssl("crl", "-inform", "DER", "-in", str(tmp_path / "crl.der"), "-noout", "-CAfile", str(tmp_path / "sub.pem"))
+    # openssl verify with CRL checking refuses the revoked certificate.
+    (tmp_path / "crl.pem").write_bytes(openssl("crl", "-inform", "DER", "-in", str(tmp_path / "crl.der")))
+    (tmp_path / "root.pem").write_text(chain["root_pem"])
+    (tmp_path / "revoked.pem").write_text(pem)
+    r = subprocess.run(["openssl", "verify", "-crl_check", "-CRLfile", str(tmp_path / "crl.pem"),
+                        "-CAfile", str(tmp_path / "root.pem"), "-untrusted", str(tmp_path / "sub.pem"),
+                        str(tmp_path / "revoked.pem")], capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0 and "revoked" in (r.stdout + r.stderr), r.stdout + r.stderr
     with pytest.raises(ClientError) as e:
         pca.revoke_certificate(CertificateAuthorityArn=chain["sub"], CertificateSerial=colon_serial,
                                RevocationReason="KEY_COMPROMISE")
