@@ -468,3 +468,30 @@ def test_api_passthrough_subject_sans_and_custom_extensions(pca, chain, tmp_path
                 SigningAlgorithm="SHA256WITHECDSA", Validity={"Type": "DAYS", "Value": 5},
                 ApiPassthrough={"Extensions": bad})
         assert error_code(e.value) == "InvalidArgsException", bad
+
+
+def test_update_revocation_configuration_turns_crls_on(pca, dev_server, tmp_path):
+    arn = new_ca(pca, key="EC_prime256v1", signing="SHA256WITHECDSA", cn="crl later")
+    activate_root(pca, arn, "SHA256WITHECDSA")
+
+    def leaf_text(name):
+        c = pca.issue_certificate(CertificateAuthorityArn=arn, Csr=leaf_csr(tmp_path, name),
+                                  SigningAlgorithm="SHA256WITHECDSA", Validity={"Type": "DAYS", "Value": 2})
+        pem = pca.get_certificate(CertificateAuthorityArn=arn, CertificateArn=c["CertificateArn"])["Certificate"]
+        return openssl("x509", "-noout", "-text", input=pem.encode()).decode()
+
+    assert "CRL Distribution Points" not in leaf_text("before.example.com")
+    with pytest.raises(ClientError) as e:
+        pca.update_certificate_authority(CertificateAuthorityArn=arn, RevocationConfiguration={
+            "OcspConfiguration": {"Enabled": True}})
+    assert error_code(e.value) == "InvalidArgsException"
+    cname = f"127.0.0.1:{dev_server.port}"
+    pca.update_certificate_authority(CertificateAuthorityArn=arn, RevocationConfiguration={
+        "CrlConfiguration": {"Enabled": True, "ExpirationInDays": 3, "CustomCname": cname}})
+    ca = pca.describe_certificate_authority(CertificateAuthorityArn=arn)["CertificateAuthority"]
+    assert ca["RevocationConfiguration"]["CrlConfiguration"]["Enabled"] is True
+    assert f"URI:http://{cname}/_rampart/pca/crl/" in leaf_text("after.example.com")
+    r = dev_server.http("GET", f"/_rampart/pca/crl/{arn.split('/')[-1]}.crl")
+    assert r.status_code == 200
+    assert "Next Update" in openssl("crl", "-inform", "DER", "-noout", "-text", input=r.content).decode()
+    assert dev_server.http("GET", f"/_rampart/pca/crl/{uuid.uuid4()}.crl").status_code == 404
