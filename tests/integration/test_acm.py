@@ -359,3 +359,21 @@ def test_private_keys_are_never_stored_in_clear(acm, root, dev_server, tmp_path)
         data = p.read_bytes()
         for n in needles:
             assert n not in data, f"{p} holds a private key in clear"
+
+
+def test_calls_are_audited_without_secrets(acm, ec_root, dev_server):
+    import json
+
+    from conftest import lookup_events
+
+    arn = acm.request_certificate(DomainName="audit.example.com", CertificateAuthorityArn=ec_root["arn"],
+                                  KeyAlgorithm="EC_prime256v1")["CertificateArn"]
+    acm.export_certificate(CertificateArn=arn, Passphrase=b"audit-passphrase")
+    ct = dev_server.client("cloudtrail")
+    events = lookup_events(ct, "EventName", "ExportCertificate")
+    assert events
+    record = json.loads(events[0]["CloudTrailEvent"])
+    assert record["eventSource"] == "acm.amazonaws.com"
+    assert "audit-passphrase" not in events[0]["CloudTrailEvent"]
+    assert "YXVkaXQtcGFzc3BocmFzZQ" not in events[0]["CloudTrailEvent"]
+    assert "PRIVATE KEY" not in events[0]["CloudTrailEvent"]

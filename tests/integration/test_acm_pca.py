@@ -495,3 +495,13 @@ def test_update_revocation_configuration_turns_crls_on(pca, dev_server, tmp_path
     assert r.status_code == 200
     assert "Next Update" in openssl("crl", "-inform", "DER", "-noout", "-text", input=r.content).decode()
     assert dev_server.http("GET", f"/_rampart/pca/crl/{uuid.uuid4()}.crl").status_code == 404
+
+
+def test_pca_calls_are_cloudtrail_events(dev_server, chain):
+    from conftest import lookup_events
+
+    events = lookup_events(dev_server.client("cloudtrail"), "EventName", "IssueCertificate")
+    assert events
+    record = json.loads(events[0]["CloudTrailEvent"])
+    assert record["eventSource"] == "acm-pca.amazonaws.com"
+    assert any(chain["sub"] in e["CloudTrailEvent"] or chain["root"] in e["CloudTrailEvent"] for e in events)
