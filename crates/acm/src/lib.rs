@@ -2,4 +2,10 @@
 
 #![forbid(unsafe_code)]
 
+pub mod acm;
+pub mod pca;
 pub mod shapes;
+pub mod x509;
+
+pub use acm::AcmService;
+pub use pca::PcaService;

@@ -58,6 +58,8 @@ pub struct App {
     pub events: Arc<crate::events::StoreEventBus>,
     /// TLS certificates, with `--tls`.
     pub tls: Option<Arc<crate::tls::Certificates>>,
+    /// ACM Private CA (its CRLs are served over HTTP by the front door).
+    pub pca: Arc<rampart_acm::PcaService>,
 }
 
 /// Parameter Store's `/aws/reference/secretsmanager/…` parameters: Secrets Manager's
@@ -371,6 +373,42 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
         }),
     );
     services.insert("ssm", ssm as Arc<dyn Service>);
+    let pca = Arc::new(rampart_acm::PcaService::new(
+        Arc::clone(&store),
+        Arc::clone(&identity.sealer),
+        clock.clone(),
+        pca_crl_base_url(config.listen),
+        config.data_dir.join("acm-pca-audit-reports"),
+    ));
+    let pca_jobs = Arc::clone(&pca);
+    scheduler.every(
+        "acm-pca.housekeeping",
+        chrono::Duration::seconds(60),
+        Arc::new(move |now| {
+            let pca = Arc::clone(&pca_jobs);
+            Box::pin(async move { pca.housekeeping(now.timestamp_millis()).await })
+        }),
+    );
+    services.insert("acm-pca", Arc::clone(&pca) as Arc<dyn Service>);
+    let acm = Arc::new(
+        rampart_acm::AcmService::new(
+            Arc::clone(&store),
+            Arc::clone(&identity.sealer),
+            clock.clone(),
+            Arc::clone(&pca),
+        )
+        .with_events(Arc::clone(&events) as Arc<dyn rampart_service::events::EventBus>),
+    );
+    let acm_jobs = Arc::clone(&acm);
+    scheduler.every(
+        "acm.housekeeping",
+        chrono::Duration::seconds(3600),
+        Arc::new(move |now| {
+            let acm = Arc::clone(&acm_jobs);
+            Box::pin(async move { acm.housekeeping(now.timestamp_millis()).await })
+        }),
+    );
+    services.insert("acm", acm as Arc<dyn Service>);
     services.insert(
         "cloudtrail",
         Arc::new(CloudTrailService::new(Arc::clone(&store), auditor.clone())),
@@ -387,6 +425,7 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
         kms,
         events,
         tls,
+        pca,
         signing_keys: SigningKeyCache::new(),
         limits: Limits::default(),
         request_ids: rampart_service::unique::UniqueIds::new(),
@@ -394,6 +433,16 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
     bootstrap(&app).await?;
     tracing::debug!(elapsed_us = started.elapsed().as_micros(), "node ready");
     Ok(Arc::new(app))
+}
+
+/// Where issued certificates say Rampart serves CRLs: the listen address (loopback when it
+/// listens on all addresses); a CA's CrlConfiguration `CustomCname` overrides the host.
+fn pca_crl_base_url(listen: std::net::SocketAddr) -> String {
+    let mut addr = listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    format!("http://{addr}")
 }
 
 /// The KMS custom key store settings: CloudHSM clusters and how to reach XKS proxies.

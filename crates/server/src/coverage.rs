@@ -25,28 +25,59 @@ pub fn implemented(service: &str) -> &'static [&'static str] {
         "kms" => rampart_kms::KmsService::IMPLEMENTED,
         "secretsmanager" => rampart_secretsmanager::SecretsManagerService::IMPLEMENTED,
         "ssm" => rampart_ssm::SsmService::IMPLEMENTED,
+        "acm-pca" => rampart_acm::PcaService::IMPLEMENTED,
+        "acm" => rampart_acm::AcmService::IMPLEMENTED,
         "cloudtrail" => rampart_audit::CloudTrailService::IMPLEMENTED,
         _ => &[],
     }
 }
 
 /// Parts of a model that an issue treats as a whole: (service, name, operations).
-pub const AREAS: &[(&str, &str, &[&str])] = &[(
-    "ssm",
-    "Parameter Store",
-    &[
-        "PutParameter",
-        "GetParameter",
-        "GetParameters",
-        "GetParametersByPath",
-        "DescribeParameters",
-        "GetParameterHistory",
-        "DeleteParameter",
-        "DeleteParameters",
-        "LabelParameterVersion",
-        "UnlabelParameterVersion",
-    ],
-)];
+pub const AREAS: &[(&str, &str, &[&str])] = &[
+    (
+        "ssm",
+        "Parameter Store",
+        &[
+            "PutParameter",
+            "GetParameter",
+            "GetParameters",
+            "GetParametersByPath",
+            "DescribeParameters",
+            "GetParameterHistory",
+            "DeleteParameter",
+            "DeleteParameters",
+            "LabelParameterVersion",
+            "UnlabelParameterVersion",
+        ],
+    ),
+    (
+        "acm",
+        "classic operations (not the ACME endpoints)",
+        &[
+            "AddTagsToCertificate",
+            "DeleteCertificate",
+            "DescribeCertificate",
+            "ExportCertificate",
+            "GetAccountConfiguration",
+            "GetCertificate",
+            "ImportCertificate",
+            "ListCertificateDomainValidations",
+            "ListCertificates",
+            "ListTagsForCertificate",
+            "ListTagsForResource",
+            "PutAccountConfiguration",
+            "RemoveTagsFromCertificate",
+            "RenewCertificate",
+            "RequestCertificate",
+            "ResendValidationEmail",
+            "RevokeCertificate",
+            "SearchCertificates",
+            "TagResource",
+            "UntagResource",
+            "UpdateCertificateOptions",
+        ],
+    ),
+];
 
 /// Rows for the [`AREAS`]: (label, implemented, total).
 #[must_use]

@@ -284,6 +284,13 @@ async fn own_routes(
                 body.to_string().into_bytes(),
             ))
         }
+        (&Method::GET, p) if p.starts_with("/_rampart/pca/crl/") => {
+            let id = p["/_rampart/pca/crl/".len()..].strip_suffix(".crl")?;
+            Some(match app.pca.crl_der(id).await {
+                Some(der) => respond(200, "application/pkix-crl", request_id, der),
+                None => respond(404, "text/plain", request_id, b"no such CRL".to_vec()),
+            })
+        }
         _ => None,
     }
 }
