@@ -1,12 +1,14 @@
 //! `rampart bench`: drive a running server with signed requests over keep-alive connections and
-//! report requests/s with p50/p99 latency. The workloads are STS `GetCallerIdentity` and KMS
-//! `Encrypt` (4 KiB), `Decrypt` and `GenerateDataKey`. The same run can drive a peer (e.g. moto's
-//! server) so the figures come out as a ratio measured on the same machine.
+//! report requests/s with p50/p99 latency. The workloads are STS `GetCallerIdentity`, KMS
+//! `Encrypt` (4 KiB), `Decrypt` and `GenerateDataKey`, SSM `GetParameter` of a `SecureString`
+//! with decryption, and Secrets Manager `GetSecretValue`. The same run can drive a peer (e.g.
+//! moto's server) so the figures come out as a ratio measured on the same machine.
 //!
 //! Each workload's request is signed once up front and replayed: SigV4 signatures stay valid for
 //! 15 minutes, so the load generator spends its core on I/O rather than on HMACs. The KMS
 //! workloads first create a key on the target (and, for `Decrypt`, encrypt the plaintext once),
-//! so every target decrypts its own ciphertext.
+//! so every target decrypts its own ciphertext; the SSM and Secrets Manager workloads first store
+//! their 64-byte value on the target.
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -21,6 +23,12 @@ const FORM: &str = "application/x-www-form-urlencoded; charset=utf-8";
 const AWS_JSON: &str = "application/x-amz-json-1.1";
 /// Size of the `Encrypt` plaintext.
 pub const PLAINTEXT_BYTES: usize = 4096;
+/// The 64-byte value of the `SecureString` parameter and of the secret.
+pub const STORED_VALUE: &str = "rampart-bench-value-0123456789abcdef-0123456789abcdef-0123456789";
+/// Name of the `SecureString` parameter read by the SSM workload.
+pub const PARAMETER_NAME: &str = "/bench/secure";
+/// Name of the secret read by the Secrets Manager workload.
+pub const SECRET_NAME: &str = "bench-secret";
 
 fn hmac256(key: &[u8], data: &[u8]) -> Vec<u8> {
     hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), data)
@@ -40,7 +48,7 @@ pub struct Credentials {
 /// What differs between two signed requests: service, awsJson target, content type and body.
 #[derive(Debug, Clone, Copy)]
 pub struct Call<'a> {
-    /// SigV4 service name (`sts`, `kms`).
+    /// SigV4 service name (`sts`, `kms`, `ssm`, `secretsmanager`).
     pub service: &'a str,
     /// `X-Amz-Target` for awsJson (`TrentService.Encrypt`); `None` for awsQuery.
     pub target: Option<&'a str>,
@@ -62,15 +70,21 @@ impl<'a> Call<'a> {
         }
     }
 
-    /// A KMS operation (awsJson1.1, `TrentService.<operation>`) with a JSON body.
+    /// An awsJson1.1 operation of `service` (`X-Amz-Target: target`) with a JSON body.
     #[must_use]
-    pub fn kms(target: &'a str, body: &'a [u8]) -> Self {
+    pub fn aws_json(service: &'a str, target: &'a str, body: &'a [u8]) -> Self {
         Call {
-            service: "kms",
+            service,
             target: Some(target),
             content_type: AWS_JSON,
             body,
         }
+    }
+
+    /// A KMS operation (awsJson1.1, `TrentService.<operation>`) with a JSON body.
+    #[must_use]
+    pub fn kms(target: &'a str, body: &'a [u8]) -> Self {
+        Call::aws_json("kms", target, body)
     }
 }
 
@@ -160,6 +174,10 @@ pub enum Workload {
     Decrypt,
     /// KMS `GenerateDataKey` with `KeySpec` `AES_256`.
     GenerateDataKey,
+    /// SSM `GetParameter` of a 64-byte `SecureString` with `WithDecryption`.
+    GetParameter,
+    /// Secrets Manager `GetSecretValue` of a 64-byte `SecretString`.
+    GetSecretValue,
 }
 
 impl Workload {
@@ -178,6 +196,8 @@ impl Workload {
             Workload::Encrypt => "Encrypt (4 KiB)",
             Workload::Decrypt => "Decrypt",
             Workload::GenerateDataKey => "GenerateDataKey",
+            Workload::GetParameter => "GetParameter (SS)",
+            Workload::GetSecretValue => "GetSecretValue",
         }
     }
 }
@@ -226,6 +246,24 @@ fn json_field(body: &[u8], path: &[&str]) -> Option<String> {
     v.as_str().map(str::to_owned)
 }
 
+/// Make one awsJson call for setup and return its status and answer body.
+async fn setup_call(
+    addr: &str,
+    creds: &Credentials,
+    service: &str,
+    target: &str,
+    body: &Value,
+) -> Result<(u16, Vec<u8>), String> {
+    let body = body.to_string();
+    let request = sign(
+        addr,
+        &Call::aws_json(service, target, body.as_bytes()),
+        creds,
+        "us-east-1",
+    );
+    call_once(addr, &request).await
+}
+
 /// Make one KMS call for setup and return its answer body, or why it failed.
 async fn kms_setup_call(
     addr: &str,
@@ -234,14 +272,7 @@ async fn kms_setup_call(
     body: &Value,
 ) -> Result<Vec<u8>, String> {
     let target = format!("TrentService.{operation}");
-    let body = body.to_string();
-    let request = sign(
-        addr,
-        &Call::kms(&target, body.as_bytes()),
-        creds,
-        "us-east-1",
-    );
-    let (status, answer) = call_once(addr, &request).await?;
+    let (status, answer) = setup_call(addr, creds, "kms", &target, body).await?;
     if status == 200 {
         Ok(answer)
     } else {
@@ -250,6 +281,14 @@ async fn kms_setup_call(
             snippet(&answer)
         ))
     }
+}
+
+/// Whether an awsJson answer is a 400 `ResourceExistsException` (its `__type` may carry a
+/// namespace prefix, as in `com.amazonaws...#ResourceExistsException`).
+fn is_resource_exists(status: u16, body: &[u8]) -> bool {
+    status == 400
+        && json_field(body, &["__type"])
+            .is_some_and(|t| t.rsplit('#').next() == Some("ResourceExistsException"))
 }
 
 /// The first bytes of an answer body, for error reports.
@@ -274,7 +313,7 @@ impl KmsRequests {
     #[must_use]
     pub fn request(&self, workload: Workload) -> Option<&[u8]> {
         match workload {
-            Workload::GetCallerIdentity => None,
+            Workload::GetCallerIdentity | Workload::GetParameter | Workload::GetSecretValue => None,
             Workload::Encrypt => Some(&self.encrypt),
             Workload::Decrypt => Some(&self.decrypt),
             Workload::GenerateDataKey => Some(&self.generate_data_key),
@@ -327,6 +366,63 @@ pub async fn kms_setup(addr: &str, creds: &Credentials) -> Result<KmsRequests, S
         decrypt: kms("TrentService.Decrypt", &decrypt_body),
         generate_data_key: kms("TrentService.GenerateDataKey", &gdk_body),
     })
+}
+
+/// Store the 64-byte `SecureString` parameter on `addr` (overwriting it) and sign the
+/// `GetParameter` request that reads it back decrypted.
+///
+/// # Errors
+/// When `PutParameter` fails.
+pub async fn ssm_setup(addr: &str, creds: &Credentials) -> Result<Vec<u8>, String> {
+    let put = json!({"Name": PARAMETER_NAME, "Type": "SecureString", "Value": STORED_VALUE, "Overwrite": true});
+    let (status, answer) = setup_call(addr, creds, "ssm", "AmazonSSM.PutParameter", &put).await?;
+    if status != 200 {
+        return Err(format!(
+            "PutParameter answered {status}: {}",
+            snippet(&answer)
+        ));
+    }
+    let get = json!({"Name": PARAMETER_NAME, "WithDecryption": true}).to_string();
+    Ok(sign(
+        addr,
+        &Call::aws_json("ssm", "AmazonSSM.GetParameter", get.as_bytes()),
+        creds,
+        "us-east-1",
+    ))
+}
+
+/// Create the 64-byte secret on `addr` (an existing one, from an earlier run, is kept) and sign
+/// the `GetSecretValue` request that reads it.
+///
+/// # Errors
+/// When `CreateSecret` fails other than with `ResourceExistsException`.
+pub async fn secrets_setup(addr: &str, creds: &Credentials) -> Result<Vec<u8>, String> {
+    let create = json!({"Name": SECRET_NAME, "SecretString": STORED_VALUE});
+    let (status, answer) = setup_call(
+        addr,
+        creds,
+        "secretsmanager",
+        "secretsmanager.CreateSecret",
+        &create,
+    )
+    .await?;
+    if status != 200 && !is_resource_exists(status, &answer) {
+        return Err(format!(
+            "CreateSecret answered {status}: {}",
+            snippet(&answer)
+        ));
+    }
+    let get = json!({"SecretId": SECRET_NAME}).to_string();
+    Ok(sign(
+        addr,
+        &Call::aws_json(
+            "secretsmanager",
+            "secretsmanager.GetSecretValue",
+            get.as_bytes(),
+        ),
+        creds,
+        "us-east-1",
+    ))
 }
 
 /// Figures of one run.
@@ -509,12 +605,48 @@ pub async fn run(addr: &str, request: Vec<u8>, connections: usize, duration: Dur
 /// Which workloads a bench run measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Selection {
-    /// STS and KMS.
+    /// STS, KMS, SSM and Secrets Manager.
     All,
     /// STS `GetCallerIdentity` only.
     Sts,
     /// KMS `Encrypt`, `Decrypt` and `GenerateDataKey` only.
     Kms,
+    /// SSM `GetParameter` (`SecureString`, decrypted) only.
+    Ssm,
+    /// Secrets Manager `GetSecretValue` only.
+    #[value(name = "secretsmanager")]
+    SecretsManager,
+    /// SSM `GetParameter` and Secrets Manager `GetSecretValue`.
+    Params,
+}
+
+impl Selection {
+    /// Whether STS `GetCallerIdentity` runs.
+    #[must_use]
+    pub fn sts(self) -> bool {
+        matches!(self, Selection::All | Selection::Sts)
+    }
+
+    /// Whether the KMS workloads run.
+    #[must_use]
+    pub fn kms(self) -> bool {
+        matches!(self, Selection::All | Selection::Kms)
+    }
+
+    /// Whether SSM `GetParameter` runs.
+    #[must_use]
+    pub fn ssm(self) -> bool {
+        matches!(self, Selection::All | Selection::Ssm | Selection::Params)
+    }
+
+    /// Whether Secrets Manager `GetSecretValue` runs.
+    #[must_use]
+    pub fn secrets_manager(self) -> bool {
+        matches!(
+            self,
+            Selection::All | Selection::SecretsManager | Selection::Params
+        )
+    }
 }
 
 /// A whole bench invocation: targets, workloads, durations and concurrencies.
@@ -534,9 +666,10 @@ pub struct Plan {
     pub sts_duration: Duration,
     /// Connections of the STS run.
     pub sts_connections: usize,
-    /// Duration of each KMS run.
+    /// Duration of each KMS, SSM and Secrets Manager run.
     pub kms_duration: Duration,
-    /// Connection counts of the KMS runs (one run per count and workload).
+    /// Connection counts of the KMS, SSM and Secrets Manager runs (one run per count and
+    /// workload).
     pub kms_connections: Vec<usize>,
 }
 
@@ -600,6 +733,69 @@ fn row(
     )
 }
 
+/// The problem to report for a run of `workload` on `who`, if it had errors.
+fn problem(who: &str, workload: Workload, connections: usize, f: &Figures) -> Option<String> {
+    (f.errors > 0).then(|| {
+        format!(
+            "{who} {} at {connections} connections: {} errors ({} ok); first: {}",
+            workload.name(),
+            f.errors,
+            f.ok,
+            f.first_error.as_deref().unwrap_or("?")
+        )
+    })
+}
+
+/// The signed requests of a group of workloads on one target, or why its setup failed.
+type Prepared = Result<Vec<(Workload, Vec<u8>)>, String>;
+
+/// The prepared request of `workload`, if setup succeeded.
+fn prepared(p: &Prepared, workload: Workload) -> Option<&[u8]> {
+    p.as_ref()
+        .ok()?
+        .iter()
+        .find(|(w, _)| *w == workload)
+        .map(|(_, r)| r.as_slice())
+}
+
+/// Measure `workloads` at every KMS connection count on the target (`ours`) and the peer
+/// (`theirs`), printing one row each; returns the problems seen, setup failures last.
+async fn compare(
+    plan: &Plan,
+    group: &str,
+    workloads: &[Workload],
+    ours: &Prepared,
+    theirs: Option<&Prepared>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for &w in workloads {
+        for &c in &plan.kms_connections {
+            let mut ours_f = None;
+            if let Some(req) = prepared(ours, w) {
+                let f = measure(&plan.target, req, c, plan.kms_duration).await;
+                problems.extend(problem("rampart", w, c, &f));
+                ours_f = Some(f);
+            }
+            let mut theirs_f = None;
+            if let (Some(peer), Some(Some(req))) =
+                (plan.peer.as_deref(), theirs.map(|t| prepared(t, w)))
+            {
+                let f = measure(peer, req, c, plan.kms_duration).await;
+                problems.extend(problem(&plan.peer_name, w, c, &f));
+                theirs_f = Some(f);
+            }
+            println!("{}", row(w, c, ours_f.as_ref(), theirs_f.as_ref()));
+        }
+    }
+    if let Err(e) = ours {
+        problems.push(format!("rampart {group} setup failed: {e}"));
+    }
+    if let Some(Err(e)) = theirs {
+        problems.push(format!("{} {group} setup failed: {e}", plan.peer_name));
+    }
+    problems
+}
+
 /// Run `plan`, printing one table row per workload and concurrency as it completes, then the
 /// first error of every run that had any. Returns the problems seen (runs with errors, failed
 /// setups); an empty list means every measured request was answered 200.
@@ -611,18 +807,7 @@ pub async fn execute(plan: &Plan) -> Vec<String> {
     };
     let peer = plan.peer.as_deref();
     println!("{}", header(&plan.peer_name));
-    let mut note = |who: &str, workload: Workload, connections: usize, f: &Figures| {
-        if f.errors > 0 {
-            problems.push(format!(
-                "{who} {} at {connections} connections: {} errors ({} ok); first: {}",
-                workload.name(),
-                f.errors,
-                f.ok,
-                f.first_error.as_deref().unwrap_or("?")
-            ));
-        }
-    };
-    if plan.only != Selection::Kms {
+    if plan.only.sts() {
         let w = Workload::GetCallerIdentity;
         let c = plan.sts_connections;
         let ours_req = sign(
@@ -632,49 +817,51 @@ pub async fn execute(plan: &Plan) -> Vec<String> {
             "us-east-1",
         );
         let ours = measure(&plan.target, &ours_req, c, plan.sts_duration).await;
-        note("rampart", w, c, &ours);
+        problems.extend(problem("rampart", w, c, &ours));
         let mut theirs = None;
         if let Some(peer) = peer {
             let req = sign(peer, &Call::get_caller_identity(), &peer_creds, "us-east-1");
             let f = measure(peer, &req, c, plan.sts_duration).await;
-            note(&plan.peer_name, w, c, &f);
+            problems.extend(problem(&plan.peer_name, w, c, &f));
             theirs = Some(f);
         }
         println!("{}", row(w, c, Some(&ours), theirs.as_ref()));
     }
-    if plan.only != Selection::Sts {
-        let ours_kms = kms_setup(&plan.target, &plan.credentials).await;
-        let theirs_kms = match peer {
-            Some(peer) => Some(kms_setup(peer, &peer_creds).await),
+    if plan.only.kms() {
+        let kms = |r: KmsRequests| -> Vec<(Workload, Vec<u8>)> {
+            Workload::KMS
+                .iter()
+                .filter_map(|&w| r.request(w).map(|q| (w, q.to_vec())))
+                .collect()
+        };
+        let ours = kms_setup(&plan.target, &plan.credentials).await.map(kms);
+        let theirs = match peer {
+            Some(peer) => Some(kms_setup(peer, &peer_creds).await.map(kms)),
             None => None,
         };
-        let mut setup_problems = Vec::new();
-        if let Err(e) = &ours_kms {
-            setup_problems.push(format!("rampart KMS setup failed: {e}"));
-        }
-        if let Some(Err(e)) = &theirs_kms {
-            setup_problems.push(format!("{} KMS setup failed: {e}", plan.peer_name));
-        }
-        for w in Workload::KMS {
-            for &c in &plan.kms_connections {
-                let mut ours = None;
-                if let Some(req) = ours_kms.as_ref().ok().and_then(|r| r.request(w)) {
-                    let f = measure(&plan.target, req, c, plan.kms_duration).await;
-                    note("rampart", w, c, &f);
-                    ours = Some(f);
-                }
-                let mut theirs = None;
-                if let (Some(peer), Some(Ok(requests))) = (peer, &theirs_kms) {
-                    if let Some(req) = requests.request(w) {
-                        let f = measure(peer, req, c, plan.kms_duration).await;
-                        note(&plan.peer_name, w, c, &f);
-                        theirs = Some(f);
-                    }
-                }
-                println!("{}", row(w, c, ours.as_ref(), theirs.as_ref()));
-            }
-        }
-        problems.extend(setup_problems);
+        problems.extend(compare(plan, "KMS", &Workload::KMS, &ours, theirs.as_ref()).await);
+    }
+    if plan.only.ssm() {
+        let w = Workload::GetParameter;
+        let ours = ssm_setup(&plan.target, &plan.credentials)
+            .await
+            .map(|r| vec![(w, r)]);
+        let theirs = match peer {
+            Some(peer) => Some(ssm_setup(peer, &peer_creds).await.map(|r| vec![(w, r)])),
+            None => None,
+        };
+        problems.extend(compare(plan, "SSM", &[w], &ours, theirs.as_ref()).await);
+    }
+    if plan.only.secrets_manager() {
+        let w = Workload::GetSecretValue;
+        let ours = secrets_setup(&plan.target, &plan.credentials)
+            .await
+            .map(|r| vec![(w, r)]);
+        let theirs = match peer {
+            Some(peer) => Some(secrets_setup(peer, &peer_creds).await.map(|r| vec![(w, r)])),
+            None => None,
+        };
+        problems.extend(compare(plan, "Secrets Manager", &[w], &ours, theirs.as_ref()).await);
     }
     for p in &problems {
         println!("! {p}");
@@ -684,7 +871,10 @@ pub async fn execute(plan: &Plan) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{base64, json_field, response_len, sign, Call, Credentials};
+    use super::{
+        base64, is_resource_exists, json_field, response_len, sign, Call, Credentials, Selection,
+        STORED_VALUE,
+    };
 
     #[test]
     fn response_framing_uses_content_length() {
@@ -745,5 +935,63 @@ mod tests {
         assert!(text.contains("content-type: application/x-amz-json-1.1\r\n"));
         assert!(text.contains("/us-east-1/kms/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature="));
         assert!(text.ends_with("content-length: 2\r\n\r\n{}"));
+    }
+
+    #[test]
+    fn stored_value_is_64_bytes() {
+        assert_eq!(STORED_VALUE.len(), 64);
+    }
+
+    #[test]
+    fn resource_exists_is_recognised_with_or_without_namespace() {
+        assert!(is_resource_exists(
+            400,
+            br#"{"__type":"ResourceExistsException","message":"exists"}"#
+        ));
+        assert!(is_resource_exists(
+            400,
+            br#"{"__type":"com.amazonaws.secretsmanager#ResourceExistsException"}"#
+        ));
+        assert!(!is_resource_exists(
+            400,
+            br#"{"__type":"ValidationException"}"#
+        ));
+        assert!(!is_resource_exists(
+            200,
+            br#"{"__type":"ResourceExistsException"}"#
+        ));
+        assert!(!is_resource_exists(400, b"not json"));
+    }
+
+    #[test]
+    fn selections_pick_their_groups() {
+        use clap::ValueEnum as _;
+        let parse = |s: &str| Selection::from_str(s, false).expect(s);
+        assert!(parse("all").sts() && parse("all").kms());
+        assert!(parse("all").ssm() && parse("all").secrets_manager());
+        let params = parse("params");
+        assert!(params.ssm() && params.secrets_manager() && !params.sts() && !params.kms());
+        let ssm = parse("ssm");
+        assert!(ssm.ssm() && !ssm.secrets_manager() && !ssm.kms());
+        let sm = parse("secretsmanager");
+        assert!(sm.secrets_manager() && !sm.ssm() && !sm.sts());
+        assert!(!parse("kms").sts() && !parse("sts").kms());
+    }
+
+    #[test]
+    fn aws_json_calls_sign_their_service() {
+        let creds = Credentials {
+            access_key_id: "AKID".to_owned(),
+            secret: "secret".to_owned(),
+        };
+        let request = sign(
+            "127.0.0.1:1",
+            &Call::aws_json("secretsmanager", "secretsmanager.GetSecretValue", b"{}"),
+            &creds,
+            "us-east-1",
+        );
+        let text = String::from_utf8(request).expect("ascii request");
+        assert!(text.contains("x-amz-target: secretsmanager.GetSecretValue\r\n"));
+        assert!(text.contains("/us-east-1/secretsmanager/aws4_request, "));
     }
 }

@@ -38,8 +38,9 @@ enum Command {
         #[command(flatten)]
         config: ServeConfig,
     },
-    /// Benchmark STS GetCallerIdentity and KMS Encrypt (4 KiB), Decrypt and GenerateDataKey
-    /// against a running server, and optionally a peer (e.g. moto's server) in the same run.
+    /// Benchmark STS GetCallerIdentity, KMS Encrypt (4 KiB), Decrypt and GenerateDataKey, SSM
+    /// GetParameter (SecureString, decrypted) and Secrets Manager GetSecretValue against a
+    /// running server, and optionally a peer (e.g. moto's server) in the same run.
     Bench {
         /// `host:port` of the Rampart server.
         #[arg(long, default_value = "127.0.0.1:4566")]
@@ -62,10 +63,11 @@ enum Command {
         /// Concurrent keep-alive connections of the STS run.
         #[arg(long, default_value_t = 32)]
         connections: usize,
-        /// Seconds per KMS run (default: --seconds).
+        /// Seconds per KMS, SSM and Secrets Manager run (default: --seconds).
         #[arg(long)]
         kms_seconds: Option<u64>,
-        /// Concurrent keep-alive connections of the KMS runs, one run per value.
+        /// Concurrent keep-alive connections of the KMS, SSM and Secrets Manager runs, one run
+        /// per value.
         #[arg(long, value_delimiter = ',', default_value = "16,64")]
         kms_connections: Vec<usize>,
     },
