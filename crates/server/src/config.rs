@@ -67,8 +67,9 @@ pub struct ServeConfig {
     #[arg(long, env = "RAMPART_XKS_TIMEOUT_MS", default_value_t = 2000)]
     pub xks_timeout_ms: u64,
     /// Secrets Manager rotation functions: comma-separated `<lambda-arn>=<rotator>` with
-    /// rotators `postgresql-single-user`, `postgresql-alternating-users` or
-    /// `webhook:http://host:port/path` (receives the event a Lambda rotation function receives).
+    /// rotators `postgresql-single-user`, `postgresql-alternating-users`, `mysql-single-user`,
+    /// `mysql-alternating-users` (MySQL and MariaDB) or `webhook:http://host:port/path`
+    /// (receives the event a Lambda rotation function receives).
     #[arg(long, env = "RAMPART_ROTATORS", default_value = "")]
     pub rotators: String,
 }
