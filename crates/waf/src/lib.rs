@@ -1,3 +1,50 @@
-//! Rampart's WAF engine (being built; see issue 6).
+//! Rampart's WAF engine: AWS WAFv2 rules (as AWS's JSON) compiled once into an evaluation plan
+//! and run on every HTTP request.
+//!
+//! ```text
+//! let acl = WebAcl::compile(&default_action, &rules, &resolver, &CompileOptions { .. })?;
+//! let verdict = acl.evaluate(&Request { .. });   // Allow / Block / Captcha / Challenge
+//! ```
+//!
+//! The engine knows nothing of the server: IP sets, regex pattern sets and rule groups come
+//! through [`Resolve`], countries and ASNs through [`GeoLookup`], time through [`Clock`].
 
 #![forbid(unsafe_code)]
+
+mod acl;
+pub mod detect;
+mod error;
+mod field;
+pub mod model;
+mod rate;
+mod request;
+mod statement;
+pub mod transform;
+pub mod wcu;
+
+pub use acl::{
+    Action, ActionKind, BlockResponse, CompileOptions, CompiledAcl, MatchedRule, RuleCounters,
+    RuleMetric, Verdict, WebAcl, BODY_INSPECTION_LIMITS,
+};
+pub use error::CompileError;
+pub use rate::{Clock, SystemClock};
+pub use request::{GeoLookup, Request, Tokens};
+
+use model::{IpSet, RegexPatternSet, RuleGroup};
+
+/// Looks up the resources rules refer to by ARN (the WAFv2 store implements this).
+pub trait Resolve {
+    /// The IP set with this ARN.
+    fn ip_set(&self, arn: &str) -> Option<IpSet>;
+    /// The regex pattern set with this ARN.
+    fn regex_pattern_set(&self, arn: &str) -> Option<RegexPatternSet>;
+    /// The rule group with this ARN.
+    fn rule_group(&self, arn: &str) -> Option<RuleGroup>;
+    /// A managed rule group by vendor, name and optional version.
+    fn managed_rule_group(
+        &self,
+        vendor: &str,
+        name: &str,
+        version: Option<&str>,
+    ) -> Option<RuleGroup>;
+}
