@@ -410,6 +410,13 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
     );
     services.insert("acm", acm as Arc<dyn Service>);
     services.insert(
+        "wafv2",
+        Arc::new(rampart_wafv2::Wafv2Service::new(
+            Arc::clone(&store),
+            clock.clone(),
+        )) as Arc<dyn Service>,
+    );
+    services.insert(
         "cloudtrail",
         Arc::new(CloudTrailService::new(Arc::clone(&store), auditor.clone())),
     );

@@ -28,6 +28,7 @@ pub fn implemented(service: &str) -> &'static [&'static str] {
         "acm-pca" => rampart_acm::PcaService::IMPLEMENTED,
         "acm" => rampart_acm::AcmService::IMPLEMENTED,
         "cloudtrail" => rampart_audit::CloudTrailService::IMPLEMENTED,
+        "wafv2" => rampart_wafv2::Wafv2Service::IMPLEMENTED,
         _ => &[],
     }
 }

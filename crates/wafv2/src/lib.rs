@@ -1,5 +1,16 @@
-//! Rampart's WAFv2 API (being built; see issue 6).
+//! Rampart's WAFv2 API (the control plane of issue 6): web ACLs, rule groups, IP sets, regex
+//! pattern sets, their associations with load balancers, logging configurations, tags, and
+//! Rampart's own managed rule groups. Rule bodies are kept as validated JSON for the WAF engine
+//! to compile.
 
 #![forbid(unsafe_code)]
 
+pub mod capacity;
+pub mod errors;
+pub mod managed;
+pub mod records;
+mod service;
 pub mod shapes;
+pub mod validate;
+
+pub use service::Wafv2Service;

@@ -1,0 +1,148 @@
+//! Rampart's own managed rule groups (vendor `Rampart`): their names, versions, rules and WCUs.
+//! The WAF engine implements the rules; this catalogue is what the API describes.
+
+/// The vendor name of Rampart's managed rule groups.
+pub const VENDOR: &str = "Rampart";
+
+/// One version of a managed rule group.
+pub struct Version {
+    /// `Version_1.0`.
+    pub name: &'static str,
+    /// When it was published, epoch millis.
+    pub published: i64,
+}
+
+/// One managed rule group.
+pub struct Group {
+    /// Name, as a `ManagedRuleGroupStatement` gives it.
+    pub name: &'static str,
+    /// Description.
+    pub description: &'static str,
+    /// The label namespace of its rules' labels (ends with `:`).
+    pub label_namespace: &'static str,
+    /// Rules, by name, with their WCUs; every rule blocks by default.
+    pub rules: &'static [(&'static str, i64)],
+    /// Versions, oldest first; the last is the default.
+    pub versions: &'static [Version],
+}
+
+impl Group {
+    /// The group's capacity: the sum of its rules' WCUs.
+    #[must_use]
+    pub fn capacity(&self) -> i64 {
+        self.rules.iter().map(|(_, w)| w).sum()
+    }
+
+    /// The default version's name.
+    #[must_use]
+    pub fn default_version(&self) -> &'static str {
+        self.versions.last().map_or("Version_1.0", |v| v.name)
+    }
+}
+
+/// 2026-11-01T00:00:00Z.
+const V1: i64 = 1_793_491_200_000;
+
+const VERSIONS: &[Version] = &[Version {
+    name: "Version_1.0",
+    published: V1,
+}];
+
+/// Every group, in the order ListAvailableManagedRuleGroups lists them.
+pub const GROUPS: &[Group] = &[
+    Group {
+        name: "RampartCommonRuleSet",
+        description: "Rampart core rule set: protocol violations, path traversal and local file inclusion, remote file inclusion, command injection, PHP and Java injection, cross-site scripting and scanner signatures.",
+        label_namespace: "awswaf:managed:rampart:core-rule-set:",
+        rules: &[
+            ("NoUserAgent_HEADER", 1),
+            ("UserAgent_BadBots_HEADER", 50),
+            ("SizeRestrictions_QUERYSTRING", 1),
+            ("SizeRestrictions_URIPATH", 1),
+            ("SizeRestrictions_BODY", 1),
+            ("ProtocolViolation_METHOD", 2),
+            ("GenericLFI_QUERYARGUMENTS", 100),
+            ("GenericLFI_URIPATH", 100),
+            ("GenericLFI_BODY", 100),
+            ("GenericRFI_QUERYARGUMENTS", 50),
+            ("GenericRFI_BODY", 50),
+            ("CommandInjection_QUERYARGUMENTS", 50),
+            ("CommandInjection_BODY", 50),
+            ("PHPInjection_QUERYARGUMENTS", 25),
+            ("JavaInjection_BODY", 25),
+            ("CrossSiteScripting_QUERYARGUMENTS", 40),
+            ("CrossSiteScripting_BODY", 40),
+            ("CrossSiteScripting_COOKIE", 40),
+            ("Scanner_USERAGENT", 24),
+        ],
+        versions: VERSIONS,
+    },
+    Group {
+        name: "RampartSQLiRuleSet",
+        description: "Rampart SQL database rule set: SQL injection in query arguments, body, cookies and URI path.",
+        label_namespace: "awswaf:managed:rampart:sql-database:",
+        rules: &[
+            ("SQLi_QUERYARGUMENTS", 40),
+            ("SQLi_BODY", 40),
+            ("SQLi_COOKIE", 40),
+            ("SQLi_URIPATH", 40),
+            ("SQLiExtendedPatterns_QUERYARGUMENTS", 40),
+        ],
+        versions: VERSIONS,
+    },
+    Group {
+        name: "RampartKnownBadInputsRuleSet",
+        description: "Rampart known bad inputs: request patterns known to exploit vulnerabilities (Log4j JNDI lookups, Java deserialization, host header localhost, exploitable paths).",
+        label_namespace: "awswaf:managed:rampart:known-bad-inputs:",
+        rules: &[
+            ("JavaDeserializationRCE_HEADER", 50),
+            ("JavaDeserializationRCE_BODY", 50),
+            ("Host_localhost_HEADER", 2),
+            ("PROPFIND_METHOD", 2),
+            ("ExploitablePaths_URIPATH", 30),
+            ("Log4JRCE_HEADER", 12),
+            ("Log4JRCE_QUERYSTRING", 12),
+            ("Log4JRCE_BODY", 12),
+        ],
+        versions: VERSIONS,
+    },
+    Group {
+        name: "RampartIpReputationList",
+        description: "Rampart IP reputation list: addresses from reputation list files the operator installs.",
+        label_namespace: "awswaf:managed:rampart:ip-reputation:",
+        rules: &[("RampartIPReputationList", 13), ("RampartReconnaissanceList", 12)],
+        versions: VERSIONS,
+    },
+    Group {
+        name: "RampartAnonymousIpList",
+        description: "Rampart anonymous IP list: Tor exit nodes and anonymizing proxies, from list files the operator installs.",
+        label_namespace: "awswaf:managed:rampart:anonymous-ip-list:",
+        rules: &[("AnonymousIPList", 25), ("HostingProviderIPList", 25)],
+        versions: VERSIONS,
+    },
+];
+
+/// The group `vendor`/`name`, if Rampart provides it.
+#[must_use]
+pub fn find(vendor: &str, name: &str) -> Option<&'static Group> {
+    if vendor != VENDOR {
+        return None;
+    }
+    GROUPS.iter().find(|g| g.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_group_has_rules_a_version_and_a_label_namespace() {
+        for g in GROUPS {
+            assert!(!g.rules.is_empty() && g.capacity() > 0, "{}", g.name);
+            assert!(g.label_namespace.ends_with(':'));
+            assert_eq!(g.default_version(), "Version_1.0");
+        }
+        assert!(find("AWS", "RampartSQLiRuleSet").is_none());
+        assert!(find(VENDOR, "RampartSQLiRuleSet").is_some());
+    }
+}

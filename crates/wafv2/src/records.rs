@@ -1,0 +1,166 @@
+//! What WAFv2 keeps in the store, and typed access to it.
+//!
+//! Web ACLs, rule groups, IP sets and regex pattern sets are one record type, [`Entity`], keyed
+//! by `account/<region or "global">/name` in one namespace per kind (names are unique per kind
+//! within a scope). The entity's `body` is the resource exactly as the API returns it, rules
+//! included, after validation: the WAF engine compiles it from there.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use rampart_service::AwsError;
+use rampart_store::{Op, Store};
+
+use crate::errors::store_unavailable;
+
+pub use rampart_service::records::{delete, put, Versioned};
+
+/// Namespace of logging configurations, by `account/<scope key>/<web ACL ARN>`.
+pub const NS_LOGGING: &str = "wafv2.logging";
+/// Namespace of associations, by the associated resource's ARN.
+pub const NS_ASSOCIATION: &str = "wafv2.association";
+
+/// The four kinds of WAFv2 entities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Kind {
+    /// A web ACL.
+    WebAcl,
+    /// A rule group.
+    RuleGroup,
+    /// An IP set.
+    IpSet,
+    /// A regex pattern set.
+    RegexPatternSet,
+}
+
+impl Kind {
+    /// The store namespace.
+    #[must_use]
+    pub fn ns(self) -> &'static str {
+        match self {
+            Kind::WebAcl => "wafv2.webacl",
+            Kind::RuleGroup => "wafv2.rulegroup",
+            Kind::IpSet => "wafv2.ipset",
+            Kind::RegexPatternSet => "wafv2.regexpatternset",
+        }
+    }
+
+    /// The word in the ARN (`regional/webacl/name/id`), which is also the IAM resource type.
+    #[must_use]
+    pub fn arn_word(self) -> &'static str {
+        match self {
+            Kind::WebAcl => "webacl",
+            Kind::RuleGroup => "rulegroup",
+            Kind::IpSet => "ipset",
+            Kind::RegexPatternSet => "regexpatternset",
+        }
+    }
+
+    /// The kind named by an ARN word.
+    #[must_use]
+    pub fn from_arn_word(word: &str) -> Option<Kind> {
+        [
+            Kind::WebAcl,
+            Kind::RuleGroup,
+            Kind::IpSet,
+            Kind::RegexPatternSet,
+        ]
+        .into_iter()
+        .find(|k| k.arn_word() == word)
+    }
+}
+
+/// A web ACL, rule group, IP set or regex pattern set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Entity {
+    /// What it is.
+    pub kind: Kind,
+    /// Id (UUID v4).
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// ARN.
+    pub arn: String,
+    /// `REGIONAL` or `CLOUDFRONT`.
+    pub scope: String,
+    /// Owning account.
+    pub account: String,
+    /// Region of the endpoint it was created through (`us-east-1` for `CLOUDFRONT`).
+    pub region: String,
+    /// Description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The current lock token; every change makes a new one.
+    pub lock_token: String,
+    /// Tags, in order.
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
+    /// The resource as the API's Get returns it (validated; rules as given).
+    pub body: Value,
+    /// Web ACLs only: ARNs of the associated resources.
+    #[serde(default)]
+    pub associated: Vec<String>,
+    /// Creation time, epoch millis.
+    pub created: i64,
+    /// Last change, epoch millis.
+    pub updated: i64,
+}
+
+/// A web ACL's logging configuration, as PutLoggingConfiguration gave it (validated).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoggingRecord {
+    /// The web ACL's ARN.
+    pub resource_arn: String,
+    /// The `LoggingConfiguration` as the API returns it.
+    pub body: Value,
+}
+
+/// A resource's association with a web ACL.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AssociationRecord {
+    /// The associated resource (a load balancer ARN).
+    pub resource_arn: String,
+    /// The web ACL's ARN.
+    pub web_acl_arn: String,
+    /// The web ACL's store key.
+    pub web_acl_key: String,
+}
+
+/// Read and decode one record.
+///
+/// # Errors
+/// Store failures, or a corrupt record.
+pub async fn get<T: DeserializeOwned>(
+    store: &dyn Store,
+    ns: &str,
+    key: &str,
+) -> Result<Option<Versioned<T>>, AwsError> {
+    rampart_service::records::get(store, ns, key, store_unavailable).await
+}
+
+/// List and decode records under a prefix, ordered by key, after `start_after`.
+///
+/// # Errors
+/// Store failures, or a corrupt record.
+pub async fn list<T: DeserializeOwned>(
+    store: &dyn Store,
+    ns: &str,
+    prefix: &str,
+    start_after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<(String, T)>, AwsError> {
+    rampart_service::records::list(store, ns, prefix, start_after, limit, store_unavailable).await
+}
+
+/// Commit ops atomically; `conflict` answers a failed expectation.
+///
+/// # Errors
+/// `conflict` on a failed expectation, or a store failure.
+pub async fn commit(
+    store: &dyn Store,
+    ops: Vec<Op>,
+    conflict: impl FnOnce() -> AwsError,
+) -> Result<(), AwsError> {
+    rampart_service::records::commit(store, ops, conflict, store_unavailable).await
+}
