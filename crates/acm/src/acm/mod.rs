@@ -1,7 +1,9 @@
 //! The ACM API (`CertificateManager`): private certificates issued at once by Rampart's private
 //! CA, imported certificates (with key and chain checks), export of private certificates with
 //! their key as encrypted PKCS#8, tags, certificate options and the account configuration.
-//! Public certificates (ACME) are not issued yet.
+//! Public certificates come from an ACME directory (see [`public`]).
+
+pub mod public;
 
 use std::sync::Arc;
 
@@ -39,7 +41,7 @@ const MAX_TAGS: usize = 50;
 const PRIVATE_VALIDITY_DAYS: i64 = 395;
 
 /// A certificate kept by ACM.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct CertRecord {
     /// UUID.
     pub id: String,
@@ -97,6 +99,21 @@ pub struct CertRecord {
     /// When the last approaching-expiration event was published, epoch millis.
     #[serde(default)]
     pub expiry_notified: Option<i64>,
+    /// A public certificate not issued: `PENDING_VALIDATION`, `FAILED`, `VALIDATION_TIMED_OUT`.
+    #[serde(default)]
+    pub public_status: Option<String>,
+    /// Why a public certificate request failed (ACM's FailureReason).
+    #[serde(default)]
+    pub failure_reason: Option<String>,
+    /// `DNS` or `HTTP` for public certificates.
+    #[serde(default)]
+    pub validation_method: Option<String>,
+    /// The ACME order in progress (or the failed one).
+    #[serde(default)]
+    pub order: Option<public::Order>,
+    /// The validations that issued the current public certificate.
+    #[serde(default)]
+    pub validated: Vec<public::Authz>,
 }
 
 /// The ACM service.
@@ -106,6 +123,8 @@ pub struct AcmService {
     clock: Arc<dyn Clock>,
     pca: Arc<PcaService>,
     events: Arc<dyn rampart_service::events::EventBus>,
+    acme: Option<Arc<public::Acme>>,
+    me: std::sync::OnceLock<std::sync::Weak<AcmService>>,
 }
 
 operations!(AcmService {
@@ -292,7 +311,14 @@ impl AcmService {
             clock,
             pca,
             events: Arc::new(rampart_service::events::NoEvents),
+            acme: None,
+            me: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Let requests start background work on this service (the first ACME step).
+    pub fn attach(self: &Arc<Self>) {
+        let _ = self.me.set(Arc::downgrade(self));
     }
 
     /// Publish ACM's events (expiry, renewal) to `events`.
@@ -307,6 +333,12 @@ impl AcmService {
     }
 
     fn status(&self, c: &CertRecord) -> &'static str {
+        match c.public_status.as_deref() {
+            Some("PENDING_VALIDATION") => return "PENDING_VALIDATION",
+            Some("FAILED") => return "FAILED",
+            Some("VALIDATION_TIMED_OUT") => return "VALIDATION_TIMED_OUT",
+            _ => {}
+        }
         if c.revoked_at.is_some() {
             REVOKED
         } else if c.not_after <= self.now_ms() {
@@ -360,11 +392,7 @@ impl AcmService {
         ctx.authorize("acm:RequestCertificate", "*", &account, None, &extra)
             .await?;
         let Some(ca_arn) = req.certificate_authority_arn.clone() else {
-            return Err(AwsError::new(
-                "NotImplemented",
-                501,
-                "Rampart does not issue public certificates yet (no ACME directory); give CertificateAuthorityArn to request a private certificate.",
-            ));
+            return self.request_public(ctx, req, tags).await;
         };
         check_tags(&tags)?;
         let key_name = req
@@ -480,6 +508,7 @@ impl AcmService {
             renewed_at: None,
             renewal_status: None,
             expiry_notified: None,
+            ..Default::default()
         };
         let mut ops = vec![rec::put(
             NS_CERT,
@@ -510,12 +539,16 @@ impl AcmService {
         let der = B64.decode(&c.der).unwrap_or_default();
         let (ku, eku) = eku_names(&der);
         let private = c.cert_type == "PRIVATE";
-        s::CertificateDetail {
-            certificate_arn: Some(c.arn.clone()),
-            certificate_authority_arn: c.ca_arn.clone(),
-            created_at: Some(ts(c.created)),
-            domain_name: Some(c.domain.clone()),
-            domain_validation_options: private.then(|| {
+        let public = c.cert_type == "AMAZON_ISSUED";
+        let issued = !der.is_empty();
+        let dvo = if public {
+            let authzs = match (&c.order, c.public_status.is_some()) {
+                (Some(o), true) => o.authzs.clone(),
+                _ => c.validated.clone(),
+            };
+            Some(self.validations(c, &authzs))
+        } else {
+            private.then(|| {
                 c.sans
                     .iter()
                     .map(|d| s::DomainValidation {
@@ -523,36 +556,63 @@ impl AcmService {
                         ..Default::default()
                     })
                     .collect()
-            }),
-            extended_key_usages: Some(
+            })
+        };
+        let renewal_dvo = match (&c.order, public) {
+            (Some(o), true) if o.renewal => self.validations(c, &o.authzs),
+            (_, true) => self.validations(c, &c.validated),
+            _ => c
+                .sans
+                .iter()
+                .map(|d| s::DomainValidation {
+                    domain_name: d.clone(),
+                    ..Default::default()
+                })
+                .collect(),
+        };
+        s::CertificateDetail {
+            certificate_arn: Some(c.arn.clone()),
+            certificate_authority_arn: c.ca_arn.clone(),
+            created_at: Some(ts(c.created)),
+            domain_name: Some(c.domain.clone()),
+            domain_validation_options: dvo,
+            extended_key_usages: issued.then(|| {
                 eku.into_iter()
                     .map(|n| s::ExtendedKeyUsage {
                         name: Some(n),
                         oid: None,
                     })
-                    .collect(),
-            ),
-            key_usages: Some(
+                    .collect()
+            }),
+            key_usages: issued.then(|| {
                 ku.into_iter()
                     .map(|n| s::KeyUsage { name: Some(n) })
-                    .collect(),
-            ),
-            imported_at: (!private).then(|| ts(c.issued)),
-            issued_at: private.then(|| ts(c.issued)),
+                    .collect()
+            }),
+            imported_at: (c.cert_type == "IMPORTED").then(|| ts(c.issued)),
+            issued_at: ((private || public) && issued).then(|| ts(c.issued)),
             in_use_by: Some(Vec::new()),
-            issuer: Some(c.issuer.clone()),
+            issuer: issued.then(|| c.issuer.clone()),
             key_algorithm: Some(c.key_algorithm.clone()),
-            not_after: Some(ts(c.not_after)),
-            not_before: Some(ts(c.not_before)),
+            not_after: issued.then(|| ts(c.not_after)),
+            not_before: issued.then(|| ts(c.not_before)),
             options: Some(s::CertificateOptions {
                 certificate_transparency_logging_preference: Some(c.ct_logging.clone()),
                 ..Default::default()
             }),
-            renewal_eligibility: Some(if private { "ELIGIBLE" } else { "INELIGIBLE" }.to_owned()),
-            serial: Some(c.serial.clone()),
+            renewal_eligibility: Some(
+                if private || (public && issued) {
+                    "ELIGIBLE"
+                } else {
+                    "INELIGIBLE"
+                }
+                .to_owned(),
+            ),
+            serial: issued.then(|| c.serial.clone()),
             signature_algorithm: signature_algorithm(&der),
             status: Some(self.status(c).to_owned()),
-            subject: Some(c.subject.clone()),
+            failure_reason: c.failure_reason.clone(),
+            subject: issued.then(|| c.subject.clone()),
             subject_alternative_names: Some(c.sans.clone()),
             r#type: Some(c.cert_type.clone()),
             revoked_at: c.revoked_at.map(ts),
@@ -563,14 +623,7 @@ impl AcmService {
                     .as_ref()
                     .map_or_else(|| "SUCCESS".to_owned(), |r| r.0.clone()),
                 updated_at: ts(at),
-                domain_validation_options: c
-                    .sans
-                    .iter()
-                    .map(|d| s::DomainValidation {
-                        domain_name: d.clone(),
-                        ..Default::default()
-                    })
-                    .collect(),
+                domain_validation_options: renewal_dvo,
                 renewal_status_reason: c.renewal_status.as_ref().and_then(|r| r.1.clone()),
             }),
             ..Default::default()
@@ -598,6 +651,16 @@ impl AcmService {
         let (_, c) = self
             .load(ctx, "acm:GetCertificate", &req.certificate_arn)
             .await?;
+        if c.value.der.is_empty() {
+            return Err(err(
+                "RequestInProgressException",
+                format!(
+                    "Certificate '{}' is in state {}; it is not issued.",
+                    c.value.arn,
+                    self.status(&c.value)
+                ),
+            ));
+        }
         let der = B64.decode(&c.value.der).map_err(|_| internal("der"))?;
         Ok(s::GetCertificateResponse {
             certificate: Some(x509::pem(&der)),
@@ -925,6 +988,7 @@ impl AcmService {
             renewed_at: None,
             renewal_status: None,
             expiry_notified: None,
+            ..Default::default()
         };
         if record.tags.len() > MAX_TAGS {
             return Err(err("TooManyTagsException", "Too many tags."));
@@ -1653,6 +1717,13 @@ impl AcmService {
                     && c.renewed_at.is_none_or(|at| now_ms - at >= DAY_MS)
                 {
                     self.renew_managed(&key, account, region, now_ms).await;
+                    continue;
+                }
+                if c.cert_type == "AMAZON_ISSUED"
+                    && c.order.is_none()
+                    && c.not_after - now_ms <= public::renew_before_ms(c.not_before, c.not_after)
+                {
+                    self.start_public_renewal(&key, now_ms).await;
                     continue;
                 }
                 let scope = rec::scoped(account, region, "");
