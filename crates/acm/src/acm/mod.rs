@@ -742,17 +742,20 @@ impl AcmService {
                     in_use: Some(false),
                     exported: Some(c.exported),
                     renewal_eligibility: Some(
-                        if c.cert_type == "PRIVATE" {
+                        if c.cert_type == "PRIVATE"
+                            || (c.cert_type == "AMAZON_ISSUED" && !c.der.is_empty())
+                        {
                             "ELIGIBLE"
                         } else {
                             "INELIGIBLE"
                         }
                         .to_owned(),
                     ),
-                    not_before: Some(ts(c.not_before)),
-                    not_after: Some(ts(c.not_after)),
+                    not_before: (!c.der.is_empty()).then(|| ts(c.not_before)),
+                    not_after: (!c.der.is_empty()).then(|| ts(c.not_after)),
                     created_at: Some(ts(c.created)),
-                    issued_at: (c.cert_type == "PRIVATE").then(|| ts(c.issued)),
+                    issued_at: (c.cert_type != "IMPORTED" && !c.der.is_empty())
+                        .then(|| ts(c.issued)),
                     imported_at: (c.cert_type == "IMPORTED").then(|| ts(c.issued)),
                     ..Default::default()
                 });
@@ -1433,7 +1436,9 @@ impl AcmService {
                         revoked_at: c.revoked_at.map(ts),
                         certificate_key_pair_origin: Some(key_origin(c).to_owned()),
                         renewal_eligibility: Some(
-                            if c.cert_type == "PRIVATE" {
+                            if c.cert_type == "PRIVATE"
+                                || (c.cert_type == "AMAZON_ISSUED" && !c.der.is_empty())
+                            {
                                 "ELIGIBLE"
                             } else {
                                 "INELIGIBLE"
@@ -1719,8 +1724,14 @@ impl AcmService {
                     self.renew_managed(&key, account, region, now_ms).await;
                     continue;
                 }
+                // A failed renewal is tried again a day later.
+                let renewing = c.order.as_ref().is_some_and(|o| {
+                    !o.renewal
+                        || c.renewal_status.as_ref().is_none_or(|r| r.0 != "FAILED")
+                        || c.renewed_at.is_some_and(|at| now_ms - at < DAY_MS)
+                });
                 if c.cert_type == "AMAZON_ISSUED"
-                    && c.order.is_none()
+                    && !renewing
                     && c.not_after - now_ms <= public::renew_before_ms(c.not_before, c.not_after)
                 {
                     self.start_public_renewal(&key, now_ms).await;

@@ -120,7 +120,7 @@ fn failure_reason(e: &AcmeError) -> &'static str {
     match e.kind.rsplit(':').next().unwrap_or_default() {
         "rejectedIdentifier" | "unsupportedIdentifier" => "DOMAIN_NOT_ALLOWED",
         "caa" => "CAA_ERROR",
-        "dns" | "malformed" if e.kind.ends_with(":dns") => "INVALID_PUBLIC_DOMAIN",
+        "dns" => "INVALID_PUBLIC_DOMAIN",
         _ => "OTHER",
     }
 }
@@ -424,7 +424,11 @@ impl AcmService {
             return;
         };
         let mut c = cur.value;
-        if c.order.as_ref().is_some_and(|o| o.renewal) || self.acme.is_none() {
+        let in_progress = c
+            .renewal_status
+            .as_ref()
+            .is_some_and(|r| r.0 == "PENDING_AUTO_RENEWAL");
+        if in_progress || c.public_status.is_some() || self.acme.is_none() {
             return;
         }
         c.order = Some(Order {
@@ -474,8 +478,7 @@ impl AcmService {
             .await;
             return;
         };
-        let mut version = cur.version;
-        let mut c = cur.value;
+        let c = cur.value;
         let Some(mut order) = c.order.clone() else {
             let _ = rec::commit(
                 &*self.store,
@@ -487,8 +490,6 @@ impl AcmService {
         if now_ms - order.started > VALIDATION_TIMEOUT_MS && !order.finalized {
             self.conclude(
                 key,
-                version,
-                c,
                 order,
                 Err(("VALIDATION_TIMED_OUT", "OTHER".to_owned())),
                 now_ms,
@@ -503,6 +504,7 @@ impl AcmService {
                 return;
             }
         };
+        let original = serde_json::to_value(&order).ok();
         let method = c
             .validation_method
             .clone()
@@ -634,51 +636,26 @@ impl AcmService {
                     }
                 }
             }
-            if changed {
-                c.order = Some(order.clone());
-                let put = rec::put(NS_CERT, key, &c, Expect::Version(version)).map_err(|_| {
-                    AcmeError {
-                        kind: "internal".into(),
-                        detail: "put".into(),
-                    }
-                })?;
-                rec::commit(&*self.store, vec![put])
-                    .await
-                    .map_err(|_| AcmeError {
-                        kind: "internal".into(),
-                        detail: "commit".into(),
-                    })?;
-                version += 1;
-            }
+            let _ = changed;
             Ok(())
         }
         .await;
+        if serde_json::to_value(&order).ok() != original {
+            self.save_order(key, &order).await;
+        }
         if let Err(e) = step {
             if e.kind == "transport" || e.kind == "internal" {
                 tracing::warn!(error = %e, "ACME step failed; retrying later");
             } else {
                 let reason = failure_reason(&e).to_owned();
-                self.conclude(key, version, c, order, Err(("FAILED", reason)), now_ms)
+                self.conclude(key, order, Err(("FAILED", reason)), now_ms)
                     .await;
             }
             return;
         }
-        // Re-read for the version the step left.
-        let Ok(Some(cur)) = rec::get::<CertRecord>(&*self.store, NS_CERT, key).await else {
-            return;
-        };
-        version = cur.version;
-        c = cur.value;
         if order.authzs.iter().any(|a| a.status == "FAILED") {
-            self.conclude(
-                key,
-                version,
-                c,
-                order,
-                Err(("FAILED", "OTHER".to_owned())),
-                now_ms,
-            )
-            .await;
+            self.conclude(key, order, Err(("FAILED", "OTHER".to_owned())), now_ms)
+                .await;
             return;
         }
         if order.authzs.is_empty() || order.authzs.iter().any(|a| a.status != "SUCCESS") {
@@ -696,12 +673,7 @@ impl AcmService {
                 })?;
                 state = client.finalize(&finalize, &csr).await?;
                 order.finalized = true;
-                c.order = Some(order.clone());
-                if let Ok(put) = rec::put(NS_CERT, key, &c, Expect::Version(version)) {
-                    if rec::commit(&*self.store, vec![put]).await.is_ok() {
-                        version += 1;
-                    }
-                }
+                self.save_order(key, &order).await;
             }
             match state.get("status").and_then(|v| v.as_str()) {
                 Some("valid") => {
@@ -724,15 +696,32 @@ impl AcmService {
         }
         .await;
         match outcome {
-            Ok(Some(pem)) => self.conclude(key, version, c, order, Ok(pem), now_ms).await,
+            Ok(Some(pem)) => self.conclude(key, order, Ok(pem), now_ms).await,
             Ok(None) => {}
             Err(e) if e.kind == "transport" || e.kind == "internal" => {
                 tracing::warn!(error = %e, "ACME step failed; retrying later");
             }
             Err(e) => {
                 let reason = failure_reason(&e).to_owned();
-                self.conclude(key, version, c, order, Err(("FAILED", reason)), now_ms)
+                self.conclude(key, order, Err(("FAILED", reason)), now_ms)
                     .await;
+            }
+        }
+    }
+
+    /// Write `order` into the latest version of the certificate record.
+    async fn save_order(&self, key: &str, order: &Order) {
+        for _ in 0..3 {
+            let Ok(Some(cur)) = rec::get::<CertRecord>(&*self.store, NS_CERT, key).await else {
+                return;
+            };
+            let mut c = cur.value;
+            c.order = Some(order.clone());
+            let Ok(op) = rec::put(NS_CERT, key, &c, Expect::Version(cur.version)) else {
+                return;
+            };
+            if rec::commit(&*self.store, vec![op]).await.is_ok() {
+                return;
             }
         }
     }
@@ -757,12 +746,33 @@ impl AcmService {
     async fn conclude(
         &self,
         key: &str,
-        version: u64,
-        mut c: CertRecord,
         order: Order,
         outcome: Result<String, (&'static str, String)>,
         now_ms: i64,
     ) {
+        for _ in 0..3 {
+            let Ok(Some(cur)) = rec::get::<CertRecord>(&*self.store, NS_CERT, key).await else {
+                return;
+            };
+            if self
+                .conclude_once(key, cur.version, cur.value, &order, outcome.clone(), now_ms)
+                .await
+            {
+                return;
+            }
+        }
+    }
+
+    /// One attempt at [`Self::conclude`]; false when the record changed meanwhile.
+    async fn conclude_once(
+        &self,
+        key: &str,
+        version: u64,
+        mut c: CertRecord,
+        order: &Order,
+        outcome: Result<String, (&'static str, String)>,
+        now_ms: i64,
+    ) -> bool {
         let (account, region) = {
             let mut p = key.splitn(3, '/');
             (
@@ -774,11 +784,13 @@ impl AcmService {
         match outcome {
             Ok(pem) => {
                 let Ok(ders) = x509::parse_bundle(pem.as_bytes()) else {
-                    return;
+                    return true;
                 };
-                let Some(leaf) = ders.first() else { return };
+                let Some(leaf) = ders.first() else {
+                    return true;
+                };
                 let Ok(info) = x509::parse_certificate(x509::pem(leaf).as_bytes()) else {
-                    return;
+                    return true;
                 };
                 let (_, _, issuer) = super::cert_names(&info.der);
                 c.der = B64.encode(&info.der);
@@ -837,7 +849,7 @@ impl AcmService {
         let mut ops = Vec::new();
         match rec::put(NS_CERT, key, &c, Expect::Version(version)) {
             Ok(op) => ops.push(op),
-            Err(_) => return,
+            Err(_) => return true,
         }
         ops.push(rec::delete(NS_PENDING, key, Expect::Any));
         for a in &order.authzs {
@@ -845,12 +857,14 @@ impl AcmService {
                 ops.push(rec::delete(NS_HTTP01, &a.token, Expect::Any));
             }
         }
-        if rec::commit(&*self.store, ops).await.is_ok() {
-            if let Some((detail_type, detail)) = event {
-                self.publish(&account, &region, &c.arn, detail_type, detail, now_ms)
-                    .await;
-            }
+        if rec::commit(&*self.store, ops).await.is_err() {
+            return false;
         }
+        if let Some((detail_type, detail)) = event {
+            self.publish(&account, &region, &c.arn, detail_type, detail, now_ms)
+                .await;
+        }
+        true
     }
 
     /// The key authorization for an http-01 token, if one is pending.
@@ -904,5 +918,44 @@ pub async fn serve_http01(acm: Arc<AcmService>, listener: tokio::net::TcpListene
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
                 .await;
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renewal_starts_at_sixty_days_or_a_third_of_the_lifetime() {
+        // 13 months: 60 days before expiry.
+        assert_eq!(renew_before_ms(0, 395 * DAY_MS), 60 * DAY_MS);
+        // 90 days: 30 days before expiry.
+        assert_eq!(renew_before_ms(0, 90 * DAY_MS), 30 * DAY_MS);
+        // 6 days (short-lived ACME certificates): 2 days before.
+        assert_eq!(renew_before_ms(0, 6 * DAY_MS), 2 * DAY_MS);
+    }
+
+    #[test]
+    fn acme_problems_map_to_failure_reasons() {
+        let e = |k: &str| AcmeError {
+            kind: k.to_owned(),
+            detail: String::new(),
+        };
+        assert_eq!(
+            failure_reason(&e("urn:ietf:params:acme:error:rejectedIdentifier")),
+            "DOMAIN_NOT_ALLOWED"
+        );
+        assert_eq!(
+            failure_reason(&e("urn:ietf:params:acme:error:caa")),
+            "CAA_ERROR"
+        );
+        assert_eq!(
+            failure_reason(&e("urn:ietf:params:acme:error:dns")),
+            "INVALID_PUBLIC_DOMAIN"
+        );
+        assert_eq!(
+            failure_reason(&e("urn:ietf:params:acme:error:unauthorized")),
+            "OTHER"
+        );
     }
 }
