@@ -118,6 +118,11 @@ class Pebble:
                                      data=json.dumps({"host": host, "value": value}).encode(), method="POST")
         urllib.request.urlopen(req).read()
 
+    def clear_txt(self, host):
+        req = urllib.request.Request(f"http://127.0.0.1:{self.dns_mgmt}/clear-txt",
+                                     data=json.dumps({"host": host}).encode(), method="POST")
+        urllib.request.urlopen(req).read()
+
     def stop(self):
         for p in self.procs:
             p.terminate()
@@ -303,3 +308,67 @@ def test_without_a_directory_public_requests_are_not_implemented(server):
     with pytest.raises(ClientError) as e:
         server.client("acm").request_certificate(DomainName="x.example.com", ValidationMethod="DNS")
     assert error_code(e.value) == "NotImplemented"
+
+
+def presented_serial(port, root_file, name):
+    ctx = ssl.create_default_context(cafile=str(root_file))
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with ctx.wrap_socket(raw, server_hostname=name) as tls:
+            return tls.getpeercert()["serialNumber"].upper()
+
+
+def test_tls_listener_presents_an_acm_certificate_and_its_renewal(server_factory, pebble, tmp_path):
+    import boto3
+    import urllib3
+    from conftest import BOTO_CONFIG, REGION
+    urllib3.disable_warnings()
+    env = {
+        "RAMPART_ACME_DIRECTORY": pebble.directory,
+        "RAMPART_ACME_CA_FILE": str(pebble.ca_file),
+        "RAMPART_ACME_DNS_RESOLVER": f"127.0.0.1:{pebble.dns_port}",
+    }
+    # DNS validation: the module's first server holds pebble's http-01 port.
+    srv = server_factory("acm-tls", dev=True, extra_env=env)
+    acm = srv.client("acm")
+    arn = acm.request_certificate(DomainName="tls.example.org", ValidationMethod="DNS")["CertificateArn"]
+    rr = wait_until(lambda: [d["ResourceRecord"] for d in dvos(acm, arn) if "ResourceRecord" in d])
+    assert rr, pebble.log()
+    pebble.set_txt(rr[0]["Name"], rr[0]["Value"])
+    acm.get_waiter("certificate_validated").wait(CertificateArn=arn, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    wait_status(acm, arn, "ISSUED")
+    first = acm.describe_certificate(CertificateArn=arn)["Certificate"]["Serial"].replace(":", "").upper()
+
+    srv.extra_env.update({"RAMPART_TLS": "true", "RAMPART_TLS_CERTIFICATE_ARN": arn})
+    srv.restart()
+    assert srv.scheme == "https"
+    root = tmp_path / "root.pem"
+    root.write_bytes(pebble.root_pem())
+    assert presented_serial(srv.port, root, "tls.example.org").lstrip("0") == first.lstrip("0")
+    key, secret = srv.profile("rampart")
+    acm = boto3.session.Session().client("acm", region_name=REGION, endpoint_url=srv.endpoint, verify=False,
+                                         aws_access_key_id=key, aws_secret_access_key=secret, config=BOTO_CONFIG)
+    cert = acm.describe_certificate(CertificateArn=arn)["Certificate"]
+    assert cert["InUseBy"] and cert["InUseBy"][0].endswith(":listener/api")
+    with pytest.raises(ClientError) as e:
+        acm.delete_certificate(CertificateArn=arn)
+    assert error_code(e.value) == "ResourceInUseException"
+
+    # Each ACME order has its own dns-01 value: the renewal shows the new record to publish.
+    pebble.clear_txt(rr[0]["Name"])
+    for seconds in (61 * 86400, 3600):
+        assert srv.http("POST", f"/_rampart/clock/advance/{seconds}", verify=False).status_code == 200
+
+    def renewal_record():
+        summary = acm.describe_certificate(CertificateArn=arn)["Certificate"].get("RenewalSummary", {})
+        return [d["ResourceRecord"] for d in summary.get("DomainValidationOptions", []) if "ResourceRecord" in d]
+    new_rr = wait_until(renewal_record)
+    assert new_rr and new_rr[0]["Name"] == rr[0]["Name"] and new_rr[0]["Value"] != rr[0]["Value"]
+    assert acm.describe_certificate(CertificateArn=arn)["Certificate"]["RenewalSummary"]["RenewalStatus"] \
+        == "PENDING_AUTO_RENEWAL"
+    pebble.set_txt(new_rr[0]["Name"], new_rr[0]["Value"])
+    assert wait_until(lambda: acm.describe_certificate(CertificateArn=arn)["Certificate"]
+                      .get("RenewalSummary", {}).get("RenewalStatus") == "SUCCESS", 40), pebble.log()
+    renewed = acm.describe_certificate(CertificateArn=arn)["Certificate"]["Serial"].replace(":", "").upper()
+    assert renewed != first
+    # A new handshake presents the renewed certificate, without a restart.
+    assert wait_until(lambda: presented_serial(srv.port, root, "tls.example.org").lstrip("0") == renewed.lstrip("0"), 30)

@@ -420,6 +420,13 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
         None => acm,
     };
     acm.attach();
+    if let (Some(certs), Some(arn)) = (&tls, &config.tls_certificate_arn) {
+        certs
+            .present_acm(Arc::clone(&acm), arn)
+            .await
+            .map_err(|e| StartError(format!("RAMPART_TLS_CERTIFICATE_ARN: {e}")))?;
+        acm.mark_in_use(arn, &rampart_acm::acm::listener_user(arn));
+    }
     let acme_jobs = Arc::clone(&acm);
     scheduler.every(
         "acm.acme",

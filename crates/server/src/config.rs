@@ -49,6 +49,10 @@ pub struct ServeConfig {
         default_value = "localhost,127.0.0.1,::1"
     )]
     pub tls_names: String,
+    /// With `--tls`: present this ACM certificate (private, public or imported) instead of one
+    /// from the node's own CA; its renewals are picked up without restart.
+    #[arg(long, env = "RAMPART_TLS_CERTIFICATE_ARN")]
+    pub tls_certificate_arn: Option<String>,
     /// With `--tls`: also serve plain HTTP on this address (off unless given).
     #[arg(long, env = "RAMPART_HTTP_LISTEN")]
     pub http_listen: Option<SocketAddr>,

@@ -83,6 +83,7 @@ async fn events_reach_webhooks_and_failing_targets_are_retried() {
         kms_quotas: "off".into(),
         cloudhsm_clusters: String::new(),
         xks_ca_file: None,
+        tls_certificate_arn: None,
         acme_directory: None,
         acme_ca_file: None,
         acme_dns_resolver: None,

@@ -24,6 +24,7 @@ async fn app(dir: &tempfile::TempDir) -> Arc<App> {
         kms_quotas: "off".into(),
         cloudhsm_clusters: String::new(),
         xks_ca_file: None,
+        tls_certificate_arn: None,
         acme_directory: None,
         acme_ca_file: None,
         acme_dns_resolver: None,

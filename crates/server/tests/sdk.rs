@@ -35,6 +35,7 @@ impl Server {
             kms_quotas: String::new(),
             cloudhsm_clusters: String::new(),
             xks_ca_file: None,
+            tls_certificate_arn: None,
             acme_directory: None,
             acme_ca_file: None,
             acme_dns_resolver: None,

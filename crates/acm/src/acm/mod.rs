@@ -125,6 +125,33 @@ pub struct AcmService {
     events: Arc<dyn rampart_service::events::EventBus>,
     acme: Option<Arc<public::Acme>>,
     me: std::sync::OnceLock<std::sync::Weak<AcmService>>,
+    /// Rampart resources using a certificate (InUseBy), by certificate ARN.
+    in_use: std::sync::RwLock<std::collections::HashMap<String, Vec<String>>>,
+}
+
+/// The InUseBy entry of Rampart's API listener presenting certificate `arn`:
+/// `arn:<partition>:rampart:<region>:<account>:listener/api`.
+#[must_use]
+pub fn listener_user(arn: &str) -> String {
+    match rampart_service::Arn::parse(arn) {
+        Some(a) => format!(
+            "arn:{}:rampart:{}:{}:listener/api",
+            a.partition, a.region, a.account
+        ),
+        None => "rampart:listener/api".to_owned(),
+    }
+}
+
+/// What a TLS listener needs to present an ACM certificate.
+pub struct ServingMaterial {
+    /// Serial, to tell renewals apart.
+    pub serial: String,
+    /// Certificate then chain, PEM.
+    pub chain_pem: String,
+    /// The private key: PKCS#8 DER, or PEM for imported certificates.
+    pub key: rampart_crypto::SecretBytes,
+    /// Whether `key` is PEM.
+    pub key_is_pem: bool,
 }
 
 operations!(AcmService {
@@ -313,7 +340,66 @@ impl AcmService {
             events: Arc::new(rampart_service::events::NoEvents),
             acme: None,
             me: std::sync::OnceLock::new(),
+            in_use: std::sync::RwLock::new(std::collections::HashMap::new()),
         }
+    }
+
+    /// Record that `user` (an ARN) uses certificate `arn`: it shows in InUseBy and the
+    /// certificate cannot be deleted.
+    pub fn mark_in_use(&self, arn: &str, user: &str) {
+        if let Ok(mut m) = self.in_use.write() {
+            let users = m.entry(arn.to_owned()).or_default();
+            if !users.iter().any(|u| u == user) {
+                users.push(user.to_owned());
+            }
+        }
+    }
+
+    fn users_of(&self, arn: &str) -> Vec<String> {
+        self.in_use
+            .read()
+            .ok()
+            .and_then(|m| m.get(arn).cloned())
+            .unwrap_or_default()
+    }
+
+    /// The current certificate, chain and key of an issued certificate, for Rampart's own TLS
+    /// listener (`--tls-certificate-arn`).
+    ///
+    /// # Errors
+    /// A message when the ARN is malformed, unknown, not issued, or its key cannot be opened.
+    pub async fn serving_material(&self, arn: &str) -> Result<ServingMaterial, String> {
+        let (account, region, id) =
+            parse_arn(arn).map_err(|_| format!("{arn} is not an ACM certificate ARN"))?;
+        let c = rec::get::<CertRecord>(&*self.store, NS_CERT, &rec::scoped(&account, &region, &id))
+            .await
+            .map_err(|e| e.message.to_string())?
+            .ok_or_else(|| format!("certificate {arn} does not exist"))?
+            .value;
+        if c.der.is_empty() || c.revoked_at.is_some() {
+            return Err(format!("certificate {arn} is {}", self.status(&c)));
+        }
+        let der = B64
+            .decode(&c.der)
+            .map_err(|_| "corrupt certificate".to_owned())?;
+        let mut chain_pem = x509::pem(&der);
+        if let Some(chain) = &c.chain {
+            chain_pem.push('\n');
+            chain_pem.push_str(chain);
+        }
+        let sealed = B64
+            .decode(&c.sealed_key)
+            .map_err(|_| "corrupt key".to_owned())?;
+        let key = self
+            .sealer
+            .open(&sealed, c.arn.as_bytes())
+            .map_err(|_| "the certificate's key cannot be opened".to_owned())?;
+        Ok(ServingMaterial {
+            serial: c.serial,
+            chain_pem,
+            key,
+            key_is_pem: c.cert_type == "IMPORTED",
+        })
     }
 
     /// Let requests start background work on this service (the first ACME step).
@@ -591,7 +677,7 @@ impl AcmService {
             }),
             imported_at: (c.cert_type == "IMPORTED").then(|| ts(c.issued)),
             issued_at: ((private || public) && issued).then(|| ts(c.issued)),
-            in_use_by: Some(Vec::new()),
+            in_use_by: Some(self.users_of(&c.arn)),
             issuer: issued.then(|| c.issuer.clone()),
             key_algorithm: Some(c.key_algorithm.clone()),
             not_after: issued.then(|| ts(c.not_after)),
@@ -739,7 +825,7 @@ impl AcmService {
                     key_algorithm: Some(c.key_algorithm.clone()),
                     key_usages: Some(ku),
                     extended_key_usages: Some(eku),
-                    in_use: Some(false),
+                    in_use: Some(!self.users_of(&c.arn).is_empty()),
                     exported: Some(c.exported),
                     renewal_eligibility: Some(
                         if c.cert_type == "PRIVATE"
@@ -1015,8 +1101,12 @@ impl AcmService {
         let (key, c) = self
             .load(ctx, "acm:DeleteCertificate", &req.certificate_arn)
             .await?;
-        // Nothing in Rampart uses certificates yet (InUseBy is empty), so none is refused as
-        // in use.
+        if !self.users_of(&c.value.arn).is_empty() {
+            return Err(err(
+                "ResourceInUseException",
+                format!("Certificate {} is in use.", c.value.arn),
+            ));
+        }
         rec::commit(
             &*self.store,
             vec![rec::delete(NS_CERT, &key, Expect::Version(c.version))],
@@ -1430,7 +1520,7 @@ impl AcmService {
                         r#type: Some(c.cert_type.clone()),
                         created_at: Some(ts(c.created)),
                         exported: Some(c.exported),
-                        in_use: Some(false),
+                        in_use: Some(!self.users_of(&c.arn).is_empty()),
                         issued_at: (c.cert_type == "PRIVATE").then(|| ts(c.issued)),
                         imported_at: (c.cert_type == "IMPORTED").then(|| ts(c.issued)),
                         revoked_at: c.revoked_at.map(ts),
