@@ -413,8 +413,17 @@ impl AcmService {
         else {
             return;
         };
+        // Each certificate moves on its own task, so a slow CA or DNS server holds up neither
+        // the other certificates nor the scheduler; `progress` runs one step per key at a time.
+        let me = self.me.get().and_then(std::sync::Weak::upgrade);
         for (key, _) in page {
-            self.progress(&key, now_ms).await;
+            match &me {
+                Some(me) => {
+                    let me = Arc::clone(me);
+                    tokio::spawn(async move { me.progress(&key, now_ms).await });
+                }
+                None => self.progress(&key, now_ms).await,
+            }
         }
     }
 
