@@ -217,6 +217,119 @@ def postgres_cluster():
 
 
 # --------------------------------------------------------------------------------------------
+# Throwaway MariaDB server
+# --------------------------------------------------------------------------------------------
+
+
+def _find_sbin(*names):
+    for name in names:
+        found = shutil.which(name)
+        if found:
+            return found
+        for d in ("/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"):
+            p = os.path.join(d, name)
+            if os.access(p, os.X_OK):
+                return p
+    return None
+
+
+class MariaDBServer:
+    """A mariadbd of its own (datadir, socket, port) in a temp dir; root logs in on the socket
+    without a password."""
+
+    def __init__(self):
+        self.install_db = _find_sbin("mariadb-install-db", "mysql_install_db")
+        self.mariadbd = _find_sbin("mariadbd", "mysqld")
+        self.client = _find_sbin("mariadb", "mysql")
+        if not (self.install_db and self.mariadbd and self.client):
+            raise FileNotFoundError("mariadb-install-db/mariadbd/mariadb not found on PATH or in /usr/sbin")
+        self.tmp = tempfile.mkdtemp(prefix="rampart-mariadb-")
+        os.chmod(self.tmp, 0o755)
+        self.datadir = os.path.join(self.tmp, "data")
+        self.socket = os.path.join(self.tmp, "mariadb.sock")
+        self.log = os.path.join(self.tmp, "mariadb.log")
+        self.port = _free_port()
+        self.prefix = []
+        if os.geteuid() == 0:
+            # mariadbd refuses to run as root.
+            shutil.chown(self.tmp, user="mysql", group=None)
+            self.prefix = ["runuser", "-u", "mysql", "--"]
+        self.proc = None
+
+    def start(self):
+        subprocess.run(
+            self.prefix + [self.install_db, "--no-defaults", f"--datadir={self.datadir}",
+                           "--auth-root-authentication-method=normal", "--skip-test-db"],
+            check=True, capture_output=True, text=True, timeout=120)
+        self.proc = subprocess.Popen(
+            self.prefix + [self.mariadbd, "--no-defaults", f"--datadir={self.datadir}",
+                           f"--socket={self.socket}", f"--port={self.port}", "--bind-address=127.0.0.1",
+                           "--skip-name-resolve", f"--pid-file={os.path.join(self.tmp, 'mariadb.pid')}",
+                           f"--log-error={self.log}", "--innodb-buffer-pool-size=16M"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"mariadbd exited: {self._log_tail()}")
+            if self.sql("SELECT 1").returncode == 0:
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"mariadbd did not start: {self._log_tail()}")
+
+    def _log_tail(self):
+        try:
+            with open(self.log) as f:
+                return f.read()[-2000:]
+        except OSError:
+            return ""
+
+    def sql(self, sql, user=None, password=None):
+        """Run `sql` as root on the socket, or as `user` with `password` over TCP."""
+        env = dict(os.environ)
+        if user is None:
+            args = ["-S", self.socket, "-u", "root"]
+        else:
+            env["MYSQL_PWD"] = password
+            args = ["-h", "127.0.0.1", "-P", str(self.port), "--protocol=TCP", "-u", user]
+        return subprocess.run([self.client, "--no-defaults", *args, "-N", "-B", "-e", sql],
+                               capture_output=True, text=True, env=env, timeout=30)
+
+    def logs_in(self, user, password):
+        return self.sql("SELECT 1", user=user, password=password).returncode == 0
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def mariadb_server():
+    try:
+        server = MariaDBServer()
+    except FileNotFoundError as e:
+        msg = f"MariaDB NOT INSTALLED: {e}. MySQL rotator tests are SKIPPED."
+        if os.environ.get("RAMPART_REQUIRE_MYSQL") == "1":
+            pytest.fail(msg + " (RAMPART_REQUIRE_MYSQL=1)")
+        if msg not in _LOUD_NOTES:
+            _LOUD_NOTES.append(msg)
+        sys.stderr.write("\n" + "!" * 80 + "\n" + msg + "\n" + "!" * 80 + "\n")
+        pytest.skip(msg)
+    try:
+        server.start()
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, RuntimeError) as e:
+        server.stop()
+        pytest.fail(f"could not start the throwaway MariaDB server: {getattr(e, 'stderr', None) or e}")
+    yield server
+    server.stop()
+
+
+# --------------------------------------------------------------------------------------------
 # Rampart server
 # --------------------------------------------------------------------------------------------
 

@@ -1,5 +1,8 @@
-//! Rotation functions registered with Rampart (`RAMPART_ROTATORS`): the built-in PostgreSQL
-//! rotators and HTTP webhooks that receive the event a Lambda rotation function receives.
+//! Rotation functions registered with Rampart (`RAMPART_ROTATORS`): the built-in PostgreSQL and
+//! MySQL/MariaDB rotators and HTTP webhooks that receive the event a Lambda rotation function
+//! receives.
+
+pub mod mysql;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -17,6 +20,11 @@ pub enum Rotator {
     /// PostgreSQL, alternating users: a clone user is created or updated with the master
     /// secret's credentials (`masterarn`) and the secret alternates between the two users.
     PostgresAlternatingUsers,
+    /// MySQL or MariaDB, single user: the user's own password is changed.
+    MysqlSingleUser,
+    /// MySQL or MariaDB, alternating users: a clone user is created (with the grants of the
+    /// secret's user) or updated with the master secret's credentials (`masterarn`).
+    MysqlAlternatingUsers,
     /// An HTTP endpoint receiving `{"SecretId","ClientRequestToken","Step","RotationToken"}`
     /// for each step, answering 2xx on success.
     Webhook(http::Uri),
@@ -28,7 +36,8 @@ pub struct Rotators(HashMap<String, Rotator>);
 
 impl Rotators {
     /// Parse `arn=kind,arn=kind,…` with kinds `postgresql-single-user`,
-    /// `postgresql-alternating-users` and `webhook:http://host:port/path`.
+    /// `postgresql-alternating-users`, `mysql-single-user`, `mysql-alternating-users` and
+    /// `webhook:http://host:port/path`.
     ///
     /// # Errors
     /// A message naming the entry that is not understood.
@@ -46,9 +55,11 @@ impl Rotators {
             let rotator = match kind {
                 "postgresql-single-user" => Rotator::PostgresSingleUser,
                 "postgresql-alternating-users" => Rotator::PostgresAlternatingUsers,
+                "mysql-single-user" => Rotator::MysqlSingleUser,
+                "mysql-alternating-users" => Rotator::MysqlAlternatingUsers,
                 k => {
                     let url = k.strip_prefix("webhook:").ok_or_else(|| {
-                        format!("RAMPART_ROTATORS: unknown rotator {k:?} (postgresql-single-user, postgresql-alternating-users, webhook:http://…)")
+                        format!("RAMPART_ROTATORS: unknown rotator {k:?} (postgresql-single-user, postgresql-alternating-users, mysql-single-user, mysql-alternating-users, webhook:http://…)")
                     })?;
                     let uri: http::Uri = url
                         .parse()
@@ -70,6 +81,32 @@ impl Rotators {
     #[must_use]
     pub fn get(&self, arn: &str) -> Option<&Rotator> {
         self.0.get(arn)
+    }
+}
+
+/// The database engines the built-in rotators speak to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// PostgreSQL (`postgres`, `postgresql`, `aurora-postgresql`).
+    Postgres,
+    /// MySQL or MariaDB (`mysql`, `mariadb`, `aurora-mysql`, `aurora`).
+    Mysql,
+}
+
+impl Family {
+    fn of(engine: &str) -> Option<Family> {
+        match engine {
+            "postgres" | "postgresql" | "aurora-postgresql" => Some(Family::Postgres),
+            "mysql" | "mariadb" | "aurora-mysql" | "aurora" => Some(Family::Mysql),
+            _ => None,
+        }
+    }
+
+    fn default_port(self) -> u16 {
+        match self {
+            Family::Postgres => 5432,
+            Family::Mysql => 3306,
+        }
     }
 }
 
@@ -116,18 +153,23 @@ pub async fn post(uri: &http::Uri, body: Vec<u8>) -> Result<u16, String> {
 /// Database credentials as RDS secrets hold them.
 #[derive(Clone)]
 pub struct DbSecret {
-    /// `postgres`.
+    /// The engine family (from `engine`).
+    pub family: Family,
+    /// `postgres`, `mysql`, `mariadb`, ….
     pub engine: String,
     /// Host.
     pub host: String,
-    /// Port (5432 by default).
+    /// Port (5432 or 3306 by default).
     pub port: u16,
     /// User name.
     pub username: String,
     /// Password.
     pub password: String,
-    /// Database (`postgres` by default).
-    pub dbname: String,
+    /// Database (`postgres` by default for PostgreSQL, none for MySQL).
+    pub dbname: Option<String>,
+    /// TLS for MySQL, as AWS's rotation functions read `ssl`: `true` requires it, `false` never
+    /// uses it, absent (or anything else) tries TLS first and falls back to a plain connection.
+    pub ssl: Option<bool>,
     /// The master secret (alternating users).
     pub masterarn: Option<String>,
 }
@@ -142,33 +184,47 @@ impl std::fmt::Debug for DbSecret {
 }
 
 impl DbSecret {
-    /// Read the fields of a secret's JSON.
+    /// Read the fields of a secret's JSON for a rotator of `family`; a secret without `engine`
+    /// is taken to be of that family.
     ///
     /// # Errors
-    /// A message naming the missing field (never a value).
-    pub fn parse(v: &Value) -> Result<DbSecret, String> {
+    /// A message naming the missing field (never a value), or the engine the rotator does not
+    /// speak.
+    pub fn parse(v: &Value, family: Family) -> Result<DbSecret, String> {
         let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
-        let engine = s("engine").unwrap_or_else(|| "postgres".to_owned());
-        if !matches!(
-            engine.as_str(),
-            "postgres" | "postgresql" | "aurora-postgresql"
-        ) {
+        let engine = s("engine").unwrap_or_else(|| match family {
+            Family::Postgres => "postgres".to_owned(),
+            Family::Mysql => "mysql".to_owned(),
+        });
+        if Family::of(&engine) != Some(family) {
             return Err(format!("unsupported engine {engine}"));
         }
         let port = match v.get("port") {
             Some(Value::Number(n)) => n.as_u64().and_then(|p| u16::try_from(p).ok()),
             Some(Value::String(p)) => p.parse().ok(),
-            None => Some(5432),
+            None => Some(family.default_port()),
             _ => None,
         }
         .ok_or("invalid port")?;
+        let ssl = match v.get("ssl") {
+            Some(Value::Bool(b)) => Some(*b),
+            Some(Value::String(b)) if b.eq_ignore_ascii_case("true") => Some(true),
+            Some(Value::String(b)) if b.eq_ignore_ascii_case("false") => Some(false),
+            _ => None,
+        };
+        let dbname = s("dbname").filter(|d| !d.is_empty());
         Ok(DbSecret {
+            family,
             engine,
             host: s("host").ok_or("the secret has no host")?,
             port,
             username: s("username").ok_or("the secret has no username")?,
             password: s("password").ok_or("the secret has no password")?,
-            dbname: s("dbname").unwrap_or_else(|| "postgres".to_owned()),
+            dbname: match family {
+                Family::Postgres => Some(dbname.unwrap_or_else(|| "postgres".to_owned())),
+                Family::Mysql => dbname,
+            },
+            ssl,
             masterarn: s("masterarn"),
         })
     }
@@ -179,7 +235,7 @@ impl DbSecret {
             .port(self.port)
             .user(&self.username)
             .password(&self.password)
-            .dbname(&self.dbname)
+            .dbname(self.dbname.as_deref().unwrap_or("postgres"))
             .connect_timeout(Duration::from_secs(5));
         let (client, conn) = c
             .connect(tokio_postgres::NoTls)
@@ -206,6 +262,34 @@ fn literal(s: &str) -> String {
 }
 
 /// Whether `creds` log in.
+///
+/// # Errors
+/// Why they do not.
+pub async fn check(creds: &DbSecret) -> Result<(), String> {
+    match creds.family {
+        Family::Postgres => pg_check(creds).await,
+        Family::Mysql => mysql::check(creds).await,
+    }
+}
+
+/// Logged in as `login`, give `user` the password `password`; with `like`, create `user` first
+/// when missing, with the roles (PostgreSQL) or grants (MySQL) of `like`.
+///
+/// # Errors
+/// Why the database refused.
+pub async fn set_password(
+    login: &DbSecret,
+    user: &str,
+    password: &str,
+    like: Option<&str>,
+) -> Result<(), String> {
+    match login.family {
+        Family::Postgres => pg_set_password(login, user, password, like).await,
+        Family::Mysql => mysql::set_password(login, user, password, like).await,
+    }
+}
+
+/// Whether `creds` log in to PostgreSQL.
 ///
 /// # Errors
 /// Why they do not.
@@ -292,6 +376,37 @@ mod tests {
         ));
         assert!(Rotators::parse("nope").is_err());
         assert!(Rotators::parse("arn:aws:lambda:r:1:function:x=mystery").is_err());
+        let r = Rotators::parse(
+            "arn:aws:lambda:r:1:function:a=mysql-single-user,arn:aws:lambda:r:1:function:b=mysql-alternating-users",
+        )
+        .expect("parse");
+        assert_eq!(
+            r.get("arn:aws:lambda:r:1:function:a"),
+            Some(&Rotator::MysqlSingleUser)
+        );
+        assert_eq!(
+            r.get("arn:aws:lambda:r:1:function:b"),
+            Some(&Rotator::MysqlAlternatingUsers)
+        );
+    }
+
+    #[test]
+    fn a_secret_of_another_engine_is_refused_by_the_rotator() {
+        let mysql =
+            serde_json::json!({"engine": "mariadb", "host": "h", "username": "u", "password": "p"});
+        let s = DbSecret::parse(&mysql, Family::Mysql).expect("parse");
+        assert_eq!((s.port, s.dbname.as_deref(), s.ssl), (3306, None, None));
+        assert_eq!(
+            DbSecret::parse(&mysql, Family::Postgres).map(|_| ()),
+            Err("unsupported engine mariadb".to_owned())
+        );
+        let pg = serde_json::json!({"host": "h", "username": "u", "password": "p", "ssl": "true"});
+        let s = DbSecret::parse(&pg, Family::Postgres).expect("parse");
+        assert_eq!((s.port, s.dbname.as_deref()), (5432, Some("postgres")));
+        assert_eq!(
+            DbSecret::parse(&pg, Family::Mysql).expect("parse").ssl,
+            Some(true)
+        );
     }
 
     #[test]

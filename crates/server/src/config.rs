@@ -85,8 +85,9 @@ pub struct ServeConfig {
     #[arg(long, env = "RAMPART_ACME_HTTP01_LISTEN")]
     pub acme_http01_listen: Option<SocketAddr>,
     /// Secrets Manager rotation functions: comma-separated `<lambda-arn>=<rotator>` with
-    /// rotators `postgresql-single-user`, `postgresql-alternating-users` or
-    /// `webhook:http://host:port/path` (receives the event a Lambda rotation function receives).
+    /// rotators `postgresql-single-user`, `postgresql-alternating-users`, `mysql-single-user`,
+    /// `mysql-alternating-users` (MySQL and MariaDB) or `webhook:http://host:port/path`
+    /// (receives the event a Lambda rotation function receives).
     #[arg(long, env = "RAMPART_ROTATORS", default_value = "")]
     pub rotators: String,
 }

@@ -2,7 +2,7 @@
 //! finishSecret) run by a registered rotator, on request or on the scheduler.
 
 use super::*;
-use crate::rotators::{self, DbSecret, Rotator};
+use crate::rotators::{self, DbSecret, Family, Rotator};
 use crate::schedule::{self, Schedule};
 
 const STEPS: [&str; 4] = ["createSecret", "setSecret", "testSecret", "finishSecret"];
@@ -244,10 +244,20 @@ impl SecretsManagerService {
                     }
                 }
                 Rotator::PostgresSingleUser => {
-                    self.builtin_step(ctx, key, token, step, false).await
+                    self.builtin_step(ctx, key, token, step, Family::Postgres, false)
+                        .await
                 }
                 Rotator::PostgresAlternatingUsers => {
-                    self.builtin_step(ctx, key, token, step, true).await
+                    self.builtin_step(ctx, key, token, step, Family::Postgres, true)
+                        .await
+                }
+                Rotator::MysqlSingleUser => {
+                    self.builtin_step(ctx, key, token, step, Family::Mysql, false)
+                        .await
+                }
+                Rotator::MysqlAlternatingUsers => {
+                    self.builtin_step(ctx, key, token, step, Family::Mysql, true)
+                        .await
                 }
             };
             if let Err(reason) = outcome {
@@ -309,13 +319,14 @@ impl SecretsManagerService {
             .map_err(|_| "the secret value is not JSON".to_owned())
     }
 
-    /// One step of the built-in PostgreSQL rotators.
+    /// One step of the built-in database rotators.
     async fn builtin_step(
         &self,
         ctx: &RequestContext,
         key: &str,
         token: &str,
         step: &str,
+        family: Family,
         alternating: bool,
     ) -> Result<(), String> {
         let mut found = self.reload(key).await.map_err(|e| e.message.clone())?;
@@ -325,7 +336,7 @@ impl SecretsManagerService {
             .cloned()
             .ok_or("the secret has no AWSCURRENT version")?;
         let current_json = self.json_of(ctx, &found.rec, &current_v).await?;
-        let current = DbSecret::parse(&current_json)?;
+        let current = DbSecret::parse(&current_json, family)?;
         match step {
             "createSecret" => {
                 if found
@@ -370,8 +381,8 @@ impl SecretsManagerService {
                     .get(token)
                     .cloned()
                     .ok_or("no pending version")?;
-                let pending = DbSecret::parse(&self.json_of(ctx, &found.rec, &pv).await?)?;
-                if rotators::pg_check(&pending).await.is_ok() {
+                let pending = DbSecret::parse(&self.json_of(ctx, &found.rec, &pv).await?, family)?;
+                if rotators::check(&pending).await.is_ok() {
                     return Ok(());
                 }
                 if alternating {
@@ -394,8 +405,8 @@ impl SecretsManagerService {
                         .cloned()
                         .ok_or("the master secret has no AWSCURRENT version")?;
                     let master =
-                        DbSecret::parse(&self.json_of(ctx, &master_found.rec, &mv).await?)?;
-                    rotators::pg_set_password(
+                        DbSecret::parse(&self.json_of(ctx, &master_found.rec, &mv).await?, family)?;
+                    rotators::set_password(
                         &master,
                         &pending.username,
                         &pending.password,
@@ -403,7 +414,7 @@ impl SecretsManagerService {
                     )
                     .await
                 } else {
-                    rotators::pg_set_password(&current, &pending.username, &pending.password, None)
+                    rotators::set_password(&current, &pending.username, &pending.password, None)
                         .await
                 }
             }
@@ -414,8 +425,8 @@ impl SecretsManagerService {
                     .get(token)
                     .cloned()
                     .ok_or("no pending version")?;
-                let pending = DbSecret::parse(&self.json_of(ctx, &found.rec, &pv).await?)?;
-                rotators::pg_check(&pending).await
+                let pending = DbSecret::parse(&self.json_of(ctx, &found.rec, &pv).await?, family)?;
+                rotators::check(&pending).await
             }
             _ => {
                 if found
