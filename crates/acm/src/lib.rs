@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod acm;
+pub mod acme;
 pub mod pca;
 pub mod shapes;
 pub mod x509;

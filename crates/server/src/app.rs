@@ -399,6 +399,43 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
         )
         .with_events(Arc::clone(&events) as Arc<dyn rampart_service::events::EventBus>),
     );
+    let acm = match acme_settings(&config)? {
+        Some(settings) => {
+            let acm = Arc::new(
+                Arc::into_inner(acm)
+                    .ok_or_else(|| StartError("ACM service shared early".to_owned()))?
+                    .with_acme(settings),
+            );
+            if let Some(addr) = config.acme_http01_listen {
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| start_err("RAMPART_ACME_HTTP01_LISTEN")(&e))?;
+                tokio::spawn(rampart_acm::acm::public::serve_http01(
+                    Arc::clone(&acm),
+                    listener,
+                ));
+            }
+            acm
+        }
+        None => acm,
+    };
+    acm.attach();
+    if let (Some(certs), Some(arn)) = (&tls, &config.tls_certificate_arn) {
+        certs
+            .present_acm(Arc::clone(&acm), arn)
+            .await
+            .map_err(|e| StartError(format!("RAMPART_TLS_CERTIFICATE_ARN: {e}")))?;
+        acm.mark_in_use(arn, &rampart_acm::acm::listener_user(arn));
+    }
+    let acme_jobs = Arc::clone(&acm);
+    scheduler.every(
+        "acm.acme",
+        chrono::Duration::seconds(1),
+        Arc::new(move |now| {
+            let acm = Arc::clone(&acme_jobs);
+            Box::pin(async move { acm.acme_tick(now.timestamp_millis()).await })
+        }),
+    );
     let acm_jobs = Arc::clone(&acm);
     scheduler.every(
         "acm.housekeeping",
@@ -440,6 +477,29 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
     bootstrap(&app).await?;
     tracing::debug!(elapsed_us = started.elapsed().as_micros(), "node ready");
     Ok(Arc::new(app))
+}
+
+/// The ACME client settings of ACM's public certificates, when a directory is configured.
+fn acme_settings(
+    config: &ServeConfig,
+) -> Result<Option<rampart_acm::acme::AcmeSettings>, StartError> {
+    let Some(directory) = &config.acme_directory else {
+        return Ok(None);
+    };
+    let ca = match &config.acme_ca_file {
+        Some(p) => {
+            Some(std::fs::read(p).map_err(|e| start_err("cannot read RAMPART_ACME_CA_FILE")(&e))?)
+        }
+        None => None,
+    };
+    rampart_acm::acme::AcmeSettings::new(
+        directory,
+        ca.as_deref(),
+        config.acme_dns_resolver.clone(),
+        config.acme_http01_listen.map(|a| a.to_string()),
+    )
+    .map(Some)
+    .map_err(|e| StartError(format!("RAMPART_ACME_DIRECTORY: {e}")))
 }
 
 /// Where issued certificates say Rampart serves CRLs: the listen address (loopback when it

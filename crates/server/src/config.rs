@@ -49,6 +49,10 @@ pub struct ServeConfig {
         default_value = "localhost,127.0.0.1,::1"
     )]
     pub tls_names: String,
+    /// With `--tls`: present this ACM certificate (private, public or imported) instead of one
+    /// from the node's own CA; its renewals are picked up without restart.
+    #[arg(long, env = "RAMPART_TLS_CERTIFICATE_ARN")]
+    pub tls_certificate_arn: Option<String>,
     /// With `--tls`: also serve plain HTTP on this address (off unless given).
     #[arg(long, env = "RAMPART_HTTP_LISTEN")]
     pub http_listen: Option<SocketAddr>,
@@ -66,6 +70,20 @@ pub struct ServeConfig {
     /// Timeout of one XKS proxy call, in milliseconds.
     #[arg(long, env = "RAMPART_XKS_TIMEOUT_MS", default_value_t = 2000)]
     pub xks_timeout_ms: u64,
+    /// ACM public certificates: the ACME directory URL they are obtained from (RFC 8555).
+    #[arg(long, env = "RAMPART_ACME_DIRECTORY")]
+    pub acme_directory: Option<String>,
+    /// Extra CA certificates (PEM file) trusted for the ACME directory's TLS.
+    #[arg(long, env = "RAMPART_ACME_CA_FILE")]
+    pub acme_ca_file: Option<PathBuf>,
+    /// DNS server (`ADDRESS:PORT`) asked whether a dns-01 record exists before the challenge
+    /// is answered (default: the first nameserver of /etc/resolv.conf).
+    #[arg(long, env = "RAMPART_ACME_DNS_RESOLVER")]
+    pub acme_dns_resolver: Option<String>,
+    /// Serve ACME http-01 challenges (`/.well-known/acme-challenge/`) on this address; enables
+    /// ValidationMethod HTTP.
+    #[arg(long, env = "RAMPART_ACME_HTTP01_LISTEN")]
+    pub acme_http01_listen: Option<SocketAddr>,
     /// Secrets Manager rotation functions: comma-separated `<lambda-arn>=<rotator>` with
     /// rotators `postgresql-single-user`, `postgresql-alternating-users`, `mysql-single-user`,
     /// `mysql-alternating-users` (MySQL and MariaDB) or `webhook:http://host:port/path`

@@ -60,6 +60,8 @@ pub struct Certificates {
     sealer: Arc<Sealer>,
     names: Vec<String>,
     current: RwLock<Option<(String, Arc<CertifiedKey>)>>,
+    /// `--tls-certificate-arn`: present this ACM certificate instead of the node's own.
+    acm: std::sync::OnceLock<(Arc<rampart_acm::AcmService>, String)>,
 }
 
 impl std::fmt::Debug for Certificates {
@@ -111,6 +113,7 @@ impl Certificates {
             sealer,
             names,
             current: RwLock::new(None),
+            acm: std::sync::OnceLock::new(),
         });
         let ca = this.ca().await?;
         std::fs::write(ca_path, &ca.cert_pem)
@@ -276,6 +279,9 @@ impl Certificates {
     /// # Errors
     /// Store or key failures.
     pub async fn reload(&self) -> Result<(), TlsError> {
+        if let Some((acm, arn)) = self.acm.get() {
+            return self.reload_acm(acm, arn).await;
+        }
         let Some(stored) = self.get(SERVER_KEY).await? else {
             return Ok(());
         };
@@ -298,6 +304,50 @@ impl Certificates {
         let certified = Arc::new(CertifiedKey::new(chain, signing));
         if let Ok(mut c) = self.current.write() {
             *c = Some((stored.serial, certified));
+        }
+        Ok(())
+    }
+
+    /// Present the ACM certificate `arn` (and its renewals) from now on.
+    ///
+    /// # Errors
+    /// The certificate is unknown, not issued, or its key is unusable.
+    pub async fn present_acm(
+        &self,
+        acm: Arc<rampart_acm::AcmService>,
+        arn: &str,
+    ) -> Result<(), TlsError> {
+        let _ = self.acm.set((acm, arn.to_owned()));
+        self.reload().await
+    }
+
+    async fn reload_acm(&self, acm: &rampart_acm::AcmService, arn: &str) -> Result<(), TlsError> {
+        let m = acm.serving_material(arn).await.map_err(TlsError)?;
+        let same = self
+            .current
+            .read()
+            .ok()
+            .is_some_and(|c| c.as_ref().is_some_and(|(s, _)| *s == m.serial));
+        if same {
+            return Ok(());
+        }
+        let chain: Vec<CertificateDer<'static>> =
+            rustls_pki_types::pem::PemObject::pem_slice_iter(m.chain_pem.as_bytes())
+                .collect::<Result<_, _>>()
+                .map_err(|_| TlsError("corrupt ACM certificate".into()))?;
+        let key = if m.key_is_pem {
+            <PrivateKeyDer<'static> as rustls_pki_types::pem::PemObject>::from_pem_slice(
+                m.key.expose(),
+            )
+            .map_err(tls_err("ACM certificate key"))?
+        } else {
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(m.key.expose().to_vec()))
+        };
+        let signing = rustls::crypto::aws_lc_rs::sign::any_supported_type(&key)
+            .map_err(tls_err("ACM certificate key"))?;
+        let certified = Arc::new(CertifiedKey::new(chain, signing));
+        if let Ok(mut c) = self.current.write() {
+            *c = Some((m.serial, certified));
         }
         Ok(())
     }

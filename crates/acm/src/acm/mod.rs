@@ -1,7 +1,9 @@
 //! The ACM API (`CertificateManager`): private certificates issued at once by Rampart's private
 //! CA, imported certificates (with key and chain checks), export of private certificates with
 //! their key as encrypted PKCS#8, tags, certificate options and the account configuration.
-//! Public certificates (ACME) are not issued yet.
+//! Public certificates come from an ACME directory (see [`public`]).
+
+pub mod public;
 
 use std::sync::Arc;
 
@@ -39,7 +41,7 @@ const MAX_TAGS: usize = 50;
 const PRIVATE_VALIDITY_DAYS: i64 = 395;
 
 /// A certificate kept by ACM.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct CertRecord {
     /// UUID.
     pub id: String,
@@ -97,6 +99,21 @@ pub struct CertRecord {
     /// When the last approaching-expiration event was published, epoch millis.
     #[serde(default)]
     pub expiry_notified: Option<i64>,
+    /// A public certificate not issued: `PENDING_VALIDATION`, `FAILED`, `VALIDATION_TIMED_OUT`.
+    #[serde(default)]
+    pub public_status: Option<String>,
+    /// Why a public certificate request failed (ACM's FailureReason).
+    #[serde(default)]
+    pub failure_reason: Option<String>,
+    /// `DNS` or `HTTP` for public certificates.
+    #[serde(default)]
+    pub validation_method: Option<String>,
+    /// The ACME order in progress (or the failed one).
+    #[serde(default)]
+    pub order: Option<public::Order>,
+    /// The validations that issued the current public certificate.
+    #[serde(default)]
+    pub validated: Vec<public::Authz>,
 }
 
 /// The ACM service.
@@ -106,6 +123,35 @@ pub struct AcmService {
     clock: Arc<dyn Clock>,
     pca: Arc<PcaService>,
     events: Arc<dyn rampart_service::events::EventBus>,
+    acme: Option<Arc<public::Acme>>,
+    me: std::sync::OnceLock<std::sync::Weak<AcmService>>,
+    /// Rampart resources using a certificate (InUseBy), by certificate ARN.
+    in_use: std::sync::RwLock<std::collections::HashMap<String, Vec<String>>>,
+}
+
+/// The InUseBy entry of Rampart's API listener presenting certificate `arn`:
+/// `arn:<partition>:rampart:<region>:<account>:listener/api`.
+#[must_use]
+pub fn listener_user(arn: &str) -> String {
+    match rampart_service::Arn::parse(arn) {
+        Some(a) => format!(
+            "arn:{}:rampart:{}:{}:listener/api",
+            a.partition, a.region, a.account
+        ),
+        None => "rampart:listener/api".to_owned(),
+    }
+}
+
+/// What a TLS listener needs to present an ACM certificate.
+pub struct ServingMaterial {
+    /// Serial, to tell renewals apart.
+    pub serial: String,
+    /// Certificate then chain, PEM.
+    pub chain_pem: String,
+    /// The private key: PKCS#8 DER, or PEM for imported certificates.
+    pub key: rampart_crypto::SecretBytes,
+    /// Whether `key` is PEM.
+    pub key_is_pem: bool,
 }
 
 operations!(AcmService {
@@ -292,7 +338,73 @@ impl AcmService {
             clock,
             pca,
             events: Arc::new(rampart_service::events::NoEvents),
+            acme: None,
+            me: std::sync::OnceLock::new(),
+            in_use: std::sync::RwLock::new(std::collections::HashMap::new()),
         }
+    }
+
+    /// Record that `user` (an ARN) uses certificate `arn`: it shows in InUseBy and the
+    /// certificate cannot be deleted.
+    pub fn mark_in_use(&self, arn: &str, user: &str) {
+        if let Ok(mut m) = self.in_use.write() {
+            let users = m.entry(arn.to_owned()).or_default();
+            if !users.iter().any(|u| u == user) {
+                users.push(user.to_owned());
+            }
+        }
+    }
+
+    fn users_of(&self, arn: &str) -> Vec<String> {
+        self.in_use
+            .read()
+            .ok()
+            .and_then(|m| m.get(arn).cloned())
+            .unwrap_or_default()
+    }
+
+    /// The current certificate, chain and key of an issued certificate, for Rampart's own TLS
+    /// listener (`--tls-certificate-arn`).
+    ///
+    /// # Errors
+    /// A message when the ARN is malformed, unknown, not issued, or its key cannot be opened.
+    pub async fn serving_material(&self, arn: &str) -> Result<ServingMaterial, String> {
+        let (account, region, id) =
+            parse_arn(arn).map_err(|_| format!("{arn} is not an ACM certificate ARN"))?;
+        let c = rec::get::<CertRecord>(&*self.store, NS_CERT, &rec::scoped(&account, &region, &id))
+            .await
+            .map_err(|e| e.message.to_string())?
+            .ok_or_else(|| format!("certificate {arn} does not exist"))?
+            .value;
+        if c.der.is_empty() || c.revoked_at.is_some() {
+            return Err(format!("certificate {arn} is {}", self.status(&c)));
+        }
+        let der = B64
+            .decode(&c.der)
+            .map_err(|_| "corrupt certificate".to_owned())?;
+        let mut chain_pem = x509::pem(&der);
+        if let Some(chain) = &c.chain {
+            chain_pem.push('\n');
+            chain_pem.push_str(chain);
+        }
+        let sealed = B64
+            .decode(&c.sealed_key)
+            .map_err(|_| "corrupt key".to_owned())?;
+        let key = self
+            .sealer
+            .open(&sealed, c.arn.as_bytes())
+            .map_err(|_| "the certificate's key cannot be opened".to_owned())?;
+        Ok(ServingMaterial {
+            serial: c.serial,
+            chain_pem,
+            key,
+            key_is_pem: c.cert_type == "IMPORTED",
+        })
+    }
+
+    /// Let requests start background work on this service (the first ACME step).
+    pub fn attach(self: &Arc<Self>) {
+        let _ = self.me.set(Arc::downgrade(self));
     }
 
     /// Publish ACM's events (expiry, renewal) to `events`.
@@ -307,6 +419,12 @@ impl AcmService {
     }
 
     fn status(&self, c: &CertRecord) -> &'static str {
+        match c.public_status.as_deref() {
+            Some("PENDING_VALIDATION") => return "PENDING_VALIDATION",
+            Some("FAILED") => return "FAILED",
+            Some("VALIDATION_TIMED_OUT") => return "VALIDATION_TIMED_OUT",
+            _ => {}
+        }
         if c.revoked_at.is_some() {
             REVOKED
         } else if c.not_after <= self.now_ms() {
@@ -360,11 +478,7 @@ impl AcmService {
         ctx.authorize("acm:RequestCertificate", "*", &account, None, &extra)
             .await?;
         let Some(ca_arn) = req.certificate_authority_arn.clone() else {
-            return Err(AwsError::new(
-                "NotImplemented",
-                501,
-                "Rampart does not issue public certificates yet (no ACME directory); give CertificateAuthorityArn to request a private certificate.",
-            ));
+            return self.request_public(ctx, req, tags).await;
         };
         check_tags(&tags)?;
         let key_name = req
@@ -480,6 +594,7 @@ impl AcmService {
             renewed_at: None,
             renewal_status: None,
             expiry_notified: None,
+            ..Default::default()
         };
         let mut ops = vec![rec::put(
             NS_CERT,
@@ -510,12 +625,16 @@ impl AcmService {
         let der = B64.decode(&c.der).unwrap_or_default();
         let (ku, eku) = eku_names(&der);
         let private = c.cert_type == "PRIVATE";
-        s::CertificateDetail {
-            certificate_arn: Some(c.arn.clone()),
-            certificate_authority_arn: c.ca_arn.clone(),
-            created_at: Some(ts(c.created)),
-            domain_name: Some(c.domain.clone()),
-            domain_validation_options: private.then(|| {
+        let public = c.cert_type == "AMAZON_ISSUED";
+        let issued = !der.is_empty();
+        let dvo = if public {
+            let authzs = match (&c.order, c.public_status.is_some()) {
+                (Some(o), true) => o.authzs.clone(),
+                _ => c.validated.clone(),
+            };
+            Some(self.validations(c, &authzs))
+        } else {
+            private.then(|| {
                 c.sans
                     .iter()
                     .map(|d| s::DomainValidation {
@@ -523,36 +642,63 @@ impl AcmService {
                         ..Default::default()
                     })
                     .collect()
-            }),
-            extended_key_usages: Some(
+            })
+        };
+        let renewal_dvo = match (&c.order, public) {
+            (Some(o), true) if o.renewal => self.validations(c, &o.authzs),
+            (_, true) => self.validations(c, &c.validated),
+            _ => c
+                .sans
+                .iter()
+                .map(|d| s::DomainValidation {
+                    domain_name: d.clone(),
+                    ..Default::default()
+                })
+                .collect(),
+        };
+        s::CertificateDetail {
+            certificate_arn: Some(c.arn.clone()),
+            certificate_authority_arn: c.ca_arn.clone(),
+            created_at: Some(ts(c.created)),
+            domain_name: Some(c.domain.clone()),
+            domain_validation_options: dvo,
+            extended_key_usages: issued.then(|| {
                 eku.into_iter()
                     .map(|n| s::ExtendedKeyUsage {
                         name: Some(n),
                         oid: None,
                     })
-                    .collect(),
-            ),
-            key_usages: Some(
+                    .collect()
+            }),
+            key_usages: issued.then(|| {
                 ku.into_iter()
                     .map(|n| s::KeyUsage { name: Some(n) })
-                    .collect(),
-            ),
-            imported_at: (!private).then(|| ts(c.issued)),
-            issued_at: private.then(|| ts(c.issued)),
-            in_use_by: Some(Vec::new()),
-            issuer: Some(c.issuer.clone()),
+                    .collect()
+            }),
+            imported_at: (c.cert_type == "IMPORTED").then(|| ts(c.issued)),
+            issued_at: ((private || public) && issued).then(|| ts(c.issued)),
+            in_use_by: Some(self.users_of(&c.arn)),
+            issuer: issued.then(|| c.issuer.clone()),
             key_algorithm: Some(c.key_algorithm.clone()),
-            not_after: Some(ts(c.not_after)),
-            not_before: Some(ts(c.not_before)),
+            not_after: issued.then(|| ts(c.not_after)),
+            not_before: issued.then(|| ts(c.not_before)),
             options: Some(s::CertificateOptions {
                 certificate_transparency_logging_preference: Some(c.ct_logging.clone()),
                 ..Default::default()
             }),
-            renewal_eligibility: Some(if private { "ELIGIBLE" } else { "INELIGIBLE" }.to_owned()),
-            serial: Some(c.serial.clone()),
+            renewal_eligibility: Some(
+                if private || (public && issued) {
+                    "ELIGIBLE"
+                } else {
+                    "INELIGIBLE"
+                }
+                .to_owned(),
+            ),
+            serial: issued.then(|| c.serial.clone()),
             signature_algorithm: signature_algorithm(&der),
             status: Some(self.status(c).to_owned()),
-            subject: Some(c.subject.clone()),
+            failure_reason: c.failure_reason.clone(),
+            subject: issued.then(|| c.subject.clone()),
             subject_alternative_names: Some(c.sans.clone()),
             r#type: Some(c.cert_type.clone()),
             revoked_at: c.revoked_at.map(ts),
@@ -563,14 +709,7 @@ impl AcmService {
                     .as_ref()
                     .map_or_else(|| "SUCCESS".to_owned(), |r| r.0.clone()),
                 updated_at: ts(at),
-                domain_validation_options: c
-                    .sans
-                    .iter()
-                    .map(|d| s::DomainValidation {
-                        domain_name: d.clone(),
-                        ..Default::default()
-                    })
-                    .collect(),
+                domain_validation_options: renewal_dvo,
                 renewal_status_reason: c.renewal_status.as_ref().and_then(|r| r.1.clone()),
             }),
             ..Default::default()
@@ -598,6 +737,16 @@ impl AcmService {
         let (_, c) = self
             .load(ctx, "acm:GetCertificate", &req.certificate_arn)
             .await?;
+        if c.value.der.is_empty() {
+            return Err(err(
+                "RequestInProgressException",
+                format!(
+                    "Certificate '{}' is in state {}; it is not issued.",
+                    c.value.arn,
+                    self.status(&c.value)
+                ),
+            ));
+        }
         let der = B64.decode(&c.value.der).map_err(|_| internal("der"))?;
         Ok(s::GetCertificateResponse {
             certificate: Some(x509::pem(&der)),
@@ -676,20 +825,23 @@ impl AcmService {
                     key_algorithm: Some(c.key_algorithm.clone()),
                     key_usages: Some(ku),
                     extended_key_usages: Some(eku),
-                    in_use: Some(false),
+                    in_use: Some(!self.users_of(&c.arn).is_empty()),
                     exported: Some(c.exported),
                     renewal_eligibility: Some(
-                        if c.cert_type == "PRIVATE" {
+                        if c.cert_type == "PRIVATE"
+                            || (c.cert_type == "AMAZON_ISSUED" && !c.der.is_empty())
+                        {
                             "ELIGIBLE"
                         } else {
                             "INELIGIBLE"
                         }
                         .to_owned(),
                     ),
-                    not_before: Some(ts(c.not_before)),
-                    not_after: Some(ts(c.not_after)),
+                    not_before: (!c.der.is_empty()).then(|| ts(c.not_before)),
+                    not_after: (!c.der.is_empty()).then(|| ts(c.not_after)),
                     created_at: Some(ts(c.created)),
-                    issued_at: (c.cert_type == "PRIVATE").then(|| ts(c.issued)),
+                    issued_at: (c.cert_type != "IMPORTED" && !c.der.is_empty())
+                        .then(|| ts(c.issued)),
                     imported_at: (c.cert_type == "IMPORTED").then(|| ts(c.issued)),
                     ..Default::default()
                 });
@@ -925,6 +1077,7 @@ impl AcmService {
             renewed_at: None,
             renewal_status: None,
             expiry_notified: None,
+            ..Default::default()
         };
         if record.tags.len() > MAX_TAGS {
             return Err(err("TooManyTagsException", "Too many tags."));
@@ -948,8 +1101,12 @@ impl AcmService {
         let (key, c) = self
             .load(ctx, "acm:DeleteCertificate", &req.certificate_arn)
             .await?;
-        // Nothing in Rampart uses certificates yet (InUseBy is empty), so none is refused as
-        // in use.
+        if !self.users_of(&c.value.arn).is_empty() {
+            return Err(err(
+                "ResourceInUseException",
+                format!("Certificate {} is in use.", c.value.arn),
+            ));
+        }
         rec::commit(
             &*self.store,
             vec![rec::delete(NS_CERT, &key, Expect::Version(c.version))],
@@ -1363,13 +1520,15 @@ impl AcmService {
                         r#type: Some(c.cert_type.clone()),
                         created_at: Some(ts(c.created)),
                         exported: Some(c.exported),
-                        in_use: Some(false),
+                        in_use: Some(!self.users_of(&c.arn).is_empty()),
                         issued_at: (c.cert_type == "PRIVATE").then(|| ts(c.issued)),
                         imported_at: (c.cert_type == "IMPORTED").then(|| ts(c.issued)),
                         revoked_at: c.revoked_at.map(ts),
                         certificate_key_pair_origin: Some(key_origin(c).to_owned()),
                         renewal_eligibility: Some(
-                            if c.cert_type == "PRIVATE" {
+                            if c.cert_type == "PRIVATE"
+                                || (c.cert_type == "AMAZON_ISSUED" && !c.der.is_empty())
+                            {
                                 "ELIGIBLE"
                             } else {
                                 "INELIGIBLE"
@@ -1653,6 +1812,19 @@ impl AcmService {
                     && c.renewed_at.is_none_or(|at| now_ms - at >= DAY_MS)
                 {
                     self.renew_managed(&key, account, region, now_ms).await;
+                    continue;
+                }
+                // A failed renewal is tried again a day later.
+                let renewing = c.order.as_ref().is_some_and(|o| {
+                    !o.renewal
+                        || c.renewal_status.as_ref().is_none_or(|r| r.0 != "FAILED")
+                        || c.renewed_at.is_some_and(|at| now_ms - at < DAY_MS)
+                });
+                if c.cert_type == "AMAZON_ISSUED"
+                    && !renewing
+                    && c.not_after - now_ms <= public::renew_before_ms(c.not_before, c.not_after)
+                {
+                    self.start_public_renewal(&key, now_ms).await;
                     continue;
                 }
                 let scope = rec::scoped(account, region, "");
