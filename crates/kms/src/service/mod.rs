@@ -1993,27 +1993,49 @@ impl KmsService {
         Ok(())
     }
 
-    async fn encapsulate(
+    /// The resolved, authorized ML-KEM key, its algorithm and material, for Encapsulate or
+    /// Decapsulate.
+    async fn kem_key(
         &self,
         ctx: &RequestContext,
-        req: s::EncapsulateRequest,
-    ) -> Result<s::EncapsulateResponse, AwsError> {
-        check_grant_tokens(req.grant_tokens.as_deref())?;
+        key_id: &str,
+        op: &str,
+        algorithm: &str,
+        grant_tokens: Option<&[String]>,
+    ) -> Result<(EncapsulationAlgorithm, Resolved, Arc<KeyMaterial>), AwsError> {
+        check_grant_tokens(grant_tokens)?;
         let algorithm: EncapsulationAlgorithm = parse_enum(
-            &req.encapsulation_algorithm,
+            algorithm,
             "encapsulationAlgorithm",
             EncapsulationAlgorithm::ALL,
         )?;
         let r = self
             .usage_key(
                 ctx,
-                &req.key_id,
-                "Encapsulate",
+                key_id,
+                op,
                 Some(KeyUsage::EncapsulateDecapsulate),
                 &[("kms:EncapsulationAlgorithm", algorithm.as_str())],
             )
             .await?;
         let material = self.current_material(&r.key.value)?;
+        Ok((algorithm, r, material))
+    }
+
+    async fn encapsulate(
+        &self,
+        ctx: &RequestContext,
+        req: s::EncapsulateRequest,
+    ) -> Result<s::EncapsulateResponse, AwsError> {
+        let (algorithm, r, material) = self
+            .kem_key(
+                ctx,
+                &req.key_id,
+                "Encapsulate",
+                &req.encapsulation_algorithm,
+                req.grant_tokens.as_deref(),
+            )
+            .await?;
         let (ciphertext, secret) =
             crate::asymmetric::encapsulate(&material, algorithm).map_err(|e| kms_err(&e))?;
         dry_run(req.dry_run)?;
@@ -2030,22 +2052,15 @@ impl KmsService {
         ctx: &RequestContext,
         req: s::DecapsulateRequest,
     ) -> Result<s::DecapsulateResponse, AwsError> {
-        check_grant_tokens(req.grant_tokens.as_deref())?;
-        let algorithm: EncapsulationAlgorithm = parse_enum(
-            &req.encapsulation_algorithm,
-            "encapsulationAlgorithm",
-            EncapsulationAlgorithm::ALL,
-        )?;
-        let r = self
-            .usage_key(
+        let (algorithm, r, material) = self
+            .kem_key(
                 ctx,
                 &req.key_id,
                 "Decapsulate",
-                Some(KeyUsage::EncapsulateDecapsulate),
-                &[("kms:EncapsulationAlgorithm", algorithm.as_str())],
+                &req.encapsulation_algorithm,
+                req.grant_tokens.as_deref(),
             )
             .await?;
-        let material = self.current_material(&r.key.value)?;
         let secret = crate::asymmetric::decapsulate(
             &material,
             algorithm,
