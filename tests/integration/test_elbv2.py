@@ -1,0 +1,264 @@
+"""ELBv2 (application load balancers) through boto3 and the aws CLI: the control plane, the
+reverse proxy on the load balancer's port, listener rules, and the WAFv2 web ACL associated with
+the load balancer enforced on the traffic."""
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+from conftest import ADMIN_ACCOUNT, REGION, error_code, unique
+
+
+class Upstream:
+    """A local HTTP server standing for the load balancer's target; it records what reaches it."""
+
+    def __init__(self):
+        self.seen = []
+        seen = self.seen
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _answer(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                if self.path != "/health":
+                    seen.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                out = b"upstream ok " + self.path.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            do_GET = _answer
+            do_POST = _answer
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def paths(self):
+        return [s["path"] for s in self.seen]
+
+    def close(self):
+        self.httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def elbv2(server):
+    return server.client("elbv2")
+
+
+@pytest.fixture(scope="module")
+def wafv2(server):
+    return server.client("wafv2")
+
+
+@pytest.fixture(scope="module")
+def upstream():
+    u = Upstream()
+    yield u
+    u.close()
+
+
+@pytest.fixture(scope="module")
+def alb(elbv2, upstream):
+    """A target group with the upstream registered, an ALB and an HTTP listener forwarding to it."""
+    tg = elbv2.create_target_group(
+        Name=unique("tg"), Protocol="HTTP", Port=upstream.port, VpcId="vpc-1", TargetType="ip",
+        HealthCheckPath="/health", HealthCheckIntervalSeconds=5,
+    )["TargetGroups"][0]
+    elbv2.register_targets(TargetGroupArn=tg["TargetGroupArn"],
+                           Targets=[{"Id": "127.0.0.1", "Port": upstream.port}])
+    lb = elbv2.create_load_balancer(Name=unique("alb"), Subnets=["subnet-a", "subnet-b"],
+                                    Type="application")["LoadBalancers"][0]
+    listener = elbv2.create_listener(
+        LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}],
+    )["Listeners"][0]
+    return {"tg": tg, "lb": lb, "listener": listener, "url": f"http://{lb['DNSName']}"}
+
+
+def test_create_load_balancer_returns_aws_arn_and_a_local_port_dns_name(alb):
+    lb = alb["lb"]
+    name = lb["LoadBalancerName"]
+    assert lb["LoadBalancerArn"].startswith(
+        f"arn:aws:elasticloadbalancing:{REGION}:{ADMIN_ACCOUNT}:loadbalancer/app/{name}/")
+    assert len(lb["LoadBalancerArn"].rsplit("/", 1)[1]) == 16
+    host, port = lb["DNSName"].split(":")
+    assert host == "127.0.0.1" and 20000 <= int(port) <= 20999
+    assert lb["Type"] == "application"
+    assert lb["State"]["Code"] == "active"
+    assert alb["listener"]["ListenerArn"].startswith(
+        f"arn:aws:elasticloadbalancing:{REGION}:{ADMIN_ACCOUNT}:listener/app/{name}/")
+
+
+def test_describe_load_balancers_by_name_and_not_found(elbv2, alb):
+    got = elbv2.describe_load_balancers(Names=[alb["lb"]["LoadBalancerName"]])["LoadBalancers"]
+    assert [g["LoadBalancerArn"] for g in got] == [alb["lb"]["LoadBalancerArn"]]
+    with pytest.raises(ClientError) as e:
+        elbv2.describe_load_balancers(Names=["no-such-alb"])
+    assert error_code(e.value) == "LoadBalancerNotFound"
+
+
+def test_request_through_the_alb_reaches_the_upstream_with_forwarded_headers(alb, upstream):
+    r = requests.get(alb["url"] + "/hello?x=1", timeout=10)
+    assert r.status_code == 200
+    assert r.text == "upstream ok /hello?x=1"
+    seen = [s for s in upstream.seen if s["path"] == "/hello?x=1"][-1]
+    headers = {k.lower(): v for k, v in seen["headers"].items()}
+    assert headers["x-forwarded-for"] == "127.0.0.1"
+    assert headers["x-forwarded-proto"] == "http"
+    assert headers["x-forwarded-port"] == alb["lb"]["DNSName"].split(":")[1]
+
+
+def test_post_body_is_forwarded_intact(alb, upstream):
+    body = b"a" * 100_000
+    r = requests.post(alb["url"] + "/upload", data=body, timeout=10)
+    assert r.status_code == 200
+    assert [s for s in upstream.seen if s["path"] == "/upload"][-1]["body"] == body
+
+
+def test_target_health_becomes_healthy_after_active_checks(elbv2, alb, upstream):
+    arn = alb["tg"]["TargetGroupArn"]
+    state = None
+    for _ in range(40):
+        d = elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+        state = d[0]["TargetHealth"]["State"]
+        if state == "healthy":
+            break
+        time.sleep(0.25)
+    assert state == "healthy"
+    assert d[0]["Target"] == {"Id": "127.0.0.1", "Port": upstream.port}
+
+
+def test_fixed_response_rule_answers_without_the_upstream(elbv2, alb, upstream):
+    rule = elbv2.create_rule(
+        ListenerArn=alb["listener"]["ListenerArn"], Priority=10,
+        Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/maintenance/*"]}}],
+        Actions=[{"Type": "fixed-response", "FixedResponseConfig": {
+            "StatusCode": "503", "ContentType": "text/plain", "MessageBody": "down for maintenance"}}],
+    )["Rules"][0]
+    assert rule["Priority"] == "10"
+    r = requests.get(alb["url"] + "/maintenance/page", timeout=10)
+    assert r.status_code == 503 and r.text == "down for maintenance"
+    assert "/maintenance/page" not in upstream.paths()
+    rules = elbv2.describe_rules(ListenerArn=alb["listener"]["ListenerArn"])["Rules"]
+    assert [x["Priority"] for x in rules] == ["10", "default"]
+    with pytest.raises(ClientError) as e:
+        elbv2.create_rule(
+            ListenerArn=alb["listener"]["ListenerArn"], Priority=10,
+            Conditions=[{"Field": "path-pattern", "Values": ["/x"]}],
+            Actions=[{"Type": "forward", "TargetGroupArn": alb["tg"]["TargetGroupArn"]}])
+    assert error_code(e.value) == "PriorityInUse"
+    elbv2.delete_rule(RuleArn=rule["RuleArn"])
+    assert requests.get(alb["url"] + "/maintenance/page", timeout=10).status_code == 200
+
+
+def test_target_group_errors(elbv2, alb):
+    with pytest.raises(ClientError) as e:
+        elbv2.create_target_group(Name=alb["tg"]["TargetGroupName"], Protocol="HTTP", Port=80,
+                                  VpcId="vpc-1")
+    assert error_code(e.value) == "DuplicateTargetGroupName"
+    with pytest.raises(ClientError) as e:
+        elbv2.delete_target_group(TargetGroupArn=alb["tg"]["TargetGroupArn"])
+    assert error_code(e.value) == "ResourceInUse"
+    missing = alb["tg"]["TargetGroupArn"].rsplit("/", 1)[0] + "/0000000000000000"
+    with pytest.raises(ClientError) as e:
+        elbv2.describe_target_health(TargetGroupArn=missing)
+    assert error_code(e.value) == "TargetGroupNotFound"
+
+
+def test_tags_add_describe_remove(elbv2, alb):
+    arn = alb["lb"]["LoadBalancerArn"]
+    elbv2.add_tags(ResourceArns=[arn], Tags=[{"Key": "env", "Value": "test"}, {"Key": "a", "Value": "b"}])
+    tags = elbv2.describe_tags(ResourceArns=[arn])["TagDescriptions"][0]["Tags"]
+    assert {t["Key"]: t["Value"] for t in tags} == {"env": "test", "a": "b"}
+    elbv2.remove_tags(ResourceArns=[arn], TagKeys=["a"])
+    tags = elbv2.describe_tags(ResourceArns=[arn])["TagDescriptions"][0]["Tags"]
+    assert tags == [{"Key": "env", "Value": "test"}]
+
+
+def test_https_listener_is_refused_until_served(elbv2, alb):
+    with pytest.raises(ClientError) as e:
+        elbv2.create_listener(
+            LoadBalancerArn=alb["lb"]["LoadBalancerArn"], Protocol="HTTPS", Port=443,
+            Certificates=[{"CertificateArn": f"arn:aws:acm:{REGION}:{ADMIN_ACCOUNT}:certificate/x"}],
+            DefaultActions=[{"Type": "forward", "TargetGroupArn": alb["tg"]["TargetGroupArn"]}])
+    assert error_code(e.value) == "UnsupportedProtocol"
+
+
+def test_web_acl_on_the_alb_blocks_sqli_and_ip_set_and_forwards_benign(elbv2, wafv2, alb, upstream):
+    ip_set = wafv2.create_ip_set(Name=unique("bad-ips"), Scope="REGIONAL", IPAddressVersion="IPV4",
+                                 Addresses=["203.0.113.0/24"])["Summary"]
+    vis = lambda n: {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": False, "MetricName": n}
+    acl = wafv2.create_web_acl(
+        Name=unique("acl"), Scope="REGIONAL", DefaultAction={"Allow": {}}, VisibilityConfig=vis("acl"),
+        Rules=[
+            {"Name": "sqli", "Priority": 1, "Action": {"Block": {}}, "VisibilityConfig": vis("sqli"),
+             "Statement": {"SqliMatchStatement": {
+                 "FieldToMatch": {"QueryString": {}},
+                 "TextTransformations": [{"Priority": 0, "Type": "URL_DECODE"}]}}},
+            {"Name": "bad-ips", "Priority": 2, "Action": {"Block": {}}, "VisibilityConfig": vis("ips"),
+             "Statement": {"IPSetReferenceStatement": {
+                 "ARN": ip_set["ARN"],
+                 "IPSetForwardedIPConfig": {"HeaderName": "X-Forwarded-For",
+                                            "FallbackBehavior": "NO_MATCH", "Position": "FIRST"}}}},
+        ],
+    )["Summary"]
+    wafv2.associate_web_acl(WebACLArn=acl["ARN"], ResourceArn=alb["lb"]["LoadBalancerArn"])
+
+    r = requests.get(alb["url"] + "/item?id=42", timeout=10)
+    assert r.status_code == 200 and r.text == "upstream ok /item?id=42"
+
+    attack = "/item?id=1' OR '1'='1"
+    r = requests.get(alb["url"] + "/item", params={"id": "1' OR '1'='1"}, timeout=10)
+    assert r.status_code == 403
+    assert not any(p.startswith("/item?id=1") for p in upstream.paths()), attack
+
+    r = requests.get(alb["url"] + "/from-bad-ip", headers={"X-Forwarded-For": "203.0.113.9"}, timeout=10)
+    assert r.status_code == 403
+    assert "/from-bad-ip" not in upstream.paths()
+    r = requests.get(alb["url"] + "/from-good-ip", headers={"X-Forwarded-For": "198.51.100.1"}, timeout=10)
+    assert r.status_code == 200
+
+    # A change to the IP set reaches the proxy without re-associating the web ACL.
+    got = wafv2.get_ip_set(Name=ip_set["Name"], Scope="REGIONAL", Id=ip_set["Id"])
+    wafv2.update_ip_set(Name=ip_set["Name"], Scope="REGIONAL", Id=ip_set["Id"],
+                        Addresses=["198.51.100.0/24"], LockToken=got["LockToken"])
+    time.sleep(1.2)
+    r = requests.get(alb["url"] + "/from-good-ip", headers={"X-Forwarded-For": "198.51.100.1"}, timeout=10)
+    assert r.status_code == 403
+
+    wafv2.disassociate_web_acl(ResourceArn=alb["lb"]["LoadBalancerArn"])
+    r = requests.get(alb["url"] + "/item", params={"id": "1' OR '1'='1"}, timeout=10)
+    assert r.status_code == 200
+
+
+def test_cli_creates_and_deletes_a_load_balancer_which_frees_its_port(server):
+    name = unique("cli-alb")
+    out = server.cli("elbv2", "create-load-balancer", "--name", name, "--subnets", "subnet-a", "subnet-b")
+    assert out.returncode == 0, out.stderr
+    lb = json.loads(out.stdout)["LoadBalancers"][0]
+    url = f"http://{lb['DNSName']}/"
+    assert requests.get(url, timeout=5).status_code == 503  # no listener yet
+    out = server.cli("elbv2", "delete-load-balancer", "--load-balancer-arn", lb["LoadBalancerArn"])
+    assert out.returncode == 0, out.stderr
+    with pytest.raises(requests.exceptions.ConnectionError):
+        requests.get(url, timeout=5)
+    out = server.cli("elbv2", "describe-load-balancers", "--names", name)
+    assert out.returncode != 0 and "LoadBalancerNotFound" in out.stderr
+
+
+def test_operations_outside_the_subset_answer_not_implemented(elbv2):
+    with pytest.raises(ClientError) as e:
+        elbv2.describe_ssl_policies()
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
