@@ -187,13 +187,80 @@ def test_tags_add_describe_remove(elbv2, alb):
     assert tags == [{"Key": "env", "Value": "test"}]
 
 
-def test_https_listener_is_refused_until_served(elbv2, alb):
+ROOT_TEMPLATE = "arn:aws:acm-pca:::template/RootCACertificate/v1"
+
+
+@pytest.fixture(scope="module")
+def private_root(server):
+    """An active ACM-PCA root CA."""
+    pca = server.client("acm-pca")
+    arn = pca.create_certificate_authority(
+        CertificateAuthorityConfiguration={"KeyAlgorithm": "RSA_2048", "SigningAlgorithm": "SHA256WITHRSA",
+                                           "Subject": {"CommonName": "ELB Test Root"}},
+        CertificateAuthorityType="ROOT",
+    )["CertificateAuthorityArn"]
+    csr = pca.get_certificate_authority_csr(CertificateAuthorityArn=arn)["Csr"]
+    cert_arn = pca.issue_certificate(
+        CertificateAuthorityArn=arn, Csr=csr, SigningAlgorithm="SHA256WITHRSA", TemplateArn=ROOT_TEMPLATE,
+        Validity={"Type": "YEARS", "Value": 5},
+    )["CertificateArn"]
+    pem = pca.get_certificate(CertificateAuthorityArn=arn, CertificateArn=cert_arn)["Certificate"]
+    pca.import_certificate_authority_certificate(CertificateAuthorityArn=arn, Certificate=pem)
+    return {"arn": arn, "pem": pem}
+
+
+def test_https_listener_serves_the_acm_private_certificate(server, elbv2, upstream, private_root, tmp_path):
+    acm = server.client("acm")
+    cert = acm.request_certificate(DomainName="app.example.test",
+                                   CertificateAuthorityArn=private_root["arn"])["CertificateArn"]
+    tg = elbv2.create_target_group(Name=unique("tls-tg"), Protocol="HTTP", Port=upstream.port,
+                                   VpcId="vpc-1", TargetType="ip")["TargetGroups"][0]
+    elbv2.register_targets(TargetGroupArn=tg["TargetGroupArn"],
+                           Targets=[{"Id": "127.0.0.1", "Port": upstream.port}])
+    lb = elbv2.create_load_balancer(Name=unique("tls-alb"), Subnets=["subnet-a"])["LoadBalancers"][0]
+    forward = [{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}]
     with pytest.raises(ClientError) as e:
-        elbv2.create_listener(
-            LoadBalancerArn=alb["lb"]["LoadBalancerArn"], Protocol="HTTPS", Port=443,
-            Certificates=[{"CertificateArn": f"arn:aws:acm:{REGION}:{ADMIN_ACCOUNT}:certificate/x"}],
-            DefaultActions=[{"Type": "forward", "TargetGroupArn": alb["tg"]["TargetGroupArn"]}])
-    assert error_code(e.value) == "UnsupportedProtocol"
+        elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTPS", Port=443,
+                              Certificates=[{"CertificateArn": cert[:-4] + "0000"}], DefaultActions=forward)
+    assert error_code(e.value) == "CertificateNotFound"
+    listener = elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTPS", Port=443,
+                                     Certificates=[{"CertificateArn": cert}], DefaultActions=forward,
+                                     SslPolicy="ELBSecurityPolicy-TLS13-1-2-2021-06")["Listeners"][0]
+    assert listener["Protocol"] == "HTTPS"
+    assert lb["LoadBalancerArn"] in acm.describe_certificate(CertificateArn=cert)["Certificate"]["InUseBy"]
+
+    ca = tmp_path / "ca.pem"
+    ca.write_text(private_root["pem"])
+    port = lb["DNSName"].split(":")[1]
+    with requests.Session() as s:
+        s.mount("https://", _HostAdapter("app.example.test", "127.0.0.1"))
+        r = s.get(f"https://app.example.test:{port}/secure", verify=str(ca), timeout=10)
+    assert r.status_code == 200 and r.text == "upstream ok /secure"
+    seen = [x for x in upstream.seen if x["path"] == "/secure"][-1]
+    assert {k.lower(): v for k, v in seen["headers"].items()}["x-forwarded-proto"] == "https"
+    # The same port has no HTTP listener for this load balancer.
+    assert requests.get(f"http://{lb['DNSName']}/", timeout=5).status_code == 503
+    # A client that does not trust the private CA refuses the connection.
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get(f"https://127.0.0.1:{port}/secure", timeout=5)
+
+
+class _HostAdapter(requests.adapters.HTTPAdapter):
+    """Connects to `ip` for `host` (TLS still verifies `host`), like curl --resolve."""
+
+    def __init__(self, host, ip):
+        self.host, self.ip = host, ip
+        super().__init__()
+
+    def send(self, request, **kw):
+        from urllib.parse import urlparse
+        u = urlparse(request.url)
+        if u.hostname == self.host:
+            request.url = request.url.replace(f"//{self.host}", f"//{self.ip}", 1)
+            request.headers["Host"] = u.netloc
+            self.poolmanager.connection_pool_kw["server_hostname"] = self.host
+            self.poolmanager.connection_pool_kw["assert_hostname"] = self.host
+        return super().send(request, **kw)
 
 
 def test_web_acl_on_the_alb_blocks_sqli_and_ip_set_and_forwards_benign(elbv2, wafv2, alb, upstream):

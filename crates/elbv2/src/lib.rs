@@ -3,12 +3,14 @@
 //! enforced on every request.
 //!
 //! Port mapping: each load balancer binds one local port from the configured range when it is
-//! created; its `DNSName` is `127.0.0.1:PORT`. The port serves the load balancer's HTTP
-//! listener with the lowest listener port (the listener's own `Port` is kept as given, as on
-//! AWS, but is not bound).
+//! created; its `DNSName` is `127.0.0.1:PORT`. The port serves both of the load balancer's
+//! protocols: a connection that opens with a TLS handshake goes to its HTTPS listener (with the
+//! lowest listener port), any other to its HTTP listener (likewise). The listeners' own `Port`
+//! is kept as given, as on AWS, but is not bound.
 
 #![forbid(unsafe_code)]
 
+pub mod certs;
 pub mod errors;
 mod proxy;
 pub mod routing;

@@ -29,7 +29,10 @@ use rampart_service::AwsError;
 use rampart_store::Store;
 use rampart_waf::model::{DefaultAction, IpSet, RegexPatternSet, Rule as WafRule, RuleGroup};
 use rampart_waf::{Action, CompileOptions, CompiledAcl, Resolve, WebAcl};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
+use crate::certs::CertificateSource;
 use crate::routing;
 use crate::shapes::elbv2 as s;
 use crate::state::{State, Tg};
@@ -60,15 +63,24 @@ const HOP: [&str; 8] = [
     "proxy-authorization",
 ];
 
-/// What one load balancer routes: its served listener and the target groups it may use.
+/// How one listener routes.
+#[derive(Debug, Clone, Default)]
+struct Route {
+    /// Default actions.
+    default_actions: Vec<s::Action>,
+    /// Rules, by priority.
+    rules: Vec<(Vec<s::RuleCondition>, Vec<s::Action>)>,
+    /// The default certificate (HTTPS listeners).
+    certificate: Option<String>,
+}
+
+/// What one load balancer routes: its served listeners and the target groups it may use.
 #[derive(Debug, Clone, Default)]
 struct LbView {
-    /// Default actions of the served listener.
-    default_actions: Vec<s::Action>,
-    /// Its rules, by priority.
-    rules: Vec<(Vec<s::RuleCondition>, Vec<s::Action>)>,
-    /// Whether a listener exists.
-    listening: bool,
+    /// The HTTP listener served on the port.
+    http: Option<Route>,
+    /// The HTTPS listener served on the port.
+    https: Option<Route>,
     /// Target groups by ARN.
     tgs: HashMap<String, Tg>,
 }
@@ -100,6 +112,8 @@ pub struct Runtime {
     client: Client<HttpConnector, ProxyBody>,
     rr: AtomicUsize,
     wake: tokio::sync::Notify,
+    certs: RwLock<Arc<dyn CertificateSource>>,
+    tls: Mutex<HashMap<String, (String, Arc<rustls::ServerConfig>)>>,
 }
 
 fn text(status: StatusCode, body: &'static str) -> Response<ProxyBody> {
@@ -245,6 +259,8 @@ impl Runtime {
             client,
             rr: AtomicUsize::new(0),
             wake: tokio::sync::Notify::new(),
+            certs: RwLock::new(crate::certs::none()),
+            tls: Mutex::new(HashMap::new()),
         })
     }
 
@@ -286,21 +302,23 @@ impl Runtime {
                 let rt = Arc::clone(&rt);
                 let lb = lb.clone();
                 tokio::spawn(async move {
-                    let io = TokioIo::new(stream);
-                    let svc = service_fn(move |req| {
-                        let rt = Arc::clone(&rt);
-                        let lb = lb.clone();
-                        async move {
-                            Ok::<_, std::convert::Infallible>(rt.handle(&lb, peer, port, req).await)
-                        }
-                    });
-                    let mut b = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                    b.http1()
-                        .timer(TokioTimer::new())
-                        .header_read_timeout(HEADER_TIMEOUT)
-                        .max_buf_size(MAX_HEADER_BYTES);
-                    b.http2().max_header_list_size(64 * 1024);
-                    let _ = b.serve_connection(io, svc).await;
+                    let mut first = [0u8; 1];
+                    let peeked =
+                        tokio::time::timeout(HEADER_TIMEOUT, stream.peek(&mut first)).await;
+                    let is_tls = matches!(peeked, Ok(Ok(1))) && first[0] == 0x16;
+                    if !is_tls {
+                        serve_conn(rt, lb, peer, port, false, TokioIo::new(stream)).await;
+                        return;
+                    }
+                    let Some(config) = rt.tls_config(&lb).await else {
+                        return;
+                    };
+                    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+                    if let Ok(Ok(tls)) =
+                        tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await
+                    {
+                        serve_conn(rt, lb, peer, port, true, TokioIo::new(tls)).await;
+                    }
                 });
             }
         });
@@ -326,18 +344,70 @@ impl Runtime {
         }
     }
 
+    /// Serve HTTPS listeners' certificates from `certs`.
+    pub fn set_certificates(&self, certs: Arc<dyn CertificateSource>) {
+        if let Ok(mut c) = self.certs.write() {
+            *c = certs;
+        }
+    }
+
+    /// The TLS configuration presenting the current certificate of `lb`'s HTTPS listener; a
+    /// renewed certificate is picked up on the next connection.
+    async fn tls_config(&self, lb: &str) -> Option<Arc<rustls::ServerConfig>> {
+        let view = self.views.read().ok()?.get(lb).cloned()?;
+        let arn = view.https.as_ref()?.certificate.clone()?;
+        let certs = self.certs.read().ok()?.clone();
+        let m = match certs.material(&arn).await {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(certificate = %arn, error = %e, "HTTPS listener certificate unavailable");
+                return None;
+            }
+        };
+        if let Some((serial, cfg)) = self.tls.lock().ok()?.get(&arn) {
+            if *serial == m.serial {
+                return Some(Arc::clone(cfg));
+            }
+        }
+        let chain: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(m.chain_pem.as_bytes())
+                .collect::<Result<_, _>>()
+                .ok()?;
+        let key = if m.key_is_pem {
+            PrivateKeyDer::from_pem_slice(m.key.expose()).ok()?
+        } else {
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(m.key.expose().to_vec()))
+        };
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .ok()?
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .ok()?;
+        cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let cfg = Arc::new(cfg);
+        if let Ok(mut t) = self.tls.lock() {
+            t.insert(arn, (m.serial, Arc::clone(&cfg)));
+        }
+        Some(cfg)
+    }
+
     /// Take the routing configuration of every load balancer in `state`.
     pub fn update(&self, state: &State) {
         let mut next = HashMap::new();
         for lb in state.lbs.values() {
             let mut view = LbView::default();
-            let served = state
-                .listeners_of(&lb.arn)
-                .into_iter()
-                .find(|l| l.desc.protocol.as_deref().unwrap_or("HTTP") == "HTTP");
-            if let Some(l) = served {
-                view.listening = true;
-                view.default_actions = l.desc.default_actions.clone().unwrap_or_default();
+            for l in state.listeners_of(&lb.arn) {
+                let https = l.desc.protocol.as_deref() == Some("HTTPS");
+                let slot = if https {
+                    &mut view.https
+                } else {
+                    &mut view.http
+                };
+                if slot.is_some() {
+                    continue;
+                }
                 let larn = l.desc.listener_arn.clone().unwrap_or_default();
                 let mut rules: Vec<_> = state
                     .rules
@@ -345,10 +415,19 @@ impl Runtime {
                     .filter(|r| r.listener_arn == larn)
                     .collect();
                 rules.sort_by_key(|r| r.priority);
-                view.rules = rules
-                    .into_iter()
-                    .map(|r| (r.conditions.clone(), r.actions.clone()))
-                    .collect();
+                let certs = l.desc.certificates.as_deref().unwrap_or_default();
+                *slot = Some(Route {
+                    default_actions: l.desc.default_actions.clone().unwrap_or_default(),
+                    rules: rules
+                        .into_iter()
+                        .map(|r| (r.conditions.clone(), r.actions.clone()))
+                        .collect(),
+                    certificate: certs
+                        .iter()
+                        .find(|c| c.is_default != Some(false))
+                        .or(certs.first())
+                        .and_then(|c| c.certificate_arn.clone()),
+                });
             }
             view.tgs = state
                 .tgs
@@ -651,6 +730,7 @@ impl Runtime {
         lb: &str,
         peer: SocketAddr,
         port: u16,
+        tls: bool,
         req: Request<Incoming>,
     ) -> Response<ProxyBody> {
         let Some(view) = self.views.read().ok().and_then(|v| v.get(lb).cloned()) else {
@@ -659,12 +739,13 @@ impl Runtime {
                 "503 Service Temporarily Unavailable",
             );
         };
-        if !view.listening {
+        let route = if tls { &view.https } else { &view.http };
+        let Some(route) = route else {
             return text(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "503 Service Temporarily Unavailable",
             );
-        }
+        };
         let (mut parts, mut body) = req.into_parts();
         let host = parts
             .headers
@@ -757,11 +838,11 @@ impl Runtime {
                 host.as_str()
             }
         });
-        let actions = view
+        let actions = route
             .rules
             .iter()
             .find(|(c, _)| routing::matches(c, &path, host_only))
-            .map_or(&view.default_actions, |(_, a)| a);
+            .map_or(&route.default_actions, |(_, a)| a);
         let Some(action) = actions.first() else {
             return text(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -815,9 +896,10 @@ impl Runtime {
         if let Ok(v) = HeaderValue::from_str(&xff) {
             parts.headers.insert("x-forwarded-for", v);
         }
-        parts
-            .headers
-            .insert("x-forwarded-proto", HeaderValue::from_static("http"));
+        parts.headers.insert(
+            "x-forwarded-proto",
+            HeaderValue::from_static(if tls { "https" } else { "http" }),
+        );
         parts
             .headers
             .insert("x-forwarded-port", HeaderValue::from(port));
@@ -850,6 +932,25 @@ impl Runtime {
             Err(_) => text(StatusCode::GATEWAY_TIMEOUT, "504 Gateway Time-out"),
         }
     }
+}
+
+/// Serve one client connection (plain or TLS) with HTTP/1.1 or HTTP/2.
+async fn serve_conn<I>(rt: Arc<Runtime>, lb: String, peer: SocketAddr, port: u16, tls: bool, io: I)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let svc = service_fn(move |req| {
+        let rt = Arc::clone(&rt);
+        let lb = lb.clone();
+        async move { Ok::<_, std::convert::Infallible>(rt.handle(&lb, peer, port, tls, req).await) }
+    });
+    let mut b = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    b.http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .max_buf_size(MAX_HEADER_BYTES);
+    b.http2().max_header_list_size(64 * 1024);
+    let _ = b.serve_connection(io, svc).await;
 }
 
 fn blocked(b: &rampart_waf::BlockResponse, bodies: &Value) -> Response<ProxyBody> {

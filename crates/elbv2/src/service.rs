@@ -12,6 +12,7 @@ use rampart_service::policy::Context;
 use rampart_service::{operations, AwsError, Clock, RequestContext, Service};
 use rampart_store::{Expect, Store};
 
+use crate::certs::CertificateSource;
 use crate::errors::{self as err, store_unavailable};
 use crate::proxy::Runtime;
 use crate::routing;
@@ -23,6 +24,7 @@ pub struct ElbService {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     runtime: Arc<Runtime>,
+    certs: Arc<dyn CertificateSource>,
 }
 
 operations!(ElbService {
@@ -142,7 +144,16 @@ impl ElbService {
             store,
             clock,
             runtime,
+            certs: crate::certs::none(),
         }
+    }
+
+    /// HTTPS listeners use certificates from `certs` (ACM).
+    #[must_use]
+    pub fn with_certificates(mut self, certs: Arc<dyn CertificateSource>) -> Self {
+        self.runtime.set_certificates(Arc::clone(&certs));
+        self.certs = certs;
+        self
     }
 
     /// Bind the ports of the load balancers already in the store and start health checks.
@@ -166,6 +177,9 @@ impl ElbService {
                     if let Err(e) = self.runtime.rebind(&lb.arn, lb.port).await {
                         tracing::error!(lb = %lb.arn, port = lb.port, error = %e, "load balancer port not bound");
                     }
+                }
+                for l in state.listeners.values() {
+                    self.mark_certificates(&l.desc);
                 }
                 self.runtime.update(state);
             }
@@ -683,11 +697,38 @@ impl ElbService {
                         "A certificate must be specified for HTTPS listeners",
                     ));
                 }
-                Err(err::unsupported_protocol(
-                    "HTTPS (not yet served by Rampart's load balancer)",
-                ))
+                Ok(())
             }
             other => Err(err::unsupported_protocol(other)),
+        }
+    }
+
+    /// Every certificate must be an issued ACM certificate.
+    async fn check_certificates(
+        &self,
+        certs: Option<&Vec<s::Certificate>>,
+    ) -> Result<(), AwsError> {
+        let source = self.certs.clone();
+        for c in certs.into_iter().flatten() {
+            let arn = c
+                .certificate_arn
+                .as_deref()
+                .ok_or_else(err::certificate_not_found)?;
+            source
+                .material(arn)
+                .await
+                .map_err(|_| err::certificate_not_found())?;
+        }
+        Ok(())
+    }
+
+    /// Show the listener's load balancer in its certificates' `InUseBy`.
+    fn mark_certificates(&self, l: &s::Listener) {
+        let lb = l.load_balancer_arn.as_deref().unwrap_or_default();
+        for c in l.certificates.iter().flatten() {
+            if let Some(arn) = &c.certificate_arn {
+                self.certs.mark_in_use(arn, lb);
+            }
         }
     }
 
@@ -699,6 +740,7 @@ impl ElbService {
         self.authorize(ctx, &req.load_balancer_arn).await?;
         let protocol = req.protocol.clone().unwrap_or_else(|| "HTTP".to_owned());
         Self::check_listener_protocol(&protocol, req.certificates.as_ref())?;
+        self.check_certificates(req.certificates.as_ref()).await?;
         let port = req.port.unwrap_or(80);
         if !(1..=65535).contains(&port) {
             return Err(err::validation("Port must be between 1 and 65535"));
@@ -738,6 +780,7 @@ impl ElbService {
                 Ok(desc)
             })
             .await?;
+        self.mark_certificates(&out);
         if let Some(a) = &out.listener_arn {
             ctx.note_resource("AWS::ElasticLoadBalancingV2::Listener", a);
         }
@@ -787,6 +830,7 @@ impl ElbService {
         req: s::ModifyListenerInput,
     ) -> Result<s::ModifyListenerOutput, AwsError> {
         self.authorize(ctx, &req.listener_arn).await?;
+        self.check_certificates(req.certificates.as_ref()).await?;
         let out = self
             .mutate(ctx, |st| {
                 let cur = st
@@ -829,6 +873,7 @@ impl ElbService {
                 Ok(next)
             })
             .await?;
+        self.mark_certificates(&out);
         Ok(s::ModifyListenerOutput {
             listeners: Some(vec![out]),
         })

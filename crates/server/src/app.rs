@@ -458,6 +458,7 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
             Box::pin(async move { acm.housekeeping(now.timestamp_millis()).await })
         }),
     );
+    let elb_certificates = Arc::clone(&acm);
     services.insert("acm", acm as Arc<dyn Service>);
     services.insert(
         "wafv2",
@@ -466,11 +467,14 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
             clock.clone(),
         )) as Arc<dyn Service>,
     );
-    let elb = Arc::new(rampart_elbv2::ElbService::new(
-        Arc::clone(&store),
-        clock.clone(),
-        elb_ports(&config.elb_ports)?,
-    ));
+    let elb = Arc::new(
+        rampart_elbv2::ElbService::new(
+            Arc::clone(&store),
+            clock.clone(),
+            elb_ports(&config.elb_ports)?,
+        )
+        .with_certificates(elb_certificates),
+    );
     elb.start().await.map_err(|e| start_err("elbv2")(&e))?;
     services.insert("elbv2", elb as Arc<dyn Service>);
     services.insert(
