@@ -2,6 +2,7 @@
 reverse proxy on the load balancer's port, listener rules, and the WAFv2 web ACL associated with
 the load balancer enforced on the traffic."""
 import json
+import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -329,3 +330,49 @@ def test_operations_outside_the_subset_answer_not_implemented(elbv2):
     with pytest.raises(ClientError) as e:
         elbv2.describe_ssl_policies()
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
+
+
+def test_host_header_rule_and_modify_listener_default_action(elbv2, alb, upstream):
+    rule = elbv2.create_rule(
+        ListenerArn=alb["listener"]["ListenerArn"], Priority=20,
+        Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": ["*.blocked.test"]}}],
+        Actions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404", "MessageBody": "no"}}],
+    )["Rules"][0]
+    r = requests.get(alb["url"] + "/h", headers={"Host": "a.BLOCKED.test"}, timeout=10)
+    assert r.status_code == 404 and r.text == "no"
+    assert requests.get(alb["url"] + "/h", headers={"Host": "ok.test"}, timeout=10).status_code == 200
+    elbv2.delete_rule(RuleArn=rule["RuleArn"])
+
+    fixed = [{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "200", "MessageBody": "fixed"}}]
+    out = elbv2.modify_listener(ListenerArn=alb["listener"]["ListenerArn"], DefaultActions=fixed)["Listeners"][0]
+    assert out["DefaultActions"][0]["Type"] == "fixed-response"
+    assert requests.get(alb["url"] + "/any", timeout=10).text == "fixed"
+    forward = [{"Type": "forward", "TargetGroupArn": alb["tg"]["TargetGroupArn"]}]
+    elbv2.modify_listener(ListenerArn=alb["listener"]["ListenerArn"], DefaultActions=forward)
+    assert requests.get(alb["url"] + "/any", timeout=10).text == "upstream ok /any"
+
+
+def test_http2_clients_and_oversized_headers(alb):
+    out = subprocess.run(["curl", "-s", "--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_version} %{http_code}",
+                          alb["url"] + "/h2"], capture_output=True, text=True, timeout=20)
+    assert out.stdout == "2 200", out
+    r = requests.get(alb["url"] + "/big", headers={"X-Big": "a" * 100_000}, timeout=10)
+    assert r.status_code == 431
+
+
+def test_load_balancer_survives_kill9_on_the_same_port(server_factory, upstream):
+    srv = server_factory("elb-restart", extra_env={"RAMPART_ELB_PORTS": "21500-21599"})
+    elbv2 = srv.client("elbv2")
+    tg = elbv2.create_target_group(Name=unique("rtg"), Protocol="HTTP", Port=upstream.port, VpcId="vpc-1",
+                                   TargetType="ip")["TargetGroups"][0]
+    elbv2.register_targets(TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": "127.0.0.1"}])
+    lb = elbv2.create_load_balancer(Name=unique("ralb"), Subnets=["subnet-a"])["LoadBalancers"][0]
+    assert 21500 <= int(lb["DNSName"].split(":")[1]) <= 21599
+    elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
+                          DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
+    srv.kill9_and_restart()
+    elbv2 = srv.client("elbv2")
+    again = elbv2.describe_load_balancers(LoadBalancerArns=[lb["LoadBalancerArn"]])["LoadBalancers"][0]
+    assert again["DNSName"] == lb["DNSName"]
+    r = requests.get(f"http://{lb['DNSName']}/after-restart", timeout=10)
+    assert r.status_code == 200 and r.text == "upstream ok /after-restart"
