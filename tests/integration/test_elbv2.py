@@ -229,6 +229,9 @@ def test_https_listener_serves_the_acm_private_certificate(server, elbv2, upstre
                                      SslPolicy="ELBSecurityPolicy-TLS13-1-2-2021-06")["Listeners"][0]
     assert listener["Protocol"] == "HTTPS"
     assert lb["LoadBalancerArn"] in acm.describe_certificate(CertificateArn=cert)["Certificate"]["InUseBy"]
+    with pytest.raises(ClientError) as e:
+        acm.delete_certificate(CertificateArn=cert)
+    assert error_code(e.value) == "ResourceInUseException"
 
     ca = tmp_path / "ca.pem"
     ca.write_text(private_root["pem"])
@@ -280,6 +283,10 @@ def test_web_acl_on_the_alb_blocks_sqli_and_ip_set_and_forwards_benign(elbv2, wa
                  "ARN": ip_set["ARN"],
                  "IPSetForwardedIPConfig": {"HeaderName": "X-Forwarded-For",
                                             "FallbackBehavior": "NO_MATCH", "Position": "FIRST"}}}},
+            {"Name": "sqli-body", "Priority": 3, "Action": {"Block": {}}, "VisibilityConfig": vis("body"),
+             "Statement": {"SqliMatchStatement": {
+                 "FieldToMatch": {"Body": {"OversizeHandling": "CONTINUE"}},
+                 "TextTransformations": [{"Priority": 0, "Type": "URL_DECODE"}]}}},
         ],
     )["Summary"]
     wafv2.associate_web_acl(WebACLArn=acl["ARN"], ResourceArn=alb["lb"]["LoadBalancerArn"])
@@ -291,6 +298,14 @@ def test_web_acl_on_the_alb_blocks_sqli_and_ip_set_and_forwards_benign(elbv2, wa
     r = requests.get(alb["url"] + "/item", params={"id": "1' OR '1'='1"}, timeout=10)
     assert r.status_code == 403
     assert not any(p.startswith("/item?id=1") for p in upstream.paths()), attack
+
+    r = requests.post(alb["url"] + "/form", data="id=1' OR '1'='1", timeout=10)
+    assert r.status_code == 403
+    assert "/form" not in upstream.paths()
+    big = b"b" * 200_000  # far beyond the 8 KB inspected: the rest still streams to the target
+    r = requests.post(alb["url"] + "/big-form", data=big, timeout=10)
+    assert r.status_code == 200
+    assert [x for x in upstream.seen if x["path"] == "/big-form"][-1]["body"] == big
 
     r = requests.get(alb["url"] + "/from-bad-ip", headers={"X-Forwarded-For": "203.0.113.9"}, timeout=10)
     assert r.status_code == 403

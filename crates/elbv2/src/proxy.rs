@@ -795,10 +795,12 @@ impl Runtime {
                     flat.extend_from_slice(&b[..b.len().min(room)]);
                 }
                 let hint = body.size_hint();
+                // The size hint covers what is still unread; with no length known, at least
+                // one more byte (the body is larger than what was inspected).
                 let body_len = if ended {
                     seen as u64
                 } else {
-                    hint.exact().unwrap_or(hint.lower().max(seen as u64 + 1))
+                    (seen as u64).saturating_add(hint.exact().unwrap_or(hint.lower().max(1)))
                 };
                 let headers: Vec<(&str, &[u8])> = parts
                     .headers
