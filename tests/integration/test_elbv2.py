@@ -11,7 +11,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from conftest import ADMIN_ACCOUNT, REGION, error_code, unique
+from conftest import ADMIN_ACCOUNT, REGION, allow, deny, error_code, make_user, policy_doc, unique
 
 
 class Upstream:
@@ -391,3 +391,53 @@ def test_load_balancer_survives_kill9_on_the_same_port(server_factory, upstream)
     assert again["DNSName"] == lb["DNSName"]
     r = requests.get(f"http://{lb['DNSName']}/after-restart", timeout=10)
     assert r.status_code == 200 and r.text == "upstream ok /after-restart"
+
+
+def test_custom_block_response_and_inserted_headers(elbv2, wafv2, alb, upstream):
+    vis = lambda n: {"SampledRequestsEnabled": False, "CloudWatchMetricsEnabled": False, "MetricName": n}
+    acl = wafv2.create_web_acl(
+        Name=unique("custom"), Scope="REGIONAL", VisibilityConfig=vis("acl"),
+        DefaultAction={"Allow": {"CustomRequestHandling": {"InsertHeaders": [{"Name": "checked", "Value": "yes"}]}}},
+        CustomResponseBodies={"slow": {"ContentType": "TEXT_PLAIN", "Content": "slow down"}},
+        Rules=[{"Name": "admin", "Priority": 1, "VisibilityConfig": vis("admin"),
+                "Action": {"Block": {"CustomResponse": {
+                    "ResponseCode": 429, "CustomResponseBodyKey": "slow",
+                    "ResponseHeaders": [{"Name": "reason", "Value": "admin"}]}}},
+                "Statement": {"ByteMatchStatement": {
+                    "SearchString": "/admin", "FieldToMatch": {"UriPath": {}},
+                    "TextTransformations": [{"Priority": 0, "Type": "LOWERCASE"}],
+                    "PositionalConstraint": "STARTS_WITH"}}}],
+    )["Summary"]
+    wafv2.associate_web_acl(WebACLArn=acl["ARN"], ResourceArn=alb["lb"]["LoadBalancerArn"])
+    try:
+        r = requests.get(alb["url"] + "/ADMIN/panel", timeout=10)
+        assert r.status_code == 429 and r.text == "slow down"
+        assert r.headers["reason"] == "admin"  # response headers are sent as named, unlike inserted ones
+        assert "/ADMIN/panel" not in upstream.paths()
+        r = requests.get(alb["url"] + "/public", timeout=10)
+        assert r.status_code == 200
+        seen = [x for x in upstream.seen if x["path"] == "/public"][-1]
+        assert {k.lower(): v for k, v in seen["headers"].items()}["x-amzn-waf-checked"] == "yes"
+    finally:
+        wafv2.disassociate_web_acl(ResourceArn=alb["lb"]["LoadBalancerArn"])
+
+
+def test_iam_policies_govern_elasticloadbalancing_actions(server, alb):
+    iam = server.client("iam")
+    _, key = make_user(iam, inline=policy_doc(allow("elasticloadbalancing:Describe*"),
+                                              deny("elasticloadbalancing:DeleteLoadBalancer")))
+    for _ in range(50):
+        try:
+            elb = server.client("elbv2", access_key=key["AccessKeyId"], secret_key=key["SecretAccessKey"])
+            elb.describe_load_balancers()
+            break
+        except ClientError:
+            time.sleep(0.1)
+    names = [x["LoadBalancerName"] for x in elb.describe_load_balancers()["LoadBalancers"]]
+    assert alb["lb"]["LoadBalancerName"] in names
+    with pytest.raises(ClientError) as e:
+        elb.delete_load_balancer(LoadBalancerArn=alb["lb"]["LoadBalancerArn"])
+    assert error_code(e.value) == "AccessDenied"
+    with pytest.raises(ClientError) as e:
+        elb.create_target_group(Name=unique("x"), Protocol="HTTP", Port=80, VpcId="vpc-1")
+    assert error_code(e.value) == "AccessDenied"

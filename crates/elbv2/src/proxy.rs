@@ -976,7 +976,7 @@ fn blocked(b: &rampart_waf::BlockResponse, bodies: &Value) -> Response<ProxyBody
     *r.status_mut() = status;
     for (k, v) in &b.headers {
         if let (Ok(k), Ok(v)) = (
-            HeaderName::from_bytes(format!("x-amzn-waf-{k}").as_bytes()),
+            HeaderName::from_bytes(k.as_bytes()),
             HeaderValue::from_str(v),
         ) {
             r.headers_mut().insert(k, v);
