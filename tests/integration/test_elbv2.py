@@ -441,3 +441,29 @@ def test_iam_policies_govern_elasticloadbalancing_actions(server, alb):
     with pytest.raises(ClientError) as e:
         elb.create_target_group(Name=unique("x"), Protocol="HTTP", Port=80, VpcId="vpc-1")
     assert error_code(e.value) == "AccessDenied"
+
+
+def test_malformed_requests_and_dead_targets_get_http_errors(elbv2, alb):
+    import socket
+    host, port = alb["lb"]["DNSName"].split(":")
+    for junk in (b"\x00\x01garbage\r\n\r\n", b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
+                 b"\x16\x03\x01\x00\x05hello"):
+        with socket.create_connection((host, int(port)), timeout=5) as s:
+            s.sendall(junk)
+            try:
+                reply = s.recv(200)
+            except (ConnectionResetError, socket.timeout):
+                reply = b""
+        assert reply == b"" or reply.startswith(b"HTTP/1.1 4"), reply
+    dead = elbv2.create_target_group(Name=unique("dead"), Protocol="HTTP", Port=9, VpcId="vpc-1",
+                                     TargetType="ip")["TargetGroups"][0]
+    elbv2.register_targets(TargetGroupArn=dead["TargetGroupArn"], Targets=[{"Id": "127.0.0.1", "Port": 1}])
+    rule = elbv2.create_rule(
+        ListenerArn=alb["listener"]["ListenerArn"], Priority=30,
+        Conditions=[{"Field": "path-pattern", "Values": ["/dead/*"]}],
+        Actions=[{"Type": "forward", "TargetGroupArn": dead["TargetGroupArn"]}])["Rules"][0]
+    try:
+        assert requests.get(alb["url"] + "/dead/x", timeout=10).status_code == 502
+        assert requests.get(alb["url"] + "/alive", timeout=10).status_code == 200
+    finally:
+        elbv2.delete_rule(RuleArn=rule["RuleArn"])
