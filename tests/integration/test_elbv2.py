@@ -467,3 +467,16 @@ def test_malformed_requests_and_dead_targets_get_http_errors(elbv2, alb):
         assert requests.get(alb["url"] + "/alive", timeout=10).status_code == 200
     finally:
         elbv2.delete_rule(RuleArn=rule["RuleArn"])
+
+
+def test_describe_calls_paginate_with_page_size_and_marker(elbv2, alb):
+    elbv2.create_target_group(Name=unique("pg"), Protocol="HTTP", Port=80, VpcId="vpc-1")
+    everything = [t["TargetGroupArn"] for t in elbv2.describe_target_groups()["TargetGroups"]]
+    assert len(everything) >= 2
+    first = elbv2.describe_target_groups(PageSize=1)
+    assert len(first["TargetGroups"]) == 1 and first["NextMarker"]
+    pages = elbv2.get_paginator("describe_target_groups").paginate(PaginationConfig={"PageSize": 1})
+    assert [t["TargetGroupArn"] for p in pages for t in p["TargetGroups"]] == everything
+    with pytest.raises(ClientError) as e:
+        elbv2.describe_target_groups(Marker="not-a-marker")
+    assert error_code(e.value) == "ValidationError"

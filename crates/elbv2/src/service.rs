@@ -90,6 +90,33 @@ fn tags_of(tags: Option<Vec<s::Tag>>) -> Vec<(String, String)> {
         .collect()
 }
 
+/// One page of `items` after `marker` (an offset Rampart handed out), at most `size` (400 by
+/// default, as on AWS), and the marker of the next page.
+fn page<T>(
+    items: Vec<T>,
+    marker: Option<&str>,
+    size: Option<i32>,
+) -> Result<(Vec<T>, Option<String>), AwsError> {
+    let start = match marker {
+        None => 0,
+        Some(m) => m
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n <= items.len())
+            .ok_or_else(|| err::validation("The marker is not valid"))?,
+    };
+    let size = size
+        .and_then(|s| usize::try_from(s).ok())
+        .filter(|s| *s > 0)
+        .unwrap_or(400);
+    let end = start.saturating_add(size).min(items.len());
+    let next = (end < items.len()).then(|| end.to_string());
+    Ok((
+        items.into_iter().skip(start).take(end - start).collect(),
+        next,
+    ))
+}
+
 fn check_actions(state: &State, actions: &[s::Action]) -> Result<(), AwsError> {
     if actions.is_empty() {
         return Err(err::validation("At least one action must be specified"));
@@ -362,9 +389,10 @@ impl ElbService {
         } else {
             out.extend(st.lbs.values());
         }
+        let (out, next_marker) = page(out, req.marker.as_deref(), req.page_size)?;
         Ok(s::DescribeLoadBalancersOutput {
             load_balancers: Some(out.into_iter().map(|l| Self::describe_lb(ctx, l)).collect()),
-            next_marker: None,
+            next_marker,
         })
     }
 
@@ -536,8 +564,9 @@ impl ElbService {
         } else {
             out.extend(st.tgs.values());
         }
+        let (out, next_marker) = page(out, req.marker.as_deref(), req.page_size)?;
         Ok(s::DescribeTargetGroupsOutput {
-            next_marker: None,
+            next_marker,
             target_groups: Some(out.into_iter().map(|t| Self::describe_tg(&st, t)).collect()),
         })
     }
@@ -818,9 +847,10 @@ impl ElbService {
                 "You must specify either listener ARNs or a load balancer ARN",
             ));
         };
+        let (out, next_marker) = page(out, req.marker.as_deref(), req.page_size)?;
         Ok(s::DescribeListenersOutput {
             listeners: Some(out),
-            next_marker: None,
+            next_marker,
         })
     }
 
@@ -1027,8 +1057,9 @@ impl ElbService {
                 "You must specify either listener rule ARNs or a listener ARN",
             ));
         };
+        let (out, next_marker) = page(out, req.marker.as_deref(), req.page_size)?;
         Ok(s::DescribeRulesOutput {
-            next_marker: None,
+            next_marker,
             rules: Some(out),
         })
     }
