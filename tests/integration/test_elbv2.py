@@ -242,6 +242,29 @@ def test_https_listener_serves_the_acm_private_certificate(server, elbv2, upstre
     assert r.status_code == 200 and r.text == "upstream ok /secure"
     seen = [x for x in upstream.seen if x["path"] == "/secure"][-1]
     assert {k.lower(): v for k, v in seen["headers"].items()}["x-forwarded-proto"] == "https"
+    # SNI: an extra certificate is presented to clients asking for its name.
+    other = acm.request_certificate(DomainName="other.example.test",
+                                    CertificateAuthorityArn=private_root["arn"])["CertificateArn"]
+    added = elbv2.add_listener_certificates(ListenerArn=listener["ListenerArn"],
+                                            Certificates=[{"CertificateArn": other}])["Certificates"]
+    assert added == [{"CertificateArn": other, "IsDefault": False}]
+    listed = elbv2.describe_listener_certificates(ListenerArn=listener["ListenerArn"])["Certificates"]
+    assert listed == [{"CertificateArn": cert, "IsDefault": True}, {"CertificateArn": other, "IsDefault": False}]
+    for name in ("other.example.test", "app.example.test"):
+        with requests.Session() as s:
+            s.mount("https://", _HostAdapter(name, "127.0.0.1"))
+            r = s.get(f"https://{name}:{port}/sni", verify=str(ca), timeout=10)
+        assert r.status_code == 200, name
+    with pytest.raises(ClientError) as e:
+        elbv2.remove_listener_certificates(ListenerArn=listener["ListenerArn"],
+                                           Certificates=[{"CertificateArn": cert}])
+    assert error_code(e.value) == "OperationNotPermitted"
+    elbv2.remove_listener_certificates(ListenerArn=listener["ListenerArn"],
+                                       Certificates=[{"CertificateArn": other}])
+    with requests.Session() as s:
+        s.mount("https://", _HostAdapter("other.example.test", "127.0.0.1"))
+        with pytest.raises(requests.exceptions.SSLError):
+            s.get(f"https://other.example.test:{port}/sni", verify=str(ca), timeout=10)
     # The same port has no HTTP listener for this load balancer.
     assert requests.get(f"http://{lb['DNSName']}/", timeout=5).status_code == 503
     # A client that does not trust the private CA refuses the connection.

@@ -72,6 +72,21 @@ struct Route {
     rules: Vec<(Vec<s::RuleCondition>, Vec<s::Action>)>,
     /// The default certificate (HTTPS listeners).
     certificate: Option<String>,
+    /// Extra certificates chosen by SNI (AddListenerCertificates), in order.
+    sni: Vec<String>,
+}
+
+/// Presents one certificate.
+#[derive(Debug)]
+struct Fixed(Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::server::ResolvesServerCert for Fixed {
+    fn resolve(
+        &self,
+        _: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(Arc::clone(&self.0))
+    }
 }
 
 /// What one load balancer routes: its served listeners and the target groups it may use.
@@ -113,7 +128,17 @@ pub struct Runtime {
     rr: AtomicUsize,
     wake: tokio::sync::Notify,
     certs: RwLock<Arc<dyn CertificateSource>>,
-    tls: Mutex<HashMap<String, (String, Arc<rustls::ServerConfig>)>>,
+    #[allow(clippy::type_complexity)]
+    tls: Mutex<
+        HashMap<
+            String,
+            (
+                String,
+                Arc<rustls::sign::CertifiedKey>,
+                Arc<rustls::ServerConfig>,
+            ),
+        >,
+    >,
 }
 
 fn text(status: StatusCode, body: &'static str) -> Response<ProxyBody> {
@@ -310,12 +335,19 @@ impl Runtime {
                         serve_conn(rt, lb, peer, port, false, TokioIo::new(stream)).await;
                         return;
                     }
-                    let Some(config) = rt.tls_config(&lb).await else {
+                    let lazy = tokio_rustls::LazyConfigAcceptor::new(
+                        rustls::server::Acceptor::default(),
+                        stream,
+                    );
+                    let Ok(Ok(start)) = tokio::time::timeout(HEADER_TIMEOUT, lazy).await else {
                         return;
                     };
-                    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+                    let sni = start.client_hello().server_name().map(str::to_owned);
+                    let Some(config) = rt.tls_config(&lb, sni.as_deref()).await else {
+                        return;
+                    };
                     if let Ok(Ok(tls)) =
-                        tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await
+                        tokio::time::timeout(HEADER_TIMEOUT, start.into_stream(config)).await
                     {
                         serve_conn(rt, lb, peer, port, true, TokioIo::new(tls)).await;
                     }
@@ -353,9 +385,32 @@ impl Runtime {
 
     /// The TLS configuration presenting the current certificate of `lb`'s HTTPS listener; a
     /// renewed certificate is picked up on the next connection.
-    async fn tls_config(&self, lb: &str) -> Option<Arc<rustls::ServerConfig>> {
+    ///
+    /// With a server name from the client (SNI), the first of the listener's extra certificates
+    /// valid for that name is presented; otherwise the default certificate.
+    async fn tls_config(&self, lb: &str, sni: Option<&str>) -> Option<Arc<rustls::ServerConfig>> {
         let view = self.views.read().ok()?.get(lb).cloned()?;
-        let arn = view.https.as_ref()?.certificate.clone()?;
+        let route = view.https.as_ref()?;
+        if let Some(name) = sni {
+            for arn in &route.sni {
+                if let Some((ck, cfg)) = self.certified(arn).await {
+                    let mut probe = rustls::server::ResolvesServerCertUsingSni::new();
+                    if probe.add(name, (*ck).clone()).is_ok() {
+                        return Some(cfg);
+                    }
+                }
+            }
+        }
+        let arn = route.certificate.clone()?;
+        self.certified(&arn).await.map(|(_, cfg)| cfg)
+    }
+
+    /// The current key and TLS configuration of certificate `arn` (rebuilt after a renewal).
+    async fn certified(
+        &self,
+        arn: &str,
+    ) -> Option<(Arc<rustls::sign::CertifiedKey>, Arc<rustls::ServerConfig>)> {
+        let arn = arn.to_owned();
         let certs = self.certs.read().ok()?.clone();
         let m = match certs.material(&arn).await {
             Ok(m) => m,
@@ -364,9 +419,9 @@ impl Runtime {
                 return None;
             }
         };
-        if let Some((serial, cfg)) = self.tls.lock().ok()?.get(&arn) {
+        if let Some((serial, ck, cfg)) = self.tls.lock().ok()?.get(&arn) {
             if *serial == m.serial {
-                return Some(Arc::clone(cfg));
+                return Some((Arc::clone(ck), Arc::clone(cfg)));
             }
         }
         let chain: Vec<CertificateDer<'static>> =
@@ -379,18 +434,19 @@ impl Runtime {
             PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(m.key.expose().to_vec()))
         };
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let signing = provider.key_provider.load_private_key(key).ok()?;
+        let ck = Arc::new(rustls::sign::CertifiedKey::new(chain, signing));
         let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .ok()?
             .with_no_client_auth()
-            .with_single_cert(chain, key)
-            .ok()?;
+            .with_cert_resolver(Arc::new(Fixed(Arc::clone(&ck))));
         cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         let cfg = Arc::new(cfg);
         if let Ok(mut t) = self.tls.lock() {
-            t.insert(arn, (m.serial, Arc::clone(&cfg)));
+            t.insert(arn, (m.serial, Arc::clone(&ck), Arc::clone(&cfg)));
         }
-        Some(cfg)
+        Some((ck, cfg))
     }
 
     /// Take the routing configuration of every load balancer in `state`.
@@ -427,6 +483,7 @@ impl Runtime {
                         .find(|c| c.is_default != Some(false))
                         .or(certs.first())
                         .and_then(|c| c.certificate_arn.clone()),
+                    sni: l.extra_certificates.clone(),
                 });
             }
             view.tgs = state

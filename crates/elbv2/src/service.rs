@@ -41,6 +41,9 @@ operations!(ElbService {
     "DescribeListeners" => describe_listeners,
     "ModifyListener" => modify_listener,
     "DeleteListener" => delete_listener,
+    "AddListenerCertificates" => add_listener_certificates,
+    "DescribeListenerCertificates" => describe_listener_certificates,
+    "RemoveListenerCertificates" => remove_listener_certificates,
     "CreateRule" => create_rule,
     "DescribeRules" => describe_rules,
     "DeleteRule" => delete_rule,
@@ -207,6 +210,10 @@ impl ElbService {
                 }
                 for l in state.listeners.values() {
                     self.mark_certificates(&l.desc);
+                    let lb = l.desc.load_balancer_arn.as_deref().unwrap_or_default();
+                    for a in &l.extra_certificates {
+                        self.certs.mark_in_use(a, lb);
+                    }
                 }
                 self.runtime.update(state);
             }
@@ -801,8 +808,13 @@ impl ElbService {
                     protocol: Some(protocol.clone()),
                     ..Default::default()
                 };
-                st.listeners
-                    .insert(arn.clone(), Listener { desc: desc.clone() });
+                st.listeners.insert(
+                    arn.clone(),
+                    Listener {
+                        desc: desc.clone(),
+                        extra_certificates: Vec::new(),
+                    },
+                );
                 if !tags.is_empty() {
                     st.tags.insert(arn, tags.clone());
                 }
@@ -898,8 +910,18 @@ impl ElbService {
                     check_actions(st, a)?;
                     next.default_actions = Some(a.clone());
                 }
-                st.listeners
-                    .insert(req.listener_arn.clone(), Listener { desc: next.clone() });
+                let extra_certificates = st
+                    .listeners
+                    .get(&req.listener_arn)
+                    .map(|l| l.extra_certificates.clone())
+                    .unwrap_or_default();
+                st.listeners.insert(
+                    req.listener_arn.clone(),
+                    Listener {
+                        desc: next.clone(),
+                        extra_certificates,
+                    },
+                );
                 Ok(next)
             })
             .await?;
@@ -935,6 +957,127 @@ impl ElbService {
         })
         .await?;
         Ok(s::DeleteListenerOutput::default())
+    }
+
+    async fn add_listener_certificates(
+        &self,
+        ctx: &RequestContext,
+        req: s::AddListenerCertificatesInput,
+    ) -> Result<s::AddListenerCertificatesOutput, AwsError> {
+        self.authorize(ctx, &req.listener_arn).await?;
+        self.check_certificates(Some(&req.certificates)).await?;
+        let arns: Vec<String> = req
+            .certificates
+            .iter()
+            .filter_map(|c| c.certificate_arn.clone())
+            .collect();
+        let lb = self
+            .mutate(ctx, |st| {
+                let l = st
+                    .listeners
+                    .get_mut(&req.listener_arn)
+                    .ok_or_else(err::listener_not_found)?;
+                if l.desc.protocol.as_deref() != Some("HTTPS") {
+                    return Err(err::validation(
+                        "Certificates can only be added to HTTPS listeners",
+                    ));
+                }
+                for a in &arns {
+                    if !l.extra_certificates.contains(a) {
+                        l.extra_certificates.push(a.clone());
+                    }
+                }
+                if l.extra_certificates.len() > 25 {
+                    return Err(AwsError::new(
+                        "TooManyCertificates",
+                        400,
+                        "You've reached the limit on the number of certificates per load balancer",
+                    ));
+                }
+                Ok(l.desc.load_balancer_arn.clone().unwrap_or_default())
+            })
+            .await?;
+        for a in &arns {
+            self.certs.mark_in_use(a, &lb);
+        }
+        Ok(s::AddListenerCertificatesOutput {
+            certificates: Some(
+                arns.into_iter()
+                    .map(|a| s::Certificate {
+                        certificate_arn: Some(a),
+                        is_default: Some(false),
+                    })
+                    .collect(),
+            ),
+        })
+    }
+
+    async fn describe_listener_certificates(
+        &self,
+        ctx: &RequestContext,
+        req: s::DescribeListenerCertificatesInput,
+    ) -> Result<s::DescribeListenerCertificatesOutput, AwsError> {
+        self.authorize(ctx, &req.listener_arn).await?;
+        let (st, _) = self.load(ctx).await?;
+        let l = st
+            .listeners
+            .get(&req.listener_arn)
+            .ok_or_else(err::listener_not_found)?;
+        let mut out: Vec<s::Certificate> = l
+            .desc
+            .certificates
+            .iter()
+            .flatten()
+            .map(|c| s::Certificate {
+                certificate_arn: c.certificate_arn.clone(),
+                is_default: Some(true),
+            })
+            .collect();
+        out.extend(l.extra_certificates.iter().map(|a| s::Certificate {
+            certificate_arn: Some(a.clone()),
+            is_default: Some(false),
+        }));
+        let (out, next_marker) = page(out, req.marker.as_deref(), req.page_size)?;
+        Ok(s::DescribeListenerCertificatesOutput {
+            certificates: Some(out),
+            next_marker,
+        })
+    }
+
+    async fn remove_listener_certificates(
+        &self,
+        ctx: &RequestContext,
+        req: s::RemoveListenerCertificatesInput,
+    ) -> Result<s::RemoveListenerCertificatesOutput, AwsError> {
+        self.authorize(ctx, &req.listener_arn).await?;
+        self.mutate(ctx, |st| {
+            let l = st
+                .listeners
+                .get_mut(&req.listener_arn)
+                .ok_or_else(err::listener_not_found)?;
+            for c in &req.certificates {
+                let Some(a) = &c.certificate_arn else {
+                    continue;
+                };
+                let is_default = l
+                    .desc
+                    .certificates
+                    .iter()
+                    .flatten()
+                    .any(|d| d.certificate_arn.as_ref() == Some(a));
+                if is_default {
+                    return Err(AwsError::new(
+                        "OperationNotPermitted",
+                        400,
+                        "The default certificate of a listener cannot be removed",
+                    ));
+                }
+                l.extra_certificates.retain(|x| x != a);
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(s::RemoveListenerCertificatesOutput::default())
     }
 
     fn describe_rule(r: &Rule) -> s::Rule {

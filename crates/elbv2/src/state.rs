@@ -42,6 +42,9 @@ pub struct Tg {
 pub struct Listener {
     /// The listener as DescribeListeners returns it.
     pub desc: s::Listener,
+    /// Extra certificates for SNI (AddListenerCertificates), in order.
+    #[serde(default)]
+    pub extra_certificates: Vec<String>,
 }
 
 /// A listener rule (not the default rule).
