@@ -265,6 +265,20 @@ def test_https_listener_serves_the_acm_private_certificate(server, elbv2, upstre
         s.mount("https://", _HostAdapter("other.example.test", "127.0.0.1"))
         with pytest.raises(requests.exceptions.SSLError):
             s.get(f"https://other.example.test:{port}/sni", verify=str(ca), timeout=10)
+    # A renewed certificate is served on the next connection, without a restart.
+    def served_serial():
+        import socket
+        import ssl
+        ctx = ssl.create_default_context(cafile=str(ca))
+        with socket.create_connection(("127.0.0.1", int(port)), timeout=5) as raw:
+            with ctx.wrap_socket(raw, server_hostname="app.example.test") as tls:
+                der = tls.getpeercert(binary_form=True)
+        import hashlib
+        return hashlib.sha256(der).hexdigest()
+
+    before = served_serial()
+    acm.renew_certificate(CertificateArn=cert)
+    assert served_serial() != before
     # The same port has no HTTP listener for this load balancer.
     assert requests.get(f"http://{lb['DNSName']}/", timeout=5).status_code == 503
     # A client that does not trust the private CA refuses the connection.
