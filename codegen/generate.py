@@ -20,6 +20,7 @@ SERVICES = [
 ]
 # Services whose handlers use typed shapes, and the module each goes to.
 TYPED = {
+    "elbv2": "crates/elbv2/src/shapes/elbv2.rs",
     "sts": "crates/iam/src/shapes/sts.rs",
     "iam": "crates/iam/src/shapes/iam.rs",
     "cloudtrail": "crates/audit/src/shapes/cloudtrail.rs",

@@ -209,6 +209,19 @@ impl rampart_service::InternalAudit for SecretsManagerAuditor {
     }
 }
 
+/// The `FIRST-LAST` port range of RAMPART_ELB_PORTS.
+fn elb_ports(range: &str) -> Result<(u16, u16), StartError> {
+    let parsed = range
+        .split_once('-')
+        .and_then(|(a, b)| Some((a.trim().parse::<u16>().ok()?, b.trim().parse::<u16>().ok()?)))
+        .filter(|(a, b)| *a > 0 && a <= b);
+    parsed.ok_or_else(|| {
+        StartError(format!(
+            "RAMPART_ELB_PORTS: not a FIRST-LAST port range: {range}"
+        ))
+    })
+}
+
 fn start_err(what: &str) -> impl Fn(&dyn std::fmt::Display) -> StartError + '_ {
     move |e| StartError(format!("{what}: {e}"))
 }
@@ -445,6 +458,7 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
             Box::pin(async move { acm.housekeeping(now.timestamp_millis()).await })
         }),
     );
+    let elb_certificates = Arc::clone(&acm);
     services.insert("acm", acm as Arc<dyn Service>);
     services.insert(
         "wafv2",
@@ -453,6 +467,16 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
             clock.clone(),
         )) as Arc<dyn Service>,
     );
+    let elb = Arc::new(
+        rampart_elbv2::ElbService::new(
+            Arc::clone(&store),
+            clock.clone(),
+            elb_ports(&config.elb_ports)?,
+        )
+        .with_certificates(elb_certificates),
+    );
+    elb.start().await.map_err(|e| start_err("elbv2")(&e))?;
+    services.insert("elbv2", elb as Arc<dyn Service>);
     services.insert(
         "cloudtrail",
         Arc::new(CloudTrailService::new(Arc::clone(&store), auditor.clone())),

@@ -90,6 +90,9 @@ pub struct ServeConfig {
     /// (receives the event a Lambda rotation function receives).
     #[arg(long, env = "RAMPART_ROTATORS", default_value = "")]
     pub rotators: String,
+    /// Local ports the ELBv2 load balancers bind, one per load balancer (`FIRST-LAST`).
+    #[arg(long, env = "RAMPART_ELB_PORTS", default_value = "20000-20999")]
+    pub elb_ports: String,
 }
 
 impl ServeConfig {

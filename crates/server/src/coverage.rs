@@ -29,6 +29,7 @@ pub fn implemented(service: &str) -> &'static [&'static str] {
         "acm" => rampart_acm::AcmService::IMPLEMENTED,
         "cloudtrail" => rampart_audit::CloudTrailService::IMPLEMENTED,
         "wafv2" => rampart_wafv2::Wafv2Service::IMPLEMENTED,
+        "elbv2" => rampart_elbv2::ElbService::IMPLEMENTED,
         _ => &[],
     }
 }

@@ -91,6 +91,7 @@ async fn events_reach_webhooks_and_failing_targets_are_retried() {
         xks_connect_to: String::new(),
         xks_timeout_ms: 2000,
         rotators: String::new(),
+        elb_ports: "20000-20999".into(),
         event_webhooks: format!("{good},{bad}"),
         tls: false,
         tls_names: String::new(),

@@ -43,6 +43,7 @@ impl Server {
             xks_connect_to: String::new(),
             xks_timeout_ms: 2000,
             rotators: String::new(),
+            elb_ports: "20000-20999".into(),
             event_webhooks: String::new(),
             tls: false,
             tls_names: String::new(),

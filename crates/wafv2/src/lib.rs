@@ -7,6 +7,7 @@
 
 pub mod capacity;
 pub mod errors;
+pub mod lookup;
 pub mod managed;
 pub mod records;
 mod service;

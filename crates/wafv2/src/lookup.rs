@@ -1,0 +1,53 @@
+//! The narrow read-only view the load balancer's data plane needs: which web ACL a resource is
+//! associated with, and the entities its rules reference.
+
+use rampart_service::{Arn, AwsError};
+use rampart_store::Store;
+
+use crate::records::{self, AssociationRecord, Entity, Kind, NS_ASSOCIATION};
+
+/// The web ACL associated with `resource_arn` (a load balancer ARN), if any.
+///
+/// # Errors
+/// Store failures.
+pub async fn web_acl_for_resource(
+    store: &dyn Store,
+    resource_arn: &str,
+) -> Result<Option<Entity>, AwsError> {
+    let Some(assoc) =
+        records::get::<AssociationRecord>(store, NS_ASSOCIATION, resource_arn).await?
+    else {
+        return Ok(None);
+    };
+    let acl = records::get::<Entity>(store, Kind::WebAcl.ns(), &assoc.value.web_acl_key).await?;
+    Ok(acl
+        .map(|v| v.value)
+        .filter(|e| e.arn == assoc.value.web_acl_arn))
+}
+
+/// The IP set, regex pattern set or rule group a rule references by ARN, if it exists.
+///
+/// # Errors
+/// Store failures.
+pub async fn entity_by_arn(store: &dyn Store, arn: &str) -> Result<Option<Entity>, AwsError> {
+    let Some(a) = Arn::parse(arn) else {
+        return Ok(None);
+    };
+    let parts: Vec<&str> = a.resource.split('/').collect();
+    let [word, kind, name, id] = parts.as_slice() else {
+        return Ok(None);
+    };
+    let Some(kind) = Kind::from_arn_word(kind) else {
+        return Ok(None);
+    };
+    let region = if *word == "global" {
+        "global"
+    } else {
+        a.region
+    };
+    let key = format!("{}/{region}/{name}", a.account);
+    Ok(records::get::<Entity>(store, kind.ns(), &key)
+        .await?
+        .map(|v| v.value)
+        .filter(|e| e.id == *id && e.arn == arn))
+}
