@@ -1,9 +1,10 @@
 //! The WAFv2 API (awsJson1.1 `AWSWAF_20190729`): the control plane of the WAF.
 //!
-//! Not built here, by design until the pieces they need exist: load balancers are not checked
-//! for existence (ELBv2 is not built yet; a well-formed ALB ARN in the caller's account and
-//! region is accepted), and GetSampledRequests / GetRateBasedStatementManagedKeys answer empty,
-//! correctly shaped results until the proxy inspects traffic.
+//! Not built yet: load balancers are not checked for existence when a web ACL is associated (a
+//! well-formed ALB ARN in the caller's account and region is accepted; the ELBv2 proxy looks
+//! associations up through [`crate::lookup`]), and GetSampledRequests /
+//! GetRateBasedStatementManagedKeys answer empty, correctly shaped results because the proxy
+//! does not record samples or rate keys for them yet.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -134,7 +134,7 @@ impl Wafv2Service {
         })
     }
 
-    /// Load balancers are checked for their ARN's form only until ELBv2 exists in Rampart.
+    /// Load balancers are checked for their ARN's form only (not for existence).
     fn check_resource(ctx: &RequestContext, arn: &str) -> Result<(), AwsError> {
         crate::validate::load_balancer_arn(arn, &ctx.region, &ctx.caller.account)
     }
