@@ -15,6 +15,7 @@ mod acl;
 pub mod detect;
 mod error;
 mod field;
+pub mod managed;
 pub mod model;
 mod rate;
 mod request;
@@ -27,6 +28,7 @@ pub use acl::{
     RuleMetric, Verdict, WebAcl, BODY_INSPECTION_LIMITS,
 };
 pub use error::CompileError;
+pub use managed::managed_rule_group;
 pub use rate::{Clock, SystemClock};
 pub use request::{GeoLookup, Request, Tokens};
 
