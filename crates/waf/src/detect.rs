@@ -261,6 +261,7 @@ fn sqli_in_context(s: &[u8], high: bool, after_quote: bool) -> bool {
     let broke_out = toks
         .iter()
         .position(|t| matches!(t, Tok::Quote | Tok::Close));
+    let broke_quote = toks.iter().position(|t| matches!(t, Tok::Quote));
     for (i, t) in toks.iter().enumerate() {
         let next = toks.get(i + 1);
         let next2 = toks.get(i + 2);
@@ -315,16 +316,40 @@ fn sqli_in_context(s: &[u8], high: bool, after_quote: bool) -> bool {
             }
             Tok::Var if high || after_break => return true,
             // After a broken literal: `' OR 1=1`, `' AND 'a'='a`, `') or (`, `'--`.
+            // The operand must be followed by SQL (an operator, comment, `;`, parenthesis) or, at
+            // the end, be a literal: prose like `'n' Roll or Jazz` ends with a word.
             Tok::Word(b"or" | b"and" | b"xor" | b"having" | b"where") if after_break => {
-                if is_value(next) || matches!(next, Some(Tok::Open | Tok::Quote | Tok::Op(b'!'))) {
+                let then_sql = matches!(
+                    next2,
+                    Some(Tok::Op(_) | Tok::Comment | Tok::Semi | Tok::Open | Tok::Close)
+                ) || (next2.is_none() && matches!(next, Some(Tok::Num | Tok::Str)));
+                if (is_value(next) && (high || then_sql))
+                    || matches!(next, Some(Tok::Open | Tok::Quote | Tok::Op(b'!')))
+                {
                     return true;
                 }
             }
             Tok::Op(b'|' | b'&') if after_break && matches!(next, Some(Tok::Op(b'|' | b'&'))) => {
                 return true;
             }
-            Tok::Comment if after_break && i > 0 => return true,
-            Tok::Word(w) if after_break && FUNCS.contains(w) && matches!(next, Some(Tok::Open)) => {
+            // A comment right after the literal or parenthesis it closes: `admin'--`, `1')#`
+            // (prose such as `isn't it? 10/10 -- great` has words in between).
+            Tok::Comment
+                if after_break
+                    && i > 0
+                    && (high
+                        || matches!(toks.get(i - 1), Some(Tok::Quote | Tok::Close | Tok::Str))) =>
+            {
+                return true;
+            }
+            // Functions after a closed literal; after a bare `)` only at HIGH (GraphQL and code
+            // such as `query($id) { user(id: $id) }` look alike).
+            Tok::Word(w)
+                if after_break
+                    && (high || broke_quote.is_some_and(|b| b <= i))
+                    && FUNCS.contains(w)
+                    && matches!(next, Some(Tok::Open)) =>
+            {
                 return true;
             }
             Tok::Word(b"order" | b"group") if after_break && word(next, b"by") => return true,
