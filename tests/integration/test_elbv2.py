@@ -517,3 +517,24 @@ def test_describe_calls_paginate_with_page_size_and_marker(elbv2, alb):
     with pytest.raises(ClientError) as e:
         elbv2.describe_target_groups(Marker="not-a-marker")
     assert error_code(e.value) == "ValidationError"
+
+
+def test_managed_core_rule_set_on_the_alb_blocks_path_traversal(elbv2, wafv2, alb, upstream):
+    vis = lambda n: {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": False, "MetricName": n}
+    acl = wafv2.create_web_acl(
+        Name=unique("crs"), Scope="REGIONAL", DefaultAction={"Allow": {}}, VisibilityConfig=vis("acl"),
+        Rules=[{"Name": "core", "Priority": 0, "OverrideAction": {"None": {}}, "VisibilityConfig": vis("core"),
+                "Statement": {"ManagedRuleGroupStatement": {
+                    "VendorName": "Rampart", "Name": "RampartCommonRuleSet"}}}],
+    )["Summary"]
+    wafv2.associate_web_acl(WebACLArn=acl["ARN"], ResourceArn=alb["lb"]["LoadBalancerArn"])
+    try:
+        r = requests.get(alb["url"] + "/docs", params={"file": "guides/intro.md"}, timeout=10)
+        assert r.status_code == 200, r.text
+        r = requests.get(alb["url"] + "/download", params={"file": "../../../../etc/passwd"}, timeout=10)
+        assert r.status_code == 403
+        r = requests.get(alb["url"] + "/static/..%2f..%2f..%2fetc%2fpasswd", timeout=10)
+        assert r.status_code == 403
+        assert not any(p.startswith(("/download", "/static")) for p in upstream.paths())
+    finally:
+        wafv2.disassociate_web_acl(ResourceArn=alb["lb"]["LoadBalancerArn"])

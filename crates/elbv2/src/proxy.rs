@@ -759,7 +759,13 @@ impl Runtime {
             label_namespace: format!("awswaf:{}:webacl:{}:", entity.account, entity.name),
             ..CompileOptions::default()
         };
-        let acl = WebAcl::compile(&default, &rules, &pre, &options).map_err(|e| {
+        // Rampart's managed rule groups come from the engine; their IP lists from the files the
+        // operator installs in RAMPART_WAF_LISTS_DIR (read when the web ACL is compiled).
+        let resolver = rampart_waf::managed::WithManaged {
+            inner: &pre,
+            lists_dir: std::env::var_os("RAMPART_WAF_LISTS_DIR").map(std::path::PathBuf::from),
+        };
+        let acl = WebAcl::compile(&default, &rules, &resolver, &options).map_err(|e| {
             tracing::error!(error = %e, acl = %entity.arn, "web ACL does not compile");
         })?;
         let acl = Arc::new(acl);
