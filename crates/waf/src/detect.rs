@@ -278,7 +278,18 @@ fn sqli_in_context(s: &[u8], high: bool, after_quote: bool) -> bool {
             }
             // Stacked queries: `; DROP ...`.
             Tok::Semi => {
-                if after_break {
+                // After a broken literal, `;` must start a statement (or end the input): prose
+                // like `I'd like 2 more; the first were great` goes on with words.
+                let statement = match next {
+                    Some(Tok::Comment) => true,
+                    // `1';` at the end: right after the literal it closes.
+                    None | Some(Tok::Semi) => {
+                        i > 0 && matches!(toks.get(i - 1), Some(Tok::Quote | Tok::Str))
+                    }
+                    Some(Tok::Word(w)) => STACKED.contains(w),
+                    _ => false,
+                };
+                if after_break && (high || statement) {
                     return true;
                 }
                 if let Some(Tok::Word(w)) = next {
@@ -329,7 +340,14 @@ fn sqli_in_context(s: &[u8], high: bool, after_quote: bool) -> bool {
                     return true;
                 }
             }
-            Tok::Op(b'|' | b'&') if after_break && matches!(next, Some(Tok::Op(b'|' | b'&'))) => {
+            // `' || '1'='1`; after a bare `)` only at HIGH (code: `if (a) { x || y }`).
+            Tok::Op(b'|' | b'&')
+                if (if high {
+                    after_break
+                } else {
+                    broke_quote.is_some_and(|b| b <= i)
+                }) && matches!(next, Some(Tok::Op(b'|' | b'&'))) =>
+            {
                 return true;
             }
             // A comment right after the literal or parenthesis it closes: `admin'--`, `1')#`
@@ -469,9 +487,12 @@ pub fn is_xss(s: &[u8]) -> bool {
                     j += 1;
                 }
                 if l.get(j) == Some(&b'!') || l.get(j) == Some(&b'?') {
-                    // Conditional comments and processing instructions can carry script.
+                    // Conditional comments and processing instructions can carry script; an
+                    // XML declaration opening the whole value is a document (a SOAP body), not
+                    // an injection.
+                    let document = l[..i].iter().all(u8::is_ascii_whitespace);
                     if l[j..].starts_with(b"![cdata[")
-                        || l[j..].starts_with(b"?xml")
+                        || (l[j..].starts_with(b"?xml") && !document)
                         || l[j..].starts_with(b"!--[if")
                     {
                         return true;
@@ -646,6 +667,11 @@ mod tests {
             "C# and F# developers",
             "2024-01-01",
             "the union of two sets",
+            "I'd like 2 more; the first ones were great.",
+            "It's great, isn't it? I'd say 10/10 -- would buy again!",
+            "Rock 'n' Roll or Jazz",
+            "if (a < b && c > d) { return x || y; }",
+            "query($id: ID!) { user(id: $id) { name } }",
         ] {
             assert!(
                 !is_sqli(benign.as_bytes(), false),
@@ -682,6 +708,17 @@ mod tests {
         ] {
             assert!(is_xss(attack.as_bytes()), "missed {attack}");
         }
+    }
+
+    #[test]
+    fn xss_flags_an_xml_declaration_only_inside_a_value() {
+        assert!(!is_xss(
+            b"<?xml version=\"1.0\"?><Envelope><Body>Apples & Pears</Body></Envelope>"
+        ));
+        assert!(is_xss(b"name=<?xml version=\"1.0\"?><x/>"));
+        assert!(is_xss(
+            b"<?xml version=\"1.0\"?><html:script>alert(1)</html:script>"
+        ));
     }
 
     #[test]
