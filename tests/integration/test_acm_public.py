@@ -8,6 +8,7 @@ Pebble runs with real validation (PEBBLE_VA_ALWAYS_VALID unset) and resolves eve
 pebble-challtestsrv (default A record 127.0.0.1), whose DNS Rampart also asks before it answers
 a dns-01 challenge."""
 import json
+import os
 import shutil
 import socket
 import ssl
@@ -20,6 +21,8 @@ from botocore.exceptions import ClientError
 
 from conftest import error_code
 
+if shutil.which("pebble") is None and os.environ.get("RAMPART_REQUIRE_PEBBLE") == "1":
+    raise RuntimeError("RAMPART_REQUIRE_PEBBLE=1 but pebble is not installed (Debian package pebble)")
 pytestmark = pytest.mark.skipif(shutil.which("pebble") is None, reason="pebble is not installed")
 
 
