@@ -1613,24 +1613,45 @@ impl KmsService {
         })
     }
 
-    async fn generate_mac(
+    /// The resolved, authorized HMAC key, its algorithm and material, for GenerateMac or
+    /// VerifyMac.
+    async fn mac_key(
         &self,
         ctx: &RequestContext,
-        req: s::GenerateMacRequest,
-    ) -> Result<s::GenerateMacResponse, AwsError> {
-        check_grant_tokens(req.grant_tokens.as_deref())?;
-        let algorithm: MacAlgorithm =
-            parse_enum(&req.mac_algorithm, "macAlgorithm", MacAlgorithm::ALL)?;
+        key_id: &str,
+        op: &str,
+        algorithm: &str,
+        grant_tokens: Option<&[String]>,
+    ) -> Result<(MacAlgorithm, Resolved, Arc<KeyMaterial>), AwsError> {
+        check_grant_tokens(grant_tokens)?;
+        let algorithm: MacAlgorithm = parse_enum(algorithm, "macAlgorithm", MacAlgorithm::ALL)?;
         let r = self
             .usage_key(
                 ctx,
-                &req.key_id,
-                "GenerateMac",
+                key_id,
+                op,
                 Some(KeyUsage::GenerateVerifyMac),
                 &[("kms:MacAlgorithm", algorithm.as_str())],
             )
             .await?;
         let material = self.current_material(&r.key.value)?;
+        Ok((algorithm, r, material))
+    }
+
+    async fn generate_mac(
+        &self,
+        ctx: &RequestContext,
+        req: s::GenerateMacRequest,
+    ) -> Result<s::GenerateMacResponse, AwsError> {
+        let (algorithm, r, material) = self
+            .mac_key(
+                ctx,
+                &req.key_id,
+                "GenerateMac",
+                &req.mac_algorithm,
+                req.grant_tokens.as_deref(),
+            )
+            .await?;
         let mac = crate::mac::generate_mac(&material, algorithm, &req.message.0)
             .map_err(|e| kms_err(&e))?;
         dry_run(req.dry_run)?;
@@ -1646,19 +1667,15 @@ impl KmsService {
         ctx: &RequestContext,
         req: s::VerifyMacRequest,
     ) -> Result<s::VerifyMacResponse, AwsError> {
-        check_grant_tokens(req.grant_tokens.as_deref())?;
-        let algorithm: MacAlgorithm =
-            parse_enum(&req.mac_algorithm, "macAlgorithm", MacAlgorithm::ALL)?;
-        let r = self
-            .usage_key(
+        let (algorithm, r, material) = self
+            .mac_key(
                 ctx,
                 &req.key_id,
                 "VerifyMac",
-                Some(KeyUsage::GenerateVerifyMac),
-                &[("kms:MacAlgorithm", algorithm.as_str())],
+                &req.mac_algorithm,
+                req.grant_tokens.as_deref(),
             )
             .await?;
-        let material = self.current_material(&r.key.value)?;
         let outcome = crate::mac::verify_mac(&material, algorithm, &req.message.0, &req.mac.0);
         match outcome {
             Ok(()) | Err(KmsError::InvalidMac) => dry_run(req.dry_run)?,
