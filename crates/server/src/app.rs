@@ -460,12 +460,16 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
     );
     let elb_certificates = Arc::clone(&acm);
     services.insert("acm", acm as Arc<dyn Service>);
+    let waf_keys = Arc::new(rampart_wafv2::secret::WafKeys::new(
+        Arc::clone(&store),
+        Arc::clone(&identity.sealer),
+    ));
     services.insert(
         "wafv2",
-        Arc::new(rampart_wafv2::Wafv2Service::new(
-            Arc::clone(&store),
-            clock.clone(),
-        )) as Arc<dyn Service>,
+        Arc::new(
+            rampart_wafv2::Wafv2Service::new(Arc::clone(&store), clock.clone())
+                .with_keys(Arc::clone(&waf_keys)),
+        ) as Arc<dyn Service>,
     );
     let elb = Arc::new(
         rampart_elbv2::ElbService::new(
