@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod certs;
+pub mod challenge;
 pub mod errors;
 mod proxy;
 pub mod routing;

@@ -116,6 +116,20 @@ impl WafKeys {
         Ok(sign_with(master.expose(), purpose, data))
     }
 
+    /// The key derived for `purpose` (`HMAC(master, purpose)`), for callers that MAC many
+    /// values: [`mac`] with it equals [`WafKeys::sign`].
+    ///
+    /// # Errors
+    /// Store failures while loading the key.
+    pub async fn subkey(&self, purpose: &str) -> Result<SecretBytes, AwsError> {
+        let master = self.master().await?;
+        let sub = hmac::sign(
+            &hmac::Key::new(hmac::HMAC_SHA256, master.expose()),
+            purpose.as_bytes(),
+        );
+        Ok(SecretBytes::new(sub.as_ref().to_vec()))
+    }
+
     /// Whether `tag` is the MAC of `data` for `purpose` (constant time).
     ///
     /// # Errors
@@ -124,6 +138,15 @@ impl WafKeys {
         let want = self.sign(purpose, data).await?;
         Ok(rampart_crypto::ct_eq(&want, tag))
     }
+}
+
+/// HMAC-SHA256 of `data` under `subkey` (see [`WafKeys::subkey`]).
+#[must_use]
+pub fn mac(subkey: &[u8], data: &[u8]) -> [u8; 32] {
+    let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, subkey), data);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(tag.as_ref());
+    out
 }
 
 /// HMAC-SHA256 of `data` under `HMAC(master, purpose)`.
