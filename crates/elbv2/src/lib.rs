@@ -13,6 +13,7 @@
 pub mod access_log;
 pub mod attributes;
 pub mod certs;
+pub mod challenge;
 mod configuration;
 pub mod errors;
 pub mod limits;

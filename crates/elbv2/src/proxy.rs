@@ -128,6 +128,7 @@ pub struct Runtime {
     rr: AtomicUsize,
     wake: tokio::sync::Notify,
     certs: RwLock<Arc<dyn CertificateSource>>,
+    challenge: RwLock<Option<Arc<crate::challenge::Challenger>>>,
     #[allow(clippy::type_complexity)]
     tls: Mutex<
         HashMap<
@@ -285,8 +286,20 @@ impl Runtime {
             rr: AtomicUsize::new(0),
             wake: tokio::sync::Notify::new(),
             certs: RwLock::new(crate::certs::none()),
+            challenge: RwLock::new(None),
             tls: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// CAPTCHA and Challenge actions are answered by `c` (see [`crate::challenge`]).
+    pub fn set_challenge(&self, c: Arc<crate::challenge::Challenger>) {
+        if let Ok(mut w) = self.challenge.write() {
+            *w = Some(c);
+        }
+    }
+
+    fn challenger(&self) -> Option<Arc<crate::challenge::Challenger>> {
+        self.challenge.read().ok().and_then(|c| c.clone())
     }
 
     /// Bind a free port of the range for load balancer `arn` and start serving it.
@@ -757,6 +770,8 @@ impl Runtime {
         };
         let options = CompileOptions {
             label_namespace: format!("awswaf:{}:webacl:{}:", entity.account, entity.name),
+            captcha_immunity_secs: crate::challenge::immunity(&entity.body, "CaptchaConfig"),
+            challenge_immunity_secs: crate::challenge::immunity(&entity.body, "ChallengeConfig"),
             ..CompileOptions::default()
         };
         // Rampart's managed rule groups come from the engine; their IP lists from the files the
@@ -819,6 +834,13 @@ impl Runtime {
             .unwrap_or_default();
         let path = parts.uri.path().to_owned();
         let query = parts.uri.query().unwrap_or_default().to_owned();
+        // Rampart's CAPTCHA / challenge endpoints are answered here, never inspected or forwarded.
+        if let (true, Some(c)) = (
+            path.starts_with(crate::challenge::PREFIX),
+            self.challenger(),
+        ) {
+            return c.serve(lb, &parts, body, &host, tls).await;
+        }
 
         // The web ACL sees the request before anything else happens to it.
         let mut inserted: Vec<(String, String)> = Vec::new();
@@ -865,6 +887,10 @@ impl Runtime {
                 } else {
                     (seen as u64).saturating_add(hint.exact().unwrap_or(hint.lower().max(1)))
                 };
+                let tokens = match self.challenger() {
+                    Some(c) => c.tokens(lb, &parts.headers, &host).await,
+                    None => rampart_waf::Tokens::default(),
+                };
                 let headers: Vec<(&str, &[u8])> = parts
                     .headers
                     .iter()
@@ -882,16 +908,30 @@ impl Runtime {
                     ja3: None,
                     ja4: None,
                     geo: None,
-                    tokens: rampart_waf::Tokens::default(),
+                    tokens,
                 };
                 let verdict = acl.evaluate(&wreq);
                 match verdict.action {
                     Action::Allow => inserted = verdict.inserted_headers,
                     Action::Block(b) => return blocked(&b, &bodies),
                     Action::Captcha => {
-                        return text(StatusCode::METHOD_NOT_ALLOWED, "405 CAPTCHA required")
+                        return crate::challenge::respond(
+                            self.challenger(),
+                            crate::challenge::Kind::Captcha,
+                            &host,
+                            &parts.uri,
+                        )
+                        .await
                     }
-                    Action::Challenge => return text(StatusCode::ACCEPTED, "202 Challenge"),
+                    Action::Challenge => {
+                        return crate::challenge::respond(
+                            self.challenger(),
+                            crate::challenge::Kind::Challenge,
+                            &host,
+                            &parts.uri,
+                        )
+                        .await
+                    }
                 }
             }
         }

@@ -221,6 +221,18 @@ impl ElbService {
         self
     }
 
+    /// CAPTCHA and Challenge actions use the WAF's MAC key `keys` for their tokens.
+    #[must_use]
+    pub fn with_waf_keys(self, keys: Arc<rampart_wafv2::secret::WafKeys>) -> Self {
+        self.runtime
+            .set_challenge(Arc::new(crate::challenge::Challenger::new(
+                Arc::clone(&self.store),
+                keys,
+                Arc::clone(&self.clock),
+            )));
+        self
+    }
+
     /// Bind the ports of the load balancers already in the store and start health checks.
     ///
     /// # Errors

@@ -460,12 +460,16 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
     );
     let elb_certificates = Arc::clone(&acm);
     services.insert("acm", acm as Arc<dyn Service>);
+    let waf_keys = Arc::new(rampart_wafv2::secret::WafKeys::new(
+        Arc::clone(&store),
+        Arc::clone(&identity.sealer),
+    ));
     services.insert(
         "wafv2",
-        Arc::new(rampart_wafv2::Wafv2Service::new(
-            Arc::clone(&store),
-            clock.clone(),
-        )) as Arc<dyn Service>,
+        Arc::new(
+            rampart_wafv2::Wafv2Service::new(Arc::clone(&store), clock.clone())
+                .with_keys(Arc::clone(&waf_keys)),
+        ) as Arc<dyn Service>,
     );
     let elb = Arc::new(
         rampart_elbv2::ElbService::new(
@@ -473,7 +477,8 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
             clock.clone(),
             elb_ports(&config.elb_ports)?,
         )
-        .with_certificates(elb_certificates),
+        .with_certificates(elb_certificates)
+        .with_waf_keys(waf_keys),
     );
     elb.start().await.map_err(|e| start_err("elbv2")(&e))?;
     services.insert("elbv2", elb as Arc<dyn Service>);

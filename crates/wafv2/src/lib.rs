@@ -10,6 +10,7 @@ pub mod errors;
 pub mod lookup;
 pub mod managed;
 pub mod records;
+pub mod secret;
 mod service;
 pub mod shapes;
 pub mod validate;
