@@ -12,6 +12,7 @@
 
 pub mod certs;
 pub mod errors;
+pub mod fingerprint;
 mod proxy;
 pub mod routing;
 mod service;
