@@ -278,17 +278,36 @@ fn parse_net(s: &str) -> Option<IpNet> {
         .or_else(|| s.parse::<IpAddr>().ok().map(IpNet::from))
 }
 
-/// The fields of a CSV line, with surrounding quotes removed; `None` for blank, comment and
-/// header lines.
-fn csv_fields(line: &str) -> Option<Vec<&str>> {
+/// The fields of a CSV line (RFC 4180 quoting: `"a ""b"", c"`); `None` for blank, comment
+/// and header lines.
+fn csv_fields(line: &str) -> Option<Vec<String>> {
     let line = line.trim();
     if line.is_empty() || line.starts_with('#') {
         return None;
     }
-    let fields: Vec<&str> = line
-        .splitn(3, ',')
-        .map(|f| f.trim().trim_matches('"').trim())
-        .collect();
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted => {
+                if chars.peek() == Some(&'"') {
+                    chars.next();
+                    field.push('"');
+                } else {
+                    quoted = false;
+                }
+            }
+            '"' if field.trim().is_empty() => {
+                field.clear();
+                quoted = true;
+            }
+            ',' if !quoted => fields.push(std::mem::take(&mut field).trim().to_owned()),
+            c => field.push(c),
+        }
+    }
+    fields.push(field.trim().to_owned());
     if fields[0].eq_ignore_ascii_case("network") {
         return None;
     }
@@ -307,8 +326,8 @@ pub fn country_db_from_csv(csv: &str) -> Result<Vec<u8>, String> {
     );
     for (no, line) in csv.lines().enumerate() {
         let Some(f) = csv_fields(line) else { continue };
-        let net = parse_net(f[0]).ok_or_else(|| format!("line {}: bad network", no + 1))?;
-        let code = f.get(1).copied().unwrap_or_default().to_ascii_uppercase();
+        let net = parse_net(&f[0]).ok_or_else(|| format!("line {}: bad network", no + 1))?;
+        let code = f.get(1).map_or(String::new(), |c| c.to_ascii_uppercase());
         if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
             return Err(format!("line {}: bad country code", no + 1));
         }
@@ -330,8 +349,8 @@ pub fn asn_db_from_csv(csv: &str) -> Result<Vec<u8>, String> {
     let mut w = Writer::new("GeoLite2-ASN", "Rampart ASN database built from CSV");
     for (no, line) in csv.lines().enumerate() {
         let Some(f) = csv_fields(line) else { continue };
-        let net = parse_net(f[0]).ok_or_else(|| format!("line {}: bad network", no + 1))?;
-        let raw = f.get(1).copied().unwrap_or_default();
+        let net = parse_net(&f[0]).ok_or_else(|| format!("line {}: bad network", no + 1))?;
+        let raw = f.get(1).map_or("", String::as_str);
         let digits = raw
             .strip_prefix("AS")
             .or_else(|| raw.strip_prefix("as"))
@@ -340,8 +359,10 @@ pub fn asn_db_from_csv(csv: &str) -> Result<Vec<u8>, String> {
             .parse()
             .map_err(|_| format!("line {}: bad ASN", no + 1))?;
         let mut pairs = vec![("autonomous_system_number", Value::U32(asn))];
-        if let Some(org) = f.get(2).filter(|o| !o.is_empty()) {
-            pairs.push(("autonomous_system_organization", Value::Str((*org).into())));
+        // An unquoted organisation may contain commas: the rest of the line is its name.
+        let org = f.get(2..).map(|rest| rest.join(",")).unwrap_or_default();
+        if !org.is_empty() {
+            pairs.push(("autonomous_system_organization", Value::Str(org)));
         }
         w.insert(net, Value::map(&pairs));
     }
@@ -374,6 +395,22 @@ mod tests {
         let mut out = Vec::new();
         Value::Str("x".repeat(300)).encode(&mut out);
         assert_eq!(&out[..3], [0x5E, 0, 15]);
+    }
+
+    #[test]
+    fn csv_quoting() {
+        let f = |l: &str| csv_fields(l).unwrap();
+        assert_eq!(f("10.0.0.0/8, FR"), ["10.0.0.0/8", "FR"]);
+        assert_eq!(
+            f(r#""10.0.0.0/8",64496,"Example ""One"", Inc.""#),
+            ["10.0.0.0/8", "64496", r#"Example "One", Inc."#]
+        );
+        assert_eq!(
+            f(r#"10.0.0.0/8,1,Example Transit "One""#)[2],
+            r#"Example Transit "One""#
+        );
+        assert!(csv_fields("network,iso_code").is_none());
+        assert!(csv_fields("  # comment").is_none());
     }
 
     #[test]
