@@ -16,6 +16,7 @@ pub mod certs;
 pub mod challenge;
 mod configuration;
 pub mod errors;
+pub mod fingerprint;
 pub mod limits;
 mod proxy;
 pub mod routing;

@@ -33,6 +33,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use crate::certs::CertificateSource;
+use crate::fingerprint::Fingerprints;
 use crate::routing;
 use crate::shapes::elbv2 as s;
 use crate::state::{State, Tg};
@@ -129,6 +130,7 @@ pub struct Runtime {
     wake: tokio::sync::Notify,
     certs: RwLock<Arc<dyn CertificateSource>>,
     challenge: RwLock<Option<Arc<crate::challenge::Challenger>>>,
+    geo: std::sync::OnceLock<Arc<dyn rampart_waf::GeoLookup>>,
     #[allow(clippy::type_complexity)]
     tls: Mutex<
         HashMap<
@@ -287,6 +289,7 @@ impl Runtime {
             wake: tokio::sync::Notify::new(),
             certs: RwLock::new(crate::certs::none()),
             challenge: RwLock::new(None),
+            geo: std::sync::OnceLock::new(),
             tls: Mutex::new(HashMap::new()),
         })
     }
@@ -345,12 +348,20 @@ impl Runtime {
                         tokio::time::timeout(HEADER_TIMEOUT, stream.peek(&mut first)).await;
                     let is_tls = matches!(peeked, Ok(Ok(1))) && first[0] == 0x16;
                     if !is_tls {
-                        serve_conn(rt, lb, peer, port, false, TokioIo::new(stream)).await;
+                        serve_conn(rt, lb, peer, port, false, None, TokioIo::new(stream)).await;
                         return;
                     }
+                    let mut stream = stream;
+                    let captured = tokio::time::timeout(
+                        HEADER_TIMEOUT,
+                        crate::fingerprint::capture(&mut stream),
+                    );
+                    let Ok(Ok((hello, fp))) = captured.await else {
+                        return;
+                    };
                     let lazy = tokio_rustls::LazyConfigAcceptor::new(
                         rustls::server::Acceptor::default(),
-                        stream,
+                        crate::fingerprint::Replay::new(hello, stream),
                     );
                     let Ok(Ok(start)) = tokio::time::timeout(HEADER_TIMEOUT, lazy).await else {
                         return;
@@ -362,7 +373,8 @@ impl Runtime {
                     if let Ok(Ok(tls)) =
                         tokio::time::timeout(HEADER_TIMEOUT, start.into_stream(config)).await
                     {
-                        serve_conn(rt, lb, peer, port, true, TokioIo::new(tls)).await;
+                        let fp = fp.map(Arc::new);
+                        serve_conn(rt, lb, peer, port, true, fp, TokioIo::new(tls)).await;
                     }
                 });
             }
@@ -372,6 +384,11 @@ impl Runtime {
                 old.abort();
             }
         }
+    }
+
+    /// GeoMatch / AsnMatch look client addresses up in `geo` (set once, at startup).
+    pub fn set_geo(&self, geo: Arc<dyn rampart_waf::GeoLookup>) {
+        let _ = self.geo.set(geo);
     }
 
     /// Stop serving a load balancer and free its port.
@@ -825,6 +842,7 @@ impl Runtime {
             );
         };
         let (mut parts, mut body) = req.into_parts();
+        let fingerprints = parts.extensions.get::<Arc<Fingerprints>>().cloned();
         let host = parts
             .headers
             .get(HOST)
@@ -905,9 +923,9 @@ impl Runtime {
                     body_prefix: &flat,
                     body_len,
                     client_ip: peer.ip(),
-                    ja3: None,
-                    ja4: None,
-                    geo: None,
+                    ja3: fingerprints.as_deref().map(|f| f.ja3.as_str()),
+                    ja4: fingerprints.as_deref().map(|f| f.ja4.as_str()),
+                    geo: self.geo.get().map(|g| &**g),
                     tokens,
                 };
                 let verdict = acl.evaluate(&wreq);
@@ -1040,11 +1058,21 @@ impl Runtime {
 }
 
 /// Serve one client connection (plain or TLS) with HTTP/1.1 or HTTP/2.
-async fn serve_conn<I>(rt: Arc<Runtime>, lb: String, peer: SocketAddr, port: u16, tls: bool, io: I)
-where
+async fn serve_conn<I>(
+    rt: Arc<Runtime>,
+    lb: String,
+    peer: SocketAddr,
+    port: u16,
+    tls: bool,
+    fingerprints: Option<Arc<Fingerprints>>,
+    io: I,
+) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let svc = service_fn(move |req| {
+    let svc = service_fn(move |mut req: Request<Incoming>| {
+        if let Some(f) = &fingerprints {
+            req.extensions_mut().insert(Arc::clone(f));
+        }
         let rt = Arc::clone(&rt);
         let lb = lb.clone();
         async move { Ok::<_, std::convert::Infallible>(rt.handle(&lb, peer, port, tls, req).await) }

@@ -213,6 +213,13 @@ impl ElbService {
         }
     }
 
+    /// Web ACLs look client addresses up in `geo` (GeoMatch, AsnMatch, ASN rate keys).
+    #[must_use]
+    pub fn with_geo(self, geo: Arc<dyn rampart_waf::GeoLookup>) -> Self {
+        self.runtime.set_geo(geo);
+        self
+    }
+
     /// HTTPS listeners use certificates from `certs` (ACM).
     #[must_use]
     pub fn with_certificates(mut self, certs: Arc<dyn CertificateSource>) -> Self {

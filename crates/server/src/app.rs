@@ -471,6 +471,14 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
                 .with_keys(Arc::clone(&waf_keys)),
         ) as Arc<dyn Service>,
     );
+    let geo = Arc::new(
+        rampart_waf::GeoDatabases::open(
+            config.geoip_country_db.as_deref(),
+            config.geoip_asn_db.as_deref(),
+        )
+        .map_err(|e| StartError(e.to_string()))?,
+    );
+    geo.watch(std::time::Duration::from_secs(5));
     let elb = Arc::new(
         rampart_elbv2::ElbService::new(
             Arc::clone(&store),
@@ -478,7 +486,8 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
             elb_ports(&config.elb_ports)?,
         )
         .with_certificates(elb_certificates)
-        .with_waf_keys(waf_keys),
+        .with_waf_keys(waf_keys)
+        .with_geo(geo),
     );
     elb.start().await.map_err(|e| start_err("elbv2")(&e))?;
     services.insert("elbv2", elb as Arc<dyn Service>);
