@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
@@ -128,6 +128,8 @@ pub struct Runtime {
     rr: AtomicUsize,
     wake: tokio::sync::Notify,
     certs: RwLock<Arc<dyn CertificateSource>>,
+    /// Where WAF decisions are reported (sampled requests, rate keys, WAF logs).
+    telemetry: OnceLock<Arc<rampart_wafv2::Telemetry>>,
     #[allow(clippy::type_complexity)]
     tls: Mutex<
         HashMap<
@@ -285,8 +287,21 @@ impl Runtime {
             rr: AtomicUsize::new(0),
             wake: tokio::sync::Notify::new(),
             certs: RwLock::new(crate::certs::none()),
+            telemetry: OnceLock::new(),
             tls: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Report WAF decisions to `telemetry`; rate-based rules then count on its business clock.
+    pub fn set_telemetry(&self, telemetry: Arc<rampart_wafv2::Telemetry>) {
+        let _ = self.telemetry.set(telemetry);
+    }
+
+    fn rate_clock(&self) -> Arc<dyn rampart_waf::Clock> {
+        match self.telemetry.get() {
+            Some(t) => t.rate_clock(),
+            None => Arc::new(rampart_waf::SystemClock),
+        }
     }
 
     /// Bind a free port of the range for load balancer `arn` and start serving it.
@@ -373,6 +388,9 @@ impl Runtime {
         }
         if let Ok(mut a) = self.acls.lock() {
             a.remove(arn);
+        }
+        if let Some(t) = self.telemetry.get() {
+            t.forget(arn);
         }
     }
 
@@ -757,6 +775,7 @@ impl Runtime {
         };
         let options = CompileOptions {
             label_namespace: format!("awswaf:{}:webacl:{}:", entity.account, entity.name),
+            clock: self.rate_clock(),
             ..CompileOptions::default()
         };
         // Rampart's managed rule groups come from the engine; their IP lists from the files the
@@ -885,6 +904,9 @@ impl Runtime {
                     tokens: rampart_waf::Tokens::default(),
                 };
                 let verdict = acl.evaluate(&wreq);
+                if let Some(t) = self.telemetry.get() {
+                    t.observe(lb, &acl, &wreq, parts.version, &verdict).await;
+                }
                 match verdict.action {
                     Action::Allow => inserted = verdict.inserted_headers,
                     Action::Block(b) => return blocked(&b, &bodies),

@@ -2,9 +2,9 @@
 //!
 //! Not built yet: load balancers are not checked for existence when a web ACL is associated (a
 //! well-formed ALB ARN in the caller's account and region is accepted; the ELBv2 proxy looks
-//! associations up through [`crate::lookup`]), and GetSampledRequests /
-//! GetRateBasedStatementManagedKeys answer empty, correctly shaped results because the proxy
-//! does not record samples or rate keys for them yet.
+//! associations up through [`crate::lookup`]). GetSampledRequests and
+//! GetRateBasedStatementManagedKeys answer from the traffic the proxy recorded in
+//! [`crate::telemetry`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -40,6 +40,7 @@ const MAX_PAGE: usize = 100;
 pub struct Wafv2Service {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    telemetry: Arc<crate::Telemetry>,
 }
 
 operations!(Wafv2Service {
@@ -149,7 +150,20 @@ impl Wafv2Service {
     /// A WAFv2 service over `store`.
     #[must_use]
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Wafv2Service { store, clock }
+        let telemetry = crate::Telemetry::new(Arc::clone(&store), Arc::clone(&clock));
+        Wafv2Service {
+            store,
+            clock,
+            telemetry,
+        }
+    }
+
+    /// Answer GetSampledRequests and GetRateBasedStatementManagedKeys from `telemetry` (the
+    /// registry the load balancers' proxy feeds) and keep it told of logging configurations.
+    #[must_use]
+    pub fn with_telemetry(mut self, telemetry: Arc<crate::Telemetry>) -> Self {
+        self.telemetry = telemetry;
+        self
     }
 
     fn now(&self) -> i64 {
