@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
@@ -131,6 +131,8 @@ pub struct Runtime {
     certs: RwLock<Arc<dyn CertificateSource>>,
     challenge: RwLock<Option<Arc<crate::challenge::Challenger>>>,
     geo: std::sync::OnceLock<Arc<dyn rampart_waf::GeoLookup>>,
+    /// Where WAF decisions are reported (sampled requests, rate keys, WAF logs).
+    telemetry: OnceLock<Arc<rampart_wafv2::Telemetry>>,
     #[allow(clippy::type_complexity)]
     tls: Mutex<
         HashMap<
@@ -290,6 +292,7 @@ impl Runtime {
             certs: RwLock::new(crate::certs::none()),
             challenge: RwLock::new(None),
             geo: std::sync::OnceLock::new(),
+            telemetry: OnceLock::new(),
             tls: Mutex::new(HashMap::new()),
         })
     }
@@ -303,6 +306,18 @@ impl Runtime {
 
     fn challenger(&self) -> Option<Arc<crate::challenge::Challenger>> {
         self.challenge.read().ok().and_then(|c| c.clone())
+    }
+
+    /// Report WAF decisions to `telemetry`; rate-based rules then count on its business clock.
+    pub fn set_telemetry(&self, telemetry: Arc<rampart_wafv2::Telemetry>) {
+        let _ = self.telemetry.set(telemetry);
+    }
+
+    fn rate_clock(&self) -> Arc<dyn rampart_waf::Clock> {
+        match self.telemetry.get() {
+            Some(t) => t.rate_clock(),
+            None => Arc::new(rampart_waf::SystemClock),
+        }
     }
 
     /// Bind a free port of the range for load balancer `arn` and start serving it.
@@ -403,6 +418,9 @@ impl Runtime {
         }
         if let Ok(mut a) = self.acls.lock() {
             a.remove(arn);
+        }
+        if let Some(t) = self.telemetry.get() {
+            t.forget(arn);
         }
     }
 
@@ -789,6 +807,7 @@ impl Runtime {
             label_namespace: format!("awswaf:{}:webacl:{}:", entity.account, entity.name),
             captcha_immunity_secs: crate::challenge::immunity(&entity.body, "CaptchaConfig"),
             challenge_immunity_secs: crate::challenge::immunity(&entity.body, "ChallengeConfig"),
+            clock: self.rate_clock(),
             ..CompileOptions::default()
         };
         // Rampart's managed rule groups come from the engine; their IP lists from the files the
@@ -929,6 +948,9 @@ impl Runtime {
                     tokens,
                 };
                 let verdict = acl.evaluate(&wreq);
+                if let Some(t) = self.telemetry.get() {
+                    t.observe(lb, &acl, &wreq, parts.version, &verdict).await;
+                }
                 match verdict.action {
                     Action::Allow => inserted = verdict.inserted_headers,
                     Action::Block(b) => return blocked(&b, &bodies),

@@ -240,6 +240,14 @@ impl ElbService {
         self
     }
 
+    /// Report WAF decisions on proxied requests to `telemetry` (sampled requests, rate-based
+    /// keys, WAF logs).
+    #[must_use]
+    pub fn with_telemetry(self, telemetry: Arc<rampart_wafv2::Telemetry>) -> Self {
+        self.runtime.set_telemetry(telemetry);
+        self
+    }
+
     /// Bind the ports of the load balancers already in the store and start health checks.
     ///
     /// # Errors

@@ -464,11 +464,19 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
         Arc::clone(&store),
         Arc::clone(&identity.sealer),
     ));
+    // WAF telemetry: the proxy reports each decision; WAFv2 answers GetSampledRequests and
+    // GetRateBasedStatementManagedKeys from it and it writes WAF logs under <data dir>/waf-logs.
+    let waf_telemetry = rampart_wafv2::Telemetry::new(Arc::clone(&store), clock.clone());
+    waf_telemetry.start_logging(
+        config.data_dir.join("waf-logs"),
+        Arc::clone(&events) as Arc<dyn rampart_service::events::EventBus>,
+    );
     services.insert(
         "wafv2",
         Arc::new(
             rampart_wafv2::Wafv2Service::new(Arc::clone(&store), clock.clone())
-                .with_keys(Arc::clone(&waf_keys)),
+                .with_keys(Arc::clone(&waf_keys))
+                .with_telemetry(Arc::clone(&waf_telemetry)),
         ) as Arc<dyn Service>,
     );
     let geo = Arc::new(
@@ -487,7 +495,8 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
         )
         .with_certificates(elb_certificates)
         .with_waf_keys(waf_keys)
-        .with_geo(geo),
+        .with_geo(geo)
+        .with_telemetry(waf_telemetry),
     );
     elb.start().await.map_err(|e| start_err("elbv2")(&e))?;
     services.insert("elbv2", elb as Arc<dyn Service>);

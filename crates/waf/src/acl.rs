@@ -692,6 +692,26 @@ impl CompiledAcl {
                 _ => None,
             })
     }
+
+    /// Aggregation instances over the limit of the rate-based rule `rule` inside the rule group
+    /// that the top-level rule `group` references (each reference counts on its own, as on AWS).
+    #[must_use]
+    pub fn rate_limited_keys_in_group(&self, group: &str, rule: &str) -> Option<Vec<String>> {
+        let RuleBody::Group { rules, .. } = &self.rules.iter().find(|r| r.name == group)?.body
+        else {
+            return None;
+        };
+        rules
+            .iter()
+            .find(|r| r.name == rule)
+            .and_then(|r| match &r.body {
+                RuleBody::Plain {
+                    stmt: Stmt::Rate(rate),
+                    ..
+                } => Some(rate.managed_keys(self.options.clock.now_secs())),
+                _ => None,
+            })
+    }
 }
 
 fn kind_of(a: &Action) -> ActionKind {

@@ -7,12 +7,15 @@
 
 pub mod capacity;
 pub mod errors;
+pub mod logging;
 pub mod lookup;
 pub mod managed;
 pub mod records;
 pub mod secret;
 mod service;
 pub mod shapes;
+pub mod telemetry;
 pub mod validate;
 
 pub use service::Wafv2Service;
+pub use telemetry::Telemetry;

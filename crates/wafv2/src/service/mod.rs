@@ -2,9 +2,9 @@
 //!
 //! Not built yet: load balancers are not checked for existence when a web ACL is associated (a
 //! well-formed ALB ARN in the caller's account and region is accepted; the ELBv2 proxy looks
-//! associations up through [`crate::lookup`]), and GetSampledRequests /
-//! GetRateBasedStatementManagedKeys answer empty, correctly shaped results because the proxy
-//! does not record samples or rate keys for them yet.
+//! associations up through [`crate::lookup`]). GetSampledRequests and
+//! GetRateBasedStatementManagedKeys answer from the traffic the proxy recorded in
+//! [`crate::telemetry`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -45,6 +45,7 @@ pub struct Wafv2Service {
     clock: Arc<dyn Clock>,
     /// The WAF's MAC key (API keys); see [`Wafv2Service::with_keys`].
     keys: Option<Arc<crate::secret::WafKeys>>,
+    telemetry: Arc<crate::Telemetry>,
 }
 
 operations!(Wafv2Service {
@@ -181,10 +182,12 @@ impl Wafv2Service {
     /// A WAFv2 service over `store`.
     #[must_use]
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        let telemetry = crate::Telemetry::new(Arc::clone(&store), Arc::clone(&clock));
         Wafv2Service {
             store,
             clock,
             keys: None,
+            telemetry,
         }
     }
 
@@ -193,6 +196,14 @@ impl Wafv2Service {
     #[must_use]
     pub fn with_keys(mut self, keys: Arc<crate::secret::WafKeys>) -> Self {
         self.keys = Some(keys);
+        self
+    }
+
+    /// Answer GetSampledRequests and GetRateBasedStatementManagedKeys from `telemetry` (the
+    /// registry the load balancers' proxy feeds) and keep it told of logging configurations.
+    #[must_use]
+    pub fn with_telemetry(mut self, telemetry: Arc<crate::Telemetry>) -> Self {
+        self.telemetry = telemetry;
         self
     }
 

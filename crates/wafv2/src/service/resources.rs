@@ -1,5 +1,8 @@
 //! What hangs off a web ACL: logging configurations, associations with load balancers, and the
-//! traffic views (sampled requests, rate-based keys) that stay empty until the proxy exists.
+//! traffic views (sampled requests, rate-based keys) the proxy feeds through
+//! [`crate::telemetry`].
+
+use rampart_protocol::types::Timestamp;
 
 use super::{
     from_value, invalid, nonexistent, optimistic_lock, page_size, records, s, to_value,
@@ -52,6 +55,8 @@ impl Wafv2Service {
             )?,
         ];
         records::commit(self.store.as_ref(), ops, optimistic_lock).await?;
+        self.telemetry
+            .set_logging(&found.entity.arn, Some(&rec.body));
         ctx.note_resource("webacl", &found.entity.arn);
         Ok(s::PutLoggingConfigurationResponse {
             logging_configuration: Some(config),
@@ -90,13 +95,14 @@ impl Wafv2Service {
         ctx: &RequestContext,
         req: s::DeleteLoggingConfigurationRequest,
     ) -> Result<s::DeleteLoggingConfigurationResponse, AwsError> {
-        let (key, _) = self.logging_record(ctx, &req.resource_arn).await?;
+        let (key, rec) = self.logging_record(ctx, &req.resource_arn).await?;
         records::commit(
             self.store.as_ref(),
             vec![records::delete(NS_LOGGING, &key, Expect::Any)],
             optimistic_lock,
         )
         .await?;
+        self.telemetry.set_logging(&rec.resource_arn, None);
         Ok(s::DeleteLoggingConfigurationResponse::default())
     }
 
@@ -298,7 +304,8 @@ impl Wafv2Service {
         })
     }
 
-    /// Empty until the proxy samples traffic; the time window is echoed as AWS does.
+    /// Samples the proxy recorded for the web ACL's metric name (a rule's, or the web ACL's own
+    /// for requests that reached the default action) within the previous three hours.
     pub(super) async fn get_sampled_requests(
         &self,
         ctx: &RequestContext,
@@ -308,17 +315,75 @@ impl Wafv2Service {
         let acl = self.load_arn(ctx, Kind::WebAcl, &req.web_acl_arn).await?;
         self.authorize(ctx, &acl.entity.arn, &acl.entity.tags)
             .await?;
-        if req.time_window.start_time.millis() >= req.time_window.end_time.millis() {
-            return Err(invalid("TIME_WINDOW", "TimeWindow", BAD_FORMAT));
+        let (start, end) = (
+            req.time_window.start_time.millis(),
+            req.time_window.end_time.millis(),
+        );
+        let now = self.now();
+        if start >= end || start < now - crate::telemetry::HORIZON_MS || start > now {
+            return Err(invalid(
+                "TIME_WINDOW",
+                "TimeWindow",
+                "The time window must start within the previous three hours and end after it starts.",
+            ));
         }
+        if !(1..=500).contains(&req.max_items) {
+            return Err(invalid("MAX_ITEMS", &req.max_items.to_string(), BAD_FORMAT));
+        }
+        if !metric_names(&acl.entity.body).any(|m| m == req.rule_metric_name) {
+            return Err(nonexistent());
+        }
+        let max = usize::try_from(req.max_items).unwrap_or(500);
+        let view = self
+            .telemetry
+            .sampled(&acl.entity.arn, &req.rule_metric_name, start, end, max);
+        let header = |(k, v): &(String, String)| s::HTTPHeader {
+            name: Some(k.clone()),
+            value: Some(v.clone()),
+        };
+        let sampled = view
+            .samples
+            .iter()
+            .map(|x| {
+                let r = &x.request;
+                s::SampledHTTPRequest {
+                    action: Some(x.action.to_owned()),
+                    labels: (!r.labels.is_empty()).then(|| {
+                        r.labels
+                            .iter()
+                            .map(|l| s::Label { name: l.clone() })
+                            .collect()
+                    }),
+                    request: s::HTTPRequest {
+                        client_ip: Some(r.client_ip.clone()),
+                        country: r.country.clone(),
+                        http_version: Some(r.http_version.to_owned()),
+                        headers: Some(r.headers.iter().map(header).collect()),
+                        method: Some(r.method.clone()),
+                        uri: Some(r.uri.clone()),
+                    },
+                    request_headers_inserted: (!r.inserted.is_empty())
+                        .then(|| r.inserted.iter().map(header).collect()),
+                    response_code_sent: r.response_code.map(i32::from),
+                    rule_name_within_rule_group: x.rule_within_group.clone(),
+                    timestamp: Some(Timestamp::from_millis(x.at_ms)),
+                    weight: 1,
+                    ..Default::default()
+                }
+            })
+            .collect();
         Ok(s::GetSampledRequestsResponse {
-            population_size: Some(0),
-            sampled_requests: Some(Vec::new()),
-            time_window: Some(req.time_window),
+            population_size: Some(i64::try_from(view.population).unwrap_or(i64::MAX)),
+            sampled_requests: Some(sampled),
+            time_window: Some(s::TimeWindow {
+                start_time: req.time_window.start_time,
+                end_time: Timestamp::from_millis(view.end_ms.min(end)),
+            }),
         })
     }
 
-    /// Empty until the proxy counts requests; the rule must be a rate-based rule of the web ACL.
+    /// The addresses the rate-based rule currently rate limits, from the live counters of the
+    /// load balancers enforcing the web ACL on this node.
     pub(super) async fn get_rate_based_statement_managed_keys(
         &self,
         ctx: &RequestContext,
@@ -330,32 +395,90 @@ impl Wafv2Service {
             .await?;
         self.authorize(ctx, &acl.entity.arn, &acl.entity.tags)
             .await?;
-        let rules = acl
-            .entity
-            .body
-            .get("Rules")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let found = rules.iter().any(|r| {
-            r.get("Name").and_then(Value::as_str) == Some(req.rule_name.as_str())
-                && (req.rule_group_rule_name.is_some()
-                    || r.get("Statement")
-                        .and_then(|st| st.get("RateBasedStatement"))
-                        .is_some())
-        });
-        if !found {
-            return Err(nonexistent());
-        }
-        let empty = |v: &str| s::RateBasedStatementManagedKeysIPSet {
-            addresses: Some(Vec::new()),
-            ip_address_version: Some(v.to_owned()),
+        let rule_named = |rules: &Value, name: &str| -> Option<Value> {
+            rules
+                .get("Rules")
+                .and_then(Value::as_array)?
+                .iter()
+                .find(|r| r.get("Name").and_then(Value::as_str) == Some(name))
+                .cloned()
         };
+        let rule = match &req.rule_group_rule_name {
+            None => rule_named(&acl.entity.body, &req.rule_name),
+            Some(g) => {
+                let outer = rule_named(&acl.entity.body, g).ok_or_else(nonexistent)?;
+                let group = outer
+                    .get("Statement")
+                    .and_then(|st| st.get("RuleGroupReferenceStatement"))
+                    .and_then(|r| r.get("ARN"))
+                    .and_then(Value::as_str)
+                    .ok_or_else(nonexistent)?;
+                let group = crate::lookup::entity_by_arn(self.store.as_ref(), group)
+                    .await?
+                    .ok_or_else(nonexistent)?;
+                rule_named(&group.body, &req.rule_name)
+            }
+        };
+        let rate = rule
+            .as_ref()
+            .and_then(|r| r.get("Statement"))
+            .and_then(|st| st.get("RateBasedStatement"))
+            .ok_or_else(nonexistent)?;
+        let key = rate
+            .get("AggregateKeyType")
+            .and_then(Value::as_str)
+            .unwrap_or("IP");
+        if !matches!(key, "IP" | "FORWARDED_IP") {
+            return Err(AwsError::new(
+                "WAFUnsupportedAggregateKeyTypeException",
+                400,
+                "The rule that you've named doesn't aggregate solely on the IP address or solely on the forwarded IP address. This call is only available for rate-based rules with an AggregateKeyType setting of IP or FORWARDED_IP.",
+            ));
+        }
+        let keys = self.telemetry.managed_keys(
+            &acl.entity.arn,
+            &req.rule_name,
+            req.rule_group_rule_name.as_deref(),
+        );
+        let set = |version: &str, addresses: Vec<String>| s::RateBasedStatementManagedKeysIPSet {
+            addresses: Some(addresses),
+            ip_address_version: Some(version.to_owned()),
+        };
+        let v4 = keys
+            .iter()
+            .filter(|ip| ip.is_ipv4())
+            .map(|ip| format!("{ip}/32"))
+            .collect();
+        let v6 = keys
+            .iter()
+            .filter(|ip| ip.is_ipv6())
+            .map(|ip| format!("{ip}/128"))
+            .collect();
         Ok(s::GetRateBasedStatementManagedKeysResponse {
-            managed_keys_ipv4: Some(empty("IPV4")),
-            managed_keys_ipv6: Some(empty("IPV6")),
+            managed_keys_ipv4: Some(set("IPV4", v4)),
+            managed_keys_ipv6: Some(set("IPV6", v6)),
         })
     }
+}
+
+/// The metric names GetSampledRequests accepts for a web ACL: its own and its rules'.
+fn metric_names(body: &Value) -> impl Iterator<Item = &str> {
+    let own = body
+        .get("VisibilityConfig")
+        .and_then(|v| v.get("MetricName"))
+        .and_then(Value::as_str);
+    let rules = body
+        .get("Rules")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| {
+            r.get("VisibilityConfig")
+                .and_then(|v| v.get("MetricName"))
+                .and_then(Value::as_str)
+        });
+    own.into_iter().chain(rules)
 }
 
 fn unavailable_entity() -> AwsError {
