@@ -45,6 +45,9 @@ type ProxyBody = BoxBody<Bytes, hyper::Error>;
 const MAX_HEADER_BYTES: usize = 64 * 1024;
 /// How long a client may take to send the request headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the proxy waits for the next piece of a body it must inspect (ALB's default idle
+/// timeout).
+const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a target may take to answer (ALB's default idle timeout).
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(60);
 /// Health check period when a target group asks for none shorter.
@@ -895,7 +898,16 @@ impl Runtime {
                 let limit = 8 * 1024;
                 let mut seen = 0usize;
                 while seen < limit {
-                    match body.frame().await {
+                    // A client that stalls while the body is inspected is cut off after the
+                    // idle timeout (408), never forwarded half-inspected.
+                    let Ok(next) = tokio::time::timeout(BODY_IDLE_TIMEOUT, body.frame()).await
+                    else {
+                        let mut r = text(StatusCode::REQUEST_TIMEOUT, "408 Request Timeout");
+                        r.headers_mut()
+                            .insert("connection", HeaderValue::from_static("close"));
+                        return r;
+                    };
+                    match next {
                         Some(Ok(f)) => {
                             if let Ok(d) = f.into_data() {
                                 seen += d.len();
