@@ -64,10 +64,10 @@ def prefix_rule(name, priority, prefix, action, **extra):
                 "TextTransformations": [{"Priority": 0, "Type": "NONE"}]}}, **extra}
 
 
-@pytest.fixture(scope="module")
-def site(dev_server):
-    elbv2 = dev_server.client("elbv2")
-    waf = dev_server.client("wafv2")
+def build_site(server):
+    """An upstream, an ALB forwarding to it, and a web ACL challenging /app and CAPTCHA on /buy."""
+    elbv2 = server.client("elbv2")
+    waf = server.client("wafv2")
     up = Upstream()
     tg = elbv2.create_target_group(Name=unique("tg"), Protocol="HTTP", Port=up.port, VpcId="vpc-1",
                                    TargetType="ip", HealthCheckPath="/health")["TargetGroups"][0]
@@ -83,9 +83,15 @@ def site(dev_server):
                prefix_rule("captcha-buy", 2, "/buy", {"Captcha": {}})],
     )["Summary"]
     waf.associate_web_acl(WebACLArn=acl["ARN"], ResourceArn=lb["LoadBalancerArn"])
-    yield {"url": f"http://{lb['DNSName']}", "upstream": up, "server": dev_server, "waf": waf,
-           "lb": lb, "acl": acl}
-    up.httpd.shutdown()
+    return {"url": f"http://{lb['DNSName']}", "upstream": up, "server": server, "waf": waf,
+            "lb": lb, "acl": acl}
+
+
+@pytest.fixture(scope="module")
+def site(dev_server):
+    s = build_site(dev_server)
+    yield s
+    s["upstream"].httpd.shutdown()
 
 
 def challenge_of(page):
@@ -219,13 +225,33 @@ def test_the_pages_javascript_solves_the_challenge(site):
     assert r.status_code == 200
 
 
-def test_endpoints_exist_only_with_a_web_acl(site):
+def test_endpoints_are_rampart_s_only_with_a_web_acl(site):
     r = requests.get(site["url"] + VERIFY, timeout=10)
     assert r.status_code == 404
     site["waf"].disassociate_web_acl(ResourceArn=site["lb"]["LoadBalancerArn"])
     time.sleep(1.2)  # the proxy re-reads the association after at most a second
     try:
+        # Without a web ACL the path is the application's: it is forwarded.
         r = requests.post(site["url"] + VERIFY, json={}, timeout=10)
-        assert r.status_code == 404
+        assert r.status_code == 200 and r.text == "upstream ok " + VERIFY
     finally:
         site["waf"].associate_web_acl(WebACLArn=site["acl"]["ARN"], ResourceArn=site["lb"]["LoadBalancerArn"])
+
+
+def test_tokens_and_api_keys_survive_kill9_because_the_key_is_sealed_in_the_store(server_factory):
+    site = build_site(server_factory("wafkey"))
+    token = get_token(site, "/app/restart")
+    key = site["waf"].create_api_key(Scope="REGIONAL", TokenDomains=["example.com"])["APIKey"]
+    site["server"].kill9_and_restart()
+    waf = site["server"].client("wafv2")
+    assert waf.get_decrypted_api_key(Scope="REGIONAL", APIKey=key)["TokenDomains"] == ["example.com"]
+    deadline = time.time() + 10
+    while True:
+        try:
+            r = requests.get(site["url"] + "/app/restart", cookies={"aws-waf-token": token}, timeout=5)
+            break
+        except requests.ConnectionError:
+            assert time.time() < deadline, "the load balancer did not come back"
+            time.sleep(0.2)
+    assert r.status_code == 200 and r.text == "upstream ok /app/restart"
+    site["upstream"].httpd.shutdown()

@@ -288,12 +288,6 @@ def test_sampled_requests_and_rate_based_keys_are_empty_until_traffic(waf):
     assert error_code(e.value) == "WAFNonexistentItemException"
 
 
-def test_unimplemented_operations_answer_not_implemented(waf):
-    with pytest.raises(ClientError) as e:
-        waf.list_api_keys(Scope="REGIONAL")
-    assert error_code(e.value) == "NotImplemented"
-
-
 def test_cli_creates_lists_and_deletes_an_ip_set(server):
     name = unique("cli")
     out = server.cli("wafv2", "create-ip-set", "--name", name, "--scope", "REGIONAL",

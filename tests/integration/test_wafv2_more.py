@@ -198,6 +198,12 @@ def test_shared_rule_group_is_usable_only_by_the_accounts_the_policy_names(waf, 
     got = other.get_rule_group(ARN=rg["ARN"])["RuleGroup"]
     assert got["Name"] == rg["Name"]
 
+    # The owner cannot delete a rule group another account's web ACL uses.
+    got = waf.get_rule_group(ARN=rg["ARN"])
+    with pytest.raises(ClientError) as e:
+        waf.delete_rule_group(Name=rg["Name"], Scope="REGIONAL", Id=rg["Id"], LockToken=got["LockToken"])
+    assert error_code(e.value) == "WAFAssociatedItemException"
+
     # Once the policy is deleted, UpdateWebACL can no longer reference it.
     waf.delete_permission_policy(ResourceArn=rg["ARN"])
     with pytest.raises(ClientError) as e:

@@ -14,7 +14,8 @@
 //! web ACL's `TokenDomains` that the host is within; it is issued for the shortest token domain
 //! the host is within, else for the host.
 //!
-//! Rampart's endpoints on every load balancer with a web ACL (never inspected by its rules):
+//! Rampart's endpoints on every load balancer with a web ACL (never inspected by its rules; on
+//! a load balancer without one, these paths are forwarded like any other):
 //! - `POST /.rampart-waf/challenge/verify` with JSON `{"challenge": C, "nonce": N}`: `C` is the
 //!   signed challenge from the interstitial (host, issue time, random), valid 300 s;
 //!   `SHA-256(C ":" N)` must start with [`DIFFICULTY`] zero bits. Answers 200 and sets the
@@ -650,6 +651,11 @@ impl Challenger {
             m.insert(lb.to_owned(), (Instant::now(), Arc::clone(&list)));
         }
         Some(list)
+    }
+
+    /// Whether load balancer `lb` has a web ACL, so that [`PREFIX`] paths are Rampart's.
+    pub async fn active(&self, lb: &str) -> bool {
+        self.token_domains(lb).await.is_some()
     }
 
     /// What the request's `aws-waf-token` proves (nothing without a valid one).

@@ -874,12 +874,15 @@ impl Runtime {
             .unwrap_or_default();
         let path = parts.uri.path().to_owned();
         let query = parts.uri.query().unwrap_or_default().to_owned();
-        // Rampart's CAPTCHA / challenge endpoints are answered here, never inspected or forwarded.
+        // With a web ACL, Rampart's CAPTCHA / challenge endpoints are answered here, never
+        // inspected or forwarded.
         if let (true, Some(c)) = (
             path.starts_with(crate::challenge::PREFIX),
             self.challenger(),
         ) {
-            return c.serve(lb, &parts, body, &host, tls).await;
+            if c.active(lb).await {
+                return c.serve(lb, &parts, body, &host, tls).await;
+            }
         }
 
         // The web ACL sees the request before anything else happens to it.

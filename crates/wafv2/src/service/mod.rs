@@ -376,15 +376,35 @@ impl Wafv2Service {
         Ok((values, wcu))
     }
 
-    /// Whether any web ACL or rule group in `place` references `arn`.
+    /// Whether any web ACL or rule group in `place` references `arn`; for a rule group, also
+    /// the web ACLs of other accounts (it may have been shared with a permission policy).
     async fn referenced(&self, place: &Place, arn: &str) -> Result<bool, AwsError> {
-        for kind in [Kind::WebAcl, Kind::RuleGroup] {
+        if self
+            .referenced_under(&place.prefix(), arn, &[Kind::WebAcl, Kind::RuleGroup])
+            .await?
+        {
+            return Ok(true);
+        }
+        if arn.contains("/rulegroup/") {
+            return self.referenced_under("", arn, &[Kind::WebAcl]).await;
+        }
+        Ok(false)
+    }
+
+    /// Whether an entity of `kinds` with a store key under `prefix` references `arn`.
+    async fn referenced_under(
+        &self,
+        prefix: &str,
+        arn: &str,
+        kinds: &[Kind],
+    ) -> Result<bool, AwsError> {
+        for kind in kinds.iter().copied() {
             let mut after: Option<String> = None;
             loop {
                 let page = records::list::<Entity>(
                     self.store.as_ref(),
                     kind.ns(),
-                    &place.prefix(),
+                    prefix,
                     after.as_deref(),
                     500,
                 )
