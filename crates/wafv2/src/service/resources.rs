@@ -320,12 +320,9 @@ impl Wafv2Service {
             req.time_window.end_time.millis(),
         );
         let now = self.now();
-        if start >= end || start < now - crate::telemetry::HORIZON_MS || start > now {
-            return Err(invalid(
-                "TIME_WINDOW",
-                "TimeWindow",
-                "The time window must start within the previous three hours and end after it starts.",
-            ));
+        // AWS: any time range within the previous three hours.
+        if start >= end || start < now - crate::telemetry::HORIZON_MS {
+            return Err(invalid("TIME_WINDOW", "TimeWindow", BAD_FORMAT));
         }
         if !(1..=500).contains(&req.max_items) {
             return Err(invalid("MAX_ITEMS", &req.max_items.to_string(), BAD_FORMAT));
@@ -437,6 +434,7 @@ impl Wafv2Service {
         }
         let keys = self.telemetry.managed_keys(
             &acl.entity.arn,
+            &acl.entity.associated,
             &req.rule_name,
             req.rule_group_rule_name.as_deref(),
         );
