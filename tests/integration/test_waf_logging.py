@@ -95,7 +95,7 @@ def setup(srv, wafv2):
     tg = elbv2.create_target_group(Name=unique("tg"), Protocol="HTTP", Port=up.port, VpcId="vpc-1",
                                    TargetType="ip")["TargetGroups"][0]
     elbv2.register_targets(TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": "127.0.0.1", "Port": up.port}])
-    lb = elbv2.create_load_balancer(Name=unique("alb"), Subnets=["subnet-a", "subnet-b"],
+    lb = elbv2.create_load_balancer(Name=unique("alb"), Subnets=["subnet-0a1b2c3d", "subnet-0e1f2a3b"],
                                     Type="application")["LoadBalancers"][0]
     elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
                           DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
