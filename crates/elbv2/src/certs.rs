@@ -24,6 +24,8 @@ pub trait CertificateSource: Send + Sync {
     async fn material(&self, arn: &str) -> Result<Material, String>;
     /// Record that `user` (a load balancer ARN) uses certificate `arn`.
     fn mark_in_use(&self, arn: &str, user: &str);
+    /// Record that `user` no longer uses certificate `arn`.
+    fn release(&self, arn: &str, user: &str);
 }
 
 #[async_trait]
@@ -40,6 +42,9 @@ impl CertificateSource for rampart_acm::AcmService {
     fn mark_in_use(&self, arn: &str, user: &str) {
         rampart_acm::AcmService::mark_in_use(self, arn, user);
     }
+    fn release(&self, arn: &str, user: &str) {
+        rampart_acm::AcmService::release_in_use(self, arn, user);
+    }
 }
 
 /// No certificates: every HTTPS listener is refused with `CertificateNotFound`.
@@ -51,6 +56,7 @@ impl CertificateSource for NoCertificates {
         Err(format!("certificate {arn} does not exist"))
     }
     fn mark_in_use(&self, _: &str, _: &str) {}
+    fn release(&self, _: &str, _: &str) {}
 }
 
 /// The default source.

@@ -10,12 +10,20 @@
 
 #![forbid(unsafe_code)]
 
+pub mod access_log;
+pub mod attributes;
 pub mod certs;
+pub mod challenge;
+mod configuration;
 pub mod errors;
+pub mod fingerprint;
+pub mod limits;
 mod proxy;
 pub mod routing;
 mod service;
 pub mod shapes;
+pub mod ssl_policies;
 pub mod state;
+mod trust_stores;
 
 pub use service::ElbService;

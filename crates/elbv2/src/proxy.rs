@@ -33,6 +33,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use crate::certs::CertificateSource;
+use crate::fingerprint::Fingerprints;
 use crate::routing;
 use crate::shapes::elbv2 as s;
 use crate::state::{State, Tg};
@@ -128,6 +129,8 @@ pub struct Runtime {
     rr: AtomicUsize,
     wake: tokio::sync::Notify,
     certs: RwLock<Arc<dyn CertificateSource>>,
+    challenge: RwLock<Option<Arc<crate::challenge::Challenger>>>,
+    geo: std::sync::OnceLock<Arc<dyn rampart_waf::GeoLookup>>,
     /// Where WAF decisions are reported (sampled requests, rate keys, WAF logs).
     telemetry: OnceLock<Arc<rampart_wafv2::Telemetry>>,
     #[allow(clippy::type_complexity)]
@@ -287,9 +290,22 @@ impl Runtime {
             rr: AtomicUsize::new(0),
             wake: tokio::sync::Notify::new(),
             certs: RwLock::new(crate::certs::none()),
+            challenge: RwLock::new(None),
+            geo: std::sync::OnceLock::new(),
             telemetry: OnceLock::new(),
             tls: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// CAPTCHA and Challenge actions are answered by `c` (see [`crate::challenge`]).
+    pub fn set_challenge(&self, c: Arc<crate::challenge::Challenger>) {
+        if let Ok(mut w) = self.challenge.write() {
+            *w = Some(c);
+        }
+    }
+
+    fn challenger(&self) -> Option<Arc<crate::challenge::Challenger>> {
+        self.challenge.read().ok().and_then(|c| c.clone())
     }
 
     /// Report WAF decisions to `telemetry`; rate-based rules then count on its business clock.
@@ -347,12 +363,20 @@ impl Runtime {
                         tokio::time::timeout(HEADER_TIMEOUT, stream.peek(&mut first)).await;
                     let is_tls = matches!(peeked, Ok(Ok(1))) && first[0] == 0x16;
                     if !is_tls {
-                        serve_conn(rt, lb, peer, port, false, TokioIo::new(stream)).await;
+                        serve_conn(rt, lb, peer, port, false, None, TokioIo::new(stream)).await;
                         return;
                     }
+                    let mut stream = stream;
+                    let captured = tokio::time::timeout(
+                        HEADER_TIMEOUT,
+                        crate::fingerprint::capture(&mut stream),
+                    );
+                    let Ok(Ok((hello, fp))) = captured.await else {
+                        return;
+                    };
                     let lazy = tokio_rustls::LazyConfigAcceptor::new(
                         rustls::server::Acceptor::default(),
-                        stream,
+                        crate::fingerprint::Replay::new(hello, stream),
                     );
                     let Ok(Ok(start)) = tokio::time::timeout(HEADER_TIMEOUT, lazy).await else {
                         return;
@@ -364,7 +388,8 @@ impl Runtime {
                     if let Ok(Ok(tls)) =
                         tokio::time::timeout(HEADER_TIMEOUT, start.into_stream(config)).await
                     {
-                        serve_conn(rt, lb, peer, port, true, TokioIo::new(tls)).await;
+                        let fp = fp.map(Arc::new);
+                        serve_conn(rt, lb, peer, port, true, fp, TokioIo::new(tls)).await;
                     }
                 });
             }
@@ -374,6 +399,11 @@ impl Runtime {
                 old.abort();
             }
         }
+    }
+
+    /// GeoMatch / AsnMatch look client addresses up in `geo` (set once, at startup).
+    pub fn set_geo(&self, geo: Arc<dyn rampart_waf::GeoLookup>) {
+        let _ = self.geo.set(geo);
     }
 
     /// Stop serving a load balancer and free its port.
@@ -775,6 +805,8 @@ impl Runtime {
         };
         let options = CompileOptions {
             label_namespace: format!("awswaf:{}:webacl:{}:", entity.account, entity.name),
+            captcha_immunity_secs: crate::challenge::immunity(&entity.body, "CaptchaConfig"),
+            challenge_immunity_secs: crate::challenge::immunity(&entity.body, "ChallengeConfig"),
             clock: self.rate_clock(),
             ..CompileOptions::default()
         };
@@ -829,6 +861,7 @@ impl Runtime {
             );
         };
         let (mut parts, mut body) = req.into_parts();
+        let fingerprints = parts.extensions.get::<Arc<Fingerprints>>().cloned();
         let host = parts
             .headers
             .get(HOST)
@@ -838,6 +871,13 @@ impl Runtime {
             .unwrap_or_default();
         let path = parts.uri.path().to_owned();
         let query = parts.uri.query().unwrap_or_default().to_owned();
+        // Rampart's CAPTCHA / challenge endpoints are answered here, never inspected or forwarded.
+        if let (true, Some(c)) = (
+            path.starts_with(crate::challenge::PREFIX),
+            self.challenger(),
+        ) {
+            return c.serve(lb, &parts, body, &host, tls).await;
+        }
 
         // The web ACL sees the request before anything else happens to it.
         let mut inserted: Vec<(String, String)> = Vec::new();
@@ -884,6 +924,10 @@ impl Runtime {
                 } else {
                     (seen as u64).saturating_add(hint.exact().unwrap_or(hint.lower().max(1)))
                 };
+                let tokens = match self.challenger() {
+                    Some(c) => c.tokens(lb, &parts.headers, &host).await,
+                    None => rampart_waf::Tokens::default(),
+                };
                 let headers: Vec<(&str, &[u8])> = parts
                     .headers
                     .iter()
@@ -898,10 +942,10 @@ impl Runtime {
                     body_prefix: &flat,
                     body_len,
                     client_ip: peer.ip(),
-                    ja3: None,
-                    ja4: None,
-                    geo: None,
-                    tokens: rampart_waf::Tokens::default(),
+                    ja3: fingerprints.as_deref().map(|f| f.ja3.as_str()),
+                    ja4: fingerprints.as_deref().map(|f| f.ja4.as_str()),
+                    geo: self.geo.get().map(|g| &**g),
+                    tokens,
                 };
                 let verdict = acl.evaluate(&wreq);
                 if let Some(t) = self.telemetry.get() {
@@ -911,9 +955,23 @@ impl Runtime {
                     Action::Allow => inserted = verdict.inserted_headers,
                     Action::Block(b) => return blocked(&b, &bodies),
                     Action::Captcha => {
-                        return text(StatusCode::METHOD_NOT_ALLOWED, "405 CAPTCHA required")
+                        return crate::challenge::respond(
+                            self.challenger(),
+                            crate::challenge::Kind::Captcha,
+                            &host,
+                            &parts.uri,
+                        )
+                        .await
                     }
-                    Action::Challenge => return text(StatusCode::ACCEPTED, "202 Challenge"),
+                    Action::Challenge => {
+                        return crate::challenge::respond(
+                            self.challenger(),
+                            crate::challenge::Kind::Challenge,
+                            &host,
+                            &parts.uri,
+                        )
+                        .await
+                    }
                 }
             }
         }
@@ -1022,11 +1080,21 @@ impl Runtime {
 }
 
 /// Serve one client connection (plain or TLS) with HTTP/1.1 or HTTP/2.
-async fn serve_conn<I>(rt: Arc<Runtime>, lb: String, peer: SocketAddr, port: u16, tls: bool, io: I)
-where
+async fn serve_conn<I>(
+    rt: Arc<Runtime>,
+    lb: String,
+    peer: SocketAddr,
+    port: u16,
+    tls: bool,
+    fingerprints: Option<Arc<Fingerprints>>,
+    io: I,
+) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let svc = service_fn(move |req| {
+    let svc = service_fn(move |mut req: Request<Incoming>| {
+        if let Some(f) = &fingerprints {
+            req.extensions_mut().insert(Arc::clone(f));
+        }
         let rt = Arc::clone(&rt);
         let lb = lb.clone();
         async move { Ok::<_, std::convert::Infallible>(rt.handle(&lb, peer, port, tls, req).await) }

@@ -1,5 +1,6 @@
-//! The ELBv2 API subset (awsQuery, 2015-12-01): load balancers, target groups, listeners,
-//! rules and tags. Every other operation of the model answers the front door's 501.
+//! The ELBv2 API (awsQuery, 2015-12-01) for application load balancers: load balancers,
+//! target groups, listeners, rules and tags here; attributes and other settings in
+//! `configuration`, trust stores in `trust_stores`.
 
 use std::sync::Arc;
 
@@ -21,10 +22,14 @@ use crate::state::{Lb, Listener, Rule, State, Tg, NS_STATE};
 
 /// The ELBv2 service and its data plane.
 pub struct ElbService {
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
-    runtime: Arc<Runtime>,
-    certs: Arc<dyn CertificateSource>,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) runtime: Arc<Runtime>,
+    pub(crate) certs: Arc<dyn CertificateSource>,
+    /// Certificate users last reported to ACM, per state key.
+    pub(crate) cert_users: std::sync::Mutex<
+        std::collections::HashMap<String, std::collections::BTreeSet<(String, String)>>,
+    >,
 }
 
 operations!(ElbService {
@@ -50,6 +55,35 @@ operations!(ElbService {
     "AddTags" => add_tags,
     "RemoveTags" => remove_tags,
     "DescribeTags" => describe_tags,
+    "DescribeLoadBalancerAttributes" => describe_load_balancer_attributes,
+    "ModifyLoadBalancerAttributes" => modify_load_balancer_attributes,
+    "DescribeTargetGroupAttributes" => describe_target_group_attributes,
+    "ModifyTargetGroupAttributes" => modify_target_group_attributes,
+    "DescribeListenerAttributes" => describe_listener_attributes,
+    "ModifyListenerAttributes" => modify_listener_attributes,
+    "ModifyTargetGroup" => modify_target_group,
+    "ModifyRule" => modify_rule,
+    "SetRulePriorities" => set_rule_priorities,
+    "SetIpAddressType" => set_ip_address_type,
+    "SetSecurityGroups" => set_security_groups,
+    "SetSubnets" => set_subnets,
+    "DescribeSSLPolicies" => describe_ssl_policies,
+    "DescribeAccountLimits" => describe_account_limits,
+    "DescribeCapacityReservation" => describe_capacity_reservation,
+    "ModifyCapacityReservation" => modify_capacity_reservation,
+    "ModifyIpPools" => modify_ip_pools,
+    "GetResourcePolicy" => get_resource_policy,
+    "CreateTrustStore" => create_trust_store,
+    "DescribeTrustStores" => describe_trust_stores,
+    "ModifyTrustStore" => modify_trust_store,
+    "DeleteTrustStore" => delete_trust_store,
+    "DescribeTrustStoreAssociations" => describe_trust_store_associations,
+    "DescribeTrustStoreRevocations" => describe_trust_store_revocations,
+    "AddTrustStoreRevocations" => add_trust_store_revocations,
+    "RemoveTrustStoreRevocations" => remove_trust_store_revocations,
+    "GetTrustStoreCaCertificatesBundle" => get_trust_store_ca_certificates_bundle,
+    "GetTrustStoreRevocationContent" => get_trust_store_revocation_content,
+    "DeleteSharedTrustStoreAssociation" => delete_shared_trust_store_association,
 });
 
 #[async_trait]
@@ -65,20 +99,20 @@ impl Service for ElbService {
     }
 }
 
-fn state_key(ctx: &RequestContext) -> String {
+pub(crate) fn state_key(ctx: &RequestContext) -> String {
     format!("{}/{}", ctx.caller.account, ctx.region)
 }
 
-fn hex_id() -> String {
+pub(crate) fn hex_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..16].to_owned()
 }
 
 /// The `app/<name>/<id>` part of a load balancer ARN.
-fn lb_path(lb_arn: &str) -> &str {
+pub(crate) fn lb_path(lb_arn: &str) -> &str {
     lb_arn.split_once(":loadbalancer/").map_or("", |(_, p)| p)
 }
 
-fn valid_name(name: &str, max: usize) -> bool {
+pub(crate) fn valid_name(name: &str, max: usize) -> bool {
     !name.is_empty()
         && name.len() <= max
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
@@ -86,7 +120,7 @@ fn valid_name(name: &str, max: usize) -> bool {
         && !name.ends_with('-')
 }
 
-fn tags_of(tags: Option<Vec<s::Tag>>) -> Vec<(String, String)> {
+pub(crate) fn tags_of(tags: Option<Vec<s::Tag>>) -> Vec<(String, String)> {
     tags.unwrap_or_default()
         .into_iter()
         .map(|t| (t.key, t.value.unwrap_or_default()))
@@ -95,7 +129,7 @@ fn tags_of(tags: Option<Vec<s::Tag>>) -> Vec<(String, String)> {
 
 /// One page of `items` after `marker` (an offset Rampart handed out), at most `size` (400 by
 /// default, as on AWS), and the marker of the next page.
-fn page<T>(
+pub(crate) fn page<T>(
     items: Vec<T>,
     marker: Option<&str>,
     size: Option<i32>,
@@ -120,7 +154,7 @@ fn page<T>(
     ))
 }
 
-fn check_actions(state: &State, actions: &[s::Action]) -> Result<(), AwsError> {
+pub(crate) fn check_actions(state: &State, actions: &[s::Action]) -> Result<(), AwsError> {
     if actions.is_empty() {
         return Err(err::validation("At least one action must be specified"));
     }
@@ -175,7 +209,15 @@ impl ElbService {
             clock,
             runtime,
             certs: crate::certs::none(),
+            cert_users: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
+    }
+
+    /// Web ACLs look client addresses up in `geo` (GeoMatch, AsnMatch, ASN rate keys).
+    #[must_use]
+    pub fn with_geo(self, geo: Arc<dyn rampart_waf::GeoLookup>) -> Self {
+        self.runtime.set_geo(geo);
+        self
     }
 
     /// HTTPS listeners use certificates from `certs` (ACM).
@@ -183,6 +225,18 @@ impl ElbService {
     pub fn with_certificates(mut self, certs: Arc<dyn CertificateSource>) -> Self {
         self.runtime.set_certificates(Arc::clone(&certs));
         self.certs = certs;
+        self
+    }
+
+    /// CAPTCHA and Challenge actions use the WAF's MAC key `keys` for their tokens.
+    #[must_use]
+    pub fn with_waf_keys(self, keys: Arc<rampart_wafv2::secret::WafKeys>) -> Self {
+        self.runtime
+            .set_challenge(Arc::new(crate::challenge::Challenger::new(
+                Arc::clone(&self.store),
+                keys,
+                Arc::clone(&self.clock),
+            )));
         self
     }
 
@@ -234,7 +288,7 @@ impl ElbService {
         Ok(())
     }
 
-    async fn load(&self, ctx: &RequestContext) -> Result<(State, Expect), AwsError> {
+    pub(crate) async fn load(&self, ctx: &RequestContext) -> Result<(State, Expect), AwsError> {
         let got = rampart_service::records::get::<State>(
             self.store.as_ref(),
             NS_STATE,
@@ -249,7 +303,7 @@ impl ElbService {
     }
 
     /// Apply `change` to the caller's state and commit it; retried on a concurrent change.
-    async fn mutate<T>(
+    pub(crate) async fn mutate<T>(
         &self,
         ctx: &RequestContext,
         mut change: impl FnMut(&mut State) -> Result<T, AwsError>,
@@ -257,6 +311,8 @@ impl ElbService {
         for _ in 0..5 {
             let (mut state, expect) = self.load(ctx).await?;
             let out = change(&mut state)?;
+            state.expire_draining(self.clock.now().timestamp_millis());
+            crate::configuration::check_quotas(&state)?;
             let op = rampart_service::records::put(NS_STATE, &state_key(ctx), &state, expect)?;
             let mut conflict = false;
             let res = rampart_service::records::commit(
@@ -272,6 +328,7 @@ impl ElbService {
             match res {
                 Ok(()) => {
                     self.runtime.update(&state);
+                    self.sync_certificate_users(&state_key(ctx), &state);
                     return Ok(out);
                 }
                 Err(_) if conflict => {}
@@ -281,13 +338,31 @@ impl ElbService {
         Err(AwsError::internal())
     }
 
-    async fn authorize(&self, ctx: &RequestContext, arn: &str) -> Result<(), AwsError> {
+    /// Tell ACM which load balancers use which certificates in `state` (InUseBy): new pairs
+    /// are marked, pairs gone since the last report are released.
+    pub(crate) fn sync_certificate_users(&self, key: &str, state: &State) {
+        let now = state.certificate_users();
+        let before = self
+            .cert_users
+            .lock()
+            .ok()
+            .and_then(|mut m| m.insert(key.to_owned(), now.clone()))
+            .unwrap_or_default();
+        for (cert, lb) in before.difference(&now) {
+            self.certs.release(cert, lb);
+        }
+        for (cert, lb) in now.difference(&before) {
+            self.certs.mark_in_use(cert, lb);
+        }
+    }
+
+    pub(crate) async fn authorize(&self, ctx: &RequestContext, arn: &str) -> Result<(), AwsError> {
         let action = format!("elasticloadbalancing:{}", ctx.operation);
         ctx.authorize(&action, arn, &ctx.caller.account, None, &Context::new())
             .await
     }
 
-    fn arn(ctx: &RequestContext, resource: &str) -> String {
+    pub(crate) fn arn(ctx: &RequestContext, resource: &str) -> String {
         ctx.arn(
             "elasticloadbalancing",
             &ctx.region,
@@ -296,12 +371,30 @@ impl ElbService {
         )
     }
 
-    fn describe_lb(ctx: &RequestContext, lb: &Lb) -> s::LoadBalancer {
+    pub(crate) fn describe_lb(ctx: &RequestContext, lb: &Lb) -> s::LoadBalancer {
         s::LoadBalancer {
-            availability_zones: Some(vec![s::AvailabilityZone {
-                zone_name: Some(format!("{}a", ctx.region)),
-                ..Default::default()
-            }]),
+            availability_zones: Some(if lb.subnets.is_empty() {
+                vec![s::AvailabilityZone {
+                    zone_name: Some(format!("{}a", ctx.region)),
+                    ..Default::default()
+                }]
+            } else {
+                lb.subnets
+                    .iter()
+                    .enumerate()
+                    .map(|(i, id)| s::AvailabilityZone {
+                        subnet_id: Some(id.clone()),
+                        zone_name: Some(crate::configuration::zone_name(&ctx.region, i)),
+                        ..Default::default()
+                    })
+                    .collect()
+            }),
+            enforce_security_group_inbound_rules_on_private_link_traffic: lb
+                .enforce_sg_private_link
+                .clone(),
+            ipam_pools: lb.ipam_pool.clone().map(|p| s::IpamPools {
+                ipv4_ipam_pool_id: Some(p),
+            }),
             canonical_hosted_zone_id: Some("Z00RAMPARTLOCAL".to_owned()),
             created_time: Some(Timestamp::from_millis(lb.created)),
             dns_name: Some(format!("127.0.0.1:{}", lb.port)),
@@ -309,7 +402,7 @@ impl ElbService {
             load_balancer_arn: Some(lb.arn.clone()),
             load_balancer_name: Some(lb.name.clone()),
             scheme: Some(lb.scheme.clone()),
-            security_groups: Some(Vec::new()),
+            security_groups: Some(lb.security_groups.clone()),
             state: Some(s::LoadBalancerState {
                 code: Some("active".to_owned()),
                 reason: None,
@@ -339,6 +432,12 @@ impl ElbService {
                 req.name
             )));
         }
+        let subnets = crate::configuration::check_subnets(
+            req.subnets.as_ref(),
+            req.subnet_mappings.as_ref(),
+        )?;
+        let security_groups = req.security_groups.clone().unwrap_or_default();
+        crate::configuration::check_security_groups(&security_groups)?;
         let arn = Self::arn(ctx, &format!("loadbalancer/app/{}/{}", req.name, hex_id()));
         self.authorize(ctx, &arn).await?;
         let (existing, _) = self.load(ctx).await?;
@@ -356,6 +455,12 @@ impl ElbService {
             created: self.clock.now().timestamp_millis(),
             scheme: req.scheme.unwrap_or_else(|| "internet-facing".to_owned()),
             ip_address_type: req.ip_address_type.unwrap_or_else(|| "ipv4".to_owned()),
+            attributes: std::collections::BTreeMap::new(),
+            security_groups,
+            enforce_sg_private_link: None,
+            subnets,
+            ipam_pool: req.ipam_pools.and_then(|p| p.ipv4_ipam_pool_id),
+            capacity: None,
         };
         let tags = tags_of(req.tags);
         let res = self
@@ -420,9 +525,23 @@ impl ElbService {
         let arn = req.load_balancer_arn.clone();
         let removed = self
             .mutate(ctx, |st| {
-                if st.lbs.remove(&arn).is_none() {
+                let Some(lb) = st.lbs.get(&arn) else {
                     return Ok(false);
+                };
+                if crate::attributes::enabled(
+                    &lb.attributes,
+                    crate::attributes::Of::LoadBalancer,
+                    "deletion_protection.enabled",
+                ) {
+                    return Err(AwsError::new(
+                        "OperationNotPermitted",
+                        400,
+                        format!(
+                            "Load balancer '{arn}' cannot be deleted because deletion protection is enabled"
+                        ),
+                    ));
                 }
+                st.lbs.remove(&arn);
                 let listeners: Vec<String> = st
                     .listeners
                     .iter()
@@ -449,13 +568,14 @@ impl ElbService {
             .await?;
         if removed {
             self.runtime.remove(&arn);
+            rampart_wafv2::lookup::remove_association(self.store.as_ref(), &arn).await?;
             ctx.note_resource("AWS::ElasticLoadBalancingV2::LoadBalancer", &arn);
         }
         // Deleting a load balancer that does not exist succeeds on AWS.
         Ok(s::DeleteLoadBalancerOutput::default())
     }
 
-    fn describe_tg(st: &State, tg: &Tg) -> s::TargetGroup {
+    pub(crate) fn describe_tg(st: &State, tg: &Tg) -> s::TargetGroup {
         let mut d = tg.desc.clone();
         let arn = d.target_group_arn.clone().unwrap_or_default();
         d.load_balancer_arns = Some(st.lbs_using(&arn));
@@ -533,6 +653,8 @@ impl ElbService {
                 let tg = Tg {
                     desc: desc.clone(),
                     targets: Vec::new(),
+                    attributes: std::collections::BTreeMap::new(),
+                    draining: Vec::new(),
                 };
                 st.tgs.insert(arn.clone(), tg.clone());
                 if !tags.is_empty() {
@@ -609,7 +731,10 @@ impl ElbService {
         Ok(s::DeleteTargetGroupOutput::default())
     }
 
-    fn targets(tg: &Tg, given: &[s::TargetDescription]) -> Result<Vec<(String, u16)>, AwsError> {
+    pub(crate) fn targets(
+        tg: &Tg,
+        given: &[s::TargetDescription],
+    ) -> Result<Vec<(String, u16)>, AwsError> {
         given
             .iter()
             .map(|t| {
@@ -645,6 +770,7 @@ impl ElbService {
         self.mutate(ctx, |st| {
             let tg = st.tgs.get_mut(&arn).ok_or_else(err::tg_not_found)?;
             for t in Self::targets(tg, &req.targets)? {
+                tg.draining.retain(|(id, p, _)| (id, p) != (&t.0, &t.1));
                 if !tg.targets.contains(&t) {
                     tg.targets.push(t);
                 }
@@ -663,9 +789,26 @@ impl ElbService {
     ) -> Result<s::DeregisterTargetsOutput, AwsError> {
         self.authorize(ctx, &req.target_group_arn).await?;
         let arn = req.target_group_arn.clone();
+        let now = self.clock.now().timestamp_millis();
         self.mutate(ctx, |st| {
             let tg = st.tgs.get_mut(&arn).ok_or_else(err::tg_not_found)?;
             let gone = Self::targets(tg, &req.targets)?;
+            let delay = crate::attributes::number(
+                &tg.attributes,
+                crate::attributes::Of::TargetGroup,
+                "deregistration_delay.timeout_seconds",
+                300,
+            );
+            for t in &gone {
+                if tg.targets.contains(t) && delay > 0 {
+                    tg.draining.retain(|(id, p, _)| (id, p) != (&t.0, &t.1));
+                    tg.draining.push((
+                        t.0.clone(),
+                        t.1,
+                        now.saturating_add(delay.saturating_mul(1000)),
+                    ));
+                }
+            }
             tg.targets.retain(|t| !gone.contains(t));
             Ok(())
         })
@@ -684,16 +827,29 @@ impl ElbService {
             .tgs
             .get(&req.target_group_arn)
             .ok_or_else(err::tg_not_found)?;
+        let now = self.clock.now().timestamp_millis();
+        let draining: Vec<(String, u16)> = tg
+            .draining
+            .iter()
+            .filter(|(_, _, until)| *until > now)
+            .map(|(id, p, _)| (id.clone(), *p))
+            .collect();
         let wanted = match &req.targets {
             Some(t) => Self::targets(tg, t)?,
-            None => tg.targets.clone(),
+            None => tg.targets.iter().chain(&draining).cloned().collect(),
         };
         let in_use = !st.lbs_using(&req.target_group_arn).is_empty();
         let out = wanted
             .into_iter()
             .map(|(id, port)| {
                 let registered = tg.targets.contains(&(id.clone(), port));
-                let (state, reason, description) = if !registered {
+                let (state, reason, description) = if draining.contains(&(id.clone(), port)) {
+                    (
+                        "draining",
+                        Some("Target.DeregistrationInProgress"),
+                        Some("Target deregistration is in progress"),
+                    )
+                } else if !registered {
                     (
                         "unused",
                         Some("Target.NotRegistered"),
@@ -747,6 +903,26 @@ impl ElbService {
         }
     }
 
+    /// Mutual TLS needs a trust store, which cannot exist in Rampart (see `trust_stores`).
+    fn check_mutual_authentication(
+        m: Option<&s::MutualAuthenticationAttributes>,
+    ) -> Result<(), AwsError> {
+        let Some(m) = m else { return Ok(()) };
+        match m.mode.as_deref() {
+            None | Some("off") => Ok(()),
+            Some("verify") => Err(AwsError::new(
+                "TrustStoreNotFound",
+                400,
+                "One or more trust stores not found",
+            )),
+            Some(other) => Err(AwsError::new(
+                "InvalidConfigurationRequest",
+                400,
+                format!("Mutual authentication mode '{other}' is not supported by Rampart's load balancer"),
+            )),
+        }
+    }
+
     /// Every certificate must be an issued ACM certificate.
     async fn check_certificates(
         &self,
@@ -784,7 +960,14 @@ impl ElbService {
         self.authorize(ctx, &req.load_balancer_arn).await?;
         let protocol = req.protocol.clone().unwrap_or_else(|| "HTTP".to_owned());
         Self::check_listener_protocol(&protocol, req.certificates.as_ref())?;
+        crate::configuration::check_ssl_policy(req.ssl_policy.as_deref())?;
+        Self::check_mutual_authentication(req.mutual_authentication.as_ref())?;
         self.check_certificates(req.certificates.as_ref()).await?;
+        let ssl_policy = (protocol == "HTTPS").then(|| {
+            req.ssl_policy
+                .clone()
+                .unwrap_or_else(|| crate::ssl_policies::DEFAULT_POLICY.to_owned())
+        });
         let port = req.port.unwrap_or(80);
         if !(1..=65535).contains(&port) {
             return Err(err::validation("Port must be between 1 and 65535"));
@@ -814,6 +997,7 @@ impl ElbService {
                     load_balancer_arn: Some(req.load_balancer_arn.clone()),
                     port: Some(port),
                     protocol: Some(protocol.clone()),
+                    ssl_policy: ssl_policy.clone(),
                     ..Default::default()
                 };
                 st.listeners.insert(
@@ -821,6 +1005,7 @@ impl ElbService {
                     Listener {
                         desc: desc.clone(),
                         extra_certificates: Vec::new(),
+                        attributes: std::collections::BTreeMap::new(),
                     },
                 );
                 if !tags.is_empty() {
@@ -880,6 +1065,8 @@ impl ElbService {
         req: s::ModifyListenerInput,
     ) -> Result<s::ModifyListenerOutput, AwsError> {
         self.authorize(ctx, &req.listener_arn).await?;
+        crate::configuration::check_ssl_policy(req.ssl_policy.as_deref())?;
+        Self::check_mutual_authentication(req.mutual_authentication.as_ref())?;
         self.check_certificates(req.certificates.as_ref()).await?;
         let out = self
             .mutate(ctx, |st| {
@@ -918,16 +1105,27 @@ impl ElbService {
                     check_actions(st, a)?;
                     next.default_actions = Some(a.clone());
                 }
-                let extra_certificates = st
+                if let Some(p) = &req.ssl_policy {
+                    next.ssl_policy = Some(p.clone());
+                }
+                if next.protocol.as_deref() == Some("HTTPS") {
+                    if next.ssl_policy.is_none() {
+                        next.ssl_policy = Some(crate::ssl_policies::DEFAULT_POLICY.to_owned());
+                    }
+                } else {
+                    next.ssl_policy = None;
+                }
+                let (extra_certificates, attributes) = st
                     .listeners
                     .get(&req.listener_arn)
-                    .map(|l| l.extra_certificates.clone())
+                    .map(|l| (l.extra_certificates.clone(), l.attributes.clone()))
                     .unwrap_or_default();
                 st.listeners.insert(
                     req.listener_arn.clone(),
                     Listener {
                         desc: next.clone(),
                         extra_certificates,
+                        attributes,
                     },
                 );
                 Ok(next)
@@ -994,13 +1192,6 @@ impl ElbService {
                     if !l.extra_certificates.contains(a) {
                         l.extra_certificates.push(a.clone());
                     }
-                }
-                if l.extra_certificates.len() > 25 {
-                    return Err(AwsError::new(
-                        "TooManyCertificates",
-                        400,
-                        "You've reached the limit on the number of certificates per load balancer",
-                    ));
                 }
                 Ok(l.desc.load_balancer_arn.clone().unwrap_or_default())
             })
@@ -1088,7 +1279,7 @@ impl ElbService {
         Ok(s::RemoveListenerCertificatesOutput::default())
     }
 
-    fn describe_rule(r: &Rule) -> s::Rule {
+    pub(crate) fn describe_rule(r: &Rule) -> s::Rule {
         s::Rule {
             actions: Some(r.actions.clone()),
             conditions: Some(r.conditions.clone()),
@@ -1099,7 +1290,7 @@ impl ElbService {
         }
     }
 
-    fn default_rule(l: &Listener) -> s::Rule {
+    pub(crate) fn default_rule(l: &Listener) -> s::Rule {
         let arn = l.desc.listener_arn.clone().unwrap_or_default();
         s::Rule {
             actions: l.desc.default_actions.clone(),
@@ -1240,7 +1431,7 @@ impl ElbService {
         Ok(s::DeleteRuleOutput::default())
     }
 
-    fn exists(st: &State, arn: &str) -> Result<(), AwsError> {
+    pub(crate) fn exists(st: &State, arn: &str) -> Result<(), AwsError> {
         if st.lbs.contains_key(arn) {
             Ok(())
         } else if arn.contains(":targetgroup/") {

@@ -26,6 +26,25 @@ pub struct Lb {
     pub scheme: String,
     /// `ipv4` or `dualstack`.
     pub ip_address_type: String,
+    /// Attributes set by ModifyLoadBalancerAttributes (the others have their defaults).
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+    /// Security groups (SetSecurityGroups), stored and described.
+    #[serde(default)]
+    pub security_groups: Vec<String>,
+    /// `EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic` (`on`/`off`), when set.
+    #[serde(default)]
+    pub enforce_sg_private_link: Option<String>,
+    /// Subnets (CreateLoadBalancer/SetSubnets), stored and described; one zone each.
+    #[serde(default)]
+    pub subnets: Vec<String>,
+    /// The IPv4 IPAM pool (ModifyIpPools), stored and described.
+    #[serde(default)]
+    pub ipam_pool: Option<String>,
+    /// The minimum capacity reservation (ModifyCapacityReservation): units and when it was
+    /// last changed (epoch millis).
+    #[serde(default)]
+    pub capacity: Option<(i32, i64)>,
 }
 
 /// A target group.
@@ -35,6 +54,13 @@ pub struct Tg {
     pub desc: s::TargetGroup,
     /// Registered targets: (host or IP, port).
     pub targets: Vec<(String, u16)>,
+    /// Attributes set by ModifyTargetGroupAttributes (the others have their defaults).
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+    /// Deregistered targets still draining: (host or IP, port, until epoch millis). They get no
+    /// new requests and show as `draining` until the deregistration delay has passed.
+    #[serde(default)]
+    pub draining: Vec<(String, u16, i64)>,
 }
 
 /// A listener.
@@ -45,6 +71,9 @@ pub struct Listener {
     /// Extra certificates for SNI (AddListenerCertificates), in order.
     #[serde(default)]
     pub extra_certificates: Vec<String>,
+    /// Attributes set by ModifyListenerAttributes (the others have their defaults).
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
 }
 
 /// A listener rule (not the default rule).
@@ -106,6 +135,46 @@ impl State {
             }
             v
         })
+    }
+
+    /// Every (certificate ARN, load balancer ARN) pair in use: default and extra certificates
+    /// of every listener.
+    #[must_use]
+    pub fn certificate_users(&self) -> std::collections::BTreeSet<(String, String)> {
+        let mut out = std::collections::BTreeSet::new();
+        for l in self.listeners.values() {
+            let lb = l.desc.load_balancer_arn.clone().unwrap_or_default();
+            for c in l.desc.certificates.iter().flatten() {
+                if let Some(a) = &c.certificate_arn {
+                    out.insert((a.clone(), lb.clone()));
+                }
+            }
+            for a in &l.extra_certificates {
+                out.insert((a.clone(), lb.clone()));
+            }
+        }
+        out
+    }
+
+    /// Drop draining targets whose deregistration delay has passed at `now` (epoch millis).
+    pub fn expire_draining(&mut self, now: i64) {
+        for tg in self.tgs.values_mut() {
+            tg.draining.retain(|(_, _, until)| *until > now);
+        }
+    }
+
+    /// For every load balancer, the target groups its listeners and rules forward to.
+    #[must_use]
+    pub fn lbs_using_all(&self) -> BTreeMap<&str, std::collections::BTreeSet<&str>> {
+        let mut out: BTreeMap<&str, std::collections::BTreeSet<&str>> = BTreeMap::new();
+        for tg in self.tgs.keys() {
+            for lb in self.lbs_using(tg) {
+                if let Some((k, _)) = self.lbs.get_key_value(&lb) {
+                    out.entry(k.as_str()).or_default().insert(tg.as_str());
+                }
+            }
+        }
+        out
     }
 
     /// The load balancers whose listeners or rules forward to `tg_arn`.

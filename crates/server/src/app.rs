@@ -460,6 +460,10 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
     );
     let elb_certificates = Arc::clone(&acm);
     services.insert("acm", acm as Arc<dyn Service>);
+    let waf_keys = Arc::new(rampart_wafv2::secret::WafKeys::new(
+        Arc::clone(&store),
+        Arc::clone(&identity.sealer),
+    ));
     // WAF telemetry: the proxy reports each decision; WAFv2 answers GetSampledRequests and
     // GetRateBasedStatementManagedKeys from it and it writes WAF logs under <data dir>/waf-logs.
     let waf_telemetry = rampart_wafv2::Telemetry::new(Arc::clone(&store), clock.clone());
@@ -471,9 +475,18 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
         "wafv2",
         Arc::new(
             rampart_wafv2::Wafv2Service::new(Arc::clone(&store), clock.clone())
+                .with_keys(Arc::clone(&waf_keys))
                 .with_telemetry(Arc::clone(&waf_telemetry)),
         ) as Arc<dyn Service>,
     );
+    let geo = Arc::new(
+        rampart_waf::GeoDatabases::open(
+            config.geoip_country_db.as_deref(),
+            config.geoip_asn_db.as_deref(),
+        )
+        .map_err(|e| StartError(e.to_string()))?,
+    );
+    geo.watch(std::time::Duration::from_secs(5));
     let elb = Arc::new(
         rampart_elbv2::ElbService::new(
             Arc::clone(&store),
@@ -481,6 +494,8 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
             elb_ports(&config.elb_ports)?,
         )
         .with_certificates(elb_certificates)
+        .with_waf_keys(waf_keys)
+        .with_geo(geo)
         .with_telemetry(waf_telemetry),
     );
     elb.start().await.map_err(|e| start_err("elbv2")(&e))?;

@@ -93,6 +93,14 @@ pub struct ServeConfig {
     /// Local ports the ELBv2 load balancers bind, one per load balancer (`FIRST-LAST`).
     #[arg(long, env = "RAMPART_ELB_PORTS", default_value = "20000-20999")]
     pub elb_ports: String,
+    /// MaxMind-format country database (GeoLite2-Country, DB-IP country lite) for the WAF's
+    /// GeoMatch statements; re-read when the file changes.
+    #[arg(long = "geoip-country-db", env = "RAMPART_GEOIP_COUNTRY_DB")]
+    pub geoip_country_db: Option<PathBuf>,
+    /// MaxMind-format ASN database (GeoLite2-ASN, DB-IP ASN lite) for the WAF's AsnMatch
+    /// statements and ASN rate keys; re-read when the file changes.
+    #[arg(long = "geoip-asn-db", env = "RAMPART_GEOIP_ASN_DB")]
+    pub geoip_asn_db: Option<PathBuf>,
 }
 
 impl ServeConfig {

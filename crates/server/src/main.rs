@@ -31,6 +31,11 @@ enum Command {
         #[arg(long)]
         markdown: bool,
     },
+    /// GeoIP databases for the WAF's GeoMatch and AsnMatch statements.
+    Geoip {
+        #[command(subcommand)]
+        command: GeoipCommand,
+    },
     /// Create another account with a root access key (profile `rampart-<id>` in the credentials file).
     CreateAccount {
         /// Twelve-digit account id.
@@ -147,6 +152,48 @@ async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>> {
     }
 }
 
+#[derive(Subcommand)]
+enum GeoipCommand {
+    /// Build a MaxMind-format database from CSV lines `network,iso_code` (country) or
+    /// `network,asn[,org]` (ASN); IPv4 and IPv6 CIDRs or single addresses.
+    Build {
+        /// CSV of `network,iso_code` lines: builds a country database.
+        #[arg(long, conflicts_with = "asn_csv", required_unless_present = "asn_csv")]
+        country_csv: Option<PathBuf>,
+        /// CSV of `network,asn[,org]` lines: builds an ASN database.
+        #[arg(long)]
+        asn_csv: Option<PathBuf>,
+        /// Where to write the `.mmdb` file (replaced atomically).
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// `rampart geoip build`: CSV in, `.mmdb` out, written to a temporary file then renamed so a
+/// running server never reads half a database.
+fn geoip_build(
+    country_csv: Option<PathBuf>,
+    asn_csv: Option<PathBuf>,
+    out: &std::path::Path,
+) -> Result<(), Box<dyn std::error::Error>> {
+    type Build = fn(&str) -> Result<Vec<u8>, String>;
+    let (csv, build): (PathBuf, Build) = match (country_csv, asn_csv) {
+        (Some(c), None) => (c, rampart_waf::mmdb::country_db_from_csv),
+        (None, Some(a)) => (a, rampart_waf::mmdb::asn_db_from_csv),
+        _ => return Err("give one of --country-csv or --asn-csv".into()),
+    };
+    let text =
+        std::fs::read_to_string(&csv).map_err(|e| format!("cannot read {}: {e}", csv.display()))?;
+    let bytes = build(&text).map_err(|e| format!("{}: {e}", csv.display()))?;
+    let mut tmp = out.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, &bytes).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, out).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    println!("wrote {} ({} bytes)", out.display(), bytes.len());
+    Ok(())
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -169,6 +216,14 @@ fn main() -> std::process::ExitCode {
                 print!("{}", coverage::render(markdown));
                 Ok(())
             }
+            Command::Geoip {
+                command:
+                    GeoipCommand::Build {
+                        country_csv,
+                        asn_csv,
+                        out,
+                    },
+            } => geoip_build(country_csv, asn_csv, &out),
             Command::CreateAccount { id, config } => {
                 init_logging();
                 if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {

@@ -92,6 +92,8 @@ async fn events_reach_webhooks_and_failing_targets_are_retried() {
         xks_timeout_ms: 2000,
         rotators: String::new(),
         elb_ports: "20000-20999".into(),
+        geoip_country_db: None,
+        geoip_asn_db: None,
         event_webhooks: format!("{good},{bad}"),
         tls: false,
         tls_names: String::new(),

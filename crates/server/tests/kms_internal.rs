@@ -33,6 +33,8 @@ async fn app(dir: &tempfile::TempDir) -> Arc<App> {
         xks_timeout_ms: 2000,
         rotators: String::new(),
         elb_ports: "20000-20999".into(),
+        geoip_country_db: None,
+        geoip_asn_db: None,
         event_webhooks: String::new(),
         tls: false,
         tls_names: String::new(),

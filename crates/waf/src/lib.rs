@@ -15,7 +15,9 @@ mod acl;
 pub mod detect;
 mod error;
 mod field;
+pub mod geo;
 pub mod managed;
+pub mod mmdb;
 pub mod model;
 mod rate;
 mod request;
@@ -28,6 +30,7 @@ pub use acl::{
     RuleMetric, Verdict, WebAcl, BODY_INSPECTION_LIMITS,
 };
 pub use error::CompileError;
+pub use geo::{GeoDatabases, GeoError};
 pub use managed::managed_rule_group;
 pub use rate::{Clock, SystemClock};
 pub use request::{GeoLookup, Request, Tokens};

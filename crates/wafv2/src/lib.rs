@@ -11,6 +11,7 @@ pub mod logging;
 pub mod lookup;
 pub mod managed;
 pub mod records;
+pub mod secret;
 mod service;
 pub mod shapes;
 pub mod telemetry;

@@ -51,3 +51,48 @@ pub async fn entity_by_arn(store: &dyn Store, arn: &str) -> Result<Option<Entity
         .map(|v| v.value)
         .filter(|e| e.id == *id && e.arn == arn))
 }
+
+/// Remove the web ACL association of `resource_arn` (a load balancer being deleted), as
+/// DisassociateWebACL would; nothing when there is none. Retried on a concurrent change.
+///
+/// # Errors
+/// Store failures.
+pub async fn remove_association(store: &dyn Store, resource_arn: &str) -> Result<(), AwsError> {
+    use rampart_store::Expect;
+    for _ in 0..5 {
+        let Some(assoc) =
+            records::get::<AssociationRecord>(store, NS_ASSOCIATION, resource_arn).await?
+        else {
+            return Ok(());
+        };
+        let mut ops = vec![rampart_service::records::delete(
+            NS_ASSOCIATION,
+            resource_arn,
+            Expect::Version(assoc.version),
+        )];
+        if let Some(acl) =
+            records::get::<Entity>(store, Kind::WebAcl.ns(), &assoc.value.web_acl_key).await?
+        {
+            let mut e = acl.value;
+            e.associated.retain(|a| a != resource_arn);
+            ops.push(rampart_service::records::put(
+                Kind::WebAcl.ns(),
+                &assoc.value.web_acl_key,
+                &e,
+                Expect::Version(acl.version),
+            )?);
+        }
+        let mut conflict = false;
+        let res = records::commit(store, ops, || {
+            conflict = true;
+            AwsError::internal()
+        })
+        .await;
+        match res {
+            Ok(()) => return Ok(()),
+            Err(_) if conflict => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Err(AwsError::internal())
+}

@@ -355,6 +355,19 @@ impl AcmService {
         }
     }
 
+    /// Record that `user` no longer uses certificate `arn` (its listener or load balancer was
+    /// deleted): it leaves InUseBy.
+    pub fn release_in_use(&self, arn: &str, user: &str) {
+        if let Ok(mut m) = self.in_use.write() {
+            if let Some(users) = m.get_mut(arn) {
+                users.retain(|u| u != user);
+                if users.is_empty() {
+                    m.remove(arn);
+                }
+            }
+        }
+    }
+
     fn users_of(&self, arn: &str) -> Vec<String> {
         self.in_use
             .read()

@@ -128,6 +128,13 @@ impl Wafv2Service {
             &found.key,
             Expect::Version(found.version),
         )];
+        if kind == Kind::RuleGroup {
+            ops.push(records::delete(
+                super::sharing::NS_POLICY,
+                &found.entity.arn,
+                Expect::Any,
+            ));
+        }
         if kind == Kind::WebAcl {
             ops.push(records::delete(
                 NS_LOGGING,
@@ -147,6 +154,17 @@ impl Wafv2Service {
         l: Locator,
     ) -> Result<Found, AwsError> {
         let found = if let Some(arn) = l.arn {
+            if kind == Kind::RuleGroup && !Self::own_arn(ctx, &arn) {
+                // Another account's rule group, shared with wafv2:GetRuleGroup.
+                let entity = self
+                    .shared_rule_group(ctx, &arn, "wafv2:GetRuleGroup")
+                    .await?;
+                return Ok(Found {
+                    key: String::new(),
+                    version: 0,
+                    entity,
+                });
+            }
             self.load_arn(ctx, kind, &arn).await?
         } else {
             let (Some(name), Some(scope), Some(id)) = (l.name, l.scope, l.id) else {

