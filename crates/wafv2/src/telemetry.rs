@@ -536,12 +536,14 @@ impl Telemetry {
             })
         };
         let mut shared: Option<Arc<SampledRequest>> = None;
-        for (i, m) in verdict.matched_rules.iter().enumerate() {
+        let n = verdict.matched_rules.len();
+        // Last first: the terminating match comes last, and wins over counting matches of the
+        // same metric (a request counts once per metric; several rules of a group may match).
+        for (i, m) in verdict.matched_rules.iter().enumerate().rev() {
             let Some(metric) = metric_at(i) else {
                 continue;
             };
-            // A request counts once per metric (several rules of one group may match).
-            if (0..i).any(|j| metric_at(j).is_some_and(|x| Arc::ptr_eq(x, metric))) {
+            if (i + 1..n).any(|j| metric_at(j).is_some_and(|x| Arc::ptr_eq(x, metric))) {
                 continue;
             }
             let within = m.rule_group.as_ref().map(|_| m.name.as_str());
@@ -695,7 +697,18 @@ mod tests {
             None
         }
         fn rule_group(&self, _: &str) -> Option<rampart_waf::model::RuleGroup> {
-            None
+            let rules = json!([
+                {"Name": "g-count", "Priority": 0, "Action": {"Count": {}},
+                 "VisibilityConfig": vis("g-count", true), "Statement": starts_with("/g")},
+                {"Name": "g-block", "Priority": 1, "Action": {"Block": {}},
+                 "VisibilityConfig": vis("g-block", true), "Statement": starts_with("/g")}
+            ]);
+            Some(rampart_waf::model::RuleGroup {
+                name: "grp".into(),
+                label_namespace: String::new(),
+                rules: serde_json::from_value(rules).ok()?,
+                capacity: None,
+            })
         }
         fn managed_rule_group(
             &self,
@@ -713,6 +726,7 @@ mod tests {
             "/admin" => "L2FkbWlu",
             "/c" => "L2M=",
             "/q" => "L3E=",
+            "/g" => "L2c=",
             _ => "L3Js",
         };
         json!({"ByteMatchStatement": {"SearchString": b64, "FieldToMatch": {"UriPath": {}},
@@ -740,7 +754,10 @@ mod tests {
              "Statement": starts_with("/q")},
             {"Name": "rate", "Priority": 4, "Action": {"Block": {}}, "VisibilityConfig": vis("rate", true),
              "Statement": {"RateBasedStatement": {"Limit": 10, "AggregateKeyType": "IP",
-                 "EvaluationWindowSec": 60, "ScopeDownStatement": starts_with("/rl")}}}
+                 "EvaluationWindowSec": 60, "ScopeDownStatement": starts_with("/rl")}}},
+            {"Name": "use-group", "Priority": 5, "OverrideAction": {"None": {}},
+             "VisibilityConfig": vis("use-group", true),
+             "Statement": {"RuleGroupReferenceStatement": {"ARN": "grp"}}}
         ]);
         let entity = Entity {
             kind: Kind::WebAcl,
@@ -773,7 +790,10 @@ mod tests {
         );
         let ip: IpAddr = "192.0.2.7".parse().expect("ip");
         let now = 1_700_000_000_000;
-        for path in ["/admin", "/c", "/q", "/ok"].into_iter().chain(["/rl"; 11]) {
+        for path in ["/admin", "/c", "/q", "/ok", "/g"]
+            .into_iter()
+            .chain(["/rl"; 11])
+        {
             let req = Request::new("GET", path, ip);
             let v = acl.evaluate(&req);
             t.sample(&info, &req, http::Version::HTTP_2, &v, now);
@@ -794,6 +814,11 @@ mod tests {
         assert!(d.samples.iter().all(|x| x.action == "ALLOW"));
         let r = get("rate");
         assert_eq!((r.population, r.samples[0].action), (1, "BLOCK"));
+        // Inside a rule group the terminating rule is the sample, not an earlier counting one.
+        let g = get("use-group");
+        assert_eq!(g.population, 1);
+        assert_eq!(g.samples[0].action, "BLOCK");
+        assert_eq!(g.samples[0].rule_within_group.as_deref(), Some("g-block"));
 
         if let Ok(mut bound) = t.bound.write() {
             bound.insert(
