@@ -95,7 +95,7 @@ def setup(srv, wafv2):
     tg = elbv2.create_target_group(Name=unique("tg"), Protocol="HTTP", Port=up.port, VpcId="vpc-1",
                                    TargetType="ip")["TargetGroups"][0]
     elbv2.register_targets(TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": "127.0.0.1", "Port": up.port}])
-    lb = elbv2.create_load_balancer(Name=unique("alb"), Subnets=["subnet-a", "subnet-b"],
+    lb = elbv2.create_load_balancer(Name=unique("alb"), Subnets=["subnet-0a1b2c3d", "subnet-0e1f2a3b"],
                                     Type="application")["LoadBalancers"][0]
     elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
                           DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
@@ -379,3 +379,19 @@ def test_firehose_destination_publishes_events(srv, wafv2, setup, hook):
         srv.advance_clock(1)
         time.sleep(0.2)
     assert len(mine()) == 1
+
+
+def test_logging_configuration_refuses_fields_aws_cannot_redact(wafv2, setup):
+    acl_arn = setup["acl"]["ARN"]
+    group = f"arn:aws:logs:{REGION}:{ADMIN_ACCOUNT}:log-group:aws-waf-logs-tel"
+    for bad in ([{"Body": {}}], [{"SingleHeader": {"Name": "a"}, "UriPath": {}}]):
+        with pytest.raises(ClientError) as e:
+            wafv2.put_logging_configuration(LoggingConfiguration={
+                "ResourceArn": acl_arn, "LogDestinationConfigs": [group], "RedactedFields": bad})
+        assert error_code(e.value) == "WAFInvalidParameterException"
+    with pytest.raises(ClientError) as e:
+        wafv2.put_logging_configuration(LoggingConfiguration={
+            "ResourceArn": acl_arn, "LogDestinationConfigs": [group],
+            "LoggingFilter": {"DefaultBehavior": "KEEP", "Filters": [
+                {"Behavior": "DROP", "Requirement": "MEETS_ALL", "Conditions": [{}]}]}})
+    assert error_code(e.value) == "WAFInvalidParameterException"

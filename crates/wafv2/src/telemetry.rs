@@ -536,12 +536,14 @@ impl Telemetry {
             })
         };
         let mut shared: Option<Arc<SampledRequest>> = None;
-        for (i, m) in verdict.matched_rules.iter().enumerate() {
+        let n = verdict.matched_rules.len();
+        // Last first: the terminating match comes last, and wins over counting matches of the
+        // same metric (a request counts once per metric; several rules of a group may match).
+        for (i, m) in verdict.matched_rules.iter().enumerate().rev() {
             let Some(metric) = metric_at(i) else {
                 continue;
             };
-            // A request counts once per metric (several rules of one group may match).
-            if (0..i).any(|j| metric_at(j).is_some_and(|x| Arc::ptr_eq(x, metric))) {
+            if (i + 1..n).any(|j| metric_at(j).is_some_and(|x| Arc::ptr_eq(x, metric))) {
                 continue;
             }
             let within = m.rule_group.as_ref().map(|_| m.name.as_str());
@@ -641,17 +643,23 @@ impl Telemetry {
     }
 
     /// The aggregation keys over the limit of rate-based rule `rule` (inside the rule group that
-    /// top-level rule `group` references, if given), across the load balancers enforcing web
-    /// ACL `acl` on this node.
+    /// top-level rule `group` references, if given), across the load balancers in `associated`
+    /// that enforce web ACL `acl` on this node.
     #[must_use]
-    pub fn managed_keys(&self, acl: &str, rule: &str, group: Option<&str>) -> Vec<IpAddr> {
+    pub fn managed_keys(
+        &self,
+        acl: &str,
+        associated: &[String],
+        rule: &str,
+        group: Option<&str>,
+    ) -> Vec<IpAddr> {
         let compiled: Vec<Arc<CompiledAcl>> = self
             .bound
             .read()
             .map(|b| {
-                b.values()
-                    .filter(|x| x.info.arn == acl)
-                    .map(|x| Arc::clone(&x.acl))
+                b.iter()
+                    .filter(|(lb, x)| x.info.arn == acl && associated.contains(lb))
+                    .map(|(_, x)| Arc::clone(&x.acl))
                     .collect()
             })
             .unwrap_or_default();
@@ -677,6 +685,156 @@ impl Telemetry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::records::Kind;
+    use serde_json::json;
+
+    struct NoRefs;
+    impl rampart_waf::Resolve for NoRefs {
+        fn ip_set(&self, _: &str) -> Option<rampart_waf::model::IpSet> {
+            None
+        }
+        fn regex_pattern_set(&self, _: &str) -> Option<rampart_waf::model::RegexPatternSet> {
+            None
+        }
+        fn rule_group(&self, _: &str) -> Option<rampart_waf::model::RuleGroup> {
+            let rules = json!([
+                {"Name": "g-count", "Priority": 0, "Action": {"Count": {}},
+                 "VisibilityConfig": vis("g-count", true), "Statement": starts_with("/g")},
+                {"Name": "g-block", "Priority": 1, "Action": {"Block": {}},
+                 "VisibilityConfig": vis("g-block", true), "Statement": starts_with("/g")}
+            ]);
+            Some(rampart_waf::model::RuleGroup {
+                name: "grp".into(),
+                label_namespace: String::new(),
+                rules: serde_json::from_value(rules).ok()?,
+                capacity: None,
+            })
+        }
+        fn managed_rule_group(
+            &self,
+            _: &str,
+            _: &str,
+            _: Option<&str>,
+        ) -> Option<rampart_waf::model::RuleGroup> {
+            None
+        }
+    }
+
+    /// `SearchString` as stored: base64, as the JSON protocol carries blobs.
+    fn starts_with(path: &str) -> Value {
+        let b64 = match path {
+            "/admin" => "L2FkbWlu",
+            "/c" => "L2M=",
+            "/q" => "L3E=",
+            "/g" => "L2c=",
+            _ => "L3Js",
+        };
+        json!({"ByteMatchStatement": {"SearchString": b64, "FieldToMatch": {"UriPath": {}},
+            "PositionalConstraint": "STARTS_WITH", "TextTransformations": [{"Priority": 0, "Type": "NONE"}]}})
+    }
+
+    fn vis(name: &str, sampled: bool) -> Value {
+        json!({"SampledRequestsEnabled": sampled, "CloudWatchMetricsEnabled": false, "MetricName": name})
+    }
+
+    #[tokio::test]
+    async fn decisions_are_sampled_under_the_metric_that_decided() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = rampart_store::open(&format!("sqlite://{}", dir.path().join("s.db").display()))
+            .await
+            .expect("store");
+        let t = Telemetry::new(store, Arc::new(rampart_service::SystemClock));
+        let arn = "arn:aws:wafv2:us-east-1:111122223333:regional/webacl/acl/0c9f3b9e-1111-2222-3333-444455556666";
+        let rules = json!([
+            {"Name": "block", "Priority": 1, "Action": {"Block": {}}, "VisibilityConfig": vis("block", true),
+             "Statement": starts_with("/admin")},
+            {"Name": "count", "Priority": 2, "Action": {"Count": {}}, "VisibilityConfig": vis("count", true),
+             "Statement": starts_with("/c")},
+            {"Name": "quiet", "Priority": 3, "Action": {"Count": {}}, "VisibilityConfig": vis("quiet", false),
+             "Statement": starts_with("/q")},
+            {"Name": "rate", "Priority": 4, "Action": {"Block": {}}, "VisibilityConfig": vis("rate", true),
+             "Statement": {"RateBasedStatement": {"Limit": 10, "AggregateKeyType": "IP",
+                 "EvaluationWindowSec": 60, "ScopeDownStatement": starts_with("/rl")}}},
+            {"Name": "use-group", "Priority": 5, "OverrideAction": {"None": {}},
+             "VisibilityConfig": vis("use-group", true),
+             "Statement": {"RuleGroupReferenceStatement": {"ARN": "grp"}}}
+        ]);
+        let entity = Entity {
+            kind: Kind::WebAcl,
+            id: "0c9f3b9e-1111-2222-3333-444455556666".into(),
+            name: "acl".into(),
+            arn: arn.into(),
+            scope: "REGIONAL".into(),
+            account: "111122223333".into(),
+            region: "us-east-1".into(),
+            description: None,
+            lock_token: "t".into(),
+            tags: Vec::new(),
+            body: json!({"Name": "acl", "DefaultAction": {"Allow": {}},
+                "VisibilityConfig": vis("acl", true), "Rules": rules}),
+            associated: vec!["lb".into()],
+            created: 0,
+            updated: 0,
+        };
+        let info = t.info_of(&entity);
+        let rules: Vec<rampart_waf::model::Rule> = serde_json::from_value(rules).expect("rules");
+        let default = serde_json::from_value(json!({"Allow": {}})).expect("default");
+        let acl = Arc::new(
+            rampart_waf::WebAcl::compile(
+                &default,
+                &rules,
+                &NoRefs,
+                &rampart_waf::CompileOptions::default(),
+            )
+            .expect("compile"),
+        );
+        let ip: IpAddr = "192.0.2.7".parse().expect("ip");
+        let now = 1_700_000_000_000;
+        for path in ["/admin", "/c", "/q", "/ok", "/g"]
+            .into_iter()
+            .chain(["/rl"; 11])
+        {
+            let req = Request::new("GET", path, ip);
+            let v = acl.evaluate(&req);
+            t.sample(&info, &req, http::Version::HTTP_2, &v, now);
+        }
+        let get = |m: &str| t.sampled(arn, m, now - 1000, now + 1000, 100);
+        let b = get("block");
+        assert_eq!(b.population, 1);
+        assert_eq!(b.samples[0].action, "BLOCK");
+        assert_eq!(b.samples[0].request.uri, "/admin");
+        assert_eq!(b.samples[0].request.http_version, "HTTP/2.0");
+        assert_eq!(b.samples[0].request.response_code, Some(403));
+        assert_eq!(get("count").samples[0].action, "COUNT");
+        // SampledRequestsEnabled false: neither counted nor sampled.
+        assert_eq!(get("quiet").population, 0);
+        // The default action's requests: /c, /q, /ok and the ten /rl under the limit.
+        let d = get("acl");
+        assert_eq!(d.population, 13);
+        assert!(d.samples.iter().all(|x| x.action == "ALLOW"));
+        let r = get("rate");
+        assert_eq!((r.population, r.samples[0].action), (1, "BLOCK"));
+        // Inside a rule group the terminating rule is the sample, not an earlier counting one.
+        let g = get("use-group");
+        assert_eq!(g.population, 1);
+        assert_eq!(g.samples[0].action, "BLOCK");
+        assert_eq!(g.samples[0].rule_within_group.as_deref(), Some("g-block"));
+
+        if let Ok(mut bound) = t.bound.write() {
+            bound.insert(
+                "lb".into(),
+                Bound {
+                    acl: Arc::clone(&acl),
+                    info: Arc::new(t.info_of(&entity)),
+                },
+            );
+        }
+        assert_eq!(t.managed_keys(arn, &["lb".into()], "rate", None), vec![ip]);
+        assert!(t.managed_keys(arn, &[], "rate", None).is_empty());
+        assert!(t
+            .managed_keys(arn, &["lb".into()], "block", None)
+            .is_empty());
+    }
 
     fn sample(at_ms: i64) -> Sample {
         Sample {

@@ -34,6 +34,7 @@ impl Wafv2Service {
         for d in &config.log_destination_configs {
             crate::validate::log_destination(d)?;
         }
+        logging_fields(&config)?;
         config.log_type.get_or_insert_with(|| "WAF_LOGS".to_owned());
         config
             .log_scope
@@ -320,12 +321,9 @@ impl Wafv2Service {
             req.time_window.end_time.millis(),
         );
         let now = self.now();
-        if start >= end || start < now - crate::telemetry::HORIZON_MS || start > now {
-            return Err(invalid(
-                "TIME_WINDOW",
-                "TimeWindow",
-                "The time window must start within the previous three hours and end after it starts.",
-            ));
+        // AWS: any time range within the previous three hours.
+        if start >= end || start < now - crate::telemetry::HORIZON_MS {
+            return Err(invalid("TIME_WINDOW", "TimeWindow", BAD_FORMAT));
         }
         if !(1..=500).contains(&req.max_items) {
             return Err(invalid("MAX_ITEMS", &req.max_items.to_string(), BAD_FORMAT));
@@ -437,6 +435,7 @@ impl Wafv2Service {
         }
         let keys = self.telemetry.managed_keys(
             &acl.entity.arn,
+            &acl.entity.associated,
             &req.rule_name,
             req.rule_group_rule_name.as_deref(),
         );
@@ -459,6 +458,43 @@ impl Wafv2Service {
             managed_keys_ipv6: Some(set("IPV6", v6)),
         })
     }
+}
+
+/// AWS redacts only `SingleHeader`, `UriPath`, `QueryString` and `Method` in logs, one per
+/// entry; a filter condition is either an action or a label condition.
+fn logging_fields(config: &s::LoggingConfiguration) -> Result<(), AwsError> {
+    for f in config.redacted_fields.as_deref().unwrap_or_default() {
+        let supported = [
+            f.single_header.is_some(),
+            f.uri_path.is_some(),
+            f.query_string.is_some(),
+            f.method.is_some(),
+        ]
+        .into_iter()
+        .filter(|x| *x)
+        .count();
+        let others = f.all_query_arguments.is_some()
+            || f.body.is_some()
+            || f.cookies.is_some()
+            || f.header_order.is_some()
+            || f.headers.is_some()
+            || f.ja3_fingerprint.is_some()
+            || f.ja4_fingerprint.is_some()
+            || f.json_body.is_some()
+            || f.single_query_argument.is_some()
+            || f.uri_fragment.is_some();
+        if supported != 1 || others {
+            return Err(invalid("FIELD_TO_MATCH", "RedactedFields", BAD_FORMAT));
+        }
+    }
+    if let Some(lf) = &config.logging_filter {
+        for c in lf.filters.iter().flat_map(|f| &f.conditions) {
+            if c.action_condition.is_some() == c.label_name_condition.is_some() {
+                return Err(invalid("FILTER_CONDITION", "Conditions", BAD_FORMAT));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The metric names GetSampledRequests accepts for a web ACL: its own and its rules'.
