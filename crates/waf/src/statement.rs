@@ -570,10 +570,8 @@ impl Stmt {
                     Ok(ip) => ip,
                     Err(fallback) => return fallback,
                 };
-                ctx.req
-                    .geo
-                    .and_then(|g| g.asn(ip))
-                    .is_some_and(|asn| list.contains(&asn))
+                // AWS assigns ASN 0 to a valid address whose ASN it cannot determine.
+                list.contains(&ctx.req.geo.and_then(|g| g.asn(ip)).unwrap_or(0))
             }
             Stmt::Label(scope, key) => ctx.labels.iter().any(|l| label_matches(*scope, key, l)),
             Stmt::And(v) => v.iter().all(|s| s.eval(ctx)),
