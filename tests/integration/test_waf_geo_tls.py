@@ -221,6 +221,24 @@ def test_asn_0_matches_addresses_whose_asn_is_unknown(geo_server, alb):
         disassociate(geo_server, alb)
 
 
+def test_rate_limit_per_asn_of_the_forwarded_address(geo_server, alb):
+    associate(geo_server, alb, [
+        {"Name": "per-asn", "Priority": 1, "Action": {"Block": {}}, "VisibilityConfig": vis("rate"),
+         "Statement": {"RateBasedStatement": {
+             "Limit": 10, "EvaluationWindowSec": 60, "AggregateKeyType": "CUSTOM_KEYS",
+             "CustomKeys": [{"ASN": {}}],
+             "ForwardedIPConfig": {"HeaderName": XFF, "FallbackBehavior": "NO_MATCH"}}}}])
+    try:
+        get = lambda xff: requests.get(alb["url"] + "/rate", headers={XFF: xff}, timeout=10).status_code
+        # Different addresses of AS64496 share one counter.
+        codes = [get(f"192.0.2.{i}") for i in range(1, 16)]
+        assert codes[:10] == [200] * 10 and 403 in codes[10:], codes
+        assert get("2001:db8:a::1") == 200  # AS64497 has its own counter
+        assert get("8.8.4.4") == 200  # ASN 0 too
+    finally:
+        disassociate(geo_server, alb)
+
+
 def test_updated_database_is_picked_up_without_restart(rampart_bin, geo_server, alb, dbs):
     associate(geo_server, alb, [
         {"Name": "geo-es", "Priority": 1, "Action": {"Block": {}}, "VisibilityConfig": vis("es"),
