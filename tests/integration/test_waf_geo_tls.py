@@ -207,6 +207,38 @@ def test_geo_rule_without_forwarded_config_uses_the_peer_and_unknown_country_nev
         disassociate(geo_server, alb)
 
 
+def test_asn_0_matches_addresses_whose_asn_is_unknown(geo_server, alb):
+    # AWS assigns ASN 0 to a valid address it cannot map to an ASN.
+    associate(geo_server, alb, [
+        {"Name": "asn0", "Priority": 1, "Action": {"Block": {}}, "VisibilityConfig": vis("asn0"),
+         "Statement": {"AsnMatchStatement": {"AsnList": [0], "ForwardedIPConfig": {
+             "HeaderName": XFF, "FallbackBehavior": "NO_MATCH"}}}}])
+    try:
+        get = lambda xff: requests.get(alb["url"] + "/asn0", headers={XFF: xff}, timeout=10).status_code
+        assert get("8.8.4.4") == 403
+        assert get("192.0.2.1") == 200
+    finally:
+        disassociate(geo_server, alb)
+
+
+def test_rate_limit_per_asn_of_the_forwarded_address(geo_server, alb):
+    associate(geo_server, alb, [
+        {"Name": "per-asn", "Priority": 1, "Action": {"Block": {}}, "VisibilityConfig": vis("rate"),
+         "Statement": {"RateBasedStatement": {
+             "Limit": 10, "EvaluationWindowSec": 60, "AggregateKeyType": "CUSTOM_KEYS",
+             "CustomKeys": [{"ASN": {}}],
+             "ForwardedIPConfig": {"HeaderName": XFF, "FallbackBehavior": "NO_MATCH"}}}}])
+    try:
+        get = lambda xff: requests.get(alb["url"] + "/rate", headers={XFF: xff}, timeout=10).status_code
+        # Different addresses of AS64496 share one counter.
+        codes = [get(f"192.0.2.{i}") for i in range(1, 16)]
+        assert codes[:10] == [200] * 10 and 403 in codes[10:], codes
+        assert get("2001:db8:a::1") == 200  # AS64497 has its own counter
+        assert get("8.8.4.4") == 200  # ASN 0 too
+    finally:
+        disassociate(geo_server, alb)
+
+
 def test_updated_database_is_picked_up_without_restart(rampart_bin, geo_server, alb, dbs):
     associate(geo_server, alb, [
         {"Name": "geo-es", "Priority": 1, "Action": {"Block": {}}, "VisibilityConfig": vis("es"),
@@ -259,6 +291,48 @@ def ja3_of_client_hello(msg):
         i += 4 + length
     clean = lambda xs: "-".join(str(x) for x in xs if not is_grease(x))
     return f"{version},{clean(ciphers)},{clean(exts)},{clean(curves)},{'-'.join(map(str, formats))}"
+
+
+def ja4_of_client_hello(msg):
+    """FoxIO JA4 (TLS over TCP) of a ClientHello handshake message."""
+    body = msg[4:4 + int.from_bytes(msg[1:4], "big")]
+    version = int.from_bytes(body[0:2], "big")
+    i = 2 + 32
+    i += 1 + body[i]
+    n = int.from_bytes(body[i:i + 2], "big")
+    ciphers = [c for c in (int.from_bytes(body[j:j + 2], "big") for j in range(i + 2, i + 2 + n, 2))
+               if not is_grease(c)]
+    i += 2 + n
+    i += 1 + body[i]
+    end = i + 2 + int.from_bytes(body[i:i + 2], "big")
+    i += 2
+    exts, sigs, versions, alpn = [], [], [], b""
+    while i < end:
+        kind, length = struct.unpack(">HH", body[i:i + 4])
+        data = body[i + 4:i + 4 + length]
+        if not is_grease(kind):
+            exts.append(kind)
+        if kind == 13:
+            sigs = [int.from_bytes(data[j:j + 2], "big") for j in range(2, 2 + int.from_bytes(data[:2], "big"), 2)]
+        elif kind == 43:
+            versions = [int.from_bytes(data[j:j + 2], "big") for j in range(1, 1 + data[0], 2)]
+        elif kind == 16:
+            alpn = data[3:3 + data[2]]
+        i += 4 + length
+    versions = [v for v in versions if not is_grease(v)]
+    top = max(versions) if versions else version
+    ver = {0x0304: "13", 0x0303: "12", 0x0302: "11", 0x0301: "10"}.get(top, "00")
+    first_last = alpn[:1] + alpn[-1:] if alpn else b"00"
+    assert first_last.isalnum(), "this parser handles alphanumeric ALPN values only"
+    alpn_part = first_last.decode()
+    a = f"t{ver}{'d' if 0 in exts else 'i'}{min(len(ciphers), 99):02d}{min(len(exts), 99):02d}{alpn_part}"
+    h = lambda text: hashlib.sha256(text.encode()).hexdigest()[:12]
+    b = h(",".join(f"{c:04x}" for c in sorted(ciphers)))
+    rest = sorted(e for e in exts if e not in (0, 0x10))
+    c_text = ",".join(f"{e:04x}" for e in rest)
+    if sigs:
+        c_text += "_" + ",".join(f"{x:04x}" for x in sigs)
+    return f"{a}_{b}_{h(c_text)}"
 
 
 def capture_client_hello(make_ctx):
@@ -371,6 +445,23 @@ def test_ja3_and_ja4_fallback_match_applies_without_tls(geo_server, alb, ca_pem)
             assert https_get(default_ctx(ca_pem["path"]), alb["port"], "/tls") == 200, field
         finally:
             disassociate(geo_server, alb)
+
+
+def test_ja4_byte_match_on_the_fingerprint_computed_here(geo_server, alb, ca_pem):
+    ca = ca_pem["path"]
+    ja4 = ja4_of_client_hello(capture_client_hello(default_ctx(ca)))
+    assert ja4.startswith("t13d") and ja4 != ja4_of_client_hello(capture_client_hello(tls12_ctx(ca)))
+    associate(geo_server, alb, [
+        {"Name": "ja4", "Priority": 1, "Action": {"Block": {}}, "VisibilityConfig": vis("ja4"),
+         "Statement": {"ByteMatchStatement": {
+             "SearchString": ja4, "PositionalConstraint": "EXACTLY",
+             "FieldToMatch": {"JA4Fingerprint": {"FallbackBehavior": "NO_MATCH"}},
+             "TextTransformations": [{"Priority": 0, "Type": "NONE"}]}}}])
+    try:
+        assert https_get(default_ctx(ca), alb["port"], "/ja4-same") == 403
+        assert https_get(tls12_ctx(ca), alb["port"], "/ja4-other") == 200
+    finally:
+        disassociate(geo_server, alb)
 
 
 def test_ja4_rule_matches_the_tls_version_and_alpn_prefix(geo_server, alb, ca_pem):

@@ -156,9 +156,10 @@ async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>> {
 enum GeoipCommand {
     /// Build a MaxMind-format database from CSV lines `network,iso_code` (country) or
     /// `network,asn[,org]` (ASN); IPv4 and IPv6 CIDRs or single addresses.
+    #[command(group(clap::ArgGroup::new("input").required(true).args(["country_csv", "asn_csv"])))]
     Build {
         /// CSV of `network,iso_code` lines: builds a country database.
-        #[arg(long, conflicts_with = "asn_csv", required_unless_present = "asn_csv")]
+        #[arg(long)]
         country_csv: Option<PathBuf>,
         /// CSV of `network,asn[,org]` lines: builds an ASN database.
         #[arg(long)]

@@ -89,7 +89,7 @@ impl Kind {
 struct Watched {
     path: PathBuf,
     kind: Kind,
-    current: RwLock<(Stamp, Arc<Reader<Vec<u8>>>)>,
+    current: RwLock<(Stamp, Reader<Vec<u8>>)>,
 }
 
 impl Watched {
@@ -98,12 +98,14 @@ impl Watched {
         Ok(Watched {
             path: path.to_owned(),
             kind,
-            current: RwLock::new((st, Arc::new(reader))),
+            current: RwLock::new((st, reader)),
         })
     }
 
-    fn reader(&self) -> Option<Arc<Reader<Vec<u8>>>> {
-        self.current.read().ok().map(|c| Arc::clone(&c.1))
+    /// Runs `f` on the database in service (a read lock, no copy).
+    fn with<T>(&self, f: impl FnOnce(&Reader<Vec<u8>>) -> Option<T>) -> Option<T> {
+        let current = self.current.read().ok()?;
+        f(&current.1)
     }
 
     /// Reloads the file if it changed; `Ok(true)` when a new database was swapped in.
@@ -119,7 +121,7 @@ impl Watched {
         }
         let (st, reader) = load(&self.path, self.kind)?;
         if let Ok(mut c) = self.current.write() {
-            *c = (st, Arc::new(reader));
+            *c = (st, reader);
         }
         Ok(true)
     }
@@ -237,26 +239,28 @@ fn canonical(ip: IpAddr) -> IpAddr {
 
 impl GeoLookup for GeoDatabases {
     fn country(&self, ip: IpAddr) -> Option<[u8; 2]> {
-        let reader = self.country.as_ref()?.reader()?;
-        let found = reader.lookup(canonical(ip)).ok()?;
-        let rec: CountryRecord<'_> = found.decode().ok()??;
-        let code = rec
-            .country
-            .and_then(|c| c.iso_code)
-            .or_else(|| rec.registered_country.and_then(|c| c.iso_code))?;
-        match code.as_bytes() {
-            [a, b] if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() => {
-                Some([a.to_ascii_uppercase(), b.to_ascii_uppercase()])
+        self.country.as_ref()?.with(|reader| {
+            let found = reader.lookup(canonical(ip)).ok()?;
+            let rec: CountryRecord<'_> = found.decode().ok()??;
+            let code = rec
+                .country
+                .and_then(|c| c.iso_code)
+                .or_else(|| rec.registered_country.and_then(|c| c.iso_code))?;
+            match code.as_bytes() {
+                [a, b] if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() => {
+                    Some([a.to_ascii_uppercase(), b.to_ascii_uppercase()])
+                }
+                _ => None,
             }
-            _ => None,
-        }
+        })
     }
 
     fn asn(&self, ip: IpAddr) -> Option<u32> {
-        let reader = self.asn.as_ref()?.reader()?;
-        let found = reader.lookup(canonical(ip)).ok()?;
-        let rec: AsnRecord = found.decode().ok()??;
-        rec.autonomous_system_number
+        self.asn.as_ref()?.with(|reader| {
+            let found = reader.lookup(canonical(ip)).ok()?;
+            let rec: AsnRecord = found.decode().ok()??;
+            rec.autonomous_system_number
+        })
     }
 }
 
@@ -350,6 +354,38 @@ mod tests {
         assert_eq!(g.asn(ip("10.0.0.1")), Some(1));
         assert_eq!(g.asn(ip("10.63.255.9")), Some(64 * 256));
         assert_eq!(g.asn(ip("10.64.0.1")), None);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(40))]
+        /// Lookups agree with a naive longest-prefix match over the CSV (later line wins).
+        #[test]
+        fn lookups_agree_with_longest_prefix_match(
+            nets in proptest::collection::vec((proptest::prelude::any::<u32>(), 0u8..=32, 0u8..26), 1..40),
+            probes in proptest::collection::vec(proptest::prelude::any::<u32>(), 1..60),
+        ) {
+            let code = |i: u8| format!("A{}", char::from(b'A' + i));
+            let csv: String = nets
+                .iter()
+                .map(|(a, len, c)| format!("{}/{len},{}\n", std::net::Ipv4Addr::from(*a), code(*c)))
+                .collect();
+            let dir = tempdir();
+            let p = write(&dir, "p.mmdb", &country_db_from_csv(&csv).unwrap());
+            let g = GeoDatabases::open(Some(&p), None).unwrap();
+            // Probe the networks' own addresses too.
+            let all: Vec<u32> = probes.iter().copied().chain(nets.iter().map(|n| n.0)).collect();
+            for addr in all {
+                let mut best: Option<(u8, String)> = None;
+                for (a, len, c) in &nets {
+                    let mask = if *len == 0 { 0 } else { u32::MAX << (32 - len) };
+                    if addr & mask == a & mask && best.as_ref().is_none_or(|(l, _)| len >= l) {
+                        best = Some((*len, code(*c)));
+                    }
+                }
+                let want = best.map(|(_, c)| { let b = c.as_bytes(); [b[0], b[1]] });
+                proptest::prop_assert_eq!(g.country(IpAddr::V4(addr.into())), want);
+            }
+        }
     }
 
     #[test]

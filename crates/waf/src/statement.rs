@@ -261,7 +261,8 @@ enum RateKey {
     ForwardedIp(Forward),
     Slot(usize),
     LabelNamespace(String),
-    Asn,
+    /// The ASN of the client address, or of the forwarded one with a ForwardedIPConfig.
+    Asn(Option<Forward>),
 }
 
 #[derive(Debug)]
@@ -570,10 +571,8 @@ impl Stmt {
                     Ok(ip) => ip,
                     Err(fallback) => return fallback,
                 };
-                ctx.req
-                    .geo
-                    .and_then(|g| g.asn(ip))
-                    .is_some_and(|asn| list.contains(&asn))
+                // AWS assigns ASN 0 to a valid address whose ASN it cannot determine.
+                list.contains(&ctx.req.geo.and_then(|g| g.asn(ip)).unwrap_or(0))
             }
             Stmt::Label(scope, key) => ctx.labels.iter().any(|l| label_matches(*scope, key, l)),
             Stmt::And(v) => v.iter().all(|s| s.eval(ctx)),
@@ -767,7 +766,9 @@ fn compile_rate_key(
         return Ok(RateKey::LabelNamespace(l.namespace.clone()));
     }
     if k.asn.is_some() {
-        return Ok(RateKey::Asn);
+        return Ok(RateKey::Asn(Forward::compile(
+            r.forwarded_ip_config.as_ref(),
+        )));
     }
     Err(CompileError::Invalid(
         "a RateBasedStatementCustomKey needs one member".into(),
@@ -818,9 +819,13 @@ fn eval_rate(r: &RateRule, ctx: &mut EvalCtx<'_, '_>) -> bool {
                     return false;
                 }
             }
-            RateKey::Asn => match ctx.req.geo.and_then(|g| g.asn(ctx.req.client_ip)) {
-                Some(asn) => key.extend_from_slice(asn.to_string().as_bytes()),
-                None => return false,
+            RateKey::Asn(f) => match origin_ip(ctx.req, f.as_ref()) {
+                // An address without a known ASN counts as ASN 0, as AWS assigns.
+                Ok(ip) => {
+                    let asn = ctx.req.geo.and_then(|g| g.asn(ip)).unwrap_or(0);
+                    key.extend_from_slice(asn.to_string().as_bytes());
+                }
+                Err(fallback) => return fallback,
             },
         }
     }
