@@ -6,6 +6,8 @@
 //! application load balancer. A few keys describe features Rampart's proxy does not have
 //! (connection and health check logs, slow start, zonal shift, anomaly mitigation): they accept
 //! only their default value, with an `InvalidConfigurationRequest` naming the gap otherwise.
+//! The same holds for `routing.http2.enabled` (HTTP/2 cannot be turned off) and
+//! `stickiness.enabled` (targets are not sticky).
 
 use std::collections::BTreeMap;
 
@@ -94,7 +96,7 @@ const LOAD_BALANCER: &[Spec] = &[
         "append",
         Check::OneOf(&["append", "preserve", "remove"]),
     ),
-    ("routing.http2.enabled", "true", BOOL),
+    ("routing.http2.enabled", "true", Check::DefaultOnly),
     ("waf.fail_open.enabled", "false", BOOL),
     ("zonal_shift.config.enabled", "false", Check::DefaultOnly),
 ];
@@ -132,7 +134,7 @@ const TARGET_GROUP: &[Spec] = &[
         "86400",
         Check::Range(1, 604_800),
     ),
-    ("stickiness.enabled", "false", BOOL),
+    ("stickiness.enabled", "false", Check::DefaultOnly),
     (
         "stickiness.lb_cookie.duration_seconds",
         "86400",

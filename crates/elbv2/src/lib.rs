@@ -14,6 +14,7 @@ pub mod access_log;
 pub mod attributes;
 pub mod certs;
 mod configuration;
+mod effects;
 pub mod errors;
 pub mod limits;
 mod proxy;

@@ -473,7 +473,8 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
             clock.clone(),
             elb_ports(&config.elb_ports)?,
         )
-        .with_certificates(elb_certificates),
+        .with_certificates(elb_certificates)
+        .with_access_logs(config.data_dir.join("elb-logs")),
     );
     elb.start().await.map_err(|e| start_err("elbv2")(&e))?;
     services.insert("elbv2", elb as Arc<dyn Service>);
