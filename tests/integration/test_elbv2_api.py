@@ -14,7 +14,7 @@ import requests
 from botocore.exceptions import ClientError
 
 from conftest import ADMIN_ACCOUNT, REGION, error_code, error_message, unique
-from test_elbv2 import Upstream
+from test_elbv2 import Upstream, private_root  # noqa: F401 (fixture)
 
 
 @pytest.fixture(scope="module")
@@ -388,3 +388,173 @@ def test_cli_modify_and_describe_attributes(server, elbv2, alb):
     assert p.returncode != 0 and "ValidationError" in p.stderr
     server.cli("elbv2", "modify-load-balancer-attributes", "--load-balancer-arn", arn,
                "--attributes", "Key=routing.http.xff_client_port.enabled,Value=false")
+
+
+def _tls_version(port, maximum=None):
+    """The TLS version negotiated with the load balancer's port, or None if the handshake fails."""
+    import socket
+    import ssl
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if maximum:
+        ctx.maximum_version = maximum
+    try:
+        with socket.create_connection(("127.0.0.1", int(port)), timeout=5) as raw:
+            with ctx.wrap_socket(raw, server_hostname="app.example.test") as tls:
+                return tls.version(), tls.cipher()[0]
+    except (ssl.SSLError, ConnectionError, OSError):
+        return None
+
+
+def test_https_ssl_policy_tls_headers_and_in_use_by_cleanup(server, elbv2, upstream, private_root, tmp_path):
+    import ssl
+    acm = server.client("acm")
+    cert = acm.request_certificate(DomainName="app.example.test",
+                                   CertificateAuthorityArn=private_root["arn"])["CertificateArn"]
+    a = make_alb(elbv2, upstream)
+    lb = a["lb"]["LoadBalancerArn"]
+    forward = [{"Type": "forward", "TargetGroupArn": a["tg"]["TargetGroupArn"]}]
+    with pytest.raises(ClientError) as e:
+        elbv2.create_listener(LoadBalancerArn=lb, Protocol="HTTPS", Port=443, Certificates=[{"CertificateArn": cert}],
+                              DefaultActions=forward, SslPolicy="ELBSecurityPolicy-Nope")
+    assert error_code(e.value) == "SSLPolicyNotFound"
+    listener = elbv2.create_listener(LoadBalancerArn=lb, Protocol="HTTPS", Port=443,
+                                     Certificates=[{"CertificateArn": cert}], DefaultActions=forward,
+                                     SslPolicy="ELBSecurityPolicy-TLS13-1-3-2021-06")["Listeners"][0]
+    assert listener["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-3-2021-06"
+    default = elbv2.create_listener(LoadBalancerArn=lb, Protocol="HTTPS", Port=8443,
+                                    Certificates=[{"CertificateArn": cert}], DefaultActions=forward)["Listeners"][0]
+    assert default["SslPolicy"] == "ELBSecurityPolicy-2016-08"
+    elbv2.delete_listener(ListenerArn=default["ListenerArn"])
+    port = a["lb"]["DNSName"].split(":")[1]
+    # TLS 1.3 only: a TLS 1.2 client is refused.
+    assert _tls_version(port, ssl.TLSVersion.TLSv1_2) is None
+    assert _tls_version(port)[0] == "TLSv1.3"
+    elbv2.modify_load_balancer_attributes(LoadBalancerArn=lb, Attributes=[
+        {"Key": "routing.http.x_amzn_tls_version_and_cipher_suite.enabled", "Value": "true"}])
+    ca = tmp_path / "ca.pem"
+    ca.write_text(private_root["pem"])
+    from test_elbv2 import _HostAdapter
+    with requests.Session() as s:
+        s.mount("https://", _HostAdapter("app.example.test", "127.0.0.1"))
+        assert s.get(f"https://app.example.test:{port}/tls13", verify=str(ca), timeout=10).status_code == 200
+    h = {k.lower(): v for k, v in [x for x in upstream.seen if x["path"] == "/tls13"][-1]["headers"].items()}
+    assert h["x-amzn-tls-version"] == "TLSv1.3"
+    assert h["x-amzn-tls-cipher-suite"].startswith("TLS_")
+    # A TLS 1.2 forward-secrecy policy: TLS 1.2 with an ECDHE AES-GCM suite.
+    elbv2.modify_listener(ListenerArn=listener["ListenerArn"], SslPolicy="ELBSecurityPolicy-FS-1-2-Res-2020-10")
+    version, cipher = _tls_version(port)
+    assert version == "TLSv1.2" and cipher.startswith("ECDHE-") and "GCM" in cipher
+    # InUseBy: released when the listener goes, and again when the load balancer goes.
+    assert lb in acm.describe_certificate(CertificateArn=cert)["Certificate"]["InUseBy"]
+    elbv2.delete_listener(ListenerArn=listener["ListenerArn"])
+    assert lb not in acm.describe_certificate(CertificateArn=cert)["Certificate"].get("InUseBy", [])
+    elbv2.create_listener(LoadBalancerArn=lb, Protocol="HTTPS", Port=443,
+                          Certificates=[{"CertificateArn": cert}], DefaultActions=forward)
+    assert lb in acm.describe_certificate(CertificateArn=cert)["Certificate"]["InUseBy"]
+    elbv2.delete_load_balancer(LoadBalancerArn=lb)
+    assert lb not in acm.describe_certificate(CertificateArn=cert)["Certificate"].get("InUseBy", [])
+    acm.delete_certificate(CertificateArn=cert)
+
+
+def test_quota_on_listeners_per_load_balancer(elbv2, upstream):
+    a = make_alb(elbv2, upstream)
+    forward = [{"Type": "forward", "TargetGroupArn": a["tg"]["TargetGroupArn"]}]
+    for port in range(81, 81 + 49):
+        elbv2.create_listener(LoadBalancerArn=a["lb"]["LoadBalancerArn"], Protocol="HTTP", Port=port,
+                              DefaultActions=forward)
+    with pytest.raises(ClientError) as e:
+        elbv2.create_listener(LoadBalancerArn=a["lb"]["LoadBalancerArn"], Protocol="HTTP", Port=200,
+                              DefaultActions=forward)
+    assert error_code(e.value) == "TooManyListeners"
+    elbv2.delete_load_balancer(LoadBalancerArn=a["lb"]["LoadBalancerArn"])
+
+
+def test_second_node_serves_load_balancers_created_on_the_first(postgres_cluster, server_factory, upstream):
+    import base64
+    url = postgres_cluster.new_database()
+    key = {"RAMPART_TEST_ROOT_KEY": base64.b64encode(os.urandom(32)).decode()}
+    args = ["--root-key", "env:RAMPART_TEST_ROOT_KEY"]
+    a = server_factory("elb-node-a", store=url, extra_args=args, extra_env=key)
+    b = server_factory("elb-node-b", store=url, extra_args=args, extra_env=key)
+    admin = dict(zip(("AccessKeyId", "SecretAccessKey"), a.profile()))
+    alb = make_alb(a.client("elbv2"), upstream)
+    assert requests.get(alb["url"] + "/via-a", timeout=10).status_code == 200
+    # Node A goes away; node B binds the persisted port within a few seconds, without a restart.
+    a.stop()
+    deadline = time.time() + 15
+    status = None
+    while time.time() < deadline:
+        try:
+            status = requests.get(alb["url"] + "/via-b", timeout=2).status_code
+            if status == 200:
+                break
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.5)
+    assert status == 200
+    # Deleted through node B: the port closes.
+    b.client("elbv2", creds=admin).delete_load_balancer(LoadBalancerArn=alb["lb"]["LoadBalancerArn"])
+    with pytest.raises(requests.ConnectionError):
+        requests.get(alb["url"] + "/gone", timeout=3)
+
+
+class SlowUpstream(Upstream):
+    """An upstream whose /slow answers after a second."""
+
+    def __init__(self):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        import threading
+        self.seen = []
+        seen = self.seen
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                if self.path != "/health":
+                    seen.append({"path": self.path, "headers": dict(self.headers), "body": b""})
+                if self.path == "/slow":
+                    time.sleep(1.5)
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+def test_least_outstanding_requests_avoids_the_busy_target(elbv2):
+    import threading
+    ups = [SlowUpstream(), SlowUpstream()]
+    try:
+        tg = elbv2.create_target_group(Name=unique("lor"), Protocol="HTTP", Port=ups[0].port, VpcId="vpc-1",
+                                       TargetType="ip")["TargetGroups"][0]
+        arn = tg["TargetGroupArn"]
+        elbv2.register_targets(TargetGroupArn=arn, Targets=[{"Id": "127.0.0.1", "Port": u.port} for u in ups])
+        elbv2.modify_target_group_attributes(TargetGroupArn=arn, Attributes=[
+            {"Key": "load_balancing.algorithm.type", "Value": "least_outstanding_requests"}])
+        lb = elbv2.create_load_balancer(Name=unique("lor"), Subnets=["subnet-1"])["LoadBalancers"][0]
+        elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
+                              DefaultActions=[{"Type": "forward", "TargetGroupArn": arn}])
+        url = f"http://{lb['DNSName']}"
+        slow = threading.Thread(target=lambda: requests.get(url + "/slow", timeout=10))
+        slow.start()
+        time.sleep(0.4)
+        busy = 0 if any(s["path"] == "/slow" for s in ups[0].seen) else 1
+        for i in range(4):
+            assert requests.get(url + f"/quick-{i}", timeout=10).status_code == 200
+        slow.join()
+        quick_on_busy = [s for s in ups[busy].seen if s["path"].startswith("/quick-")]
+        assert quick_on_busy == []
+        elbv2.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
+    finally:
+        for u in ups:
+            u.close()
+
