@@ -558,3 +558,28 @@ def test_least_outstanding_requests_avoids_the_busy_target(elbv2):
         for u in ups:
             u.close()
 
+
+
+def _wait_state(elbv2, tg, want, timeout=20):
+    state = None
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        d = elbv2.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]
+        state = d[0]["TargetHealth"]["State"] if d else None
+        if state == want:
+            return state
+        time.sleep(0.25)
+    return state
+
+
+def test_modify_target_group_health_checks_are_applied(elbv2, upstream):
+    a = make_alb(elbv2, upstream, HealthCheckPath="/health", HealthCheckIntervalSeconds=5)
+    tg = a["tg"]["TargetGroupArn"]
+    assert _wait_state(elbv2, tg, "healthy") == "healthy"
+    # The upstream answers 200: a matcher of 204 fails every check from now on.
+    elbv2.modify_target_group(TargetGroupArn=tg, Matcher={"HttpCode": "204"}, UnhealthyThresholdCount=2,
+                              HealthyThresholdCount=2)
+    assert _wait_state(elbv2, tg, "unhealthy") == "unhealthy"
+    elbv2.modify_target_group(TargetGroupArn=tg, Matcher={"HttpCode": "200"})
+    assert _wait_state(elbv2, tg, "healthy") == "healthy"
+    elbv2.delete_load_balancer(LoadBalancerArn=a["lb"]["LoadBalancerArn"])

@@ -379,11 +379,14 @@ impl ElbService {
                 if let Some(v) = &req.matcher {
                     d.matcher = Some(v.clone());
                 }
-                if d.health_check_timeout_seconds.unwrap_or(5)
-                    >= d.health_check_interval_seconds.unwrap_or(30)
+                let timing_changed = req.health_check_interval_seconds.is_some()
+                    || req.health_check_timeout_seconds.is_some();
+                if timing_changed
+                    && d.health_check_timeout_seconds.unwrap_or(5)
+                        >= d.health_check_interval_seconds.unwrap_or(30)
                 {
                     return Err(invalid_config(
-                        "Health check timeout must be smaller than the interval",
+                        "Health check interval must be greater than the timeout.",
                     ));
                 }
                 let tg = tg.clone();

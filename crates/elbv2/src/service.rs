@@ -33,6 +33,8 @@ pub struct ElbService {
     pub(crate) cert_users: std::sync::Mutex<
         std::collections::HashMap<String, std::collections::BTreeSet<(String, String)>>,
     >,
+    /// Load balancers served here but missing from the store at the last reconcile.
+    pub(crate) missing: std::sync::Mutex<std::collections::HashSet<String>>,
     /// Load balancers whose port could not be bound here (warned about once).
     pub(crate) bind_failures: std::sync::Mutex<std::collections::HashSet<(String, u16)>>,
 }
@@ -216,6 +218,7 @@ impl ElbService {
             certs: crate::certs::none(),
             cert_users: std::sync::Mutex::new(std::collections::HashMap::new()),
             bind_failures: std::sync::Mutex::new(std::collections::HashSet::new()),
+            missing: std::sync::Mutex::new(std::collections::HashSet::new()),
         }
     }
 
@@ -300,10 +303,21 @@ impl ElbService {
                 _ => break,
             }
         }
+        // A load balancer missing from two reconciles in a row was deleted elsewhere (one miss
+        // may be a load balancer bound here whose creation is not committed yet).
+        let mut missing_now = std::collections::HashSet::new();
+        let missed_before = self.missing.lock().map(|m| m.clone()).unwrap_or_default();
         for (arn, _) in served {
             if !live.contains(&arn) {
-                self.runtime.remove(&arn);
+                if missed_before.contains(&arn) {
+                    self.runtime.remove(&arn);
+                } else {
+                    missing_now.insert(arn);
+                }
             }
+        }
+        if let Ok(mut m) = self.missing.lock() {
+            *m = missing_now;
         }
         self.runtime.retain_views(&live);
         Ok(())
