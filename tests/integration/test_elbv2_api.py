@@ -432,7 +432,9 @@ def test_https_ssl_policy_tls_headers_and_in_use_by_cleanup(server, elbv2, upstr
     assert _tls_version(port, ssl.TLSVersion.TLSv1_2) is None
     assert _tls_version(port)[0] == "TLSv1.3"
     elbv2.modify_load_balancer_attributes(LoadBalancerArn=lb, Attributes=[
-        {"Key": "routing.http.x_amzn_tls_version_and_cipher_suite.enabled", "Value": "true"}])
+        {"Key": "routing.http.x_amzn_tls_version_and_cipher_suite.enabled", "Value": "true"},
+        {"Key": "access_logs.s3.enabled", "Value": "true"},
+        {"Key": "access_logs.s3.bucket", "Value": "tls-logs"}])
     ca = tmp_path / "ca.pem"
     ca.write_text(private_root["pem"])
     from test_elbv2 import _HostAdapter
@@ -442,6 +444,12 @@ def test_https_ssl_policy_tls_headers_and_in_use_by_cleanup(server, elbv2, upstr
     h = {k.lower(): v for k, v in [x for x in upstream.seen if x["path"] == "/tls13"][-1]["headers"].items()}
     assert h["x-amzn-tls-version"] == "TLSv1.3"
     assert h["x-amzn-tls-cipher-suite"].startswith("TLS_")
+    entry = parse_line([l for l in wait_for_log_lines(os.path.join(server.data_dir, "elb-logs", "tls-logs"), 1)
+                        if "/tls13" in l][-1])
+    assert entry[0] == "https"
+    assert entry[12] == f"GET https://app.example.test:{port}/tls13 HTTP/1.1"
+    assert entry[14] == h["x-amzn-tls-cipher-suite"] and entry[15] == "TLSv1.3"
+    assert entry[18] == "app.example.test" and entry[19] == cert
     # A TLS 1.2 forward-secrecy policy: TLS 1.2 with an ECDHE AES-GCM suite.
     elbv2.modify_listener(ListenerArn=listener["ListenerArn"], SslPolicy="ELBSecurityPolicy-FS-1-2-Res-2020-10")
     version, cipher = _tls_version(port)
@@ -583,3 +591,30 @@ def test_modify_target_group_health_checks_are_applied(elbv2, upstream):
     elbv2.modify_target_group(TargetGroupArn=tg, Matcher={"HttpCode": "200"})
     assert _wait_state(elbv2, tg, "healthy") == "healthy"
     elbv2.delete_load_balancer(LoadBalancerArn=a["lb"]["LoadBalancerArn"])
+
+
+def test_idle_timeout_answers_504_and_xff_client_port(elbv2):
+    up = SlowUpstream()
+    try:
+        tg = elbv2.create_target_group(Name=unique("idle"), Protocol="HTTP", Port=up.port, VpcId="vpc-1",
+                                       TargetType="ip")["TargetGroups"][0]
+        elbv2.register_targets(TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": "127.0.0.1", "Port": up.port}])
+        lb = elbv2.create_load_balancer(Name=unique("idle"), Subnets=["subnet-1"])["LoadBalancers"][0]
+        arn = lb["LoadBalancerArn"]
+        elbv2.create_listener(LoadBalancerArn=arn, Protocol="HTTP", Port=80,
+                              DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
+        url = f"http://{lb['DNSName']}"
+        assert requests.get(url + "/slow", timeout=10).status_code == 200
+        elbv2.modify_load_balancer_attributes(LoadBalancerArn=arn, Attributes=[
+            {"Key": "idle_timeout.timeout_seconds", "Value": "1"},
+            {"Key": "routing.http.xff_client_port.enabled", "Value": "true"}])
+        assert requests.get(url + "/slow", timeout=10).status_code == 504
+        with requests.Session() as s:
+            r = s.get(url + "/port", timeout=10)
+            assert r.status_code == 200
+        xff = {k.lower(): v for k, v in [x for x in up.seen if x["path"] == "/port"][-1]["headers"].items()}
+        ip, port = xff["x-forwarded-for"].rsplit(":", 1)
+        assert ip == "127.0.0.1" and int(port) > 0
+        elbv2.delete_load_balancer(LoadBalancerArn=arn)
+    finally:
+        up.close()
