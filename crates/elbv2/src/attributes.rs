@@ -6,6 +6,10 @@
 //! application load balancer. A few keys describe features Rampart's proxy does not have
 //! (connection and health check logs, slow start, zonal shift, anomaly mitigation): they accept
 //! only their default value, with an `InvalidConfigurationRequest` naming the gap otherwise.
+//! The same holds for `routing.http2.enabled` (HTTP/2 cannot be turned off),
+//! `client_keep_alive.seconds` (client connections are not closed after a set time),
+//! `stickiness.enabled` (targets are not sticky) and the unhealthy-state routing threshold
+//! (with no healthy target, all targets get traffic, as with the default).
 
 use std::collections::BTreeMap;
 
@@ -22,8 +26,6 @@ enum Check {
     Range(i64, i64),
     /// One of these words.
     OneOf(&'static [&'static str]),
-    /// `off` or an integer in the inclusive range.
-    OffOrRange(i64, i64),
     /// An S3 bucket name, or empty.
     Bucket,
     /// An S3 prefix, or empty; never containing `AWSLogs`.
@@ -48,11 +50,7 @@ const LOAD_BALANCER: &[Spec] = &[
     ("access_logs.s3.bucket", "", Check::Bucket),
     ("access_logs.s3.enabled", "false", BOOL),
     ("access_logs.s3.prefix", "", Check::Prefix),
-    (
-        "client_keep_alive.seconds",
-        "3600",
-        Check::Range(60, 604_800),
-    ),
+    ("client_keep_alive.seconds", "3600", Check::DefaultOnly),
     ("connection_logs.s3.bucket", "", Check::Bucket),
     ("connection_logs.s3.enabled", "false", Check::DefaultOnly),
     ("connection_logs.s3.prefix", "", Check::Prefix),
@@ -94,7 +92,7 @@ const LOAD_BALANCER: &[Spec] = &[
         "append",
         Check::OneOf(&["append", "preserve", "remove"]),
     ),
-    ("routing.http2.enabled", "true", BOOL),
+    ("routing.http2.enabled", "true", Check::DefaultOnly),
     ("waf.fail_open.enabled", "false", BOOL),
     ("zonal_shift.config.enabled", "false", Check::DefaultOnly),
 ];
@@ -132,7 +130,7 @@ const TARGET_GROUP: &[Spec] = &[
         "86400",
         Check::Range(1, 604_800),
     ),
-    ("stickiness.enabled", "false", BOOL),
+    ("stickiness.enabled", "false", Check::DefaultOnly),
     (
         "stickiness.lb_cookie.duration_seconds",
         "86400",
@@ -161,7 +159,7 @@ const TARGET_GROUP: &[Spec] = &[
     (
         "target_group_health.unhealthy_state_routing.minimum_healthy_targets.percentage",
         "off",
-        Check::OffOrRange(1, 100),
+        Check::DefaultOnly,
     ),
 ];
 
@@ -411,9 +409,6 @@ pub fn check(of: Of, key: &str, value: &str) -> Result<(), AwsError> {
         Check::Bool => value == "true" || value == "false",
         Check::Range(lo, hi) => value.parse::<i64>().is_ok_and(|n| (*lo..=*hi).contains(&n)),
         Check::OneOf(words) => words.contains(&value),
-        Check::OffOrRange(lo, hi) => {
-            value == "off" || value.parse::<i64>().is_ok_and(|n| (*lo..=*hi).contains(&n))
-        }
         Check::Bucket => value.is_empty() || valid_bucket(value),
         Check::Prefix => {
             value.len() <= 1024 && !value.contains("AWSLogs") && !value.starts_with('/')
@@ -453,7 +448,6 @@ pub fn check(of: Of, key: &str, value: &str) -> Result<(), AwsError> {
         Check::Bool => "must be 'true' or 'false'".to_owned(),
         Check::Range(lo, hi) => format!("must be an integer from {lo} to {hi}"),
         Check::OneOf(words) => format!("must be one of {}", words.join(", ")),
-        Check::OffOrRange(lo, hi) => format!("must be 'off' or an integer from {lo} to {hi}"),
         Check::Bucket => "not a valid S3 bucket name".to_owned(),
         Check::Prefix => "a prefix must not start with '/' or contain 'AWSLogs'".to_owned(),
         Check::HeaderName => "not a valid header name".to_owned(),

@@ -66,9 +66,12 @@ fn listener_attrs(v: Vec<(String, String)>) -> Vec<s::ListenerAttribute> {
         .collect()
 }
 
+/// An EC2-style id: the prefix, then 1–32 letters and digits (Rampart has no VPC to look
+/// the id up in, so only its shape is checked).
 fn valid_id(id: &str, prefix: &str) -> bool {
-    id.strip_prefix(prefix)
-        .is_some_and(|h| (8..=17).contains(&h.len()) && h.chars().all(|c| c.is_ascii_hexdigit()))
+    id.strip_prefix(prefix).is_some_and(|h| {
+        (1..=32).contains(&h.len()) && h.chars().all(|c| c.is_ascii_alphanumeric())
+    })
 }
 
 /// The zone name Rampart describes for the `i`-th subnet of a load balancer.
@@ -78,8 +81,8 @@ pub fn zone_name(region: &str, i: usize) -> String {
     format!("{region}{letter}")
 }
 
-/// Check subnets given to CreateLoadBalancer or SetSubnets: ids of the form `subnet-<hex>`,
-/// at least two for an application load balancer, no duplicates.
+/// Check subnets given to CreateLoadBalancer or SetSubnets: ids of the form `subnet-<id>`,
+/// no duplicates, no Network Load Balancer settings.
 ///
 /// # Errors
 /// `SubnetNotFound` for a malformed id, `InvalidConfigurationRequest` otherwise.
@@ -117,11 +120,6 @@ pub fn check_subnets(
     if uniq.len() != ids.len() {
         return Err(invalid_config(
             "A subnet cannot be specified more than once",
-        ));
-    }
-    if !ids.is_empty() && ids.len() < 2 {
-        return Err(invalid_config(
-            "At least two subnets in two different Availability Zones must be specified",
         ));
     }
     Ok(ids)
@@ -381,11 +379,14 @@ impl ElbService {
                 if let Some(v) = &req.matcher {
                     d.matcher = Some(v.clone());
                 }
-                if d.health_check_timeout_seconds.unwrap_or(5)
-                    >= d.health_check_interval_seconds.unwrap_or(30)
+                let timing_changed = req.health_check_interval_seconds.is_some()
+                    || req.health_check_timeout_seconds.is_some();
+                if timing_changed
+                    && d.health_check_timeout_seconds.unwrap_or(5)
+                        >= d.health_check_interval_seconds.unwrap_or(30)
                 {
                     return Err(invalid_config(
-                        "Health check timeout must be smaller than the interval",
+                        "Health check interval must be greater than the timeout.",
                     ));
                 }
                 let tg = tg.clone();

@@ -7,6 +7,13 @@
 //! protocols: a connection that opens with a TLS handshake goes to its HTTPS listener (with the
 //! lowest listener port), any other to its HTTP listener (likewise). The listeners' own `Port`
 //! is kept as given, as on AWS, but is not bound.
+//!
+//! Every operation of the ELBv2 model answers: trust stores (which need a CA bundle in Amazon S3)
+//! with the errors AWS gives when none exists (`trust_stores`). Attributes carry AWS's keys,
+//! defaults and validation (`attributes`) and act on the traffic (`effects`); access logs are
+//! written in the ALB format under the data directory (`access_log`). Each node reconciles its
+//! running load balancers with the store every 2 s, so a scaled-out deployment serves load
+//! balancers created on any node.
 
 #![forbid(unsafe_code)]
 
@@ -15,6 +22,7 @@ pub mod attributes;
 pub mod certs;
 pub mod challenge;
 mod configuration;
+mod effects;
 pub mod errors;
 pub mod fingerprint;
 pub mod limits;

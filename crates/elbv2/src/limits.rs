@@ -5,6 +5,9 @@
 
 use rampart_service::AwsError;
 
+#[cfg(test)]
+use std::collections::BTreeMap;
+
 use crate::state::State;
 
 /// Application load balancers per Region.
@@ -122,4 +125,49 @@ pub fn check(st: &State) -> Result<(), AwsError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{Lb, Tg};
+
+    #[test]
+    fn load_balancers_and_targets_are_capped() {
+        let mut st = State::default();
+        for i in 0..=LOAD_BALANCERS {
+            let arn = format!("arn:lb/{i}");
+            st.lbs.insert(
+                arn.clone(),
+                Lb {
+                    name: format!("lb{i}"),
+                    arn,
+                    port: 1,
+                    created: 0,
+                    scheme: "internet-facing".to_owned(),
+                    ip_address_type: "ipv4".to_owned(),
+                    attributes: BTreeMap::new(),
+                    security_groups: Vec::new(),
+                    enforce_sg_private_link: None,
+                    subnets: Vec::new(),
+                    ipam_pool: None,
+                    capacity: None,
+                },
+            );
+        }
+        assert_eq!(check(&st).unwrap_err().code, "TooManyLoadBalancers");
+        let mut st = State::default();
+        st.tgs.insert(
+            "tg".to_owned(),
+            Tg {
+                desc: crate::shapes::elbv2::TargetGroup::default(),
+                targets: (0..=TARGETS_PER_TG)
+                    .map(|i| ("10.0.0.1".to_owned(), u16::try_from(i + 1).unwrap_or(1)))
+                    .collect(),
+                attributes: BTreeMap::new(),
+                draining: Vec::new(),
+            },
+        );
+        assert_eq!(check(&st).unwrap_err().code, "TooManyTargets");
+    }
 }

@@ -32,8 +32,10 @@ use rampart_waf::{Action, CompileOptions, CompiledAcl, Resolve, WebAcl};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
+use crate::access_log::AccessLogs;
 use crate::certs::CertificateSource;
 use crate::fingerprint::Fingerprints;
+use crate::effects::{self, TlsInfo};
 use crate::routing;
 use crate::shapes::elbv2 as s;
 use crate::state::{State, Tg};
@@ -72,8 +74,12 @@ const HOP: [&str; 8] = [
 struct Route {
     /// Default actions.
     default_actions: Vec<s::Action>,
-    /// Rules, by priority.
-    rules: Vec<(Vec<s::RuleCondition>, Vec<s::Action>)>,
+    /// Rules, by priority: (priority, conditions, actions).
+    rules: Vec<(i32, Vec<s::RuleCondition>, Vec<s::Action>)>,
+    /// The listener's attributes (as stored).
+    attrs: std::collections::BTreeMap<String, String>,
+    /// The security policy (HTTPS listeners).
+    ssl_policy: Option<String>,
     /// The default certificate (HTTPS listeners).
     certificate: Option<String>,
     /// Extra certificates chosen by SNI (AddListenerCertificates), in order.
@@ -102,6 +108,8 @@ struct LbView {
     https: Option<Route>,
     /// Target groups by ARN.
     tgs: HashMap<String, Tg>,
+    /// The load balancer's attributes (as stored).
+    attrs: std::collections::BTreeMap<String, String>,
 }
 
 /// Health of one target.
@@ -130,6 +138,9 @@ pub struct Runtime {
     acls: Mutex<HashMap<String, CachedAcl>>,
     client: Client<HttpConnector, ProxyBody>,
     rr: AtomicUsize,
+    /// Requests in flight per target: (target group, host, port).
+    outstanding: Mutex<HashMap<(String, String, u16), usize>>,
+    access_logs: RwLock<Option<Arc<AccessLogs>>>,
     wake: tokio::sync::Notify,
     certs: RwLock<Arc<dyn CertificateSource>>,
     challenge: RwLock<Option<Arc<crate::challenge::Challenger>>>,
@@ -291,6 +302,8 @@ impl Runtime {
             acls: Mutex::new(HashMap::new()),
             client,
             rr: AtomicUsize::new(0),
+            outstanding: Mutex::new(HashMap::new()),
+            access_logs: RwLock::new(None),
             wake: tokio::sync::Notify::new(),
             certs: RwLock::new(crate::certs::none()),
             challenge: RwLock::new(None),
@@ -366,7 +379,7 @@ impl Runtime {
                         tokio::time::timeout(HEADER_TIMEOUT, stream.peek(&mut first)).await;
                     let is_tls = matches!(peeked, Ok(Ok(1))) && first[0] == 0x16;
                     if !is_tls {
-                        serve_conn(rt, lb, peer, port, false, None, TokioIo::new(stream)).await;
+                        serve_conn(rt, lb, peer, port, None, None, TokioIo::new(stream)).await;
                         return;
                     }
                     let mut stream = stream;
@@ -385,14 +398,15 @@ impl Runtime {
                         return;
                     };
                     let sni = start.client_hello().server_name().map(str::to_owned);
-                    let Some(config) = rt.tls_config(&lb, sni.as_deref()).await else {
+                    let Some((config, cert)) = rt.tls_config(&lb, sni.as_deref()).await else {
                         return;
                     };
                     if let Ok(Ok(tls)) =
                         tokio::time::timeout(HEADER_TIMEOUT, start.into_stream(config)).await
                     {
                         let fp = fp.map(Arc::new);
-                        serve_conn(rt, lb, peer, port, true, fp, TokioIo::new(tls)).await;
+                        let info = TlsInfo::of(tls.get_ref().1, sni, cert);
+                        serve_conn(rt, lb, peer, port, Some(info), fp, TokioIo::new(tls)).await;
                     }
                 });
             }
@@ -439,28 +453,37 @@ impl Runtime {
     ///
     /// With a server name from the client (SNI), the first of the listener's extra certificates
     /// valid for that name is presented; otherwise the default certificate.
-    async fn tls_config(&self, lb: &str, sni: Option<&str>) -> Option<Arc<rustls::ServerConfig>> {
+    async fn tls_config(
+        &self,
+        lb: &str,
+        sni: Option<&str>,
+    ) -> Option<(Arc<rustls::ServerConfig>, String)> {
         let view = self.views.read().ok()?.get(lb).cloned()?;
         let route = view.https.as_ref()?;
+        let policy = route.ssl_policy.as_deref();
         if let Some(name) = sni {
             for arn in &route.sni {
-                if let Some((ck, cfg)) = self.certified(arn).await {
+                if let Some((ck, cfg)) = self.certified(arn, policy).await {
                     let mut probe = rustls::server::ResolvesServerCertUsingSni::new();
                     if probe.add(name, (*ck).clone()).is_ok() {
-                        return Some(cfg);
+                        return Some((cfg, arn.clone()));
                     }
                 }
             }
         }
         let arn = route.certificate.clone()?;
-        self.certified(&arn).await.map(|(_, cfg)| cfg)
+        self.certified(&arn, policy)
+            .await
+            .map(|(_, cfg)| (cfg, arn))
     }
 
     /// The current key and TLS configuration of certificate `arn` (rebuilt after a renewal).
     async fn certified(
         &self,
         arn: &str,
+        policy: Option<&str>,
     ) -> Option<(Arc<rustls::sign::CertifiedKey>, Arc<rustls::ServerConfig>)> {
+        let key_of = format!("{arn}|{}", policy.unwrap_or_default());
         let arn = arn.to_owned();
         let certs = self.certs.read().ok()?.clone();
         let m = match certs.material(&arn).await {
@@ -470,7 +493,7 @@ impl Runtime {
                 return None;
             }
         };
-        if let Some((serial, ck, cfg)) = self.tls.lock().ok()?.get(&arn) {
+        if let Some((serial, ck, cfg)) = self.tls.lock().ok()?.get(&key_of) {
             if *serial == m.serial {
                 return Some((Arc::clone(ck), Arc::clone(cfg)));
             }
@@ -484,18 +507,19 @@ impl Runtime {
         } else {
             PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(m.key.expose().to_vec()))
         };
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        // The listener's security policy picks the versions and suites rustls offers.
+        let (provider, versions) = crate::ssl_policies::provider_for(policy);
         let signing = provider.key_provider.load_private_key(key).ok()?;
         let ck = Arc::new(rustls::sign::CertifiedKey::new(chain, signing));
         let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
+            .with_protocol_versions(&versions)
             .ok()?
             .with_no_client_auth()
             .with_cert_resolver(Arc::new(Fixed(Arc::clone(&ck))));
         cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         let cfg = Arc::new(cfg);
         if let Ok(mut t) = self.tls.lock() {
-            t.insert(arn, (m.serial, Arc::clone(&ck), Arc::clone(&cfg)));
+            t.insert(key_of, (m.serial, Arc::clone(&ck), Arc::clone(&cfg)));
         }
         Some((ck, cfg))
     }
@@ -527,8 +551,10 @@ impl Runtime {
                     default_actions: l.desc.default_actions.clone().unwrap_or_default(),
                     rules: rules
                         .into_iter()
-                        .map(|r| (r.conditions.clone(), r.actions.clone()))
+                        .map(|r| (r.priority, r.conditions.clone(), r.actions.clone()))
                         .collect(),
+                    attrs: l.attributes.clone(),
+                    ssl_policy: l.desc.ssl_policy.clone(),
                     certificate: certs
                         .iter()
                         .find(|c| c.is_default != Some(false))
@@ -542,12 +568,34 @@ impl Runtime {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
+            view.attrs = lb.attributes.clone();
             next.insert(lb.arn.clone(), Arc::new(view));
         }
         if let Ok(mut v) = self.views.write() {
             for (k, view) in next {
                 v.insert(k, view);
             }
+        }
+    }
+
+    fn outstanding_add(&self, key: &(String, String, u16), up: bool) {
+        if let Ok(mut m) = self.outstanding.lock() {
+            let n = m.entry(key.clone()).or_insert(0);
+            if up {
+                *n += 1;
+            } else {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    m.remove(key);
+                }
+            }
+        }
+    }
+
+    /// Forget the views of load balancers not in `keep` (deleted elsewhere).
+    pub fn retain_views(&self, keep: &HashSet<String>) {
+        if let Ok(mut v) = self.views.write() {
+            v.retain(|k, _| keep.contains(k));
         }
     }
 
@@ -703,7 +751,31 @@ impl Runtime {
         if pool.is_empty() {
             return None;
         }
-        let i = self.rr.fetch_add(1, Ordering::Relaxed) % pool.len();
+        let algorithm = crate::attributes::get(
+            &tg.attributes,
+            crate::attributes::Of::TargetGroup,
+            "load_balancing.algorithm.type",
+        );
+        let i = match algorithm {
+            "least_outstanding_requests" => {
+                let m = self.outstanding.lock().ok()?;
+                let start = self.rr.fetch_add(1, Ordering::Relaxed);
+                (0..pool.len())
+                    .map(|k| (start + k) % pool.len())
+                    .min_by_key(|k| {
+                        pool.get(*k).map_or(0, |(id, p)| {
+                            m.get(&(tg_arn.to_owned(), id.clone(), *p))
+                                .copied()
+                                .unwrap_or(0)
+                        })
+                    })
+                    .unwrap_or(0)
+            }
+            "weighted_random" => {
+                usize::try_from(uuid::Uuid::new_v4().as_u128() % pool.len() as u128).unwrap_or(0)
+            }
+            _ => self.rr.fetch_add(1, Ordering::Relaxed) % pool.len(),
+        };
         pool.get(i).map(|t| (*t).clone())
     }
 
@@ -842,6 +914,40 @@ impl Runtime {
         Ok(Some((acl, bodies)))
     }
 
+    /// Write access logs under `root` for load balancers that enable them.
+    pub fn set_access_logs(&self, logs: Arc<AccessLogs>) {
+        if let Ok(mut a) = self.access_logs.write() {
+            *a = Some(logs);
+        }
+    }
+
+    /// The load balancers this node serves.
+    pub fn served(&self) -> Vec<(String, u16)> {
+        self.servers
+            .lock()
+            .map(|m| m.iter().map(|(k, (p, _))| (k.clone(), *p)).collect())
+            .unwrap_or_default()
+    }
+
+    /// Serve one request and log it (access logs) once its response has been sent.
+    async fn serve_request(
+        self: &Arc<Self>,
+        lb: &str,
+        peer: SocketAddr,
+        port: u16,
+        tls: Option<Arc<TlsInfo>>,
+        req: Request<Incoming>,
+    ) -> Response<ProxyBody> {
+        let mut trace = effects::Trace::new(lb, peer, port, tls.clone(), &req);
+        let view = self.views.read().ok().and_then(|v| v.get(lb).cloned());
+        trace.lb_attrs = view.as_ref().map(|v| v.attrs.clone()).unwrap_or_default();
+        let resp = self
+            .handle(lb, peer, port, tls.is_some(), req, &mut trace)
+            .await;
+        let logs = self.access_logs.read().ok().and_then(|a| a.clone());
+        effects::finish(resp, trace, logs)
+    }
+
     async fn handle(
         &self,
         lb: &str,
@@ -849,6 +955,7 @@ impl Runtime {
         port: u16,
         tls: bool,
         req: Request<Incoming>,
+        trace: &mut effects::Trace,
     ) -> Response<ProxyBody> {
         let Some(view) = self.views.read().ok().and_then(|v| v.get(lb).cloned()) else {
             return text(
@@ -890,11 +997,14 @@ impl Runtime {
         let mut prefix: VecDeque<Bytes> = VecDeque::new();
         let mut ended = false;
         match self.web_acl(lb).await {
+            // waf.fail_open.enabled: forward unchecked when the web ACL cannot be evaluated.
+            Err(()) if trace.waf_fails_open() => trace.actions.push("waf-failed"),
             Err(()) => {
+                trace.actions.push("waf-failed");
                 return text(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "503 Service Temporarily Unavailable",
-                )
+                );
             }
             Ok(None) => {}
             Ok(Some((acl, bodies))) => {
@@ -966,6 +1076,7 @@ impl Runtime {
                 if let Some(t) = self.telemetry.get() {
                     t.observe(lb, &acl, &wreq, parts.version, &verdict).await;
                 }
+                trace.actions.push("waf");
                 match verdict.action {
                     Action::Allow => inserted = verdict.inserted_headers,
                     Action::Block(b) => return blocked(&b, &bodies),
@@ -998,11 +1109,12 @@ impl Runtime {
                 host.as_str()
             }
         });
-        let actions = route
+        let matched = route
             .rules
             .iter()
-            .find(|(c, _)| routing::matches(c, &path, host_only))
-            .map_or(&route.default_actions, |(_, a)| a);
+            .find(|(_, c, _)| routing::matches(c, &path, host_only));
+        trace.matched_rule_priority = Some(matched.map_or(0, |(p, _, _)| *p));
+        let actions = matched.map_or(&route.default_actions, |(_, _, a)| a);
         let Some(action) = actions.first() else {
             return text(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -1011,6 +1123,7 @@ impl Runtime {
         };
         if let Some(cfg) = &action.fixed_response_config {
             if action.r#type == "fixed-response" {
+                trace.actions.push("fixed-response");
                 return fixed_response(cfg);
             }
         }
@@ -1026,6 +1139,7 @@ impl Runtime {
                 "503 Service Temporarily Unavailable",
             );
         };
+        trace.forwarded(&tg_arn, &id, tport);
 
         let pq = if query.is_empty() {
             path.clone()
@@ -1045,17 +1159,9 @@ impl Runtime {
                 parts.headers.insert(HOST, v);
             }
         }
-        let xff = match parts
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-        {
-            Some(prev) => format!("{prev}, {}", peer.ip()),
-            None => peer.ip().to_string(),
-        };
-        if let Ok(v) = HeaderValue::from_str(&xff) {
-            parts.headers.insert("x-forwarded-for", v);
-        }
+        // X-Forwarded-For (append/preserve/remove), invalid header fields, TLS headers and
+        // the trace ID, as the load balancer's and listener's attributes say.
+        effects::request_headers(&view.attrs, &route.attrs, trace, &mut parts.headers);
         parts.headers.insert(
             "x-forwarded-proto",
             HeaderValue::from_static(if tls { "https" } else { "http" }),
@@ -1077,12 +1183,20 @@ impl Runtime {
         }
         .boxed();
         let upstream = Request::from_parts(parts, out_body);
-        match tokio::time::timeout(UPSTREAM_TIMEOUT, self.client.request(upstream)).await {
+        let idle = effects::idle_timeout(&view.attrs).unwrap_or(UPSTREAM_TIMEOUT);
+        trace.sent_to_target();
+        let key = (tg_arn.clone(), id.clone(), tport);
+        self.outstanding_add(&key, true);
+        let res = tokio::time::timeout(idle, self.client.request(upstream)).await;
+        self.outstanding_add(&key, false);
+        match res {
             Ok(Ok(resp)) => {
                 let (mut p, b) = resp.into_parts();
+                trace.target_answered(p.status.as_u16());
                 for h in HOP {
                     p.headers.remove(h);
                 }
+                effects::response_headers(&route.attrs, &mut p.headers);
                 Response::from_parts(p, b.boxed())
             }
             Ok(Err(e)) => {
@@ -1100,7 +1214,7 @@ async fn serve_conn<I>(
     lb: String,
     peer: SocketAddr,
     port: u16,
-    tls: bool,
+    tls: Option<Arc<TlsInfo>>,
     fingerprints: Option<Arc<Fingerprints>>,
     io: I,
 ) where
@@ -1112,7 +1226,10 @@ async fn serve_conn<I>(
         }
         let rt = Arc::clone(&rt);
         let lb = lb.clone();
-        async move { Ok::<_, std::convert::Infallible>(rt.handle(&lb, peer, port, tls, req).await) }
+        let tls = tls.clone();
+        async move {
+            Ok::<_, std::convert::Infallible>(rt.serve_request(&lb, peer, port, tls, req).await)
+        }
     });
     let mut b = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     b.http1()

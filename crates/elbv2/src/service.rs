@@ -20,6 +20,9 @@ use crate::routing;
 use crate::shapes::elbv2 as s;
 use crate::state::{Lb, Listener, Rule, State, Tg, NS_STATE};
 
+/// How often each node reconciles its running load balancers with the store.
+const RECONCILE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The ELBv2 service and its data plane.
 pub struct ElbService {
     pub(crate) store: Arc<dyn Store>,
@@ -30,6 +33,10 @@ pub struct ElbService {
     pub(crate) cert_users: std::sync::Mutex<
         std::collections::HashMap<String, std::collections::BTreeSet<(String, String)>>,
     >,
+    /// Load balancers served here but missing from the store at the last reconcile.
+    pub(crate) missing: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Load balancers whose port could not be bound here (warned about once).
+    pub(crate) bind_failures: std::sync::Mutex<std::collections::HashSet<(String, u16)>>,
 }
 
 operations!(ElbService {
@@ -210,6 +217,8 @@ impl ElbService {
             runtime,
             certs: crate::certs::none(),
             cert_users: std::sync::Mutex::new(std::collections::HashMap::new()),
+            bind_failures: std::sync::Mutex::new(std::collections::HashSet::new()),
+            missing: std::sync::Mutex::new(std::collections::HashSet::new()),
         }
     }
 
@@ -249,10 +258,42 @@ impl ElbService {
     }
 
     /// Bind the ports of the load balancers already in the store and start health checks.
+    /// Write access logs (`access_logs.s3.*` attributes) under `root` (`<data dir>/elb-logs`).
+    #[must_use]
+    pub fn with_access_logs(self, root: std::path::PathBuf) -> Self {
+        self.runtime
+            .set_access_logs(Arc::new(crate::access_log::AccessLogs::start(root)));
+        self
+    }
+
+    /// Bind the ports of the load balancers already in the store, start health checks, and
+    /// keep reconciling with the store every [`RECONCILE`] so that load balancers created or
+    /// deleted by another node of a scaled-out deployment are served or dropped here too.
     ///
     /// # Errors
     /// Store failures.
-    pub async fn start(&self) -> Result<(), AwsError> {
+    pub async fn start(self: &Arc<Self>) -> Result<(), AwsError> {
+        self.reconcile().await?;
+        self.runtime.start_health_checks();
+        let me = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(RECONCILE).await;
+                let Some(svc) = me.upgrade() else { return };
+                if let Err(e) = svc.reconcile().await {
+                    tracing::warn!(error = %e.message, "elbv2 reconcile failed");
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// Serve what the store holds: bind load balancers not served here (on their persisted
+    /// port), drop the ones deleted, and take every routing change.
+    async fn reconcile(&self) -> Result<(), AwsError> {
+        let mut live = std::collections::HashSet::new();
+        let served: std::collections::HashMap<String, u16> =
+            self.runtime.served().into_iter().collect();
         let mut after: Option<String> = None;
         loop {
             let page = rampart_service::records::list::<State>(
@@ -264,19 +305,25 @@ impl ElbService {
                 store_unavailable,
             )
             .await?;
-            for (_, state) in &page {
+            for (key, state) in &page {
                 for lb in state.lbs.values() {
+                    live.insert(lb.arn.clone());
+                    if served.get(&lb.arn) == Some(&lb.port) {
+                        continue;
+                    }
                     if let Err(e) = self.runtime.rebind(&lb.arn, lb.port).await {
-                        tracing::error!(lb = %lb.arn, port = lb.port, error = %e, "load balancer port not bound");
+                        // Another process (another node on this host) may hold the port: say
+                        // so once, and keep trying.
+                        let first = self
+                            .bind_failures
+                            .lock()
+                            .is_ok_and(|mut f| f.insert((lb.arn.clone(), lb.port)));
+                        if first {
+                            tracing::warn!(lb = %lb.arn, port = lb.port, error = %e, "load balancer port not bound; retrying");
+                        }
                     }
                 }
-                for l in state.listeners.values() {
-                    self.mark_certificates(&l.desc);
-                    let lb = l.desc.load_balancer_arn.as_deref().unwrap_or_default();
-                    for a in &l.extra_certificates {
-                        self.certs.mark_in_use(a, lb);
-                    }
-                }
+                self.sync_certificate_users(key, state);
                 self.runtime.update(state);
             }
             match page.last() {
@@ -284,7 +331,23 @@ impl ElbService {
                 _ => break,
             }
         }
-        self.runtime.start_health_checks();
+        // A load balancer missing from two reconciles in a row was deleted elsewhere (one miss
+        // may be a load balancer bound here whose creation is not committed yet).
+        let mut missing_now = std::collections::HashSet::new();
+        let missed_before = self.missing.lock().map(|m| m.clone()).unwrap_or_default();
+        for (arn, _) in served {
+            if !live.contains(&arn) {
+                if missed_before.contains(&arn) {
+                    self.runtime.remove(&arn);
+                } else {
+                    missing_now.insert(arn);
+                }
+            }
+        }
+        if let Ok(mut m) = self.missing.lock() {
+            *m = missing_now;
+        }
+        self.runtime.retain_views(&live);
         Ok(())
     }
 

@@ -496,7 +496,8 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
         .with_certificates(elb_certificates)
         .with_waf_keys(waf_keys)
         .with_geo(geo)
-        .with_telemetry(waf_telemetry),
+        .with_telemetry(waf_telemetry)
+        .with_access_logs(config.data_dir.join("elb-logs")),
     );
     elb.start().await.map_err(|e| start_err("elbv2")(&e))?;
     services.insert("elbv2", elb as Arc<dyn Service>);
