@@ -192,6 +192,13 @@ fn tokenize(s: &[u8]) -> (Vec<u8>, Vec<(TokKind, usize, usize)>) {
                     .count();
                 i += n + 1;
             }
+            // `see you @ the meetup`: a lone `@` is punctuation.
+            b'@' if !s
+                .get(i + 1)
+                .is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, b'@' | b'_')) =>
+            {
+                i += 1;
+            }
             b'@' => {
                 let n = s[i..]
                     .iter()
@@ -343,10 +350,12 @@ fn sqli_in_context(s: &[u8], high: bool, after_quote: bool) -> bool {
             Tok::Word(b"select")
                 if i > 0
                     && matches!(toks.get(i - 1), Some(Tok::Open))
-                    && toks[i + 1..]
+                    && (toks[i + 1..]
                         .iter()
                         .take(12)
-                        .any(|t| matches!(t, Tok::Word(b"from"))) =>
+                        .any(|t| matches!(t, Tok::Word(b"from")))
+                        || matches!(next, Some(Tok::Word(w)) if FUNCS.contains(w))
+                            && matches!(next2, Some(Tok::Open))) =>
             {
                 return true;
             }
@@ -559,9 +568,7 @@ pub fn is_xss(s: &[u8]) -> bool {
             }
             // An attribute injected into an existing tag: `" onmouseover=alert(1)`.
             b'"' | b'\'' | b'`' => {
-                if attribute_at(&l[i + 1..])
-                    .is_some_and(|(name, value)| dangerous_attribute(name, value))
-                {
+                if injected_attribute(&l[i + 1..]) {
                     return true;
                 }
                 i += 1;
@@ -575,6 +582,36 @@ pub fn is_xss(s: &[u8]) -> bool {
 
 fn contains(h: &[u8], n: &[u8]) -> bool {
     h.windows(n.len()).any(|w| w == n)
+}
+
+/// After a quote that may close an attribute value: a dangerous attribute, possibly after a few
+/// attributes without values (`" autofocus onfocus="alert(1)`).
+fn injected_attribute(s: &[u8]) -> bool {
+    let mut rest = s;
+    for _ in 0..4 {
+        if attribute_at(rest).is_some_and(|(name, value)| dangerous_attribute(name, value)) {
+            return true;
+        }
+        // Skip one bare attribute name followed by whitespace, and try the next.
+        let start = rest
+            .iter()
+            .position(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0c | b'/'))
+            .unwrap_or(rest.len());
+        let word = rest[start..]
+            .iter()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_'))
+            .count();
+        let after = &rest[start + word..];
+        if word == 0
+            || !after
+                .first()
+                .is_some_and(|c| matches!(c, b' ' | b'\t' | b'/'))
+        {
+            return false;
+        }
+        rest = after;
+    }
+    false
 }
 
 /// After `<link`: whether the tag has an `href` attribute.
@@ -705,6 +742,7 @@ mod tests {
             "1 AND ASCII(SUBSTRING((SELECT password FROM users LIMIT 1),1,1))>64",
             "1) or 1=1--",
             "x' AND @@version LIKE '5%",
+            "(SELECT CONCAT(0x71,(SELECT (ELT(1=1,1))),0x71))",
         ] {
             assert!(is_sqli(attack.as_bytes(), false), "missed {attack}");
         }
@@ -733,6 +771,7 @@ mod tests {
             "name=O'Brien&email=pat.o@example.com&note=call me",
             "$$\\frac{n(n+1)}{2}$$ and $e^{i\\pi} + 1 = 0$",
             "srcset=\"/img/logo@2x.png 2x\" alt=\"Logo\"",
+            "Can't wait!! ;-) <3 see you @ the meetup",
         ] {
             assert!(
                 !is_sqli(benign.as_bytes(), false),
@@ -770,6 +809,7 @@ mod tests {
             "<svg><script>alert(1)</script></svg>",
             "<math><mtext><img src=x onerror=alert(1)>",
             "<link rel=stylesheet href=//evil.example/x.css>",
+            "\"autofocus onfocus=\"alert(1)",
         ] {
             assert!(is_xss(attack.as_bytes()), "missed {attack}");
         }
@@ -797,6 +837,7 @@ mod tests {
             "price: 5 < 10",
             "online=true",
             "name=jon&bio=I like <3 coffee",
+            "He said \"hi there my friend\" and left",
             "<rss><channel><item><link>https://example.com/a</link></item></channel></rss>",
             "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 24 24\"><path d=\"M1 1\"/></svg>",
         ] {

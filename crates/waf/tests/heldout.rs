@@ -242,5 +242,15 @@ fn heldout_rates_of_version_1_0() {
 fn validation_set_rates() {
     let attacks = load("validation_attacks.json");
     let benign = load("validation_benign.json");
-    report_on("validation set", &acl(None), &attacks, &benign);
+    let (detection, fp) = report_on("validation set", &acl(None), &attacks, &benign);
+    // First run (commit 21a0194): 95.1% (58/61), 3.1% (2/64); after the fixes it prompted:
+    // 100% (61/61), 1.6% (1/64).
+    assert!(
+        detection >= 90.0,
+        "validation detection fell to {detection:.1}% (floor 90%)"
+    );
+    assert!(
+        fp <= 5.0,
+        "validation false positives rose to {fp:.1}% (ceiling 5%)"
+    );
 }
