@@ -260,9 +260,9 @@ def test_rampart_managed_rule_groups(waf):
             "RampartIpReputationList", "RampartAnonymousIpList"} <= names
     assert {g["VendorName"] for g in groups} == {"Rampart"}
     d = waf.describe_managed_rule_group(VendorName="Rampart", Name="RampartSQLiRuleSet", Scope="REGIONAL")
-    assert d["VersionName"] == "Version_1.0" and d["Capacity"] > 0 and d["Rules"]
+    assert d["VersionName"] == "Version_1.1" and d["Capacity"] > 0 and d["Rules"]
     v = waf.list_available_managed_rule_group_versions(VendorName="Rampart", Name="RampartSQLiRuleSet", Scope="REGIONAL")
-    assert v["CurrentDefaultVersion"] == "Version_1.0"
+    assert v["CurrentDefaultVersion"] == "Version_1.1"
     with pytest.raises(ClientError) as e:
         waf.describe_managed_rule_group(VendorName="AWS", Name="AWSManagedRulesCommonRuleSet", Scope="REGIONAL")
     assert error_code(e.value) == "WAFNonexistentItemException"

@@ -149,7 +149,13 @@ fn tokenize(s: &[u8]) -> (Vec<u8>, Vec<(TokKind, usize, usize)>) {
                 // closed comment is whitespace; an unterminated one truncates the query.
                 i += 2;
                 if s.get(i) == Some(&b'!') {
+                    // `/*!50000UNION*/`: the optional version number is not part of the SQL.
                     i += 1;
+                    i += s[i..]
+                        .iter()
+                        .take(6)
+                        .take_while(|c| c.is_ascii_digit())
+                        .count();
                 } else if let Some(end) = s[i..].windows(2).position(|w| w == b"*/") {
                     i += end + 2;
                 } else {
@@ -172,6 +178,25 @@ fn tokenize(s: &[u8]) -> (Vec<u8>, Vec<(TokKind, usize, usize)>) {
             }
             b',' => {
                 toks.push((TokKind::Comma, 0, 0));
+                i += 1;
+            }
+            // `user@example.com`, `logo@2x.png`: an `@` right after a word character belongs
+            // to the word; SQL variables (`@@version`, `@v`) follow a space, operator or `(`.
+            b'@' if i > 0
+                && (s[i - 1].is_ascii_alphanumeric()
+                    || matches!(s[i - 1], b'.' | b'_' | b'-' | b'+')) =>
+            {
+                let n = s[i + 1..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+                    .count();
+                i += n + 1;
+            }
+            // `see you @ the meetup`: a lone `@` is punctuation.
+            b'@' if !s
+                .get(i + 1)
+                .is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, b'@' | b'_')) =>
+            {
                 i += 1;
             }
             b'@' => {
@@ -320,6 +345,20 @@ fn sqli_in_context(s: &[u8], high: bool, after_quote: bool) -> bool {
             {
                 return true;
             }
+            // A subquery `(SELECT ... FROM`: blind injection in a numeric context, e.g.
+            // `1 AND ASCII(SUBSTRING((SELECT password FROM users),1,1))>64`.
+            Tok::Word(b"select")
+                if i > 0
+                    && matches!(toks.get(i - 1), Some(Tok::Open))
+                    && (toks[i + 1..]
+                        .iter()
+                        .take(12)
+                        .any(|t| matches!(t, Tok::Word(b"from")))
+                        || matches!(next, Some(Tok::Word(w)) if FUNCS.contains(w))
+                            && matches!(next2, Some(Tok::Open))) =>
+            {
+                return true;
+            }
             Tok::Word(b"waitfor") if word(next, b"delay") || word(next, b"time") => return true,
             Tok::Word(w) if w.starts_with(b"information_schema") => return true,
             Tok::Word(b"into") if word(next, b"outfile") || word(next, b"dumpfile") => {
@@ -334,7 +373,15 @@ fn sqli_in_context(s: &[u8], high: bool, after_quote: bool) -> bool {
                     next2,
                     Some(Tok::Op(_) | Tok::Comment | Tok::Semi | Tok::Open | Tok::Close)
                 ) || (next2.is_none() && matches!(next, Some(Tok::Num | Tok::Str)));
-                if (is_value(next) && (high || then_sql))
+                // After a bare `)` (no quote broken out) the operand must be a literal:
+                // formulas and prose such as `f(x) and $y^2` or `(see above) or x = 1` are not
+                // injections, `1) or 1=1` is.
+                let operand = if high || broke_quote.is_some_and(|b| b <= i) {
+                    is_value(next)
+                } else {
+                    matches!(next, Some(Tok::Num | Tok::Str))
+                };
+                if (operand && (high || then_sql))
                     || matches!(next, Some(Tok::Open | Tok::Quote | Tok::Op(b'!')))
                 {
                     return true;
@@ -433,10 +480,7 @@ const SCRIPT_TAGS: &[&[u8]] = &[
     b"applet",
     b"meta",
     b"base",
-    b"link",
     b"style",
-    b"svg",
-    b"math",
     b"xml",
     b"import",
     b"form",
@@ -510,6 +554,12 @@ pub fn is_xss(s: &[u8]) -> bool {
                     if SCRIPT_TAGS.contains(&name) {
                         return true;
                     }
+                    // `<link>` loads a stylesheet or import only through `href`; `<link>` as
+                    // an element of RSS/Atom is text. `<svg>` and `<math>` are dangerous
+                    // through their attributes or children, which are checked like any other.
+                    if name == b"link" && link_loads(&l[j + name_len..]) {
+                        return true;
+                    }
                     if tag_attributes_are_dangerous(&l[j + name_len..]) {
                         return true;
                     }
@@ -518,9 +568,7 @@ pub fn is_xss(s: &[u8]) -> bool {
             }
             // An attribute injected into an existing tag: `" onmouseover=alert(1)`.
             b'"' | b'\'' | b'`' => {
-                if attribute_at(&l[i + 1..])
-                    .is_some_and(|(name, value)| dangerous_attribute(name, value))
-                {
+                if injected_attribute(&l[i + 1..]) {
                     return true;
                 }
                 i += 1;
@@ -534,6 +582,48 @@ pub fn is_xss(s: &[u8]) -> bool {
 
 fn contains(h: &[u8], n: &[u8]) -> bool {
     h.windows(n.len()).any(|w| w == n)
+}
+
+/// After a quote that may close an attribute value: a dangerous attribute, possibly after a few
+/// attributes without values (`" autofocus onfocus="alert(1)`).
+fn injected_attribute(s: &[u8]) -> bool {
+    let mut rest = s;
+    for _ in 0..4 {
+        if attribute_at(rest).is_some_and(|(name, value)| dangerous_attribute(name, value)) {
+            return true;
+        }
+        // Skip one bare attribute name followed by whitespace, and try the next.
+        let start = rest
+            .iter()
+            .position(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0c | b'/'))
+            .unwrap_or(rest.len());
+        let word = rest[start..]
+            .iter()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_'))
+            .count();
+        let after = &rest[start + word..];
+        if word == 0
+            || !after
+                .first()
+                .is_some_and(|c| matches!(c, b' ' | b'\t' | b'/'))
+        {
+            return false;
+        }
+        rest = after;
+    }
+    false
+}
+
+/// After `<link`: whether the tag has an `href` attribute.
+fn link_loads(s: &[u8]) -> bool {
+    let end = s.iter().position(|c| *c == b'>').unwrap_or(s.len());
+    let body = &s[..end];
+    (0..body.len()).any(|i| {
+        matches!(
+            body[i],
+            b' ' | b'\t' | b'\n' | b'\r' | 0x0c | b'/' | b'"' | b'\''
+        ) && attribute_at(&body[i + 1..]).is_some_and(|(name, _)| name == b"href")
+    })
 }
 
 /// After the tag name: checks each attribute up to `>`.
@@ -648,6 +738,11 @@ mod tests {
             "1 UNION/*!SELECT*/ 1",
             "x' order by 3--",
             "select * from information_schema.tables",
+            "1 /*!50000UNION*/ /*!50000SELECT*/ 1,2,3",
+            "1 AND ASCII(SUBSTRING((SELECT password FROM users LIMIT 1),1,1))>64",
+            "1) or 1=1--",
+            "x' AND @@version LIKE '5%",
+            "(SELECT CONCAT(0x71,(SELECT (ELT(1=1,1))),0x71))",
         ] {
             assert!(is_sqli(attack.as_bytes(), false), "missed {attack}");
         }
@@ -672,6 +767,11 @@ mod tests {
             "Rock 'n' Roll or Jazz",
             "if (a < b && c > d) { return x || y; }",
             "query($id: ID!) { user(id: $id) { name } }",
+            "Hi (see order 12) and write to jane@example.com; thanks",
+            "name=O'Brien&email=pat.o@example.com&note=call me",
+            "$$\\frac{n(n+1)}{2}$$ and $e^{i\\pi} + 1 = 0$",
+            "srcset=\"/img/logo@2x.png 2x\" alt=\"Logo\"",
+            "Can't wait!! ;-) <3 see you @ the meetup",
         ] {
             assert!(
                 !is_sqli(benign.as_bytes(), false),
@@ -705,6 +805,11 @@ mod tests {
             "<div style=\"width: expression(alert(1))\">",
             "<object data=\"data:text/html;base64,PHNjcmlwdD4=\">",
             "<ScRiPt >",
+            "<svg onload=alert(1)>",
+            "<svg><script>alert(1)</script></svg>",
+            "<math><mtext><img src=x onerror=alert(1)>",
+            "<link rel=stylesheet href=//evil.example/x.css>",
+            "\"autofocus onfocus=\"alert(1)",
         ] {
             assert!(is_xss(attack.as_bytes()), "missed {attack}");
         }
@@ -732,6 +837,9 @@ mod tests {
             "price: 5 < 10",
             "online=true",
             "name=jon&bio=I like <3 coffee",
+            "He said \"hi there my friend\" and left",
+            "<rss><channel><item><link>https://example.com/a</link></item></channel></rss>",
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 24 24\"><path d=\"M1 1\"/></svg>",
         ] {
             assert!(!is_xss(benign.as_bytes()), "false positive {benign}");
         }

@@ -57,7 +57,7 @@ fn acl() -> CompiledAcl {
     let rules: Vec<Rule> = serde_json::from_value(serde_json::json!([
         {"Name": "core", "Priority": 0, "OverrideAction": {"None": {}},
          "Statement": {"ManagedRuleGroupStatement": {"VendorName": "Rampart",
-            "Name": "RampartCommonRuleSet", "Version": "Version_1.0"}},
+            "Name": "RampartCommonRuleSet"}},
          "VisibilityConfig": {"SampledRequestsEnabled": true,
             "CloudWatchMetricsEnabled": true, "MetricName": "core"}},
         {"Name": "sql", "Priority": 1, "OverrideAction": {"None": {}},

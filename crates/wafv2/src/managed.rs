@@ -43,10 +43,19 @@ impl Group {
 /// 2026-11-01T00:00:00Z.
 const V1: i64 = 1_793_491_200_000;
 
-const VERSIONS: &[Version] = &[Version {
-    name: "Version_1.0",
-    published: V1,
-}];
+/// 2026-11-28T00:00:00Z.
+const V1_1: i64 = 1_795_824_000_000;
+
+const VERSIONS: &[Version] = &[
+    Version {
+        name: "Version_1.0",
+        published: V1,
+    },
+    Version {
+        name: "Version_1.1",
+        published: V1_1,
+    },
+];
 
 /// Every group, in the order ListAvailableManagedRuleGroups lists them.
 pub const GROUPS: &[Group] = &[
@@ -141,7 +150,7 @@ mod tests {
         for g in GROUPS {
             assert!(!g.rules.is_empty() && g.capacity() > 0, "{}", g.name);
             assert!(g.label_namespace.ends_with(':'));
-            assert_eq!(g.default_version(), "Version_1.0");
+            assert_eq!(g.default_version(), "Version_1.1");
         }
         assert!(find("AWS", "RampartSQLiRuleSet").is_none());
         assert!(find(VENDOR, "RampartSQLiRuleSet").is_some());
