@@ -255,29 +255,33 @@ impl Field {
                 if prefix.is_empty() {
                     return Extracted::Values(Vec::new());
                 }
-                match serde_json::from_slice::<serde_json::Value>(prefix) {
-                    Ok(doc) => {
-                        let mut out = Vec::new();
-                        match paths {
-                            None => collect_json(&doc, *scope, &mut out),
-                            Some(paths) => {
-                                for p in paths {
-                                    if let Some(node) = pointer(&doc, p) {
-                                        collect_json(node, *scope, &mut out);
-                                    }
-                                }
+                let doc = match serde_json::from_slice::<serde_json::Value>(prefix) {
+                    Ok(doc) => doc,
+                    Err(_) => match invalid {
+                        Some(BodyParsingFallbackBehavior::Match) => return Extracted::Forced(true),
+                        Some(BodyParsingFallbackBehavior::EvaluateAsString) => return one(prefix),
+                        Some(BodyParsingFallbackBehavior::NoMatch) => {
+                            return Extracted::Forced(false)
+                        }
+                        // Without a fallback AWS evaluates what parsed before the first error.
+                        None => match crate::partial_json::parse_prefix(prefix) {
+                            Some(doc) => doc,
+                            None => return Extracted::Forced(false),
+                        },
+                    },
+                };
+                let mut out = Vec::new();
+                match paths {
+                    None => collect_json(&doc, *scope, &mut out),
+                    Some(paths) => {
+                        for p in paths {
+                            if let Some(node) = pointer(&doc, p) {
+                                collect_json(node, *scope, &mut out);
                             }
                         }
-                        Extracted::Values(out.into_iter().map(Cow::Owned).collect())
                     }
-                    Err(_) => match invalid {
-                        Some(BodyParsingFallbackBehavior::Match) => Extracted::Forced(true),
-                        Some(BodyParsingFallbackBehavior::EvaluateAsString) => one(prefix),
-                        Some(BodyParsingFallbackBehavior::NoMatch) | None => {
-                            Extracted::Forced(false)
-                        }
-                    },
                 }
+                Extracted::Values(out.into_iter().map(Cow::Owned).collect())
             }
             Field::Headers {
                 filter,

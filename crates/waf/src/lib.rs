@@ -19,6 +19,7 @@ pub mod geo;
 pub mod managed;
 pub mod mmdb;
 pub mod model;
+mod partial_json;
 mod rate;
 mod request;
 mod statement;
