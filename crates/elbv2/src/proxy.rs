@@ -34,8 +34,8 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use crate::access_log::AccessLogs;
 use crate::certs::CertificateSource;
-use crate::fingerprint::Fingerprints;
 use crate::effects::{self, TlsInfo};
+use crate::fingerprint::Fingerprints;
 use crate::routing;
 use crate::shapes::elbv2 as s;
 use crate::state::{State, Tg};
