@@ -84,6 +84,9 @@ def byte(field, search, position, transforms):
 
 header = lambda n: {"SingleHeader": {"Name": n}}
 body = {"Body": {"OversizeHandling": "CONTINUE"}}
+json_values = {"JsonBody": {"MatchPattern": {"All": {}}, "MatchScope": "VALUE",
+                            "InvalidFallbackBehavior": "EVALUATE_AS_STRING",
+                            "OversizeHandling": "CONTINUE"}}
 rules20 = [
     rule("blocked-ips", 0, {"IPSetReferenceStatement": {"ARN": bad_ips["ARN"]}}),
     rule("blocked-forwarded", 1, {"IPSetReferenceStatement": {
@@ -105,7 +108,11 @@ rules20 = [
         "TextTransformations": none}}),
     rule("sqli-query", 10, {"SqliMatchStatement": {"FieldToMatch": {"QueryString": {}},
                                                    "TextTransformations": url}}),
-    rule("sqli-body", 11, {"SqliMatchStatement": {"FieldToMatch": body, "TextTransformations": url}}),
+    # SQLi in URL-encoded form bodies; JSON bodies are inspected value by value (rule 19), as
+    # the raw JSON text itself ("a","b") reads like SQL to a SQLi detector.
+    rule("sqli-form", 11, {"AndStatement": {"Statements": [
+        byte(header("content-type"), "application/x-www-form-urlencoded", "STARTS_WITH", lower),
+        {"SqliMatchStatement": {"FieldToMatch": body, "TextTransformations": url}}]}}),
     rule("xss-query", 12, {"XssMatchStatement": {"FieldToMatch": {"QueryString": {}},
                                                  "TextTransformations": url_html}}),
     rule("xss-body", 13, {"XssMatchStatement": {"FieldToMatch": body, "TextTransformations": url_html}}),
@@ -122,11 +129,9 @@ rules20 = [
         {"NotStatement": {"Statement": {"IPSetReferenceStatement": {"ARN": office["ARN"]}}}}]}}),
     rule("methods", 18, {"NotStatement": {"Statement": {"OrStatement": {"Statements": [
         byte({"Method": {}}, m, "EXACTLY", none) for m in ("GET", "POST", "HEAD", "PUT", "DELETE")]}}}}),
-    rule("xss-json", 19, {"XssMatchStatement": {
-        "FieldToMatch": {"JsonBody": {"MatchPattern": {"All": {}}, "MatchScope": "VALUE",
-                                      "InvalidFallbackBehavior": "EVALUATE_AS_STRING",
-                                      "OversizeHandling": "CONTINUE"}},
-        "TextTransformations": none}}),
+    rule("injection-json", 19, {"OrStatement": {"Statements": [
+        {kind: {"FieldToMatch": json_values, "TextTransformations": none}}
+        for kind in ("SqliMatchStatement", "XssMatchStatement")]}}),
 ]
 assert len(rules20) == 20
 

@@ -10,6 +10,7 @@
 
 #![forbid(unsafe_code)]
 
+mod acl_cache;
 pub mod certs;
 pub mod errors;
 mod proxy;
