@@ -9,6 +9,7 @@
 # measured.
 WAF_SECONDS="${BENCH_WAF_SECONDS:-5}"
 WAF_CONNECTIONS="${BENCH_WAF_CONNECTIONS:-16,64}"
+WAF_TARGETS="${BENCH_WAF_TARGETS:-a,b,c,d,e}"
 PYTHON="${BENCH_PYTHON:-/var/tmp/rampart-venv/bin/python}"
 UP_PORT=31670
 NGINX_PORT=31671
@@ -176,13 +177,13 @@ echo "verified: a, d forward everything; b, c, e block SQLi (query, form body) a
 echo "nginx $NGINX_VERSION, libmodsecurity3 $MODSEC_VERSION, OWASP CRS $CRS_VERSION (paranoia level 1)"
 echo "$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo); proxies on core 1, load generator and upstream on core 0"
 
+declare -A NAME=([a]="rampart ALB, no web ACL" [b]="rampart ALB, 20-rule web ACL"
+  [c]="rampart ALB, managed core + SQL groups" [d]="nginx reverse proxy"
+  [e]="nginx + ModSecurity + OWASP CRS")
+TARGETS=()
+for l in ${WAF_TARGETS//,/ }; do TARGETS+=(--waf-target "$l=${ADDR[$l]}=${NAME[$l]}"); done
 taskset -c 0 "$BIN" bench --only waf --credentials "$DIR/data/credentials" \
-  --kms-seconds "$WAF_SECONDS" --kms-connections "$WAF_CONNECTIONS" \
-  --waf-target "a=${ADDR[a]}=rampart ALB, no web ACL" \
-  --waf-target "b=${ADDR[b]}=rampart ALB, 20-rule web ACL" \
-  --waf-target "c=${ADDR[c]}=rampart ALB, managed core + SQL groups" \
-  --waf-target "d=${ADDR[d]}=nginx reverse proxy" \
-  --waf-target "e=${ADDR[e]}=nginx + ModSecurity + OWASP CRS" \
+  --kms-seconds "$WAF_SECONDS" --kms-connections "$WAF_CONNECTIONS" "${TARGETS[@]}" \
   --waf-ratio b/a,c/a,c/e,a/d || STATUS=$?
 echo "Rampart RSS after load: $(awk '/VmRSS/ {print $2" "$3}' /proc/$SERVER/status)"
 if grep -q "ModSecurity: Warning" "$DIR/modsec-error.log" 2>/dev/null; then

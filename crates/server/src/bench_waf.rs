@@ -199,6 +199,9 @@ fn row(workload: WafWorkload, connections: usize, t: &Target, f: &Figures) -> St
     )
 }
 
+/// The figures of one workload at one connection count, per target label.
+type Measured = (WafWorkload, usize, Vec<(String, Figures)>);
+
 /// Measure every WAF workload at every connection count on every target, print a row per run
 /// and then the requested ratios; returns the problems seen (runs with errors).
 pub async fn execute(plan: &Plan) -> Vec<String> {
@@ -211,8 +214,7 @@ pub async fn execute(plan: &Plan) -> Vec<String> {
         "{:<16} {:>4} | {:<3} {:<36} | {:>9} {:>8} {:>8} {:>6}",
         "workload", "conc", "", "target", "req/s", "p50 ms", "p99 ms", "err"
     );
-    // (workload, connections) -> figures per target label.
-    let mut results: Vec<(WafWorkload, usize, Vec<(String, Figures)>)> = Vec::new();
+    let mut results: Vec<Measured> = Vec::new();
     for w in WafWorkload::ALL {
         let request = w.request();
         for &c in &plan.kms_connections {
