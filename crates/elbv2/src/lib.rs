@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 pub mod access_log;
+mod acl_cache;
 pub mod attributes;
 pub mod certs;
 pub mod challenge;

@@ -54,8 +54,6 @@ const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(60);
 /// Health check period when a target group asks for none shorter.
 const HEALTH_TICK: Duration = Duration::from_secs(5);
-/// How long a compiled web ACL is reused before its referenced sets are checked again.
-const ACL_RECHECK: Duration = Duration::from_secs(1);
 
 /// Hop-by-hop headers, never forwarded.
 const HOP: [&str; 8] = [
@@ -123,7 +121,6 @@ struct Health {
 /// A compiled web ACL and what it was compiled from.
 struct CachedAcl {
     fingerprint: String,
-    checked: Instant,
     acl: Arc<CompiledAcl>,
     bodies: Value,
 }
@@ -136,6 +133,7 @@ pub struct Runtime {
     servers: Mutex<HashMap<String, (u16, JoinHandle<()>)>>,
     health: RwLock<HashMap<(String, String, u16), Health>>,
     acls: Mutex<HashMap<String, CachedAcl>>,
+    acl_cache: crate::acl_cache::AclCache,
     client: Client<HttpConnector, ProxyBody>,
     rr: AtomicUsize,
     /// Requests in flight per target: (target group, host, port).
@@ -300,6 +298,7 @@ impl Runtime {
             servers: Mutex::new(HashMap::new()),
             health: RwLock::new(HashMap::new()),
             acls: Mutex::new(HashMap::new()),
+            acl_cache: crate::acl_cache::AclCache::default(),
             client,
             rr: AtomicUsize::new(0),
             outstanding: Mutex::new(HashMap::new()),
@@ -781,7 +780,18 @@ impl Runtime {
 
     /// The compiled web ACL associated with `lb`, if any; an error when it cannot be used
     /// (requests are then refused, never forwarded unchecked).
+    /// The web ACL protecting `lb`, from the cache (see `acl_cache`) or the store.
     async fn web_acl(&self, lb: &str) -> Result<Option<(Arc<CompiledAcl>, Value)>, ()> {
+        let generation = rampart_wafv2::lookup::generation();
+        if let Some(hit) = self.acl_cache.get(lb, generation) {
+            return Ok(hit);
+        }
+        let loaded = self.load_web_acl(lb).await?;
+        self.acl_cache.put(lb, generation, &loaded);
+        Ok(loaded)
+    }
+
+    async fn load_web_acl(&self, lb: &str) -> Result<Option<(Arc<CompiledAcl>, Value)>, ()> {
         let entity = rampart_wafv2::lookup::web_acl_for_resource(self.store.as_ref(), lb)
             .await
             .map_err(|_| ())?;
@@ -791,16 +801,6 @@ impl Runtime {
             }
             return Ok(None);
         };
-        if let Ok(a) = self.acls.lock() {
-            if let Some(c) = a.get(lb) {
-                if c.fingerprint
-                    .starts_with(&format!("{}|", entity.lock_token))
-                    && c.checked.elapsed() < ACL_RECHECK
-                {
-                    return Ok(Some((Arc::clone(&c.acl), c.bodies.clone())));
-                }
-            }
-        }
         let mut pre = Prefetched::default();
         let mut fingerprint = format!("{}|", entity.lock_token);
         let mut todo = Vec::new();
@@ -862,7 +862,6 @@ impl Runtime {
         if let Ok(mut a) = self.acls.lock() {
             if let Some(c) = a.get_mut(lb) {
                 if c.fingerprint == fingerprint {
-                    c.checked = Instant::now();
                     return Ok(Some((Arc::clone(&c.acl), c.bodies.clone())));
                 }
             }
@@ -905,7 +904,6 @@ impl Runtime {
                 lb.to_owned(),
                 CachedAcl {
                     fingerprint,
-                    checked: Instant::now(),
                     acl: Arc::clone(&acl),
                     bodies: bodies.clone(),
                 },

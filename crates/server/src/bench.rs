@@ -618,9 +618,17 @@ pub enum Selection {
     SecretsManager,
     /// SSM `GetParameter` and Secrets Manager `GetSecretValue`.
     Params,
+    /// Plain HTTP through load balancers and WAFs (`--waf-target`), not part of `all`.
+    Waf,
 }
 
 impl Selection {
+    /// Whether the WAF workloads run.
+    #[must_use]
+    pub fn waf(self) -> bool {
+        self == Selection::Waf
+    }
+
     /// Whether STS `GetCallerIdentity` runs.
     #[must_use]
     pub fn sts(self) -> bool {
@@ -669,8 +677,12 @@ pub struct Plan {
     /// Duration of each KMS, SSM and Secrets Manager run.
     pub kms_duration: Duration,
     /// Connection counts of the KMS, SSM and Secrets Manager runs (one run per count and
-    /// workload).
+    /// workload), and of the WAF runs.
     pub kms_connections: Vec<usize>,
+    /// The WAF workloads' targets, `(label, host:port)`, measured in this order.
+    pub waf_targets: Vec<(String, String)>,
+    /// Ratios of requests/s to print, `(numerator label, denominator label)`.
+    pub waf_ratios: Vec<(String, String)>,
 }
 
 /// Unmeasured warm-up before each measured run.
@@ -679,12 +691,17 @@ const WARM_UP: Duration = Duration::from_secs(1);
 const PEER_CREDENTIALS: (&str, &str) = ("FOOBARKEY", "FOOBARSECRET");
 
 /// Warm `addr` up with `request`, then measure it.
-async fn measure(addr: &str, request: &[u8], connections: usize, duration: Duration) -> Figures {
+pub(crate) async fn measure(
+    addr: &str,
+    request: &[u8],
+    connections: usize,
+    duration: Duration,
+) -> Figures {
     let _ = run(addr, request.to_vec(), connections, WARM_UP).await;
     run(addr, request.to_vec(), connections, duration).await
 }
 
-fn ms(us: u64) -> f64 {
+pub(crate) fn ms(us: u64) -> f64 {
     #[allow(clippy::cast_precision_loss)]
     let ms = us as f64 / 1000.0;
     ms
@@ -806,6 +823,9 @@ pub async fn execute(plan: &Plan) -> Vec<String> {
         secret: PEER_CREDENTIALS.1.to_owned(),
     };
     let peer = plan.peer.as_deref();
+    if plan.only.waf() {
+        return crate::bench_waf::execute(plan).await;
+    }
     println!("{}", header(&plan.peer_name));
     if plan.only.sts() {
         let w = Workload::GetCallerIdentity;

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod bench;
+pub mod bench_waf;
 pub mod config;
 pub mod coverage;
 pub mod events;

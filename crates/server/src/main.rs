@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 
 use rampart_server::config::ServeConfig;
-use rampart_server::{app, bench, coverage, front};
+use rampart_server::{app, bench, bench_waf, coverage, front};
 
 #[derive(Parser)]
 #[command(
@@ -75,6 +75,12 @@ enum Command {
         /// per value.
         #[arg(long, value_delimiter = ',', default_value = "16,64")]
         kms_connections: Vec<usize>,
+        /// A target of `--only waf`: `LABEL=HOST:PORT[=DESCRIPTION]` (repeatable).
+        #[arg(long)]
+        waf_target: Vec<String>,
+        /// A requests/s ratio to print for `--only waf`: `NUM/DEN` of target labels.
+        #[arg(long, value_delimiter = ',')]
+        waf_ratio: Vec<String>,
     },
 }
 
@@ -246,7 +252,11 @@ fn main() -> std::process::ExitCode {
                 connections,
                 kms_seconds,
                 kms_connections,
+                waf_target,
+                waf_ratio,
             } => {
+                let waf_targets = bench_waf::parse_targets(&waf_target)?;
+                let waf_ratios = bench_waf::parse_ratios(&waf_ratio)?;
                 let (access_key_id, secret) = read_profile(&credentials, "rampart")
                     .ok_or("no profile 'rampart' in the credentials file")?;
                 let plan = bench::Plan {
@@ -262,6 +272,8 @@ fn main() -> std::process::ExitCode {
                     sts_connections: connections,
                     kms_duration: Duration::from_secs(kms_seconds.unwrap_or(seconds)),
                     kms_connections,
+                    waf_targets,
+                    waf_ratios,
                 };
                 let problems = bench::execute(&plan).await;
                 if problems.is_empty() {

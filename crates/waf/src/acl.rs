@@ -5,14 +5,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::error::CompileError;
-use crate::field::Field;
 use crate::model::{
     BlockAction, CustomResponse, DefaultAction, ImmunityConfig, RequestHandlingAction, Rule,
-    RuleAction, RuleActionOverride, RuleGroup, Statement, TextTransformationType,
+    RuleAction, RuleActionOverride, RuleGroup, Statement,
 };
 use crate::rate::{Clock, SystemClock};
 use crate::request::Request;
-use crate::statement::{Compiler, EvalCtx, Stmt};
+use crate::statement::{Compiler, EvalCtx, SlotDef, Stmt};
 use crate::Resolve;
 
 /// The body inspection limits AWS offers (`AssociationConfig`): 8 KB default, up to 64 KB.
@@ -505,7 +504,7 @@ impl WebAcl {
 pub struct CompiledAcl {
     rules: Vec<CRule>,
     default: CAction,
-    slots: Vec<(Field, Vec<TextTransformationType>)>,
+    slots: Vec<SlotDef>,
     options: CompileOptions,
 }
 

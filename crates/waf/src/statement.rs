@@ -33,7 +33,7 @@ pub(crate) struct Compiler<'r> {
     pub(crate) resolver: &'r dyn Resolve,
     /// (field, transformation chain) → slot in the per-request cache.
     slots: HashMap<String, usize>,
-    pub(crate) slot_defs: Vec<(Field, Vec<TextTransformationType>)>,
+    pub(crate) slot_defs: Vec<SlotDef>,
     pub(crate) rate_window_default: u64,
     pub(crate) rate_capacity: usize,
 }
@@ -50,26 +50,55 @@ impl<'r> Compiler<'r> {
     }
 
     /// The cache slot of a field with its transformations, shared by identical statements.
+    /// Every prefix of the chain gets a slot too, so chains with a common start (URL_DECODE_UNI,
+    /// URL_DECODE, then LOWERCASE or HTML_ENTITY_DECODE) compute the common part once per
+    /// request.
     fn slot(
         &mut self,
         field: &crate::model::FieldToMatch,
         tts: &[TextTransformation],
     ) -> Result<usize, CompileError> {
-        let chain = sorted_chain(tts)?;
-        let key = format!(
-            "{}|{:?}",
-            serde_json::to_string(field).unwrap_or_default(),
-            chain
-        );
-        if let Some(slot) = self.slots.get(&key) {
-            return Ok(*slot);
+        let chain: Vec<TextTransformationType> = sorted_chain(tts)?
+            .into_iter()
+            .filter(|t| *t != TextTransformationType::None)
+            .collect();
+        let field_key = serde_json::to_string(field).unwrap_or_default();
+        let mut compiled = None;
+        let mut slot = None;
+        for n in 0..=chain.len() {
+            let key = format!("{field_key}|{:?}", &chain[..n]);
+            if let Some(s) = self.slots.get(&key) {
+                slot = Some(*s);
+                continue;
+            }
+            let field = match &compiled {
+                Some(f) => Clone::clone(f),
+                None => {
+                    let f = Field::compile(field)?;
+                    compiled = Some(f.clone());
+                    f
+                }
+            };
+            let derive = match (n.checked_sub(1), slot) {
+                (Some(last), Some(parent)) => Some((parent, chain[last])),
+                _ => None,
+            };
+            let id = self.slot_defs.len();
+            self.slot_defs.push(SlotDef { field, derive });
+            self.slots.insert(key, id);
+            slot = Some(id);
         }
-        let compiled = Field::compile(field)?;
-        let slot = self.slot_defs.len();
-        self.slot_defs.push((compiled, chain));
-        self.slots.insert(key, slot);
-        Ok(slot)
+        slot.ok_or_else(|| CompileError::Invalid("FieldToMatch is empty".into()))
     }
+}
+
+/// One entry of the per-request cache: a field's raw values, or those of another entry with one
+/// more transformation applied.
+#[derive(Debug, Clone)]
+pub(crate) struct SlotDef {
+    pub(crate) field: Field,
+    /// `(parent slot, transformation)`; `None` for the untransformed field.
+    pub(crate) derive: Option<(usize, TextTransformationType)>,
 }
 
 /// Transformations sorted by priority; priorities must be distinct.
@@ -94,7 +123,7 @@ pub(crate) fn sorted_chain(
 /// Per-request evaluation state: the transformed-field cache and the labels added so far.
 pub(crate) struct EvalCtx<'a, 'b> {
     pub(crate) req: &'b Request<'a>,
-    pub(crate) slots: &'b [(Field, Vec<TextTransformationType>)],
+    pub(crate) slots: &'b [SlotDef],
     pub(crate) cache: Vec<OnceCell<Extracted<'a>>>,
     pub(crate) labels: Vec<String>,
     pub(crate) now: u64,
@@ -102,24 +131,23 @@ pub(crate) struct EvalCtx<'a, 'b> {
 }
 
 impl<'a> EvalCtx<'a, '_> {
-    /// The transformed values of slot `i`, computed at most once per request.
+    /// The transformed values of slot `i`, computed at most once per request (a transformed
+    /// slot starts from its parent's values, computed once as well).
     fn values(&self, i: usize) -> &Extracted<'a> {
-        let req = self.req;
-        let body_limit = self.body_limit;
-        let slots = self.slots;
         self.cache[i].get_or_init(|| {
-            let Some((field, chain)) = slots.get(i) else {
+            let Some(def) = self.slots.get(i) else {
                 return Extracted::Forced(false);
             };
-            match field.extract(req, body_limit) {
-                Extracted::Forced(b) => Extracted::Forced(b),
+            let Some((parent, t)) = def.derive else {
+                return def.field.extract(self.req, self.body_limit);
+            };
+            match self.values(parent) {
+                Extracted::Forced(b) => Extracted::Forced(*b),
                 Extracted::Values(vs) => Extracted::Values(
-                    vs.into_iter()
-                        .map(|v| match v {
-                            Cow::Borrowed(b) => transform::apply_chain(chain, b),
-                            Cow::Owned(o) => {
-                                Cow::Owned(transform::apply_chain(chain, &o).into_owned())
-                            }
+                    vs.iter()
+                        .map(|v| match transform::apply_changed(t, v) {
+                            Some(changed) => Cow::Owned(changed),
+                            None => v.clone(),
                         })
                         .collect(),
                 ),
@@ -505,7 +533,9 @@ impl Stmt {
             Stmt::RegexSet(slot, set) => any_value(ctx, *slot, |v| set.is_match(v)),
             Stmt::Size(slot, op, size, untransformed) => {
                 let real = if *untransformed {
-                    ctx.slots.get(*slot).and_then(|(f, _)| f.real_size(ctx.req))
+                    ctx.slots
+                        .get(*slot)
+                        .and_then(|d| d.field.real_size(ctx.req))
                 } else {
                     None
                 };

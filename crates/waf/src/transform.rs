@@ -17,11 +17,30 @@ use crate::model::TextTransformationType as T;
 pub fn apply_chain<'a>(chain: &[T], input: &'a [u8]) -> Cow<'a, [u8]> {
     let mut value = Cow::Borrowed(input);
     for t in chain {
-        if *t != T::None {
-            value = Cow::Owned(apply(*t, &value));
+        if let Some(changed) = apply_changed(*t, &value) {
+            value = Cow::Owned(changed);
         }
     }
     value
+}
+
+/// Applies one transformation, or answers `None` without copying when a cheap scan shows it
+/// would return its input unchanged (the common case for benign traffic: no `%` to decode, no
+/// `&` entity, no backslash escape, nothing to lowercase).
+#[must_use]
+pub fn apply_changed(t: T, s: &[u8]) -> Option<Vec<u8>> {
+    let unchanged = match t {
+        T::None => true,
+        T::UrlDecode | T::UrlDecodeUni => !s.iter().any(|b| matches!(b, b'%' | b'+')),
+        T::HtmlEntityDecode => !s.contains(&b'&'),
+        T::Lowercase => !s.iter().any(u8::is_ascii_uppercase),
+        T::Uppercase => !s.iter().any(u8::is_ascii_lowercase),
+        T::JsDecode | T::JsDecodeExt | T::CssDecode | T::EscapeSeqDecode => !s.contains(&b'\\'),
+        T::ReplaceComments => !s.windows(2).any(|w| w == b"/*"),
+        T::RemoveNulls | T::ReplaceNulls => !s.contains(&0),
+        _ => false,
+    };
+    (!unchanged).then(|| apply(t, s))
 }
 
 /// Applies one transformation.
@@ -129,11 +148,18 @@ fn url_decode(s: &[u8], unicode: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(s.len());
     let mut i = 0;
     while i < s.len() {
-        let b = s[i];
+        // Copy the run up to the next `+` or `%` in one go.
+        let run = s[i..]
+            .iter()
+            .position(|b| matches!(b, b'+' | b'%'))
+            .unwrap_or(s.len() - i);
+        out.extend_from_slice(&s[i..i + run]);
+        i += run;
+        let Some(&b) = s.get(i) else { break };
         if b == b'+' {
             out.push(b' ');
             i += 1;
-        } else if b == b'%' {
+        } else {
             if unicode && matches!(s.get(i + 1), Some(b'u' | b'U')) {
                 if let Some(cp) = hex_run(s, i + 2, 4) {
                     push_code_point(&mut out, cp);
@@ -154,9 +180,6 @@ fn url_decode(s: &[u8], unicode: bool) -> Vec<u8> {
                     i += 1;
                 }
             }
-        } else {
-            out.push(b);
-            i += 1;
         }
     }
     out
@@ -653,6 +676,60 @@ fn utf8_to_unicode(s: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn skipped_transformations_are_exactly_the_identities() {
+        let samples: [&[u8]; 8] = [
+            b"plain text 123",
+            b"a+b%20c%u0041",
+            b"x &amp; &lt;y&gt;",
+            b"MiXeD CaSe",
+            b"esc\\x41 \\u0041 \\n",
+            b"sel/**/ect -- #",
+            b"nul\0byte",
+            b"",
+        ];
+        let all = [
+            T::None,
+            T::CompressWhiteSpace,
+            T::HtmlEntityDecode,
+            T::Lowercase,
+            T::Uppercase,
+            T::CmdLine,
+            T::CmdLineWin,
+            T::CmdLineUnix,
+            T::UrlDecode,
+            T::UrlDecodeUni,
+            T::Base64Decode,
+            T::Base64DecodeExt,
+            T::HexDecode,
+            T::ReplaceComments,
+            T::RemoveCommentsChar,
+            T::EscapeSeqDecode,
+            T::SqlHexDecode,
+            T::CssDecode,
+            T::JsDecode,
+            T::JsDecodeExt,
+            T::NormalizePath,
+            T::NormalizePathWin,
+            T::RemoveNulls,
+            T::ReplaceNulls,
+            T::Utf8ToUnicode,
+            T::RemoveWhitespace,
+            T::Trim,
+            T::TrimLeft,
+            T::TrimRight,
+        ];
+        for t in all {
+            for s in samples {
+                let full = apply(t, s);
+                match apply_changed(t, s) {
+                    Some(v) => assert_eq!(v, full, "{t:?} on {s:?}"),
+                    None => assert_eq!(full, s, "{t:?} skipped on {s:?} but changes it"),
+                }
+            }
+        }
+    }
 
     fn t(kind: T, input: &str) -> String {
         String::from_utf8_lossy(&apply(kind, input.as_bytes())).into_owned()

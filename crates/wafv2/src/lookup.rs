@@ -6,6 +6,8 @@ use rampart_store::Store;
 
 use crate::records::{self, AssociationRecord, Entity, Kind, NS_ASSOCIATION};
 
+pub use crate::records::generation;
+
 /// The web ACL associated with `resource_arn` (a load balancer ARN), if any.
 ///
 /// # Errors

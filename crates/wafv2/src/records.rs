@@ -162,5 +162,16 @@ pub async fn commit(
     ops: Vec<Op>,
     conflict: impl FnOnce() -> AwsError,
 ) -> Result<(), AwsError> {
-    rampart_service::records::commit(store, ops, conflict, store_unavailable).await
+    let result = rampart_service::records::commit(store, ops, conflict, store_unavailable).await;
+    GENERATION.fetch_add(1, std::sync::atomic::Ordering::Release);
+    result
+}
+
+/// Moves after every WAFv2 commit of this process (before the API answers), so the load
+/// balancers' cached web ACLs are known to be stale without reading the store.
+static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The current WAFv2 write generation of this process.
+pub fn generation() -> u64 {
+    GENERATION.load(std::sync::atomic::Ordering::Acquire)
 }
