@@ -7,25 +7,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
 use rampart_waf::managed::WithManaged;
-use rampart_waf::model::{DefaultAction, IpSet, RegexPatternSet, Rule, RuleGroup};
-use rampart_waf::{CompileOptions, Resolve, WebAcl};
-
-struct Nothing;
-
-impl Resolve for Nothing {
-    fn ip_set(&self, _: &str) -> Option<IpSet> {
-        None
-    }
-    fn regex_pattern_set(&self, _: &str) -> Option<RegexPatternSet> {
-        None
-    }
-    fn rule_group(&self, _: &str) -> Option<RuleGroup> {
-        None
-    }
-    fn managed_rule_group(&self, _: &str, _: &str, _: Option<&str>) -> Option<RuleGroup> {
-        None
-    }
-}
+use rampart_waf::model::{DefaultAction, Rule};
+use rampart_waf::{CompileOptions, WebAcl};
 
 const WORDS: [&str; 8] = [
     "lorem",
@@ -67,7 +50,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     let default: DefaultAction = serde_json::from_str(r#"{"Allow":{}}"#)?;
     let resolver = WithManaged {
-        inner: &Nothing,
+        inner: &rampart_waf::NoEntities,
         lists_dir: None,
     };
     let acl = WebAcl::compile(&default, &rules, &resolver, &CompileOptions::default())?;

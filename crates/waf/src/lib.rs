@@ -54,3 +54,23 @@ pub trait Resolve {
         version: Option<&str>,
     ) -> Option<RuleGroup>;
 }
+
+/// A resolver that knows no IP sets, regex pattern sets or rule groups (wrap it in
+/// [`managed::WithManaged`] for Rampart's managed groups alone).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoEntities;
+
+impl Resolve for NoEntities {
+    fn ip_set(&self, _: &str) -> Option<IpSet> {
+        None
+    }
+    fn regex_pattern_set(&self, _: &str) -> Option<RegexPatternSet> {
+        None
+    }
+    fn rule_group(&self, _: &str) -> Option<RuleGroup> {
+        None
+    }
+    fn managed_rule_group(&self, _: &str, _: &str, _: Option<&str>) -> Option<RuleGroup> {
+        None
+    }
+}

@@ -194,23 +194,6 @@ mod tests {
     use crate::model::DefaultAction;
     use crate::{CompileOptions, Request, WebAcl};
 
-    struct Empty;
-
-    impl Resolve for Empty {
-        fn ip_set(&self, _: &str) -> Option<IpSet> {
-            None
-        }
-        fn regex_pattern_set(&self, _: &str) -> Option<RegexPatternSet> {
-            None
-        }
-        fn rule_group(&self, _: &str) -> Option<RuleGroup> {
-            None
-        }
-        fn managed_rule_group(&self, _: &str, _: &str, _: Option<&str>) -> Option<RuleGroup> {
-            None
-        }
-    }
-
     /// `(group, [(rule, wcu)])` as the WAFv2 API's catalogue publishes them.
     fn catalogue() -> Vec<(String, Vec<(String, u64)>)> {
         let text = include_str!("../../wafv2/src/managed.rs");
@@ -291,7 +274,7 @@ mod tests {
         }]))
         .expect("rules");
         let resolver = WithManaged {
-            inner: &Empty,
+            inner: &crate::NoEntities,
             lists_dir: dir,
         };
         let allow: DefaultAction =

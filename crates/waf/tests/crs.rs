@@ -6,8 +6,8 @@
 use std::net::IpAddr;
 
 use rampart_waf::managed::WithManaged;
-use rampart_waf::model::{DefaultAction, IpSet, RegexPatternSet, Rule, RuleGroup};
-use rampart_waf::{Action, CompileOptions, CompiledAcl, Request, Resolve, WebAcl};
+use rampart_waf::model::{DefaultAction, Rule};
+use rampart_waf::{Action, CompileOptions, CompiledAcl, Request, WebAcl};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -36,23 +36,6 @@ fn slash() -> String {
     "/".into()
 }
 
-struct Nothing;
-
-impl Resolve for Nothing {
-    fn ip_set(&self, _: &str) -> Option<IpSet> {
-        None
-    }
-    fn regex_pattern_set(&self, _: &str) -> Option<RegexPatternSet> {
-        None
-    }
-    fn rule_group(&self, _: &str) -> Option<RuleGroup> {
-        None
-    }
-    fn managed_rule_group(&self, _: &str, _: &str, _: Option<&str>) -> Option<RuleGroup> {
-        None
-    }
-}
-
 fn acl() -> CompiledAcl {
     let rules: Vec<Rule> = serde_json::from_value(serde_json::json!([
         {"Name": "core", "Priority": 0, "OverrideAction": {"None": {}},
@@ -70,7 +53,7 @@ fn acl() -> CompiledAcl {
     let default: DefaultAction =
         serde_json::from_value(serde_json::json!({"Allow": {}})).expect("default action");
     let resolver = WithManaged {
-        inner: &Nothing,
+        inner: &rampart_waf::NoEntities,
         lists_dir: None,
     };
     WebAcl::compile(&default, &rules, &resolver, &CompileOptions::default()).expect("compiles")

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use rampart_waf::managed::WithManaged;
-use rampart_waf::model::{DefaultAction, IpSet, RegexPatternSet, Rule, RuleGroup};
-use rampart_waf::{Action, CompileOptions, CompiledAcl, Request, Resolve, WebAcl};
+use rampart_waf::model::{DefaultAction, Rule};
+use rampart_waf::{Action, CompileOptions, CompiledAcl, Request, WebAcl};
 use serde::Deserialize;
 
 /// The body inspection limit of an Application Load Balancer web ACL (8 KiB).
@@ -40,23 +40,6 @@ fn slash() -> String {
     "/".into()
 }
 
-struct Nothing;
-
-impl Resolve for Nothing {
-    fn ip_set(&self, _: &str) -> Option<IpSet> {
-        None
-    }
-    fn regex_pattern_set(&self, _: &str) -> Option<RegexPatternSet> {
-        None
-    }
-    fn rule_group(&self, _: &str) -> Option<RuleGroup> {
-        None
-    }
-    fn managed_rule_group(&self, _: &str, _: &str, _: Option<&str>) -> Option<RuleGroup> {
-        None
-    }
-}
-
 /// The three groups at `version` (the default version when `None`).
 fn acl(version: Option<&str>) -> CompiledAcl {
     let group = |priority: u32, name: &str| {
@@ -78,7 +61,7 @@ fn acl(version: Option<&str>) -> CompiledAcl {
     let default: DefaultAction =
         serde_json::from_value(serde_json::json!({"Allow": {}})).expect("default action");
     let resolver = WithManaged {
-        inner: &Nothing,
+        inner: &rampart_waf::NoEntities,
         lists_dir: None,
     };
     let options = CompileOptions {

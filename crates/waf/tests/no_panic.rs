@@ -56,30 +56,9 @@ proptest! {
         let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus/attacks.json")).expect("corpus");
         let v: serde_json::Value = serde_json::from_str(&text).expect("json");
         let rules: Vec<rampart_waf::model::Rule> = serde_json::from_value(v["rules"].clone()).expect("rules");
-        let acl = rampart_waf::WebAcl::compile(&serde_json::from_value(v["default_action"].clone()).expect("default"), &rules, &NoRefs, &rampart_waf::CompileOptions::default()).expect("compile");
+        let acl = rampart_waf::WebAcl::compile(&serde_json::from_value(v["default_action"].clone()).expect("default"), &rules, &rampart_waf::NoEntities, &rampart_waf::CompileOptions::default()).expect("compile");
         let headers: Vec<(&str, &[u8])> = vec![("cookie", &hv), ("x-forwarded-for", &hv)];
         let req = rampart_waf::Request { query: &query, headers: &headers, body_prefix: &body, body_len: body.len() as u64, ..rampart_waf::Request::new("POST", &path, IpAddr::from([10, 0, 0, 1])) };
         let _ = acl.evaluate(&req);
-    }
-}
-
-struct NoRefs;
-impl rampart_waf::Resolve for NoRefs {
-    fn ip_set(&self, _: &str) -> Option<rampart_waf::model::IpSet> {
-        None
-    }
-    fn regex_pattern_set(&self, _: &str) -> Option<rampart_waf::model::RegexPatternSet> {
-        None
-    }
-    fn rule_group(&self, _: &str) -> Option<rampart_waf::model::RuleGroup> {
-        None
-    }
-    fn managed_rule_group(
-        &self,
-        _: &str,
-        _: &str,
-        _: Option<&str>,
-    ) -> Option<rampart_waf::model::RuleGroup> {
-        None
     }
 }
