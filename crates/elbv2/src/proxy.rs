@@ -981,12 +981,12 @@ impl Runtime {
         let query = parts.uri.query().unwrap_or_default().to_owned();
         // With a web ACL, Rampart's CAPTCHA / challenge endpoints are answered here, never
         // inspected or forwarded.
-        if let (true, Some(c)) = (
-            path.starts_with(crate::challenge::PREFIX),
-            self.challenger(),
-        ) {
-            if c.active(lb).await {
-                return c.serve(lb, &parts, body, &host, tls).await;
+        // (The challenger is looked up only for those paths, not on every request.)
+        if path.starts_with(crate::challenge::PREFIX) {
+            if let Some(c) = self.challenger() {
+                if c.active(lb).await {
+                    return c.serve(lb, &parts, body, &host, tls).await;
+                }
             }
         }
 
