@@ -5,8 +5,10 @@
 pub mod acm;
 pub mod acme;
 pub mod pca;
+pub mod registration;
 pub mod shapes;
 pub mod x509;
 
 pub use acm::AcmService;
 pub use pca::PcaService;
+pub use registration::{ACM_REGISTRATION, PCA_REGISTRATION};

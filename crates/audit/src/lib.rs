@@ -4,12 +4,14 @@
 #![forbid(unsafe_code)]
 
 mod lookup;
+pub mod registration;
 pub mod shapes;
 mod writer;
 
 use serde_json::{json, Value};
 
 pub use lookup::CloudTrailService;
+pub use registration::REGISTRATION;
 pub use writer::Auditor;
 
 /// The facts of one request, gathered by the server.
@@ -47,6 +49,8 @@ pub struct EventFacts {
     pub resources: Vec<(String, String)>,
     /// Account whose trail receives the event.
     pub recipient_account: Option<String>,
+    /// CloudTrail's `readOnly`: the operation changes no state (the service declares which).
+    pub read_only: bool,
 }
 
 /// Who made the call, in CloudTrail's `userIdentity` terms.
@@ -64,35 +68,6 @@ pub struct Identity {
     pub user_name: Option<String>,
     /// For assumed roles: (role ARN, role name, role id, session issued ISO time).
     pub session_issuer: Option<(String, String, String, Option<String>)>,
-}
-
-/// Whether CloudTrail counts `operation` as read-only.
-#[must_use]
-pub fn read_only(operation: &str) -> bool {
-    // KMS's cryptographic operations change no state; CloudTrail records them as readOnly.
-    const KMS_CRYPTO: &[&str] = &[
-        "Encrypt",
-        "Decrypt",
-        "ReEncrypt",
-        "GenerateDataKey",
-        "GenerateDataKeyWithoutPlaintext",
-        "GenerateDataKeyPair",
-        "GenerateDataKeyPairWithoutPlaintext",
-        "GenerateRandom",
-        "GenerateMac",
-        "VerifyMac",
-        "Sign",
-        "Verify",
-        "DeriveSharedSecret",
-        "Encapsulate",
-        "Decapsulate",
-    ];
-    KMS_CRYPTO.contains(&operation)
-        || [
-            "Get", "List", "Describe", "Lookup", "Search", "Check", "Validate",
-        ]
-        .iter()
-        .any(|p| operation.starts_with(p))
 }
 
 /// The name LookupEvents filters by `Username`.
@@ -168,7 +143,7 @@ pub fn event_json(facts: &EventFacts, event_id: &str) -> Value {
         "responseElements": facts.response_elements,
         "requestID": facts.request_id,
         "eventID": event_id,
-        "readOnly": read_only(&facts.event_name),
+        "readOnly": facts.read_only,
         "eventType": "AwsApiCall",
         "managementEvent": true,
         "recipientAccountId": facts.recipient_account,

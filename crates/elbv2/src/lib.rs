@@ -28,6 +28,7 @@ pub mod errors;
 pub mod fingerprint;
 pub mod limits;
 mod proxy;
+pub mod registration;
 pub mod routing;
 mod service;
 pub mod shapes;
@@ -35,4 +36,5 @@ pub mod ssl_policies;
 pub mod state;
 mod trust_stores;
 
+pub use registration::REGISTRATION;
 pub use service::ElbService;

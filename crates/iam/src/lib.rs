@@ -9,6 +9,7 @@ pub mod ids;
 pub mod managed;
 pub mod principals;
 pub mod records;
+pub mod registration;
 pub mod shapes;
 mod sts_api;
 
@@ -25,6 +26,7 @@ use rampart_store::{Expect, Store};
 pub use authorizer::IamAuthorizer;
 pub use iam_api::IamService;
 use records::{ns, AccountRecord, KeyRecord, SessionKind, SessionRecord, UserRecord};
+pub use registration::{IAM_REGISTRATION, STS_REGISTRATION};
 pub use sts_api::StsService;
 
 /// Shared identity state: the store, the sealer for secrets, and the clock.

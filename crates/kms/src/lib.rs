@@ -28,6 +28,7 @@ pub mod mac;
 pub mod material;
 pub mod quota;
 pub mod records;
+pub mod registration;
 mod service;
 pub mod shapes;
 pub mod signing;
@@ -37,6 +38,7 @@ pub use context::EncryptionContext;
 pub use error::KmsError;
 pub use material::KeyMaterial;
 pub use rampart_crypto::SecretBytes;
+pub use registration::REGISTRATION;
 pub use service::{KmsService, ViaCiphertext};
 pub use spec::{
     EncapsulationAlgorithm, EncryptionAlgorithm, KeyAgreementAlgorithm, KeySpec, KeyUsage,

@@ -5,10 +5,12 @@
 
 pub mod password;
 pub mod records;
+pub mod registration;
 pub mod rotators;
 pub mod schedule;
 mod service;
 pub mod shapes;
 pub mod stages;
 
+pub use registration::REGISTRATION;
 pub use service::SecretsManagerService;

@@ -5,10 +5,11 @@ use std::io::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
-use rampart_audit::{Auditor, CloudTrailService};
+use rampart_audit::Auditor;
 use rampart_crypto::Sealer;
-use rampart_iam::{IamAuthorizer, IamService, Identity, StsService};
+use rampart_iam::{IamAuthorizer, Identity};
 use rampart_protocol::limits::Limits;
+use rampart_service::registry::{Entry, Node, Registration};
 use rampart_service::scheduler::Scheduler;
 use rampart_service::{ManualClock, Service};
 use rampart_sigv4::SigningKeyCache;
@@ -40,6 +41,8 @@ pub struct App {
     pub authorizer: Arc<IamAuthorizer>,
     /// Services by model key.
     pub services: HashMap<&'static str, Arc<dyn Service>>,
+    /// What each service declared, by model key.
+    pub registrations: HashMap<&'static str, &'static Registration>,
     /// Audit writer.
     pub auditor: Auditor,
     /// The business clock (movable in dev mode).
@@ -64,7 +67,7 @@ pub struct App {
 
 /// Parameter Store's `/aws/reference/secretsmanager/…` parameters: Secrets Manager's
 /// GetSecretValue for the caller of GetParameter, made through Parameter Store.
-struct SecretsThroughSsm(Arc<rampart_secretsmanager::SecretsManagerService>);
+pub(crate) struct SecretsThroughSsm(pub(crate) Arc<rampart_secretsmanager::SecretsManagerService>);
 
 #[async_trait::async_trait]
 impl rampart_ssm::SecretsReference for SecretsThroughSsm {
@@ -129,7 +132,7 @@ impl rampart_ssm::SecretsReference for SecretsThroughSsm {
 
 /// Audits KMS calls that services make for their callers, as CloudTrail does: the event names
 /// the caller, with the calling service as source address and user agent.
-struct InternalAuditor(Auditor);
+pub(crate) struct InternalAuditor(pub(crate) Auditor);
 
 #[async_trait::async_trait]
 impl rampart_service::InternalAudit for InternalAuditor {
@@ -161,6 +164,7 @@ impl rampart_service::InternalAudit for InternalAuditor {
             error_message: error.map(|e| e.message.clone()),
             resources,
             recipient_account: Some(ctx.caller.account.clone()),
+            read_only: (rampart_kms::REGISTRATION.read_only)(&ctx.operation),
         };
         if error.is_some() {
             self.0.record_durably(facts).await;
@@ -172,7 +176,7 @@ impl rampart_service::InternalAudit for InternalAuditor {
 
 /// Records the events Secrets Manager itself produces (`RotationStarted`, `RotationSucceeded`,
 /// `RotationFailed`, …) as CloudTrail events of `secretsmanager.amazonaws.com`, durably.
-struct SecretsManagerAuditor(Auditor);
+pub(crate) struct SecretsManagerAuditor(pub(crate) Auditor);
 
 #[async_trait::async_trait]
 impl rampart_service::InternalAudit for SecretsManagerAuditor {
@@ -204,13 +208,14 @@ impl rampart_service::InternalAudit for SecretsManagerAuditor {
             error_message: error.map(|e| e.message.clone()),
             resources,
             recipient_account: Some(ctx.caller.account.clone()),
+            read_only: false,
         };
         self.0.record_durably(facts).await;
     }
 }
 
 /// The `FIRST-LAST` port range of RAMPART_ELB_PORTS.
-fn elb_ports(range: &str) -> Result<(u16, u16), StartError> {
+pub(crate) fn elb_ports(range: &str) -> Result<(u16, u16), StartError> {
     let parsed = range
         .split_once('-')
         .and_then(|(a, b)| Some((a.trim().parse::<u16>().ok()?, b.trim().parse::<u16>().ok()?)))
@@ -233,6 +238,46 @@ const META: &str = "meta";
 /// # Errors
 /// When the store, the root key or the data dir cannot be used.
 pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
+    build_with(config, crate::registry::SERVICES).await
+}
+
+/// Services by model key and their declarations, built in list order on `node`.
+async fn build_services(
+    node: &mut Node,
+    entries: &[Entry],
+) -> Result<
+    (
+        HashMap<&'static str, Arc<dyn Service>>,
+        HashMap<&'static str, &'static Registration>,
+    ),
+    StartError,
+> {
+    rampart_service::registry::check(entries).map_err(StartError)?;
+    let mut services = HashMap::new();
+    let mut registrations = HashMap::new();
+    for entry in entries {
+        let r = entry.registration;
+        let service = (entry.build)(node)
+            .await
+            .map_err(|e| StartError(format!("{}: {e}", r.key())))?;
+        // The router dispatches on the service's own table; coverage reads the declaration.
+        if service.model().key != r.key() || service.implemented() != r.implemented {
+            return Err(StartError(format!(
+                "{}: the service's operation table differs from its registration",
+                r.key()
+            )));
+        }
+        services.insert(r.key(), service);
+        registrations.insert(r.key(), r);
+    }
+    Ok((services, registrations))
+}
+
+/// Build the node serving the services of `entries` (tests add their own).
+///
+/// # Errors
+/// When the store, the root key, the data dir or a service cannot be used.
+pub async fn build_with(config: ServeConfig, entries: &[Entry]) -> Result<Arc<App>, StartError> {
     let started = std::time::Instant::now();
     create_private_dir(&config.data_dir)
         .map_err(|e| start_err("cannot create the data dir")(&e))?;
@@ -255,31 +300,7 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
     ));
     let authorizer = Arc::new(IamAuthorizer::new(Arc::clone(&identity)));
     let auditor = Auditor::start(Arc::clone(&store), Some(config.data_dir.join("audit")));
-    let mut services: HashMap<&'static str, Arc<dyn Service>> = HashMap::new();
-    services.insert("iam", Arc::new(IamService::new(Arc::clone(&identity))));
-    services.insert(
-        "sts",
-        Arc::new(StsService::new(
-            Arc::clone(&identity),
-            Arc::clone(&authorizer),
-        )),
-    );
     let scheduler = Arc::new(Scheduler::new());
-    let quota_mode = match config.kms_quotas.as_str() {
-        "" if config.dev => rampart_kms::quota::QuotaMode::Off,
-        "" => rampart_kms::quota::QuotaMode::Aws { scale: 1.0 },
-        given => rampart_kms::quota::QuotaMode::parse(given).map_err(StartError)?,
-    };
-    let kms = Arc::new(
-        rampart_kms::KmsService::new(
-            Arc::clone(&store),
-            Arc::clone(&identity.sealer),
-            clock.clone(),
-        )
-        .with_quotas(quota_mode)
-        .with_internal_audit(Arc::new(InternalAuditor(auditor.clone())))
-        .with_key_stores(key_stores(&config)?),
-    );
     let targets = crate::events::Target::parse_list(&config.event_webhooks).map_err(StartError)?;
     let events = Arc::new(crate::events::StoreEventBus::new(
         Arc::clone(&store),
@@ -331,186 +352,36 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
     } else {
         None
     };
-    let kms_jobs = Arc::clone(&kms);
-    scheduler.every(
-        "kms.housekeeping",
-        chrono::Duration::seconds(60),
-        Arc::new(move |now| {
-            let kms = Arc::clone(&kms_jobs);
-            Box::pin(async move { kms.housekeeping(now.timestamp_millis()).await })
-        }),
-    );
-    services.insert("kms", Arc::clone(&kms) as Arc<dyn Service>);
-    let rotators =
-        rampart_secretsmanager::rotators::Rotators::parse(&config.rotators).map_err(StartError)?;
-    let secretsmanager = Arc::new(
-        rampart_secretsmanager::SecretsManagerService::new(
-            Arc::clone(&store),
-            Arc::clone(&kms),
-            clock.clone(),
-            Arc::clone(&events) as Arc<dyn rampart_service::events::EventBus>,
-            Arc::clone(&authorizer) as Arc<dyn rampart_service::Authorizer>,
-            rotators,
-        )
-        .with_audit(Arc::new(SecretsManagerAuditor(auditor.clone()))),
-    );
-    let sm_jobs = Arc::clone(&secretsmanager);
-    scheduler.every(
-        "secretsmanager.housekeeping",
-        chrono::Duration::seconds(60),
-        Arc::new(move |now| {
-            let sm = Arc::clone(&sm_jobs);
-            Box::pin(async move { sm.housekeeping(now.timestamp_millis()).await })
-        }),
-    );
-    services.insert(
-        "secretsmanager",
-        Arc::clone(&secretsmanager) as Arc<dyn Service>,
-    );
-    let ssm = Arc::new(
-        rampart_ssm::SsmService::new(
-            Arc::clone(&store),
-            Arc::clone(&kms),
-            Arc::clone(&events) as Arc<dyn rampart_service::events::EventBus>,
-            clock.clone(),
-        )
-        .with_secrets(Arc::new(SecretsThroughSsm(Arc::clone(&secretsmanager)))),
-    );
-    let ssm_jobs = Arc::clone(&ssm);
-    scheduler.every(
-        "ssm.policies",
-        chrono::Duration::seconds(60),
-        Arc::new(move |now| {
-            let ssm = Arc::clone(&ssm_jobs);
-            Box::pin(async move { ssm.run_policies(now.timestamp_millis()).await })
-        }),
-    );
-    services.insert("ssm", ssm as Arc<dyn Service>);
-    let pca = Arc::new(rampart_acm::PcaService::new(
+    let mut node = Node::new(
         Arc::clone(&store),
-        Arc::clone(&identity.sealer),
         clock.clone(),
-        pca_crl_base_url(config.listen),
-        config.data_dir.join("acm-pca-audit-reports"),
-    ));
-    let pca_jobs = Arc::clone(&pca);
-    scheduler.every(
-        "acm-pca.housekeeping",
-        chrono::Duration::seconds(60),
-        Arc::new(move |now| {
-            let pca = Arc::clone(&pca_jobs);
-            Box::pin(async move { pca.housekeeping(now.timestamp_millis()).await })
-        }),
-    );
-    services.insert("acm-pca", Arc::clone(&pca) as Arc<dyn Service>);
-    let acm = Arc::new(
-        rampart_acm::AcmService::new(
-            Arc::clone(&store),
-            Arc::clone(&identity.sealer),
-            clock.clone(),
-            Arc::clone(&pca),
-        )
-        .with_events(Arc::clone(&events) as Arc<dyn rampart_service::events::EventBus>),
-    );
-    let acm = match acme_settings(&config)? {
-        Some(settings) => {
-            let acm = Arc::new(
-                Arc::into_inner(acm)
-                    .ok_or_else(|| StartError("ACM service shared early".to_owned()))?
-                    .with_acme(settings),
-            );
-            if let Some(addr) = config.acme_http01_listen {
-                let listener = tokio::net::TcpListener::bind(addr)
-                    .await
-                    .map_err(|e| start_err("RAMPART_ACME_HTTP01_LISTEN")(&e))?;
-                tokio::spawn(rampart_acm::acm::public::serve_http01(
-                    Arc::clone(&acm),
-                    listener,
-                ));
-            }
-            acm
-        }
-        None => acm,
-    };
-    acm.attach();
-    if let (Some(certs), Some(arn)) = (&tls, &config.tls_certificate_arn) {
-        certs
-            .present_acm(Arc::clone(&acm), arn)
-            .await
-            .map_err(|e| StartError(format!("RAMPART_TLS_CERTIFICATE_ARN: {e}")))?;
-        acm.mark_in_use(arn, &rampart_acm::acm::listener_user(arn));
-    }
-    let acme_jobs = Arc::clone(&acm);
-    scheduler.every(
-        "acm.acme",
-        chrono::Duration::seconds(1),
-        Arc::new(move |now| {
-            let acm = Arc::clone(&acme_jobs);
-            Box::pin(async move { acm.acme_tick(now.timestamp_millis()).await })
-        }),
-    );
-    let acm_jobs = Arc::clone(&acm);
-    scheduler.every(
-        "acm.housekeeping",
-        chrono::Duration::seconds(3600),
-        Arc::new(move |now| {
-            let acm = Arc::clone(&acm_jobs);
-            Box::pin(async move { acm.housekeeping(now.timestamp_millis()).await })
-        }),
-    );
-    let elb_certificates = Arc::clone(&acm);
-    services.insert("acm", acm as Arc<dyn Service>);
-    let waf_keys = Arc::new(rampart_wafv2::secret::WafKeys::new(
-        Arc::clone(&store),
-        Arc::clone(&identity.sealer),
-    ));
-    // WAF telemetry: the proxy reports each decision; WAFv2 answers GetSampledRequests and
-    // GetRateBasedStatementManagedKeys from it and it writes WAF logs under <data dir>/waf-logs.
-    let waf_telemetry = rampart_wafv2::Telemetry::new(Arc::clone(&store), clock.clone());
-    waf_telemetry.start_logging(
-        config.data_dir.join("waf-logs"),
+        Arc::clone(&scheduler),
         Arc::clone(&events) as Arc<dyn rampart_service::events::EventBus>,
+        Arc::clone(&authorizer) as Arc<dyn rampart_service::Authorizer>,
+        config.data_dir.clone(),
     );
-    services.insert(
-        "wafv2",
-        Arc::new(
-            rampart_wafv2::Wafv2Service::new(Arc::clone(&store), clock.clone())
-                .with_keys(Arc::clone(&waf_keys))
-                .with_telemetry(Arc::clone(&waf_telemetry)),
-        ) as Arc<dyn Service>,
-    );
-    let geo = Arc::new(
-        rampart_waf::GeoDatabases::open(
-            config.geoip_country_db.as_deref(),
-            config.geoip_asn_db.as_deref(),
-        )
-        .map_err(|e| StartError(e.to_string()))?,
-    );
-    geo.watch(std::time::Duration::from_secs(5));
-    let elb = Arc::new(
-        rampart_elbv2::ElbService::new(
-            Arc::clone(&store),
-            clock.clone(),
-            elb_ports(&config.elb_ports)?,
-        )
-        .with_certificates(elb_certificates)
-        .with_waf_keys(waf_keys)
-        .with_geo(geo)
-        .with_telemetry(waf_telemetry)
-        .with_access_logs(config.data_dir.join("elb-logs")),
-    );
-    elb.start().await.map_err(|e| start_err("elbv2")(&e))?;
-    services.insert("elbv2", elb as Arc<dyn Service>);
-    services.insert(
-        "cloudtrail",
-        Arc::new(CloudTrailService::new(Arc::clone(&store), auditor.clone())),
-    );
+    node.provide(Arc::new(config.clone()));
+    node.provide(Arc::clone(&identity.sealer));
+    node.provide(Arc::clone(&identity));
+    node.provide(Arc::clone(&authorizer));
+    node.provide(Arc::new(auditor.clone()));
+    if let Some(certs) = &tls {
+        node.provide(Arc::clone(certs));
+    }
+    let (services, registrations) = build_services(&mut node, entries).await?;
+    let kms = node
+        .need::<rampart_kms::KmsService>("the node")
+        .map_err(StartError)?;
+    let pca = node
+        .need::<rampart_acm::PcaService>("the node")
+        .map_err(StartError)?;
     let app = App {
         config,
         store,
         identity,
         authorizer,
         services,
+        registrations,
         auditor,
         clock,
         scheduler,
@@ -528,7 +399,7 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
 }
 
 /// The ACME client settings of ACM's public certificates, when a directory is configured.
-fn acme_settings(
+pub(crate) fn acme_settings(
     config: &ServeConfig,
 ) -> Result<Option<rampart_acm::acme::AcmeSettings>, StartError> {
     let Some(directory) = &config.acme_directory else {
@@ -552,7 +423,7 @@ fn acme_settings(
 
 /// Where issued certificates say Rampart serves CRLs: the listen address (loopback when it
 /// listens on all addresses); a CA's CrlConfiguration `CustomCname` overrides the host.
-fn pca_crl_base_url(listen: std::net::SocketAddr) -> String {
+pub(crate) fn pca_crl_base_url(listen: std::net::SocketAddr) -> String {
     let mut addr = listen;
     if addr.ip().is_unspecified() {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
@@ -561,7 +432,9 @@ fn pca_crl_base_url(listen: std::net::SocketAddr) -> String {
 }
 
 /// The KMS custom key store settings: CloudHSM clusters and how to reach XKS proxies.
-fn key_stores(config: &ServeConfig) -> Result<rampart_kms::keystore::KeyStores, StartError> {
+pub(crate) fn key_stores(
+    config: &ServeConfig,
+) -> Result<rampart_kms::keystore::KeyStores, StartError> {
     let clusters = rampart_kms::keystore::cloudhsm::parse_clusters(&config.cloudhsm_clusters)
         .map_err(|e| start_err("RAMPART_CLOUDHSM_CLUSTERS")(&e))?;
     let ca = match &config.xks_ca_file {

@@ -5,6 +5,10 @@ use std::fmt::Write as _;
 
 use rampart_protocol::generated::ALL;
 
+use rampart_service::registry::Entry;
+
+use crate::registry::SERVICES;
+
 /// One row of the coverage table.
 #[derive(Debug, Clone)]
 pub struct Row {
@@ -16,189 +20,38 @@ pub struct Row {
     pub total: usize,
 }
 
-/// Operations each service crate implements, from its dispatch table.
+/// Operations a service implements, from its registration (the table it dispatches on).
 #[must_use]
 pub fn implemented(service: &str) -> &'static [&'static str] {
-    match service {
-        "iam" => rampart_iam::IamService::IMPLEMENTED,
-        "sts" => rampart_iam::StsService::IMPLEMENTED,
-        "kms" => rampart_kms::KmsService::IMPLEMENTED,
-        "secretsmanager" => rampart_secretsmanager::SecretsManagerService::IMPLEMENTED,
-        "ssm" => rampart_ssm::SsmService::IMPLEMENTED,
-        "acm-pca" => rampart_acm::PcaService::IMPLEMENTED,
-        "acm" => rampart_acm::AcmService::IMPLEMENTED,
-        "cloudtrail" => rampart_audit::CloudTrailService::IMPLEMENTED,
-        "wafv2" => rampart_wafv2::Wafv2Service::IMPLEMENTED,
-        "elbv2" => rampart_elbv2::ElbService::IMPLEMENTED,
-        _ => &[],
-    }
+    implemented_in(SERVICES, service)
 }
 
-/// Parts of a model that an issue treats as a whole: (service, name, operations).
-pub const AREAS: &[(&str, &str, &[&str])] = &[
-    (
-        "ssm",
-        "Parameter Store",
-        &[
-            "PutParameter",
-            "GetParameter",
-            "GetParameters",
-            "GetParametersByPath",
-            "DescribeParameters",
-            "GetParameterHistory",
-            "DeleteParameter",
-            "DeleteParameters",
-            "LabelParameterVersion",
-            "UnlabelParameterVersion",
-        ],
-    ),
-    (
-        "acm",
-        "classic operations (not the ACME endpoints)",
-        &[
-            "AddTagsToCertificate",
-            "DeleteCertificate",
-            "DescribeCertificate",
-            "ExportCertificate",
-            "GetAccountConfiguration",
-            "GetCertificate",
-            "ImportCertificate",
-            "ListCertificateDomainValidations",
-            "ListCertificates",
-            "ListTagsForCertificate",
-            "ListTagsForResource",
-            "PutAccountConfiguration",
-            "RemoveTagsFromCertificate",
-            "RenewCertificate",
-            "RequestCertificate",
-            "ResendValidationEmail",
-            "RevokeCertificate",
-            "SearchCertificates",
-            "TagResource",
-            "UntagResource",
-            "UpdateCertificateOptions",
-        ],
-    ),
-    (
-        "wafv2",
-        "all but Bot Control traffic data and monetization",
-        &[
-            "AssociateWebACL",
-            "CheckCapacity",
-            "CreateAPIKey",
-            "CreateIPSet",
-            "CreateRegexPatternSet",
-            "CreateRuleGroup",
-            "CreateWebACL",
-            "DeleteAPIKey",
-            "DeleteFirewallManagerRuleGroups",
-            "DeleteIPSet",
-            "DeleteLoggingConfiguration",
-            "DeletePermissionPolicy",
-            "DeleteRegexPatternSet",
-            "DeleteRuleGroup",
-            "DeleteWebACL",
-            "DescribeAllManagedProducts",
-            "DescribeManagedProductsByVendor",
-            "DescribeManagedRuleGroup",
-            "DisassociateWebACL",
-            "GenerateMobileSdkReleaseUrl",
-            "GetDecryptedAPIKey",
-            "GetIPSet",
-            "GetLoggingConfiguration",
-            "GetManagedRuleSet",
-            "GetMobileSdkRelease",
-            "GetPermissionPolicy",
-            "GetRateBasedStatementManagedKeys",
-            "GetRegexPatternSet",
-            "GetRuleGroup",
-            "GetSampledRequests",
-            "GetWebACL",
-            "GetWebACLForResource",
-            "ListAPIKeys",
-            "ListAvailableManagedRuleGroupVersions",
-            "ListAvailableManagedRuleGroups",
-            "ListIPSets",
-            "ListLoggingConfigurations",
-            "ListManagedRuleSets",
-            "ListMobileSdkReleases",
-            "ListRegexPatternSets",
-            "ListResourcesForWebACL",
-            "ListRuleGroups",
-            "ListTagsForResource",
-            "ListWebACLs",
-            "PutLoggingConfiguration",
-            "PutManagedRuleSetVersions",
-            "PutPermissionPolicy",
-            "TagResource",
-            "UntagResource",
-            "UpdateIPSet",
-            "UpdateManagedRuleSetVersionExpiryDate",
-            "UpdateRegexPatternSet",
-            "UpdateRuleGroup",
-            "UpdateWebACL",
-        ],
-    ),
-    (
-        "elbv2",
-        "application load balancers (no trust stores)",
-        &[
-            "AddListenerCertificates",
-            "AddTags",
-            "CreateListener",
-            "CreateLoadBalancer",
-            "CreateRule",
-            "CreateTargetGroup",
-            "DeleteListener",
-            "DeleteLoadBalancer",
-            "DeleteRule",
-            "DeleteTargetGroup",
-            "DeregisterTargets",
-            "DescribeAccountLimits",
-            "DescribeCapacityReservation",
-            "DescribeListenerAttributes",
-            "DescribeListenerCertificates",
-            "DescribeListeners",
-            "DescribeLoadBalancerAttributes",
-            "DescribeLoadBalancers",
-            "DescribeRules",
-            "DescribeSSLPolicies",
-            "DescribeTags",
-            "DescribeTargetGroupAttributes",
-            "DescribeTargetGroups",
-            "DescribeTargetHealth",
-            "GetResourcePolicy",
-            "ModifyCapacityReservation",
-            "ModifyIpPools",
-            "ModifyListener",
-            "ModifyListenerAttributes",
-            "ModifyLoadBalancerAttributes",
-            "ModifyRule",
-            "ModifyTargetGroup",
-            "ModifyTargetGroupAttributes",
-            "RegisterTargets",
-            "RemoveListenerCertificates",
-            "RemoveTags",
-            "SetIpAddressType",
-            "SetRulePriorities",
-            "SetSecurityGroups",
-            "SetSubnets",
-        ],
-    ),
-];
+/// Operations a service of `entries` implements, from its registration.
+#[must_use]
+pub fn implemented_in(entries: &[Entry], service: &str) -> &'static [&'static str] {
+    entries
+        .iter()
+        .find(|e| e.registration.key() == service)
+        .map_or(&[], |e| e.registration.implemented)
+}
 
-/// Rows for the [`AREAS`]: (label, implemented, total).
+/// Rows for the parts of models counted separately: (label, implemented, total).
 #[must_use]
 pub fn areas() -> Vec<(String, usize, usize)> {
-    AREAS
+    SERVICES
         .iter()
-        .map(|(service, name, ops)| {
-            let have = implemented(service);
-            (
-                format!("{service}: {name}"),
-                ops.iter().filter(|o| have.contains(o)).count(),
-                ops.len(),
-            )
+        .flat_map(|e| {
+            let r = e.registration;
+            r.areas.iter().map(move |a| {
+                (
+                    format!("{}: {}", r.key(), a.name),
+                    a.operations
+                        .iter()
+                        .filter(|o| r.implemented.contains(o))
+                        .count(),
+                    a.operations.len(),
+                )
+            })
         })
         .collect()
 }
@@ -206,9 +59,15 @@ pub fn areas() -> Vec<(String, usize, usize)> {
 /// The coverage table, one row per model.
 #[must_use]
 pub fn table() -> Vec<Row> {
+    table_for(SERVICES)
+}
+
+/// The coverage table of a node serving `entries`, one row per model.
+#[must_use]
+pub fn table_for(entries: &[Entry]) -> Vec<Row> {
     ALL.iter()
         .map(|m| {
-            let ops = implemented(m.key);
+            let ops = implemented_in(entries, m.key);
             Row {
                 service: m.key,
                 implemented: ops.iter().filter(|o| m.operation(o).is_some()).count(),
@@ -272,19 +131,6 @@ mod tests {
             readme.contains(table.trim()),
             "README's coverage table is stale; paste `rampart coverage --markdown`:\n{table}"
         );
-    }
-
-    #[test]
-    fn every_area_operation_exists_in_its_model() {
-        for (service, _, ops) in super::AREAS {
-            let m = rampart_protocol::generated::ALL
-                .iter()
-                .find(|m| m.key == *service)
-                .expect("area of a known model");
-            for op in *ops {
-                assert!(m.operation(op).is_some(), "{service} has no operation {op}");
-            }
-        }
     }
 
     #[test]

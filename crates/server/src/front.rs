@@ -388,6 +388,10 @@ async fn handle_aws(
         error_message: None,
         resources: Vec::new(),
         recipient_account: None,
+        read_only: app
+            .registrations
+            .get(id.model.key)
+            .is_some_and(|r| (r.read_only)(&id.operation)),
     };
     let result = async {
         let Some(signed) = signed.as_ref() else {
@@ -422,7 +426,7 @@ async fn handle_aws(
     // A call that may change state is answered only once its audit event is durable; a
     // read-only call's event is queued and written with the next batch (within milliseconds),
     // as CloudTrail delivers events asynchronously.
-    if rampart_audit::read_only(&facts.event_name) && facts.error_code.is_none() {
+    if facts.read_only && facts.error_code.is_none() {
         app.auditor.record(facts).await;
     } else {
         app.auditor.record_durably(facts).await;

@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod events;
 pub mod records;
+pub mod registry;
 pub mod scheduler;
 pub mod unique;
 

@@ -8,7 +8,9 @@ pub mod names;
 pub mod policies;
 pub mod public;
 pub mod records;
+pub mod registration;
 mod service;
 pub mod shapes;
 
+pub use registration::REGISTRATION;
 pub use service::{ResolvedSecret, SecretsReference, SsmService};

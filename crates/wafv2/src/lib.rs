@@ -11,11 +11,13 @@ pub mod logging;
 pub mod lookup;
 pub mod managed;
 pub mod records;
+pub mod registration;
 pub mod secret;
 mod service;
 pub mod shapes;
 pub mod telemetry;
 pub mod validate;
 
+pub use registration::REGISTRATION;
 pub use service::Wafv2Service;
 pub use telemetry::Telemetry;
