@@ -298,6 +298,52 @@ def gen_types(svc, model):
             else:
                 out.append(f"        d.field({lit(ident.replace('r#', ''))}, &self.{ident});\n")
         out.append("        d.finish()\n    }\n}\n\n")
+    out.append(gen_error_codes(model))
+    return "".join(out)
+
+
+def gen_error_codes(model):
+    """The model's exception shapes as one enum with AWS's wire code and HTTP status."""
+    shapes = model["shapes"]
+    errors = []
+    for n in sorted(shapes):
+        sh = shapes[n]
+        if not sh.get("exception"):
+            continue
+        info = sh.get("error", {})
+        code = info.get("code", n)
+        status = info.get("httpStatusCode", 500 if sh.get("fault") else 400)
+        errors.append((type_ident(n), n, code, status))
+    if not errors:
+        return ""
+    out = ["/// The errors of this service's model: each exception shape with AWS's code and HTTP\n",
+           "/// status. `ErrorCode::NotFoundException.with(\"…\")` builds the error a client receives.\n",
+           "#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]\n",
+           "pub enum ErrorCode {\n"]
+    for ident, n, code, status in errors:
+        out.append(f"    /// `{code}` (HTTP {status}), the `{n}` shape.\n")
+        out.append(f"    {ident},\n")
+    out.append("}\n\n")
+    out.append("impl ErrorCode {\n")
+    out.append("    /// Every error of the model.\n")
+    out.append("    pub const ALL: &'static [ErrorCode] = &[\n")
+    for ident, *_ in errors:
+        out.append(f"        ErrorCode::{ident},\n")
+    out.append("    ];\n\n")
+    out.append("    /// The code on the wire.\n")
+    out.append("    pub const fn code(self) -> &'static str {\n        match self {\n")
+    for ident, n, code, status in errors:
+        out.append(f"            ErrorCode::{ident} => {lit(code)},\n")
+    out.append("        }\n    }\n\n")
+    out.append("    /// The HTTP status AWS answers with.\n")
+    out.append("    pub const fn status(self) -> u16 {\n        match self {\n")
+    for ident, n, code, status in errors:
+        out.append(f"            ErrorCode::{ident} => {status},\n")
+    out.append("        }\n    }\n\n")
+    out.append("    /// The error with this code, AWS's status and `message`.\n")
+    out.append("    pub fn with(self, message: impl Into<String>) -> rampart_protocol::AwsError {\n")
+    out.append("        rampart_protocol::AwsError::new(self.code(), self.status(), message)\n")
+    out.append("    }\n}\n")
     return "".join(out)
 
 

@@ -32,3 +32,25 @@ fn read_only(operation: &str) -> bool {
     ];
     CRYPTO.contains(&operation) || rampart_service::registry::read_only_by_name(operation)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::shapes::kms::ErrorCode;
+
+    #[test]
+    fn error_codes_carry_the_models_code_and_status() {
+        let e = ErrorCode::NotFoundException.with("Key 'x' does not exist");
+        assert_eq!((e.code.as_ref(), e.status), ("NotFoundException", 400));
+        assert_eq!(ErrorCode::KMSInternalException.status(), 500);
+        let model = &rampart_protocol::generated::kms::MODEL;
+        for code in ErrorCode::ALL {
+            let info = model.error_by_code(code.code()).expect("in the model");
+            // Server faults without a status in the model answer 500, as AWS does.
+            if info.sender_fault {
+                assert_eq!(info.status, code.status(), "{}", code.code());
+            } else {
+                assert!(code.status() >= 500, "{}", code.code());
+            }
+        }
+    }
+}

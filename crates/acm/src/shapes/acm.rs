@@ -2664,3 +2664,121 @@ impl std::fmt::Debug for X509Attributes {
     }
 }
 
+/// The errors of this service's model: each exception shape with AWS's code and HTTP
+/// status. `ErrorCode::NotFoundException.with("…")` builds the error a client receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// `AccessDeniedException` (HTTP 400), the `AccessDeniedException` shape.
+    AccessDeniedException,
+    /// `ConflictException` (HTTP 400), the `ConflictException` shape.
+    ConflictException,
+    /// `InternalServerException` (HTTP 500), the `InternalServerException` shape.
+    InternalServerException,
+    /// `InvalidArgsException` (HTTP 400), the `InvalidArgsException` shape.
+    InvalidArgsException,
+    /// `InvalidArnException` (HTTP 400), the `InvalidArnException` shape.
+    InvalidArnException,
+    /// `InvalidDomainValidationOptionsException` (HTTP 400), the `InvalidDomainValidationOptionsException` shape.
+    InvalidDomainValidationOptionsException,
+    /// `InvalidParameterException` (HTTP 400), the `InvalidParameterException` shape.
+    InvalidParameterException,
+    /// `InvalidStateException` (HTTP 400), the `InvalidStateException` shape.
+    InvalidStateException,
+    /// `InvalidTagException` (HTTP 400), the `InvalidTagException` shape.
+    InvalidTagException,
+    /// `LimitExceededException` (HTTP 400), the `LimitExceededException` shape.
+    LimitExceededException,
+    /// `RequestInProgressException` (HTTP 400), the `RequestInProgressException` shape.
+    RequestInProgressException,
+    /// `ResourceInUseException` (HTTP 400), the `ResourceInUseException` shape.
+    ResourceInUseException,
+    /// `ResourceNotFoundException` (HTTP 400), the `ResourceNotFoundException` shape.
+    ResourceNotFoundException,
+    /// `ServiceQuotaExceededException` (HTTP 400), the `ServiceQuotaExceededException` shape.
+    ServiceQuotaExceededException,
+    /// `TagPolicyException` (HTTP 400), the `TagPolicyException` shape.
+    TagPolicyException,
+    /// `ThrottlingException` (HTTP 400), the `ThrottlingException` shape.
+    ThrottlingException,
+    /// `TooManyTagsException` (HTTP 400), the `TooManyTagsException` shape.
+    TooManyTagsException,
+    /// `ValidationException` (HTTP 400), the `ValidationException` shape.
+    ValidationException,
+}
+
+impl ErrorCode {
+    /// Every error of the model.
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::AccessDeniedException,
+        ErrorCode::ConflictException,
+        ErrorCode::InternalServerException,
+        ErrorCode::InvalidArgsException,
+        ErrorCode::InvalidArnException,
+        ErrorCode::InvalidDomainValidationOptionsException,
+        ErrorCode::InvalidParameterException,
+        ErrorCode::InvalidStateException,
+        ErrorCode::InvalidTagException,
+        ErrorCode::LimitExceededException,
+        ErrorCode::RequestInProgressException,
+        ErrorCode::ResourceInUseException,
+        ErrorCode::ResourceNotFoundException,
+        ErrorCode::ServiceQuotaExceededException,
+        ErrorCode::TagPolicyException,
+        ErrorCode::ThrottlingException,
+        ErrorCode::TooManyTagsException,
+        ErrorCode::ValidationException,
+    ];
+
+    /// The code on the wire.
+    pub const fn code(self) -> &'static str {
+        match self {
+            ErrorCode::AccessDeniedException => "AccessDeniedException",
+            ErrorCode::ConflictException => "ConflictException",
+            ErrorCode::InternalServerException => "InternalServerException",
+            ErrorCode::InvalidArgsException => "InvalidArgsException",
+            ErrorCode::InvalidArnException => "InvalidArnException",
+            ErrorCode::InvalidDomainValidationOptionsException => "InvalidDomainValidationOptionsException",
+            ErrorCode::InvalidParameterException => "InvalidParameterException",
+            ErrorCode::InvalidStateException => "InvalidStateException",
+            ErrorCode::InvalidTagException => "InvalidTagException",
+            ErrorCode::LimitExceededException => "LimitExceededException",
+            ErrorCode::RequestInProgressException => "RequestInProgressException",
+            ErrorCode::ResourceInUseException => "ResourceInUseException",
+            ErrorCode::ResourceNotFoundException => "ResourceNotFoundException",
+            ErrorCode::ServiceQuotaExceededException => "ServiceQuotaExceededException",
+            ErrorCode::TagPolicyException => "TagPolicyException",
+            ErrorCode::ThrottlingException => "ThrottlingException",
+            ErrorCode::TooManyTagsException => "TooManyTagsException",
+            ErrorCode::ValidationException => "ValidationException",
+        }
+    }
+
+    /// The HTTP status AWS answers with.
+    pub const fn status(self) -> u16 {
+        match self {
+            ErrorCode::AccessDeniedException => 400,
+            ErrorCode::ConflictException => 400,
+            ErrorCode::InternalServerException => 500,
+            ErrorCode::InvalidArgsException => 400,
+            ErrorCode::InvalidArnException => 400,
+            ErrorCode::InvalidDomainValidationOptionsException => 400,
+            ErrorCode::InvalidParameterException => 400,
+            ErrorCode::InvalidStateException => 400,
+            ErrorCode::InvalidTagException => 400,
+            ErrorCode::LimitExceededException => 400,
+            ErrorCode::RequestInProgressException => 400,
+            ErrorCode::ResourceInUseException => 400,
+            ErrorCode::ResourceNotFoundException => 400,
+            ErrorCode::ServiceQuotaExceededException => 400,
+            ErrorCode::TagPolicyException => 400,
+            ErrorCode::ThrottlingException => 400,
+            ErrorCode::TooManyTagsException => 400,
+            ErrorCode::ValidationException => 400,
+        }
+    }
+
+    /// The error with this code, AWS's status and `message`.
+    pub fn with(self, message: impl Into<String>) -> rampart_protocol::AwsError {
+        rampart_protocol::AwsError::new(self.code(), self.status(), message)
+    }
+}

@@ -1278,3 +1278,126 @@ impl std::fmt::Debug for Validity {
     }
 }
 
+/// The errors of this service's model: each exception shape with AWS's code and HTTP
+/// status. `ErrorCode::NotFoundException.with("…")` builds the error a client receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// `CertificateMismatchException` (HTTP 400), the `CertificateMismatchException` shape.
+    CertificateMismatchException,
+    /// `ConcurrentModificationException` (HTTP 400), the `ConcurrentModificationException` shape.
+    ConcurrentModificationException,
+    /// `InvalidArgsException` (HTTP 400), the `InvalidArgsException` shape.
+    InvalidArgsException,
+    /// `InvalidArnException` (HTTP 400), the `InvalidArnException` shape.
+    InvalidArnException,
+    /// `InvalidNextTokenException` (HTTP 400), the `InvalidNextTokenException` shape.
+    InvalidNextTokenException,
+    /// `InvalidPolicyException` (HTTP 400), the `InvalidPolicyException` shape.
+    InvalidPolicyException,
+    /// `InvalidRequestException` (HTTP 400), the `InvalidRequestException` shape.
+    InvalidRequestException,
+    /// `InvalidStateException` (HTTP 400), the `InvalidStateException` shape.
+    InvalidStateException,
+    /// `InvalidTagException` (HTTP 400), the `InvalidTagException` shape.
+    InvalidTagException,
+    /// `LimitExceededException` (HTTP 400), the `LimitExceededException` shape.
+    LimitExceededException,
+    /// `LockoutPreventedException` (HTTP 400), the `LockoutPreventedException` shape.
+    LockoutPreventedException,
+    /// `MalformedCSRException` (HTTP 400), the `MalformedCSRException` shape.
+    MalformedCSRException,
+    /// `MalformedCertificateException` (HTTP 400), the `MalformedCertificateException` shape.
+    MalformedCertificateException,
+    /// `PermissionAlreadyExistsException` (HTTP 400), the `PermissionAlreadyExistsException` shape.
+    PermissionAlreadyExistsException,
+    /// `RequestAlreadyProcessedException` (HTTP 400), the `RequestAlreadyProcessedException` shape.
+    RequestAlreadyProcessedException,
+    /// `RequestFailedException` (HTTP 400), the `RequestFailedException` shape.
+    RequestFailedException,
+    /// `RequestInProgressException` (HTTP 400), the `RequestInProgressException` shape.
+    RequestInProgressException,
+    /// `ResourceNotFoundException` (HTTP 400), the `ResourceNotFoundException` shape.
+    ResourceNotFoundException,
+    /// `TooManyTagsException` (HTTP 400), the `TooManyTagsException` shape.
+    TooManyTagsException,
+}
+
+impl ErrorCode {
+    /// Every error of the model.
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::CertificateMismatchException,
+        ErrorCode::ConcurrentModificationException,
+        ErrorCode::InvalidArgsException,
+        ErrorCode::InvalidArnException,
+        ErrorCode::InvalidNextTokenException,
+        ErrorCode::InvalidPolicyException,
+        ErrorCode::InvalidRequestException,
+        ErrorCode::InvalidStateException,
+        ErrorCode::InvalidTagException,
+        ErrorCode::LimitExceededException,
+        ErrorCode::LockoutPreventedException,
+        ErrorCode::MalformedCSRException,
+        ErrorCode::MalformedCertificateException,
+        ErrorCode::PermissionAlreadyExistsException,
+        ErrorCode::RequestAlreadyProcessedException,
+        ErrorCode::RequestFailedException,
+        ErrorCode::RequestInProgressException,
+        ErrorCode::ResourceNotFoundException,
+        ErrorCode::TooManyTagsException,
+    ];
+
+    /// The code on the wire.
+    pub const fn code(self) -> &'static str {
+        match self {
+            ErrorCode::CertificateMismatchException => "CertificateMismatchException",
+            ErrorCode::ConcurrentModificationException => "ConcurrentModificationException",
+            ErrorCode::InvalidArgsException => "InvalidArgsException",
+            ErrorCode::InvalidArnException => "InvalidArnException",
+            ErrorCode::InvalidNextTokenException => "InvalidNextTokenException",
+            ErrorCode::InvalidPolicyException => "InvalidPolicyException",
+            ErrorCode::InvalidRequestException => "InvalidRequestException",
+            ErrorCode::InvalidStateException => "InvalidStateException",
+            ErrorCode::InvalidTagException => "InvalidTagException",
+            ErrorCode::LimitExceededException => "LimitExceededException",
+            ErrorCode::LockoutPreventedException => "LockoutPreventedException",
+            ErrorCode::MalformedCSRException => "MalformedCSRException",
+            ErrorCode::MalformedCertificateException => "MalformedCertificateException",
+            ErrorCode::PermissionAlreadyExistsException => "PermissionAlreadyExistsException",
+            ErrorCode::RequestAlreadyProcessedException => "RequestAlreadyProcessedException",
+            ErrorCode::RequestFailedException => "RequestFailedException",
+            ErrorCode::RequestInProgressException => "RequestInProgressException",
+            ErrorCode::ResourceNotFoundException => "ResourceNotFoundException",
+            ErrorCode::TooManyTagsException => "TooManyTagsException",
+        }
+    }
+
+    /// The HTTP status AWS answers with.
+    pub const fn status(self) -> u16 {
+        match self {
+            ErrorCode::CertificateMismatchException => 400,
+            ErrorCode::ConcurrentModificationException => 400,
+            ErrorCode::InvalidArgsException => 400,
+            ErrorCode::InvalidArnException => 400,
+            ErrorCode::InvalidNextTokenException => 400,
+            ErrorCode::InvalidPolicyException => 400,
+            ErrorCode::InvalidRequestException => 400,
+            ErrorCode::InvalidStateException => 400,
+            ErrorCode::InvalidTagException => 400,
+            ErrorCode::LimitExceededException => 400,
+            ErrorCode::LockoutPreventedException => 400,
+            ErrorCode::MalformedCSRException => 400,
+            ErrorCode::MalformedCertificateException => 400,
+            ErrorCode::PermissionAlreadyExistsException => 400,
+            ErrorCode::RequestAlreadyProcessedException => 400,
+            ErrorCode::RequestFailedException => 400,
+            ErrorCode::RequestInProgressException => 400,
+            ErrorCode::ResourceNotFoundException => 400,
+            ErrorCode::TooManyTagsException => 400,
+        }
+    }
+
+    /// The error with this code, AWS's status and `message`.
+    pub fn with(self, message: impl Into<String>) -> rampart_protocol::AwsError {
+        rampart_protocol::AwsError::new(self.code(), self.status(), message)
+    }
+}

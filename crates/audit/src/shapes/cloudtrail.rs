@@ -3600,3 +3600,461 @@ impl std::fmt::Debug for Widget {
     }
 }
 
+/// The errors of this service's model: each exception shape with AWS's code and HTTP
+/// status. `ErrorCode::NotFoundException.with("…")` builds the error a client receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// `AccessDeniedException` (HTTP 400), the `AccessDeniedException` shape.
+    AccessDeniedException,
+    /// `AccountHasOngoingImportException` (HTTP 400), the `AccountHasOngoingImportException` shape.
+    AccountHasOngoingImportException,
+    /// `AccountNotFoundException` (HTTP 400), the `AccountNotFoundException` shape.
+    AccountNotFoundException,
+    /// `AccountNotRegisteredException` (HTTP 400), the `AccountNotRegisteredException` shape.
+    AccountNotRegisteredException,
+    /// `AccountRegisteredException` (HTTP 400), the `AccountRegisteredException` shape.
+    AccountRegisteredException,
+    /// `CannotDelegateManagementAccountException` (HTTP 400), the `CannotDelegateManagementAccountException` shape.
+    CannotDelegateManagementAccountException,
+    /// `ChannelARNInvalidException` (HTTP 400), the `ChannelARNInvalidException` shape.
+    ChannelARNInvalidException,
+    /// `ChannelAlreadyExistsException` (HTTP 400), the `ChannelAlreadyExistsException` shape.
+    ChannelAlreadyExistsException,
+    /// `ChannelExistsForEDSException` (HTTP 400), the `ChannelExistsForEDSException` shape.
+    ChannelExistsForEDSException,
+    /// `ChannelMaxLimitExceededException` (HTTP 400), the `ChannelMaxLimitExceededException` shape.
+    ChannelMaxLimitExceededException,
+    /// `ChannelNotFoundException` (HTTP 400), the `ChannelNotFoundException` shape.
+    ChannelNotFoundException,
+    /// `CloudTrailARNInvalidException` (HTTP 400), the `CloudTrailARNInvalidException` shape.
+    CloudTrailARNInvalidException,
+    /// `CloudTrailAccessNotEnabledException` (HTTP 400), the `CloudTrailAccessNotEnabledException` shape.
+    CloudTrailAccessNotEnabledException,
+    /// `CloudTrailInvalidClientTokenIdException` (HTTP 400), the `CloudTrailInvalidClientTokenIdException` shape.
+    CloudTrailInvalidClientTokenIdException,
+    /// `CloudWatchLogsDeliveryUnavailableException` (HTTP 400), the `CloudWatchLogsDeliveryUnavailableException` shape.
+    CloudWatchLogsDeliveryUnavailableException,
+    /// `ConcurrentModificationException` (HTTP 400), the `ConcurrentModificationException` shape.
+    ConcurrentModificationException,
+    /// `ConflictException` (HTTP 400), the `ConflictException` shape.
+    ConflictException,
+    /// `DelegatedAdminAccountLimitExceededException` (HTTP 400), the `DelegatedAdminAccountLimitExceededException` shape.
+    DelegatedAdminAccountLimitExceededException,
+    /// `EventDataStoreARNInvalidException` (HTTP 400), the `EventDataStoreARNInvalidException` shape.
+    EventDataStoreARNInvalidException,
+    /// `EventDataStoreAlreadyExistsException` (HTTP 400), the `EventDataStoreAlreadyExistsException` shape.
+    EventDataStoreAlreadyExistsException,
+    /// `EventDataStoreFederationEnabledException` (HTTP 400), the `EventDataStoreFederationEnabledException` shape.
+    EventDataStoreFederationEnabledException,
+    /// `EventDataStoreHasOngoingImportException` (HTTP 400), the `EventDataStoreHasOngoingImportException` shape.
+    EventDataStoreHasOngoingImportException,
+    /// `EventDataStoreMaxLimitExceededException` (HTTP 400), the `EventDataStoreMaxLimitExceededException` shape.
+    EventDataStoreMaxLimitExceededException,
+    /// `EventDataStoreNotFoundException` (HTTP 400), the `EventDataStoreNotFoundException` shape.
+    EventDataStoreNotFoundException,
+    /// `EventDataStoreTerminationProtectedException` (HTTP 400), the `EventDataStoreTerminationProtectedException` shape.
+    EventDataStoreTerminationProtectedException,
+    /// `GenerateResponseException` (HTTP 400), the `GenerateResponseException` shape.
+    GenerateResponseException,
+    /// `ImportNotFoundException` (HTTP 400), the `ImportNotFoundException` shape.
+    ImportNotFoundException,
+    /// `InactiveEventDataStoreException` (HTTP 400), the `InactiveEventDataStoreException` shape.
+    InactiveEventDataStoreException,
+    /// `InactiveQueryException` (HTTP 400), the `InactiveQueryException` shape.
+    InactiveQueryException,
+    /// `InsightNotEnabledException` (HTTP 400), the `InsightNotEnabledException` shape.
+    InsightNotEnabledException,
+    /// `InsufficientDependencyServiceAccessPermissionException` (HTTP 400), the `InsufficientDependencyServiceAccessPermissionException` shape.
+    InsufficientDependencyServiceAccessPermissionException,
+    /// `InsufficientEncryptionPolicyException` (HTTP 400), the `InsufficientEncryptionPolicyException` shape.
+    InsufficientEncryptionPolicyException,
+    /// `InsufficientIAMAccessPermissionException` (HTTP 400), the `InsufficientIAMAccessPermissionException` shape.
+    InsufficientIAMAccessPermissionException,
+    /// `InsufficientS3BucketPolicyException` (HTTP 400), the `InsufficientS3BucketPolicyException` shape.
+    InsufficientS3BucketPolicyException,
+    /// `InsufficientSnsTopicPolicyException` (HTTP 400), the `InsufficientSnsTopicPolicyException` shape.
+    InsufficientSnsTopicPolicyException,
+    /// `InvalidCloudWatchLogsLogGroupArnException` (HTTP 400), the `InvalidCloudWatchLogsLogGroupArnException` shape.
+    InvalidCloudWatchLogsLogGroupArnException,
+    /// `InvalidCloudWatchLogsRoleArnException` (HTTP 400), the `InvalidCloudWatchLogsRoleArnException` shape.
+    InvalidCloudWatchLogsRoleArnException,
+    /// `InvalidDateRangeException` (HTTP 400), the `InvalidDateRangeException` shape.
+    InvalidDateRangeException,
+    /// `InvalidEventCategoryException` (HTTP 400), the `InvalidEventCategoryException` shape.
+    InvalidEventCategoryException,
+    /// `InvalidEventDataStoreCategoryException` (HTTP 400), the `InvalidEventDataStoreCategoryException` shape.
+    InvalidEventDataStoreCategoryException,
+    /// `InvalidEventDataStoreStatusException` (HTTP 400), the `InvalidEventDataStoreStatusException` shape.
+    InvalidEventDataStoreStatusException,
+    /// `InvalidEventSelectorsException` (HTTP 400), the `InvalidEventSelectorsException` shape.
+    InvalidEventSelectorsException,
+    /// `InvalidHomeRegionException` (HTTP 400), the `InvalidHomeRegionException` shape.
+    InvalidHomeRegionException,
+    /// `InvalidImportSourceException` (HTTP 400), the `InvalidImportSourceException` shape.
+    InvalidImportSourceException,
+    /// `InvalidInsightSelectorsException` (HTTP 400), the `InvalidInsightSelectorsException` shape.
+    InvalidInsightSelectorsException,
+    /// `InvalidKmsKeyIdException` (HTTP 400), the `InvalidKmsKeyIdException` shape.
+    InvalidKmsKeyIdException,
+    /// `InvalidLookupAttributesException` (HTTP 400), the `InvalidLookupAttributesException` shape.
+    InvalidLookupAttributesException,
+    /// `InvalidMaxResultsException` (HTTP 400), the `InvalidMaxResultsException` shape.
+    InvalidMaxResultsException,
+    /// `InvalidNextTokenException` (HTTP 400), the `InvalidNextTokenException` shape.
+    InvalidNextTokenException,
+    /// `InvalidParameterCombinationException` (HTTP 400), the `InvalidParameterCombinationException` shape.
+    InvalidParameterCombinationException,
+    /// `InvalidParameterException` (HTTP 400), the `InvalidParameterException` shape.
+    InvalidParameterException,
+    /// `InvalidQueryStatementException` (HTTP 400), the `InvalidQueryStatementException` shape.
+    InvalidQueryStatementException,
+    /// `InvalidQueryStatusException` (HTTP 400), the `InvalidQueryStatusException` shape.
+    InvalidQueryStatusException,
+    /// `InvalidS3BucketNameException` (HTTP 400), the `InvalidS3BucketNameException` shape.
+    InvalidS3BucketNameException,
+    /// `InvalidS3PrefixException` (HTTP 400), the `InvalidS3PrefixException` shape.
+    InvalidS3PrefixException,
+    /// `InvalidSnsTopicNameException` (HTTP 400), the `InvalidSnsTopicNameException` shape.
+    InvalidSnsTopicNameException,
+    /// `InvalidSourceException` (HTTP 400), the `InvalidSourceException` shape.
+    InvalidSourceException,
+    /// `InvalidTagParameterException` (HTTP 400), the `InvalidTagParameterException` shape.
+    InvalidTagParameterException,
+    /// `InvalidTimeRangeException` (HTTP 400), the `InvalidTimeRangeException` shape.
+    InvalidTimeRangeException,
+    /// `InvalidTokenException` (HTTP 400), the `InvalidTokenException` shape.
+    InvalidTokenException,
+    /// `InvalidTrailNameException` (HTTP 400), the `InvalidTrailNameException` shape.
+    InvalidTrailNameException,
+    /// `KmsException` (HTTP 400), the `KmsException` shape.
+    KmsException,
+    /// `KmsKeyDisabledException` (HTTP 400), the `KmsKeyDisabledException` shape.
+    KmsKeyDisabledException,
+    /// `KmsKeyNotFoundException` (HTTP 400), the `KmsKeyNotFoundException` shape.
+    KmsKeyNotFoundException,
+    /// `MaxConcurrentQueriesException` (HTTP 400), the `MaxConcurrentQueriesException` shape.
+    MaxConcurrentQueriesException,
+    /// `MaximumNumberOfTrailsExceededException` (HTTP 400), the `MaximumNumberOfTrailsExceededException` shape.
+    MaximumNumberOfTrailsExceededException,
+    /// `NoManagementAccountSLRExistsException` (HTTP 400), the `NoManagementAccountSLRExistsException` shape.
+    NoManagementAccountSLRExistsException,
+    /// `NotOrganizationManagementAccountException` (HTTP 400), the `NotOrganizationManagementAccountException` shape.
+    NotOrganizationManagementAccountException,
+    /// `NotOrganizationMasterAccountException` (HTTP 400), the `NotOrganizationMasterAccountException` shape.
+    NotOrganizationMasterAccountException,
+    /// `OperationNotPermittedException` (HTTP 400), the `OperationNotPermittedException` shape.
+    OperationNotPermittedException,
+    /// `OrganizationNotInAllFeaturesModeException` (HTTP 400), the `OrganizationNotInAllFeaturesModeException` shape.
+    OrganizationNotInAllFeaturesModeException,
+    /// `OrganizationsNotInUseException` (HTTP 400), the `OrganizationsNotInUseException` shape.
+    OrganizationsNotInUseException,
+    /// `QueryIdNotFoundException` (HTTP 400), the `QueryIdNotFoundException` shape.
+    QueryIdNotFoundException,
+    /// `ResourceARNNotValidException` (HTTP 400), the `ResourceARNNotValidException` shape.
+    ResourceARNNotValidException,
+    /// `ResourceNotFoundException` (HTTP 400), the `ResourceNotFoundException` shape.
+    ResourceNotFoundException,
+    /// `ResourcePolicyNotFoundException` (HTTP 400), the `ResourcePolicyNotFoundException` shape.
+    ResourcePolicyNotFoundException,
+    /// `ResourcePolicyNotValidException` (HTTP 400), the `ResourcePolicyNotValidException` shape.
+    ResourcePolicyNotValidException,
+    /// `ResourceTypeNotSupportedException` (HTTP 400), the `ResourceTypeNotSupportedException` shape.
+    ResourceTypeNotSupportedException,
+    /// `S3BucketDoesNotExistException` (HTTP 400), the `S3BucketDoesNotExistException` shape.
+    S3BucketDoesNotExistException,
+    /// `ServiceQuotaExceededException` (HTTP 400), the `ServiceQuotaExceededException` shape.
+    ServiceQuotaExceededException,
+    /// `TagsLimitExceededException` (HTTP 400), the `TagsLimitExceededException` shape.
+    TagsLimitExceededException,
+    /// `ThrottlingException` (HTTP 400), the `ThrottlingException` shape.
+    ThrottlingException,
+    /// `TrailAlreadyExistsException` (HTTP 400), the `TrailAlreadyExistsException` shape.
+    TrailAlreadyExistsException,
+    /// `TrailNotFoundException` (HTTP 400), the `TrailNotFoundException` shape.
+    TrailNotFoundException,
+    /// `TrailNotProvidedException` (HTTP 400), the `TrailNotProvidedException` shape.
+    TrailNotProvidedException,
+    /// `UnsupportedOperationException` (HTTP 400), the `UnsupportedOperationException` shape.
+    UnsupportedOperationException,
+}
+
+impl ErrorCode {
+    /// Every error of the model.
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::AccessDeniedException,
+        ErrorCode::AccountHasOngoingImportException,
+        ErrorCode::AccountNotFoundException,
+        ErrorCode::AccountNotRegisteredException,
+        ErrorCode::AccountRegisteredException,
+        ErrorCode::CannotDelegateManagementAccountException,
+        ErrorCode::ChannelARNInvalidException,
+        ErrorCode::ChannelAlreadyExistsException,
+        ErrorCode::ChannelExistsForEDSException,
+        ErrorCode::ChannelMaxLimitExceededException,
+        ErrorCode::ChannelNotFoundException,
+        ErrorCode::CloudTrailARNInvalidException,
+        ErrorCode::CloudTrailAccessNotEnabledException,
+        ErrorCode::CloudTrailInvalidClientTokenIdException,
+        ErrorCode::CloudWatchLogsDeliveryUnavailableException,
+        ErrorCode::ConcurrentModificationException,
+        ErrorCode::ConflictException,
+        ErrorCode::DelegatedAdminAccountLimitExceededException,
+        ErrorCode::EventDataStoreARNInvalidException,
+        ErrorCode::EventDataStoreAlreadyExistsException,
+        ErrorCode::EventDataStoreFederationEnabledException,
+        ErrorCode::EventDataStoreHasOngoingImportException,
+        ErrorCode::EventDataStoreMaxLimitExceededException,
+        ErrorCode::EventDataStoreNotFoundException,
+        ErrorCode::EventDataStoreTerminationProtectedException,
+        ErrorCode::GenerateResponseException,
+        ErrorCode::ImportNotFoundException,
+        ErrorCode::InactiveEventDataStoreException,
+        ErrorCode::InactiveQueryException,
+        ErrorCode::InsightNotEnabledException,
+        ErrorCode::InsufficientDependencyServiceAccessPermissionException,
+        ErrorCode::InsufficientEncryptionPolicyException,
+        ErrorCode::InsufficientIAMAccessPermissionException,
+        ErrorCode::InsufficientS3BucketPolicyException,
+        ErrorCode::InsufficientSnsTopicPolicyException,
+        ErrorCode::InvalidCloudWatchLogsLogGroupArnException,
+        ErrorCode::InvalidCloudWatchLogsRoleArnException,
+        ErrorCode::InvalidDateRangeException,
+        ErrorCode::InvalidEventCategoryException,
+        ErrorCode::InvalidEventDataStoreCategoryException,
+        ErrorCode::InvalidEventDataStoreStatusException,
+        ErrorCode::InvalidEventSelectorsException,
+        ErrorCode::InvalidHomeRegionException,
+        ErrorCode::InvalidImportSourceException,
+        ErrorCode::InvalidInsightSelectorsException,
+        ErrorCode::InvalidKmsKeyIdException,
+        ErrorCode::InvalidLookupAttributesException,
+        ErrorCode::InvalidMaxResultsException,
+        ErrorCode::InvalidNextTokenException,
+        ErrorCode::InvalidParameterCombinationException,
+        ErrorCode::InvalidParameterException,
+        ErrorCode::InvalidQueryStatementException,
+        ErrorCode::InvalidQueryStatusException,
+        ErrorCode::InvalidS3BucketNameException,
+        ErrorCode::InvalidS3PrefixException,
+        ErrorCode::InvalidSnsTopicNameException,
+        ErrorCode::InvalidSourceException,
+        ErrorCode::InvalidTagParameterException,
+        ErrorCode::InvalidTimeRangeException,
+        ErrorCode::InvalidTokenException,
+        ErrorCode::InvalidTrailNameException,
+        ErrorCode::KmsException,
+        ErrorCode::KmsKeyDisabledException,
+        ErrorCode::KmsKeyNotFoundException,
+        ErrorCode::MaxConcurrentQueriesException,
+        ErrorCode::MaximumNumberOfTrailsExceededException,
+        ErrorCode::NoManagementAccountSLRExistsException,
+        ErrorCode::NotOrganizationManagementAccountException,
+        ErrorCode::NotOrganizationMasterAccountException,
+        ErrorCode::OperationNotPermittedException,
+        ErrorCode::OrganizationNotInAllFeaturesModeException,
+        ErrorCode::OrganizationsNotInUseException,
+        ErrorCode::QueryIdNotFoundException,
+        ErrorCode::ResourceARNNotValidException,
+        ErrorCode::ResourceNotFoundException,
+        ErrorCode::ResourcePolicyNotFoundException,
+        ErrorCode::ResourcePolicyNotValidException,
+        ErrorCode::ResourceTypeNotSupportedException,
+        ErrorCode::S3BucketDoesNotExistException,
+        ErrorCode::ServiceQuotaExceededException,
+        ErrorCode::TagsLimitExceededException,
+        ErrorCode::ThrottlingException,
+        ErrorCode::TrailAlreadyExistsException,
+        ErrorCode::TrailNotFoundException,
+        ErrorCode::TrailNotProvidedException,
+        ErrorCode::UnsupportedOperationException,
+    ];
+
+    /// The code on the wire.
+    pub const fn code(self) -> &'static str {
+        match self {
+            ErrorCode::AccessDeniedException => "AccessDeniedException",
+            ErrorCode::AccountHasOngoingImportException => "AccountHasOngoingImportException",
+            ErrorCode::AccountNotFoundException => "AccountNotFoundException",
+            ErrorCode::AccountNotRegisteredException => "AccountNotRegisteredException",
+            ErrorCode::AccountRegisteredException => "AccountRegisteredException",
+            ErrorCode::CannotDelegateManagementAccountException => "CannotDelegateManagementAccountException",
+            ErrorCode::ChannelARNInvalidException => "ChannelARNInvalidException",
+            ErrorCode::ChannelAlreadyExistsException => "ChannelAlreadyExistsException",
+            ErrorCode::ChannelExistsForEDSException => "ChannelExistsForEDSException",
+            ErrorCode::ChannelMaxLimitExceededException => "ChannelMaxLimitExceededException",
+            ErrorCode::ChannelNotFoundException => "ChannelNotFoundException",
+            ErrorCode::CloudTrailARNInvalidException => "CloudTrailARNInvalidException",
+            ErrorCode::CloudTrailAccessNotEnabledException => "CloudTrailAccessNotEnabledException",
+            ErrorCode::CloudTrailInvalidClientTokenIdException => "CloudTrailInvalidClientTokenIdException",
+            ErrorCode::CloudWatchLogsDeliveryUnavailableException => "CloudWatchLogsDeliveryUnavailableException",
+            ErrorCode::ConcurrentModificationException => "ConcurrentModificationException",
+            ErrorCode::ConflictException => "ConflictException",
+            ErrorCode::DelegatedAdminAccountLimitExceededException => "DelegatedAdminAccountLimitExceededException",
+            ErrorCode::EventDataStoreARNInvalidException => "EventDataStoreARNInvalidException",
+            ErrorCode::EventDataStoreAlreadyExistsException => "EventDataStoreAlreadyExistsException",
+            ErrorCode::EventDataStoreFederationEnabledException => "EventDataStoreFederationEnabledException",
+            ErrorCode::EventDataStoreHasOngoingImportException => "EventDataStoreHasOngoingImportException",
+            ErrorCode::EventDataStoreMaxLimitExceededException => "EventDataStoreMaxLimitExceededException",
+            ErrorCode::EventDataStoreNotFoundException => "EventDataStoreNotFoundException",
+            ErrorCode::EventDataStoreTerminationProtectedException => "EventDataStoreTerminationProtectedException",
+            ErrorCode::GenerateResponseException => "GenerateResponseException",
+            ErrorCode::ImportNotFoundException => "ImportNotFoundException",
+            ErrorCode::InactiveEventDataStoreException => "InactiveEventDataStoreException",
+            ErrorCode::InactiveQueryException => "InactiveQueryException",
+            ErrorCode::InsightNotEnabledException => "InsightNotEnabledException",
+            ErrorCode::InsufficientDependencyServiceAccessPermissionException => "InsufficientDependencyServiceAccessPermissionException",
+            ErrorCode::InsufficientEncryptionPolicyException => "InsufficientEncryptionPolicyException",
+            ErrorCode::InsufficientIAMAccessPermissionException => "InsufficientIAMAccessPermissionException",
+            ErrorCode::InsufficientS3BucketPolicyException => "InsufficientS3BucketPolicyException",
+            ErrorCode::InsufficientSnsTopicPolicyException => "InsufficientSnsTopicPolicyException",
+            ErrorCode::InvalidCloudWatchLogsLogGroupArnException => "InvalidCloudWatchLogsLogGroupArnException",
+            ErrorCode::InvalidCloudWatchLogsRoleArnException => "InvalidCloudWatchLogsRoleArnException",
+            ErrorCode::InvalidDateRangeException => "InvalidDateRangeException",
+            ErrorCode::InvalidEventCategoryException => "InvalidEventCategoryException",
+            ErrorCode::InvalidEventDataStoreCategoryException => "InvalidEventDataStoreCategoryException",
+            ErrorCode::InvalidEventDataStoreStatusException => "InvalidEventDataStoreStatusException",
+            ErrorCode::InvalidEventSelectorsException => "InvalidEventSelectorsException",
+            ErrorCode::InvalidHomeRegionException => "InvalidHomeRegionException",
+            ErrorCode::InvalidImportSourceException => "InvalidImportSourceException",
+            ErrorCode::InvalidInsightSelectorsException => "InvalidInsightSelectorsException",
+            ErrorCode::InvalidKmsKeyIdException => "InvalidKmsKeyIdException",
+            ErrorCode::InvalidLookupAttributesException => "InvalidLookupAttributesException",
+            ErrorCode::InvalidMaxResultsException => "InvalidMaxResultsException",
+            ErrorCode::InvalidNextTokenException => "InvalidNextTokenException",
+            ErrorCode::InvalidParameterCombinationException => "InvalidParameterCombinationException",
+            ErrorCode::InvalidParameterException => "InvalidParameterException",
+            ErrorCode::InvalidQueryStatementException => "InvalidQueryStatementException",
+            ErrorCode::InvalidQueryStatusException => "InvalidQueryStatusException",
+            ErrorCode::InvalidS3BucketNameException => "InvalidS3BucketNameException",
+            ErrorCode::InvalidS3PrefixException => "InvalidS3PrefixException",
+            ErrorCode::InvalidSnsTopicNameException => "InvalidSnsTopicNameException",
+            ErrorCode::InvalidSourceException => "InvalidSourceException",
+            ErrorCode::InvalidTagParameterException => "InvalidTagParameterException",
+            ErrorCode::InvalidTimeRangeException => "InvalidTimeRangeException",
+            ErrorCode::InvalidTokenException => "InvalidTokenException",
+            ErrorCode::InvalidTrailNameException => "InvalidTrailNameException",
+            ErrorCode::KmsException => "KmsException",
+            ErrorCode::KmsKeyDisabledException => "KmsKeyDisabledException",
+            ErrorCode::KmsKeyNotFoundException => "KmsKeyNotFoundException",
+            ErrorCode::MaxConcurrentQueriesException => "MaxConcurrentQueriesException",
+            ErrorCode::MaximumNumberOfTrailsExceededException => "MaximumNumberOfTrailsExceededException",
+            ErrorCode::NoManagementAccountSLRExistsException => "NoManagementAccountSLRExistsException",
+            ErrorCode::NotOrganizationManagementAccountException => "NotOrganizationManagementAccountException",
+            ErrorCode::NotOrganizationMasterAccountException => "NotOrganizationMasterAccountException",
+            ErrorCode::OperationNotPermittedException => "OperationNotPermittedException",
+            ErrorCode::OrganizationNotInAllFeaturesModeException => "OrganizationNotInAllFeaturesModeException",
+            ErrorCode::OrganizationsNotInUseException => "OrganizationsNotInUseException",
+            ErrorCode::QueryIdNotFoundException => "QueryIdNotFoundException",
+            ErrorCode::ResourceARNNotValidException => "ResourceARNNotValidException",
+            ErrorCode::ResourceNotFoundException => "ResourceNotFoundException",
+            ErrorCode::ResourcePolicyNotFoundException => "ResourcePolicyNotFoundException",
+            ErrorCode::ResourcePolicyNotValidException => "ResourcePolicyNotValidException",
+            ErrorCode::ResourceTypeNotSupportedException => "ResourceTypeNotSupportedException",
+            ErrorCode::S3BucketDoesNotExistException => "S3BucketDoesNotExistException",
+            ErrorCode::ServiceQuotaExceededException => "ServiceQuotaExceededException",
+            ErrorCode::TagsLimitExceededException => "TagsLimitExceededException",
+            ErrorCode::ThrottlingException => "ThrottlingException",
+            ErrorCode::TrailAlreadyExistsException => "TrailAlreadyExistsException",
+            ErrorCode::TrailNotFoundException => "TrailNotFoundException",
+            ErrorCode::TrailNotProvidedException => "TrailNotProvidedException",
+            ErrorCode::UnsupportedOperationException => "UnsupportedOperationException",
+        }
+    }
+
+    /// The HTTP status AWS answers with.
+    pub const fn status(self) -> u16 {
+        match self {
+            ErrorCode::AccessDeniedException => 400,
+            ErrorCode::AccountHasOngoingImportException => 400,
+            ErrorCode::AccountNotFoundException => 400,
+            ErrorCode::AccountNotRegisteredException => 400,
+            ErrorCode::AccountRegisteredException => 400,
+            ErrorCode::CannotDelegateManagementAccountException => 400,
+            ErrorCode::ChannelARNInvalidException => 400,
+            ErrorCode::ChannelAlreadyExistsException => 400,
+            ErrorCode::ChannelExistsForEDSException => 400,
+            ErrorCode::ChannelMaxLimitExceededException => 400,
+            ErrorCode::ChannelNotFoundException => 400,
+            ErrorCode::CloudTrailARNInvalidException => 400,
+            ErrorCode::CloudTrailAccessNotEnabledException => 400,
+            ErrorCode::CloudTrailInvalidClientTokenIdException => 400,
+            ErrorCode::CloudWatchLogsDeliveryUnavailableException => 400,
+            ErrorCode::ConcurrentModificationException => 400,
+            ErrorCode::ConflictException => 400,
+            ErrorCode::DelegatedAdminAccountLimitExceededException => 400,
+            ErrorCode::EventDataStoreARNInvalidException => 400,
+            ErrorCode::EventDataStoreAlreadyExistsException => 400,
+            ErrorCode::EventDataStoreFederationEnabledException => 400,
+            ErrorCode::EventDataStoreHasOngoingImportException => 400,
+            ErrorCode::EventDataStoreMaxLimitExceededException => 400,
+            ErrorCode::EventDataStoreNotFoundException => 400,
+            ErrorCode::EventDataStoreTerminationProtectedException => 400,
+            ErrorCode::GenerateResponseException => 400,
+            ErrorCode::ImportNotFoundException => 400,
+            ErrorCode::InactiveEventDataStoreException => 400,
+            ErrorCode::InactiveQueryException => 400,
+            ErrorCode::InsightNotEnabledException => 400,
+            ErrorCode::InsufficientDependencyServiceAccessPermissionException => 400,
+            ErrorCode::InsufficientEncryptionPolicyException => 400,
+            ErrorCode::InsufficientIAMAccessPermissionException => 400,
+            ErrorCode::InsufficientS3BucketPolicyException => 400,
+            ErrorCode::InsufficientSnsTopicPolicyException => 400,
+            ErrorCode::InvalidCloudWatchLogsLogGroupArnException => 400,
+            ErrorCode::InvalidCloudWatchLogsRoleArnException => 400,
+            ErrorCode::InvalidDateRangeException => 400,
+            ErrorCode::InvalidEventCategoryException => 400,
+            ErrorCode::InvalidEventDataStoreCategoryException => 400,
+            ErrorCode::InvalidEventDataStoreStatusException => 400,
+            ErrorCode::InvalidEventSelectorsException => 400,
+            ErrorCode::InvalidHomeRegionException => 400,
+            ErrorCode::InvalidImportSourceException => 400,
+            ErrorCode::InvalidInsightSelectorsException => 400,
+            ErrorCode::InvalidKmsKeyIdException => 400,
+            ErrorCode::InvalidLookupAttributesException => 400,
+            ErrorCode::InvalidMaxResultsException => 400,
+            ErrorCode::InvalidNextTokenException => 400,
+            ErrorCode::InvalidParameterCombinationException => 400,
+            ErrorCode::InvalidParameterException => 400,
+            ErrorCode::InvalidQueryStatementException => 400,
+            ErrorCode::InvalidQueryStatusException => 400,
+            ErrorCode::InvalidS3BucketNameException => 400,
+            ErrorCode::InvalidS3PrefixException => 400,
+            ErrorCode::InvalidSnsTopicNameException => 400,
+            ErrorCode::InvalidSourceException => 400,
+            ErrorCode::InvalidTagParameterException => 400,
+            ErrorCode::InvalidTimeRangeException => 400,
+            ErrorCode::InvalidTokenException => 400,
+            ErrorCode::InvalidTrailNameException => 400,
+            ErrorCode::KmsException => 400,
+            ErrorCode::KmsKeyDisabledException => 400,
+            ErrorCode::KmsKeyNotFoundException => 400,
+            ErrorCode::MaxConcurrentQueriesException => 400,
+            ErrorCode::MaximumNumberOfTrailsExceededException => 400,
+            ErrorCode::NoManagementAccountSLRExistsException => 400,
+            ErrorCode::NotOrganizationManagementAccountException => 400,
+            ErrorCode::NotOrganizationMasterAccountException => 400,
+            ErrorCode::OperationNotPermittedException => 400,
+            ErrorCode::OrganizationNotInAllFeaturesModeException => 400,
+            ErrorCode::OrganizationsNotInUseException => 400,
+            ErrorCode::QueryIdNotFoundException => 400,
+            ErrorCode::ResourceARNNotValidException => 400,
+            ErrorCode::ResourceNotFoundException => 400,
+            ErrorCode::ResourcePolicyNotFoundException => 400,
+            ErrorCode::ResourcePolicyNotValidException => 400,
+            ErrorCode::ResourceTypeNotSupportedException => 400,
+            ErrorCode::S3BucketDoesNotExistException => 400,
+            ErrorCode::ServiceQuotaExceededException => 400,
+            ErrorCode::TagsLimitExceededException => 400,
+            ErrorCode::ThrottlingException => 400,
+            ErrorCode::TrailAlreadyExistsException => 400,
+            ErrorCode::TrailNotFoundException => 400,
+            ErrorCode::TrailNotProvidedException => 400,
+            ErrorCode::UnsupportedOperationException => 400,
+        }
+    }
+
+    /// The error with this code, AWS's status and `message`.
+    pub fn with(self, message: impl Into<String>) -> rampart_protocol::AwsError {
+        rampart_protocol::AwsError::new(self.code(), self.status(), message)
+    }
+}

@@ -3261,3 +3261,311 @@ impl std::fmt::Debug for ZonalCapacityReservationState {
     }
 }
 
+/// The errors of this service's model: each exception shape with AWS's code and HTTP
+/// status. `ErrorCode::NotFoundException.with("…")` builds the error a client receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// `ALPNPolicyNotFound` (HTTP 400), the `ALPNPolicyNotSupportedException` shape.
+    ALPNPolicyNotSupportedException,
+    /// `AllocationIdNotFound` (HTTP 400), the `AllocationIdNotFoundException` shape.
+    AllocationIdNotFoundException,
+    /// `AvailabilityZoneNotSupported` (HTTP 400), the `AvailabilityZoneNotSupportedException` shape.
+    AvailabilityZoneNotSupportedException,
+    /// `CaCertificatesBundleNotFound` (HTTP 400), the `CaCertificatesBundleNotFoundException` shape.
+    CaCertificatesBundleNotFoundException,
+    /// `CapacityDecreaseRequestLimitExceeded` (HTTP 400), the `CapacityDecreaseRequestsLimitExceededException` shape.
+    CapacityDecreaseRequestsLimitExceededException,
+    /// `CapacityReservationPending` (HTTP 400), the `CapacityReservationPendingException` shape.
+    CapacityReservationPendingException,
+    /// `CapacityUnitsLimitExceeded` (HTTP 400), the `CapacityUnitsLimitExceededException` shape.
+    CapacityUnitsLimitExceededException,
+    /// `CertificateNotFound` (HTTP 400), the `CertificateNotFoundException` shape.
+    CertificateNotFoundException,
+    /// `DeleteAssociationSameAccount` (HTTP 400), the `DeleteAssociationSameAccountException` shape.
+    DeleteAssociationSameAccountException,
+    /// `DuplicateListener` (HTTP 400), the `DuplicateListenerException` shape.
+    DuplicateListenerException,
+    /// `DuplicateLoadBalancerName` (HTTP 400), the `DuplicateLoadBalancerNameException` shape.
+    DuplicateLoadBalancerNameException,
+    /// `DuplicateTagKeys` (HTTP 400), the `DuplicateTagKeysException` shape.
+    DuplicateTagKeysException,
+    /// `DuplicateTargetGroupName` (HTTP 400), the `DuplicateTargetGroupNameException` shape.
+    DuplicateTargetGroupNameException,
+    /// `DuplicateTrustStoreName` (HTTP 400), the `DuplicateTrustStoreNameException` shape.
+    DuplicateTrustStoreNameException,
+    /// `HealthUnavailable` (HTTP 500), the `HealthUnavailableException` shape.
+    HealthUnavailableException,
+    /// `IncompatibleProtocols` (HTTP 400), the `IncompatibleProtocolsException` shape.
+    IncompatibleProtocolsException,
+    /// `InsufficientCapacity` (HTTP 500), the `InsufficientCapacityException` shape.
+    InsufficientCapacityException,
+    /// `InvalidCaCertificatesBundle` (HTTP 400), the `InvalidCaCertificatesBundleException` shape.
+    InvalidCaCertificatesBundleException,
+    /// `InvalidConfigurationRequest` (HTTP 400), the `InvalidConfigurationRequestException` shape.
+    InvalidConfigurationRequestException,
+    /// `InvalidLoadBalancerAction` (HTTP 400), the `InvalidLoadBalancerActionException` shape.
+    InvalidLoadBalancerActionException,
+    /// `InvalidRevocationContent` (HTTP 400), the `InvalidRevocationContentException` shape.
+    InvalidRevocationContentException,
+    /// `InvalidScheme` (HTTP 400), the `InvalidSchemeException` shape.
+    InvalidSchemeException,
+    /// `InvalidSecurityGroup` (HTTP 400), the `InvalidSecurityGroupException` shape.
+    InvalidSecurityGroupException,
+    /// `InvalidSubnet` (HTTP 400), the `InvalidSubnetException` shape.
+    InvalidSubnetException,
+    /// `InvalidTarget` (HTTP 400), the `InvalidTargetException` shape.
+    InvalidTargetException,
+    /// `ListenerNotFound` (HTTP 400), the `ListenerNotFoundException` shape.
+    ListenerNotFoundException,
+    /// `LoadBalancerNotFound` (HTTP 400), the `LoadBalancerNotFoundException` shape.
+    LoadBalancerNotFoundException,
+    /// `OperationNotPermitted` (HTTP 400), the `OperationNotPermittedException` shape.
+    OperationNotPermittedException,
+    /// `PriorRequestNotComplete` (HTTP 429), the `PriorRequestNotCompleteException` shape.
+    PriorRequestNotCompleteException,
+    /// `PriorityInUse` (HTTP 400), the `PriorityInUseException` shape.
+    PriorityInUseException,
+    /// `ResourceInUse` (HTTP 400), the `ResourceInUseException` shape.
+    ResourceInUseException,
+    /// `ResourceNotFound` (HTTP 400), the `ResourceNotFoundException` shape.
+    ResourceNotFoundException,
+    /// `RevocationContentNotFound` (HTTP 400), the `RevocationContentNotFoundException` shape.
+    RevocationContentNotFoundException,
+    /// `RevocationIdNotFound` (HTTP 400), the `RevocationIdNotFoundException` shape.
+    RevocationIdNotFoundException,
+    /// `RuleNotFound` (HTTP 400), the `RuleNotFoundException` shape.
+    RuleNotFoundException,
+    /// `SSLPolicyNotFound` (HTTP 400), the `SSLPolicyNotFoundException` shape.
+    SSLPolicyNotFoundException,
+    /// `SubnetNotFound` (HTTP 400), the `SubnetNotFoundException` shape.
+    SubnetNotFoundException,
+    /// `TargetGroupAssociationLimit` (HTTP 400), the `TargetGroupAssociationLimitException` shape.
+    TargetGroupAssociationLimitException,
+    /// `TargetGroupNotFound` (HTTP 400), the `TargetGroupNotFoundException` shape.
+    TargetGroupNotFoundException,
+    /// `TooManyActions` (HTTP 400), the `TooManyActionsException` shape.
+    TooManyActionsException,
+    /// `TooManyCertificates` (HTTP 400), the `TooManyCertificatesException` shape.
+    TooManyCertificatesException,
+    /// `TooManyListeners` (HTTP 400), the `TooManyListenersException` shape.
+    TooManyListenersException,
+    /// `TooManyLoadBalancers` (HTTP 400), the `TooManyLoadBalancersException` shape.
+    TooManyLoadBalancersException,
+    /// `TooManyRegistrationsForTargetId` (HTTP 400), the `TooManyRegistrationsForTargetIdException` shape.
+    TooManyRegistrationsForTargetIdException,
+    /// `TooManyRules` (HTTP 400), the `TooManyRulesException` shape.
+    TooManyRulesException,
+    /// `TooManyTags` (HTTP 400), the `TooManyTagsException` shape.
+    TooManyTagsException,
+    /// `TooManyTargetGroups` (HTTP 400), the `TooManyTargetGroupsException` shape.
+    TooManyTargetGroupsException,
+    /// `TooManyTargets` (HTTP 400), the `TooManyTargetsException` shape.
+    TooManyTargetsException,
+    /// `TooManyTrustStoreRevocationEntries` (HTTP 400), the `TooManyTrustStoreRevocationEntriesException` shape.
+    TooManyTrustStoreRevocationEntriesException,
+    /// `TooManyTrustStores` (HTTP 400), the `TooManyTrustStoresException` shape.
+    TooManyTrustStoresException,
+    /// `TooManyUniqueTargetGroupsPerLoadBalancer` (HTTP 400), the `TooManyUniqueTargetGroupsPerLoadBalancerException` shape.
+    TooManyUniqueTargetGroupsPerLoadBalancerException,
+    /// `AssociationNotFound` (HTTP 400), the `TrustStoreAssociationNotFoundException` shape.
+    TrustStoreAssociationNotFoundException,
+    /// `TrustStoreInUse` (HTTP 400), the `TrustStoreInUseException` shape.
+    TrustStoreInUseException,
+    /// `TrustStoreNotFound` (HTTP 400), the `TrustStoreNotFoundException` shape.
+    TrustStoreNotFoundException,
+    /// `TrustStoreNotReady` (HTTP 400), the `TrustStoreNotReadyException` shape.
+    TrustStoreNotReadyException,
+    /// `UnsupportedProtocol` (HTTP 400), the `UnsupportedProtocolException` shape.
+    UnsupportedProtocolException,
+}
+
+impl ErrorCode {
+    /// Every error of the model.
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::ALPNPolicyNotSupportedException,
+        ErrorCode::AllocationIdNotFoundException,
+        ErrorCode::AvailabilityZoneNotSupportedException,
+        ErrorCode::CaCertificatesBundleNotFoundException,
+        ErrorCode::CapacityDecreaseRequestsLimitExceededException,
+        ErrorCode::CapacityReservationPendingException,
+        ErrorCode::CapacityUnitsLimitExceededException,
+        ErrorCode::CertificateNotFoundException,
+        ErrorCode::DeleteAssociationSameAccountException,
+        ErrorCode::DuplicateListenerException,
+        ErrorCode::DuplicateLoadBalancerNameException,
+        ErrorCode::DuplicateTagKeysException,
+        ErrorCode::DuplicateTargetGroupNameException,
+        ErrorCode::DuplicateTrustStoreNameException,
+        ErrorCode::HealthUnavailableException,
+        ErrorCode::IncompatibleProtocolsException,
+        ErrorCode::InsufficientCapacityException,
+        ErrorCode::InvalidCaCertificatesBundleException,
+        ErrorCode::InvalidConfigurationRequestException,
+        ErrorCode::InvalidLoadBalancerActionException,
+        ErrorCode::InvalidRevocationContentException,
+        ErrorCode::InvalidSchemeException,
+        ErrorCode::InvalidSecurityGroupException,
+        ErrorCode::InvalidSubnetException,
+        ErrorCode::InvalidTargetException,
+        ErrorCode::ListenerNotFoundException,
+        ErrorCode::LoadBalancerNotFoundException,
+        ErrorCode::OperationNotPermittedException,
+        ErrorCode::PriorRequestNotCompleteException,
+        ErrorCode::PriorityInUseException,
+        ErrorCode::ResourceInUseException,
+        ErrorCode::ResourceNotFoundException,
+        ErrorCode::RevocationContentNotFoundException,
+        ErrorCode::RevocationIdNotFoundException,
+        ErrorCode::RuleNotFoundException,
+        ErrorCode::SSLPolicyNotFoundException,
+        ErrorCode::SubnetNotFoundException,
+        ErrorCode::TargetGroupAssociationLimitException,
+        ErrorCode::TargetGroupNotFoundException,
+        ErrorCode::TooManyActionsException,
+        ErrorCode::TooManyCertificatesException,
+        ErrorCode::TooManyListenersException,
+        ErrorCode::TooManyLoadBalancersException,
+        ErrorCode::TooManyRegistrationsForTargetIdException,
+        ErrorCode::TooManyRulesException,
+        ErrorCode::TooManyTagsException,
+        ErrorCode::TooManyTargetGroupsException,
+        ErrorCode::TooManyTargetsException,
+        ErrorCode::TooManyTrustStoreRevocationEntriesException,
+        ErrorCode::TooManyTrustStoresException,
+        ErrorCode::TooManyUniqueTargetGroupsPerLoadBalancerException,
+        ErrorCode::TrustStoreAssociationNotFoundException,
+        ErrorCode::TrustStoreInUseException,
+        ErrorCode::TrustStoreNotFoundException,
+        ErrorCode::TrustStoreNotReadyException,
+        ErrorCode::UnsupportedProtocolException,
+    ];
+
+    /// The code on the wire.
+    pub const fn code(self) -> &'static str {
+        match self {
+            ErrorCode::ALPNPolicyNotSupportedException => "ALPNPolicyNotFound",
+            ErrorCode::AllocationIdNotFoundException => "AllocationIdNotFound",
+            ErrorCode::AvailabilityZoneNotSupportedException => "AvailabilityZoneNotSupported",
+            ErrorCode::CaCertificatesBundleNotFoundException => "CaCertificatesBundleNotFound",
+            ErrorCode::CapacityDecreaseRequestsLimitExceededException => "CapacityDecreaseRequestLimitExceeded",
+            ErrorCode::CapacityReservationPendingException => "CapacityReservationPending",
+            ErrorCode::CapacityUnitsLimitExceededException => "CapacityUnitsLimitExceeded",
+            ErrorCode::CertificateNotFoundException => "CertificateNotFound",
+            ErrorCode::DeleteAssociationSameAccountException => "DeleteAssociationSameAccount",
+            ErrorCode::DuplicateListenerException => "DuplicateListener",
+            ErrorCode::DuplicateLoadBalancerNameException => "DuplicateLoadBalancerName",
+            ErrorCode::DuplicateTagKeysException => "DuplicateTagKeys",
+            ErrorCode::DuplicateTargetGroupNameException => "DuplicateTargetGroupName",
+            ErrorCode::DuplicateTrustStoreNameException => "DuplicateTrustStoreName",
+            ErrorCode::HealthUnavailableException => "HealthUnavailable",
+            ErrorCode::IncompatibleProtocolsException => "IncompatibleProtocols",
+            ErrorCode::InsufficientCapacityException => "InsufficientCapacity",
+            ErrorCode::InvalidCaCertificatesBundleException => "InvalidCaCertificatesBundle",
+            ErrorCode::InvalidConfigurationRequestException => "InvalidConfigurationRequest",
+            ErrorCode::InvalidLoadBalancerActionException => "InvalidLoadBalancerAction",
+            ErrorCode::InvalidRevocationContentException => "InvalidRevocationContent",
+            ErrorCode::InvalidSchemeException => "InvalidScheme",
+            ErrorCode::InvalidSecurityGroupException => "InvalidSecurityGroup",
+            ErrorCode::InvalidSubnetException => "InvalidSubnet",
+            ErrorCode::InvalidTargetException => "InvalidTarget",
+            ErrorCode::ListenerNotFoundException => "ListenerNotFound",
+            ErrorCode::LoadBalancerNotFoundException => "LoadBalancerNotFound",
+            ErrorCode::OperationNotPermittedException => "OperationNotPermitted",
+            ErrorCode::PriorRequestNotCompleteException => "PriorRequestNotComplete",
+            ErrorCode::PriorityInUseException => "PriorityInUse",
+            ErrorCode::ResourceInUseException => "ResourceInUse",
+            ErrorCode::ResourceNotFoundException => "ResourceNotFound",
+            ErrorCode::RevocationContentNotFoundException => "RevocationContentNotFound",
+            ErrorCode::RevocationIdNotFoundException => "RevocationIdNotFound",
+            ErrorCode::RuleNotFoundException => "RuleNotFound",
+            ErrorCode::SSLPolicyNotFoundException => "SSLPolicyNotFound",
+            ErrorCode::SubnetNotFoundException => "SubnetNotFound",
+            ErrorCode::TargetGroupAssociationLimitException => "TargetGroupAssociationLimit",
+            ErrorCode::TargetGroupNotFoundException => "TargetGroupNotFound",
+            ErrorCode::TooManyActionsException => "TooManyActions",
+            ErrorCode::TooManyCertificatesException => "TooManyCertificates",
+            ErrorCode::TooManyListenersException => "TooManyListeners",
+            ErrorCode::TooManyLoadBalancersException => "TooManyLoadBalancers",
+            ErrorCode::TooManyRegistrationsForTargetIdException => "TooManyRegistrationsForTargetId",
+            ErrorCode::TooManyRulesException => "TooManyRules",
+            ErrorCode::TooManyTagsException => "TooManyTags",
+            ErrorCode::TooManyTargetGroupsException => "TooManyTargetGroups",
+            ErrorCode::TooManyTargetsException => "TooManyTargets",
+            ErrorCode::TooManyTrustStoreRevocationEntriesException => "TooManyTrustStoreRevocationEntries",
+            ErrorCode::TooManyTrustStoresException => "TooManyTrustStores",
+            ErrorCode::TooManyUniqueTargetGroupsPerLoadBalancerException => "TooManyUniqueTargetGroupsPerLoadBalancer",
+            ErrorCode::TrustStoreAssociationNotFoundException => "AssociationNotFound",
+            ErrorCode::TrustStoreInUseException => "TrustStoreInUse",
+            ErrorCode::TrustStoreNotFoundException => "TrustStoreNotFound",
+            ErrorCode::TrustStoreNotReadyException => "TrustStoreNotReady",
+            ErrorCode::UnsupportedProtocolException => "UnsupportedProtocol",
+        }
+    }
+
+    /// The HTTP status AWS answers with.
+    pub const fn status(self) -> u16 {
+        match self {
+            ErrorCode::ALPNPolicyNotSupportedException => 400,
+            ErrorCode::AllocationIdNotFoundException => 400,
+            ErrorCode::AvailabilityZoneNotSupportedException => 400,
+            ErrorCode::CaCertificatesBundleNotFoundException => 400,
+            ErrorCode::CapacityDecreaseRequestsLimitExceededException => 400,
+            ErrorCode::CapacityReservationPendingException => 400,
+            ErrorCode::CapacityUnitsLimitExceededException => 400,
+            ErrorCode::CertificateNotFoundException => 400,
+            ErrorCode::DeleteAssociationSameAccountException => 400,
+            ErrorCode::DuplicateListenerException => 400,
+            ErrorCode::DuplicateLoadBalancerNameException => 400,
+            ErrorCode::DuplicateTagKeysException => 400,
+            ErrorCode::DuplicateTargetGroupNameException => 400,
+            ErrorCode::DuplicateTrustStoreNameException => 400,
+            ErrorCode::HealthUnavailableException => 500,
+            ErrorCode::IncompatibleProtocolsException => 400,
+            ErrorCode::InsufficientCapacityException => 500,
+            ErrorCode::InvalidCaCertificatesBundleException => 400,
+            ErrorCode::InvalidConfigurationRequestException => 400,
+            ErrorCode::InvalidLoadBalancerActionException => 400,
+            ErrorCode::InvalidRevocationContentException => 400,
+            ErrorCode::InvalidSchemeException => 400,
+            ErrorCode::InvalidSecurityGroupException => 400,
+            ErrorCode::InvalidSubnetException => 400,
+            ErrorCode::InvalidTargetException => 400,
+            ErrorCode::ListenerNotFoundException => 400,
+            ErrorCode::LoadBalancerNotFoundException => 400,
+            ErrorCode::OperationNotPermittedException => 400,
+            ErrorCode::PriorRequestNotCompleteException => 429,
+            ErrorCode::PriorityInUseException => 400,
+            ErrorCode::ResourceInUseException => 400,
+            ErrorCode::ResourceNotFoundException => 400,
+            ErrorCode::RevocationContentNotFoundException => 400,
+            ErrorCode::RevocationIdNotFoundException => 400,
+            ErrorCode::RuleNotFoundException => 400,
+            ErrorCode::SSLPolicyNotFoundException => 400,
+            ErrorCode::SubnetNotFoundException => 400,
+            ErrorCode::TargetGroupAssociationLimitException => 400,
+            ErrorCode::TargetGroupNotFoundException => 400,
+            ErrorCode::TooManyActionsException => 400,
+            ErrorCode::TooManyCertificatesException => 400,
+            ErrorCode::TooManyListenersException => 400,
+            ErrorCode::TooManyLoadBalancersException => 400,
+            ErrorCode::TooManyRegistrationsForTargetIdException => 400,
+            ErrorCode::TooManyRulesException => 400,
+            ErrorCode::TooManyTagsException => 400,
+            ErrorCode::TooManyTargetGroupsException => 400,
+            ErrorCode::TooManyTargetsException => 400,
+            ErrorCode::TooManyTrustStoreRevocationEntriesException => 400,
+            ErrorCode::TooManyTrustStoresException => 400,
+            ErrorCode::TooManyUniqueTargetGroupsPerLoadBalancerException => 400,
+            ErrorCode::TrustStoreAssociationNotFoundException => 400,
+            ErrorCode::TrustStoreInUseException => 400,
+            ErrorCode::TrustStoreNotFoundException => 400,
+            ErrorCode::TrustStoreNotReadyException => 400,
+            ErrorCode::UnsupportedProtocolException => 400,
+        }
+    }
+
+    /// The error with this code, AWS's status and `message`.
+    pub fn with(self, message: impl Into<String>) -> rampart_protocol::AwsError {
+        rampart_protocol::AwsError::new(self.code(), self.status(), message)
+    }
+}

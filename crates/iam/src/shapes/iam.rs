@@ -7128,3 +7128,221 @@ impl std::fmt::Debug for VirtualMFADevice {
     }
 }
 
+/// The errors of this service's model: each exception shape with AWS's code and HTTP
+/// status. `ErrorCode::NotFoundException.with("…")` builds the error a client receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// `AccountNotManagementOrDelegatedAdministratorException` (HTTP 400), the `AccountNotManagementOrDelegatedAdministratorException` shape.
+    AccountNotManagementOrDelegatedAdministratorException,
+    /// `CallerIsNotManagementAccountException` (HTTP 400), the `CallerIsNotManagementAccountException` shape.
+    CallerIsNotManagementAccountException,
+    /// `ConcurrentModification` (HTTP 409), the `ConcurrentModificationException` shape.
+    ConcurrentModificationException,
+    /// `ReportExpired` (HTTP 410), the `CredentialReportExpiredException` shape.
+    CredentialReportExpiredException,
+    /// `ReportNotPresent` (HTTP 410), the `CredentialReportNotPresentException` shape.
+    CredentialReportNotPresentException,
+    /// `ReportInProgress` (HTTP 404), the `CredentialReportNotReadyException` shape.
+    CredentialReportNotReadyException,
+    /// `DeleteConflict` (HTTP 409), the `DeleteConflictException` shape.
+    DeleteConflictException,
+    /// `DuplicateCertificate` (HTTP 409), the `DuplicateCertificateException` shape.
+    DuplicateCertificateException,
+    /// `DuplicateSSHPublicKey` (HTTP 400), the `DuplicateSSHPublicKeyException` shape.
+    DuplicateSSHPublicKeyException,
+    /// `EntityAlreadyExists` (HTTP 409), the `EntityAlreadyExistsException` shape.
+    EntityAlreadyExistsException,
+    /// `EntityTemporarilyUnmodifiable` (HTTP 409), the `EntityTemporarilyUnmodifiableException` shape.
+    EntityTemporarilyUnmodifiableException,
+    /// `FeatureDisabled` (HTTP 404), the `FeatureDisabledException` shape.
+    FeatureDisabledException,
+    /// `FeatureEnabled` (HTTP 409), the `FeatureEnabledException` shape.
+    FeatureEnabledException,
+    /// `InvalidAuthenticationCode` (HTTP 403), the `InvalidAuthenticationCodeException` shape.
+    InvalidAuthenticationCodeException,
+    /// `InvalidCertificate` (HTTP 400), the `InvalidCertificateException` shape.
+    InvalidCertificateException,
+    /// `InvalidInput` (HTTP 400), the `InvalidInputException` shape.
+    InvalidInputException,
+    /// `InvalidPublicKey` (HTTP 400), the `InvalidPublicKeyException` shape.
+    InvalidPublicKeyException,
+    /// `InvalidUserType` (HTTP 400), the `InvalidUserTypeException` shape.
+    InvalidUserTypeException,
+    /// `KeyPairMismatch` (HTTP 400), the `KeyPairMismatchException` shape.
+    KeyPairMismatchException,
+    /// `LimitExceeded` (HTTP 409), the `LimitExceededException` shape.
+    LimitExceededException,
+    /// `MalformedCertificate` (HTTP 400), the `MalformedCertificateException` shape.
+    MalformedCertificateException,
+    /// `MalformedPolicyDocument` (HTTP 400), the `MalformedPolicyDocumentException` shape.
+    MalformedPolicyDocumentException,
+    /// `NameConflict` (HTTP 409), the `NameConflictException` shape.
+    NameConflictException,
+    /// `NoSuchEntity` (HTTP 404), the `NoSuchEntityException` shape.
+    NoSuchEntityException,
+    /// `OpenIdIdpCommunicationError` (HTTP 400), the `OpenIdIdpCommunicationErrorException` shape.
+    OpenIdIdpCommunicationErrorException,
+    /// `OrganizationNotFoundException` (HTTP 400), the `OrganizationNotFoundException` shape.
+    OrganizationNotFoundException,
+    /// `OrganizationNotInAllFeaturesModeException` (HTTP 400), the `OrganizationNotInAllFeaturesModeException` shape.
+    OrganizationNotInAllFeaturesModeException,
+    /// `PasswordPolicyViolation` (HTTP 400), the `PasswordPolicyViolationException` shape.
+    PasswordPolicyViolationException,
+    /// `PolicyEvaluation` (HTTP 500), the `PolicyEvaluationException` shape.
+    PolicyEvaluationException,
+    /// `PolicyNotAttachable` (HTTP 400), the `PolicyNotAttachableException` shape.
+    PolicyNotAttachableException,
+    /// `ReportGenerationLimitExceeded` (HTTP 409), the `ReportGenerationLimitExceededException` shape.
+    ReportGenerationLimitExceededException,
+    /// `RoleModified` (HTTP 409), the `RoleModifiedException` shape.
+    RoleModifiedException,
+    /// `RoleTemplateDisabled` (HTTP 400), the `RoleTemplateDisabledException` shape.
+    RoleTemplateDisabledException,
+    /// `ServiceAccessNotEnabledException` (HTTP 400), the `ServiceAccessNotEnabledException` shape.
+    ServiceAccessNotEnabledException,
+    /// `ServiceFailure` (HTTP 500), the `ServiceFailureException` shape.
+    ServiceFailureException,
+    /// `NotSupportedService` (HTTP 404), the `ServiceNotSupportedException` shape.
+    ServiceNotSupportedException,
+    /// `UnmodifiableEntity` (HTTP 400), the `UnmodifiableEntityException` shape.
+    UnmodifiableEntityException,
+    /// `UnrecognizedPublicKeyEncoding` (HTTP 400), the `UnrecognizedPublicKeyEncodingException` shape.
+    UnrecognizedPublicKeyEncodingException,
+}
+
+impl ErrorCode {
+    /// Every error of the model.
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::AccountNotManagementOrDelegatedAdministratorException,
+        ErrorCode::CallerIsNotManagementAccountException,
+        ErrorCode::ConcurrentModificationException,
+        ErrorCode::CredentialReportExpiredException,
+        ErrorCode::CredentialReportNotPresentException,
+        ErrorCode::CredentialReportNotReadyException,
+        ErrorCode::DeleteConflictException,
+        ErrorCode::DuplicateCertificateException,
+        ErrorCode::DuplicateSSHPublicKeyException,
+        ErrorCode::EntityAlreadyExistsException,
+        ErrorCode::EntityTemporarilyUnmodifiableException,
+        ErrorCode::FeatureDisabledException,
+        ErrorCode::FeatureEnabledException,
+        ErrorCode::InvalidAuthenticationCodeException,
+        ErrorCode::InvalidCertificateException,
+        ErrorCode::InvalidInputException,
+        ErrorCode::InvalidPublicKeyException,
+        ErrorCode::InvalidUserTypeException,
+        ErrorCode::KeyPairMismatchException,
+        ErrorCode::LimitExceededException,
+        ErrorCode::MalformedCertificateException,
+        ErrorCode::MalformedPolicyDocumentException,
+        ErrorCode::NameConflictException,
+        ErrorCode::NoSuchEntityException,
+        ErrorCode::OpenIdIdpCommunicationErrorException,
+        ErrorCode::OrganizationNotFoundException,
+        ErrorCode::OrganizationNotInAllFeaturesModeException,
+        ErrorCode::PasswordPolicyViolationException,
+        ErrorCode::PolicyEvaluationException,
+        ErrorCode::PolicyNotAttachableException,
+        ErrorCode::ReportGenerationLimitExceededException,
+        ErrorCode::RoleModifiedException,
+        ErrorCode::RoleTemplateDisabledException,
+        ErrorCode::ServiceAccessNotEnabledException,
+        ErrorCode::ServiceFailureException,
+        ErrorCode::ServiceNotSupportedException,
+        ErrorCode::UnmodifiableEntityException,
+        ErrorCode::UnrecognizedPublicKeyEncodingException,
+    ];
+
+    /// The code on the wire.
+    pub const fn code(self) -> &'static str {
+        match self {
+            ErrorCode::AccountNotManagementOrDelegatedAdministratorException => "AccountNotManagementOrDelegatedAdministratorException",
+            ErrorCode::CallerIsNotManagementAccountException => "CallerIsNotManagementAccountException",
+            ErrorCode::ConcurrentModificationException => "ConcurrentModification",
+            ErrorCode::CredentialReportExpiredException => "ReportExpired",
+            ErrorCode::CredentialReportNotPresentException => "ReportNotPresent",
+            ErrorCode::CredentialReportNotReadyException => "ReportInProgress",
+            ErrorCode::DeleteConflictException => "DeleteConflict",
+            ErrorCode::DuplicateCertificateException => "DuplicateCertificate",
+            ErrorCode::DuplicateSSHPublicKeyException => "DuplicateSSHPublicKey",
+            ErrorCode::EntityAlreadyExistsException => "EntityAlreadyExists",
+            ErrorCode::EntityTemporarilyUnmodifiableException => "EntityTemporarilyUnmodifiable",
+            ErrorCode::FeatureDisabledException => "FeatureDisabled",
+            ErrorCode::FeatureEnabledException => "FeatureEnabled",
+            ErrorCode::InvalidAuthenticationCodeException => "InvalidAuthenticationCode",
+            ErrorCode::InvalidCertificateException => "InvalidCertificate",
+            ErrorCode::InvalidInputException => "InvalidInput",
+            ErrorCode::InvalidPublicKeyException => "InvalidPublicKey",
+            ErrorCode::InvalidUserTypeException => "InvalidUserType",
+            ErrorCode::KeyPairMismatchException => "KeyPairMismatch",
+            ErrorCode::LimitExceededException => "LimitExceeded",
+            ErrorCode::MalformedCertificateException => "MalformedCertificate",
+            ErrorCode::MalformedPolicyDocumentException => "MalformedPolicyDocument",
+            ErrorCode::NameConflictException => "NameConflict",
+            ErrorCode::NoSuchEntityException => "NoSuchEntity",
+            ErrorCode::OpenIdIdpCommunicationErrorException => "OpenIdIdpCommunicationError",
+            ErrorCode::OrganizationNotFoundException => "OrganizationNotFoundException",
+            ErrorCode::OrganizationNotInAllFeaturesModeException => "OrganizationNotInAllFeaturesModeException",
+            ErrorCode::PasswordPolicyViolationException => "PasswordPolicyViolation",
+            ErrorCode::PolicyEvaluationException => "PolicyEvaluation",
+            ErrorCode::PolicyNotAttachableException => "PolicyNotAttachable",
+            ErrorCode::ReportGenerationLimitExceededException => "ReportGenerationLimitExceeded",
+            ErrorCode::RoleModifiedException => "RoleModified",
+            ErrorCode::RoleTemplateDisabledException => "RoleTemplateDisabled",
+            ErrorCode::ServiceAccessNotEnabledException => "ServiceAccessNotEnabledException",
+            ErrorCode::ServiceFailureException => "ServiceFailure",
+            ErrorCode::ServiceNotSupportedException => "NotSupportedService",
+            ErrorCode::UnmodifiableEntityException => "UnmodifiableEntity",
+            ErrorCode::UnrecognizedPublicKeyEncodingException => "UnrecognizedPublicKeyEncoding",
+        }
+    }
+
+    /// The HTTP status AWS answers with.
+    pub const fn status(self) -> u16 {
+        match self {
+            ErrorCode::AccountNotManagementOrDelegatedAdministratorException => 400,
+            ErrorCode::CallerIsNotManagementAccountException => 400,
+            ErrorCode::ConcurrentModificationException => 409,
+            ErrorCode::CredentialReportExpiredException => 410,
+            ErrorCode::CredentialReportNotPresentException => 410,
+            ErrorCode::CredentialReportNotReadyException => 404,
+            ErrorCode::DeleteConflictException => 409,
+            ErrorCode::DuplicateCertificateException => 409,
+            ErrorCode::DuplicateSSHPublicKeyException => 400,
+            ErrorCode::EntityAlreadyExistsException => 409,
+            ErrorCode::EntityTemporarilyUnmodifiableException => 409,
+            ErrorCode::FeatureDisabledException => 404,
+            ErrorCode::FeatureEnabledException => 409,
+            ErrorCode::InvalidAuthenticationCodeException => 403,
+            ErrorCode::InvalidCertificateException => 400,
+            ErrorCode::InvalidInputException => 400,
+            ErrorCode::InvalidPublicKeyException => 400,
+            ErrorCode::InvalidUserTypeException => 400,
+            ErrorCode::KeyPairMismatchException => 400,
+            ErrorCode::LimitExceededException => 409,
+            ErrorCode::MalformedCertificateException => 400,
+            ErrorCode::MalformedPolicyDocumentException => 400,
+            ErrorCode::NameConflictException => 409,
+            ErrorCode::NoSuchEntityException => 404,
+            ErrorCode::OpenIdIdpCommunicationErrorException => 400,
+            ErrorCode::OrganizationNotFoundException => 400,
+            ErrorCode::OrganizationNotInAllFeaturesModeException => 400,
+            ErrorCode::PasswordPolicyViolationException => 400,
+            ErrorCode::PolicyEvaluationException => 500,
+            ErrorCode::PolicyNotAttachableException => 400,
+            ErrorCode::ReportGenerationLimitExceededException => 409,
+            ErrorCode::RoleModifiedException => 409,
+            ErrorCode::RoleTemplateDisabledException => 400,
+            ErrorCode::ServiceAccessNotEnabledException => 400,
+            ErrorCode::ServiceFailureException => 500,
+            ErrorCode::ServiceNotSupportedException => 404,
+            ErrorCode::UnmodifiableEntityException => 400,
+            ErrorCode::UnrecognizedPublicKeyEncodingException => 400,
+        }
+    }
+
+    /// The error with this code, AWS's status and `message`.
+    pub fn with(self, message: impl Into<String>) -> rampart_protocol::AwsError {
+        rampart_protocol::AwsError::new(self.code(), self.status(), message)
+    }
+}

@@ -810,3 +810,106 @@ impl std::fmt::Debug for TrustedIdentityPropagationContext {
     }
 }
 
+/// The errors of this service's model: each exception shape with AWS's code and HTTP
+/// status. `ErrorCode::NotFoundException.with("…")` builds the error a client receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// `ExpiredTokenException` (HTTP 400), the `ExpiredTokenException` shape.
+    ExpiredTokenException,
+    /// `ExpiredTradeInTokenException` (HTTP 400), the `ExpiredTradeInTokenException` shape.
+    ExpiredTradeInTokenException,
+    /// `IDPCommunicationError` (HTTP 400), the `IDPCommunicationErrorException` shape.
+    IDPCommunicationErrorException,
+    /// `IDPRejectedClaim` (HTTP 403), the `IDPRejectedClaimException` shape.
+    IDPRejectedClaimException,
+    /// `InsufficientSessionLifetime` (HTTP 400), the `InsufficientSessionLifetimeException` shape.
+    InsufficientSessionLifetimeException,
+    /// `InvalidAuthorizationMessageException` (HTTP 400), the `InvalidAuthorizationMessageException` shape.
+    InvalidAuthorizationMessageException,
+    /// `InvalidContextAssertion` (HTTP 400), the `InvalidContextAssertionException` shape.
+    InvalidContextAssertionException,
+    /// `InvalidIdentityToken` (HTTP 400), the `InvalidIdentityTokenException` shape.
+    InvalidIdentityTokenException,
+    /// `InvalidSubjectCredentials` (HTTP 400), the `InvalidSubjectCredentialsException` shape.
+    InvalidSubjectCredentialsException,
+    /// `JWTPayloadSizeExceededException` (HTTP 400), the `JWTPayloadSizeExceededException` shape.
+    JWTPayloadSizeExceededException,
+    /// `MalformedPolicyDocument` (HTTP 400), the `MalformedPolicyDocumentException` shape.
+    MalformedPolicyDocumentException,
+    /// `OutboundWebIdentityFederationDisabledException` (HTTP 403), the `OutboundWebIdentityFederationDisabledException` shape.
+    OutboundWebIdentityFederationDisabledException,
+    /// `PackedPolicyTooLarge` (HTTP 400), the `PackedPolicyTooLargeException` shape.
+    PackedPolicyTooLargeException,
+    /// `RegionDisabledException` (HTTP 403), the `RegionDisabledException` shape.
+    RegionDisabledException,
+    /// `SessionDurationEscalationException` (HTTP 403), the `SessionDurationEscalationException` shape.
+    SessionDurationEscalationException,
+}
+
+impl ErrorCode {
+    /// Every error of the model.
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::ExpiredTokenException,
+        ErrorCode::ExpiredTradeInTokenException,
+        ErrorCode::IDPCommunicationErrorException,
+        ErrorCode::IDPRejectedClaimException,
+        ErrorCode::InsufficientSessionLifetimeException,
+        ErrorCode::InvalidAuthorizationMessageException,
+        ErrorCode::InvalidContextAssertionException,
+        ErrorCode::InvalidIdentityTokenException,
+        ErrorCode::InvalidSubjectCredentialsException,
+        ErrorCode::JWTPayloadSizeExceededException,
+        ErrorCode::MalformedPolicyDocumentException,
+        ErrorCode::OutboundWebIdentityFederationDisabledException,
+        ErrorCode::PackedPolicyTooLargeException,
+        ErrorCode::RegionDisabledException,
+        ErrorCode::SessionDurationEscalationException,
+    ];
+
+    /// The code on the wire.
+    pub const fn code(self) -> &'static str {
+        match self {
+            ErrorCode::ExpiredTokenException => "ExpiredTokenException",
+            ErrorCode::ExpiredTradeInTokenException => "ExpiredTradeInTokenException",
+            ErrorCode::IDPCommunicationErrorException => "IDPCommunicationError",
+            ErrorCode::IDPRejectedClaimException => "IDPRejectedClaim",
+            ErrorCode::InsufficientSessionLifetimeException => "InsufficientSessionLifetime",
+            ErrorCode::InvalidAuthorizationMessageException => "InvalidAuthorizationMessageException",
+            ErrorCode::InvalidContextAssertionException => "InvalidContextAssertion",
+            ErrorCode::InvalidIdentityTokenException => "InvalidIdentityToken",
+            ErrorCode::InvalidSubjectCredentialsException => "InvalidSubjectCredentials",
+            ErrorCode::JWTPayloadSizeExceededException => "JWTPayloadSizeExceededException",
+            ErrorCode::MalformedPolicyDocumentException => "MalformedPolicyDocument",
+            ErrorCode::OutboundWebIdentityFederationDisabledException => "OutboundWebIdentityFederationDisabledException",
+            ErrorCode::PackedPolicyTooLargeException => "PackedPolicyTooLarge",
+            ErrorCode::RegionDisabledException => "RegionDisabledException",
+            ErrorCode::SessionDurationEscalationException => "SessionDurationEscalationException",
+        }
+    }
+
+    /// The HTTP status AWS answers with.
+    pub const fn status(self) -> u16 {
+        match self {
+            ErrorCode::ExpiredTokenException => 400,
+            ErrorCode::ExpiredTradeInTokenException => 400,
+            ErrorCode::IDPCommunicationErrorException => 400,
+            ErrorCode::IDPRejectedClaimException => 403,
+            ErrorCode::InsufficientSessionLifetimeException => 400,
+            ErrorCode::InvalidAuthorizationMessageException => 400,
+            ErrorCode::InvalidContextAssertionException => 400,
+            ErrorCode::InvalidIdentityTokenException => 400,
+            ErrorCode::InvalidSubjectCredentialsException => 400,
+            ErrorCode::JWTPayloadSizeExceededException => 400,
+            ErrorCode::MalformedPolicyDocumentException => 400,
+            ErrorCode::OutboundWebIdentityFederationDisabledException => 403,
+            ErrorCode::PackedPolicyTooLargeException => 400,
+            ErrorCode::RegionDisabledException => 403,
+            ErrorCode::SessionDurationEscalationException => 403,
+        }
+    }
+
+    /// The error with this code, AWS's status and `message`.
+    pub fn with(self, message: impl Into<String>) -> rampart_protocol::AwsError {
+        rampart_protocol::AwsError::new(self.code(), self.status(), message)
+    }
+}

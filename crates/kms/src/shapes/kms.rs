@@ -2658,3 +2658,271 @@ impl std::fmt::Debug for XksProxyConfigurationType {
     }
 }
 
+/// The errors of this service's model: each exception shape with AWS's code and HTTP
+/// status. `ErrorCode::NotFoundException.with("…")` builds the error a client receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// `AlreadyExistsException` (HTTP 400), the `AlreadyExistsException` shape.
+    AlreadyExistsException,
+    /// `CloudHsmClusterInUseException` (HTTP 400), the `CloudHsmClusterInUseException` shape.
+    CloudHsmClusterInUseException,
+    /// `CloudHsmClusterInvalidConfigurationException` (HTTP 400), the `CloudHsmClusterInvalidConfigurationException` shape.
+    CloudHsmClusterInvalidConfigurationException,
+    /// `CloudHsmClusterNotActiveException` (HTTP 400), the `CloudHsmClusterNotActiveException` shape.
+    CloudHsmClusterNotActiveException,
+    /// `CloudHsmClusterNotFoundException` (HTTP 400), the `CloudHsmClusterNotFoundException` shape.
+    CloudHsmClusterNotFoundException,
+    /// `CloudHsmClusterNotRelatedException` (HTTP 400), the `CloudHsmClusterNotRelatedException` shape.
+    CloudHsmClusterNotRelatedException,
+    /// `ConflictException` (HTTP 400), the `ConflictException` shape.
+    ConflictException,
+    /// `CustomKeyStoreHasCMKsException` (HTTP 400), the `CustomKeyStoreHasCMKsException` shape.
+    CustomKeyStoreHasCMKsException,
+    /// `CustomKeyStoreInvalidStateException` (HTTP 400), the `CustomKeyStoreInvalidStateException` shape.
+    CustomKeyStoreInvalidStateException,
+    /// `CustomKeyStoreNameInUseException` (HTTP 400), the `CustomKeyStoreNameInUseException` shape.
+    CustomKeyStoreNameInUseException,
+    /// `CustomKeyStoreNotFoundException` (HTTP 400), the `CustomKeyStoreNotFoundException` shape.
+    CustomKeyStoreNotFoundException,
+    /// `DependencyTimeoutException` (HTTP 500), the `DependencyTimeoutException` shape.
+    DependencyTimeoutException,
+    /// `DisabledException` (HTTP 400), the `DisabledException` shape.
+    DisabledException,
+    /// `DryRunOperationException` (HTTP 400), the `DryRunOperationException` shape.
+    DryRunOperationException,
+    /// `ExpiredImportTokenException` (HTTP 400), the `ExpiredImportTokenException` shape.
+    ExpiredImportTokenException,
+    /// `IncorrectKeyException` (HTTP 400), the `IncorrectKeyException` shape.
+    IncorrectKeyException,
+    /// `IncorrectKeyMaterialException` (HTTP 400), the `IncorrectKeyMaterialException` shape.
+    IncorrectKeyMaterialException,
+    /// `IncorrectTrustAnchorException` (HTTP 400), the `IncorrectTrustAnchorException` shape.
+    IncorrectTrustAnchorException,
+    /// `InvalidAliasNameException` (HTTP 400), the `InvalidAliasNameException` shape.
+    InvalidAliasNameException,
+    /// `InvalidArnException` (HTTP 400), the `InvalidArnException` shape.
+    InvalidArnException,
+    /// `InvalidCiphertextException` (HTTP 400), the `InvalidCiphertextException` shape.
+    InvalidCiphertextException,
+    /// `InvalidGrantIdException` (HTTP 400), the `InvalidGrantIdException` shape.
+    InvalidGrantIdException,
+    /// `InvalidGrantTokenException` (HTTP 400), the `InvalidGrantTokenException` shape.
+    InvalidGrantTokenException,
+    /// `InvalidImportTokenException` (HTTP 400), the `InvalidImportTokenException` shape.
+    InvalidImportTokenException,
+    /// `InvalidKeyUsageException` (HTTP 400), the `InvalidKeyUsageException` shape.
+    InvalidKeyUsageException,
+    /// `InvalidMarkerException` (HTTP 400), the `InvalidMarkerException` shape.
+    InvalidMarkerException,
+    /// `KMSInternalException` (HTTP 500), the `KMSInternalException` shape.
+    KMSInternalException,
+    /// `KMSInvalidMacException` (HTTP 400), the `KMSInvalidMacException` shape.
+    KMSInvalidMacException,
+    /// `KMSInvalidSignatureException` (HTTP 400), the `KMSInvalidSignatureException` shape.
+    KMSInvalidSignatureException,
+    /// `KMSInvalidStateException` (HTTP 400), the `KMSInvalidStateException` shape.
+    KMSInvalidStateException,
+    /// `KeyUnavailableException` (HTTP 500), the `KeyUnavailableException` shape.
+    KeyUnavailableException,
+    /// `LimitExceededException` (HTTP 400), the `LimitExceededException` shape.
+    LimitExceededException,
+    /// `MalformedPolicyDocumentException` (HTTP 400), the `MalformedPolicyDocumentException` shape.
+    MalformedPolicyDocumentException,
+    /// `NotFoundException` (HTTP 400), the `NotFoundException` shape.
+    NotFoundException,
+    /// `TagException` (HTTP 400), the `TagException` shape.
+    TagException,
+    /// `UnsupportedOperationException` (HTTP 400), the `UnsupportedOperationException` shape.
+    UnsupportedOperationException,
+    /// `XksKeyAlreadyInUseException` (HTTP 400), the `XksKeyAlreadyInUseException` shape.
+    XksKeyAlreadyInUseException,
+    /// `XksKeyInvalidConfigurationException` (HTTP 400), the `XksKeyInvalidConfigurationException` shape.
+    XksKeyInvalidConfigurationException,
+    /// `XksKeyNotFoundException` (HTTP 400), the `XksKeyNotFoundException` shape.
+    XksKeyNotFoundException,
+    /// `XksProxyIncorrectAuthenticationCredentialException` (HTTP 400), the `XksProxyIncorrectAuthenticationCredentialException` shape.
+    XksProxyIncorrectAuthenticationCredentialException,
+    /// `XksProxyInvalidConfigurationException` (HTTP 400), the `XksProxyInvalidConfigurationException` shape.
+    XksProxyInvalidConfigurationException,
+    /// `XksProxyInvalidResponseException` (HTTP 400), the `XksProxyInvalidResponseException` shape.
+    XksProxyInvalidResponseException,
+    /// `XksProxyUriEndpointInUseException` (HTTP 400), the `XksProxyUriEndpointInUseException` shape.
+    XksProxyUriEndpointInUseException,
+    /// `XksProxyUriInUseException` (HTTP 400), the `XksProxyUriInUseException` shape.
+    XksProxyUriInUseException,
+    /// `XksProxyUriUnreachableException` (HTTP 400), the `XksProxyUriUnreachableException` shape.
+    XksProxyUriUnreachableException,
+    /// `XksProxyVpcEndpointServiceInUseException` (HTTP 400), the `XksProxyVpcEndpointServiceInUseException` shape.
+    XksProxyVpcEndpointServiceInUseException,
+    /// `XksProxyVpcEndpointServiceInvalidConfigurationException` (HTTP 400), the `XksProxyVpcEndpointServiceInvalidConfigurationException` shape.
+    XksProxyVpcEndpointServiceInvalidConfigurationException,
+    /// `XksProxyVpcEndpointServiceNotFoundException` (HTTP 400), the `XksProxyVpcEndpointServiceNotFoundException` shape.
+    XksProxyVpcEndpointServiceNotFoundException,
+}
+
+impl ErrorCode {
+    /// Every error of the model.
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::AlreadyExistsException,
+        ErrorCode::CloudHsmClusterInUseException,
+        ErrorCode::CloudHsmClusterInvalidConfigurationException,
+        ErrorCode::CloudHsmClusterNotActiveException,
+        ErrorCode::CloudHsmClusterNotFoundException,
+        ErrorCode::CloudHsmClusterNotRelatedException,
+        ErrorCode::ConflictException,
+        ErrorCode::CustomKeyStoreHasCMKsException,
+        ErrorCode::CustomKeyStoreInvalidStateException,
+        ErrorCode::CustomKeyStoreNameInUseException,
+        ErrorCode::CustomKeyStoreNotFoundException,
+        ErrorCode::DependencyTimeoutException,
+        ErrorCode::DisabledException,
+        ErrorCode::DryRunOperationException,
+        ErrorCode::ExpiredImportTokenException,
+        ErrorCode::IncorrectKeyException,
+        ErrorCode::IncorrectKeyMaterialException,
+        ErrorCode::IncorrectTrustAnchorException,
+        ErrorCode::InvalidAliasNameException,
+        ErrorCode::InvalidArnException,
+        ErrorCode::InvalidCiphertextException,
+        ErrorCode::InvalidGrantIdException,
+        ErrorCode::InvalidGrantTokenException,
+        ErrorCode::InvalidImportTokenException,
+        ErrorCode::InvalidKeyUsageException,
+        ErrorCode::InvalidMarkerException,
+        ErrorCode::KMSInternalException,
+        ErrorCode::KMSInvalidMacException,
+        ErrorCode::KMSInvalidSignatureException,
+        ErrorCode::KMSInvalidStateException,
+        ErrorCode::KeyUnavailableException,
+        ErrorCode::LimitExceededException,
+        ErrorCode::MalformedPolicyDocumentException,
+        ErrorCode::NotFoundException,
+        ErrorCode::TagException,
+        ErrorCode::UnsupportedOperationException,
+        ErrorCode::XksKeyAlreadyInUseException,
+        ErrorCode::XksKeyInvalidConfigurationException,
+        ErrorCode::XksKeyNotFoundException,
+        ErrorCode::XksProxyIncorrectAuthenticationCredentialException,
+        ErrorCode::XksProxyInvalidConfigurationException,
+        ErrorCode::XksProxyInvalidResponseException,
+        ErrorCode::XksProxyUriEndpointInUseException,
+        ErrorCode::XksProxyUriInUseException,
+        ErrorCode::XksProxyUriUnreachableException,
+        ErrorCode::XksProxyVpcEndpointServiceInUseException,
+        ErrorCode::XksProxyVpcEndpointServiceInvalidConfigurationException,
+        ErrorCode::XksProxyVpcEndpointServiceNotFoundException,
+    ];
+
+    /// The code on the wire.
+    pub const fn code(self) -> &'static str {
+        match self {
+            ErrorCode::AlreadyExistsException => "AlreadyExistsException",
+            ErrorCode::CloudHsmClusterInUseException => "CloudHsmClusterInUseException",
+            ErrorCode::CloudHsmClusterInvalidConfigurationException => "CloudHsmClusterInvalidConfigurationException",
+            ErrorCode::CloudHsmClusterNotActiveException => "CloudHsmClusterNotActiveException",
+            ErrorCode::CloudHsmClusterNotFoundException => "CloudHsmClusterNotFoundException",
+            ErrorCode::CloudHsmClusterNotRelatedException => "CloudHsmClusterNotRelatedException",
+            ErrorCode::ConflictException => "ConflictException",
+            ErrorCode::CustomKeyStoreHasCMKsException => "CustomKeyStoreHasCMKsException",
+            ErrorCode::CustomKeyStoreInvalidStateException => "CustomKeyStoreInvalidStateException",
+            ErrorCode::CustomKeyStoreNameInUseException => "CustomKeyStoreNameInUseException",
+            ErrorCode::CustomKeyStoreNotFoundException => "CustomKeyStoreNotFoundException",
+            ErrorCode::DependencyTimeoutException => "DependencyTimeoutException",
+            ErrorCode::DisabledException => "DisabledException",
+            ErrorCode::DryRunOperationException => "DryRunOperationException",
+            ErrorCode::ExpiredImportTokenException => "ExpiredImportTokenException",
+            ErrorCode::IncorrectKeyException => "IncorrectKeyException",
+            ErrorCode::IncorrectKeyMaterialException => "IncorrectKeyMaterialException",
+            ErrorCode::IncorrectTrustAnchorException => "IncorrectTrustAnchorException",
+            ErrorCode::InvalidAliasNameException => "InvalidAliasNameException",
+            ErrorCode::InvalidArnException => "InvalidArnException",
+            ErrorCode::InvalidCiphertextException => "InvalidCiphertextException",
+            ErrorCode::InvalidGrantIdException => "InvalidGrantIdException",
+            ErrorCode::InvalidGrantTokenException => "InvalidGrantTokenException",
+            ErrorCode::InvalidImportTokenException => "InvalidImportTokenException",
+            ErrorCode::InvalidKeyUsageException => "InvalidKeyUsageException",
+            ErrorCode::InvalidMarkerException => "InvalidMarkerException",
+            ErrorCode::KMSInternalException => "KMSInternalException",
+            ErrorCode::KMSInvalidMacException => "KMSInvalidMacException",
+            ErrorCode::KMSInvalidSignatureException => "KMSInvalidSignatureException",
+            ErrorCode::KMSInvalidStateException => "KMSInvalidStateException",
+            ErrorCode::KeyUnavailableException => "KeyUnavailableException",
+            ErrorCode::LimitExceededException => "LimitExceededException",
+            ErrorCode::MalformedPolicyDocumentException => "MalformedPolicyDocumentException",
+            ErrorCode::NotFoundException => "NotFoundException",
+            ErrorCode::TagException => "TagException",
+            ErrorCode::UnsupportedOperationException => "UnsupportedOperationException",
+            ErrorCode::XksKeyAlreadyInUseException => "XksKeyAlreadyInUseException",
+            ErrorCode::XksKeyInvalidConfigurationException => "XksKeyInvalidConfigurationException",
+            ErrorCode::XksKeyNotFoundException => "XksKeyNotFoundException",
+            ErrorCode::XksProxyIncorrectAuthenticationCredentialException => "XksProxyIncorrectAuthenticationCredentialException",
+            ErrorCode::XksProxyInvalidConfigurationException => "XksProxyInvalidConfigurationException",
+            ErrorCode::XksProxyInvalidResponseException => "XksProxyInvalidResponseException",
+            ErrorCode::XksProxyUriEndpointInUseException => "XksProxyUriEndpointInUseException",
+            ErrorCode::XksProxyUriInUseException => "XksProxyUriInUseException",
+            ErrorCode::XksProxyUriUnreachableException => "XksProxyUriUnreachableException",
+            ErrorCode::XksProxyVpcEndpointServiceInUseException => "XksProxyVpcEndpointServiceInUseException",
+            ErrorCode::XksProxyVpcEndpointServiceInvalidConfigurationException => "XksProxyVpcEndpointServiceInvalidConfigurationException",
+            ErrorCode::XksProxyVpcEndpointServiceNotFoundException => "XksProxyVpcEndpointServiceNotFoundException",
+        }
+    }
+
+    /// The HTTP status AWS answers with.
+    pub const fn status(self) -> u16 {
+        match self {
+            ErrorCode::AlreadyExistsException => 400,
+            ErrorCode::CloudHsmClusterInUseException => 400,
+            ErrorCode::CloudHsmClusterInvalidConfigurationException => 400,
+            ErrorCode::CloudHsmClusterNotActiveException => 400,
+            ErrorCode::CloudHsmClusterNotFoundException => 400,
+            ErrorCode::CloudHsmClusterNotRelatedException => 400,
+            ErrorCode::ConflictException => 400,
+            ErrorCode::CustomKeyStoreHasCMKsException => 400,
+            ErrorCode::CustomKeyStoreInvalidStateException => 400,
+            ErrorCode::CustomKeyStoreNameInUseException => 400,
+            ErrorCode::CustomKeyStoreNotFoundException => 400,
+            ErrorCode::DependencyTimeoutException => 500,
+            ErrorCode::DisabledException => 400,
+            ErrorCode::DryRunOperationException => 400,
+            ErrorCode::ExpiredImportTokenException => 400,
+            ErrorCode::IncorrectKeyException => 400,
+            ErrorCode::IncorrectKeyMaterialException => 400,
+            ErrorCode::IncorrectTrustAnchorException => 400,
+            ErrorCode::InvalidAliasNameException => 400,
+            ErrorCode::InvalidArnException => 400,
+            ErrorCode::InvalidCiphertextException => 400,
+            ErrorCode::InvalidGrantIdException => 400,
+            ErrorCode::InvalidGrantTokenException => 400,
+            ErrorCode::InvalidImportTokenException => 400,
+            ErrorCode::InvalidKeyUsageException => 400,
+            ErrorCode::InvalidMarkerException => 400,
+            ErrorCode::KMSInternalException => 500,
+            ErrorCode::KMSInvalidMacException => 400,
+            ErrorCode::KMSInvalidSignatureException => 400,
+            ErrorCode::KMSInvalidStateException => 400,
+            ErrorCode::KeyUnavailableException => 500,
+            ErrorCode::LimitExceededException => 400,
+            ErrorCode::MalformedPolicyDocumentException => 400,
+            ErrorCode::NotFoundException => 400,
+            ErrorCode::TagException => 400,
+            ErrorCode::UnsupportedOperationException => 400,
+            ErrorCode::XksKeyAlreadyInUseException => 400,
+            ErrorCode::XksKeyInvalidConfigurationException => 400,
+            ErrorCode::XksKeyNotFoundException => 400,
+            ErrorCode::XksProxyIncorrectAuthenticationCredentialException => 400,
+            ErrorCode::XksProxyInvalidConfigurationException => 400,
+            ErrorCode::XksProxyInvalidResponseException => 400,
+            ErrorCode::XksProxyUriEndpointInUseException => 400,
+            ErrorCode::XksProxyUriInUseException => 400,
+            ErrorCode::XksProxyUriUnreachableException => 400,
+            ErrorCode::XksProxyVpcEndpointServiceInUseException => 400,
+            ErrorCode::XksProxyVpcEndpointServiceInvalidConfigurationException => 400,
+            ErrorCode::XksProxyVpcEndpointServiceNotFoundException => 400,
+        }
+    }
+
+    /// The error with this code, AWS's status and `message`.
+    pub fn with(self, message: impl Into<String>) -> rampart_protocol::AwsError {
+        rampart_protocol::AwsError::new(self.code(), self.status(), message)
+    }
+}

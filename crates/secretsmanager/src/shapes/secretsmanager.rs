@@ -1503,3 +1503,91 @@ impl std::fmt::Debug for ValidationErrorsEntry {
     }
 }
 
+/// The errors of this service's model: each exception shape with AWS's code and HTTP
+/// status. `ErrorCode::NotFoundException.with("…")` builds the error a client receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// `DecryptionFailure` (HTTP 400), the `DecryptionFailure` shape.
+    DecryptionFailure,
+    /// `EncryptionFailure` (HTTP 400), the `EncryptionFailure` shape.
+    EncryptionFailure,
+    /// `InternalServiceError` (HTTP 500), the `InternalServiceError` shape.
+    InternalServiceError,
+    /// `InvalidNextTokenException` (HTTP 400), the `InvalidNextTokenException` shape.
+    InvalidNextTokenException,
+    /// `InvalidParameterException` (HTTP 400), the `InvalidParameterException` shape.
+    InvalidParameterException,
+    /// `InvalidRequestException` (HTTP 400), the `InvalidRequestException` shape.
+    InvalidRequestException,
+    /// `LimitExceededException` (HTTP 400), the `LimitExceededException` shape.
+    LimitExceededException,
+    /// `MalformedPolicyDocumentException` (HTTP 400), the `MalformedPolicyDocumentException` shape.
+    MalformedPolicyDocumentException,
+    /// `PreconditionNotMetException` (HTTP 400), the `PreconditionNotMetException` shape.
+    PreconditionNotMetException,
+    /// `PublicPolicyException` (HTTP 400), the `PublicPolicyException` shape.
+    PublicPolicyException,
+    /// `ResourceExistsException` (HTTP 400), the `ResourceExistsException` shape.
+    ResourceExistsException,
+    /// `ResourceNotFoundException` (HTTP 400), the `ResourceNotFoundException` shape.
+    ResourceNotFoundException,
+}
+
+impl ErrorCode {
+    /// Every error of the model.
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::DecryptionFailure,
+        ErrorCode::EncryptionFailure,
+        ErrorCode::InternalServiceError,
+        ErrorCode::InvalidNextTokenException,
+        ErrorCode::InvalidParameterException,
+        ErrorCode::InvalidRequestException,
+        ErrorCode::LimitExceededException,
+        ErrorCode::MalformedPolicyDocumentException,
+        ErrorCode::PreconditionNotMetException,
+        ErrorCode::PublicPolicyException,
+        ErrorCode::ResourceExistsException,
+        ErrorCode::ResourceNotFoundException,
+    ];
+
+    /// The code on the wire.
+    pub const fn code(self) -> &'static str {
+        match self {
+            ErrorCode::DecryptionFailure => "DecryptionFailure",
+            ErrorCode::EncryptionFailure => "EncryptionFailure",
+            ErrorCode::InternalServiceError => "InternalServiceError",
+            ErrorCode::InvalidNextTokenException => "InvalidNextTokenException",
+            ErrorCode::InvalidParameterException => "InvalidParameterException",
+            ErrorCode::InvalidRequestException => "InvalidRequestException",
+            ErrorCode::LimitExceededException => "LimitExceededException",
+            ErrorCode::MalformedPolicyDocumentException => "MalformedPolicyDocumentException",
+            ErrorCode::PreconditionNotMetException => "PreconditionNotMetException",
+            ErrorCode::PublicPolicyException => "PublicPolicyException",
+            ErrorCode::ResourceExistsException => "ResourceExistsException",
+            ErrorCode::ResourceNotFoundException => "ResourceNotFoundException",
+        }
+    }
+
+    /// The HTTP status AWS answers with.
+    pub const fn status(self) -> u16 {
+        match self {
+            ErrorCode::DecryptionFailure => 400,
+            ErrorCode::EncryptionFailure => 400,
+            ErrorCode::InternalServiceError => 500,
+            ErrorCode::InvalidNextTokenException => 400,
+            ErrorCode::InvalidParameterException => 400,
+            ErrorCode::InvalidRequestException => 400,
+            ErrorCode::LimitExceededException => 400,
+            ErrorCode::MalformedPolicyDocumentException => 400,
+            ErrorCode::PreconditionNotMetException => 400,
+            ErrorCode::PublicPolicyException => 400,
+            ErrorCode::ResourceExistsException => 400,
+            ErrorCode::ResourceNotFoundException => 400,
+        }
+    }
+
+    /// The error with this code, AWS's status and `message`.
+    pub fn with(self, message: impl Into<String>) -> rampart_protocol::AwsError {
+        rampart_protocol::AwsError::new(self.code(), self.status(), message)
+    }
+}

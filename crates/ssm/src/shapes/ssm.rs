@@ -12216,3 +12216,731 @@ impl std::fmt::Debug for ValidationFindingScope {
     }
 }
 
+/// The errors of this service's model: each exception shape with AWS's code and HTTP
+/// status. `ErrorCode::NotFoundException.with("…")` builds the error a client receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// `AccessDeniedException` (HTTP 400), the `AccessDeniedException` shape.
+    AccessDeniedException,
+    /// `AlreadyExistsException` (HTTP 400), the `AlreadyExistsException` shape.
+    AlreadyExistsException,
+    /// `AssociatedInstances` (HTTP 400), the `AssociatedInstances` shape.
+    AssociatedInstances,
+    /// `AssociationAlreadyExists` (HTTP 400), the `AssociationAlreadyExists` shape.
+    AssociationAlreadyExists,
+    /// `AssociationDoesNotExist` (HTTP 400), the `AssociationDoesNotExist` shape.
+    AssociationDoesNotExist,
+    /// `AssociationExecutionDoesNotExist` (HTTP 400), the `AssociationExecutionDoesNotExist` shape.
+    AssociationExecutionDoesNotExist,
+    /// `AssociationLimitExceeded` (HTTP 400), the `AssociationLimitExceeded` shape.
+    AssociationLimitExceeded,
+    /// `AssociationVersionLimitExceeded` (HTTP 400), the `AssociationVersionLimitExceeded` shape.
+    AssociationVersionLimitExceeded,
+    /// `AutomationDefinitionNotApprovedException` (HTTP 400), the `AutomationDefinitionNotApprovedException` shape.
+    AutomationDefinitionNotApprovedException,
+    /// `AutomationDefinitionNotFoundException` (HTTP 400), the `AutomationDefinitionNotFoundException` shape.
+    AutomationDefinitionNotFoundException,
+    /// `AutomationDefinitionVersionNotFoundException` (HTTP 400), the `AutomationDefinitionVersionNotFoundException` shape.
+    AutomationDefinitionVersionNotFoundException,
+    /// `AutomationExecutionLimitExceededException` (HTTP 400), the `AutomationExecutionLimitExceededException` shape.
+    AutomationExecutionLimitExceededException,
+    /// `AutomationExecutionNotFoundException` (HTTP 400), the `AutomationExecutionNotFoundException` shape.
+    AutomationExecutionNotFoundException,
+    /// `AutomationStepNotFoundException` (HTTP 400), the `AutomationStepNotFoundException` shape.
+    AutomationStepNotFoundException,
+    /// `ComplianceTypeCountLimitExceededException` (HTTP 400), the `ComplianceTypeCountLimitExceededException` shape.
+    ComplianceTypeCountLimitExceededException,
+    /// `ConflictException` (HTTP 400), the `ConflictException` shape.
+    ConflictException,
+    /// `CustomSchemaCountLimitExceededException` (HTTP 400), the `CustomSchemaCountLimitExceededException` shape.
+    CustomSchemaCountLimitExceededException,
+    /// `DocumentAlreadyExists` (HTTP 400), the `DocumentAlreadyExists` shape.
+    DocumentAlreadyExists,
+    /// `DocumentLimitExceeded` (HTTP 400), the `DocumentLimitExceeded` shape.
+    DocumentLimitExceeded,
+    /// `DocumentPermissionLimit` (HTTP 400), the `DocumentPermissionLimit` shape.
+    DocumentPermissionLimit,
+    /// `DocumentVersionLimitExceeded` (HTTP 400), the `DocumentVersionLimitExceeded` shape.
+    DocumentVersionLimitExceeded,
+    /// `DoesNotExistException` (HTTP 400), the `DoesNotExistException` shape.
+    DoesNotExistException,
+    /// `DuplicateDocumentContent` (HTTP 400), the `DuplicateDocumentContent` shape.
+    DuplicateDocumentContent,
+    /// `DuplicateDocumentVersionName` (HTTP 400), the `DuplicateDocumentVersionName` shape.
+    DuplicateDocumentVersionName,
+    /// `DuplicateInstanceId` (HTTP 400), the `DuplicateInstanceId` shape.
+    DuplicateInstanceId,
+    /// `FeatureNotAvailableException` (HTTP 400), the `FeatureNotAvailableException` shape.
+    FeatureNotAvailableException,
+    /// `HierarchyLevelLimitExceededException` (HTTP 400), the `HierarchyLevelLimitExceededException` shape.
+    HierarchyLevelLimitExceededException,
+    /// `HierarchyTypeMismatchException` (HTTP 400), the `HierarchyTypeMismatchException` shape.
+    HierarchyTypeMismatchException,
+    /// `IdempotentParameterMismatch` (HTTP 400), the `IdempotentParameterMismatch` shape.
+    IdempotentParameterMismatch,
+    /// `IncompatiblePolicyException` (HTTP 400), the `IncompatiblePolicyException` shape.
+    IncompatiblePolicyException,
+    /// `InternalServerError` (HTTP 500), the `InternalServerError` shape.
+    InternalServerError,
+    /// `InvalidActivation` (HTTP 400), the `InvalidActivation` shape.
+    InvalidActivation,
+    /// `InvalidActivationId` (HTTP 400), the `InvalidActivationId` shape.
+    InvalidActivationId,
+    /// `InvalidAggregatorException` (HTTP 400), the `InvalidAggregatorException` shape.
+    InvalidAggregatorException,
+    /// `InvalidAllowedPatternException` (HTTP 400), the `InvalidAllowedPatternException` shape.
+    InvalidAllowedPatternException,
+    /// `InvalidAssociation` (HTTP 400), the `InvalidAssociation` shape.
+    InvalidAssociation,
+    /// `InvalidAssociationVersion` (HTTP 400), the `InvalidAssociationVersion` shape.
+    InvalidAssociationVersion,
+    /// `InvalidAutomationExecutionParametersException` (HTTP 400), the `InvalidAutomationExecutionParametersException` shape.
+    InvalidAutomationExecutionParametersException,
+    /// `InvalidAutomationSignalException` (HTTP 400), the `InvalidAutomationSignalException` shape.
+    InvalidAutomationSignalException,
+    /// `InvalidAutomationStatusUpdateException` (HTTP 400), the `InvalidAutomationStatusUpdateException` shape.
+    InvalidAutomationStatusUpdateException,
+    /// `InvalidCommandId` (HTTP 400), the `InvalidCommandId` shape.
+    InvalidCommandId,
+    /// `InvalidDeleteInventoryParametersException` (HTTP 400), the `InvalidDeleteInventoryParametersException` shape.
+    InvalidDeleteInventoryParametersException,
+    /// `InvalidDeletionIdException` (HTTP 400), the `InvalidDeletionIdException` shape.
+    InvalidDeletionIdException,
+    /// `InvalidDocument` (HTTP 400), the `InvalidDocument` shape.
+    InvalidDocument,
+    /// `InvalidDocumentContent` (HTTP 400), the `InvalidDocumentContent` shape.
+    InvalidDocumentContent,
+    /// `InvalidDocumentOperation` (HTTP 400), the `InvalidDocumentOperation` shape.
+    InvalidDocumentOperation,
+    /// `InvalidDocumentSchemaVersion` (HTTP 400), the `InvalidDocumentSchemaVersion` shape.
+    InvalidDocumentSchemaVersion,
+    /// `InvalidDocumentType` (HTTP 400), the `InvalidDocumentType` shape.
+    InvalidDocumentType,
+    /// `InvalidDocumentVersion` (HTTP 400), the `InvalidDocumentVersion` shape.
+    InvalidDocumentVersion,
+    /// `InvalidFilter` (HTTP 400), the `InvalidFilter` shape.
+    InvalidFilter,
+    /// `InvalidFilterKey` (HTTP 400), the `InvalidFilterKey` shape.
+    InvalidFilterKey,
+    /// `InvalidFilterOption` (HTTP 400), the `InvalidFilterOption` shape.
+    InvalidFilterOption,
+    /// `InvalidFilterValue` (HTTP 400), the `InvalidFilterValue` shape.
+    InvalidFilterValue,
+    /// `InvalidInstanceId` (HTTP 400), the `InvalidInstanceId` shape.
+    InvalidInstanceId,
+    /// `InvalidInstanceInformationFilterValue` (HTTP 400), the `InvalidInstanceInformationFilterValue` shape.
+    InvalidInstanceInformationFilterValue,
+    /// `InvalidInstancePropertyFilterValue` (HTTP 400), the `InvalidInstancePropertyFilterValue` shape.
+    InvalidInstancePropertyFilterValue,
+    /// `InvalidInventoryGroupException` (HTTP 400), the `InvalidInventoryGroupException` shape.
+    InvalidInventoryGroupException,
+    /// `InvalidInventoryItemContextException` (HTTP 400), the `InvalidInventoryItemContextException` shape.
+    InvalidInventoryItemContextException,
+    /// `InvalidInventoryRequestException` (HTTP 400), the `InvalidInventoryRequestException` shape.
+    InvalidInventoryRequestException,
+    /// `InvalidItemContentException` (HTTP 400), the `InvalidItemContentException` shape.
+    InvalidItemContentException,
+    /// `InvalidKeyId` (HTTP 400), the `InvalidKeyId` shape.
+    InvalidKeyId,
+    /// `InvalidNextToken` (HTTP 400), the `InvalidNextToken` shape.
+    InvalidNextToken,
+    /// `InvalidNotificationConfig` (HTTP 400), the `InvalidNotificationConfig` shape.
+    InvalidNotificationConfig,
+    /// `InvalidOptionException` (HTTP 400), the `InvalidOptionException` shape.
+    InvalidOptionException,
+    /// `InvalidOutputFolder` (HTTP 400), the `InvalidOutputFolder` shape.
+    InvalidOutputFolder,
+    /// `InvalidOutputLocation` (HTTP 400), the `InvalidOutputLocation` shape.
+    InvalidOutputLocation,
+    /// `InvalidParameters` (HTTP 400), the `InvalidParameters` shape.
+    InvalidParameters,
+    /// `InvalidPermissionType` (HTTP 400), the `InvalidPermissionType` shape.
+    InvalidPermissionType,
+    /// `InvalidPluginName` (HTTP 400), the `InvalidPluginName` shape.
+    InvalidPluginName,
+    /// `InvalidPolicyAttributeException` (HTTP 400), the `InvalidPolicyAttributeException` shape.
+    InvalidPolicyAttributeException,
+    /// `InvalidPolicyTypeException` (HTTP 400), the `InvalidPolicyTypeException` shape.
+    InvalidPolicyTypeException,
+    /// `InvalidResourceId` (HTTP 400), the `InvalidResourceId` shape.
+    InvalidResourceId,
+    /// `InvalidResourceType` (HTTP 400), the `InvalidResourceType` shape.
+    InvalidResourceType,
+    /// `InvalidResultAttributeException` (HTTP 400), the `InvalidResultAttributeException` shape.
+    InvalidResultAttributeException,
+    /// `InvalidRole` (HTTP 400), the `InvalidRole` shape.
+    InvalidRole,
+    /// `InvalidSchedule` (HTTP 400), the `InvalidSchedule` shape.
+    InvalidSchedule,
+    /// `InvalidTag` (HTTP 400), the `InvalidTag` shape.
+    InvalidTag,
+    /// `InvalidTarget` (HTTP 400), the `InvalidTarget` shape.
+    InvalidTarget,
+    /// `InvalidTargetMaps` (HTTP 400), the `InvalidTargetMaps` shape.
+    InvalidTargetMaps,
+    /// `InvalidTypeNameException` (HTTP 400), the `InvalidTypeNameException` shape.
+    InvalidTypeNameException,
+    /// `InvalidUpdate` (HTTP 400), the `InvalidUpdate` shape.
+    InvalidUpdate,
+    /// `InvocationDoesNotExist` (HTTP 400), the `InvocationDoesNotExist` shape.
+    InvocationDoesNotExist,
+    /// `ItemContentMismatchException` (HTTP 400), the `ItemContentMismatchException` shape.
+    ItemContentMismatchException,
+    /// `ItemSizeLimitExceededException` (HTTP 400), the `ItemSizeLimitExceededException` shape.
+    ItemSizeLimitExceededException,
+    /// `MalformedResourcePolicyDocumentException` (HTTP 400), the `MalformedResourcePolicyDocumentException` shape.
+    MalformedResourcePolicyDocumentException,
+    /// `MaxDocumentSizeExceeded` (HTTP 400), the `MaxDocumentSizeExceeded` shape.
+    MaxDocumentSizeExceeded,
+    /// `NoLongerSupportedException` (HTTP 400), the `NoLongerSupportedException` shape.
+    NoLongerSupportedException,
+    /// `OpsItemAccessDeniedException` (HTTP 400), the `OpsItemAccessDeniedException` shape.
+    OpsItemAccessDeniedException,
+    /// `OpsItemAlreadyExistsException` (HTTP 400), the `OpsItemAlreadyExistsException` shape.
+    OpsItemAlreadyExistsException,
+    /// `OpsItemConflictException` (HTTP 400), the `OpsItemConflictException` shape.
+    OpsItemConflictException,
+    /// `OpsItemInvalidParameterException` (HTTP 400), the `OpsItemInvalidParameterException` shape.
+    OpsItemInvalidParameterException,
+    /// `OpsItemLimitExceededException` (HTTP 400), the `OpsItemLimitExceededException` shape.
+    OpsItemLimitExceededException,
+    /// `OpsItemNotFoundException` (HTTP 400), the `OpsItemNotFoundException` shape.
+    OpsItemNotFoundException,
+    /// `OpsItemRelatedItemAlreadyExistsException` (HTTP 400), the `OpsItemRelatedItemAlreadyExistsException` shape.
+    OpsItemRelatedItemAlreadyExistsException,
+    /// `OpsItemRelatedItemAssociationNotFoundException` (HTTP 400), the `OpsItemRelatedItemAssociationNotFoundException` shape.
+    OpsItemRelatedItemAssociationNotFoundException,
+    /// `OpsMetadataAlreadyExistsException` (HTTP 400), the `OpsMetadataAlreadyExistsException` shape.
+    OpsMetadataAlreadyExistsException,
+    /// `OpsMetadataInvalidArgumentException` (HTTP 400), the `OpsMetadataInvalidArgumentException` shape.
+    OpsMetadataInvalidArgumentException,
+    /// `OpsMetadataKeyLimitExceededException` (HTTP 400), the `OpsMetadataKeyLimitExceededException` shape.
+    OpsMetadataKeyLimitExceededException,
+    /// `OpsMetadataLimitExceededException` (HTTP 400), the `OpsMetadataLimitExceededException` shape.
+    OpsMetadataLimitExceededException,
+    /// `OpsMetadataNotFoundException` (HTTP 400), the `OpsMetadataNotFoundException` shape.
+    OpsMetadataNotFoundException,
+    /// `OpsMetadataTooManyUpdatesException` (HTTP 400), the `OpsMetadataTooManyUpdatesException` shape.
+    OpsMetadataTooManyUpdatesException,
+    /// `ParameterAlreadyExists` (HTTP 400), the `ParameterAlreadyExists` shape.
+    ParameterAlreadyExists,
+    /// `ParameterLimitExceeded` (HTTP 400), the `ParameterLimitExceeded` shape.
+    ParameterLimitExceeded,
+    /// `ParameterMaxVersionLimitExceeded` (HTTP 400), the `ParameterMaxVersionLimitExceeded` shape.
+    ParameterMaxVersionLimitExceeded,
+    /// `ParameterNotFound` (HTTP 400), the `ParameterNotFound` shape.
+    ParameterNotFound,
+    /// `ParameterPatternMismatchException` (HTTP 400), the `ParameterPatternMismatchException` shape.
+    ParameterPatternMismatchException,
+    /// `ParameterVersionLabelLimitExceeded` (HTTP 400), the `ParameterVersionLabelLimitExceeded` shape.
+    ParameterVersionLabelLimitExceeded,
+    /// `ParameterVersionNotFound` (HTTP 400), the `ParameterVersionNotFound` shape.
+    ParameterVersionNotFound,
+    /// `PoliciesLimitExceededException` (HTTP 400), the `PoliciesLimitExceededException` shape.
+    PoliciesLimitExceededException,
+    /// `ResourceDataSyncAlreadyExistsException` (HTTP 400), the `ResourceDataSyncAlreadyExistsException` shape.
+    ResourceDataSyncAlreadyExistsException,
+    /// `ResourceDataSyncConflictException` (HTTP 400), the `ResourceDataSyncConflictException` shape.
+    ResourceDataSyncConflictException,
+    /// `ResourceDataSyncCountExceededException` (HTTP 400), the `ResourceDataSyncCountExceededException` shape.
+    ResourceDataSyncCountExceededException,
+    /// `ResourceDataSyncInvalidConfigurationException` (HTTP 400), the `ResourceDataSyncInvalidConfigurationException` shape.
+    ResourceDataSyncInvalidConfigurationException,
+    /// `ResourceDataSyncNotFoundException` (HTTP 400), the `ResourceDataSyncNotFoundException` shape.
+    ResourceDataSyncNotFoundException,
+    /// `ResourceInUseException` (HTTP 400), the `ResourceInUseException` shape.
+    ResourceInUseException,
+    /// `ResourceLimitExceededException` (HTTP 400), the `ResourceLimitExceededException` shape.
+    ResourceLimitExceededException,
+    /// `ResourceNotFoundException` (HTTP 400), the `ResourceNotFoundException` shape.
+    ResourceNotFoundException,
+    /// `ResourcePolicyConflictException` (HTTP 400), the `ResourcePolicyConflictException` shape.
+    ResourcePolicyConflictException,
+    /// `ResourcePolicyInvalidParameterException` (HTTP 400), the `ResourcePolicyInvalidParameterException` shape.
+    ResourcePolicyInvalidParameterException,
+    /// `ResourcePolicyLimitExceededException` (HTTP 400), the `ResourcePolicyLimitExceededException` shape.
+    ResourcePolicyLimitExceededException,
+    /// `ResourcePolicyNotFoundException` (HTTP 400), the `ResourcePolicyNotFoundException` shape.
+    ResourcePolicyNotFoundException,
+    /// `ServiceQuotaExceededException` (HTTP 400), the `ServiceQuotaExceededException` shape.
+    ServiceQuotaExceededException,
+    /// `ServiceSettingNotFound` (HTTP 400), the `ServiceSettingNotFound` shape.
+    ServiceSettingNotFound,
+    /// `StatusUnchanged` (HTTP 400), the `StatusUnchanged` shape.
+    StatusUnchanged,
+    /// `SubTypeCountLimitExceededException` (HTTP 400), the `SubTypeCountLimitExceededException` shape.
+    SubTypeCountLimitExceededException,
+    /// `TargetInUseException` (HTTP 400), the `TargetInUseException` shape.
+    TargetInUseException,
+    /// `TargetNotConnected` (HTTP 400), the `TargetNotConnected` shape.
+    TargetNotConnected,
+    /// `ThrottlingException` (HTTP 400), the `ThrottlingException` shape.
+    ThrottlingException,
+    /// `TooManyTagsError` (HTTP 400), the `TooManyTagsError` shape.
+    TooManyTagsError,
+    /// `TooManyUpdates` (HTTP 400), the `TooManyUpdates` shape.
+    TooManyUpdates,
+    /// `TotalSizeLimitExceededException` (HTTP 400), the `TotalSizeLimitExceededException` shape.
+    TotalSizeLimitExceededException,
+    /// `UnsupportedCalendarException` (HTTP 400), the `UnsupportedCalendarException` shape.
+    UnsupportedCalendarException,
+    /// `UnsupportedFeatureRequiredException` (HTTP 400), the `UnsupportedFeatureRequiredException` shape.
+    UnsupportedFeatureRequiredException,
+    /// `UnsupportedInventoryItemContextException` (HTTP 400), the `UnsupportedInventoryItemContextException` shape.
+    UnsupportedInventoryItemContextException,
+    /// `UnsupportedInventorySchemaVersionException` (HTTP 400), the `UnsupportedInventorySchemaVersionException` shape.
+    UnsupportedInventorySchemaVersionException,
+    /// `UnsupportedOperatingSystem` (HTTP 400), the `UnsupportedOperatingSystem` shape.
+    UnsupportedOperatingSystem,
+    /// `UnsupportedOperationException` (HTTP 400), the `UnsupportedOperationException` shape.
+    UnsupportedOperationException,
+    /// `UnsupportedParameterType` (HTTP 400), the `UnsupportedParameterType` shape.
+    UnsupportedParameterType,
+    /// `UnsupportedPlatformType` (HTTP 400), the `UnsupportedPlatformType` shape.
+    UnsupportedPlatformType,
+    /// `ValidationException` (HTTP 400), the `ValidationException` shape.
+    ValidationException,
+}
+
+impl ErrorCode {
+    /// Every error of the model.
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::AccessDeniedException,
+        ErrorCode::AlreadyExistsException,
+        ErrorCode::AssociatedInstances,
+        ErrorCode::AssociationAlreadyExists,
+        ErrorCode::AssociationDoesNotExist,
+        ErrorCode::AssociationExecutionDoesNotExist,
+        ErrorCode::AssociationLimitExceeded,
+        ErrorCode::AssociationVersionLimitExceeded,
+        ErrorCode::AutomationDefinitionNotApprovedException,
+        ErrorCode::AutomationDefinitionNotFoundException,
+        ErrorCode::AutomationDefinitionVersionNotFoundException,
+        ErrorCode::AutomationExecutionLimitExceededException,
+        ErrorCode::AutomationExecutionNotFoundException,
+        ErrorCode::AutomationStepNotFoundException,
+        ErrorCode::ComplianceTypeCountLimitExceededException,
+        ErrorCode::ConflictException,
+        ErrorCode::CustomSchemaCountLimitExceededException,
+        ErrorCode::DocumentAlreadyExists,
+        ErrorCode::DocumentLimitExceeded,
+        ErrorCode::DocumentPermissionLimit,
+        ErrorCode::DocumentVersionLimitExceeded,
+        ErrorCode::DoesNotExistException,
+        ErrorCode::DuplicateDocumentContent,
+        ErrorCode::DuplicateDocumentVersionName,
+        ErrorCode::DuplicateInstanceId,
+        ErrorCode::FeatureNotAvailableException,
+        ErrorCode::HierarchyLevelLimitExceededException,
+        ErrorCode::HierarchyTypeMismatchException,
+        ErrorCode::IdempotentParameterMismatch,
+        ErrorCode::IncompatiblePolicyException,
+        ErrorCode::InternalServerError,
+        ErrorCode::InvalidActivation,
+        ErrorCode::InvalidActivationId,
+        ErrorCode::InvalidAggregatorException,
+        ErrorCode::InvalidAllowedPatternException,
+        ErrorCode::InvalidAssociation,
+        ErrorCode::InvalidAssociationVersion,
+        ErrorCode::InvalidAutomationExecutionParametersException,
+        ErrorCode::InvalidAutomationSignalException,
+        ErrorCode::InvalidAutomationStatusUpdateException,
+        ErrorCode::InvalidCommandId,
+        ErrorCode::InvalidDeleteInventoryParametersException,
+        ErrorCode::InvalidDeletionIdException,
+        ErrorCode::InvalidDocument,
+        ErrorCode::InvalidDocumentContent,
+        ErrorCode::InvalidDocumentOperation,
+        ErrorCode::InvalidDocumentSchemaVersion,
+        ErrorCode::InvalidDocumentType,
+        ErrorCode::InvalidDocumentVersion,
+        ErrorCode::InvalidFilter,
+        ErrorCode::InvalidFilterKey,
+        ErrorCode::InvalidFilterOption,
+        ErrorCode::InvalidFilterValue,
+        ErrorCode::InvalidInstanceId,
+        ErrorCode::InvalidInstanceInformationFilterValue,
+        ErrorCode::InvalidInstancePropertyFilterValue,
+        ErrorCode::InvalidInventoryGroupException,
+        ErrorCode::InvalidInventoryItemContextException,
+        ErrorCode::InvalidInventoryRequestException,
+        ErrorCode::InvalidItemContentException,
+        ErrorCode::InvalidKeyId,
+        ErrorCode::InvalidNextToken,
+        ErrorCode::InvalidNotificationConfig,
+        ErrorCode::InvalidOptionException,
+        ErrorCode::InvalidOutputFolder,
+        ErrorCode::InvalidOutputLocation,
+        ErrorCode::InvalidParameters,
+        ErrorCode::InvalidPermissionType,
+        ErrorCode::InvalidPluginName,
+        ErrorCode::InvalidPolicyAttributeException,
+        ErrorCode::InvalidPolicyTypeException,
+        ErrorCode::InvalidResourceId,
+        ErrorCode::InvalidResourceType,
+        ErrorCode::InvalidResultAttributeException,
+        ErrorCode::InvalidRole,
+        ErrorCode::InvalidSchedule,
+        ErrorCode::InvalidTag,
+        ErrorCode::InvalidTarget,
+        ErrorCode::InvalidTargetMaps,
+        ErrorCode::InvalidTypeNameException,
+        ErrorCode::InvalidUpdate,
+        ErrorCode::InvocationDoesNotExist,
+        ErrorCode::ItemContentMismatchException,
+        ErrorCode::ItemSizeLimitExceededException,
+        ErrorCode::MalformedResourcePolicyDocumentException,
+        ErrorCode::MaxDocumentSizeExceeded,
+        ErrorCode::NoLongerSupportedException,
+        ErrorCode::OpsItemAccessDeniedException,
+        ErrorCode::OpsItemAlreadyExistsException,
+        ErrorCode::OpsItemConflictException,
+        ErrorCode::OpsItemInvalidParameterException,
+        ErrorCode::OpsItemLimitExceededException,
+        ErrorCode::OpsItemNotFoundException,
+        ErrorCode::OpsItemRelatedItemAlreadyExistsException,
+        ErrorCode::OpsItemRelatedItemAssociationNotFoundException,
+        ErrorCode::OpsMetadataAlreadyExistsException,
+        ErrorCode::OpsMetadataInvalidArgumentException,
+        ErrorCode::OpsMetadataKeyLimitExceededException,
+        ErrorCode::OpsMetadataLimitExceededException,
+        ErrorCode::OpsMetadataNotFoundException,
+        ErrorCode::OpsMetadataTooManyUpdatesException,
+        ErrorCode::ParameterAlreadyExists,
+        ErrorCode::ParameterLimitExceeded,
+        ErrorCode::ParameterMaxVersionLimitExceeded,
+        ErrorCode::ParameterNotFound,
+        ErrorCode::ParameterPatternMismatchException,
+        ErrorCode::ParameterVersionLabelLimitExceeded,
+        ErrorCode::ParameterVersionNotFound,
+        ErrorCode::PoliciesLimitExceededException,
+        ErrorCode::ResourceDataSyncAlreadyExistsException,
+        ErrorCode::ResourceDataSyncConflictException,
+        ErrorCode::ResourceDataSyncCountExceededException,
+        ErrorCode::ResourceDataSyncInvalidConfigurationException,
+        ErrorCode::ResourceDataSyncNotFoundException,
+        ErrorCode::ResourceInUseException,
+        ErrorCode::ResourceLimitExceededException,
+        ErrorCode::ResourceNotFoundException,
+        ErrorCode::ResourcePolicyConflictException,
+        ErrorCode::ResourcePolicyInvalidParameterException,
+        ErrorCode::ResourcePolicyLimitExceededException,
+        ErrorCode::ResourcePolicyNotFoundException,
+        ErrorCode::ServiceQuotaExceededException,
+        ErrorCode::ServiceSettingNotFound,
+        ErrorCode::StatusUnchanged,
+        ErrorCode::SubTypeCountLimitExceededException,
+        ErrorCode::TargetInUseException,
+        ErrorCode::TargetNotConnected,
+        ErrorCode::ThrottlingException,
+        ErrorCode::TooManyTagsError,
+        ErrorCode::TooManyUpdates,
+        ErrorCode::TotalSizeLimitExceededException,
+        ErrorCode::UnsupportedCalendarException,
+        ErrorCode::UnsupportedFeatureRequiredException,
+        ErrorCode::UnsupportedInventoryItemContextException,
+        ErrorCode::UnsupportedInventorySchemaVersionException,
+        ErrorCode::UnsupportedOperatingSystem,
+        ErrorCode::UnsupportedOperationException,
+        ErrorCode::UnsupportedParameterType,
+        ErrorCode::UnsupportedPlatformType,
+        ErrorCode::ValidationException,
+    ];
+
+    /// The code on the wire.
+    pub const fn code(self) -> &'static str {
+        match self {
+            ErrorCode::AccessDeniedException => "AccessDeniedException",
+            ErrorCode::AlreadyExistsException => "AlreadyExistsException",
+            ErrorCode::AssociatedInstances => "AssociatedInstances",
+            ErrorCode::AssociationAlreadyExists => "AssociationAlreadyExists",
+            ErrorCode::AssociationDoesNotExist => "AssociationDoesNotExist",
+            ErrorCode::AssociationExecutionDoesNotExist => "AssociationExecutionDoesNotExist",
+            ErrorCode::AssociationLimitExceeded => "AssociationLimitExceeded",
+            ErrorCode::AssociationVersionLimitExceeded => "AssociationVersionLimitExceeded",
+            ErrorCode::AutomationDefinitionNotApprovedException => "AutomationDefinitionNotApprovedException",
+            ErrorCode::AutomationDefinitionNotFoundException => "AutomationDefinitionNotFoundException",
+            ErrorCode::AutomationDefinitionVersionNotFoundException => "AutomationDefinitionVersionNotFoundException",
+            ErrorCode::AutomationExecutionLimitExceededException => "AutomationExecutionLimitExceededException",
+            ErrorCode::AutomationExecutionNotFoundException => "AutomationExecutionNotFoundException",
+            ErrorCode::AutomationStepNotFoundException => "AutomationStepNotFoundException",
+            ErrorCode::ComplianceTypeCountLimitExceededException => "ComplianceTypeCountLimitExceededException",
+            ErrorCode::ConflictException => "ConflictException",
+            ErrorCode::CustomSchemaCountLimitExceededException => "CustomSchemaCountLimitExceededException",
+            ErrorCode::DocumentAlreadyExists => "DocumentAlreadyExists",
+            ErrorCode::DocumentLimitExceeded => "DocumentLimitExceeded",
+            ErrorCode::DocumentPermissionLimit => "DocumentPermissionLimit",
+            ErrorCode::DocumentVersionLimitExceeded => "DocumentVersionLimitExceeded",
+            ErrorCode::DoesNotExistException => "DoesNotExistException",
+            ErrorCode::DuplicateDocumentContent => "DuplicateDocumentContent",
+            ErrorCode::DuplicateDocumentVersionName => "DuplicateDocumentVersionName",
+            ErrorCode::DuplicateInstanceId => "DuplicateInstanceId",
+            ErrorCode::FeatureNotAvailableException => "FeatureNotAvailableException",
+            ErrorCode::HierarchyLevelLimitExceededException => "HierarchyLevelLimitExceededException",
+            ErrorCode::HierarchyTypeMismatchException => "HierarchyTypeMismatchException",
+            ErrorCode::IdempotentParameterMismatch => "IdempotentParameterMismatch",
+            ErrorCode::IncompatiblePolicyException => "IncompatiblePolicyException",
+            ErrorCode::InternalServerError => "InternalServerError",
+            ErrorCode::InvalidActivation => "InvalidActivation",
+            ErrorCode::InvalidActivationId => "InvalidActivationId",
+            ErrorCode::InvalidAggregatorException => "InvalidAggregatorException",
+            ErrorCode::InvalidAllowedPatternException => "InvalidAllowedPatternException",
+            ErrorCode::InvalidAssociation => "InvalidAssociation",
+            ErrorCode::InvalidAssociationVersion => "InvalidAssociationVersion",
+            ErrorCode::InvalidAutomationExecutionParametersException => "InvalidAutomationExecutionParametersException",
+            ErrorCode::InvalidAutomationSignalException => "InvalidAutomationSignalException",
+            ErrorCode::InvalidAutomationStatusUpdateException => "InvalidAutomationStatusUpdateException",
+            ErrorCode::InvalidCommandId => "InvalidCommandId",
+            ErrorCode::InvalidDeleteInventoryParametersException => "InvalidDeleteInventoryParametersException",
+            ErrorCode::InvalidDeletionIdException => "InvalidDeletionIdException",
+            ErrorCode::InvalidDocument => "InvalidDocument",
+            ErrorCode::InvalidDocumentContent => "InvalidDocumentContent",
+            ErrorCode::InvalidDocumentOperation => "InvalidDocumentOperation",
+            ErrorCode::InvalidDocumentSchemaVersion => "InvalidDocumentSchemaVersion",
+            ErrorCode::InvalidDocumentType => "InvalidDocumentType",
+            ErrorCode::InvalidDocumentVersion => "InvalidDocumentVersion",
+            ErrorCode::InvalidFilter => "InvalidFilter",
+            ErrorCode::InvalidFilterKey => "InvalidFilterKey",
+            ErrorCode::InvalidFilterOption => "InvalidFilterOption",
+            ErrorCode::InvalidFilterValue => "InvalidFilterValue",
+            ErrorCode::InvalidInstanceId => "InvalidInstanceId",
+            ErrorCode::InvalidInstanceInformationFilterValue => "InvalidInstanceInformationFilterValue",
+            ErrorCode::InvalidInstancePropertyFilterValue => "InvalidInstancePropertyFilterValue",
+            ErrorCode::InvalidInventoryGroupException => "InvalidInventoryGroupException",
+            ErrorCode::InvalidInventoryItemContextException => "InvalidInventoryItemContextException",
+            ErrorCode::InvalidInventoryRequestException => "InvalidInventoryRequestException",
+            ErrorCode::InvalidItemContentException => "InvalidItemContentException",
+            ErrorCode::InvalidKeyId => "InvalidKeyId",
+            ErrorCode::InvalidNextToken => "InvalidNextToken",
+            ErrorCode::InvalidNotificationConfig => "InvalidNotificationConfig",
+            ErrorCode::InvalidOptionException => "InvalidOptionException",
+            ErrorCode::InvalidOutputFolder => "InvalidOutputFolder",
+            ErrorCode::InvalidOutputLocation => "InvalidOutputLocation",
+            ErrorCode::InvalidParameters => "InvalidParameters",
+            ErrorCode::InvalidPermissionType => "InvalidPermissionType",
+            ErrorCode::InvalidPluginName => "InvalidPluginName",
+            ErrorCode::InvalidPolicyAttributeException => "InvalidPolicyAttributeException",
+            ErrorCode::InvalidPolicyTypeException => "InvalidPolicyTypeException",
+            ErrorCode::InvalidResourceId => "InvalidResourceId",
+            ErrorCode::InvalidResourceType => "InvalidResourceType",
+            ErrorCode::InvalidResultAttributeException => "InvalidResultAttributeException",
+            ErrorCode::InvalidRole => "InvalidRole",
+            ErrorCode::InvalidSchedule => "InvalidSchedule",
+            ErrorCode::InvalidTag => "InvalidTag",
+            ErrorCode::InvalidTarget => "InvalidTarget",
+            ErrorCode::InvalidTargetMaps => "InvalidTargetMaps",
+            ErrorCode::InvalidTypeNameException => "InvalidTypeNameException",
+            ErrorCode::InvalidUpdate => "InvalidUpdate",
+            ErrorCode::InvocationDoesNotExist => "InvocationDoesNotExist",
+            ErrorCode::ItemContentMismatchException => "ItemContentMismatchException",
+            ErrorCode::ItemSizeLimitExceededException => "ItemSizeLimitExceededException",
+            ErrorCode::MalformedResourcePolicyDocumentException => "MalformedResourcePolicyDocumentException",
+            ErrorCode::MaxDocumentSizeExceeded => "MaxDocumentSizeExceeded",
+            ErrorCode::NoLongerSupportedException => "NoLongerSupportedException",
+            ErrorCode::OpsItemAccessDeniedException => "OpsItemAccessDeniedException",
+            ErrorCode::OpsItemAlreadyExistsException => "OpsItemAlreadyExistsException",
+            ErrorCode::OpsItemConflictException => "OpsItemConflictException",
+            ErrorCode::OpsItemInvalidParameterException => "OpsItemInvalidParameterException",
+            ErrorCode::OpsItemLimitExceededException => "OpsItemLimitExceededException",
+            ErrorCode::OpsItemNotFoundException => "OpsItemNotFoundException",
+            ErrorCode::OpsItemRelatedItemAlreadyExistsException => "OpsItemRelatedItemAlreadyExistsException",
+            ErrorCode::OpsItemRelatedItemAssociationNotFoundException => "OpsItemRelatedItemAssociationNotFoundException",
+            ErrorCode::OpsMetadataAlreadyExistsException => "OpsMetadataAlreadyExistsException",
+            ErrorCode::OpsMetadataInvalidArgumentException => "OpsMetadataInvalidArgumentException",
+            ErrorCode::OpsMetadataKeyLimitExceededException => "OpsMetadataKeyLimitExceededException",
+            ErrorCode::OpsMetadataLimitExceededException => "OpsMetadataLimitExceededException",
+            ErrorCode::OpsMetadataNotFoundException => "OpsMetadataNotFoundException",
+            ErrorCode::OpsMetadataTooManyUpdatesException => "OpsMetadataTooManyUpdatesException",
+            ErrorCode::ParameterAlreadyExists => "ParameterAlreadyExists",
+            ErrorCode::ParameterLimitExceeded => "ParameterLimitExceeded",
+            ErrorCode::ParameterMaxVersionLimitExceeded => "ParameterMaxVersionLimitExceeded",
+            ErrorCode::ParameterNotFound => "ParameterNotFound",
+            ErrorCode::ParameterPatternMismatchException => "ParameterPatternMismatchException",
+            ErrorCode::ParameterVersionLabelLimitExceeded => "ParameterVersionLabelLimitExceeded",
+            ErrorCode::ParameterVersionNotFound => "ParameterVersionNotFound",
+            ErrorCode::PoliciesLimitExceededException => "PoliciesLimitExceededException",
+            ErrorCode::ResourceDataSyncAlreadyExistsException => "ResourceDataSyncAlreadyExistsException",
+            ErrorCode::ResourceDataSyncConflictException => "ResourceDataSyncConflictException",
+            ErrorCode::ResourceDataSyncCountExceededException => "ResourceDataSyncCountExceededException",
+            ErrorCode::ResourceDataSyncInvalidConfigurationException => "ResourceDataSyncInvalidConfigurationException",
+            ErrorCode::ResourceDataSyncNotFoundException => "ResourceDataSyncNotFoundException",
+            ErrorCode::ResourceInUseException => "ResourceInUseException",
+            ErrorCode::ResourceLimitExceededException => "ResourceLimitExceededException",
+            ErrorCode::ResourceNotFoundException => "ResourceNotFoundException",
+            ErrorCode::ResourcePolicyConflictException => "ResourcePolicyConflictException",
+            ErrorCode::ResourcePolicyInvalidParameterException => "ResourcePolicyInvalidParameterException",
+            ErrorCode::ResourcePolicyLimitExceededException => "ResourcePolicyLimitExceededException",
+            ErrorCode::ResourcePolicyNotFoundException => "ResourcePolicyNotFoundException",
+            ErrorCode::ServiceQuotaExceededException => "ServiceQuotaExceededException",
+            ErrorCode::ServiceSettingNotFound => "ServiceSettingNotFound",
+            ErrorCode::StatusUnchanged => "StatusUnchanged",
+            ErrorCode::SubTypeCountLimitExceededException => "SubTypeCountLimitExceededException",
+            ErrorCode::TargetInUseException => "TargetInUseException",
+            ErrorCode::TargetNotConnected => "TargetNotConnected",
+            ErrorCode::ThrottlingException => "ThrottlingException",
+            ErrorCode::TooManyTagsError => "TooManyTagsError",
+            ErrorCode::TooManyUpdates => "TooManyUpdates",
+            ErrorCode::TotalSizeLimitExceededException => "TotalSizeLimitExceededException",
+            ErrorCode::UnsupportedCalendarException => "UnsupportedCalendarException",
+            ErrorCode::UnsupportedFeatureRequiredException => "UnsupportedFeatureRequiredException",
+            ErrorCode::UnsupportedInventoryItemContextException => "UnsupportedInventoryItemContextException",
+            ErrorCode::UnsupportedInventorySchemaVersionException => "UnsupportedInventorySchemaVersionException",
+            ErrorCode::UnsupportedOperatingSystem => "UnsupportedOperatingSystem",
+            ErrorCode::UnsupportedOperationException => "UnsupportedOperationException",
+            ErrorCode::UnsupportedParameterType => "UnsupportedParameterType",
+            ErrorCode::UnsupportedPlatformType => "UnsupportedPlatformType",
+            ErrorCode::ValidationException => "ValidationException",
+        }
+    }
+
+    /// The HTTP status AWS answers with.
+    pub const fn status(self) -> u16 {
+        match self {
+            ErrorCode::AccessDeniedException => 400,
+            ErrorCode::AlreadyExistsException => 400,
+            ErrorCode::AssociatedInstances => 400,
+            ErrorCode::AssociationAlreadyExists => 400,
+            ErrorCode::AssociationDoesNotExist => 400,
+            ErrorCode::AssociationExecutionDoesNotExist => 400,
+            ErrorCode::AssociationLimitExceeded => 400,
+            ErrorCode::AssociationVersionLimitExceeded => 400,
+            ErrorCode::AutomationDefinitionNotApprovedException => 400,
+            ErrorCode::AutomationDefinitionNotFoundException => 400,
+            ErrorCode::AutomationDefinitionVersionNotFoundException => 400,
+            ErrorCode::AutomationExecutionLimitExceededException => 400,
+            ErrorCode::AutomationExecutionNotFoundException => 400,
+            ErrorCode::AutomationStepNotFoundException => 400,
+            ErrorCode::ComplianceTypeCountLimitExceededException => 400,
+            ErrorCode::ConflictException => 400,
+            ErrorCode::CustomSchemaCountLimitExceededException => 400,
+            ErrorCode::DocumentAlreadyExists => 400,
+            ErrorCode::DocumentLimitExceeded => 400,
+            ErrorCode::DocumentPermissionLimit => 400,
+            ErrorCode::DocumentVersionLimitExceeded => 400,
+            ErrorCode::DoesNotExistException => 400,
+            ErrorCode::DuplicateDocumentContent => 400,
+            ErrorCode::DuplicateDocumentVersionName => 400,
+            ErrorCode::DuplicateInstanceId => 400,
+            ErrorCode::FeatureNotAvailableException => 400,
+            ErrorCode::HierarchyLevelLimitExceededException => 400,
+            ErrorCode::HierarchyTypeMismatchException => 400,
+            ErrorCode::IdempotentParameterMismatch => 400,
+            ErrorCode::IncompatiblePolicyException => 400,
+            ErrorCode::InternalServerError => 500,
+            ErrorCode::InvalidActivation => 400,
+            ErrorCode::InvalidActivationId => 400,
+            ErrorCode::InvalidAggregatorException => 400,
+            ErrorCode::InvalidAllowedPatternException => 400,
+            ErrorCode::InvalidAssociation => 400,
+            ErrorCode::InvalidAssociationVersion => 400,
+            ErrorCode::InvalidAutomationExecutionParametersException => 400,
+            ErrorCode::InvalidAutomationSignalException => 400,
+            ErrorCode::InvalidAutomationStatusUpdateException => 400,
+            ErrorCode::InvalidCommandId => 400,
+            ErrorCode::InvalidDeleteInventoryParametersException => 400,
+            ErrorCode::InvalidDeletionIdException => 400,
+            ErrorCode::InvalidDocument => 400,
+            ErrorCode::InvalidDocumentContent => 400,
+            ErrorCode::InvalidDocumentOperation => 400,
+            ErrorCode::InvalidDocumentSchemaVersion => 400,
+            ErrorCode::InvalidDocumentType => 400,
+            ErrorCode::InvalidDocumentVersion => 400,
+            ErrorCode::InvalidFilter => 400,
+            ErrorCode::InvalidFilterKey => 400,
+            ErrorCode::InvalidFilterOption => 400,
+            ErrorCode::InvalidFilterValue => 400,
+            ErrorCode::InvalidInstanceId => 400,
+            ErrorCode::InvalidInstanceInformationFilterValue => 400,
+            ErrorCode::InvalidInstancePropertyFilterValue => 400,
+            ErrorCode::InvalidInventoryGroupException => 400,
+            ErrorCode::InvalidInventoryItemContextException => 400,
+            ErrorCode::InvalidInventoryRequestException => 400,
+            ErrorCode::InvalidItemContentException => 400,
+            ErrorCode::InvalidKeyId => 400,
+            ErrorCode::InvalidNextToken => 400,
+            ErrorCode::InvalidNotificationConfig => 400,
+            ErrorCode::InvalidOptionException => 400,
+            ErrorCode::InvalidOutputFolder => 400,
+            ErrorCode::InvalidOutputLocation => 400,
+            ErrorCode::InvalidParameters => 400,
+            ErrorCode::InvalidPermissionType => 400,
+            ErrorCode::InvalidPluginName => 400,
+            ErrorCode::InvalidPolicyAttributeException => 400,
+            ErrorCode::InvalidPolicyTypeException => 400,
+            ErrorCode::InvalidResourceId => 400,
+            ErrorCode::InvalidResourceType => 400,
+            ErrorCode::InvalidResultAttributeException => 400,
+            ErrorCode::InvalidRole => 400,
+            ErrorCode::InvalidSchedule => 400,
+            ErrorCode::InvalidTag => 400,
+            ErrorCode::InvalidTarget => 400,
+            ErrorCode::InvalidTargetMaps => 400,
+            ErrorCode::InvalidTypeNameException => 400,
+            ErrorCode::InvalidUpdate => 400,
+            ErrorCode::InvocationDoesNotExist => 400,
+            ErrorCode::ItemContentMismatchException => 400,
+            ErrorCode::ItemSizeLimitExceededException => 400,
+            ErrorCode::MalformedResourcePolicyDocumentException => 400,
+            ErrorCode::MaxDocumentSizeExceeded => 400,
+            ErrorCode::NoLongerSupportedException => 400,
+            ErrorCode::OpsItemAccessDeniedException => 400,
+            ErrorCode::OpsItemAlreadyExistsException => 400,
+            ErrorCode::OpsItemConflictException => 400,
+            ErrorCode::OpsItemInvalidParameterException => 400,
+            ErrorCode::OpsItemLimitExceededException => 400,
+            ErrorCode::OpsItemNotFoundException => 400,
+            ErrorCode::OpsItemRelatedItemAlreadyExistsException => 400,
+            ErrorCode::OpsItemRelatedItemAssociationNotFoundException => 400,
+            ErrorCode::OpsMetadataAlreadyExistsException => 400,
+            ErrorCode::OpsMetadataInvalidArgumentException => 400,
+            ErrorCode::OpsMetadataKeyLimitExceededException => 400,
+            ErrorCode::OpsMetadataLimitExceededException => 400,
+            ErrorCode::OpsMetadataNotFoundException => 400,
+            ErrorCode::OpsMetadataTooManyUpdatesException => 400,
+            ErrorCode::ParameterAlreadyExists => 400,
+            ErrorCode::ParameterLimitExceeded => 400,
+            ErrorCode::ParameterMaxVersionLimitExceeded => 400,
+            ErrorCode::ParameterNotFound => 400,
+            ErrorCode::ParameterPatternMismatchException => 400,
+            ErrorCode::ParameterVersionLabelLimitExceeded => 400,
+            ErrorCode::ParameterVersionNotFound => 400,
+            ErrorCode::PoliciesLimitExceededException => 400,
+            ErrorCode::ResourceDataSyncAlreadyExistsException => 400,
+            ErrorCode::ResourceDataSyncConflictException => 400,
+            ErrorCode::ResourceDataSyncCountExceededException => 400,
+            ErrorCode::ResourceDataSyncInvalidConfigurationException => 400,
+            ErrorCode::ResourceDataSyncNotFoundException => 400,
+            ErrorCode::ResourceInUseException => 400,
+            ErrorCode::ResourceLimitExceededException => 400,
+            ErrorCode::ResourceNotFoundException => 400,
+            ErrorCode::ResourcePolicyConflictException => 400,
+            ErrorCode::ResourcePolicyInvalidParameterException => 400,
+            ErrorCode::ResourcePolicyLimitExceededException => 400,
+            ErrorCode::ResourcePolicyNotFoundException => 400,
+            ErrorCode::ServiceQuotaExceededException => 400,
+            ErrorCode::ServiceSettingNotFound => 400,
+            ErrorCode::StatusUnchanged => 400,
+            ErrorCode::SubTypeCountLimitExceededException => 400,
+            ErrorCode::TargetInUseException => 400,
+            ErrorCode::TargetNotConnected => 400,
+            ErrorCode::ThrottlingException => 400,
+            ErrorCode::TooManyTagsError => 400,
+            ErrorCode::TooManyUpdates => 400,
+            ErrorCode::TotalSizeLimitExceededException => 400,
+            ErrorCode::UnsupportedCalendarException => 400,
+            ErrorCode::UnsupportedFeatureRequiredException => 400,
+            ErrorCode::UnsupportedInventoryItemContextException => 400,
+            ErrorCode::UnsupportedInventorySchemaVersionException => 400,
+            ErrorCode::UnsupportedOperatingSystem => 400,
+            ErrorCode::UnsupportedOperationException => 400,
+            ErrorCode::UnsupportedParameterType => 400,
+            ErrorCode::UnsupportedPlatformType => 400,
+            ErrorCode::ValidationException => 400,
+        }
+    }
+
+    /// The error with this code, AWS's status and `message`.
+    pub fn with(self, message: impl Into<String>) -> rampart_protocol::AwsError {
+        rampart_protocol::AwsError::new(self.code(), self.status(), message)
+    }
+}

@@ -6444,3 +6444,131 @@ impl std::fmt::Debug for XssMatchStatement {
     }
 }
 
+/// The errors of this service's model: each exception shape with AWS's code and HTTP
+/// status. `ErrorCode::NotFoundException.with("…")` builds the error a client receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// `WAFAssociatedItemException` (HTTP 400), the `WAFAssociatedItemException` shape.
+    WAFAssociatedItemException,
+    /// `WAFConfigurationWarningException` (HTTP 400), the `WAFConfigurationWarningException` shape.
+    WAFConfigurationWarningException,
+    /// `WAFDuplicateItemException` (HTTP 400), the `WAFDuplicateItemException` shape.
+    WAFDuplicateItemException,
+    /// `WAFExpiredManagedRuleGroupVersionException` (HTTP 400), the `WAFExpiredManagedRuleGroupVersionException` shape.
+    WAFExpiredManagedRuleGroupVersionException,
+    /// `WAFFeatureNotIncludedInPricingPlanException` (HTTP 400), the `WAFFeatureNotIncludedInPricingPlanException` shape.
+    WAFFeatureNotIncludedInPricingPlanException,
+    /// `WAFInternalErrorException` (HTTP 500), the `WAFInternalErrorException` shape.
+    WAFInternalErrorException,
+    /// `WAFInvalidOperationException` (HTTP 400), the `WAFInvalidOperationException` shape.
+    WAFInvalidOperationException,
+    /// `WAFInvalidParameterException` (HTTP 400), the `WAFInvalidParameterException` shape.
+    WAFInvalidParameterException,
+    /// `WAFInvalidPermissionPolicyException` (HTTP 400), the `WAFInvalidPermissionPolicyException` shape.
+    WAFInvalidPermissionPolicyException,
+    /// `WAFInvalidResourceException` (HTTP 400), the `WAFInvalidResourceException` shape.
+    WAFInvalidResourceException,
+    /// `WAFLimitsExceededException` (HTTP 400), the `WAFLimitsExceededException` shape.
+    WAFLimitsExceededException,
+    /// `WAFLogDestinationPermissionIssueException` (HTTP 400), the `WAFLogDestinationPermissionIssueException` shape.
+    WAFLogDestinationPermissionIssueException,
+    /// `WAFNonexistentItemException` (HTTP 400), the `WAFNonexistentItemException` shape.
+    WAFNonexistentItemException,
+    /// `WAFOptimisticLockException` (HTTP 400), the `WAFOptimisticLockException` shape.
+    WAFOptimisticLockException,
+    /// `WAFServiceLinkedRoleErrorException` (HTTP 400), the `WAFServiceLinkedRoleErrorException` shape.
+    WAFServiceLinkedRoleErrorException,
+    /// `WAFSubscriptionNotFoundException` (HTTP 400), the `WAFSubscriptionNotFoundException` shape.
+    WAFSubscriptionNotFoundException,
+    /// `WAFTagOperationException` (HTTP 400), the `WAFTagOperationException` shape.
+    WAFTagOperationException,
+    /// `WAFTagOperationInternalErrorException` (HTTP 500), the `WAFTagOperationInternalErrorException` shape.
+    WAFTagOperationInternalErrorException,
+    /// `WAFUnavailableEntityException` (HTTP 400), the `WAFUnavailableEntityException` shape.
+    WAFUnavailableEntityException,
+    /// `WAFUnsupportedAggregateKeyTypeException` (HTTP 400), the `WAFUnsupportedAggregateKeyTypeException` shape.
+    WAFUnsupportedAggregateKeyTypeException,
+}
+
+impl ErrorCode {
+    /// Every error of the model.
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::WAFAssociatedItemException,
+        ErrorCode::WAFConfigurationWarningException,
+        ErrorCode::WAFDuplicateItemException,
+        ErrorCode::WAFExpiredManagedRuleGroupVersionException,
+        ErrorCode::WAFFeatureNotIncludedInPricingPlanException,
+        ErrorCode::WAFInternalErrorException,
+        ErrorCode::WAFInvalidOperationException,
+        ErrorCode::WAFInvalidParameterException,
+        ErrorCode::WAFInvalidPermissionPolicyException,
+        ErrorCode::WAFInvalidResourceException,
+        ErrorCode::WAFLimitsExceededException,
+        ErrorCode::WAFLogDestinationPermissionIssueException,
+        ErrorCode::WAFNonexistentItemException,
+        ErrorCode::WAFOptimisticLockException,
+        ErrorCode::WAFServiceLinkedRoleErrorException,
+        ErrorCode::WAFSubscriptionNotFoundException,
+        ErrorCode::WAFTagOperationException,
+        ErrorCode::WAFTagOperationInternalErrorException,
+        ErrorCode::WAFUnavailableEntityException,
+        ErrorCode::WAFUnsupportedAggregateKeyTypeException,
+    ];
+
+    /// The code on the wire.
+    pub const fn code(self) -> &'static str {
+        match self {
+            ErrorCode::WAFAssociatedItemException => "WAFAssociatedItemException",
+            ErrorCode::WAFConfigurationWarningException => "WAFConfigurationWarningException",
+            ErrorCode::WAFDuplicateItemException => "WAFDuplicateItemException",
+            ErrorCode::WAFExpiredManagedRuleGroupVersionException => "WAFExpiredManagedRuleGroupVersionException",
+            ErrorCode::WAFFeatureNotIncludedInPricingPlanException => "WAFFeatureNotIncludedInPricingPlanException",
+            ErrorCode::WAFInternalErrorException => "WAFInternalErrorException",
+            ErrorCode::WAFInvalidOperationException => "WAFInvalidOperationException",
+            ErrorCode::WAFInvalidParameterException => "WAFInvalidParameterException",
+            ErrorCode::WAFInvalidPermissionPolicyException => "WAFInvalidPermissionPolicyException",
+            ErrorCode::WAFInvalidResourceException => "WAFInvalidResourceException",
+            ErrorCode::WAFLimitsExceededException => "WAFLimitsExceededException",
+            ErrorCode::WAFLogDestinationPermissionIssueException => "WAFLogDestinationPermissionIssueException",
+            ErrorCode::WAFNonexistentItemException => "WAFNonexistentItemException",
+            ErrorCode::WAFOptimisticLockException => "WAFOptimisticLockException",
+            ErrorCode::WAFServiceLinkedRoleErrorException => "WAFServiceLinkedRoleErrorException",
+            ErrorCode::WAFSubscriptionNotFoundException => "WAFSubscriptionNotFoundException",
+            ErrorCode::WAFTagOperationException => "WAFTagOperationException",
+            ErrorCode::WAFTagOperationInternalErrorException => "WAFTagOperationInternalErrorException",
+            ErrorCode::WAFUnavailableEntityException => "WAFUnavailableEntityException",
+            ErrorCode::WAFUnsupportedAggregateKeyTypeException => "WAFUnsupportedAggregateKeyTypeException",
+        }
+    }
+
+    /// The HTTP status AWS answers with.
+    pub const fn status(self) -> u16 {
+        match self {
+            ErrorCode::WAFAssociatedItemException => 400,
+            ErrorCode::WAFConfigurationWarningException => 400,
+            ErrorCode::WAFDuplicateItemException => 400,
+            ErrorCode::WAFExpiredManagedRuleGroupVersionException => 400,
+            ErrorCode::WAFFeatureNotIncludedInPricingPlanException => 400,
+            ErrorCode::WAFInternalErrorException => 500,
+            ErrorCode::WAFInvalidOperationException => 400,
+            ErrorCode::WAFInvalidParameterException => 400,
+            ErrorCode::WAFInvalidPermissionPolicyException => 400,
+            ErrorCode::WAFInvalidResourceException => 400,
+            ErrorCode::WAFLimitsExceededException => 400,
+            ErrorCode::WAFLogDestinationPermissionIssueException => 400,
+            ErrorCode::WAFNonexistentItemException => 400,
+            ErrorCode::WAFOptimisticLockException => 400,
+            ErrorCode::WAFServiceLinkedRoleErrorException => 400,
+            ErrorCode::WAFSubscriptionNotFoundException => 400,
+            ErrorCode::WAFTagOperationException => 400,
+            ErrorCode::WAFTagOperationInternalErrorException => 500,
+            ErrorCode::WAFUnavailableEntityException => 400,
+            ErrorCode::WAFUnsupportedAggregateKeyTypeException => 400,
+        }
+    }
+
+    /// The error with this code, AWS's status and `message`.
+    pub fn with(self, message: impl Into<String>) -> rampart_protocol::AwsError {
+        rampart_protocol::AwsError::new(self.code(), self.status(), message)
+    }
+}
