@@ -60,6 +60,10 @@ pub struct App {
     pub tls: Option<Arc<crate::tls::Certificates>>,
     /// ACM Private CA (its CRLs are served over HTTP by the front door).
     pub pca: Arc<rampart_acm::PcaService>,
+    /// The metrics registry (`/_rampart/metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// What the load balancer proxy's web ACLs decided (exported as metrics).
+    pub waf_telemetry: Arc<rampart_wafv2::Telemetry>,
 }
 
 /// Parameter Store's `/aws/reference/secretsmanager/…` parameters: Secrets Manager's
@@ -239,6 +243,10 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
     let store = rampart_store::open(&config.store_url())
         .await
         .map_err(|e| start_err("cannot open the store")(&e))?;
+    let metrics = Arc::new(crate::metrics::Metrics::new());
+    let store = crate::metrics::TimedStore::wrap(store, Arc::clone(&metrics));
+    crate::metrics::ensure_token(&config.data_dir)
+        .map_err(|e| start_err("cannot write the metrics token")(&e))?;
     tracing::debug!(elapsed_us = started.elapsed().as_micros(), "store open");
     let provider = rampart_crypto::provider_from_config(&config.root_key, &config.data_dir)
         .map_err(|e| start_err("root key")(&e))?;
@@ -265,6 +273,8 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
         )),
     );
     let scheduler = Arc::new(Scheduler::new());
+    let lag_metrics = Arc::clone(&metrics);
+    scheduler.observe_lag(Arc::new(move |_, lag| lag_metrics.record_lag(lag)));
     let quota_mode = match config.kms_quotas.as_str() {
         "" if config.dev => rampart_kms::quota::QuotaMode::Off,
         "" => rampart_kms::quota::QuotaMode::Aws { scale: 1.0 },
@@ -496,7 +506,7 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
         .with_certificates(elb_certificates)
         .with_waf_keys(waf_keys)
         .with_geo(geo)
-        .with_telemetry(waf_telemetry)
+        .with_telemetry(Arc::clone(&waf_telemetry))
         .with_access_logs(config.data_dir.join("elb-logs")),
     );
     elb.start().await.map_err(|e| start_err("elbv2")(&e))?;
@@ -518,6 +528,8 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
         events,
         tls,
         pca,
+        metrics,
+        waf_telemetry,
         signing_keys: SigningKeyCache::new(),
         limits: Limits::default(),
         request_ids: rampart_service::unique::UniqueIds::new(),

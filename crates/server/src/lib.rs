@@ -8,4 +8,5 @@ pub mod config;
 pub mod coverage;
 pub mod events;
 pub mod front;
+pub mod metrics;
 pub mod tls;
