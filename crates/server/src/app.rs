@@ -64,6 +64,8 @@ pub struct App {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// What the load balancer proxy's web ACLs decided (exported as metrics).
     pub waf_telemetry: Arc<rampart_wafv2::Telemetry>,
+    /// The load balancers and their proxy (whose counters are exported as metrics).
+    pub elb: Arc<rampart_elbv2::ElbService>,
 }
 
 /// Parameter Store's `/aws/reference/secretsmanager/…` parameters: Secrets Manager's
@@ -510,7 +512,7 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
         .with_access_logs(config.data_dir.join("elb-logs")),
     );
     elb.start().await.map_err(|e| start_err("elbv2")(&e))?;
-    services.insert("elbv2", elb as Arc<dyn Service>);
+    services.insert("elbv2", Arc::clone(&elb) as Arc<dyn Service>);
     services.insert(
         "cloudtrail",
         Arc::new(CloudTrailService::new(Arc::clone(&store), auditor.clone())),
@@ -530,6 +532,7 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
         pca,
         metrics,
         waf_telemetry,
+        elb,
         signing_keys: SigningKeyCache::new(),
         limits: Limits::default(),
         request_ids: rampart_service::unique::UniqueIds::new(),

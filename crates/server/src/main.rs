@@ -136,6 +136,11 @@ async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>> {
         (true, Some(addr)) => Some(TcpListener::bind(addr).await?),
         _ => None,
     };
+    // Bound before the listening line is printed, so a taken address fails the start.
+    let metrics = match app.config.metrics_listen {
+        Some(addr) => Some(TcpListener::bind(addr).await?),
+        None => None,
+    };
     let scheme = if app.tls.is_some() { "https" } else { "http" };
     println!(
         "rampart listening on {scheme}://{local} (store: {}, dev: {dev})",
@@ -144,8 +149,7 @@ async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(p) = &plain {
         println!("rampart also listening on http://{}", p.local_addr()?);
     }
-    if let Some(addr) = app.config.metrics_listen {
-        let metrics = TcpListener::bind(addr).await?;
+    if let Some(metrics) = metrics {
         println!("rampart metrics on http://{}", metrics.local_addr()?);
         tokio::spawn(rampart_server::metrics::serve(metrics, Arc::clone(&app)));
     }

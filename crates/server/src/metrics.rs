@@ -12,6 +12,9 @@
 //! - `rampart_store_commit_duration_seconds{backend}`: store transaction latency, histogram;
 //! - `rampart_scheduler_lag_seconds`: how late (on the business clock) background jobs ran;
 //! - `rampart_event_bus_backlog`, `rampart_audit_queue_depth`: events and audit records waiting;
+//! - `rampart_proxy_responses_total{class}`, `rampart_proxy_access_log_entries_dropped_total`:
+//!   responses of the load balancer proxy by status class (`2xx`, …), access log entries lost
+//!   to a slow writer;
 //! - `rampart_waf_requests_total{action}`, `rampart_waf_log_records_dropped_total`: what the web
 //!   ACLs on the load balancer proxy decided, and WAF log records lost to a slow writer;
 //! - `rampart_build_info{version}`, `rampart_uptime_seconds`.
@@ -300,6 +303,19 @@ pub async fn render(app: &App) -> String {
         out,
         "# HELP rampart_audit_queue_depth Audit records and flushes waiting for the audit writer.\n# TYPE rampart_audit_queue_depth gauge\nrampart_audit_queue_depth {}",
         app.auditor.queue_depth()
+    );
+    out.push_str("# HELP rampart_proxy_responses_total Responses of the load balancer proxy, by status class.\n# TYPE rampart_proxy_responses_total counter\n");
+    for (i, n) in app.elb.proxy_responses().iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "rampart_proxy_responses_total{{class=\"{}xx\"}} {n}",
+            i + 1
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP rampart_proxy_access_log_entries_dropped_total Access log entries dropped because the writer fell behind.\n# TYPE rampart_proxy_access_log_entries_dropped_total counter\nrampart_proxy_access_log_entries_dropped_total {}",
+        app.elb.dropped_access_log_entries()
     );
     out.push_str("# HELP rampart_waf_requests_total Requests on the load balancer proxy decided by a web ACL, by terminating action.\n# TYPE rampart_waf_requests_total counter\n");
     for (action, n) in rampart_wafv2::telemetry::DECISIONS
