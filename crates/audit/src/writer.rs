@@ -40,6 +40,12 @@ impl Auditor {
         Auditor { tx }
     }
 
+    /// Messages waiting for the writer task (events and flush requests), for metrics.
+    #[must_use]
+    pub fn queue_depth(&self) -> usize {
+        self.tx.max_capacity().saturating_sub(self.tx.capacity())
+    }
+
     /// Queue an event without waiting for it to be written.
     pub async fn record(&self, facts: EventFacts) {
         if self

@@ -239,6 +239,12 @@ impl AccessLogs {
         }
     }
 
+    /// Entries dropped because the writer fell behind.
+    #[must_use]
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
     /// Queue `entry` for bucket and prefix; never waits.
     pub fn log(&self, bucket: &str, prefix: &str, entry: &Entry) {
         let path = file_for(

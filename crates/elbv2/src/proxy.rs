@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
@@ -145,6 +145,8 @@ pub struct Runtime {
     geo: std::sync::OnceLock<Arc<dyn rampart_waf::GeoLookup>>,
     /// Where WAF decisions are reported (sampled requests, rate keys, WAF logs).
     telemetry: OnceLock<Arc<rampart_wafv2::Telemetry>>,
+    /// Responses sent to clients, by status class (1xx to 5xx), for metrics.
+    responses: [AtomicU64; 5],
     #[allow(clippy::type_complexity)]
     tls: Mutex<
         HashMap<
@@ -308,8 +310,25 @@ impl Runtime {
             challenge: RwLock::new(None),
             geo: std::sync::OnceLock::new(),
             telemetry: OnceLock::new(),
+            responses: Default::default(),
             tls: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Responses the proxy sent, by status class: index 0 counts 1xx, …, index 4 counts 5xx.
+    #[must_use]
+    pub fn responses(&self) -> [u64; 5] {
+        std::array::from_fn(|i| self.responses[i].load(Ordering::Relaxed))
+    }
+
+    /// Access log entries dropped because the writer fell behind.
+    #[must_use]
+    pub fn dropped_access_log_entries(&self) -> u64 {
+        self.access_logs
+            .read()
+            .ok()
+            .and_then(|a| a.as_ref().map(|l| l.dropped()))
+            .unwrap_or(0)
     }
 
     /// CAPTCHA and Challenge actions are answered by `c` (see [`crate::challenge`]).
@@ -942,6 +961,8 @@ impl Runtime {
         let resp = self
             .handle(lb, peer, port, tls.is_some(), req, &mut trace)
             .await;
+        let class = usize::from(resp.status().as_u16() / 100).clamp(1, 5) - 1;
+        self.responses[class].fetch_add(1, Ordering::Relaxed);
         let logs = self.access_logs.read().ok().and_then(|a| a.clone());
         effects::finish(resp, trace, logs)
     }

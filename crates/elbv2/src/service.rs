@@ -222,6 +222,18 @@ impl ElbService {
         }
     }
 
+    /// Responses the load balancer proxy sent, by status class: index 0 counts 1xx, …, 4 5xx.
+    #[must_use]
+    pub fn proxy_responses(&self) -> [u64; 5] {
+        self.runtime.responses()
+    }
+
+    /// Access log entries the proxy dropped because the writer fell behind.
+    #[must_use]
+    pub fn dropped_access_log_entries(&self) -> u64 {
+        self.runtime.dropped_access_log_entries()
+    }
+
     /// Web ACLs look client addresses up in `geo` (GeoMatch, AsnMatch, ASN rate keys).
     #[must_use]
     pub fn with_geo(self, geo: Arc<dyn rampart_waf::GeoLookup>) -> Self {

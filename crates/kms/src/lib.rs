@@ -6,7 +6,8 @@
 //! - [`material`]: [`KeyMaterial`], generated or parsed once per backing key; its serialized
 //!   private form (sealed at rest by the store) and its public key (GetPublicKey).
 //! - [`context`]: the canonical bytes of an [`EncryptionContext`], used as AAD.
-//! - [`ciphertext`]: the self-describing AES-256-GCM blob of symmetric keys.
+//! - [`ciphertext`]: the self-describing AES-256-GCM blob of symmetric keys (format version 3:
+//!   a per-message key derived by HKDF-SHA256; version 1 blobs still decrypt).
 //! - [`asymmetric`]: RSAES-OAEP, ECDH (DeriveSharedSecret), ML-KEM (Encapsulate/Decapsulate).
 //! - [`signing`]: Sign and Verify with `RAW` and `DIGEST` messages.
 //! - [`mac`]: GenerateMac and VerifyMac.

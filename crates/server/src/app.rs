@@ -63,6 +63,12 @@ pub struct App {
     pub tls: Option<Arc<crate::tls::Certificates>>,
     /// ACM Private CA (its CRLs are served over HTTP by the front door).
     pub pca: Arc<rampart_acm::PcaService>,
+    /// The metrics registry (`/_rampart/metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// What the load balancer proxy's web ACLs decided (exported as metrics).
+    pub waf_telemetry: Arc<rampart_wafv2::Telemetry>,
+    /// The load balancers and their proxy (whose counters are exported as metrics).
+    pub elb: Arc<rampart_elbv2::ElbService>,
 }
 
 /// Parameter Store's `/aws/reference/secretsmanager/…` parameters: Secrets Manager's
@@ -284,6 +290,10 @@ pub async fn build_with(config: ServeConfig, entries: &[Entry]) -> Result<Arc<Ap
     let store = rampart_store::open(&config.store_url())
         .await
         .map_err(|e| start_err("cannot open the store")(&e))?;
+    let metrics = Arc::new(crate::metrics::Metrics::new());
+    let store = crate::metrics::TimedStore::wrap(store, Arc::clone(&metrics));
+    crate::metrics::ensure_token(&config.data_dir)
+        .map_err(|e| start_err("cannot write the metrics token")(&e))?;
     tracing::debug!(elapsed_us = started.elapsed().as_micros(), "store open");
     let provider = rampart_crypto::provider_from_config(&config.root_key, &config.data_dir)
         .map_err(|e| start_err("root key")(&e))?;
@@ -301,6 +311,8 @@ pub async fn build_with(config: ServeConfig, entries: &[Entry]) -> Result<Arc<Ap
     let authorizer = Arc::new(IamAuthorizer::new(Arc::clone(&identity)));
     let auditor = Auditor::start(Arc::clone(&store), Some(config.data_dir.join("audit")));
     let scheduler = Arc::new(Scheduler::new());
+    let lag_metrics = Arc::clone(&metrics);
+    scheduler.observe_lag(Arc::new(move |_, lag| lag_metrics.record_lag(lag)));
     let targets = crate::events::Target::parse_list(&config.event_webhooks).map_err(StartError)?;
     let events = Arc::new(crate::events::StoreEventBus::new(
         Arc::clone(&store),
@@ -375,6 +387,12 @@ pub async fn build_with(config: ServeConfig, entries: &[Entry]) -> Result<Arc<Ap
     let pca = node
         .need::<rampart_acm::PcaService>("the node")
         .map_err(StartError)?;
+    let waf_telemetry = node
+        .need::<rampart_wafv2::Telemetry>("the node")
+        .map_err(StartError)?;
+    let elb = node
+        .need::<rampart_elbv2::ElbService>("the node")
+        .map_err(StartError)?;
     let app = App {
         config,
         store,
@@ -389,6 +407,9 @@ pub async fn build_with(config: ServeConfig, entries: &[Entry]) -> Result<Arc<Ap
         events,
         tls,
         pca,
+        metrics,
+        waf_telemetry,
+        elb,
         signing_keys: SigningKeyCache::new(),
         limits: Limits::default(),
         request_ids: rampart_service::unique::UniqueIds::new(),

@@ -53,6 +53,10 @@ pub struct ServeConfig {
     /// from the node's own CA; its renewals are picked up without restart.
     #[arg(long, env = "RAMPART_TLS_CERTIFICATE_ARN")]
     pub tls_certificate_arn: Option<String>,
+    /// Serve `/_rampart/metrics` (Prometheus text format) and `/_rampart/health` on this
+    /// address too, without authentication (off unless given).
+    #[arg(long, env = "RAMPART_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// With `--tls`: also serve plain HTTP on this address (off unless given).
     #[arg(long, env = "RAMPART_HTTP_LISTEN")]
     pub http_listen: Option<SocketAddr>,

@@ -188,6 +188,9 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> 
         Err(_) => return error_response(guess, &too_large(), &request_id),
     };
     let path = parts.uri.path().to_owned();
+    if path == crate::metrics::PATH {
+        return crate::metrics::answer(&app, &parts, &body).await;
+    }
     if let Some(resp) = own_routes(&app, &parts.method, &path, &request_id).await {
         return resp;
     }
@@ -234,6 +237,23 @@ fn guess_framing(headers: &HeaderMap, path: &str) -> Framing {
     Framing::Rest
 }
 
+/// The health endpoint's answer: 200 with the store's state, 503 when the store is unavailable.
+pub(crate) async fn health_response(app: &App, request_id: &str) -> Response<Body> {
+    let store_ok = app.store.health().await.is_ok();
+    let body = json!({
+        "status": if store_ok { "ok" } else { "degraded" },
+        "version": env!("CARGO_PKG_VERSION"),
+        "store": { "backend": app.store.backend(), "status": if store_ok { "ok" } else { "unavailable" } },
+        "dev": app.config.dev,
+    });
+    respond(
+        if store_ok { 200 } else { 503 },
+        "application/json",
+        request_id,
+        body.to_string().into_bytes(),
+    )
+}
+
 async fn own_routes(
     app: &App,
     method: &Method,
@@ -241,21 +261,7 @@ async fn own_routes(
     request_id: &str,
 ) -> Option<Response<Body>> {
     match (method, path) {
-        (&Method::GET, "/_rampart/health") => {
-            let store_ok = app.store.health().await.is_ok();
-            let body = json!({
-                "status": if store_ok { "ok" } else { "degraded" },
-                "version": env!("CARGO_PKG_VERSION"),
-                "store": { "backend": app.store.backend(), "status": if store_ok { "ok" } else { "unavailable" } },
-                "dev": app.config.dev,
-            });
-            Some(respond(
-                if store_ok { 200 } else { 503 },
-                "application/json",
-                request_id,
-                body.to_string().into_bytes(),
-            ))
-        }
+        (&Method::GET, "/_rampart/health") => Some(health_response(app, request_id).await),
         (&Method::POST, "/_rampart/reset" | "/moto-api/reset") if app.config.dev => {
             app.auditor.flush().await;
             let ok = app.store.reset().await.is_ok();
@@ -307,6 +313,7 @@ async fn handle_aws(
     ip: IpAddr,
     request_id: &str,
 ) -> Response<Body> {
+    let started = Instant::now();
     let headers = &parts.headers;
     let raw_query = parts.uri.query();
     let path = parts.uri.path();
@@ -431,6 +438,12 @@ async fn handle_aws(
     } else {
         app.auditor.record_durably(facts).await;
     }
+    app.metrics.record_request(
+        id.model,
+        &id.operation,
+        resp.status().as_u16(),
+        started.elapsed(),
+    );
     resp
 }
 

@@ -8,5 +8,6 @@ pub mod config;
 pub mod coverage;
 pub mod events;
 pub mod front;
+pub mod metrics;
 pub mod registry;
 pub mod tls;

@@ -107,10 +107,15 @@ fn read_profile(path: &PathBuf, profile: &str) -> Option<(String, String)> {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RAMPART_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    // RAMPART_LOG_FORMAT=json: one JSON object per line, for log shippers.
+    if std::env::var("RAMPART_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
 }
 
 async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>> {
@@ -131,6 +136,11 @@ async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>> {
         (true, Some(addr)) => Some(TcpListener::bind(addr).await?),
         _ => None,
     };
+    // Bound before the listening line is printed, so a taken address fails the start.
+    let metrics = match app.config.metrics_listen {
+        Some(addr) => Some(TcpListener::bind(addr).await?),
+        None => None,
+    };
     let scheme = if app.tls.is_some() { "https" } else { "http" };
     println!(
         "rampart listening on {scheme}://{local} (store: {}, dev: {dev})",
@@ -138,6 +148,10 @@ async fn serve(config: ServeConfig) -> Result<(), Box<dyn std::error::Error>> {
     );
     if let Some(p) = &plain {
         println!("rampart also listening on http://{}", p.local_addr()?);
+    }
+    if let Some(metrics) = metrics {
+        println!("rampart metrics on http://{}", metrics.local_addr()?);
+        tokio::spawn(rampart_server::metrics::serve(metrics, Arc::clone(&app)));
     }
     let serving = async {
         match &app.tls {

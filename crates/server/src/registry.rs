@@ -303,6 +303,7 @@ fn elbv2(node: &mut Node) -> BuildFuture<'_> {
             .with_access_logs(node.data_dir.join("elb-logs")),
         );
         elb.start().await.map_err(|e| format!("elbv2: {e}"))?;
+        node.provide(Arc::clone(&elb));
         Ok(elb as Arc<dyn Service>)
     })
 }

@@ -98,6 +98,7 @@ async fn events_reach_webhooks_and_failing_targets_are_retried() {
         tls: false,
         tls_names: String::new(),
         http_listen: None,
+        metrics_listen: None,
     };
     let app = rampart_server::app::build(config).await.expect("build");
     app.events.publish(event("/a")).await.expect("publish");

@@ -39,6 +39,7 @@ async fn app(dir: &tempfile::TempDir) -> Arc<App> {
         tls: false,
         tls_names: String::new(),
         http_listen: None,
+        metrics_listen: None,
     };
     rampart_server::app::build(config).await.expect("build")
 }

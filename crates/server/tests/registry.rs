@@ -44,6 +44,7 @@ fn config(dir: &tempfile::TempDir, dev: bool) -> ServeConfig {
         tls: false,
         tls_names: String::new(),
         http_listen: None,
+        metrics_listen: None,
     }
 }
 

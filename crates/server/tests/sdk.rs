@@ -50,6 +50,7 @@ impl Server {
             tls: false,
             tls_names: String::new(),
             http_listen: None,
+            metrics_listen: None,
         };
         let app = rampart_server::app::build(config)
             .await

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::{DateTime, Utc};
 
@@ -18,10 +18,14 @@ struct Job {
     run: JobFn,
 }
 
+/// Told, for each job run, its name and how late it ran (business time past its due time).
+pub type LagObserver = Arc<dyn Fn(&str, chrono::Duration) + Send + Sync>;
+
 /// Runs registered jobs when they are due.
 #[derive(Default)]
 pub struct Scheduler {
     jobs: Mutex<Vec<Job>>,
+    lag: OnceLock<LagObserver>,
 }
 
 impl Scheduler {
@@ -43,21 +47,30 @@ impl Scheduler {
         }
     }
 
+    /// Report how late each job runs to `observer` (metrics); the first observer set stays.
+    pub fn observe_lag(&self, observer: LagObserver) {
+        let _ = self.lag.set(observer);
+    }
+
     /// Run every job due at `now`; returns the names of the jobs run.
     pub async fn tick(&self, now: DateTime<Utc>) -> Vec<String> {
-        let due: Vec<(String, JobFn)> = match self.jobs.lock() {
+        let due: Vec<(String, JobFn, Option<DateTime<Utc>>)> = match self.jobs.lock() {
             Ok(mut jobs) => jobs
                 .iter_mut()
                 .filter(|j| j.next.is_none_or(|n| n <= now))
                 .map(|j| {
+                    let was_due = j.next;
                     j.next = now.checked_add_signed(j.every);
-                    (j.name.clone(), Arc::clone(&j.run))
+                    (j.name.clone(), Arc::clone(&j.run), was_due)
                 })
                 .collect(),
             Err(_) => Vec::new(),
         };
         let mut ran = Vec::with_capacity(due.len());
-        for (name, run) in due {
+        for (name, run, was_due) in due {
+            if let (Some(observer), Some(due)) = (self.lag.get(), was_due) {
+                observer(&name, now.signed_duration_since(due));
+            }
             run(now).await;
             tracing::debug!(job = %name, "scheduled job ran");
             ran.push(name);
@@ -94,5 +107,26 @@ mod tests {
         assert_eq!(count.load(Ordering::SeqCst), 1);
         s.tick(t0 + chrono::Duration::minutes(61)).await;
         assert_eq!(count.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn lag_is_how_far_past_its_due_time_a_job_runs() {
+        let s = Scheduler::new();
+        s.every(
+            "noop",
+            chrono::Duration::minutes(10),
+            Arc::new(|_| Box::pin(async {})),
+        );
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = Arc::clone(&seen);
+        s.observe_lag(Arc::new(move |name, lag| {
+            log.lock()
+                .unwrap()
+                .push((name.to_owned(), lag.num_seconds()));
+        }));
+        let t0 = chrono::Utc::now();
+        s.tick(t0).await; // first run: never due before, no lag reported
+        s.tick(t0 + chrono::Duration::minutes(13)).await;
+        assert_eq!(*seen.lock().unwrap(), vec![("noop".to_owned(), 180)]);
     }
 }

@@ -235,7 +235,12 @@ pub struct Telemetry {
     metrics: Mutex<HashMap<(String, String), Arc<MetricSamples>>>,
     logging: RwLock<HashMap<String, LogEntry>>,
     sink: OnceLock<Sink>,
+    /// Terminating actions of every observed request, in [`DECISIONS`] order.
+    decisions: [std::sync::atomic::AtomicU64; 4],
 }
+
+/// The terminating actions [`Telemetry::decisions`] counts, in its order.
+pub const DECISIONS: [&str; 4] = ["ALLOW", "BLOCK", "CAPTCHA", "CHALLENGE"];
 
 impl std::fmt::Debug for Telemetry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -311,7 +316,15 @@ impl Telemetry {
             metrics: Mutex::new(HashMap::new()),
             logging: RwLock::new(HashMap::new()),
             sink: OnceLock::new(),
+            decisions: Default::default(),
         })
+    }
+
+    /// How many observed requests each terminating action ended, in [`DECISIONS`] order.
+    #[must_use]
+    pub fn decisions(&self) -> [u64; 4] {
+        let load = |i: usize| self.decisions[i].load(std::sync::atomic::Ordering::Relaxed);
+        [load(0), load(1), load(2), load(3)]
     }
 
     /// Start writing WAF logs: files under `dir` (`<data dir>/waf-logs`), Firehose destinations
@@ -505,6 +518,13 @@ impl Telemetry {
         version: http::Version,
         verdict: &Verdict,
     ) {
+        let slot = match verdict.action {
+            Action::Allow => 0,
+            Action::Block(_) => 1,
+            Action::Captcha => 2,
+            Action::Challenge => 3,
+        };
+        self.decisions[slot].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let Some(info) = self.info(lb, acl).await else {
             return;
         };

@@ -4,10 +4,10 @@
 //!
 //! The operations are authorized by IAM policy alone (resource `*`), as AWS does.
 //!
-//! Blobs: a CloudHSM key writes the ordinary version 1 blob, its AES-GCM done inside the token
-//! with the same AAD (header and canonical encryption context) and a random IV. An external key
-//! store key encrypts twice, as AWS does: first under KMS-held material (an ordinary version 1
-//! blob), then the proxy encrypts that blob's body with AAD = version 2 header and canonical
+//! Blobs (see [`crate::ciphertext`]): a CloudHSM key writes a version 1 blob, its AES-GCM done
+//! inside the token with the same AAD (header and canonical encryption context) and a random IV.
+//! An external key store key encrypts twice, as AWS does: first under KMS-held material (a
+//! version 1 blob), then the proxy encrypts that blob's body with AAD = version 2 header and canonical
 //! context; the version 2 blob is the header followed by the proxy's IV, tag, metadata and
 //! ciphertext ([`XksCiphertext::to_bytes`]).
 
@@ -1228,7 +1228,7 @@ impl KmsService {
         let store = self.connected_store(rec).await?;
         if store.store_type == AWS_CLOUDHSM {
             let header = ciphertext::header_bytes(
-                ciphertext::FORMAT_VERSION,
+                ciphertext::V1_FORMAT_VERSION,
                 &rec.id,
                 &rec.current_material,
             )
@@ -1252,7 +1252,7 @@ impl KmsService {
         }
         // External key store: KMS-held material first, then the external key.
         let material = self.current_material(rec)?;
-        let inner = ciphertext::encrypt(
+        let inner = ciphertext::encrypt_v1(
             &rec.id,
             &rec.current_material,
             &material,
@@ -1299,7 +1299,7 @@ impl KmsService {
         let store = self.connected_store(rec).await?;
         let material_id = header.material_id().to_owned();
         if store.store_type == AWS_CLOUDHSM {
-            if header.version() != ciphertext::FORMAT_VERSION {
+            if header.version() != ciphertext::V1_FORMAT_VERSION {
                 return Err(invalid());
             }
             let aad = ciphertext::aad(header.bytes(blob), context).map_err(|e| kms_err(&e))?;
@@ -1330,8 +1330,9 @@ impl KmsService {
             .decrypt(settings, xks_key, &outer, &aad, &meta)
             .await
             .map_err(failed)?;
-        let mut inner = ciphertext::header_bytes(ciphertext::FORMAT_VERSION, &rec.id, &material_id)
-            .map_err(|e| kms_err(&e))?;
+        let mut inner =
+            ciphertext::header_bytes(ciphertext::V1_FORMAT_VERSION, &rec.id, &material_id)
+                .map_err(|e| kms_err(&e))?;
         inner.extend_from_slice(inner_body.expose());
         let inner_header = ciphertext::parse(&inner).map_err(|_| {
             err(
