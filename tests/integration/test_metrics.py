@@ -9,7 +9,7 @@ import requests
 from botocore.exceptions import ClientError
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import _free_port, wait_for
+from conftest import _free_port, unique, wait_for
 
 PATH = "/_rampart/metrics"
 
@@ -147,6 +147,61 @@ def test_metrics_listener_serves_metrics_and_health_only(fresh, metrics_port):
     assert requests.get(base + "/_rampart/health", timeout=10).json()["status"] == "ok"
     assert requests.get(base + "/", timeout=10).status_code == 404
     assert requests.post(base + "/", data="Action=GetCallerIdentity", timeout=10).status_code == 404
+
+
+def test_proxy_and_waf_counters_follow_real_traffic(fresh):
+    """An ALB in front of a local upstream, with a web ACL blocking /admin."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    upstream = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    try:
+        elbv2, wafv2 = fresh.client("elbv2"), fresh.client("wafv2")
+        port = upstream.server_address[1]
+        tg = elbv2.create_target_group(Name=unique("tg"), Protocol="HTTP", Port=port, VpcId="vpc-1",
+                                       TargetType="ip")["TargetGroups"][0]
+        elbv2.register_targets(TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": "127.0.0.1", "Port": port}])
+        lb = elbv2.create_load_balancer(Name=unique("alb"), Subnets=["subnet-0a1b2c3d", "subnet-0e1f2a3b"],
+                                        Type="application")["LoadBalancers"][0]
+        elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
+                              DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
+        vis = {"SampledRequestsEnabled": False, "CloudWatchMetricsEnabled": False, "MetricName": "m"}
+        acl = wafv2.create_web_acl(
+            Name=unique("acl"), Scope="REGIONAL", DefaultAction={"Allow": {}}, VisibilityConfig=vis,
+            Rules=[{"Name": "block-admin", "Priority": 1, "Action": {"Block": {}}, "VisibilityConfig": vis,
+                    "Statement": {"ByteMatchStatement": {
+                        "SearchString": "/admin", "FieldToMatch": {"UriPath": {}},
+                        "PositionalConstraint": "STARTS_WITH",
+                        "TextTransformations": [{"Priority": 0, "Type": "NONE"}]}}}],
+        )["Summary"]
+        wafv2.associate_web_acl(WebACLArn=acl["ARN"], ResourceArn=lb["LoadBalancerArn"])
+        url = f"http://{lb['DNSName']}"
+        before = scrape(fresh)
+        assert [requests.get(url + p, timeout=10).status_code for p in ("/a", "/b", "/admin")] == [200, 200, 403]
+        after = scrape(fresh)
+
+        def delta(family, name, **labels):
+            return sample(after, family, name, **labels) - sample(before, family, name, **labels)
+
+        assert delta("rampart_waf_requests", "rampart_waf_requests_total", action="ALLOW") == 2
+        assert delta("rampart_waf_requests", "rampart_waf_requests_total", action="BLOCK") == 1
+        assert delta("rampart_proxy_responses", "rampart_proxy_responses_total", **{"class": "2xx"}) == 2
+        assert delta("rampart_proxy_responses", "rampart_proxy_responses_total", **{"class": "4xx"}) == 1
+    finally:
+        upstream.shutdown()
 
 
 def test_json_log_lines_parse(server_factory):
