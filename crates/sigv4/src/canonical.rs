@@ -151,15 +151,46 @@ fn push_trimmed(out: &mut Vec<u8>, value: &[u8]) {
     }
 }
 
+/// Where the canonical request finds header values: the received `HeaderMap`, or the
+/// `(name, value)` pairs a signer is given.
+pub(crate) trait HeaderSource {
+    /// Appends the canonical value of header `name` (lowercase): each value trimmed, repeated
+    /// headers joined with `,`; nothing if the header is absent.
+    fn write_canonical_value(&self, name: &str, out: &mut Vec<u8>);
+}
+
+impl HeaderSource for HeaderMap {
+    fn write_canonical_value(&self, name: &str, out: &mut Vec<u8>) {
+        for (i, value) in self.get_all(name).iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            push_trimmed(out, value.as_bytes());
+        }
+    }
+}
+
+impl HeaderSource for [(&str, &str)] {
+    fn write_canonical_value(&self, name: &str, out: &mut Vec<u8>) {
+        let matching = self.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name));
+        for (i, (_, value)) in matching.enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            push_trimmed(out, value.as_bytes());
+        }
+    }
+}
+
 /// Everything of the canonical request but its last line, the payload hash.
 ///
 /// `signed_headers` must already be validated (lowercase, sorted); a signed header that is
 /// absent from `headers` contributes an empty value.
-pub(crate) fn canonical_request_prefix(
+pub(crate) fn canonical_request_prefix<H: HeaderSource + ?Sized>(
     method: &str,
     raw_path: &str,
     raw_query: Option<&str>,
-    headers: &HeaderMap,
+    headers: &H,
     signed_headers: &[String],
     presigned: bool,
 ) -> Vec<u8> {
@@ -173,12 +204,7 @@ pub(crate) fn canonical_request_prefix(
     for name in signed_headers {
         out.extend_from_slice(name.as_bytes());
         out.push(b':');
-        for (i, value) in headers.get_all(name.as_str()).iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            push_trimmed(&mut out, value.as_bytes());
-        }
+        headers.write_canonical_value(name, &mut out);
         out.push(b'\n');
     }
     out.push(b'\n');
