@@ -3,9 +3,10 @@
 //! Two steps, so the caller can look the access key up in between:
 //! 1. [`parse`] pulls the authentication values out of the `Authorization` header or the
 //!    presigned query parameters (`X-Amz-*`), without needing any secret;
-//! 2. [`SignedRequest::verify`] rebuilds the canonical request the way AWS SDKs do for
-//!    non-S3 services (path normalized and percent-encoded once more, query sorted,
-//!    headers trimmed), checks the request time, the payload hash and the signature.
+//! 2. [`SignedRequest::verify`] rebuilds the canonical request the way AWS SDKs do (for
+//!    services but S3 the path is normalized and percent-encoded once more; for S3 it is
+//!    taken as sent; query sorted, headers trimmed), checks the request time, the payload
+//!    hash and the signature.
 //!
 //! Streaming uploads (`x-amz-content-sha256: STREAMING-...`, aws-chunked bodies) are checked
 //! with [`SignedRequest::verify_streaming`], which gives the seed that a [`ChunkedDecoder`]
@@ -35,7 +36,7 @@ pub use chunked::{
 };
 pub use error::SigV4Error;
 pub use parse::parse;
-pub use sign::{sign, Credentials, RequestToSign, SignatureHeaders};
+pub use sign::{sign, Credentials, PathRule, RequestToSign, SignatureHeaders};
 pub use signing_key::SigningKeyCache;
 
 /// The only signing algorithm accepted.

@@ -1,9 +1,8 @@
 //! Signing requests with SigV4: the client side of the verifier, for outbound calls (XKS
 //! proxies), the benchmark client and tests.
 //!
-//! The canonical request is built by the same code the verifier uses (non-S3 rules: the path
-//! is normalized and percent-encoded once more), so what this signs, [`crate::parse`] and
-//! [`crate::SignedRequest::verify`] accept.
+//! The canonical request is built by the same code the verifier uses, so what this signs,
+//! [`crate::parse`] and [`crate::SignedRequest::verify`] accept.
 
 use std::fmt;
 
@@ -11,6 +10,7 @@ use aws_lc_rs::digest;
 use chrono::{DateTime, Utc};
 
 use crate::canonical::canonical_request_prefix;
+pub use crate::canonical::PathRule;
 use crate::chunked::{StreamingMode, StreamingSeed};
 use crate::signing_key::derive;
 use crate::verify::signature_of;
@@ -52,6 +52,9 @@ pub struct RequestToSign<'a> {
     /// The payload hash: [`payload_sha256`] of the body, `UNSIGNED-PAYLOAD`, or a streaming
     /// mode's `x-amz-content-sha256` value.
     pub payload_hash: &'a str,
+    /// How the path enters the canonical request ([`PathRule::for_service`] gives the SDKs'
+    /// choice).
+    pub path_rule: PathRule,
 }
 
 /// The result of signing: the headers to add to the request.
@@ -168,6 +171,7 @@ pub fn sign(
         headers.as_slice(),
         &names,
         false,
+        request.path_rule,
     );
     let signing_key = derive(credentials.secret_access_key.as_bytes(), &scope);
     let signature = signature_of(

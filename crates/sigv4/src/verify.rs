@@ -5,7 +5,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use http::HeaderMap;
 use subtle::ConstantTimeEq;
 
-use crate::canonical::canonical_request_prefix;
+use crate::canonical::{canonical_request_prefix, PathRule};
 use crate::signing_key::hmac_sha256;
 use crate::{
     format_amz_date, hex, PayloadHash, Scope, SigV4Error, SignedRequest, SigningKeyCache,
@@ -181,6 +181,7 @@ impl SignedRequest {
             headers,
             &self.signed_headers,
             self.presigned,
+            PathRule::for_service(&self.scope.service),
         );
         let mut matched = subtle::Choice::from(0);
         for payload_hash in candidates {

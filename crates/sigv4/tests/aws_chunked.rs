@@ -7,7 +7,7 @@ use base64::Engine as _;
 use chrono::{DateTime, TimeZone, Utc};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use rampart_sigv4::chunked::{self, encode};
-use rampart_sigv4::sign::{payload_sha256, sign, Credentials, RequestToSign};
+use rampart_sigv4::sign::{payload_sha256, sign, Credentials, PathRule, RequestToSign};
 use rampart_sigv4::{
     parse, ChecksumAlgorithm, ChunkedConfig, ChunkedDecoder, ChunkedError, PayloadHash, SigV4Error,
     SigningKeyCache, StreamingMode, StreamingSeed,
@@ -173,6 +173,7 @@ fn our_signer_reproduces_the_documented_seed_signature() {
             ("content-length", "66824"),
         ],
         payload_hash: "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+        path_rule: PathRule::AsSent,
     };
     let credentials = Credentials {
         access_key_id: DOC_ACCESS_KEY,
@@ -607,6 +608,7 @@ fn signed_streaming_request(
         raw_query: None,
         headers: &headers,
         payload_hash: mode.content_sha256(),
+        path_rule: PathRule::for_service("s3"),
     };
     let signature = sign(&request, &credentials, "us-west-2", "s3", time);
     let mut all = headers.clone();
@@ -769,6 +771,7 @@ fn verify_streaming_refuses_a_request_that_is_not_streaming() -> Result<(), Stri
         raw_query: None,
         headers: &headers,
         payload_hash: &hash,
+        path_rule: PathRule::Normalized,
     };
     let signature = sign(&request, &credentials, "us-east-1", "kms", doc_time());
     let mut all = headers.to_vec();
