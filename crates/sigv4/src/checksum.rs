@@ -268,6 +268,17 @@ mod tests {
         assert_eq!(hex(ChecksumAlgorithm::Crc32), "cbf43926");
         assert_eq!(hex(ChecksumAlgorithm::Crc32c), "e3069283");
         assert_eq!(hex(ChecksumAlgorithm::Crc64Nvme), "ae8b14860a799888");
+        let crc64 = |data: &[u8]| {
+            let mut s = Checksum::new(ChecksumAlgorithm::Crc64Nvme);
+            s.update(data);
+            s.finish()
+        };
+        // Published CRC-64/NVME values: crc64fast-nvme's "hello world!" and 32 zero bytes.
+        assert_eq!(
+            crc64(b"hello world!"),
+            0xd916_0d1f_a8e4_18e3_u64.to_be_bytes()
+        );
+        assert_eq!(crc64(&[0; 32]), 0xcf34_7343_4d4e_cf3b_u64.to_be_bytes());
         assert_eq!(
             hex(ChecksumAlgorithm::Sha1),
             "f7c3bc1d808e04732adf679965ccc34ca7ae3441"

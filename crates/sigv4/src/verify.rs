@@ -23,7 +23,8 @@ impl SignedRequest {
     /// within 15 minutes of `now` (header auth) or the presigned URL is neither expired nor
     /// dated more than 15 minutes ahead, with `X-Amz-Expires` in 1..=604800; a signed hex
     /// `x-amz-content-sha256` is the SHA-256 of `body`; and the signature, compared in
-    /// constant time.
+    /// constant time. A streaming request (aws-chunked body) is refused with
+    /// [`SigV4Error::StreamingUnsupported`]: use [`verify_streaming`](Self::verify_streaming).
     ///
     /// # Errors
     /// The first check that fails, as a [`SigV4Error`].

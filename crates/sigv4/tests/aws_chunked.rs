@@ -945,3 +945,54 @@ fn a_header_checksum_is_checked_against_the_decoded_data() -> Result<(), String>
     assert_eq!(err, Err(ChunkedError::BadDigest(ChecksumAlgorithm::Crc32)));
     Ok(())
 }
+
+// ---- however the body is split, the outcome is the same ------------------------------------
+
+proptest::proptest! {
+    #[test]
+    fn any_split_of_a_body_decodes_alike(
+        data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..30_000),
+        cuts in proptest::collection::vec(0usize..40_000, 0..12),
+        mode_index in 0usize..3,
+        algorithm_index in 0usize..5,
+        flip in proptest::option::of(0usize..40_000),
+    ) {
+        let mode = [
+            StreamingMode::Signed,
+            StreamingMode::SignedWithTrailer,
+            StreamingMode::UnsignedWithTrailer,
+        ][mode_index];
+        let trailer = mode
+            .has_trailer()
+            .then_some(ChecksumAlgorithm::ALL[algorithm_index]);
+        let time = doc_time();
+        let (headers, seed) = signed_streaming_request(mode, data.len(), trailer, time);
+        let mut body = encode(&seed, &data, 8192, trailer);
+        if let Some(at) = flip {
+            let at = at % body.len();
+            body[at] ^= 0x20;
+        }
+        let config = ChunkedConfig::from_headers(mode, &headers);
+        proptest::prop_assert!(config.is_ok());
+        let Ok(config) = config else { return Ok(()) };
+        let whole = chunked::decode_all(seed.clone(), config.clone(), &body);
+        let mut points: Vec<usize> = cuts.iter().map(|c| c % (body.len() + 1)).collect();
+        points.sort_unstable();
+        let mut decoder = ChunkedDecoder::new(seed, config);
+        let mut out = Vec::new();
+        let mut start = 0;
+        let mut split = Ok(());
+        for point in points.into_iter().chain([body.len()]) {
+            split = split.and_then(|()| decoder.feed(&body[start..point], &mut out));
+            start = point;
+        }
+        let split = split.and_then(|()| decoder.finish()).map(|()| out);
+        proptest::prop_assert_eq!(&whole, &split);
+        if flip.is_none() {
+            proptest::prop_assert_eq!(whole, Ok(data));
+        } else {
+            // A flipped bit is caught unless it only changed the case of a hex digit.
+            proptest::prop_assert!(whole.is_err() || whole == Ok(data));
+        }
+    }
+}
