@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod body;
 mod canonical;
 pub mod checksum;
 pub mod chunked;
@@ -30,6 +31,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
+pub use body::{ChunkedBody, ChunkedBodyError};
 pub use checksum::{Checksum, ChecksumAlgorithm};
 pub use chunked::{
     decode_all, ChunkedConfig, ChunkedDecoder, ChunkedError, StreamingMode, StreamingSeed,
