@@ -13,7 +13,6 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use aws_lc_rs::{digest, hmac};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
@@ -29,12 +28,6 @@ pub const STORED_VALUE: &str = "rampart-bench-value-0123456789abcdef-0123456789a
 pub const PARAMETER_NAME: &str = "/bench/secure";
 /// Name of the secret read by the Secrets Manager workload.
 pub const SECRET_NAME: &str = "bench-secret";
-
-fn hmac256(key: &[u8], data: &[u8]) -> Vec<u8> {
-    hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), data)
-        .as_ref()
-        .to_vec()
-}
 
 /// An access key to sign with.
 #[derive(Debug, Clone)]
@@ -91,49 +84,39 @@ impl<'a> Call<'a> {
 /// A raw HTTP/1.1 `POST /` for `call`, signed with SigV4 for `host`.
 #[must_use]
 pub fn sign(host: &str, call: &Call<'_>, creds: &Credentials, region: &str) -> Vec<u8> {
-    let now = chrono::Utc::now();
-    let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
-    let date = now.format("%Y%m%d").to_string();
-    let payload_hash = hex::encode(digest::digest(&digest::SHA256, call.body));
-    let mut headers = vec![
-        ("content-type", call.content_type),
-        ("host", host),
-        ("x-amz-date", amz_date.as_str()),
-    ];
+    let payload_hash = rampart_sigv4::sign::payload_sha256(call.body);
+    let mut headers = vec![("content-type", call.content_type), ("host", host)];
     if let Some(target) = call.target {
         headers.push(("x-amz-target", target));
     }
-    let signed_headers = headers
-        .iter()
-        .map(|(k, _)| *k)
-        .collect::<Vec<_>>()
-        .join(";");
-    let mut canonical_headers = String::new();
-    for (k, v) in &headers {
-        let _ = writeln!(canonical_headers, "{k}:{v}");
-    }
-    let canonical = format!("POST\n/\n\n{canonical_headers}\n{signed_headers}\n{payload_hash}");
-    let service = call.service;
-    let scope = format!("{date}/{region}/{service}/aws4_request");
-    let to_sign = format!(
-        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
-        hex::encode(digest::digest(&digest::SHA256, canonical.as_bytes()))
+    let request = rampart_sigv4::RequestToSign {
+        method: "POST",
+        raw_path: "/",
+        raw_query: None,
+        headers: &headers,
+        payload_hash: &payload_hash,
+        path_rule: rampart_sigv4::PathRule::Normalized,
+    };
+    let credentials = rampart_sigv4::Credentials {
+        access_key_id: &creds.access_key_id,
+        secret_access_key: &creds.secret,
+        session_token: None,
+    };
+    let signature = rampart_sigv4::sign(
+        &request,
+        &credentials,
+        region,
+        call.service,
+        chrono::Utc::now(),
     );
-    let k_date = hmac256(format!("AWS4{}", creds.secret).as_bytes(), date.as_bytes());
-    let k_region = hmac256(&k_date, region.as_bytes());
-    let k_service = hmac256(&k_region, service.as_bytes());
-    let k_signing = hmac256(&k_service, b"aws4_request");
-    let signature = hex::encode(hmac256(&k_signing, to_sign.as_bytes()));
     let mut head = String::from("POST / HTTP/1.1\r\n");
     for (k, v) in &headers {
         let _ = write!(head, "{k}: {v}\r\n");
     }
-    let _ = write!(
-        head,
-        "authorization: AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={signature}\r\ncontent-length: {}\r\n\r\n",
-        creds.access_key_id,
-        call.body.len()
-    );
+    for (k, v) in signature.headers() {
+        let _ = write!(head, "{k}: {v}\r\n");
+    }
+    let _ = write!(head, "content-length: {}\r\n\r\n", call.body.len());
     let mut request = head.into_bytes();
     request.extend_from_slice(call.body);
     request

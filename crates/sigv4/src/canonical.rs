@@ -1,8 +1,8 @@
 //! The canonical request, rebuilt from the request as received.
 //!
-//! The rules are those AWS SDKs follow for every service but S3: the path is normalized
-//! (RFC 3986 dot segments, empty segments dropped) and then percent-encoded once more, so a
-//! `%` already on the wire becomes `%25`; query names and values are decoded, re-encoded with
+//! For every service but S3 the path is normalized (RFC 3986 dot segments, empty segments
+//! dropped) and then percent-encoded once more, so a `%` already on the wire becomes `%25`;
+//! S3 takes the path as sent, encoded once ([`PathRule`]). Query names and values are decoded, re-encoded with
 //! only the RFC 3986 unreserved characters left bare, and sorted; header values are trimmed
 //! and runs of spaces collapsed, repeated headers joined with `,`.
 
@@ -102,9 +102,57 @@ fn normalize_path(raw_path: &str) -> String {
     out
 }
 
-/// The canonical URI of a non-S3 request.
-fn canonical_uri(out: &mut Vec<u8>, raw_path: &str) {
-    uri_encode(out, normalize_path(raw_path).as_bytes(), true);
+/// How the path becomes the canonical URI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PathRule {
+    /// Every service but S3: dot and empty segments removed, then percent-encoded once more.
+    #[default]
+    Normalized,
+    /// S3 (and the XKS proxy API): the path as sent, not normalized, percent-encoded once
+    /// (escapes on the wire are decoded first, so any valid encoding of a key signs alike).
+    AsSent,
+}
+
+impl PathRule {
+    /// The rule AWS SDKs apply for the signing name `service`: [`PathRule::AsSent`] for `s3`.
+    #[must_use]
+    pub fn for_service(service: &str) -> Self {
+        if service == "s3" {
+            Self::AsSent
+        } else {
+            Self::Normalized
+        }
+    }
+}
+
+/// Decodes `%XX` escapes (only: a `+` in a path is a plus), keeping a malformed `%` as is.
+fn percent_decode(s: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut bytes = s.bytes();
+    while let Some(b) = bytes.next() {
+        if b == b'%' {
+            let mut ahead = bytes.clone();
+            if let (Some(hi), Some(lo)) = (
+                ahead.next().and_then(hex_value),
+                ahead.next().and_then(hex_value),
+            ) {
+                out.push(hi << 4 | lo);
+                bytes = ahead;
+                continue;
+            }
+        }
+        out.push(b);
+    }
+    out
+}
+
+/// The canonical URI of a request.
+fn canonical_uri(out: &mut Vec<u8>, raw_path: &str, rule: PathRule) {
+    match rule {
+        PathRule::Normalized => uri_encode(out, normalize_path(raw_path).as_bytes(), true),
+        PathRule::AsSent if raw_path.is_empty() => out.push(b'/'),
+        PathRule::AsSent => uri_encode(out, &percent_decode(raw_path), true),
+    }
 }
 
 /// The canonical query string; for presigned URLs `X-Amz-Signature` is left out.
@@ -151,34 +199,61 @@ fn push_trimmed(out: &mut Vec<u8>, value: &[u8]) {
     }
 }
 
+/// Where the canonical request finds header values: the received `HeaderMap`, or the
+/// `(name, value)` pairs a signer is given.
+pub(crate) trait HeaderSource {
+    /// Appends the canonical value of header `name` (lowercase): each value trimmed, repeated
+    /// headers joined with `,`; nothing if the header is absent.
+    fn write_canonical_value(&self, name: &str, out: &mut Vec<u8>);
+}
+
+impl HeaderSource for HeaderMap {
+    fn write_canonical_value(&self, name: &str, out: &mut Vec<u8>) {
+        for (i, value) in self.get_all(name).iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            push_trimmed(out, value.as_bytes());
+        }
+    }
+}
+
+impl HeaderSource for [(&str, &str)] {
+    fn write_canonical_value(&self, name: &str, out: &mut Vec<u8>) {
+        let matching = self.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name));
+        for (i, (_, value)) in matching.enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            push_trimmed(out, value.as_bytes());
+        }
+    }
+}
+
 /// Everything of the canonical request but its last line, the payload hash.
 ///
 /// `signed_headers` must already be validated (lowercase, sorted); a signed header that is
 /// absent from `headers` contributes an empty value.
-pub(crate) fn canonical_request_prefix(
+pub(crate) fn canonical_request_prefix<H: HeaderSource + ?Sized>(
     method: &str,
     raw_path: &str,
     raw_query: Option<&str>,
-    headers: &HeaderMap,
+    headers: &H,
     signed_headers: &[String],
     presigned: bool,
+    rule: PathRule,
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(256 + raw_path.len() + raw_query.map_or(0, str::len));
     out.extend_from_slice(method.as_bytes());
     out.push(b'\n');
-    canonical_uri(&mut out, raw_path);
+    canonical_uri(&mut out, raw_path, rule);
     out.push(b'\n');
     canonical_query(&mut out, raw_query, presigned);
     out.push(b'\n');
     for name in signed_headers {
         out.extend_from_slice(name.as_bytes());
         out.push(b':');
-        for (i, value) in headers.get_all(name.as_str()).iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            push_trimmed(&mut out, value.as_bytes());
-        }
+        headers.write_canonical_value(name, &mut out);
         out.push(b'\n');
     }
     out.push(b'\n');
@@ -193,7 +268,7 @@ mod tests {
 
     fn uri(path: &str) -> String {
         let mut out = Vec::new();
-        canonical_uri(&mut out, path);
+        canonical_uri(&mut out, path, PathRule::Normalized);
         String::from_utf8(out).unwrap_or_default()
     }
 
@@ -216,6 +291,21 @@ mod tests {
         assert_eq!(uri("/a/b/."), "/a/b/");
         assert_eq!(uri("/../a"), "/a");
         assert_eq!(uri("relative"), "/relative");
+    }
+
+    #[test]
+    fn s3_paths_are_encoded_once_and_not_normalized() {
+        let uri = |path: &str| {
+            let mut out = Vec::new();
+            canonical_uri(&mut out, path, PathRule::AsSent);
+            String::from_utf8(out).unwrap_or_default()
+        };
+        assert_eq!(uri(""), "/");
+        assert_eq!(uri("/bucket/a%20b"), "/bucket/a%20b");
+        assert_eq!(uri("/bucket/a b+c"), "/bucket/a%20b%2Bc");
+        assert_eq!(uri("/bucket//./../k"), "/bucket//./../k");
+        assert_eq!(uri("/bucket/%e1%88%b4"), "/bucket/%E1%88%B4");
+        assert_eq!(uri("/bucket/50%"), "/bucket/50%25");
     }
 
     #[test]
@@ -283,6 +373,7 @@ mod tests {
             &headers,
             &signed,
             false,
+            PathRule::Normalized,
         );
         assert_eq!(
             String::from_utf8(prefix).unwrap_or_default(),

@@ -30,8 +30,13 @@ pub enum SigV4Error {
     InvalidExpires(String),
     /// `x-amz-content-sha256` is not the SHA-256 of the body (AWS `XAmzContentSHA256Mismatch`).
     InvalidPayloadHash,
-    /// `x-amz-content-sha256` asks for chunked streaming signatures, which are not supported.
+    /// `x-amz-content-sha256` asks for a streaming mode this verifier does not support
+    /// (SigV4a), or a streaming request reached [`crate::SignedRequest::verify`], which
+    /// checks whole bodies only.
     StreamingUnsupported(String),
+    /// [`crate::SignedRequest::verify_streaming`] was given a request whose signed
+    /// `x-amz-content-sha256` is not one of the aws-chunked streaming modes.
+    NotStreaming,
     /// The `host` header is not among the signed headers.
     HostNotSigned,
     /// Both an Authorization header and presigned query parameters were sent.
@@ -56,7 +61,9 @@ impl SigV4Error {
             Self::SignatureDoesNotMatch | Self::Expired { .. } | Self::NotYetValid { .. } => {
                 "SignatureDoesNotMatch"
             }
-            Self::InvalidExpires(_) | Self::MultipleAuthMechanisms => "InvalidRequest",
+            Self::InvalidExpires(_) | Self::MultipleAuthMechanisms | Self::NotStreaming => {
+                "InvalidRequest"
+            }
             Self::InvalidPayloadHash => "XAmzContentSHA256Mismatch",
             Self::StreamingUnsupported(_) => "NotImplemented",
         }
@@ -85,6 +92,10 @@ impl fmt::Display for SigV4Error {
             Self::StreamingUnsupported(v) => {
                 write!(f, "Payload signing mode '{v}' is not supported.")
             }
+            Self::NotStreaming => f.write_str(
+                "Content-Encoding aws-chunked requires a signed x-amz-content-sha256 \
+                 streaming value.",
+            ),
             Self::HostNotSigned => f.write_str(
                 "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.",
             ),

@@ -3,17 +3,27 @@
 //! Two steps, so the caller can look the access key up in between:
 //! 1. [`parse`] pulls the authentication values out of the `Authorization` header or the
 //!    presigned query parameters (`X-Amz-*`), without needing any secret;
-//! 2. [`SignedRequest::verify`] rebuilds the canonical request the way AWS SDKs do for
-//!    non-S3 services (path normalized and percent-encoded once more, query sorted,
-//!    headers trimmed), checks the request time, the payload hash and the signature.
+//! 2. [`SignedRequest::verify`] rebuilds the canonical request the way AWS SDKs do (for
+//!    services but S3 the path is normalized and percent-encoded once more; for S3 it is
+//!    taken as sent; query sorted, headers trimmed), checks the request time, the payload
+//!    hash and the signature.
+//!
+//! Streaming uploads (`x-amz-content-sha256: STREAMING-...`, aws-chunked bodies) are checked
+//! with [`SignedRequest::verify_streaming`], which gives the seed that a [`ChunkedDecoder`]
+//! needs to verify each chunk as it arrives. [`sign`] is the matching signer, for clients and
+//! tests.
 //!
 //! Nothing here panics on untrusted input, and the signature comparison is constant-time.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod body;
 mod canonical;
+pub mod checksum;
+pub mod chunked;
 mod error;
 mod parse;
+pub mod sign;
 mod signing_key;
 mod verify;
 
@@ -21,8 +31,14 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
+pub use body::{ChunkedBody, ChunkedBodyError};
+pub use checksum::{Checksum, ChecksumAlgorithm};
+pub use chunked::{
+    decode_all, ChunkedConfig, ChunkedDecoder, ChunkedError, StreamingMode, StreamingSeed,
+};
 pub use error::SigV4Error;
 pub use parse::parse;
+pub use sign::{sign, Credentials, PathRule, RequestToSign, SignatureHeaders};
 pub use signing_key::SigningKeyCache;
 
 /// The only signing algorithm accepted.
@@ -65,7 +81,10 @@ pub enum PayloadHash {
     /// No signed `x-amz-content-sha256`: the body is hashed. For presigned URLs
     /// `UNSIGNED-PAYLOAD` is accepted too, since botocore always presigns with it.
     Computed,
-    /// A `STREAMING-*` value (chunked signatures), which this verifier does not support.
+    /// One of the three `STREAMING-*` values of aws-chunked bodies: the value itself is the
+    /// payload hash, and the body is checked chunk by chunk with a [`ChunkedDecoder`].
+    Streaming(StreamingMode),
+    /// Another `STREAMING-*` value (SigV4a's ECDSA chunk signatures), which is not supported.
     StreamingUnsupported,
 }
 
@@ -124,6 +143,17 @@ fn format_amz_date(t: &DateTime<Utc>) -> String {
         t.minute(),
         t.second()
     )
+}
+
+/// Lowercase hex of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 /// The number written by ASCII digits `s` (callers have checked they are digits).

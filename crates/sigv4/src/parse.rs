@@ -5,7 +5,7 @@ use http::header::{AUTHORIZATION, DATE};
 use http::HeaderMap;
 
 use crate::canonical::{form_decode, query_pairs};
-use crate::{PayloadHash, Scope, SigV4Error, SignedRequest, ALGORITHM};
+use crate::{PayloadHash, Scope, SigV4Error, SignedRequest, StreamingMode, ALGORITHM};
 
 /// Longest access key id accepted (AWS's are 16 to 128 characters).
 const MAX_ACCESS_KEY_LEN: usize = 128;
@@ -352,7 +352,8 @@ fn payload_hash(headers: &HeaderMap, signed_headers: &[String]) -> PayloadHash {
     match headers.get(X_AMZ_CONTENT_SHA256).map(|v| v.as_bytes()) {
         None => PayloadHash::Computed,
         Some(b"UNSIGNED-PAYLOAD") => PayloadHash::Unsigned,
-        Some(v) if v.starts_with(b"STREAMING-") => PayloadHash::StreamingUnsupported,
+        Some(v) if v.starts_with(b"STREAMING-") => StreamingMode::from_content_sha256(v)
+            .map_or(PayloadHash::StreamingUnsupported, PayloadHash::Streaming),
         Some(v) => PayloadHash::Hex(String::from_utf8_lossy(v).into_owned()),
     }
 }
@@ -365,7 +366,7 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// Parses `X-Amz-Date`: `YYYYMMDD'T'HHMMSS'Z'`, exactly sixteen characters.
-pub(crate) fn parse_amz_date(s: &str) -> Result<DateTime<Utc>, SigV4Error> {
+pub fn parse_amz_date(s: &str) -> Result<DateTime<Utc>, SigV4Error> {
     let well_formed = s.len() == 16
         && s.bytes().enumerate().all(|(i, b)| match i {
             8 => b == b'T',

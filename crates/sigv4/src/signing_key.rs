@@ -23,7 +23,7 @@ pub(crate) fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
 }
 
 /// `kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request")`.
-fn derive(secret_access_key: &[u8], scope: &Scope) -> Zeroizing<[u8; 32]> {
+pub(crate) fn derive(secret_access_key: &[u8], scope: &Scope) -> Zeroizing<[u8; 32]> {
     let mut k_secret = Zeroizing::new(Vec::with_capacity(4 + secret_access_key.len()));
     k_secret.extend_from_slice(b"AWS4");
     k_secret.extend_from_slice(secret_access_key);

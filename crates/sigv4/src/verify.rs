@@ -5,11 +5,11 @@ use chrono::{DateTime, TimeDelta, Utc};
 use http::HeaderMap;
 use subtle::ConstantTimeEq;
 
-use crate::canonical::canonical_request_prefix;
+use crate::canonical::{canonical_request_prefix, PathRule};
 use crate::signing_key::hmac_sha256;
 use crate::{
-    format_amz_date, PayloadHash, SigV4Error, SignedRequest, SigningKeyCache, ALGORITHM,
-    MAX_CLOCK_SKEW_SECS, MAX_PRESIGNED_EXPIRES_SECS,
+    format_amz_date, hex, PayloadHash, Scope, SigV4Error, SignedRequest, SigningKeyCache,
+    StreamingSeed, ALGORITHM, MAX_CLOCK_SKEW_SECS, MAX_PRESIGNED_EXPIRES_SECS,
 };
 
 const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
@@ -23,7 +23,8 @@ impl SignedRequest {
     /// within 15 minutes of `now` (header auth) or the presigned URL is neither expired nor
     /// dated more than 15 minutes ahead, with `X-Amz-Expires` in 1..=604800; a signed hex
     /// `x-amz-content-sha256` is the SHA-256 of `body`; and the signature, compared in
-    /// constant time.
+    /// constant time. A streaming request (aws-chunked body) is refused with
+    /// [`SigV4Error::StreamingUnsupported`]: use [`verify_streaming`](Self::verify_streaming).
     ///
     /// # Errors
     /// The first check that fails, as a [`SigV4Error`].
@@ -39,21 +40,7 @@ impl SignedRequest {
         now: DateTime<Utc>,
         cache: &SigningKeyCache,
     ) -> Result<(), SigV4Error> {
-        if !self.signed_headers.iter().any(|h| h == "host") {
-            return Err(SigV4Error::HostNotSigned);
-        }
-        let amz_date = format_amz_date(&self.amz_date);
-        if amz_date.get(..8) != Some(self.scope.date.as_str()) {
-            return Err(SigV4Error::MalformedCredential(format!(
-                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date \
-                 from HTTP: '{}' != '{}', from '{}'.",
-                self.scope.date,
-                amz_date.get(..8).unwrap_or_default(),
-                amz_date
-            )));
-        }
-        self.check_time(&amz_date, now)?;
-
+        let amz_date = self.check_request(now)?;
         let body_hash = || hex(digest::digest(&digest::SHA256, body).as_ref());
         let candidates: Vec<String> = match &self.payload {
             PayloadHash::Unsigned => vec![UNSIGNED_PAYLOAD.to_owned()],
@@ -68,7 +55,7 @@ impl SignedRequest {
                 vec![UNSIGNED_PAYLOAD.to_owned(), body_hash()]
             }
             PayloadHash::Computed => vec![body_hash()],
-            PayloadHash::StreamingUnsupported => {
+            PayloadHash::Streaming(_) | PayloadHash::StreamingUnsupported => {
                 let value = headers
                     .get("x-amz-content-sha256")
                     .map(|v| {
@@ -81,7 +68,110 @@ impl SignedRequest {
                 return Err(SigV4Error::StreamingUnsupported(value));
             }
         };
+        let signing_key = cache.signing_key(secret_access_key, &self.scope);
+        self.check_signature(
+            method,
+            raw_path,
+            raw_query,
+            headers,
+            &candidates,
+            &signing_key,
+            &amz_date,
+        )
+        .map(|_| ())
+    }
 
+    /// Verifies the header signature of a streaming upload (`x-amz-content-sha256:
+    /// STREAMING-...`, an aws-chunked body) and returns the seed that checks its chunks.
+    ///
+    /// Makes every check of [`verify`](Self::verify) but the body's, which is left to a
+    /// [`crate::ChunkedDecoder`] built from the returned seed, e.g. with
+    /// [`crate::ChunkedDecoder::from_headers`].
+    ///
+    /// # Errors
+    /// [`SigV4Error::NotStreaming`] when the signed payload hash is not one of the three
+    /// aws-chunked modes ([`SigV4Error::StreamingUnsupported`] for SigV4a's), otherwise the
+    /// first check that fails, as for [`verify`](Self::verify).
+    #[allow(clippy::too_many_arguments)]
+    pub fn verify_streaming(
+        &self,
+        method: &str,
+        raw_path: &str,
+        raw_query: Option<&str>,
+        headers: &HeaderMap,
+        secret_access_key: &[u8],
+        now: DateTime<Utc>,
+        cache: &SigningKeyCache,
+    ) -> Result<StreamingSeed, SigV4Error> {
+        let mode = match &self.payload {
+            PayloadHash::Streaming(mode) => *mode,
+            PayloadHash::StreamingUnsupported => {
+                let value = headers
+                    .get("x-amz-content-sha256")
+                    .map(|v| {
+                        String::from_utf8_lossy(v.as_bytes())
+                            .chars()
+                            .take(64)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                return Err(SigV4Error::StreamingUnsupported(value));
+            }
+            _ => return Err(SigV4Error::NotStreaming),
+        };
+        let amz_date = self.check_request(now)?;
+        let signing_key = cache.signing_key(secret_access_key, &self.scope);
+        let seed = self.check_signature(
+            method,
+            raw_path,
+            raw_query,
+            headers,
+            &[mode.content_sha256().to_owned()],
+            &signing_key,
+            &amz_date,
+        )?;
+        Ok(StreamingSeed::with_key(
+            mode,
+            seed,
+            signing_key,
+            &self.scope,
+            &amz_date,
+        ))
+    }
+
+    /// The checks that need no secret: `host` signed, scope date, request time. Returns the
+    /// request time in `X-Amz-Date` format.
+    fn check_request(&self, now: DateTime<Utc>) -> Result<String, SigV4Error> {
+        if !self.signed_headers.iter().any(|h| h == "host") {
+            return Err(SigV4Error::HostNotSigned);
+        }
+        let amz_date = format_amz_date(&self.amz_date);
+        if amz_date.get(..8) != Some(self.scope.date.as_str()) {
+            return Err(SigV4Error::MalformedCredential(format!(
+                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date \
+                 from HTTP: '{}' != '{}', from '{}'.",
+                self.scope.date,
+                amz_date.get(..8).unwrap_or_default(),
+                amz_date
+            )));
+        }
+        self.check_time(&amz_date, now)?;
+        Ok(amz_date)
+    }
+
+    /// Compares the signature, in constant time, with the one computed for each candidate
+    /// payload hash; returns the signature when one matches.
+    #[allow(clippy::too_many_arguments)]
+    fn check_signature(
+        &self,
+        method: &str,
+        raw_path: &str,
+        raw_query: Option<&str>,
+        headers: &HeaderMap,
+        candidates: &[String],
+        signing_key: &[u8; 32],
+        amz_date: &str,
+    ) -> Result<[u8; 32], SigV4Error> {
         let Some(provided) = self.signature else {
             return Err(SigV4Error::SignatureDoesNotMatch);
         };
@@ -92,23 +182,15 @@ impl SignedRequest {
             headers,
             &self.signed_headers,
             self.presigned,
+            PathRule::for_service(&self.scope.service),
         );
-        let signing_key = cache.signing_key(secret_access_key, &self.scope);
         let mut matched = subtle::Choice::from(0);
-        for payload_hash in &candidates {
-            let mut creq = digest::Context::new(&digest::SHA256);
-            creq.update(&prefix);
-            creq.update(payload_hash.as_bytes());
-            let string_to_sign = format!(
-                "{ALGORITHM}\n{amz_date}\n{}\n{}",
-                self.scope,
-                hex(creq.finish().as_ref())
-            );
-            let computed = hmac_sha256(&*signing_key, string_to_sign.as_bytes());
+        for payload_hash in candidates {
+            let computed = signature_of(&prefix, payload_hash, signing_key, amz_date, &self.scope);
             matched |= computed.ct_eq(&provided);
         }
         if bool::from(matched) {
-            Ok(())
+            Ok(provided)
         } else {
             Err(SigV4Error::SignatureDoesNotMatch)
         }
@@ -173,12 +255,21 @@ impl SignedRequest {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
+/// The signature of a canonical request made of `prefix` and `payload_hash`: the one
+/// computation shared by the verifier and the signer.
+pub(crate) fn signature_of(
+    prefix: &[u8],
+    payload_hash: &str,
+    signing_key: &[u8; 32],
+    amz_date: &str,
+    scope: &Scope,
+) -> [u8; 32] {
+    let mut creq = digest::Context::new(&digest::SHA256);
+    creq.update(prefix);
+    creq.update(payload_hash.as_bytes());
+    let string_to_sign = format!(
+        "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
+        hex(creq.finish().as_ref())
+    );
+    hmac_sha256(signing_key, string_to_sign.as_bytes())
 }
