@@ -85,7 +85,7 @@ pub fn identify(
         if !op.http_method.eq_ignore_ascii_case(head.method) {
             continue;
         }
-        let Some((score, labels)) = route(model, op, &path, &query, x_id) else {
+        let Some((score, labels)) = route(model, op, &path, &query, head, x_id) else {
             continue;
         };
         if best.as_ref().is_none_or(|(s, _, _)| score > *s) {
@@ -106,6 +106,7 @@ fn route(
     op: &'static crate::model::Operation,
     path: &str,
     query: &[(String, String)],
+    head: &Head<'_>,
     x_id: Option<&str>,
 ) -> Option<(i64, Labels)> {
     let (tpath, tquery) = op
@@ -167,7 +168,8 @@ fn route(
         }
         score += 10;
     }
-    // Required members bound to query parameters must be there.
+    // Required members bound to query parameters and headers must be there
+    // (`UploadPart` needs `uploadId`, `CopyObject` needs `x-amz-copy-source`).
     if let Some(Shape {
         kind: Kind::Structure {
             members, required, ..
@@ -181,6 +183,15 @@ fn route(
                 score += 1;
             } else if required.contains(&m.name) {
                 return None;
+            }
+        }
+        for m in members.iter().filter(|m| m.location == Location::Header) {
+            if required.contains(&m.name) {
+                if head.headers.contains_key(m.location_name.unwrap_or(m.name)) {
+                    score += 1;
+                } else {
+                    return None;
+                }
             }
         }
     }
