@@ -5,6 +5,12 @@
 //! and gets back an [`Identified`] operation and its validated input; after the service has
 //! answered it gets back a complete `http::Response`. Framing, content types, header and status
 //! bindings, and the wording of authentication errors per protocol family all live here.
+//!
+//! `Expect: 100-continue` (S3 clients send it before large bodies): hyper answers `100
+//! Continue` only when the server first polls the request body, so the front door must decide
+//! everything it can without the body (header count, `Content-Length` against the limit)
+//! before reading it; a request refused then gets its final status without the client ever
+//! sending the body.
 
 use ::http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 use bytes::Bytes;
@@ -401,6 +407,7 @@ pub fn encode_error_at(
             r
         }
         Framing::RestXml => {
+            let resource = resource.filter(|r| r.len() <= 1024);
             let mut r = respond(
                 err.status,
                 "application/xml",

@@ -210,7 +210,8 @@ async fn handle_aws(
             }
             facts.error_code = Some(e.code.to_string());
             facts.error_message = Some(e.message.clone());
-            error_response(framing, &e, request_id)
+            // S3's error body names the resource (`<Resource>/bucket/key</Resource>`).
+            wire::encode_error_at(framing, &e, request_id, Some(parts.uri.path())).map(Full::new)
         }
     };
     // A call that may change state is answered only once its audit event is durable; a
