@@ -566,3 +566,76 @@ pub fn missing_auth(framing: Framing) -> AwsError {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{
+        credential_service, guess_framing, missing_auth, signature_error, token_error, Framing,
+        Head, TokenFailure,
+    };
+
+    fn head<'a>(headers: &'a ::http::HeaderMap, query: Option<&'a str>) -> Head<'a> {
+        Head {
+            method: "GET",
+            path: "/",
+            query,
+            headers,
+        }
+    }
+
+    #[test]
+    fn the_credential_scope_names_the_service_in_headers_and_presigned_queries() {
+        let mut h = ::http::HeaderMap::new();
+        h.insert(
+            "authorization",
+            ::http::HeaderValue::from_static("AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=ab"),
+        );
+        assert_eq!(credential_service(&head(&h, None)), Some("s3"));
+        assert!(matches!(guess_framing(&head(&h, None)), Framing::RestXml));
+        let empty = ::http::HeaderMap::new();
+        let q = "X-Amz-Credential=AKID%2F20260101%2Fus-east-1%2Fec2%2Faws4_request&X-Amz-Date=x";
+        assert_eq!(credential_service(&head(&empty, Some(q))), Some("ec2"));
+        assert!(matches!(
+            guess_framing(&head(&empty, Some(q))),
+            Framing::Ec2
+        ));
+        assert_eq!(credential_service(&head(&empty, None)), None);
+    }
+
+    #[test]
+    fn the_host_is_read_without_its_port() {
+        let mut h = ::http::HeaderMap::new();
+        for (host, want) in [
+            ("b.s3.localhost:4566", "b.s3.localhost"),
+            ("[::1]:4566", "[::1]"),
+            ("example.com", "example.com"),
+        ] {
+            h.insert("host", ::http::HeaderValue::from_static(host));
+            assert_eq!(head(&h, None).host(), Some(want));
+        }
+    }
+
+    #[test]
+    fn auth_errors_read_as_each_protocol_family_words_them() {
+        let e = signature_error(Framing::RestXml, "SignatureDoesNotMatch", "m".into());
+        assert_eq!((e.code.as_ref(), e.status), ("SignatureDoesNotMatch", 403));
+        let e = signature_error(Framing::Rest, "SignatureDoesNotMatch", "m".into());
+        assert_eq!(
+            (e.code.as_ref(), e.status),
+            ("InvalidSignatureException", 400)
+        );
+        let e = signature_error(Framing::Query(None), "IncompleteSignature", "m".into());
+        assert_eq!((e.code.as_ref(), e.status), ("IncompleteSignature", 403));
+        let e = token_error(Framing::RestXml, TokenFailure::Invalid);
+        assert_eq!((e.code.as_ref(), e.status), ("InvalidAccessKeyId", 403));
+        let e = token_error(Framing::Ec2, TokenFailure::Invalid);
+        assert_eq!((e.code.as_ref(), e.status), ("AuthFailure", 401));
+        let e = token_error(Framing::Query(None), TokenFailure::Expired);
+        assert_eq!((e.code.as_ref(), e.status), ("ExpiredToken", 400));
+        assert_eq!(missing_auth(Framing::RestXml).code, "AccessDenied");
+        assert_eq!(
+            missing_auth(Framing::Rest).code,
+            "MissingAuthenticationTokenException"
+        );
+    }
+}
