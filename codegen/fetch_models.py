@@ -16,7 +16,7 @@ import zipfile
 
 SERVICES = [
     "sts", "iam", "kms", "ssm", "secretsmanager", "acm", "acm-pca", "cloudtrail",
-    "wafv2", "shield", "fms", "guardduty", "inspector2", "macie2", "elbv2",
+    "wafv2", "shield", "fms", "guardduty", "inspector2", "macie2", "elbv2", "s3", "ec2",
 ]
 DROP = {"documentation", "documentationUrl", "examples", "deprecatedMessage", "externalDocs"}
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

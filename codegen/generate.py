@@ -16,7 +16,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SERVICES = [
     "sts", "iam", "kms", "ssm", "secretsmanager", "acm", "acm-pca", "cloudtrail",
-    "wafv2", "shield", "fms", "guardduty", "inspector2", "macie2", "elbv2",
+    "wafv2", "shield", "fms", "guardduty", "inspector2", "macie2", "elbv2", "s3", "ec2",
 ]
 # Services whose handlers use typed shapes, and the module each goes to.
 TYPED = {
@@ -86,6 +86,21 @@ def load(svc):
         return json.load(f)
 
 
+def xml_namespace(model):
+    """The namespace of XML responses: the model's, else the one its shapes declare most."""
+    ns = model["metadata"].get("xmlNamespace")
+    if ns or model["metadata"]["protocol"] != "rest-xml":
+        return ns
+    seen = {}
+    for sh in model["shapes"].values():
+        uris = [(sh.get("xmlNamespace") or {}).get("uri")]
+        uris += [(m.get("xmlNamespace") or {}).get("uri") for m in sh.get("members", {}).values()]
+        for uri in uris:
+            if uri:
+                seen[uri] = seen.get(uri, 0) + 1
+    return max(seen, key=seen.get) if seen else None
+
+
 def gen_tables(svc, model):
     md = model["metadata"]
     shapes = model["shapes"]
@@ -103,11 +118,22 @@ def gen_tables(svc, model):
             for mname, m in sh.get("members", {}).items():
                 loc = {"uri": "Uri", "querystring": "Query", "header": "Header",
                        "headers": "Headers", "statusCode": "StatusCode"}.get(m.get("location"), "Body")
-                mems.append(
-                    f"Member {{ name: {lit(mname)}, shape: {index[m['shape']]}, location: Location::{loc}, "
-                    f"location_name: {opt_str(m.get('locationName'))}, "
-                    f"idempotency_token: {'true' if m.get('idempotencyToken') else 'false'}, "
-                    f"flattened: {'true' if m.get('flattened') else 'false'} }}")
+                fields = [f"name: {lit(mname)}", f"shape: {index[m['shape']]}"]
+                if loc != "Body":
+                    fields.append(f"location: Location::{loc}")
+                if m.get("locationName") is not None:
+                    fields.append(f"location_name: {opt_str(m['locationName'])}")
+                if m.get("idempotencyToken"):
+                    fields.append("idempotency_token: true")
+                if m.get("flattened"):
+                    fields.append("flattened: true")
+                if m.get("queryName") is not None:
+                    fields.append(f"query_name: {opt_str(m['queryName'])}")
+                if m.get("xmlAttribute"):
+                    fields.append("xml_attribute: true")
+                if (m.get("xmlNamespace") or {}).get("uri"):
+                    fields.append(f"xml_namespace: {opt_str(m['xmlNamespace']['uri'])}")
+                mems.append("Member { " + ", ".join(fields) + ", ..Member::DEFAULT }")
             req = ", ".join(lit(r) for r in sh.get("required", []))
             err = sh.get("error")
             if sh.get("exception"):
@@ -145,7 +171,14 @@ def gen_tables(svc, model):
             kind = f"Kind::Blob {{ min: {opt_num(sh.get('min'))}, max: {opt_num(sh.get('max'))} }}"
         else:
             raise SystemExit(f"{svc}: unknown shape type {t} for {n}")
-        lines.append(f"    Shape {{ name: {lit(n)}, sensitive: {sens}, kind: {kind} }},\n")
+        extra = ""
+        if sh.get("sensitive"):
+            extra += "sensitive: true, "
+        if t == "structure" and sh.get("locationName") is not None:
+            extra += f"xml_name: {opt_str(sh['locationName'])}, "
+        if (sh.get("xmlNamespace") or {}).get("uri"):
+            extra += f"xml_namespace: {opt_str(sh['xmlNamespace']['uri'])}, "
+        lines.append(f"    Shape {{ name: {lit(n)}, kind: {kind}, {extra}..Shape::DEFAULT }},\n")
     lines.append("];\n\n")
     ops = sorted(model["operations"].items())
     lines.append(f"static OPERATIONS: [Operation; {len(ops)}] = [\n")
@@ -179,7 +212,7 @@ def gen_tables(svc, model):
         f"    protocols: &[{plist}],\n"
         f"    json_version: {opt_str(md.get('jsonVersion'))},\n"
         f"    target_prefix: {opt_str(md.get('targetPrefix'))},\n"
-        f"    xml_namespace: {opt_str(md.get('xmlNamespace'))},\n"
+        f"    xml_namespace: {opt_str(xml_namespace(model))},\n"
         "    shapes: &SHAPES,\n"
         "    operations: &OPERATIONS,\n"
         "};\n")

@@ -7,15 +7,19 @@
 #![forbid(unsafe_code)]
 
 pub mod cbor;
+pub mod ec2;
 pub mod error;
 pub mod generated;
+pub mod http;
 pub mod limits;
 pub mod model;
 pub mod query;
 pub mod redact;
 pub mod rest;
+pub mod restxml;
 pub mod types;
 pub mod validate;
+pub mod xml;
 
 use serde_json::Value;
 

@@ -11,9 +11,9 @@ pub enum Protocol {
     AwsQuery,
     /// `smithy-rpc-v2-cbor`: POST `/service/<name>/operation/<op>`, CBOR bodies.
     RpcV2Cbor,
-    /// `ec2Query` (unused by Rampart's services; listed for completeness).
+    /// `ec2Query`: form-encoded `Action=...` with EC2's naming rules, XML responses.
     Ec2Query,
-    /// `restXml` (unused by Rampart's services; listed for completeness).
+    /// `restXml` (S3's dialect): operation chosen by method, path and query, XML bodies.
     RestXml,
 }
 
@@ -49,6 +49,27 @@ pub struct Member {
     pub idempotency_token: bool,
     /// The member is a flattened list or map (awsQuery / XML).
     pub flattened: bool,
+    /// ec2Query parameter name, when the model gives one (`queryName`).
+    pub query_name: Option<&'static str>,
+    /// The member is an XML attribute of its parent element (restXml).
+    pub xml_attribute: bool,
+    /// XML namespace URI declared on the member's element (restXml).
+    pub xml_namespace: Option<&'static str>,
+}
+
+impl Member {
+    /// Defaults the generated tables fill in: a body member with no wire details.
+    pub const DEFAULT: Member = Member {
+        name: "",
+        shape: 0,
+        location: Location::Body,
+        location_name: None,
+        idempotency_token: false,
+        flattened: false,
+        query_name: None,
+        xml_attribute: false,
+        xml_namespace: None,
+    };
 }
 
 /// The error trait of an exception structure.
@@ -165,6 +186,21 @@ pub struct Shape {
     pub sensitive: bool,
     /// Kind and constraints.
     pub kind: Kind,
+    /// XML element name of the shape (its `locationName`), for restXml documents.
+    pub xml_name: Option<&'static str>,
+    /// XML namespace URI declared on the shape's element (restXml).
+    pub xml_namespace: Option<&'static str>,
+}
+
+impl Shape {
+    /// Defaults the generated tables fill in: not sensitive, no XML details.
+    pub const DEFAULT: Shape = Shape {
+        name: "",
+        sensitive: false,
+        kind: Kind::Boolean,
+        xml_name: None,
+        xml_namespace: None,
+    };
 }
 
 /// One operation of a service.
@@ -209,7 +245,7 @@ pub struct ServiceModel {
     pub json_version: Option<&'static str>,
     /// awsJson target prefix (`TrentService`).
     pub target_prefix: Option<&'static str>,
-    /// awsQuery XML namespace.
+    /// XML namespace of responses (awsQuery, ec2Query, restXml).
     pub xml_namespace: Option<&'static str>,
     /// Shapes, sorted by name.
     pub shapes: &'static [Shape],

@@ -38,10 +38,43 @@ pub fn decode_input(
     op: &Operation,
     params: &Params,
 ) -> Result<Value, AwsError> {
+    decode_input_as(model, op, params, false)
+}
+
+/// Decode the input of `op` from form parameters, with ec2Query's naming rules when `ec2`:
+/// a member's `queryName`, else its `locationName` capitalised, else its name; lists as
+/// `Name.N` with no `member` level.
+///
+/// # Errors
+/// `ValidationError` when a scalar does not parse as its shape's type.
+pub fn decode_input_as(
+    model: &ServiceModel,
+    op: &Operation,
+    params: &Params,
+    ec2: bool,
+) -> Result<Value, AwsError> {
     let Some(shape) = op.input.and_then(|i| model.shape(i)) else {
         return Ok(Value::Object(Map::new()));
     };
-    Ok(decode_struct(model, shape, params, "", 0)?.unwrap_or_else(|| Value::Object(Map::new())))
+    Ok(decode_struct(model, shape, params, "", 0, ec2)?
+        .unwrap_or_else(|| Value::Object(Map::new())))
+}
+
+/// The ec2Query parameter name of a member.
+fn ec2_name(m: &crate::model::Member) -> std::borrow::Cow<'static, str> {
+    if let Some(q) = m.query_name {
+        return q.into();
+    }
+    match m.location_name {
+        Some(l) => {
+            let mut c = l.chars();
+            match c.next() {
+                Some(f) => f.to_uppercase().chain(c).collect::<String>().into(),
+                None => m.name.into(),
+            }
+        }
+        None => m.name.into(),
+    }
 }
 
 fn decode_struct(
@@ -50,15 +83,20 @@ fn decode_struct(
     params: &Params,
     prefix: &str,
     depth: usize,
+    ec2: bool,
 ) -> Result<Option<Value>, AwsError> {
     let Kind::Structure { members, .. } = &shape.kind else {
         return Ok(None);
     };
     let mut obj = Map::new();
     for m in *members {
-        let wire = m.location_name.unwrap_or(m.name);
+        let wire: std::borrow::Cow<'static, str> = if ec2 {
+            ec2_name(m)
+        } else {
+            m.location_name.unwrap_or(m.name).into()
+        };
         let key = if prefix.is_empty() {
-            wire.to_owned()
+            wire.into_owned()
         } else {
             format!("{prefix}.{wire}")
         };
@@ -68,7 +106,8 @@ fn decode_struct(
         let Some(msh) = model.shape(m.shape) else {
             continue;
         };
-        if let Some(v) = decode_value(model, msh, params, &key, m.flattened, depth + 1)? {
+        if let Some(v) = decode_value(model, msh, params, &key, m.flattened || ec2, depth + 1, ec2)?
+        {
             obj.insert(m.name.to_owned(), v);
         }
     }
@@ -82,6 +121,7 @@ fn decode_value(
     key: &str,
     flattened: bool,
     depth: usize,
+    ec2: bool,
 ) -> Result<Option<Value>, AwsError> {
     if depth > 32 {
         return Err(AwsError::validation(
@@ -97,7 +137,7 @@ fn decode_value(
         )
     };
     match &shape.kind {
-        Kind::Structure { .. } => decode_struct(model, shape, params, key, depth),
+        Kind::Structure { .. } => decode_struct(model, shape, params, key, depth, ec2),
         Kind::List {
             member,
             member_name,
@@ -110,7 +150,7 @@ fn decode_value(
             let Some(msh) = model.shape(*member) else {
                 return Ok(None);
             };
-            let base = if flattened || *lf {
+            let base = if flattened || *lf || ec2 {
                 key.to_owned()
             } else {
                 format!("{key}.{}", member_name.unwrap_or("member"))
@@ -121,7 +161,7 @@ fn decode_value(
                 if !has_prefix(params, &ik) {
                     break;
                 }
-                if let Some(v) = decode_value(model, msh, params, &ik, false, depth + 1)? {
+                if let Some(v) = decode_value(model, msh, params, &ik, false, depth + 1, ec2)? {
                     items.push(v);
                 }
             }
@@ -153,7 +193,7 @@ fn decode_value(
                     continue;
                 };
                 let vk = format!("{ek}.{}", value_name.unwrap_or("value"));
-                if let Some(v) = decode_value(model, vsh, params, &vk, false, depth + 1)? {
+                if let Some(v) = decode_value(model, vsh, params, &vk, false, depth + 1, ec2)? {
                     obj.insert(k.clone(), v);
                 }
             }

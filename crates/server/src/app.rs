@@ -53,6 +53,8 @@ pub struct App {
     pub signing_keys: SigningKeyCache,
     /// Request bounds.
     pub limits: Limits,
+    /// Routing settings outside the models (S3 virtual-host suffixes).
+    pub routing: rampart_protocol::http::Routing,
     /// Request ids.
     pub request_ids: rampart_service::unique::UniqueIds,
     /// KMS, for the services that encrypt through it.
@@ -412,6 +414,7 @@ pub async fn build_with(config: ServeConfig, entries: &[Entry]) -> Result<Arc<Ap
         elb,
         signing_keys: SigningKeyCache::new(),
         limits: Limits::default(),
+        routing: rampart_protocol::http::Routing::default(),
         request_ids: rampart_service::unique::UniqueIds::new(),
     };
     bootstrap(&app).await?;

@@ -6,15 +6,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Method, Request, Response};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use serde_json::{json, Value};
 
 use rampart_audit::EventFacts;
 use rampart_iam::{AuthFailure, Identity};
-use rampart_protocol::model::{Protocol, ServiceModel};
-use rampart_protocol::{query, AwsError, Identified};
+use rampart_protocol::http::{self as wire, Framing, Head, TokenFailure};
+use rampart_protocol::{AwsError, Identified};
 use rampart_service::{partition_of, AuditNotes, Caller, RequestContext};
 
 use crate::app::App;
@@ -23,130 +23,15 @@ use crate::app::App;
 pub type Body = Full<Bytes>;
 
 fn respond(status: u16, content_type: &str, request_id: &str, body: Vec<u8>) -> Response<Body> {
-    let mut r = Response::new(Full::new(Bytes::from(body)));
-    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let h = r.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(content_type) {
-        h.insert(http::header::CONTENT_TYPE, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(request_id) {
-        h.insert("x-amzn-requestid", v);
-    }
-    r
-}
-
-/// How an error is framed when the service is known or guessed.
-#[derive(Clone, Copy)]
-enum Framing {
-    Json(&'static ServiceModel),
-    Cbor(&'static ServiceModel),
-    Query(Option<&'static str>),
-    Rest,
+    wire::respond(status, content_type, request_id, body).map(Full::new)
 }
 
 fn error_response(framing: Framing, err: &AwsError, request_id: &str) -> Response<Body> {
-    match framing {
-        Framing::Json(model) => respond(
-            err.status,
-            rampart_protocol::json_content_type(model),
-            request_id,
-            rampart_protocol::encode_json_error(err),
-        ),
-        Framing::Query(ns) => respond(
-            err.status,
-            "text/xml",
-            request_id,
-            query::encode_error(ns, err, request_id).into_bytes(),
-        ),
-        Framing::Cbor(model) => cbor_response(
-            err.status,
-            request_id,
-            rampart_protocol::cbor::encode_error(&rampart_protocol::cbor::namespace(model), err),
-        ),
-        Framing::Rest => {
-            let mut r = respond(
-                err.status,
-                "application/json",
-                request_id,
-                rampart_protocol::encode_json_error(err),
-            );
-            if let Ok(v) = HeaderValue::from_str(&err.code) {
-                r.headers_mut().insert("x-amzn-errortype", v);
-            }
-            r
-        }
-    }
-}
-
-fn framing_of(id: &Identified) -> Framing {
-    match id.protocol {
-        Protocol::AwsQuery | Protocol::Ec2Query => Framing::Query(id.model.xml_namespace),
-        Protocol::RestJson | Protocol::RestXml => Framing::Rest,
-        Protocol::AwsJson => Framing::Json(id.model),
-        Protocol::RpcV2Cbor => Framing::Cbor(id.model),
-    }
-}
-
-fn is_json_framing(f: Framing) -> bool {
-    !matches!(f, Framing::Query(_))
-}
-
-/// Authentication errors in the wording each protocol family uses.
-fn auth_error(framing: Framing, failure: AuthFailure) -> AwsError {
-    let json = is_json_framing(framing);
-    match failure {
-        AuthFailure::InvalidToken if json => AwsError::new(
-            "UnrecognizedClientException",
-            400,
-            "The security token included in the request is invalid.",
-        ),
-        AuthFailure::InvalidToken => AwsError::new(
-            "InvalidClientTokenId",
-            403,
-            "The security token included in the request is invalid.",
-        ),
-        AuthFailure::Expired if json => AwsError::new(
-            "ExpiredTokenException",
-            400,
-            "The security token included in the request is expired",
-        ),
-        AuthFailure::Expired => AwsError::new(
-            "ExpiredToken",
-            400,
-            "The security token included in the request is expired",
-        ),
-    }
+    wire::encode_error(framing, err, request_id).map(Full::new)
 }
 
 fn sigv4_error(framing: Framing, e: &rampart_sigv4::SigV4Error) -> AwsError {
-    let code = e.query_code();
-    let code: &'static str = if is_json_framing(framing) {
-        match code {
-            "IncompleteSignature" => "IncompleteSignatureException",
-            "InvalidRequest" | "XAmzContentSHA256Mismatch" | "NotImplemented" => code,
-            _ => "InvalidSignatureException",
-        }
-    } else {
-        code
-    };
-    let status = if is_json_framing(framing) { 400 } else { 403 };
-    AwsError::new(code, status, e.to_string())
-}
-
-fn missing_auth(framing: Framing) -> AwsError {
-    if is_json_framing(framing) {
-        AwsError::new(
-            "MissingAuthenticationTokenException",
-            400,
-            "Missing Authentication Token",
-        )
-    } else {
-        AwsError::new(
-            "MissingAuthenticationToken",
-            403,
-            "Request is missing Authentication Token",
-        )
-    }
+    wire::signature_error(framing, e.query_code(), e.to_string())
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -168,7 +53,7 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> 
             parts.headers.insert(http::header::HOST, v);
         }
     }
-    let guess = guess_framing(&parts.headers, parts.uri.path());
+    let guess = wire::guess_framing(&Head::from_parts(&parts));
     if parts.headers.len() > app.limits.max_headers {
         return error_response(
             guess,
@@ -197,44 +82,6 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> 
     let resp = handle_aws(&app, &parts, &body, peer.ip(), &request_id).await;
     tracing::debug!(method = %parts.method, path = %path, status = resp.status().as_u16(), elapsed_us = started.elapsed().as_micros(), "request");
     resp
-}
-
-fn cbor_response(status: u16, request_id: &str, body: Vec<u8>) -> Response<Body> {
-    let mut r = respond(
-        status,
-        rampart_protocol::cbor::CONTENT_TYPE,
-        request_id,
-        body,
-    );
-    r.headers_mut().insert(
-        rampart_protocol::cbor::PROTOCOL_HEADER,
-        HeaderValue::from_static(rampart_protocol::cbor::PROTOCOL),
-    );
-    r
-}
-
-fn is_cbor(headers: &HeaderMap) -> bool {
-    header(headers, rampart_protocol::cbor::PROTOCOL_HEADER)
-        == Some(rampart_protocol::cbor::PROTOCOL)
-}
-
-fn guess_framing(headers: &HeaderMap, path: &str) -> Framing {
-    if is_cbor(headers) {
-        if let Some(id) = rampart_protocol::identify_cbor(path) {
-            return Framing::Cbor(id.model);
-        }
-    }
-    if let Some(target) = header(headers, "x-amz-target") {
-        if let Some(id) = rampart_protocol::identify_json(target) {
-            return Framing::Json(id.model);
-        }
-    }
-    if header(headers, "content-type")
-        .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
-    {
-        return Framing::Query(None);
-    }
-    Framing::Rest
 }
 
 /// The health endpoint's answer: 200 with the store's state, 503 when the store is unavailable.
@@ -315,63 +162,21 @@ async fn handle_aws(
 ) -> Response<Body> {
     let started = Instant::now();
     let headers = &parts.headers;
-    let raw_query = parts.uri.query();
-    let path = parts.uri.path();
-    let signed = match rampart_sigv4::parse(parts.method.as_str(), path, raw_query, headers) {
+    let head = Head::from_parts(parts);
+    let signed = match rampart_sigv4::parse(parts.method.as_str(), head.path, head.query, headers) {
         Ok(s) => s,
         Err(e) => {
-            return error_response(
-                guess_framing(headers, path),
-                &sigv4_error(guess_framing(headers, path), &e),
-                request_id,
-            )
+            let framing = wire::guess_framing(&head);
+            return error_response(framing, &sigv4_error(framing, &e), request_id);
         }
     };
     // Which service and operation.
-    let mut params = None;
-    let id = if is_cbor(headers) {
-        if headers.contains_key("x-amz-target") {
-            let err = AwsError::new(
-                "BadRequest",
-                400,
-                "rpc-v2-cbor requests must not carry X-Amz-Target",
-            );
-            return error_response(Framing::Rest, &err, request_id);
-        }
-        rampart_protocol::identify_cbor(path)
-    } else if let Some(target) = header(headers, "x-amz-target") {
-        rampart_protocol::identify_json(target)
-    } else {
-        let form = header(headers, "content-type")
-            .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
-        let signing = signed
-            .as_ref()
-            .map(|s| s.scope.service.as_str())
-            .unwrap_or("sts");
-        if form || raw_query.is_some_and(|q| q.contains("Action=")) {
-            let mut p = query::parse_form(body);
-            if let Some(q) = raw_query {
-                for (k, v) in query::parse_form(q.as_bytes()) {
-                    p.entry(k).or_insert(v);
-                }
-            }
-            let action = p.get("Action").cloned().unwrap_or_default();
-            params = Some(p);
-            rampart_protocol::identify_query(signing, &action)
-        } else {
-            rampart_protocol::model::service_by_signing_name(signing)
-                .and_then(|m| rampart_protocol::rest::identify(m, parts.method.as_str(), path))
-        }
+    let signing = signed.as_ref().map(|s| s.scope.service.as_str());
+    let id = match wire::identify(&head, body, signing, &app.routing) {
+        Ok(id) => id,
+        Err(rejected) => return error_response(rejected.framing, &rejected.error, request_id),
     };
-    let Some(id) = id else {
-        let framing = guess_framing(headers, path);
-        let err = match framing {
-            Framing::Query(_) => AwsError::new("InvalidAction", 400, "The action or operation requested is invalid. Verify that the action is typed correctly."),
-            _ => AwsError::new("UnknownOperationException", 400, ""),
-        };
-        return error_response(framing, &err, request_id);
-    };
-    let framing = framing_of(&id);
+    let framing = Framing::of(&id);
     let mut facts = EventFacts {
         request_id: request_id.to_owned(),
         event_id: Some(app.request_ids.next()),
@@ -402,32 +207,22 @@ async fn handle_aws(
     };
     let result = async {
         let Some(signed) = signed.as_ref() else {
-            return Err(missing_auth(framing));
+            return Err(wire::missing_auth(framing));
         };
         let authed = authenticate(app, parts, body, signed, framing, &mut facts).await?;
-        run(
-            app,
-            &id,
-            parts,
-            body,
-            params.as_ref(),
-            authed,
-            ip,
-            request_id,
-            &mut facts,
-        )
-        .await
+        run(app, &id, parts, body, authed, ip, request_id, &mut facts).await
     }
     .await;
     let resp = match result {
-        Ok(output) => encode_ok(&id, &output, request_id),
+        Ok(output) => wire::encode_output(&id, &output, request_id).map(Full::new),
         Err(e) => {
             if e.status >= 500 {
                 tracing::warn!(code = %e.code, op = %id.operation, "request failed");
             }
             facts.error_code = Some(e.code.to_string());
             facts.error_message = Some(e.message.clone());
-            error_response(framing, &e, request_id)
+            // S3's error body names the resource (`<Resource>/bucket/key</Resource>`).
+            wire::encode_error_at(framing, &e, request_id, Some(parts.uri.path())).map(Full::new)
         }
     };
     // A call that may change state is answered only once its audit event is durable; a
@@ -487,7 +282,11 @@ async fn authenticate(
         }
         Err(failure) => {
             // Denied before identity is known: the event goes to the account the key names, if any.
-            return Err(auth_error(framing, failure));
+            let failure = match failure {
+                AuthFailure::InvalidToken => TokenFailure::Invalid,
+                AuthFailure::Expired => TokenFailure::Expired,
+            };
+            return Err(wire::token_error(framing, failure));
         }
     };
     facts.identity = Some(audit_identity(&caller));
@@ -560,30 +359,14 @@ async fn run(
     id: &Identified,
     parts: &http::request::Parts,
     body: &Bytes,
-    params: Option<&query::Params>,
     authed: Authed,
     ip: IpAddr,
     request_id: &str,
     facts: &mut EventFacts,
 ) -> Result<Value, AwsError> {
+    let input = wire::decode(id, &Head::from_parts(parts), body, &app.limits)?;
     let Some(op) = id.op() else {
         return Err(id.unknown_operation());
-    };
-    let input = match id.protocol {
-        Protocol::AwsQuery => match params {
-            Some(p) => rampart_protocol::decode_query(id, p)?,
-            None => return Err(id.unknown_operation()),
-        },
-        Protocol::AwsJson => rampart_protocol::decode_json(id, body, &app.limits)?,
-        Protocol::RestJson => decode_rest(app, id, parts, body)?,
-        Protocol::RpcV2Cbor => rampart_protocol::cbor::decode(id, body, &app.limits)?,
-        _ => {
-            return Err(AwsError::new(
-                "UnsupportedProtocol",
-                415,
-                "Rampart does not accept this protocol",
-            ))
-        }
     };
     if let Some(shape) = op.input {
         facts.request_parameters = rampart_protocol::redact::redact(id.model, shape, &input);
@@ -617,108 +400,6 @@ async fn run(
         }
     }
     out
-}
-
-fn decode_rest(
-    app: &App,
-    id: &Identified,
-    parts: &http::request::Parts,
-    body: &Bytes,
-) -> Result<Value, AwsError> {
-    let mut value = if body.is_empty() {
-        Value::Object(serde_json::Map::new())
-    } else {
-        if rampart_protocol::limits::json_depth(body) > app.limits.max_json_depth {
-            return Err(AwsError::serialization("Request nesting too deep"));
-        }
-        serde_json::from_slice(body)
-            .map_err(|_| AwsError::serialization("Malformed request body"))?
-    };
-    if let (Some(shape), Value::Object(obj)) = (
-        id.op()
-            .and_then(|o| o.input)
-            .and_then(|i| id.model.shape(i)),
-        &mut value,
-    ) {
-        if let rampart_protocol::model::Kind::Structure { members, .. } = &shape.kind {
-            let q = parts
-                .uri
-                .query()
-                .map(|q| query::parse_form(q.as_bytes()))
-                .unwrap_or_default();
-            for m in *members {
-                let wire = m.location_name.unwrap_or(m.name);
-                let v = match m.location {
-                    rampart_protocol::model::Location::Uri => id
-                        .labels
-                        .iter()
-                        .find(|(n, _)| *n == wire)
-                        .map(|(_, v)| v.clone()),
-                    rampart_protocol::model::Location::Query => q.get(wire).cloned(),
-                    rampart_protocol::model::Location::Header => {
-                        header(&parts.headers, wire).map(str::to_owned)
-                    }
-                    _ => None,
-                };
-                if let Some(v) = v {
-                    let typed = match id.model.shape(m.shape).map(|s| &s.kind) {
-                        Some(
-                            rampart_protocol::model::Kind::Integer { .. }
-                            | rampart_protocol::model::Kind::Long { .. },
-                        ) => v
-                            .parse::<i64>()
-                            .map(Value::from)
-                            .unwrap_or(Value::String(v)),
-                        Some(rampart_protocol::model::Kind::Boolean) => Value::Bool(v == "true"),
-                        _ => Value::String(v),
-                    };
-                    obj.insert(m.name.to_owned(), typed);
-                }
-            }
-        }
-    }
-    rampart_protocol::validate_input(id, &value)?;
-    Ok(value)
-}
-
-fn encode_ok(id: &Identified, output: &Value, request_id: &str) -> Response<Body> {
-    match id.protocol {
-        Protocol::AwsQuery | Protocol::Ec2Query => match id.op() {
-            Some(op) => respond(
-                200,
-                "text/xml",
-                request_id,
-                query::encode_output(id.model, op, output, request_id).into_bytes(),
-            ),
-            None => error_response(
-                Framing::Query(id.model.xml_namespace),
-                &AwsError::internal(),
-                request_id,
-            ),
-        },
-        Protocol::RpcV2Cbor => {
-            let shape = id.op().and_then(|o| o.output);
-            cbor_response(
-                200,
-                request_id,
-                rampart_protocol::cbor::encode_output(id.model, shape, output),
-            )
-        }
-        _ => {
-            let body = if output.is_null() {
-                b"{}".to_vec()
-            } else {
-                serde_json::to_vec(output).unwrap_or_else(|_| b"{}".to_vec())
-            };
-            let status = id.op().map_or(200, |o| o.success_status);
-            let ct = if id.protocol == Protocol::RestJson {
-                "application/json"
-            } else {
-                rampart_protocol::json_content_type(id.model)
-            };
-            respond(status, ct, request_id, body)
-        }
-    }
 }
 
 /// Accept connections on `listener` and serve them (HTTP/1.1 and HTTP/2) until the task ends;

@@ -31,6 +31,10 @@ pub mod inspector2;
 pub mod macie2;
 #[rustfmt::skip]
 pub mod elbv2;
+#[rustfmt::skip]
+pub mod s3;
+#[rustfmt::skip]
+pub mod ec2;
 
 /// Every service model Rampart carries.
 pub static ALL: &[&crate::model::ServiceModel] = &[
@@ -49,4 +53,6 @@ pub static ALL: &[&crate::model::ServiceModel] = &[
     &inspector2::MODEL,
     &macie2::MODEL,
     &elbv2::MODEL,
+    &s3::MODEL,
+    &ec2::MODEL,
 ];
