@@ -14,11 +14,11 @@ use rampart_service::{operations, AwsError, Clock, RequestContext, Service};
 use rampart_store::{Expect, Store};
 
 use crate::certs::CertificateSource;
-use crate::errors::{self as err, store_unavailable};
+use crate::errors::{self as err};
 use crate::proxy::Runtime;
 use crate::routing;
 use crate::shapes::elbv2 as s;
-use crate::state::{Lb, Listener, Rule, State, Tg, NS_STATE};
+use crate::state::{Lb, Listener, Rule, State, Tg, STATES};
 
 /// How often each node reconciles its running load balancers with the store.
 const RECONCILE: std::time::Duration = std::time::Duration::from_secs(2);
@@ -296,15 +296,9 @@ impl ElbService {
             self.runtime.served().into_iter().collect();
         let mut after: Option<String> = None;
         loop {
-            let page = rampart_service::records::list::<State>(
-                self.store.as_ref(),
-                NS_STATE,
-                "",
-                after.as_deref(),
-                100,
-                store_unavailable,
-            )
-            .await?;
+            let page = STATES
+                .list(self.store.as_ref(), "", after.as_deref(), 100)
+                .await?;
             for (key, state) in &page {
                 for lb in state.lbs.values() {
                     live.insert(lb.arn.clone());
@@ -352,13 +346,7 @@ impl ElbService {
     }
 
     pub(crate) async fn load(&self, ctx: &RequestContext) -> Result<(State, Expect), AwsError> {
-        let got = rampart_service::records::get::<State>(
-            self.store.as_ref(),
-            NS_STATE,
-            &state_key(ctx),
-            store_unavailable,
-        )
-        .await?;
+        let got = STATES.get(self.store.as_ref(), &state_key(ctx)).await?;
         Ok(match got {
             Some(v) => (v.value, Expect::Version(v.version)),
             None => (State::default(), Expect::Absent),
@@ -376,18 +364,15 @@ impl ElbService {
             let out = change(&mut state)?;
             state.expire_draining(self.clock.now().timestamp_millis());
             crate::configuration::check_quotas(&state)?;
-            let op = rampart_service::records::put(NS_STATE, &state_key(ctx), &state, expect)?;
+            let op = STATES.put_op(&state_key(ctx), &state, expect)?;
             let mut conflict = false;
-            let res = rampart_service::records::commit(
-                self.store.as_ref(),
-                vec![op],
-                || {
+            let res = STATES
+                .db()
+                .commit_or(self.store.as_ref(), vec![op], || {
                     conflict = true;
                     AwsError::internal()
-                },
-                store_unavailable,
-            )
-            .await;
+                })
+                .await;
             match res {
                 Ok(()) => {
                     self.runtime.update(&state);

@@ -3,8 +3,8 @@
 
 pub mod clock;
 pub mod events;
-pub mod records;
 pub mod scheduler;
+pub mod table;
 pub mod unique;
 
 use std::net::IpAddr;

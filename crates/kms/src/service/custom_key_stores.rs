@@ -16,9 +16,7 @@ use rampart_crypto::SecretString;
 use super::*;
 use crate::keystore::cloudhsm::{HsmConnection, HsmError};
 use crate::keystore::xks::{RequestMetadata, XksCiphertext, XksFailure, XksProxy, XksSettings};
-use crate::keystore::{
-    CustomKeyStoreRecord, AWS_CLOUDHSM, EXTERNAL_KEY_STORE, NS_CUSTOM_KEY_STORE,
-};
+use crate::keystore::{CustomKeyStoreRecord, AWS_CLOUDHSM, EXTERNAL_KEY_STORE};
 
 const CONNECTED: &str = "CONNECTED";
 const DISCONNECTED: &str = "DISCONNECTED";
@@ -259,12 +257,9 @@ impl KmsService {
         region: &str,
         id: &str,
     ) -> Result<Option<records::Versioned<CustomKeyStoreRecord>>, AwsError> {
-        records::get(
-            &*self.store,
-            NS_CUSTOM_KEY_STORE,
-            &Self::store_key(account, region, id),
-        )
-        .await
+        records::CUSTOM_KEY_STORES
+            .get(&*self.store, &Self::store_key(account, region, id))
+            .await
     }
 
     async fn existing_store(
@@ -283,27 +278,21 @@ impl KmsService {
         region: &str,
     ) -> Result<Vec<CustomKeyStoreRecord>, AwsError> {
         let prefix = scoped(account, region, "");
-        Ok(records::list::<CustomKeyStoreRecord>(
-            &*self.store,
-            NS_CUSTOM_KEY_STORE,
-            &prefix,
-            None,
-            10_000,
-        )
-        .await?
-        .into_iter()
-        .map(|(_, r)| r)
-        .collect())
+        Ok(records::CUSTOM_KEY_STORES
+            .list(&*self.store, &prefix, None, 10_000)
+            .await?
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect())
     }
 
     async fn save_store(&self, rec: &CustomKeyStoreRecord, expect: Expect) -> Result<(), AwsError> {
-        let op = records::put(
-            NS_CUSTOM_KEY_STORE,
+        let op = records::CUSTOM_KEY_STORES.put_op(
             &Self::store_key(&rec.account, &rec.region, &rec.id),
             rec,
             expect,
         )?;
-        records::commit(&*self.store, vec![op], concurrent).await
+        records::DB.commit(&*self.store, vec![op]).await
     }
 
     fn seal_secret(
@@ -494,14 +483,9 @@ impl KmsService {
                 format!("AWS KMS cannot find the AWS CloudHSM cluster with the specified cluster ID {cluster}. Retry the request with a different cluster ID."),
             ));
         }
-        let all = records::list::<CustomKeyStoreRecord>(
-            &*self.store,
-            NS_CUSTOM_KEY_STORE,
-            "",
-            None,
-            100_000,
-        )
-        .await?;
+        let all = records::CUSTOM_KEY_STORES
+            .list(&*self.store, "", None, 100_000)
+            .await?;
         if all.iter().any(|(_, s)| {
             s.cloud_hsm_cluster_id.as_deref() == Some(cluster) && Some(s.id.as_str()) != except
         }) {
@@ -942,12 +926,11 @@ impl KmsService {
                 "The request was rejected because the custom key store contains KMS keys. After verifying that you do not need to use the KMS keys, use the ScheduleKeyDeletion operation to delete the KMS keys. After they are deleted, you can delete the custom key store.",
             ));
         }
-        let op = records::delete(
-            NS_CUSTOM_KEY_STORE,
+        let op = records::CUSTOM_KEY_STORES.delete_op(
             &Self::store_key(&rec.account, &rec.region, &rec.id),
             Expect::Version(current.version),
         );
-        records::commit(&*self.store, vec![op], concurrent).await?;
+        records::DB.commit(&*self.store, vec![op]).await?;
         self.key_stores.drop_session(&rec.id);
         Ok(s::DeleteCustomKeyStoreResponse {})
     }
@@ -962,9 +945,9 @@ impl KmsService {
         let mut out = Vec::new();
         let mut after: Option<String> = None;
         loop {
-            let page =
-                records::list::<KeyRecord>(&*self.store, NS_KEY, &prefix, after.as_deref(), 1000)
-                    .await?;
+            let page = records::KEYS
+                .list(&*self.store, &prefix, after.as_deref(), 1000)
+                .await?;
             let done = page.len() < 1000;
             after = page.last().map(|(k, _)| k.clone());
             for (_, k) in page {

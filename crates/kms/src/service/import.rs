@@ -11,7 +11,7 @@ use aws_lc_rs::rsa::{
 };
 
 use super::*;
-use crate::records::{ImportRecord, NS_IMPORT};
+use crate::records::ImportRecord;
 
 /// How long import parameters stay valid (AWS: 24 hours).
 const IMPORT_PARAMETERS_MS: i64 = 24 * 3_600_000;
@@ -176,13 +176,12 @@ impl KmsService {
             sealed_private_key: B64.encode(sealed),
             valid_to,
         };
-        let op = records::put(
-            NS_IMPORT,
+        let op = records::IMPORTS.put_op(
             &scoped(&rec.account, &rec.region, &token_id),
             &record,
             Expect::Absent,
         )?;
-        records::commit(&*self.store, vec![op], concurrent).await?;
+        records::DB.commit(&*self.store, vec![op]).await?;
         let mut token = TOKEN_PREFIX.to_vec();
         token.extend_from_slice(token_id.as_bytes());
         Ok(s::GetParametersForImportResponse {
@@ -246,12 +245,9 @@ impl KmsService {
             .ok_or_else(invalid_token)?
             .to_owned();
         let rec = &r.key.value;
-        let Some(params) = records::get::<ImportRecord>(
-            &*self.store,
-            NS_IMPORT,
-            &scoped(&rec.account, &rec.region, &token_id),
-        )
-        .await?
+        let Some(params) = records::IMPORTS
+            .get(&*self.store, &scoped(&rec.account, &rec.region, &token_id))
+            .await?
         else {
             return Err(invalid_token());
         };
@@ -356,14 +352,11 @@ impl KmsService {
         if rec.state == PENDING_IMPORT && rec.materials.iter().all(MaterialRecord::usable) {
             rec.state = ENABLED.to_owned();
         }
-        let delete_params = records::delete(
-            NS_IMPORT,
-            &scoped(&rec.account, &rec.region, &token_id),
-            Expect::Any,
-        );
+        let delete_params =
+            records::IMPORTS.delete_op(&scoped(&rec.account, &rec.region, &token_id), Expect::Any);
         self.save_key_set(&r.key).await?;
         // One use per token, as AWS: a failure to forget it only leaves it to expire.
-        let _ = records::commit(&*self.store, vec![delete_params], concurrent).await;
+        let _ = records::DB.commit(&*self.store, vec![delete_params]).await;
         Ok(s::ImportKeyMaterialResponse {
             key_id: Some(r.key.value.arn.clone()),
             key_material_id: Some(id),

@@ -315,20 +315,14 @@ impl KmsService {
             updated: now,
         };
         let ops = vec![
-            records::put(
-                NS_KEY,
-                &scoped(&account, &region, &id),
-                &rec,
-                Expect::Absent,
-            )?,
-            records::put(
-                NS_ALIAS,
+            records::KEYS.put_op(&scoped(&account, &region, &id), &rec, Expect::Absent)?,
+            records::ALIASES.put_op(
                 &scoped(&account, &region, &alias),
                 &alias_rec,
                 Expect::Absent,
             )?,
         ];
-        let created = records::commit(&*self.store, ops, concurrent).await;
+        let created = records::DB.commit(&*self.store, ops).await;
         // Another request may have created it first: use that one.
         if created.is_err() && self.load_alias(&account, &region, &alias).await?.is_some() {
             return Ok(());

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use super::*;
-use crate::records::{LastUse, NS_LAST_USE};
+use crate::records::LastUse;
 
 /// AWS's default automatic rotation period.
 const DEFAULT_ROTATION_DAYS: i32 = 365;
@@ -358,8 +358,8 @@ impl KmsService {
             if flush {
                 let store = Arc::clone(&self.store);
                 tokio::spawn(async move {
-                    if let Ok(op) = records::put(NS_LAST_USE, &key, &used, Expect::Any) {
-                        let _ = records::commit(&*store, vec![op], concurrent).await;
+                    if let Ok(op) = records::LAST_USES.put_op(&key, &used, Expect::Any) {
+                        let _ = records::DB.commit(&*store, vec![op]).await;
                     }
                 });
             }
@@ -383,7 +383,8 @@ impl KmsService {
             .await?;
         let rec = &r.key.value;
         let key = scoped(&rec.account, &rec.region, &rec.id);
-        let stored = records::get::<LastUse>(&*self.store, NS_LAST_USE, &key)
+        let stored = records::LAST_USES
+            .get(&*self.store, &key)
             .await?
             .map(|v| v.value);
         let latest = match (stored, self.last_uses.latest(&key)) {
@@ -409,14 +410,9 @@ impl KmsService {
     pub async fn housekeeping(&self, now_ms: i64) {
         let mut after: Option<String> = None;
         loop {
-            let page = match records::list::<KeyRecord>(
-                &*self.store,
-                NS_KEY,
-                "",
-                after.as_deref(),
-                SCAN_PAGE,
-            )
-            .await
+            let page = match records::KEYS
+                .list(&*self.store, "", after.as_deref(), SCAN_PAGE)
+                .await
             {
                 Ok(page) => page,
                 Err(_) => return,
@@ -438,7 +434,7 @@ impl KmsService {
         if rec.state == PENDING_DELETION && rec.deletion_date.is_some_and(|d| d <= now) {
             return self.finish_deletion(&rec).await;
         }
-        let Some(current) = records::get::<KeyRecord>(&*self.store, NS_KEY, key).await? else {
+        let Some(current) = records::KEYS.get(&*self.store, key).await? else {
             return Ok(());
         };
         let mut v = current;
@@ -494,36 +490,29 @@ impl KmsService {
     /// Delete a key whose deletion date has passed, with its grants, and take it out of its
     /// multi-Region set.
     pub(super) async fn finish_deletion(&self, rec: &KeyRecord) -> Result<(), AwsError> {
-        let mut ops = vec![records::delete(
-            NS_KEY,
-            &scoped(&rec.account, &rec.region, &rec.id),
-            Expect::Any,
-        )];
+        let mut ops =
+            vec![records::KEYS.delete_op(&scoped(&rec.account, &rec.region, &rec.id), Expect::Any)];
         let grant_prefix = format!("{}/", scoped(&rec.account, &rec.region, &rec.id));
-        for (k, _) in
-            records::list::<GrantRecord>(&*self.store, NS_GRANT, &grant_prefix, None, MAX_GRANTS)
-                .await?
+        for (k, _) in records::GRANTS
+            .list(&*self.store, &grant_prefix, None, MAX_GRANTS)
+            .await?
         {
-            ops.push(records::delete(NS_GRANT, &k, Expect::Any));
+            ops.push(records::GRANTS.delete_op(&k, Expect::Any));
         }
-        ops.push(records::delete(
-            NS_LAST_USE,
-            &scoped(&rec.account, &rec.region, &rec.id),
-            Expect::Any,
-        ));
+        ops.push(
+            records::LAST_USES.delete_op(&scoped(&rec.account, &rec.region, &rec.id), Expect::Any),
+        );
         if let Some(mr) = &rec.multi_region {
             for region in std::iter::once(&mr.primary_region).chain(&mr.replica_regions) {
                 if region == &rec.region {
                     continue;
                 }
                 let k = scoped(&rec.account, region, &rec.id);
-                if let Some(mut other) = records::get::<KeyRecord>(&*self.store, NS_KEY, &k).await?
-                {
+                if let Some(mut other) = records::KEYS.get(&*self.store, &k).await? {
                     if let Some(m) = other.value.multi_region.as_mut() {
                         m.replica_regions.retain(|r| r != &rec.region);
                     }
-                    ops.push(records::put(
-                        NS_KEY,
+                    ops.push(records::KEYS.put_op(
                         &k,
                         &other.value,
                         Expect::Version(other.version),
@@ -531,6 +520,6 @@ impl KmsService {
                 }
             }
         }
-        records::commit(&*self.store, ops, concurrent).await
+        records::DB.commit(&*self.store, ops).await
     }
 }

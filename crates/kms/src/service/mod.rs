@@ -15,7 +15,7 @@ use rampart_protocol::types::{Blob, Timestamp};
 use rampart_service::{operations, AwsError, Clock, RequestContext, Service};
 use rampart_store::{Expect, Store};
 
-use crate::grants::{self, GrantRecord, NS_GRANT};
+use crate::grants::{self, GrantRecord};
 use crate::keystore::KeyStores;
 
 mod custom_key_stores;
@@ -26,7 +26,7 @@ pub use internal::ViaCiphertext;
 mod lifecycle;
 mod multi_region;
 
-use crate::records::{self, scoped, AliasRecord, KeyRecord, MaterialRecord, NS_ALIAS, NS_KEY};
+use crate::records::{self, scoped, AliasRecord, KeyRecord, MaterialRecord};
 use crate::shapes::kms as s;
 use crate::{
     ciphertext, EncapsulationAlgorithm, EncryptionAlgorithm, EncryptionContext,
@@ -167,7 +167,7 @@ fn internal(what: &str) -> AwsError {
     )
 }
 
-fn concurrent() -> AwsError {
+pub(crate) fn concurrent() -> AwsError {
     err(
         "ConcurrentModificationException",
         "The request was rejected because multiple requests to change this key were submitted simultaneously. Retry the request.",
@@ -675,7 +675,7 @@ impl KmsService {
         id: &str,
     ) -> Result<Option<records::Versioned<KeyRecord>>, AwsError> {
         let key = scoped(account, region, id);
-        let Some(rec) = records::get::<KeyRecord>(&*self.store, NS_KEY, &key).await? else {
+        let Some(rec) = records::KEYS.get(&*self.store, &key).await? else {
             return Ok(None);
         };
         if rec.value.state == PENDING_DELETION
@@ -695,7 +695,9 @@ impl KmsService {
         region: &str,
         name: &str,
     ) -> Result<Option<records::Versioned<AliasRecord>>, AwsError> {
-        records::get(&*self.store, NS_ALIAS, &scoped(account, region, name)).await
+        records::ALIASES
+            .get(&*self.store, &scoped(account, region, name))
+            .await
     }
 
     fn alias_arn(ctx: &RequestContext, account: &str, region: &str, name: &str) -> String {
@@ -871,13 +873,12 @@ impl KmsService {
 
     async fn save(&self, rec: &records::Versioned<KeyRecord>) -> Result<(), AwsError> {
         let v = &rec.value;
-        let op = records::put(
-            NS_KEY,
+        let op = records::KEYS.put_op(
             &scoped(&v.account, &v.region, &v.id),
             v,
             Expect::Version(rec.version),
         )?;
-        records::commit(&*self.store, vec![op], concurrent).await
+        records::DB.commit(&*self.store, vec![op]).await
     }
 
     async fn create_key(
@@ -1032,13 +1033,8 @@ impl KmsService {
                 .and_then(|c| c.store.cloud_hsm_cluster_id.clone()),
             xks_key_id: custom.as_ref().and_then(|c| c.xks_key_id.clone()),
         };
-        let op = records::put(
-            NS_KEY,
-            &scoped(&account, &region, &id),
-            &rec,
-            Expect::Absent,
-        )?;
-        if let Err(e) = records::commit(&*self.store, vec![op], concurrent).await {
+        let op = records::KEYS.put_op(&scoped(&account, &region, &id), &rec, Expect::Absent)?;
+        if let Err(e) = records::DB.commit(&*self.store, vec![op]).await {
             self.discard_custom_key_material(&rec).await;
             return Err(e);
         }
@@ -1101,9 +1097,9 @@ impl KmsService {
         let prefix = scoped(&account, &ctx.region, "");
         let start = req.marker.as_deref().map(|m| format!("{prefix}{m}"));
         let now = self.now_ms();
-        let page =
-            records::list::<KeyRecord>(&*self.store, NS_KEY, &prefix, start.as_deref(), limit + 1)
-                .await?;
+        let page = records::KEYS
+            .list(&*self.store, &prefix, start.as_deref(), limit + 1)
+            .await?;
         let truncated = page.len() > limit;
         let keys: Vec<KeyRecord> = page.into_iter().take(limit).map(|(_, k)| k).collect();
         let next_marker = truncated
@@ -2286,20 +2282,20 @@ impl KmsService {
             updated: now,
         };
         let account = ctx.caller.account.clone();
-        let op = records::put(
-            NS_ALIAS,
+        let op = records::ALIASES.put_op(
             &scoped(&account, &ctx.region, &req.alias_name),
             &rec,
             Expect::Absent,
         )?;
         let arn = Self::alias_arn(ctx, &account, &ctx.region, &req.alias_name);
-        records::commit(&*self.store, vec![op], || {
-            err(
-                "AlreadyExistsException",
-                format!("An alias with the name {arn} already exists"),
-            )
-        })
-        .await
+        records::DB
+            .commit_or(&*self.store, vec![op], || {
+                err(
+                    "AlreadyExistsException",
+                    format!("An alias with the name {arn} already exists"),
+                )
+            })
+            .await
     }
 
     async fn existing_alias(
@@ -2346,12 +2342,11 @@ impl KmsService {
         let alias = self.existing_alias(ctx, &req.alias_name).await?;
         self.authorize_alias_key(ctx, "kms:DeleteAlias", &alias.value.target_key_id)
             .await?;
-        let op = records::delete(
-            NS_ALIAS,
+        let op = records::ALIASES.delete_op(
             &scoped(&ctx.caller.account, &ctx.region, &req.alias_name),
             Expect::Version(alias.version),
         );
-        records::commit(&*self.store, vec![op], concurrent).await
+        records::DB.commit(&*self.store, vec![op]).await
     }
 
     async fn update_alias(
@@ -2369,13 +2364,12 @@ impl KmsService {
             .await?;
         alias.value.target_key_id = r.key.value.id.clone();
         alias.value.updated = self.now_ms();
-        let op = records::put(
-            NS_ALIAS,
+        let op = records::ALIASES.put_op(
             &scoped(&ctx.caller.account, &ctx.region, &req.alias_name),
             &alias.value,
             Expect::Version(alias.version),
         )?;
-        records::commit(&*self.store, vec![op], concurrent).await
+        records::DB.commit(&*self.store, vec![op]).await
     }
 
     async fn list_aliases(
@@ -2405,14 +2399,9 @@ impl KmsService {
         let mut truncated = false;
         // Page through the store until the (possibly filtered) page is full.
         'pages: loop {
-            let page = records::list::<AliasRecord>(
-                &*self.store,
-                NS_ALIAS,
-                &prefix,
-                start.as_deref(),
-                200,
-            )
-            .await?;
+            let page = records::ALIASES
+                .list(&*self.store, &prefix, start.as_deref(), 200)
+                .await?;
             let done = page.len() < 200;
             for (key, a) in page {
                 start = Some(key);
@@ -2556,13 +2545,12 @@ const MAX_GRANTS: usize = 100_000;
 impl KmsService {
     async fn key_grants(&self, rec: &KeyRecord) -> Result<Vec<GrantRecord>, AwsError> {
         let prefix = format!("{}/", scoped(&rec.account, &rec.region, &rec.id));
-        Ok(
-            records::list::<GrantRecord>(&*self.store, NS_GRANT, &prefix, None, MAX_GRANTS)
-                .await?
-                .into_iter()
-                .map(|(_, g)| g)
-                .collect(),
-        )
+        Ok(records::GRANTS
+            .list(&*self.store, &prefix, None, MAX_GRANTS)
+            .await?
+            .into_iter()
+            .map(|(_, g)| g)
+            .collect())
     }
 
     /// A grant on the key for the caller that `pred` accepts.
@@ -2740,8 +2728,8 @@ impl KmsService {
             scoped(&rec.account, &rec.region, &rec.id),
             grant.id
         );
-        let op = records::put(NS_GRANT, &key, &grant, Expect::Absent)?;
-        records::commit(&*self.store, vec![op], concurrent).await?;
+        let op = records::GRANTS.put_op(&key, &grant, Expect::Absent)?;
+        records::DB.commit(&*self.store, vec![op]).await?;
         Ok(s::CreateGrantResponse {
             grant_id: Some(grant.id.clone()),
             grant_token: Some(grant.token()),
@@ -2812,7 +2800,8 @@ impl KmsService {
         )
         .await?;
         let prefix = scoped(&ctx.caller.account, &ctx.region, "");
-        let items = records::list::<GrantRecord>(&*self.store, NS_GRANT, &prefix, None, MAX_GRANTS)
+        let items = records::GRANTS
+            .list(&*self.store, &prefix, None, MAX_GRANTS)
             .await?
             .into_iter()
             .filter(|(_, g)| g.retiring.as_deref() == Some(principal.as_str()))
@@ -2835,7 +2824,7 @@ impl KmsService {
         grant_id: &str,
     ) -> Result<(String, records::Versioned<GrantRecord>), AwsError> {
         let key = format!("{}/{grant_id}", scoped(&rec.account, &rec.region, &rec.id));
-        match records::get::<GrantRecord>(&*self.store, NS_GRANT, &key).await? {
+        match records::GRANTS.get(&*self.store, &key).await? {
             Some(g) => Ok((key, g)),
             None => Err(err(
                 "NotFoundException",
@@ -2849,8 +2838,8 @@ impl KmsService {
         key: &str,
         grant: &records::Versioned<GrantRecord>,
     ) -> Result<(), AwsError> {
-        let op = records::delete(NS_GRANT, key, Expect::Version(grant.version));
-        records::commit(&*self.store, vec![op], concurrent).await
+        let op = records::GRANTS.delete_op(key, Expect::Version(grant.version));
+        records::DB.commit(&*self.store, vec![op]).await
     }
 
     async fn revoke_grant(

@@ -123,8 +123,7 @@ impl KmsService {
         rec: &records::Versioned<KeyRecord>,
     ) -> Result<(), AwsError> {
         let v = &rec.value;
-        let mut ops = vec![records::put(
-            NS_KEY,
+        let mut ops = vec![records::KEYS.put_op(
             &scoped(&v.account, &v.region, &v.id),
             v,
             Expect::Version(rec.version),
@@ -136,20 +135,18 @@ impl KmsService {
         {
             for region in &mr.replica_regions {
                 let k = scoped(&v.account, region, &v.id);
-                let Some(mut replica) = records::get::<KeyRecord>(&*self.store, NS_KEY, &k).await?
-                else {
+                let Some(mut replica) = records::KEYS.get(&*self.store, &k).await? else {
                     continue;
                 };
                 self.copy_shared(v, &mut replica.value)?;
-                ops.push(records::put(
-                    NS_KEY,
+                ops.push(records::KEYS.put_op(
                     &k,
                     &replica.value,
                     Expect::Version(replica.version),
                 )?);
             }
         }
-        records::commit(&*self.store, ops, concurrent).await
+        records::DB.commit(&*self.store, ops).await
     }
 
     pub(super) async fn replicate_key(
@@ -267,14 +264,12 @@ impl KmsService {
         updated_primary.multi_region = Some(new_set.clone());
         self.copy_shared(&updated_primary, &mut replica)?;
         let mut ops = vec![
-            records::put(
-                NS_KEY,
+            records::KEYS.put_op(
                 &scoped(&replica.account, &region, &replica.id),
                 &replica,
                 Expect::Absent,
             )?,
-            records::put(
-                NS_KEY,
+            records::KEYS.put_op(
                 &scoped(&primary.account, &primary.region, &primary.id),
                 &updated_primary,
                 Expect::Version(r.key.version),
@@ -282,17 +277,12 @@ impl KmsService {
         ];
         for other in &set.replica_regions {
             let k = scoped(&primary.account, other, &primary.id);
-            if let Some(mut o) = records::get::<KeyRecord>(&*self.store, NS_KEY, &k).await? {
+            if let Some(mut o) = records::KEYS.get(&*self.store, &k).await? {
                 o.value.multi_region = Some(new_set.clone());
-                ops.push(records::put(
-                    NS_KEY,
-                    &k,
-                    &o.value,
-                    Expect::Version(o.version),
-                )?);
+                ops.push(records::KEYS.put_op(&k, &o.value, Expect::Version(o.version))?);
             }
         }
-        records::commit(&*self.store, ops, concurrent).await?;
+        records::DB.commit(&*self.store, ops).await?;
         ctx.note_resource("AWS::KMS::Key", &replica_arn);
         Ok(s::ReplicateKeyResponse {
             replica_key_metadata: Some(metadata(&replica)),
@@ -336,12 +326,9 @@ impl KmsService {
                 format!("Key '{target_arn}' does not exist"),
             ));
         }
-        let Some(new_primary) = records::get::<KeyRecord>(
-            &*self.store,
-            NS_KEY,
-            &scoped(&old.account, &target, &old.id),
-        )
-        .await?
+        let Some(new_primary) = records::KEYS
+            .get(&*self.store, &scoped(&old.account, &target, &old.id))
+            .await?
         else {
             return Err(err(
                 "NotFoundException",
@@ -377,17 +364,12 @@ impl KmsService {
         let mut ops = Vec::new();
         for region in std::iter::once(&set.primary_region).chain(&set.replica_regions) {
             let k = scoped(&old.account, region, &old.id);
-            if let Some(mut o) = records::get::<KeyRecord>(&*self.store, NS_KEY, &k).await? {
+            if let Some(mut o) = records::KEYS.get(&*self.store, &k).await? {
                 o.value.multi_region = Some(new_set.clone());
-                ops.push(records::put(
-                    NS_KEY,
-                    &k,
-                    &o.value,
-                    Expect::Version(o.version),
-                )?);
+                ops.push(records::KEYS.put_op(&k, &o.value, Expect::Version(o.version))?);
             }
         }
-        records::commit(&*self.store, ops, concurrent).await
+        records::DB.commit(&*self.store, ops).await
     }
 }
 

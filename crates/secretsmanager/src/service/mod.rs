@@ -19,7 +19,7 @@ use rampart_service::{
 };
 use rampart_store::{Expect, Store};
 
-use crate::records::{self, ReplicaStatus, Rotation, SecretRecord, VersionRecord, NS_SECRET};
+use crate::records::{self, ReplicaStatus, Rotation, SecretRecord, VersionRecord};
 use crate::rotators::Rotators;
 use crate::shapes::secretsmanager as s;
 use crate::stages::{self, CURRENT, PENDING};
@@ -118,7 +118,7 @@ fn replica_read_only() -> AwsError {
     )
 }
 
-fn concurrent() -> AwsError {
+pub(crate) fn concurrent() -> AwsError {
     invalid_request(
         "A previous request to change this secret is still in progress. Retry the request.",
     )
@@ -454,7 +454,7 @@ impl SecretsManagerService {
         }
         for n in candidates {
             let key = records::key(&account, &region, &n);
-            if let Some(v) = records::get::<SecretRecord>(&*self.store, NS_SECRET, &key).await? {
+            if let Some(v) = records::SECRETS.get(&*self.store, &key).await? {
                 let stored = &v.value.arn;
                 let matches = arn.is_none_or(|a| {
                     stored == a
@@ -523,20 +523,16 @@ impl SecretsManagerService {
     }
 
     async fn save(&self, found: &Found, conflict_is_exists: bool) -> Result<(), AwsError> {
-        let op = records::put(
-            NS_SECRET,
-            &found.key,
-            &found.rec,
-            Expect::Version(found.version),
-        )?;
-        records::commit(&*self.store, vec![op], || {
-            if conflict_is_exists {
-                err("ResourceExistsException", "The secret already exists.")
-            } else {
-                concurrent()
-            }
-        })
-        .await
+        let op = records::SECRETS.put_op(&found.key, &found.rec, Expect::Version(found.version))?;
+        records::DB
+            .commit_or(&*self.store, vec![op], || {
+                if conflict_is_exists {
+                    err("ResourceExistsException", "The secret already exists.")
+                } else {
+                    concurrent()
+                }
+            })
+            .await
     }
 
     fn encryption_context(arn: &str, version: &str) -> EncryptionContext {
@@ -623,14 +619,9 @@ impl SecretsManagerService {
     pub async fn housekeeping(&self, now_ms: i64) {
         let mut after: Option<String> = None;
         loop {
-            let page = match records::list::<SecretRecord>(
-                &*self.store,
-                NS_SECRET,
-                "",
-                after.as_deref(),
-                500,
-            )
-            .await
+            let page = match records::SECRETS
+                .list(&*self.store, "", after.as_deref(), 500)
+                .await
             {
                 Ok(p) => p,
                 Err(_) => return,
@@ -641,11 +632,8 @@ impl SecretsManagerService {
             after = Some(last.clone());
             for (key, rec) in page {
                 if rec.purge_at.is_some_and(|p| p <= now_ms) {
-                    let op = records::delete(NS_SECRET, &key, Expect::Any);
-                    if records::commit(&*self.store, vec![op], concurrent)
-                        .await
-                        .is_ok()
-                    {
+                    let op = records::SECRETS.delete_op(&key, Expect::Any);
+                    if records::DB.commit(&*self.store, vec![op]).await.is_ok() {
                         self.publish(
                             &rec,
                             "AWS Service Event via CloudTrail",
@@ -695,7 +683,7 @@ impl SecretsManagerService {
         }
         extra.insert("secretsmanager:Name", &r.name);
         let key = records::key(&ctx.caller.account, &ctx.region, &r.name);
-        if let Some(existing) = records::get::<SecretRecord>(&*self.store, NS_SECRET, &key).await? {
+        if let Some(existing) = records::SECRETS.get(&*self.store, &key).await? {
             let rec = existing.value;
             self.authorize(ctx, "secretsmanager:CreateSecret", &rec, &extra)
                 .await?;
@@ -789,17 +777,18 @@ impl SecretsManagerService {
             rec.versions.insert(token.clone(), v);
             version_id = Some(token);
         }
-        let op = records::put(NS_SECRET, &key, &rec, Expect::Absent)?;
-        records::commit(&*self.store, vec![op], || {
-            err(
-                "ResourceExistsException",
-                format!(
-                    "The operation failed because the secret {} already exists.",
-                    r.name
-                ),
-            )
-        })
-        .await?;
+        let op = records::SECRETS.put_op(&key, &rec, Expect::Absent)?;
+        records::DB
+            .commit_or(&*self.store, vec![op], || {
+                err(
+                    "ResourceExistsException",
+                    format!(
+                        "The operation failed because the secret {} already exists.",
+                        r.name
+                    ),
+                )
+            })
+            .await?;
         if let Some(regions) = r.add_replica_regions {
             let found = self
                 .find(ctx, &arn)
@@ -1449,8 +1438,8 @@ impl SecretsManagerService {
         let now = self.now();
         let deletion = if force { now } else { now + days * DAY_MS };
         if force {
-            let op = records::delete(NS_SECRET, &found.key, Expect::Version(found.version));
-            records::commit(&*self.store, vec![op], concurrent).await?;
+            let op = records::SECRETS.delete_op(&found.key, Expect::Version(found.version));
+            records::DB.commit(&*self.store, vec![op]).await?;
         } else {
             found.rec.deleted = Some(now);
             found.rec.purge_at = Some(deletion);

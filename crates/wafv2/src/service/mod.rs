@@ -22,9 +22,7 @@ use crate::capacity::{self, References, MAX_CAPACITY};
 use crate::errors::{
     associated, duplicate, invalid, limits_exceeded, nonexistent, optimistic_lock, BAD_FORMAT,
 };
-use crate::records::{
-    self, AssociationRecord, Entity, Kind, LoggingRecord, NS_ASSOCIATION, NS_LOGGING,
-};
+use crate::records::{self, AssociationRecord, Entity, Kind, LoggingRecord};
 use crate::shapes::wafv2 as s;
 use crate::validate::{self, Owner, Reference};
 
@@ -295,7 +293,10 @@ impl Wafv2Service {
         id: &str,
     ) -> Result<Found, AwsError> {
         let key = place.key_of(name);
-        match records::get::<Entity>(self.store.as_ref(), kind.ns(), &key).await? {
+        match records::entities(kind)
+            .get(self.store.as_ref(), &key)
+            .await?
+        {
             Some(v) if v.value.id == id && v.value.kind == kind => Ok(Found {
                 key,
                 version: v.version,
@@ -401,14 +402,9 @@ impl Wafv2Service {
         for kind in kinds.iter().copied() {
             let mut after: Option<String> = None;
             loop {
-                let page = records::list::<Entity>(
-                    self.store.as_ref(),
-                    kind.ns(),
-                    prefix,
-                    after.as_deref(),
-                    500,
-                )
-                .await?;
+                let page = records::entities(kind)
+                    .list(self.store.as_ref(), prefix, after.as_deref(), 500)
+                    .await?;
                 for (_, e) in &page {
                     let rules = e
                         .body
