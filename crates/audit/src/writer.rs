@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
+use rampart_service::events::{Published, Subscribers};
 use rampart_store::Store;
 
 use crate::{event_json, EventFacts};
@@ -35,8 +36,18 @@ impl Auditor {
     /// `dir` is set, to `dir/events-YYYY-MM-DD.jsonl`.
     #[must_use]
     pub fn start(store: Arc<dyn Store>, dir: Option<PathBuf>) -> Self {
+        Self::start_publishing(store, dir, Arc::new(Subscribers::new()))
+    }
+
+    /// The same, also handing every recorded event to `subscribers` once it is written.
+    #[must_use]
+    pub fn start_publishing(
+        store: Arc<dyn Store>,
+        dir: Option<PathBuf>,
+        subscribers: Arc<Subscribers>,
+    ) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(store, dir, rx));
+        tokio::spawn(run(store, dir, rx, subscribers));
         Auditor { tx }
     }
 
@@ -77,7 +88,12 @@ impl Auditor {
     }
 }
 
-async fn run(store: Arc<dyn Store>, dir: Option<PathBuf>, mut rx: mpsc::Receiver<Msg>) {
+async fn run(
+    store: Arc<dyn Store>,
+    dir: Option<PathBuf>,
+    mut rx: mpsc::Receiver<Msg>,
+    subscribers: Arc<Subscribers>,
+) {
     if let Some(d) = &dir {
         if let Err(e) = std::fs::create_dir_all(d) {
             tracing::error!(error = %e, "cannot create the audit directory");
@@ -103,6 +119,8 @@ async fn run(store: Arc<dyn Store>, dir: Option<PathBuf>, mut rx: mpsc::Receiver
         let mut waiters = Vec::new();
         let mut by_account: BTreeMap<String, Vec<(i64, Vec<u8>)>> = BTreeMap::new();
         let mut lines = Vec::new();
+        let mut published = Vec::new();
+        let publishing = !subscribers.is_empty();
         for msg in buf.drain(..) {
             match msg {
                 Msg::Flush(w) => waiters.push(w),
@@ -115,6 +133,9 @@ async fn run(store: Arc<dyn Store>, dir: Option<PathBuf>, mut rx: mpsc::Receiver
                     let Ok(bytes) = serde_json::to_vec(&ev) else {
                         continue;
                     };
+                    if publishing {
+                        published.push(Published::Audit(Arc::new(ev)));
+                    }
                     lines.extend_from_slice(&bytes);
                     lines.push(b'\n');
                     if let Some(acct) = &facts.recipient_account {
@@ -158,6 +179,9 @@ async fn run(store: Arc<dyn Store>, dir: Option<PathBuf>, mut rx: mpsc::Receiver
             if let Err(e) = store.append(&format!("audit/{acct}"), entries).await {
                 tracing::error!(error = %e, "audit append failed");
             }
+        }
+        for p in &published {
+            subscribers.publish(p);
         }
         for w in waiters {
             let _ = w.send(());

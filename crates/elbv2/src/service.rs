@@ -10,7 +10,7 @@ use serde_json::Value;
 use rampart_protocol::model::ServiceModel;
 use rampart_protocol::types::Timestamp;
 use rampart_service::policy::Context;
-use rampart_service::{operations, AwsError, Clock, RequestContext, Service};
+use rampart_service::{operations, tags, AwsError, Clock, RequestContext, Service};
 use rampart_store::{Expect, Store};
 
 use crate::certs::CertificateSource;
@@ -127,11 +127,16 @@ pub(crate) fn valid_name(name: &str, max: usize) -> bool {
         && !name.ends_with('-')
 }
 
-pub(crate) fn tags_of(tags: Option<Vec<s::Tag>>) -> Vec<(String, String)> {
-    tags.unwrap_or_default()
-        .into_iter()
-        .map(|t| (t.key, t.value.unwrap_or_default()))
-        .collect()
+impl tags::TagShape for s::Tag {
+    fn from_pair(key: String, value: String) -> Self {
+        s::Tag {
+            key,
+            value: Some(value),
+        }
+    }
+    fn into_pair(self) -> (String, String) {
+        (self.key, self.value.unwrap_or_default())
+    }
 }
 
 /// One page of `items` after `marker` (an offset Rampart handed out), at most `size` (400 by
@@ -510,7 +515,7 @@ impl ElbService {
             ipam_pool: req.ipam_pools.and_then(|p| p.ipv4_ipam_pool_id),
             capacity: None,
         };
-        let tags = tags_of(req.tags);
+        let tags = tags::pairs(req.tags.unwrap_or_default());
         let res = self
             .mutate(ctx, |st| {
                 if st.lbs.values().any(|l| l.name == lb.name) {
@@ -688,7 +693,7 @@ impl ElbService {
             vpc_id: req.vpc_id.clone(),
             ..Default::default()
         };
-        let tags = tags_of(req.tags);
+        let tags = tags::pairs(req.tags.unwrap_or_default());
         let out = self
             .mutate(ctx, |st| {
                 if st
@@ -1020,7 +1025,7 @@ impl ElbService {
         if !(1..=65535).contains(&port) {
             return Err(err::validation("Port must be between 1 and 65535"));
         }
-        let tags = tags_of(req.tags.clone());
+        let tags = tags::pairs(req.tags.clone().unwrap_or_default());
         let out = self
             .mutate(ctx, |st| {
                 if !st.lbs.contains_key(&req.load_balancer_arn) {
@@ -1372,7 +1377,7 @@ impl ElbService {
                 "Rule transforms are not supported by Rampart's load balancer",
             ));
         }
-        let tags = tags_of(req.tags.clone());
+        let tags = tags::pairs(req.tags.clone().unwrap_or_default());
         let rule = self
             .mutate(ctx, |st| {
                 if !st.listeners.contains_key(&req.listener_arn) {
@@ -1507,7 +1512,7 @@ impl ElbService {
         for a in &req.resource_arns {
             self.authorize(ctx, a).await?;
         }
-        let new = tags_of(Some(req.tags.clone()));
+        let new = tags::pairs(req.tags.clone());
         self.mutate(ctx, |st| {
             for a in &req.resource_arns {
                 Self::exists(st, a)?;

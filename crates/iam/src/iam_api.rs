@@ -10,6 +10,7 @@ use rampart_policy::Policy;
 use rampart_protocol::model::ServiceModel;
 use rampart_protocol::types::Timestamp;
 use rampart_service::{operations, AwsError, RequestContext, Service};
+use rampart_service::{paging, tags};
 use rampart_store::Expect;
 
 use crate::principals::PolicyHolder;
@@ -141,30 +142,31 @@ fn ts(ms: i64) -> Timestamp {
     Timestamp::from_millis(ms)
 }
 
-fn tags_in(tags: Option<Vec<s::Tag>>) -> Result<Vec<(String, String)>, AwsError> {
-    let tags = tags.unwrap_or_default();
-    if tags.len() > 50 {
-        return Err(AwsError::new(
+/// IAM's answer to broken tag rules: only the quota is enforced here.
+fn tag_error(v: &tags::Violation) -> Option<AwsError> {
+    match v {
+        tags::Violation::TooMany { .. } => Some(AwsError::new(
             "LimitExceeded",
             409,
             "Cannot exceed quota for TagsPerUser: 50",
-        ));
+        )),
+        _ => None,
     }
-    Ok(tags.into_iter().map(|t| (t.key, t.value)).collect())
 }
 
-fn tags_out(tags: &[(String, String)]) -> Option<Vec<s::Tag>> {
-    if tags.is_empty() {
-        None
-    } else {
-        Some(
-            tags.iter()
-                .map(|(k, v)| s::Tag {
-                    key: k.clone(),
-                    value: v.clone(),
-                })
-                .collect(),
-        )
+/// IAM's tag rules.
+const TAG_RULES: tags::Rules = tags::Rules {
+    max: tags::MAX_TAGS,
+    reserved_any_case: false,
+    answer: tag_error,
+};
+
+impl tags::TagShape for s::Tag {
+    fn from_pair(key: String, value: String) -> Self {
+        s::Tag { key, value }
+    }
+    fn into_pair(self) -> (String, String) {
+        (self.key, self.value)
     }
 }
 
@@ -175,7 +177,7 @@ fn user_shape(u: &UserRecord) -> s::User {
         path: u.path.clone(),
         user_id: u.id.clone(),
         user_name: u.name.clone(),
-        tags: tags_out(&u.tags),
+        tags: tags::shapes_or_none(&u.tags),
         permissions_boundary: u.boundary.as_ref().map(|b| s::AttachedPermissionsBoundary {
             permissions_boundary_arn: Some(b.clone()),
             permissions_boundary_type: Some("PermissionsBoundaryPolicy".into()),
@@ -194,7 +196,7 @@ fn role_shape(r: &RoleRecord) -> s::Role {
         path: r.path.clone(),
         role_id: r.id.clone(),
         role_name: r.name.clone(),
-        tags: tags_out(&r.tags),
+        tags: tags::shapes_or_none(&r.tags),
         ..Default::default()
     }
 }
@@ -211,7 +213,7 @@ fn policy_shape(p: &PolicyRecord) -> s::Policy {
         permissions_boundary_usage_count: Some(0),
         policy_id: Some(p.id.clone()),
         policy_name: Some(p.name.clone()),
-        tags: tags_out(&p.tags),
+        tags: tags::shapes_or_none(&p.tags),
         update_date: Some(ts(p.updated)),
     }
 }
@@ -224,19 +226,6 @@ fn group_shape(g: &GroupRecord) -> s::Group {
         group_name: g.name.clone(),
         path: g.path.clone(),
     }
-}
-
-fn page<T>(items: Vec<(String, T)>, max: usize) -> (Vec<T>, Option<String>) {
-    let truncated = items.len() > max;
-    let marker = if truncated {
-        items.get(max.saturating_sub(1)).map(|(k, _)| k.clone())
-    } else {
-        None
-    };
-    (
-        items.into_iter().take(max).map(|(_, v)| v).collect(),
-        marker,
-    )
 }
 
 fn max_items(m: Option<i32>) -> usize {
@@ -546,7 +535,7 @@ impl IamService {
             path,
             arn,
             created: self.now_ms(),
-            tags: tags_in(req.tags)?,
+            tags: TAG_RULES.on_create(req.tags.unwrap_or_default())?,
             boundary: req.permissions_boundary,
             ..Default::default()
         };
@@ -904,7 +893,7 @@ impl IamService {
             }],
             next_version: 2,
             attachments: 0,
-            tags: tags_in(req.tags)?,
+            tags: TAG_RULES.on_create(req.tags.unwrap_or_default())?,
         };
         let op = records::POLICIES.put_op(
             &name_key(&ctx.caller.account, &req.policy_name),
@@ -1077,7 +1066,7 @@ impl IamService {
             description: req.description,
             max_session: i64::from(req.max_session_duration.unwrap_or(3600)),
             boundary: req.permissions_boundary,
-            tags: tags_in(req.tags)?,
+            tags: TAG_RULES.on_create(req.tags.unwrap_or_default())?,
             ..Default::default()
         };
         let op = records::ROLES.put_op(
@@ -1397,16 +1386,20 @@ impl IamService {
                     .map(|(k, p)| (format!("local/{k}"), policy_shape(p))),
             );
         }
-        let after = req.marker.unwrap_or_default();
         let items: Vec<(String, s::Policy)> = all
             .into_iter()
-            .filter(|(k, p)| {
-                k.as_str() > after.as_str()
-                    && p.path.as_deref().unwrap_or("/").starts_with(&path_prefix)
+            .filter(|(_, p)| {
+                p.path.as_deref().unwrap_or("/").starts_with(&path_prefix)
                     && (!only_attached || p.attachment_count.unwrap_or(0) > 0)
             })
             .collect();
-        let (policies, marker) = page(items, max);
+        let (policies, marker) = paging::page_after(
+            "iam:ListPolicies",
+            items,
+            req.marker.as_deref(),
+            max,
+            || AwsError::new("InvalidInput", 400, "Invalid Marker."),
+        )?;
         Ok(s::ListPoliciesResponse {
             policies: Some(policies),
             is_truncated: Some(marker.is_some()),
@@ -1605,7 +1598,7 @@ impl IamService {
         let user = self.load_user(ctx, &req.user_name).await?;
         self.allow(ctx, "iam:ListUserTags", &user.value.arn).await?;
         Ok(s::ListUserTagsResponse {
-            tags: tags_out(&user.value.tags).unwrap_or_default(),
+            tags: tags::shapes(&user.value.tags),
             is_truncated: Some(false),
             marker: None,
         })

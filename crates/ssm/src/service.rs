@@ -16,6 +16,7 @@ use rampart_protocol::model::ServiceModel;
 use rampart_protocol::types::Timestamp;
 use rampart_service::events::{Event, EventBus};
 use rampart_service::table::{Db, Table, Versioned};
+use rampart_service::tags;
 use rampart_service::{operations, AwsError, Clock, RequestContext, Service};
 use rampart_store::{Expect, Store};
 
@@ -1675,25 +1676,33 @@ fn fmt_ms(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-fn check_tags(tags: &[(String, String)]) -> Result<(), AwsError> {
-    let mut seen = std::collections::BTreeSet::new();
-    for (k, _) in tags {
-        if k.to_ascii_lowercase().starts_with("aws:") {
-            return Err(validation(format!(
-                "The tag key \"{k}\" uses the reserved prefix \"aws:\"."
-            )));
+/// Parameter Store's answers to broken tag rules (lengths and characters are checked against
+/// the model).
+fn tag_error(v: &tags::Violation) -> Option<AwsError> {
+    match v {
+        tags::Violation::Reserved(k) => Some(validation(format!(
+            "The tag key \"{k}\" uses the reserved prefix \"aws:\"."
+        ))),
+        tags::Violation::Duplicate(k) => {
+            Some(validation(format!("The tag key \"{k}\" is duplicated.")))
         }
-        if !seen.insert(k.as_str()) {
-            return Err(validation(format!("The tag key \"{k}\" is duplicated.")));
-        }
-    }
-    if tags.len() > MAX_TAGS {
-        return Err(err(
+        tags::Violation::TooMany { .. } => Some(err(
             "TooManyTagsError",
             "The Targets parameter includes too many tags. Remove one or more tags and try the command again.",
-        ));
+        )),
+        _ => None,
     }
-    Ok(())
+}
+
+/// Parameter Store's tag rules (`AWS:` is reserved too).
+const TAG_RULES: tags::Rules = tags::Rules {
+    max: MAX_TAGS,
+    reserved_any_case: true,
+    answer: tag_error,
+};
+
+fn check_tags(tags: &[(String, String)]) -> Result<(), AwsError> {
+    TAG_RULES.check(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
 }
 
 #[cfg(test)]

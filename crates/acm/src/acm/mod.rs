@@ -18,6 +18,7 @@ use rampart_policy::Context;
 use rampart_protocol::model::ServiceModel;
 use rampart_protocol::types::{Blob, Timestamp};
 use rampart_service::table::Table;
+use rampart_service::tags;
 use rampart_service::{operations, AwsError, Clock, RequestContext, Service};
 use rampart_store::{Expect, Store};
 
@@ -467,9 +468,10 @@ impl AcmService {
         let found = CERTS.get(&*self.store, &key).await?;
         let mut extra = Context::new();
         if let Some(f) = &found {
-            for (k, v) in &f.value.tags {
-                extra.insert(&format!("aws:ResourceTag/{k}"), v);
-            }
+            tags::resource_tags(
+                &mut extra,
+                f.value.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            );
         }
         ctx.authorize(action, arn, &account, None, &extra).await?;
         if account != ctx.caller.account {
@@ -487,15 +489,11 @@ impl AcmService {
         let region = ctx.region.clone();
         let tags = req.tags.clone().unwrap_or_default();
         let mut extra = Context::new();
-        for t in &tags {
-            extra.insert(
-                &format!("aws:RequestTag/{}", t.key),
-                t.value.clone().unwrap_or_default(),
-            );
-        }
-        if !tags.is_empty() {
-            extra.insert_multi("aws:TagKeys", tags.iter().map(|t| t.key.as_str()));
-        }
+        tags::request_tags(
+            &mut extra,
+            tags.iter()
+                .map(|t| (t.key.as_str(), t.value.as_deref().unwrap_or_default())),
+        );
         ctx.authorize("acm:RequestCertificate", "*", &account, None, &extra)
             .await?;
         let Some(ca_arn) = req.certificate_authority_arn.clone() else {
@@ -951,12 +949,11 @@ impl AcmService {
             }
             None => {
                 let mut extra = Context::new();
-                for t in &tags {
-                    extra.insert(
-                        &format!("aws:RequestTag/{}", t.key),
-                        t.value.clone().unwrap_or_default(),
-                    );
-                }
+                tags::request_tags(
+                    &mut extra,
+                    tags.iter()
+                        .map(|t| (t.key.as_str(), t.value.as_deref().unwrap_or_default())),
+                );
                 ctx.authorize("acm:ImportCertificate", "*", &account, None, &extra)
                     .await?;
                 None
@@ -2069,22 +2066,33 @@ fn name_matches(op: &str, want: &str, have: &str) -> Result<bool, AwsError> {
     }
 }
 
-fn check_tags(tags: &[s::Tag]) -> Result<(), AwsError> {
-    for t in tags {
-        if t.key.starts_with("aws:") {
-            return Err(err(
-                "InvalidTagException",
-                format!("Tag key {} uses the reserved prefix aws:.", t.key),
-            ));
-        }
-    }
-    if tags.len() > MAX_TAGS {
-        return Err(err(
+/// ACM's answers to broken tag rules (lengths and characters are checked against the model).
+fn tag_error(v: &tags::Violation) -> Option<AwsError> {
+    match v {
+        tags::Violation::Reserved(k) => Some(err(
+            "InvalidTagException",
+            format!("Tag key {k} uses the reserved prefix aws:."),
+        )),
+        tags::Violation::TooMany { .. } => Some(err(
             "TooManyTagsException",
             "the TagSet contains too many Tags: at most 50 are allowed.",
-        ));
+        )),
+        _ => None,
     }
-    Ok(())
+}
+
+/// ACM's tag rules.
+const TAG_RULES: tags::Rules = tags::Rules {
+    max: MAX_TAGS,
+    reserved_any_case: false,
+    answer: tag_error,
+};
+
+fn check_tags(tags: &[s::Tag]) -> Result<(), AwsError> {
+    TAG_RULES.check(
+        tags.iter()
+            .map(|t| (t.key.as_str(), t.value.as_deref().unwrap_or_default())),
+    )
 }
 
 fn colon(h: &str) -> String {

@@ -14,6 +14,7 @@ use rampart_crypto::Sealer;
 use rampart_policy::{Context, Policy, PolicyKind};
 use rampart_protocol::model::ServiceModel;
 use rampart_protocol::types::Timestamp;
+use rampart_service::tags;
 use rampart_service::{operations, AwsError, Clock, RequestContext, Service};
 use rampart_store::{Expect, Store};
 
@@ -214,16 +215,29 @@ fn subject_of(s: &s::ASN1Subject) -> Result<Subject, AwsError> {
     Ok(Subject { attributes })
 }
 
-fn check_tags(tags: &[s::Tag]) -> Result<(), AwsError> {
-    for t in tags {
-        if t.key.starts_with("aws:") {
-            return Err(err(
-                "InvalidTagException",
-                "Tag keys beginning with aws: are reserved.",
-            ));
-        }
+/// ACM-PCA's answers to broken tag rules (it counts tags where it merges them).
+fn tag_error(v: &tags::Violation) -> Option<AwsError> {
+    match v {
+        tags::Violation::Reserved(_) => Some(err(
+            "InvalidTagException",
+            "Tag keys beginning with aws: are reserved.",
+        )),
+        _ => None,
     }
-    Ok(())
+}
+
+/// ACM-PCA's tag rules.
+const TAG_RULES: tags::Rules = tags::Rules {
+    max: MAX_TAGS,
+    reserved_any_case: false,
+    answer: tag_error,
+};
+
+fn check_tags(tags: &[s::Tag]) -> Result<(), AwsError> {
+    TAG_RULES.check(
+        tags.iter()
+            .map(|t| (t.key.as_str(), t.value.as_deref().unwrap_or_default())),
+    )
 }
 
 fn check_revocation(rc: Option<&s::RevocationConfiguration>) -> Result<(), AwsError> {
@@ -379,9 +393,10 @@ impl PcaService {
             .and_then(|p| Policy::parse(p).ok())
             .map(Arc::new);
         let mut extra = Context::new();
-        for (k, v) in &tags {
-            extra.insert(&format!("aws:ResourceTag/{k}"), v);
-        }
+        tags::resource_tags(
+            &mut extra,
+            tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        );
         ctx.authorize(action, &ca_arn, &parts.account, policy.as_deref(), &extra)
             .await?;
         found
@@ -526,15 +541,11 @@ impl PcaService {
         let region = ctx.region.clone();
         let tags = req.tags.clone().unwrap_or_default();
         let mut extra = Context::new();
-        for t in &tags {
-            extra.insert(
-                &format!("aws:RequestTag/{}", t.key),
-                t.value.clone().unwrap_or_default(),
-            );
-        }
-        if !tags.is_empty() {
-            extra.insert_multi("aws:TagKeys", tags.iter().map(|t| t.key.as_str()));
-        }
+        tags::request_tags(
+            &mut extra,
+            tags.iter()
+                .map(|t| (t.key.as_str(), t.value.as_deref().unwrap_or_default())),
+        );
         ctx.authorize(
             "acm-pca:CreateCertificateAuthority",
             "*",

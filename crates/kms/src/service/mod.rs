@@ -13,6 +13,7 @@ use rampart_policy::{Context, Policy, PolicyKind};
 use rampart_protocol::model::ServiceModel;
 use rampart_protocol::types::{Blob, Timestamp};
 use rampart_service::{operations, AwsError, Clock, RequestContext, Service};
+use rampart_service::{paging, tags};
 use rampart_store::{Expect, Store};
 
 use crate::grants::{self, GrantRecord};
@@ -165,6 +166,10 @@ fn internal(what: &str) -> AwsError {
         500,
         "The request was rejected because an internal exception occurred. The request can be retried.",
     )
+}
+
+fn invalid_marker() -> AwsError {
+    err("InvalidMarkerException", "Invalid marker")
 }
 
 pub(crate) fn concurrent() -> AwsError {
@@ -365,20 +370,39 @@ fn check_alias_name(name: &str) -> Result<(), AwsError> {
     Ok(())
 }
 
+/// KMS's answers to broken tag rules (lengths and characters are checked against the model).
+fn tag_error(v: &tags::Violation) -> Option<AwsError> {
+    match v {
+        tags::Violation::Reserved(_) => {
+            Some(err("TagException", "Tags beginning with aws: are reserved"))
+        }
+        tags::Violation::Duplicate(_) => Some(err("TagException", "Duplicate tag keys")),
+        tags::Violation::TooMany { .. } => Some(err("TagException", "Too many tags")),
+        _ => None,
+    }
+}
+
+/// KMS's tag rules.
+const TAG_RULES: tags::Rules = tags::Rules {
+    max: MAX_TAGS,
+    reserved_any_case: false,
+    answer: tag_error,
+};
+
+impl tags::TagShape for s::Tag {
+    fn from_pair(tag_key: String, tag_value: String) -> Self {
+        s::Tag { tag_key, tag_value }
+    }
+    fn into_pair(self) -> (String, String) {
+        (self.tag_key, self.tag_value)
+    }
+}
+
 fn check_tags(tags: &[s::Tag]) -> Result<(), AwsError> {
-    let mut seen = std::collections::BTreeSet::new();
-    for t in tags {
-        if t.tag_key.starts_with("aws:") {
-            return Err(err("TagException", "Tags beginning with aws: are reserved"));
-        }
-        if !seen.insert(t.tag_key.as_str()) {
-            return Err(err("TagException", "Duplicate tag keys"));
-        }
-    }
-    if tags.len() > MAX_TAGS {
-        return Err(err("TagException", "Too many tags"));
-    }
-    Ok(())
+    TAG_RULES.check(
+        tags.iter()
+            .map(|t| (t.tag_key.as_str(), t.tag_value.as_str())),
+    )
 }
 
 fn metadata(rec: &KeyRecord) -> s::KeyMetadata {
@@ -436,15 +460,6 @@ fn metadata(rec: &KeyRecord) -> s::KeyMetadata {
         .then(|| rec.current_material.clone()),
         ..Default::default()
     }
-}
-
-fn tags_out(tags: &[(String, String)]) -> Vec<s::Tag> {
-    tags.iter()
-        .map(|(k, v)| s::Tag {
-            tag_key: k.clone(),
-            tag_value: v.clone(),
-        })
-        .collect()
 }
 
 /// Bytes of a data key: `KeySpec` (AES_256/AES_128) or `NumberOfBytes`, exactly one.
@@ -790,9 +805,10 @@ impl KmsService {
                 extra.insert("kms:RequestAlias", alias);
             }
             let rec = &r.key.value;
-            for (k, v) in &rec.tags {
-                extra.insert(&format!("aws:ResourceTag/{k}"), v);
-            }
+            tags::resource_tags(
+                &mut extra,
+                rec.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            );
             // Condition keys describing the key itself, as AWS sets them for every operation on
             // an existing key.
             extra.insert("kms:KeySpec", rec.spec.as_str());
@@ -967,12 +983,11 @@ impl KmsService {
         if multi_region {
             extra.insert("kms:MultiRegionKeyType", "PRIMARY");
         }
-        for t in &tags {
-            extra.insert(&format!("aws:RequestTag/{}", t.tag_key), &t.tag_value);
-        }
-        if !tags.is_empty() {
-            extra.insert_multi("aws:TagKeys", tags.iter().map(|t| t.tag_key.as_str()));
-        }
+        tags::request_tags(
+            &mut extra,
+            tags.iter()
+                .map(|t| (t.tag_key.as_str(), t.tag_value.as_str())),
+        );
         ctx.authorize("kms:CreateKey", "*", &account, None, &extra)
             .await?;
 
@@ -2219,7 +2234,7 @@ impl KmsService {
         let end = start.saturating_add(page.len());
         let truncated = end < all.len();
         Ok(s::ListResourceTagsResponse {
-            tags: Some(tags_out(&page)),
+            tags: Some(tags::shapes(&page)),
             truncated: Some(truncated),
             next_marker: truncated.then(|| end.to_string()),
         })
@@ -2521,24 +2536,6 @@ fn grant_limit(limit: Option<i32>) -> Result<usize, AwsError> {
     }
 }
 
-/// One page of `items` (keyed by their marker) after `marker`.
-fn page<T>(
-    items: Vec<(String, T)>,
-    marker: Option<&str>,
-    limit: usize,
-) -> (Vec<T>, Option<String>) {
-    let mut rest: Vec<(String, T)> = items
-        .into_iter()
-        .filter(|(k, _)| marker.is_none_or(|m| k.as_str() > m))
-        .collect();
-    let truncated = rest.len() > limit;
-    rest.truncate(limit);
-    let next = truncated
-        .then(|| rest.last().map(|(k, _)| k.clone()))
-        .flatten();
-    (rest.into_iter().map(|(_, v)| v).collect(), next)
-}
-
 /// The most grants the store is asked for at once.
 const MAX_GRANTS: usize = 100_000;
 
@@ -2766,7 +2763,9 @@ impl KmsService {
             })
             .map(|g| (g.id.clone(), grant_entry(&g, ctx.partition)))
             .collect();
-        let (grants, next_marker) = page(items, req.marker.as_deref(), limit);
+        let scope = format!("kms:ListGrants:{}", r.key.value.arn);
+        let (grants, next_marker) =
+            paging::page_after(&scope, items, req.marker.as_deref(), limit, invalid_marker)?;
         Ok(s::ListGrantsResponse {
             grants: Some(grants),
             truncated: Some(next_marker.is_some()),
@@ -2810,7 +2809,9 @@ impl KmsService {
                 (marker, grant_entry(&g, ctx.partition))
             })
             .collect();
-        let (grants, next_marker) = page(items, req.marker.as_deref(), limit);
+        let scope = format!("kms:ListRetirableGrants:{principal}");
+        let (grants, next_marker) =
+            paging::page_after(&scope, items, req.marker.as_deref(), limit, invalid_marker)?;
         Ok(s::ListGrantsResponse {
             grants: Some(grants),
             truncated: Some(next_marker.is_some()),

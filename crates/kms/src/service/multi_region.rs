@@ -195,12 +195,11 @@ impl KmsService {
         create_extra.insert("kms:MultiRegion", "true");
         create_extra.insert("kms:MultiRegionKeyType", "REPLICA");
         create_extra.insert("aws:RequestedRegion", &region);
-        for t in &tags {
-            create_extra.insert(&format!("aws:RequestTag/{}", t.tag_key), &t.tag_value);
-        }
-        if !tags.is_empty() {
-            create_extra.insert_multi("aws:TagKeys", tags.iter().map(|t| t.tag_key.as_str()));
-        }
+        tags::request_tags(
+            &mut create_extra,
+            tags.iter()
+                .map(|t| (t.tag_key.as_str(), t.tag_value.as_str())),
+        );
         ctx.authorize("kms:CreateKey", "*", &primary.account, None, &create_extra)
             .await?;
         if !tags.is_empty() {

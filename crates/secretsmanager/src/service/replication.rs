@@ -49,7 +49,7 @@ impl SecretsManagerService {
         force: bool,
     ) -> Result<(), String> {
         let region = status.region.as_str();
-        let rctx = in_region(ctx, region);
+        let rctx = ctx.in_region(region);
         let key = records::key(&primary.account, region, &primary.name);
         let existing = records::SECRETS
             .get(&*self.store, &key)

@@ -1,22 +1,28 @@
 //! Web ACLs, rule groups, IP sets and regex pattern sets: create, get, update, delete, list,
 //! with AWS's lock tokens.
 
+use rampart_service::tags;
+
 use super::{
     associated, duplicate, from_value, invalid, limits_exceeded, new_token, nonexistent,
     optimistic_lock, page_size, records, s, to_value, AwsError, Entity, Expect, Found, Kind, Op,
     Owner, Place, RequestContext, Value, Wafv2Service, MAX_CAPACITY, MAX_TAGS,
 };
 
-fn tags_of(tags: Option<Vec<s::Tag>>) -> Result<Vec<(String, String)>, AwsError> {
-    let tags: Vec<(String, String)> = tags
-        .unwrap_or_default()
-        .into_iter()
-        .map(|t| (t.key, t.value))
-        .collect();
-    if tags.len() > MAX_TAGS {
-        return Err(limits_exceeded());
+/// WAFv2's tag rules: only the count is enforced here (the model checks lengths and pattern).
+const TAG_RULES: tags::Rules = tags::Rules {
+    max: MAX_TAGS,
+    reserved_any_case: false,
+    answer: |v| matches!(v, tags::Violation::TooMany { .. }).then(limits_exceeded),
+};
+
+impl tags::TagShape for s::Tag {
+    fn from_pair(key: String, value: String) -> Self {
+        s::Tag { key, value }
     }
-    Ok(tags)
+    fn into_pair(self) -> (String, String) {
+        (self.key, self.value)
+    }
 }
 
 fn summary<T: serde::de::DeserializeOwned>(e: &Entity) -> Result<T, AwsError> {
@@ -248,7 +254,7 @@ impl Wafv2Service {
         let (_, wcu) = self
             .check_rules(ctx, &place, req.rules.as_ref(), Owner::WebAcl)
             .await?;
-        let tags = tags_of(req.tags)?;
+        let tags = TAG_RULES.on_create(req.tags.unwrap_or_default())?;
         let name = req.name.clone();
         let fields = s::WebACL {
             association_config: req.association_config,
@@ -423,7 +429,7 @@ impl Wafv2Service {
         let (_, wcu) = self
             .check_rules(ctx, &place, req.rules.as_ref(), Owner::RuleGroup)
             .await?;
-        let tags = tags_of(req.tags)?;
+        let tags = TAG_RULES.on_create(req.tags.unwrap_or_default())?;
         let name = req.name.clone();
         let capacity = req.capacity;
         let fields = s::RuleGroup {
@@ -546,7 +552,7 @@ impl Wafv2Service {
     ) -> Result<s::CreateIPSetResponse, AwsError> {
         let place = Self::place(ctx, &req.scope)?;
         crate::validate::ip_addresses(&req.ip_address_version, &req.addresses)?;
-        let tags = tags_of(req.tags)?;
+        let tags = TAG_RULES.on_create(req.tags.unwrap_or_default())?;
         let name = req.name.clone();
         let (description, version, addresses) = (
             req.description.clone(),
@@ -675,7 +681,7 @@ impl Wafv2Service {
             .map(|r| r.regex_string.clone().unwrap_or_default())
             .collect();
         crate::validate::regex_list(&patterns)?;
-        let tags = tags_of(req.tags)?;
+        let tags = TAG_RULES.on_create(req.tags.unwrap_or_default())?;
         let name = req.name.clone();
         let (description, list) = (req.description.clone(), req.regular_expression_list);
         let e = self

@@ -15,6 +15,7 @@ use serde_json::Value;
 use rampart_protocol::model::ServiceModel;
 use rampart_protocol::types::Timestamp;
 use rampart_service::policy::Context;
+use rampart_service::tags;
 use rampart_service::{operations, Arn, AwsError, Clock, RequestContext, Service};
 use rampart_store::{Expect, Op, Store};
 
@@ -169,11 +170,9 @@ fn new_token() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// A requested page size: AWS WAF's maximum when absent, at most that.
 fn page_size(limit: Option<i32>) -> usize {
-    limit
-        .and_then(|l| usize::try_from(l).ok())
-        .filter(|l| *l > 0)
-        .map_or(MAX_PAGE, |l| l.min(MAX_PAGE))
+    rampart_service::paging::size(limit, MAX_PAGE, MAX_PAGE)
 }
 
 impl Wafv2Service {
@@ -276,9 +275,10 @@ impl Wafv2Service {
         tags: &[(String, String)],
     ) -> Result<(), AwsError> {
         let mut extra = Context::new();
-        for (k, v) in tags {
-            extra.insert(&format!("aws:ResourceTag/{k}"), v);
-        }
+        tags::resource_tags(
+            &mut extra,
+            tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        );
         let action = format!("wafv2:{}", ctx.operation);
         ctx.authorize(&action, arn, &ctx.caller.account, None, &extra)
             .await
