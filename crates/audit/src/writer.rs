@@ -188,3 +188,55 @@ async fn run(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use rampart_service::events::{Filter, Published, Subscribers};
+    use rampart_store::testing::Target;
+
+    use super::Auditor;
+    use crate::EventFacts;
+
+    #[tokio::test]
+    async fn recorded_events_reach_subscribers_once_written() {
+        let target = Target::sqlite();
+        let store = target.open().await;
+        let subscribers = Arc::new(Subscribers::new());
+        let mut sub = subscribers.subscribe(
+            Filter {
+                audit: true,
+                ..Filter::default()
+            },
+            16,
+        );
+        let auditor = Auditor::start_publishing(Arc::clone(&store), None, subscribers);
+        auditor
+            .record_durably(EventFacts {
+                request_id: "req-1".into(),
+                event_id: Some("evt-1".into()),
+                time_millis: 0,
+                event_source: "kms.amazonaws.com".into(),
+                event_name: "Decrypt".into(),
+                region: "us-east-1".into(),
+                source_ip: "127.0.0.1".into(),
+                user_agent: "test".into(),
+                identity: None,
+                access_key_id: None,
+                request_parameters: serde_json::Value::Null,
+                response_elements: serde_json::Value::Null,
+                error_code: None,
+                error_message: None,
+                resources: Vec::new(),
+                recipient_account: Some("111111111111".into()),
+            })
+            .await;
+        let Some(Published::Audit(ev)) = sub.try_recv() else {
+            panic!("the recorded event was not published");
+        };
+        assert_eq!(ev["eventName"], "Decrypt");
+        assert_eq!(ev["eventID"], "evt-1");
+        assert_eq!(sub.lagged(), 0);
+    }
+}
