@@ -298,6 +298,40 @@ def gen_types(svc, model):
             else:
                 out.append(f"        d.field({lit(ident.replace('r#', ''))}, &self.{ident});\n")
         out.append("        d.finish()\n    }\n}\n\n")
+    out.append(gen_error_codes(svc, shapes))
+    return "".join(out)
+
+
+def gen_error_codes(svc, shapes):
+    """One enum of the model's exception shapes, with AWS's wire code and HTTP status."""
+    errors = []
+    for n in sorted(shapes):
+        sh = shapes[n]
+        if not sh.get("exception"):
+            continue
+        info = sh.get("error") or {}
+        code = info.get("code", n)
+        status = info.get("httpStatusCode", 500 if sh.get("fault") else 400)
+        errors.append((type_ident(n), code, status))
+    if not errors:
+        return ""
+    out = [f"/// The errors the `{svc}` model declares, with AWS's wire code and HTTP status.\n",
+           "#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]\n",
+           "pub enum ErrorCode {\n"]
+    for ident, code, _ in errors:
+        out.append(f"    /// `{code}`.\n    {ident},\n")
+    out.append("}\n\nimpl ErrorCode {\n")
+    out.append("    /// The code on the wire (`__type`, `Code`).\n    pub const fn code(self) -> &'static str {\n        match self {\n")
+    for ident, code, _ in errors:
+        out.append(f"            ErrorCode::{ident} => {lit(code)},\n")
+    out.append("        }\n    }\n\n")
+    out.append("    /// AWS's HTTP status for it.\n    pub const fn status(self) -> u16 {\n        match self {\n")
+    for ident, _, status in errors:
+        out.append(f"            ErrorCode::{ident} => {status},\n")
+    out.append("        }\n    }\n\n")
+    out.append("    /// The error with `message`.\n"
+               "    pub fn err(self, message: impl Into<String>) -> rampart_protocol::AwsError {\n"
+               "        rampart_protocol::AwsError::new(self.code(), self.status(), message)\n    }\n}\n")
     return "".join(out)
 
 

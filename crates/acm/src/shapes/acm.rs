@@ -2664,3 +2664,98 @@ impl std::fmt::Debug for X509Attributes {
     }
 }
 
+/// The errors the `acm` model declares, with AWS's wire code and HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// `AccessDeniedException`.
+    AccessDeniedException,
+    /// `ConflictException`.
+    ConflictException,
+    /// `InternalServerException`.
+    InternalServerException,
+    /// `InvalidArgsException`.
+    InvalidArgsException,
+    /// `InvalidArnException`.
+    InvalidArnException,
+    /// `InvalidDomainValidationOptionsException`.
+    InvalidDomainValidationOptionsException,
+    /// `InvalidParameterException`.
+    InvalidParameterException,
+    /// `InvalidStateException`.
+    InvalidStateException,
+    /// `InvalidTagException`.
+    InvalidTagException,
+    /// `LimitExceededException`.
+    LimitExceededException,
+    /// `RequestInProgressException`.
+    RequestInProgressException,
+    /// `ResourceInUseException`.
+    ResourceInUseException,
+    /// `ResourceNotFoundException`.
+    ResourceNotFoundException,
+    /// `ServiceQuotaExceededException`.
+    ServiceQuotaExceededException,
+    /// `TagPolicyException`.
+    TagPolicyException,
+    /// `ThrottlingException`.
+    ThrottlingException,
+    /// `TooManyTagsException`.
+    TooManyTagsException,
+    /// `ValidationException`.
+    ValidationException,
+}
+
+impl ErrorCode {
+    /// The code on the wire (`__type`, `Code`).
+    pub const fn code(self) -> &'static str {
+        match self {
+            ErrorCode::AccessDeniedException => "AccessDeniedException",
+            ErrorCode::ConflictException => "ConflictException",
+            ErrorCode::InternalServerException => "InternalServerException",
+            ErrorCode::InvalidArgsException => "InvalidArgsException",
+            ErrorCode::InvalidArnException => "InvalidArnException",
+            ErrorCode::InvalidDomainValidationOptionsException => "InvalidDomainValidationOptionsException",
+            ErrorCode::InvalidParameterException => "InvalidParameterException",
+            ErrorCode::InvalidStateException => "InvalidStateException",
+            ErrorCode::InvalidTagException => "InvalidTagException",
+            ErrorCode::LimitExceededException => "LimitExceededException",
+            ErrorCode::RequestInProgressException => "RequestInProgressException",
+            ErrorCode::ResourceInUseException => "ResourceInUseException",
+            ErrorCode::ResourceNotFoundException => "ResourceNotFoundException",
+            ErrorCode::ServiceQuotaExceededException => "ServiceQuotaExceededException",
+            ErrorCode::TagPolicyException => "TagPolicyException",
+            ErrorCode::ThrottlingException => "ThrottlingException",
+            ErrorCode::TooManyTagsException => "TooManyTagsException",
+            ErrorCode::ValidationException => "ValidationException",
+        }
+    }
+
+    /// AWS's HTTP status for it.
+    pub const fn status(self) -> u16 {
+        match self {
+            ErrorCode::AccessDeniedException => 400,
+            ErrorCode::ConflictException => 400,
+            ErrorCode::InternalServerException => 500,
+            ErrorCode::InvalidArgsException => 400,
+            ErrorCode::InvalidArnException => 400,
+            ErrorCode::InvalidDomainValidationOptionsException => 400,
+            ErrorCode::InvalidParameterException => 400,
+            ErrorCode::InvalidStateException => 400,
+            ErrorCode::InvalidTagException => 400,
+            ErrorCode::LimitExceededException => 400,
+            ErrorCode::RequestInProgressException => 400,
+            ErrorCode::ResourceInUseException => 400,
+            ErrorCode::ResourceNotFoundException => 400,
+            ErrorCode::ServiceQuotaExceededException => 400,
+            ErrorCode::TagPolicyException => 400,
+            ErrorCode::ThrottlingException => 400,
+            ErrorCode::TooManyTagsException => 400,
+            ErrorCode::ValidationException => 400,
+        }
+    }
+
+    /// The error with `message`.
+    pub fn err(self, message: impl Into<String>) -> rampart_protocol::AwsError {
+        rampart_protocol::AwsError::new(self.code(), self.status(), message)
+    }
+}

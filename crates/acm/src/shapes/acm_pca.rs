@@ -1278,3 +1278,102 @@ impl std::fmt::Debug for Validity {
     }
 }
 
+/// The errors the `acm-pca` model declares, with AWS's wire code and HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// `CertificateMismatchException`.
+    CertificateMismatchException,
+    /// `ConcurrentModificationException`.
+    ConcurrentModificationException,
+    /// `InvalidArgsException`.
+    InvalidArgsException,
+    /// `InvalidArnException`.
+    InvalidArnException,
+    /// `InvalidNextTokenException`.
+    InvalidNextTokenException,
+    /// `InvalidPolicyException`.
+    InvalidPolicyException,
+    /// `InvalidRequestException`.
+    InvalidRequestException,
+    /// `InvalidStateException`.
+    InvalidStateException,
+    /// `InvalidTagException`.
+    InvalidTagException,
+    /// `LimitExceededException`.
+    LimitExceededException,
+    /// `LockoutPreventedException`.
+    LockoutPreventedException,
+    /// `MalformedCSRException`.
+    MalformedCSRException,
+    /// `MalformedCertificateException`.
+    MalformedCertificateException,
+    /// `PermissionAlreadyExistsException`.
+    PermissionAlreadyExistsException,
+    /// `RequestAlreadyProcessedException`.
+    RequestAlreadyProcessedException,
+    /// `RequestFailedException`.
+    RequestFailedException,
+    /// `RequestInProgressException`.
+    RequestInProgressException,
+    /// `ResourceNotFoundException`.
+    ResourceNotFoundException,
+    /// `TooManyTagsException`.
+    TooManyTagsException,
+}
+
+impl ErrorCode {
+    /// The code on the wire (`__type`, `Code`).
+    pub const fn code(self) -> &'static str {
+        match self {
+            ErrorCode::CertificateMismatchException => "CertificateMismatchException",
+            ErrorCode::ConcurrentModificationException => "ConcurrentModificationException",
+            ErrorCode::InvalidArgsException => "InvalidArgsException",
+            ErrorCode::InvalidArnException => "InvalidArnException",
+            ErrorCode::InvalidNextTokenException => "InvalidNextTokenException",
+            ErrorCode::InvalidPolicyException => "InvalidPolicyException",
+            ErrorCode::InvalidRequestException => "InvalidRequestException",
+            ErrorCode::InvalidStateException => "InvalidStateException",
+            ErrorCode::InvalidTagException => "InvalidTagException",
+            ErrorCode::LimitExceededException => "LimitExceededException",
+            ErrorCode::LockoutPreventedException => "LockoutPreventedException",
+            ErrorCode::MalformedCSRException => "MalformedCSRException",
+            ErrorCode::MalformedCertificateException => "MalformedCertificateException",
+            ErrorCode::PermissionAlreadyExistsException => "PermissionAlreadyExistsException",
+            ErrorCode::RequestAlreadyProcessedException => "RequestAlreadyProcessedException",
+            ErrorCode::RequestFailedException => "RequestFailedException",
+            ErrorCode::RequestInProgressException => "RequestInProgressException",
+            ErrorCode::ResourceNotFoundException => "ResourceNotFoundException",
+            ErrorCode::TooManyTagsException => "TooManyTagsException",
+        }
+    }
+
+    /// AWS's HTTP status for it.
+    pub const fn status(self) -> u16 {
+        match self {
+            ErrorCode::CertificateMismatchException => 400,
+            ErrorCode::ConcurrentModificationException => 400,
+            ErrorCode::InvalidArgsException => 400,
+            ErrorCode::InvalidArnException => 400,
+            ErrorCode::InvalidNextTokenException => 400,
+            ErrorCode::InvalidPolicyException => 400,
+            ErrorCode::InvalidRequestException => 400,
+            ErrorCode::InvalidStateException => 400,
+            ErrorCode::InvalidTagException => 400,
+            ErrorCode::LimitExceededException => 400,
+            ErrorCode::LockoutPreventedException => 400,
+            ErrorCode::MalformedCSRException => 400,
+            ErrorCode::MalformedCertificateException => 400,
+            ErrorCode::PermissionAlreadyExistsException => 400,
+            ErrorCode::RequestAlreadyProcessedException => 400,
+            ErrorCode::RequestFailedException => 400,
+            ErrorCode::RequestInProgressException => 400,
+            ErrorCode::ResourceNotFoundException => 400,
+            ErrorCode::TooManyTagsException => 400,
+        }
+    }
+
+    /// The error with `message`.
+    pub fn err(self, message: impl Into<String>) -> rampart_protocol::AwsError {
+        rampart_protocol::AwsError::new(self.code(), self.status(), message)
+    }
+}

@@ -3600,3 +3600,370 @@ impl std::fmt::Debug for Widget {
     }
 }
 
+/// The errors the `cloudtrail` model declares, with AWS's wire code and HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// `AccessDeniedException`.
+    AccessDeniedException,
+    /// `AccountHasOngoingImportException`.
+    AccountHasOngoingImportException,
+    /// `AccountNotFoundException`.
+    AccountNotFoundException,
+    /// `AccountNotRegisteredException`.
+    AccountNotRegisteredException,
+    /// `AccountRegisteredException`.
+    AccountRegisteredException,
+    /// `CannotDelegateManagementAccountException`.
+    CannotDelegateManagementAccountException,
+    /// `ChannelARNInvalidException`.
+    ChannelARNInvalidException,
+    /// `ChannelAlreadyExistsException`.
+    ChannelAlreadyExistsException,
+    /// `ChannelExistsForEDSException`.
+    ChannelExistsForEDSException,
+    /// `ChannelMaxLimitExceededException`.
+    ChannelMaxLimitExceededException,
+    /// `ChannelNotFoundException`.
+    ChannelNotFoundException,
+    /// `CloudTrailARNInvalidException`.
+    CloudTrailARNInvalidException,
+    /// `CloudTrailAccessNotEnabledException`.
+    CloudTrailAccessNotEnabledException,
+    /// `CloudTrailInvalidClientTokenIdException`.
+    CloudTrailInvalidClientTokenIdException,
+    /// `CloudWatchLogsDeliveryUnavailableException`.
+    CloudWatchLogsDeliveryUnavailableException,
+    /// `ConcurrentModificationException`.
+    ConcurrentModificationException,
+    /// `ConflictException`.
+    ConflictException,
+    /// `DelegatedAdminAccountLimitExceededException`.
+    DelegatedAdminAccountLimitExceededException,
+    /// `EventDataStoreARNInvalidException`.
+    EventDataStoreARNInvalidException,
+    /// `EventDataStoreAlreadyExistsException`.
+    EventDataStoreAlreadyExistsException,
+    /// `EventDataStoreFederationEnabledException`.
+    EventDataStoreFederationEnabledException,
+    /// `EventDataStoreHasOngoingImportException`.
+    EventDataStoreHasOngoingImportException,
+    /// `EventDataStoreMaxLimitExceededException`.
+    EventDataStoreMaxLimitExceededException,
+    /// `EventDataStoreNotFoundException`.
+    EventDataStoreNotFoundException,
+    /// `EventDataStoreTerminationProtectedException`.
+    EventDataStoreTerminationProtectedException,
+    /// `GenerateResponseException`.
+    GenerateResponseException,
+    /// `ImportNotFoundException`.
+    ImportNotFoundException,
+    /// `InactiveEventDataStoreException`.
+    InactiveEventDataStoreException,
+    /// `InactiveQueryException`.
+    InactiveQueryException,
+    /// `InsightNotEnabledException`.
+    InsightNotEnabledException,
+    /// `InsufficientDependencyServiceAccessPermissionException`.
+    InsufficientDependencyServiceAccessPermissionException,
+    /// `InsufficientEncryptionPolicyException`.
+    InsufficientEncryptionPolicyException,
+    /// `InsufficientIAMAccessPermissionException`.
+    InsufficientIAMAccessPermissionException,
+    /// `InsufficientS3BucketPolicyException`.
+    InsufficientS3BucketPolicyException,
+    /// `InsufficientSnsTopicPolicyException`.
+    InsufficientSnsTopicPolicyException,
+    /// `InvalidCloudWatchLogsLogGroupArnException`.
+    InvalidCloudWatchLogsLogGroupArnException,
+    /// `InvalidCloudWatchLogsRoleArnException`.
+    InvalidCloudWatchLogsRoleArnException,
+    /// `InvalidDateRangeException`.
+    InvalidDateRangeException,
+    /// `InvalidEventCategoryException`.
+    InvalidEventCategoryException,
+    /// `InvalidEventDataStoreCategoryException`.
+    InvalidEventDataStoreCategoryException,
+    /// `InvalidEventDataStoreStatusException`.
+    InvalidEventDataStoreStatusException,
+    /// `InvalidEventSelectorsException`.
+    InvalidEventSelectorsException,
+    /// `InvalidHomeRegionException`.
+    InvalidHomeRegionException,
+    /// `InvalidImportSourceException`.
+    InvalidImportSourceException,
+    /// `InvalidInsightSelectorsException`.
+    InvalidInsightSelectorsException,
+    /// `InvalidKmsKeyIdException`.
+    InvalidKmsKeyIdException,
+    /// `InvalidLookupAttributesException`.
+    InvalidLookupAttributesException,
+    /// `InvalidMaxResultsException`.
+    InvalidMaxResultsException,
+    /// `InvalidNextTokenException`.
+    InvalidNextTokenException,
+    /// `InvalidParameterCombinationException`.
+    InvalidParameterCombinationException,
+    /// `InvalidParameterException`.
+    InvalidParameterException,
+    /// `InvalidQueryStatementException`.
+    InvalidQueryStatementException,
+    /// `InvalidQueryStatusException`.
+    InvalidQueryStatusException,
+    /// `InvalidS3BucketNameException`.
+    InvalidS3BucketNameException,
+    /// `InvalidS3PrefixException`.
+    InvalidS3PrefixException,
+    /// `InvalidSnsTopicNameException`.
+    InvalidSnsTopicNameException,
+    /// `InvalidSourceException`.
+    InvalidSourceException,
+    /// `InvalidTagParameterException`.
+    InvalidTagParameterException,
+    /// `InvalidTimeRangeException`.
+    InvalidTimeRangeException,
+    /// `InvalidTokenException`.
+    InvalidTokenException,
+    /// `InvalidTrailNameException`.
+    InvalidTrailNameException,
+    /// `KmsException`.
+    KmsException,
+    /// `KmsKeyDisabledException`.
+    KmsKeyDisabledException,
+    /// `KmsKeyNotFoundException`.
+    KmsKeyNotFoundException,
+    /// `MaxConcurrentQueriesException`.
+    MaxConcurrentQueriesException,
+    /// `MaximumNumberOfTrailsExceededException`.
+    MaximumNumberOfTrailsExceededException,
+    /// `NoManagementAccountSLRExistsException`.
+    NoManagementAccountSLRExistsException,
+    /// `NotOrganizationManagementAccountException`.
+    NotOrganizationManagementAccountException,
+    /// `NotOrganizationMasterAccountException`.
+    NotOrganizationMasterAccountException,
+    /// `OperationNotPermittedException`.
+    OperationNotPermittedException,
+    /// `OrganizationNotInAllFeaturesModeException`.
+    OrganizationNotInAllFeaturesModeException,
+    /// `OrganizationsNotInUseException`.
+    OrganizationsNotInUseException,
+    /// `QueryIdNotFoundException`.
+    QueryIdNotFoundException,
+    /// `ResourceARNNotValidException`.
+    ResourceARNNotValidException,
+    /// `ResourceNotFoundException`.
+    ResourceNotFoundException,
+    /// `ResourcePolicyNotFoundException`.
+    ResourcePolicyNotFoundException,
+    /// `ResourcePolicyNotValidException`.
+    ResourcePolicyNotValidException,
+    /// `ResourceTypeNotSupportedException`.
+    ResourceTypeNotSupportedException,
+    /// `S3BucketDoesNotExistException`.
+    S3BucketDoesNotExistException,
+    /// `ServiceQuotaExceededException`.
+    ServiceQuotaExceededException,
+    /// `TagsLimitExceededException`.
+    TagsLimitExceededException,
+    /// `ThrottlingException`.
+    ThrottlingException,
+    /// `TrailAlreadyExistsException`.
+    TrailAlreadyExistsException,
+    /// `TrailNotFoundException`.
+    TrailNotFoundException,
+    /// `TrailNotProvidedException`.
+    TrailNotProvidedException,
+    /// `UnsupportedOperationException`.
+    UnsupportedOperationException,
+}
+
+impl ErrorCode {
+    /// The code on the wire (`__type`, `Code`).
+    pub const fn code(self) -> &'static str {
+        match self {
+            ErrorCode::AccessDeniedException => "AccessDeniedException",
+            ErrorCode::AccountHasOngoingImportException => "AccountHasOngoingImportException",
+            ErrorCode::AccountNotFoundException => "AccountNotFoundException",
+            ErrorCode::AccountNotRegisteredException => "AccountNotRegisteredException",
+            ErrorCode::AccountRegisteredException => "AccountRegisteredException",
+            ErrorCode::CannotDelegateManagementAccountException => "CannotDelegateManagementAccountException",
+            ErrorCode::ChannelARNInvalidException => "ChannelARNInvalidException",
+            ErrorCode::ChannelAlreadyExistsException => "ChannelAlreadyExistsException",
+            ErrorCode::ChannelExistsForEDSException => "ChannelExistsForEDSException",
+            ErrorCode::ChannelMaxLimitExceededException => "ChannelMaxLimitExceededException",
+            ErrorCode::ChannelNotFoundException => "ChannelNotFoundException",
+            ErrorCode::CloudTrailARNInvalidException => "CloudTrailARNInvalidException",
+            ErrorCode::CloudTrailAccessNotEnabledException => "CloudTrailAccessNotEnabledException",
+            ErrorCode::CloudTrailInvalidClientTokenIdException => "CloudTrailInvalidClientTokenIdException",
+            ErrorCode::CloudWatchLogsDeliveryUnavailableException => "CloudWatchLogsDeliveryUnavailableException",
+            ErrorCode::ConcurrentModificationException => "ConcurrentModificationException",
+            ErrorCode::ConflictException => "ConflictException",
+            ErrorCode::DelegatedAdminAccountLimitExceededException => "DelegatedAdminAccountLimitExceededException",
+            ErrorCode::EventDataStoreARNInvalidException => "EventDataStoreARNInvalidException",
+            ErrorCode::EventDataStoreAlreadyExistsException => "EventDataStoreAlreadyExistsException",
+            ErrorCode::EventDataStoreFederationEnabledException => "EventDataStoreFederationEnabledException",
+            ErrorCode::EventDataStoreHasOngoingImportException => "EventDataStoreHasOngoingImportException",
+            ErrorCode::EventDataStoreMaxLimitExceededException => "EventDataStoreMaxLimitExceededException",
+            ErrorCode::EventDataStoreNotFoundException => "EventDataStoreNotFoundException",
+            ErrorCode::EventDataStoreTerminationProtectedException => "EventDataStoreTerminationProtectedException",
+            ErrorCode::GenerateResponseException => "GenerateResponseException",
+            ErrorCode::ImportNotFoundException => "ImportNotFoundException",
+            ErrorCode::InactiveEventDataStoreException => "InactiveEventDataStoreException",
+            ErrorCode::InactiveQueryException => "InactiveQueryException",
+            ErrorCode::InsightNotEnabledException => "InsightNotEnabledException",
+            ErrorCode::InsufficientDependencyServiceAccessPermissionException => "InsufficientDependencyServiceAccessPermissionException",
+            ErrorCode::InsufficientEncryptionPolicyException => "InsufficientEncryptionPolicyException",
+            ErrorCode::InsufficientIAMAccessPermissionException => "InsufficientIAMAccessPermissionException",
+            ErrorCode::InsufficientS3BucketPolicyException => "InsufficientS3BucketPolicyException",
+            ErrorCode::InsufficientSnsTopicPolicyException => "InsufficientSnsTopicPolicyException",
+            ErrorCode::InvalidCloudWatchLogsLogGroupArnException => "InvalidCloudWatchLogsLogGroupArnException",
+            ErrorCode::InvalidCloudWatchLogsRoleArnException => "InvalidCloudWatchLogsRoleArnException",
+            ErrorCode::InvalidDateRangeException => "InvalidDateRangeException",
+            ErrorCode::InvalidEventCategoryException => "InvalidEventCategoryException",
+            ErrorCode::InvalidEventDataStoreCategoryException => "InvalidEventDataStoreCategoryException",
+            ErrorCode::InvalidEventDataStoreStatusException => "InvalidEventDataStoreStatusException",
+            ErrorCode::InvalidEventSelectorsException => "InvalidEventSelectorsException",
+            ErrorCode::InvalidHomeRegionException => "InvalidHomeRegionException",
+            ErrorCode::InvalidImportSourceException => "InvalidImportSourceException",
+            ErrorCode::InvalidInsightSelectorsException => "InvalidInsightSelectorsException",
+            ErrorCode::InvalidKmsKeyIdException => "InvalidKmsKeyIdException",
+            ErrorCode::InvalidLookupAttributesException => "InvalidLookupAttributesException",
+            ErrorCode::InvalidMaxResultsException => "InvalidMaxResultsException",
+            ErrorCode::InvalidNextTokenException => "InvalidNextTokenException",
+            ErrorCode::InvalidParameterCombinationException => "InvalidParameterCombinationException",
+            ErrorCode::InvalidParameterException => "InvalidParameterException",
+            ErrorCode::InvalidQueryStatementException => "InvalidQueryStatementException",
+            ErrorCode::InvalidQueryStatusException => "InvalidQueryStatusException",
+            ErrorCode::InvalidS3BucketNameException => "InvalidS3BucketNameException",
+            ErrorCode::InvalidS3PrefixException => "InvalidS3PrefixException",
+            ErrorCode::InvalidSnsTopicNameException => "InvalidSnsTopicNameException",
+            ErrorCode::InvalidSourceException => "InvalidSourceException",
+            ErrorCode::InvalidTagParameterException => "InvalidTagParameterException",
+            ErrorCode::InvalidTimeRangeException => "InvalidTimeRangeException",
+            ErrorCode::InvalidTokenException => "InvalidTokenException",
+            ErrorCode::InvalidTrailNameException => "InvalidTrailNameException",
+            ErrorCode::KmsException => "KmsException",
+            ErrorCode::KmsKeyDisabledException => "KmsKeyDisabledException",
+            ErrorCode::KmsKeyNotFoundException => "KmsKeyNotFoundException",
+            ErrorCode::MaxConcurrentQueriesException => "MaxConcurrentQueriesException",
+            ErrorCode::MaximumNumberOfTrailsExceededException => "MaximumNumberOfTrailsExceededException",
+            ErrorCode::NoManagementAccountSLRExistsException => "NoManagementAccountSLRExistsException",
+            ErrorCode::NotOrganizationManagementAccountException => "NotOrganizationManagementAccountException",
+            ErrorCode::NotOrganizationMasterAccountException => "NotOrganizationMasterAccountException",
+            ErrorCode::OperationNotPermittedException => "OperationNotPermittedException",
+            ErrorCode::OrganizationNotInAllFeaturesModeException => "OrganizationNotInAllFeaturesModeException",
+            ErrorCode::OrganizationsNotInUseException => "OrganizationsNotInUseException",
+            ErrorCode::QueryIdNotFoundException => "QueryIdNotFoundException",
+            ErrorCode::ResourceARNNotValidException => "ResourceARNNotValidException",
+            ErrorCode::ResourceNotFoundException => "ResourceNotFoundException",
+            ErrorCode::ResourcePolicyNotFoundException => "ResourcePolicyNotFoundException",
+            ErrorCode::ResourcePolicyNotValidException => "ResourcePolicyNotValidException",
+            ErrorCode::ResourceTypeNotSupportedException => "ResourceTypeNotSupportedException",
+            ErrorCode::S3BucketDoesNotExistException => "S3BucketDoesNotExistException",
+            ErrorCode::ServiceQuotaExceededException => "ServiceQuotaExceededException",
+            ErrorCode::TagsLimitExceededException => "TagsLimitExceededException",
+            ErrorCode::ThrottlingException => "ThrottlingException",
+            ErrorCode::TrailAlreadyExistsException => "TrailAlreadyExistsException",
+            ErrorCode::TrailNotFoundException => "TrailNotFoundException",
+            ErrorCode::TrailNotProvidedException => "TrailNotProvidedException",
+            ErrorCode::UnsupportedOperationException => "UnsupportedOperationException",
+        }
+    }
+
+    /// AWS's HTTP status for it.
+    pub const fn status(self) -> u16 {
+        match self {
+            ErrorCode::AccessDeniedException => 400,
+            ErrorCode::AccountHasOngoingImportException => 400,
+            ErrorCode::AccountNotFoundException => 400,
+            ErrorCode::AccountNotRegisteredException => 400,
+            ErrorCode::AccountRegisteredException => 400,
+            ErrorCode::CannotDelegateManagementAccountException => 400,
+            ErrorCode::ChannelARNInvalidException => 400,
+            ErrorCode::ChannelAlreadyExistsException => 400,
+            ErrorCode::ChannelExistsForEDSException => 400,
+            ErrorCode::ChannelMaxLimitExceededException => 400,
+            ErrorCode::ChannelNotFoundException => 400,
+            ErrorCode::CloudTrailARNInvalidException => 400,
+            ErrorCode::CloudTrailAccessNotEnabledException => 400,
+            ErrorCode::CloudTrailInvalidClientTokenIdException => 400,
+            ErrorCode::CloudWatchLogsDeliveryUnavailableException => 400,
+            ErrorCode::ConcurrentModificationException => 400,
+            ErrorCode::ConflictException => 400,
+            ErrorCode::DelegatedAdminAccountLimitExceededException => 400,
+            ErrorCode::EventDataStoreARNInvalidException => 400,
+            ErrorCode::EventDataStoreAlreadyExistsException => 400,
+            ErrorCode::EventDataStoreFederationEnabledException => 400,
+            ErrorCode::EventDataStoreHasOngoingImportException => 400,
+            ErrorCode::EventDataStoreMaxLimitExceededException => 400,
+            ErrorCode::EventDataStoreNotFoundException => 400,
+            ErrorCode::EventDataStoreTerminationProtectedException => 400,
+            ErrorCode::GenerateResponseException => 400,
+            ErrorCode::ImportNotFoundException => 400,
+            ErrorCode::InactiveEventDataStoreException => 400,
+            ErrorCode::InactiveQueryException => 400,
+            ErrorCode::InsightNotEnabledException => 400,
+            ErrorCode::InsufficientDependencyServiceAccessPermissionException => 400,
+            ErrorCode::InsufficientEncryptionPolicyException => 400,
+            ErrorCode::InsufficientIAMAccessPermissionException => 400,
+            ErrorCode::InsufficientS3BucketPolicyException => 400,
+            ErrorCode::InsufficientSnsTopicPolicyException => 400,
+            ErrorCode::InvalidCloudWatchLogsLogGroupArnException => 400,
+            ErrorCode::InvalidCloudWatchLogsRoleArnException => 400,
+            ErrorCode::InvalidDateRangeException => 400,
+            ErrorCode::InvalidEventCategoryException => 400,
+            ErrorCode::InvalidEventDataStoreCategoryException => 400,
+            ErrorCode::InvalidEventDataStoreStatusException => 400,
+            ErrorCode::InvalidEventSelectorsException => 400,
+            ErrorCode::InvalidHomeRegionException => 400,
+            ErrorCode::InvalidImportSourceException => 400,
+            ErrorCode::InvalidInsightSelectorsException => 400,
+            ErrorCode::InvalidKmsKeyIdException => 400,
+            ErrorCode::InvalidLookupAttributesException => 400,
+            ErrorCode::InvalidMaxResultsException => 400,
+            ErrorCode::InvalidNextTokenException => 400,
+            ErrorCode::InvalidParameterCombinationException => 400,
+            ErrorCode::InvalidParameterException => 400,
+            ErrorCode::InvalidQueryStatementException => 400,
+            ErrorCode::InvalidQueryStatusException => 400,
+            ErrorCode::InvalidS3BucketNameException => 400,
+            ErrorCode::InvalidS3PrefixException => 400,
+            ErrorCode::InvalidSnsTopicNameException => 400,
+            ErrorCode::InvalidSourceException => 400,
+            ErrorCode::InvalidTagParameterException => 400,
+            ErrorCode::InvalidTimeRangeException => 400,
+            ErrorCode::InvalidTokenException => 400,
+            ErrorCode::InvalidTrailNameException => 400,
+            ErrorCode::KmsException => 400,
+            ErrorCode::KmsKeyDisabledException => 400,
+            ErrorCode::KmsKeyNotFoundException => 400,
+            ErrorCode::MaxConcurrentQueriesException => 400,
+            ErrorCode::MaximumNumberOfTrailsExceededException => 400,
+            ErrorCode::NoManagementAccountSLRExistsException => 400,
+            ErrorCode::NotOrganizationManagementAccountException => 400,
+            ErrorCode::NotOrganizationMasterAccountException => 400,
+            ErrorCode::OperationNotPermittedException => 400,
+            ErrorCode::OrganizationNotInAllFeaturesModeException => 400,
+            ErrorCode::OrganizationsNotInUseException => 400,
+            ErrorCode::QueryIdNotFoundException => 400,
+            ErrorCode::ResourceARNNotValidException => 400,
+            ErrorCode::ResourceNotFoundException => 400,
+            ErrorCode::ResourcePolicyNotFoundException => 400,
+            ErrorCode::ResourcePolicyNotValidException => 400,
+            ErrorCode::ResourceTypeNotSupportedException => 400,
+            ErrorCode::S3BucketDoesNotExistException => 400,
+            ErrorCode::ServiceQuotaExceededException => 400,
+            ErrorCode::TagsLimitExceededException => 400,
+            ErrorCode::ThrottlingException => 400,
+            ErrorCode::TrailAlreadyExistsException => 400,
+            ErrorCode::TrailNotFoundException => 400,
+            ErrorCode::TrailNotProvidedException => 400,
+            ErrorCode::UnsupportedOperationException => 400,
+        }
+    }
+
+    /// The error with `message`.
+    pub fn err(self, message: impl Into<String>) -> rampart_protocol::AwsError {
+        rampart_protocol::AwsError::new(self.code(), self.status(), message)
+    }
+}

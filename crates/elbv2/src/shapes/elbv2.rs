@@ -3261,3 +3261,250 @@ impl std::fmt::Debug for ZonalCapacityReservationState {
     }
 }
 
+/// The errors the `elbv2` model declares, with AWS's wire code and HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// `ALPNPolicyNotFound`.
+    ALPNPolicyNotSupportedException,
+    /// `AllocationIdNotFound`.
+    AllocationIdNotFoundException,
+    /// `AvailabilityZoneNotSupported`.
+    AvailabilityZoneNotSupportedException,
+    /// `CaCertificatesBundleNotFound`.
+    CaCertificatesBundleNotFoundException,
+    /// `CapacityDecreaseRequestLimitExceeded`.
+    CapacityDecreaseRequestsLimitExceededException,
+    /// `CapacityReservationPending`.
+    CapacityReservationPendingException,
+    /// `CapacityUnitsLimitExceeded`.
+    CapacityUnitsLimitExceededException,
+    /// `CertificateNotFound`.
+    CertificateNotFoundException,
+    /// `DeleteAssociationSameAccount`.
+    DeleteAssociationSameAccountException,
+    /// `DuplicateListener`.
+    DuplicateListenerException,
+    /// `DuplicateLoadBalancerName`.
+    DuplicateLoadBalancerNameException,
+    /// `DuplicateTagKeys`.
+    DuplicateTagKeysException,
+    /// `DuplicateTargetGroupName`.
+    DuplicateTargetGroupNameException,
+    /// `DuplicateTrustStoreName`.
+    DuplicateTrustStoreNameException,
+    /// `HealthUnavailable`.
+    HealthUnavailableException,
+    /// `IncompatibleProtocols`.
+    IncompatibleProtocolsException,
+    /// `InsufficientCapacity`.
+    InsufficientCapacityException,
+    /// `InvalidCaCertificatesBundle`.
+    InvalidCaCertificatesBundleException,
+    /// `InvalidConfigurationRequest`.
+    InvalidConfigurationRequestException,
+    /// `InvalidLoadBalancerAction`.
+    InvalidLoadBalancerActionException,
+    /// `InvalidRevocationContent`.
+    InvalidRevocationContentException,
+    /// `InvalidScheme`.
+    InvalidSchemeException,
+    /// `InvalidSecurityGroup`.
+    InvalidSecurityGroupException,
+    /// `InvalidSubnet`.
+    InvalidSubnetException,
+    /// `InvalidTarget`.
+    InvalidTargetException,
+    /// `ListenerNotFound`.
+    ListenerNotFoundException,
+    /// `LoadBalancerNotFound`.
+    LoadBalancerNotFoundException,
+    /// `OperationNotPermitted`.
+    OperationNotPermittedException,
+    /// `PriorRequestNotComplete`.
+    PriorRequestNotCompleteException,
+    /// `PriorityInUse`.
+    PriorityInUseException,
+    /// `ResourceInUse`.
+    ResourceInUseException,
+    /// `ResourceNotFound`.
+    ResourceNotFoundException,
+    /// `RevocationContentNotFound`.
+    RevocationContentNotFoundException,
+    /// `RevocationIdNotFound`.
+    RevocationIdNotFoundException,
+    /// `RuleNotFound`.
+    RuleNotFoundException,
+    /// `SSLPolicyNotFound`.
+    SSLPolicyNotFoundException,
+    /// `SubnetNotFound`.
+    SubnetNotFoundException,
+    /// `TargetGroupAssociationLimit`.
+    TargetGroupAssociationLimitException,
+    /// `TargetGroupNotFound`.
+    TargetGroupNotFoundException,
+    /// `TooManyActions`.
+    TooManyActionsException,
+    /// `TooManyCertificates`.
+    TooManyCertificatesException,
+    /// `TooManyListeners`.
+    TooManyListenersException,
+    /// `TooManyLoadBalancers`.
+    TooManyLoadBalancersException,
+    /// `TooManyRegistrationsForTargetId`.
+    TooManyRegistrationsForTargetIdException,
+    /// `TooManyRules`.
+    TooManyRulesException,
+    /// `TooManyTags`.
+    TooManyTagsException,
+    /// `TooManyTargetGroups`.
+    TooManyTargetGroupsException,
+    /// `TooManyTargets`.
+    TooManyTargetsException,
+    /// `TooManyTrustStoreRevocationEntries`.
+    TooManyTrustStoreRevocationEntriesException,
+    /// `TooManyTrustStores`.
+    TooManyTrustStoresException,
+    /// `TooManyUniqueTargetGroupsPerLoadBalancer`.
+    TooManyUniqueTargetGroupsPerLoadBalancerException,
+    /// `AssociationNotFound`.
+    TrustStoreAssociationNotFoundException,
+    /// `TrustStoreInUse`.
+    TrustStoreInUseException,
+    /// `TrustStoreNotFound`.
+    TrustStoreNotFoundException,
+    /// `TrustStoreNotReady`.
+    TrustStoreNotReadyException,
+    /// `UnsupportedProtocol`.
+    UnsupportedProtocolException,
+}
+
+impl ErrorCode {
+    /// The code on the wire (`__type`, `Code`).
+    pub const fn code(self) -> &'static str {
+        match self {
+            ErrorCode::ALPNPolicyNotSupportedException => "ALPNPolicyNotFound",
+            ErrorCode::AllocationIdNotFoundException => "AllocationIdNotFound",
+            ErrorCode::AvailabilityZoneNotSupportedException => "AvailabilityZoneNotSupported",
+            ErrorCode::CaCertificatesBundleNotFoundException => "CaCertificatesBundleNotFound",
+            ErrorCode::CapacityDecreaseRequestsLimitExceededException => "CapacityDecreaseRequestLimitExceeded",
+            ErrorCode::CapacityReservationPendingException => "CapacityReservationPending",
+            ErrorCode::CapacityUnitsLimitExceededException => "CapacityUnitsLimitExceeded",
+            ErrorCode::CertificateNotFoundException => "CertificateNotFound",
+            ErrorCode::DeleteAssociationSameAccountException => "DeleteAssociationSameAccount",
+            ErrorCode::DuplicateListenerException => "DuplicateListener",
+            ErrorCode::DuplicateLoadBalancerNameException => "DuplicateLoadBalancerName",
+            ErrorCode::DuplicateTagKeysException => "DuplicateTagKeys",
+            ErrorCode::DuplicateTargetGroupNameException => "DuplicateTargetGroupName",
+            ErrorCode::DuplicateTrustStoreNameException => "DuplicateTrustStoreName",
+            ErrorCode::HealthUnavailableException => "HealthUnavailable",
+            ErrorCode::IncompatibleProtocolsException => "IncompatibleProtocols",
+            ErrorCode::InsufficientCapacityException => "InsufficientCapacity",
+            ErrorCode::InvalidCaCertificatesBundleException => "InvalidCaCertificatesBundle",
+            ErrorCode::InvalidConfigurationRequestException => "InvalidConfigurationRequest",
+            ErrorCode::InvalidLoadBalancerActionException => "InvalidLoadBalancerAction",
+            ErrorCode::InvalidRevocationContentException => "InvalidRevocationContent",
+            ErrorCode::InvalidSchemeException => "InvalidScheme",
+            ErrorCode::InvalidSecurityGroupException => "InvalidSecurityGroup",
+            ErrorCode::InvalidSubnetException => "InvalidSubnet",
+            ErrorCode::InvalidTargetException => "InvalidTarget",
+            ErrorCode::ListenerNotFoundException => "ListenerNotFound",
+            ErrorCode::LoadBalancerNotFoundException => "LoadBalancerNotFound",
+            ErrorCode::OperationNotPermittedException => "OperationNotPermitted",
+            ErrorCode::PriorRequestNotCompleteException => "PriorRequestNotComplete",
+            ErrorCode::PriorityInUseException => "PriorityInUse",
+            ErrorCode::ResourceInUseException => "ResourceInUse",
+            ErrorCode::ResourceNotFoundException => "ResourceNotFound",
+            ErrorCode::RevocationContentNotFoundException => "RevocationContentNotFound",
+            ErrorCode::RevocationIdNotFoundException => "RevocationIdNotFound",
+            ErrorCode::RuleNotFoundException => "RuleNotFound",
+            ErrorCode::SSLPolicyNotFoundException => "SSLPolicyNotFound",
+            ErrorCode::SubnetNotFoundException => "SubnetNotFound",
+            ErrorCode::TargetGroupAssociationLimitException => "TargetGroupAssociationLimit",
+            ErrorCode::TargetGroupNotFoundException => "TargetGroupNotFound",
+            ErrorCode::TooManyActionsException => "TooManyActions",
+            ErrorCode::TooManyCertificatesException => "TooManyCertificates",
+            ErrorCode::TooManyListenersException => "TooManyListeners",
+            ErrorCode::TooManyLoadBalancersException => "TooManyLoadBalancers",
+            ErrorCode::TooManyRegistrationsForTargetIdException => "TooManyRegistrationsForTargetId",
+            ErrorCode::TooManyRulesException => "TooManyRules",
+            ErrorCode::TooManyTagsException => "TooManyTags",
+            ErrorCode::TooManyTargetGroupsException => "TooManyTargetGroups",
+            ErrorCode::TooManyTargetsException => "TooManyTargets",
+            ErrorCode::TooManyTrustStoreRevocationEntriesException => "TooManyTrustStoreRevocationEntries",
+            ErrorCode::TooManyTrustStoresException => "TooManyTrustStores",
+            ErrorCode::TooManyUniqueTargetGroupsPerLoadBalancerException => "TooManyUniqueTargetGroupsPerLoadBalancer",
+            ErrorCode::TrustStoreAssociationNotFoundException => "AssociationNotFound",
+            ErrorCode::TrustStoreInUseException => "TrustStoreInUse",
+            ErrorCode::TrustStoreNotFoundException => "TrustStoreNotFound",
+            ErrorCode::TrustStoreNotReadyException => "TrustStoreNotReady",
+            ErrorCode::UnsupportedProtocolException => "UnsupportedProtocol",
+        }
+    }
+
+    /// AWS's HTTP status for it.
+    pub const fn status(self) -> u16 {
+        match self {
+            ErrorCode::ALPNPolicyNotSupportedException => 400,
+            ErrorCode::AllocationIdNotFoundException => 400,
+            ErrorCode::AvailabilityZoneNotSupportedException => 400,
+            ErrorCode::CaCertificatesBundleNotFoundException => 400,
+            ErrorCode::CapacityDecreaseRequestsLimitExceededException => 400,
+            ErrorCode::CapacityReservationPendingException => 400,
+            ErrorCode::CapacityUnitsLimitExceededException => 400,
+            ErrorCode::CertificateNotFoundException => 400,
+            ErrorCode::DeleteAssociationSameAccountException => 400,
+            ErrorCode::DuplicateListenerException => 400,
+            ErrorCode::DuplicateLoadBalancerNameException => 400,
+            ErrorCode::DuplicateTagKeysException => 400,
+            ErrorCode::DuplicateTargetGroupNameException => 400,
+            ErrorCode::DuplicateTrustStoreNameException => 400,
+            ErrorCode::HealthUnavailableException => 500,
+            ErrorCode::IncompatibleProtocolsException => 400,
+            ErrorCode::InsufficientCapacityException => 500,
+            ErrorCode::InvalidCaCertificatesBundleException => 400,
+            ErrorCode::InvalidConfigurationRequestException => 400,
+            ErrorCode::InvalidLoadBalancerActionException => 400,
+            ErrorCode::InvalidRevocationContentException => 400,
+            ErrorCode::InvalidSchemeException => 400,
+            ErrorCode::InvalidSecurityGroupException => 400,
+            ErrorCode::InvalidSubnetException => 400,
+            ErrorCode::InvalidTargetException => 400,
+            ErrorCode::ListenerNotFoundException => 400,
+            ErrorCode::LoadBalancerNotFoundException => 400,
+            ErrorCode::OperationNotPermittedException => 400,
+            ErrorCode::PriorRequestNotCompleteException => 429,
+            ErrorCode::PriorityInUseException => 400,
+            ErrorCode::ResourceInUseException => 400,
+            ErrorCode::ResourceNotFoundException => 400,
+            ErrorCode::RevocationContentNotFoundException => 400,
+            ErrorCode::RevocationIdNotFoundException => 400,
+            ErrorCode::RuleNotFoundException => 400,
+            ErrorCode::SSLPolicyNotFoundException => 400,
+            ErrorCode::SubnetNotFoundException => 400,
+            ErrorCode::TargetGroupAssociationLimitException => 400,
+            ErrorCode::TargetGroupNotFoundException => 400,
+            ErrorCode::TooManyActionsException => 400,
+            ErrorCode::TooManyCertificatesException => 400,
+            ErrorCode::TooManyListenersException => 400,
+            ErrorCode::TooManyLoadBalancersException => 400,
+            ErrorCode::TooManyRegistrationsForTargetIdException => 400,
+            ErrorCode::TooManyRulesException => 400,
+            ErrorCode::TooManyTagsException => 400,
+            ErrorCode::TooManyTargetGroupsException => 400,
+            ErrorCode::TooManyTargetsException => 400,
+            ErrorCode::TooManyTrustStoreRevocationEntriesException => 400,
+            ErrorCode::TooManyTrustStoresException => 400,
+            ErrorCode::TooManyUniqueTargetGroupsPerLoadBalancerException => 400,
+            ErrorCode::TrustStoreAssociationNotFoundException => 400,
+            ErrorCode::TrustStoreInUseException => 400,
+            ErrorCode::TrustStoreNotFoundException => 400,
+            ErrorCode::TrustStoreNotReadyException => 400,
+            ErrorCode::UnsupportedProtocolException => 400,
+        }
+    }
+
+    /// The error with `message`.
+    pub fn err(self, message: impl Into<String>) -> rampart_protocol::AwsError {
+        rampart_protocol::AwsError::new(self.code(), self.status(), message)
+    }
+}

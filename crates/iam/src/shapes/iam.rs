@@ -7128,3 +7128,178 @@ impl std::fmt::Debug for VirtualMFADevice {
     }
 }
 
+/// The errors the `iam` model declares, with AWS's wire code and HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// `AccountNotManagementOrDelegatedAdministratorException`.
+    AccountNotManagementOrDelegatedAdministratorException,
+    /// `CallerIsNotManagementAccountException`.
+    CallerIsNotManagementAccountException,
+    /// `ConcurrentModification`.
+    ConcurrentModificationException,
+    /// `ReportExpired`.
+    CredentialReportExpiredException,
+    /// `ReportNotPresent`.
+    CredentialReportNotPresentException,
+    /// `ReportInProgress`.
+    CredentialReportNotReadyException,
+    /// `DeleteConflict`.
+    DeleteConflictException,
+    /// `DuplicateCertificate`.
+    DuplicateCertificateException,
+    /// `DuplicateSSHPublicKey`.
+    DuplicateSSHPublicKeyException,
+    /// `EntityAlreadyExists`.
+    EntityAlreadyExistsException,
+    /// `EntityTemporarilyUnmodifiable`.
+    EntityTemporarilyUnmodifiableException,
+    /// `FeatureDisabled`.
+    FeatureDisabledException,
+    /// `FeatureEnabled`.
+    FeatureEnabledException,
+    /// `InvalidAuthenticationCode`.
+    InvalidAuthenticationCodeException,
+    /// `InvalidCertificate`.
+    InvalidCertificateException,
+    /// `InvalidInput`.
+    InvalidInputException,
+    /// `InvalidPublicKey`.
+    InvalidPublicKeyException,
+    /// `InvalidUserType`.
+    InvalidUserTypeException,
+    /// `KeyPairMismatch`.
+    KeyPairMismatchException,
+    /// `LimitExceeded`.
+    LimitExceededException,
+    /// `MalformedCertificate`.
+    MalformedCertificateException,
+    /// `MalformedPolicyDocument`.
+    MalformedPolicyDocumentException,
+    /// `NameConflict`.
+    NameConflictException,
+    /// `NoSuchEntity`.
+    NoSuchEntityException,
+    /// `OpenIdIdpCommunicationError`.
+    OpenIdIdpCommunicationErrorException,
+    /// `OrganizationNotFoundException`.
+    OrganizationNotFoundException,
+    /// `OrganizationNotInAllFeaturesModeException`.
+    OrganizationNotInAllFeaturesModeException,
+    /// `PasswordPolicyViolation`.
+    PasswordPolicyViolationException,
+    /// `PolicyEvaluation`.
+    PolicyEvaluationException,
+    /// `PolicyNotAttachable`.
+    PolicyNotAttachableException,
+    /// `ReportGenerationLimitExceeded`.
+    ReportGenerationLimitExceededException,
+    /// `RoleModified`.
+    RoleModifiedException,
+    /// `RoleTemplateDisabled`.
+    RoleTemplateDisabledException,
+    /// `ServiceAccessNotEnabledException`.
+    ServiceAccessNotEnabledException,
+    /// `ServiceFailure`.
+    ServiceFailureException,
+    /// `NotSupportedService`.
+    ServiceNotSupportedException,
+    /// `UnmodifiableEntity`.
+    UnmodifiableEntityException,
+    /// `UnrecognizedPublicKeyEncoding`.
+    UnrecognizedPublicKeyEncodingException,
+}
+
+impl ErrorCode {
+    /// The code on the wire (`__type`, `Code`).
+    pub const fn code(self) -> &'static str {
+        match self {
+            ErrorCode::AccountNotManagementOrDelegatedAdministratorException => "AccountNotManagementOrDelegatedAdministratorException",
+            ErrorCode::CallerIsNotManagementAccountException => "CallerIsNotManagementAccountException",
+            ErrorCode::ConcurrentModificationException => "ConcurrentModification",
+            ErrorCode::CredentialReportExpiredException => "ReportExpired",
+            ErrorCode::CredentialReportNotPresentException => "ReportNotPresent",
+            ErrorCode::CredentialReportNotReadyException => "ReportInProgress",
+            ErrorCode::DeleteConflictException => "DeleteConflict",
+            ErrorCode::DuplicateCertificateException => "DuplicateCertificate",
+            ErrorCode::DuplicateSSHPublicKeyException => "DuplicateSSHPublicKey",
+            ErrorCode::EntityAlreadyExistsException => "EntityAlreadyExists",
+            ErrorCode::EntityTemporarilyUnmodifiableException => "EntityTemporarilyUnmodifiable",
+            ErrorCode::FeatureDisabledException => "FeatureDisabled",
+            ErrorCode::FeatureEnabledException => "FeatureEnabled",
+            ErrorCode::InvalidAuthenticationCodeException => "InvalidAuthenticationCode",
+            ErrorCode::InvalidCertificateException => "InvalidCertificate",
+            ErrorCode::InvalidInputException => "InvalidInput",
+            ErrorCode::InvalidPublicKeyException => "InvalidPublicKey",
+            ErrorCode::InvalidUserTypeException => "InvalidUserType",
+            ErrorCode::KeyPairMismatchException => "KeyPairMismatch",
+            ErrorCode::LimitExceededException => "LimitExceeded",
+            ErrorCode::MalformedCertificateException => "MalformedCertificate",
+            ErrorCode::MalformedPolicyDocumentException => "MalformedPolicyDocument",
+            ErrorCode::NameConflictException => "NameConflict",
+            ErrorCode::NoSuchEntityException => "NoSuchEntity",
+            ErrorCode::OpenIdIdpCommunicationErrorException => "OpenIdIdpCommunicationError",
+            ErrorCode::OrganizationNotFoundException => "OrganizationNotFoundException",
+            ErrorCode::OrganizationNotInAllFeaturesModeException => "OrganizationNotInAllFeaturesModeException",
+            ErrorCode::PasswordPolicyViolationException => "PasswordPolicyViolation",
+            ErrorCode::PolicyEvaluationException => "PolicyEvaluation",
+            ErrorCode::PolicyNotAttachableException => "PolicyNotAttachable",
+            ErrorCode::ReportGenerationLimitExceededException => "ReportGenerationLimitExceeded",
+            ErrorCode::RoleModifiedException => "RoleModified",
+            ErrorCode::RoleTemplateDisabledException => "RoleTemplateDisabled",
+            ErrorCode::ServiceAccessNotEnabledException => "ServiceAccessNotEnabledException",
+            ErrorCode::ServiceFailureException => "ServiceFailure",
+            ErrorCode::ServiceNotSupportedException => "NotSupportedService",
+            ErrorCode::UnmodifiableEntityException => "UnmodifiableEntity",
+            ErrorCode::UnrecognizedPublicKeyEncodingException => "UnrecognizedPublicKeyEncoding",
+        }
+    }
+
+    /// AWS's HTTP status for it.
+    pub const fn status(self) -> u16 {
+        match self {
+            ErrorCode::AccountNotManagementOrDelegatedAdministratorException => 400,
+            ErrorCode::CallerIsNotManagementAccountException => 400,
+            ErrorCode::ConcurrentModificationException => 409,
+            ErrorCode::CredentialReportExpiredException => 410,
+            ErrorCode::CredentialReportNotPresentException => 410,
+            ErrorCode::CredentialReportNotReadyException => 404,
+            ErrorCode::DeleteConflictException => 409,
+            ErrorCode::DuplicateCertificateException => 409,
+            ErrorCode::DuplicateSSHPublicKeyException => 400,
+            ErrorCode::EntityAlreadyExistsException => 409,
+            ErrorCode::EntityTemporarilyUnmodifiableException => 409,
+            ErrorCode::FeatureDisabledException => 404,
+            ErrorCode::FeatureEnabledException => 409,
+            ErrorCode::InvalidAuthenticationCodeException => 403,
+            ErrorCode::InvalidCertificateException => 400,
+            ErrorCode::InvalidInputException => 400,
+            ErrorCode::InvalidPublicKeyException => 400,
+            ErrorCode::InvalidUserTypeException => 400,
+            ErrorCode::KeyPairMismatchException => 400,
+            ErrorCode::LimitExceededException => 409,
+            ErrorCode::MalformedCertificateException => 400,
+            ErrorCode::MalformedPolicyDocumentException => 400,
+            ErrorCode::NameConflictException => 409,
+            ErrorCode::NoSuchEntityException => 404,
+            ErrorCode::OpenIdIdpCommunicationErrorException => 400,
+            ErrorCode::OrganizationNotFoundException => 400,
+            ErrorCode::OrganizationNotInAllFeaturesModeException => 400,
+            ErrorCode::PasswordPolicyViolationException => 400,
+            ErrorCode::PolicyEvaluationException => 500,
+            ErrorCode::PolicyNotAttachableException => 400,
+            ErrorCode::ReportGenerationLimitExceededException => 409,
+            ErrorCode::RoleModifiedException => 409,
+            ErrorCode::RoleTemplateDisabledException => 400,
+            ErrorCode::ServiceAccessNotEnabledException => 400,
+            ErrorCode::ServiceFailureException => 500,
+            ErrorCode::ServiceNotSupportedException => 404,
+            ErrorCode::UnmodifiableEntityException => 400,
+            ErrorCode::UnrecognizedPublicKeyEncodingException => 400,
+        }
+    }
+
+    /// The error with `message`.
+    pub fn err(self, message: impl Into<String>) -> rampart_protocol::AwsError {
+        rampart_protocol::AwsError::new(self.code(), self.status(), message)
+    }
+}

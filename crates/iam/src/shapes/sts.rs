@@ -810,3 +810,86 @@ impl std::fmt::Debug for TrustedIdentityPropagationContext {
     }
 }
 
+/// The errors the `sts` model declares, with AWS's wire code and HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// `ExpiredTokenException`.
+    ExpiredTokenException,
+    /// `ExpiredTradeInTokenException`.
+    ExpiredTradeInTokenException,
+    /// `IDPCommunicationError`.
+    IDPCommunicationErrorException,
+    /// `IDPRejectedClaim`.
+    IDPRejectedClaimException,
+    /// `InsufficientSessionLifetime`.
+    InsufficientSessionLifetimeException,
+    /// `InvalidAuthorizationMessageException`.
+    InvalidAuthorizationMessageException,
+    /// `InvalidContextAssertion`.
+    InvalidContextAssertionException,
+    /// `InvalidIdentityToken`.
+    InvalidIdentityTokenException,
+    /// `InvalidSubjectCredentials`.
+    InvalidSubjectCredentialsException,
+    /// `JWTPayloadSizeExceededException`.
+    JWTPayloadSizeExceededException,
+    /// `MalformedPolicyDocument`.
+    MalformedPolicyDocumentException,
+    /// `OutboundWebIdentityFederationDisabledException`.
+    OutboundWebIdentityFederationDisabledException,
+    /// `PackedPolicyTooLarge`.
+    PackedPolicyTooLargeException,
+    /// `RegionDisabledException`.
+    RegionDisabledException,
+    /// `SessionDurationEscalationException`.
+    SessionDurationEscalationException,
+}
+
+impl ErrorCode {
+    /// The code on the wire (`__type`, `Code`).
+    pub const fn code(self) -> &'static str {
+        match self {
+            ErrorCode::ExpiredTokenException => "ExpiredTokenException",
+            ErrorCode::ExpiredTradeInTokenException => "ExpiredTradeInTokenException",
+            ErrorCode::IDPCommunicationErrorException => "IDPCommunicationError",
+            ErrorCode::IDPRejectedClaimException => "IDPRejectedClaim",
+            ErrorCode::InsufficientSessionLifetimeException => "InsufficientSessionLifetime",
+            ErrorCode::InvalidAuthorizationMessageException => "InvalidAuthorizationMessageException",
+            ErrorCode::InvalidContextAssertionException => "InvalidContextAssertion",
+            ErrorCode::InvalidIdentityTokenException => "InvalidIdentityToken",
+            ErrorCode::InvalidSubjectCredentialsException => "InvalidSubjectCredentials",
+            ErrorCode::JWTPayloadSizeExceededException => "JWTPayloadSizeExceededException",
+            ErrorCode::MalformedPolicyDocumentException => "MalformedPolicyDocument",
+            ErrorCode::OutboundWebIdentityFederationDisabledException => "OutboundWebIdentityFederationDisabledException",
+            ErrorCode::PackedPolicyTooLargeException => "PackedPolicyTooLarge",
+            ErrorCode::RegionDisabledException => "RegionDisabledException",
+            ErrorCode::SessionDurationEscalationException => "SessionDurationEscalationException",
+        }
+    }
+
+    /// AWS's HTTP status for it.
+    pub const fn status(self) -> u16 {
+        match self {
+            ErrorCode::ExpiredTokenException => 400,
+            ErrorCode::ExpiredTradeInTokenException => 400,
+            ErrorCode::IDPCommunicationErrorException => 400,
+            ErrorCode::IDPRejectedClaimException => 403,
+            ErrorCode::InsufficientSessionLifetimeException => 400,
+            ErrorCode::InvalidAuthorizationMessageException => 400,
+            ErrorCode::InvalidContextAssertionException => 400,
+            ErrorCode::InvalidIdentityTokenException => 400,
+            ErrorCode::InvalidSubjectCredentialsException => 400,
+            ErrorCode::JWTPayloadSizeExceededException => 400,
+            ErrorCode::MalformedPolicyDocumentException => 400,
+            ErrorCode::OutboundWebIdentityFederationDisabledException => 403,
+            ErrorCode::PackedPolicyTooLargeException => 400,
+            ErrorCode::RegionDisabledException => 403,
+            ErrorCode::SessionDurationEscalationException => 403,
+        }
+    }
+
+    /// The error with `message`.
+    pub fn err(self, message: impl Into<String>) -> rampart_protocol::AwsError {
+        rampart_protocol::AwsError::new(self.code(), self.status(), message)
+    }
+}

@@ -6,6 +6,7 @@ use std::sync::Mutex;
 
 use super::*;
 use crate::records::LastUse;
+use crate::shapes::kms::ErrorCode as E;
 
 /// AWS's default automatic rotation period.
 const DEFAULT_ROTATION_DAYS: i32 = 365;
@@ -52,22 +53,16 @@ impl LastUses {
 /// Whether `rec` is a symmetric key whose material KMS generated (the keys AWS rotates).
 fn check_rotatable(rec: &KeyRecord) -> Result<(), AwsError> {
     if rec.spec != KeySpec::SymmetricDefault {
-        return Err(err(
-            "UnsupportedOperationException",
-            format!(
-                "{} key spec is {} which is not valid for this operation.",
-                rec.arn, rec.spec
-            ),
-        ));
+        return Err(E::UnsupportedOperationException.err(format!(
+            "{} key spec is {} which is not valid for this operation.",
+            rec.arn, rec.spec
+        )));
     }
     if rec.origin != "AWS_KMS" {
-        return Err(err(
-            "UnsupportedOperationException",
-            format!(
-                "{} origin is {} which is not valid for this operation.",
-                rec.arn, rec.origin
-            ),
-        ));
+        return Err(E::UnsupportedOperationException.err(format!(
+            "{} origin is {} which is not valid for this operation.",
+            rec.arn, rec.origin
+        )));
     }
     Ok(())
 }
@@ -75,10 +70,8 @@ fn check_rotatable(rec: &KeyRecord) -> Result<(), AwsError> {
 /// Rotation of a multi-Region key is managed on its primary.
 fn check_primary(rec: &KeyRecord) -> Result<(), AwsError> {
     match &rec.multi_region {
-        Some(m) if m.primary_region != rec.region => Err(err(
-            "UnsupportedOperationException",
-            format!("{} is not a multi-region primary key.", rec.arn),
-        )),
+        Some(m) if m.primary_region != rec.region => Err(E::UnsupportedOperationException
+            .err(format!("{} is not a multi-region primary key.", rec.arn))),
         _ => Ok(()),
     }
 }
@@ -190,9 +183,7 @@ impl KmsService {
         match rec.origin.as_str() {
             "AWS_KMS" => {
                 if rec.on_demand_rotations >= MAX_ON_DEMAND_ROTATIONS {
-                    return Err(err(
-                        "LimitExceededException",
-                        format!("The on-demand rotations limit has been reached for the given keyId. No more on-demand rotations can be performed for this key: {}", rec.arn),
+                    return Err(E::LimitExceededException.err(format!("The on-demand rotations limit has been reached for the given keyId. No more on-demand rotations can be performed for this key: {}", rec.arn),
                     ));
                 }
                 self.rotate_material(rec, "ON_DEMAND", self.now_ms())?;
@@ -201,13 +192,10 @@ impl KmsService {
             "EXTERNAL" => {
                 // Imported material: the material imported as new becomes current.
                 let Some(m) = rec.materials.iter_mut().find(|m| m.pending_rotation) else {
-                    return Err(err(
-                        "KMSInvalidStateException",
-                        format!(
-                            "No available key material pending rotation for the key: {}.",
-                            rec.arn
-                        ),
-                    ));
+                    return Err(E::KMSInvalidStateException.err(format!(
+                        "No available key material pending rotation for the key: {}.",
+                        rec.arn
+                    )));
                 };
                 m.pending_rotation = false;
                 m.rotation_type = Some("ON_DEMAND".to_owned());
@@ -284,7 +272,7 @@ impl KmsService {
                 .parse::<usize>()
                 .ok()
                 .filter(|&i| i <= entries.len())
-                .ok_or_else(|| err("InvalidMarkerException", "Invalid marker"))?,
+                .ok_or_else(|| E::InvalidMarkerException.err("Invalid marker"))?,
         };
         let end = (start + limit).min(entries.len());
         let truncated = end < entries.len();
@@ -304,7 +292,7 @@ impl KmsService {
             .await?;
         if let Some(m) = req.marker.as_deref() {
             if m != "0" {
-                return Err(err("InvalidMarkerException", "Invalid marker"));
+                return Err(E::InvalidMarkerException.err("Invalid marker"));
             }
         }
         // Every key has exactly one policy, named `default`.
@@ -373,10 +361,7 @@ impl KmsService {
     ) -> Result<s::GetKeyLastUsageResponse, AwsError> {
         // GetKeyLastUsage takes a key id or key ARN, not an alias.
         if req.key_id.starts_with("alias/") || req.key_id.contains(":alias/") {
-            return Err(err(
-                "NotFoundException",
-                format!("Invalid keyId '{}'", req.key_id),
-            ));
+            return Err(E::NotFoundException.err(format!("Invalid keyId '{}'", req.key_id)));
         }
         let r = self
             .key_for(ctx, &req.key_id, "kms:GetKeyLastUsage", Needs::Any)

@@ -29,6 +29,7 @@ mod multi_region;
 
 use crate::records::{self, scoped, AliasRecord, KeyRecord, MaterialRecord};
 use crate::shapes::kms as s;
+use crate::shapes::kms::ErrorCode as E;
 use crate::{
     ciphertext, EncapsulationAlgorithm, EncryptionAlgorithm, EncryptionContext,
     KeyAgreementAlgorithm, KeyMaterial, KeySpec, KeyUsage, KmsError, MacAlgorithm, MessageType,
@@ -169,7 +170,7 @@ fn internal(what: &str) -> AwsError {
 }
 
 fn invalid_marker() -> AwsError {
-    err("InvalidMarkerException", "Invalid marker")
+    E::InvalidMarkerException.err("Invalid marker")
 }
 
 pub(crate) fn concurrent() -> AwsError {
@@ -184,16 +185,14 @@ fn validation(message: impl Into<String>) -> AwsError {
 }
 
 fn malformed_policy(message: impl Into<String>) -> AwsError {
-    err("MalformedPolicyDocumentException", message)
+    E::MalformedPolicyDocumentException.err(message)
 }
 
 /// AWS's answer to a request with `DryRun` set that passed its checks.
 fn dry_run(flag: Option<bool>) -> Result<(), AwsError> {
     if flag == Some(true) {
-        Err(err(
-            "DryRunOperationException",
-            "The request would have succeeded, but the DryRun option is set.",
-        ))
+        Err(E::DryRunOperationException
+            .err("The request would have succeeded, but the DryRun option is set."))
     } else {
         Ok(())
     }
@@ -254,23 +253,18 @@ enum Needs {
 fn check_state(rec: &KeyRecord, needs: Needs) -> Result<(), AwsError> {
     match (needs, rec.state.as_str()) {
         (Needs::Any, _) | (_, ENABLED) => Ok(()),
-        (_, PENDING_DELETION) => Err(err(
-            "KMSInvalidStateException",
-            format!("{} is pending deletion.", rec.arn),
-        )),
+        (_, PENDING_DELETION) => {
+            Err(E::KMSInvalidStateException.err(format!("{} is pending deletion.", rec.arn)))
+        }
         // Message chosen by Rampart (not recorded from AWS).
-        (_, PENDING_REPLICA_DELETION) => Err(err(
-            "KMSInvalidStateException",
-            format!("{} is pending replica deletion.", rec.arn),
-        )),
-        (Needs::Enabled, PENDING_IMPORT) => Err(err(
-            "KMSInvalidStateException",
-            format!("{} is pending import.", rec.arn),
-        )),
-        (Needs::Enabled, _) => Err(err(
-            "DisabledException",
-            format!("{} is disabled.", rec.arn),
-        )),
+        (_, PENDING_REPLICA_DELETION) => {
+            Err(E::KMSInvalidStateException
+                .err(format!("{} is pending replica deletion.", rec.arn)))
+        }
+        (Needs::Enabled, PENDING_IMPORT) => {
+            Err(E::KMSInvalidStateException.err(format!("{} is pending import.", rec.arn)))
+        }
+        (Needs::Enabled, _) => Err(E::DisabledException.err(format!("{} is disabled.", rec.arn))),
         (Needs::NotPendingDeletion, _) => Ok(()),
     }
 }
@@ -293,13 +287,10 @@ fn check_usage(rec: &KeyRecord, usage: KeyUsage, op: &str) -> Result<(), AwsErro
     if rec.usage == usage {
         Ok(())
     } else {
-        Err(err(
-            "InvalidKeyUsageException",
-            format!(
-                "{} key usage is {} which is not valid for {op}.",
-                rec.arn, rec.usage
-            ),
-        ))
+        Err(E::InvalidKeyUsageException.err(format!(
+            "{} key usage is {} which is not valid for {op}.",
+            rec.arn, rec.usage
+        )))
     }
 }
 
@@ -374,10 +365,10 @@ fn check_alias_name(name: &str) -> Result<(), AwsError> {
 fn tag_error(v: &tags::Violation) -> Option<AwsError> {
     match v {
         tags::Violation::Reserved(_) => {
-            Some(err("TagException", "Tags beginning with aws: are reserved"))
+            Some(E::TagException.err("Tags beginning with aws: are reserved"))
         }
-        tags::Violation::Duplicate(_) => Some(err("TagException", "Duplicate tag keys")),
-        tags::Violation::TooMany { .. } => Some(err("TagException", "Too many tags")),
+        tags::Violation::Duplicate(_) => Some(E::TagException.err("Duplicate tag keys")),
+        tags::Violation::TooMany { .. } => Some(E::TagException.err("Too many tags")),
         _ => None,
     }
 }
@@ -621,10 +612,7 @@ impl KmsService {
         };
         if !m.usable() || m.valid_to.is_some_and(|t| t <= self.now_ms()) {
             // Imported material that was deleted or has expired.
-            return Err(err(
-                "KMSInvalidStateException",
-                format!("{} is pending import.", rec.arn),
-            ));
+            return Err(E::KMSInvalidStateException.err(format!("{} is pending import.", rec.arn)));
         }
         // Material never changes under its id (imported material that is deleted and imported
         // again is the same material), so unsealed material is kept by (key ARN, material id).
@@ -727,17 +715,14 @@ impl KmsService {
             given.strip_prefix("arn:").map(|_| given)
         {
             let Some(parsed) = parse_arn(arn) else {
-                return Err(err("NotFoundException", format!("Invalid arn {given}")));
+                return Err(E::NotFoundException.err(format!("Invalid arn {given}")));
             };
             if let Some(key_id) = parsed.resource.strip_prefix("key/") {
                 (parsed.account, parsed.region, None, key_id.to_owned())
             } else if parsed.resource.starts_with("alias/") {
                 let name = parsed.resource;
                 let Some(a) = self.load_alias(parsed.account, parsed.region, name).await? else {
-                    return Err(err(
-                        "NotFoundException",
-                        format!("Alias {given} is not found."),
-                    ));
+                    return Err(E::NotFoundException.err(format!("Alias {given} is not found.")));
                 };
                 (
                     parsed.account,
@@ -746,7 +731,7 @@ impl KmsService {
                     a.value.target_key_id,
                 )
             } else {
-                return Err(err("NotFoundException", format!("Invalid arn {given}")));
+                return Err(E::NotFoundException.err(format!("Invalid arn {given}")));
             }
         } else if given.starts_with("alias/") {
             if let Some(service) = given.strip_prefix("alias/aws/") {
@@ -755,13 +740,10 @@ impl KmsService {
                 }
             }
             let Some(a) = self.load_alias(account, region, given).await? else {
-                return Err(err(
-                    "NotFoundException",
-                    format!(
-                        "Alias {} is not found.",
-                        Self::alias_arn(ctx, account, region, given)
-                    ),
-                ));
+                return Err(E::NotFoundException.err(format!(
+                    "Alias {} is not found.",
+                    Self::alias_arn(ctx, account, region, given)
+                )));
             };
             (
                 account,
@@ -771,19 +753,16 @@ impl KmsService {
             )
         } else {
             if !is_key_id(given) {
-                return Err(err("NotFoundException", format!("Invalid keyId '{given}'")));
+                return Err(E::NotFoundException.err(format!("Invalid keyId '{given}'")));
             }
             (account, region, None, given.to_owned())
         };
         match self.load(account, region, &id).await? {
             Some(key) => Ok(Resolved { key, alias }),
-            None => Err(err(
-                "NotFoundException",
-                format!(
-                    "Key '{}' does not exist",
-                    ctx.arn("kms", region, account, &format!("key/{id}"))
-                ),
-            )),
+            None => Err(E::NotFoundException.err(format!(
+                "Key '{}' does not exist",
+                ctx.arn("kms", region, account, &format!("key/{id}"))
+            ))),
         }
     }
 
@@ -910,9 +889,7 @@ impl KmsService {
                 match origin.as_str() {
                     "AWS_KMS" | "EXTERNAL" => {}
                     "AWS_CLOUDHSM" | "EXTERNAL_KEY_STORE" => {
-                        return Err(err(
-                            "UnsupportedOperationException",
-                            format!("A key with origin {origin} needs a CustomKeyStoreId."),
+                        return Err(E::UnsupportedOperationException.err(format!("A key with origin {origin} needs a CustomKeyStoreId."),
                         ))
                     }
                     other => {
@@ -925,10 +902,8 @@ impl KmsService {
             }
         };
         if custom.is_some() && req.multi_region == Some(true) {
-            return Err(err(
-                "UnsupportedOperationException",
-                "Multi-Region keys cannot be created in a custom key store.",
-            ));
+            return Err(E::UnsupportedOperationException
+                .err("Multi-Region keys cannot be created in a custom key store."));
         }
         let multi_region = req.multi_region == Some(true);
         let spec_name = match (req.key_spec.as_deref(), req.customer_master_key_spec.as_deref()) {
@@ -962,10 +937,8 @@ impl KmsService {
         };
         spec.check_usage(usage).map_err(|e| kms_err(&e))?;
         if !spec.is_supported() {
-            return Err(err(
-                "UnsupportedOperationException",
-                format!("Rampart does not support key spec {spec}."),
-            ));
+            return Err(E::UnsupportedOperationException
+                .err(format!("Rampart does not support key spec {spec}.")));
         }
         let tags = req.tags.unwrap_or_default();
         check_tags(&tags)?;
@@ -1279,9 +1252,7 @@ impl KmsService {
                     .as_ref()
                     .is_some_and(|h| h.key_id() != r.key.value.id)
             {
-                return Err(err(
-                    "IncorrectKeyException",
-                    "The key ID in the request does not identify a CMK that can perform this operation.",
+                return Err(E::IncorrectKeyException.err("The key ID in the request does not identify a CMK that can perform this operation.",
                 ));
             }
             return Ok(g.to_owned());
@@ -1306,10 +1277,8 @@ impl KmsService {
     ) -> Result<s::DecryptResponse, AwsError> {
         check_grant_tokens(req.grant_tokens.as_deref())?;
         if req.recipient.is_some() {
-            return Err(err(
-                "UnsupportedOperationException",
-                "Rampart does not support Recipient (Nitro Enclaves attestation).",
-            ));
+            return Err(E::UnsupportedOperationException
+                .err("Rampart does not support Recipient (Nitro Enclaves attestation)."));
         }
         let blob = req
             .ciphertext_blob
@@ -1395,13 +1364,10 @@ impl KmsService {
     ) -> Result<(Resolved, SecretBytes, Vec<u8>, String), AwsError> {
         let r = self.crypto_key(ctx, key_id, op, None, context).await?;
         if r.key.value.spec != KeySpec::SymmetricDefault {
-            return Err(err(
-                "InvalidKeyUsageException",
-                format!(
-                    "{} key spec is {} which is not valid for {op}.",
-                    r.key.value.arn, r.key.value.spec
-                ),
-            ));
+            return Err(E::InvalidKeyUsageException.err(format!(
+                "{} key spec is {} which is not valid for {op}.",
+                r.key.value.arn, r.key.value.spec
+            )));
         }
         dry_run(dry)?;
         let plain = random(len)?;
@@ -1424,10 +1390,8 @@ impl KmsService {
     ) -> Result<s::GenerateDataKeyResponse, AwsError> {
         check_grant_tokens(req.grant_tokens.as_deref())?;
         if req.recipient.is_some() {
-            return Err(err(
-                "UnsupportedOperationException",
-                "Rampart does not support Recipient (Nitro Enclaves attestation).",
-            ));
+            return Err(E::UnsupportedOperationException
+                .err("Rampart does not support Recipient (Nitro Enclaves attestation)."));
         }
         let len = data_key_len(req.key_spec.as_deref(), req.number_of_bytes)?;
         let context = req.encryption_context.unwrap_or_default();
@@ -1511,13 +1475,10 @@ impl KmsService {
         let rec = &r.key.value;
         let material = self.current_material(rec)?;
         let Some(public) = material.public_key_der() else {
-            return Err(err(
-                "UnsupportedOperationException",
-                format!(
-                    "{} key spec is {} which is not valid for GetPublicKey.",
-                    rec.arn, rec.spec
-                ),
-            ));
+            return Err(E::UnsupportedOperationException.err(format!(
+                "{} key spec is {} which is not valid for GetPublicKey.",
+                rec.arn, rec.spec
+            )));
         };
         let meta = metadata(rec);
         Ok(s::GetPublicKeyResponse {
@@ -1707,10 +1668,8 @@ impl KmsService {
     ) -> Result<s::DeriveSharedSecretResponse, AwsError> {
         check_grant_tokens(req.grant_tokens.as_deref())?;
         if req.recipient.is_some() {
-            return Err(err(
-                "UnsupportedOperationException",
-                "Rampart does not support Recipient (Nitro Enclaves attestation).",
-            ));
+            return Err(E::UnsupportedOperationException
+                .err("Rampart does not support Recipient (Nitro Enclaves attestation)."));
         }
         let algorithm: KeyAgreementAlgorithm = parse_enum(
             &req.key_agreement_algorithm,
@@ -1763,13 +1722,10 @@ impl KmsService {
             })?;
         let r = self.crypto_key(ctx, key_id, op, None, context).await?;
         if r.key.value.spec != KeySpec::SymmetricDefault {
-            return Err(err(
-                "InvalidKeyUsageException",
-                format!(
-                    "{} key spec is {} which is not valid for {op}.",
-                    r.key.value.arn, r.key.value.spec
-                ),
-            ));
+            return Err(E::InvalidKeyUsageException.err(format!(
+                "{} key spec is {} which is not valid for {op}.",
+                r.key.value.arn, r.key.value.spec
+            )));
         }
         if !spec.is_supported()
             || matches!(
@@ -1777,10 +1733,8 @@ impl KmsService {
                 KeySpec::Sm2 | KeySpec::MlKem512 | KeySpec::MlKem768 | KeySpec::MlKem1024
             )
         {
-            return Err(err(
-                "UnsupportedOperationException",
-                format!("Rampart does not support key pair spec {spec}."),
-            ));
+            return Err(E::UnsupportedOperationException
+                .err(format!("Rampart does not support key pair spec {spec}.")));
         }
         dry_run(dry)?;
         let pair = KeyMaterial::generate(spec).map_err(|e| kms_err(&e))?;
@@ -1803,10 +1757,8 @@ impl KmsService {
     ) -> Result<s::GenerateDataKeyPairResponse, AwsError> {
         check_grant_tokens(req.grant_tokens.as_deref())?;
         if req.recipient.is_some() {
-            return Err(err(
-                "UnsupportedOperationException",
-                "Rampart does not support Recipient (Nitro Enclaves attestation).",
-            ));
+            return Err(E::UnsupportedOperationException
+                .err("Rampart does not support Recipient (Nitro Enclaves attestation)."));
         }
         let context = req.encryption_context.unwrap_or_default();
         let (r, pair, blob, material) = self
@@ -1868,16 +1820,13 @@ impl KmsService {
         req: s::GenerateRandomRequest,
     ) -> Result<s::GenerateRandomResponse, AwsError> {
         if req.custom_key_store_id.is_some() {
-            return Err(err(
-                "UnsupportedOperationException",
-                "Rampart does not support custom key stores.",
-            ));
+            return Err(
+                E::UnsupportedOperationException.err("Rampart does not support custom key stores.")
+            );
         }
         if req.recipient.is_some() {
-            return Err(err(
-                "UnsupportedOperationException",
-                "Rampart does not support Recipient (Nitro Enclaves attestation).",
-            ));
+            return Err(E::UnsupportedOperationException
+                .err("Rampart does not support Recipient (Nitro Enclaves attestation)."));
         }
         let n = req
             .number_of_bytes
@@ -1989,10 +1938,8 @@ impl KmsService {
             .key_for(ctx, &req.key_id, "kms:CancelKeyDeletion", Needs::Any)
             .await?;
         if r.key.value.state != PENDING_DELETION && r.key.value.state != PENDING_REPLICA_DELETION {
-            return Err(err(
-                "KMSInvalidStateException",
-                format!("{} is not pending deletion.", r.key.value.arn),
-            ));
+            return Err(E::KMSInvalidStateException
+                .err(format!("{} is not pending deletion.", r.key.value.arn)));
         }
         let imported_missing = r.key.value.origin == "EXTERNAL"
             && (r.key.value.materials.is_empty()
@@ -2013,10 +1960,7 @@ impl KmsService {
 
     fn refuse_pending_import(rec: &KeyRecord) -> Result<(), AwsError> {
         if rec.state == PENDING_IMPORT {
-            return Err(err(
-                "KMSInvalidStateException",
-                format!("{} is pending import.", rec.arn),
-            ));
+            return Err(E::KMSInvalidStateException.err(format!("{} is pending import.", rec.arn)));
         }
         Ok(())
     }
@@ -2106,7 +2050,7 @@ impl KmsService {
     fn check_policy_name(name: Option<&str>) -> Result<(), AwsError> {
         match name {
             None | Some("default") => Ok(()),
-            Some(_) => Err(err("NotFoundException", "No such policy exists")),
+            Some(_) => Err(E::NotFoundException.err("No such policy exists")),
         }
     }
 
@@ -2187,7 +2131,7 @@ impl KmsService {
             }
         }
         if tags.len() > MAX_TAGS {
-            return Err(err("TagException", "Too many tags"));
+            return Err(E::TagException.err("Too many tags"));
         }
         self.save(&r.key).await
     }
@@ -2227,7 +2171,7 @@ impl KmsService {
             None => 0,
             Some(m) => m
                 .parse::<usize>()
-                .map_err(|_| err("InvalidMarkerException", "Invalid marker"))?,
+                .map_err(|_| E::InvalidMarkerException.err("Invalid marker"))?,
         };
         let all = &r.key.value.tags;
         let page: Vec<_> = all.iter().skip(start).take(limit).cloned().collect();
@@ -2305,10 +2249,8 @@ impl KmsService {
         let arn = Self::alias_arn(ctx, &account, &ctx.region, &req.alias_name);
         records::DB
             .commit_or(&*self.store, vec![op], || {
-                err(
-                    "AlreadyExistsException",
-                    format!("An alias with the name {arn} already exists"),
-                )
+                E::AlreadyExistsException
+                    .err(format!("An alias with the name {arn} already exists"))
             })
             .await
     }
@@ -2322,13 +2264,10 @@ impl KmsService {
         self.load_alias(&account, &ctx.region, name)
             .await?
             .ok_or_else(|| {
-                err(
-                    "NotFoundException",
-                    format!(
-                        "Alias {} is not found.",
-                        Self::alias_arn(ctx, &account, &ctx.region, name)
-                    ),
-                )
+                E::NotFoundException.err(format!(
+                    "Alias {} is not found.",
+                    Self::alias_arn(ctx, &account, &ctx.region, name)
+                ))
             })
     }
 
@@ -2478,12 +2417,12 @@ fn check_grant_id(id: &str) -> Result<(), AwsError> {
     if id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
         Ok(())
     } else {
-        Err(err("InvalidGrantIdException", "Invalid grant ID"))
+        Err(E::InvalidGrantIdException.err("Invalid grant ID"))
     }
 }
 
 fn invalid_token() -> AwsError {
-    err("InvalidGrantTokenException", "The grant token is invalid.")
+    E::InvalidGrantTokenException.err("The grant token is invalid.")
 }
 
 fn check_grant_tokens(tokens: Option<&[String]>) -> Result<(), AwsError> {
@@ -2570,10 +2509,8 @@ impl KmsService {
         req: s::CreateGrantRequest,
     ) -> Result<s::CreateGrantResponse, AwsError> {
         if req.grantee_service_principal.is_some() || req.retiring_service_principal.is_some() {
-            return Err(err(
-                "UnsupportedOperationException",
-                "Rampart does not support service principals in grants.",
-            ));
+            return Err(E::UnsupportedOperationException
+                .err("Rampart does not support service principals in grants."));
         }
         let grantee = req.grantee_principal.clone().ok_or_else(|| {
             validation("1 validation error detected: Value null at 'granteePrincipal' failed to satisfy constraint: Member must not be null")
@@ -2608,10 +2545,8 @@ impl KmsService {
             None => (None, None),
             Some(c) => {
                 if c.source_arn.is_some() {
-                    return Err(err(
-                        "UnsupportedOperationException",
-                        "Rampart does not support the SourceArn grant constraint.",
-                    ));
+                    return Err(E::UnsupportedOperationException
+                        .err("Rampart does not support the SourceArn grant constraint."));
                 }
                 if c.encryption_context_subset.is_some() && c.encryption_context_equals.is_some() {
                     return Err(validation(
@@ -2740,10 +2675,8 @@ impl KmsService {
     ) -> Result<s::ListGrantsResponse, AwsError> {
         let limit = grant_limit(req.limit)?;
         if req.grantee_service_principal.is_some() {
-            return Err(err(
-                "UnsupportedOperationException",
-                "Rampart does not support service principals in grants.",
-            ));
+            return Err(E::UnsupportedOperationException
+                .err("Rampart does not support service principals in grants."));
         }
         if let Some(id) = &req.grant_id {
             check_grant_id(id)?;
@@ -2780,10 +2713,8 @@ impl KmsService {
     ) -> Result<s::ListGrantsResponse, AwsError> {
         let limit = grant_limit(req.limit)?;
         if req.retiring_service_principal.is_some() {
-            return Err(err(
-                "UnsupportedOperationException",
-                "Rampart does not support service principals in grants.",
-            ));
+            return Err(E::UnsupportedOperationException
+                .err("Rampart does not support service principals in grants."));
         }
         let principal = req.retiring_principal.clone().ok_or_else(|| {
             validation("1 validation error detected: Value null at 'retiringPrincipal' failed to satisfy constraint: Member must not be null")
@@ -2827,10 +2758,7 @@ impl KmsService {
         let key = format!("{}/{grant_id}", scoped(&rec.account, &rec.region, &rec.id));
         match records::GRANTS.get(&*self.store, &key).await? {
             Some(g) => Ok((key, g)),
-            None => Err(err(
-                "NotFoundException",
-                format!("Grant ID {grant_id} not found"),
-            )),
+            None => Err(E::NotFoundException.err(format!("Grant ID {grant_id} not found"))),
         }
     }
 

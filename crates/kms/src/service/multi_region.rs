@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::records::MultiRegion;
+use crate::shapes::kms::ErrorCode as E;
 
 /// Whether `given` is an AWS region name (`us-east-1`, `us-gov-west-1`, `eu-central-2`, …).
 fn is_region(given: &str) -> bool {
@@ -166,10 +167,10 @@ impl KmsService {
             .as_ref()
             .filter(|m| m.primary_region == primary.region)
         else {
-            return Err(err(
-                "UnsupportedOperationException",
-                format!("{} is not a multi-region primary key.", primary.arn),
-            ));
+            return Err(E::UnsupportedOperationException.err(format!(
+                "{} is not a multi-region primary key.",
+                primary.arn
+            )));
         };
         check_state(primary, Needs::NotPendingDeletion)?;
         let region = req.replica_region.clone();
@@ -180,10 +181,7 @@ impl KmsService {
         }
         let replica_arn = arn_in(primary, &region);
         if region == primary.region || set.replica_regions.contains(&region) {
-            return Err(err(
-                "AlreadyExistsException",
-                format!("Key {replica_arn} already exists"),
-            ));
+            return Err(E::AlreadyExistsException.err(format!("Key {replica_arn} already exists")));
         }
         let tags = req.tags.clone().unwrap_or_default();
         check_tags(&tags)?;
@@ -306,10 +304,8 @@ impl KmsService {
             .as_ref()
             .filter(|m| m.primary_region == old.region)
         else {
-            return Err(err(
-                "UnsupportedOperationException",
-                format!("{} is not a multi-region primary key.", old.arn),
-            ));
+            return Err(E::UnsupportedOperationException
+                .err(format!("{} is not a multi-region primary key.", old.arn)));
         };
         // Both keys must be enabled (AWS Developer Guide, changing the primary key).
         check_state(old, Needs::Enabled)?;
@@ -320,19 +316,13 @@ impl KmsService {
         }
         let target_arn = arn_in(old, &target);
         if !set.replica_regions.contains(&target) {
-            return Err(err(
-                "NotFoundException",
-                format!("Key '{target_arn}' does not exist"),
-            ));
+            return Err(E::NotFoundException.err(format!("Key '{target_arn}' does not exist")));
         }
         let Some(new_primary) = records::KEYS
             .get(&*self.store, &scoped(&old.account, &target, &old.id))
             .await?
         else {
-            return Err(err(
-                "NotFoundException",
-                format!("Key '{target_arn}' does not exist"),
-            ));
+            return Err(E::NotFoundException.err(format!("Key '{target_arn}' does not exist")));
         };
         // The replica's own key policy must allow the caller too.
         let target_resolved = Resolved {

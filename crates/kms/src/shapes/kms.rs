@@ -2658,3 +2658,218 @@ impl std::fmt::Debug for XksProxyConfigurationType {
     }
 }
 
+/// The errors the `kms` model declares, with AWS's wire code and HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// `AlreadyExistsException`.
+    AlreadyExistsException,
+    /// `CloudHsmClusterInUseException`.
+    CloudHsmClusterInUseException,
+    /// `CloudHsmClusterInvalidConfigurationException`.
+    CloudHsmClusterInvalidConfigurationException,
+    /// `CloudHsmClusterNotActiveException`.
+    CloudHsmClusterNotActiveException,
+    /// `CloudHsmClusterNotFoundException`.
+    CloudHsmClusterNotFoundException,
+    /// `CloudHsmClusterNotRelatedException`.
+    CloudHsmClusterNotRelatedException,
+    /// `ConflictException`.
+    ConflictException,
+    /// `CustomKeyStoreHasCMKsException`.
+    CustomKeyStoreHasCMKsException,
+    /// `CustomKeyStoreInvalidStateException`.
+    CustomKeyStoreInvalidStateException,
+    /// `CustomKeyStoreNameInUseException`.
+    CustomKeyStoreNameInUseException,
+    /// `CustomKeyStoreNotFoundException`.
+    CustomKeyStoreNotFoundException,
+    /// `DependencyTimeoutException`.
+    DependencyTimeoutException,
+    /// `DisabledException`.
+    DisabledException,
+    /// `DryRunOperationException`.
+    DryRunOperationException,
+    /// `ExpiredImportTokenException`.
+    ExpiredImportTokenException,
+    /// `IncorrectKeyException`.
+    IncorrectKeyException,
+    /// `IncorrectKeyMaterialException`.
+    IncorrectKeyMaterialException,
+    /// `IncorrectTrustAnchorException`.
+    IncorrectTrustAnchorException,
+    /// `InvalidAliasNameException`.
+    InvalidAliasNameException,
+    /// `InvalidArnException`.
+    InvalidArnException,
+    /// `InvalidCiphertextException`.
+    InvalidCiphertextException,
+    /// `InvalidGrantIdException`.
+    InvalidGrantIdException,
+    /// `InvalidGrantTokenException`.
+    InvalidGrantTokenException,
+    /// `InvalidImportTokenException`.
+    InvalidImportTokenException,
+    /// `InvalidKeyUsageException`.
+    InvalidKeyUsageException,
+    /// `InvalidMarkerException`.
+    InvalidMarkerException,
+    /// `KMSInternalException`.
+    KMSInternalException,
+    /// `KMSInvalidMacException`.
+    KMSInvalidMacException,
+    /// `KMSInvalidSignatureException`.
+    KMSInvalidSignatureException,
+    /// `KMSInvalidStateException`.
+    KMSInvalidStateException,
+    /// `KeyUnavailableException`.
+    KeyUnavailableException,
+    /// `LimitExceededException`.
+    LimitExceededException,
+    /// `MalformedPolicyDocumentException`.
+    MalformedPolicyDocumentException,
+    /// `NotFoundException`.
+    NotFoundException,
+    /// `TagException`.
+    TagException,
+    /// `UnsupportedOperationException`.
+    UnsupportedOperationException,
+    /// `XksKeyAlreadyInUseException`.
+    XksKeyAlreadyInUseException,
+    /// `XksKeyInvalidConfigurationException`.
+    XksKeyInvalidConfigurationException,
+    /// `XksKeyNotFoundException`.
+    XksKeyNotFoundException,
+    /// `XksProxyIncorrectAuthenticationCredentialException`.
+    XksProxyIncorrectAuthenticationCredentialException,
+    /// `XksProxyInvalidConfigurationException`.
+    XksProxyInvalidConfigurationException,
+    /// `XksProxyInvalidResponseException`.
+    XksProxyInvalidResponseException,
+    /// `XksProxyUriEndpointInUseException`.
+    XksProxyUriEndpointInUseException,
+    /// `XksProxyUriInUseException`.
+    XksProxyUriInUseException,
+    /// `XksProxyUriUnreachableException`.
+    XksProxyUriUnreachableException,
+    /// `XksProxyVpcEndpointServiceInUseException`.
+    XksProxyVpcEndpointServiceInUseException,
+    /// `XksProxyVpcEndpointServiceInvalidConfigurationException`.
+    XksProxyVpcEndpointServiceInvalidConfigurationException,
+    /// `XksProxyVpcEndpointServiceNotFoundException`.
+    XksProxyVpcEndpointServiceNotFoundException,
+}
+
+impl ErrorCode {
+    /// The code on the wire (`__type`, `Code`).
+    pub const fn code(self) -> &'static str {
+        match self {
+            ErrorCode::AlreadyExistsException => "AlreadyExistsException",
+            ErrorCode::CloudHsmClusterInUseException => "CloudHsmClusterInUseException",
+            ErrorCode::CloudHsmClusterInvalidConfigurationException => "CloudHsmClusterInvalidConfigurationException",
+            ErrorCode::CloudHsmClusterNotActiveException => "CloudHsmClusterNotActiveException",
+            ErrorCode::CloudHsmClusterNotFoundException => "CloudHsmClusterNotFoundException",
+            ErrorCode::CloudHsmClusterNotRelatedException => "CloudHsmClusterNotRelatedException",
+            ErrorCode::ConflictException => "ConflictException",
+            ErrorCode::CustomKeyStoreHasCMKsException => "CustomKeyStoreHasCMKsException",
+            ErrorCode::CustomKeyStoreInvalidStateException => "CustomKeyStoreInvalidStateException",
+            ErrorCode::CustomKeyStoreNameInUseException => "CustomKeyStoreNameInUseException",
+            ErrorCode::CustomKeyStoreNotFoundException => "CustomKeyStoreNotFoundException",
+            ErrorCode::DependencyTimeoutException => "DependencyTimeoutException",
+            ErrorCode::DisabledException => "DisabledException",
+            ErrorCode::DryRunOperationException => "DryRunOperationException",
+            ErrorCode::ExpiredImportTokenException => "ExpiredImportTokenException",
+            ErrorCode::IncorrectKeyException => "IncorrectKeyException",
+            ErrorCode::IncorrectKeyMaterialException => "IncorrectKeyMaterialException",
+            ErrorCode::IncorrectTrustAnchorException => "IncorrectTrustAnchorException",
+            ErrorCode::InvalidAliasNameException => "InvalidAliasNameException",
+            ErrorCode::InvalidArnException => "InvalidArnException",
+            ErrorCode::InvalidCiphertextException => "InvalidCiphertextException",
+            ErrorCode::InvalidGrantIdException => "InvalidGrantIdException",
+            ErrorCode::InvalidGrantTokenException => "InvalidGrantTokenException",
+            ErrorCode::InvalidImportTokenException => "InvalidImportTokenException",
+            ErrorCode::InvalidKeyUsageException => "InvalidKeyUsageException",
+            ErrorCode::InvalidMarkerException => "InvalidMarkerException",
+            ErrorCode::KMSInternalException => "KMSInternalException",
+            ErrorCode::KMSInvalidMacException => "KMSInvalidMacException",
+            ErrorCode::KMSInvalidSignatureException => "KMSInvalidSignatureException",
+            ErrorCode::KMSInvalidStateException => "KMSInvalidStateException",
+            ErrorCode::KeyUnavailableException => "KeyUnavailableException",
+            ErrorCode::LimitExceededException => "LimitExceededException",
+            ErrorCode::MalformedPolicyDocumentException => "MalformedPolicyDocumentException",
+            ErrorCode::NotFoundException => "NotFoundException",
+            ErrorCode::TagException => "TagException",
+            ErrorCode::UnsupportedOperationException => "UnsupportedOperationException",
+            ErrorCode::XksKeyAlreadyInUseException => "XksKeyAlreadyInUseException",
+            ErrorCode::XksKeyInvalidConfigurationException => "XksKeyInvalidConfigurationException",
+            ErrorCode::XksKeyNotFoundException => "XksKeyNotFoundException",
+            ErrorCode::XksProxyIncorrectAuthenticationCredentialException => "XksProxyIncorrectAuthenticationCredentialException",
+            ErrorCode::XksProxyInvalidConfigurationException => "XksProxyInvalidConfigurationException",
+            ErrorCode::XksProxyInvalidResponseException => "XksProxyInvalidResponseException",
+            ErrorCode::XksProxyUriEndpointInUseException => "XksProxyUriEndpointInUseException",
+            ErrorCode::XksProxyUriInUseException => "XksProxyUriInUseException",
+            ErrorCode::XksProxyUriUnreachableException => "XksProxyUriUnreachableException",
+            ErrorCode::XksProxyVpcEndpointServiceInUseException => "XksProxyVpcEndpointServiceInUseException",
+            ErrorCode::XksProxyVpcEndpointServiceInvalidConfigurationException => "XksProxyVpcEndpointServiceInvalidConfigurationException",
+            ErrorCode::XksProxyVpcEndpointServiceNotFoundException => "XksProxyVpcEndpointServiceNotFoundException",
+        }
+    }
+
+    /// AWS's HTTP status for it.
+    pub const fn status(self) -> u16 {
+        match self {
+            ErrorCode::AlreadyExistsException => 400,
+            ErrorCode::CloudHsmClusterInUseException => 400,
+            ErrorCode::CloudHsmClusterInvalidConfigurationException => 400,
+            ErrorCode::CloudHsmClusterNotActiveException => 400,
+            ErrorCode::CloudHsmClusterNotFoundException => 400,
+            ErrorCode::CloudHsmClusterNotRelatedException => 400,
+            ErrorCode::ConflictException => 400,
+            ErrorCode::CustomKeyStoreHasCMKsException => 400,
+            ErrorCode::CustomKeyStoreInvalidStateException => 400,
+            ErrorCode::CustomKeyStoreNameInUseException => 400,
+            ErrorCode::CustomKeyStoreNotFoundException => 400,
+            ErrorCode::DependencyTimeoutException => 500,
+            ErrorCode::DisabledException => 400,
+            ErrorCode::DryRunOperationException => 400,
+            ErrorCode::ExpiredImportTokenException => 400,
+            ErrorCode::IncorrectKeyException => 400,
+            ErrorCode::IncorrectKeyMaterialException => 400,
+            ErrorCode::IncorrectTrustAnchorException => 400,
+            ErrorCode::InvalidAliasNameException => 400,
+            ErrorCode::InvalidArnException => 400,
+            ErrorCode::InvalidCiphertextException => 400,
+            ErrorCode::InvalidGrantIdException => 400,
+            ErrorCode::InvalidGrantTokenException => 400,
+            ErrorCode::InvalidImportTokenException => 400,
+            ErrorCode::InvalidKeyUsageException => 400,
+            ErrorCode::InvalidMarkerException => 400,
+            ErrorCode::KMSInternalException => 500,
+            ErrorCode::KMSInvalidMacException => 400,
+            ErrorCode::KMSInvalidSignatureException => 400,
+            ErrorCode::KMSInvalidStateException => 400,
+            ErrorCode::KeyUnavailableException => 500,
+            ErrorCode::LimitExceededException => 400,
+            ErrorCode::MalformedPolicyDocumentException => 400,
+            ErrorCode::NotFoundException => 400,
+            ErrorCode::TagException => 400,
+            ErrorCode::UnsupportedOperationException => 400,
+            ErrorCode::XksKeyAlreadyInUseException => 400,
+            ErrorCode::XksKeyInvalidConfigurationException => 400,
+            ErrorCode::XksKeyNotFoundException => 400,
+            ErrorCode::XksProxyIncorrectAuthenticationCredentialException => 400,
+            ErrorCode::XksProxyInvalidConfigurationException => 400,
+            ErrorCode::XksProxyInvalidResponseException => 400,
+            ErrorCode::XksProxyUriEndpointInUseException => 400,
+            ErrorCode::XksProxyUriInUseException => 400,
+            ErrorCode::XksProxyUriUnreachableException => 400,
+            ErrorCode::XksProxyVpcEndpointServiceInUseException => 400,
+            ErrorCode::XksProxyVpcEndpointServiceInvalidConfigurationException => 400,
+            ErrorCode::XksProxyVpcEndpointServiceNotFoundException => 400,
+        }
+    }
+
+    /// The error with `message`.
+    pub fn err(self, message: impl Into<String>) -> rampart_protocol::AwsError {
+        rampart_protocol::AwsError::new(self.code(), self.status(), message)
+    }
+}

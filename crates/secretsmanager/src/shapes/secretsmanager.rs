@@ -1503,3 +1503,74 @@ impl std::fmt::Debug for ValidationErrorsEntry {
     }
 }
 
+/// The errors the `secretsmanager` model declares, with AWS's wire code and HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// `DecryptionFailure`.
+    DecryptionFailure,
+    /// `EncryptionFailure`.
+    EncryptionFailure,
+    /// `InternalServiceError`.
+    InternalServiceError,
+    /// `InvalidNextTokenException`.
+    InvalidNextTokenException,
+    /// `InvalidParameterException`.
+    InvalidParameterException,
+    /// `InvalidRequestException`.
+    InvalidRequestException,
+    /// `LimitExceededException`.
+    LimitExceededException,
+    /// `MalformedPolicyDocumentException`.
+    MalformedPolicyDocumentException,
+    /// `PreconditionNotMetException`.
+    PreconditionNotMetException,
+    /// `PublicPolicyException`.
+    PublicPolicyException,
+    /// `ResourceExistsException`.
+    ResourceExistsException,
+    /// `ResourceNotFoundException`.
+    ResourceNotFoundException,
+}
+
+impl ErrorCode {
+    /// The code on the wire (`__type`, `Code`).
+    pub const fn code(self) -> &'static str {
+        match self {
+            ErrorCode::DecryptionFailure => "DecryptionFailure",
+            ErrorCode::EncryptionFailure => "EncryptionFailure",
+            ErrorCode::InternalServiceError => "InternalServiceError",
+            ErrorCode::InvalidNextTokenException => "InvalidNextTokenException",
+            ErrorCode::InvalidParameterException => "InvalidParameterException",
+            ErrorCode::InvalidRequestException => "InvalidRequestException",
+            ErrorCode::LimitExceededException => "LimitExceededException",
+            ErrorCode::MalformedPolicyDocumentException => "MalformedPolicyDocumentException",
+            ErrorCode::PreconditionNotMetException => "PreconditionNotMetException",
+            ErrorCode::PublicPolicyException => "PublicPolicyException",
+            ErrorCode::ResourceExistsException => "ResourceExistsException",
+            ErrorCode::ResourceNotFoundException => "ResourceNotFoundException",
+        }
+    }
+
+    /// AWS's HTTP status for it.
+    pub const fn status(self) -> u16 {
+        match self {
+            ErrorCode::DecryptionFailure => 400,
+            ErrorCode::EncryptionFailure => 400,
+            ErrorCode::InternalServiceError => 500,
+            ErrorCode::InvalidNextTokenException => 400,
+            ErrorCode::InvalidParameterException => 400,
+            ErrorCode::InvalidRequestException => 400,
+            ErrorCode::LimitExceededException => 400,
+            ErrorCode::MalformedPolicyDocumentException => 400,
+            ErrorCode::PreconditionNotMetException => 400,
+            ErrorCode::PublicPolicyException => 400,
+            ErrorCode::ResourceExistsException => 400,
+            ErrorCode::ResourceNotFoundException => 400,
+        }
+    }
+
+    /// The error with `message`.
+    pub fn err(self, message: impl Into<String>) -> rampart_protocol::AwsError {
+        rampart_protocol::AwsError::new(self.code(), self.status(), message)
+    }
+}

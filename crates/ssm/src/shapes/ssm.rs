@@ -12216,3 +12216,586 @@ impl std::fmt::Debug for ValidationFindingScope {
     }
 }
 
+/// The errors the `ssm` model declares, with AWS's wire code and HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// `AccessDeniedException`.
+    AccessDeniedException,
+    /// `AlreadyExistsException`.
+    AlreadyExistsException,
+    /// `AssociatedInstances`.
+    AssociatedInstances,
+    /// `AssociationAlreadyExists`.
+    AssociationAlreadyExists,
+    /// `AssociationDoesNotExist`.
+    AssociationDoesNotExist,
+    /// `AssociationExecutionDoesNotExist`.
+    AssociationExecutionDoesNotExist,
+    /// `AssociationLimitExceeded`.
+    AssociationLimitExceeded,
+    /// `AssociationVersionLimitExceeded`.
+    AssociationVersionLimitExceeded,
+    /// `AutomationDefinitionNotApprovedException`.
+    AutomationDefinitionNotApprovedException,
+    /// `AutomationDefinitionNotFoundException`.
+    AutomationDefinitionNotFoundException,
+    /// `AutomationDefinitionVersionNotFoundException`.
+    AutomationDefinitionVersionNotFoundException,
+    /// `AutomationExecutionLimitExceededException`.
+    AutomationExecutionLimitExceededException,
+    /// `AutomationExecutionNotFoundException`.
+    AutomationExecutionNotFoundException,
+    /// `AutomationStepNotFoundException`.
+    AutomationStepNotFoundException,
+    /// `ComplianceTypeCountLimitExceededException`.
+    ComplianceTypeCountLimitExceededException,
+    /// `ConflictException`.
+    ConflictException,
+    /// `CustomSchemaCountLimitExceededException`.
+    CustomSchemaCountLimitExceededException,
+    /// `DocumentAlreadyExists`.
+    DocumentAlreadyExists,
+    /// `DocumentLimitExceeded`.
+    DocumentLimitExceeded,
+    /// `DocumentPermissionLimit`.
+    DocumentPermissionLimit,
+    /// `DocumentVersionLimitExceeded`.
+    DocumentVersionLimitExceeded,
+    /// `DoesNotExistException`.
+    DoesNotExistException,
+    /// `DuplicateDocumentContent`.
+    DuplicateDocumentContent,
+    /// `DuplicateDocumentVersionName`.
+    DuplicateDocumentVersionName,
+    /// `DuplicateInstanceId`.
+    DuplicateInstanceId,
+    /// `FeatureNotAvailableException`.
+    FeatureNotAvailableException,
+    /// `HierarchyLevelLimitExceededException`.
+    HierarchyLevelLimitExceededException,
+    /// `HierarchyTypeMismatchException`.
+    HierarchyTypeMismatchException,
+    /// `IdempotentParameterMismatch`.
+    IdempotentParameterMismatch,
+    /// `IncompatiblePolicyException`.
+    IncompatiblePolicyException,
+    /// `InternalServerError`.
+    InternalServerError,
+    /// `InvalidActivation`.
+    InvalidActivation,
+    /// `InvalidActivationId`.
+    InvalidActivationId,
+    /// `InvalidAggregatorException`.
+    InvalidAggregatorException,
+    /// `InvalidAllowedPatternException`.
+    InvalidAllowedPatternException,
+    /// `InvalidAssociation`.
+    InvalidAssociation,
+    /// `InvalidAssociationVersion`.
+    InvalidAssociationVersion,
+    /// `InvalidAutomationExecutionParametersException`.
+    InvalidAutomationExecutionParametersException,
+    /// `InvalidAutomationSignalException`.
+    InvalidAutomationSignalException,
+    /// `InvalidAutomationStatusUpdateException`.
+    InvalidAutomationStatusUpdateException,
+    /// `InvalidCommandId`.
+    InvalidCommandId,
+    /// `InvalidDeleteInventoryParametersException`.
+    InvalidDeleteInventoryParametersException,
+    /// `InvalidDeletionIdException`.
+    InvalidDeletionIdException,
+    /// `InvalidDocument`.
+    InvalidDocument,
+    /// `InvalidDocumentContent`.
+    InvalidDocumentContent,
+    /// `InvalidDocumentOperation`.
+    InvalidDocumentOperation,
+    /// `InvalidDocumentSchemaVersion`.
+    InvalidDocumentSchemaVersion,
+    /// `InvalidDocumentType`.
+    InvalidDocumentType,
+    /// `InvalidDocumentVersion`.
+    InvalidDocumentVersion,
+    /// `InvalidFilter`.
+    InvalidFilter,
+    /// `InvalidFilterKey`.
+    InvalidFilterKey,
+    /// `InvalidFilterOption`.
+    InvalidFilterOption,
+    /// `InvalidFilterValue`.
+    InvalidFilterValue,
+    /// `InvalidInstanceId`.
+    InvalidInstanceId,
+    /// `InvalidInstanceInformationFilterValue`.
+    InvalidInstanceInformationFilterValue,
+    /// `InvalidInstancePropertyFilterValue`.
+    InvalidInstancePropertyFilterValue,
+    /// `InvalidInventoryGroupException`.
+    InvalidInventoryGroupException,
+    /// `InvalidInventoryItemContextException`.
+    InvalidInventoryItemContextException,
+    /// `InvalidInventoryRequestException`.
+    InvalidInventoryRequestException,
+    /// `InvalidItemContentException`.
+    InvalidItemContentException,
+    /// `InvalidKeyId`.
+    InvalidKeyId,
+    /// `InvalidNextToken`.
+    InvalidNextToken,
+    /// `InvalidNotificationConfig`.
+    InvalidNotificationConfig,
+    /// `InvalidOptionException`.
+    InvalidOptionException,
+    /// `InvalidOutputFolder`.
+    InvalidOutputFolder,
+    /// `InvalidOutputLocation`.
+    InvalidOutputLocation,
+    /// `InvalidParameters`.
+    InvalidParameters,
+    /// `InvalidPermissionType`.
+    InvalidPermissionType,
+    /// `InvalidPluginName`.
+    InvalidPluginName,
+    /// `InvalidPolicyAttributeException`.
+    InvalidPolicyAttributeException,
+    /// `InvalidPolicyTypeException`.
+    InvalidPolicyTypeException,
+    /// `InvalidResourceId`.
+    InvalidResourceId,
+    /// `InvalidResourceType`.
+    InvalidResourceType,
+    /// `InvalidResultAttributeException`.
+    InvalidResultAttributeException,
+    /// `InvalidRole`.
+    InvalidRole,
+    /// `InvalidSchedule`.
+    InvalidSchedule,
+    /// `InvalidTag`.
+    InvalidTag,
+    /// `InvalidTarget`.
+    InvalidTarget,
+    /// `InvalidTargetMaps`.
+    InvalidTargetMaps,
+    /// `InvalidTypeNameException`.
+    InvalidTypeNameException,
+    /// `InvalidUpdate`.
+    InvalidUpdate,
+    /// `InvocationDoesNotExist`.
+    InvocationDoesNotExist,
+    /// `ItemContentMismatchException`.
+    ItemContentMismatchException,
+    /// `ItemSizeLimitExceededException`.
+    ItemSizeLimitExceededException,
+    /// `MalformedResourcePolicyDocumentException`.
+    MalformedResourcePolicyDocumentException,
+    /// `MaxDocumentSizeExceeded`.
+    MaxDocumentSizeExceeded,
+    /// `NoLongerSupportedException`.
+    NoLongerSupportedException,
+    /// `OpsItemAccessDeniedException`.
+    OpsItemAccessDeniedException,
+    /// `OpsItemAlreadyExistsException`.
+    OpsItemAlreadyExistsException,
+    /// `OpsItemConflictException`.
+    OpsItemConflictException,
+    /// `OpsItemInvalidParameterException`.
+    OpsItemInvalidParameterException,
+    /// `OpsItemLimitExceededException`.
+    OpsItemLimitExceededException,
+    /// `OpsItemNotFoundException`.
+    OpsItemNotFoundException,
+    /// `OpsItemRelatedItemAlreadyExistsException`.
+    OpsItemRelatedItemAlreadyExistsException,
+    /// `OpsItemRelatedItemAssociationNotFoundException`.
+    OpsItemRelatedItemAssociationNotFoundException,
+    /// `OpsMetadataAlreadyExistsException`.
+    OpsMetadataAlreadyExistsException,
+    /// `OpsMetadataInvalidArgumentException`.
+    OpsMetadataInvalidArgumentException,
+    /// `OpsMetadataKeyLimitExceededException`.
+    OpsMetadataKeyLimitExceededException,
+    /// `OpsMetadataLimitExceededException`.
+    OpsMetadataLimitExceededException,
+    /// `OpsMetadataNotFoundException`.
+    OpsMetadataNotFoundException,
+    /// `OpsMetadataTooManyUpdatesException`.
+    OpsMetadataTooManyUpdatesException,
+    /// `ParameterAlreadyExists`.
+    ParameterAlreadyExists,
+    /// `ParameterLimitExceeded`.
+    ParameterLimitExceeded,
+    /// `ParameterMaxVersionLimitExceeded`.
+    ParameterMaxVersionLimitExceeded,
+    /// `ParameterNotFound`.
+    ParameterNotFound,
+    /// `ParameterPatternMismatchException`.
+    ParameterPatternMismatchException,
+    /// `ParameterVersionLabelLimitExceeded`.
+    ParameterVersionLabelLimitExceeded,
+    /// `ParameterVersionNotFound`.
+    ParameterVersionNotFound,
+    /// `PoliciesLimitExceededException`.
+    PoliciesLimitExceededException,
+    /// `ResourceDataSyncAlreadyExistsException`.
+    ResourceDataSyncAlreadyExistsException,
+    /// `ResourceDataSyncConflictException`.
+    ResourceDataSyncConflictException,
+    /// `ResourceDataSyncCountExceededException`.
+    ResourceDataSyncCountExceededException,
+    /// `ResourceDataSyncInvalidConfigurationException`.
+    ResourceDataSyncInvalidConfigurationException,
+    /// `ResourceDataSyncNotFoundException`.
+    ResourceDataSyncNotFoundException,
+    /// `ResourceInUseException`.
+    ResourceInUseException,
+    /// `ResourceLimitExceededException`.
+    ResourceLimitExceededException,
+    /// `ResourceNotFoundException`.
+    ResourceNotFoundException,
+    /// `ResourcePolicyConflictException`.
+    ResourcePolicyConflictException,
+    /// `ResourcePolicyInvalidParameterException`.
+    ResourcePolicyInvalidParameterException,
+    /// `ResourcePolicyLimitExceededException`.
+    ResourcePolicyLimitExceededException,
+    /// `ResourcePolicyNotFoundException`.
+    ResourcePolicyNotFoundException,
+    /// `ServiceQuotaExceededException`.
+    ServiceQuotaExceededException,
+    /// `ServiceSettingNotFound`.
+    ServiceSettingNotFound,
+    /// `StatusUnchanged`.
+    StatusUnchanged,
+    /// `SubTypeCountLimitExceededException`.
+    SubTypeCountLimitExceededException,
+    /// `TargetInUseException`.
+    TargetInUseException,
+    /// `TargetNotConnected`.
+    TargetNotConnected,
+    /// `ThrottlingException`.
+    ThrottlingException,
+    /// `TooManyTagsError`.
+    TooManyTagsError,
+    /// `TooManyUpdates`.
+    TooManyUpdates,
+    /// `TotalSizeLimitExceededException`.
+    TotalSizeLimitExceededException,
+    /// `UnsupportedCalendarException`.
+    UnsupportedCalendarException,
+    /// `UnsupportedFeatureRequiredException`.
+    UnsupportedFeatureRequiredException,
+    /// `UnsupportedInventoryItemContextException`.
+    UnsupportedInventoryItemContextException,
+    /// `UnsupportedInventorySchemaVersionException`.
+    UnsupportedInventorySchemaVersionException,
+    /// `UnsupportedOperatingSystem`.
+    UnsupportedOperatingSystem,
+    /// `UnsupportedOperationException`.
+    UnsupportedOperationException,
+    /// `UnsupportedParameterType`.
+    UnsupportedParameterType,
+    /// `UnsupportedPlatformType`.
+    UnsupportedPlatformType,
+    /// `ValidationException`.
+    ValidationException,
+}
+
+impl ErrorCode {
+    /// The code on the wire (`__type`, `Code`).
+    pub const fn code(self) -> &'static str {
+        match self {
+            ErrorCode::AccessDeniedException => "AccessDeniedException",
+            ErrorCode::AlreadyExistsException => "AlreadyExistsException",
+            ErrorCode::AssociatedInstances => "AssociatedInstances",
+            ErrorCode::AssociationAlreadyExists => "AssociationAlreadyExists",
+            ErrorCode::AssociationDoesNotExist => "AssociationDoesNotExist",
+            ErrorCode::AssociationExecutionDoesNotExist => "AssociationExecutionDoesNotExist",
+            ErrorCode::AssociationLimitExceeded => "AssociationLimitExceeded",
+            ErrorCode::AssociationVersionLimitExceeded => "AssociationVersionLimitExceeded",
+            ErrorCode::AutomationDefinitionNotApprovedException => "AutomationDefinitionNotApprovedException",
+            ErrorCode::AutomationDefinitionNotFoundException => "AutomationDefinitionNotFoundException",
+            ErrorCode::AutomationDefinitionVersionNotFoundException => "AutomationDefinitionVersionNotFoundException",
+            ErrorCode::AutomationExecutionLimitExceededException => "AutomationExecutionLimitExceededException",
+            ErrorCode::AutomationExecutionNotFoundException => "AutomationExecutionNotFoundException",
+            ErrorCode::AutomationStepNotFoundException => "AutomationStepNotFoundException",
+            ErrorCode::ComplianceTypeCountLimitExceededException => "ComplianceTypeCountLimitExceededException",
+            ErrorCode::ConflictException => "ConflictException",
+            ErrorCode::CustomSchemaCountLimitExceededException => "CustomSchemaCountLimitExceededException",
+            ErrorCode::DocumentAlreadyExists => "DocumentAlreadyExists",
+            ErrorCode::DocumentLimitExceeded => "DocumentLimitExceeded",
+            ErrorCode::DocumentPermissionLimit => "DocumentPermissionLimit",
+            ErrorCode::DocumentVersionLimitExceeded => "DocumentVersionLimitExceeded",
+            ErrorCode::DoesNotExistException => "DoesNotExistException",
+            ErrorCode::DuplicateDocumentContent => "DuplicateDocumentContent",
+            ErrorCode::DuplicateDocumentVersionName => "DuplicateDocumentVersionName",
+            ErrorCode::DuplicateInstanceId => "DuplicateInstanceId",
+            ErrorCode::FeatureNotAvailableException => "FeatureNotAvailableException",
+            ErrorCode::HierarchyLevelLimitExceededException => "HierarchyLevelLimitExceededException",
+            ErrorCode::HierarchyTypeMismatchException => "HierarchyTypeMismatchException",
+            ErrorCode::IdempotentParameterMismatch => "IdempotentParameterMismatch",
+            ErrorCode::IncompatiblePolicyException => "IncompatiblePolicyException",
+            ErrorCode::InternalServerError => "InternalServerError",
+            ErrorCode::InvalidActivation => "InvalidActivation",
+            ErrorCode::InvalidActivationId => "InvalidActivationId",
+            ErrorCode::InvalidAggregatorException => "InvalidAggregatorException",
+            ErrorCode::InvalidAllowedPatternException => "InvalidAllowedPatternException",
+            ErrorCode::InvalidAssociation => "InvalidAssociation",
+            ErrorCode::InvalidAssociationVersion => "InvalidAssociationVersion",
+            ErrorCode::InvalidAutomationExecutionParametersException => "InvalidAutomationExecutionParametersException",
+            ErrorCode::InvalidAutomationSignalException => "InvalidAutomationSignalException",
+            ErrorCode::InvalidAutomationStatusUpdateException => "InvalidAutomationStatusUpdateException",
+            ErrorCode::InvalidCommandId => "InvalidCommandId",
+            ErrorCode::InvalidDeleteInventoryParametersException => "InvalidDeleteInventoryParametersException",
+            ErrorCode::InvalidDeletionIdException => "InvalidDeletionIdException",
+            ErrorCode::InvalidDocument => "InvalidDocument",
+            ErrorCode::InvalidDocumentContent => "InvalidDocumentContent",
+            ErrorCode::InvalidDocumentOperation => "InvalidDocumentOperation",
+            ErrorCode::InvalidDocumentSchemaVersion => "InvalidDocumentSchemaVersion",
+            ErrorCode::InvalidDocumentType => "InvalidDocumentType",
+            ErrorCode::InvalidDocumentVersion => "InvalidDocumentVersion",
+            ErrorCode::InvalidFilter => "InvalidFilter",
+            ErrorCode::InvalidFilterKey => "InvalidFilterKey",
+            ErrorCode::InvalidFilterOption => "InvalidFilterOption",
+            ErrorCode::InvalidFilterValue => "InvalidFilterValue",
+            ErrorCode::InvalidInstanceId => "InvalidInstanceId",
+            ErrorCode::InvalidInstanceInformationFilterValue => "InvalidInstanceInformationFilterValue",
+            ErrorCode::InvalidInstancePropertyFilterValue => "InvalidInstancePropertyFilterValue",
+            ErrorCode::InvalidInventoryGroupException => "InvalidInventoryGroupException",
+            ErrorCode::InvalidInventoryItemContextException => "InvalidInventoryItemContextException",
+            ErrorCode::InvalidInventoryRequestException => "InvalidInventoryRequestException",
+            ErrorCode::InvalidItemContentException => "InvalidItemContentException",
+            ErrorCode::InvalidKeyId => "InvalidKeyId",
+            ErrorCode::InvalidNextToken => "InvalidNextToken",
+            ErrorCode::InvalidNotificationConfig => "InvalidNotificationConfig",
+            ErrorCode::InvalidOptionException => "InvalidOptionException",
+            ErrorCode::InvalidOutputFolder => "InvalidOutputFolder",
+            ErrorCode::InvalidOutputLocation => "InvalidOutputLocation",
+            ErrorCode::InvalidParameters => "InvalidParameters",
+            ErrorCode::InvalidPermissionType => "InvalidPermissionType",
+            ErrorCode::InvalidPluginName => "InvalidPluginName",
+            ErrorCode::InvalidPolicyAttributeException => "InvalidPolicyAttributeException",
+            ErrorCode::InvalidPolicyTypeException => "InvalidPolicyTypeException",
+            ErrorCode::InvalidResourceId => "InvalidResourceId",
+            ErrorCode::InvalidResourceType => "InvalidResourceType",
+            ErrorCode::InvalidResultAttributeException => "InvalidResultAttributeException",
+            ErrorCode::InvalidRole => "InvalidRole",
+            ErrorCode::InvalidSchedule => "InvalidSchedule",
+            ErrorCode::InvalidTag => "InvalidTag",
+            ErrorCode::InvalidTarget => "InvalidTarget",
+            ErrorCode::InvalidTargetMaps => "InvalidTargetMaps",
+            ErrorCode::InvalidTypeNameException => "InvalidTypeNameException",
+            ErrorCode::InvalidUpdate => "InvalidUpdate",
+            ErrorCode::InvocationDoesNotExist => "InvocationDoesNotExist",
+            ErrorCode::ItemContentMismatchException => "ItemContentMismatchException",
+            ErrorCode::ItemSizeLimitExceededException => "ItemSizeLimitExceededException",
+            ErrorCode::MalformedResourcePolicyDocumentException => "MalformedResourcePolicyDocumentException",
+            ErrorCode::MaxDocumentSizeExceeded => "MaxDocumentSizeExceeded",
+            ErrorCode::NoLongerSupportedException => "NoLongerSupportedException",
+            ErrorCode::OpsItemAccessDeniedException => "OpsItemAccessDeniedException",
+            ErrorCode::OpsItemAlreadyExistsException => "OpsItemAlreadyExistsException",
+            ErrorCode::OpsItemConflictException => "OpsItemConflictException",
+            ErrorCode::OpsItemInvalidParameterException => "OpsItemInvalidParameterException",
+            ErrorCode::OpsItemLimitExceededException => "OpsItemLimitExceededException",
+            ErrorCode::OpsItemNotFoundException => "OpsItemNotFoundException",
+            ErrorCode::OpsItemRelatedItemAlreadyExistsException => "OpsItemRelatedItemAlreadyExistsException",
+            ErrorCode::OpsItemRelatedItemAssociationNotFoundException => "OpsItemRelatedItemAssociationNotFoundException",
+            ErrorCode::OpsMetadataAlreadyExistsException => "OpsMetadataAlreadyExistsException",
+            ErrorCode::OpsMetadataInvalidArgumentException => "OpsMetadataInvalidArgumentException",
+            ErrorCode::OpsMetadataKeyLimitExceededException => "OpsMetadataKeyLimitExceededException",
+            ErrorCode::OpsMetadataLimitExceededException => "OpsMetadataLimitExceededException",
+            ErrorCode::OpsMetadataNotFoundException => "OpsMetadataNotFoundException",
+            ErrorCode::OpsMetadataTooManyUpdatesException => "OpsMetadataTooManyUpdatesException",
+            ErrorCode::ParameterAlreadyExists => "ParameterAlreadyExists",
+            ErrorCode::ParameterLimitExceeded => "ParameterLimitExceeded",
+            ErrorCode::ParameterMaxVersionLimitExceeded => "ParameterMaxVersionLimitExceeded",
+            ErrorCode::ParameterNotFound => "ParameterNotFound",
+            ErrorCode::ParameterPatternMismatchException => "ParameterPatternMismatchException",
+            ErrorCode::ParameterVersionLabelLimitExceeded => "ParameterVersionLabelLimitExceeded",
+            ErrorCode::ParameterVersionNotFound => "ParameterVersionNotFound",
+            ErrorCode::PoliciesLimitExceededException => "PoliciesLimitExceededException",
+            ErrorCode::ResourceDataSyncAlreadyExistsException => "ResourceDataSyncAlreadyExistsException",
+            ErrorCode::ResourceDataSyncConflictException => "ResourceDataSyncConflictException",
+            ErrorCode::ResourceDataSyncCountExceededException => "ResourceDataSyncCountExceededException",
+            ErrorCode::ResourceDataSyncInvalidConfigurationException => "ResourceDataSyncInvalidConfigurationException",
+            ErrorCode::ResourceDataSyncNotFoundException => "ResourceDataSyncNotFoundException",
+            ErrorCode::ResourceInUseException => "ResourceInUseException",
+            ErrorCode::ResourceLimitExceededException => "ResourceLimitExceededException",
+            ErrorCode::ResourceNotFoundException => "ResourceNotFoundException",
+            ErrorCode::ResourcePolicyConflictException => "ResourcePolicyConflictException",
+            ErrorCode::ResourcePolicyInvalidParameterException => "ResourcePolicyInvalidParameterException",
+            ErrorCode::ResourcePolicyLimitExceededException => "ResourcePolicyLimitExceededException",
+            ErrorCode::ResourcePolicyNotFoundException => "ResourcePolicyNotFoundException",
+            ErrorCode::ServiceQuotaExceededException => "ServiceQuotaExceededException",
+            ErrorCode::ServiceSettingNotFound => "ServiceSettingNotFound",
+            ErrorCode::StatusUnchanged => "StatusUnchanged",
+            ErrorCode::SubTypeCountLimitExceededException => "SubTypeCountLimitExceededException",
+            ErrorCode::TargetInUseException => "TargetInUseException",
+            ErrorCode::TargetNotConnected => "TargetNotConnected",
+            ErrorCode::ThrottlingException => "ThrottlingException",
+            ErrorCode::TooManyTagsError => "TooManyTagsError",
+            ErrorCode::TooManyUpdates => "TooManyUpdates",
+            ErrorCode::TotalSizeLimitExceededException => "TotalSizeLimitExceededException",
+            ErrorCode::UnsupportedCalendarException => "UnsupportedCalendarException",
+            ErrorCode::UnsupportedFeatureRequiredException => "UnsupportedFeatureRequiredException",
+            ErrorCode::UnsupportedInventoryItemContextException => "UnsupportedInventoryItemContextException",
+            ErrorCode::UnsupportedInventorySchemaVersionException => "UnsupportedInventorySchemaVersionException",
+            ErrorCode::UnsupportedOperatingSystem => "UnsupportedOperatingSystem",
+            ErrorCode::UnsupportedOperationException => "UnsupportedOperationException",
+            ErrorCode::UnsupportedParameterType => "UnsupportedParameterType",
+            ErrorCode::UnsupportedPlatformType => "UnsupportedPlatformType",
+            ErrorCode::ValidationException => "ValidationException",
+        }
+    }
+
+    /// AWS's HTTP status for it.
+    pub const fn status(self) -> u16 {
+        match self {
+            ErrorCode::AccessDeniedException => 400,
+            ErrorCode::AlreadyExistsException => 400,
+            ErrorCode::AssociatedInstances => 400,
+            ErrorCode::AssociationAlreadyExists => 400,
+            ErrorCode::AssociationDoesNotExist => 400,
+            ErrorCode::AssociationExecutionDoesNotExist => 400,
+            ErrorCode::AssociationLimitExceeded => 400,
+            ErrorCode::AssociationVersionLimitExceeded => 400,
+            ErrorCode::AutomationDefinitionNotApprovedException => 400,
+            ErrorCode::AutomationDefinitionNotFoundException => 400,
+            ErrorCode::AutomationDefinitionVersionNotFoundException => 400,
+            ErrorCode::AutomationExecutionLimitExceededException => 400,
+            ErrorCode::AutomationExecutionNotFoundException => 400,
+            ErrorCode::AutomationStepNotFoundException => 400,
+            ErrorCode::ComplianceTypeCountLimitExceededException => 400,
+            ErrorCode::ConflictException => 400,
+            ErrorCode::CustomSchemaCountLimitExceededException => 400,
+            ErrorCode::DocumentAlreadyExists => 400,
+            ErrorCode::DocumentLimitExceeded => 400,
+            ErrorCode::DocumentPermissionLimit => 400,
+            ErrorCode::DocumentVersionLimitExceeded => 400,
+            ErrorCode::DoesNotExistException => 400,
+            ErrorCode::DuplicateDocumentContent => 400,
+            ErrorCode::DuplicateDocumentVersionName => 400,
+            ErrorCode::DuplicateInstanceId => 400,
+            ErrorCode::FeatureNotAvailableException => 400,
+            ErrorCode::HierarchyLevelLimitExceededException => 400,
+            ErrorCode::HierarchyTypeMismatchException => 400,
+            ErrorCode::IdempotentParameterMismatch => 400,
+            ErrorCode::IncompatiblePolicyException => 400,
+            ErrorCode::InternalServerError => 500,
+            ErrorCode::InvalidActivation => 400,
+            ErrorCode::InvalidActivationId => 400,
+            ErrorCode::InvalidAggregatorException => 400,
+            ErrorCode::InvalidAllowedPatternException => 400,
+            ErrorCode::InvalidAssociation => 400,
+            ErrorCode::InvalidAssociationVersion => 400,
+            ErrorCode::InvalidAutomationExecutionParametersException => 400,
+            ErrorCode::InvalidAutomationSignalException => 400,
+            ErrorCode::InvalidAutomationStatusUpdateException => 400,
+            ErrorCode::InvalidCommandId => 400,
+            ErrorCode::InvalidDeleteInventoryParametersException => 400,
+            ErrorCode::InvalidDeletionIdException => 400,
+            ErrorCode::InvalidDocument => 400,
+            ErrorCode::InvalidDocumentContent => 400,
+            ErrorCode::InvalidDocumentOperation => 400,
+            ErrorCode::InvalidDocumentSchemaVersion => 400,
+            ErrorCode::InvalidDocumentType => 400,
+            ErrorCode::InvalidDocumentVersion => 400,
+            ErrorCode::InvalidFilter => 400,
+            ErrorCode::InvalidFilterKey => 400,
+            ErrorCode::InvalidFilterOption => 400,
+            ErrorCode::InvalidFilterValue => 400,
+            ErrorCode::InvalidInstanceId => 400,
+            ErrorCode::InvalidInstanceInformationFilterValue => 400,
+            ErrorCode::InvalidInstancePropertyFilterValue => 400,
+            ErrorCode::InvalidInventoryGroupException => 400,
+            ErrorCode::InvalidInventoryItemContextException => 400,
+            ErrorCode::InvalidInventoryRequestException => 400,
+            ErrorCode::InvalidItemContentException => 400,
+            ErrorCode::InvalidKeyId => 400,
+            ErrorCode::InvalidNextToken => 400,
+            ErrorCode::InvalidNotificationConfig => 400,
+            ErrorCode::InvalidOptionException => 400,
+            ErrorCode::InvalidOutputFolder => 400,
+            ErrorCode::InvalidOutputLocation => 400,
+            ErrorCode::InvalidParameters => 400,
+            ErrorCode::InvalidPermissionType => 400,
+            ErrorCode::InvalidPluginName => 400,
+            ErrorCode::InvalidPolicyAttributeException => 400,
+            ErrorCode::InvalidPolicyTypeException => 400,
+            ErrorCode::InvalidResourceId => 400,
+            ErrorCode::InvalidResourceType => 400,
+            ErrorCode::InvalidResultAttributeException => 400,
+            ErrorCode::InvalidRole => 400,
+            ErrorCode::InvalidSchedule => 400,
+            ErrorCode::InvalidTag => 400,
+            ErrorCode::InvalidTarget => 400,
+            ErrorCode::InvalidTargetMaps => 400,
+            ErrorCode::InvalidTypeNameException => 400,
+            ErrorCode::InvalidUpdate => 400,
+            ErrorCode::InvocationDoesNotExist => 400,
+            ErrorCode::ItemContentMismatchException => 400,
+            ErrorCode::ItemSizeLimitExceededException => 400,
+            ErrorCode::MalformedResourcePolicyDocumentException => 400,
+            ErrorCode::MaxDocumentSizeExceeded => 400,
+            ErrorCode::NoLongerSupportedException => 400,
+            ErrorCode::OpsItemAccessDeniedException => 400,
+            ErrorCode::OpsItemAlreadyExistsException => 400,
+            ErrorCode::OpsItemConflictException => 400,
+            ErrorCode::OpsItemInvalidParameterException => 400,
+            ErrorCode::OpsItemLimitExceededException => 400,
+            ErrorCode::OpsItemNotFoundException => 400,
+            ErrorCode::OpsItemRelatedItemAlreadyExistsException => 400,
+            ErrorCode::OpsItemRelatedItemAssociationNotFoundException => 400,
+            ErrorCode::OpsMetadataAlreadyExistsException => 400,
+            ErrorCode::OpsMetadataInvalidArgumentException => 400,
+            ErrorCode::OpsMetadataKeyLimitExceededException => 400,
+            ErrorCode::OpsMetadataLimitExceededException => 400,
+            ErrorCode::OpsMetadataNotFoundException => 400,
+            ErrorCode::OpsMetadataTooManyUpdatesException => 400,
+            ErrorCode::ParameterAlreadyExists => 400,
+            ErrorCode::ParameterLimitExceeded => 400,
+            ErrorCode::ParameterMaxVersionLimitExceeded => 400,
+            ErrorCode::ParameterNotFound => 400,
+            ErrorCode::ParameterPatternMismatchException => 400,
+            ErrorCode::ParameterVersionLabelLimitExceeded => 400,
+            ErrorCode::ParameterVersionNotFound => 400,
+            ErrorCode::PoliciesLimitExceededException => 400,
+            ErrorCode::ResourceDataSyncAlreadyExistsException => 400,
+            ErrorCode::ResourceDataSyncConflictException => 400,
+            ErrorCode::ResourceDataSyncCountExceededException => 400,
+            ErrorCode::ResourceDataSyncInvalidConfigurationException => 400,
+            ErrorCode::ResourceDataSyncNotFoundException => 400,
+            ErrorCode::ResourceInUseException => 400,
+            ErrorCode::ResourceLimitExceededException => 400,
+            ErrorCode::ResourceNotFoundException => 400,
+            ErrorCode::ResourcePolicyConflictException => 400,
+            ErrorCode::ResourcePolicyInvalidParameterException => 400,
+            ErrorCode::ResourcePolicyLimitExceededException => 400,
+            ErrorCode::ResourcePolicyNotFoundException => 400,
+            ErrorCode::ServiceQuotaExceededException => 400,
+            ErrorCode::ServiceSettingNotFound => 400,
+            ErrorCode::StatusUnchanged => 400,
+            ErrorCode::SubTypeCountLimitExceededException => 400,
+            ErrorCode::TargetInUseException => 400,
+            ErrorCode::TargetNotConnected => 400,
+            ErrorCode::ThrottlingException => 400,
+            ErrorCode::TooManyTagsError => 400,
+            ErrorCode::TooManyUpdates => 400,
+            ErrorCode::TotalSizeLimitExceededException => 400,
+            ErrorCode::UnsupportedCalendarException => 400,
+            ErrorCode::UnsupportedFeatureRequiredException => 400,
+            ErrorCode::UnsupportedInventoryItemContextException => 400,
+            ErrorCode::UnsupportedInventorySchemaVersionException => 400,
+            ErrorCode::UnsupportedOperatingSystem => 400,
+            ErrorCode::UnsupportedOperationException => 400,
+            ErrorCode::UnsupportedParameterType => 400,
+            ErrorCode::UnsupportedPlatformType => 400,
+            ErrorCode::ValidationException => 400,
+        }
+    }
+
+    /// The error with `message`.
+    pub fn err(self, message: impl Into<String>) -> rampart_protocol::AwsError {
+        rampart_protocol::AwsError::new(self.code(), self.status(), message)
+    }
+}

@@ -6444,3 +6444,106 @@ impl std::fmt::Debug for XssMatchStatement {
     }
 }
 
+/// The errors the `wafv2` model declares, with AWS's wire code and HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// `WAFAssociatedItemException`.
+    WAFAssociatedItemException,
+    /// `WAFConfigurationWarningException`.
+    WAFConfigurationWarningException,
+    /// `WAFDuplicateItemException`.
+    WAFDuplicateItemException,
+    /// `WAFExpiredManagedRuleGroupVersionException`.
+    WAFExpiredManagedRuleGroupVersionException,
+    /// `WAFFeatureNotIncludedInPricingPlanException`.
+    WAFFeatureNotIncludedInPricingPlanException,
+    /// `WAFInternalErrorException`.
+    WAFInternalErrorException,
+    /// `WAFInvalidOperationException`.
+    WAFInvalidOperationException,
+    /// `WAFInvalidParameterException`.
+    WAFInvalidParameterException,
+    /// `WAFInvalidPermissionPolicyException`.
+    WAFInvalidPermissionPolicyException,
+    /// `WAFInvalidResourceException`.
+    WAFInvalidResourceException,
+    /// `WAFLimitsExceededException`.
+    WAFLimitsExceededException,
+    /// `WAFLogDestinationPermissionIssueException`.
+    WAFLogDestinationPermissionIssueException,
+    /// `WAFNonexistentItemException`.
+    WAFNonexistentItemException,
+    /// `WAFOptimisticLockException`.
+    WAFOptimisticLockException,
+    /// `WAFServiceLinkedRoleErrorException`.
+    WAFServiceLinkedRoleErrorException,
+    /// `WAFSubscriptionNotFoundException`.
+    WAFSubscriptionNotFoundException,
+    /// `WAFTagOperationException`.
+    WAFTagOperationException,
+    /// `WAFTagOperationInternalErrorException`.
+    WAFTagOperationInternalErrorException,
+    /// `WAFUnavailableEntityException`.
+    WAFUnavailableEntityException,
+    /// `WAFUnsupportedAggregateKeyTypeException`.
+    WAFUnsupportedAggregateKeyTypeException,
+}
+
+impl ErrorCode {
+    /// The code on the wire (`__type`, `Code`).
+    pub const fn code(self) -> &'static str {
+        match self {
+            ErrorCode::WAFAssociatedItemException => "WAFAssociatedItemException",
+            ErrorCode::WAFConfigurationWarningException => "WAFConfigurationWarningException",
+            ErrorCode::WAFDuplicateItemException => "WAFDuplicateItemException",
+            ErrorCode::WAFExpiredManagedRuleGroupVersionException => "WAFExpiredManagedRuleGroupVersionException",
+            ErrorCode::WAFFeatureNotIncludedInPricingPlanException => "WAFFeatureNotIncludedInPricingPlanException",
+            ErrorCode::WAFInternalErrorException => "WAFInternalErrorException",
+            ErrorCode::WAFInvalidOperationException => "WAFInvalidOperationException",
+            ErrorCode::WAFInvalidParameterException => "WAFInvalidParameterException",
+            ErrorCode::WAFInvalidPermissionPolicyException => "WAFInvalidPermissionPolicyException",
+            ErrorCode::WAFInvalidResourceException => "WAFInvalidResourceException",
+            ErrorCode::WAFLimitsExceededException => "WAFLimitsExceededException",
+            ErrorCode::WAFLogDestinationPermissionIssueException => "WAFLogDestinationPermissionIssueException",
+            ErrorCode::WAFNonexistentItemException => "WAFNonexistentItemException",
+            ErrorCode::WAFOptimisticLockException => "WAFOptimisticLockException",
+            ErrorCode::WAFServiceLinkedRoleErrorException => "WAFServiceLinkedRoleErrorException",
+            ErrorCode::WAFSubscriptionNotFoundException => "WAFSubscriptionNotFoundException",
+            ErrorCode::WAFTagOperationException => "WAFTagOperationException",
+            ErrorCode::WAFTagOperationInternalErrorException => "WAFTagOperationInternalErrorException",
+            ErrorCode::WAFUnavailableEntityException => "WAFUnavailableEntityException",
+            ErrorCode::WAFUnsupportedAggregateKeyTypeException => "WAFUnsupportedAggregateKeyTypeException",
+        }
+    }
+
+    /// AWS's HTTP status for it.
+    pub const fn status(self) -> u16 {
+        match self {
+            ErrorCode::WAFAssociatedItemException => 400,
+            ErrorCode::WAFConfigurationWarningException => 400,
+            ErrorCode::WAFDuplicateItemException => 400,
+            ErrorCode::WAFExpiredManagedRuleGroupVersionException => 400,
+            ErrorCode::WAFFeatureNotIncludedInPricingPlanException => 400,
+            ErrorCode::WAFInternalErrorException => 500,
+            ErrorCode::WAFInvalidOperationException => 400,
+            ErrorCode::WAFInvalidParameterException => 400,
+            ErrorCode::WAFInvalidPermissionPolicyException => 400,
+            ErrorCode::WAFInvalidResourceException => 400,
+            ErrorCode::WAFLimitsExceededException => 400,
+            ErrorCode::WAFLogDestinationPermissionIssueException => 400,
+            ErrorCode::WAFNonexistentItemException => 400,
+            ErrorCode::WAFOptimisticLockException => 400,
+            ErrorCode::WAFServiceLinkedRoleErrorException => 400,
+            ErrorCode::WAFSubscriptionNotFoundException => 400,
+            ErrorCode::WAFTagOperationException => 400,
+            ErrorCode::WAFTagOperationInternalErrorException => 500,
+            ErrorCode::WAFUnavailableEntityException => 400,
+            ErrorCode::WAFUnsupportedAggregateKeyTypeException => 400,
+        }
+    }
+
+    /// The error with `message`.
+    pub fn err(self, message: impl Into<String>) -> rampart_protocol::AwsError {
+        rampart_protocol::AwsError::new(self.code(), self.status(), message)
+    }
+}
