@@ -460,6 +460,14 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
         Arc::clone(&store),
         Arc::clone(&identity.sealer),
     ));
+    // Paging tokens must open on every node over this store: key them from the store-held,
+    // sealed WAF master key instead of a per-process random one.
+    match waf_keys.sign("rampart:paging-token:v1", b"").await {
+        Ok(key) => {
+            rampart_service::paging::set_key(&key);
+        }
+        Err(e) => tracing::warn!(error = %e.message, "paging tokens are keyed per process"),
+    }
     // WAF telemetry: the proxy reports each decision; WAFv2 answers GetSampledRequests and
     // GetRateBasedStatementManagedKeys from it and it writes WAF logs under <data dir>/waf-logs.
     let waf_telemetry = rampart_wafv2::Telemetry::new(Arc::clone(&store), clock.clone());
