@@ -350,7 +350,7 @@ def gen_error_codes(model):
     if not errors:
         return ""
     out = ["/// The errors of this service's model: each exception shape with AWS's code and HTTP\n",
-           "/// status. `ErrorCode::NotFoundException.with(\"…\")` builds the error a client receives.\n",
+           "/// status. `ErrorCode::NotFoundException.err(\"…\")` builds the error a client receives.\n",
            "#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]\n",
            "pub enum ErrorCode {\n"]
     for ident, n, code, status in errors:
@@ -374,7 +374,7 @@ def gen_error_codes(model):
         out.append(f"            ErrorCode::{ident} => {status},\n")
     out.append("        }\n    }\n\n")
     out.append("    /// The error with this code, AWS's status and `message`.\n")
-    out.append("    pub fn with(self, message: impl Into<String>) -> rampart_protocol::AwsError {\n")
+    out.append("    pub fn err(self, message: impl Into<String>) -> rampart_protocol::AwsError {\n")
     out.append("        rampart_protocol::AwsError::new(self.code(), self.status(), message)\n")
     out.append("    }\n}\n")
     return "".join(out)

@@ -13,8 +13,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper_util::rt::TokioIo;
-use rustls_pki_types::pem::PemObject as _;
-use rustls_pki_types::{CertificateDer, ServerName};
+use rustls_pki_types::ServerName;
 use serde_json::{json, Value};
 
 const MAX_RESPONSE: usize = 1 << 20;
@@ -79,29 +78,7 @@ impl AcmeSettings {
     ) -> Result<Self, String> {
         Url::parse(directory)
             .ok_or_else(|| format!("ACME directory {directory:?} is not an http(s) URL"))?;
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in rustls_native_certs::load_native_certs().certs {
-            let _ = roots.add(cert);
-        }
-        if let Some(pem) = extra_ca_pem {
-            let mut n = 0;
-            for cert in CertificateDer::pem_slice_iter(pem) {
-                let cert = cert.map_err(|e| format!("ACME CA file: {e}"))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| format!("ACME CA file certificate: {e}"))?;
-                n += 1;
-            }
-            if n == 0 {
-                return Err("ACME CA file holds no PEM certificate".to_owned());
-            }
-        }
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| format!("TLS configuration: {e}"))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let tls = rampart_service::outbound::tls_config(extra_ca_pem, "ACME")?;
         let dns_resolver = dns_resolver.or_else(|| {
             std::fs::read_to_string("/etc/resolv.conf")
                 .ok()?
@@ -122,7 +99,7 @@ impl AcmeSettings {
         });
         Ok(Self {
             directory: directory.to_owned(),
-            tls: Arc::new(tls),
+            tls,
             dns_resolver,
             http01_address,
         })

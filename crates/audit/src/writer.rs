@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
+use rampart_service::events::{Published, Subscribers};
 use rampart_store::Store;
 
 use crate::{event_json, EventFacts};
@@ -35,8 +36,18 @@ impl Auditor {
     /// `dir` is set, to `dir/events-YYYY-MM-DD.jsonl`.
     #[must_use]
     pub fn start(store: Arc<dyn Store>, dir: Option<PathBuf>) -> Self {
+        Self::start_publishing(store, dir, Arc::new(Subscribers::new()))
+    }
+
+    /// The same, also handing every recorded event to `subscribers` once it is written.
+    #[must_use]
+    pub fn start_publishing(
+        store: Arc<dyn Store>,
+        dir: Option<PathBuf>,
+        subscribers: Arc<Subscribers>,
+    ) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(store, dir, rx));
+        tokio::spawn(run(store, dir, rx, subscribers));
         Auditor { tx }
     }
 
@@ -83,7 +94,12 @@ impl Auditor {
     }
 }
 
-async fn run(store: Arc<dyn Store>, dir: Option<PathBuf>, mut rx: mpsc::Receiver<Msg>) {
+async fn run(
+    store: Arc<dyn Store>,
+    dir: Option<PathBuf>,
+    mut rx: mpsc::Receiver<Msg>,
+    subscribers: Arc<Subscribers>,
+) {
     if let Some(d) = &dir {
         if let Err(e) = std::fs::create_dir_all(d) {
             tracing::error!(error = %e, "cannot create the audit directory");
@@ -109,6 +125,8 @@ async fn run(store: Arc<dyn Store>, dir: Option<PathBuf>, mut rx: mpsc::Receiver
         let mut waiters = Vec::new();
         let mut by_account: BTreeMap<String, Vec<(i64, Vec<u8>)>> = BTreeMap::new();
         let mut lines = Vec::new();
+        let mut published = Vec::new();
+        let publishing = !subscribers.is_empty();
         for msg in buf.drain(..) {
             match msg {
                 Msg::Flush(w) => waiters.push(w),
@@ -121,6 +139,9 @@ async fn run(store: Arc<dyn Store>, dir: Option<PathBuf>, mut rx: mpsc::Receiver
                     let Ok(bytes) = serde_json::to_vec(&ev) else {
                         continue;
                     };
+                    if publishing {
+                        published.push(Published::Audit(Arc::new(ev)));
+                    }
                     lines.extend_from_slice(&bytes);
                     lines.push(b'\n');
                     if let Some(acct) = &facts.recipient_account {
@@ -165,8 +186,64 @@ async fn run(store: Arc<dyn Store>, dir: Option<PathBuf>, mut rx: mpsc::Receiver
                 tracing::error!(error = %e, "audit append failed");
             }
         }
+        for p in &published {
+            subscribers.publish(p);
+        }
         for w in waiters {
             let _ = w.send(());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use rampart_service::events::{Filter, Published, Subscribers};
+    use rampart_store::testing::Target;
+
+    use super::Auditor;
+    use crate::EventFacts;
+
+    #[tokio::test]
+    async fn recorded_events_reach_subscribers_once_written() {
+        let target = Target::sqlite();
+        let store = target.open().await;
+        let subscribers = Arc::new(Subscribers::new());
+        let mut sub = subscribers.subscribe(
+            Filter {
+                audit: true,
+                ..Filter::default()
+            },
+            16,
+        );
+        let auditor = Auditor::start_publishing(Arc::clone(&store), None, subscribers);
+        auditor
+            .record_durably(EventFacts {
+                request_id: "req-1".into(),
+                event_id: Some("evt-1".into()),
+                time_millis: 0,
+                event_source: "kms.amazonaws.com".into(),
+                event_name: "Decrypt".into(),
+                region: "us-east-1".into(),
+                source_ip: "127.0.0.1".into(),
+                user_agent: "test".into(),
+                identity: None,
+                access_key_id: None,
+                request_parameters: serde_json::Value::Null,
+                response_elements: serde_json::Value::Null,
+                error_code: None,
+                error_message: None,
+                resources: Vec::new(),
+                recipient_account: Some("111111111111".into()),
+                read_only: true,
+            })
+            .await;
+        let Some(Published::Audit(ev)) = sub.try_recv() else {
+            panic!("the recorded event was not published");
+        };
+        assert_eq!(ev["eventName"], "Decrypt");
+        assert_eq!(ev["eventID"], "evt-1");
+        assert_eq!(sub.lagged(), 0);
     }
 }

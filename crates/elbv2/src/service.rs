@@ -10,15 +10,15 @@ use serde_json::Value;
 use rampart_protocol::model::ServiceModel;
 use rampart_protocol::types::Timestamp;
 use rampart_service::policy::Context;
-use rampart_service::{operations, AwsError, Clock, RequestContext, Service};
+use rampart_service::{operations, tags, AwsError, Clock, RequestContext, Service};
 use rampart_store::{Expect, Store};
 
 use crate::certs::CertificateSource;
-use crate::errors::{self as err, store_unavailable};
+use crate::errors::{self as err};
 use crate::proxy::Runtime;
 use crate::routing;
 use crate::shapes::elbv2 as s;
-use crate::state::{Lb, Listener, Rule, State, Tg, NS_STATE};
+use crate::state::{Lb, Listener, Rule, State, Tg, STATES};
 
 /// How often each node reconciles its running load balancers with the store.
 const RECONCILE: std::time::Duration = std::time::Duration::from_secs(2);
@@ -127,11 +127,16 @@ pub(crate) fn valid_name(name: &str, max: usize) -> bool {
         && !name.ends_with('-')
 }
 
-pub(crate) fn tags_of(tags: Option<Vec<s::Tag>>) -> Vec<(String, String)> {
-    tags.unwrap_or_default()
-        .into_iter()
-        .map(|t| (t.key, t.value.unwrap_or_default()))
-        .collect()
+impl tags::TagShape for s::Tag {
+    fn from_pair(key: String, value: String) -> Self {
+        s::Tag {
+            key,
+            value: Some(value),
+        }
+    }
+    fn into_pair(self) -> (String, String) {
+        (self.key, self.value.unwrap_or_default())
+    }
 }
 
 /// One page of `items` after `marker` (an offset Rampart handed out), at most `size` (400 by
@@ -308,15 +313,9 @@ impl ElbService {
             self.runtime.served().into_iter().collect();
         let mut after: Option<String> = None;
         loop {
-            let page = rampart_service::records::list::<State>(
-                self.store.as_ref(),
-                NS_STATE,
-                "",
-                after.as_deref(),
-                100,
-                store_unavailable,
-            )
-            .await?;
+            let page = STATES
+                .list(self.store.as_ref(), "", after.as_deref(), 100)
+                .await?;
             for (key, state) in &page {
                 for lb in state.lbs.values() {
                     live.insert(lb.arn.clone());
@@ -364,13 +363,7 @@ impl ElbService {
     }
 
     pub(crate) async fn load(&self, ctx: &RequestContext) -> Result<(State, Expect), AwsError> {
-        let got = rampart_service::records::get::<State>(
-            self.store.as_ref(),
-            NS_STATE,
-            &state_key(ctx),
-            store_unavailable,
-        )
-        .await?;
+        let got = STATES.get(self.store.as_ref(), &state_key(ctx)).await?;
         Ok(match got {
             Some(v) => (v.value, Expect::Version(v.version)),
             None => (State::default(), Expect::Absent),
@@ -388,18 +381,15 @@ impl ElbService {
             let out = change(&mut state)?;
             state.expire_draining(self.clock.now().timestamp_millis());
             crate::configuration::check_quotas(&state)?;
-            let op = rampart_service::records::put(NS_STATE, &state_key(ctx), &state, expect)?;
+            let op = STATES.put_op(&state_key(ctx), &state, expect)?;
             let mut conflict = false;
-            let res = rampart_service::records::commit(
-                self.store.as_ref(),
-                vec![op],
-                || {
+            let res = STATES
+                .db()
+                .commit_or(self.store.as_ref(), vec![op], || {
                     conflict = true;
                     AwsError::internal()
-                },
-                store_unavailable,
-            )
-            .await;
+                })
+                .await;
             match res {
                 Ok(()) => {
                     self.runtime.update(&state);
@@ -537,7 +527,7 @@ impl ElbService {
             ipam_pool: req.ipam_pools.and_then(|p| p.ipv4_ipam_pool_id),
             capacity: None,
         };
-        let tags = tags_of(req.tags);
+        let tags = tags::pairs(req.tags.unwrap_or_default());
         let res = self
             .mutate(ctx, |st| {
                 if st.lbs.values().any(|l| l.name == lb.name) {
@@ -715,7 +705,7 @@ impl ElbService {
             vpc_id: req.vpc_id.clone(),
             ..Default::default()
         };
-        let tags = tags_of(req.tags);
+        let tags = tags::pairs(req.tags.unwrap_or_default());
         let out = self
             .mutate(ctx, |st| {
                 if st
@@ -1047,7 +1037,7 @@ impl ElbService {
         if !(1..=65535).contains(&port) {
             return Err(err::validation("Port must be between 1 and 65535"));
         }
-        let tags = tags_of(req.tags.clone());
+        let tags = tags::pairs(req.tags.clone().unwrap_or_default());
         let out = self
             .mutate(ctx, |st| {
                 if !st.lbs.contains_key(&req.load_balancer_arn) {
@@ -1399,7 +1389,7 @@ impl ElbService {
                 "Rule transforms are not supported by Rampart's load balancer",
             ));
         }
-        let tags = tags_of(req.tags.clone());
+        let tags = tags::pairs(req.tags.clone().unwrap_or_default());
         let rule = self
             .mutate(ctx, |st| {
                 if !st.listeners.contains_key(&req.listener_arn) {
@@ -1534,7 +1524,7 @@ impl ElbService {
         for a in &req.resource_arns {
             self.authorize(ctx, a).await?;
         }
-        let new = tags_of(Some(req.tags.clone()));
+        let new = tags::pairs(req.tags.clone());
         self.mutate(ctx, |st| {
             for a in &req.resource_arns {
                 Self::exists(st, a)?;

@@ -6,10 +6,16 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use rampart_service::table::{Db, Table};
+use rampart_service::AwsError;
+
 use crate::shapes::elbv2 as s;
 
 /// The store namespace.
 pub const NS_STATE: &str = "elbv2.state";
+/// The per-account-and-region state records; a conflict is retried by the caller.
+pub const STATES: Table<State> =
+    Db::new(crate::errors::store_unavailable, AwsError::internal).table(NS_STATE);
 
 /// A load balancer.
 #[derive(Debug, Clone, Serialize, Deserialize)]

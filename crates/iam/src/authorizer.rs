@@ -8,9 +8,7 @@ use rampart_policy::{Authorization, Decision, Policy, Principal, Request};
 use rampart_service::{Authorizer, AwsError, RequestContext};
 
 use crate::managed;
-use crate::records::{
-    self, ns, GroupRecord, PolicyRecord, RoleRecord, SessionKind, SessionRecord, UserRecord,
-};
+use crate::records::{self, SessionKind};
 use crate::Identity;
 
 /// Identity-based policies that apply to a caller.
@@ -54,12 +52,9 @@ impl IamAuthorizer {
             return Ok(None);
         };
         let name = rest.rsplit('/').next().unwrap_or(rest);
-        let rec = records::get::<PolicyRecord>(
-            &*self.identity.store,
-            ns::POLICY,
-            &records::name_key(account, name),
-        )
-        .await?;
+        let rec = records::POLICIES
+            .get(&*self.identity.store, &records::name_key(account, name))
+            .await?;
         Ok(rec.and_then(|r| r.value.document().map(str::to_owned)))
     }
 
@@ -93,21 +88,18 @@ impl IamAuthorizer {
         let mut out = IdentityPolicies::default();
         match principal {
             Principal::User { account, name, .. } => {
-                if let Some(user) =
-                    records::get::<UserRecord>(store, ns::USER, &records::name_key(account, name))
-                        .await?
+                if let Some(user) = records::USERS
+                    .get(store, &records::name_key(account, name))
+                    .await?
                 {
                     let user = user.value;
                     out.tags.clone_from(&user.tags);
                     self.collect(user.inline.values(), &user.attached, &mut out.policies)
                         .await?;
                     for g in &user.groups {
-                        if let Some(group) = records::get::<GroupRecord>(
-                            store,
-                            ns::GROUP,
-                            &records::name_key(account, g),
-                        )
-                        .await?
+                        if let Some(group) = records::GROUPS
+                            .get(store, &records::name_key(account, g))
+                            .await?
                         {
                             self.collect(
                                 group.value.inline.values(),
@@ -128,12 +120,9 @@ impl IamAuthorizer {
             Principal::AssumedRole {
                 account, role_name, ..
             } => {
-                if let Some(role) = records::get::<RoleRecord>(
-                    store,
-                    ns::ROLE,
-                    &records::name_key(account, role_name),
-                )
-                .await?
+                if let Some(role) = records::ROLES
+                    .get(store, &records::name_key(account, role_name))
+                    .await?
                 {
                     let role = role.value;
                     out.tags.clone_from(&role.tags);
@@ -147,9 +136,7 @@ impl IamAuthorizer {
                     }
                 }
                 if let Some(akid) = access_key_id {
-                    if let Some(sess) =
-                        records::get::<SessionRecord>(store, ns::SESSION, akid).await?
-                    {
+                    if let Some(sess) = records::SESSIONS.get(store, akid).await? {
                         if matches!(sess.value.kind, SessionKind::Role { .. }) {
                             for (k, v) in &sess.value.tags {
                                 match out.tags.iter_mut().find(|(t, _)| t.eq_ignore_ascii_case(k)) {

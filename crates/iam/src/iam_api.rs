@@ -10,6 +10,7 @@ use rampart_policy::Policy;
 use rampart_protocol::model::ServiceModel;
 use rampart_protocol::types::Timestamp;
 use rampart_service::{operations, AwsError, RequestContext, Service};
+use rampart_service::{paging, tags};
 use rampart_store::Expect;
 
 use crate::principals::PolicyHolder;
@@ -113,7 +114,7 @@ fn conflict(what: &str) -> AwsError {
     AwsError::new("DeleteConflict", 409, what.to_owned())
 }
 
-fn concurrent() -> AwsError {
+pub(crate) fn concurrent() -> AwsError {
     AwsError::new("ConcurrentModification", 409, "The request was rejected because multiple requests to change this object were submitted simultaneously. Wait a few minutes and submit your request again.")
 }
 
@@ -141,30 +142,31 @@ fn ts(ms: i64) -> Timestamp {
     Timestamp::from_millis(ms)
 }
 
-fn tags_in(tags: Option<Vec<s::Tag>>) -> Result<Vec<(String, String)>, AwsError> {
-    let tags = tags.unwrap_or_default();
-    if tags.len() > 50 {
-        return Err(AwsError::new(
+/// IAM's answer to broken tag rules: only the quota is enforced here.
+fn tag_error(v: &tags::Violation) -> Option<AwsError> {
+    match v {
+        tags::Violation::TooMany { .. } => Some(AwsError::new(
             "LimitExceeded",
             409,
             "Cannot exceed quota for TagsPerUser: 50",
-        ));
+        )),
+        _ => None,
     }
-    Ok(tags.into_iter().map(|t| (t.key, t.value)).collect())
 }
 
-fn tags_out(tags: &[(String, String)]) -> Option<Vec<s::Tag>> {
-    if tags.is_empty() {
-        None
-    } else {
-        Some(
-            tags.iter()
-                .map(|(k, v)| s::Tag {
-                    key: k.clone(),
-                    value: v.clone(),
-                })
-                .collect(),
-        )
+/// IAM's tag rules.
+const TAG_RULES: tags::Rules = tags::Rules {
+    max: tags::MAX_TAGS,
+    reserved_any_case: false,
+    answer: tag_error,
+};
+
+impl tags::TagShape for s::Tag {
+    fn from_pair(key: String, value: String) -> Self {
+        s::Tag { key, value }
+    }
+    fn into_pair(self) -> (String, String) {
+        (self.key, self.value)
     }
 }
 
@@ -175,7 +177,7 @@ fn user_shape(u: &UserRecord) -> s::User {
         path: u.path.clone(),
         user_id: u.id.clone(),
         user_name: u.name.clone(),
-        tags: tags_out(&u.tags),
+        tags: tags::shapes_or_none(&u.tags),
         permissions_boundary: u.boundary.as_ref().map(|b| s::AttachedPermissionsBoundary {
             permissions_boundary_arn: Some(b.clone()),
             permissions_boundary_type: Some("PermissionsBoundaryPolicy".into()),
@@ -194,7 +196,7 @@ fn role_shape(r: &RoleRecord) -> s::Role {
         path: r.path.clone(),
         role_id: r.id.clone(),
         role_name: r.name.clone(),
-        tags: tags_out(&r.tags),
+        tags: tags::shapes_or_none(&r.tags),
         ..Default::default()
     }
 }
@@ -211,7 +213,7 @@ fn policy_shape(p: &PolicyRecord) -> s::Policy {
         permissions_boundary_usage_count: Some(0),
         policy_id: Some(p.id.clone()),
         policy_name: Some(p.name.clone()),
-        tags: tags_out(&p.tags),
+        tags: tags::shapes_or_none(&p.tags),
         update_date: Some(ts(p.updated)),
     }
 }
@@ -224,19 +226,6 @@ fn group_shape(g: &GroupRecord) -> s::Group {
         group_name: g.name.clone(),
         path: g.path.clone(),
     }
-}
-
-fn page<T>(items: Vec<(String, T)>, max: usize) -> (Vec<T>, Option<String>) {
-    let truncated = items.len() > max;
-    let marker = if truncated {
-        items.get(max.saturating_sub(1)).map(|(k, _)| k.clone())
-    } else {
-        None
-    };
-    (
-        items.into_iter().take(max).map(|(_, v)| v).collect(),
-        marker,
-    )
 }
 
 fn max_items(m: Option<i32>) -> usize {
@@ -297,8 +286,10 @@ impl IamService {
         let mut after = marker;
         let mut out: Vec<(String, E)> = Vec::new();
         loop {
-            let batch: Vec<(String, E)> =
-                records::list(&*self.id.store, E::NS, &prefix, after.as_deref(), CHUNK).await?;
+            let batch: Vec<(String, E)> = records::DB
+                .table::<E>(E::NS)
+                .list(&*self.id.store, &prefix, after.as_deref(), CHUNK)
+                .await?;
             let done = batch.len() < CHUNK;
             for (key, e) in batch {
                 after = Some(key.clone());
@@ -322,7 +313,9 @@ impl IamService {
         ctx: &RequestContext,
         name: &str,
     ) -> Result<Versioned<E>, AwsError> {
-        records::get(&*self.id.store, E::NS, &name_key(&ctx.caller.account, name))
+        records::DB
+            .table::<E>(E::NS)
+            .get(&*self.id.store, &name_key(&ctx.caller.account, name))
             .await?
             .ok_or_else(|| {
                 no_such(&format!(
@@ -466,15 +459,17 @@ impl IamService {
         self.load::<GroupRecord>(ctx, name).await
     }
 
-    async fn save<T: serde::Serialize>(
+    async fn save<T: serde::Serialize + serde::de::DeserializeOwned>(
         &self,
-        namespace: &str,
+        namespace: &'static str,
         key: &str,
         value: &T,
         version: u64,
     ) -> Result<(), AwsError> {
-        let op = records::put(namespace, key, value, Expect::Version(version))?;
-        records::commit(&*self.id.store, vec![op], concurrent).await
+        let op = records::DB
+            .table::<T>(namespace)
+            .put_op(key, value, Expect::Version(version))?;
+        records::DB.commit(&*self.id.store, vec![op]).await
     }
 
     /// The managed policy behind `arn`, customer (with its store version) or AWS managed.
@@ -488,12 +483,9 @@ impl IamService {
             return Ok(None);
         };
         let name = rest.rsplit('/').next().unwrap_or(rest);
-        let rec: Option<Versioned<PolicyRecord>> = records::get(
-            &*self.id.store,
-            ns::POLICY,
-            &name_key(&ctx.caller.account, name),
-        )
-        .await?;
+        let rec: Option<Versioned<PolicyRecord>> = records::POLICIES
+            .get(&*self.id.store, &name_key(&ctx.caller.account, name))
+            .await?;
         Ok(rec.filter(|r| r.value.arn == arn))
     }
 
@@ -543,21 +535,21 @@ impl IamService {
             path,
             arn,
             created: self.now_ms(),
-            tags: tags_in(req.tags)?,
+            tags: TAG_RULES.on_create(req.tags.unwrap_or_default())?,
             boundary: req.permissions_boundary,
             ..Default::default()
         };
-        let op = records::put(
-            ns::USER,
+        let op = records::USERS.put_op(
             &name_key(&ctx.caller.account, &req.user_name),
             &rec,
             Expect::Absent,
         )?;
         let name = req.user_name.clone();
-        records::commit(&*self.id.store, vec![op], || {
-            exists(format!("User with name {name} already exists."))
-        })
-        .await?;
+        records::DB
+            .commit_or(&*self.id.store, vec![op], || {
+                exists(format!("User with name {name} already exists."))
+            })
+            .await?;
         Ok(s::CreateUserResponse {
             user: Some(user_shape(&rec)),
         })
@@ -649,12 +641,11 @@ impl IamService {
                 "Cannot delete entity, must delete access keys first.",
             ));
         }
-        let op = records::delete(
-            ns::USER,
+        let op = records::USERS.delete_op(
             &name_key(&ctx.caller.account, &req.user_name),
             Expect::Version(user.version),
         );
-        records::commit(&*self.id.store, vec![op], concurrent).await
+        records::DB.commit(&*self.id.store, vec![op]).await
     }
 
     // ---- access keys ----
@@ -740,7 +731,8 @@ impl IamService {
         user: Option<&str>,
     ) -> Result<Versioned<KeyRecord>, AwsError> {
         let missing = || no_such(&format!("The Access Key with id {id} cannot be found."));
-        let key: Versioned<KeyRecord> = records::get(&*self.id.store, ns::KEY, id)
+        let key: Versioned<KeyRecord> = records::KEYS
+            .get(&*self.id.store, id)
             .await?
             .ok_or_else(missing)?;
         let same_owner =
@@ -760,7 +752,7 @@ impl IamService {
         self.allow(ctx, "iam:ListAccessKeys", &arn).await?;
         let mut out = Vec::new();
         for id in self.key_ids(&ctx.caller.account, user.as_deref()).await? {
-            if let Some(k) = records::get::<KeyRecord>(&*self.id.store, ns::KEY, &id).await? {
+            if let Some(k) = records::KEYS.get(&*self.id.store, &id).await? {
                 out.push(s::AccessKeyMetadata {
                     access_key_id: Some(k.value.id),
                     create_date: Some(ts(k.value.created)),
@@ -788,14 +780,13 @@ impl IamService {
             .await?;
         let owner = user.map_or_else(|| "#root".to_owned(), |u| u.to_lowercase());
         let ops = vec![
-            records::delete(ns::KEY, &req.access_key_id, Expect::Version(key.version)),
-            records::delete(
-                ns::USER_KEY,
+            records::KEYS.delete_op(&req.access_key_id, Expect::Version(key.version)),
+            records::USER_KEYS.delete_op(
                 &format!("{}/{owner}/{}", ctx.caller.account, req.access_key_id),
                 Expect::Any,
             ),
         ];
-        records::commit(&*self.id.store, ops, concurrent).await
+        records::DB.commit(&*self.id.store, ops).await
     }
 
     async fn update_access_key(
@@ -902,21 +893,21 @@ impl IamService {
             }],
             next_version: 2,
             attachments: 0,
-            tags: tags_in(req.tags)?,
+            tags: TAG_RULES.on_create(req.tags.unwrap_or_default())?,
         };
-        let op = records::put(
-            ns::POLICY,
+        let op = records::POLICIES.put_op(
             &name_key(&ctx.caller.account, &req.policy_name),
             &rec,
             Expect::Absent,
         )?;
         let name = req.policy_name.clone();
-        records::commit(&*self.id.store, vec![op], || {
-            exists(format!(
-                "A policy called {name} already exists. Duplicate names are not allowed."
-            ))
-        })
-        .await?;
+        records::DB
+            .commit_or(&*self.id.store, vec![op], || {
+                exists(format!(
+                    "A policy called {name} already exists. Duplicate names are not allowed."
+                ))
+            })
+            .await?;
         Ok(s::CreatePolicyResponse {
             policy: Some(policy_shape(&rec)),
         })
@@ -1014,12 +1005,11 @@ impl IamService {
         if p.value.attachments > 0 {
             return Err(conflict("Cannot delete a policy attached to entities."));
         }
-        let op = records::delete(
-            ns::POLICY,
+        let op = records::POLICIES.delete_op(
             &name_key(&ctx.caller.account, &p.value.name),
             Expect::Version(p.version),
         );
-        records::commit(&*self.id.store, vec![op], concurrent).await
+        records::DB.commit(&*self.id.store, vec![op]).await
     }
 
     async fn attach_user_policy(
@@ -1076,20 +1066,20 @@ impl IamService {
             description: req.description,
             max_session: i64::from(req.max_session_duration.unwrap_or(3600)),
             boundary: req.permissions_boundary,
-            tags: tags_in(req.tags)?,
+            tags: TAG_RULES.on_create(req.tags.unwrap_or_default())?,
             ..Default::default()
         };
-        let op = records::put(
-            ns::ROLE,
+        let op = records::ROLES.put_op(
             &name_key(&ctx.caller.account, &req.role_name),
             &rec,
             Expect::Absent,
         )?;
         let name = req.role_name.clone();
-        records::commit(&*self.id.store, vec![op], || {
-            exists(format!("Role with name {name} already exists."))
-        })
-        .await?;
+        records::DB
+            .commit_or(&*self.id.store, vec![op], || {
+                exists(format!("Role with name {name} already exists."))
+            })
+            .await?;
         Ok(s::CreateRoleResponse {
             role: role_shape(&rec),
         })
@@ -1124,12 +1114,11 @@ impl IamService {
                 "Cannot delete entity, must detach all policies first.",
             ));
         }
-        let op = records::delete(
-            ns::ROLE,
+        let op = records::ROLES.delete_op(
             &name_key(&ctx.caller.account, &req.role_name),
             Expect::Version(role.version),
         );
-        records::commit(&*self.id.store, vec![op], concurrent).await
+        records::DB.commit(&*self.id.store, vec![op]).await
     }
 
     async fn put_role_policy(
@@ -1246,17 +1235,17 @@ impl IamService {
             created: self.now_ms(),
             ..Default::default()
         };
-        let op = records::put(
-            ns::GROUP,
+        let op = records::GROUPS.put_op(
             &name_key(&ctx.caller.account, &req.group_name),
             &rec,
             Expect::Absent,
         )?;
         let name = req.group_name.clone();
-        records::commit(&*self.id.store, vec![op], || {
-            exists(format!("Group with name {name} already exists."))
-        })
-        .await?;
+        records::DB
+            .commit_or(&*self.id.store, vec![op], || {
+                exists(format!("Group with name {name} already exists."))
+            })
+            .await?;
         Ok(s::CreateGroupResponse {
             group: s::Group {
                 arn: rec.arn,
@@ -1388,24 +1377,29 @@ impl IamService {
         }
         if scope != "AWS" {
             let prefix = format!("{}/", ctx.caller.account);
-            let items: Vec<(String, PolicyRecord)> =
-                records::list(&*self.id.store, ns::POLICY, &prefix, None, 1000).await?;
+            let items: Vec<(String, PolicyRecord)> = records::POLICIES
+                .list(&*self.id.store, &prefix, None, 1000)
+                .await?;
             all.extend(
                 items
                     .iter()
                     .map(|(k, p)| (format!("local/{k}"), policy_shape(p))),
             );
         }
-        let after = req.marker.unwrap_or_default();
         let items: Vec<(String, s::Policy)> = all
             .into_iter()
-            .filter(|(k, p)| {
-                k.as_str() > after.as_str()
-                    && p.path.as_deref().unwrap_or("/").starts_with(&path_prefix)
+            .filter(|(_, p)| {
+                p.path.as_deref().unwrap_or("/").starts_with(&path_prefix)
                     && (!only_attached || p.attachment_count.unwrap_or(0) > 0)
             })
             .collect();
-        let (policies, marker) = page(items, max);
+        let (policies, marker) = paging::page_after(
+            "iam:ListPolicies",
+            items,
+            req.marker.as_deref(),
+            max,
+            || AwsError::new("InvalidInput", 400, "Invalid Marker."),
+        )?;
         Ok(s::ListPoliciesResponse {
             policies: Some(policies),
             is_truncated: Some(marker.is_some()),
@@ -1438,8 +1432,9 @@ impl IamService {
         let group = self.load_group(ctx, &req.group_name).await?;
         self.allow(ctx, "iam:GetGroup", &group.value.arn).await?;
         let prefix = format!("{}/", ctx.caller.account);
-        let users: Vec<(String, UserRecord)> =
-            records::list(&*self.id.store, ns::USER, &prefix, None, 10_000).await?;
+        let users: Vec<(String, UserRecord)> = records::USERS
+            .list(&*self.id.store, &prefix, None, 10_000)
+            .await?;
         let members = users
             .iter()
             .filter(|(_, u)| {
@@ -1467,12 +1462,9 @@ impl IamService {
             .await?;
         let mut groups = Vec::new();
         for g in &user.value.groups {
-            if let Some(rec) = records::get::<GroupRecord>(
-                &*self.id.store,
-                ns::GROUP,
-                &name_key(&ctx.caller.account, g),
-            )
-            .await?
+            if let Some(rec) = records::GROUPS
+                .get(&*self.id.store, &name_key(&ctx.caller.account, g))
+                .await?
             {
                 groups.push(group_shape(&rec.value));
             }
@@ -1530,8 +1522,9 @@ impl IamService {
             ));
         }
         let prefix = format!("{}/", ctx.caller.account);
-        let users: Vec<(String, UserRecord)> =
-            records::list(&*self.id.store, ns::USER, &prefix, None, 10_000).await?;
+        let users: Vec<(String, UserRecord)> = records::USERS
+            .list(&*self.id.store, &prefix, None, 10_000)
+            .await?;
         if users.iter().any(|(_, u)| {
             u.groups
                 .iter()
@@ -1541,12 +1534,11 @@ impl IamService {
                 "Cannot delete entity, must remove users from group first.",
             ));
         }
-        let op = records::delete(
-            ns::GROUP,
+        let op = records::GROUPS.delete_op(
             &name_key(&ctx.caller.account, &req.group_name),
             Expect::Version(group.version),
         );
-        records::commit(&*self.id.store, vec![op], concurrent).await
+        records::DB.commit(&*self.id.store, vec![op]).await
     }
 
     async fn tag_user(&self, ctx: &RequestContext, req: s::TagUserRequest) -> Result<(), AwsError> {
@@ -1606,7 +1598,7 @@ impl IamService {
         let user = self.load_user(ctx, &req.user_name).await?;
         self.allow(ctx, "iam:ListUserTags", &user.value.arn).await?;
         Ok(s::ListUserTagsResponse {
-            tags: tags_out(&user.value.tags).unwrap_or_default(),
+            tags: tags::shapes(&user.value.tags),
             is_truncated: Some(false),
             marker: None,
         })

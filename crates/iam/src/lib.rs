@@ -25,7 +25,7 @@ use rampart_store::{Expect, Store};
 
 pub use authorizer::IamAuthorizer;
 pub use iam_api::IamService;
-use records::{ns, AccountRecord, KeyRecord, SessionKind, SessionRecord, UserRecord};
+use records::{AccountRecord, KeyRecord, SessionKind, UserRecord};
 pub use registration::{IAM_REGISTRATION, STS_REGISTRATION};
 pub use sts_api::StsService;
 
@@ -110,7 +110,8 @@ impl Identity {
     /// # Errors
     /// Store failures.
     pub async fn ensure_account(&self, account: &str) -> Result<bool, AwsError> {
-        if records::get::<AccountRecord>(&*self.store, ns::ACCOUNT, account)
+        if records::ACCOUNTS
+            .get(&*self.store, account)
             .await?
             .is_some()
         {
@@ -120,11 +121,12 @@ impl Identity {
             id: account.to_owned(),
             created: now_millis(&*self.clock),
         };
-        let op = records::put(ns::ACCOUNT, account, &rec, Expect::Absent)?;
-        match records::commit(&*self.store, vec![op], || {
-            AwsError::new("Conflict", 409, "")
-        })
-        .await
+        let op = records::ACCOUNTS.put_op(account, &rec, Expect::Absent)?;
+        match records::DB
+            .commit_or(&*self.store, vec![op], || {
+                AwsError::new("Conflict", 409, "")
+            })
+            .await
         {
             Ok(()) => Ok(true),
             Err(e) if e.code == "Conflict" => Ok(false),
@@ -137,11 +139,10 @@ impl Identity {
     /// # Errors
     /// Store failures.
     pub async fn account_exists(&self, account: &str) -> Result<bool, AwsError> {
-        Ok(
-            records::get::<AccountRecord>(&*self.store, ns::ACCOUNT, account)
-                .await?
-                .is_some(),
-        )
+        Ok(records::ACCOUNTS
+            .get(&*self.store, account)
+            .await?
+            .is_some())
     }
 
     /// Create a long-term access key for the root of `account` (`user` None) or an IAM user.
@@ -166,14 +167,13 @@ impl Identity {
         };
         let owner = user.map_or_else(|| "#root".to_owned(), str::to_lowercase);
         let mut ops = extra;
-        ops.push(records::put(ns::KEY, &id, &rec, Expect::Absent)?);
-        ops.push(records::put(
-            ns::USER_KEY,
+        ops.push(records::KEYS.put_op(&id, &rec, Expect::Absent)?);
+        ops.push(records::USER_KEYS.put_op(
             &format!("{account}/{owner}/{id}"),
             &serde_json::Value::Null,
             Expect::Absent,
         )?);
-        records::commit(&*self.store, ops, || AwsError::new("ConcurrentModification", 409, "The request was rejected because multiple requests to change this object were submitted simultaneously. Wait a few minutes and submit your request again.")).await?;
+        records::DB.commit_or(&*self.store, ops, || AwsError::new("ConcurrentModification", 409, "The request was rejected because multiple requests to change this object were submitted simultaneously. Wait a few minutes and submit your request again.")).await?;
         Ok((
             IssuedKey {
                 access_key_id: id,
@@ -203,14 +203,15 @@ impl Identity {
             secret_sealed: self.seal(secret, &format!("iam/key/{access_key_id}"))?,
         };
         let mut ops = extra;
-        ops.push(records::put(ns::KEY, access_key_id, &rec, Expect::Any)?);
-        ops.push(records::put(
-            ns::USER_KEY,
+        ops.push(records::KEYS.put_op(access_key_id, &rec, Expect::Any)?);
+        ops.push(records::USER_KEYS.put_op(
             &format!("{account}/#root/{access_key_id}"),
             &serde_json::Value::Null,
             Expect::Any,
         )?);
-        records::commit(&*self.store, ops, AwsError::internal).await
+        records::DB
+            .commit_or(&*self.store, ops, AwsError::internal)
+            .await
     }
 
     /// Find who owns `access_key_id` and the secret to check its signature.
@@ -228,8 +229,7 @@ impl Identity {
                 .authenticate_session(access_key_id, session_token)
                 .await;
         }
-        let Some(key) = records::get::<KeyRecord>(&*self.store, ns::KEY, access_key_id).await?
-        else {
+        let Some(key) = records::KEYS.get(&*self.store, access_key_id).await? else {
             return Ok(Err(AuthFailure::InvalidToken));
         };
         let key = key.value;
@@ -239,12 +239,9 @@ impl Identity {
         let caller = match &key.user {
             None => root_caller(&key.account, Some(access_key_id)),
             Some(name) => {
-                let Some(user) = records::get::<UserRecord>(
-                    &*self.store,
-                    ns::USER,
-                    &records::name_key(&key.account, name),
-                )
-                .await?
+                let Some(user) = records::USERS
+                    .get(&*self.store, &records::name_key(&key.account, name))
+                    .await?
                 else {
                     return Ok(Err(AuthFailure::InvalidToken));
                 };
@@ -267,9 +264,7 @@ impl Identity {
         let Some(token) = session_token else {
             return Ok(Err(AuthFailure::InvalidToken));
         };
-        let Some(sess) =
-            records::get::<SessionRecord>(&*self.store, ns::SESSION, access_key_id).await?
-        else {
+        let Some(sess) = records::SESSIONS.get(&*self.store, access_key_id).await? else {
             return Ok(Err(AuthFailure::InvalidToken));
         };
         let sess = sess.value;
@@ -323,12 +318,9 @@ impl Identity {
                 (root_caller(&sess.account, Some(access_key_id)), true)
             }
             SessionKind::UserSession { user: Some(name) } => {
-                let Some(user) = records::get::<UserRecord>(
-                    &*self.store,
-                    ns::USER,
-                    &records::name_key(&sess.account, name),
-                )
-                .await?
+                let Some(user) = records::USERS
+                    .get(&*self.store, &records::name_key(&sess.account, name))
+                    .await?
                 else {
                     return Ok(Err(AuthFailure::InvalidToken));
                 };

@@ -2,11 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use rampart_service::table::{Db, Table};
 use rampart_service::AwsError;
-use rampart_store::Store;
 
 /// Namespaces in the store.
 pub mod ns {
@@ -259,42 +258,24 @@ fn store_err(e: &rampart_store::StoreError) -> AwsError {
 }
 
 /// A record read with its version, for optimistic updates.
-pub use rampart_service::records::{delete, put, Versioned};
+pub use rampart_service::table::Versioned;
 
-/// Read and decode one record.
-///
-/// # Errors
-/// Store failures, or a corrupt record.
-pub async fn get<T: DeserializeOwned>(
-    store: &dyn Store,
-    ns: &str,
-    key: &str,
-) -> Result<Option<Versioned<T>>, AwsError> {
-    rampart_service::records::get(store, ns, key, store_err).await
-}
-
-/// List and decode records under a prefix, ordered by key, after `start_after`.
-///
-/// # Errors
-/// Store failures, or a corrupt record.
-pub async fn list<T: DeserializeOwned>(
-    store: &dyn Store,
-    ns: &str,
-    prefix: &str,
-    start_after: Option<&str>,
-    limit: usize,
-) -> Result<Vec<(String, T)>, AwsError> {
-    rampart_service::records::list(store, ns, prefix, start_after, limit, store_err).await
-}
-
-/// Commit ops atomically; `conflict` answers a failed expectation.
-///
-/// # Errors
-/// `conflict` on a failed expectation, or a store failure.
-pub async fn commit(
-    store: &dyn Store,
-    ops: Vec<rampart_store::Op>,
-    conflict: impl FnOnce() -> AwsError,
-) -> Result<(), AwsError> {
-    rampart_service::records::commit(store, ops, conflict, store_err).await
-}
+/// IAM's store errors: `ServiceUnavailable` when the store fails, and `ConcurrentModification`
+/// by default when an entity changed since it was read.
+pub const DB: Db = Db::new(store_err, crate::iam_api::concurrent);
+/// Accounts by id.
+pub const ACCOUNTS: Table<AccountRecord> = DB.table(ns::ACCOUNT);
+/// Users by `account/lowercase-name`.
+pub const USERS: Table<UserRecord> = DB.table(ns::USER);
+/// Roles by `account/lowercase-name`.
+pub const ROLES: Table<RoleRecord> = DB.table(ns::ROLE);
+/// Groups by `account/lowercase-name`.
+pub const GROUPS: Table<GroupRecord> = DB.table(ns::GROUP);
+/// Customer managed policies by `account/lowercase-name`.
+pub const POLICIES: Table<PolicyRecord> = DB.table(ns::POLICY);
+/// Long-term access keys by access key id.
+pub const KEYS: Table<KeyRecord> = DB.table(ns::KEY);
+/// Index of a principal's access keys (values are `null`).
+pub const USER_KEYS: Table<serde_json::Value> = DB.table(ns::USER_KEY);
+/// Temporary credentials by access key id.
+pub const SESSIONS: Table<SessionRecord> = DB.table(ns::SESSION);

@@ -12,7 +12,7 @@ use rampart_service::{operations, AwsError, RequestContext, Service};
 use rampart_store::Expect;
 
 use crate::authorizer::{access_denied, IamAuthorizer};
-use crate::records::{self, name_key, ns, KeyRecord, RoleRecord, SessionKind, SessionRecord};
+use crate::records::{self, name_key, RoleRecord, SessionKind, SessionRecord};
 use crate::shapes::sts as s;
 use crate::{ids, Identity};
 
@@ -111,11 +111,13 @@ impl StsService {
         )
         .await?;
         let account = if req.access_key_id.starts_with("ASIA") {
-            records::get::<SessionRecord>(&*self.id.store, ns::SESSION, &req.access_key_id)
+            records::SESSIONS
+                .get(&*self.id.store, &req.access_key_id)
                 .await?
                 .map(|s| s.value.account)
         } else {
-            records::get::<KeyRecord>(&*self.id.store, ns::KEY, &req.access_key_id)
+            records::KEYS
+                .get(&*self.id.store, &req.access_key_id)
                 .await?
                 .map(|k| k.value.account)
         };
@@ -156,8 +158,10 @@ impl StsService {
             session_policy,
             tags,
         };
-        let op = records::put(ns::SESSION, &akid, &rec, Expect::Absent)?;
-        records::commit(&*self.id.store, vec![op], AwsError::internal).await?;
+        let op = records::SESSIONS.put_op(&akid, &rec, Expect::Absent)?;
+        records::DB
+            .commit_or(&*self.id.store, vec![op], AwsError::internal)
+            .await?;
         Ok((
             s::Credentials {
                 access_key_id: akid,
@@ -189,8 +193,9 @@ impl StsService {
                 "Roles may not be assumed by root accounts.",
             ));
         }
-        let role: Option<records::Versioned<RoleRecord>> =
-            records::get(&*self.id.store, ns::ROLE, &name_key(account, role_name)).await?;
+        let role: Option<records::Versioned<RoleRecord>> = records::ROLES
+            .get(&*self.id.store, &name_key(account, role_name))
+            .await?;
         let Some(role) = role
             .map(|r| r.value)
             .filter(|r| r.arn == req.role_arn || r.name.eq_ignore_ascii_case(role_name))

@@ -2,12 +2,13 @@
 
 use std::collections::BTreeMap;
 
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use rampart_service::table::{Db, Table};
 use rampart_service::AwsError;
-use rampart_store::Store;
 
+use crate::grants::GrantRecord;
+use crate::keystore::CustomKeyStoreRecord;
 use crate::{KeySpec, KeyUsage};
 
 /// Namespace of keys, by `account/region/key-id`.
@@ -201,46 +202,24 @@ fn store_err(e: &rampart_store::StoreError) -> AwsError {
     )
 }
 
-/// A record read with its version, for optimistic updates.
-pub use rampart_service::records::{delete, put, Versioned};
+pub use rampart_service::table::Versioned;
 
-/// Read and decode one record.
-///
-/// # Errors
-/// Store failures, or a corrupt record.
-pub async fn get<T: DeserializeOwned>(
-    store: &dyn Store,
-    ns: &str,
-    key: &str,
-) -> Result<Option<Versioned<T>>, AwsError> {
-    rampart_service::records::get(store, ns, key, store_err).await
-}
-
-/// List and decode records under a prefix, ordered by key, after `start_after`.
-///
-/// # Errors
-/// Store failures, or a corrupt record.
-pub async fn list<T: DeserializeOwned>(
-    store: &dyn Store,
-    ns: &str,
-    prefix: &str,
-    start_after: Option<&str>,
-    limit: usize,
-) -> Result<Vec<(String, T)>, AwsError> {
-    rampart_service::records::list(store, ns, prefix, start_after, limit, store_err).await
-}
-
-/// Commit ops atomically; `conflict` answers a failed expectation.
-///
-/// # Errors
-/// `conflict` on a failed expectation, or a store failure.
-pub async fn commit(
-    store: &dyn Store,
-    ops: Vec<rampart_store::Op>,
-    conflict: impl FnOnce() -> AwsError,
-) -> Result<(), AwsError> {
-    rampart_service::records::commit(store, ops, conflict, store_err).await
-}
+/// KMS's store errors: `KMSInternalException` when the store fails, and
+/// `ConcurrentModificationException` by default when a record changed since it was read.
+pub const DB: Db = Db::new(store_err, crate::service::concurrent);
+/// Keys by `account/region/key-id`.
+pub const KEYS: Table<KeyRecord> = DB.table(NS_KEY);
+/// Aliases by `account/region/alias-name`.
+pub const ALIASES: Table<AliasRecord> = DB.table(NS_ALIAS);
+/// Pending imports (wrapping key pairs) by key.
+pub const IMPORTS: Table<ImportRecord> = DB.table(NS_IMPORT);
+/// Last cryptographic use of each key.
+pub const LAST_USES: Table<LastUse> = DB.table(NS_LAST_USE);
+/// Grants by `key/grant-id`.
+pub const GRANTS: Table<GrantRecord> = DB.table(crate::grants::NS_GRANT);
+/// Custom key stores.
+pub const CUSTOM_KEY_STORES: Table<CustomKeyStoreRecord> =
+    DB.table(crate::keystore::NS_CUSTOM_KEY_STORE);
 
 /// Tags as a map, for condition keys.
 #[must_use]

@@ -39,7 +39,7 @@ mod tests {
 
     #[test]
     fn error_codes_carry_the_models_code_and_status() {
-        let e = ErrorCode::NotFoundException.with("Key 'x' does not exist");
+        let e = ErrorCode::NotFoundException.err("Key 'x' does not exist");
         assert_eq!((e.code.as_ref(), e.status), ("NotFoundException", 400));
         assert_eq!(ErrorCode::KMSInternalException.status(), 500);
         let model = &rampart_protocol::generated::kms::MODEL;

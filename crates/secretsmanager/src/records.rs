@@ -2,11 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use rampart_service::table::{Db, Table};
 use rampart_service::AwsError;
-use rampart_store::Store;
 
 /// Namespace of secrets, by `account/region/name`.
 pub const NS_SECRET: &str = "secretsmanager.secret";
@@ -172,42 +171,10 @@ fn store_err(e: &rampart_store::StoreError) -> AwsError {
     )
 }
 
-pub use rampart_service::records::{delete, put, Versioned};
+pub use rampart_service::table::Versioned;
 
-/// Read and decode one record.
-///
-/// # Errors
-/// Store failures, or a corrupt record.
-pub async fn get<T: DeserializeOwned>(
-    store: &dyn Store,
-    ns: &str,
-    key: &str,
-) -> Result<Option<Versioned<T>>, AwsError> {
-    rampart_service::records::get(store, ns, key, store_err).await
-}
-
-/// List and decode records under a prefix, ordered by key, after `start_after`.
-///
-/// # Errors
-/// Store failures, or a corrupt record.
-pub async fn list<T: DeserializeOwned>(
-    store: &dyn Store,
-    ns: &str,
-    prefix: &str,
-    start_after: Option<&str>,
-    limit: usize,
-) -> Result<Vec<(String, T)>, AwsError> {
-    rampart_service::records::list(store, ns, prefix, start_after, limit, store_err).await
-}
-
-/// Commit ops atomically; `conflict` answers a failed expectation.
-///
-/// # Errors
-/// `conflict` on a failed expectation, or a store failure.
-pub async fn commit(
-    store: &dyn Store,
-    ops: Vec<rampart_store::Op>,
-    conflict: impl FnOnce() -> AwsError,
-) -> Result<(), AwsError> {
-    rampart_service::records::commit(store, ops, conflict, store_err).await
-}
+/// Secrets Manager's store errors: `InternalServiceError` when the store fails, and by default
+/// the "previous request still in progress" error when a secret changed since it was read.
+pub const DB: Db = Db::new(store_err, crate::service::concurrent);
+/// Secrets (and replicas and cross-account links) by `account/region/name`.
+pub const SECRETS: Table<SecretRecord> = DB.table(NS_SECRET);

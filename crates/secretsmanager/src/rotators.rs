@@ -7,9 +7,6 @@ pub mod mysql;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full};
-use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
 /// A rotation function.
@@ -115,39 +112,15 @@ impl Family {
 /// # Errors
 /// Connection failures and timeouts (30 s).
 pub async fn post(uri: &http::Uri, body: Vec<u8>) -> Result<u16, String> {
-    let host = uri.host().ok_or("no host")?.to_owned();
-    let port = uri.port_u16().unwrap_or(80);
-    let path = uri
-        .path_and_query()
-        .map_or("/", http::uri::PathAndQuery::as_str)
-        .to_owned();
-    let fut = async {
-        let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
-            .await
-            .map_err(|e| e.to_string())?;
-        let request = http::Request::post(path)
-            .header("host", host.as_str())
-            .header("content-type", "application/json")
-            .header("user-agent", "secretsmanager.amazonaws.com")
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| e.to_string())?;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
-            .await
-            .map_err(|e| e.to_string())?;
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| e.to_string())?;
-        let status = response.status().as_u16();
-        let _ = response.into_body().collect().await;
-        Ok(status)
-    };
-    tokio::time::timeout(Duration::from_secs(30), fut)
-        .await
-        .map_err(|_| "timed out".to_owned())?
+    let tls = rampart_service::outbound::system_tls()?;
+    rampart_service::outbound::post_json(
+        uri,
+        body,
+        "secretsmanager.amazonaws.com",
+        &tls,
+        Duration::from_secs(30),
+    )
+    .await
 }
 
 /// Database credentials as RDS secrets hold them.

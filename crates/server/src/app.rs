@@ -61,6 +61,8 @@ pub struct App {
     pub kms: Arc<rampart_kms::KmsService>,
     /// The event bus services publish to.
     pub events: Arc<crate::events::StoreEventBus>,
+    /// In-process subscribers to service events and recorded CloudTrail events.
+    pub subscribers: Arc<rampart_service::events::Subscribers>,
     /// TLS certificates, with `--tls`.
     pub tls: Option<Arc<crate::tls::Certificates>>,
     /// ACM Private CA (its CRLs are served over HTTP by the front door).
@@ -86,22 +88,11 @@ impl rampart_ssm::SecretsReference for SecretsThroughSsm {
         version_id: Option<&str>,
         version_stage: Option<&str>,
     ) -> Result<rampart_ssm::ResolvedSecret, rampart_service::AwsError> {
-        let sub = rampart_service::RequestContext {
-            request_id: ctx.request_id.clone(),
-            event_id: ctx.event_id.clone(),
-            model: &rampart_protocol::generated::secretsmanager::MODEL,
-            operation: "GetSecretValue".to_owned(),
-            region: ctx.region.clone(),
-            partition: ctx.partition,
-            caller: ctx.caller.clone(),
-            source_ip: ctx.source_ip,
-            user_agent: "ssm.amazonaws.com".to_owned(),
-            secure_transport: ctx.secure_transport,
-            time: ctx.time,
-            authorizer: Arc::clone(&ctx.authorizer),
-            audit: std::sync::Mutex::new(rampart_service::AuditNotes::default()),
-            via_service: Some(format!("ssm.{}.amazonaws.com", ctx.region)),
-        };
+        let sub = ctx.via(
+            &rampart_protocol::generated::secretsmanager::MODEL,
+            "GetSecretValue",
+            "ssm",
+        );
         let mut input = serde_json::json!({ "SecretId": secret_id });
         if let Some(v) = version_id {
             input["VersionId"] = v.into();
@@ -138,9 +129,38 @@ impl rampart_ssm::SecretsReference for SecretsThroughSsm {
     }
 }
 
-/// Audits KMS calls that services make for their callers, as CloudTrail does: the event names
-/// the caller, with the calling service as source address and user agent.
-pub(crate) struct InternalAuditor(pub(crate) Auditor);
+/// Who an internal event says made the call.
+#[derive(Clone, Copy)]
+pub(crate) enum Origin {
+    /// The calling service named in the context's user agent (`secretsmanager.amazonaws.com`),
+    /// as source address and user agent, with the caller's access key.
+    CallingService,
+    /// The service itself (its events, not a call): this name as source address and user
+    /// agent, and no access key.
+    Service(&'static str),
+}
+
+/// Which internal events are written durably before the call goes on.
+#[derive(Clone, Copy)]
+pub(crate) enum Durability {
+    /// Failed calls durably, successful ones through the batched writer.
+    Failures,
+    /// Every event durably.
+    All,
+}
+
+/// Records what services do internally as CloudTrail events of `event_source`: the KMS calls
+/// services make for their callers (the event names the caller, with the calling service as
+/// source address and user agent), or a service's own events (Secrets Manager's
+/// `RotationStarted`, `RotationSucceeded`, …).
+pub(crate) struct InternalAuditor {
+    pub(crate) auditor: Auditor,
+    pub(crate) event_source: &'static str,
+    pub(crate) origin: Origin,
+    pub(crate) durability: Durability,
+    /// CloudTrail's `readOnly` for an operation of the audited service.
+    pub(crate) read_only: fn(&str) -> bool,
+}
 
 #[async_trait::async_trait]
 impl rampart_service::InternalAudit for InternalAuditor {
@@ -155,70 +175,33 @@ impl rampart_service::InternalAudit for InternalAuditor {
             .lock()
             .map(|n| n.resources.clone())
             .unwrap_or_default();
+        let (source, access_key_id) = match self.origin {
+            Origin::CallingService => (ctx.user_agent.clone(), ctx.caller.access_key_id.clone()),
+            Origin::Service(name) => (name.to_owned(), None),
+        };
         let facts = rampart_audit::EventFacts {
             request_id: ctx.request_id.clone(),
             event_id: Some(ctx.event_id.clone()),
             time_millis: ctx.time.timestamp_millis(),
-            event_source: "kms.amazonaws.com".to_owned(),
+            event_source: self.event_source.to_owned(),
             event_name: ctx.operation.clone(),
             region: ctx.region.clone(),
-            source_ip: ctx.user_agent.clone(),
-            user_agent: ctx.user_agent.clone(),
+            source_ip: source.clone(),
+            user_agent: source,
             identity: Some(crate::front::audit_identity(&ctx.caller)),
-            access_key_id: ctx.caller.access_key_id.clone(),
+            access_key_id,
             request_parameters,
             response_elements: serde_json::Value::Null,
             error_code: error.map(|e| e.code.to_string()),
             error_message: error.map(|e| e.message.clone()),
             resources,
             recipient_account: Some(ctx.caller.account.clone()),
-            read_only: (rampart_kms::REGISTRATION.read_only)(&ctx.operation),
+            read_only: (self.read_only)(&ctx.operation),
         };
-        if error.is_some() {
-            self.0.record_durably(facts).await;
-        } else {
-            self.0.record(facts).await;
+        match (self.durability, error) {
+            (Durability::Failures, None) => self.auditor.record(facts).await,
+            _ => self.auditor.record_durably(facts).await,
         }
-    }
-}
-
-/// Records the events Secrets Manager itself produces (`RotationStarted`, `RotationSucceeded`,
-/// `RotationFailed`, …) as CloudTrail events of `secretsmanager.amazonaws.com`, durably.
-pub(crate) struct SecretsManagerAuditor(pub(crate) Auditor);
-
-#[async_trait::async_trait]
-impl rampart_service::InternalAudit for SecretsManagerAuditor {
-    async fn record(
-        &self,
-        ctx: &rampart_service::RequestContext,
-        request_parameters: serde_json::Value,
-        error: Option<&rampart_service::AwsError>,
-    ) {
-        let resources = ctx
-            .audit
-            .lock()
-            .map(|n| n.resources.clone())
-            .unwrap_or_default();
-        let facts = rampart_audit::EventFacts {
-            request_id: ctx.request_id.clone(),
-            event_id: Some(ctx.event_id.clone()),
-            time_millis: ctx.time.timestamp_millis(),
-            event_source: "secretsmanager.amazonaws.com".to_owned(),
-            event_name: ctx.operation.clone(),
-            region: ctx.region.clone(),
-            source_ip: "secretsmanager.amazonaws.com".to_owned(),
-            user_agent: "secretsmanager.amazonaws.com".to_owned(),
-            identity: Some(crate::front::audit_identity(&ctx.caller)),
-            access_key_id: None,
-            request_parameters,
-            response_elements: serde_json::Value::Null,
-            error_code: error.map(|e| e.code.to_string()),
-            error_message: error.map(|e| e.message.clone()),
-            resources,
-            recipient_account: Some(ctx.caller.account.clone()),
-            read_only: false,
-        };
-        self.0.record_durably(facts).await;
     }
 }
 
@@ -311,16 +294,20 @@ pub async fn build_with(config: ServeConfig, entries: &[Entry]) -> Result<Arc<Ap
         clock.clone(),
     ));
     let authorizer = Arc::new(IamAuthorizer::new(Arc::clone(&identity)));
-    let auditor = Auditor::start(Arc::clone(&store), Some(config.data_dir.join("audit")));
+    let subscribers = Arc::new(rampart_service::events::Subscribers::new());
+    let auditor = Auditor::start_publishing(
+        Arc::clone(&store),
+        Some(config.data_dir.join("audit")),
+        Arc::clone(&subscribers),
+    );
     let scheduler = Arc::new(Scheduler::new());
     let lag_metrics = Arc::clone(&metrics);
     scheduler.observe_lag(Arc::new(move |_, lag| lag_metrics.record_lag(lag)));
     let targets = crate::events::Target::parse_list(&config.event_webhooks).map_err(StartError)?;
-    let events = Arc::new(crate::events::StoreEventBus::new(
-        Arc::clone(&store),
-        targets,
-        clock.clone(),
-    ));
+    let events = Arc::new(
+        crate::events::StoreEventBus::new(Arc::clone(&store), targets, clock.clone())
+            .with_subscribers(Arc::clone(&subscribers)),
+    );
     let delivery = Arc::clone(&events);
     scheduler.every(
         "events.deliver",
@@ -403,6 +390,7 @@ pub async fn build_with(config: ServeConfig, entries: &[Entry]) -> Result<Arc<Ap
         services,
         registrations,
         auditor,
+        subscribers,
         clock,
         scheduler,
         kms,

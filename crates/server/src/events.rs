@@ -8,10 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full};
-use hyper_util::rt::TokioIo;
-use rampart_service::events::{Event, EventBus};
+use rampart_service::events::{Event, EventBus, Published, Subscribers};
 use rampart_service::unique::UniqueIds;
 use rampart_service::AwsError;
 use rampart_store::{Expect, Op, Store};
@@ -40,9 +37,6 @@ struct Pending {
 #[derive(Debug, Clone)]
 pub struct Target {
     uri: http::Uri,
-    tls: bool,
-    host: String,
-    port: u16,
 }
 
 impl Target {
@@ -55,19 +49,10 @@ impl Target {
             format!("invalid event webhook URL '{url}': use http://HOST[:PORT]/PATH or https://…")
         };
         let uri: http::Uri = url.parse().map_err(|_| bad())?;
-        let tls = match uri.scheme_str() {
-            Some("http") => false,
-            Some("https") => true,
-            _ => return Err(bad()),
-        };
-        let host = uri.host().ok_or_else(bad)?.to_owned();
-        let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
-        Ok(Self {
-            uri,
-            tls,
-            host,
-            port,
-        })
+        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+            return Err(bad());
+        }
+        Ok(Self { uri })
     }
 
     /// Parse a comma-separated list (empty: no targets).
@@ -90,6 +75,7 @@ pub struct StoreEventBus {
     targets: Vec<Target>,
     tls: Arc<rustls::ClientConfig>,
     clock: Arc<dyn rampart_service::Clock>,
+    subscribers: Arc<Subscribers>,
 }
 
 fn store_failure(e: &rampart_store::StoreError) -> AwsError {
@@ -105,33 +91,30 @@ impl StoreEventBus {
         targets: Vec<Target>,
         clock: Arc<dyn rampart_service::Clock>,
     ) -> Self {
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in rustls_native_certs::load_native_certs().certs {
-            let _ = roots.add(cert);
-        }
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::aws_lc_rs::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map(|b| b.with_root_certificates(roots).with_no_client_auth());
-        let tls = match tls {
-            Ok(c) => Arc::new(c),
-            Err(e) => {
+        let tls =
+            rampart_service::outbound::tls_config(None, "event webhook").unwrap_or_else(|e| {
                 tracing::error!(error = %e, "TLS for event webhooks unavailable");
                 Arc::new(
                     rustls::ClientConfig::builder()
                         .with_root_certificates(rustls::RootCertStore::empty())
                         .with_no_client_auth(),
                 )
-            }
-        };
+            });
         Self {
             store,
             ids: UniqueIds::new(),
             targets,
             tls,
             clock,
+            subscribers: Arc::new(Subscribers::new()),
         }
+    }
+
+    /// The same bus, also handing every published event to `subscribers` once it is kept.
+    #[must_use]
+    pub fn with_subscribers(mut self, subscribers: Arc<Subscribers>) -> Self {
+        self.subscribers = subscribers;
+        self
     }
 
     /// Deliver the events that are due at `now_ms`; returns how many were completed.
@@ -159,7 +142,15 @@ impl StoreEventBus {
                 if pending.delivered.contains(&i) {
                     continue;
                 }
-                match self.post(target, body.clone()).await {
+                match rampart_service::outbound::post_json(
+                    &target.uri,
+                    body.clone(),
+                    "rampart-events",
+                    &self.tls,
+                    Duration::from_secs(5),
+                )
+                .await
+                {
                     Ok(status) if (200..300).contains(&status) => pending.delivered.push(i),
                     Ok(status) => {
                         tracing::warn!(target = %target.uri, status, "event webhook refused the event");
@@ -210,60 +201,6 @@ impl StoreEventBus {
         }
         done
     }
-
-    async fn post(&self, target: &Target, body: Vec<u8>) -> Result<u16, String> {
-        let fut = async {
-            let tcp = tokio::net::TcpStream::connect((target.host.as_str(), target.port))
-                .await
-                .map_err(|e| e.to_string())?;
-            let path = target
-                .uri
-                .path_and_query()
-                .map_or("/", http::uri::PathAndQuery::as_str)
-                .to_owned();
-            let request = http::Request::post(path)
-                .header("host", target.host.as_str())
-                .header("content-type", "application/json")
-                .header("user-agent", "rampart-events")
-                .body(Full::new(Bytes::from(body)))
-                .map_err(|e| e.to_string())?;
-            let status = if target.tls {
-                let name = rustls_pki_types::ServerName::try_from(target.host.clone())
-                    .map_err(|e| e.to_string())?;
-                let tls = tokio_rustls::TlsConnector::from(Arc::clone(&self.tls))
-                    .connect(name, tcp)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                send(TokioIo::new(tls), request).await?
-            } else {
-                send(TokioIo::new(tcp), request).await?
-            };
-            Ok(status)
-        };
-        tokio::time::timeout(Duration::from_secs(5), fut)
-            .await
-            .map_err(|_| "timed out".to_owned())?
-    }
-}
-
-async fn send<T>(io: T, request: http::Request<Full<Bytes>>) -> Result<u16, String>
-where
-    T: hyper::rt::Read + hyper::rt::Write + Send + Unpin + 'static,
-{
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
-        .await
-        .map_err(|e| e.to_string())?;
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = response.status().as_u16();
-    // Read (and drop) the answer so the connection ends cleanly.
-    let _ = response.into_body().collect().await;
-    Ok(status)
 }
 
 #[async_trait]
@@ -281,6 +218,7 @@ impl EventBus for StoreEventBus {
         let value = serde_json::to_vec(&pending).map_err(|_| {
             AwsError::new("InternalFailure", 500, "The event could not be recorded.")
         })?;
+        let published = (!self.subscribers.is_empty()).then(|| Published::Event(Arc::new(event)));
         self.store
             .commit(vec![Op::Put {
                 ns: NS_OUTBOX.into(),
@@ -289,8 +227,11 @@ impl EventBus for StoreEventBus {
                 expect: Expect::Absent,
             }])
             .await
-            .map(|_| ())
-            .map_err(|e| store_failure(&e))
+            .map_err(|e| store_failure(&e))?;
+        if let Some(p) = published {
+            self.subscribers.publish(&p);
+        }
+        Ok(())
     }
 }
 
@@ -301,9 +242,12 @@ mod tests {
     #[test]
     fn webhook_urls_parse() {
         let t = Target::parse("http://127.0.0.1:8080/hook?x=1").expect("http");
-        assert_eq!((t.host.as_str(), t.port, t.tls), ("127.0.0.1", 8080, false));
+        assert_eq!(
+            (t.uri.host(), t.uri.port_u16()),
+            (Some("127.0.0.1"), Some(8080))
+        );
         let t = Target::parse("https://events.example.com/in").expect("https");
-        assert_eq!((t.port, t.tls), (443, true));
+        assert_eq!(t.uri.scheme_str(), Some("https"));
         assert!(Target::parse("ftp://x/").is_err());
         assert!(Target::parse("not a url").is_err());
         assert_eq!(Target::parse_list(" ").expect("empty").len(), 0);

@@ -13,7 +13,9 @@ use rampart_iam::{IamAuthorizer, Identity};
 use rampart_service::registry::{BuildFuture, Entry, Node};
 use rampart_service::Service;
 
-use crate::app::{elb_ports, key_stores, pca_crl_base_url, InternalAuditor, SecretsThroughSsm};
+use crate::app::{
+    elb_ports, key_stores, pca_crl_base_url, Durability, InternalAuditor, Origin, SecretsThroughSsm,
+};
 use crate::config::ServeConfig;
 
 /// Every service a node serves, in build order.
@@ -92,7 +94,13 @@ fn kms(node: &mut Node) -> BuildFuture<'_> {
         let kms = Arc::new(
             rampart_kms::KmsService::new(Arc::clone(&node.store), sealer, Arc::clone(&node.clock))
                 .with_quotas(quota_mode)
-                .with_internal_audit(Arc::new(InternalAuditor((*auditor).clone())))
+                .with_internal_audit(Arc::new(InternalAuditor {
+                    auditor: (*auditor).clone(),
+                    event_source: "kms.amazonaws.com",
+                    origin: Origin::CallingService,
+                    durability: Durability::Failures,
+                    read_only: rampart_kms::REGISTRATION.read_only,
+                }))
                 .with_key_stores(key_stores(&config).map_err(|e| e.0)?),
         );
         let jobs = Arc::clone(&kms);
@@ -124,9 +132,14 @@ fn secretsmanager(node: &mut Node) -> BuildFuture<'_> {
                 Arc::clone(&node.authorizer),
                 rotators,
             )
-            .with_audit(Arc::new(crate::app::SecretsManagerAuditor(
-                (*auditor).clone(),
-            ))),
+            .with_audit(Arc::new(InternalAuditor {
+                auditor: (*auditor).clone(),
+                event_source: "secretsmanager.amazonaws.com",
+                origin: Origin::Service("secretsmanager.amazonaws.com"),
+                durability: Durability::All,
+                // Rotation and other events the service produces change state.
+                read_only: |_| false,
+            })),
         );
         let jobs = Arc::clone(&sm);
         node.every(
@@ -266,6 +279,14 @@ fn wafv2(node: &mut Node) -> BuildFuture<'_> {
         let telemetry =
             rampart_wafv2::Telemetry::new(Arc::clone(&node.store), Arc::clone(&node.clock));
         telemetry.start_logging(node.data_dir.join("waf-logs"), Arc::clone(&node.events));
+        // Paging tokens must open on every node over this store: key them from the store-held,
+        // sealed WAF master key instead of a per-process random one.
+        match keys.sign("rampart:paging-token:v1", b"").await {
+            Ok(key) => {
+                rampart_service::paging::set_key(&key);
+            }
+            Err(e) => tracing::warn!(error = %e.message, "paging tokens are keyed per process"),
+        }
         node.provide(Arc::clone(&keys));
         node.provide(Arc::clone(&telemetry));
         Ok(Arc::new(

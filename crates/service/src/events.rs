@@ -1,10 +1,16 @@
 //! The event bus: services publish EventBridge-shaped events (`Parameter Store Change`,
 //! `Parameter Store Policy Action`, Secrets Manager rotation events, …); the server keeps each
-//! one durably and delivers it to the configured targets.
+//! one durably and delivers it to the configured targets. In-process analysers subscribe
+//! ([`Subscribers::subscribe`]) to those events, to every recorded CloudTrail event and to
+//! proxy counters, without polling.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
+use tokio::sync::mpsc;
 
 use crate::AwsError;
 
@@ -66,6 +72,167 @@ impl EventBus for NoEvents {
     }
 }
 
+/// What subscribers receive.
+#[derive(Debug, Clone)]
+pub enum Published {
+    /// An EventBridge-shaped event a service published.
+    Event(Arc<Event>),
+    /// A recorded CloudTrail event (`eventSource`, `eventName`, … as CloudTrail writes it).
+    Audit(Arc<Value>),
+    /// A counter moved (`proxy.requests`, `waf.blocked`, …) by `delta`.
+    Counter {
+        /// The counter's name.
+        name: String,
+        /// By how much it moved.
+        delta: u64,
+    },
+}
+
+impl Published {
+    /// The service it came from: an event's `source` (`aws.ssm`), an audit event's
+    /// `eventSource` (`kms.amazonaws.com`), or a counter's name up to its first dot.
+    #[must_use]
+    pub fn source(&self) -> &str {
+        match self {
+            Published::Event(e) => &e.source,
+            Published::Audit(v) => v.get("eventSource").and_then(Value::as_str).unwrap_or(""),
+            Published::Counter { name, .. } => name.split('.').next().unwrap_or(""),
+        }
+    }
+}
+
+/// Which publications a subscriber wants.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Service events.
+    pub events: bool,
+    /// CloudTrail events.
+    pub audit: bool,
+    /// Counters.
+    pub counters: bool,
+    /// Only these sources ([`Published::source`]); empty for all.
+    pub sources: Vec<String>,
+}
+
+impl Filter {
+    /// Everything.
+    #[must_use]
+    pub fn all() -> Self {
+        Filter {
+            events: true,
+            audit: true,
+            counters: true,
+            sources: Vec::new(),
+        }
+    }
+
+    /// Whether `p` passes.
+    #[must_use]
+    pub fn matches(&self, p: &Published) -> bool {
+        let kind = match p {
+            Published::Event(_) => self.events,
+            Published::Audit(_) => self.audit,
+            Published::Counter { .. } => self.counters,
+        };
+        kind && (self.sources.is_empty() || self.sources.iter().any(|s| s == p.source()))
+    }
+}
+
+/// A subscriber's end: a bounded queue, and how many publications it missed because the
+/// queue was full.
+#[derive(Debug)]
+pub struct Subscription {
+    rx: mpsc::Receiver<Published>,
+    lagged: Arc<AtomicU64>,
+}
+
+impl Subscription {
+    /// The next publication; `None` once the bus is gone.
+    pub async fn recv(&mut self) -> Option<Published> {
+        self.rx.recv().await
+    }
+
+    /// The next publication if one is queued.
+    pub fn try_recv(&mut self) -> Option<Published> {
+        self.rx.try_recv().ok()
+    }
+
+    /// Publications dropped because this subscriber fell behind.
+    #[must_use]
+    pub fn lagged(&self) -> u64 {
+        self.lagged.load(Ordering::Relaxed)
+    }
+}
+
+struct Subscriber {
+    filter: Filter,
+    tx: mpsc::Sender<Published>,
+    lagged: Arc<AtomicU64>,
+}
+
+/// The in-process subscribers of a bus. Publishing never waits: a subscriber whose queue is
+/// full misses the publication and its lag counter moves.
+#[derive(Default)]
+pub struct Subscribers {
+    subs: Mutex<Vec<Subscriber>>,
+}
+
+impl std::fmt::Debug for Subscribers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.subs.lock().map(|s| s.len()).unwrap_or(0);
+        f.debug_struct("Subscribers").field("count", &n).finish()
+    }
+}
+
+impl Subscribers {
+    /// No subscribers yet.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Subscribe to what `filter` passes, with a queue of `capacity` (at least 1).
+    #[must_use]
+    pub fn subscribe(&self, filter: Filter, capacity: usize) -> Subscription {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let lagged = Arc::new(AtomicU64::new(0));
+        if let Ok(mut subs) = self.subs.lock() {
+            subs.push(Subscriber {
+                filter,
+                tx,
+                lagged: Arc::clone(&lagged),
+            });
+        }
+        Subscription { rx, lagged }
+    }
+
+    /// Hand `p` to every subscriber that wants it; subscribers that went away are dropped.
+    pub fn publish(&self, p: &Published) {
+        let Ok(mut subs) = self.subs.lock() else {
+            return;
+        };
+        subs.retain(|s| {
+            if !s.filter.matches(p) {
+                return !s.tx.is_closed();
+            }
+            match s.tx.try_send(p.clone()) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    s.lagged.fetch_add(1, Ordering::Relaxed);
+                    true
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            }
+        });
+    }
+
+    /// Whether anyone is subscribed (publishers may skip building what nobody reads).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.subs.lock().map(|s| s.is_empty()).unwrap_or(true)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Event;
@@ -87,5 +254,56 @@ mod tests {
         assert_eq!(v["time"], "1970-01-01T00:00:00Z");
         assert_eq!(v["version"], "0");
         assert_eq!(v["detail"]["name"], "/a");
+    }
+
+    fn event(source: &str) -> super::Published {
+        super::Published::Event(std::sync::Arc::new(Event {
+            source: source.into(),
+            detail_type: "Test".into(),
+            account: "111111111111".into(),
+            region: "us-east-1".into(),
+            resources: Vec::new(),
+            detail: serde_json::Value::Null,
+            time: chrono::DateTime::from_timestamp(0, 0).unwrap_or_default(),
+        }))
+    }
+
+    #[test]
+    fn subscribers_get_what_their_filter_passes_and_count_what_they_miss() {
+        use super::{Filter, Published, Subscribers};
+        let bus = Subscribers::new();
+        let mut audit = bus.subscribe(
+            Filter {
+                audit: true,
+                sources: vec!["kms.amazonaws.com".into()],
+                ..Filter::default()
+            },
+            8,
+        );
+        let mut small = bus.subscribe(Filter::all(), 1);
+        let trail = |src: &str| {
+            Published::Audit(std::sync::Arc::new(
+                serde_json::json!({"eventSource": src, "eventName": "Decrypt"}),
+            ))
+        };
+        bus.publish(&trail("kms.amazonaws.com"));
+        bus.publish(&trail("ssm.amazonaws.com"));
+        bus.publish(&event("aws.ssm"));
+        bus.publish(&Published::Counter {
+            name: "proxy.requests".into(),
+            delta: 3,
+        });
+        let got = audit.try_recv().map(|p| p.source().to_owned());
+        assert_eq!(got.as_deref(), Some("kms.amazonaws.com"));
+        assert!(audit.try_recv().is_none());
+        assert_eq!(audit.lagged(), 0);
+        assert!(small.try_recv().is_some());
+        assert_eq!(small.lagged(), 3);
+        drop(small);
+        bus.publish(&event("aws.ssm"));
+        assert!(!bus.is_empty());
+        drop(audit);
+        bus.publish(&event("aws.ssm"));
+        assert!(bus.is_empty());
     }
 }

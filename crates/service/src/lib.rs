@@ -3,9 +3,12 @@
 
 pub mod clock;
 pub mod events;
-pub mod records;
+pub mod outbound;
+pub mod paging;
 pub mod registry;
 pub mod scheduler;
+pub mod table;
+pub mod tags;
 pub mod unique;
 
 use std::net::IpAddr;
@@ -188,6 +191,99 @@ impl RequestContext {
             );
         }
         c
+    }
+
+    /// The context of an internal call this request makes to another Rampart service: the same
+    /// caller, region, source and time, with fresh request and event ids, `operation` of
+    /// `model`, and `via_service` (`secretsmanager`, `ssm`, …) as the user agent
+    /// (`secretsmanager.amazonaws.com`) and as `kms:ViaService`
+    /// (`secretsmanager.us-east-1.amazonaws.com`). Service-to-service calls use TLS on AWS.
+    #[must_use]
+    pub fn via(
+        &self,
+        model: &'static ServiceModel,
+        operation: &str,
+        via_service: &str,
+    ) -> RequestContext {
+        RequestContext {
+            request_id: uuid::Uuid::new_v4().to_string(),
+            event_id: uuid::Uuid::new_v4().to_string(),
+            model,
+            operation: operation.to_owned(),
+            region: self.region.clone(),
+            partition: self.partition,
+            caller: self.caller.clone(),
+            source_ip: self.source_ip,
+            user_agent: format!("{via_service}.amazonaws.com"),
+            secure_transport: true,
+            time: self.time,
+            authorizer: Arc::clone(&self.authorizer),
+            audit: Mutex::new(AuditNotes::default()),
+            via_service: Some(format!("{via_service}.{}.amazonaws.com", self.region)),
+        }
+    }
+
+    /// A copy of this context acting in `region` (a replica's region), with its own audit notes.
+    #[must_use]
+    pub fn in_region(&self, region: &str) -> RequestContext {
+        RequestContext {
+            request_id: self.request_id.clone(),
+            event_id: self.event_id.clone(),
+            model: self.model,
+            operation: self.operation.clone(),
+            region: region.to_owned(),
+            partition: self.partition,
+            caller: self.caller.clone(),
+            source_ip: self.source_ip,
+            user_agent: self.user_agent.clone(),
+            secure_transport: self.secure_transport,
+            time: self.time,
+            authorizer: Arc::clone(&self.authorizer),
+            audit: Mutex::new(AuditNotes::default()),
+            via_service: self.via_service.clone(),
+        }
+    }
+
+    /// The context of work a service does on its own for an account (scheduled rotation,
+    /// replication): the account's root user, from localhost, with `service`
+    /// (`secretsmanager`) as the user agent.
+    #[must_use]
+    pub fn system(
+        authorizer: &Arc<dyn Authorizer>,
+        model: &'static ServiceModel,
+        account: &str,
+        region: &str,
+        operation: &str,
+        service: &str,
+        time: DateTime<Utc>,
+    ) -> RequestContext {
+        let partition = partition_of(region);
+        RequestContext {
+            request_id: uuid::Uuid::new_v4().to_string(),
+            event_id: uuid::Uuid::new_v4().to_string(),
+            model,
+            operation: operation.to_owned(),
+            region: region.to_owned(),
+            partition,
+            caller: Caller {
+                principal: policy::Principal::Root {
+                    account: account.to_owned(),
+                },
+                account: account.to_owned(),
+                arn: format!("arn:{partition}:iam::{account}:root"),
+                user_id: account.to_owned(),
+                access_key_id: None,
+                session_issued: None,
+                from_session_token: false,
+            },
+            source_ip: IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            user_agent: format!("{service}.amazonaws.com"),
+            secure_transport: true,
+            time,
+            authorizer: Arc::clone(authorizer),
+            audit: Mutex::new(AuditNotes::default()),
+            via_service: None,
+        }
     }
 
     /// An ARN in this request's partition.

@@ -15,7 +15,8 @@ use rampart_policy::Context;
 use rampart_protocol::model::ServiceModel;
 use rampart_protocol::types::Timestamp;
 use rampart_service::events::{Event, EventBus};
-use rampart_service::records::Versioned;
+use rampart_service::table::{Db, Table, Versioned};
+use rampart_service::tags;
 use rampart_service::{operations, AwsError, Clock, RequestContext, Service};
 use rampart_store::{Expect, Store};
 
@@ -146,6 +147,12 @@ fn concurrent() -> AwsError {
         "There are concurrent updates for the resource that you are trying to update. Please try again.",
     )
 }
+
+/// Parameter Store's store errors: `InternalServerError` when the store fails, `TooManyUpdates`
+/// when a parameter changed since it was read.
+const DB: Db = Db::new(store_err, concurrent);
+/// Parameters by `account/region/name`.
+const PARAMS: Table<ParamRecord> = DB.table(NS_PARAM);
 
 /// KMS's errors as Parameter Store relays them: a refused key use keeps KMS's access-denied
 /// message, a key that cannot be used is `InvalidKeyId`.
@@ -405,17 +412,9 @@ impl SsmService {
         region: &str,
         name: &str,
     ) -> Result<Option<Versioned<ParamRecord>>, AwsError> {
-        rampart_service::records::get(
-            &*self.store,
-            NS_PARAM,
-            &records::key(account, region, name),
-            store_err,
-        )
-        .await
-    }
-
-    async fn commit(&self, ops: Vec<rampart_store::Op>) -> Result<(), AwsError> {
-        rampart_service::records::commit(&*self.store, ops, concurrent, store_err).await
+        PARAMS
+            .get(&*self.store, &records::key(account, region, name))
+            .await
     }
 
     fn arn_of(ctx: &RequestContext, name: &str) -> String {
@@ -911,7 +910,7 @@ impl SsmService {
             ),
         };
         let key = records::key(&account, &region, name);
-        self.commit(vec![rampart_service::records::put(NS_PARAM, &key, &rec, expect)?])
+        DB.commit(&*self.store, vec![PARAMS.put_op(&key, &rec, expect)?])
             .await
             .map_err(|e| {
                 if expect == Expect::Absent && e.code == "TooManyUpdates" {
@@ -1019,15 +1018,9 @@ impl SsmService {
         let mut after = start_after;
         let mut out: Vec<(String, ParamRecord)> = Vec::new();
         loop {
-            let batch: Vec<(String, ParamRecord)> = rampart_service::records::list(
-                &*self.store,
-                NS_PARAM,
-                &prefix,
-                after.as_deref(),
-                SCAN_BATCH,
-                store_err,
-            )
-            .await?;
+            let batch: Vec<(String, ParamRecord)> = PARAMS
+                .list(&*self.store, &prefix, after.as_deref(), SCAN_BATCH)
+                .await?;
             let done = batch.len() < SCAN_BATCH;
             for (k, rec) in batch {
                 after = Some(k.clone());
@@ -1257,11 +1250,10 @@ impl SsmService {
             .await?
             .ok_or_else(not_found)?;
         let key = records::key(&ctx.caller.account, &ctx.region, name);
-        self.commit(vec![rampart_service::records::delete(
-            NS_PARAM,
-            &key,
-            Expect::Version(found.version),
-        )])
+        DB.commit(
+            &*self.store,
+            vec![PARAMS.delete_op(&key, Expect::Version(found.version))],
+        )
         .await?;
         self.change_event(&found.value, "Delete").await;
         Ok(())
@@ -1324,12 +1316,10 @@ impl SsmService {
     async fn save(&self, found: &Versioned<ParamRecord>) -> Result<(), AwsError> {
         let r = &found.value;
         let key = records::key(&r.account, &r.region, &r.name);
-        self.commit(vec![rampart_service::records::put(
-            NS_PARAM,
-            &key,
-            r,
-            Expect::Version(found.version),
-        )?])
+        DB.commit(
+            &*self.store,
+            vec![PARAMS.put_op(&key, r, Expect::Version(found.version))?],
+        )
         .await
     }
 
@@ -1531,15 +1521,9 @@ impl SsmService {
     pub async fn run_policies(&self, now_ms: i64) {
         let mut after: Option<String> = None;
         loop {
-            let batch: Vec<(String, ParamRecord)> = match rampart_service::records::list(
-                &*self.store,
-                NS_PARAM,
-                "",
-                after.as_deref(),
-                SCAN_BATCH,
-                store_err,
-            )
-            .await
+            let batch: Vec<(String, ParamRecord)> = match PARAMS
+                .list(&*self.store, "", after.as_deref(), SCAN_BATCH)
+                .await
             {
                 Ok(b) => b,
                 Err(_) => return,
@@ -1561,10 +1545,7 @@ impl SsmService {
     }
 
     async fn run_policies_of(&self, key: &str, now_ms: i64) -> Result<(), AwsError> {
-        let Some(mut found) =
-            rampart_service::records::get::<ParamRecord>(&*self.store, NS_PARAM, key, store_err)
-                .await?
-        else {
+        let Some(mut found) = PARAMS.get(&*self.store, key).await? else {
             return Ok(());
         };
         let Some(latest) = found.value.latest().cloned() else {
@@ -1591,11 +1572,10 @@ impl SsmService {
             })
         };
         if let Some(at) = expires.filter(|at| *at <= now_ms) {
-            self.commit(vec![rampart_service::records::delete(
-                NS_PARAM,
-                key,
-                Expect::Version(found.version),
-            )])
+            DB.commit(
+                &*self.store,
+                vec![PARAMS.delete_op(key, Expect::Version(found.version))],
+            )
             .await?;
             let rec = &found.value;
             let detail = action(
@@ -1696,25 +1676,33 @@ fn fmt_ms(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-fn check_tags(tags: &[(String, String)]) -> Result<(), AwsError> {
-    let mut seen = std::collections::BTreeSet::new();
-    for (k, _) in tags {
-        if k.to_ascii_lowercase().starts_with("aws:") {
-            return Err(validation(format!(
-                "The tag key \"{k}\" uses the reserved prefix \"aws:\"."
-            )));
+/// Parameter Store's answers to broken tag rules (lengths and characters are checked against
+/// the model).
+fn tag_error(v: &tags::Violation) -> Option<AwsError> {
+    match v {
+        tags::Violation::Reserved(k) => Some(validation(format!(
+            "The tag key \"{k}\" uses the reserved prefix \"aws:\"."
+        ))),
+        tags::Violation::Duplicate(k) => {
+            Some(validation(format!("The tag key \"{k}\" is duplicated.")))
         }
-        if !seen.insert(k.as_str()) {
-            return Err(validation(format!("The tag key \"{k}\" is duplicated.")));
-        }
-    }
-    if tags.len() > MAX_TAGS {
-        return Err(err(
+        tags::Violation::TooMany { .. } => Some(err(
             "TooManyTagsError",
             "The Targets parameter includes too many tags. Remove one or more tags and try the command again.",
-        ));
+        )),
+        _ => None,
     }
-    Ok(())
+}
+
+/// Parameter Store's tag rules (`AWS:` is reserved too).
+const TAG_RULES: tags::Rules = tags::Rules {
+    max: MAX_TAGS,
+    reserved_any_case: true,
+    answer: tag_error,
+};
+
+fn check_tags(tags: &[(String, String)]) -> Result<(), AwsError> {
+    TAG_RULES.check(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use rampart_service::{Arn, AwsError};
 use rampart_store::Store;
 
-use crate::records::{self, AssociationRecord, Entity, Kind, NS_ASSOCIATION};
+use crate::records::{self, Entity, Kind};
 
 pub use crate::records::generation;
 
@@ -16,12 +16,12 @@ pub async fn web_acl_for_resource(
     store: &dyn Store,
     resource_arn: &str,
 ) -> Result<Option<Entity>, AwsError> {
-    let Some(assoc) =
-        records::get::<AssociationRecord>(store, NS_ASSOCIATION, resource_arn).await?
-    else {
+    let Some(assoc) = records::ASSOCIATIONS.get(store, resource_arn).await? else {
         return Ok(None);
     };
-    let acl = records::get::<Entity>(store, Kind::WebAcl.ns(), &assoc.value.web_acl_key).await?;
+    let acl = records::entities(Kind::WebAcl)
+        .get(store, &assoc.value.web_acl_key)
+        .await?;
     Ok(acl
         .map(|v| v.value)
         .filter(|e| e.arn == assoc.value.web_acl_arn))
@@ -48,7 +48,8 @@ pub async fn entity_by_arn(store: &dyn Store, arn: &str) -> Result<Option<Entity
         a.region
     };
     let key = format!("{}/{region}/{name}", a.account);
-    Ok(records::get::<Entity>(store, kind.ns(), &key)
+    Ok(records::entities(kind)
+        .get(store, &key)
         .await?
         .map(|v| v.value)
         .filter(|e| e.id == *id && e.arn == arn))
@@ -62,34 +63,30 @@ pub async fn entity_by_arn(store: &dyn Store, arn: &str) -> Result<Option<Entity
 pub async fn remove_association(store: &dyn Store, resource_arn: &str) -> Result<(), AwsError> {
     use rampart_store::Expect;
     for _ in 0..5 {
-        let Some(assoc) =
-            records::get::<AssociationRecord>(store, NS_ASSOCIATION, resource_arn).await?
-        else {
+        let Some(assoc) = records::ASSOCIATIONS.get(store, resource_arn).await? else {
             return Ok(());
         };
-        let mut ops = vec![rampart_service::records::delete(
-            NS_ASSOCIATION,
-            resource_arn,
-            Expect::Version(assoc.version),
-        )];
-        if let Some(acl) =
-            records::get::<Entity>(store, Kind::WebAcl.ns(), &assoc.value.web_acl_key).await?
+        let mut ops =
+            vec![records::ASSOCIATIONS.delete_op(resource_arn, Expect::Version(assoc.version))];
+        if let Some(acl) = records::entities(Kind::WebAcl)
+            .get(store, &assoc.value.web_acl_key)
+            .await?
         {
             let mut e = acl.value;
             e.associated.retain(|a| a != resource_arn);
-            ops.push(rampart_service::records::put(
-                Kind::WebAcl.ns(),
+            ops.push(records::entities(Kind::WebAcl).put_op(
                 &assoc.value.web_acl_key,
                 &e,
                 Expect::Version(acl.version),
             )?);
         }
         let mut conflict = false;
-        let res = records::commit(store, ops, || {
-            conflict = true;
-            AwsError::internal()
-        })
-        .await;
+        let res = records::DB
+            .commit_or(store, ops, || {
+                conflict = true;
+                AwsError::internal()
+            })
+            .await;
         match res {
             Ok(()) => return Ok(()),
             Err(_) if conflict => {}

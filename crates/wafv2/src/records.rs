@@ -5,16 +5,14 @@
 //! within a scope). The entity's `body` is the resource exactly as the API returns it, rules
 //! included, after validation: the WAF engine compiles it from there.
 
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use rampart_service::AwsError;
-use rampart_store::{Op, Store};
+use rampart_service::table::{Db, Table};
 
-use crate::errors::store_unavailable;
+use crate::errors::{optimistic_lock, store_unavailable};
 
-pub use rampart_service::records::{delete, put, Versioned};
+pub use rampart_service::table::Versioned;
 
 /// Namespace of logging configurations, by `account/<scope key>/<web ACL ARN>`.
 pub const NS_LOGGING: &str = "wafv2.logging";
@@ -127,44 +125,22 @@ pub struct AssociationRecord {
     pub web_acl_key: String,
 }
 
-/// Read and decode one record.
-///
-/// # Errors
-/// Store failures, or a corrupt record.
-pub async fn get<T: DeserializeOwned>(
-    store: &dyn Store,
-    ns: &str,
-    key: &str,
-) -> Result<Option<Versioned<T>>, AwsError> {
-    rampart_service::records::get(store, ns, key, store_unavailable).await
+/// WAFv2's store errors: `WAFInternalErrorException` when the store fails, and
+/// `WAFOptimisticLockException` by default on a conflict; every commit moves [`generation`].
+pub const DB: Db = Db::new(store_unavailable, optimistic_lock).with_on_commit(next_generation);
+/// Logging configurations.
+pub const LOGGINGS: Table<LoggingRecord> = DB.table(NS_LOGGING);
+/// Associations, by the associated resource's ARN.
+pub const ASSOCIATIONS: Table<AssociationRecord> = DB.table(NS_ASSOCIATION);
+
+/// The entities of one kind.
+#[must_use]
+pub fn entities(kind: Kind) -> Table<Entity> {
+    DB.table(kind.ns())
 }
 
-/// List and decode records under a prefix, ordered by key, after `start_after`.
-///
-/// # Errors
-/// Store failures, or a corrupt record.
-pub async fn list<T: DeserializeOwned>(
-    store: &dyn Store,
-    ns: &str,
-    prefix: &str,
-    start_after: Option<&str>,
-    limit: usize,
-) -> Result<Vec<(String, T)>, AwsError> {
-    rampart_service::records::list(store, ns, prefix, start_after, limit, store_unavailable).await
-}
-
-/// Commit ops atomically; `conflict` answers a failed expectation.
-///
-/// # Errors
-/// `conflict` on a failed expectation, or a store failure.
-pub async fn commit(
-    store: &dyn Store,
-    ops: Vec<Op>,
-    conflict: impl FnOnce() -> AwsError,
-) -> Result<(), AwsError> {
-    let result = rampart_service::records::commit(store, ops, conflict, store_unavailable).await;
+fn next_generation() {
     GENERATION.fetch_add(1, std::sync::atomic::Ordering::Release);
-    result
 }
 
 /// Moves after every WAFv2 commit of this process (before the API answers), so the load

@@ -11,6 +11,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use rampart_crypto::{Sealer, SecretBytes};
+use rampart_service::table::Table;
 use rampart_service::AwsError;
 use rampart_store::{Expect, Store};
 
@@ -20,6 +21,8 @@ use crate::records;
 const NS: &str = "wafv2.secret";
 /// Its record key.
 const KEY: &str = "mac-key";
+/// The one token-signing key record.
+const SECRET_KEYS: Table<KeyRecord> = records::DB.table(NS);
 /// Additional authenticated data of the sealed key.
 const AAD: &[u8] = b"rampart:wafv2:mac-key:v1";
 
@@ -71,8 +74,7 @@ impl WafKeys {
         self.master
             .get_or_try_init(|| async {
                 for _ in 0..3 {
-                    if let Some(v) = records::get::<KeyRecord>(self.store.as_ref(), NS, KEY).await?
-                    {
+                    if let Some(v) = SECRET_KEYS.get(self.store.as_ref(), KEY).await? {
                         let sealed = base64::engine::general_purpose::STANDARD
                             .decode(v.value.sealed)
                             .map_err(|_| internal("not base64"))?;
@@ -90,11 +92,12 @@ impl WafKeys {
                     let rec = KeyRecord {
                         sealed: base64::engine::general_purpose::STANDARD.encode(sealed),
                     };
-                    let op = records::put(NS, KEY, &rec, Expect::Absent)?;
-                    match records::commit(self.store.as_ref(), vec![op], || {
-                        AwsError::new("Conflict", 409, "")
-                    })
-                    .await
+                    let op = SECRET_KEYS.put_op(KEY, &rec, Expect::Absent)?;
+                    match records::DB
+                        .commit_or(self.store.as_ref(), vec![op], || {
+                            AwsError::new("Conflict", 409, "")
+                        })
+                        .await
                     {
                         Ok(()) => return Ok(SecretBytes::new(fresh)),
                         // Another node created it first: use theirs.

@@ -27,7 +27,7 @@ use rampart_store::Store;
 use rampart_waf::{Action, ActionKind, CompiledAcl, Request, Verdict};
 
 use crate::logging::{LogSetup, Sink};
-use crate::records::{self, Entity, LoggingRecord, NS_LOGGING};
+use crate::records::{self, Entity};
 
 /// How far back samples and counts reach (AWS: any time range in the previous three hours).
 pub const HORIZON_MS: i64 = 3 * 3600 * 1000;
@@ -495,7 +495,7 @@ impl Telemetry {
             info.region.as_str()
         };
         let key = format!("{}/{region_key}/{}", info.account, info.arn);
-        match records::get::<LoggingRecord>(self.store.as_ref(), NS_LOGGING, &key).await {
+        match records::LOGGINGS.get(self.store.as_ref(), &key).await {
             Ok(rec) => {
                 let body = rec.map(|r| r.value.body);
                 self.set_logging(&info.arn, body.as_ref());

@@ -17,6 +17,8 @@ use rampart_crypto::Sealer;
 use rampart_policy::Context;
 use rampart_protocol::model::ServiceModel;
 use rampart_protocol::types::{Blob, Timestamp};
+use rampart_service::table::Table;
+use rampart_service::tags;
 use rampart_service::{operations, AwsError, Clock, RequestContext, Service};
 use rampart_store::{Expect, Store};
 
@@ -32,6 +34,12 @@ pub const NS_CERT: &str = "acm.cert";
 pub const NS_ACCOUNT: &str = "acm.account";
 /// RequestCertificate idempotency tokens, by `account/region/token`.
 pub const NS_TOKEN: &str = "acm.token";
+/// Certificates.
+pub(crate) const CERTS: Table<CertRecord> = rec::DB.table(NS_CERT);
+/// Account configuration.
+const ACCOUNTS: Table<AccountRecord> = rec::DB.table(NS_ACCOUNT);
+/// RequestCertificate idempotency tokens.
+pub(crate) const TOKENS: Table<rec::TokenRecord> = rec::DB.table(NS_TOKEN);
 
 const ISSUED: &str = "ISSUED";
 const EXPIRED: &str = "EXPIRED";
@@ -384,7 +392,8 @@ impl AcmService {
     pub async fn serving_material(&self, arn: &str) -> Result<ServingMaterial, String> {
         let (account, region, id) =
             parse_arn(arn).map_err(|_| format!("{arn} is not an ACM certificate ARN"))?;
-        let c = rec::get::<CertRecord>(&*self.store, NS_CERT, &rec::scoped(&account, &region, &id))
+        let c = CERTS
+            .get(&*self.store, &rec::scoped(&account, &region, &id))
             .await
             .map_err(|e| e.message.to_string())?
             .ok_or_else(|| format!("certificate {arn} does not exist"))?
@@ -456,12 +465,13 @@ impl AcmService {
         let (account, region, id) = parse_arn(arn)?;
         ctx.note_resource("AWS::CertificateManager::Certificate", arn);
         let key = rec::scoped(&account, &region, &id);
-        let found = rec::get::<CertRecord>(&*self.store, NS_CERT, &key).await?;
+        let found = CERTS.get(&*self.store, &key).await?;
         let mut extra = Context::new();
         if let Some(f) = &found {
-            for (k, v) in &f.value.tags {
-                extra.insert(&format!("aws:ResourceTag/{k}"), v);
-            }
+            tags::resource_tags(
+                &mut extra,
+                f.value.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            );
         }
         ctx.authorize(action, arn, &account, None, &extra).await?;
         if account != ctx.caller.account {
@@ -479,15 +489,11 @@ impl AcmService {
         let region = ctx.region.clone();
         let tags = req.tags.clone().unwrap_or_default();
         let mut extra = Context::new();
-        for t in &tags {
-            extra.insert(
-                &format!("aws:RequestTag/{}", t.key),
-                t.value.clone().unwrap_or_default(),
-            );
-        }
-        if !tags.is_empty() {
-            extra.insert_multi("aws:TagKeys", tags.iter().map(|t| t.key.as_str()));
-        }
+        tags::request_tags(
+            &mut extra,
+            tags.iter()
+                .map(|t| (t.key.as_str(), t.value.as_deref().unwrap_or_default())),
+        );
         ctx.authorize("acm:RequestCertificate", "*", &account, None, &extra)
             .await?;
         let Some(ca_arn) = req.certificate_authority_arn.clone() else {
@@ -536,7 +542,7 @@ impl AcmService {
             .as_deref()
             .map(|t| rec::scoped(&account, &region, t));
         if let Some(k) = &token_key {
-            if let Some(t) = rec::get::<rec::TokenRecord>(&*self.store, NS_TOKEN, k).await? {
+            if let Some(t) = TOKENS.get(&*self.store, k).await? {
                 if t.value.until > now && t.value.request == fingerprint {
                     return Ok(s::RequestCertificateResponse {
                         certificate_arn: Some(t.value.arn),
@@ -609,15 +615,13 @@ impl AcmService {
             expiry_notified: None,
             ..Default::default()
         };
-        let mut ops = vec![rec::put(
-            NS_CERT,
+        let mut ops = vec![CERTS.put_op(
             &rec::scoped(&account, &region, &id),
             &record,
             Expect::Absent,
         )?];
         if let Some(k) = token_key {
-            ops.push(rec::put(
-                NS_TOKEN,
+            ops.push(TOKENS.put_op(
                 &k,
                 &rec::TokenRecord {
                     arn: arn.clone(),
@@ -627,7 +631,7 @@ impl AcmService {
                 Expect::Any,
             )?);
         }
-        rec::commit(&*self.store, ops).await?;
+        rec::DB.commit(&*self.store, ops).await?;
         ctx.note_resource("AWS::CertificateManager::Certificate", &arn);
         Ok(s::RequestCertificateResponse {
             certificate_arn: Some(arn),
@@ -797,9 +801,9 @@ impl AcmService {
         let mut cursor = after;
         let mut next_token = None;
         'pages: loop {
-            let page =
-                rec::list::<CertRecord>(&*self.store, NS_CERT, &prefix, cursor.as_deref(), 200)
-                    .await?;
+            let page = CERTS
+                .list(&*self.store, &prefix, cursor.as_deref(), 200)
+                .await?;
             let Some((last, _)) = page.last() else { break };
             let last = last.clone();
             for (k, c) in page {
@@ -904,11 +908,12 @@ impl AcmService {
         let der = B64.decode(&c.der).map_err(|_| internal("der"))?;
         if !c.exported {
             c.exported = true;
-            rec::commit(
-                &*self.store,
-                vec![rec::put(NS_CERT, &key, &c, Expect::Version(version))?],
-            )
-            .await?;
+            rec::DB
+                .commit(
+                    &*self.store,
+                    vec![CERTS.put_op(&key, &c, Expect::Version(version))?],
+                )
+                .await?;
         }
         Ok(s::ExportCertificateResponse {
             certificate: Some(x509::pem(&der)),
@@ -944,12 +949,11 @@ impl AcmService {
             }
             None => {
                 let mut extra = Context::new();
-                for t in &tags {
-                    extra.insert(
-                        &format!("aws:RequestTag/{}", t.key),
-                        t.value.clone().unwrap_or_default(),
-                    );
-                }
+                tags::request_tags(
+                    &mut extra,
+                    tags.iter()
+                        .map(|t| (t.key.as_str(), t.value.as_deref().unwrap_or_default())),
+                );
                 ctx.authorize("acm:ImportCertificate", "*", &account, None, &extra)
                     .await?;
                 None
@@ -1095,11 +1099,9 @@ impl AcmService {
         if record.tags.len() > MAX_TAGS {
             return Err(err("TooManyTagsException", "Too many tags."));
         }
-        rec::commit(
-            &*self.store,
-            vec![rec::put(NS_CERT, &key, &record, expect)?],
-        )
-        .await?;
+        rec::DB
+            .commit(&*self.store, vec![CERTS.put_op(&key, &record, expect)?])
+            .await?;
         ctx.note_resource("AWS::CertificateManager::Certificate", &arn);
         Ok(s::ImportCertificateResponse {
             certificate_arn: Some(arn),
@@ -1120,11 +1122,12 @@ impl AcmService {
                 format!("Certificate {} is in use.", c.value.arn),
             ));
         }
-        rec::commit(
-            &*self.store,
-            vec![rec::delete(NS_CERT, &key, Expect::Version(c.version))],
-        )
-        .await
+        rec::DB
+            .commit(
+                &*self.store,
+                vec![CERTS.delete_op(&key, Expect::Version(c.version))],
+            )
+            .await
     }
 
     async fn add_tags_to_certificate(
@@ -1151,11 +1154,12 @@ impl AcmService {
                 "the TagSet contains too many Tags: at most 50 are allowed.",
             ));
         }
-        rec::commit(
-            &*self.store,
-            vec![rec::put(NS_CERT, &key, &c, Expect::Version(version))?],
-        )
-        .await
+        rec::DB
+            .commit(
+                &*self.store,
+                vec![CERTS.put_op(&key, &c, Expect::Version(version))?],
+            )
+            .await
     }
 
     async fn remove_tags_from_certificate(
@@ -1173,11 +1177,12 @@ impl AcmService {
                 .iter()
                 .any(|t| t.key == *k && t.value.as_ref().is_none_or(|tv| tv == v))
         });
-        rec::commit(
-            &*self.store,
-            vec![rec::put(NS_CERT, &key, &c, Expect::Version(version))?],
-        )
-        .await
+        rec::DB
+            .commit(
+                &*self.store,
+                vec![CERTS.put_op(&key, &c, Expect::Version(version))?],
+            )
+            .await
     }
 
     async fn list_tags_for_certificate(
@@ -1220,11 +1225,12 @@ impl AcmService {
         if let Some(p) = req.options.certificate_transparency_logging_preference {
             c.ct_logging = p;
         }
-        rec::commit(
-            &*self.store,
-            vec![rec::put(NS_CERT, &key, &c, Expect::Version(version))?],
-        )
-        .await
+        rec::DB
+            .commit(
+                &*self.store,
+                vec![CERTS.put_op(&key, &c, Expect::Version(version))?],
+            )
+            .await
     }
 
     /// Reissue a private certificate from its CA over the same key pair; the ARN stays.
@@ -1281,11 +1287,12 @@ impl AcmService {
         c.renewed_at = Some(now);
         c.renewal_status = Some(("SUCCESS".to_owned(), None));
         c.expiry_notified = None;
-        rec::commit(
-            &*self.store,
-            vec![rec::put(NS_CERT, &key, &c, Expect::Version(version))?],
-        )
-        .await
+        rec::DB
+            .commit(
+                &*self.store,
+                vec![CERTS.put_op(&key, &c, Expect::Version(version))?],
+            )
+            .await
     }
 
     /// Issue an end-entity certificate for `csr` from the private CA for the caller; returns
@@ -1396,11 +1403,12 @@ impl AcmService {
             })?;
         c.revoked_at = Some(self.now_ms());
         c.revocation_reason = Some(req.revocation_reason);
-        rec::commit(
-            &*self.store,
-            vec![rec::put(NS_CERT, &key, &c, Expect::Version(version))?],
-        )
-        .await?;
+        rec::DB
+            .commit(
+                &*self.store,
+                vec![CERTS.put_op(&key, &c, Expect::Version(version))?],
+            )
+            .await?;
         Ok(s::RevokeCertificateResponse {
             certificate_arn: Some(c.arn),
         })
@@ -1463,9 +1471,9 @@ impl AcmService {
         let mut all = Vec::new();
         let mut after: Option<String> = None;
         loop {
-            let page =
-                rec::list::<CertRecord>(&*self.store, NS_CERT, &prefix, after.as_deref(), 500)
-                    .await?;
+            let page = CERTS
+                .list(&*self.store, &prefix, after.as_deref(), 500)
+                .await?;
             let Some((last, _)) = page.last() else { break };
             after = Some(last.clone());
             all.extend(page.into_iter().map(|(_, c)| c));
@@ -1723,11 +1731,12 @@ impl AcmService {
                 "the TagSet contains too many Tags: at most 50 are allowed.",
             ));
         }
-        rec::commit(
-            &*self.store,
-            vec![rec::put(NS_CERT, key, &c, Expect::Version(version))?],
-        )
-        .await
+        rec::DB
+            .commit(
+                &*self.store,
+                vec![CERTS.put_op(key, &c, Expect::Version(version))?],
+            )
+            .await
     }
 
     async fn get_account_configuration(
@@ -1744,13 +1753,10 @@ impl AcmService {
             &Context::new(),
         )
         .await?;
-        let days = rec::get::<AccountRecord>(
-            &*self.store,
-            NS_ACCOUNT,
-            &rec::scoped(&account, &ctx.region, ""),
-        )
-        .await?
-        .map_or(45, |r| r.value.days_before_expiry);
+        let days = ACCOUNTS
+            .get(&*self.store, &rec::scoped(&account, &ctx.region, ""))
+            .await?
+            .map_or(45, |r| r.value.days_before_expiry);
         Ok(s::GetAccountConfigurationResponse {
             expiry_events: Some(s::ExpiryEventsConfiguration {
                 days_before_expiry: Some(days),
@@ -1775,18 +1781,18 @@ impl AcmService {
         let Some(days) = req.expiry_events.and_then(|e| e.days_before_expiry) else {
             return Ok(());
         };
-        rec::commit(
-            &*self.store,
-            vec![rec::put(
-                NS_ACCOUNT,
-                &rec::scoped(&account, &ctx.region, ""),
-                &AccountRecord {
-                    days_before_expiry: days,
-                },
-                Expect::Any,
-            )?],
-        )
-        .await
+        rec::DB
+            .commit(
+                &*self.store,
+                vec![ACCOUNTS.put_op(
+                    &rec::scoped(&account, &ctx.region, ""),
+                    &AccountRecord {
+                        days_before_expiry: days,
+                    },
+                    Expect::Any,
+                )?],
+            )
+            .await
     }
 }
 
@@ -1805,9 +1811,7 @@ impl AcmService {
         let mut days_cache: std::collections::HashMap<String, i64> =
             std::collections::HashMap::new();
         loop {
-            let Ok(page) =
-                rec::list::<CertRecord>(&*self.store, NS_CERT, "", after.as_deref(), 200).await
-            else {
+            let Ok(page) = CERTS.list(&*self.store, "", after.as_deref(), 200).await else {
                 return;
             };
             let Some((last, _)) = page.last() else { return };
@@ -1844,7 +1848,8 @@ impl AcmService {
                 let days = match days_cache.get(&scope) {
                     Some(d) => *d,
                     None => {
-                        let d = rec::get::<AccountRecord>(&*self.store, NS_ACCOUNT, &scope)
+                        let d = ACCOUNTS
+                            .get(&*self.store, &scope)
                             .await
                             .ok()
                             .flatten()
@@ -1885,21 +1890,20 @@ impl AcmService {
     }
 
     async fn notify_expiry(&self, key: &str, account: &str, region: &str, now_ms: i64) {
-        let Ok(Some(cur)) = rec::get::<CertRecord>(&*self.store, NS_CERT, key).await else {
+        let Ok(Some(cur)) = CERTS.get(&*self.store, key).await else {
             return;
         };
         let mut c = cur.value;
         c.expiry_notified = Some(now_ms);
-        let saved = rec::commit(
-            &*self.store,
-            vec![
-                match rec::put(NS_CERT, key, &c, Expect::Version(cur.version)) {
+        let saved = rec::DB
+            .commit(
+                &*self.store,
+                vec![match CERTS.put_op(key, &c, Expect::Version(cur.version)) {
                     Ok(op) => op,
                     Err(_) => return,
-                },
-            ],
-        )
-        .await;
+                }],
+            )
+            .await;
         if saved.is_ok() {
             let days = (c.not_after - now_ms) / DAY_MS;
             self.publish(
@@ -1915,7 +1919,7 @@ impl AcmService {
     }
 
     async fn renew_managed(&self, key: &str, account: &str, region: &str, now_ms: i64) {
-        let Ok(Some(cur)) = rec::get::<CertRecord>(&*self.store, NS_CERT, key).await else {
+        let Ok(Some(cur)) = CERTS.get(&*self.store, key).await else {
             return;
         };
         let mut c = cur.value;
@@ -1965,10 +1969,10 @@ impl AcmService {
                 )
             }
         };
-        let Ok(op) = rec::put(NS_CERT, key, &c, Expect::Version(cur.version)) else {
+        let Ok(op) = CERTS.put_op(key, &c, Expect::Version(cur.version)) else {
             return;
         };
-        if rec::commit(&*self.store, vec![op]).await.is_ok() {
+        if rec::DB.commit(&*self.store, vec![op]).await.is_ok() {
             self.publish(account, region, &c.arn, detail_type, detail, now_ms)
                 .await;
         }
@@ -2062,22 +2066,33 @@ fn name_matches(op: &str, want: &str, have: &str) -> Result<bool, AwsError> {
     }
 }
 
-fn check_tags(tags: &[s::Tag]) -> Result<(), AwsError> {
-    for t in tags {
-        if t.key.starts_with("aws:") {
-            return Err(err(
-                "InvalidTagException",
-                format!("Tag key {} uses the reserved prefix aws:.", t.key),
-            ));
-        }
-    }
-    if tags.len() > MAX_TAGS {
-        return Err(err(
+/// ACM's answers to broken tag rules (lengths and characters are checked against the model).
+fn tag_error(v: &tags::Violation) -> Option<AwsError> {
+    match v {
+        tags::Violation::Reserved(k) => Some(err(
+            "InvalidTagException",
+            format!("Tag key {k} uses the reserved prefix aws:."),
+        )),
+        tags::Violation::TooMany { .. } => Some(err(
             "TooManyTagsException",
             "the TagSet contains too many Tags: at most 50 are allowed.",
-        ));
+        )),
+        _ => None,
     }
-    Ok(())
+}
+
+/// ACM's tag rules.
+const TAG_RULES: tags::Rules = tags::Rules {
+    max: MAX_TAGS,
+    reserved_any_case: false,
+    answer: tag_error,
+};
+
+fn check_tags(tags: &[s::Tag]) -> Result<(), AwsError> {
+    TAG_RULES.check(
+        tags.iter()
+            .map(|t| (t.key.as_str(), t.value.as_deref().unwrap_or_default())),
+    )
 }
 
 fn colon(h: &str) -> String {

@@ -17,12 +17,12 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
+use rampart_service::table::Table;
 use rampart_service::{AwsError, RequestContext};
 use rampart_store::Expect;
 
 use super::{
-    check_tags, colon, err, internal, signing_for, AcmService, CertRecord, DAY_MS, NS_CERT,
-    NS_TOKEN,
+    check_tags, colon, err, internal, signing_for, AcmService, CertRecord, CERTS, DAY_MS, TOKENS,
 };
 use crate::acme::{self, AcmeClient, AcmeError, AcmeSettings};
 use crate::pca::records as rec;
@@ -35,6 +35,12 @@ pub const NS_PENDING: &str = "acm.acme.pending";
 pub const NS_ACCOUNT: &str = "acm.acme.account";
 /// http-01 key authorizations, by token.
 pub const NS_HTTP01: &str = "acm.acme.http01";
+/// Pending public certificates.
+const PENDING_CERTS: Table<serde_json::Value> = rec::DB.table(NS_PENDING);
+/// The ACME account per directory.
+const ACME_ACCOUNTS: Table<AccountRecord> = rec::DB.table(NS_ACCOUNT);
+/// http-01 key authorizations.
+const HTTP01: Table<String> = rec::DB.table(NS_HTTP01);
 
 /// How long validation may take before the certificate is VALIDATION_TIMED_OUT (AWS: 72 h).
 const VALIDATION_TIMEOUT_MS: i64 = 72 * 3_600_000;
@@ -214,7 +220,7 @@ impl AcmService {
             .as_deref()
             .map(|t| rec::scoped(&account, &region, t));
         if let Some(k) = &token_key {
-            if let Some(t) = rec::get::<rec::TokenRecord>(&*self.store, NS_TOKEN, k).await? {
+            if let Some(t) = TOKENS.get(&*self.store, k).await? {
                 if t.value.until > now && t.value.request == fingerprint {
                     return Ok(s::RequestCertificateResponse {
                         certificate_arn: Some(t.value.arn),
@@ -260,12 +266,11 @@ impl AcmService {
             ..Default::default()
         };
         let mut ops = vec![
-            rec::put(NS_CERT, &key, &record, Expect::Absent)?,
-            rec::put(NS_PENDING, &key, &serde_json::json!({}), Expect::Any)?,
+            CERTS.put_op(&key, &record, Expect::Absent)?,
+            PENDING_CERTS.put_op(&key, &serde_json::json!({}), Expect::Any)?,
         ];
         if let Some(k) = token_key {
-            ops.push(rec::put(
-                NS_TOKEN,
+            ops.push(TOKENS.put_op(
                 &k,
                 &rec::TokenRecord {
                     arn: arn.clone(),
@@ -275,7 +280,7 @@ impl AcmService {
                 Expect::Any,
             )?);
         }
-        rec::commit(&*self.store, ops).await?;
+        rec::DB.commit(&*self.store, ops).await?;
         ctx.note_resource("AWS::CertificateManager::Certificate", &arn);
         // Place the order now, so the validation records show up within moments; the
         // scheduler carries on from wherever this stops.
@@ -357,7 +362,8 @@ impl AcmService {
             kind: "internal".to_owned(),
             detail: what.to_owned(),
         };
-        let found = rec::get::<AccountRecord>(&*self.store, NS_ACCOUNT, &dkey)
+        let found = ACME_ACCOUNTS
+            .get(&*self.store, &dkey)
             .await
             .map_err(|_| fail("store"))?;
         let (pkcs8, kid, version) = match found {
@@ -383,20 +389,26 @@ impl AcmService {
                 kid: None,
             };
             let expect = version.map_or(Expect::Absent, Expect::Version);
-            rec::commit(
-                &*self.store,
-                vec![rec::put(NS_ACCOUNT, &dkey, &record, expect).map_err(|_| fail("put"))?],
-            )
-            .await
-            .map_err(|_| fail("commit"))?;
+            rec::DB
+                .commit(
+                    &*self.store,
+                    vec![ACME_ACCOUNTS
+                        .put_op(&dkey, &record, expect)
+                        .map_err(|_| fail("put"))?],
+                )
+                .await
+                .map_err(|_| fail("commit"))?;
             let kid = client.account().await?;
             record.kid = Some(kid);
-            rec::commit(
-                &*self.store,
-                vec![rec::put(NS_ACCOUNT, &dkey, &record, Expect::Any).map_err(|_| fail("put"))?],
-            )
-            .await
-            .map_err(|_| fail("commit"))?;
+            rec::DB
+                .commit(
+                    &*self.store,
+                    vec![ACME_ACCOUNTS
+                        .put_op(&dkey, &record, Expect::Any)
+                        .map_err(|_| fail("put"))?],
+                )
+                .await
+                .map_err(|_| fail("commit"))?;
         }
         let client = Arc::new(client);
         *cached = Some(Arc::clone(&client));
@@ -408,9 +420,7 @@ impl AcmService {
         if self.acme.is_none() {
             return;
         }
-        let Ok(page) =
-            rec::list::<serde_json::Value>(&*self.store, NS_PENDING, "", None, 1000).await
-        else {
+        let Ok(page) = PENDING_CERTS.list(&*self.store, "", None, 1000).await else {
             return;
         };
         // Each certificate moves on its own task, so a slow CA or DNS server holds up neither
@@ -429,7 +439,7 @@ impl AcmService {
 
     /// Start the managed renewal of a public certificate: a new order over the same key.
     pub(super) async fn start_public_renewal(&self, key: &str, now_ms: i64) {
-        let Ok(Some(cur)) = rec::get::<CertRecord>(&*self.store, NS_CERT, key).await else {
+        let Ok(Some(cur)) = CERTS.get(&*self.store, key).await else {
             return;
         };
         let mut c = cur.value;
@@ -448,13 +458,13 @@ impl AcmService {
         c.renewed_at = Some(now_ms);
         c.renewal_status = Some(("PENDING_AUTO_RENEWAL".to_owned(), None));
         let ops = [
-            rec::put(NS_CERT, key, &c, Expect::Version(cur.version)),
-            rec::put(NS_PENDING, key, &serde_json::json!({}), Expect::Any),
+            CERTS.put_op(key, &c, Expect::Version(cur.version)),
+            PENDING_CERTS.put_op(key, &serde_json::json!({}), Expect::Any),
         ];
         let Ok(ops) = ops.into_iter().collect::<Result<Vec<_>, _>>() else {
             return;
         };
-        let _ = rec::commit(&*self.store, ops).await;
+        let _ = rec::DB.commit(&*self.store, ops).await;
     }
 
     /// One step (or several) of a pending certificate's order; never two at once per key.
@@ -478,22 +488,24 @@ impl AcmService {
 
     #[allow(clippy::too_many_lines)]
     async fn progress_inner(&self, acme: &Acme, key: &str, now_ms: i64) {
-        let Ok(Some(cur)) = rec::get::<CertRecord>(&*self.store, NS_CERT, key).await else {
+        let Ok(Some(cur)) = CERTS.get(&*self.store, key).await else {
             // Deleted: drop it from the pending index.
-            let _ = rec::commit(
-                &*self.store,
-                vec![rec::delete(NS_PENDING, key, Expect::Any)],
-            )
-            .await;
+            let _ = rec::DB
+                .commit(
+                    &*self.store,
+                    vec![PENDING_CERTS.delete_op(key, Expect::Any)],
+                )
+                .await;
             return;
         };
         let c = cur.value;
         let Some(mut order) = c.order.clone() else {
-            let _ = rec::commit(
-                &*self.store,
-                vec![rec::delete(NS_PENDING, key, Expect::Any)],
-            )
-            .await;
+            let _ = rec::DB
+                .commit(
+                    &*self.store,
+                    vec![PENDING_CERTS.delete_op(key, Expect::Any)],
+                )
+                .await;
             return;
         };
         if now_ms - order.started > VALIDATION_TIMEOUT_MS && !order.finalized {
@@ -591,15 +603,18 @@ impl AcmService {
                 }
                 let mut ops = Vec::new();
                 for (token, ka) in http01 {
-                    ops.push(rec::put(NS_HTTP01, &token, &ka, Expect::Any).map_err(|_| {
-                        AcmeError {
-                            kind: "internal".into(),
-                            detail: "put".into(),
-                        }
-                    })?);
+                    ops.push(
+                        HTTP01
+                            .put_op(&token, &ka, Expect::Any)
+                            .map_err(|_| AcmeError {
+                                kind: "internal".into(),
+                                detail: "put".into(),
+                            })?,
+                    );
                 }
                 if !ops.is_empty() {
-                    rec::commit(&*self.store, ops)
+                    rec::DB
+                        .commit(&*self.store, ops)
                         .await
                         .map_err(|_| AcmeError {
                             kind: "internal".into(),
@@ -721,15 +736,15 @@ impl AcmService {
     /// Write `order` into the latest version of the certificate record.
     async fn save_order(&self, key: &str, order: &Order) {
         for _ in 0..3 {
-            let Ok(Some(cur)) = rec::get::<CertRecord>(&*self.store, NS_CERT, key).await else {
+            let Ok(Some(cur)) = CERTS.get(&*self.store, key).await else {
                 return;
             };
             let mut c = cur.value;
             c.order = Some(order.clone());
-            let Ok(op) = rec::put(NS_CERT, key, &c, Expect::Version(cur.version)) else {
+            let Ok(op) = CERTS.put_op(key, &c, Expect::Version(cur.version)) else {
                 return;
             };
-            if rec::commit(&*self.store, vec![op]).await.is_ok() {
+            if rec::DB.commit(&*self.store, vec![op]).await.is_ok() {
                 return;
             }
         }
@@ -760,7 +775,7 @@ impl AcmService {
         now_ms: i64,
     ) {
         for _ in 0..3 {
-            let Ok(Some(cur)) = rec::get::<CertRecord>(&*self.store, NS_CERT, key).await else {
+            let Ok(Some(cur)) = CERTS.get(&*self.store, key).await else {
                 return;
             };
             if self
@@ -856,17 +871,17 @@ impl AcmService {
             }
         }
         let mut ops = Vec::new();
-        match rec::put(NS_CERT, key, &c, Expect::Version(version)) {
+        match CERTS.put_op(key, &c, Expect::Version(version)) {
             Ok(op) => ops.push(op),
             Err(_) => return true,
         }
-        ops.push(rec::delete(NS_PENDING, key, Expect::Any));
+        ops.push(PENDING_CERTS.delete_op(key, Expect::Any));
         for a in &order.authzs {
             if !a.token.is_empty() && c.validation_method.as_deref() == Some("HTTP") {
-                ops.push(rec::delete(NS_HTTP01, &a.token, Expect::Any));
+                ops.push(HTTP01.delete_op(&a.token, Expect::Any));
             }
         }
-        if rec::commit(&*self.store, ops).await.is_err() {
+        if rec::DB.commit(&*self.store, ops).await.is_err() {
             return false;
         }
         if let Some((detail_type, detail)) = event {
@@ -878,7 +893,8 @@ impl AcmService {
 
     /// The key authorization for an http-01 token, if one is pending.
     pub async fn http01_answer(&self, token: &str) -> Option<String> {
-        rec::get::<String>(&*self.store, NS_HTTP01, token)
+        HTTP01
+            .get(&*self.store, token)
             .await
             .ok()
             .flatten()

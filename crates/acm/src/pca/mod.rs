@@ -14,6 +14,7 @@ use rampart_crypto::Sealer;
 use rampart_policy::{Context, Policy, PolicyKind};
 use rampart_protocol::model::ServiceModel;
 use rampart_protocol::types::Timestamp;
+use rampart_service::tags;
 use rampart_service::{operations, AwsError, Clock, RequestContext, Service};
 use rampart_store::{Expect, Store};
 
@@ -24,7 +25,6 @@ use crate::shapes::acm_pca as s;
 use crate::x509::{self, CaSigner, KeyAlgorithm, Subject, Template, X509Error};
 use records::{
     scoped, CaRecord, CertRecord, CrlRecord, KeyRef, PermissionRecord, ReportRecord, TokenRecord,
-    NS_CA, NS_CERT, NS_CRL, NS_REPORT, NS_TOKEN,
 };
 
 const PENDING_CERTIFICATE: &str = "PENDING_CERTIFICATE";
@@ -215,16 +215,29 @@ fn subject_of(s: &s::ASN1Subject) -> Result<Subject, AwsError> {
     Ok(Subject { attributes })
 }
 
-fn check_tags(tags: &[s::Tag]) -> Result<(), AwsError> {
-    for t in tags {
-        if t.key.starts_with("aws:") {
-            return Err(err(
-                "InvalidTagException",
-                "Tag keys beginning with aws: are reserved.",
-            ));
-        }
+/// ACM-PCA's answers to broken tag rules (it counts tags where it merges them).
+fn tag_error(v: &tags::Violation) -> Option<AwsError> {
+    match v {
+        tags::Violation::Reserved(_) => Some(err(
+            "InvalidTagException",
+            "Tag keys beginning with aws: are reserved.",
+        )),
+        _ => None,
     }
-    Ok(())
+}
+
+/// ACM-PCA's tag rules.
+const TAG_RULES: tags::Rules = tags::Rules {
+    max: MAX_TAGS,
+    reserved_any_case: false,
+    answer: tag_error,
+};
+
+fn check_tags(tags: &[s::Tag]) -> Result<(), AwsError> {
+    TAG_RULES.check(
+        tags.iter()
+            .map(|t| (t.key.as_str(), t.value.as_deref().unwrap_or_default())),
+    )
 }
 
 fn check_revocation(rc: Option<&s::RevocationConfiguration>) -> Result<(), AwsError> {
@@ -315,9 +328,7 @@ impl PcaService {
         if !is_uuid(ca_id) {
             return None;
         }
-        let rec = records::get::<CrlRecord>(&*self.store, NS_CRL, ca_id)
-            .await
-            .ok()??;
+        let rec = records::CRLS.get(&*self.store, ca_id).await.ok()??;
         B64.decode(rec.value.der).ok()
     }
 
@@ -348,14 +359,12 @@ impl PcaService {
     async fn load(&self, arn: &str) -> Result<(CaArn, records::Versioned<CaRecord>), AwsError> {
         let parts = parse_arn(arn)?;
         let key = scoped(&parts.account, &parts.region, &parts.id);
-        let rec = records::get::<CaRecord>(&*self.store, NS_CA, &key)
-            .await?
-            .ok_or_else(|| {
-                err(
-                    "ResourceNotFoundException",
-                    format!("Could not find certificate authority {arn}."),
-                )
-            })?;
+        let rec = records::CAS.get(&*self.store, &key).await?.ok_or_else(|| {
+            err(
+                "ResourceNotFoundException",
+                format!("Could not find certificate authority {arn}."),
+            )
+        })?;
         Ok((parts, rec))
     }
 
@@ -384,9 +393,10 @@ impl PcaService {
             .and_then(|p| Policy::parse(p).ok())
             .map(Arc::new);
         let mut extra = Context::new();
-        for (k, v) in &tags {
-            extra.insert(&format!("aws:ResourceTag/{k}"), v);
-        }
+        tags::resource_tags(
+            &mut extra,
+            tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        );
         ctx.authorize(action, &ca_arn, &parts.account, policy.as_deref(), &extra)
             .await?;
         found
@@ -459,9 +469,9 @@ impl PcaService {
         let prefix = scoped(&rec.account, &rec.region, &format!("{}/", rec.id));
         let mut after: Option<String> = None;
         loop {
-            let page =
-                records::list::<CertRecord>(&*self.store, NS_CERT, &prefix, after.as_deref(), 500)
-                    .await?;
+            let page = records::CERTS
+                .list(&*self.store, &prefix, after.as_deref(), 500)
+                .await?;
             let Some((last, _)) = page.last() else { break };
             after = Some(last.clone());
             for (_, c) in &page {
@@ -501,8 +511,7 @@ impl PcaService {
         .await
         .map_err(|_| internal("crl task"))?
         .map_err(|e| x509_err(&e))?;
-        ops.push(records::put(
-            NS_CRL,
+        ops.push(records::CRLS.put_op(
             &rec.id,
             &CrlRecord {
                 der: B64.encode(der),
@@ -519,8 +528,8 @@ impl PcaService {
         version: u64,
         mut ops: Vec<rampart_store::Op>,
     ) -> Result<(), AwsError> {
-        ops.push(records::put(NS_CA, key, rec, Expect::Version(version))?);
-        records::commit(&*self.store, ops).await
+        ops.push(records::CAS.put_op(key, rec, Expect::Version(version))?);
+        records::DB.commit(&*self.store, ops).await
     }
 
     async fn create_certificate_authority(
@@ -532,15 +541,11 @@ impl PcaService {
         let region = ctx.region.clone();
         let tags = req.tags.clone().unwrap_or_default();
         let mut extra = Context::new();
-        for t in &tags {
-            extra.insert(
-                &format!("aws:RequestTag/{}", t.key),
-                t.value.clone().unwrap_or_default(),
-            );
-        }
-        if !tags.is_empty() {
-            extra.insert_multi("aws:TagKeys", tags.iter().map(|t| t.key.as_str()));
-        }
+        tags::request_tags(
+            &mut extra,
+            tags.iter()
+                .map(|t| (t.key.as_str(), t.value.as_deref().unwrap_or_default())),
+        );
         ctx.authorize(
             "acm-pca:CreateCertificateAuthority",
             "*",
@@ -578,7 +583,7 @@ impl PcaService {
             .as_deref()
             .map(|t| (token_key(&account, &region, "create", t), t.to_owned()));
         if let Some((key, _)) = &token {
-            if let Some(t) = records::get::<TokenRecord>(&*self.store, NS_TOKEN, key).await? {
+            if let Some(t) = records::TOKENS.get(&*self.store, key).await? {
                 if t.value.until > now && t.value.request == fingerprint {
                     return Ok(s::CreateCertificateAuthorityResponse {
                         certificate_authority_arn: Some(t.value.arn),
@@ -638,15 +643,10 @@ impl PcaService {
             crl_number: 0,
         };
         ctx.note_resource("AWS::ACMPCA::CertificateAuthority", &arn);
-        let mut ops = vec![records::put(
-            NS_CA,
-            &scoped(&account, &region, &id),
-            &rec,
-            Expect::Absent,
-        )?];
+        let mut ops =
+            vec![records::CAS.put_op(&scoped(&account, &region, &id), &rec, Expect::Absent)?];
         if let Some((key, _)) = token {
-            ops.push(records::put(
-                NS_TOKEN,
+            ops.push(records::TOKENS.put_op(
                 &key,
                 &TokenRecord {
                     arn: arn.clone(),
@@ -656,7 +656,7 @@ impl PcaService {
                 Expect::Any,
             )?);
         }
-        records::commit(&*self.store, ops).await?;
+        records::DB.commit(&*self.store, ops).await?;
         Ok(s::CreateCertificateAuthorityResponse {
             certificate_authority_arn: Some(arn),
         })
@@ -712,9 +712,9 @@ impl PcaService {
         if after.as_deref().is_some_and(|a| !a.starts_with(&prefix)) {
             return Err(bad_token());
         }
-        let page =
-            records::list::<CaRecord>(&*self.store, NS_CA, &prefix, after.as_deref(), limit + 1)
-                .await?;
+        let page = records::CAS
+            .list(&*self.store, &prefix, after.as_deref(), limit + 1)
+            .await?;
         let more = page.len() > limit;
         let page: Vec<_> = page.into_iter().take(limit).collect();
         let next_token = if more {
@@ -1015,7 +1015,7 @@ impl PcaService {
             )
         });
         if let Some(key) = &token {
-            if let Some(t) = records::get::<TokenRecord>(&*self.store, NS_TOKEN, key).await? {
+            if let Some(t) = records::TOKENS.get(&*self.store, key).await? {
                 if t.value.until > now && t.value.request == fingerprint {
                     return Ok(t.value.arn);
                 }
@@ -1119,8 +1119,7 @@ impl PcaService {
             revoked: None,
             reason: None,
         };
-        let mut ops = vec![records::put(
-            NS_CERT,
+        let mut ops = vec![records::CERTS.put_op(
             &scoped(
                 &parts.account,
                 &parts.region,
@@ -1130,8 +1129,7 @@ impl PcaService {
             Expect::Absent,
         )?];
         if let Some(key) = token {
-            ops.push(records::put(
-                NS_TOKEN,
+            ops.push(records::TOKENS.put_op(
                 &key,
                 &TokenRecord {
                     arn: cert_arn.clone(),
@@ -1141,7 +1139,7 @@ impl PcaService {
                 Expect::Any,
             )?);
         }
-        records::commit(&*self.store, ops).await?;
+        records::DB.commit(&*self.store, ops).await?;
         Ok(cert_arn)
     }
 
@@ -1158,22 +1156,22 @@ impl PcaService {
                 format!("The certificate serial {serial} is not valid."),
             )
         })?;
-        records::get::<CertRecord>(
-            &*self.store,
-            NS_CERT,
-            &scoped(
-                &parts.account,
-                &parts.region,
-                &format!("{}/{serial}", parts.id),
-            ),
-        )
-        .await?
-        .ok_or_else(|| {
-            err(
-                "ResourceNotFoundException",
-                format!("Could not find certificate {arn}."),
+        records::CERTS
+            .get(
+                &*self.store,
+                &scoped(
+                    &parts.account,
+                    &parts.region,
+                    &format!("{}/{serial}", parts.id),
+                ),
             )
-        })
+            .await?
+            .ok_or_else(|| {
+                err(
+                    "ResourceNotFoundException",
+                    format!("Could not find certificate {arn}."),
+                )
+            })
     }
 
     pub(crate) async fn get_certificate(
@@ -1269,12 +1267,8 @@ impl PcaService {
             &parts.region,
             &format!("{}/{}", parts.id, cert.value.serial),
         );
-        let mut ops = vec![records::put(
-            NS_CERT,
-            &cert_key,
-            &cert.value,
-            Expect::Version(cert.version),
-        )?];
+        let mut ops =
+            vec![records::CERTS.put_op(&cert_key, &cert.value, Expect::Version(cert.version))?];
         self.crl_ops(&mut rec, &mut ops, Some(&cert.value)).await?;
         ctx.note_resource("AWS::ACMPCA::Certificate", &cert.value.arn);
         let key = scoped(&parts.account, &parts.region, &parts.id);
@@ -1668,9 +1662,9 @@ impl PcaService {
         let mut rows = Vec::new();
         let mut after: Option<String> = None;
         loop {
-            let page =
-                records::list::<CertRecord>(&*self.store, NS_CERT, &prefix, after.as_deref(), 500)
-                    .await?;
+            let page = records::CERTS
+                .list(&*self.store, &prefix, after.as_deref(), 500)
+                .await?;
             let Some((last, _)) = page.last() else { break };
             after = Some(last.clone());
             rows.extend(page.into_iter().map(|(_, c)| c));
@@ -1691,16 +1685,16 @@ impl PcaService {
             created: self.now_ms(),
             status: status.to_owned(),
         };
-        records::commit(
-            &*self.store,
-            vec![records::put(
-                NS_REPORT,
-                &scoped(&parts.account, &parts.region, &format!("{}/{id}", parts.id)),
-                &report,
-                Expect::Absent,
-            )?],
-        )
-        .await?;
+        records::DB
+            .commit(
+                &*self.store,
+                vec![records::REPORTS.put_op(
+                    &scoped(&parts.account, &parts.region, &format!("{}/{id}", parts.id)),
+                    &report,
+                    Expect::Absent,
+                )?],
+            )
+            .await?;
         Ok(s::CreateCertificateAuthorityAuditReportResponse {
             audit_report_id: Some(id),
             s3_key: Some(s3_key),
@@ -1728,18 +1722,18 @@ impl PcaService {
         if !is_uuid(&req.audit_report_id) {
             return Err(not_found());
         }
-        let rep = records::get::<ReportRecord>(
-            &*self.store,
-            NS_REPORT,
-            &scoped(
-                &parts.account,
-                &parts.region,
-                &format!("{}/{}", parts.id, req.audit_report_id),
-            ),
-        )
-        .await?
-        .ok_or_else(not_found)?
-        .value;
+        let rep = records::REPORTS
+            .get(
+                &*self.store,
+                &scoped(
+                    &parts.account,
+                    &parts.region,
+                    &format!("{}/{}", parts.id, req.audit_report_id),
+                ),
+            )
+            .await?
+            .ok_or_else(not_found)?
+            .value;
         Ok(s::DescribeCertificateAuthorityAuditReportResponse {
             audit_report_status: Some(rep.status),
             created_at: Some(ts(rep.created)),
@@ -1753,13 +1747,13 @@ impl PcaService {
     pub async fn housekeeping(&self, now_ms: i64) {
         let mut after: Option<String> = None;
         loop {
-            let page =
-                match records::list::<CaRecord>(&*self.store, NS_CA, "", after.as_deref(), 200)
-                    .await
-                {
-                    Ok(p) => p,
-                    Err(_) => return,
-                };
+            let page = match records::CAS
+                .list(&*self.store, "", after.as_deref(), 200)
+                .await
+            {
+                Ok(p) => p,
+                Err(_) => return,
+            };
             let Some((last, _)) = page.last() else { return };
             after = Some(last.clone());
             for (key, rec) in page {
@@ -1770,8 +1764,7 @@ impl PcaService {
                 if gone {
                     self.purge(&key, &rec).await;
                 } else if expires {
-                    if let Ok(Some(cur)) = records::get::<CaRecord>(&*self.store, NS_CA, &key).await
-                    {
+                    if let Ok(Some(cur)) = records::CAS.get(&*self.store, &key).await {
                         let mut r = cur.value;
                         r.status = EXPIRED.to_owned();
                         r.last_state_change = now_ms;
@@ -1785,9 +1778,7 @@ impl PcaService {
     async fn purge(&self, key: &str, rec: &CaRecord) {
         let prefix = format!("{key}/");
         loop {
-            let Ok(page) =
-                records::list::<CertRecord>(&*self.store, NS_CERT, &prefix, None, 200).await
-            else {
+            let Ok(page) = records::CERTS.list(&*self.store, &prefix, None, 200).await else {
                 return;
             };
             if page.is_empty() {
@@ -1795,20 +1786,21 @@ impl PcaService {
             }
             let ops = page
                 .iter()
-                .map(|(k, _)| records::delete(NS_CERT, k, Expect::Any))
+                .map(|(k, _)| records::CERTS.delete_op(k, Expect::Any))
                 .collect();
-            if records::commit(&*self.store, ops).await.is_err() {
+            if records::DB.commit(&*self.store, ops).await.is_err() {
                 return;
             }
         }
-        let _ = records::commit(
-            &*self.store,
-            vec![
-                records::delete(NS_CRL, &rec.id, Expect::Any),
-                records::delete(NS_CA, key, Expect::Any),
-            ],
-        )
-        .await;
+        let _ = records::DB
+            .commit(
+                &*self.store,
+                vec![
+                    records::CRLS.delete_op(&rec.id, Expect::Any),
+                    records::CAS.delete_op(key, Expect::Any),
+                ],
+            )
+            .await;
     }
 }
 

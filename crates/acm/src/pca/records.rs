@@ -1,10 +1,9 @@
 //! What ACM-PCA keeps in the store.
 
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use rampart_service::table::{Db, Table};
 use rampart_service::AwsError;
-use rampart_store::Store;
 
 use crate::shapes::acm_pca as s;
 
@@ -177,50 +176,26 @@ fn store_err(e: &rampart_store::StoreError) -> AwsError {
     )
 }
 
-pub use rampart_service::records::{delete, put, Versioned};
-
-/// Read and decode one record.
-///
-/// # Errors
-/// Store failures, or a corrupt record.
-pub async fn get<T: DeserializeOwned>(
-    store: &dyn Store,
-    ns: &str,
-    key: &str,
-) -> Result<Option<Versioned<T>>, AwsError> {
-    rampart_service::records::get(store, ns, key, store_err).await
-}
-
-/// List and decode records under a prefix, ordered by key, after `start_after`.
-///
-/// # Errors
-/// Store failures, or a corrupt record.
-pub async fn list<T: DeserializeOwned>(
-    store: &dyn Store,
-    ns: &str,
-    prefix: &str,
-    start_after: Option<&str>,
-    limit: usize,
-) -> Result<Vec<(String, T)>, AwsError> {
-    rampart_service::records::list(store, ns, prefix, start_after, limit, store_err).await
-}
-
-/// Commit ops atomically.
-///
-/// # Errors
-/// `ConcurrentModificationException` on a failed expectation, or a store failure.
-pub async fn commit(store: &dyn Store, ops: Vec<rampart_store::Op>) -> Result<(), AwsError> {
-    rampart_service::records::commit(
-        store,
-        ops,
-        || {
-            AwsError::new(
-                "ConcurrentModificationException",
-                400,
-                "A previous update to your private CA is still ongoing.",
-            )
-        },
-        store_err,
+fn concurrent() -> AwsError {
+    AwsError::new(
+        "ConcurrentModificationException",
+        400,
+        "A previous update to your private CA is still ongoing.",
     )
-    .await
 }
+
+pub use rampart_service::table::Versioned;
+
+/// ACM's and ACM-PCA's store errors: `RequestFailedException` when the store fails, and
+/// `ConcurrentModificationException` when a record changed since it was read.
+pub const DB: Db = Db::new(store_err, concurrent);
+/// Private CAs.
+pub const CAS: Table<CaRecord> = DB.table(NS_CA);
+/// Certificates issued by private CAs.
+pub const CERTS: Table<CertRecord> = DB.table(NS_CERT);
+/// Each CA's current CRL.
+pub const CRLS: Table<CrlRecord> = DB.table(NS_CRL);
+/// Idempotency tokens.
+pub const TOKENS: Table<TokenRecord> = DB.table(NS_TOKEN);
+/// Audit reports.
+pub const REPORTS: Table<ReportRecord> = DB.table(NS_REPORT);

@@ -2665,7 +2665,7 @@ impl std::fmt::Debug for X509Attributes {
 }
 
 /// The errors of this service's model: each exception shape with AWS's code and HTTP
-/// status. `ErrorCode::NotFoundException.with("…")` builds the error a client receives.
+/// status. `ErrorCode::NotFoundException.err("…")` builds the error a client receives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
     /// `AccessDeniedException` (HTTP 400), the `AccessDeniedException` shape.
@@ -2778,7 +2778,7 @@ impl ErrorCode {
     }
 
     /// The error with this code, AWS's status and `message`.
-    pub fn with(self, message: impl Into<String>) -> rampart_protocol::AwsError {
+    pub fn err(self, message: impl Into<String>) -> rampart_protocol::AwsError {
         rampart_protocol::AwsError::new(self.code(), self.status(), message)
     }
 }

@@ -1279,7 +1279,7 @@ impl std::fmt::Debug for Validity {
 }
 
 /// The errors of this service's model: each exception shape with AWS's code and HTTP
-/// status. `ErrorCode::NotFoundException.with("…")` builds the error a client receives.
+/// status. `ErrorCode::NotFoundException.err("…")` builds the error a client receives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
     /// `CertificateMismatchException` (HTTP 400), the `CertificateMismatchException` shape.
@@ -1397,7 +1397,7 @@ impl ErrorCode {
     }
 
     /// The error with this code, AWS's status and `message`.
-    pub fn with(self, message: impl Into<String>) -> rampart_protocol::AwsError {
+    pub fn err(self, message: impl Into<String>) -> rampart_protocol::AwsError {
         rampart_protocol::AwsError::new(self.code(), self.status(), message)
     }
 }

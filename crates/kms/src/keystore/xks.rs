@@ -21,8 +21,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper_util::rt::TokioIo;
 use rampart_crypto::{SecretBytes, SecretString};
-use rustls_pki_types::pem::PemObject as _;
-use rustls_pki_types::{CertificateDer, ServerName};
+use rustls_pki_types::ServerName;
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
@@ -179,30 +178,7 @@ impl XksSettings {
         connect_to: &str,
         timeout: Duration,
     ) -> Result<Self, String> {
-        let mut roots = rustls::RootCertStore::empty();
-        // Unreadable system certificates only shrink the set of trusted proxies.
-        for cert in rustls_native_certs::load_native_certs().certs {
-            let _ = roots.add(cert);
-        }
-        if let Some(pem) = extra_ca_pem {
-            let mut n = 0;
-            for cert in CertificateDer::pem_slice_iter(pem) {
-                let cert = cert.map_err(|e| format!("XKS CA file: {e}"))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| format!("XKS CA file certificate: {e}"))?;
-                n += 1;
-            }
-            if n == 0 {
-                return Err("XKS CA file holds no PEM certificate".to_owned());
-            }
-        }
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| format!("TLS configuration: {e}"))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let tls = rampart_service::outbound::tls_config(extra_ca_pem, "XKS")?;
         let mut map = HashMap::new();
         for entry in connect_to
             .split(',')
@@ -220,7 +196,7 @@ impl XksSettings {
             map.insert(host.trim().to_ascii_lowercase(), addr.trim().to_owned());
         }
         Ok(Self {
-            tls: Arc::new(tls),
+            tls,
             connect_to: map,
             timeout,
         })

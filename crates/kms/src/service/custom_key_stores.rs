@@ -16,9 +16,8 @@ use rampart_crypto::SecretString;
 use super::*;
 use crate::keystore::cloudhsm::{HsmConnection, HsmError};
 use crate::keystore::xks::{RequestMetadata, XksCiphertext, XksFailure, XksProxy, XksSettings};
-use crate::keystore::{
-    CustomKeyStoreRecord, AWS_CLOUDHSM, EXTERNAL_KEY_STORE, NS_CUSTOM_KEY_STORE,
-};
+use crate::keystore::{CustomKeyStoreRecord, AWS_CLOUDHSM, EXTERNAL_KEY_STORE};
+use crate::shapes::kms::ErrorCode as E;
 
 const CONNECTED: &str = "CONNECTED";
 const DISCONNECTED: &str = "DISCONNECTED";
@@ -46,14 +45,12 @@ impl Placement {
 }
 
 fn not_found() -> AwsError {
-    err(
-        "CustomKeyStoreNotFoundException",
-        "The request was rejected because KMS cannot find a custom key store with the specified key store name or ID.",
+    E::CustomKeyStoreNotFoundException.err("The request was rejected because KMS cannot find a custom key store with the specified key store name or ID.",
     )
 }
 
 fn invalid_store_state(message: impl Into<String>) -> AwsError {
-    err("CustomKeyStoreInvalidStateException", message)
+    E::CustomKeyStoreInvalidStateException.err(message)
 }
 
 fn not_disconnected(id: &str, state: &str) -> AwsError {
@@ -63,23 +60,16 @@ fn not_disconnected(id: &str, state: &str) -> AwsError {
 }
 
 fn name_in_use() -> AwsError {
-    err(
-        "CustomKeyStoreNameInUseException",
-        "The request was rejected because the specified custom key store name is already assigned to another custom key store in the account. Try again with a custom key store name that is unique in the account.",
+    E::CustomKeyStoreNameInUseException.err("The request was rejected because the specified custom key store name is already assigned to another custom key store in the account. Try again with a custom key store name that is unique in the account.",
     )
 }
 
 fn unavailable(rec: &KeyRecord, store_type: &str) -> AwsError {
     if store_type == EXTERNAL_KEY_STORE {
-        err(
-            "KMSInvalidStateException",
-            "This KMS key is in a custom key store that is not connected to its external key store proxy. Connect the external key store and try the request again.",
+        E::KMSInvalidStateException.err("This KMS key is in a custom key store that is not connected to its external key store proxy. Connect the external key store and try the request again.",
         )
     } else {
-        err(
-            "KMSInvalidStateException",
-            format!("{} is unavailable.", rec.arn),
-        )
+        E::KMSInvalidStateException.err(format!("{} is unavailable.", rec.arn))
     }
 }
 
@@ -162,9 +152,7 @@ fn check_password(p: &str) -> Result<(), AwsError> {
 fn check_trust_anchor(pem: &str) -> Result<(), AwsError> {
     use rustls_pki_types::pem::PemObject as _;
     let bad = || {
-        err(
-            "IncorrectTrustAnchorException",
-            "The request was rejected because the trust anchor certificate in the request to create an AWS CloudHSM key store is not a valid PEM-encoded X.509 certificate.",
+        E::IncorrectTrustAnchorException.err("The request was rejected because the trust anchor certificate in the request to create an AWS CloudHSM key store is not a valid PEM-encoded X.509 certificate.",
         )
     };
     let cert =
@@ -230,13 +218,10 @@ async fn blocking<T: Send + 'static>(
 fn hsm_crypto_err(rec: &KeyRecord, e: &HsmError) -> AwsError {
     match e {
         HsmError::InvalidCiphertext => kms_err(&crate::KmsError::InvalidCiphertext),
-        HsmError::KeyNotFound => err(
-            "KMSInvalidStateException",
-            format!(
-                "The key material of {} is not in its AWS CloudHSM cluster.",
-                rec.arn
-            ),
-        ),
+        HsmError::KeyNotFound => E::KMSInvalidStateException.err(format!(
+            "The key material of {} is not in its AWS CloudHSM cluster.",
+            rec.arn
+        )),
         HsmError::ClusterNotFound
         | HsmError::InvalidCredentials
         | HsmError::LockedOut
@@ -259,12 +244,9 @@ impl KmsService {
         region: &str,
         id: &str,
     ) -> Result<Option<records::Versioned<CustomKeyStoreRecord>>, AwsError> {
-        records::get(
-            &*self.store,
-            NS_CUSTOM_KEY_STORE,
-            &Self::store_key(account, region, id),
-        )
-        .await
+        records::CUSTOM_KEY_STORES
+            .get(&*self.store, &Self::store_key(account, region, id))
+            .await
     }
 
     async fn existing_store(
@@ -283,27 +265,21 @@ impl KmsService {
         region: &str,
     ) -> Result<Vec<CustomKeyStoreRecord>, AwsError> {
         let prefix = scoped(account, region, "");
-        Ok(records::list::<CustomKeyStoreRecord>(
-            &*self.store,
-            NS_CUSTOM_KEY_STORE,
-            &prefix,
-            None,
-            10_000,
-        )
-        .await?
-        .into_iter()
-        .map(|(_, r)| r)
-        .collect())
+        Ok(records::CUSTOM_KEY_STORES
+            .list(&*self.store, &prefix, None, 10_000)
+            .await?
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect())
     }
 
     async fn save_store(&self, rec: &CustomKeyStoreRecord, expect: Expect) -> Result<(), AwsError> {
-        let op = records::put(
-            NS_CUSTOM_KEY_STORE,
+        let op = records::CUSTOM_KEY_STORES.put_op(
             &Self::store_key(&rec.account, &rec.region, &rec.id),
             rec,
             expect,
         )?;
-        records::commit(&*self.store, vec![op], concurrent).await
+        records::DB.commit(&*self.store, vec![op]).await
     }
 
     fn seal_secret(
@@ -403,9 +379,7 @@ impl KmsService {
             return Err(name_in_use());
         }
         if existing.len() >= MAX_STORES {
-            return Err(err(
-                "LimitExceededException",
-                format!("You have reached the limit of {MAX_STORES} custom key stores in this account and Region."),
+            return Err(E::LimitExceededException.err(format!("You have reached the limit of {MAX_STORES} custom key stores in this account and Region."),
             ));
         }
         let mut rec = CustomKeyStoreRecord {
@@ -489,25 +463,16 @@ impl KmsService {
         except: Option<&str>,
     ) -> Result<(), AwsError> {
         if self.key_stores.cluster(cluster).is_none() {
-            return Err(err(
-                "CloudHsmClusterNotFoundException",
-                format!("AWS KMS cannot find the AWS CloudHSM cluster with the specified cluster ID {cluster}. Retry the request with a different cluster ID."),
+            return Err(E::CloudHsmClusterNotFoundException.err(format!("AWS KMS cannot find the AWS CloudHSM cluster with the specified cluster ID {cluster}. Retry the request with a different cluster ID."),
             ));
         }
-        let all = records::list::<CustomKeyStoreRecord>(
-            &*self.store,
-            NS_CUSTOM_KEY_STORE,
-            "",
-            None,
-            100_000,
-        )
-        .await?;
+        let all = records::CUSTOM_KEY_STORES
+            .list(&*self.store, "", None, 100_000)
+            .await?;
         if all.iter().any(|(_, s)| {
             s.cloud_hsm_cluster_id.as_deref() == Some(cluster) && Some(s.id.as_str()) != except
         }) {
-            return Err(err(
-                "CloudHsmClusterInUseException",
-                "The request was rejected because the specified AWS CloudHSM cluster is already associated with an AWS CloudHSM key store in the account, or it shares a backup history with an AWS CloudHSM key store in the account. Each AWS CloudHSM key store in the account must be associated with a different AWS CloudHSM cluster.",
+            return Err(E::CloudHsmClusterInUseException.err("The request was rejected because the specified AWS CloudHSM cluster is already associated with an AWS CloudHSM key store in the account, or it shares a backup history with an AWS CloudHSM key store in the account. Each AWS CloudHSM key store in the account must be associated with a different AWS CloudHSM cluster.",
             ));
         }
         Ok(())
@@ -546,9 +511,7 @@ impl KmsService {
             s.xks_uri_endpoint.as_deref() == Some(endpoint)
                 && s.xks_uri_path.as_deref() == Some(path)
         }) {
-            return Err(err(
-                "XksProxyUriInUseException",
-                "The request was rejected because the concatenation of the XksProxyUriEndpoint and XksProxyUriPath is already associated with another external key store in this AWS Region. Each external key store in a Region must use a unique external key store proxy API address.",
+            return Err(E::XksProxyUriInUseException.err("The request was rejected because the concatenation of the XksProxyUriEndpoint and XksProxyUriPath is already associated with another external key store in this AWS Region. Each external key store in a Region must use a unique external key store proxy API address.",
             ));
         }
         rec.xks_connectivity = Some(connectivity.to_owned());
@@ -574,9 +537,7 @@ impl KmsService {
             // Rampart runs outside AWS: there is no Amazon VPC whose endpoint services it could
             // reach, so it answers as AWS does for a service it cannot find.
             VPC_ENDPOINT_SERVICE => {
-                return Err(err(
-                    "XksProxyVpcEndpointServiceNotFoundException",
-                    "The request was rejected because KMS could not find the specified VPC endpoint service. Rampart runs outside Amazon VPC and supports only XksProxyConnectivity PUBLIC_ENDPOINT.",
+                return Err(E::XksProxyVpcEndpointServiceNotFoundException.err("The request was rejected because KMS could not find the specified VPC endpoint service. Rampart runs outside Amazon VPC and supports only XksProxyConnectivity PUBLIC_ENDPOINT.",
                 ))
             }
             other => {
@@ -645,9 +606,7 @@ impl KmsService {
             Some(m) => {
                 let valid = m.starts_with("cks-") && all.iter().any(|s| &s.id == m);
                 if !valid {
-                    return Err(err(
-                        "InvalidMarkerException",
-                        "The request was rejected because the marker that specifies where pagination should next begin is not valid.",
+                    return Err(E::InvalidMarkerException.err("The request was rejected because the marker that specifies where pagination should next begin is not valid.",
                     ));
                 }
                 all.iter().position(|s| &s.id == m).map_or(0, |p| p + 1)
@@ -742,9 +701,7 @@ impl KmsService {
                         .as_deref()
                         .and_then(|c| self.key_stores.cluster(c));
                     if old != self.key_stores.cluster(cluster) {
-                        return Err(err(
-                            "CloudHsmClusterNotRelatedException",
-                            "The request was rejected because the specified AWS CloudHSM cluster has a different cluster certificate than the original cluster. You cannot use the operation to specify an unrelated cluster for an AWS CloudHSM key store.",
+                        return Err(E::CloudHsmClusterNotRelatedException.err("The request was rejected because the specified AWS CloudHSM cluster has a different cluster certificate than the original cluster. You cannot use the operation to specify an unrelated cluster for an AWS CloudHSM key store.",
                         ));
                     }
                     rec.cloud_hsm_cluster_id = Some(cluster.clone());
@@ -786,9 +743,7 @@ impl KmsService {
                     && s.xks_uri_endpoint.as_deref() == Some(endpoint.as_str())
                     && s.xks_uri_path.as_deref() == Some(path.as_str())
             }) {
-                return Err(err(
-                    "XksProxyUriInUseException",
-                    "The request was rejected because the concatenation of the XksProxyUriEndpoint and XksProxyUriPath is already associated with another external key store in this AWS Region. Each external key store in a Region must use a unique external key store proxy API address.",
+                return Err(E::XksProxyUriInUseException.err("The request was rejected because the concatenation of the XksProxyUriEndpoint and XksProxyUriPath is already associated with another external key store in this AWS Region. Each external key store in a Region must use a unique external key store proxy API address.",
                 ));
             }
             rec.xks_connectivity = Some(connectivity);
@@ -937,17 +892,14 @@ impl KmsService {
             return Err(not_disconnected(&rec.id, &rec.connection_state));
         }
         if self.store_has_keys(rec).await? {
-            return Err(err(
-                "CustomKeyStoreHasCMKsException",
-                "The request was rejected because the custom key store contains KMS keys. After verifying that you do not need to use the KMS keys, use the ScheduleKeyDeletion operation to delete the KMS keys. After they are deleted, you can delete the custom key store.",
+            return Err(E::CustomKeyStoreHasCMKsException.err("The request was rejected because the custom key store contains KMS keys. After verifying that you do not need to use the KMS keys, use the ScheduleKeyDeletion operation to delete the KMS keys. After they are deleted, you can delete the custom key store.",
             ));
         }
-        let op = records::delete(
-            NS_CUSTOM_KEY_STORE,
+        let op = records::CUSTOM_KEY_STORES.delete_op(
             &Self::store_key(&rec.account, &rec.region, &rec.id),
             Expect::Version(current.version),
         );
-        records::commit(&*self.store, vec![op], concurrent).await?;
+        records::DB.commit(&*self.store, vec![op]).await?;
         self.key_stores.drop_session(&rec.id);
         Ok(s::DeleteCustomKeyStoreResponse {})
     }
@@ -962,9 +914,9 @@ impl KmsService {
         let mut out = Vec::new();
         let mut after: Option<String> = None;
         loop {
-            let page =
-                records::list::<KeyRecord>(&*self.store, NS_KEY, &prefix, after.as_deref(), 1000)
-                    .await?;
+            let page = records::KEYS
+                .list(&*self.store, &prefix, after.as_deref(), 1000)
+                .await?;
             let done = page.len() < 1000;
             after = page.last().map(|(k, _)| k.clone());
             for (_, k) in page {
@@ -1029,16 +981,12 @@ impl KmsService {
                 .as_deref()
                 .is_some_and(|u| u != "ENCRYPT_DECRYPT")
         {
-            return Err(err(
-                "UnsupportedOperationException",
-                "KMS keys in custom key stores must be symmetric encryption keys (KeySpec SYMMETRIC_DEFAULT, KeyUsage ENCRYPT_DECRYPT).",
+            return Err(E::UnsupportedOperationException.err("KMS keys in custom key stores must be symmetric encryption keys (KeySpec SYMMETRIC_DEFAULT, KeyUsage ENCRYPT_DECRYPT).",
             ));
         }
         if req.multi_region == Some(true) {
-            return Err(err(
-                "UnsupportedOperationException",
-                "You cannot create a multi-Region key in a custom key store.",
-            ));
+            return Err(E::UnsupportedOperationException
+                .err("You cannot create a multi-Region key in a custom key store."));
         }
         if store.connection_state != CONNECTED {
             return Err(invalid_store_state(if expected == EXTERNAL_KEY_STORE {
@@ -1066,9 +1014,7 @@ impl KmsService {
                 .iter()
                 .any(|k| k.xks_key_id.as_deref() == Some(xks_key))
             {
-                return Err(err(
-                    "XksKeyAlreadyInUseException",
-                    "The request was rejected because the (XksKeyId) is already associated with another KMS key in this external key store. Each KMS key in an external key store must be associated with a different external key.",
+                return Err(E::XksKeyAlreadyInUseException.err("The request was rejected because the (XksKeyId) is already associated with another KMS key in this external key store. Each KMS key in an external key store must be associated with a different external key.",
                 ));
             }
         }
@@ -1103,9 +1049,7 @@ impl KmsService {
                 .await?
                 .map_err(|e| {
                     tracing::error!(error = %e, "PKCS#11 key generation failed");
-                    err(
-                        "CloudHsmClusterInvalidConfigurationException",
-                        "The request was rejected because the associated AWS CloudHSM cluster did not meet the configuration requirements for an AWS CloudHSM key store.",
+                    E::CloudHsmClusterInvalidConfigurationException.err("The request was rejected because the associated AWS CloudHSM cluster did not meet the configuration requirements for an AWS CloudHSM key store.",
                     )
                 })?;
             return Ok(MaterialRecord {
@@ -1132,16 +1076,13 @@ impl KmsService {
             && md.key_usage.iter().any(|u| u == "ENCRYPT")
             && md.key_usage.iter().any(|u| u == "DECRYPT");
         if !usable {
-            return Err(err(
-                "XksKeyInvalidConfigurationException",
-                "The external key specified by the XksKeyId parameter must be a 256-bit symmetric key (AES_256) that supports both ENCRYPT and DECRYPT.",
+            return Err(E::XksKeyInvalidConfigurationException.err("The external key specified by the XksKeyId parameter must be a 256-bit symmetric key (AES_256) that supports both ENCRYPT and DECRYPT.",
             ));
         }
         if md.key_status != "ENABLED" {
-            return Err(err(
-                "XksKeyInvalidConfigurationException",
-                XksFailure::InvalidState.message(),
-            ));
+            return Err(
+                E::XksKeyInvalidConfigurationException.err(XksFailure::InvalidState.message())
+            );
         }
         let material = KeyMaterial::generate(KeySpec::SymmetricDefault).map_err(|e| kms_err(&e))?;
         self.seal(arn, &material, now)
@@ -1198,13 +1139,10 @@ impl KmsService {
         algorithm: EncryptionAlgorithm,
     ) -> Result<(), AwsError> {
         if ctx.operation.starts_with("GenerateDataKeyPair") {
-            return Err(err(
-                "UnsupportedOperationException",
-                format!(
-                    "{} is in a custom key store. You cannot use it with {}.",
-                    rec.arn, ctx.operation
-                ),
-            ));
+            return Err(E::UnsupportedOperationException.err(format!(
+                "{} is in a custom key store. You cannot use it with {}.",
+                rec.arn, ctx.operation
+            )));
         }
         if algorithm != EncryptionAlgorithm::SymmetricDefault {
             return Err(kms_err(&crate::KmsError::IncompatibleAlgorithm {
@@ -1270,7 +1208,7 @@ impl KmsService {
         let aad = ciphertext::aad(&header, context).map_err(|e| kms_err(&e))?;
         let meta = Self::request_metadata(ctx, Some(&rec.arn));
         let xks_key = rec.xks_key_id.as_deref().unwrap_or_default();
-        let failed = |f: XksFailure| err("KMSInvalidStateException", f.message());
+        let failed = |f: XksFailure| E::KMSInvalidStateException.err(f.message());
         let (settings, secret) = self.proxy_of(&store).map_err(failed)?;
         let outer = proxy(&store, &secret)
             .encrypt(settings, xks_key, inner_header.body(&inner), &aad, &meta)
@@ -1324,7 +1262,7 @@ impl KmsService {
         let aad = ciphertext::aad(header.bytes(blob), context).map_err(|e| kms_err(&e))?;
         let meta = Self::request_metadata(ctx, Some(&rec.arn));
         let xks_key = rec.xks_key_id.as_deref().unwrap_or_default();
-        let failed = |f: XksFailure| err("KMSInvalidStateException", f.message());
+        let failed = |f: XksFailure| E::KMSInvalidStateException.err(f.message());
         let (settings, secret) = self.proxy_of(&store).map_err(failed)?;
         let inner_body = proxy(&store, &secret)
             .decrypt(settings, xks_key, &outer, &aad, &meta)
@@ -1335,9 +1273,7 @@ impl KmsService {
                 .map_err(|e| kms_err(&e))?;
         inner.extend_from_slice(inner_body.expose());
         let inner_header = ciphertext::parse(&inner).map_err(|_| {
-            err(
-                "KMSInvalidStateException",
-                "The ciphertext that the external key store proxy submitted for decryption, or the encryption context, is corrupted, missing, or otherwise invalid.",
+            E::KMSInvalidStateException.err("The ciphertext that the external key store proxy submitted for decryption, or the encryption context, is corrupted, missing, or otherwise invalid.",
             )
         })?;
         let material = self.unseal(rec, &material_id)?.ok_or_else(invalid)?;
@@ -1378,9 +1314,7 @@ impl KmsService {
     #[allow(dead_code)]
     pub(super) fn reject_custom_key_store(rec: &KeyRecord, op: &str) -> Result<(), AwsError> {
         if rec.custom_key_store_id.is_some() {
-            return Err(err(
-                "UnsupportedOperationException",
-                format!("{} is in a custom key store. {op} is not supported for KMS keys in custom key stores.", rec.arn),
+            return Err(E::UnsupportedOperationException.err(format!("{} is in a custom key store. {op} is not supported for KMS keys in custom key stores.", rec.arn),
             ));
         }
         Ok(())

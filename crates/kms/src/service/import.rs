@@ -11,7 +11,8 @@ use aws_lc_rs::rsa::{
 };
 
 use super::*;
-use crate::records::{ImportRecord, NS_IMPORT};
+use crate::records::ImportRecord;
+use crate::shapes::kms::ErrorCode as E;
 
 /// How long import parameters stay valid (AWS: 24 hours).
 const IMPORT_PARAMETERS_MS: i64 = 24 * 3_600_000;
@@ -38,9 +39,7 @@ pub(super) fn wrapping_of(name: &str) -> Result<Wrapping, AwsError> {
         "RSAES_PKCS1_V1_5" => Err(validation(
             "The RSAES_PKCS1_V1_5 wrapping algorithm is no longer supported. Use RSAES_OAEP_SHA_256 or RSA_AES_KEY_WRAP_SHA_256.",
         )),
-        "SM2PKE" => Err(err(
-            "UnsupportedOperationException",
-            "The SM2PKE wrapping algorithm is supported only in China Regions.",
+        "SM2PKE" => Err(E::UnsupportedOperationException.err("The SM2PKE wrapping algorithm is supported only in China Regions.",
         )),
         other => Err(validation(format!(
             "1 validation error detected: Value '{other}' at 'wrappingAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: [RSAES_PKCS1_V1_5, RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256, RSA_AES_KEY_WRAP_SHA_1, RSA_AES_KEY_WRAP_SHA_256, SM2PKE]"
@@ -99,27 +98,20 @@ fn check_external(rec: &KeyRecord) -> Result<(), AwsError> {
     if rec.origin == "EXTERNAL" {
         Ok(())
     } else {
-        Err(err(
-            "UnsupportedOperationException",
-            format!(
-                "{} origin is {} which is not valid for this operation.",
-                rec.arn, rec.origin
-            ),
-        ))
+        Err(E::UnsupportedOperationException.err(format!(
+            "{} origin is {} which is not valid for this operation.",
+            rec.arn, rec.origin
+        )))
     }
 }
 
 fn invalid_token() -> AwsError {
-    err(
-        "InvalidImportTokenException",
-        "The import token is invalid or is not associated with this KMS key.",
-    )
+    E::InvalidImportTokenException
+        .err("The import token is invalid or is not associated with this KMS key.")
 }
 
 fn incorrect_material() -> AwsError {
-    err(
-        "IncorrectKeyMaterialException",
-        "The key material in the request is, expired, invalid, or is not the same key material that was previously imported into this KMS key.",
+    E::IncorrectKeyMaterialException.err("The key material in the request is, expired, invalid, or is not the same key material that was previously imported into this KMS key.",
     )
 }
 
@@ -135,9 +127,7 @@ impl KmsService {
             "RSA_3072" => KeySize::Rsa3072,
             "RSA_4096" => KeySize::Rsa4096,
             "SM2" => {
-                return Err(err(
-                    "UnsupportedOperationException",
-                    "The SM2 wrapping key spec is supported only in China Regions.",
+                return Err(E::UnsupportedOperationException.err("The SM2 wrapping key spec is supported only in China Regions.",
                 ))
             }
             other => {
@@ -176,13 +166,12 @@ impl KmsService {
             sealed_private_key: B64.encode(sealed),
             valid_to,
         };
-        let op = records::put(
-            NS_IMPORT,
+        let op = records::IMPORTS.put_op(
             &scoped(&rec.account, &rec.region, &token_id),
             &record,
             Expect::Absent,
         )?;
-        records::commit(&*self.store, vec![op], concurrent).await?;
+        records::DB.commit(&*self.store, vec![op]).await?;
         let mut token = TOKEN_PREFIX.to_vec();
         token.extend_from_slice(token_id.as_bytes());
         Ok(s::GetParametersForImportResponse {
@@ -246,12 +235,9 @@ impl KmsService {
             .ok_or_else(invalid_token)?
             .to_owned();
         let rec = &r.key.value;
-        let Some(params) = records::get::<ImportRecord>(
-            &*self.store,
-            NS_IMPORT,
-            &scoped(&rec.account, &rec.region, &token_id),
-        )
-        .await?
+        let Some(params) = records::IMPORTS
+            .get(&*self.store, &scoped(&rec.account, &rec.region, &token_id))
+            .await?
         else {
             return Err(invalid_token());
         };
@@ -259,9 +245,7 @@ impl KmsService {
             return Err(invalid_token());
         }
         if params.value.valid_to <= now {
-            return Err(err(
-                "ExpiredImportTokenException",
-                "The import token has expired. Use GetParametersForImport to get a new import token and public key.",
+            return Err(E::ExpiredImportTokenException.err("The import token has expired. Use GetParametersForImport to get a new import token and public key.",
             ));
         }
         let sealed = B64
@@ -320,18 +304,13 @@ impl KmsService {
             (_, None) => {
                 if !first {
                     if rec.spec != KeySpec::SymmetricDefault {
-                        return Err(err(
-                            "UnsupportedOperationException",
-                            format!(
-                                "{} key spec is {} which does not support multiple key materials.",
-                                rec.arn, rec.spec
-                            ),
-                        ));
+                        return Err(E::UnsupportedOperationException.err(format!(
+                            "{} key spec is {} which does not support multiple key materials.",
+                            rec.arn, rec.spec
+                        )));
                     }
                     if let Some(p) = rec.materials.iter().find(|m| m.pending_rotation) {
-                        return Err(err(
-                            "KMSInvalidStateException",
-                            format!(
+                        return Err(E::KMSInvalidStateException.err(format!(
                                 "New key material (id: {id}) cannot be imported into KMS key {}, because another key material (id: {}) is pending rotation.",
                                 rec.id, p.id
                             ),
@@ -356,14 +335,11 @@ impl KmsService {
         if rec.state == PENDING_IMPORT && rec.materials.iter().all(MaterialRecord::usable) {
             rec.state = ENABLED.to_owned();
         }
-        let delete_params = records::delete(
-            NS_IMPORT,
-            &scoped(&rec.account, &rec.region, &token_id),
-            Expect::Any,
-        );
+        let delete_params =
+            records::IMPORTS.delete_op(&scoped(&rec.account, &rec.region, &token_id), Expect::Any);
         self.save_key_set(&r.key).await?;
         // One use per token, as AWS: a failure to forget it only leaves it to expire.
-        let _ = records::commit(&*self.store, vec![delete_params], concurrent).await;
+        let _ = records::DB.commit(&*self.store, vec![delete_params]).await;
         Ok(s::ImportKeyMaterialResponse {
             key_id: Some(r.key.value.arn.clone()),
             key_material_id: Some(id),
@@ -390,10 +366,10 @@ impl KmsService {
             .clone()
             .unwrap_or_else(|| rec.current_material.clone());
         let Some(m) = rec.materials.iter_mut().find(|m| m.id == target) else {
-            return Err(err(
-                "NotFoundException",
-                format!("Key material {target} is not found for {}.", rec.arn),
-            ));
+            return Err(E::NotFoundException.err(format!(
+                "Key material {target} is not found for {}.",
+                rec.arn
+            )));
         };
         m.sealed.clear();
         m.import_state = Some("PENDING_IMPORT".to_owned());

@@ -3,9 +3,7 @@
 //! endpoint, counted against the caller's quotas, and audited as a KMS event of its own. Without
 //! a key, the service's AWS managed key (`alias/aws/<service>`) is used, created on first use.
 
-use std::sync::Mutex;
-
-use rampart_service::{AuditNotes, InternalAudit};
+use rampart_service::InternalAudit;
 
 use super::*;
 
@@ -87,29 +85,6 @@ impl KmsService {
         self
     }
 
-    fn via_context(ctx: &RequestContext, service: &str, operation: &str) -> RequestContext {
-        RequestContext {
-            request_id: uuid::Uuid::new_v4().to_string(),
-            event_id: uuid::Uuid::new_v4().to_string(),
-            model: &rampart_protocol::generated::kms::MODEL,
-            operation: operation.to_owned(),
-            region: ctx.region.clone(),
-            partition: ctx.partition,
-            caller: ctx.caller.clone(),
-            source_ip: ctx.source_ip,
-            user_agent: format!("{}.amazonaws.com", service_dns(service)),
-            secure_transport: true,
-            time: ctx.time,
-            authorizer: Arc::clone(&ctx.authorizer),
-            audit: Mutex::new(AuditNotes::default()),
-            via_service: Some(format!(
-                "{}.{}.amazonaws.com",
-                service_dns(service),
-                ctx.region
-            )),
-        }
-    }
-
     async fn audit_via(&self, sub: &RequestContext, params: Value, error: Option<&AwsError>) {
         if error.is_none() {
             self.note_use(sub);
@@ -132,7 +107,11 @@ impl KmsService {
         F: FnOnce(RequestContext) -> Fut,
         Fut: std::future::Future<Output = (RequestContext, Result<T, AwsError>)>,
     {
-        let sub = Self::via_context(ctx, service, operation);
+        let sub = ctx.via(
+            &rampart_protocol::generated::kms::MODEL,
+            operation,
+            service_dns(service),
+        );
         let out = match self.admit(&sub, crate::quota::KeyKind::Other) {
             Ok(()) => {
                 let (sub, out) = op(sub).await;
@@ -315,20 +294,14 @@ impl KmsService {
             updated: now,
         };
         let ops = vec![
-            records::put(
-                NS_KEY,
-                &scoped(&account, &region, &id),
-                &rec,
-                Expect::Absent,
-            )?,
-            records::put(
-                NS_ALIAS,
+            records::KEYS.put_op(&scoped(&account, &region, &id), &rec, Expect::Absent)?,
+            records::ALIASES.put_op(
                 &scoped(&account, &region, &alias),
                 &alias_rec,
                 Expect::Absent,
             )?,
         ];
-        let created = records::commit(&*self.store, ops, concurrent).await;
+        let created = records::DB.commit(&*self.store, ops).await;
         // Another request may have created it first: use that one.
         if created.is_err() && self.load_alias(&account, &region, &alias).await?.is_some() {
             return Ok(());

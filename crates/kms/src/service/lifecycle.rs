@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use super::*;
-use crate::records::{LastUse, NS_LAST_USE};
+use crate::records::LastUse;
+use crate::shapes::kms::ErrorCode as E;
 
 /// AWS's default automatic rotation period.
 const DEFAULT_ROTATION_DAYS: i32 = 365;
@@ -52,22 +53,16 @@ impl LastUses {
 /// Whether `rec` is a symmetric key whose material KMS generated (the keys AWS rotates).
 fn check_rotatable(rec: &KeyRecord) -> Result<(), AwsError> {
     if rec.spec != KeySpec::SymmetricDefault {
-        return Err(err(
-            "UnsupportedOperationException",
-            format!(
-                "{} key spec is {} which is not valid for this operation.",
-                rec.arn, rec.spec
-            ),
-        ));
+        return Err(E::UnsupportedOperationException.err(format!(
+            "{} key spec is {} which is not valid for this operation.",
+            rec.arn, rec.spec
+        )));
     }
     if rec.origin != "AWS_KMS" {
-        return Err(err(
-            "UnsupportedOperationException",
-            format!(
-                "{} origin is {} which is not valid for this operation.",
-                rec.arn, rec.origin
-            ),
-        ));
+        return Err(E::UnsupportedOperationException.err(format!(
+            "{} origin is {} which is not valid for this operation.",
+            rec.arn, rec.origin
+        )));
     }
     Ok(())
 }
@@ -75,10 +70,8 @@ fn check_rotatable(rec: &KeyRecord) -> Result<(), AwsError> {
 /// Rotation of a multi-Region key is managed on its primary.
 fn check_primary(rec: &KeyRecord) -> Result<(), AwsError> {
     match &rec.multi_region {
-        Some(m) if m.primary_region != rec.region => Err(err(
-            "UnsupportedOperationException",
-            format!("{} is not a multi-region primary key.", rec.arn),
-        )),
+        Some(m) if m.primary_region != rec.region => Err(E::UnsupportedOperationException
+            .err(format!("{} is not a multi-region primary key.", rec.arn))),
         _ => Ok(()),
     }
 }
@@ -190,9 +183,7 @@ impl KmsService {
         match rec.origin.as_str() {
             "AWS_KMS" => {
                 if rec.on_demand_rotations >= MAX_ON_DEMAND_ROTATIONS {
-                    return Err(err(
-                        "LimitExceededException",
-                        format!("The on-demand rotations limit has been reached for the given keyId. No more on-demand rotations can be performed for this key: {}", rec.arn),
+                    return Err(E::LimitExceededException.err(format!("The on-demand rotations limit has been reached for the given keyId. No more on-demand rotations can be performed for this key: {}", rec.arn),
                     ));
                 }
                 self.rotate_material(rec, "ON_DEMAND", self.now_ms())?;
@@ -201,13 +192,10 @@ impl KmsService {
             "EXTERNAL" => {
                 // Imported material: the material imported as new becomes current.
                 let Some(m) = rec.materials.iter_mut().find(|m| m.pending_rotation) else {
-                    return Err(err(
-                        "KMSInvalidStateException",
-                        format!(
-                            "No available key material pending rotation for the key: {}.",
-                            rec.arn
-                        ),
-                    ));
+                    return Err(E::KMSInvalidStateException.err(format!(
+                        "No available key material pending rotation for the key: {}.",
+                        rec.arn
+                    )));
                 };
                 m.pending_rotation = false;
                 m.rotation_type = Some("ON_DEMAND".to_owned());
@@ -284,7 +272,7 @@ impl KmsService {
                 .parse::<usize>()
                 .ok()
                 .filter(|&i| i <= entries.len())
-                .ok_or_else(|| err("InvalidMarkerException", "Invalid marker"))?,
+                .ok_or_else(|| E::InvalidMarkerException.err("Invalid marker"))?,
         };
         let end = (start + limit).min(entries.len());
         let truncated = end < entries.len();
@@ -304,7 +292,7 @@ impl KmsService {
             .await?;
         if let Some(m) = req.marker.as_deref() {
             if m != "0" {
-                return Err(err("InvalidMarkerException", "Invalid marker"));
+                return Err(E::InvalidMarkerException.err("Invalid marker"));
             }
         }
         // Every key has exactly one policy, named `default`.
@@ -358,8 +346,8 @@ impl KmsService {
             if flush {
                 let store = Arc::clone(&self.store);
                 tokio::spawn(async move {
-                    if let Ok(op) = records::put(NS_LAST_USE, &key, &used, Expect::Any) {
-                        let _ = records::commit(&*store, vec![op], concurrent).await;
+                    if let Ok(op) = records::LAST_USES.put_op(&key, &used, Expect::Any) {
+                        let _ = records::DB.commit(&*store, vec![op]).await;
                     }
                 });
             }
@@ -373,17 +361,15 @@ impl KmsService {
     ) -> Result<s::GetKeyLastUsageResponse, AwsError> {
         // GetKeyLastUsage takes a key id or key ARN, not an alias.
         if req.key_id.starts_with("alias/") || req.key_id.contains(":alias/") {
-            return Err(err(
-                "NotFoundException",
-                format!("Invalid keyId '{}'", req.key_id),
-            ));
+            return Err(E::NotFoundException.err(format!("Invalid keyId '{}'", req.key_id)));
         }
         let r = self
             .key_for(ctx, &req.key_id, "kms:GetKeyLastUsage", Needs::Any)
             .await?;
         let rec = &r.key.value;
         let key = scoped(&rec.account, &rec.region, &rec.id);
-        let stored = records::get::<LastUse>(&*self.store, NS_LAST_USE, &key)
+        let stored = records::LAST_USES
+            .get(&*self.store, &key)
             .await?
             .map(|v| v.value);
         let latest = match (stored, self.last_uses.latest(&key)) {
@@ -409,14 +395,9 @@ impl KmsService {
     pub async fn housekeeping(&self, now_ms: i64) {
         let mut after: Option<String> = None;
         loop {
-            let page = match records::list::<KeyRecord>(
-                &*self.store,
-                NS_KEY,
-                "",
-                after.as_deref(),
-                SCAN_PAGE,
-            )
-            .await
+            let page = match records::KEYS
+                .list(&*self.store, "", after.as_deref(), SCAN_PAGE)
+                .await
             {
                 Ok(page) => page,
                 Err(_) => return,
@@ -438,7 +419,7 @@ impl KmsService {
         if rec.state == PENDING_DELETION && rec.deletion_date.is_some_and(|d| d <= now) {
             return self.finish_deletion(&rec).await;
         }
-        let Some(current) = records::get::<KeyRecord>(&*self.store, NS_KEY, key).await? else {
+        let Some(current) = records::KEYS.get(&*self.store, key).await? else {
             return Ok(());
         };
         let mut v = current;
@@ -494,36 +475,29 @@ impl KmsService {
     /// Delete a key whose deletion date has passed, with its grants, and take it out of its
     /// multi-Region set.
     pub(super) async fn finish_deletion(&self, rec: &KeyRecord) -> Result<(), AwsError> {
-        let mut ops = vec![records::delete(
-            NS_KEY,
-            &scoped(&rec.account, &rec.region, &rec.id),
-            Expect::Any,
-        )];
+        let mut ops =
+            vec![records::KEYS.delete_op(&scoped(&rec.account, &rec.region, &rec.id), Expect::Any)];
         let grant_prefix = format!("{}/", scoped(&rec.account, &rec.region, &rec.id));
-        for (k, _) in
-            records::list::<GrantRecord>(&*self.store, NS_GRANT, &grant_prefix, None, MAX_GRANTS)
-                .await?
+        for (k, _) in records::GRANTS
+            .list(&*self.store, &grant_prefix, None, MAX_GRANTS)
+            .await?
         {
-            ops.push(records::delete(NS_GRANT, &k, Expect::Any));
+            ops.push(records::GRANTS.delete_op(&k, Expect::Any));
         }
-        ops.push(records::delete(
-            NS_LAST_USE,
-            &scoped(&rec.account, &rec.region, &rec.id),
-            Expect::Any,
-        ));
+        ops.push(
+            records::LAST_USES.delete_op(&scoped(&rec.account, &rec.region, &rec.id), Expect::Any),
+        );
         if let Some(mr) = &rec.multi_region {
             for region in std::iter::once(&mr.primary_region).chain(&mr.replica_regions) {
                 if region == &rec.region {
                     continue;
                 }
                 let k = scoped(&rec.account, region, &rec.id);
-                if let Some(mut other) = records::get::<KeyRecord>(&*self.store, NS_KEY, &k).await?
-                {
+                if let Some(mut other) = records::KEYS.get(&*self.store, &k).await? {
                     if let Some(m) = other.value.multi_region.as_mut() {
                         m.replica_regions.retain(|r| r != &rec.region);
                     }
-                    ops.push(records::put(
-                        NS_KEY,
+                    ops.push(records::KEYS.put_op(
                         &k,
                         &other.value,
                         Expect::Version(other.version),
@@ -531,6 +505,6 @@ impl KmsService {
                 }
             }
         }
-        records::commit(&*self.store, ops, concurrent).await
+        records::DB.commit(&*self.store, ops).await
     }
 }

@@ -13,9 +13,10 @@ use rampart_policy::{Context, Policy, PolicyKind};
 use rampart_protocol::model::ServiceModel;
 use rampart_protocol::types::{Blob, Timestamp};
 use rampart_service::{operations, AwsError, Clock, RequestContext, Service};
+use rampart_service::{paging, tags};
 use rampart_store::{Expect, Store};
 
-use crate::grants::{self, GrantRecord, NS_GRANT};
+use crate::grants::{self, GrantRecord};
 use crate::keystore::KeyStores;
 
 mod custom_key_stores;
@@ -26,8 +27,9 @@ pub use internal::ViaCiphertext;
 mod lifecycle;
 mod multi_region;
 
-use crate::records::{self, scoped, AliasRecord, KeyRecord, MaterialRecord, NS_ALIAS, NS_KEY};
+use crate::records::{self, scoped, AliasRecord, KeyRecord, MaterialRecord};
 use crate::shapes::kms as s;
+use crate::shapes::kms::ErrorCode as E;
 use crate::{
     ciphertext, EncapsulationAlgorithm, EncryptionAlgorithm, EncryptionContext,
     KeyAgreementAlgorithm, KeyMaterial, KeySpec, KeyUsage, KmsError, MacAlgorithm, MessageType,
@@ -167,7 +169,11 @@ fn internal(what: &str) -> AwsError {
     )
 }
 
-fn concurrent() -> AwsError {
+fn invalid_marker() -> AwsError {
+    E::InvalidMarkerException.err("Invalid marker")
+}
+
+pub(crate) fn concurrent() -> AwsError {
     err(
         "ConcurrentModificationException",
         "The request was rejected because multiple requests to change this key were submitted simultaneously. Retry the request.",
@@ -179,16 +185,14 @@ fn validation(message: impl Into<String>) -> AwsError {
 }
 
 fn malformed_policy(message: impl Into<String>) -> AwsError {
-    err("MalformedPolicyDocumentException", message)
+    E::MalformedPolicyDocumentException.err(message)
 }
 
 /// AWS's answer to a request with `DryRun` set that passed its checks.
 fn dry_run(flag: Option<bool>) -> Result<(), AwsError> {
     if flag == Some(true) {
-        Err(err(
-            "DryRunOperationException",
-            "The request would have succeeded, but the DryRun option is set.",
-        ))
+        Err(E::DryRunOperationException
+            .err("The request would have succeeded, but the DryRun option is set."))
     } else {
         Ok(())
     }
@@ -249,23 +253,18 @@ enum Needs {
 fn check_state(rec: &KeyRecord, needs: Needs) -> Result<(), AwsError> {
     match (needs, rec.state.as_str()) {
         (Needs::Any, _) | (_, ENABLED) => Ok(()),
-        (_, PENDING_DELETION) => Err(err(
-            "KMSInvalidStateException",
-            format!("{} is pending deletion.", rec.arn),
-        )),
+        (_, PENDING_DELETION) => {
+            Err(E::KMSInvalidStateException.err(format!("{} is pending deletion.", rec.arn)))
+        }
         // Message chosen by Rampart (not recorded from AWS).
-        (_, PENDING_REPLICA_DELETION) => Err(err(
-            "KMSInvalidStateException",
-            format!("{} is pending replica deletion.", rec.arn),
-        )),
-        (Needs::Enabled, PENDING_IMPORT) => Err(err(
-            "KMSInvalidStateException",
-            format!("{} is pending import.", rec.arn),
-        )),
-        (Needs::Enabled, _) => Err(err(
-            "DisabledException",
-            format!("{} is disabled.", rec.arn),
-        )),
+        (_, PENDING_REPLICA_DELETION) => {
+            Err(E::KMSInvalidStateException
+                .err(format!("{} is pending replica deletion.", rec.arn)))
+        }
+        (Needs::Enabled, PENDING_IMPORT) => {
+            Err(E::KMSInvalidStateException.err(format!("{} is pending import.", rec.arn)))
+        }
+        (Needs::Enabled, _) => Err(E::DisabledException.err(format!("{} is disabled.", rec.arn))),
         (Needs::NotPendingDeletion, _) => Ok(()),
     }
 }
@@ -288,13 +287,10 @@ fn check_usage(rec: &KeyRecord, usage: KeyUsage, op: &str) -> Result<(), AwsErro
     if rec.usage == usage {
         Ok(())
     } else {
-        Err(err(
-            "InvalidKeyUsageException",
-            format!(
-                "{} key usage is {} which is not valid for {op}.",
-                rec.arn, rec.usage
-            ),
-        ))
+        Err(E::InvalidKeyUsageException.err(format!(
+            "{} key usage is {} which is not valid for {op}.",
+            rec.arn, rec.usage
+        )))
     }
 }
 
@@ -365,20 +361,39 @@ fn check_alias_name(name: &str) -> Result<(), AwsError> {
     Ok(())
 }
 
+/// KMS's answers to broken tag rules (lengths and characters are checked against the model).
+fn tag_error(v: &tags::Violation) -> Option<AwsError> {
+    match v {
+        tags::Violation::Reserved(_) => {
+            Some(E::TagException.err("Tags beginning with aws: are reserved"))
+        }
+        tags::Violation::Duplicate(_) => Some(E::TagException.err("Duplicate tag keys")),
+        tags::Violation::TooMany { .. } => Some(E::TagException.err("Too many tags")),
+        _ => None,
+    }
+}
+
+/// KMS's tag rules.
+const TAG_RULES: tags::Rules = tags::Rules {
+    max: MAX_TAGS,
+    reserved_any_case: false,
+    answer: tag_error,
+};
+
+impl tags::TagShape for s::Tag {
+    fn from_pair(tag_key: String, tag_value: String) -> Self {
+        s::Tag { tag_key, tag_value }
+    }
+    fn into_pair(self) -> (String, String) {
+        (self.tag_key, self.tag_value)
+    }
+}
+
 fn check_tags(tags: &[s::Tag]) -> Result<(), AwsError> {
-    let mut seen = std::collections::BTreeSet::new();
-    for t in tags {
-        if t.tag_key.starts_with("aws:") {
-            return Err(err("TagException", "Tags beginning with aws: are reserved"));
-        }
-        if !seen.insert(t.tag_key.as_str()) {
-            return Err(err("TagException", "Duplicate tag keys"));
-        }
-    }
-    if tags.len() > MAX_TAGS {
-        return Err(err("TagException", "Too many tags"));
-    }
-    Ok(())
+    TAG_RULES.check(
+        tags.iter()
+            .map(|t| (t.tag_key.as_str(), t.tag_value.as_str())),
+    )
 }
 
 fn metadata(rec: &KeyRecord) -> s::KeyMetadata {
@@ -436,15 +451,6 @@ fn metadata(rec: &KeyRecord) -> s::KeyMetadata {
         .then(|| rec.current_material.clone()),
         ..Default::default()
     }
-}
-
-fn tags_out(tags: &[(String, String)]) -> Vec<s::Tag> {
-    tags.iter()
-        .map(|(k, v)| s::Tag {
-            tag_key: k.clone(),
-            tag_value: v.clone(),
-        })
-        .collect()
 }
 
 /// Bytes of a data key: `KeySpec` (AES_256/AES_128) or `NumberOfBytes`, exactly one.
@@ -606,10 +612,7 @@ impl KmsService {
         };
         if !m.usable() || m.valid_to.is_some_and(|t| t <= self.now_ms()) {
             // Imported material that was deleted or has expired.
-            return Err(err(
-                "KMSInvalidStateException",
-                format!("{} is pending import.", rec.arn),
-            ));
+            return Err(E::KMSInvalidStateException.err(format!("{} is pending import.", rec.arn)));
         }
         // Material never changes under its id (imported material that is deleted and imported
         // again is the same material), so unsealed material is kept by (key ARN, material id).
@@ -675,7 +678,7 @@ impl KmsService {
         id: &str,
     ) -> Result<Option<records::Versioned<KeyRecord>>, AwsError> {
         let key = scoped(account, region, id);
-        let Some(rec) = records::get::<KeyRecord>(&*self.store, NS_KEY, &key).await? else {
+        let Some(rec) = records::KEYS.get(&*self.store, &key).await? else {
             return Ok(None);
         };
         if rec.value.state == PENDING_DELETION
@@ -695,7 +698,9 @@ impl KmsService {
         region: &str,
         name: &str,
     ) -> Result<Option<records::Versioned<AliasRecord>>, AwsError> {
-        records::get(&*self.store, NS_ALIAS, &scoped(account, region, name)).await
+        records::ALIASES
+            .get(&*self.store, &scoped(account, region, name))
+            .await
     }
 
     fn alias_arn(ctx: &RequestContext, account: &str, region: &str, name: &str) -> String {
@@ -710,17 +715,14 @@ impl KmsService {
             given.strip_prefix("arn:").map(|_| given)
         {
             let Some(parsed) = parse_arn(arn) else {
-                return Err(err("NotFoundException", format!("Invalid arn {given}")));
+                return Err(E::NotFoundException.err(format!("Invalid arn {given}")));
             };
             if let Some(key_id) = parsed.resource.strip_prefix("key/") {
                 (parsed.account, parsed.region, None, key_id.to_owned())
             } else if parsed.resource.starts_with("alias/") {
                 let name = parsed.resource;
                 let Some(a) = self.load_alias(parsed.account, parsed.region, name).await? else {
-                    return Err(err(
-                        "NotFoundException",
-                        format!("Alias {given} is not found."),
-                    ));
+                    return Err(E::NotFoundException.err(format!("Alias {given} is not found.")));
                 };
                 (
                     parsed.account,
@@ -729,7 +731,7 @@ impl KmsService {
                     a.value.target_key_id,
                 )
             } else {
-                return Err(err("NotFoundException", format!("Invalid arn {given}")));
+                return Err(E::NotFoundException.err(format!("Invalid arn {given}")));
             }
         } else if given.starts_with("alias/") {
             if let Some(service) = given.strip_prefix("alias/aws/") {
@@ -738,13 +740,10 @@ impl KmsService {
                 }
             }
             let Some(a) = self.load_alias(account, region, given).await? else {
-                return Err(err(
-                    "NotFoundException",
-                    format!(
-                        "Alias {} is not found.",
-                        Self::alias_arn(ctx, account, region, given)
-                    ),
-                ));
+                return Err(E::NotFoundException.err(format!(
+                    "Alias {} is not found.",
+                    Self::alias_arn(ctx, account, region, given)
+                )));
             };
             (
                 account,
@@ -754,19 +753,16 @@ impl KmsService {
             )
         } else {
             if !is_key_id(given) {
-                return Err(err("NotFoundException", format!("Invalid keyId '{given}'")));
+                return Err(E::NotFoundException.err(format!("Invalid keyId '{given}'")));
             }
             (account, region, None, given.to_owned())
         };
         match self.load(account, region, &id).await? {
             Some(key) => Ok(Resolved { key, alias }),
-            None => Err(err(
-                "NotFoundException",
-                format!(
-                    "Key '{}' does not exist",
-                    ctx.arn("kms", region, account, &format!("key/{id}"))
-                ),
-            )),
+            None => Err(E::NotFoundException.err(format!(
+                "Key '{}' does not exist",
+                ctx.arn("kms", region, account, &format!("key/{id}"))
+            ))),
         }
     }
 
@@ -788,9 +784,10 @@ impl KmsService {
                 extra.insert("kms:RequestAlias", alias);
             }
             let rec = &r.key.value;
-            for (k, v) in &rec.tags {
-                extra.insert(&format!("aws:ResourceTag/{k}"), v);
-            }
+            tags::resource_tags(
+                &mut extra,
+                rec.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            );
             // Condition keys describing the key itself, as AWS sets them for every operation on
             // an existing key.
             extra.insert("kms:KeySpec", rec.spec.as_str());
@@ -871,13 +868,12 @@ impl KmsService {
 
     async fn save(&self, rec: &records::Versioned<KeyRecord>) -> Result<(), AwsError> {
         let v = &rec.value;
-        let op = records::put(
-            NS_KEY,
+        let op = records::KEYS.put_op(
             &scoped(&v.account, &v.region, &v.id),
             v,
             Expect::Version(rec.version),
         )?;
-        records::commit(&*self.store, vec![op], concurrent).await
+        records::DB.commit(&*self.store, vec![op]).await
     }
 
     async fn create_key(
@@ -893,9 +889,7 @@ impl KmsService {
                 match origin.as_str() {
                     "AWS_KMS" | "EXTERNAL" => {}
                     "AWS_CLOUDHSM" | "EXTERNAL_KEY_STORE" => {
-                        return Err(err(
-                            "UnsupportedOperationException",
-                            format!("A key with origin {origin} needs a CustomKeyStoreId."),
+                        return Err(E::UnsupportedOperationException.err(format!("A key with origin {origin} needs a CustomKeyStoreId."),
                         ))
                     }
                     other => {
@@ -908,10 +902,8 @@ impl KmsService {
             }
         };
         if custom.is_some() && req.multi_region == Some(true) {
-            return Err(err(
-                "UnsupportedOperationException",
-                "Multi-Region keys cannot be created in a custom key store.",
-            ));
+            return Err(E::UnsupportedOperationException
+                .err("Multi-Region keys cannot be created in a custom key store."));
         }
         let multi_region = req.multi_region == Some(true);
         let spec_name = match (req.key_spec.as_deref(), req.customer_master_key_spec.as_deref()) {
@@ -945,10 +937,8 @@ impl KmsService {
         };
         spec.check_usage(usage).map_err(|e| kms_err(&e))?;
         if !spec.is_supported() {
-            return Err(err(
-                "UnsupportedOperationException",
-                format!("Rampart does not support key spec {spec}."),
-            ));
+            return Err(E::UnsupportedOperationException
+                .err(format!("Rampart does not support key spec {spec}.")));
         }
         let tags = req.tags.unwrap_or_default();
         check_tags(&tags)?;
@@ -966,12 +956,11 @@ impl KmsService {
         if multi_region {
             extra.insert("kms:MultiRegionKeyType", "PRIMARY");
         }
-        for t in &tags {
-            extra.insert(&format!("aws:RequestTag/{}", t.tag_key), &t.tag_value);
-        }
-        if !tags.is_empty() {
-            extra.insert_multi("aws:TagKeys", tags.iter().map(|t| t.tag_key.as_str()));
-        }
+        tags::request_tags(
+            &mut extra,
+            tags.iter()
+                .map(|t| (t.tag_key.as_str(), t.tag_value.as_str())),
+        );
         ctx.authorize("kms:CreateKey", "*", &account, None, &extra)
             .await?;
 
@@ -1032,13 +1021,8 @@ impl KmsService {
                 .and_then(|c| c.store.cloud_hsm_cluster_id.clone()),
             xks_key_id: custom.as_ref().and_then(|c| c.xks_key_id.clone()),
         };
-        let op = records::put(
-            NS_KEY,
-            &scoped(&account, &region, &id),
-            &rec,
-            Expect::Absent,
-        )?;
-        if let Err(e) = records::commit(&*self.store, vec![op], concurrent).await {
+        let op = records::KEYS.put_op(&scoped(&account, &region, &id), &rec, Expect::Absent)?;
+        if let Err(e) = records::DB.commit(&*self.store, vec![op]).await {
             self.discard_custom_key_material(&rec).await;
             return Err(e);
         }
@@ -1101,9 +1085,9 @@ impl KmsService {
         let prefix = scoped(&account, &ctx.region, "");
         let start = req.marker.as_deref().map(|m| format!("{prefix}{m}"));
         let now = self.now_ms();
-        let page =
-            records::list::<KeyRecord>(&*self.store, NS_KEY, &prefix, start.as_deref(), limit + 1)
-                .await?;
+        let page = records::KEYS
+            .list(&*self.store, &prefix, start.as_deref(), limit + 1)
+            .await?;
         let truncated = page.len() > limit;
         let keys: Vec<KeyRecord> = page.into_iter().take(limit).map(|(_, k)| k).collect();
         let next_marker = truncated
@@ -1268,9 +1252,7 @@ impl KmsService {
                     .as_ref()
                     .is_some_and(|h| h.key_id() != r.key.value.id)
             {
-                return Err(err(
-                    "IncorrectKeyException",
-                    "The key ID in the request does not identify a CMK that can perform this operation.",
+                return Err(E::IncorrectKeyException.err("The key ID in the request does not identify a CMK that can perform this operation.",
                 ));
             }
             return Ok(g.to_owned());
@@ -1295,10 +1277,8 @@ impl KmsService {
     ) -> Result<s::DecryptResponse, AwsError> {
         check_grant_tokens(req.grant_tokens.as_deref())?;
         if req.recipient.is_some() {
-            return Err(err(
-                "UnsupportedOperationException",
-                "Rampart does not support Recipient (Nitro Enclaves attestation).",
-            ));
+            return Err(E::UnsupportedOperationException
+                .err("Rampart does not support Recipient (Nitro Enclaves attestation)."));
         }
         let blob = req
             .ciphertext_blob
@@ -1384,13 +1364,10 @@ impl KmsService {
     ) -> Result<(Resolved, SecretBytes, Vec<u8>, String), AwsError> {
         let r = self.crypto_key(ctx, key_id, op, None, context).await?;
         if r.key.value.spec != KeySpec::SymmetricDefault {
-            return Err(err(
-                "InvalidKeyUsageException",
-                format!(
-                    "{} key spec is {} which is not valid for {op}.",
-                    r.key.value.arn, r.key.value.spec
-                ),
-            ));
+            return Err(E::InvalidKeyUsageException.err(format!(
+                "{} key spec is {} which is not valid for {op}.",
+                r.key.value.arn, r.key.value.spec
+            )));
         }
         dry_run(dry)?;
         let plain = random(len)?;
@@ -1413,10 +1390,8 @@ impl KmsService {
     ) -> Result<s::GenerateDataKeyResponse, AwsError> {
         check_grant_tokens(req.grant_tokens.as_deref())?;
         if req.recipient.is_some() {
-            return Err(err(
-                "UnsupportedOperationException",
-                "Rampart does not support Recipient (Nitro Enclaves attestation).",
-            ));
+            return Err(E::UnsupportedOperationException
+                .err("Rampart does not support Recipient (Nitro Enclaves attestation)."));
         }
         let len = data_key_len(req.key_spec.as_deref(), req.number_of_bytes)?;
         let context = req.encryption_context.unwrap_or_default();
@@ -1500,13 +1475,10 @@ impl KmsService {
         let rec = &r.key.value;
         let material = self.current_material(rec)?;
         let Some(public) = material.public_key_der() else {
-            return Err(err(
-                "UnsupportedOperationException",
-                format!(
-                    "{} key spec is {} which is not valid for GetPublicKey.",
-                    rec.arn, rec.spec
-                ),
-            ));
+            return Err(E::UnsupportedOperationException.err(format!(
+                "{} key spec is {} which is not valid for GetPublicKey.",
+                rec.arn, rec.spec
+            )));
         };
         let meta = metadata(rec);
         Ok(s::GetPublicKeyResponse {
@@ -1696,10 +1668,8 @@ impl KmsService {
     ) -> Result<s::DeriveSharedSecretResponse, AwsError> {
         check_grant_tokens(req.grant_tokens.as_deref())?;
         if req.recipient.is_some() {
-            return Err(err(
-                "UnsupportedOperationException",
-                "Rampart does not support Recipient (Nitro Enclaves attestation).",
-            ));
+            return Err(E::UnsupportedOperationException
+                .err("Rampart does not support Recipient (Nitro Enclaves attestation)."));
         }
         let algorithm: KeyAgreementAlgorithm = parse_enum(
             &req.key_agreement_algorithm,
@@ -1752,13 +1722,10 @@ impl KmsService {
             })?;
         let r = self.crypto_key(ctx, key_id, op, None, context).await?;
         if r.key.value.spec != KeySpec::SymmetricDefault {
-            return Err(err(
-                "InvalidKeyUsageException",
-                format!(
-                    "{} key spec is {} which is not valid for {op}.",
-                    r.key.value.arn, r.key.value.spec
-                ),
-            ));
+            return Err(E::InvalidKeyUsageException.err(format!(
+                "{} key spec is {} which is not valid for {op}.",
+                r.key.value.arn, r.key.value.spec
+            )));
         }
         if !spec.is_supported()
             || matches!(
@@ -1766,10 +1733,8 @@ impl KmsService {
                 KeySpec::Sm2 | KeySpec::MlKem512 | KeySpec::MlKem768 | KeySpec::MlKem1024
             )
         {
-            return Err(err(
-                "UnsupportedOperationException",
-                format!("Rampart does not support key pair spec {spec}."),
-            ));
+            return Err(E::UnsupportedOperationException
+                .err(format!("Rampart does not support key pair spec {spec}.")));
         }
         dry_run(dry)?;
         let pair = KeyMaterial::generate(spec).map_err(|e| kms_err(&e))?;
@@ -1792,10 +1757,8 @@ impl KmsService {
     ) -> Result<s::GenerateDataKeyPairResponse, AwsError> {
         check_grant_tokens(req.grant_tokens.as_deref())?;
         if req.recipient.is_some() {
-            return Err(err(
-                "UnsupportedOperationException",
-                "Rampart does not support Recipient (Nitro Enclaves attestation).",
-            ));
+            return Err(E::UnsupportedOperationException
+                .err("Rampart does not support Recipient (Nitro Enclaves attestation)."));
         }
         let context = req.encryption_context.unwrap_or_default();
         let (r, pair, blob, material) = self
@@ -1857,16 +1820,13 @@ impl KmsService {
         req: s::GenerateRandomRequest,
     ) -> Result<s::GenerateRandomResponse, AwsError> {
         if req.custom_key_store_id.is_some() {
-            return Err(err(
-                "UnsupportedOperationException",
-                "Rampart does not support custom key stores.",
-            ));
+            return Err(
+                E::UnsupportedOperationException.err("Rampart does not support custom key stores.")
+            );
         }
         if req.recipient.is_some() {
-            return Err(err(
-                "UnsupportedOperationException",
-                "Rampart does not support Recipient (Nitro Enclaves attestation).",
-            ));
+            return Err(E::UnsupportedOperationException
+                .err("Rampart does not support Recipient (Nitro Enclaves attestation)."));
         }
         let n = req
             .number_of_bytes
@@ -1978,10 +1938,8 @@ impl KmsService {
             .key_for(ctx, &req.key_id, "kms:CancelKeyDeletion", Needs::Any)
             .await?;
         if r.key.value.state != PENDING_DELETION && r.key.value.state != PENDING_REPLICA_DELETION {
-            return Err(err(
-                "KMSInvalidStateException",
-                format!("{} is not pending deletion.", r.key.value.arn),
-            ));
+            return Err(E::KMSInvalidStateException
+                .err(format!("{} is not pending deletion.", r.key.value.arn)));
         }
         let imported_missing = r.key.value.origin == "EXTERNAL"
             && (r.key.value.materials.is_empty()
@@ -2002,10 +1960,7 @@ impl KmsService {
 
     fn refuse_pending_import(rec: &KeyRecord) -> Result<(), AwsError> {
         if rec.state == PENDING_IMPORT {
-            return Err(err(
-                "KMSInvalidStateException",
-                format!("{} is pending import.", rec.arn),
-            ));
+            return Err(E::KMSInvalidStateException.err(format!("{} is pending import.", rec.arn)));
         }
         Ok(())
     }
@@ -2095,7 +2050,7 @@ impl KmsService {
     fn check_policy_name(name: Option<&str>) -> Result<(), AwsError> {
         match name {
             None | Some("default") => Ok(()),
-            Some(_) => Err(err("NotFoundException", "No such policy exists")),
+            Some(_) => Err(E::NotFoundException.err("No such policy exists")),
         }
     }
 
@@ -2176,7 +2131,7 @@ impl KmsService {
             }
         }
         if tags.len() > MAX_TAGS {
-            return Err(err("TagException", "Too many tags"));
+            return Err(E::TagException.err("Too many tags"));
         }
         self.save(&r.key).await
     }
@@ -2216,14 +2171,14 @@ impl KmsService {
             None => 0,
             Some(m) => m
                 .parse::<usize>()
-                .map_err(|_| err("InvalidMarkerException", "Invalid marker"))?,
+                .map_err(|_| E::InvalidMarkerException.err("Invalid marker"))?,
         };
         let all = &r.key.value.tags;
         let page: Vec<_> = all.iter().skip(start).take(limit).cloned().collect();
         let end = start.saturating_add(page.len());
         let truncated = end < all.len();
         Ok(s::ListResourceTagsResponse {
-            tags: Some(tags_out(&page)),
+            tags: Some(tags::shapes(&page)),
             truncated: Some(truncated),
             next_marker: truncated.then(|| end.to_string()),
         })
@@ -2286,20 +2241,18 @@ impl KmsService {
             updated: now,
         };
         let account = ctx.caller.account.clone();
-        let op = records::put(
-            NS_ALIAS,
+        let op = records::ALIASES.put_op(
             &scoped(&account, &ctx.region, &req.alias_name),
             &rec,
             Expect::Absent,
         )?;
         let arn = Self::alias_arn(ctx, &account, &ctx.region, &req.alias_name);
-        records::commit(&*self.store, vec![op], || {
-            err(
-                "AlreadyExistsException",
-                format!("An alias with the name {arn} already exists"),
-            )
-        })
-        .await
+        records::DB
+            .commit_or(&*self.store, vec![op], || {
+                E::AlreadyExistsException
+                    .err(format!("An alias with the name {arn} already exists"))
+            })
+            .await
     }
 
     async fn existing_alias(
@@ -2311,13 +2264,10 @@ impl KmsService {
         self.load_alias(&account, &ctx.region, name)
             .await?
             .ok_or_else(|| {
-                err(
-                    "NotFoundException",
-                    format!(
-                        "Alias {} is not found.",
-                        Self::alias_arn(ctx, &account, &ctx.region, name)
-                    ),
-                )
+                E::NotFoundException.err(format!(
+                    "Alias {} is not found.",
+                    Self::alias_arn(ctx, &account, &ctx.region, name)
+                ))
             })
     }
 
@@ -2346,12 +2296,11 @@ impl KmsService {
         let alias = self.existing_alias(ctx, &req.alias_name).await?;
         self.authorize_alias_key(ctx, "kms:DeleteAlias", &alias.value.target_key_id)
             .await?;
-        let op = records::delete(
-            NS_ALIAS,
+        let op = records::ALIASES.delete_op(
             &scoped(&ctx.caller.account, &ctx.region, &req.alias_name),
             Expect::Version(alias.version),
         );
-        records::commit(&*self.store, vec![op], concurrent).await
+        records::DB.commit(&*self.store, vec![op]).await
     }
 
     async fn update_alias(
@@ -2369,13 +2318,12 @@ impl KmsService {
             .await?;
         alias.value.target_key_id = r.key.value.id.clone();
         alias.value.updated = self.now_ms();
-        let op = records::put(
-            NS_ALIAS,
+        let op = records::ALIASES.put_op(
             &scoped(&ctx.caller.account, &ctx.region, &req.alias_name),
             &alias.value,
             Expect::Version(alias.version),
         )?;
-        records::commit(&*self.store, vec![op], concurrent).await
+        records::DB.commit(&*self.store, vec![op]).await
     }
 
     async fn list_aliases(
@@ -2405,14 +2353,9 @@ impl KmsService {
         let mut truncated = false;
         // Page through the store until the (possibly filtered) page is full.
         'pages: loop {
-            let page = records::list::<AliasRecord>(
-                &*self.store,
-                NS_ALIAS,
-                &prefix,
-                start.as_deref(),
-                200,
-            )
-            .await?;
+            let page = records::ALIASES
+                .list(&*self.store, &prefix, start.as_deref(), 200)
+                .await?;
             let done = page.len() < 200;
             for (key, a) in page {
                 start = Some(key);
@@ -2474,12 +2417,12 @@ fn check_grant_id(id: &str) -> Result<(), AwsError> {
     if id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
         Ok(())
     } else {
-        Err(err("InvalidGrantIdException", "Invalid grant ID"))
+        Err(E::InvalidGrantIdException.err("Invalid grant ID"))
     }
 }
 
 fn invalid_token() -> AwsError {
-    err("InvalidGrantTokenException", "The grant token is invalid.")
+    E::InvalidGrantTokenException.err("The grant token is invalid.")
 }
 
 fn check_grant_tokens(tokens: Option<&[String]>) -> Result<(), AwsError> {
@@ -2532,37 +2475,18 @@ fn grant_limit(limit: Option<i32>) -> Result<usize, AwsError> {
     }
 }
 
-/// One page of `items` (keyed by their marker) after `marker`.
-fn page<T>(
-    items: Vec<(String, T)>,
-    marker: Option<&str>,
-    limit: usize,
-) -> (Vec<T>, Option<String>) {
-    let mut rest: Vec<(String, T)> = items
-        .into_iter()
-        .filter(|(k, _)| marker.is_none_or(|m| k.as_str() > m))
-        .collect();
-    let truncated = rest.len() > limit;
-    rest.truncate(limit);
-    let next = truncated
-        .then(|| rest.last().map(|(k, _)| k.clone()))
-        .flatten();
-    (rest.into_iter().map(|(_, v)| v).collect(), next)
-}
-
 /// The most grants the store is asked for at once.
 const MAX_GRANTS: usize = 100_000;
 
 impl KmsService {
     async fn key_grants(&self, rec: &KeyRecord) -> Result<Vec<GrantRecord>, AwsError> {
         let prefix = format!("{}/", scoped(&rec.account, &rec.region, &rec.id));
-        Ok(
-            records::list::<GrantRecord>(&*self.store, NS_GRANT, &prefix, None, MAX_GRANTS)
-                .await?
-                .into_iter()
-                .map(|(_, g)| g)
-                .collect(),
-        )
+        Ok(records::GRANTS
+            .list(&*self.store, &prefix, None, MAX_GRANTS)
+            .await?
+            .into_iter()
+            .map(|(_, g)| g)
+            .collect())
     }
 
     /// A grant on the key for the caller that `pred` accepts.
@@ -2585,10 +2509,8 @@ impl KmsService {
         req: s::CreateGrantRequest,
     ) -> Result<s::CreateGrantResponse, AwsError> {
         if req.grantee_service_principal.is_some() || req.retiring_service_principal.is_some() {
-            return Err(err(
-                "UnsupportedOperationException",
-                "Rampart does not support service principals in grants.",
-            ));
+            return Err(E::UnsupportedOperationException
+                .err("Rampart does not support service principals in grants."));
         }
         let grantee = req.grantee_principal.clone().ok_or_else(|| {
             validation("1 validation error detected: Value null at 'granteePrincipal' failed to satisfy constraint: Member must not be null")
@@ -2623,10 +2545,8 @@ impl KmsService {
             None => (None, None),
             Some(c) => {
                 if c.source_arn.is_some() {
-                    return Err(err(
-                        "UnsupportedOperationException",
-                        "Rampart does not support the SourceArn grant constraint.",
-                    ));
+                    return Err(E::UnsupportedOperationException
+                        .err("Rampart does not support the SourceArn grant constraint."));
                 }
                 if c.encryption_context_subset.is_some() && c.encryption_context_equals.is_some() {
                     return Err(validation(
@@ -2740,8 +2660,8 @@ impl KmsService {
             scoped(&rec.account, &rec.region, &rec.id),
             grant.id
         );
-        let op = records::put(NS_GRANT, &key, &grant, Expect::Absent)?;
-        records::commit(&*self.store, vec![op], concurrent).await?;
+        let op = records::GRANTS.put_op(&key, &grant, Expect::Absent)?;
+        records::DB.commit(&*self.store, vec![op]).await?;
         Ok(s::CreateGrantResponse {
             grant_id: Some(grant.id.clone()),
             grant_token: Some(grant.token()),
@@ -2755,10 +2675,8 @@ impl KmsService {
     ) -> Result<s::ListGrantsResponse, AwsError> {
         let limit = grant_limit(req.limit)?;
         if req.grantee_service_principal.is_some() {
-            return Err(err(
-                "UnsupportedOperationException",
-                "Rampart does not support service principals in grants.",
-            ));
+            return Err(E::UnsupportedOperationException
+                .err("Rampart does not support service principals in grants."));
         }
         if let Some(id) = &req.grant_id {
             check_grant_id(id)?;
@@ -2778,7 +2696,9 @@ impl KmsService {
             })
             .map(|g| (g.id.clone(), grant_entry(&g, ctx.partition)))
             .collect();
-        let (grants, next_marker) = page(items, req.marker.as_deref(), limit);
+        let scope = format!("kms:ListGrants:{}", r.key.value.arn);
+        let (grants, next_marker) =
+            paging::page_after(&scope, items, req.marker.as_deref(), limit, invalid_marker)?;
         Ok(s::ListGrantsResponse {
             grants: Some(grants),
             truncated: Some(next_marker.is_some()),
@@ -2793,10 +2713,8 @@ impl KmsService {
     ) -> Result<s::ListGrantsResponse, AwsError> {
         let limit = grant_limit(req.limit)?;
         if req.retiring_service_principal.is_some() {
-            return Err(err(
-                "UnsupportedOperationException",
-                "Rampart does not support service principals in grants.",
-            ));
+            return Err(E::UnsupportedOperationException
+                .err("Rampart does not support service principals in grants."));
         }
         let principal = req.retiring_principal.clone().ok_or_else(|| {
             validation("1 validation error detected: Value null at 'retiringPrincipal' failed to satisfy constraint: Member must not be null")
@@ -2812,7 +2730,8 @@ impl KmsService {
         )
         .await?;
         let prefix = scoped(&ctx.caller.account, &ctx.region, "");
-        let items = records::list::<GrantRecord>(&*self.store, NS_GRANT, &prefix, None, MAX_GRANTS)
+        let items = records::GRANTS
+            .list(&*self.store, &prefix, None, MAX_GRANTS)
             .await?
             .into_iter()
             .filter(|(_, g)| g.retiring.as_deref() == Some(principal.as_str()))
@@ -2821,7 +2740,9 @@ impl KmsService {
                 (marker, grant_entry(&g, ctx.partition))
             })
             .collect();
-        let (grants, next_marker) = page(items, req.marker.as_deref(), limit);
+        let scope = format!("kms:ListRetirableGrants:{principal}");
+        let (grants, next_marker) =
+            paging::page_after(&scope, items, req.marker.as_deref(), limit, invalid_marker)?;
         Ok(s::ListGrantsResponse {
             grants: Some(grants),
             truncated: Some(next_marker.is_some()),
@@ -2835,12 +2756,9 @@ impl KmsService {
         grant_id: &str,
     ) -> Result<(String, records::Versioned<GrantRecord>), AwsError> {
         let key = format!("{}/{grant_id}", scoped(&rec.account, &rec.region, &rec.id));
-        match records::get::<GrantRecord>(&*self.store, NS_GRANT, &key).await? {
+        match records::GRANTS.get(&*self.store, &key).await? {
             Some(g) => Ok((key, g)),
-            None => Err(err(
-                "NotFoundException",
-                format!("Grant ID {grant_id} not found"),
-            )),
+            None => Err(E::NotFoundException.err(format!("Grant ID {grant_id} not found"))),
         }
     }
 
@@ -2849,8 +2767,8 @@ impl KmsService {
         key: &str,
         grant: &records::Versioned<GrantRecord>,
     ) -> Result<(), AwsError> {
-        let op = records::delete(NS_GRANT, key, Expect::Version(grant.version));
-        records::commit(&*self.store, vec![op], concurrent).await
+        let op = records::GRANTS.delete_op(key, Expect::Version(grant.version));
+        records::DB.commit(&*self.store, vec![op]).await
     }
 
     async fn revoke_grant(

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::records::MultiRegion;
+use crate::shapes::kms::ErrorCode as E;
 
 /// Whether `given` is an AWS region name (`us-east-1`, `us-gov-west-1`, `eu-central-2`, …).
 fn is_region(given: &str) -> bool {
@@ -123,8 +124,7 @@ impl KmsService {
         rec: &records::Versioned<KeyRecord>,
     ) -> Result<(), AwsError> {
         let v = &rec.value;
-        let mut ops = vec![records::put(
-            NS_KEY,
+        let mut ops = vec![records::KEYS.put_op(
             &scoped(&v.account, &v.region, &v.id),
             v,
             Expect::Version(rec.version),
@@ -136,20 +136,18 @@ impl KmsService {
         {
             for region in &mr.replica_regions {
                 let k = scoped(&v.account, region, &v.id);
-                let Some(mut replica) = records::get::<KeyRecord>(&*self.store, NS_KEY, &k).await?
-                else {
+                let Some(mut replica) = records::KEYS.get(&*self.store, &k).await? else {
                     continue;
                 };
                 self.copy_shared(v, &mut replica.value)?;
-                ops.push(records::put(
-                    NS_KEY,
+                ops.push(records::KEYS.put_op(
                     &k,
                     &replica.value,
                     Expect::Version(replica.version),
                 )?);
             }
         }
-        records::commit(&*self.store, ops, concurrent).await
+        records::DB.commit(&*self.store, ops).await
     }
 
     pub(super) async fn replicate_key(
@@ -169,10 +167,10 @@ impl KmsService {
             .as_ref()
             .filter(|m| m.primary_region == primary.region)
         else {
-            return Err(err(
-                "UnsupportedOperationException",
-                format!("{} is not a multi-region primary key.", primary.arn),
-            ));
+            return Err(E::UnsupportedOperationException.err(format!(
+                "{} is not a multi-region primary key.",
+                primary.arn
+            )));
         };
         check_state(primary, Needs::NotPendingDeletion)?;
         let region = req.replica_region.clone();
@@ -183,10 +181,7 @@ impl KmsService {
         }
         let replica_arn = arn_in(primary, &region);
         if region == primary.region || set.replica_regions.contains(&region) {
-            return Err(err(
-                "AlreadyExistsException",
-                format!("Key {replica_arn} already exists"),
-            ));
+            return Err(E::AlreadyExistsException.err(format!("Key {replica_arn} already exists")));
         }
         let tags = req.tags.clone().unwrap_or_default();
         check_tags(&tags)?;
@@ -198,12 +193,11 @@ impl KmsService {
         create_extra.insert("kms:MultiRegion", "true");
         create_extra.insert("kms:MultiRegionKeyType", "REPLICA");
         create_extra.insert("aws:RequestedRegion", &region);
-        for t in &tags {
-            create_extra.insert(&format!("aws:RequestTag/{}", t.tag_key), &t.tag_value);
-        }
-        if !tags.is_empty() {
-            create_extra.insert_multi("aws:TagKeys", tags.iter().map(|t| t.tag_key.as_str()));
-        }
+        tags::request_tags(
+            &mut create_extra,
+            tags.iter()
+                .map(|t| (t.tag_key.as_str(), t.tag_value.as_str())),
+        );
         ctx.authorize("kms:CreateKey", "*", &primary.account, None, &create_extra)
             .await?;
         if !tags.is_empty() {
@@ -267,14 +261,12 @@ impl KmsService {
         updated_primary.multi_region = Some(new_set.clone());
         self.copy_shared(&updated_primary, &mut replica)?;
         let mut ops = vec![
-            records::put(
-                NS_KEY,
+            records::KEYS.put_op(
                 &scoped(&replica.account, &region, &replica.id),
                 &replica,
                 Expect::Absent,
             )?,
-            records::put(
-                NS_KEY,
+            records::KEYS.put_op(
                 &scoped(&primary.account, &primary.region, &primary.id),
                 &updated_primary,
                 Expect::Version(r.key.version),
@@ -282,17 +274,12 @@ impl KmsService {
         ];
         for other in &set.replica_regions {
             let k = scoped(&primary.account, other, &primary.id);
-            if let Some(mut o) = records::get::<KeyRecord>(&*self.store, NS_KEY, &k).await? {
+            if let Some(mut o) = records::KEYS.get(&*self.store, &k).await? {
                 o.value.multi_region = Some(new_set.clone());
-                ops.push(records::put(
-                    NS_KEY,
-                    &k,
-                    &o.value,
-                    Expect::Version(o.version),
-                )?);
+                ops.push(records::KEYS.put_op(&k, &o.value, Expect::Version(o.version))?);
             }
         }
-        records::commit(&*self.store, ops, concurrent).await?;
+        records::DB.commit(&*self.store, ops).await?;
         ctx.note_resource("AWS::KMS::Key", &replica_arn);
         Ok(s::ReplicateKeyResponse {
             replica_key_metadata: Some(metadata(&replica)),
@@ -317,10 +304,8 @@ impl KmsService {
             .as_ref()
             .filter(|m| m.primary_region == old.region)
         else {
-            return Err(err(
-                "UnsupportedOperationException",
-                format!("{} is not a multi-region primary key.", old.arn),
-            ));
+            return Err(E::UnsupportedOperationException
+                .err(format!("{} is not a multi-region primary key.", old.arn)));
         };
         // Both keys must be enabled (AWS Developer Guide, changing the primary key).
         check_state(old, Needs::Enabled)?;
@@ -331,22 +316,13 @@ impl KmsService {
         }
         let target_arn = arn_in(old, &target);
         if !set.replica_regions.contains(&target) {
-            return Err(err(
-                "NotFoundException",
-                format!("Key '{target_arn}' does not exist"),
-            ));
+            return Err(E::NotFoundException.err(format!("Key '{target_arn}' does not exist")));
         }
-        let Some(new_primary) = records::get::<KeyRecord>(
-            &*self.store,
-            NS_KEY,
-            &scoped(&old.account, &target, &old.id),
-        )
-        .await?
+        let Some(new_primary) = records::KEYS
+            .get(&*self.store, &scoped(&old.account, &target, &old.id))
+            .await?
         else {
-            return Err(err(
-                "NotFoundException",
-                format!("Key '{target_arn}' does not exist"),
-            ));
+            return Err(E::NotFoundException.err(format!("Key '{target_arn}' does not exist")));
         };
         // The replica's own key policy must allow the caller too.
         let target_resolved = Resolved {
@@ -377,17 +353,12 @@ impl KmsService {
         let mut ops = Vec::new();
         for region in std::iter::once(&set.primary_region).chain(&set.replica_regions) {
             let k = scoped(&old.account, region, &old.id);
-            if let Some(mut o) = records::get::<KeyRecord>(&*self.store, NS_KEY, &k).await? {
+            if let Some(mut o) = records::KEYS.get(&*self.store, &k).await? {
                 o.value.multi_region = Some(new_set.clone());
-                ops.push(records::put(
-                    NS_KEY,
-                    &k,
-                    &o.value,
-                    Expect::Version(o.version),
-                )?);
+                ops.push(records::KEYS.put_op(&k, &o.value, Expect::Version(o.version))?);
             }
         }
-        records::commit(&*self.store, ops, concurrent).await
+        records::DB.commit(&*self.store, ops).await
     }
 }
 

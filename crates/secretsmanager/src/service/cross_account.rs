@@ -48,9 +48,7 @@ impl SecretsManagerService {
             };
             if status != link.status || message != link.message {
                 let key = records::key(&primary.account, &primary.region, &primary.name);
-                if let Ok(Some(v)) =
-                    records::get::<SecretRecord>(&*self.store, NS_SECRET, &key).await
-                {
+                if let Ok(Some(v)) = records::SECRETS.get(&*self.store, &key).await {
                     let mut found = Found {
                         key,
                         version: v.version,
@@ -254,8 +252,7 @@ impl SecretsManagerService {
         }
         found.rec.cross_replicas.clear();
         found.rec.last_changed = self.now();
-        let mut ops = vec![records::put(
-            NS_SECRET,
+        let mut ops = vec![records::SECRETS.put_op(
             &found.key,
             &found.rec,
             Expect::Version(found.version),
@@ -278,8 +275,7 @@ impl SecretsManagerService {
                 {
                     replica.rec.cross_primary = None;
                     replica.rec.last_changed = self.now();
-                    ops.push(records::put(
-                        NS_SECRET,
+                    ops.push(records::SECRETS.put_op(
                         &replica.key,
                         &replica.rec,
                         Expect::Version(replica.version),
@@ -287,7 +283,7 @@ impl SecretsManagerService {
                 }
             }
         }
-        records::commit(&*self.store, ops, concurrent).await?;
+        records::DB.commit(&*self.store, ops).await?;
         Ok(s::DisassociateCrossAccountReplicaResponse {
             arn: Some(found.rec.arn.clone()),
             cross_account_replica_arn: Some(r.cross_account_replica_arn),

@@ -152,14 +152,9 @@ impl SecretsManagerService {
         let mut all = Vec::new();
         let mut after: Option<String> = None;
         loop {
-            let page = records::list::<SecretRecord>(
-                &*self.store,
-                NS_SECRET,
-                &prefix,
-                after.as_deref(),
-                1000,
-            )
-            .await?;
+            let page = records::SECRETS
+                .list(&*self.store, &prefix, after.as_deref(), 1000)
+                .await?;
             let Some((last, _)) = page.last() else { break };
             after = Some(last.clone());
             all.extend(

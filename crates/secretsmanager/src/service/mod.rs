@@ -1,8 +1,7 @@
 //! The Secrets Manager API (awsJson1.1 `secretsmanager`).
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -14,12 +13,11 @@ use rampart_policy::{Context, Policy, PolicyKind};
 use rampart_protocol::model::ServiceModel;
 use rampart_protocol::types::{Blob, Timestamp};
 use rampart_service::events::{Event, EventBus};
-use rampart_service::{
-    operations, AuditNotes, Authorizer, AwsError, Caller, Clock, RequestContext, Service,
-};
+use rampart_service::tags;
+use rampart_service::{operations, Authorizer, AwsError, Clock, RequestContext, Service};
 use rampart_store::{Expect, Store};
 
-use crate::records::{self, ReplicaStatus, Rotation, SecretRecord, VersionRecord, NS_SECRET};
+use crate::records::{self, ReplicaStatus, Rotation, SecretRecord, VersionRecord};
 use crate::rotators::Rotators;
 use crate::shapes::secretsmanager as s;
 use crate::stages::{self, CURRENT, PENDING};
@@ -118,7 +116,7 @@ fn replica_read_only() -> AwsError {
     )
 }
 
-fn concurrent() -> AwsError {
+pub(crate) fn concurrent() -> AwsError {
     invalid_request(
         "A previous request to change this secret is still in progress. Retry the request.",
     )
@@ -251,43 +249,51 @@ impl NewValue {
     }
 }
 
-fn tags_out(tags: &[(String, String)]) -> Option<Vec<s::Tag>> {
-    if tags.is_empty() {
-        return None;
+impl tags::TagShape for s::Tag {
+    fn from_pair(key: String, value: String) -> Self {
+        s::Tag {
+            key: Some(key),
+            value: Some(value),
+        }
     }
-    Some(
-        tags.iter()
-            .map(|(k, v)| s::Tag {
-                key: Some(k.clone()),
-                value: Some(v.clone()),
-            })
-            .collect(),
-    )
+    fn into_pair(self) -> (String, String) {
+        (self.key.unwrap_or_default(), self.value.unwrap_or_default())
+    }
 }
+
+/// Secrets Manager's answers to broken tag rules (lengths and characters are checked against
+/// the model).
+fn tag_error(v: &tags::Violation) -> Option<AwsError> {
+    match v {
+        tags::Violation::Reserved(_) => Some(invalid_param(
+            "Invalid tag key: keys beginning with aws: are reserved for AWS use.",
+        )),
+        tags::Violation::TooMany { .. } => Some(err(
+            "LimitExceededException",
+            "You can't add more than 50 tags to a secret.",
+        )),
+        _ => None,
+    }
+}
+
+/// Secrets Manager's tag rules.
+const TAG_RULES: tags::Rules = tags::Rules {
+    max: MAX_TAGS,
+    reserved_any_case: false,
+    answer: tag_error,
+};
 
 fn merge_tags(into: &mut Vec<(String, String)>, tags: Vec<s::Tag>) -> Result<(), AwsError> {
     for t in tags {
         let k = t
             .key
             .ok_or_else(|| invalid_param("A tag must have a key."))?;
-        if k.starts_with("aws:") {
-            return Err(invalid_param(
-                "Invalid tag key: keys beginning with aws: are reserved for AWS use.",
-            ));
-        }
         let v = t.value.unwrap_or_default();
-        match into.iter_mut().find(|(kk, _)| *kk == k) {
-            Some(slot) => slot.1 = v,
-            None => into.push((k, v)),
-        }
+        // Each tag on its own: a repeated key replaces the earlier value.
+        TAG_RULES.check([(k.as_str(), v.as_str())])?;
+        tags::merge(into, vec![(k, v)]);
     }
-    if into.len() > MAX_TAGS {
-        return Err(err(
-            "LimitExceededException",
-            "You can't add more than 50 tags to a secret.",
-        ));
-    }
-    Ok(())
+    TAG_RULES.check_count(into.len())
 }
 
 fn rotation_rules_out(r: &Rotation) -> Option<s::RotationRulesType> {
@@ -310,53 +316,15 @@ fn system_context(
     operation: &str,
     time: chrono::DateTime<chrono::Utc>,
 ) -> RequestContext {
-    let partition = rampart_service::partition_of(region);
-    RequestContext {
-        request_id: uuid::Uuid::new_v4().to_string(),
-        event_id: uuid::Uuid::new_v4().to_string(),
-        model: &rampart_protocol::generated::secretsmanager::MODEL,
-        operation: operation.to_owned(),
-        region: region.to_owned(),
-        partition,
-        caller: Caller {
-            principal: rampart_policy::Principal::Root {
-                account: account.to_owned(),
-            },
-            account: account.to_owned(),
-            arn: format!("arn:{partition}:iam::{account}:root"),
-            user_id: account.to_owned(),
-            access_key_id: None,
-            session_issued: None,
-            from_session_token: false,
-        },
-        source_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        user_agent: "secretsmanager.amazonaws.com".to_owned(),
-        secure_transport: true,
+    RequestContext::system(
+        authorizer,
+        &rampart_protocol::generated::secretsmanager::MODEL,
+        account,
+        region,
+        operation,
+        "secretsmanager",
         time,
-        authorizer: Arc::clone(authorizer),
-        audit: Mutex::new(AuditNotes::default()),
-        via_service: None,
-    }
-}
-
-/// A copy of `ctx` acting in another region (for replicas and their KMS keys).
-fn in_region(ctx: &RequestContext, region: &str) -> RequestContext {
-    RequestContext {
-        request_id: ctx.request_id.clone(),
-        event_id: ctx.event_id.clone(),
-        model: ctx.model,
-        operation: ctx.operation.clone(),
-        region: region.to_owned(),
-        partition: ctx.partition,
-        caller: ctx.caller.clone(),
-        source_ip: ctx.source_ip,
-        user_agent: ctx.user_agent.clone(),
-        secure_transport: ctx.secure_transport,
-        time: ctx.time,
-        authorizer: Arc::clone(&ctx.authorizer),
-        audit: Mutex::new(AuditNotes::default()),
-        via_service: ctx.via_service.clone(),
-    }
+    )
 }
 
 /// A secret found for a request, with its store key and version.
@@ -405,7 +373,7 @@ impl SecretsManagerService {
         params: Value,
     ) {
         if let Some(a) = &self.audit {
-            let mut sub = in_region(ctx, &rec.region);
+            let mut sub = ctx.in_region(&rec.region);
             sub.operation = event.to_owned();
             sub.request_id = uuid::Uuid::new_v4().to_string();
             sub.event_id = uuid::Uuid::new_v4().to_string();
@@ -454,7 +422,7 @@ impl SecretsManagerService {
         }
         for n in candidates {
             let key = records::key(&account, &region, &n);
-            if let Some(v) = records::get::<SecretRecord>(&*self.store, NS_SECRET, &key).await? {
+            if let Some(v) = records::SECRETS.get(&*self.store, &key).await? {
                 let stored = &v.value.arn;
                 let matches = arn.is_none_or(|a| {
                     stored == a
@@ -509,8 +477,11 @@ impl SecretsManagerService {
         extra: &Context,
     ) -> Result<(), AwsError> {
         let mut c = extra.clone();
+        tags::resource_tags(
+            &mut c,
+            rec.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        );
         for (k, v) in &rec.tags {
-            c.insert(&format!("aws:ResourceTag/{k}"), v);
             c.insert(&format!("secretsmanager:ResourceTag/{k}"), v);
         }
         c.insert("secretsmanager:SecretId", &rec.arn);
@@ -523,20 +494,16 @@ impl SecretsManagerService {
     }
 
     async fn save(&self, found: &Found, conflict_is_exists: bool) -> Result<(), AwsError> {
-        let op = records::put(
-            NS_SECRET,
-            &found.key,
-            &found.rec,
-            Expect::Version(found.version),
-        )?;
-        records::commit(&*self.store, vec![op], || {
-            if conflict_is_exists {
-                err("ResourceExistsException", "The secret already exists.")
-            } else {
-                concurrent()
-            }
-        })
-        .await
+        let op = records::SECRETS.put_op(&found.key, &found.rec, Expect::Version(found.version))?;
+        records::DB
+            .commit_or(&*self.store, vec![op], || {
+                if conflict_is_exists {
+                    err("ResourceExistsException", "The secret already exists.")
+                } else {
+                    concurrent()
+                }
+            })
+            .await
     }
 
     fn encryption_context(arn: &str, version: &str) -> EncryptionContext {
@@ -623,14 +590,9 @@ impl SecretsManagerService {
     pub async fn housekeeping(&self, now_ms: i64) {
         let mut after: Option<String> = None;
         loop {
-            let page = match records::list::<SecretRecord>(
-                &*self.store,
-                NS_SECRET,
-                "",
-                after.as_deref(),
-                500,
-            )
-            .await
+            let page = match records::SECRETS
+                .list(&*self.store, "", after.as_deref(), 500)
+                .await
             {
                 Ok(p) => p,
                 Err(_) => return,
@@ -641,11 +603,8 @@ impl SecretsManagerService {
             after = Some(last.clone());
             for (key, rec) in page {
                 if rec.purge_at.is_some_and(|p| p <= now_ms) {
-                    let op = records::delete(NS_SECRET, &key, Expect::Any);
-                    if records::commit(&*self.store, vec![op], concurrent)
-                        .await
-                        .is_ok()
-                    {
+                    let op = records::SECRETS.delete_op(&key, Expect::Any);
+                    if records::DB.commit(&*self.store, vec![op]).await.is_ok() {
                         self.publish(
                             &rec,
                             "AWS Service Event via CloudTrail",
@@ -685,17 +644,19 @@ impl SecretsManagerService {
             }
         }
         let mut extra = Context::new();
-        for t in r.tags.iter().flatten() {
-            if let (Some(k), Some(v)) = (&t.key, &t.value) {
-                extra.insert(&format!("aws:RequestTag/{k}"), v);
-            }
-        }
+        tags::request_tags(
+            &mut extra,
+            r.tags
+                .iter()
+                .flatten()
+                .filter_map(|t| Some((t.key.as_deref()?, t.value.as_deref()?))),
+        );
         if let Some(k) = &r.kms_key_id {
             extra.insert("secretsmanager:KmsKeyId", k);
         }
         extra.insert("secretsmanager:Name", &r.name);
         let key = records::key(&ctx.caller.account, &ctx.region, &r.name);
-        if let Some(existing) = records::get::<SecretRecord>(&*self.store, NS_SECRET, &key).await? {
+        if let Some(existing) = records::SECRETS.get(&*self.store, &key).await? {
             let rec = existing.value;
             self.authorize(ctx, "secretsmanager:CreateSecret", &rec, &extra)
                 .await?;
@@ -789,17 +750,18 @@ impl SecretsManagerService {
             rec.versions.insert(token.clone(), v);
             version_id = Some(token);
         }
-        let op = records::put(NS_SECRET, &key, &rec, Expect::Absent)?;
-        records::commit(&*self.store, vec![op], || {
-            err(
-                "ResourceExistsException",
-                format!(
-                    "The operation failed because the secret {} already exists.",
-                    r.name
-                ),
-            )
-        })
-        .await?;
+        let op = records::SECRETS.put_op(&key, &rec, Expect::Absent)?;
+        records::DB
+            .commit_or(&*self.store, vec![op], || {
+                err(
+                    "ResourceExistsException",
+                    format!(
+                        "The operation failed because the secret {} already exists.",
+                        r.name
+                    ),
+                )
+            })
+            .await?;
         if let Some(regions) = r.add_replica_regions {
             let found = self
                 .find(ctx, &arn)
@@ -844,7 +806,7 @@ impl SecretsManagerService {
                 .next_rotation
                 .filter(|_| rec.rotation.enabled)
                 .map(ts),
-            tags: tags_out(&rec.tags),
+            tags: tags::shapes_or_none(&rec.tags),
             version_ids_to_stages: Some(rec.versions_to_stages()),
             primary_region: Some(
                 rec.primary_region
@@ -1449,8 +1411,8 @@ impl SecretsManagerService {
         let now = self.now();
         let deletion = if force { now } else { now + days * DAY_MS };
         if force {
-            let op = records::delete(NS_SECRET, &found.key, Expect::Version(found.version));
-            records::commit(&*self.store, vec![op], concurrent).await?;
+            let op = records::SECRETS.delete_op(&found.key, Expect::Version(found.version));
+            records::DB.commit(&*self.store, vec![op]).await?;
         } else {
             found.rec.deleted = Some(now);
             found.rec.purge_at = Some(deletion);
@@ -1493,12 +1455,13 @@ impl SecretsManagerService {
         r: s::TagResourceRequest,
     ) -> Result<Value, AwsError> {
         let mut extra = Context::new();
-        for t in &r.tags {
-            if let (Some(k), Some(v)) = (&t.key, &t.value) {
-                extra.insert(&format!("aws:RequestTag/{k}"), v);
-            }
-        }
-        extra.insert_multi("aws:TagKeys", r.tags.iter().filter_map(|t| t.key.clone()));
+        tags::request_tags(
+            &mut extra,
+            r.tags
+                .iter()
+                .filter_map(|t| Some((t.key.as_deref()?, t.value.as_deref()?))),
+        );
+        tags::tag_keys(&mut extra, r.tags.iter().filter_map(|t| t.key.as_deref()));
         let mut found = self
             .load(ctx, &r.secret_id, "secretsmanager:TagResource", &extra)
             .await?;
@@ -1521,7 +1484,7 @@ impl SecretsManagerService {
         r: s::UntagResourceRequest,
     ) -> Result<Value, AwsError> {
         let mut extra = Context::new();
-        extra.insert_multi("aws:TagKeys", r.tag_keys.iter().cloned());
+        tags::tag_keys(&mut extra, r.tag_keys.iter().map(String::as_str));
         let mut found = self
             .load(ctx, &r.secret_id, "secretsmanager:UntagResource", &extra)
             .await?;

@@ -49,9 +49,10 @@ impl SecretsManagerService {
         force: bool,
     ) -> Result<(), String> {
         let region = status.region.as_str();
-        let rctx = in_region(ctx, region);
+        let rctx = ctx.in_region(region);
         let key = records::key(&primary.account, region, &primary.name);
-        let existing = records::get::<SecretRecord>(&*self.store, NS_SECRET, &key)
+        let existing = records::SECRETS
+            .get(&*self.store, &key)
             .await
             .map_err(|e| e.message.clone())?
             .map(|v| v.value);
@@ -104,9 +105,11 @@ impl SecretsManagerService {
             nv.stages.clone_from(&v.stages);
             replica.versions.insert(id.clone(), nv);
         }
-        let op =
-            records::put(NS_SECRET, &key, &replica, Expect::Any).map_err(|e| e.message.clone())?;
-        records::commit(&*self.store, vec![op], concurrent)
+        let op = records::SECRETS
+            .put_op(&key, &replica, Expect::Any)
+            .map_err(|e| e.message.clone())?;
+        records::DB
+            .commit(&*self.store, vec![op])
             .await
             .map_err(|e| e.message.clone())
     }
@@ -143,7 +146,7 @@ impl SecretsManagerService {
             .any(|(a, b)| a.status != b.status || a.message != b.message);
         if changed {
             let key = records::key(&primary.account, &primary.region, &primary.name);
-            if let Ok(Some(v)) = records::get::<SecretRecord>(&*self.store, NS_SECRET, &key).await {
+            if let Ok(Some(v)) = records::SECRETS.get(&*self.store, &key).await {
                 let mut found = Found {
                     key,
                     version: v.version,
@@ -268,9 +271,9 @@ impl SecretsManagerService {
         let mut ops = Vec::new();
         for region in &r.remove_replica_regions {
             let key = records::key(&found.rec.account, region, &found.rec.name);
-            if let Some(v) = records::get::<SecretRecord>(&*self.store, NS_SECRET, &key).await? {
+            if let Some(v) = records::SECRETS.get(&*self.store, &key).await? {
                 if v.value.primary_region.as_deref() == Some(found.rec.region.as_str()) {
-                    ops.push(records::delete(NS_SECRET, &key, Expect::Version(v.version)));
+                    ops.push(records::SECRETS.delete_op(&key, Expect::Version(v.version)));
                 }
             }
         }
@@ -279,13 +282,12 @@ impl SecretsManagerService {
             .replicas
             .retain(|x| !r.remove_replica_regions.contains(&x.region));
         found.rec.last_changed = self.now();
-        ops.push(records::put(
-            NS_SECRET,
+        ops.push(records::SECRETS.put_op(
             &found.key,
             &found.rec,
             Expect::Version(found.version),
         )?);
-        records::commit(&*self.store, ops, concurrent).await?;
+        records::DB.commit(&*self.store, ops).await?;
         Ok(s::RemoveRegionsFromReplicationResponse {
             arn: Some(found.rec.arn.clone()),
             replication_status: Some(status_out(&found.rec).unwrap_or_default()),
@@ -312,24 +314,18 @@ impl SecretsManagerService {
         };
         let mut ops = Vec::new();
         let pkey = records::key(&found.rec.account, &primary_region, &found.rec.name);
-        if let Some(mut p) = records::get::<SecretRecord>(&*self.store, NS_SECRET, &pkey).await? {
+        if let Some(mut p) = records::SECRETS.get(&*self.store, &pkey).await? {
             p.value.replicas.retain(|x| x.region != found.rec.region);
-            ops.push(records::put(
-                NS_SECRET,
-                &pkey,
-                &p.value,
-                Expect::Version(p.version),
-            )?);
+            ops.push(records::SECRETS.put_op(&pkey, &p.value, Expect::Version(p.version))?);
         }
         found.rec.primary_region = None;
         found.rec.last_changed = self.now();
-        ops.push(records::put(
-            NS_SECRET,
+        ops.push(records::SECRETS.put_op(
             &found.key,
             &found.rec,
             Expect::Version(found.version),
         )?);
-        records::commit(&*self.store, ops, concurrent).await?;
+        records::DB.commit(&*self.store, ops).await?;
         Ok(s::StopReplicationToReplicaResponse {
             arn: Some(found.rec.arn.clone()),
         })

@@ -145,7 +145,7 @@ impl SecretsManagerService {
 
     /// A rotation due on the schedule, as the account (the service acting for it).
     pub(super) async fn rotate_scheduled(&self, key: &str, now_ms: i64) {
-        let Ok(Some(v)) = records::get::<SecretRecord>(&*self.store, NS_SECRET, key).await else {
+        let Ok(Some(v)) = records::SECRETS.get(&*self.store, key).await else {
             return;
         };
         let mut found = Found {
@@ -175,7 +175,8 @@ impl SecretsManagerService {
     }
 
     async fn reload(&self, key: &str) -> Result<Found, AwsError> {
-        let v = records::get::<SecretRecord>(&*self.store, NS_SECRET, key)
+        let v = records::SECRETS
+            .get(&*self.store, key)
             .await?
             .ok_or_else(not_found)?;
         Ok(Found {

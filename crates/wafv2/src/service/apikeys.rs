@@ -13,6 +13,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use rampart_protocol::types::Timestamp;
+use rampart_service::table::Table;
 use rampart_store::Expect;
 
 use super::{
@@ -22,6 +23,8 @@ use super::{
 
 /// Namespace of API keys, by `account/<scope key>/<created, 13 digits>-<id>`.
 const NS_API_KEY: &str = "wafv2.apikey";
+/// API keys by `account/region/key`.
+const API_KEYS: Table<ApiKeyRecord> = records::DB.table(NS_API_KEY);
 /// MAC purpose of API keys.
 const PURPOSE: &str = "api-key";
 /// Most token domains in one key.
@@ -151,14 +154,9 @@ impl Wafv2Service {
         for d in &req.token_domains {
             token_domain(d)?;
         }
-        let existing = records::list::<ApiKeyRecord>(
-            self.store.as_ref(),
-            NS_API_KEY,
-            &place.prefix(),
-            None,
-            MAX_KEYS + 1,
-        )
-        .await?;
+        let existing = API_KEYS
+            .list(self.store.as_ref(), &place.prefix(), None, MAX_KEYS + 1)
+            .await?;
         if existing.len() >= MAX_KEYS {
             return Err(limits_exceeded());
         }
@@ -178,13 +176,10 @@ impl Wafv2Service {
             created: p.created,
             domains: p.domains.clone(),
         };
-        let op = records::put(
-            NS_API_KEY,
-            &Self::api_key_record_key(&place, &p),
-            &rec,
-            Expect::Absent,
-        )?;
-        records::commit(self.store.as_ref(), vec![op], optimistic_lock).await?;
+        let op = API_KEYS.put_op(&Self::api_key_record_key(&place, &p), &rec, Expect::Absent)?;
+        records::DB
+            .commit_or(self.store.as_ref(), vec![op], optimistic_lock)
+            .await?;
         Ok(s::CreateAPIKeyResponse {
             api_key: Some(api_key),
         })
@@ -199,14 +194,14 @@ impl Wafv2Service {
         self.authorize_api_keys(ctx, &place).await?;
         let size = page_size(req.limit);
         let after = req.next_marker.map(|m| place.key_of(&m));
-        let page = records::list::<ApiKeyRecord>(
-            self.store.as_ref(),
-            NS_API_KEY,
-            &place.prefix(),
-            after.as_deref(),
-            size + 1,
-        )
-        .await?;
+        let page = API_KEYS
+            .list(
+                self.store.as_ref(),
+                &place.prefix(),
+                after.as_deref(),
+                size + 1,
+            )
+            .await?;
         let next = if page.len() > size {
             page.get(size - 1)
                 .and_then(|(k, _)| k.strip_prefix(&place.prefix()).map(str::to_owned))
@@ -238,13 +233,10 @@ impl Wafv2Service {
         let place = Self::place(ctx, &req.scope)?;
         self.authorize_api_keys(ctx, &place).await?;
         let p = self.open_api_key(&place, &req.api_key).await?;
-        let rec = records::get::<ApiKeyRecord>(
-            self.store.as_ref(),
-            NS_API_KEY,
-            &Self::api_key_record_key(&place, &p),
-        )
-        .await?
-        .ok_or_else(nonexistent)?;
+        let rec = API_KEYS
+            .get(self.store.as_ref(), &Self::api_key_record_key(&place, &p))
+            .await?
+            .ok_or_else(nonexistent)?;
         Ok(s::GetDecryptedAPIKeyResponse {
             creation_timestamp: Some(Timestamp::from_millis(rec.value.created)),
             token_domains: Some(rec.value.domains),
@@ -260,19 +252,17 @@ impl Wafv2Service {
         self.authorize_api_keys(ctx, &place).await?;
         let p = self.open_api_key(&place, &req.api_key).await?;
         let key = Self::api_key_record_key(&place, &p);
-        let rec = records::get::<ApiKeyRecord>(self.store.as_ref(), NS_API_KEY, &key)
+        let rec = API_KEYS
+            .get(self.store.as_ref(), &key)
             .await?
             .ok_or_else(nonexistent)?;
-        records::commit(
-            self.store.as_ref(),
-            vec![records::delete(
-                NS_API_KEY,
-                &key,
-                Expect::Version(rec.version),
-            )],
-            optimistic_lock,
-        )
-        .await?;
+        records::DB
+            .commit_or(
+                self.store.as_ref(),
+                vec![API_KEYS.delete_op(&key, Expect::Version(rec.version))],
+                optimistic_lock,
+            )
+            .await?;
         Ok(s::DeleteAPIKeyResponse::default())
     }
 }

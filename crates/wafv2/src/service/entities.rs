@@ -1,22 +1,28 @@
 //! Web ACLs, rule groups, IP sets and regex pattern sets: create, get, update, delete, list,
 //! with AWS's lock tokens.
 
+use rampart_service::tags;
+
 use super::{
     associated, duplicate, from_value, invalid, limits_exceeded, new_token, nonexistent,
     optimistic_lock, page_size, records, s, to_value, AwsError, Entity, Expect, Found, Kind, Op,
-    Owner, Place, RequestContext, Value, Wafv2Service, MAX_CAPACITY, MAX_TAGS, NS_LOGGING,
+    Owner, Place, RequestContext, Value, Wafv2Service, MAX_CAPACITY, MAX_TAGS,
 };
 
-fn tags_of(tags: Option<Vec<s::Tag>>) -> Result<Vec<(String, String)>, AwsError> {
-    let tags: Vec<(String, String)> = tags
-        .unwrap_or_default()
-        .into_iter()
-        .map(|t| (t.key, t.value))
-        .collect();
-    if tags.len() > MAX_TAGS {
-        return Err(limits_exceeded());
+/// WAFv2's tag rules: only the count is enforced here (the model checks lengths and pattern).
+const TAG_RULES: tags::Rules = tags::Rules {
+    max: MAX_TAGS,
+    reserved_any_case: false,
+    answer: |v| matches!(v, tags::Violation::TooMany { .. }).then(limits_exceeded),
+};
+
+impl tags::TagShape for s::Tag {
+    fn from_pair(key: String, value: String) -> Self {
+        s::Tag { key, value }
     }
-    Ok(tags)
+    fn into_pair(self) -> (String, String) {
+        (self.key, self.value)
+    }
 }
 
 fn summary<T: serde::de::DeserializeOwned>(e: &Entity) -> Result<T, AwsError> {
@@ -65,8 +71,10 @@ impl Wafv2Service {
             created: now,
             updated: now,
         };
-        let op = records::put(kind.ns(), &place.key_of(name), &entity, Expect::Absent)?;
-        records::commit(self.store.as_ref(), vec![op], duplicate).await?;
+        let op = records::entities(kind).put_op(&place.key_of(name), &entity, Expect::Absent)?;
+        records::DB
+            .commit_or(self.store.as_ref(), vec![op], duplicate)
+            .await?;
         ctx.note_resource(kind.arn_word(), &entity.arn);
         Ok(entity)
     }
@@ -95,8 +103,10 @@ impl Wafv2Service {
         e.description = description;
         e.lock_token = new_token();
         e.updated = self.now();
-        let op = records::put(kind.ns(), &found.key, &e, Expect::Version(found.version))?;
-        records::commit(self.store.as_ref(), vec![op], optimistic_lock).await?;
+        let op = records::entities(kind).put_op(&found.key, &e, Expect::Version(found.version))?;
+        records::DB
+            .commit_or(self.store.as_ref(), vec![op], optimistic_lock)
+            .await?;
         ctx.note_resource(kind.arn_word(), &e.arn);
         Ok(e.lock_token)
     }
@@ -123,26 +133,20 @@ impl Wafv2Service {
         if kind != Kind::WebAcl && self.referenced(&place, &found.entity.arn).await? {
             return Err(associated());
         }
-        let mut ops = vec![records::delete(
-            kind.ns(),
-            &found.key,
-            Expect::Version(found.version),
-        )];
+        let mut ops =
+            vec![records::entities(kind).delete_op(&found.key, Expect::Version(found.version))];
         if kind == Kind::RuleGroup {
-            ops.push(records::delete(
-                super::sharing::NS_POLICY,
-                &found.entity.arn,
-                Expect::Any,
-            ));
+            ops.push(super::sharing::POLICIES.delete_op(&found.entity.arn, Expect::Any));
         }
         if kind == Kind::WebAcl {
-            ops.push(records::delete(
-                NS_LOGGING,
+            ops.push(records::LOGGINGS.delete_op(
                 &format!("{}{}", place.prefix(), found.entity.arn),
                 Expect::Any,
             ));
         }
-        records::commit(self.store.as_ref(), ops, optimistic_lock).await?;
+        records::DB
+            .commit_or(self.store.as_ref(), ops, optimistic_lock)
+            .await?;
         ctx.note_resource(kind.arn_word(), &found.entity.arn);
         Ok(())
     }
@@ -196,14 +200,14 @@ impl Wafv2Service {
             .await?;
         let size = page_size(limit);
         let after = marker.map(|m| place.key_of(&m));
-        let page = records::list::<Entity>(
-            self.store.as_ref(),
-            kind.ns(),
-            &place.prefix(),
-            after.as_deref(),
-            size + 1,
-        )
-        .await?;
+        let page = records::entities(kind)
+            .list(
+                self.store.as_ref(),
+                &place.prefix(),
+                after.as_deref(),
+                size + 1,
+            )
+            .await?;
         let more = page.len() > size;
         let items: Vec<&Entity> = page.iter().take(size).map(|(_, e)| e).collect();
         let next = if more {
@@ -250,7 +254,7 @@ impl Wafv2Service {
         let (_, wcu) = self
             .check_rules(ctx, &place, req.rules.as_ref(), Owner::WebAcl)
             .await?;
-        let tags = tags_of(req.tags)?;
+        let tags = TAG_RULES.on_create(req.tags.unwrap_or_default())?;
         let name = req.name.clone();
         let fields = s::WebACL {
             association_config: req.association_config,
@@ -425,7 +429,7 @@ impl Wafv2Service {
         let (_, wcu) = self
             .check_rules(ctx, &place, req.rules.as_ref(), Owner::RuleGroup)
             .await?;
-        let tags = tags_of(req.tags)?;
+        let tags = TAG_RULES.on_create(req.tags.unwrap_or_default())?;
         let name = req.name.clone();
         let capacity = req.capacity;
         let fields = s::RuleGroup {
@@ -548,7 +552,7 @@ impl Wafv2Service {
     ) -> Result<s::CreateIPSetResponse, AwsError> {
         let place = Self::place(ctx, &req.scope)?;
         crate::validate::ip_addresses(&req.ip_address_version, &req.addresses)?;
-        let tags = tags_of(req.tags)?;
+        let tags = TAG_RULES.on_create(req.tags.unwrap_or_default())?;
         let name = req.name.clone();
         let (description, version, addresses) = (
             req.description.clone(),
@@ -677,7 +681,7 @@ impl Wafv2Service {
             .map(|r| r.regex_string.clone().unwrap_or_default())
             .collect();
         crate::validate::regex_list(&patterns)?;
-        let tags = tags_of(req.tags)?;
+        let tags = TAG_RULES.on_create(req.tags.unwrap_or_default())?;
         let name = req.name.clone();
         let (description, list) = (req.description.clone(), req.regular_expression_list);
         let e = self
@@ -815,13 +819,14 @@ impl Wafv2Service {
         if found.entity.tags.len() > MAX_TAGS {
             return Err(limits_exceeded());
         }
-        let op: Op = records::put(
-            kind.ns(),
+        let op: Op = records::entities(kind).put_op(
             &found.key,
             &found.entity,
             Expect::Version(found.version),
         )?;
-        records::commit(self.store.as_ref(), vec![op], optimistic_lock).await?;
+        records::DB
+            .commit_or(self.store.as_ref(), vec![op], optimistic_lock)
+            .await?;
         ctx.note_resource(kind.arn_word(), &found.entity.arn);
         Ok(found)
     }

@@ -15,6 +15,7 @@ use serde_json::Value;
 use rampart_protocol::model::ServiceModel;
 use rampart_protocol::types::Timestamp;
 use rampart_service::policy::Context;
+use rampart_service::tags;
 use rampart_service::{operations, Arn, AwsError, Clock, RequestContext, Service};
 use rampart_store::{Expect, Op, Store};
 
@@ -22,9 +23,7 @@ use crate::capacity::{self, References, MAX_CAPACITY};
 use crate::errors::{
     associated, duplicate, invalid, limits_exceeded, nonexistent, optimistic_lock, BAD_FORMAT,
 };
-use crate::records::{
-    self, AssociationRecord, Entity, Kind, LoggingRecord, NS_ASSOCIATION, NS_LOGGING,
-};
+use crate::records::{self, AssociationRecord, Entity, Kind, LoggingRecord};
 use crate::shapes::wafv2 as s;
 use crate::validate::{self, Owner, Reference};
 
@@ -171,11 +170,9 @@ fn new_token() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// A requested page size: AWS WAF's maximum when absent, at most that.
 fn page_size(limit: Option<i32>) -> usize {
-    limit
-        .and_then(|l| usize::try_from(l).ok())
-        .filter(|l| *l > 0)
-        .map_or(MAX_PAGE, |l| l.min(MAX_PAGE))
+    rampart_service::paging::size(limit, MAX_PAGE, MAX_PAGE)
 }
 
 impl Wafv2Service {
@@ -278,9 +275,10 @@ impl Wafv2Service {
         tags: &[(String, String)],
     ) -> Result<(), AwsError> {
         let mut extra = Context::new();
-        for (k, v) in tags {
-            extra.insert(&format!("aws:ResourceTag/{k}"), v);
-        }
+        tags::resource_tags(
+            &mut extra,
+            tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        );
         let action = format!("wafv2:{}", ctx.operation);
         ctx.authorize(&action, arn, &ctx.caller.account, None, &extra)
             .await
@@ -295,7 +293,10 @@ impl Wafv2Service {
         id: &str,
     ) -> Result<Found, AwsError> {
         let key = place.key_of(name);
-        match records::get::<Entity>(self.store.as_ref(), kind.ns(), &key).await? {
+        match records::entities(kind)
+            .get(self.store.as_ref(), &key)
+            .await?
+        {
             Some(v) if v.value.id == id && v.value.kind == kind => Ok(Found {
                 key,
                 version: v.version,
@@ -401,14 +402,9 @@ impl Wafv2Service {
         for kind in kinds.iter().copied() {
             let mut after: Option<String> = None;
             loop {
-                let page = records::list::<Entity>(
-                    self.store.as_ref(),
-                    kind.ns(),
-                    prefix,
-                    after.as_deref(),
-                    500,
-                )
-                .await?;
+                let page = records::entities(kind)
+                    .list(self.store.as_ref(), prefix, after.as_deref(), 500)
+                    .await?;
                 for (_, e) in &page {
                     let rules = e
                         .body

@@ -7,7 +7,7 @@ use rampart_protocol::types::Timestamp;
 use super::{
     from_value, invalid, nonexistent, optimistic_lock, page_size, records, s, to_value,
     AssociationRecord, AwsError, Expect, Kind, LoggingRecord, RequestContext, Value, Wafv2Service,
-    BAD_FORMAT, NS_ASSOCIATION, NS_LOGGING,
+    BAD_FORMAT,
 };
 
 const ALB: &str = "APPLICATION_LOAD_BALANCER";
@@ -47,15 +47,16 @@ impl Wafv2Service {
         };
         let key = format!("{}{}", place.prefix(), found.entity.arn);
         let ops = vec![
-            records::put(NS_LOGGING, &key, &rec, Expect::Any)?,
-            records::put(
-                Kind::WebAcl.ns(),
+            records::LOGGINGS.put_op(&key, &rec, Expect::Any)?,
+            records::entities(Kind::WebAcl).put_op(
                 &found.key,
                 &found.entity,
                 Expect::Version(found.version),
             )?,
         ];
-        records::commit(self.store.as_ref(), ops, optimistic_lock).await?;
+        records::DB
+            .commit_or(self.store.as_ref(), ops, optimistic_lock)
+            .await?;
         self.telemetry
             .set_logging(&found.entity.arn, Some(&rec.body));
         ctx.note_resource("webacl", &found.entity.arn);
@@ -74,7 +75,8 @@ impl Wafv2Service {
             .await?;
         let place = Self::place(ctx, &found.entity.scope)?;
         let key = format!("{}{}", place.prefix(), found.entity.arn);
-        let rec = records::get::<LoggingRecord>(self.store.as_ref(), NS_LOGGING, &key)
+        let rec = records::LOGGINGS
+            .get(self.store.as_ref(), &key)
             .await?
             .ok_or_else(nonexistent)?;
         Ok((key, rec.value))
@@ -97,12 +99,13 @@ impl Wafv2Service {
         req: s::DeleteLoggingConfigurationRequest,
     ) -> Result<s::DeleteLoggingConfigurationResponse, AwsError> {
         let (key, rec) = self.logging_record(ctx, &req.resource_arn).await?;
-        records::commit(
-            self.store.as_ref(),
-            vec![records::delete(NS_LOGGING, &key, Expect::Any)],
-            optimistic_lock,
-        )
-        .await?;
+        records::DB
+            .commit_or(
+                self.store.as_ref(),
+                vec![records::LOGGINGS.delete_op(&key, Expect::Any)],
+                optimistic_lock,
+            )
+            .await?;
         self.telemetry.set_logging(&rec.resource_arn, None);
         Ok(s::DeleteLoggingConfigurationResponse::default())
     }
@@ -117,14 +120,14 @@ impl Wafv2Service {
             .await?;
         let size = page_size(req.limit);
         let after = req.next_marker.map(|m| format!("{}{m}", place.prefix()));
-        let page = records::list::<LoggingRecord>(
-            self.store.as_ref(),
-            NS_LOGGING,
-            &place.prefix(),
-            after.as_deref(),
-            size + 1,
-        )
-        .await?;
+        let page = records::LOGGINGS
+            .list(
+                self.store.as_ref(),
+                &place.prefix(),
+                after.as_deref(),
+                size + 1,
+            )
+            .await?;
         let next = if page.len() > size {
             page.get(size - 1).map(|(_, r)| r.resource_arn.clone())
         } else {
@@ -162,12 +165,9 @@ impl Wafv2Service {
         }
         self.authorize(ctx, &acl.entity.arn, &acl.entity.tags)
             .await?;
-        let existing = records::get::<AssociationRecord>(
-            self.store.as_ref(),
-            NS_ASSOCIATION,
-            &req.resource_arn,
-        )
-        .await?;
+        let existing = records::ASSOCIATIONS
+            .get(self.store.as_ref(), &req.resource_arn)
+            .await?;
         let mut ops = Vec::new();
         let assoc_expect = match &existing {
             Some(v) if v.value.web_acl_arn == acl.entity.arn => {
@@ -175,17 +175,13 @@ impl Wafv2Service {
             }
             Some(v) => {
                 // Associating a resource that has a web ACL replaces it, as on AWS.
-                if let Some(old) = records::get::<super::Entity>(
-                    self.store.as_ref(),
-                    Kind::WebAcl.ns(),
-                    &v.value.web_acl_key,
-                )
-                .await?
+                if let Some(old) = records::entities(Kind::WebAcl)
+                    .get(self.store.as_ref(), &v.value.web_acl_key)
+                    .await?
                 {
                     let mut e = old.value;
                     e.associated.retain(|a| a != &req.resource_arn);
-                    ops.push(records::put(
-                        Kind::WebAcl.ns(),
+                    ops.push(records::entities(Kind::WebAcl).put_op(
                         &v.value.web_acl_key,
                         &e,
                         Expect::Version(old.version),
@@ -196,8 +192,7 @@ impl Wafv2Service {
             None => Expect::Absent,
         };
         acl.entity.associated.push(req.resource_arn.clone());
-        ops.push(records::put(
-            Kind::WebAcl.ns(),
+        ops.push(records::entities(Kind::WebAcl).put_op(
             &acl.key,
             &acl.entity,
             Expect::Version(acl.version),
@@ -207,13 +202,10 @@ impl Wafv2Service {
             web_acl_arn: acl.entity.arn.clone(),
             web_acl_key: acl.key.clone(),
         };
-        ops.push(records::put(
-            NS_ASSOCIATION,
-            &req.resource_arn,
-            &rec,
-            assoc_expect,
-        )?);
-        records::commit(self.store.as_ref(), ops, unavailable_entity).await?;
+        ops.push(records::ASSOCIATIONS.put_op(&req.resource_arn, &rec, assoc_expect)?);
+        records::DB
+            .commit_or(self.store.as_ref(), ops, unavailable_entity)
+            .await?;
         ctx.note_resource("webacl", &acl.entity.arn);
         Ok(s::AssociateWebACLResponse::default())
     }
@@ -224,39 +216,32 @@ impl Wafv2Service {
         req: s::DisassociateWebACLRequest,
     ) -> Result<s::DisassociateWebACLResponse, AwsError> {
         Self::check_resource(ctx, &req.resource_arn)?;
-        let Some(assoc) = records::get::<AssociationRecord>(
-            self.store.as_ref(),
-            NS_ASSOCIATION,
-            &req.resource_arn,
-        )
-        .await?
+        let Some(assoc) = records::ASSOCIATIONS
+            .get(self.store.as_ref(), &req.resource_arn)
+            .await?
         else {
             self.authorize(ctx, &req.resource_arn, &[]).await?;
             return Ok(s::DisassociateWebACLResponse::default());
         };
-        let mut ops = vec![records::delete(
-            NS_ASSOCIATION,
-            &req.resource_arn,
-            Expect::Version(assoc.version),
-        )];
-        if let Some(acl) = records::get::<super::Entity>(
-            self.store.as_ref(),
-            Kind::WebAcl.ns(),
-            &assoc.value.web_acl_key,
-        )
-        .await?
+        let mut ops = vec![
+            records::ASSOCIATIONS.delete_op(&req.resource_arn, Expect::Version(assoc.version))
+        ];
+        if let Some(acl) = records::entities(Kind::WebAcl)
+            .get(self.store.as_ref(), &assoc.value.web_acl_key)
+            .await?
         {
             self.authorize(ctx, &acl.value.arn, &acl.value.tags).await?;
             let mut e = acl.value;
             e.associated.retain(|a| a != &req.resource_arn);
-            ops.push(records::put(
-                Kind::WebAcl.ns(),
+            ops.push(records::entities(Kind::WebAcl).put_op(
                 &assoc.value.web_acl_key,
                 &e,
                 Expect::Version(acl.version),
             )?);
         }
-        records::commit(self.store.as_ref(), ops, unavailable_entity).await?;
+        records::DB
+            .commit_or(self.store.as_ref(), ops, unavailable_entity)
+            .await?;
         ctx.note_resource("webacl", &assoc.value.web_acl_arn);
         Ok(s::DisassociateWebACLResponse::default())
     }
@@ -267,12 +252,9 @@ impl Wafv2Service {
         req: s::GetWebACLForResourceRequest,
     ) -> Result<s::GetWebACLForResourceResponse, AwsError> {
         Self::check_resource(ctx, &req.resource_arn)?;
-        let Some(assoc) = records::get::<AssociationRecord>(
-            self.store.as_ref(),
-            NS_ASSOCIATION,
-            &req.resource_arn,
-        )
-        .await?
+        let Some(assoc) = records::ASSOCIATIONS
+            .get(self.store.as_ref(), &req.resource_arn)
+            .await?
         else {
             self.authorize(ctx, &req.resource_arn, &[]).await?;
             return Ok(s::GetWebACLForResourceResponse { web_acl: None });

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use rampart_service::policy::{Context, Policy};
+use rampart_service::table::Table;
 use rampart_service::Arn;
 use rampart_store::Expect;
 
@@ -24,6 +25,8 @@ use super::{
 
 /// Namespace of rule group permission policies, by rule group ARN.
 pub(super) const NS_POLICY: &str = "wafv2.policy";
+/// Resource policies by rule group ARN.
+pub(super) const POLICIES: Table<PolicyRecord> = records::DB.table(NS_POLICY);
 
 /// The actions a permission policy must grant.
 const REQUIRED: [&str; 3] = [
@@ -169,7 +172,8 @@ impl Wafv2Service {
             .await?
             .filter(|e| e.kind == Kind::RuleGroup)
             .ok_or_else(nonexistent)?;
-        let rec = records::get::<PolicyRecord>(self.store.as_ref(), NS_POLICY, &e.arn)
+        let rec = POLICIES
+            .get(self.store.as_ref(), &e.arn)
             .await?
             .ok_or_else(nonexistent)?;
         let policy = Policy::parse(&rec.value.policy).map_err(|_| AwsError::internal())?;
@@ -200,15 +204,16 @@ impl Wafv2Service {
         };
         // The rule group must still be the one checked when the policy lands.
         let ops = vec![
-            records::put(NS_POLICY, &found.entity.arn, &rec, Expect::Any)?,
-            records::put(
-                Kind::RuleGroup.ns(),
+            POLICIES.put_op(&found.entity.arn, &rec, Expect::Any)?,
+            records::entities(Kind::RuleGroup).put_op(
                 &found.key,
                 &found.entity,
                 Expect::Version(found.version),
             )?,
         ];
-        records::commit(self.store.as_ref(), ops, optimistic_lock).await?;
+        records::DB
+            .commit_or(self.store.as_ref(), ops, optimistic_lock)
+            .await?;
         Ok(s::PutPermissionPolicyResponse::default())
     }
 
@@ -218,7 +223,8 @@ impl Wafv2Service {
         req: s::GetPermissionPolicyRequest,
     ) -> Result<s::GetPermissionPolicyResponse, AwsError> {
         let found = self.own_rule_group(ctx, &req.resource_arn).await?;
-        let rec = records::get::<PolicyRecord>(self.store.as_ref(), NS_POLICY, &found.entity.arn)
+        let rec = POLICIES
+            .get(self.store.as_ref(), &found.entity.arn)
             .await?
             .ok_or_else(nonexistent)?;
         Ok(s::GetPermissionPolicyResponse {
@@ -232,12 +238,13 @@ impl Wafv2Service {
         req: s::DeletePermissionPolicyRequest,
     ) -> Result<s::DeletePermissionPolicyResponse, AwsError> {
         let found = self.own_rule_group(ctx, &req.resource_arn).await?;
-        records::commit(
-            self.store.as_ref(),
-            vec![records::delete(NS_POLICY, &found.entity.arn, Expect::Any)],
-            optimistic_lock,
-        )
-        .await?;
+        records::DB
+            .commit_or(
+                self.store.as_ref(),
+                vec![POLICIES.delete_op(&found.entity.arn, Expect::Any)],
+                optimistic_lock,
+            )
+            .await?;
         Ok(s::DeletePermissionPolicyResponse::default())
     }
 

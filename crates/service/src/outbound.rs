@@ -1,0 +1,273 @@
+//! Outbound HTTP(S) from Rampart to other systems (ACME directories, XKS proxies, webhooks):
+//! one TLS client configuration (system roots plus extra CA certificates), one connector that
+//! honours `HTTPS_PROXY`/`NO_PROXY` and a connect timeout, and one JSON webhook POST.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::rt::TokioIo;
+use rustls_pki_types::pem::PemObject as _;
+use rustls_pki_types::{CertificateDer, ServerName};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+
+/// How long a TCP connection (or a proxy tunnel) may take to open.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A TLS client configuration trusting the system roots plus the PEM certificates in
+/// `extra_ca_pem`; `what` names the CA file in errors (`ACME`, `XKS`).
+///
+/// # Errors
+/// A message for a malformed CA bundle, one without certificates, or a TLS setup failure.
+pub fn tls_config(
+    extra_ca_pem: Option<&[u8]>,
+    what: &str,
+) -> Result<Arc<rustls::ClientConfig>, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    // Unreadable system certificates only shrink the set of trusted servers.
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    if let Some(pem) = extra_ca_pem {
+        let mut n = 0;
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|e| format!("{what} CA file: {e}"))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("{what} CA file certificate: {e}"))?;
+            n += 1;
+        }
+        if n == 0 {
+            return Err(format!("{what} CA file holds no PEM certificate"));
+        }
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS configuration: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(tls))
+}
+
+/// The TLS client configuration trusting the system roots only, built once per process.
+///
+/// # Errors
+/// A message when TLS cannot be set up.
+pub fn system_tls() -> Result<Arc<rustls::ClientConfig>, String> {
+    static TLS: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>> =
+        std::sync::OnceLock::new();
+    TLS.get_or_init(|| tls_config(None, "system")).clone()
+}
+
+/// The PEM certificates of a file, or of every `*.pem`/`*.crt` file in a directory.
+///
+/// # Errors
+/// A message when the path cannot be read.
+pub fn read_ca_pem(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    let read = |p: &std::path::Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+    if !path.is_dir() {
+        return read(path);
+    }
+    let mut files: Vec<_> = std::fs::read_dir(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "pem" || x == "crt"))
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        out.extend(read(&f)?);
+        out.push(b'\n');
+    }
+    Ok(out)
+}
+
+/// The proxy (`host:port`) `HTTPS_PROXY` names for `host`, unless `NO_PROXY` exempts it.
+#[must_use]
+pub fn https_proxy_for(host: &str) -> Option<String> {
+    let var = |n: &str| {
+        std::env::var(n)
+            .or_else(|_| std::env::var(n.to_lowercase()))
+            .ok()
+            .filter(|v| !v.is_empty())
+    };
+    let proxy = var("HTTPS_PROXY")?;
+    if let Some(no) = var("NO_PROXY") {
+        let exempt = no.split(',').map(str::trim).any(|d| {
+            let d = d.trim_start_matches('.');
+            d == "*" || (!d.is_empty() && (host == d || host.ends_with(&format!(".{d}"))))
+        });
+        if exempt {
+            return None;
+        }
+    }
+    let rest = proxy
+        .strip_prefix("http://")
+        .unwrap_or(&proxy)
+        .trim_end_matches('/');
+    let rest = rest.rsplit('@').next().unwrap_or(rest);
+    Some(if rest.contains(':') {
+        rest.to_owned()
+    } else {
+        format!("{rest}:80")
+    })
+}
+
+/// A TCP connection to `host:port` within [`CONNECT_TIMEOUT`]; for TLS targets (`tunnel`)
+/// through the `HTTPS_PROXY` when one applies (an HTTP `CONNECT` tunnel).
+///
+/// # Errors
+/// A message when the connection, or the proxy's tunnel, fails or times out.
+pub async fn connect(host: &str, port: u16, tunnel: bool) -> Result<TcpStream, String> {
+    let proxy = if tunnel { https_proxy_for(host) } else { None };
+    let fut = async {
+        let Some(proxy) = proxy else {
+            return TcpStream::connect((host, port))
+                .await
+                .map_err(|e| format!("cannot connect to {host}:{port}: {e}"));
+        };
+        let mut tcp = TcpStream::connect(proxy.as_str())
+            .await
+            .map_err(|e| format!("cannot connect to the proxy {proxy}: {e}"))?;
+        let target = if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        tcp.write_all(format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n").as_bytes())
+            .await
+            .map_err(|e| format!("proxy {proxy}: {e}"))?;
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            if head.len() > 8192 || tcp.read(&mut byte).await.map_err(|e| e.to_string())? == 0 {
+                return Err(format!("proxy {proxy} closed the tunnel"));
+            }
+            head.push(byte[0]);
+        }
+        let status_ok = head
+            .split(|b| *b == b' ')
+            .nth(1)
+            .is_some_and(|code| code == b"200");
+        if status_ok {
+            Ok(tcp)
+        } else {
+            Err(format!("proxy {proxy} refused the tunnel to {target}"))
+        }
+    };
+    tokio::time::timeout(CONNECT_TIMEOUT, fut)
+        .await
+        .map_err(|_| format!("connecting to {host}:{port} timed out"))?
+}
+
+/// POST a JSON `body` to `uri` (http or https, through `tls`), within `timeout`; the HTTP
+/// status. The webhook POST of the event bus and of Secrets Manager's rotation hooks.
+///
+/// # Errors
+/// A message for a bad URI, a connection, TLS or HTTP failure, or the timeout.
+pub async fn post_json(
+    uri: &http::Uri,
+    body: Vec<u8>,
+    user_agent: &str,
+    tls: &Arc<rustls::ClientConfig>,
+    timeout: Duration,
+) -> Result<u16, String> {
+    let host = uri.host().ok_or("no host")?.to_owned();
+    let https = uri.scheme_str() == Some("https");
+    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+    let path = uri
+        .path_and_query()
+        .map_or("/", http::uri::PathAndQuery::as_str)
+        .to_owned();
+    let fut = async {
+        let tcp = connect(&host, port, https).await?;
+        let request = http::Request::post(path)
+            .header("host", host.as_str())
+            .header("content-type", "application/json")
+            .header("user-agent", user_agent)
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| e.to_string())?;
+        if https {
+            let name = ServerName::try_from(host.clone()).map_err(|e| e.to_string())?;
+            let stream = tokio_rustls::TlsConnector::from(Arc::clone(tls))
+                .connect(name, tcp)
+                .await
+                .map_err(|e| e.to_string())?;
+            send(TokioIo::new(stream), request).await
+        } else {
+            send(TokioIo::new(tcp), request).await
+        }
+    };
+    tokio::time::timeout(timeout, fut)
+        .await
+        .map_err(|_| "timed out".to_owned())?
+}
+
+async fn send<T>(io: T, request: http::Request<Full<Bytes>>) -> Result<u16, String>
+where
+    T: hyper::rt::Read + hyper::rt::Write + Send + Unpin + 'static,
+{
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    // Read (and drop) the answer so the connection ends cleanly.
+    let _ = response.into_body().collect().await;
+    Ok(status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tls_config;
+
+    #[test]
+    fn a_ca_file_without_certificates_is_refused() {
+        let e = tls_config(Some(b"not pem"), "XKS").expect_err("no certificates");
+        assert_eq!(e, "XKS CA file holds no PEM certificate");
+        assert!(tls_config(None, "ACME").is_ok());
+    }
+
+    #[tokio::test]
+    async fn webhooks_are_posted_as_json() {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.expect("accept");
+            let mut buf = vec![0u8; 4096];
+            let n = s.read(&mut buf).await.expect("read");
+            s.write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
+                .await
+                .expect("write");
+            String::from_utf8_lossy(&buf[..n]).into_owned()
+        });
+        let uri: http::Uri = format!("http://{addr}/hook").parse().expect("uri");
+        let tls = tls_config(None, "test").expect("tls");
+        let status = super::post_json(
+            &uri,
+            b"{}".to_vec(),
+            "rampart-test",
+            &tls,
+            std::time::Duration::from_secs(5),
+        )
+        .await
+        .expect("post");
+        assert_eq!(status, 204);
+        let request = server.await.expect("server");
+        assert!(request.starts_with("POST /hook HTTP/1.1"));
+        assert!(request.contains("content-type: application/json"));
+    }
+}
