@@ -239,6 +239,9 @@ pub async fn build(config: ServeConfig) -> Result<Arc<App>, StartError> {
     let store = rampart_store::open(&config.store_url())
         .await
         .map_err(|e| start_err("cannot open the store")(&e))?;
+    // Point reads on the request path (access keys, users, keys, parameters, secrets) come
+    // from memory; commits invalidate, other nodes' writes are seen through the change stamp.
+    let store: Arc<dyn Store> = Arc::new(rampart_store::CachedStore::new(store));
     tracing::debug!(elapsed_us = started.elapsed().as_micros(), "store open");
     let provider = rampart_crypto::provider_from_config(&config.root_key, &config.data_dir)
         .map_err(|e| start_err("root key")(&e))?;
