@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use rampart_store::Store;
 
-use crate::{event_json, EventFacts};
+use crate::{event_bytes, EventFacts};
 
 /// Largest batch written at once.
 const BATCH: usize = 512;
@@ -111,10 +111,7 @@ async fn run(store: Arc<dyn Store>, dir: Option<PathBuf>, mut rx: mpsc::Receiver
                         waiters.push(w);
                     }
                     let id = facts.event_id.clone().unwrap_or_else(|| ids.next());
-                    let ev = event_json(&facts, &id);
-                    let Ok(bytes) = serde_json::to_vec(&ev) else {
-                        continue;
-                    };
+                    let bytes = event_bytes(&facts, &id);
                     lines.extend_from_slice(&bytes);
                     lines.push(b'\n');
                     if let Some(acct) = &facts.recipient_account {
