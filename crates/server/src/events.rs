@@ -88,7 +88,9 @@ pub struct StoreEventBus {
     store: Arc<dyn Store>,
     ids: UniqueIds,
     targets: Vec<Target>,
-    tls: Arc<rustls::ClientConfig>,
+    /// Built on the first delivery over HTTPS: loading the system roots takes milliseconds and
+    /// memory that a node without webhook targets should not spend at start.
+    tls: std::sync::OnceLock<Arc<rustls::ClientConfig>>,
     clock: Arc<dyn rampart_service::Clock>,
 }
 
@@ -105,33 +107,40 @@ impl StoreEventBus {
         targets: Vec<Target>,
         clock: Arc<dyn rampart_service::Clock>,
     ) -> Self {
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in rustls_native_certs::load_native_certs().certs {
-            let _ = roots.add(cert);
-        }
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::aws_lc_rs::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map(|b| b.with_root_certificates(roots).with_no_client_auth());
-        let tls = match tls {
-            Ok(c) => Arc::new(c),
-            Err(e) => {
-                tracing::error!(error = %e, "TLS for event webhooks unavailable");
-                Arc::new(
-                    rustls::ClientConfig::builder()
-                        .with_root_certificates(rustls::RootCertStore::empty())
-                        .with_no_client_auth(),
-                )
-            }
-        };
         Self {
             store,
             ids: UniqueIds::new(),
             targets,
-            tls,
+            tls: std::sync::OnceLock::new(),
             clock,
         }
+    }
+
+    /// The TLS client configuration for HTTPS targets (system roots).
+    fn tls(&self) -> Arc<rustls::ClientConfig> {
+        let config = self.tls.get_or_init(|| {
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(cert);
+            }
+            let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::aws_lc_rs::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .map(|b| b.with_root_certificates(roots).with_no_client_auth());
+            match tls {
+                Ok(c) => Arc::new(c),
+                Err(e) => {
+                    tracing::error!(error = %e, "TLS for event webhooks unavailable");
+                    Arc::new(
+                        rustls::ClientConfig::builder()
+                            .with_root_certificates(rustls::RootCertStore::empty())
+                            .with_no_client_auth(),
+                    )
+                }
+            }
+        });
+        Arc::clone(config)
     }
 
     /// Deliver the events that are due at `now_ms`; returns how many were completed.
@@ -230,7 +239,7 @@ impl StoreEventBus {
             let status = if target.tls {
                 let name = rustls_pki_types::ServerName::try_from(target.host.clone())
                     .map_err(|e| e.to_string())?;
-                let tls = tokio_rustls::TlsConnector::from(Arc::clone(&self.tls))
+                let tls = tokio_rustls::TlsConnector::from(self.tls())
                     .connect(name, tcp)
                     .await
                     .map_err(|e| e.to_string())?;

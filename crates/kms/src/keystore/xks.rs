@@ -155,7 +155,11 @@ impl XksFailure {
 /// How this server reaches XKS proxies.
 #[derive(Clone)]
 pub struct XksSettings {
-    tls: Arc<rustls::ClientConfig>,
+    /// The extra trusted certificates (from the CA file), checked at start.
+    extra_roots: Arc<Vec<CertificateDer<'static>>>,
+    /// Built on the first call to a proxy: loading the system roots takes milliseconds and
+    /// memory that a server without external key stores should not spend at start.
+    tls: Arc<std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>>>,
     connect_to: HashMap<String, String>,
     timeout: Duration,
 }
@@ -180,30 +184,19 @@ impl XksSettings {
         connect_to: &str,
         timeout: Duration,
     ) -> Result<Self, String> {
-        let mut roots = rustls::RootCertStore::empty();
-        // Unreadable system certificates only shrink the set of trusted proxies.
-        for cert in rustls_native_certs::load_native_certs().certs {
-            let _ = roots.add(cert);
-        }
+        let mut extra_roots = Vec::new();
         if let Some(pem) = extra_ca_pem {
-            let mut n = 0;
             for cert in CertificateDer::pem_slice_iter(pem) {
                 let cert = cert.map_err(|e| format!("XKS CA file: {e}"))?;
-                roots
-                    .add(cert)
+                rustls::RootCertStore::empty()
+                    .add(cert.clone())
                     .map_err(|e| format!("XKS CA file certificate: {e}"))?;
-                n += 1;
+                extra_roots.push(cert);
             }
-            if n == 0 {
+            if extra_roots.is_empty() {
                 return Err("XKS CA file holds no PEM certificate".to_owned());
             }
         }
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| format!("TLS configuration: {e}"))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
         let mut map = HashMap::new();
         for entry in connect_to
             .split(',')
@@ -221,10 +214,38 @@ impl XksSettings {
             map.insert(host.trim().to_ascii_lowercase(), addr.trim().to_owned());
         }
         Ok(Self {
-            tls: Arc::new(tls),
+            extra_roots: Arc::new(extra_roots),
+            tls: Arc::new(std::sync::OnceLock::new()),
             connect_to: map,
             timeout,
         })
+    }
+}
+
+impl XksSettings {
+    /// The TLS client configuration: the system roots plus the CA file's certificates.
+    fn client_config(&self) -> Result<Arc<rustls::ClientConfig>, String> {
+        self.tls
+            .get_or_init(|| {
+                let mut roots = rustls::RootCertStore::empty();
+                // Unreadable system certificates only shrink the set of trusted proxies.
+                for cert in rustls_native_certs::load_native_certs().certs {
+                    let _ = roots.add(cert);
+                }
+                for cert in self.extra_roots.iter() {
+                    roots
+                        .add(cert.clone())
+                        .map_err(|e| format!("XKS CA file certificate: {e}"))?;
+                }
+                let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+                let tls = rustls::ClientConfig::builder_with_provider(provider)
+                    .with_safe_default_protocol_versions()
+                    .map_err(|e| format!("TLS configuration: {e}"))?
+                    .with_root_certificates(roots)
+                    .with_no_client_auth();
+                Ok(Arc::new(tls))
+            })
+            .clone()
     }
 }
 
@@ -381,7 +402,11 @@ impl XksProxy<'_> {
             .await
             .map_err(|_| XksFailure::Unreachable)?;
         let name = ServerName::try_from(host.to_owned()).map_err(|_| XksFailure::Tls)?;
-        let tls = tokio_rustls::TlsConnector::from(Arc::clone(&settings.tls))
+        let config = settings.client_config().map_err(|e| {
+            tracing::warn!(error = %e, "XKS TLS configuration unavailable");
+            XksFailure::Tls
+        })?;
+        let tls = tokio_rustls::TlsConnector::from(config)
             .connect(name, tcp)
             .await
             .map_err(|e| {
