@@ -9,9 +9,10 @@ use tokio::net::TcpListener;
 use rampart_server::config::ServeConfig;
 use rampart_server::{app, coverage, front};
 
-/// mimalloc (its v2 line) instead of glibc's malloc: measured 10-20% less CPU per request on
-/// the benchmark's workloads, where allocating and freeing were over a tenth of the profile, for
-/// about 1 MiB more idle memory; mimalloc v3 held 8 MiB more at idle (docs/benchmarks.md).
+/// With feature `mimalloc`, mimalloc instead of glibc's malloc: measured 10-20% less CPU per
+/// request on the benchmark's workloads, but about 10 MiB more resident memory at idle, so it is
+/// not the default (docs/benchmarks.md).
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
