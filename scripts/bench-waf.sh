@@ -182,8 +182,8 @@ declare -A NAME=([a]="rampart ALB, no web ACL" [b]="rampart ALB, 20-rule web ACL
   [e]="nginx + ModSecurity + OWASP CRS")
 TARGETS=()
 for l in ${WAF_TARGETS//,/ }; do TARGETS+=(--waf-target "$l=${ADDR[$l]}=${NAME[$l]}"); done
-taskset -c 0 "$BIN" bench --only waf --credentials "$DIR/data/credentials" \
-  --kms-seconds "$WAF_SECONDS" --kms-connections "$WAF_CONNECTIONS" "${TARGETS[@]}" \
+taskset -c 0 "$BENCH" --only waf --credentials "$DIR/data/credentials" --server-cpu 1 \
+  --seconds "$WAF_SECONDS" --connections "$WAF_CONNECTIONS" "${TARGETS[@]}" \
   --waf-ratio b/a,c/a,c/e,a/d || STATUS=$?
 echo "Rampart RSS after load: $(awk '/VmRSS/ {print $2" "$3}' /proc/$SERVER/status)"
 if grep -q "ModSecurity: Warning" "$DIR/modsec-error.log" 2>/dev/null; then

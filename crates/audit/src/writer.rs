@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 use rampart_service::events::{Published, Subscribers};
 use rampart_store::Store;
 
-use crate::{event_json, EventFacts};
+use crate::{event_bytes, EventFacts};
 
 /// Largest batch written at once.
 const BATCH: usize = 512;
@@ -135,12 +135,11 @@ async fn run(
                         waiters.push(w);
                     }
                     let id = facts.event_id.clone().unwrap_or_else(|| ids.next());
-                    let ev = event_json(&facts, &id);
-                    let Ok(bytes) = serde_json::to_vec(&ev) else {
-                        continue;
-                    };
+                    let bytes = event_bytes(&facts, &id);
                     if publishing {
-                        published.push(Published::Audit(Arc::new(ev)));
+                        if let Ok(ev) = serde_json::from_slice(&bytes) {
+                            published.push(Published::Audit(Arc::new(ev)));
+                        }
                     }
                     lines.extend_from_slice(&bytes);
                     lines.push(b'\n');

@@ -166,11 +166,16 @@ fn push_parsed(doc: &str, out: &mut Vec<Policy>) {
     }
 }
 
-fn root_policy() -> Option<Policy> {
-    Policy::parse(
-        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
-    )
-    .ok()
+/// The root user's identity side: allow everything (parsed once).
+fn root_policy() -> Option<&'static Policy> {
+    static ROOT: std::sync::OnceLock<Option<Policy>> = std::sync::OnceLock::new();
+    ROOT.get_or_init(|| {
+        Policy::parse(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+        )
+        .ok()
+    })
+    .as_ref()
 }
 
 /// AWS's access-denied error in the service's protocol.
@@ -215,18 +220,15 @@ impl Authorizer for IamAuthorizer {
         }
         let is_root = matches!(principal, Principal::Root { .. });
         let own_root = is_root && ctx.caller.account == resource_account && root_allowed;
+        // The root has no IAM policies: its power is being root. Where a resource policy must
+        // grant even the root (KMS keys), it gets nothing from the identity side.
+        let root_side = if is_root && (root_allowed || ctx.caller.account != resource_account) {
+            root_policy()
+        } else {
+            None
+        };
         let ip = if is_root {
-            // The root has no IAM policies: its power is being root. Where a resource policy
-            // must grant even the root (KMS keys), it gets nothing from the identity side.
-            let policies = if root_allowed || ctx.caller.account != resource_account {
-                root_policy().into_iter().collect()
-            } else {
-                Vec::new()
-            };
-            IdentityPolicies {
-                policies,
-                ..Default::default()
-            }
+            IdentityPolicies::default()
         } else {
             self.identity_policies(principal, ctx.caller.access_key_id.as_deref())
                 .await?
@@ -283,7 +285,7 @@ impl Authorizer for IamAuthorizer {
             }
             return Ok(());
         }
-        let identity: Vec<&Policy> = ip.policies.iter().collect();
+        let identity: Vec<&Policy> = ip.policies.iter().chain(root_side).collect();
         let auth = Authorization {
             identity: &identity,
             resource_policy,

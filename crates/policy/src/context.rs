@@ -6,6 +6,15 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::principal::{Principal, DERIVED_KEYS};
 
+/// `key` in lower case; the ASCII case (every AWS condition key name) without Unicode tables.
+fn lower(key: &str) -> String {
+    if key.is_ascii() {
+        key.to_ascii_lowercase()
+    } else {
+        key.to_lowercase()
+    }
+}
+
 /// The condition keys of a request and their values.
 ///
 /// Key names are case-insensitive, as AWS documents (`aws:SourceIp` and `AWS:sourceip` are one
@@ -34,8 +43,9 @@ impl Context {
     pub fn with_principal(principal: &Principal) -> Context {
         let mut context = Context::new();
         for key in DERIVED_KEYS {
-            if let Some(value) = principal.derived_key(&key.to_lowercase()) {
-                context.insert(key, value);
+            let key = lower(key);
+            if let Some(value) = principal.derived_key(&key) {
+                context.entries.insert(key, vec![value]);
             }
         }
         context
@@ -45,8 +55,7 @@ impl Context {
     // By value so that `&str`, `String`, `bool` and numbers can all be passed as they are.
     #[allow(clippy::needless_pass_by_value)]
     pub fn insert(&mut self, key: &str, value: impl ToString) -> &mut Context {
-        self.entries
-            .insert(key.to_lowercase(), vec![value.to_string()]);
+        self.entries.insert(lower(key), vec![value.to_string()]);
         self
     }
 
@@ -57,7 +66,7 @@ impl Context {
         V: ToString,
     {
         let values = values.into_iter().map(|v| v.to_string()).collect();
-        self.entries.insert(key.to_lowercase(), values);
+        self.entries.insert(lower(key), values);
         self
     }
 
@@ -68,13 +77,13 @@ impl Context {
 
     /// Removes `key`, returning its values.
     pub fn remove(&mut self, key: &str) -> Option<Vec<String>> {
-        self.entries.remove(&key.to_lowercase())
+        self.entries.remove(&lower(key))
     }
 
     /// The values of `key`, if it is present.
     #[must_use]
     pub fn get(&self, key: &str) -> Option<&[String]> {
-        self.get_lower(&key.to_lowercase())
+        self.get_lower(&lower(key))
     }
 
     /// The values of a key already lower-cased; absent when it has no values.
@@ -112,6 +121,13 @@ impl Context {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn non_ascii_key_names_are_lowered_too() {
+        let mut c = Context::new();
+        c.insert("aws:RequestTag/ÉTÉ", "x");
+        assert_eq!(c.get("aws:requesttag/été"), Some(&["x".to_owned()][..]));
+    }
 
     #[test]
     fn condition_key_names_are_case_insensitive() {

@@ -275,6 +275,9 @@ pub async fn build_with(config: ServeConfig, entries: &[Entry]) -> Result<Arc<Ap
     let store = rampart_store::open(&config.store_url())
         .await
         .map_err(|e| start_err("cannot open the store")(&e))?;
+    // Point reads on the request path (access keys, users, keys, parameters, secrets) come
+    // from memory; commits invalidate, other nodes' writes are seen through the change stamp.
+    let store: Arc<dyn Store> = Arc::new(rampart_store::CachedStore::new(store));
     let metrics = Arc::new(crate::metrics::Metrics::new());
     let store = crate::metrics::TimedStore::wrap(store, Arc::clone(&metrics));
     crate::metrics::ensure_token(&config.data_dir)

@@ -1,9 +1,7 @@
-//! The Rampart server: configuration, start-up, the HTTP front door, coverage and benchmark.
+//! The Rampart server: configuration, start-up, the HTTP front door, and coverage.
 #![forbid(unsafe_code)]
 
 pub mod app;
-pub mod bench;
-pub mod bench_waf;
 pub mod config;
 pub mod coverage;
 pub mod events;

@@ -2,13 +2,19 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 
 use rampart_server::config::ServeConfig;
-use rampart_server::{app, bench, bench_waf, coverage, front};
+use rampart_server::{app, coverage, front};
+
+/// With feature `mimalloc`, mimalloc instead of glibc's malloc: measured 10-20% less CPU per
+/// request on the benchmark's workloads, but about 10 MiB more resident memory at idle, so it is
+/// not the default (docs/benchmarks.md).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(
@@ -43,65 +49,6 @@ enum Command {
         #[command(flatten)]
         config: ServeConfig,
     },
-    /// Benchmark STS GetCallerIdentity, KMS Encrypt (4 KiB), Decrypt and GenerateDataKey, SSM
-    /// GetParameter (SecureString, decrypted) and Secrets Manager GetSecretValue against a
-    /// running server, and optionally a peer (e.g. moto's server) in the same run.
-    Bench {
-        /// `host:port` of the Rampart server.
-        #[arg(long, default_value = "127.0.0.1:4566")]
-        target: String,
-        /// Credentials file holding profile `rampart`.
-        #[arg(long, default_value = "./rampart-data/credentials")]
-        credentials: PathBuf,
-        /// `host:port` of a peer to measure in the same run (e.g. moto's server).
-        #[arg(long)]
-        peer: Option<String>,
-        /// Name of the peer in the table.
-        #[arg(long, default_value = "moto")]
-        peer_name: String,
-        /// Workloads to run.
-        #[arg(long, value_enum, default_value = "all")]
-        only: bench::Selection,
-        /// Seconds per STS run.
-        #[arg(long, default_value_t = 10)]
-        seconds: u64,
-        /// Concurrent keep-alive connections of the STS run.
-        #[arg(long, default_value_t = 32)]
-        connections: usize,
-        /// Seconds per KMS, SSM and Secrets Manager run (default: --seconds).
-        #[arg(long)]
-        kms_seconds: Option<u64>,
-        /// Concurrent keep-alive connections of the KMS, SSM and Secrets Manager runs, one run
-        /// per value.
-        #[arg(long, value_delimiter = ',', default_value = "16,64")]
-        kms_connections: Vec<usize>,
-        /// A target of `--only waf`: `LABEL=HOST:PORT[=DESCRIPTION]` (repeatable).
-        #[arg(long)]
-        waf_target: Vec<String>,
-        /// A requests/s ratio to print for `--only waf`: `NUM/DEN` of target labels.
-        #[arg(long, value_delimiter = ',')]
-        waf_ratio: Vec<String>,
-    },
-}
-
-fn read_profile(path: &PathBuf, profile: &str) -> Option<(String, String)> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let (mut id, mut secret, mut inside) = (None, None, false);
-    for line in text.lines() {
-        let t = line.trim();
-        if t.starts_with('[') {
-            inside = t == format!("[{profile}]");
-        } else if inside {
-            if let Some((k, v)) = t.split_once('=') {
-                match k.trim() {
-                    "aws_access_key_id" => id = Some(v.trim().to_owned()),
-                    "aws_secret_access_key" => secret = Some(v.trim().to_owned()),
-                    _ => {}
-                }
-            }
-        }
-    }
-    Some((id?, secret?))
 }
 
 fn init_logging() {
@@ -255,50 +202,6 @@ fn main() -> std::process::ExitCode {
                 app.auditor.flush().await;
                 println!("created account {id}; credentials in profile '{profile}'");
                 Ok(())
-            }
-            Command::Bench {
-                target,
-                credentials,
-                peer,
-                peer_name,
-                only,
-                seconds,
-                connections,
-                kms_seconds,
-                kms_connections,
-                waf_target,
-                waf_ratio,
-            } => {
-                let waf_targets = bench_waf::parse_targets(&waf_target)?;
-                let waf_ratios = bench_waf::parse_ratios(&waf_ratio)?;
-                let (access_key_id, secret) = read_profile(&credentials, "rampart")
-                    .ok_or("no profile 'rampart' in the credentials file")?;
-                let plan = bench::Plan {
-                    target,
-                    credentials: bench::Credentials {
-                        access_key_id,
-                        secret,
-                    },
-                    peer,
-                    peer_name,
-                    only,
-                    sts_duration: Duration::from_secs(seconds),
-                    sts_connections: connections,
-                    kms_duration: Duration::from_secs(kms_seconds.unwrap_or(seconds)),
-                    kms_connections,
-                    waf_targets,
-                    waf_ratios,
-                };
-                let problems = bench::execute(&plan).await;
-                if problems.is_empty() {
-                    Ok(())
-                } else {
-                    Err(format!(
-                        "{} bench problem(s), see the lines marked '!'",
-                        problems.len()
-                    )
-                    .into())
-                }
             }
         }
     });

@@ -176,19 +176,13 @@ impl RequestContext {
     pub fn base_context(&self) -> policy::Context {
         let mut c = policy::Context::with_principal(&self.caller.principal);
         c.insert("aws:SourceIp", self.source_ip.to_string());
-        c.insert(
-            "aws:CurrentTime",
-            self.time.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        );
+        c.insert("aws:CurrentTime", iso_seconds(self.time));
         c.insert("aws:EpochTime", self.time.timestamp().to_string());
         c.insert("aws:RequestedRegion", self.region.clone());
         c.insert("aws:SecureTransport", self.secure_transport.to_string());
         c.insert("aws:UserAgent", self.user_agent.clone());
         if let Some(t) = self.caller.session_issued {
-            c.insert(
-                "aws:TokenIssueTime",
-                t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-            );
+            c.insert("aws:TokenIssueTime", iso_seconds(t));
         }
         c
     }
@@ -294,6 +288,20 @@ impl RequestContext {
             self.partition
         )
     }
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` without chrono's format-string parser (this runs on every request).
+fn iso_seconds(t: chrono::DateTime<chrono::Utc>) -> String {
+    use chrono::{Datelike as _, Timelike as _};
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
 }
 
 /// Decides whether the caller may perform an action, combining identity and resource policies.
@@ -421,6 +429,19 @@ impl<'a> Arn<'a> {
             account: parts.next()?,
             resource: parts.next()?,
         })
+    }
+}
+
+#[cfg(test)]
+mod time_tests {
+    #[test]
+    fn condition_times_are_iso_8601_seconds_in_utc() {
+        let t = chrono::DateTime::from_timestamp(1_700_000_007, 123_000_000).expect("valid time");
+        assert_eq!(
+            super::iso_seconds(t),
+            t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+        );
+        assert_eq!(super::iso_seconds(t), "2023-11-14T22:13:27Z");
     }
 }
 

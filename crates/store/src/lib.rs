@@ -10,6 +10,7 @@
 //! Every write is durable (fsynced by SQLite, committed by PostgreSQL) before it is acknowledged.
 #![deny(missing_docs)]
 
+mod cache;
 mod error;
 mod migrations;
 mod postgres;
@@ -23,6 +24,7 @@ mod tests;
 
 use std::sync::Arc;
 
+pub use cache::CachedStore;
 pub use error::StoreError;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -145,6 +147,13 @@ pub trait Store: Send + Sync + 'static {
         ttl_millis: i64,
         now_millis: i64,
     ) -> Result<bool, StoreError>;
+
+    /// A number that changes whenever an item is committed by anyone (another connection,
+    /// process or node) after this call, for caches of other writers' data; `None` when the
+    /// backend cannot tell. It need not change for log appends or leases.
+    async fn change_stamp(&self) -> Result<Option<u64>, StoreError> {
+        Ok(None)
+    }
 }
 
 /// Opens a store by URL and brings its schema up to date.

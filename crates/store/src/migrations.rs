@@ -48,4 +48,6 @@ pub(crate) const POSTGRES: &[&str] = &[
          holder TEXT NOT NULL,
          expires BIGINT NOT NULL
      );"#,
+    // 2: the change stamp, bumped after every commit of items (see `Store::change_stamp`).
+    "CREATE SEQUENCE kv_changes;",
 ];

@@ -93,6 +93,21 @@ impl PostgresStore {
         Ok(store)
     }
 
+    /// Move the change stamp other nodes' caches watch. A failure is logged, not returned: the
+    /// items are committed, and the next commit moves the stamp again.
+    async fn bump_change_stamp(&self) {
+        let bumped = match self.client().await {
+            Ok(client) => client
+                .batch_execute("SELECT nextval('kv_changes')")
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = bumped {
+            tracing::warn!(error = %e, "cannot move the PostgreSQL change stamp");
+        }
+    }
+
     async fn client(&self) -> Result<Object, StoreError> {
         self.pool
             .get()
@@ -363,7 +378,7 @@ impl Store for PostgresStore {
             return Ok(Vec::new());
         }
         let ops = &ops;
-        retry(move || async move {
+        let versions = retry(move || async move {
             let mut client = self.client().await?;
             let tx = begin(&mut client).await?;
             let mut versions = Vec::with_capacity(ops.len());
@@ -373,7 +388,10 @@ impl Store for PostgresStore {
             tx.commit().await?;
             Ok(versions)
         })
-        .await
+        .await?;
+        // After the commit, so a node that sees the new stamp also sees the new items.
+        self.bump_change_stamp().await;
+        Ok(versions)
     }
 
     async fn append(&self, stream: &str, entries: Vec<(i64, Vec<u8>)>) -> Result<(), StoreError> {
@@ -455,7 +473,9 @@ impl Store for PostgresStore {
                 .await?;
             Ok(())
         })
-        .await
+        .await?;
+        self.bump_change_stamp().await;
+        Ok(())
     }
 
     async fn try_lease(
@@ -486,5 +506,22 @@ impl Store for PostgresStore {
             Ok(changed == 1)
         })
         .await
+    }
+
+    /// The last value of the `kv_changes` sequence, which every commit of items moves.
+    async fn change_stamp(&self) -> Result<Option<u64>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one("SELECT last_value, is_called FROM kv_changes", &[])
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("PostgreSQL change stamp: {e}")))?;
+        let bad = |e: tokio_postgres::Error| StoreError::Corrupt(format!("kv_changes: {e}"));
+        let last: i64 = row.try_get(0).map_err(bad)?;
+        let called: bool = row.try_get(1).map_err(bad)?;
+        Ok(Some(if called {
+            u64::try_from(last).unwrap_or(0)
+        } else {
+            0
+        }))
     }
 }

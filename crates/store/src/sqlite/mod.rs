@@ -33,6 +33,8 @@ const INLINE_SCAN_LIMIT: usize = 128;
 /// The SQLite implementation of [`Store`].
 pub struct SqliteStore {
     readers: Arc<ReadPool>,
+    /// The connection whose `PRAGMA data_version` is the change stamp (opened on first use).
+    stamp: Mutex<Option<Connection>>,
     writer_tx: Option<mpsc::Sender<Request>>,
     writer: Option<JoinHandle<()>>,
 }
@@ -79,6 +81,7 @@ impl SqliteStore {
             .map_err(|e| StoreError::Unavailable(format!("starting the writer thread: {e}")))?;
         Ok(Self {
             readers,
+            stamp: Mutex::new(None),
             writer_tx: Some(writer_tx),
             writer: Some(writer),
         })
@@ -294,6 +297,22 @@ impl Store for SqliteStore {
             Answer::Lease(held) => Ok(held),
             other => Err(unexpected(&other)),
         }
+    }
+
+    /// `PRAGMA data_version` of one dedicated connection: it changes whenever another
+    /// connection (this process's writer, or another process) commits.
+    async fn change_stamp(&self) -> Result<Option<u64>, StoreError> {
+        let mut conn = self.stamp.lock().unwrap_or_else(PoisonError::into_inner);
+        if conn.is_none() {
+            *conn = Some(connect(&self.readers.path, true)?);
+        }
+        let Some(c) = conn.as_ref() else {
+            return Ok(None);
+        };
+        let v: i64 = c
+            .query_row("PRAGMA data_version", [], |r| r.get(0))
+            .map_err(sql_error)?;
+        Ok(u64::try_from(v).ok())
     }
 }
 

@@ -1,4 +1,4 @@
-//! `rampart bench --only waf`: plain HTTP/1.1 through load balancers and web application
+//! `rampart-bench --only waf`: plain HTTP/1.1 through load balancers and web application
 //! firewalls. The targets (`--waf-target LABEL=HOST:PORT[=DESCRIPTION]`) are measured one after
 //! the other with the same requests, connection counts and durations: typically Rampart ALBs
 //! without a web ACL, with a 20-rule web ACL and with the managed core rule set, nginx as a plain
@@ -8,7 +8,7 @@
 
 use std::fmt::Write as _;
 
-use crate::bench::{measure, ms, Figures, Plan};
+use crate::{measure, ms, Figures, Plan};
 
 /// Host header of every request (a name, not an address: CRS scores numeric Host headers).
 const HOST: &str = "shop.example.com";
@@ -217,10 +217,10 @@ pub async fn execute(plan: &Plan) -> Vec<String> {
     let mut results: Vec<Measured> = Vec::new();
     for w in WafWorkload::ALL {
         let request = w.request();
-        for &c in &plan.kms_connections {
+        for &c in &plan.connections {
             let mut figures = Vec::new();
             for t in &targets {
-                let f = measure(&t.addr, &request, c, plan.kms_duration).await;
+                let f = measure(&t.addr, &request, c, plan.duration, plan.server_cpu).await;
                 println!("{}", row(w, c, t, &f));
                 if f.errors > 0 {
                     problems.push(format!(

@@ -1,14 +1,19 @@
-//! `rampart bench`: drive a running server with signed requests over keep-alive connections and
+//! `rampart-bench`: drive a running server with signed requests over keep-alive connections and
 //! report requests/s with p50/p99 latency. The workloads are STS `GetCallerIdentity`, KMS
 //! `Encrypt` (4 KiB), `Decrypt` and `GenerateDataKey`, SSM `GetParameter` of a `SecureString`
-//! with decryption, and Secrets Manager `GetSecretValue`. The same run can drive a peer (e.g.
-//! moto's server) so the figures come out as a ratio measured on the same machine.
+//! with decryption, and Secrets Manager `GetSecretValue`. The same run drives an HTTP ceiling
+//! (nginx answering `return 200`, sent Rampart's requests byte for byte) and a peer (moto's
+//! server), so the figures come out as ratios measured on the same machine at the same time.
+//! `--only waf` measures load balancers and WAFs instead (see [`waf`]).
 //!
 //! Each workload's request is signed once up front and replayed: SigV4 signatures stay valid for
 //! 15 minutes, so the load generator spends its core on I/O rather than on HMACs. The KMS
 //! workloads first create a key on the target (and, for `Decrypt`, encrypt the plaintext once),
 //! so every target decrypts its own ciphertext; the SSM and Secrets Manager workloads first store
 //! their 64-byte value on the target.
+#![forbid(unsafe_code)]
+
+pub mod waf;
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -423,6 +428,8 @@ pub struct Figures {
     pub p99_us: u64,
     /// The first error seen (status and the start of the body, or the I/O failure).
     pub first_error: Option<String>,
+    /// Busy share (0 to 1) of the servers' CPU during the run, when measured.
+    pub cpu: Option<f64>,
 }
 
 /// Find the end of one HTTP/1.1 response in `buf` (headers + Content-Length body); returns
@@ -441,6 +448,20 @@ fn response_len(buf: &[u8]) -> Option<(usize, u16)> {
         })
         .unwrap_or(0);
     (buf.len() >= head_end + len).then_some((head_end + len, status))
+}
+
+/// Whether a response's head says `Connection: close` (any case), without copying it.
+fn closes(response: &[u8]) -> bool {
+    const CLOSE: &[u8] = b"connection: close";
+    let head_end = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(response.len());
+    response
+        .get(..head_end)
+        .unwrap_or_default()
+        .windows(CLOSE.len())
+        .any(|w| w.eq_ignore_ascii_case(CLOSE))
 }
 
 /// What one connection task measured.
@@ -509,8 +530,7 @@ async fn connection(addr: String, request: Vec<u8>, until: Instant) -> Connectio
                     let body = buf.get(body_start..n).unwrap_or_default();
                     f.fail(format!("HTTP {status}: {}", snippet(body)));
                 }
-                let close = std::str::from_utf8(buf.get(..n).unwrap_or_default())
-                    .is_ok_and(|h| h.to_ascii_lowercase().contains("connection: close"));
+                let close = closes(buf.get(..n).unwrap_or_default());
                 buf.drain(..n);
                 if close {
                     stream = None;
@@ -582,6 +602,7 @@ pub async fn run(addr: &str, request: Vec<u8>, connections: usize, duration: Dur
         p50_us: pct(0.50),
         p99_us: pct(0.99),
         first_error,
+        cpu: None,
     }
 }
 
@@ -647,21 +668,21 @@ pub struct Plan {
     pub target: String,
     /// Rampart credentials (profile `rampart`).
     pub credentials: Credentials,
-    /// `host:port` of the peer measured in the same run, if any.
+    /// `host:port` of the peer measured in the same run, if any (moto's server).
     pub peer: Option<String>,
     /// Name of the peer in the table.
     pub peer_name: String,
+    /// `host:port` of an HTTP server answering every request `200` at once (nginx `return
+    /// 200`), sent Rampart's requests byte for byte: the one-core HTTP ceiling.
+    pub ceiling: Option<String>,
     /// Workloads to run.
     pub only: Selection,
-    /// Duration of each STS run.
-    pub sts_duration: Duration,
-    /// Connections of the STS run.
-    pub sts_connections: usize,
-    /// Duration of each KMS, SSM and Secrets Manager run.
-    pub kms_duration: Duration,
-    /// Connection counts of the KMS, SSM and Secrets Manager runs (one run per count and
-    /// workload), and of the WAF runs.
-    pub kms_connections: Vec<usize>,
+    /// Duration of each measured run.
+    pub duration: Duration,
+    /// Connection counts: one run per count, workload and server.
+    pub connections: Vec<usize>,
+    /// The CPU the servers are pinned to, whose busy share is reported per run.
+    pub server_cpu: Option<usize>,
     /// The WAF workloads' targets, `(label, host:port)`, measured in this order.
     pub waf_targets: Vec<(String, String)>,
     /// Ratios of requests/s to print, `(numerator label, denominator label)`.
@@ -673,15 +694,44 @@ const WARM_UP: Duration = Duration::from_secs(1);
 /// Any access key works on moto.
 const PEER_CREDENTIALS: (&str, &str) = ("FOOBARKEY", "FOOBARSECRET");
 
-/// Warm `addr` up with `request`, then measure it.
+/// Busy and total jiffies of `cpu` from `/proc/stat` (Linux), if readable.
+fn cpu_jiffies(cpu: usize) -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let name = format!("cpu{cpu}");
+    let line = stat
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(name.as_str()))?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let total: u64 = v.iter().take(8).sum();
+    // idle and iowait are the 4th and 5th fields.
+    let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
+    Some((total.saturating_sub(idle), total))
+}
+
+/// Warm `addr` up with `request`, then measure it; with `cpu`, also the busy share of that CPU
+/// during the measured run.
 pub(crate) async fn measure(
     addr: &str,
     request: &[u8],
     connections: usize,
     duration: Duration,
+    cpu: Option<usize>,
 ) -> Figures {
     let _ = run(addr, request.to_vec(), connections, WARM_UP).await;
-    run(addr, request.to_vec(), connections, duration).await
+    let before = cpu.and_then(cpu_jiffies);
+    let mut f = run(addr, request.to_vec(), connections, duration).await;
+    if let (Some((b0, t0)), Some((b1, t1))) = (before, cpu.and_then(cpu_jiffies)) {
+        if t1 > t0 {
+            #[allow(clippy::cast_precision_loss)]
+            let share = (b1 - b0) as f64 / (t1 - t0) as f64;
+            f.cpu = Some(share);
+        }
+    }
+    f
 }
 
 pub(crate) fn ms(us: u64) -> f64 {
@@ -691,46 +741,123 @@ pub(crate) fn ms(us: u64) -> f64 {
 }
 
 fn header(peer_name: &str) -> String {
-    let ours = "rampart";
     format!(
-        "{:<18} {:>4} | {ours:>7} req/s {:>8} {:>8} {:>5} | {peer_name:>7} req/s {:>8} {:>8} {:>5} | {:>7} {:>7}",
-        "workload", "conc", "p50 ms", "p99 ms", "err", "p50 ms", "p99 ms", "err", "x req/s", "x p50"
+        "{:<18} {:>4} | {:>13} {:>7} {:>7} {:>4} {:>4} | {:>13} {:>7} {:>7} {:>4} | {:>13} {:>7} {:>7} {:>4} | {:>7} {:>7}",
+        "workload", "conc", "rampart req/s", "p50 ms", "p99 ms", "cpu%", "err",
+        "nginx req/s", "p50 ms", "p99 ms", "cpu%",
+        format!("{peer_name} req/s"), "p50 ms", "p99 ms", "err", "/nginx", "x peer"
     )
 }
 
-fn side(f: Option<&Figures>) -> String {
+fn cpu_cell(f: &Figures) -> String {
+    f.cpu
+        .map_or_else(|| "-".to_owned(), |c| format!("{:.0}", c * 100.0))
+}
+
+fn side(f: Option<&Figures>, last: &str) -> String {
     match f {
-        Some(f) => format!(
-            "{:>13.0} {:>8.2} {:>8.2} {:>5}",
-            f.rps,
-            ms(f.p50_us),
-            ms(f.p99_us),
-            f.errors
-        ),
-        None => format!("{:>13} {:>8} {:>8} {:>5}", "-", "-", "-", "-"),
+        Some(f) => {
+            let last = if last == "cpu" {
+                cpu_cell(f)
+            } else {
+                f.errors.to_string()
+            };
+            format!(
+                "{:>13.0} {:>7.2} {:>7.2} {last:>4}",
+                f.rps,
+                ms(f.p50_us),
+                ms(f.p99_us),
+            )
+        }
+        None => format!("{:>13} {:>7} {:>7} {:>4}", "-", "-", "-", "-"),
     }
 }
 
-fn row(
-    workload: Workload,
-    connections: usize,
-    ours: Option<&Figures>,
-    theirs: Option<&Figures>,
-) -> String {
-    let (rps_ratio, p50_ratio) = match (ours, theirs) {
-        (Some(o), Some(t)) if t.rps > 0.0 && o.p50_us > 0 => {
-            #[allow(clippy::cast_precision_loss)]
-            let p50 = t.p50_us as f64 / o.p50_us as f64;
-            (format!("{:.1}x", o.rps / t.rps), format!("{p50:.1}x"))
+/// `a / b` of requests/s, formatted with `digits` decimals and `suffix`, or `-`.
+fn ratio(a: Option<&Figures>, b: Option<&Figures>, percent: bool) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if b.rps > 0.0 => {
+            if percent {
+                format!("{:.0}%", 100.0 * a.rps / b.rps)
+            } else {
+                format!("{:.0}x", a.rps / b.rps)
+            }
         }
-        _ => ("-".to_owned(), "-".to_owned()),
-    };
-    format!(
-        "{:<18} {connections:>4} | {} | {} | {rps_ratio:>7} {p50_ratio:>7}",
-        workload.name(),
-        side(ours),
-        side(theirs)
-    )
+        _ => "-".to_owned(),
+    }
+}
+
+/// The three servers' figures for one workload at one connection count.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// The workload.
+    pub workload: Workload,
+    /// Keep-alive connections.
+    pub connections: usize,
+    /// Rampart.
+    pub ours: Option<Figures>,
+    /// The HTTP ceiling (nginx `return 200`).
+    pub ceiling: Option<Figures>,
+    /// The peer (moto).
+    pub peer: Option<Figures>,
+}
+
+impl Row {
+    fn text(&self) -> String {
+        let (ours, ceiling) = (self.ours.as_ref(), self.ceiling.as_ref());
+        let cpu = ours.map_or_else(|| "-".to_owned(), cpu_cell);
+        let ours_cells = match ours {
+            Some(f) => format!(
+                "{:>13.0} {:>7.2} {:>7.2} {cpu:>4} {:>4}",
+                f.rps,
+                ms(f.p50_us),
+                ms(f.p99_us),
+                f.errors
+            ),
+            None => format!("{:>13} {:>7} {:>7} {:>4} {:>4}", "-", "-", "-", "-", "-"),
+        };
+        format!(
+            "{:<18} {:>4} | {ours_cells} | {} | {} | {:>7} {:>7}",
+            self.workload.name(),
+            self.connections,
+            side(ceiling, "cpu"),
+            side(self.peer.as_ref(), "err"),
+            ratio(ours, ceiling, true),
+            ratio(ours, self.peer.as_ref(), false),
+        )
+    }
+
+    fn markdown(&self) -> String {
+        let cell = |f: Option<&Figures>| {
+            f.map_or_else(
+                || "- | -".to_owned(),
+                |f| format!("{:.0} | {:.2} / {:.2}", f.rps, ms(f.p50_us), ms(f.p99_us)),
+            )
+        };
+        format!(
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            self.workload.name(),
+            self.connections,
+            cell(self.ours.as_ref()),
+            cell(self.ceiling.as_ref()),
+            ratio(self.ours.as_ref(), self.ceiling.as_ref(), true),
+            cell(self.peer.as_ref()),
+            ratio(self.ours.as_ref(), self.peer.as_ref(), false),
+        )
+    }
+}
+
+/// The Markdown table of `rows` (for docs/benchmarks.md).
+#[must_use]
+pub fn markdown(rows: &[Row], peer_name: &str) -> String {
+    let mut out = format!(
+        "| workload | conns | Rampart req/s | p50 / p99 ms | nginx req/s | p50 / p99 ms | Rampart / nginx | {peer_name} req/s | p50 / p99 ms | Rampart / {peer_name} |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+    );
+    for r in rows {
+        out.push_str(&r.markdown());
+        out.push('\n');
+    }
+    out
 }
 
 /// The problem to report for a run of `workload` on `who`, if it had errors.
@@ -758,33 +885,47 @@ fn prepared(p: &Prepared, workload: Workload) -> Option<&[u8]> {
         .map(|(_, r)| r.as_slice())
 }
 
-/// Measure `workloads` at every KMS connection count on the target (`ours`) and the peer
-/// (`theirs`), printing one row each; returns the problems seen, setup failures last.
+/// Measure `workloads` at every connection count on the target (`ours`), the HTTP ceiling (sent
+/// the target's request) and the peer (`theirs`), printing one row each; returns the rows and
+/// the problems seen, setup failures last.
 async fn compare(
     plan: &Plan,
     group: &str,
     workloads: &[Workload],
     ours: &Prepared,
     theirs: Option<&Prepared>,
-) -> Vec<String> {
+) -> (Vec<Row>, Vec<String>) {
     let mut problems = Vec::new();
+    let mut rows = Vec::new();
+    let cpu = plan.server_cpu;
     for &w in workloads {
-        for &c in &plan.kms_connections {
-            let mut ours_f = None;
+        for &c in &plan.connections {
+            let mut row = Row {
+                workload: w,
+                connections: c,
+                ours: None,
+                ceiling: None,
+                peer: None,
+            };
             if let Some(req) = prepared(ours, w) {
-                let f = measure(&plan.target, req, c, plan.kms_duration).await;
+                let f = measure(&plan.target, req, c, plan.duration, cpu).await;
                 problems.extend(problem("rampart", w, c, &f));
-                ours_f = Some(f);
+                row.ours = Some(f);
+                if let Some(ceiling) = plan.ceiling.as_deref() {
+                    let f = measure(ceiling, req, c, plan.duration, cpu).await;
+                    problems.extend(problem("nginx", w, c, &f));
+                    row.ceiling = Some(f);
+                }
             }
-            let mut theirs_f = None;
             if let (Some(peer), Some(Some(req))) =
                 (plan.peer.as_deref(), theirs.map(|t| prepared(t, w)))
             {
-                let f = measure(peer, req, c, plan.kms_duration).await;
+                let f = measure(peer, req, c, plan.duration, cpu).await;
                 problems.extend(problem(&plan.peer_name, w, c, &f));
-                theirs_f = Some(f);
+                row.peer = Some(f);
             }
-            println!("{}", row(w, c, ours_f.as_ref(), theirs_f.as_ref()));
+            println!("{}", row.text());
+            rows.push(row);
         }
     }
     if let Err(e) = ours {
@@ -793,42 +934,47 @@ async fn compare(
     if let Some(Err(e)) = theirs {
         problems.push(format!("{} {group} setup failed: {e}", plan.peer_name));
     }
-    problems
+    (rows, problems)
 }
 
-/// Run `plan`, printing one table row per workload and concurrency as it completes, then the
-/// first error of every run that had any. Returns the problems seen (runs with errors, failed
-/// setups); an empty list means every measured request was answered 200.
+/// Run `plan`, printing one table row per workload and concurrency as it completes, then a
+/// Markdown table of every row and the first error of every run that had any. Returns the
+/// problems seen (runs with errors, failed setups); an empty list means every measured request
+/// was answered 200.
 pub async fn execute(plan: &Plan) -> Vec<String> {
-    let mut problems = Vec::new();
+    if plan.only.waf() {
+        return crate::waf::execute(plan).await;
+    }
     let peer_creds = Credentials {
         access_key_id: PEER_CREDENTIALS.0.to_owned(),
         secret: PEER_CREDENTIALS.1.to_owned(),
     };
     let peer = plan.peer.as_deref();
-    if plan.only.waf() {
-        return crate::bench_waf::execute(plan).await;
-    }
+    let mut problems = Vec::new();
+    let mut rows = Vec::new();
     println!("{}", header(&plan.peer_name));
+    let mut group = |(r, p): (Vec<Row>, Vec<String>)| {
+        rows.extend(r);
+        problems.extend(p);
+    };
     if plan.only.sts() {
         let w = Workload::GetCallerIdentity;
-        let c = plan.sts_connections;
-        let ours_req = sign(
-            &plan.target,
-            &Call::get_caller_identity(),
-            &plan.credentials,
-            "us-east-1",
-        );
-        let ours = measure(&plan.target, &ours_req, c, plan.sts_duration).await;
-        problems.extend(problem("rampart", w, c, &ours));
-        let mut theirs = None;
-        if let Some(peer) = peer {
-            let req = sign(peer, &Call::get_caller_identity(), &peer_creds, "us-east-1");
-            let f = measure(peer, &req, c, plan.sts_duration).await;
-            problems.extend(problem(&plan.peer_name, w, c, &f));
-            theirs = Some(f);
-        }
-        println!("{}", row(w, c, Some(&ours), theirs.as_ref()));
+        let ours: Prepared = Ok(vec![(
+            w,
+            sign(
+                &plan.target,
+                &Call::get_caller_identity(),
+                &plan.credentials,
+                "us-east-1",
+            ),
+        )]);
+        let theirs: Option<Prepared> = peer.map(|peer| {
+            Ok(vec![(
+                w,
+                sign(peer, &Call::get_caller_identity(), &peer_creds, "us-east-1"),
+            )])
+        });
+        group(compare(plan, "STS", &[w], &ours, theirs.as_ref()).await);
     }
     if plan.only.kms() {
         let kms = |r: KmsRequests| -> Vec<(Workload, Vec<u8>)> {
@@ -842,7 +988,7 @@ pub async fn execute(plan: &Plan) -> Vec<String> {
             Some(peer) => Some(kms_setup(peer, &peer_creds).await.map(kms)),
             None => None,
         };
-        problems.extend(compare(plan, "KMS", &Workload::KMS, &ours, theirs.as_ref()).await);
+        group(compare(plan, "KMS", &Workload::KMS, &ours, theirs.as_ref()).await);
     }
     if plan.only.ssm() {
         let w = Workload::GetParameter;
@@ -853,7 +999,7 @@ pub async fn execute(plan: &Plan) -> Vec<String> {
             Some(peer) => Some(ssm_setup(peer, &peer_creds).await.map(|r| vec![(w, r)])),
             None => None,
         };
-        problems.extend(compare(plan, "SSM", &[w], &ours, theirs.as_ref()).await);
+        group(compare(plan, "SSM", &[w], &ours, theirs.as_ref()).await);
     }
     if plan.only.secrets_manager() {
         let w = Workload::GetSecretValue;
@@ -864,8 +1010,9 @@ pub async fn execute(plan: &Plan) -> Vec<String> {
             Some(peer) => Some(secrets_setup(peer, &peer_creds).await.map(|r| vec![(w, r)])),
             None => None,
         };
-        problems.extend(compare(plan, "Secrets Manager", &[w], &ours, theirs.as_ref()).await);
+        group(compare(plan, "Secrets Manager", &[w], &ours, theirs.as_ref()).await);
     }
+    println!("\n{}", markdown(&rows, &plan.peer_name));
     for p in &problems {
         println!("! {p}");
     }
