@@ -73,7 +73,7 @@ pub struct StoreEventBus {
     store: Arc<dyn Store>,
     ids: UniqueIds,
     targets: Vec<Target>,
-    tls: Arc<rustls::ClientConfig>,
+    tls: rampart_service::outbound::LazyTls,
     clock: Arc<dyn rampart_service::Clock>,
     subscribers: Arc<Subscribers>,
 }
@@ -91,15 +91,8 @@ impl StoreEventBus {
         targets: Vec<Target>,
         clock: Arc<dyn rampart_service::Clock>,
     ) -> Self {
-        let tls =
-            rampart_service::outbound::tls_config(None, "event webhook").unwrap_or_else(|e| {
-                tracing::error!(error = %e, "TLS for event webhooks unavailable");
-                Arc::new(
-                    rustls::ClientConfig::builder()
-                        .with_root_certificates(rustls::RootCertStore::empty())
-                        .with_no_client_auth(),
-                )
-            });
+        // The system roots are loaded for the first HTTPS delivery, not at start.
+        let tls = rampart_service::outbound::LazyTls::system();
         Self {
             store,
             ids: UniqueIds::new(),
@@ -138,6 +131,14 @@ impl StoreEventBus {
                 continue;
             }
             let body = serde_json::to_vec(&pending.event).unwrap_or_default();
+            let tls = self.tls.get().unwrap_or_else(|e| {
+                tracing::error!(error = %e, "TLS for event webhooks unavailable");
+                Arc::new(
+                    rustls::ClientConfig::builder()
+                        .with_root_certificates(rustls::RootCertStore::empty())
+                        .with_no_client_auth(),
+                )
+            });
             for (i, target) in self.targets.iter().enumerate() {
                 if pending.delivered.contains(&i) {
                     continue;
@@ -146,7 +147,7 @@ impl StoreEventBus {
                     &target.uri,
                     body.clone(),
                     "rampart-events",
-                    &self.tls,
+                    &tls,
                     Duration::from_secs(5),
                 )
                 .await

@@ -25,23 +25,41 @@ pub fn tls_config(
     extra_ca_pem: Option<&[u8]>,
     what: &str,
 ) -> Result<Arc<rustls::ClientConfig>, String> {
+    build_tls(&extra_certificates(extra_ca_pem, what)?)
+}
+
+/// The certificates of a CA bundle, each checked to be one a root store accepts.
+fn extra_certificates(
+    extra_ca_pem: Option<&[u8]>,
+    what: &str,
+) -> Result<Vec<CertificateDer<'static>>, String> {
+    let Some(pem) = extra_ca_pem else {
+        return Ok(Vec::new());
+    };
+    let mut certs = Vec::new();
+    for cert in CertificateDer::pem_slice_iter(pem) {
+        let cert = cert.map_err(|e| format!("{what} CA file: {e}"))?;
+        rustls::RootCertStore::empty()
+            .add(cert.clone())
+            .map_err(|e| format!("{what} CA file certificate: {e}"))?;
+        certs.push(cert);
+    }
+    if certs.is_empty() {
+        return Err(format!("{what} CA file holds no PEM certificate"));
+    }
+    Ok(certs)
+}
+
+fn build_tls(extra: &[CertificateDer<'static>]) -> Result<Arc<rustls::ClientConfig>, String> {
     let mut roots = rustls::RootCertStore::empty();
     // Unreadable system certificates only shrink the set of trusted servers.
     for cert in rustls_native_certs::load_native_certs().certs {
         let _ = roots.add(cert);
     }
-    if let Some(pem) = extra_ca_pem {
-        let mut n = 0;
-        for cert in CertificateDer::pem_slice_iter(pem) {
-            let cert = cert.map_err(|e| format!("{what} CA file: {e}"))?;
-            roots
-                .add(cert)
-                .map_err(|e| format!("{what} CA file certificate: {e}"))?;
-            n += 1;
-        }
-        if n == 0 {
-            return Err(format!("{what} CA file holds no PEM certificate"));
-        }
+    for cert in extra {
+        roots
+            .add(cert.clone())
+            .map_err(|e| format!("CA file certificate: {e}"))?;
     }
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let tls = rustls::ClientConfig::builder_with_provider(provider)
@@ -50,6 +68,45 @@ pub fn tls_config(
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(Arc::new(tls))
+}
+
+/// A [`tls_config`] built on first use: the CA bundle is checked at once, while the system
+/// roots (milliseconds and megabytes that a node which never calls out should not spend at
+/// start) are loaded for the first connection.
+#[derive(Clone)]
+pub struct LazyTls {
+    extra: Arc<Vec<CertificateDer<'static>>>,
+    config: Arc<std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>>>,
+}
+
+impl LazyTls {
+    /// Check `extra_ca_pem` now; build the configuration on the first [`LazyTls::get`].
+    ///
+    /// # Errors
+    /// A message for a malformed CA bundle or one without certificates.
+    pub fn new(extra_ca_pem: Option<&[u8]>, what: &str) -> Result<Self, String> {
+        Ok(Self {
+            extra: Arc::new(extra_certificates(extra_ca_pem, what)?),
+            config: Arc::new(std::sync::OnceLock::new()),
+        })
+    }
+
+    /// The system roots only.
+    #[must_use]
+    pub fn system() -> Self {
+        Self {
+            extra: Arc::new(Vec::new()),
+            config: Arc::new(std::sync::OnceLock::new()),
+        }
+    }
+
+    /// The configuration, built the first time it is asked for.
+    ///
+    /// # Errors
+    /// A message when TLS cannot be set up.
+    pub fn get(&self) -> Result<Arc<rustls::ClientConfig>, String> {
+        self.config.get_or_init(|| build_tls(&self.extra)).clone()
+    }
 }
 
 /// The TLS client configuration trusting the system roots only, built once per process.

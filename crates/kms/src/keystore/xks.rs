@@ -12,7 +12,6 @@
 //! each kind of operation (the spec's "KMS Considerations" table).
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD as B64;
@@ -153,7 +152,7 @@ impl XksFailure {
 /// How this server reaches XKS proxies.
 #[derive(Clone)]
 pub struct XksSettings {
-    tls: Arc<rustls::ClientConfig>,
+    tls: rampart_service::outbound::LazyTls,
     connect_to: HashMap<String, String>,
     timeout: Duration,
 }
@@ -178,7 +177,7 @@ impl XksSettings {
         connect_to: &str,
         timeout: Duration,
     ) -> Result<Self, String> {
-        let tls = rampart_service::outbound::tls_config(extra_ca_pem, "XKS")?;
+        let tls = rampart_service::outbound::LazyTls::new(extra_ca_pem, "XKS")?;
         let mut map = HashMap::new();
         for entry in connect_to
             .split(',')
@@ -341,7 +340,11 @@ impl XksProxy<'_> {
             .await
             .map_err(|_| XksFailure::Unreachable)?;
         let name = ServerName::try_from(host.to_owned()).map_err(|_| XksFailure::Tls)?;
-        let tls = tokio_rustls::TlsConnector::from(Arc::clone(&settings.tls))
+        let config = settings.tls.get().map_err(|e| {
+            tracing::warn!(error = %e, "XKS TLS configuration unavailable");
+            XksFailure::Tls
+        })?;
+        let tls = tokio_rustls::TlsConnector::from(config)
             .connect(name, tcp)
             .await
             .map_err(|e| {
