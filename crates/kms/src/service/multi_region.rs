@@ -5,6 +5,7 @@
 use super::*;
 use crate::records::MultiRegion;
 use crate::shapes::kms::ErrorCode as E;
+use rampart_service::tags;
 
 /// Whether `given` is an AWS region name (`us-east-1`, `us-gov-west-1`, `eu-central-2`, …).
 fn is_region(given: &str) -> bool {
