@@ -22,7 +22,6 @@ mod acl_cache;
 pub mod attributes;
 pub mod certs;
 pub mod challenge;
-mod configuration;
 mod effects;
 pub mod errors;
 pub mod fingerprint;
@@ -34,7 +33,6 @@ mod service;
 pub mod shapes;
 pub mod ssl_policies;
 pub mod state;
-mod trust_stores;
 
 pub use registration::REGISTRATION;
 pub use service::ElbService;

@@ -10,8 +10,9 @@
 use rampart_service::{AwsError, RequestContext};
 
 use crate::errors as err;
-use crate::service::{valid_name, ElbService};
 use crate::shapes::elbv2 as s;
+
+use super::{valid_name, ElbService};
 
 fn not_found() -> AwsError {
     AwsError::new(
@@ -70,7 +71,7 @@ impl ElbService {
         if named {
             return Err(not_found());
         }
-        crate::service::page(
+        super::page(
             Vec::<s::TrustStore>::new(),
             req.marker.as_deref(),
             req.page_size,
