@@ -103,14 +103,13 @@ fn kms(node: &mut Node) -> BuildFuture<'_> {
                 }))
                 .with_key_stores(key_stores(&config).map_err(|e| e.0)?),
         );
-        let jobs = Arc::clone(&kms);
-        node.every(
+        node.every_on(
             "kms.housekeeping",
             chrono::Duration::seconds(60),
-            Arc::new(move |now| {
-                let kms = Arc::clone(&jobs);
-                Box::pin(async move { kms.housekeeping(now.timestamp_millis()).await })
-            }),
+            &kms,
+            |kms, now| async move {
+                kms.housekeeping(now).await;
+            },
         );
         node.provide(Arc::clone(&kms));
         Ok(kms as Arc<dyn Service>)
@@ -141,14 +140,13 @@ fn secretsmanager(node: &mut Node) -> BuildFuture<'_> {
                 read_only: |_| false,
             })),
         );
-        let jobs = Arc::clone(&sm);
-        node.every(
+        node.every_on(
             "secretsmanager.housekeeping",
             chrono::Duration::seconds(60),
-            Arc::new(move |now| {
-                let sm = Arc::clone(&jobs);
-                Box::pin(async move { sm.housekeeping(now.timestamp_millis()).await })
-            }),
+            &sm,
+            |sm, now| async move {
+                sm.housekeeping(now).await;
+            },
         );
         node.provide(Arc::clone(&sm));
         Ok(sm as Arc<dyn Service>)
@@ -168,14 +166,13 @@ fn ssm(node: &mut Node) -> BuildFuture<'_> {
             )
             .with_secrets(Arc::new(SecretsThroughSsm(secrets))),
         );
-        let jobs = Arc::clone(&ssm);
-        node.every(
+        node.every_on(
             "ssm.policies",
             chrono::Duration::seconds(60),
-            Arc::new(move |now| {
-                let ssm = Arc::clone(&jobs);
-                Box::pin(async move { ssm.run_policies(now.timestamp_millis()).await })
-            }),
+            &ssm,
+            |ssm, now| async move {
+                ssm.run_policies(now).await;
+            },
         );
         Ok(ssm as Arc<dyn Service>)
     })
@@ -192,14 +189,13 @@ fn acm_pca(node: &mut Node) -> BuildFuture<'_> {
             pca_crl_base_url(config.listen),
             node.data_dir.join("acm-pca-audit-reports"),
         ));
-        let jobs = Arc::clone(&pca);
-        node.every(
+        node.every_on(
             "acm-pca.housekeeping",
             chrono::Duration::seconds(60),
-            Arc::new(move |now| {
-                let pca = Arc::clone(&jobs);
-                Box::pin(async move { pca.housekeeping(now.timestamp_millis()).await })
-            }),
+            &pca,
+            |pca, now| async move {
+                pca.housekeeping(now).await;
+            },
         );
         node.provide(Arc::clone(&pca));
         Ok(pca as Arc<dyn Service>)
@@ -244,23 +240,21 @@ fn acm(node: &mut Node) -> BuildFuture<'_> {
                 .map_err(|e| format!("RAMPART_TLS_CERTIFICATE_ARN: {e}"))?;
             acm.mark_in_use(arn, &rampart_acm::acm::listener_user(arn));
         }
-        let acme_jobs = Arc::clone(&acm);
-        node.every(
+        node.every_on(
             "acm.acme",
             chrono::Duration::seconds(1),
-            Arc::new(move |now| {
-                let acm = Arc::clone(&acme_jobs);
-                Box::pin(async move { acm.acme_tick(now.timestamp_millis()).await })
-            }),
+            &acm,
+            |acm, now| async move {
+                acm.acme_tick(now).await;
+            },
         );
-        let jobs = Arc::clone(&acm);
-        node.every(
+        node.every_on(
             "acm.housekeeping",
             chrono::Duration::seconds(3600),
-            Arc::new(move |now| {
-                let acm = Arc::clone(&jobs);
-                Box::pin(async move { acm.housekeeping(now.timestamp_millis()).await })
-            }),
+            &acm,
+            |acm, now| async move {
+                acm.housekeeping(now).await;
+            },
         );
         node.provide(Arc::clone(&acm));
         Ok(acm as Arc<dyn Service>)

@@ -1,9 +1,10 @@
 //! The event bus: published events wait in the store and reach webhook targets; a target that
 //! fails is retried later and not sent events it already has.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 
-use rampart_server::config::ServeConfig;
 use rampart_service::events::{Event, EventBus as _};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
@@ -72,34 +73,8 @@ async fn events_reach_webhooks_and_failing_targets_are_retried() {
     let (good, good_seen) = webhook(200).await;
     let (bad, bad_seen) = webhook(500).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = ServeConfig {
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        data_dir: dir.path().join("data"),
-        store: String::new(),
-        root_key: "file".into(),
-        dev: false,
-        dev_account: "000000000000".into(),
-        admin_account: "000000000000".into(),
-        kms_quotas: "off".into(),
-        cloudhsm_clusters: String::new(),
-        xks_ca_file: None,
-        tls_certificate_arn: None,
-        acme_directory: None,
-        acme_ca_file: None,
-        acme_dns_resolver: None,
-        acme_http01_listen: None,
-        xks_connect_to: String::new(),
-        xks_timeout_ms: 2000,
-        rotators: String::new(),
-        elb_ports: "20000-20999".into(),
-        geoip_country_db: None,
-        geoip_asn_db: None,
-        event_webhooks: format!("{good},{bad}"),
-        tls: false,
-        tls_names: String::new(),
-        http_listen: None,
-        metrics_listen: None,
-    };
+    let mut config = common::config(dir.path());
+    config.event_webhooks = format!("{good},{bad}");
     let app = rampart_server::app::build(config).await.expect("build");
     app.events.publish(event("/a")).await.expect("publish");
     let now = chrono::Utc::now().timestamp_millis();

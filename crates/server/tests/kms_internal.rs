@@ -3,84 +3,19 @@
 //! use, and a KMS audit event per call naming the caller and the calling service.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use rampart_server::app::App;
-use rampart_server::config::ServeConfig;
-use rampart_service::{AuditNotes, RequestContext};
 use serde_json::{json, Value};
 
-const ADMIN: &str = "000000000000";
+mod common;
+
+use common::root_context;
 
 async fn app(dir: &tempfile::TempDir) -> Arc<App> {
-    let config = ServeConfig {
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        data_dir: dir.path().join("data"),
-        store: String::new(),
-        root_key: "file".into(),
-        dev: false,
-        dev_account: ADMIN.into(),
-        admin_account: ADMIN.into(),
-        kms_quotas: "off".into(),
-        cloudhsm_clusters: String::new(),
-        xks_ca_file: None,
-        tls_certificate_arn: None,
-        acme_directory: None,
-        acme_ca_file: None,
-        acme_dns_resolver: None,
-        acme_http01_listen: None,
-        xks_connect_to: String::new(),
-        xks_timeout_ms: 2000,
-        rotators: String::new(),
-        elb_ports: "20000-20999".into(),
-        geoip_country_db: None,
-        geoip_asn_db: None,
-        event_webhooks: String::new(),
-        tls: false,
-        tls_names: String::new(),
-        http_listen: None,
-        metrics_listen: None,
-    };
-    rampart_server::app::build(config).await.expect("build")
-}
-
-/// A request context for the admin account's root user, as the front door would make it.
-async fn root_context(
-    app: &App,
-    operation: &str,
-    model: &'static rampart_protocol::model::ServiceModel,
-) -> RequestContext {
-    let text = std::fs::read_to_string(app.config.data_dir.join("credentials")).expect("creds");
-    let akid = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("aws_access_key_id"))
-        .and_then(|v| v.split('=').nth(1))
-        .map(|v| v.trim().to_owned())
-        .expect("access key id");
-    let caller = app
-        .identity
-        .authenticate(&akid, None)
+    rampart_server::app::build(common::config(dir.path()))
         .await
-        .expect("store")
-        .map_err(|_| "unknown key")
-        .expect("authenticated")
-        .caller;
-    RequestContext {
-        request_id: "req-1".into(),
-        event_id: "evt-1".into(),
-        model,
-        operation: operation.into(),
-        region: "us-east-1".into(),
-        partition: "aws",
-        caller,
-        source_ip: "127.0.0.1".parse().expect("ip"),
-        user_agent: "test".into(),
-        secure_transport: true,
-        time: chrono::Utc::now(),
-        authorizer: app.authorizer.clone(),
-        audit: Mutex::new(AuditNotes::default()),
-        via_service: None,
-    }
+        .expect("build")
 }
 
 #[tokio::test]

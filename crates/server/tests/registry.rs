@@ -2,84 +2,25 @@
 //! routes to a handler exactly when coverage counts it, and a new service is its own code plus
 //! one entry in the list (the worked example of docs/adding-a-service.md).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use rampart_protocol::model::ServiceModel;
-use rampart_server::app::App;
 use rampart_server::config::ServeConfig;
 use rampart_service::registry::{Area, BuildFuture, Entry, Node, Registration};
-use rampart_service::{operations, AuditNotes, AwsError, RequestContext, Service};
+use rampart_service::{operations, AwsError, RequestContext, Service};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-const ADMIN: &str = "000000000000";
+mod common;
 
 fn config(dir: &tempfile::TempDir, dev: bool) -> ServeConfig {
-    ServeConfig {
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        data_dir: dir.path().join("data"),
-        store: String::new(),
-        root_key: "file".into(),
-        dev,
-        dev_account: ADMIN.into(),
-        admin_account: ADMIN.into(),
-        kms_quotas: "off".into(),
-        cloudhsm_clusters: String::new(),
-        xks_ca_file: None,
-        tls_certificate_arn: None,
-        acme_directory: None,
-        acme_ca_file: None,
-        acme_dns_resolver: None,
-        acme_http01_listen: None,
-        xks_connect_to: String::new(),
-        xks_timeout_ms: 2000,
-        rotators: String::new(),
-        elb_ports: "21000-21999".into(),
-        geoip_country_db: None,
-        geoip_asn_db: None,
-        event_webhooks: String::new(),
-        tls: false,
-        tls_names: String::new(),
-        http_listen: None,
-        metrics_listen: None,
-    }
-}
-
-async fn root_context(app: &App, operation: &str, model: &'static ServiceModel) -> RequestContext {
-    let text = std::fs::read_to_string(app.config.data_dir.join("credentials")).expect("creds");
-    let akid = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("aws_access_key_id"))
-        .and_then(|v| v.split('=').nth(1))
-        .map(|v| v.trim().to_owned())
-        .expect("access key id");
-    let caller = app
-        .identity
-        .authenticate(&akid, None)
-        .await
-        .expect("store")
-        .map_err(|_| "unknown key")
-        .expect("authenticated")
-        .caller;
-    RequestContext {
-        request_id: "req-1".into(),
-        event_id: "evt-1".into(),
-        model,
-        operation: operation.into(),
-        region: "us-east-1".into(),
-        partition: "aws",
-        caller,
-        source_ip: "127.0.0.1".parse().expect("ip"),
-        user_agent: "test".into(),
-        secure_transport: true,
-        time: chrono::Utc::now(),
-        authorizer: app.authorizer.clone(),
-        audit: Mutex::new(AuditNotes::default()),
-        via_service: None,
-    }
+    let mut config = common::config(dir.path());
+    config.dev = dev;
+    config.elb_ports = "21000-21999".into();
+    config
 }
 
 /// Every operation of every model: a registered service's handler answers it exactly when
@@ -102,7 +43,7 @@ async fn an_operation_routes_exactly_when_coverage_counts_it() {
             continue;
         };
         for op in model.operations {
-            let ctx = root_context(&app, op.name, model).await;
+            let ctx = common::root_context(&app, op.name, model).await;
             // An empty input: enough to reach the handler (which may refuse it), and too
             // little for any operation to do harm.
             let answer =

@@ -9,9 +9,10 @@ use std::sync::Arc;
 use aws_credential_types::Credentials;
 use aws_sdk_iam::error::ProvideErrorMetadata;
 use rampart_server::app::App;
-use rampart_server::config::ServeConfig;
 
-const ADMIN: &str = "000000000000";
+mod common;
+
+use common::ADMIN;
 const OTHER: &str = "111111111111";
 
 /// A running server and the data dir it owns; the dir is removed when this is dropped.
@@ -24,34 +25,9 @@ struct Server {
 impl Server {
     async fn start() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let config = ServeConfig {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            data_dir: dir.path().join("data"),
-            store: String::new(),
-            root_key: "file".into(),
-            dev: false,
-            dev_account: ADMIN.into(),
-            admin_account: ADMIN.into(),
-            kms_quotas: String::new(),
-            cloudhsm_clusters: String::new(),
-            xks_ca_file: None,
-            tls_certificate_arn: None,
-            acme_directory: None,
-            acme_ca_file: None,
-            acme_dns_resolver: None,
-            acme_http01_listen: None,
-            xks_connect_to: String::new(),
-            xks_timeout_ms: 2000,
-            rotators: String::new(),
-            elb_ports: "20000-20999".into(),
-            geoip_country_db: None,
-            geoip_asn_db: None,
-            event_webhooks: String::new(),
-            tls: false,
-            tls_names: String::new(),
-            http_listen: None,
-            metrics_listen: None,
-        };
+        let mut config = common::config(dir.path());
+        // KMS's AWS request quotas, as a default node has them.
+        config.kms_quotas = String::new();
         let app = rampart_server::app::build(config)
             .await
             .expect("build the app");

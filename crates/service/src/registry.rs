@@ -152,6 +152,22 @@ impl Node {
     pub fn every(&self, name: &str, every: chrono::Duration, job: JobFn) {
         self.scheduler.every(name, every, job);
     }
+
+    /// Run `job(service, now as epoch millis)` every `every`: the usual shape of a service's
+    /// housekeeping job.
+    pub fn every_on<T, F, Fut>(&self, name: &str, every: chrono::Duration, service: &Arc<T>, job: F)
+    where
+        T: Send + Sync + 'static,
+        F: Fn(Arc<T>, i64) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let service = Arc::clone(service);
+        self.scheduler.every(
+            name,
+            every,
+            Arc::new(move |now| Box::pin(job(Arc::clone(&service), now.timestamp_millis()))),
+        );
+    }
 }
 
 /// Checks a list of entries: each model once, every implemented operation in its model.
