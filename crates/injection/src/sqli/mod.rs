@@ -1,0 +1,405 @@
+//! SQL injection detection by fingerprint.
+//!
+//! # Algorithm
+//! The input is tokenized ([`lexer`]) in up to five readings, the ones libinjection describes:
+//! as a bare value with ANSI comments, as a bare value with MySQL comments, as the rest of a
+//! single-quoted literal (ANSI, then MySQL) and as the rest of a double-quoted literal (MySQL).
+//! The quoted readings only run when the input contains that quote, and the MySQL ones only when
+//! it contains a character whose meaning the flavour changes (`-`, `#`, `/`). Tokens are folded
+//! ([`fold`]) and the types of the first five folded tokens form the fingerprint, one character
+//! per token:
+//!
+//! | code | token | code | token |
+//! |---|---|---|---|
+//! | `s` | string | `o` | operator (`=`, `+`, `LIKE`, `IN`, `NOT`, ...) |
+//! | `n` | number, `NULL`, `TRUE` | `&` | `AND`, `OR`, `XOR`, `&&`, `\|\|` |
+//! | `1` | bareword / identifier | `c` | comment (kept only when last) |
+//! | `v` | `@var`, `@@var` | `(` `)` `,` `;` `:` `{` | punctuation |
+//! | `k` | other keyword | `U` | `UNION [ALL]`, `EXCEPT`, `INTERSECT` |
+//! | `E` | `SELECT`, `INSERT INTO`, `DROP TABLE`, ... | `B` | `GROUP BY`, `ORDER BY`, `HAVING`, `LIMIT` |
+//! | `T` | `WAITFOR DELAY`, `EXEC`, `DECLARE`, `SHUTDOWN` | `f` | known function before `(` |
+//! | `?` | any other character | | |
+//!
+//! # Decision
+//! Rampart's own classification of fingerprints, not libinjection's list. Injected SQL has to
+//! leave the value it was put in and then continue with something only SQL would write next. So
+//! a fingerprint is read as an *anchor* (where the injection leaves its value) and a *head*
+//! (what follows), and it is SQL injection when the head is one of the continuations below.
+//!
+//! Anchor, in a quoted reading: the leading `s` (the literal the input closes), then any `)`.
+//! Heads after it (`V` is a value: `s`, `n`, `v`; `X` is `V`, `f` or `(`):
+//! - `U` then `E` or `(`: `' UNION SELECT`;
+//! - `;` then `E` or `T`: stacked statements;
+//! - `&` then `X`, or `&` `1` then an operator, logic, `(` or comment: `' OR 'a'='a`;
+//! - `o` then `X`, or `o` `1` then `o`, `&` or `c`: `'='`, `'+sleep(`, `" | cmd | "`;
+//! - only a comment: `admin'--`, `admin')#`;
+//! - `B` then a value, `(` or `f`: `' ORDER BY 3`;
+//! - `T`: `' WAITFOR DELAY`, `'exec xp_cmdshell`;
+//! - `E` then `V`, `f`, `o`, `(` or `1`: `' SELECT * FROM`;
+//! - a dangerous function call (`SLEEP(`, `BENCHMARK(`, ...): `" sleep(10) "`;
+//! - `,` then `(E`, `E` or `f`: a value list broken into;
+//! - `k` that is `INTO OUTFILE`/`INTO DUMPFILE`, or `WHERE` then `V` then `o`;
+//! - `(` then `E`.
+//!
+//! In the bare reading, leading `(`s are skipped, then:
+//! - the input *starts* with `UNION` + `SELECT`/`(`, with `;` + `E`/`T`, with a dangerous
+//!   function call, with `E` followed by `n`, `v`, `f`, `(` or `*` and then more SQL, with a
+//!   `DROP TABLE`-like `E` and a name, with `WAITFOR DELAY` + a value, with `EXEC`/`DECLARE` + a
+//!   variable, procedure or name and more, with a known function call compared or combined
+//!   (`f(n)o`), or with `AND`/`OR` + `V` + operator (`OR 1=1`);
+//! - or it starts with a value anchor `V` or `1` (then any `)`), followed by `U` + `E`/`(`;
+//!   `;` + `E`/`T`; `&` + `f`/`(` or `&` + `V` + more SQL (an operator, logic, comment, `;`,
+//!   `)`, `U`), for a `1` anchor only `&` + `V` + operator or `&` + `(` + `V`/`E`; and, for
+//!   `V` anchors only, `o` + `V` + (`&`, `c`, `;`, `U`), `B` + value, `T`, `INTO OUTFILE`.
+//!
+//! Everyday text does not fit these shapes: `O'Brien` is `s1` (a bareword after the literal
+//! closes), `Tom & Jerry` is `1&1`, `5'11"` is `sns`, `2+2=4` is `non`.
+
+mod fold;
+mod lexer;
+mod words;
+
+use fold::Folder;
+use lexer::{Flavor, Kind, Lexer, Token, DANGER};
+
+/// The reading in which an input was found to be SQL injection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Context {
+    /// The input read as a bare SQL value.
+    None,
+    /// The input read as the rest of a `'...'` literal.
+    SingleQuote,
+    /// The input read as the rest of a `"..."` literal.
+    DoubleQuote,
+}
+
+/// The fingerprint of an input detected as SQL injection: up to five token-type characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fingerprint {
+    codes: [u8; 5],
+    len: u8,
+    context: Context,
+    mysql: bool,
+}
+
+impl Fingerprint {
+    /// The fingerprint as text, such as `s&sos`.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.codes[..usize::from(self.len)]).unwrap_or("")
+    }
+
+    /// The reading in which the injection was found.
+    #[must_use]
+    pub fn context(&self) -> Context {
+        self.context
+    }
+
+    /// True when the MySQL comment flavour was needed to see it.
+    #[must_use]
+    pub fn mysql(&self) -> bool {
+        self.mysql
+    }
+}
+
+/// Returns the fingerprint when `input` is SQL injection in any of the readings.
+#[must_use]
+pub fn sqli(input: &[u8]) -> Option<Fingerprint> {
+    let flavour_matters = input.iter().any(|b| matches!(b, b'-' | b'#' | b'/'));
+    let has = |q: u8| input.contains(&q);
+    let readings: [(Context, Flavor, bool); 5] = [
+        (Context::None, Flavor::Ansi, true),
+        (Context::None, Flavor::Mysql, flavour_matters),
+        (Context::SingleQuote, Flavor::Ansi, has(b'\'')),
+        (Context::SingleQuote, Flavor::Mysql, has(b'\'') && flavour_matters),
+        (Context::DoubleQuote, Flavor::Mysql, has(b'"')),
+    ];
+    readings
+        .into_iter()
+        .filter(|r| r.2)
+        .find_map(|(context, flavor, _)| reading(input, context, flavor))
+}
+
+fn reading(input: &[u8], context: Context, flavor: Flavor) -> Option<Fingerprint> {
+    let quote = match context {
+        Context::None => None,
+        Context::SingleQuote => Some(b'\''),
+        Context::DoubleQuote => Some(b'"'),
+    };
+    let mut folder = Folder::new();
+    for tok in Lexer::new(input, flavor, quote) {
+        folder.push(tok);
+        if folder.full() {
+            break;
+        }
+    }
+    let mut toks = [None; 5];
+    for (slot, t) in toks.iter_mut().zip(folder.tokens()) {
+        *slot = Some(*t);
+    }
+    let n = toks.iter().flatten().count();
+    let toks: Vec5 = Vec5 { toks, n };
+    let hit = if quote.is_some() {
+        quoted(&toks)
+    } else {
+        bare(&toks)
+    };
+    if !hit {
+        return None;
+    }
+    let mut codes = [0u8; 5];
+    for (c, t) in codes.iter_mut().zip(toks.iter()) {
+        *c = t.kind.code();
+    }
+    Some(Fingerprint {
+        codes,
+        len: u8::try_from(n).unwrap_or(5),
+        context,
+        mysql: flavor == Flavor::Mysql,
+    })
+}
+
+/// The first five folded tokens.
+struct Vec5 {
+    toks: [Option<Token>; 5],
+    n: usize,
+}
+
+impl Vec5 {
+    fn get(&self, i: usize) -> Option<&Token> {
+        self.toks.get(i).and_then(Option::as_ref)
+    }
+    fn kind(&self, i: usize) -> Option<Kind> {
+        self.get(i).map(|t| t.kind)
+    }
+    fn iter(&self) -> impl Iterator<Item = &Token> {
+        self.toks.iter().flatten()
+    }
+    /// Index of the first token from `i` on that is not `k`.
+    fn skip(&self, mut i: usize, k: Kind) -> usize {
+        while self.kind(i) == Some(k) {
+            i += 1;
+        }
+        i
+    }
+    fn word_is(&self, i: usize, w: &[u8]) -> bool {
+        self.get(i).is_some_and(|t| t.word() == w)
+    }
+    /// A dangerous function call at `i`: the word then `(` (or a T-SQL procedure name).
+    fn danger_call(&self, i: usize) -> bool {
+        self.get(i)
+            .is_some_and(|t| t.kind == Kind::Func && t.has(DANGER))
+    }
+}
+
+fn is_value(k: Option<Kind>) -> bool {
+    matches!(k, Some(Kind::Str | Kind::Num | Kind::Var))
+}
+
+fn is_operand(k: Option<Kind>) -> bool {
+    is_value(k) || matches!(k, Some(Kind::Func | Kind::LParen))
+}
+
+/// "More SQL follows": the token after a value that makes the value part of an expression.
+fn continues(k: Option<Kind>) -> bool {
+    matches!(
+        k,
+        Some(
+            Kind::Op
+                | Kind::Logic
+                | Kind::Comment
+                | Kind::Semi
+                | Kind::RParen
+                | Kind::Union
+                | Kind::Group
+        )
+    )
+}
+
+/// Heads shared by both readings after a value anchor ending before `i`.
+fn common_head(t: &Vec5, i: usize) -> bool {
+    match t.kind(i) {
+        Some(Kind::Union) => matches!(t.kind(i + 1), Some(Kind::Expr | Kind::LParen)),
+        Some(Kind::Semi) => matches!(t.kind(i + 1), Some(Kind::Expr | Kind::Tsql)),
+        _ => false,
+    }
+}
+
+/// The quoted readings: the input closes a literal, token 0 is that literal.
+fn quoted(t: &Vec5) -> bool {
+    if t.kind(0) != Some(Kind::Str) {
+        return false;
+    }
+    let i = t.skip(1, Kind::RParen);
+    if common_head(t, i) {
+        return true;
+    }
+    let next = t.kind(i + 1);
+    match t.kind(i) {
+        Some(Kind::Logic) => {
+            is_operand(next)
+                || next == Some(Kind::Expr)
+                || (next == Some(Kind::Bare)
+                    && matches!(
+                        t.kind(i + 2),
+                        Some(Kind::Op | Kind::Logic | Kind::LParen | Kind::Comment)
+                    ))
+        }
+        Some(Kind::Op) => {
+            is_operand(next)
+                || (next == Some(Kind::Bare)
+                    && matches!(t.kind(i + 2), Some(Kind::Op | Kind::Logic | Kind::Comment)))
+        }
+        Some(Kind::Comment) => i + 1 == t.n,
+        Some(Kind::Group) => matches!(
+            next,
+            Some(Kind::Num | Kind::Bare | Kind::Str | Kind::Var | Kind::LParen | Kind::Func)
+        ),
+        Some(Kind::Tsql) => true,
+        Some(Kind::Expr) => {
+            is_operand(next) || matches!(next, Some(Kind::Op | Kind::Bare))
+        }
+        Some(Kind::Func) => t.danger_call(i),
+        Some(Kind::Comma) => match next {
+            Some(Kind::LParen) => t.kind(i + 2) == Some(Kind::Expr),
+            Some(Kind::Expr | Kind::Func) => true,
+            _ => false,
+        },
+        Some(Kind::Keyword) => {
+            t.word_is(i, b"into outfile")
+                || t.word_is(i, b"into dumpfile")
+                || (t.word_is(i, b"where")
+                    && matches!(next, Some(Kind::Str | Kind::Num | Kind::Var | Kind::Bare))
+                    && t.kind(i + 2) == Some(Kind::Op))
+        }
+        Some(Kind::LParen) => next == Some(Kind::Expr),
+        _ => false,
+    }
+}
+
+/// The bare reading.
+fn bare(t: &Vec5) -> bool {
+    let i = t.skip(0, Kind::LParen);
+    let next = t.kind(i + 1);
+    // Inputs that start with SQL.
+    let starts = match t.kind(i) {
+        Some(Kind::Union) => matches!(next, Some(Kind::Expr | Kind::LParen)),
+        Some(Kind::Semi) => matches!(next, Some(Kind::Expr | Kind::Tsql)),
+        Some(Kind::Func) if t.danger_call(i) => true,
+        Some(Kind::Func) => {
+            // A known function call that is then compared or combined: `ascii(x)>64`.
+            next == Some(Kind::LParen)
+                && t.kind(i + 3) == Some(Kind::RParen)
+                && matches!(t.kind(i + 4), Some(Kind::Op | Kind::Logic | Kind::Comment))
+        }
+        Some(Kind::Expr) => {
+            let w = t.get(i).map_or(&[][..], Token::word);
+            let ddl = w.ends_with(b" table")
+                || w.ends_with(b" database")
+                || w.ends_with(b" schema")
+                || w.ends_with(b" user")
+                || w.ends_with(b" procedure")
+                || w.ends_with(b" function")
+                || w.ends_with(b" view");
+            if ddl {
+                matches!(next, Some(Kind::Bare | Kind::Var))
+            } else {
+                let star = next == Some(Kind::Op) && t.word_is(i + 1, b"*");
+                (matches!(next, Some(Kind::Num | Kind::Var | Kind::Func | Kind::LParen)) || star)
+                    && matches!(
+                        t.kind(i + 2),
+                        None | Some(
+                            Kind::Comma
+                                | Kind::Keyword
+                                | Kind::Comment
+                                | Kind::Semi
+                                | Kind::Logic
+                                | Kind::Op
+                                | Kind::Union
+                                | Kind::LParen
+                                | Kind::RParen
+                        )
+                    )
+            }
+        }
+        Some(Kind::Tsql) => {
+            let w = t.get(i).map_or(&[][..], Token::word);
+            if w.starts_with(b"waitfor ") {
+                matches!(next, Some(Kind::Str | Kind::Num))
+            } else if w == b"shutdown" {
+                matches!(next, None | Some(Kind::Semi | Kind::Comment))
+                    && t.n > i + 1
+            } else {
+                // EXEC / DECLARE: a variable or procedure, or a name followed by arguments.
+                matches!(next, Some(Kind::Var | Kind::Func))
+                    || (next == Some(Kind::Bare)
+                        && matches!(t.kind(i + 2), Some(Kind::Str | Kind::Num | Kind::Var)))
+            }
+        }
+        Some(Kind::Logic) => {
+            is_value(next)
+                && matches!(t.kind(i + 2), Some(Kind::Op))
+                && is_operand(t.kind(i + 3))
+        }
+        _ => false,
+    };
+    if starts {
+        return true;
+    }
+    let anchor = t.kind(i);
+    let bareword = anchor == Some(Kind::Bare);
+    if !is_value(anchor) && !bareword {
+        return false;
+    }
+    let j = t.skip(i + 1, Kind::RParen);
+    if common_head(t, j) {
+        return true;
+    }
+    let next = t.kind(j + 1);
+    let after = t.kind(j + 2);
+    match t.kind(j) {
+        Some(Kind::Logic) if bareword => {
+            (is_value(next) && after == Some(Kind::Op))
+                || (next == Some(Kind::LParen)
+                    && (is_value(after) || after == Some(Kind::Expr)))
+                || t.danger_call(j + 1)
+        }
+        Some(Kind::Logic) => {
+            matches!(next, Some(Kind::LParen))
+                || (next == Some(Kind::Func) && after == Some(Kind::LParen))
+                || (is_value(next) && continues(after))
+        }
+        _ if bareword => false,
+        Some(Kind::Op) => is_value(next) && matches!(after, Some(Kind::Logic | Kind::Comment | Kind::Semi | Kind::Union)),
+        Some(Kind::Group) => matches!(next, Some(Kind::Num | Kind::Bare | Kind::Str | Kind::Var | Kind::LParen)),
+        Some(Kind::Tsql) => true,
+        Some(Kind::Keyword) => t.word_is(j, b"into outfile") || t.word_is(j, b"into dumpfile"),
+        _ => false,
+    }
+}
+
+/// Test helper: the folded fingerprint of one reading, whether or not it is injection.
+#[cfg(test)]
+fn fingerprint_of(input: &[u8], context: Context, flavor: Flavor) -> String {
+    let quote = match context {
+        Context::None => None,
+        Context::SingleQuote => Some(b'\''),
+        Context::DoubleQuote => Some(b'"'),
+    };
+    let mut folder = Folder::new();
+    for tok in Lexer::new(input, flavor, quote) {
+        folder.push(tok);
+        if folder.full() {
+            break;
+        }
+    }
+    folder
+        .tokens()
+        .take(5)
+        .map(|t| char::from(t.kind.code()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
+
