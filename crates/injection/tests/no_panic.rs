@@ -42,7 +42,11 @@ fn long_pathological_inputs_finish_quickly() {
         b"<a ".repeat(150_000),
         b"<!--".repeat(100_000),
         b"&#x".repeat(150_000),
-        b"<a style=\"".iter().copied().chain(b"\\&#".repeat(100_000)).collect(),
+        b"<a style=\""
+            .iter()
+            .copied()
+            .chain(b"\\&#".repeat(100_000))
+            .collect(),
         b"(".repeat(400_000),
         b"- ".repeat(200_000),
     ];

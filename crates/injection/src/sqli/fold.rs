@@ -10,7 +10,8 @@
 //! 3. Adjacent strings merge (SQL concatenates `'a' 'b'`).
 //! 4. A unary operator (`-`, `+`, `~`, `!`, `NOT`) before a value, at the start or after an
 //!    operator, `(`, `,` or keyword, disappears: `-1` is `1`.
-//! 5. `number arithmetic-operator number` becomes one number: `1+1` is `1`.
+//! 5. `value arithmetic-operator value` (numbers, barewords, variables) becomes one value: `1+1`
+//!    is `1`, `x-1` is `1` (a bareword), `Mon-Fri` is one bareword.
 //!
 //! Once [`MAX`] tokens are on the stack the first five can no longer change (rules look at most
 //! three tokens back), so reading stops: the fingerprint is fixed by a bounded prefix of tokens.
@@ -97,7 +98,11 @@ impl Folder {
             tok.kind,
             Kind::Num | Kind::Bare | Kind::Var | Kind::Func | Kind::LParen | Kind::Str
         );
-        if operand && self.top().is_some_and(|t| t.kind == Kind::Op && t.has(UNARY)) {
+        if operand
+            && self
+                .top()
+                .is_some_and(|t| t.kind == Kind::Op && t.has(UNARY))
+        {
             let before_ok = match self.below_top() {
                 None => true,
                 Some(b) => matches!(
@@ -119,13 +124,22 @@ impl Folder {
             }
         }
         self.put(tok);
-        if tok.kind == Kind::Num && self.len >= 3 {
+        let value = |k: Kind| matches!(k, Kind::Num | Kind::Bare | Kind::Var);
+        if value(tok.kind) && self.len >= 3 {
             let op = self.stack[self.len - 2];
             let left = self.stack[self.len - 3];
             if let (Some(op), Some(left)) = (op, left) {
-                if op.kind == Kind::Op && op.has(ARITH) && left.kind == Kind::Num {
+                if op.kind == Kind::Op && op.has(ARITH) && value(left.kind) {
                     self.pop();
                     self.pop();
+                    // A number stays a number only when both sides were numbers.
+                    if left.kind == Kind::Num && tok.kind != Kind::Num {
+                        if let Some(top) =
+                            self.len.checked_sub(1).and_then(|i| self.stack[i].as_mut())
+                        {
+                            top.kind = tok.kind;
+                        }
+                    }
                 }
             }
         }

@@ -245,7 +245,13 @@ impl<'a> Lexer<'a> {
         if s[i] == b'0' && matches!(self.at(i + 1), Some(b'x' | b'X' | b'b' | b'B')) {
             let hex = matches!(s[i + 1], b'x' | b'X');
             let mut j = i + 2;
-            while j < s.len() && (if hex { s[j].is_ascii_hexdigit() } else { matches!(s[j], b'0' | b'1') }) {
+            while j < s.len()
+                && (if hex {
+                    s[j].is_ascii_hexdigit()
+                } else {
+                    matches!(s[j], b'0' | b'1')
+                })
+            {
                 j += 1;
             }
             if j > i + 2 {
@@ -282,6 +288,15 @@ impl<'a> Lexer<'a> {
         let start = self.pos;
         let mut i = start;
         while i < self.s.len() && is_word_byte(self.s[i]) {
+            // A dot joins qualified names (`information_schema.tables`, `master..xp_cmdshell`)
+            // but not a following number (`select.1`).
+            if self.s[i] == b'.'
+                && !self
+                    .at(i + 1)
+                    .is_some_and(|c| c == b'.' || is_word_start(c))
+            {
+                break;
+            }
             i += 1;
         }
         let text = &self.s[start..i];
@@ -358,8 +373,8 @@ impl<'a> Lexer<'a> {
                 self.pos += 2;
                 return Token::with_text(Kind::Logic, two);
             }
-            b"<=" | b">=" | b"<>" | b"!=" | b":=" | b"==" | b"!<" | b"!>" | b"^=" | b"|=" | b"&="
-            | b"+=" | b"-=" | b"*=" | b"/=" | b"%=" => {
+            b"<=" | b">=" | b"<>" | b"!=" | b":=" | b"==" | b"!<" | b"!>" | b"^=" | b"|="
+            | b"&=" | b"+=" | b"-=" | b"*=" | b"/=" | b"%=" => {
                 self.pos += 2;
                 return Token::with_text(Kind::Op, two);
             }

@@ -111,7 +111,11 @@ pub fn sqli(input: &[u8]) -> Option<Fingerprint> {
         (Context::None, Flavor::Ansi, true),
         (Context::None, Flavor::Mysql, flavour_matters),
         (Context::SingleQuote, Flavor::Ansi, has(b'\'')),
-        (Context::SingleQuote, Flavor::Mysql, has(b'\'') && flavour_matters),
+        (
+            Context::SingleQuote,
+            Flavor::Mysql,
+            has(b'\'') && flavour_matters,
+        ),
         (Context::DoubleQuote, Flavor::Mysql, has(b'"')),
     ];
     readings
@@ -216,11 +220,45 @@ fn continues(k: Option<Kind>) -> bool {
     )
 }
 
+/// True when the statement keyword at `i` is followed by what a statement needs next: a value,
+/// a call, `(`, `*`, or (for `INSERT INTO`, `DROP TABLE`, ...) a name. `loose` also accepts a
+/// column name followed by `FROM`-like keywords (`SELECT name FROM`), which prose can produce,
+/// so it is only used after a break-out.
+fn expr_continues(t: &Vec5, i: usize, loose: bool) -> bool {
+    let next = t.kind(i + 1);
+    let after = t.kind(i + 2);
+    if t.get(i).is_some_and(|w| w.word().contains(&b' ')) {
+        return matches!(
+            next,
+            Some(Kind::Bare | Kind::Var | Kind::LParen | Kind::Num)
+        );
+    }
+    match next {
+        Some(Kind::Num | Kind::Var | Kind::Func | Kind::LParen) => true,
+        Some(Kind::Op) if t.word_is(i + 1, b"*") => {
+            matches!(
+                after,
+                None | Some(Kind::Keyword | Kind::Comma | Kind::Comment)
+            )
+        }
+        Some(Kind::Bare) => {
+            matches!(after, Some(Kind::Comma | Kind::Group | Kind::Union))
+                || (loose && matches!(after, Some(Kind::Keyword | Kind::Op)))
+        }
+        _ => false,
+    }
+}
+
 /// Heads shared by both readings after a value anchor ending before `i`.
 fn common_head(t: &Vec5, i: usize) -> bool {
     match t.kind(i) {
         Some(Kind::Union) => matches!(t.kind(i + 1), Some(Kind::Expr | Kind::LParen)),
-        Some(Kind::Semi) => matches!(t.kind(i + 1), Some(Kind::Expr | Kind::Tsql)),
+        Some(Kind::Semi) => match t.kind(i + 1) {
+            Some(Kind::Expr) => expr_continues(t, i + 1, true),
+            Some(Kind::Tsql) => true,
+            Some(Kind::Func) => t.danger_call(i + 1),
+            _ => false,
+        },
         _ => false,
     }
 }
@@ -248,17 +286,21 @@ fn quoted(t: &Vec5) -> bool {
         Some(Kind::Op) => {
             is_operand(next)
                 || (next == Some(Kind::Bare)
-                    && matches!(t.kind(i + 2), Some(Kind::Op | Kind::Logic | Kind::Comment)))
+                    && matches!(t.kind(i + 2), Some(Kind::Logic | Kind::Comment)))
+                // A pipe out of the literal: `" | cmd | "`.
+                || (t.word_is(i, b"|")
+                    && next == Some(Kind::Bare)
+                    && t.kind(i + 2) == Some(Kind::Op))
         }
+        // `admin'--`, `x';`, `x';#`.
         Some(Kind::Comment) => i + 1 == t.n,
+        Some(Kind::Semi) => matches!(next, None | Some(Kind::Comment)),
         Some(Kind::Group) => matches!(
             next,
             Some(Kind::Num | Kind::Bare | Kind::Str | Kind::Var | Kind::LParen | Kind::Func)
         ),
         Some(Kind::Tsql) => true,
-        Some(Kind::Expr) => {
-            is_operand(next) || matches!(next, Some(Kind::Op | Kind::Bare))
-        }
+        Some(Kind::Expr) => expr_continues(t, i, true),
         Some(Kind::Func) => t.danger_call(i),
         Some(Kind::Comma) => match next {
             Some(Kind::LParen) => t.kind(i + 2) == Some(Kind::Expr),
@@ -277,36 +319,35 @@ fn quoted(t: &Vec5) -> bool {
     }
 }
 
+/// True when a dangerous call appears anywhere from `i` on in the fingerprint.
+fn danger_later(t: &Vec5, i: usize) -> bool {
+    (i..5).any(|k| t.danger_call(k))
+}
+
 /// The bare reading.
 fn bare(t: &Vec5) -> bool {
-    let i = t.skip(0, Kind::LParen);
+    let mut i = 0;
+    while matches!(t.kind(i), Some(Kind::LParen | Kind::RParen)) {
+        i += 1;
+    }
     let next = t.kind(i + 1);
     // Inputs that start with SQL.
     let starts = match t.kind(i) {
         Some(Kind::Union) => matches!(next, Some(Kind::Expr | Kind::LParen)),
-        Some(Kind::Semi) => matches!(next, Some(Kind::Expr | Kind::Tsql)),
+        Some(Kind::Semi) => common_head(t, i),
         Some(Kind::Func) if t.danger_call(i) => true,
         Some(Kind::Func) => {
-            // A known function call that is then compared or combined: `ascii(x)>64`.
             next == Some(Kind::LParen)
-                && t.kind(i + 3) == Some(Kind::RParen)
-                && matches!(t.kind(i + 4), Some(Kind::Op | Kind::Logic | Kind::Comment))
+                && (danger_later(t, i + 2)
+                    // A known function call that is then compared or combined: `ascii(x)>64`.
+                    || (t.kind(i + 3) == Some(Kind::RParen)
+                        && matches!(t.kind(i + 4), Some(Kind::Op | Kind::Logic | Kind::Comment))))
         }
         Some(Kind::Expr) => {
-            let w = t.get(i).map_or(&[][..], Token::word);
-            let ddl = w.ends_with(b" table")
-                || w.ends_with(b" database")
-                || w.ends_with(b" schema")
-                || w.ends_with(b" user")
-                || w.ends_with(b" procedure")
-                || w.ends_with(b" function")
-                || w.ends_with(b" view");
-            if ddl {
-                matches!(next, Some(Kind::Bare | Kind::Var))
-            } else {
-                let star = next == Some(Kind::Op) && t.word_is(i + 1, b"*");
-                (matches!(next, Some(Kind::Num | Kind::Var | Kind::Func | Kind::LParen)) || star)
-                    && matches!(
+            expr_continues(t, i, false)
+                && (next == Some(Kind::Bare)
+                    || t.get(i).is_some_and(|w| w.word().contains(&b' '))
+                    || matches!(
                         t.kind(i + 2),
                         None | Some(
                             Kind::Comma
@@ -318,17 +359,16 @@ fn bare(t: &Vec5) -> bool {
                                 | Kind::Union
                                 | Kind::LParen
                                 | Kind::RParen
+                                | Kind::Func
                         )
-                    )
-            }
+                    ))
         }
         Some(Kind::Tsql) => {
             let w = t.get(i).map_or(&[][..], Token::word);
             if w.starts_with(b"waitfor ") {
                 matches!(next, Some(Kind::Str | Kind::Num))
             } else if w == b"shutdown" {
-                matches!(next, None | Some(Kind::Semi | Kind::Comment))
-                    && t.n > i + 1
+                matches!(next, None | Some(Kind::Semi | Kind::Comment)) && t.n > i + 1
             } else {
                 // EXEC / DECLARE: a variable or procedure, or a name followed by arguments.
                 matches!(next, Some(Kind::Var | Kind::Func))
@@ -337,9 +377,18 @@ fn bare(t: &Vec5) -> bool {
             }
         }
         Some(Kind::Logic) => {
-            is_value(next)
-                && matches!(t.kind(i + 2), Some(Kind::Op))
-                && is_operand(t.kind(i + 3))
+            is_value(next) && matches!(t.kind(i + 2), Some(Kind::Op)) && is_operand(t.kind(i + 3))
+        }
+        // `IN (SELECT`, `EXISTS (SELECT`.
+        Some(Kind::Op) => next == Some(Kind::LParen) && t.kind(i + 2) == Some(Kind::Expr),
+        // `ORDER BY 1--`, `ORDER BY if(...)`.
+        Some(Kind::Group) => {
+            (next == Some(Kind::Func) && t.kind(i + 2) == Some(Kind::LParen))
+                || (next == Some(Kind::Num)
+                    && matches!(
+                        t.kind(i + 2),
+                        Some(Kind::Comment | Kind::Semi | Kind::Logic)
+                    ))
         }
         _ => false,
     };
@@ -357,11 +406,13 @@ fn bare(t: &Vec5) -> bool {
     }
     let next = t.kind(j + 1);
     let after = t.kind(j + 2);
+    let waitfor = t.kind(j) == Some(Kind::Tsql)
+        && t.get(j).is_some_and(|w| w.word().starts_with(b"waitfor "))
+        && matches!(next, Some(Kind::Str | Kind::Num));
     match t.kind(j) {
         Some(Kind::Logic) if bareword => {
             (is_value(next) && after == Some(Kind::Op))
-                || (next == Some(Kind::LParen)
-                    && (is_value(after) || after == Some(Kind::Expr)))
+                || (next == Some(Kind::LParen) && (is_value(after) || after == Some(Kind::Expr)))
                 || t.danger_call(j + 1)
         }
         Some(Kind::Logic) => {
@@ -369,11 +420,24 @@ fn bare(t: &Vec5) -> bool {
                 || (next == Some(Kind::Func) && after == Some(Kind::LParen))
                 || (is_value(next) && continues(after))
         }
+        Some(Kind::Tsql) if bareword => waitfor,
         _ if bareword => false,
-        Some(Kind::Op) => is_value(next) && matches!(after, Some(Kind::Logic | Kind::Comment | Kind::Semi | Kind::Union)),
-        Some(Kind::Group) => matches!(next, Some(Kind::Num | Kind::Bare | Kind::Str | Kind::Var | Kind::LParen)),
+        Some(Kind::Op) if anchor == Some(Kind::Var) => is_operand(next),
+        Some(Kind::Op) => {
+            is_value(next)
+                && matches!(
+                    after,
+                    Some(Kind::Logic | Kind::Comment | Kind::Semi | Kind::Union)
+                )
+        }
+        Some(Kind::Group) => matches!(
+            next,
+            Some(Kind::Num | Kind::Bare | Kind::Str | Kind::Var | Kind::LParen | Kind::Func)
+        ),
         Some(Kind::Tsql) => true,
         Some(Kind::Keyword) => t.word_is(j, b"into outfile") || t.word_is(j, b"into dumpfile"),
+        // `1(select ...)`.
+        Some(Kind::LParen) => next == Some(Kind::Expr),
         _ => false,
     }
 }
@@ -402,4 +466,3 @@ fn fingerprint_of(input: &[u8], context: Context, flavor: Flavor) -> String {
 
 #[cfg(test)]
 mod tests;
-

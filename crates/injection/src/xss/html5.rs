@@ -135,7 +135,9 @@ pub fn tokenize(s: &[u8], start: Start, mut emit: impl FnMut(Event<'_>) -> bool)
                     state = State::Data;
                 } else {
                     // The first character may be `=`; the name runs to space, `/`, `>`, `=`.
-                    let end = find(pos + 1, &|c| is_ws(c) || c == b'/' || c == b'>' || c == b'=');
+                    let end = find(pos + 1, &|c| {
+                        is_ws(c) || c == b'/' || c == b'>' || c == b'='
+                    });
                     attr = &s[pos..end];
                     pos = end;
                     state = State::AfterAttrName;

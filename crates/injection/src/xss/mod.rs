@@ -20,8 +20,9 @@
 //!   `behavior:`, `-moz-binding` or `@import`.
 //! - **Indirect attributes**: `attributeName` naming an event handler or a URL attribute (SVG
 //!   animation of `href`).
-//! - **Markup declarations**: `<!DOCTYPE`, and comments holding IE conditional comments
-//!   (`[if`) or an `<import`/`<?import` that IE executes.
+//! - **Markup declarations**: `<!DOCTYPE`, comments holding IE conditional comments (`[if`) or
+//!   an `<import`/`<?import` that IE executes, and the processing instructions `<?import` and
+//!   `<?xml-stylesheet` (which loads a stylesheet able to run script).
 
 mod html5;
 
@@ -34,7 +35,10 @@ pub fn xss(input: &[u8]) -> bool {
     let has = |c: u8| input.contains(&c);
     let contexts = [
         (Start::Data, has(b'<')),
-        (Start::Unquoted, has(b' ') || has(b'\t') || has(b'\n') || has(b'>') || has(b'/')),
+        (
+            Start::Unquoted,
+            has(b' ') || has(b'\t') || has(b'\n') || has(b'>') || has(b'/'),
+        ),
         (Start::SingleQuoted, has(b'\'')),
         (Start::DoubleQuoted, has(b'"')),
     ];
@@ -52,6 +56,8 @@ fn dangerous(event: Event<'_>) -> bool {
         Event::Comment(body) => {
             let body = trim_start(body);
             starts_with_ci(body, b"[if")
+                || starts_with_ci(body, b"?import")
+                || starts_with_ci(body, b"?xml-stylesheet")
                 || starts_with_ci(body, b"[endif")
                 || contains_ci(body, b"<import")
                 || contains_ci(body, b"<?import")
@@ -194,7 +200,15 @@ fn script_url(value: &[u8]) -> bool {
                 m += 1;
             }
             let rest = &rest[..m];
-            let raster = [&b"image/png"[..], b"image/gif", b"image/jpeg", b"image/jpg", b"image/webp", b"image/bmp", b"image/x-icon"];
+            let raster = [
+                &b"image/png"[..],
+                b"image/gif",
+                b"image/jpeg",
+                b"image/jpg",
+                b"image/webp",
+                b"image/bmp",
+                b"image/x-icon",
+            ];
             !raster.iter().any(|r| rest.starts_with(r))
         }
         _ => false,
@@ -238,7 +252,9 @@ impl Iterator for Decoded<'_> {
                     char::from(d).to_digit(10)
                 };
                 let Some(digit) = digit else { break };
-                v = v.saturating_mul(if hex { 16 } else { 10 }).saturating_add(digit);
+                v = v
+                    .saturating_mul(if hex { 16 } else { 10 })
+                    .saturating_add(digit);
                 i += 1;
             }
             if i == digits_at {
@@ -299,11 +315,11 @@ fn contains_ci_decoded(s: &[u8], p: &[u8]) -> bool {
     let mut window = [0u8; 16];
     let n = p.len().min(window.len());
     let mut filled = 0usize;
-    let mut css = CssDecoded {
+    let css = CssDecoded {
         inner: Decoded::new(s),
         pending: None,
     };
-    while let Some(c) = css.next() {
+    for c in css {
         let b = u8::try_from(c).unwrap_or(b'?').to_ascii_lowercase();
         if filled < n {
             window[filled] = b;
@@ -339,8 +355,7 @@ impl Iterator for CssDecoded<'_> {
         }
         let mut v: u32 = 0;
         let mut digits = 0;
-        loop {
-            let Some(d) = self.inner.next() else { break };
+        for d in self.inner.by_ref() {
             match char::from_u32(d).and_then(|ch| ch.to_digit(16)) {
                 Some(h) if digits < 6 => {
                     v = v * 16 + h;

@@ -4,7 +4,9 @@ use super::*;
 fn script_capable_tags_are_detected() {
     assert!(xss(b"<script>alert(1)</script>"));
     assert!(xss(b"hello <IFRAME src=//evil>"));
-    assert!(xss(b"<x:script xmlns:x=\"http://www.w3.org/1999/xhtml\" src=\"data:,alert(1)\" />"));
+    assert!(xss(
+        b"<x:script xmlns:x=\"http://www.w3.org/1999/xhtml\" src=\"data:,alert(1)\" />"
+    ));
     assert!(xss(b"<svg/onload=alert()>"));
     assert!(xss(b"<!DOCTYPE html>"));
     assert!(xss(b"<!--[if IE]><script>x</script><![endif]-->"));
