@@ -930,3 +930,45 @@ fn benign_false_positive_rates() {
         ours[1]
     );
 }
+
+fn lines(file: &str) -> Vec<Vec<u8>> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(file);
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("##"))
+        .map(|l| l.as_bytes().to_vec())
+        .collect()
+}
+
+#[test]
+fn common_payload_detection_rates() {
+    let mut ours = Vec::new();
+    for (class, file) in [
+        (Class::Sqli, "attacks_sqli.txt"),
+        (Class::Xss, "attacks_xss.txt"),
+    ] {
+        let payloads = lines(file);
+        assert!(payloads.len() >= 50);
+        println!("\n== {file}: {} payloads", payloads.len());
+        for (name, det) in detectors(class) {
+            let missed: Vec<&Vec<u8>> = payloads.iter().filter(|p| !det(p)).collect();
+            let found = payloads.len() - missed.len();
+            println!(
+                "   {name:18} detected {found}/{} = {:.1}%",
+                payloads.len(),
+                pct(found, payloads.len())
+            );
+            for m in &missed {
+                println!("        missed {:?}", String::from_utf8_lossy(m));
+            }
+            if name == "rampart-injection" {
+                ours.push(pct(found, payloads.len()));
+            }
+        }
+    }
+    assert!(ours[0] >= 90.0, "SQLi payloads {:.1}%", ours[0]);
+    assert!(ours[1] >= 95.0, "XSS payloads {:.1}%", ours[1]);
+}

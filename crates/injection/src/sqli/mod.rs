@@ -29,31 +29,40 @@
 //! Anchor, in a quoted reading: the leading `s` (the literal the input closes), then any `)`.
 //! Heads after it (`V` is a value: `s`, `n`, `v`; `X` is `V`, `f` or `(`):
 //! - `U` then `E` or `(`: `' UNION SELECT`;
-//! - `;` then `E` or `T`: stacked statements;
-//! - `&` then `X`, or `&` `1` then an operator, logic, `(` or comment: `' OR 'a'='a`;
-//! - `o` then `X`, or `o` `1` then `o`, `&` or `c`: `'='`, `'+sleep(`, `" | cmd | "`;
+//! - `;` then `E` continuing like SQL, `T` or a dangerous call: stacked statements; `;` alone
+//!   or before a comment: `x';`, `x';#`;
+//! - `&` then `X` or `E`, or `&` `1` then an operator, logic, `(` or comment: `' OR 'a'='a`;
+//! - `o` then `X`, `o` `1` then `&` or `c`, or `|` `1` `o`: `'='`, `'+sleep(`, `" | cmd | "`;
 //! - only a comment: `admin'--`, `admin')#`;
 //! - `B` then a value, `(` or `f`: `' ORDER BY 3`;
 //! - `T`: `' WAITFOR DELAY`, `'exec xp_cmdshell`;
-//! - `E` then `V`, `f`, `o`, `(` or `1`: `' SELECT * FROM`;
+//! - `E` then `n`, `v`, `f` or `(`; `*` then a keyword, `,`, a comment or the end; a column then
+//!   a keyword, operator, `,`, `B` or `U`; for merged statements a name: `' SELECT * FROM`;
 //! - a dangerous function call (`SLEEP(`, `BENCHMARK(`, ...): `" sleep(10) "`;
 //! - `,` then `(E`, `E` or `f`: a value list broken into;
 //! - `k` that is `INTO OUTFILE`/`INTO DUMPFILE`, or `WHERE` then `V` then `o`;
 //! - `(` then `E`.
 //!
-//! In the bare reading, leading `(`s are skipped, then:
-//! - the input *starts* with `UNION` + `SELECT`/`(`, with `;` + `E`/`T`, with a dangerous
-//!   function call, with `E` followed by `n`, `v`, `f`, `(` or `*` and then more SQL, with a
-//!   `DROP TABLE`-like `E` and a name, with `WAITFOR DELAY` + a value, with `EXEC`/`DECLARE` + a
-//!   variable, procedure or name and more, with a known function call compared or combined
-//!   (`f(n)o`), or with `AND`/`OR` + `V` + operator (`OR 1=1`);
+//! In the bare reading, leading `(`s and `)`s are skipped, then:
+//! - the input *starts* with `UNION` + `SELECT`/`(`, with `;` + `E`/`T`,
+//!   with a dangerous function call, with a known function call holding a dangerous one
+//!   (`if(now()=sysdate(),sleep(5),0)`) or compared or combined (`f(n)o`), with `E` followed by
+//!   `n`, `v`, `f`, `(` or `*` and then more SQL (or a column then `,`/`B`/`U`), with a `DROP
+//!   TABLE`-like `E` and a name, with `WAITFOR DELAY` + a value, with `EXEC`/`DECLARE` + a
+//!   variable, procedure or name and more, with `AND`/`OR` + `V` + operator (`OR 1=1`), with
+//!   an operator + `(E` (`IN (SELECT`), or with `ORDER BY` + a call or a number then a comment;
 //! - or it starts with a value anchor `V` or `1` (then any `)`), followed by `U` + `E`/`(`;
 //!   `;` + `E`/`T`; `&` + `f`/`(` or `&` + `V` + more SQL (an operator, logic, comment, `;`,
-//!   `)`, `U`), for a `1` anchor only `&` + `V` + operator or `&` + `(` + `V`/`E`; and, for
-//!   `V` anchors only, `o` + `V` + (`&`, `c`, `;`, `U`), `B` + value, `T`, `INTO OUTFILE`.
+//!   `)`, `U`), for a `1` anchor only `&` + `V` + operator, `&` + `(` + `V`/`E` or `WAITFOR
+//!   DELAY` + value; and, for `V` anchors only, `o` + `V` + (`&`, `c`, `;`, `U`), `o(E`, `(E`,
+//!   `B` + value or call, `T`, `INTO OUTFILE`, `PROCEDURE ANALYSE`; a variable anchor also
+//!   with `o` + any operand (`@a:=(...)`).
+//! - `;` heads need a statement that continues like SQL (`; select the best` is prose, `;
+//!   select 1,` is not), a T-SQL keyword, or a dangerous call.
 //!
 //! Everyday text does not fit these shapes: `O'Brien` is `s1` (a bareword after the literal
-//! closes), `Tom & Jerry` is `1&1`, `5'11"` is `sns`, `2+2=4` is `non`.
+//! closes), `Tom and Jerry` is `1&1`, `5'11"` is `sns`, `2+2=4` is `non`, `1 or 2` is `n&n`
+//! (so `1 OR 1` alone is not flagged either: more SQL must follow).
 
 mod fold;
 mod lexer;
@@ -424,18 +433,21 @@ fn bare(t: &Vec5) -> bool {
         _ if bareword => false,
         Some(Kind::Op) if anchor == Some(Kind::Var) => is_operand(next),
         Some(Kind::Op) => {
-            is_value(next)
-                && matches!(
-                    after,
-                    Some(Kind::Logic | Kind::Comment | Kind::Semi | Kind::Union)
-                )
+            (is_value(next)
+                && matches!(after, Some(Kind::Logic | Kind::Comment | Kind::Semi | Kind::Union)))
+                // `1 rlike (select ...)`.
+                || (next == Some(Kind::LParen) && after == Some(Kind::Expr))
         }
         Some(Kind::Group) => matches!(
             next,
             Some(Kind::Num | Kind::Bare | Kind::Str | Kind::Var | Kind::LParen | Kind::Func)
         ),
         Some(Kind::Tsql) => true,
-        Some(Kind::Keyword) => t.word_is(j, b"into outfile") || t.word_is(j, b"into dumpfile"),
+        Some(Kind::Keyword) => {
+            t.word_is(j, b"into outfile")
+                || t.word_is(j, b"into dumpfile")
+                || t.word_is(j, b"procedure analyse")
+        }
         // `1(select ...)`.
         Some(Kind::LParen) => next == Some(Kind::Expr),
         _ => false,

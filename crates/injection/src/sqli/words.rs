@@ -220,7 +220,7 @@ pub fn pair(first: &[u8], second: &[u8]) -> Option<Kind> {
         (b"waitfor", b"delay" | b"time") => Tsql,
         (b"not", b"like" | b"in" | b"between" | b"regexp" | b"rlike" | b"ilike" | b"similar") => Op,
         (b"is", b"not") | (b"sounds", b"like") | (b"similar", b"to") => Op,
-        (b"into", b"outfile" | b"dumpfile") => Keyword,
+        (b"into", b"outfile" | b"dumpfile") | (b"procedure", b"analyse") => Keyword,
         (b"insert" | b"replace", b"into") | (b"delete", b"from") => Expr,
         (b"drop" | b"create" | b"alter" | b"truncate", b"table" | b"database" | b"schema")
         | (b"drop" | b"create" | b"alter", b"user" | b"procedure" | b"function" | b"view") => Expr,
