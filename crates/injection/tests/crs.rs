@@ -972,3 +972,108 @@ fn common_payload_detection_rates() {
     assert!(ours[0] >= 90.0, "SQLi payloads {:.1}%", ours[0]);
     assert!(ours[1] >= 95.0, "XSS payloads {:.1}%", ours[1]);
 }
+
+/// The WAF crate's held-out request corpus (written by others, not used to tune this crate):
+/// each request becomes a [`Stage`] and all its variables are inspected.
+/// A held-out request: name, category, inputs transformed for SQLi, inputs transformed for XSS.
+type Heldout = (String, String, Vec<Vec<u8>>, Vec<Vec<u8>>);
+
+fn heldout(file: &str) -> Vec<Heldout> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../waf/tests/heldout")
+        .join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let cases: Vec<serde_json::Value> = serde_json::from_str(&text).expect("json");
+    cases
+        .iter()
+        .map(|c| {
+            let s = |k: &str| c.get(k).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+            let mut uri = if s("path").is_empty() {
+                "/".to_owned()
+            } else {
+                s("path")
+            };
+            if !s("query").is_empty() {
+                uri = format!("{uri}?{}", s("query"));
+            }
+            let headers = c
+                .get("headers")
+                .and_then(|h| h.as_array())
+                .map(|h| {
+                    h.iter()
+                        .filter_map(|p| {
+                            let name = p.get(0)?.as_str()?.to_owned();
+                            let value = p.get(1)?.as_str()?.to_owned();
+                            Some((name, value))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let body = s("body");
+            let stage = Stage {
+                method: s("method"),
+                uri,
+                headers,
+                data: (!body.is_empty()).then_some(body),
+                ..Stage::default()
+            };
+            let v = vars(&stage);
+            let all = targets(0, &v);
+            let sqli = all.iter().map(|x| transform(Class::Sqli, x)).collect();
+            let xss = all.iter().map(|x| transform(Class::Xss, x)).collect();
+            (s("name"), s("category"), sqli, xss)
+        })
+        .collect()
+}
+
+#[test]
+fn heldout_request_corpus_rates() {
+    let mut attacks = heldout("attacks.json");
+    attacks.extend(heldout("validation_attacks.json"));
+    let mut benign = heldout("benign.json");
+    benign.extend(heldout("validation_benign.json"));
+    assert!(attacks.len() >= 200 && benign.len() >= 300);
+    println!(
+        "\n== WAF held-out corpus: {} attack requests, {} benign requests",
+        attacks.len(),
+        benign.len()
+    );
+    let mut ours = Vec::new();
+    for (class, category) in [(Class::Sqli, "sqli"), (Class::Xss, "xss")] {
+        let pick = |c: &Heldout| -> Vec<Vec<u8>> {
+            if class == Class::Sqli {
+                c.2.clone()
+            } else {
+                c.3.clone()
+            }
+        };
+        let mine: Vec<_> = attacks.iter().filter(|c| c.1 == category).collect();
+        for (name, det) in detectors(class) {
+            let missed: Vec<&str> = mine
+                .iter()
+                .filter(|c| !pick(c).iter().any(|i| det(i)))
+                .map(|c| c.0.as_str())
+                .collect();
+            let fps: Vec<&str> = benign
+                .iter()
+                .filter(|c| pick(c).iter().any(|i| det(i)))
+                .map(|c| c.0.as_str())
+                .collect();
+            let found = mine.len() - missed.len();
+            println!(
+                "   {category:4} {name:18} detected {found}/{} = {:.1}%   benign flagged {}/{} = {:.1}%",
+                mine.len(),
+                pct(found, mine.len()),
+                fps.len(),
+                benign.len(),
+                pct(fps.len(), benign.len())
+            );
+            println!("        missed {missed:?}\n        flagged {fps:?}");
+            if name == "rampart-injection" {
+                ours.push((pct(found, mine.len()), pct(fps.len(), benign.len())));
+            }
+        }
+    }
+    assert!(ours[0].0 >= 80.0 && ours[0].1 <= 2.0, "SQLi {:?}", ours[0]);
+    assert!(ours[1].0 >= 80.0 && ours[1].1 <= 2.0, "XSS {:?}", ours[1]);
+}

@@ -57,6 +57,9 @@
 //!   DELAY` + value; and, for `V` anchors only, `o` + `V` + (`&`, `c`, `;`, `U`), `o(E`, `(E`,
 //!   `B` + value or call, `T`, `INTO OUTFILE`, `PROCEDURE ANALYSE`; a variable anchor also
 //!   with `o` + any operand (`@a:=(...)`).
+//! - in both readings, `;` after a value or `)` anywhere in the fingerprint, followed by a
+//!   statement that continues like SQL, a T-SQL keyword or a dangerous call (`id = 1; DROP
+//!   TABLE users`); a value anchor (bareword too) followed by `,(SELECT` or `,(CASE`;
 //! - `;` heads need a statement that continues like SQL (`; select the best` is prose, `;
 //!   select 1,` is not), a T-SQL keyword, or a dangerous call.
 //!
@@ -151,7 +154,8 @@ fn reading(input: &[u8], context: Context, flavor: Flavor) -> Option<Fingerprint
         *slot = Some(*t);
     }
     let n = toks.iter().flatten().count();
-    let toks: Vec5 = Vec5 { toks, n };
+    let more = folder.tokens().count() > n;
+    let toks: Vec5 = Vec5 { toks, n, more };
     let hit = if quote.is_some() {
         quoted(&toks)
     } else {
@@ -176,6 +180,8 @@ fn reading(input: &[u8], context: Context, flavor: Flavor) -> Option<Fingerprint
 struct Vec5 {
     toks: [Option<Token>; 5],
     n: usize,
+    /// More folded tokens follow the fifth.
+    more: bool,
 }
 
 impl Vec5 {
@@ -237,10 +243,13 @@ fn expr_continues(t: &Vec5, i: usize, loose: bool) -> bool {
     let next = t.kind(i + 1);
     let after = t.kind(i + 2);
     if t.get(i).is_some_and(|w| w.word().contains(&b' ')) {
-        return matches!(
-            next,
-            Some(Kind::Bare | Kind::Var | Kind::LParen | Kind::Num)
-        );
+        // A `DROP TABLE` in fifth place: its name is past the fingerprint.
+        let cut = i + 1 == 5 && t.more;
+        return cut
+            || matches!(
+                next,
+                Some(Kind::Bare | Kind::Var | Kind::LParen | Kind::Num)
+            );
     }
     match next {
         Some(Kind::Num | Kind::Var | Kind::Func | Kind::LParen) => true,
@@ -278,7 +287,7 @@ fn quoted(t: &Vec5) -> bool {
         return false;
     }
     let i = t.skip(1, Kind::RParen);
-    if common_head(t, i) {
+    if common_head(t, i) || stacked_later(t) {
         return true;
     }
     let next = t.kind(i + 1);
@@ -328,6 +337,20 @@ fn quoted(t: &Vec5) -> bool {
     }
 }
 
+/// A stacked statement after a completed expression anywhere in the fingerprint:
+/// `id = 1; DROP TABLE users`. The token before `;` must end an expression (a value or `)`).
+fn stacked_later(t: &Vec5) -> bool {
+    (1..5).any(|k| {
+        t.kind(k) == Some(Kind::Semi)
+            && matches!(
+                t.kind(k - 1),
+                Some(Kind::Str | Kind::Num | Kind::Var | Kind::Bare | Kind::RParen)
+            )
+            && matches!(t.kind(k + 1), Some(Kind::Expr | Kind::Tsql | Kind::Func))
+            && common_head(t, k)
+    })
+}
+
 /// True when a dangerous call appears anywhere from `i` on in the fingerprint.
 fn danger_later(t: &Vec5, i: usize) -> bool {
     (i..5).any(|k| t.danger_call(k))
@@ -338,6 +361,9 @@ fn bare(t: &Vec5) -> bool {
     let mut i = 0;
     while matches!(t.kind(i), Some(Kind::LParen | Kind::RParen)) {
         i += 1;
+    }
+    if stacked_later(t) {
+        return true;
     }
     let next = t.kind(i + 1);
     // Inputs that start with SQL.
@@ -430,6 +456,9 @@ fn bare(t: &Vec5) -> bool {
                 || (is_value(next) && continues(after))
         }
         Some(Kind::Tsql) if bareword => waitfor,
+        Some(Kind::Comma) if bareword => {
+            next == Some(Kind::LParen) && (after == Some(Kind::Expr) || t.word_is(j + 2, b"case"))
+        }
         _ if bareword => false,
         Some(Kind::Op) if anchor == Some(Kind::Var) => is_operand(next),
         Some(Kind::Op) => {
@@ -450,6 +479,10 @@ fn bare(t: &Vec5) -> bool {
         }
         // `1(select ...)`.
         Some(Kind::LParen) => next == Some(Kind::Expr),
+        // `name,(CASE WHEN ...`, `1,(SELECT ...`: a list item that is a subquery.
+        Some(Kind::Comma) => {
+            next == Some(Kind::LParen) && (after == Some(Kind::Expr) || t.word_is(j + 2, b"case"))
+        }
         _ => false,
     }
 }

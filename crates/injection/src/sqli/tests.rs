@@ -82,3 +82,15 @@ fn fingerprint_reports_its_reading() {
     let f = sqli(b"1 union select 2").expect("detected");
     assert_eq!(f.context(), Context::None);
 }
+
+#[test]
+fn stacked_statements_and_subquery_list_items_are_detected() {
+    assert!(fp("id = 1; DROP TABLE users").is_some());
+    assert!(fp("name,(CASE WHEN (1=1) THEN 1 ELSE 1/0 END)").is_some());
+    assert!(fp("1 rlike (select 1)").is_some());
+    assert!(fp("1(select*from(select(sleep(5)))d)").is_some());
+    assert!(fp("if(sleep(5),1,0)").is_some());
+    assert!(fp("Select all that apply").is_none());
+    assert!(fp("Hello; select the best option and click submit.").is_none());
+    assert!(fp("Should we drop the table tennis from the agenda or select a new venue?").is_none());
+}

@@ -225,7 +225,7 @@ pub fn pair(first: &[u8], second: &[u8]) -> Option<Kind> {
         (b"drop" | b"create" | b"alter" | b"truncate", b"table" | b"database" | b"schema")
         | (b"drop" | b"create" | b"alter", b"user" | b"procedure" | b"function" | b"view") => Expr,
         (b"exec" | b"execute", b"master..xp_cmdshell" | b"xp_cmdshell") => Tsql,
-        (b"load", b"data") | (b"select", b"distinct" | b"all" | b"top") => Expr,
+        (b"load", b"data") => Expr,
         _ => return None,
     })
 }

@@ -16,6 +16,9 @@
 //!   whose scheme, after decoding character references (`&#106;`, `&#x6A;`, `&colon;`,
 //!   `&Tab;`, `&NewLine;`) and dropping whitespace and control characters as browsers do, is
 //!   `javascript:`, `vbscript:`, `livescript:` or `data:` (except `data:image/` raster types).
+//! - **Whole-input script URLs**: an input that is itself a `javascript:`/`vbscript:` URL
+//!   with code punctuation after the scheme (a reflected redirect or link target). libinjection
+//!   does not check this; it is added because Rampart's callers inspect URL parameters.
 //! - **Style**: a `style` attribute whose value contains `expression(`, `url(javascript:`,
 //!   `behavior:`, `-moz-binding` or `@import`.
 //! - **Indirect attributes**: `attributeName` naming an event handler or a URL attribute (SVG
@@ -42,10 +45,29 @@ pub fn xss(input: &[u8]) -> bool {
         (Start::SingleQuoted, has(b'\'')),
         (Start::DoubleQuoted, has(b'"')),
     ];
-    contexts
-        .into_iter()
-        .filter(|c| c.1)
-        .any(|(start, _)| tokenize(input, start, dangerous))
+    whole_script_url(input)
+        || contexts
+            .into_iter()
+            .filter(|c| c.1)
+            .any(|(start, _)| tokenize(input, start, dangerous))
+}
+
+/// The input is, as a whole, a `javascript:`/`vbscript:` URL with code after the colon: what
+/// a redirect or link parameter reflected into `href` runs. Prose such as "javascript: the good
+/// parts" has no code punctuation after the scheme, so it is not flagged.
+fn whole_script_url(input: &[u8]) -> bool {
+    if url_scheme(input) != Some(Scheme::Script) {
+        return false;
+    }
+    Decoded::new(input)
+        .skip_while(|c| *c != u32::from(b':'))
+        .skip(1)
+        .any(|c| {
+            matches!(
+                u8::try_from(c),
+                Ok(b'(' | b'=' | b'`' | b'/' | b';' | b'{' | b'[')
+            )
+        })
 }
 
 fn dangerous(event: Event<'_>) -> bool {
@@ -172,8 +194,23 @@ fn attribute(name: &[u8], value: Option<&[u8]>, in_tag: bool) -> bool {
     false
 }
 
+/// What a URL's scheme means for script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    /// `javascript:`, `vbscript:`, `livescript:`.
+    Script,
+    /// `data:` with a type that can hold script (anything but raster images).
+    ActiveData,
+}
+
 /// True when a URL attribute's value uses a scheme that runs script.
 fn script_url(value: &[u8]) -> bool {
+    url_scheme(value).is_some()
+}
+
+/// The script-capable scheme of a URL, read as browsers do: character references decoded,
+/// whitespace and control characters dropped.
+fn url_scheme(value: &[u8]) -> Option<Scheme> {
     let mut chars = Decoded::new(value).filter(|c| *c > 0x20 && *c != 0x7f);
     let mut scheme = [0u8; 12];
     let mut n = 0;
@@ -181,17 +218,15 @@ fn script_url(value: &[u8]) -> bool {
         if c == u32::from(b':') {
             break;
         }
-        let Some(b) = u8::try_from(c).ok().filter(u8::is_ascii_alphabetic) else {
-            return false;
-        };
+        let b = u8::try_from(c).ok().filter(u8::is_ascii_alphabetic)?;
         if n == scheme.len() {
-            return false;
+            return None;
         }
         scheme[n] = b.to_ascii_lowercase();
         n += 1;
     }
     match &scheme[..n] {
-        b"javascript" | b"vbscript" | b"livescript" => true,
+        b"javascript" | b"vbscript" | b"livescript" => Some(Scheme::Script),
         b"data" => {
             let mut rest = [0u8; 16];
             let mut m = 0;
@@ -209,9 +244,9 @@ fn script_url(value: &[u8]) -> bool {
                 b"image/bmp",
                 b"image/x-icon",
             ];
-            !raster.iter().any(|r| rest.starts_with(r))
+            (!raster.iter().any(|r| rest.starts_with(r))).then_some(Scheme::ActiveData)
         }
-        _ => false,
+        _ => None,
     }
 }
 

@@ -60,3 +60,12 @@ fn everyday_text_is_not_xss() {
         assert!(!xss(s.as_bytes()), "{s}");
     }
 }
+
+#[test]
+fn an_input_that_is_a_script_url_is_detected() {
+    assert!(xss(b"javascript:alert(document.domain)"));
+    assert!(xss(b" JaVaScRiPt&colon;alert(1)"));
+    assert!(xss(b"javascript://\nalert(1)"));
+    assert!(!xss(b"javascript: the good parts"));
+    assert!(!xss(b"data: see the attached file"));
+}
