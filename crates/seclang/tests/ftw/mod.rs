@@ -264,13 +264,14 @@ fn build(input: &Value) -> Result<(Request, Response), String> {
             .map(scalar)
             .filter(|v| !v.is_empty())
             .unwrap_or_else(|| "HTTP/1.1".into());
-        let mut headers = Vec::new();
+        // go-ftw keeps headers in a map keyed by the exact name and writes them sorted.
+        let mut headers: BTreeMap<String, String> = BTreeMap::new();
         if let Some(Value::Mapping(m)) = input.get("headers") {
             for (k, v) in m {
-                headers.push((scalar(k), scalar(v).into_bytes()));
+                headers.insert(scalar(k), scalar(v));
             }
         }
-        let body = match input.get("data") {
+        let mut body = match input.get("data") {
             Some(Value::Sequence(lines)) => lines
                 .iter()
                 .map(scalar)
@@ -284,12 +285,49 @@ fn build(input: &Value) -> Result<(Request, Response), String> {
             .get("autocomplete_headers")
             .and_then(Value::as_bool)
             .unwrap_or(true);
-        if autocomplete
-            && !body.is_empty()
-            && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-        {
-            headers.push(("Content-Length".into(), body.len().to_string().into_bytes()));
+        let add = |h: &mut BTreeMap<String, String>, k: &str, v: String| {
+            if h.get(k).is_none_or(String::is_empty) {
+                h.insert(k.to_string(), v);
+            }
+        };
+        if !body.is_empty() && autocomplete {
+            add(&mut headers, "Content-Type", "application/x-www-form-urlencoded".into());
+            if headers.get("Content-Type").map(String::as_str)
+                == Some("application/x-www-form-urlencoded")
+                && !body.contains(&b'%')
+                && !body.contains(&b'+')
+            {
+                body = go_form_encode(&body);
+            }
         }
+        if headers
+            .get("Content-Type")
+            .is_some_and(|ct| ct.starts_with("multipart/form-data;"))
+        {
+            let mut crlf = Vec::with_capacity(body.len());
+            for b in body {
+                if b == b'\n' {
+                    crlf.push(b'\r');
+                }
+                crlf.push(b);
+            }
+            body = crlf;
+        }
+        if autocomplete {
+            add(&mut headers, "Connection", "close".into());
+            let m = method.as_str();
+            let body_method = m.starts_with("POST")
+                || m.contains("PUT")
+                || m.contains("PATCH")
+                || m.ends_with("DELETE");
+            if !body.is_empty() || body_method {
+                add(&mut headers, "Content-Length", body.len().to_string());
+            }
+        }
+        let headers = headers
+            .into_iter()
+            .map(|(k, v)| (k, v.into_bytes()))
+            .collect();
         Request {
             method,
             uri,
@@ -333,6 +371,40 @@ fn albedo(req: &Request) -> Response {
         }
     }
     resp
+}
+
+/// Go's `url.QueryEscape` applied to each key and value of `k=v&k=v` (what go-ftw sends for
+/// form data that is not already escaped).
+fn go_form_encode(data: &[u8]) -> Vec<u8> {
+    let esc = |s: &[u8]| -> Vec<u8> {
+        let mut o = Vec::new();
+        for &b in s {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+                o.push(b);
+            } else if b == b' ' {
+                o.push(b'+');
+            } else {
+                o.extend_from_slice(format!("%{b:02X}").as_bytes());
+            }
+        }
+        o
+    };
+    let data = data.strip_suffix(b"&").unwrap_or(data);
+    let mut out = Vec::new();
+    for (i, tok) in data.split(|b| *b == b'&').enumerate() {
+        if i > 0 {
+            out.push(b'&');
+        }
+        match tok.iter().position(|b| *b == b'=') {
+            Some(eq) => {
+                out.extend(esc(&tok[..eq]));
+                out.push(b'=');
+                out.extend(esc(&tok[eq + 1..]));
+            }
+            None => out.extend(esc(tok)),
+        }
+    }
+    out
 }
 
 fn parse_raw(raw: &[u8], client_ip: IpAddr) -> Result<Request, String> {
