@@ -152,14 +152,11 @@ fn part(p: &[u8], out: &mut Multipart) {
         let text = String::from_utf8_lossy(line);
         if let Some((k, v)) = text.split_once(':') {
             if k.trim().eq_ignore_ascii_case("content-disposition") {
-                for param in v.split(';').skip(1) {
-                    if let Some((pk, pv)) = param.split_once('=') {
-                        let pv = unquote(pv.trim());
-                        match pk.trim().to_ascii_lowercase().as_str() {
-                            "name" => name = Some(pv),
-                            "filename" | "filename*" => filename = Some(pv),
-                            _ => {}
-                        }
+                for (pk, pv) in disposition_params(v) {
+                    match pk.to_ascii_lowercase().as_str() {
+                        "name" => name = Some(pv),
+                        "filename" | "filename*" => filename = Some(pv),
+                        _ => {}
                     }
                 }
             }
@@ -178,10 +175,66 @@ fn part(p: &[u8], out: &mut Multipart) {
     }
 }
 
-fn unquote(s: &str) -> String {
-    match s.strip_prefix('"').and_then(|x| x.strip_suffix('"')) {
-        Some(inner) => inner.replace("\\\"", "\"").replace("\\\\", "\\"),
-        None => s.to_string(),
+/// `form-data; name="a;b"; filename=x` → [(name, a;b), (filename, x)]: `;` inside quotes is
+/// data, and `\"` / `\\` inside quotes are escapes.
+fn disposition_params(v: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut chars = v.chars().peekable();
+    // Skip the disposition type.
+    for c in chars.by_ref() {
+        if c == ';' {
+            break;
+        }
+    }
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace() || *c == ';') {
+            chars.next();
+        }
+        let mut key = String::new();
+        while let Some(&c) = chars.peek() {
+            if c == '=' || c == ';' {
+                break;
+            }
+            key.push(c);
+            chars.next();
+        }
+        if key.is_empty() {
+            return out;
+        }
+        let mut value = String::new();
+        if chars.peek() == Some(&'=') {
+            chars.next();
+            while chars.peek().is_some_and(|c| *c == ' ') {
+                chars.next();
+            }
+            if chars.peek() == Some(&'"') {
+                chars.next();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => {
+                            if let Some(n) = chars.next() {
+                                if n != '"' && n != '\\' {
+                                    value.push('\\');
+                                }
+                                value.push(n);
+                            }
+                        }
+                        '"' => break,
+                        c => value.push(c),
+                    }
+                }
+            } else {
+                while let Some(&c) = chars.peek() {
+                    if c == ';' {
+                        break;
+                    }
+                    value.push(c);
+                    chars.next();
+                }
+                value = value.trim_end().to_string();
+            }
+        }
+        out.push((key.trim().to_string(), value));
     }
 }
 

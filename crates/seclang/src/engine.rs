@@ -568,13 +568,6 @@ impl<'e> Transaction<'e> {
             if !self.eval_chain(r) {
                 continue;
             }
-            let mut link = Some(r);
-            while let Some(l) = link {
-                for e in &l.effects {
-                    self.effect(e);
-                }
-                link = l.chain.as_deref();
-            }
             self.matched.push(MatchedRule {
                 id: r.id,
                 phase,
@@ -673,6 +666,11 @@ impl<'e> Transaction<'e> {
                 }
                 self.matched_var = Some((name.clone(), v.to_vec()));
                 self.matched_vars.push((name, v.into_owned()));
+                // As in ModSecurity v2, a link's non-disruptive actions run for each value it
+                // matches, before the next link is evaluated.
+                for e in &rule.effects {
+                    self.effect(e);
+                }
             }
         }
         any
