@@ -193,6 +193,7 @@ pub struct Transaction<'e> {
     removed_targets_by_id: Vec<(Vec<IdRange>, Arc<Vec<Exclusion>>)>,
     removed_targets_by_tag: Vec<(String, Arc<Vec<Exclusion>>)>,
     body_processor: Option<String>,
+    force_body_variable: bool,
     matched_var: Option<(String, Vec<u8>)>,
     matched_vars: Entries,
     rule_id: u64,
@@ -234,6 +235,7 @@ impl<'e> Transaction<'e> {
             removed_targets_by_id: Vec::new(),
             removed_targets_by_tag: Vec::new(),
             body_processor: None,
+            force_body_variable: false,
             matched_var: None,
             matched_vars: Vec::new(),
             rule_id: 0,
@@ -323,9 +325,11 @@ impl<'e> Transaction<'e> {
         s.insert("REQUEST_BODY_LENGTH", b"0".to_vec());
         s.insert("REQUEST_CONTENT_TYPE", content_type.into_bytes());
         s.insert("REQBODY_ERROR", b"0".to_vec());
-        if let Some(p) = &self.body_processor {
-            s.insert("REQBODY_PROCESSOR", p.clone().into_bytes());
-        }
+        // Present (empty) even when no processor applies, as in ModSecurity.
+        s.insert(
+            "REQBODY_PROCESSOR",
+            self.body_processor.clone().unwrap_or_default().into_bytes(),
+        );
         let names = |e: &Entries| -> Entries {
             e.iter()
                 .map(|(k, _)| (k.clone(), k.clone().into_bytes()))
@@ -445,7 +449,12 @@ impl<'e> Transaction<'e> {
                 .insert("REQBODY_ERROR_MSG", e.clone().into_bytes());
         }
         self.request_body_error = error;
-        self.scalars.insert("REQUEST_BODY", body);
+        // As in ModSecurity: REQUEST_BODY holds the body for the URL-encoded processor, or
+        // for any when `ctl:forceRequestBodyVariable=On` (CRS turns it on when no processor
+        // applies).
+        if self.force_body_variable || self.body_processor.as_deref() == Some("URLENCODED") {
+            self.scalars.insert("REQUEST_BODY", body);
+        }
         self.rebuild_args();
     }
 
@@ -867,6 +876,7 @@ impl<'e> Transaction<'e> {
                     self.scalars
                         .insert("REQBODY_PROCESSOR", p.clone().into_bytes());
                 }
+                Ctl::ForceRequestBodyVariable(on) => self.force_body_variable = *on,
                 Ctl::Ignored => {}
             },
         }

@@ -174,8 +174,9 @@ pub(crate) enum Ctl {
     RemoveTargetById(Vec<IdRange>, Arc<Vec<Exclusion>>),
     RemoveTargetByTag(String, Arc<Vec<Exclusion>>),
     RequestBodyProcessor(String),
-    /// Settings with no effect in this engine (`auditEngine`, `forceRequestBodyVariable`, which
-    /// is always on here, `debugLogLevel`, ...).
+    /// Fill `REQUEST_BODY` whatever the body processor.
+    ForceRequestBodyVariable(bool),
+    /// Settings with no effect in this engine (`auditEngine`, `debugLogLevel`, ...).
     Ignored,
 }
 
@@ -767,7 +768,8 @@ fn ctl(v: &str) -> Result<Ctl, String> {
             Ctl::RemoveTargetByTag(tag.to_string(), Arc::new(exclusions_of(vars)?))
         }
         "requestbodyprocessor" => Ctl::RequestBodyProcessor(value.to_ascii_uppercase()),
-        "auditengine" | "auditlogparts" | "forcerequestbodyvariable" | "debugloglevel"
+        "forcerequestbodyvariable" => Ctl::ForceRequestBodyVariable(value.eq_ignore_ascii_case("on")),
+        "auditengine" | "auditlogparts" | "debugloglevel"
         | "requestbodyaccess" | "responsebodyaccess" | "requestbodylimit" | "hashengine" => {
             Ctl::Ignored
         }

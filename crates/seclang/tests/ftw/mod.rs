@@ -253,7 +253,7 @@ fn build(input: &Value) -> Result<(Request, Response), String> {
     let client_ip: IpAddr = [127, 0, 0, 1].into();
     let mut req = if let Some(enc) = input.get("encoded_request").and_then(Value::as_str) {
         let raw = base64::engine::general_purpose::STANDARD
-            .decode(enc.trim())
+            .decode(enc.split_whitespace().collect::<String>())
             .map_err(|e| format!("encoded_request: {e}"))?;
         parse_raw(&raw, client_ip)?
     } else {
