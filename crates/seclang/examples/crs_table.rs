@@ -20,6 +20,13 @@ fn main() {
         info.fallback_regex_rules.len(),
         info.fallback_regex_rules
     );
+    if let Some(pos) = std::env::args().position(|a| a == "--explain") {
+        let which = std::env::args().nth(pos + 1).unwrap_or_default();
+        let (r, t) = which.split_once('/').unwrap_or((&which, "1"));
+        let (r, t) = (r.parse().unwrap_or(0), t.parse().unwrap_or(1));
+        print!("{}", ftw::explain(&crs, &engine, r, t));
+        return;
+    }
     let start = std::time::Instant::now();
     let results = ftw::run_all(&crs, &engine);
     println!("{} tests in {:.1}s\n", results.len(), start.elapsed().as_secs_f64());

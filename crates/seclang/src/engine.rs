@@ -272,7 +272,14 @@ impl<'e> Transaction<'e> {
             Some((p, q)) => (p, Some(q)),
             None => (uri, None),
         };
-        let basename = path.rsplit(['/', '\\']).next().unwrap_or(path);
+        // The server hands ModSecurity the path %-decoded (Apache unescapes it before the
+        // rules run); `+` stays as it is in a path.
+        let filename = percent_encoding::percent_decode(path.as_bytes()).collect::<Vec<u8>>();
+        let basename = filename
+            .rsplit(|b| *b == b'/' || *b == b'\\')
+            .next()
+            .unwrap_or(&filename)
+            .to_vec();
         let headers: Entries = req.headers.clone();
         let mut cookies = Entries::new();
         for (k, v) in &headers {
@@ -310,8 +317,8 @@ impl<'e> Transaction<'e> {
         s.insert("REQUEST_PROTOCOL", req.protocol.clone().into_bytes());
         s.insert("REQUEST_URI", uri.as_bytes().to_vec());
         s.insert("REQUEST_URI_RAW", raw.as_bytes().to_vec());
-        s.insert("REQUEST_FILENAME", path.as_bytes().to_vec());
-        s.insert("REQUEST_BASENAME", basename.as_bytes().to_vec());
+        s.insert("REQUEST_FILENAME", filename);
+        s.insert("REQUEST_BASENAME", basename);
         s.insert(
             "REQUEST_LINE",
             format!("{} {} {}", req.method, raw, req.protocol).into_bytes(),
@@ -924,16 +931,18 @@ fn header<'a>(h: &'a [(String, Vec<u8>)], name: &str) -> Option<&'a [u8]> {
 /// in, JSON and XML as the rules 200000/200001 of ModSecurity's recommended configuration
 /// select them (which every CRS deployment includes).
 fn body_processor_for(ct: &str) -> Option<String> {
-    let mime = ct.split(';').next().unwrap_or("").trim();
-    let p = if mime == "application/x-www-form-urlencoded" {
+    let ct = ct.trim_start();
+    let xml = regex::Regex::new(r"^(?:application(?:/soap\+|/)|text/)xml")
+        .is_ok_and(|re| re.is_match(ct));
+    let json = ct.starts_with("application/json")
+        || regex::Regex::new(r"^application/[a-z0-9.-]+\+json").is_ok_and(|re| re.is_match(ct));
+    let p = if ct.starts_with("application/x-www-form-urlencoded") {
         "URLENCODED"
-    } else if mime.starts_with("multipart/form-data") {
+    } else if ct.starts_with("multipart/form-data") {
         "MULTIPART"
-    } else if mime == "application/json"
-        || (mime.starts_with("application/") && mime.ends_with("+json"))
-    {
+    } else if json {
         "JSON"
-    } else if mime == "text/xml" || mime == "application/xml" || mime == "application/soap+xml" || mime.ends_with("+xml") {
+    } else if xml {
         "XML"
     } else {
         return None;

@@ -26,8 +26,11 @@ pub(crate) enum Re {
 impl Re {
     /// Compiles `pattern`, falling back to `fancy-regex` only when `regex` rejects it.
     pub(crate) fn new(pattern: &str) -> Result<Self, String> {
+        // PCRE without UTF mode reads `\x{e2}` as the byte 0xE2; `regex` without Unicode only
+        // accepts the two-digit form for bytes.
+        let bytes_pattern = byte_escapes(pattern);
         let fast = |unicode: bool| {
-            regex::bytes::RegexBuilder::new(pattern)
+            regex::bytes::RegexBuilder::new(if unicode { pattern } else { &bytes_pattern })
                 .unicode(unicode)
                 .size_limit(REGEX_SIZE_LIMIT)
                 .dfa_size_limit(REGEX_SIZE_LIMIT)
@@ -77,6 +80,37 @@ impl Re {
             }
         }
     }
+}
+
+/// Rewrites `\x{H}`/`\x{HH}` escapes as `\xHH` (other escapes untouched).
+fn byte_escapes(p: &str) -> String {
+    let mut out = String::with_capacity(p.len());
+    let mut chars = p.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let rest = &p[i + 1..];
+        if let Some(inner) = rest.strip_prefix("x{") {
+            if let Some(end) = inner.find('}') {
+                let hex = &inner[..end];
+                if (1..=2).contains(&hex.len()) && hex.chars().all(|h| h.is_ascii_hexdigit()) {
+                    out.push_str(&format!("\\x{hex:0>2}"));
+                    // Skip `x{`, the digits and `}`.
+                    for _ in 0..hex.len() + 3 {
+                        chars.next();
+                    }
+                    continue;
+                }
+            }
+        }
+        out.push(c);
+        if let Some((_, n)) = chars.next() {
+            out.push(n);
+        }
+    }
+    out
 }
 
 /// String comparison operators whose argument may hold macros.
@@ -378,6 +412,13 @@ mod tests {
         assert!(run("validateUrlEncoding", "", "%zz"));
         assert!(!run("validateUrlEncoding", "", "%41"));
         assert!(!run("rbl", "sbl.example", "1.2.3.4"));
+    }
+
+    #[test]
+    fn braced_hex_escapes_are_bytes_as_in_pcre() {
+        assert_eq!(byte_escapes(r"a\x{bc}[\x7f-\x{ff}]\\x{41}"), r"a\xbc[\x7f-\xff]\\x{41}");
+        let re = Re::new(r"\x{bc}[^>\x{be}]*[>\x{be}]").unwrap();
+        assert!(re.captures(b"\xbcscript\xbe", false).is_some());
     }
 
     #[test]

@@ -220,6 +220,38 @@ fn run_test(engine: &Engine, t: &Value) -> Verdict {
     }
 }
 
+/// Runs one test and answers each stage's log (for debugging a failure).
+pub fn explain(crs: &Path, engine: &Engine, rule_id: u64, test_id: u64) -> String {
+    let mut files = Vec::new();
+    collect_yaml(&crs.join("tests/regression/tests"), &mut files);
+    let mut out = String::new();
+    for f in files {
+        let Ok(text) = std::fs::read_to_string(&f) else { continue };
+        let Ok(doc) = yaml_serde::from_str::<Value>(&text) else { continue };
+        if doc.get("rule_id").and_then(Value::as_u64) != Some(rule_id) {
+            continue;
+        }
+        for t in doc.get("tests").and_then(Value::as_sequence).cloned().unwrap_or_default() {
+            if t.get("test_id").and_then(Value::as_u64) != Some(test_id) {
+                continue;
+            }
+            for stage in t.get("stages").and_then(Value::as_sequence).cloned().unwrap_or_default() {
+                let stage = stage.get("stage").unwrap_or(&stage).clone();
+                let Some(input) = stage.get("input") else { continue };
+                match build(input) {
+                    Ok((req, resp)) => {
+                        out.push_str(&format!("{req:?}\n"));
+                        let o = engine.transaction(&req, Some(&resp));
+                        out.push_str(&log_text(&o));
+                    }
+                    Err(e) => out.push_str(&e),
+                }
+            }
+        }
+    }
+    out
+}
+
 /// The log lines ModSecurity would write for `outcome` (what `match_regex` reads).
 fn log_text(outcome: &Outcome) -> String {
     let mut s = String::new();
@@ -341,8 +373,32 @@ fn build(input: &Value) -> Result<(Request, Response), String> {
     if req.protocol.is_empty() {
         req.protocol = "HTTP/1.1".into();
     }
+    httpd_framing(&mut req);
     let resp = albedo(&req);
     Ok((req, resp))
+}
+
+/// What Apache httpd does to a request before ModSecurity sees it: repeated headers are merged
+/// into one, comma-separated (under the first one's name); without `Content-Length` or
+/// `Transfer-Encoding` an HTTP/1.x request has no body.
+fn httpd_framing(req: &mut Request) {
+    let mut merged: Vec<(String, Vec<u8>)> = Vec::new();
+    for (k, v) in std::mem::take(&mut req.headers) {
+        match merged.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(&k)) {
+            Some((_, existing)) => {
+                existing.extend_from_slice(b", ");
+                existing.extend_from_slice(&v);
+            }
+            None => merged.push((k, v)),
+        }
+    }
+    req.headers = merged;
+    let framed = req.headers.iter().any(|(k, _)| {
+        k.eq_ignore_ascii_case("content-length") || k.eq_ignore_ascii_case("transfer-encoding")
+    });
+    if !framed {
+        req.body.clear();
+    }
 }
 
 /// go-ftw's backend: `/reflect` answers what the JSON body asks for.
