@@ -25,9 +25,9 @@ pub(crate) fn urlencoded(s: &[u8]) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-/// JSON flattened into arguments as ModSecurity's JSON processor does: object members join
-/// with `.` under the prefix `json`, array elements are numbered (`json.a.0`), scalars are their
-/// text (`true`, `null` as empty, numbers as written).
+/// JSON flattened into arguments as ModSecurity v2's JSON processor does: object members join
+/// with `.` under the prefix `json`; an array's elements repeat the array's key
+/// (`{"a":[1,2]}` gives `json.a.a` twice); scalars are their text (`null` is empty).
 pub(crate) fn json(s: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
     let v: serde_json::Value =
         serde_json::from_slice(s).map_err(|e| format!("JSON parsing error: {e}"))?;
@@ -53,8 +53,14 @@ fn flatten(
             }
         }
         Value::Array(a) => {
-            for (i, x) in a.iter().enumerate() {
-                flatten(&format!("{prefix}.{i}"), x, depth + 1, out)?;
+            let key = prefix.rsplit('.').next().unwrap_or(prefix);
+            let name = if prefix == "json" {
+                prefix.to_string()
+            } else {
+                format!("{prefix}.{key}")
+            };
+            for x in a {
+                flatten(&name, x, depth + 1, out)?;
             }
         }
         Value::String(s) => out.push((prefix.to_string(), s.as_bytes().to_vec())),
@@ -351,7 +357,7 @@ fn start_tag(s: &[u8]) -> Result<StartTag, String> {
 
 fn entities(s: &[u8]) -> Vec<u8> {
     if s.contains(&b'&') {
-        rampart_waf::transform::apply(W::HtmlEntityDecode, s)
+        crate::transform::html_entity_decode(s)
     } else {
         s.to_vec()
     }
@@ -373,7 +379,7 @@ mod tests {
     fn json_names_follow_modsecurity() {
         let a = json(br#"{"a":{"b":"x"},"c":[1,true]}"#).unwrap();
         let names: Vec<_> = a.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["json.a.b", "json.c.0", "json.c.1"]);
+        assert_eq!(names, ["json.a.b", "json.c.c", "json.c.c"]);
         assert!(json(b"{bad").is_err());
     }
 

@@ -928,26 +928,25 @@ fn header<'a>(h: &'a [(String, Vec<u8>)], name: &str) -> Option<&'a [u8]> {
 }
 
 /// The body processor ModSecurity picks for a Content-Type: URLENCODED and MULTIPART as built
-/// in, JSON and XML as the rules 200000/200001 of ModSecurity's recommended configuration
-/// select them (which every CRS deployment includes).
+/// in (prefix of the header), then JSON and XML as the rules 200000/200001 of ModSecurity v2's
+/// recommended configuration switch to them (an unanchored search in the lower-cased header;
+/// JSON's rule runs last) — every CRS deployment includes that configuration.
 fn body_processor_for(ct: &str) -> Option<String> {
     let ct = ct.trim_start();
-    let xml = regex::Regex::new(r"^(?:application(?:/soap\+|/)|text/)xml")
-        .is_ok_and(|re| re.is_match(ct));
-    let json = ct.starts_with("application/json")
-        || regex::Regex::new(r"^application/[a-z0-9.-]+\+json").is_ok_and(|re| re.is_match(ct));
-    let p = if ct.starts_with("application/x-www-form-urlencoded") {
-        "URLENCODED"
+    let mut p = if ct.starts_with("application/x-www-form-urlencoded") {
+        Some("URLENCODED")
     } else if ct.starts_with("multipart/form-data") {
-        "MULTIPART"
-    } else if json {
-        "JSON"
-    } else if xml {
-        "XML"
+        Some("MULTIPART")
     } else {
-        return None;
+        None
     };
-    Some(p.to_string())
+    if regex::Regex::new(r"(?:application(?:/soap\+|/)|text/)xml").is_ok_and(|re| re.is_match(ct)) {
+        p = Some("XML");
+    }
+    if ct.contains("application/json") {
+        p = Some("JSON");
+    }
+    p.map(str::to_string)
 }
 
 fn time_var(name: &str) -> Option<String> {

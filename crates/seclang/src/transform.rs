@@ -17,6 +17,9 @@ use sha1::Digest as _;
 pub(crate) enum Tf {
     /// A transformation shared with the WAFv2 engine.
     Shared(W),
+    /// `htmlEntityDecode` with ModSecurity's reading: `&#DDD;`/`&#xHH;` with any number of
+    /// digits (leading zeros included) become the low byte of the value, `;` optional.
+    HtmlEntityDecode,
     /// `length`: the decimal length of the value.
     Length,
     /// `sha1`: the raw SHA-1 digest.
@@ -35,7 +38,7 @@ pub(crate) fn by_name(name: &str) -> Result<Option<Tf>, String> {
         "uppercase" => Tf::Shared(W::Uppercase),
         "urldecode" => Tf::Shared(W::UrlDecode),
         "urldecodeuni" => Tf::Shared(W::UrlDecodeUni),
-        "htmlentitydecode" => Tf::Shared(W::HtmlEntityDecode),
+        "htmlentitydecode" => Tf::HtmlEntityDecode,
         "jsdecode" => Tf::Shared(W::JsDecode),
         "cssdecode" => Tf::Shared(W::CssDecode),
         "cmdline" => Tf::Shared(W::CmdLine),
@@ -70,11 +73,71 @@ pub(crate) fn by_name(name: &str) -> Result<Option<Tf>, String> {
 pub(crate) fn apply(t: Tf, s: &[u8]) -> Option<Vec<u8>> {
     match t {
         Tf::Shared(w) => rampart_waf::transform::apply_changed(w, s),
+        Tf::HtmlEntityDecode => s.contains(&b'&').then(|| html_entity_decode(s)),
         Tf::Length => Some(s.len().to_string().into_bytes()),
         Tf::Sha1 => Some(sha1::Sha1::digest(s).to_vec()),
         Tf::HexEncode => Some(hex::encode(s).into_bytes()),
         Tf::RemoveComments => Some(remove_comments(s)),
     }
+}
+
+/// ModSecurity's `htmlEntityDecode`: numeric entities (decimal, `x` hex) with any number of
+/// digits become the low byte of their value; `&quot; &amp; &lt; &gt; &nbsp;` (any case) their
+/// character; the `;` is optional; anything else is kept.
+pub(crate) fn html_entity_decode(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] != b'&' {
+            out.push(s[i]);
+            i += 1;
+            continue;
+        }
+        let rest = &s[i + 1..];
+        if rest.first() == Some(&b'#') {
+            let hex = matches!(rest.get(1), Some(b'x' | b'X'));
+            let start = if hex { 2 } else { 1 };
+            let digits = rest[start..]
+                .iter()
+                .take_while(|b| if hex { b.is_ascii_hexdigit() } else { b.is_ascii_digit() })
+                .count();
+            if digits > 0 {
+                let radix = if hex { 16 } else { 10 };
+                let v = rest[start..start + digits].iter().fold(0u64, |acc, b| {
+                    let d = char::from(*b).to_digit(radix).map_or(0, u64::from);
+                    acc.saturating_mul(u64::from(radix)).saturating_add(d)
+                });
+                out.push((v & 0xff) as u8);
+                i += 1 + start + digits;
+                if s.get(i) == Some(&b';') {
+                    i += 1;
+                }
+                continue;
+            }
+        } else {
+            let named: [(&[u8], u8); 5] = [
+                (b"quot", b'"'),
+                (b"amp", b'&'),
+                (b"lt", b'<'),
+                (b"gt", b'>'),
+                (b"nbsp", 0xa0),
+            ];
+            if let Some((name, c)) = named
+                .iter()
+                .find(|(n, _)| rest.len() >= n.len() && rest[..n.len()].eq_ignore_ascii_case(n))
+            {
+                out.push(*c);
+                i += 1 + name.len();
+                if s.get(i) == Some(&b';') {
+                    i += 1;
+                }
+                continue;
+            }
+        }
+        out.push(b'&');
+        i += 1;
+    }
+    out
 }
 
 fn remove_comments(s: &[u8]) -> Vec<u8> {
@@ -117,6 +180,7 @@ mod tests {
         assert_eq!(run("urlDecodeUni", "a%20b%u0041"), "a bA");
         assert_eq!(run("cmdLine", "C^:\\\"Win dows\" /x"), "c:win dows/x");
         assert_eq!(run("length", "abcd"), "4");
+        assert_eq!(run("htmlEntityDecode", "&#x24;&#00000000000000000000123;&LT;b&amp&zz"), "${<b&&zz");
         assert_eq!(run("hexEncode", "AZ"), "415a");
         assert_eq!(run("removeComments", "a/*x*/b<!--y-->c--d"), "abc");
         assert_eq!(run("sha1", "abc").len() > 0, true);

@@ -252,6 +252,20 @@ pub fn explain(crs: &Path, engine: &Engine, rule_id: u64, test_id: u64) -> Strin
     out
 }
 
+/// ModSecurity's error-log escaping: `"` and `\\` escaped, other non-printables as `\\xHH`.
+fn log_escape(s: &str) -> String {
+    let mut o = String::new();
+    for b in s.bytes() {
+        match b {
+            b'"' => o.push_str("\\\""),
+            b'\\' => o.push_str("\\\\"),
+            0x20..=0x7e => o.push(char::from(b)),
+            _ => o.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    o
+}
+
 /// The log lines ModSecurity would write for `outcome` (what `match_regex` reads).
 fn log_text(outcome: &Outcome) -> String {
     let mut s = String::new();
@@ -259,8 +273,8 @@ fn log_text(outcome: &Outcome) -> String {
         s.push_str(&format!(
             "ModSecurity: Warning. [id \"{}\"] [msg \"{}\"] [data \"{}\"] [severity \"{}\"]",
             m.id,
-            m.msg,
-            m.logdata,
+            log_escape(&m.msg),
+            log_escape(&m.logdata),
             m.severity.clone().unwrap_or_default()
         ));
         for t in &m.tags {
