@@ -407,11 +407,34 @@ fn httpd_framing(req: &mut Request) {
         }
     }
     req.headers = merged;
+    // httpd drops Content-Length when Transfer-Encoding is present and de-chunks the body.
+    if req.headers.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case(b"chunked")
+    }) {
+        req.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("content-length"));
+        req.body = dechunk(&req.body);
+    }
     let framed = req.headers.iter().any(|(k, _)| {
         k.eq_ignore_ascii_case("content-length") || k.eq_ignore_ascii_case("transfer-encoding")
     });
     if !framed {
         req.body.clear();
+    }
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else { return out };
+        let size = std::str::from_utf8(&b[..eol])
+            .ok()
+            .and_then(|s| usize::from_str_radix(s.split(';').next().unwrap_or("").trim(), 16).ok());
+        let Some(size) = size else { return out };
+        if size == 0 || b.len() < eol + 2 + size {
+            return out;
+        }
+        out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
+        b = b.get(eol + 4 + size..).unwrap_or(&[]);
     }
 }
 
