@@ -15,10 +15,12 @@ fn main() {
     };
     let info = engine.info();
     println!(
-        "{} rules loaded; {} use the fancy-regex fallback: {:?}",
+        "{} rules loaded; {} use the fancy-regex fallback: {:?}; {} need Unicode mode: {:?}",
         info.rules,
         info.fallback_regex_rules.len(),
-        info.fallback_regex_rules
+        info.fallback_regex_rules,
+        info.unicode_regex_rules.len(),
+        info.unicode_regex_rules
     );
     if let Some(pos) = std::env::args().position(|a| a == "--explain") {
         let which = std::env::args().nth(pos + 1).unwrap_or_default();
@@ -29,12 +31,18 @@ fn main() {
     }
     let start = std::time::Instant::now();
     let results = ftw::run_all(&crs, &engine);
-    println!("{} tests in {:.1}s\n", results.len(), start.elapsed().as_secs_f64());
+    println!(
+        "{} tests in {:.1}s\n",
+        results.len(),
+        start.elapsed().as_secs_f64()
+    );
     print!("{}", ftw::table(&results));
     if std::env::args().any(|a| a == "--failures") {
         for r in &results {
             match &r.verdict {
-                ftw::Verdict::Fail(why) => println!("FAIL {}/{} [{}]: {why}", r.rule_id, r.test_id, r.family),
+                ftw::Verdict::Fail(why) => {
+                    println!("FAIL {}/{} [{}]: {why}", r.rule_id, r.test_id, r.family)
+                }
                 ftw::Verdict::Excluded(why) => println!("EXCL {}/{}: {why}", r.rule_id, r.test_id),
                 ftw::Verdict::Pass => {}
             }

@@ -265,7 +265,10 @@ pub(crate) fn xml(s: &[u8]) -> Result<Xml, String> {
     let mut seen_root = false;
     while i < s.len() {
         if s[i] != b'<' {
-            let end = s[i..].iter().position(|b| *b == b'<').map_or(s.len(), |p| i + p);
+            let end = s[i..]
+                .iter()
+                .position(|b| *b == b'<')
+                .map_or(s.len(), |p| i + p);
             let chunk = &s[i..end];
             if !stack.is_empty() {
                 out.text.extend_from_slice(&entities(chunk));
@@ -288,7 +291,10 @@ pub(crate) fn xml(s: &[u8]) -> Result<Xml, String> {
         } else if rest.starts_with(b"<!") {
             i = skip_to(b">").ok_or("XML: unterminated declaration")?;
         } else if rest.starts_with(b"</") {
-            let end = rest.iter().position(|b| *b == b'>').ok_or("XML: unterminated end tag")?;
+            let end = rest
+                .iter()
+                .position(|b| *b == b'>')
+                .ok_or("XML: unterminated end tag")?;
             let name = rest[2..end].trim_ascii();
             match stack.pop() {
                 Some(open) if open == name => {}
@@ -338,7 +344,10 @@ fn start_tag(s: &[u8]) -> Result<StartTag, String> {
             Some(b'>') => return Ok((name, attrs, false, i + 1)),
             Some(b'/') if s.get(i + 1) == Some(&b'>') => return Ok((name, attrs, true, i + 2)),
             Some(_) => {
-                let eq = s[i..].iter().position(|b| *b == b'=').ok_or("XML: attribute without value")?;
+                let eq = s[i..]
+                    .iter()
+                    .position(|b| *b == b'=')
+                    .ok_or("XML: attribute without value")?;
                 i += eq + 1;
                 while s.get(i).is_some_and(u8::is_ascii_whitespace) {
                     i += 1;
@@ -347,7 +356,10 @@ fn start_tag(s: &[u8]) -> Result<StartTag, String> {
                 if q != b'"' && q != b'\'' {
                     return Err("XML: unquoted attribute value".into());
                 }
-                let end = s[i + 1..].iter().position(|b| *b == q).ok_or("XML: unterminated attribute")?;
+                let end = s[i + 1..]
+                    .iter()
+                    .position(|b| *b == q)
+                    .ok_or("XML: unterminated attribute")?;
                 attrs.push(entities(&s[i + 1..i + 1 + end]));
                 i += end + 2;
             }

@@ -12,8 +12,8 @@ use crate::macros::MacroSource;
 use crate::operator::{atoi, OpCtx};
 use crate::parser;
 use crate::rule::{
-    self, AllowScope, Ctl, Disruptive, Effect, EngineMode, Exclusion, IdRange, Item, Rule,
-    RuleSet, SetOp, Target,
+    self, AllowScope, Ctl, Disruptive, Effect, EngineMode, Exclusion, IdRange, Item, Rule, RuleSet,
+    SetOp, Target,
 };
 use crate::transform;
 use crate::{
@@ -31,11 +31,13 @@ pub struct Engine {
     rules: RuleSet,
     markers: [HashMap<String, usize>; 5],
     config: EngineConfig,
-    persistent: Mutex<HashMap<(String, String), BTreeMap<String, Vec<u8>>>>,
+    persistent: Mutex<HashMap<(String, String), Record>>,
     counter: AtomicU64,
 }
 
 type Entries = Vec<(String, Vec<u8>)>;
+/// One persistent-collection record (`initcol:ip=...`): variable → value.
+type Record = BTreeMap<String, Vec<u8>>;
 
 impl Engine {
     /// Loads a Core Rule Set directory: `crs-setup.conf` (or `crs-setup.conf.example`), then the
@@ -101,9 +103,13 @@ impl Engine {
         let mut fallback = self.rules.fallback_rules.clone();
         fallback.sort_unstable();
         fallback.dedup();
+        let mut unicode = self.rules.unicode_rules.clone();
+        unicode.sort_unstable();
+        unicode.dedup();
         EngineInfo {
             rules: self.rules.rule_count(),
             fallback_regex_rules: fallback,
+            unicode_regex_rules: unicode,
             component_signatures: self.rules.component_signatures.clone(),
         }
     }
@@ -143,13 +149,21 @@ fn config_directives(cfg: &EngineConfig) -> Result<String, LoadError> {
     if !(1..=4).contains(&cfg.blocking_paranoia_level) {
         return bad("blocking paranoia level must be 1-4".into());
     }
-    let detection = cfg.detection_paranoia_level.unwrap_or(cfg.blocking_paranoia_level);
+    let detection = cfg
+        .detection_paranoia_level
+        .unwrap_or(cfg.blocking_paranoia_level);
     if !(cfg.blocking_paranoia_level..=4).contains(&detection) {
         return bad("detection paranoia level must be between the blocking level and 4".into());
     }
     let mut vars = vec![
-        ("blocking_paranoia_level".to_string(), cfg.blocking_paranoia_level.to_string()),
-        ("detection_paranoia_level".to_string(), detection.to_string()),
+        (
+            "blocking_paranoia_level".to_string(),
+            cfg.blocking_paranoia_level.to_string(),
+        ),
+        (
+            "detection_paranoia_level".to_string(),
+            detection.to_string(),
+        ),
         (
             "inbound_anomaly_score_threshold".to_string(),
             cfg.inbound_anomaly_threshold.to_string(),
@@ -171,7 +185,9 @@ fn config_directives(cfg: &EngineConfig) -> Result<String, LoadError> {
             return bad(format!("bad variable name {name:?}"));
         }
         if value.contains(['"', '\\', '\n', '\r']) {
-            return bad(format!("value of {name} may not contain quotes, backslashes or newlines"));
+            return bad(format!(
+                "value of {name} may not contain quotes, backslashes or newlines"
+            ));
         }
         text.push_str(&format!(",setvar:'tx.{name}={}'", value.replace('\'', "")));
     }
@@ -196,8 +212,7 @@ pub struct Transaction<'e> {
     force_body_variable: bool,
     matched_var: Option<(String, Vec<u8>)>,
     matched_vars: Entries,
-    rule_id: u64,
-    rule_severity: Option<String>,
+    rule: Option<&'e Rule>,
     interruption: Option<Interruption>,
     allowed: Option<AllowScope>,
     matched: Vec<MatchedRule>,
@@ -238,8 +253,7 @@ impl<'e> Transaction<'e> {
             force_body_variable: false,
             matched_var: None,
             matched_vars: Vec::new(),
-            rule_id: 0,
-            rule_severity: None,
+            rule: None,
             interruption: None,
             allowed: None,
             matched: Vec::new(),
@@ -257,7 +271,9 @@ impl<'e> Transaction<'e> {
 
     fn request_variables(&mut self, req: &Request) {
         let n = self.engine.counter.fetch_add(1, Ordering::Relaxed);
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
         let unique = format!("{:x}{:08x}", now.as_micros(), n);
         let raw = req.uri.as_str();
         // Absolute form: keep the path and query for REQUEST_URI.
@@ -300,12 +316,22 @@ impl<'e> Transaction<'e> {
         let host = header(&headers, "host").map(|h| {
             let h = lossy(h);
             match h.rsplit_once(':') {
-                Some((a, p)) if !a.ends_with(']') && p.chars().all(|c| c.is_ascii_digit()) && !a.contains(':') => a.to_string(),
+                Some((a, p))
+                    if !a.ends_with(']')
+                        && p.chars().all(|c| c.is_ascii_digit())
+                        && !a.contains(':') =>
+                {
+                    a.to_string()
+                }
                 _ => h,
             }
         });
-        let args_get = query.map(|q| body::urlencoded(q.as_bytes())).unwrap_or_default();
-        let content_type = header(&headers, "content-type").map(lossy).unwrap_or_default();
+        let args_get = query
+            .map(|q| body::urlencoded(q.as_bytes()))
+            .unwrap_or_default();
+        let content_type = header(&headers, "content-type")
+            .map(lossy)
+            .unwrap_or_default();
         let ct = content_type.to_ascii_lowercase();
         self.body_processor = body_processor_for(&ct);
         let mut body = req.body.clone();
@@ -470,7 +496,9 @@ impl<'e> Transaction<'e> {
         if self.interruption.is_some() {
             return self.interruption.clone();
         }
-        let ct = header(&resp.headers, "content-type").map(lossy).unwrap_or_default();
+        let ct = header(&resp.headers, "content-type")
+            .map(lossy)
+            .unwrap_or_default();
         let s = &mut self.scalars;
         s.insert("RESPONSE_STATUS", resp.status.to_string().into_bytes());
         s.insert("RESPONSE_PROTOCOL", resp.protocol.clone().into_bytes());
@@ -492,7 +520,12 @@ impl<'e> Transaction<'e> {
         self.colls.insert("RESPONSE_HEADERS", resp.headers.clone());
         self.run_phase(3);
         if self.interruption.is_none() {
-            let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            let mime = ct
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
             let inspect = mime.is_empty()
                 || self
                     .engine
@@ -578,8 +611,7 @@ impl<'e> Transaction<'e> {
             if self.is_removed(r) {
                 continue;
             }
-            self.rule_id = r.id;
-            self.rule_severity.clone_from(&r.severity);
+            self.rule = Some(r);
             self.matched_vars.clear();
             if !self.eval_chain(r) {
                 continue;
@@ -587,7 +619,11 @@ impl<'e> Transaction<'e> {
             self.matched.push(MatchedRule {
                 id: r.id,
                 phase,
-                msg: r.msg.as_ref().map(|m| m.expand_string(self)).unwrap_or_default(),
+                msg: r
+                    .msg
+                    .as_ref()
+                    .map(|m| m.expand_string(self))
+                    .unwrap_or_default(),
                 logdata: r
                     .logdata
                     .as_ref()
@@ -727,7 +763,10 @@ impl<'e> Transaction<'e> {
         for t in &rule.targets {
             let entries = self.entries(t);
             if t.count {
-                let n = entries.iter().filter(|(k, _)| !excluded(&t.name, k)).count();
+                let n = entries
+                    .iter()
+                    .filter(|(k, _)| !excluded(&t.name, k))
+                    .count();
                 out.push((format!("&{}", t.name), n.to_string().into_bytes()));
                 continue;
             }
@@ -735,7 +774,13 @@ impl<'e> Transaction<'e> {
                 if !key.is_empty() && excluded(&t.name, &key) {
                     continue;
                 }
-                if key.is_empty() && rule.exclusions.iter().chain(extra.iter().copied()).any(|e| e.name == t.name && e.selector.is_none()) {
+                if key.is_empty()
+                    && rule
+                        .exclusions
+                        .iter()
+                        .chain(extra.iter().copied())
+                        .any(|e| e.name == t.name && e.selector.is_none())
+                {
                     continue;
                 }
                 let name = if key.is_empty() {
@@ -789,8 +834,11 @@ impl<'e> Transaction<'e> {
                 .map(|(k, _)| (k.clone(), k.clone().into_bytes()))
                 .collect(),
             "XML" => {
-                let Some(x) = &self.xml else { return Vec::new() };
-                let attrs = matches!(&t.selector, Some(rule::Selector::XPath(p)) if p.contains('@'));
+                let Some(x) = &self.xml else {
+                    return Vec::new();
+                };
+                let attrs =
+                    matches!(&t.selector, Some(rule::Selector::XPath(p)) if p.contains('@'));
                 if attrs {
                     x.attributes
                         .iter()
@@ -873,10 +921,12 @@ impl<'e> Transaction<'e> {
                 Ctl::RemoveById(ids) => self.removed_ids.extend(ids.iter().copied()),
                 Ctl::RemoveByTag(t) => self.removed_tags.push(t.clone()),
                 Ctl::RemoveTargetById(ids, ex) => {
-                    self.removed_targets_by_id.push((ids.clone(), Arc::clone(ex)));
+                    self.removed_targets_by_id
+                        .push((ids.clone(), Arc::clone(ex)));
                 }
                 Ctl::RemoveTargetByTag(t, ex) => {
-                    self.removed_targets_by_tag.push((t.clone(), Arc::clone(ex)));
+                    self.removed_targets_by_tag
+                        .push((t.clone(), Arc::clone(ex)));
                 }
                 Ctl::RequestBodyProcessor(p) => {
                     self.body_processor = Some(p.clone());
@@ -898,12 +948,31 @@ impl MacroSource for Transaction<'_> {
                 .persistent
                 .get(&name.to_ascii_lowercase())
                 .and_then(|(_, m)| m.get(k).cloned()),
-            ("RULE", Some("id")) => Some(self.rule_id.to_string().into_bytes()),
-            ("RULE", Some("severity")) => self.rule_severity.clone().map(String::into_bytes),
-            ("MATCHED_VAR", None) => self.matched_var.as_ref().map(|(_, v)| v.clone()),
-            ("MATCHED_VAR_NAME", None) => {
-                self.matched_var.as_ref().map(|(n, _)| n.clone().into_bytes())
+            ("RULE", Some(k)) => {
+                let r = self.rule?;
+                match k {
+                    "id" => Some(r.id.to_string().into_bytes()),
+                    "phase" => Some(r.phase.to_string().into_bytes()),
+                    "severity" => r.severity.clone().map(String::into_bytes),
+                    // A message that names itself expands to nothing rather than recursing.
+                    "msg" => r
+                        .msg
+                        .as_ref()
+                        .filter(|m| !m.mentions("RULE"))
+                        .map(|m| m.expand(self)),
+                    "logdata" => r
+                        .logdata
+                        .as_ref()
+                        .filter(|m| !m.mentions("RULE"))
+                        .map(|m| m.expand(self)),
+                    _ => None,
+                }
             }
+            ("MATCHED_VAR", None) => self.matched_var.as_ref().map(|(_, v)| v.clone()),
+            ("MATCHED_VAR_NAME", None) => self
+                .matched_var
+                .as_ref()
+                .map(|(n, _)| n.clone().into_bytes()),
             (n, Some(k)) => self
                 .colls
                 .get(n)

@@ -248,6 +248,8 @@ pub struct EngineInfo {
     pub rules: usize,
     /// Rules whose regex needed the backtracking `fancy-regex` fallback.
     pub fallback_regex_rules: Vec<u64>,
+    /// Rules whose regex compiles only in Unicode mode (PCRE would read it byte-wise).
+    pub unicode_regex_rules: Vec<u64>,
     /// `SecComponentSignature` values (`OWASP_CRS/4.28.0`).
     pub component_signatures: Vec<String>,
 }

@@ -46,13 +46,11 @@ impl Expandable {
         Self { parts }
     }
 
-    /// Whether the text has no macros (so it can be used as it is).
-    pub(crate) fn literal(&self) -> Option<&str> {
-        match self.parts.as_slice() {
-            [] => Some(""),
-            [Part::Lit(s)] => Some(s),
-            _ => None,
-        }
+    /// Whether a macro of variable `name` (upper case) appears.
+    pub(crate) fn mentions(&self, name: &str) -> bool {
+        self.parts
+            .iter()
+            .any(|p| matches!(p, Part::Var(n, _) if n == name))
     }
 
     /// The text with every macro replaced by its value.
@@ -96,7 +94,7 @@ mod tests {
     fn expands_collection_keys_and_scalars() {
         let e = Expandable::new("a %{tx.SCORE} b %{MATCHED_VAR}%{tx.none}!");
         assert_eq!(e.expand(&Src), b"a 5 b x!");
-        assert_eq!(Expandable::new("plain").literal(), Some("plain"));
-        assert_eq!(Expandable::new("%{tx.a}").literal(), None);
+        assert!(Expandable::new("x %{rule.msg}").mentions("RULE"));
+        assert!(!Expandable::new("plain").mentions("RULE"));
     }
 }

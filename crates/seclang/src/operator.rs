@@ -19,6 +19,9 @@ const FANCY_BACKTRACK_LIMIT: usize = 1_000_000;
 pub(crate) enum Re {
     /// Compiled by `regex` (bytes API, Unicode off: PCRE's byte semantics).
     Fast(regex::bytes::Regex),
+    /// Compiled by `regex` with Unicode on: the pattern needs it (a code point above U+00FF),
+    /// so non-ASCII classes match UTF-8 sequences rather than single bytes.
+    Unicode(regex::bytes::Regex),
     /// Compiled by `fancy-regex`; input is matched as lossy UTF-8.
     Fancy(fancy_regex::Regex),
 }
@@ -36,8 +39,11 @@ impl Re {
                 .dfa_size_limit(REGEX_SIZE_LIMIT)
                 .build()
         };
-        match fast(false).or_else(|_| fast(true)) {
-            Ok(re) => Ok(Self::Fast(re)),
+        match fast(false)
+            .map(Self::Fast)
+            .or_else(|_| fast(true).map(Self::Unicode))
+        {
+            Ok(re) => Ok(re),
             Err(fast_err) => fancy_regex::RegexBuilder::new(pattern)
                 .backtrack_limit(FANCY_BACKTRACK_LIMIT)
                 .build()
@@ -51,10 +57,15 @@ impl Re {
         matches!(self, Self::Fancy(_))
     }
 
+    /// Whether this pattern needed Unicode mode.
+    pub(crate) fn is_unicode(&self) -> bool {
+        matches!(self, Self::Unicode(_))
+    }
+
     /// The first match and its groups (group 0 first; a missing group is empty).
     pub(crate) fn captures(&self, s: &[u8], want: bool) -> Option<Vec<Vec<u8>>> {
         match self {
-            Self::Fast(re) => {
+            Self::Fast(re) | Self::Unicode(re) => {
                 if !want {
                     return re.is_match(s).then(Vec::new);
                 }
@@ -74,7 +85,10 @@ impl Re {
                 Some(
                     caps.iter()
                         .take(10)
-                        .map(|m| m.map(|m| m.as_str().as_bytes().to_vec()).unwrap_or_default())
+                        .map(|m| {
+                            m.map(|m| m.as_str().as_bytes().to_vec())
+                                .unwrap_or_default()
+                        })
                         .collect(),
                 )
             }
@@ -163,7 +177,9 @@ impl Op {
     pub(crate) fn compile(name: &str, arg: &str, dir: &Path) -> Result<Self, String> {
         let op = match name.to_ascii_lowercase().as_str() {
             "rx" => Self::Rx(Re::new(arg)?),
-            "pm" => Self::Pm(phrases(arg.split_whitespace().map(str::to_string).collect())?),
+            "pm" => Self::Pm(phrases(
+                arg.split_whitespace().map(str::to_string).collect(),
+            )?),
             "pmfromfile" | "pmf" => {
                 let mut list = Vec::new();
                 for f in arg.split_whitespace() {
@@ -240,7 +256,9 @@ impl Op {
                 hit(m, v)
             }
             Self::IpMatch(nets) => {
-                let ip: Option<IpAddr> = std::str::from_utf8(v).ok().and_then(|s| s.trim().parse().ok());
+                let ip: Option<IpAddr> = std::str::from_utf8(v)
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok());
                 hit(ip.is_some_and(|ip| nets.iter().any(|n| n.contains(&ip))), v)
             }
             Self::ValidateByteRange(allowed) => v
@@ -323,7 +341,9 @@ pub(crate) fn atoi(v: &[u8]) -> i64 {
     let n: i64 = digits
         .bytes()
         .take_while(u8::is_ascii_digit)
-        .fold(0i64, |acc, d| acc.saturating_mul(10).saturating_add(i64::from(d - b'0')));
+        .fold(0i64, |acc, d| {
+            acc.saturating_mul(10).saturating_add(i64::from(d - b'0'))
+        });
     if neg {
         -n
     } else {
@@ -394,7 +414,14 @@ mod tests {
 
     fn run(name: &str, arg: &str, v: &str) -> bool {
         let op = Op::compile(name, arg, Path::new(".")).unwrap();
-        op.run(v.as_bytes(), &OpCtx { macros: &NoMacros, capture: true }).is_some()
+        op.run(
+            v.as_bytes(),
+            &OpCtx {
+                macros: &NoMacros,
+                capture: true,
+            },
+        )
+        .is_some()
     }
 
     #[test]
@@ -416,7 +443,10 @@ mod tests {
 
     #[test]
     fn braced_hex_escapes_are_bytes_as_in_pcre() {
-        assert_eq!(byte_escapes(r"a\x{bc}[\x7f-\x{ff}]\\x{41}"), r"a\xbc[\x7f-\xff]\\x{41}");
+        assert_eq!(
+            byte_escapes(r"a\x{bc}[\x7f-\x{ff}]\\x{41}"),
+            r"a\xbc[\x7f-\xff]\\x{41}"
+        );
         let re = Re::new(r"\x{bc}[^>\x{be}]*[>\x{be}]").unwrap();
         assert!(re.captures(b"\xbcscript\xbe", false).is_some());
     }

@@ -12,21 +12,79 @@ use crate::LoadError;
 
 /// Variables the engine can produce. A rule naming any other fails to load.
 pub(crate) const KNOWN_VARIABLES: &[&str] = &[
-    "ARGS", "ARGS_NAMES", "ARGS_GET", "ARGS_GET_NAMES", "ARGS_POST", "ARGS_POST_NAMES",
-    "ARGS_COMBINED_SIZE", "REQUEST_HEADERS", "REQUEST_HEADERS_NAMES", "REQUEST_COOKIES",
-    "REQUEST_COOKIES_NAMES", "REQUEST_URI", "REQUEST_URI_RAW", "REQUEST_FILENAME",
-    "REQUEST_BASENAME", "REQUEST_LINE", "REQUEST_METHOD", "REQUEST_PROTOCOL", "QUERY_STRING",
-    "REQUEST_BODY", "REQUEST_BODY_LENGTH", "XML", "FILES", "FILES_NAMES", "FILES_SIZES",
-    "FILES_COMBINED_SIZE", "MULTIPART_PART_HEADERS", "MULTIPART_FILENAME", "MULTIPART_NAME",
-    "MULTIPART_STRICT_ERROR", "MULTIPART_UNMATCHED_BOUNDARY", "REQBODY_ERROR",
-    "REQBODY_ERROR_MSG", "REQBODY_PROCESSOR", "TX", "IP", "GLOBAL", "SESSION", "USER",
-    "RESOURCE", "MATCHED_VAR", "MATCHED_VARS", "MATCHED_VAR_NAME", "MATCHED_VARS_NAMES",
-    "UNIQUE_ID", "REMOTE_ADDR", "REMOTE_PORT", "SERVER_NAME", "SERVER_ADDR", "SERVER_PORT",
-    "RESPONSE_STATUS", "RESPONSE_PROTOCOL", "RESPONSE_HEADERS", "RESPONSE_HEADERS_NAMES",
-    "RESPONSE_BODY", "RESPONSE_CONTENT_TYPE", "RESPONSE_CONTENT_LENGTH", "DURATION", "TIME",
-    "TIME_EPOCH", "TIME_YEAR", "TIME_MON", "TIME_DAY", "TIME_HOUR", "TIME_MIN", "TIME_SEC",
-    "TIME_WDAY", "REQUEST_CONTENT_TYPE", "ENV", "AUTH_TYPE", "FULL_REQUEST_LENGTH",
-    "STATUS_LINE", "RULE",
+    "ARGS",
+    "ARGS_NAMES",
+    "ARGS_GET",
+    "ARGS_GET_NAMES",
+    "ARGS_POST",
+    "ARGS_POST_NAMES",
+    "ARGS_COMBINED_SIZE",
+    "REQUEST_HEADERS",
+    "REQUEST_HEADERS_NAMES",
+    "REQUEST_COOKIES",
+    "REQUEST_COOKIES_NAMES",
+    "REQUEST_URI",
+    "REQUEST_URI_RAW",
+    "REQUEST_FILENAME",
+    "REQUEST_BASENAME",
+    "REQUEST_LINE",
+    "REQUEST_METHOD",
+    "REQUEST_PROTOCOL",
+    "QUERY_STRING",
+    "REQUEST_BODY",
+    "REQUEST_BODY_LENGTH",
+    "XML",
+    "FILES",
+    "FILES_NAMES",
+    "FILES_SIZES",
+    "FILES_COMBINED_SIZE",
+    "MULTIPART_PART_HEADERS",
+    "MULTIPART_FILENAME",
+    "MULTIPART_NAME",
+    "MULTIPART_STRICT_ERROR",
+    "MULTIPART_UNMATCHED_BOUNDARY",
+    "REQBODY_ERROR",
+    "REQBODY_ERROR_MSG",
+    "REQBODY_PROCESSOR",
+    "TX",
+    "IP",
+    "GLOBAL",
+    "SESSION",
+    "USER",
+    "RESOURCE",
+    "MATCHED_VAR",
+    "MATCHED_VARS",
+    "MATCHED_VAR_NAME",
+    "MATCHED_VARS_NAMES",
+    "UNIQUE_ID",
+    "REMOTE_ADDR",
+    "REMOTE_PORT",
+    "SERVER_NAME",
+    "SERVER_ADDR",
+    "SERVER_PORT",
+    "RESPONSE_STATUS",
+    "RESPONSE_PROTOCOL",
+    "RESPONSE_HEADERS",
+    "RESPONSE_HEADERS_NAMES",
+    "RESPONSE_BODY",
+    "RESPONSE_CONTENT_TYPE",
+    "RESPONSE_CONTENT_LENGTH",
+    "DURATION",
+    "TIME",
+    "TIME_EPOCH",
+    "TIME_YEAR",
+    "TIME_MON",
+    "TIME_DAY",
+    "TIME_HOUR",
+    "TIME_MIN",
+    "TIME_SEC",
+    "TIME_WDAY",
+    "REQUEST_CONTENT_TYPE",
+    "ENV",
+    "AUTH_TYPE",
+    "FULL_REQUEST_LENGTH",
+    "STATUS_LINE",
+    "RULE",
 ];
 
 /// What selects entries of a collection.
@@ -202,7 +260,6 @@ pub(crate) enum Effect {
 pub(crate) struct Rule {
     pub id: u64,
     pub phase: u8,
-    pub file: Arc<Path>,
     pub line: usize,
     pub targets: Vec<Target>,
     pub exclusions: Vec<Exclusion>,
@@ -229,7 +286,7 @@ pub(crate) struct Rule {
 /// An entry of a phase's rule list.
 #[derive(Debug)]
 pub(crate) enum Item {
-    Rule(Rule),
+    Rule(Box<Rule>),
     Marker(String),
 }
 
@@ -263,6 +320,8 @@ pub(crate) struct RuleSet {
     pub block_action: [Option<(Disruptive, Option<u16>)>; 5],
     /// Rules whose operator needed the `fancy-regex` fallback.
     pub fallback_rules: Vec<u64>,
+    /// Rules whose regex needed Unicode mode.
+    pub unicode_rules: Vec<u64>,
     defaults: [Option<Defaults>; 5],
     /// Rules loaded so far, before they are sorted into phases (chains folded).
     pending: Vec<Item>,
@@ -434,7 +493,6 @@ impl RuleSet {
         let mut rule = Rule {
             id: 0,
             phase: 2,
-            file: Arc::from(d.file.as_path()),
             line: d.line,
             targets: Vec::new(),
             exclusions: Vec::new(),
@@ -491,9 +549,13 @@ impl RuleSet {
                 "severity" => rule.severity = Some(severity(v.unwrap_or(""))),
                 "status" => rule.status = Some(parse_num(v)?),
                 "skip" => rule.skip = parse_num(v)?,
-                "skipafter" => rule.skip_after = Some(v.ok_or("skipAfter needs a marker")?.to_string()),
+                "skipafter" => {
+                    rule.skip_after = Some(v.ok_or("skipAfter needs a marker")?.to_string())
+                }
                 "setvar" => rule.effects.push(setvar(v.ok_or("setvar needs a value")?)?),
-                "ctl" => rule.effects.push(Effect::Ctl(ctl(v.ok_or("ctl needs a value")?)?)),
+                "ctl" => rule
+                    .effects
+                    .push(Effect::Ctl(ctl(v.ok_or("ctl needs a value")?)?)),
                 "initcol" => {
                     let v = v.ok_or("initcol needs a value")?;
                     let (c, k) = v.split_once('=').ok_or("initcol needs collection=key")?;
@@ -514,8 +576,14 @@ impl RuleSet {
             }
         }
         if in_chain {
-            if rule.id != 0 || phase.is_some() || rule.disruptive.is_some() || rule.skip_after.is_some() {
-                return Err("a chained rule may not set id, phase, a disruptive action or skipAfter".into());
+            if rule.id != 0
+                || phase.is_some()
+                || rule.disruptive.is_some()
+                || rule.skip_after.is_some()
+            {
+                return Err(
+                    "a chained rule may not set id, phase, a disruptive action or skipAfter".into(),
+                );
             }
             rule.phase = self.open_chain[0].phase;
         } else {
@@ -524,7 +592,9 @@ impl RuleSet {
             }
             rule.phase = phase.unwrap_or(2);
         }
-        let def = self.defaults[usize::from(rule.phase - 1)].clone().unwrap_or_default();
+        let def = self.defaults[usize::from(rule.phase - 1)]
+            .clone()
+            .unwrap_or_default();
         let mut transforms = def.transforms.clone();
         for t in own_t {
             match t {
@@ -542,9 +612,18 @@ impl RuleSet {
                 rule.status = def.status;
             }
         }
-        if rule.op.is_fallback_regex() {
-            let id = if in_chain { self.open_chain[0].id } else { rule.id };
-            self.fallback_rules.push(id);
+        let id = if in_chain {
+            self.open_chain[0].id
+        } else {
+            rule.id
+        };
+        if let Op::Rx(re) = &rule.op {
+            if re.is_fallback() {
+                self.fallback_rules.push(id);
+            }
+            if re.is_unicode() {
+                self.unicode_rules.push(id);
+            }
         }
         if rule.wants_chain {
             self.open_chain.push(rule);
@@ -557,10 +636,10 @@ impl RuleSet {
                 tail = Some(prev);
             }
             if let Some(head) = tail {
-                self.pending.push(Item::Rule(head));
+                self.pending.push(Item::Rule(Box::new(head)));
             }
         } else {
-            self.pending.push(Item::Rule(rule));
+            self.pending.push(Item::Rule(Box::new(rule)));
         }
         Ok(())
     }
@@ -604,12 +683,6 @@ impl RuleSet {
             .flatten()
             .filter(|i| matches!(i, Item::Rule(_)))
             .count()
-    }
-}
-
-impl Op {
-    fn is_fallback_regex(&self) -> bool {
-        matches!(self, Op::Rx(re) if re.is_fallback())
     }
 }
 
@@ -760,19 +833,23 @@ fn ctl(v: &str) -> Result<Ctl, String> {
         "ruleremovebyid" => Ctl::RemoveById(IdRange::parse_list(value)?),
         "ruleremovebytag" => Ctl::RemoveByTag(value.to_string()),
         "ruleremovetargetbyid" => {
-            let (ids, vars) = value.split_once(';').ok_or("ruleRemoveTargetById needs id;VAR")?;
+            let (ids, vars) = value
+                .split_once(';')
+                .ok_or("ruleRemoveTargetById needs id;VAR")?;
             Ctl::RemoveTargetById(IdRange::parse_list(ids)?, Arc::new(exclusions_of(vars)?))
         }
         "ruleremovetargetbytag" => {
-            let (tag, vars) = value.split_once(';').ok_or("ruleRemoveTargetByTag needs tag;VAR")?;
+            let (tag, vars) = value
+                .split_once(';')
+                .ok_or("ruleRemoveTargetByTag needs tag;VAR")?;
             Ctl::RemoveTargetByTag(tag.to_string(), Arc::new(exclusions_of(vars)?))
         }
         "requestbodyprocessor" => Ctl::RequestBodyProcessor(value.to_ascii_uppercase()),
-        "forcerequestbodyvariable" => Ctl::ForceRequestBodyVariable(value.eq_ignore_ascii_case("on")),
-        "auditengine" | "auditlogparts" | "debugloglevel"
-        | "requestbodyaccess" | "responsebodyaccess" | "requestbodylimit" | "hashengine" => {
-            Ctl::Ignored
+        "forcerequestbodyvariable" => {
+            Ctl::ForceRequestBodyVariable(value.eq_ignore_ascii_case("on"))
         }
+        "auditengine" | "auditlogparts" | "debugloglevel" | "requestbodyaccess"
+        | "responsebodyaccess" | "requestbodylimit" | "hashengine" => Ctl::Ignored,
         other => return Err(format!("unsupported ctl:{other}")),
     })
 }

@@ -63,17 +63,35 @@ fn crs_regression_suite_passes_at_the_recorded_rate() {
 fn crs_at_paranoia_level_1_blocks_sql_injection_with_949110() {
     let Some(crs) = crs() else { return };
     let engine = Engine::load(&crs, &EngineConfig::default()).expect("CRS loads");
-    let out = engine.transaction(&Request::get("/search?q=1%27%20UNION%20SELECT%20password%20FROM%20users--"), None);
+    let out = engine.transaction(
+        &Request::get("/search?q=1%27%20UNION%20SELECT%20password%20FROM%20users--"),
+        None,
+    );
     let i = out.interruption.expect("blocked");
-    assert_eq!((i.action, i.status, i.rule_id, i.phase), (InterruptAction::Deny, 403, 949110, 2));
-    assert!(out.inbound_anomaly_score >= 5, "{}", out.inbound_anomaly_score);
-    let sqli = out.matched.iter().find(|m| m.tags.iter().any(|t| t == "attack-sqli")).expect("an SQLi rule");
+    assert_eq!(
+        (i.action, i.status, i.rule_id, i.phase),
+        (InterruptAction::Deny, 403, 949110, 2)
+    );
+    assert!(
+        out.inbound_anomaly_score >= 5,
+        "{}",
+        out.inbound_anomaly_score
+    );
+    let sqli = out
+        .matched
+        .iter()
+        .find(|m| m.tags.iter().any(|t| t == "attack-sqli"))
+        .expect("an SQLi rule");
     assert_eq!(sqli.severity.as_deref(), Some("CRITICAL"));
     assert!(sqli.logdata.contains("ARGS:q"), "{}", sqli.logdata);
 
     let mut benign = Request::get("/index.html?page=2&sort=name");
-    benign.headers.push(("User-Agent".into(), b"Mozilla/5.0".to_vec()));
-    benign.headers.push(("Accept".into(), b"text/html".to_vec()));
+    benign
+        .headers
+        .push(("User-Agent".into(), b"Mozilla/5.0".to_vec()));
+    benign
+        .headers
+        .push(("Accept".into(), b"text/html".to_vec()));
     let out = engine.transaction(&benign, None);
     assert!(out.interruption.is_none(), "{:?}", out.matched);
     assert_eq!(out.inbound_anomaly_score, 0);
@@ -83,7 +101,8 @@ fn crs_at_paranoia_level_1_blocks_sql_injection_with_949110() {
 fn crs_blocks_response_leakage_with_959100_and_honours_exclusions() {
     let Some(crs) = crs() else { return };
     let mut req = Request::get("/");
-    req.headers.push(("User-Agent".into(), b"Mozilla/5.0".to_vec()));
+    req.headers
+        .push(("User-Agent".into(), b"Mozilla/5.0".to_vec()));
     req.headers.push(("Accept".into(), b"text/html".to_vec()));
     let resp = Response {
         status: 200,
@@ -97,8 +116,16 @@ fn crs_blocks_response_leakage_with_959100_and_honours_exclusions() {
     assert_eq!((i.rule_id, i.phase), (959100, 4));
     assert!(out.outbound_anomaly_score >= 4);
 
-    let leak_ids: Vec<u64> = out.matched.iter().map(|m| m.id).filter(|id| (950000..959000).contains(id)).collect();
-    let cfg = EngineConfig { excluded_rules: leak_ids, ..EngineConfig::default() };
+    let leak_ids: Vec<u64> = out
+        .matched
+        .iter()
+        .map(|m| m.id)
+        .filter(|id| (950000..959000).contains(id))
+        .collect();
+    let cfg = EngineConfig {
+        excluded_rules: leak_ids,
+        ..EngineConfig::default()
+    };
     let engine = Engine::load(&crs, &cfg).expect("CRS loads");
     assert!(engine.transaction(&req, Some(&resp)).interruption.is_none());
 }
@@ -106,7 +133,10 @@ fn crs_blocks_response_leakage_with_959100_and_honours_exclusions() {
 #[test]
 fn crs_evaluates_one_mebibyte_inputs_in_bounded_time() {
     let Some(crs) = crs() else { return };
-    let cfg = EngineConfig { blocking_paranoia_level: 4, ..EngineConfig::default() };
+    let cfg = EngineConfig {
+        blocking_paranoia_level: 4,
+        ..EngineConfig::default()
+    };
     let engine = Engine::load(&crs, &cfg).expect("CRS loads");
     // Inputs shaped to make backtracking engines work hard on CRS's heaviest patterns: long runs
     // of SQL/shell/XSS-looking fragments without a terminator.
@@ -114,7 +144,10 @@ fn crs_evaluates_one_mebibyte_inputs_in_bounded_time() {
     let big: String = unit.repeat((1 << 20) / unit.len());
     let mut req = Request::get("/upload");
     req.method = "POST".into();
-    req.headers.push(("Content-Type".into(), b"application/x-www-form-urlencoded".to_vec()));
+    req.headers.push((
+        "Content-Type".into(),
+        b"application/x-www-form-urlencoded".to_vec(),
+    ));
     req.body = format!("data={big}").into_bytes();
     let start = Instant::now();
     let out = engine.transaction(&req, None);
@@ -122,14 +155,23 @@ fn crs_evaluates_one_mebibyte_inputs_in_bounded_time() {
     assert!(out.interruption.is_some());
     // Generous for an unoptimised build on a shared machine; a stalled regex takes minutes.
     assert!(took < Duration::from_secs(120), "1 MiB body took {took:?}");
-    eprintln!("1 MiB urlencoded body: {took:?}, {} rules matched", out.matched.len());
+    eprintln!(
+        "1 MiB urlencoded body: {took:?}, {} rules matched",
+        out.matched.len()
+    );
 
     let mut req = Request::get(&format!("/?q={}", "%27%20or%201%3D1".repeat(60_000)));
-    req.headers.push(("Cookie".into(), format!("s={}", "<a>".repeat(100_000)).into_bytes()));
+    req.headers.push((
+        "Cookie".into(),
+        format!("s={}", "<a>".repeat(100_000)).into_bytes(),
+    ));
     let start = Instant::now();
     let out = engine.transaction(&req, None);
     let took = start.elapsed();
     assert!(out.interruption.is_some());
-    assert!(took < Duration::from_secs(120), "large query and cookie took {took:?}");
+    assert!(
+        took < Duration::from_secs(120),
+        "large query and cookie took {took:?}"
+    );
     eprintln!("large query+cookie: {took:?}");
 }

@@ -21,7 +21,8 @@ fn engine(text: &str) -> Engine {
 fn post(uri: &str, ct: &str, body: &str) -> Request {
     let mut r = Request::get(uri);
     r.method = "POST".into();
-    r.headers.push(("Content-Type".into(), ct.as_bytes().to_vec()));
+    r.headers
+        .push(("Content-Type".into(), ct.as_bytes().to_vec()));
     r.body = body.as_bytes().to_vec();
     r
 }
@@ -29,7 +30,7 @@ fn post(uri: &str, ct: &str, body: &str) -> Request {
 #[test]
 fn a_broken_rule_file_names_file_line_and_reason() {
     let (_d, p) = rules("SecRule ARGS \"@rx a\" \"id:1,phase:2,pass\"\n\nSecRule ARGS \"@nosuchop x\" \\\n  \"id:2\"\n");
-    let err = Engine::load_files(&[p.clone()], &EngineConfig::default()).unwrap_err();
+    let err = Engine::load_files(std::slice::from_ref(&p), &EngineConfig::default()).unwrap_err();
     match &err {
         LoadError::Parse { file, line, reason } => {
             assert_eq!(file, &p);
@@ -50,9 +51,15 @@ fn deny_interrupts_with_the_rule_status() {
     let e = engine("SecRule ARGS:q \"@rx attack\" \"id:10,phase:1,deny,status:406,msg:'hit %{MATCHED_VAR_NAME}'\"\n");
     let out = e.transaction(&Request::get("/?q=an+attack"), None);
     let i = out.interruption.expect("interrupted");
-    assert_eq!((i.action, i.status, i.rule_id, i.phase), (InterruptAction::Deny, 406, 10, 1));
+    assert_eq!(
+        (i.action, i.status, i.rule_id, i.phase),
+        (InterruptAction::Deny, 406, 10, 1)
+    );
     assert_eq!(out.matched[0].msg, "hit ARGS:q");
-    assert!(e.transaction(&Request::get("/?other=attack"), None).interruption.is_none());
+    assert!(e
+        .transaction(&Request::get("/?other=attack"), None)
+        .interruption
+        .is_none());
 }
 
 #[test]
@@ -63,7 +70,11 @@ fn chained_rules_see_the_previous_links_matched_vars() {
         "SecRule TX:hit \"@eq 1\" \"id:21,phase:2,deny\"\n",
     ));
     let out = e.transaction(
-        &post("/", "application/x-www-form-urlencoded", "test=ProcessBuilder.evil.clonetransformer"),
+        &post(
+            "/",
+            "application/x-www-form-urlencoded",
+            "test=ProcessBuilder.evil.clonetransformer",
+        ),
         None,
     );
     assert_eq!(out.logged_ids(), vec![20, 21]);
@@ -93,11 +104,20 @@ fn json_xml_and_multipart_bodies_become_arguments() {
         "SecRule REQBODY_ERROR \"!@eq 0\" \"id:43,phase:2,pass\"\n",
     ));
     let ids = |r: Request| e.transaction(&r, None).logged_ids();
-    assert_eq!(ids(post("/", "application/json", r#"{"a":{"b":"x"}}"#)), vec![40]);
-    assert_eq!(ids(post("/", "text/xml", "<a><b>top secret</b></a>")), vec![41]);
+    assert_eq!(
+        ids(post("/", "application/json", r#"{"a":{"b":"x"}}"#)),
+        vec![40]
+    );
+    assert_eq!(
+        ids(post("/", "text/xml", "<a><b>top secret</b></a>")),
+        vec![41]
+    );
     assert_eq!(ids(post("/", "application/json", "{broken")), vec![43]);
     let mp = "--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x.php\"\r\n\r\n<?php\r\n--B--\r\n";
-    assert_eq!(ids(post("/", "multipart/form-data; boundary=B", mp)), vec![42]);
+    assert_eq!(
+        ids(post("/", "multipart/form-data; boundary=B", mp)),
+        vec![42]
+    );
 }
 
 #[test]
@@ -108,13 +128,26 @@ fn ctl_rule_engine_and_removals_apply_to_this_transaction_only() {
         "SecRule ARGS:t \"@eq 1\" \"id:52,phase:1,pass,nolog,ctl:ruleRemoveTargetById=53;ARGS:x\"\n",
         "SecRule ARGS \"@rx evil\" \"id:53,phase:2,deny\"\n",
     ));
-    assert!(e.transaction(&Request::get("/?x=evil"), None).interruption.is_some());
+    assert!(e
+        .transaction(&Request::get("/?x=evil"), None)
+        .interruption
+        .is_some());
     let out = e.transaction(&Request::get("/?x=evil&off=1"), None);
     assert!(out.interruption.is_none());
     assert_eq!(out.logged_ids(), vec![53]);
-    assert!(e.transaction(&Request::get("/?x=evil&skip=1"), None).matched.iter().all(|m| m.id != 53));
-    assert!(e.transaction(&Request::get("/?x=evil&t=1"), None).interruption.is_none());
-    assert!(e.transaction(&Request::get("/?y=evil&t=1"), None).interruption.is_some());
+    assert!(e
+        .transaction(&Request::get("/?x=evil&skip=1"), None)
+        .matched
+        .iter()
+        .all(|m| m.id != 53));
+    assert!(e
+        .transaction(&Request::get("/?x=evil&t=1"), None)
+        .interruption
+        .is_none());
+    assert!(e
+        .transaction(&Request::get("/?y=evil&t=1"), None)
+        .interruption
+        .is_some());
 }
 
 #[test]

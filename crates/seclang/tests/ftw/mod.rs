@@ -73,7 +73,10 @@ pub fn exclusions() -> BTreeMap<(u64, u64), String> {
         .filter_map(|l| {
             let (key, reason) = l.split_once(char::is_whitespace)?;
             let (r, t) = key.split_once('/')?;
-            Some(((r.parse().ok()?, t.parse().ok()?), reason.trim().to_string()))
+            Some((
+                (r.parse().ok()?, t.parse().ok()?),
+                reason.trim().to_string(),
+            ))
         })
         .collect()
 }
@@ -107,7 +110,9 @@ pub fn run_all(crs: &Path, engine: &Engine) -> Vec<TestResult> {
             .map(|d| d.to_string_lossy().into_owned())
             .unwrap_or_default();
         let fam = family(&dir);
-        let Ok(text) = std::fs::read_to_string(&f) else { continue };
+        let Ok(text) = std::fs::read_to_string(&f) else {
+            continue;
+        };
         let Ok(doc) = yaml_serde::from_str::<Value>(&text) else {
             out.push(TestResult {
                 rule_id: 0,
@@ -123,7 +128,11 @@ pub fn run_all(crs: &Path, engine: &Engine) -> Vec<TestResult> {
             tags.iter()
                 .find_map(|t| t.strip_prefix("paranoia-level/")?.parse().ok())
         });
-        let tests = doc.get("tests").and_then(Value::as_sequence).cloned().unwrap_or_default();
+        let tests = doc
+            .get("tests")
+            .and_then(Value::as_sequence)
+            .cloned()
+            .unwrap_or_default();
         for t in tests {
             let test_id = t.get("test_id").and_then(Value::as_u64).unwrap_or(0);
             let verdict = match excl.get(&(rule_id, test_id)) {
@@ -143,7 +152,9 @@ pub fn run_all(crs: &Path, engine: &Engine) -> Vec<TestResult> {
 }
 
 fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in rd.flatten() {
         let p = e.path();
         if p.is_dir() {
@@ -155,7 +166,11 @@ fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 fn run_test(engine: &Engine, t: &Value) -> Verdict {
-    let stages = t.get("stages").and_then(Value::as_sequence).cloned().unwrap_or_default();
+    let stages = t
+        .get("stages")
+        .and_then(Value::as_sequence)
+        .cloned()
+        .unwrap_or_default();
     let mut checked = false;
     for (i, stage) in stages.iter().enumerate() {
         // Older files wrap each stage in `stage:`.
@@ -180,8 +195,14 @@ fn run_test(engine: &Engine, t: &Value) -> Verdict {
         };
         let expect = [ids("expect_ids"), ids("expect_id")].concat();
         let no_expect = [ids("no_expect_ids"), ids("no_expect_id")].concat();
-        let match_re = log.get("match_regex").and_then(Value::as_str).map(str::to_string);
-        let no_match_re = log.get("no_match_regex").and_then(Value::as_str).map(str::to_string);
+        let match_re = log
+            .get("match_regex")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let no_match_re = log
+            .get("no_match_regex")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         if expect.is_empty() && no_expect.is_empty() && match_re.is_none() && no_match_re.is_none()
         {
             continue;
@@ -226,18 +247,34 @@ pub fn explain(crs: &Path, engine: &Engine, rule_id: u64, test_id: u64) -> Strin
     collect_yaml(&crs.join("tests/regression/tests"), &mut files);
     let mut out = String::new();
     for f in files {
-        let Ok(text) = std::fs::read_to_string(&f) else { continue };
-        let Ok(doc) = yaml_serde::from_str::<Value>(&text) else { continue };
+        let Ok(text) = std::fs::read_to_string(&f) else {
+            continue;
+        };
+        let Ok(doc) = yaml_serde::from_str::<Value>(&text) else {
+            continue;
+        };
         if doc.get("rule_id").and_then(Value::as_u64) != Some(rule_id) {
             continue;
         }
-        for t in doc.get("tests").and_then(Value::as_sequence).cloned().unwrap_or_default() {
+        for t in doc
+            .get("tests")
+            .and_then(Value::as_sequence)
+            .cloned()
+            .unwrap_or_default()
+        {
             if t.get("test_id").and_then(Value::as_u64) != Some(test_id) {
                 continue;
             }
-            for stage in t.get("stages").and_then(Value::as_sequence).cloned().unwrap_or_default() {
+            for stage in t
+                .get("stages")
+                .and_then(Value::as_sequence)
+                .cloned()
+                .unwrap_or_default()
+            {
                 let stage = stage.get("stage").unwrap_or(&stage).clone();
-                let Some(input) = stage.get("input") else { continue };
+                let Some(input) = stage.get("input") else {
+                    continue;
+                };
                 match build(input) {
                     Ok((req, resp)) => {
                         out.push_str(&format!("{req:?}\n"));
@@ -303,7 +340,10 @@ fn build(input: &Value) -> Result<(Request, Response), String> {
             .map_err(|e| format!("encoded_request: {e}"))?;
         parse_raw(&raw, client_ip)?
     } else {
-        let method = input.get("method").map(scalar).unwrap_or_else(|| "GET".into());
+        let method = input
+            .get("method")
+            .map(scalar)
+            .unwrap_or_else(|| "GET".into());
         let uri = input.get("uri").map(scalar).unwrap_or_else(|| "/".into());
         let version = input
             .get("version")
@@ -337,7 +377,11 @@ fn build(input: &Value) -> Result<(Request, Response), String> {
             }
         };
         if !body.is_empty() && autocomplete {
-            add(&mut headers, "Content-Type", "application/x-www-form-urlencoded".into());
+            add(
+                &mut headers,
+                "Content-Type",
+                "application/x-www-form-urlencoded".into(),
+            );
             if headers.get("Content-Type").map(String::as_str)
                 == Some("application/x-www-form-urlencoded")
                 && !body.contains(&b'%')
@@ -411,7 +455,8 @@ fn httpd_framing(req: &mut Request) {
     if req.headers.iter().any(|(k, v)| {
         k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case(b"chunked")
     }) {
-        req.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("content-length"));
+        req.headers
+            .retain(|(k, _)| !k.eq_ignore_ascii_case("content-length"));
         req.body = dechunk(&req.body);
     }
     let framed = req.headers.iter().any(|(k, _)| {
@@ -425,7 +470,9 @@ fn httpd_framing(req: &mut Request) {
 fn dechunk(mut b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
-        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else { return out };
+        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else {
+            return out;
+        };
         let size = std::str::from_utf8(&b[..eol])
             .ok()
             .and_then(|s| usize::from_str_radix(s.split(';').next().unwrap_or("").trim(), 16).ok());
@@ -447,7 +494,9 @@ fn albedo(req: &Request) -> Response {
         body: Vec::new(),
     };
     if req.uri.starts_with("/reflect") {
-        if let Ok(serde_json::Value::Object(m)) = serde_json::from_slice::<serde_json::Value>(&req.body) {
+        if let Ok(serde_json::Value::Object(m)) =
+            serde_json::from_slice::<serde_json::Value>(&req.body)
+        {
             if let Some(s) = m.get("status").and_then(serde_json::Value::as_u64) {
                 resp.status = u16::try_from(s).unwrap_or(200);
             }
@@ -530,7 +579,10 @@ fn parse_raw(raw: &[u8], client_ip: IpAddr) -> Result<Request, String> {
 }
 
 /// Pass/total per key.
-pub fn tally<F: Fn(&TestResult) -> String>(results: &[TestResult], key: F) -> BTreeMap<String, (usize, usize, usize)> {
+pub fn tally<F: Fn(&TestResult) -> String>(
+    results: &[TestResult],
+    key: F,
+) -> BTreeMap<String, (usize, usize, usize)> {
     let mut m: BTreeMap<String, (usize, usize, usize)> = BTreeMap::new();
     for r in results {
         let e = m.entry(key(r)).or_default();
@@ -549,7 +601,13 @@ pub fn tally<F: Fn(&TestResult) -> String>(results: &[TestResult], key: F) -> BT
 /// The table the example prints and the test shows on failure.
 pub fn table(results: &[TestResult]) -> String {
     let mut s = String::new();
-    let pct = |p: usize, t: usize| if t == 0 { 100.0 } else { 100.0 * p as f64 / t as f64 };
+    let pct = |p: usize, t: usize| {
+        if t == 0 {
+            100.0
+        } else {
+            100.0 * p as f64 / t as f64
+        }
+    };
     s.push_str("family   pass/total      rate  excluded\n");
     for (k, (p, t, x)) in tally(results, |r| r.family.clone()) {
         s.push_str(&format!("{k:<8} {p:>5}/{t:<5}  {:>7.2}%  {x}\n", pct(p, t)));
@@ -562,7 +620,10 @@ pub fn table(results: &[TestResult]) -> String {
     }
     let all = tally(results, |_| "all".into());
     if let Some((p, t, x)) = all.get("all") {
-        s.push_str(&format!("\nall      {p:>5}/{t:<5}  {:>7.2}%  {x}\n", pct(*p, *t)));
+        s.push_str(&format!(
+            "\nall      {p:>5}/{t:<5}  {:>7.2}%  {x}\n",
+            pct(*p, *t)
+        ));
     }
     s
 }
@@ -570,7 +631,11 @@ pub fn table(results: &[TestResult]) -> String {
 /// Request-side pass rate (every family but `95x`), as a fraction.
 pub fn request_side_rate(results: &[TestResult]) -> (usize, usize) {
     let t = tally(results, |r| {
-        if r.family == "95x" { "resp".into() } else { "req".into() }
+        if r.family == "95x" {
+            "resp".into()
+        } else {
+            "req".into()
+        }
     });
     t.get("req").map_or((0, 0), |(p, t, _)| (*p, *t))
 }
