@@ -175,3 +175,60 @@ fn crs_evaluates_one_mebibyte_inputs_in_bounded_time() {
     );
     eprintln!("large query+cookie: {took:?}");
 }
+
+#[test]
+fn crs_at_paranoia_level_1_lets_ordinary_traffic_through() {
+    let Some(crs) = crs() else { return };
+    let engine = Engine::load(&crs, &EngineConfig::default()).expect("CRS loads");
+    let browser = |mut r: Request| {
+        for (k, v) in [
+            (
+                "User-Agent",
+                "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+            ),
+            (
+                "Accept",
+                "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+            ),
+            ("Accept-Language", "en-GB,en;q=0.5"),
+            ("Accept-Encoding", "gzip, deflate, br"),
+            (
+                "Cookie",
+                "session=8f14e45fceea167a5a36dedd4bea2543; theme=dark",
+            ),
+        ] {
+            r.headers.push((k.into(), v.as_bytes().to_vec()));
+        }
+        r
+    };
+    let with_body = |ct: &str, body: &str| {
+        let mut r = browser(Request::get("/api/v1/orders"));
+        r.method = "POST".into();
+        r.headers
+            .push(("Content-Type".into(), ct.as_bytes().to_vec()));
+        r.headers
+            .push(("Content-Length".into(), body.len().to_string().into_bytes()));
+        r.body = body.as_bytes().to_vec();
+        r
+    };
+    let cases = [
+        browser(Request::get("/products/shoes?page=3&sort=price_asc&q=running+shoes")),
+        with_body("application/json", r#"{"item":"book","quantity":2,"tags":["gift","paper"],"note":"Leave at the door, please."}"#),
+        with_body("application/x-www-form-urlencoded", "name=Alice+Smith&email=alice%40example.com&message=Hello+there%21"),
+        with_body(
+            "multipart/form-data; boundary=XyZ",
+            "--XyZ\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nHoliday photos\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"beach.jpg\"\r\nContent-Type: image/jpeg\r\n\r\nJFIFdata\r\n--XyZ--\r\n",
+        ),
+    ];
+    for req in cases {
+        let out = engine.transaction(&req, None);
+        assert!(
+            out.interruption.is_none(),
+            "{} {}: {:?}",
+            req.method,
+            req.uri,
+            out.matched
+        );
+        assert_eq!(out.inbound_anomaly_score, 0, "{:?}", out.matched);
+    }
+}
