@@ -716,8 +716,11 @@ impl<'e> Transaction<'e> {
                         self.tx.insert(i.to_string(), c);
                     }
                 }
-                self.matched_var = Some((name.clone(), v.to_vec()));
-                self.matched_vars.push((name, v.into_owned()));
+                // SecAction has no variable: it leaves MATCHED_VAR as it was.
+                if name != "UNCONDITIONAL" {
+                    self.matched_var = Some((name.clone(), v.to_vec()));
+                    self.matched_vars.push((name, v.into_owned()));
+                }
                 // As in ModSecurity v2, a link's non-disruptive actions run for each value it
                 // matches, before the next link is evaluated.
                 for e in &rule.effects {

@@ -39,8 +39,6 @@ pub(crate) const KNOWN_VARIABLES: &[&str] = &[
     "FILES_SIZES",
     "FILES_COMBINED_SIZE",
     "MULTIPART_PART_HEADERS",
-    "MULTIPART_FILENAME",
-    "MULTIPART_NAME",
     "MULTIPART_STRICT_ERROR",
     "MULTIPART_UNMATCHED_BOUNDARY",
     "REQBODY_ERROR",
@@ -60,8 +58,6 @@ pub(crate) const KNOWN_VARIABLES: &[&str] = &[
     "REMOTE_ADDR",
     "REMOTE_PORT",
     "SERVER_NAME",
-    "SERVER_ADDR",
-    "SERVER_PORT",
     "RESPONSE_STATUS",
     "RESPONSE_PROTOCOL",
     "RESPONSE_HEADERS",
@@ -80,11 +76,7 @@ pub(crate) const KNOWN_VARIABLES: &[&str] = &[
     "TIME_SEC",
     "TIME_WDAY",
     "REQUEST_CONTENT_TYPE",
-    "ENV",
-    "AUTH_TYPE",
-    "FULL_REQUEST_LENGTH",
     "STATUS_LINE",
-    "RULE",
 ];
 
 /// What selects entries of a collection.
