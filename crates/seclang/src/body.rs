@@ -405,6 +405,24 @@ mod tests {
         assert_eq!(m.part_headers.len(), 3);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn body_processors_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
+            let _ = urlencoded(&bytes);
+            let _ = json(&bytes);
+            let _ = xml(&bytes);
+            let _ = multipart(&bytes, "B");
+            let _ = crate::transform::html_entity_decode(&bytes);
+        }
+
+        #[test]
+        fn multipart_shaped_input_never_panics(parts in proptest::collection::vec("[ -~\r\n]{0,40}", 0..6)) {
+            let body = parts.join("\r\n--B");
+            let _ = multipart(body.as_bytes(), "B");
+            let _ = xml(body.as_bytes());
+        }
+    }
+
     #[test]
     fn xml_text_and_attributes() {
         let x = xml(b"<?xml version=\"1.0\"?><a k=\"v&amp;\"><b>one</b> two</a>").unwrap();

@@ -345,6 +345,17 @@ mod tests {
         assert_eq!(a[3], ("chain".into(), None));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn parsers_never_panic(s in "[ -~\\n]{0,120}") {
+            let _ = directives(Path::new("p.conf"), &s);
+            let _ = variables(&s);
+            let _ = actions(&s);
+            let _ = operator(&s);
+            let _ = crate::macros::Expandable::new(&s);
+        }
+    }
+
     #[test]
     fn operators_default_to_rx() {
         assert_eq!(operator("!@within GET POST").name, "within");

@@ -232,3 +232,42 @@ fn crs_at_paranoia_level_1_lets_ordinary_traffic_through() {
         assert_eq!(out.inbound_anomaly_score, 0, "{:?}", out.matched);
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+    /// Whatever a client sends, evaluating it answers (no panic), in every body processor.
+    #[test]
+    fn crs_evaluates_arbitrary_requests_without_panicking(
+        uri in "/[ -~]{0,80}",
+        ct in proptest::sample::select(vec![
+            "application/json", "text/xml", "multipart/form-data; boundary=B",
+            "application/x-www-form-urlencoded", "text/plain", "",
+        ]),
+        header in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80),
+        body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+    ) {
+        use std::sync::OnceLock;
+        static ENGINE: OnceLock<Option<Engine>> = OnceLock::new();
+        let engine = ENGINE.get_or_init(|| {
+            crs().map(|c| {
+                let cfg = EngineConfig { blocking_paranoia_level: 4, ..EngineConfig::default() };
+                Engine::load(&c, &cfg).expect("CRS loads")
+            })
+        });
+        if let Some(engine) = engine {
+            let mut req = Request::get(&uri);
+            req.method = "POST".into();
+            req.headers.push(("Content-Type".into(), ct.as_bytes().to_vec()));
+            req.headers.push(("X-Anything".into(), header));
+            req.headers.push(("Content-Length".into(), body.len().to_string().into_bytes()));
+            req.body = body;
+            let resp = Response {
+                status: 500,
+                protocol: "HTTP/1.1".into(),
+                headers: vec![("Content-Type".into(), b"text/html".to_vec())],
+                body: req.body.clone(),
+            };
+            let _ = engine.transaction(&req, Some(&resp));
+        }
+    }
+}
