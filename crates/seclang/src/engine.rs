@@ -326,9 +326,10 @@ impl<'e> Transaction<'e> {
                 _ => h,
             }
         });
-        let args_get = query
+        let mut args_get = query
             .map(|q| body::urlencoded(q.as_bytes()))
             .unwrap_or_default();
+        args_get.truncate(self.engine.config.max_arguments);
         let content_type = header(&headers, "content-type")
             .map(lossy)
             .unwrap_or_default();
@@ -465,6 +466,15 @@ impl<'e> Transaction<'e> {
                 );
             }
             _ => {}
+        }
+        let limit = self.engine.config.max_arguments;
+        if let Some(post) = self.colls.get_mut("ARGS_POST") {
+            if post.len() > limit {
+                post.truncate(limit);
+                error.get_or_insert_with(|| {
+                    format!("more than {limit} arguments (SecArgumentsLimit)")
+                });
+            }
         }
         let names: Entries = self
             .colls

@@ -94,6 +94,10 @@ pub struct EngineConfig {
     pub request_body_limit: usize,
     /// Bytes of response body inspected.
     pub response_body_limit: usize,
+    /// Most arguments parsed from the query string and from the body each
+    /// (`SecArgumentsLimit`); past it the rest are dropped and, for the body, the body
+    /// processor reports an error (`REQBODY_ERROR`), which CRS scores.
+    pub max_arguments: usize,
     /// Response Content-Types whose body is inspected (`SecResponseBodyMimeType`).
     pub response_body_mime_types: Vec<String>,
 }
@@ -110,6 +114,7 @@ impl Default for EngineConfig {
             mode: EngineMode::On,
             request_body_limit: 1 << 20,
             response_body_limit: 1 << 20,
+            max_arguments: 1000,
             response_body_mime_types: vec![
                 "text/plain".into(),
                 "text/html".into(),

@@ -271,3 +271,28 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn crs_bounds_work_on_requests_with_very_many_arguments() {
+    let Some(crs) = crs() else { return };
+    let engine = Engine::load(&crs, &EngineConfig::default()).expect("CRS loads");
+    let body: String = (0..200_000).map(|i| format!("a{i}=1&")).collect();
+    let mut req = Request::get("/form");
+    req.method = "POST".into();
+    req.headers.push((
+        "Content-Type".into(),
+        b"application/x-www-form-urlencoded".to_vec(),
+    ));
+    req.headers
+        .push(("Content-Length".into(), body.len().to_string().into_bytes()));
+    req.body = body.into_bytes();
+    let start = Instant::now();
+    let out = engine.transaction(&req, None);
+    let took = start.elapsed();
+    eprintln!("200000 arguments: {took:?}");
+    assert!(took < Duration::from_secs(120), "{took:?}");
+    assert!(
+        out.request_body_error.is_some(),
+        "the argument limit is reported"
+    );
+}
