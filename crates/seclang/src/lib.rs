@@ -24,9 +24,28 @@
 //! # }
 //! ```
 //!
-//! What the engine does not do, by design: `@rbl` answers "no match" (no DNS lookups from the
-//! rule engine); audit and debug logging directives are accepted and ignored (the caller logs
-//! from [`Outcome`]); collections persisted with `initcol` live in memory, per engine.
+//! # SecLang as implemented
+//!
+//! - Directives: `SecRule`, `SecAction`, `SecMarker`, `SecDefaultAction` (per phase),
+//!   `SecRuleEngine`, `SecRuleRemoveById`, `SecRuleRemoveByTag`, `SecRuleUpdateTargetById`,
+//!   `SecComponentSignature`. Server, logging and limit directives (`SecAuditLog*`,
+//!   `SecDebugLog*`, `SecRequestBodyLimit`, `SecTmpDir`, ...) are accepted by name and ignored
+//!   (limits come from [`EngineConfig`]); any other directive, action, operator, variable or
+//!   transformation fails the load with file, line and reason.
+//! - Evaluation follows ModSecurity v2, which the CRS regression suite was written against:
+//!   non-disruptive actions (`setvar`, `ctl`, `capture`) run for each value a rule (or chain
+//!   link) matches, before the next link is evaluated; `MATCHED_VARS` in a chained rule are the
+//!   previous link's matches (transformed); `block` takes the phase's `SecDefaultAction`.
+//! - Body processors: URLENCODED and MULTIPART by Content-Type prefix, then XML and JSON as
+//!   ModSecurity's recommended configuration (rules 200000/200001) selects them; JSON names
+//!   follow v2 (`json.a.b`, array elements repeat their key: `json.list.list`);
+//!   `REQUEST_BODY` is filled for URLENCODED or when `ctl:forceRequestBodyVariable=On` (CRS sets
+//!   it when no processor applies). `REQUEST_FILENAME` is %-decoded, as Apache hands it over.
+//! - Regexes: `regex` with Unicode off (PCRE's byte semantics; `\x{hh}` is a byte); patterns it
+//!   rejects go to `fancy-regex` with a backtrack limit ([`EngineInfo`] lists them; CRS 4.28
+//!   needs none).
+//! - `@rbl` answers "no match" (no DNS lookups from the rule engine); `expirevar` is accepted
+//!   and ignored; collections persisted with `initcol` live in memory, per engine, bounded.
 
 #![forbid(unsafe_code)]
 
@@ -88,7 +107,8 @@ pub struct EngineConfig {
     /// Extra `tx.` variables set before the rules run (`("allowed_methods", "GET POST")`),
     /// applied after the settings above so they can override anything.
     pub setvars: Vec<(String, String)>,
-    /// `SecRuleEngine`.
+    /// The rule engine mode. `DetectionOnly` and `Off` here override a `SecRuleEngine`
+    /// directive in the rules; with `On`, such a directive decides.
     pub mode: EngineMode,
     /// Bytes of request body inspected (the rest is ignored).
     pub request_body_limit: usize,
