@@ -21,10 +21,17 @@ use base64::Engine as _;
 use rampart_seclang::{Engine, EngineConfig, EngineMode, Outcome, Request, Response};
 use yaml_serde::Value;
 
-/// Where the CRS lives: `RAMPART_CRS_DIR`, else the shared copy.
+/// Where the CRS lives: `RAMPART_CRS_DIR`, else `shared/crs/v4.28.0` beside the checkout (as
+/// CI lays it out), else `/work/shared/crs/v4.28.0`.
 pub fn crs_dir() -> PathBuf {
-    std::env::var_os("RAMPART_CRS_DIR")
-        .map_or_else(|| PathBuf::from("/work/shared/crs/v4.28.0"), PathBuf::from)
+    if let Some(dir) = std::env::var_os("RAMPART_CRS_DIR") {
+        return PathBuf::from(dir);
+    }
+    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/crs/v4.28.0");
+    if beside.join("rules").is_dir() {
+        return beside;
+    }
+    PathBuf::from("/work/shared/crs/v4.28.0")
 }
 
 /// The engine configured as CRS's regression runs configure ModSecurity.
