@@ -200,6 +200,8 @@ async fn handle_aws(
         error_message: None,
         resources: Vec::new(),
         recipient_account: None,
+        resource_owners: Vec::new(),
+        shared_event_id: None,
         read_only: app
             .registrations
             .get(id.model.key)
@@ -395,6 +397,7 @@ async fn run(
     let out = service.call(&ctx, input).await;
     if let Ok(notes) = ctx.audit.lock() {
         facts.resources.clone_from(&notes.resources);
+        facts.resource_owners.clone_from(&notes.resource_owners);
         if let Some(r) = &notes.response_elements {
             facts.response_elements = r.clone();
         }
