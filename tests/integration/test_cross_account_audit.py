@@ -155,6 +155,24 @@ def test_cross_account_get_secret_value_is_logged_in_both_accounts(owner, caller
                                "GetSecretValue")
     check_pair(mine, theirs, arn)
     assert "s3cr3t" not in json.dumps(theirs)
+    # Secrets Manager's Decrypt of the owner's key for the caller reaches the key owner too.
+    decrypts = []
+
+    def decrypt_seen():
+        decrypts[:] = [
+            json.loads(e["CloudTrailEvent"])
+            for e in owner["cloudtrail"].lookup_events(
+                LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": key["Arn"]}],
+                MaxResults=50)["Events"]
+            if e["EventName"] == "Decrypt"]
+        return decrypts
+
+    assert wait_for(decrypt_seen)
+    record = decrypts[0]
+    assert record["userIdentity"]["accountId"] == CALLER
+    assert record["recipientAccountId"] == OWNER
+    assert record["sharedEventID"]
+    assert record["userAgent"] == "secretsmanager.amazonaws.com"
 
     assert events_for(caller["cloudtrail"], denied_id, "GetSecretValue")
     assert events_for(owner["cloudtrail"], denied_id, "GetSecretValue") == []
