@@ -49,6 +49,13 @@ pub struct EventFacts {
     pub resources: Vec<(String, String)>,
     /// Account whose trail receives the event.
     pub recipient_account: Option<String>,
+    /// Accounts that own a resource the call used, other than the caller's: each also receives
+    /// the event (its own `eventID`, the same `sharedEventID`) unless access was denied, as
+    /// CloudTrail logs a cross-account call in both the caller's and the owner's account.
+    pub resource_owners: Vec<String>,
+    /// CloudTrail's `sharedEventID`, linking the copies of one call sent to several accounts
+    /// (set by the writer when it sends copies).
+    pub shared_event_id: Option<String>,
     /// CloudTrail's `readOnly`: the operation changes no state (the service declares which).
     pub read_only: bool,
 }
@@ -68,6 +75,43 @@ pub struct Identity {
     pub user_name: Option<String>,
     /// For assumed roles: (role ARN, role name, role id, session issued ISO time).
     pub session_issuer: Option<(String, String, String, Option<String>)>,
+}
+
+/// Whether a failed call was refused for lack of permission: such cross-account calls are
+/// logged only in the caller's account.
+#[must_use]
+pub fn access_denied(error_code: Option<&str>) -> bool {
+    error_code.is_some_and(|c| c == "AccessDenied" || c == "AccessDeniedException")
+}
+
+/// The copies of `facts` each account receives: the caller's, then one per other resource
+/// owner (unless access was denied), all sharing a `sharedEventID`; each with its event id.
+pub fn copies_for_accounts(
+    mut facts: EventFacts,
+    mut next_id: impl FnMut() -> String,
+) -> Vec<(EventFacts, String)> {
+    let id = facts.event_id.take().unwrap_or_else(&mut next_id);
+    let mut owners = std::mem::take(&mut facts.resource_owners);
+    owners.sort();
+    owners.dedup();
+    owners.retain(|o| Some(o) != facts.recipient_account.as_ref());
+    if owners.is_empty() || access_denied(facts.error_code.as_deref()) {
+        return vec![(facts, id)];
+    }
+    facts.shared_event_id = Some(uuid::Uuid::new_v4().to_string());
+    let mut out = Vec::with_capacity(owners.len() + 1);
+    for owner in owners {
+        let mut copy = facts.clone();
+        copy.recipient_account = Some(owner);
+        out.push((copy, next_id()));
+    }
+    out.insert(0, (facts, id));
+    out
+}
+
+/// The account of a resource ARN (`arn:aws:kms:us-east-1:111122223333:key/…`), if it names one.
+fn arn_account(arn: &str) -> Option<&str> {
+    arn.split(':').nth(4).filter(|a| !a.is_empty())
 }
 
 /// The name LookupEvents filters by `Username`.
@@ -158,9 +202,15 @@ pub fn event_json(facts: &EventFacts, event_id: &str) -> Value {
             facts
                 .resources
                 .iter()
-                .map(|(t, a)| json!({ "type": t, "ARN": a, "accountId": facts.recipient_account }))
+                .map(|(t, a)| {
+                    let account = arn_account(a).or(facts.recipient_account.as_deref());
+                    json!({ "type": t, "ARN": a, "accountId": account })
+                })
                 .collect(),
         );
+    }
+    if let Some(shared) = &facts.shared_event_id {
+        ev["sharedEventID"] = json!(shared);
     }
     ev
 }
@@ -259,13 +309,16 @@ pub fn event_bytes(facts: &EventFacts, event_id: &str) -> Vec<u8> {
             }
             let mut r = Object::open(out);
             r.str("ARN", arn);
-            r.opt("accountId", recipient);
+            r.opt("accountId", arn_account(arn).or(recipient));
             r.str("type", kind);
             r.close();
         }
         out.push(b']');
     }
     ev.value("responseElements", &facts.response_elements);
+    if let Some(shared) = &facts.shared_event_id {
+        ev.str("sharedEventID", shared);
+    }
     ev.str("sourceIPAddress", &facts.source_ip);
     ev.str("userAgent", &facts.user_agent);
     let out = ev.key("userIdentity");
@@ -336,6 +389,8 @@ mod tests {
             error_message: None,
             resources: Vec::new(),
             recipient_account: None,
+            resource_owners: Vec::new(),
+            shared_event_id: None,
             read_only: true,
         }
     }
@@ -398,5 +453,43 @@ mod tests {
         }
         f.recipient_account = None;
         same(&f);
+        f.shared_event_id = Some("shared-1".into());
+        same(&f);
+    }
+
+    #[test]
+    fn a_cross_account_call_is_copied_to_the_resource_owner() {
+        let mut f = facts();
+        f.recipient_account = Some("222222222222".into());
+        f.resource_owners = vec![
+            "111111111111".into(),
+            "222222222222".into(),
+            "111111111111".into(),
+        ];
+        f.resources = vec![(
+            "AWS::KMS::Key".into(),
+            "arn:aws:kms:us-east-1:111111111111:key/k".into(),
+        )];
+        let mut n = 0;
+        let copies = super::copies_for_accounts(f.clone(), || {
+            n += 1;
+            format!("id-{n}")
+        });
+        assert_eq!(copies.len(), 2);
+        let (caller, owner) = (&copies[0], &copies[1]);
+        assert_eq!(caller.0.recipient_account.as_deref(), Some("222222222222"));
+        assert_eq!(owner.0.recipient_account.as_deref(), Some("111111111111"));
+        assert_ne!(caller.1, owner.1);
+        assert!(caller.0.shared_event_id.is_some());
+        assert_eq!(caller.0.shared_event_id, owner.0.shared_event_id);
+        let ev = event_json(&caller.0, &caller.1);
+        assert_eq!(ev["resources"][0]["accountId"], "111111111111");
+        assert_eq!(ev["sharedEventID"], json!(caller.0.shared_event_id));
+
+        // Refused for lack of permission: only the caller's account hears of it.
+        f.error_code = Some("AccessDeniedException".into());
+        let copies = super::copies_for_accounts(f, || "id".into());
+        assert_eq!(copies.len(), 1);
+        assert!(copies[0].0.shared_event_id.is_none());
     }
 }

@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 use rampart_service::events::{Published, Subscribers};
 use rampart_store::Store;
 
-use crate::{event_bytes, EventFacts};
+use crate::{copies_for_accounts, event_bytes, EventFacts};
 
 /// Largest batch written at once.
 const BATCH: usize = 512;
@@ -134,20 +134,21 @@ async fn run(
                     if let Some(w) = waiter {
                         waiters.push(w);
                     }
-                    let id = facts.event_id.clone().unwrap_or_else(|| ids.next());
-                    let bytes = event_bytes(&facts, &id);
-                    if publishing {
-                        if let Ok(ev) = serde_json::from_slice(&bytes) {
-                            published.push(Published::Audit(Arc::new(ev)));
+                    for (facts, id) in copies_for_accounts(*facts, || ids.next()) {
+                        let bytes = event_bytes(&facts, &id);
+                        if publishing {
+                            if let Ok(ev) = serde_json::from_slice(&bytes) {
+                                published.push(Published::Audit(Arc::new(ev)));
+                            }
                         }
-                    }
-                    lines.extend_from_slice(&bytes);
-                    lines.push(b'\n');
-                    if let Some(acct) = &facts.recipient_account {
-                        by_account
-                            .entry(acct.clone())
-                            .or_default()
-                            .push((facts.time_millis, bytes));
+                        lines.extend_from_slice(&bytes);
+                        lines.push(b'\n');
+                        if let Some(acct) = facts.recipient_account {
+                            by_account
+                                .entry(acct)
+                                .or_default()
+                                .push((facts.time_millis, bytes));
+                        }
                     }
                 }
             }
@@ -235,6 +236,8 @@ mod tests {
                 error_message: None,
                 resources: Vec::new(),
                 recipient_account: Some("111111111111".into()),
+                resource_owners: Vec::new(),
+                shared_event_id: None,
                 read_only: true,
             })
             .await;

@@ -76,10 +76,14 @@ impl Identified {
 #[must_use]
 pub fn identify_json(target: &str) -> Option<Identified> {
     let (prefix, op) = target.rsplit_once('.')?;
-    let model = generated::ALL
-        .iter()
-        .copied()
-        .find(|m| m.target_prefix == Some(prefix))?;
+    // The model's target prefix (`com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101`, as
+    // botocore sends it) or the bare name of the service shape that ends it
+    // (`CloudTrail_20131101`, as the Smithy-generated SDKs send it): AWS accepts both.
+    let model = generated::ALL.iter().copied().find(|m| {
+        m.target_prefix.is_some_and(|t| {
+            t == prefix || t.rsplit_once('.').is_some_and(|(_, name)| name == prefix)
+        })
+    })?;
     Some(Identified {
         model,
         protocol: Protocol::AwsJson,
@@ -198,4 +202,25 @@ pub fn encode_json_error(err: &AwsError) -> Vec<u8> {
         serde_json::json!({ "__type": err.code, "message": err.message })
     };
     serde_json::to_vec(&body).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::identify_json;
+
+    #[test]
+    fn a_json_target_may_name_the_service_shape_alone() {
+        let long = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents";
+        for target in [long, "CloudTrail_20131101.LookupEvents"] {
+            let id = identify_json(target).expect("identified");
+            assert_eq!(id.model.key, "cloudtrail");
+            assert_eq!(id.operation, "LookupEvents");
+        }
+        assert_eq!(
+            identify_json("TrentService.ListKeys").map(|i| i.model.key),
+            Some("kms")
+        );
+        assert!(identify_json("v20131101.CloudTrail_20131101.LookupEvents").is_none());
+        assert!(identify_json("Nope.ListKeys").is_none());
+    }
 }

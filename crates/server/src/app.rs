@@ -170,10 +170,10 @@ impl rampart_service::InternalAudit for InternalAuditor {
         request_parameters: serde_json::Value,
         error: Option<&rampart_service::AwsError>,
     ) {
-        let resources = ctx
+        let (resources, resource_owners) = ctx
             .audit
             .lock()
-            .map(|n| n.resources.clone())
+            .map(|n| (n.resources.clone(), n.resource_owners.clone()))
             .unwrap_or_default();
         let (source, access_key_id) = match self.origin {
             Origin::CallingService => (ctx.user_agent.clone(), ctx.caller.access_key_id.clone()),
@@ -196,6 +196,8 @@ impl rampart_service::InternalAudit for InternalAuditor {
             error_message: error.map(|e| e.message.clone()),
             resources,
             recipient_account: Some(ctx.caller.account.clone()),
+            resource_owners,
+            shared_event_id: None,
             read_only: (self.read_only)(&ctx.operation),
         };
         match (self.durability, error) {

@@ -200,6 +200,8 @@ async fn handle_aws(
         error_message: None,
         resources: Vec::new(),
         recipient_account: None,
+        resource_owners: Vec::new(),
+        shared_event_id: None,
         read_only: app
             .registrations
             .get(id.model.key)
@@ -209,7 +211,7 @@ async fn handle_aws(
         let Some(signed) = signed.as_ref() else {
             return Err(wire::missing_auth(framing));
         };
-        let authed = authenticate(app, parts, body, signed, framing, &mut facts).await?;
+        let authed = authenticate(app, parts, body, signed, &id, &mut facts).await?;
         run(app, &id, parts, body, authed, ip, request_id, &mut facts).await
     }
     .await;
@@ -247,9 +249,15 @@ async fn authenticate(
     parts: &http::request::Parts,
     body: &Bytes,
     signed: &rampart_sigv4::SignedRequest,
-    framing: Framing,
+    id: &Identified,
     facts: &mut EventFacts,
 ) -> Result<Authed, AwsError> {
+    let framing = Framing::of(id);
+    // The credential scope must name the service that serves the operation and a region.
+    let scope_ok = signed
+        .scope
+        .check(id.model.signing_name)
+        .map_err(|e| sigv4_error(framing, &e));
     let region = signed.scope.region.clone();
     let akid = signed.access_key_id.as_str();
     let token = signed
@@ -262,6 +270,7 @@ async fn authenticate(
             // The key is known, so even a bad signature is recorded in its account's trail.
             facts.identity = Some(audit_identity(&auth.caller));
             facts.recipient_account = Some(auth.caller.account.clone());
+            scope_ok?;
             // Transport freshness is judged against real time, not the movable business clock.
             signed
                 .verify(
@@ -278,6 +287,7 @@ async fn authenticate(
             auth.caller
         }
         Err(AuthFailure::InvalidToken) if app.config.dev && !akid.starts_with("ASIA") => {
+            scope_ok?;
             Identity::dev_caller(akid, &app.config.dev_account)
         }
         Err(failure) => {
@@ -395,6 +405,7 @@ async fn run(
     let out = service.call(&ctx, input).await;
     if let Ok(notes) = ctx.audit.lock() {
         facts.resources.clone_from(&notes.resources);
+        facts.resource_owners.clone_from(&notes.resource_owners);
         if let Some(r) = &notes.response_elements {
             facts.response_elements = r.clone();
         }

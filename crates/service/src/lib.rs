@@ -62,6 +62,9 @@ pub struct AuditNotes {
     pub resources: Vec<(String, String)>,
     /// Response elements safe to record (no secrets).
     pub response_elements: Option<Value>,
+    /// Other accounts whose resources the caller was allowed to use: CloudTrail logs the call
+    /// in their trails too.
+    pub resource_owners: Vec<String>,
 }
 
 /// Everything a handler may know about the request besides its input.
@@ -135,7 +138,9 @@ impl RequestContext {
                 extra,
                 true,
             )
-            .await
+            .await?;
+        self.note_resource_owner(resource_account);
+        Ok(())
     }
 
     /// Authorize where the resource policy must grant even the account's root user, as KMS key
@@ -161,13 +166,29 @@ impl RequestContext {
                 extra,
                 false,
             )
-            .await
+            .await?;
+        self.note_resource_owner(resource_account);
+        Ok(())
     }
 
     /// Record a resource touched by the call for the audit event.
     pub fn note_resource(&self, kind: &str, arn: &str) {
         if let Ok(mut notes) = self.audit.lock() {
             notes.resources.push((kind.to_owned(), arn.to_owned()));
+        }
+    }
+
+    /// Record that the caller was allowed to use a resource of `account`: when that is another
+    /// account, the audit event goes to its trail too (with a `sharedEventID`), as CloudTrail
+    /// does for cross-account calls. [`Self::authorize`] records it on every allowed call.
+    pub fn note_resource_owner(&self, account: &str) {
+        if account.is_empty() || account == self.caller.account {
+            return;
+        }
+        if let Ok(mut notes) = self.audit.lock() {
+            if !notes.resource_owners.iter().any(|a| a == account) {
+                notes.resource_owners.push(account.to_owned());
+            }
         }
     }
 

@@ -43,6 +43,11 @@ pub enum SigV4Error {
     MultipleAuthMechanisms,
     /// A signing algorithm other than `AWS4-HMAC-SHA256` was named.
     UnsupportedAlgorithm(String),
+    /// The credential scope names another service than the one serving the request; holds the
+    /// signing name of the service that serves it.
+    WrongService(String),
+    /// The credential scope's region is not a region; holds the region it named.
+    InvalidRegion(String),
 }
 
 impl SigV4Error {
@@ -58,9 +63,11 @@ impl SigV4Error {
             | Self::MalformedDate
             | Self::HostNotSigned
             | Self::UnsupportedAlgorithm(_) => "IncompleteSignature",
-            Self::SignatureDoesNotMatch | Self::Expired { .. } | Self::NotYetValid { .. } => {
-                "SignatureDoesNotMatch"
-            }
+            Self::SignatureDoesNotMatch
+            | Self::Expired { .. }
+            | Self::NotYetValid { .. }
+            | Self::WrongService(_)
+            | Self::InvalidRegion(_) => "SignatureDoesNotMatch",
             Self::InvalidExpires(_) | Self::MultipleAuthMechanisms | Self::NotStreaming => {
                 "InvalidRequest"
             }
@@ -102,6 +109,15 @@ impl fmt::Display for SigV4Error {
             Self::MultipleAuthMechanisms => f.write_str(
                 "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter \
                  or the Authorization header should be specified",
+            ),
+            // AWS's wording, trailing space included.
+            Self::WrongService(service) => write!(
+                f,
+                "Credential should be scoped to correct service: '{service}'. "
+            ),
+            Self::InvalidRegion(region) => write!(
+                f,
+                "Credential should be scoped to a valid region, not '{region}'. "
             ),
             Self::UnsupportedAlgorithm(a) => write!(
                 f,

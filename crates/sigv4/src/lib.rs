@@ -71,6 +71,42 @@ impl fmt::Display for Scope {
     }
 }
 
+impl Scope {
+    /// Check that the scope is for `service` (the signing name of the service serving the
+    /// request) and names a well-formed region, as AWS checks before anything else.
+    ///
+    /// # Errors
+    /// [`SigV4Error::WrongService`] or [`SigV4Error::InvalidRegion`].
+    pub fn check(&self, service: &str) -> Result<(), SigV4Error> {
+        if self.service != service {
+            return Err(SigV4Error::WrongService(service.to_owned()));
+        }
+        if !is_region(&self.region) {
+            return Err(SigV4Error::InvalidRegion(self.region.clone()));
+        }
+        Ok(())
+    }
+}
+
+/// Whether `name` has the shape of an AWS region name: lowercase words joined by dashes,
+/// ending in a number (`us-east-1`, `us-gov-west-1`, `eu-central-2`).
+#[must_use]
+pub fn is_region(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+        && parts
+            .first()
+            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts
+            .last()
+            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// Which payload hash goes into the canonical request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PayloadHash {
@@ -160,4 +196,44 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 fn digits(s: &[u8]) -> u32 {
     s.iter()
         .fold(0, |n, b| n * 10 + u32::from(b.wrapping_sub(b'0')))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{is_region, Scope, SigV4Error};
+
+    fn scope(region: &str, service: &str) -> Scope {
+        Scope {
+            date: "20260101".to_owned(),
+            region: region.to_owned(),
+            service: service.to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_scope_for_another_service_is_refused_with_the_right_one_named() {
+        assert_eq!(scope("us-east-1", "kms").check("kms"), Ok(()));
+        let e = scope("us-east-1", "sts").check("kms").unwrap_err();
+        assert_eq!(e, SigV4Error::WrongService("kms".to_owned()));
+        assert_eq!(
+            e.to_string(),
+            "Credential should be scoped to correct service: 'kms'. "
+        );
+        assert_eq!(e.query_code(), "SignatureDoesNotMatch");
+    }
+
+    #[test]
+    fn a_scope_must_name_a_region() {
+        for good in ["us-east-1", "us-gov-west-1", "cn-north-1", "eu-central-2"] {
+            assert!(is_region(good), "{good}");
+        }
+        for bad in ["", "us-east", "US-EAST-1", "us--1", "1-east-1", "us_east_1"] {
+            assert!(!is_region(bad), "{bad}");
+        }
+        let e = scope("moon", "kms").check("kms").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Credential should be scoped to a valid region, not 'moon'. "
+        );
+    }
 }

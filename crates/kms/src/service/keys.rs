@@ -35,9 +35,11 @@ pub(super) fn metadata(rec: &KeyRecord) -> s::KeyMetadata {
             .filter(|_| pending || rec.state == PENDING_REPLICA_DELETION),
         expiration_model: (rec.origin == "EXTERNAL")
             .then(|| {
+                // Deleted (or expired) imported material has no expiration model until
+                // material is imported again.
                 rec.materials
                     .iter()
-                    .find(|m| m.id == rec.current_material)
+                    .find(|m| m.id == rec.current_material && m.usable())
                     .map(|m| {
                         if m.valid_to.is_some() {
                             "KEY_MATERIAL_EXPIRES"
@@ -51,7 +53,7 @@ pub(super) fn metadata(rec: &KeyRecord) -> s::KeyMetadata {
         valid_to: rec
             .materials
             .iter()
-            .find(|m| m.id == rec.current_material)
+            .find(|m| m.id == rec.current_material && m.usable())
             .and_then(|m| m.valid_to)
             .map(ts),
         current_key_material_id: (rec.spec == KeySpec::SymmetricDefault

@@ -140,6 +140,11 @@ impl KmsService {
             let Some(parsed) = parse_arn(arn) else {
                 return Err(E::NotFoundException.err(format!("Invalid arn {given}")));
             };
+            // Keys and aliases are regional: an ARN naming another Region is refused with the
+            // Region AWS names in its answer.
+            if parsed.region != region {
+                return Err(E::NotFoundException.err(format!("Invalid arn {}", parsed.region)));
+            }
             if let Some(key_id) = parsed.resource.strip_prefix("key/") {
                 (parsed.account, parsed.region, None, key_id.to_owned())
             } else if parsed.resource.starts_with("alias/") {
@@ -266,6 +271,7 @@ impl KmsService {
                         .await?
                         .is_some()
                 {
+                    ctx.note_resource_owner(&rec.account);
                     return Ok(());
                 }
                 Err(denied)

@@ -18,7 +18,8 @@ fn tag_error(v: &tags::Violation) -> Option<AwsError> {
 /// KMS's tag rules.
 const TAG_RULES: tags::Rules = tags::Rules {
     max: MAX_TAGS,
-    reserved_any_case: false,
+    // AWS refuses `aws:` in any letter case (`AWS:`, `Aws:`).
+    reserved_any_case: true,
     answer: tag_error,
 };
 
