@@ -23,7 +23,7 @@ fn crs() -> Option<std::path::PathBuf> {
 }
 
 /// Request-side pass rate (PL1–PL4) this engine reaches; the test fails below it.
-const REQUEST_SIDE_FLOOR: f64 = 0.998;
+const REQUEST_SIDE_FLOOR: f64 = 0.9997;
 /// Response-side (95x) pass rate floor.
 const RESPONSE_SIDE_FLOOR: f64 = 1.0;
 
