@@ -381,7 +381,7 @@ pub fn encode_error_at(
             err.status,
             crate::json_content_type(model),
             request_id,
-            crate::encode_json_error(err),
+            crate::encode_model_json_error(model, err),
         ),
         Framing::Query(ns) => respond(
             err.status,
