@@ -584,6 +584,24 @@ mod tests {
     }
 
     #[test]
+    fn json_errors_spell_the_message_member_as_the_service_model_does() {
+        let body = |model, code: &'static str| {
+            let err = crate::AwsError::new(code, 400, "why");
+            let resp = super::encode_error(Framing::Json(model), &err, "rid");
+            serde_json::from_slice::<serde_json::Value>(resp.body()).unwrap_or_default()
+        };
+        let sm = &crate::generated::secretsmanager::MODEL;
+        let kms = &crate::generated::kms::MODEL;
+        assert_eq!(body(sm, "ResourceNotFoundException")["Message"], "why");
+        assert!(body(sm, "ResourceNotFoundException")
+            .get("message")
+            .is_none());
+        assert_eq!(body(kms, "NotFoundException")["message"], "why");
+        // Not an error of the model (AWS's front end): `message`.
+        assert_eq!(body(sm, "ValidationException")["message"], "why");
+    }
+
+    #[test]
     fn the_credential_scope_names_the_service_in_headers_and_presigned_queries() {
         let mut h = ::http::HeaderMap::new();
         h.insert(
