@@ -115,3 +115,96 @@ def test_any_credentials_refused_outside_dev_mode(server):
     with pytest.raises(ClientError) as e:
         server.client("sts", **FOO).get_caller_identity()
     assert error_code(e.value) == "InvalidClientTokenId"
+
+
+# -- emulator-style suites: dummy keys and AssumeRole into any role (issue 12) -----------------
+
+import json  # noqa: E402
+
+from conftest import allow, make_user, policy_doc  # noqa: E402
+
+TEST_KEYS = dict(access_key="test", secret_key="test")
+SERVICE_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+
+
+def test_dev_mode_dummy_keys_act_as_the_account_root(dev_server):
+    for keys in (TEST_KEYS, dict(access_key="AKIAIOSFODNN7EXAMPLE", secret_key="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")):
+        ident = dev_server.client("sts", **keys).get_caller_identity()
+        assert ident["Arn"] == f"arn:aws:iam::{ADMIN_ACCOUNT}:root"
+        sm = dev_server.client("secretsmanager", **keys)
+        name = unique("dummy")
+        assert sm.create_secret(Name=name, SecretString="v")["Name"] == name
+
+
+def test_dev_mode_dummy_keys_assume_any_role_arn_without_creating_it(dev_server):
+    role = unique("ghost")
+    arn = f"arn:aws:iam::{ADMIN_ACCOUNT}:role/app/{role}"
+    sts = dev_server.client("sts", **TEST_KEYS)
+    out = sts.assume_role(RoleArn=arn, RoleSessionName="suite")
+    assert out["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{ADMIN_ACCOUNT}:assumed-role/{role}/suite"
+    assert out["AssumedRoleUser"]["AssumedRoleId"].startswith("AROA")
+    creds = out["Credentials"]
+    ident = dev_server.client("sts", creds=creds).get_caller_identity()
+    assert ident["Arn"] == f"arn:aws:sts::{ADMIN_ACCOUNT}:assumed-role/{role}/suite"
+    # The credentials are usable: the session acts with the account's full permissions, as the
+    # dev principal that asked for it does.
+    sm = dev_server.client("secretsmanager", creds=creds)
+    name = unique("fromghost")
+    sm.create_secret(Name=name, SecretString="v")
+    assert sm.get_secret_value(SecretId=name)["SecretString"] == "v"
+    # Nothing was created.
+    with pytest.raises(ClientError) as e:
+        dev_server.client("iam").get_role(RoleName=role)
+    assert error_code(e.value) == "NoSuchEntity"
+    # Another account's role: the session belongs to that account.
+    other = sts.assume_role(RoleArn=f"arn:aws:iam::111111111111:role/{role}", RoleSessionName="x1")
+    ident = dev_server.client("sts", creds=other["Credentials"]).get_caller_identity()
+    assert ident["Account"] == "111111111111"
+
+
+def test_dev_mode_dummy_keys_assume_existing_roles_whatever_their_trust_policy(dev_server):
+    role = unique("svcrole")
+    iam = dev_server.client("iam")
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=SERVICE_TRUST)
+    iam.put_role_policy(RoleName=role, PolicyName="p", PolicyDocument=policy_doc(allow("sts:GetCallerIdentity")))
+    creds = dev_server.client("sts", **TEST_KEYS).assume_role(
+        RoleArn=f"arn:aws:iam::{ADMIN_ACCOUNT}:role/{role}", RoleSessionName="s1")["Credentials"]
+    # An existing role's session has that role's permissions, not more.
+    with pytest.raises(ClientError) as e:
+        dev_server.client("secretsmanager", creds=creds).list_secrets()
+    assert error_code(e.value) == "AccessDeniedException"
+
+
+def test_dev_mode_known_keys_keep_aws_rules_for_assume_role(dev_server):
+    iam = dev_server.client("iam")
+    _, key = make_user(iam, inline=policy_doc(allow("sts:AssumeRole")))
+    sts = dev_server.client("sts", creds=key)
+    with pytest.raises(ClientError) as e:
+        sts.assume_role(RoleArn=f"arn:aws:iam::{ADMIN_ACCOUNT}:role/{unique('ghost')}", RoleSessionName="s1")
+    assert error_code(e.value) == "AccessDenied"
+    role = unique("svcrole")
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=SERVICE_TRUST)
+    with pytest.raises(ClientError) as e:
+        sts.assume_role(RoleArn=f"arn:aws:iam::{ADMIN_ACCOUNT}:role/{role}", RoleSessionName="s1")
+    assert error_code(e.value) == "AccessDenied"
+    # The admin's real root key is still root: AWS does not let root assume roles.
+    with pytest.raises(ClientError) as e:
+        dev_server.client("sts").assume_role(RoleArn=f"arn:aws:iam::{ADMIN_ACCOUNT}:role/{role}", RoleSessionName="s1")
+    assert error_code(e.value) == "AccessDenied"
+
+
+def test_strict_mode_refuses_dummy_keys_and_ghost_roles(server):
+    for keys in (TEST_KEYS, dict(access_key="AKIAIOSFODNN7EXAMPLE", secret_key="x")):
+        with pytest.raises(ClientError) as e:
+            server.client("sts", **keys).get_caller_identity()
+        assert error_code(e.value) == "InvalidClientTokenId"
+        with pytest.raises(ClientError) as e:
+            server.client("secretsmanager", **keys).list_secrets()
+        assert error_code(e.value) == "UnrecognizedClientException"
+    iam = server.client("iam")
+    _, key = make_user(iam, inline=policy_doc(allow("sts:AssumeRole")))
+    with pytest.raises(ClientError) as e:
+        server.client("sts", creds=key).assume_role(
+            RoleArn=f"arn:aws:iam::{ADMIN_ACCOUNT}:role/{unique('ghost')}", RoleSessionName="s1")
+    assert error_code(e.value) == "AccessDenied"

@@ -3,7 +3,7 @@
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import error_code, http_status, unique
+from conftest import allow, error_code, http_status, make_user, policy_doc, unique
 
 TRUST = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:root"},"Action":"sts:AssumeRole"}]}'
 
@@ -88,3 +88,68 @@ def test_list_users_pages_through_a_path_with_markers(iam):
             break
         marker = page["Marker"]
     assert sorted(seen) == names
+
+
+# -- the members each operation returns (issue 12) ---------------------------------------------
+
+
+def test_role_members_per_operation_are_those_aws_returns(iam, server):
+    role = unique("members")
+    tags = [{"Key": "team", "Value": "blue"}]
+    created = iam.create_role(RoleName=role, AssumeRolePolicyDocument=TRUST, MaxSessionDuration=7200,
+                              Description="d", Tags=tags)["Role"]
+    # CreateRole: no MaxSessionDuration (even when given) and no RoleLastUsed.
+    assert "MaxSessionDuration" not in created and "RoleLastUsed" not in created
+    assert created["Tags"] == tags and created["Description"] == "d"
+    got = iam.get_role(RoleName=role)["Role"]
+    # GetRole: MaxSessionDuration and RoleLastUsed (empty before the role is used) and tags.
+    assert got["MaxSessionDuration"] == 7200
+    assert got["RoleLastUsed"] == {}
+    assert got["Tags"] == tags
+    listed = [r for r in iam.list_roles()["Roles"] if r["RoleName"] == role]
+    assert len(listed) == 1
+    # ListRoles: MaxSessionDuration, but never Tags, RoleLastUsed or PermissionsBoundary.
+    assert listed[0]["MaxSessionDuration"] == 7200
+    assert not {"Tags", "RoleLastUsed", "PermissionsBoundary"} & set(listed[0])
+
+
+def test_role_last_used_is_reported_after_the_role_is_assumed(server, iam):
+    role = unique("used")
+    arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    _, key = make_user(iam, inline=policy_doc(allow("sts:AssumeRole")))
+    server.client("sts", creds=key).assume_role(RoleArn=arn, RoleSessionName="s1")
+    last = iam.get_role(RoleName=role)["Role"]["RoleLastUsed"]
+    assert last["Region"] == "us-east-1" and "LastUsedDate" in last
+
+
+def test_user_and_policy_members_per_operation(iam):
+    user = unique("mu")
+    tags = [{"Key": "k", "Value": "v"}]
+    assert iam.create_user(UserName=user, Tags=tags)["User"]["Tags"] == tags
+    assert iam.get_user(UserName=user)["User"]["Tags"] == tags
+    listed = [u for u in iam.list_users()["Users"] if u["UserName"] == user]
+    assert listed and "Tags" not in listed[0] and "PermissionsBoundary" not in listed[0]
+    doc = policy_doc(allow("s3:GetObject"))
+    name = unique("mp")
+    created = iam.create_policy(PolicyName=name, PolicyDocument=doc, Description="why")["Policy"]
+    # CreatePolicy and GetPolicy carry no PermissionsBoundaryUsageCount; ListPolicies does, and
+    # ListPolicies leaves out the description.
+    assert "PermissionsBoundaryUsageCount" not in created
+    got = iam.get_policy(PolicyArn=created["Arn"])["Policy"]
+    assert "PermissionsBoundaryUsageCount" not in got and got["Description"] == "why"
+    listed = [p for p in iam.list_policies(Scope="Local")["Policies"] if p["PolicyName"] == name]
+    assert listed[0]["PermissionsBoundaryUsageCount"] == 0
+    assert "Description" not in listed[0]
+
+
+@pytest.mark.parametrize("bad", ["not-an-arn-but-long-enough", "arn:aws:s3:::bucket/policy/x1",
+                                 "arn:aws:iam:us-east-1:000000000000:policy/x"])
+def test_a_malformed_policy_arn_is_a_validation_error(iam, bad):
+    user = unique("bad")
+    iam.create_user(UserName=user)
+    for call, kw in ((iam.get_policy, {}), (iam.attach_user_policy, {"UserName": user}),
+                     (iam.delete_policy, {})):
+        with pytest.raises(ClientError) as e:
+            call(PolicyArn=bad, **kw)
+        assert error_code(e.value) == "ValidationError", call
+        assert e.value.response["Error"]["Message"] == f"ARN {bad} is not valid."

@@ -450,7 +450,7 @@ def test_replicated_secret_is_read_in_each_region_with_its_own_key_and_follows_t
     west_versions = clients["us-west-2"].list_secret_version_ids(SecretId=name)["Versions"]
     assert west_versions[0]["KmsKeyIds"] == [west_key]
     eu_versions = clients["eu-west-1"].list_secret_version_ids(SecretId=name)["Versions"]
-    assert ":eu-west-1:" in eu_versions[0]["KmsKeyIds"][0]
+    assert eu_versions[0]["KmsKeyIds"] == ["DefaultEncryptionKey"]  # that region's aws/secretsmanager
     # Updating the primary updates the replicas, values and stages.
     v2 = sm.put_secret_value(SecretId=name, SecretString="v2")["VersionId"]
     for c in clients.values():
@@ -472,7 +472,8 @@ def test_replicated_secret_is_read_in_each_region_with_its_own_key_and_follows_t
         clients["eu-west-1"].describe_secret(SecretId=name)
     assert error_code(e.value) == "ResourceNotFoundException"
     clients["us-west-2"].stop_replication_to_replica(SecretId=name)
-    assert clients["us-west-2"].describe_secret(SecretId=name)["PrimaryRegion"] == "us-west-2"
+    # A promoted replica is a standalone secret: no PrimaryRegion, as on any unreplicated secret.
+    assert "PrimaryRegion" not in clients["us-west-2"].describe_secret(SecretId=name)
     clients["us-west-2"].put_secret_value(SecretId=name, SecretString="standalone")
     assert sm.get_secret_value(SecretId=name)["SecretString"] == "v2"
     assert "ReplicationStatus" not in sm.describe_secret(SecretId=name)

@@ -566,3 +566,48 @@ def test_parameters_persist_across_restart_on_each_backend(backend_server):
     got = [p for page in c.get_paginator("get_parameters_by_path").paginate(Path=base, WithDecryption=True) for p in page["Parameters"]]
     assert [p["Value"] for p in got] == [f"v{i}" for i in range(12)]
     assert c.get_parameter(Name=f"{base}/p00:prod", WithDecryption=True)["Parameter"]["Value"] == "v0"
+
+
+# -- names as AWS reads them (issue 12) --------------------------------------------------------
+
+BAD_NAME = ("Parameter name: can't be prefixed with \"ssm\" (case-insensitive). If formed as a path, it can "
+            "consist of sub-paths divided by slash symbol; each sub-path can be formed as a mix of letters, "
+            "numbers and the following 3 symbols .-_")
+
+
+def test_a_hierarchical_name_without_its_leading_slash_is_a_validation_error(ssm):
+    base = unique("/rel")
+    ssm.put_parameter(Name=f"{base}/leaf", Type="String", Value="v")
+    relative = f"{base.lstrip('/')}/leaf"  # the same parameter, written without the slash
+    e = fails(ssm.put_parameter, Name=relative, Type="String", Value="v", Overwrite=True)
+    assert (error_code(e), error_message(e)) == ("ValidationException", "Parameter name must be a fully qualified name.")
+    # Reads answer AWS's name-rules message, not ParameterNotFound.
+    for fn, kw in ((ssm.get_parameter, {"Name": relative}),
+                   (ssm.get_parameter, {"Name": f"{relative}:1"}),
+                   (ssm.get_parameter_history, {"Name": relative}),
+                   (ssm.delete_parameter, {"Name": relative}),
+                   (ssm.label_parameter_version, {"Name": relative, "Labels": ["l1"]})):
+        e = fails(fn, **kw)
+        assert (error_code(e), error_message(e)) == ("ValidationException", BAD_NAME), (fn, kw)
+    # Batches list such a name, as the caller wrote it, among the invalid ones.
+    out = ssm.get_parameters(Names=[f"{base}/leaf", relative, f"{relative}:1"])
+    assert [p["Name"] for p in out["Parameters"]] == [f"{base}/leaf"]
+    assert sorted(out["InvalidParameters"]) == sorted([relative, f"{relative}:1"])
+    out = ssm.delete_parameters(Names=[relative])
+    assert out["InvalidParameters"] == [relative] and out["DeletedParameters"] == []
+    assert ssm.get_parameter(Name=f"{base}/leaf")["Parameter"]["Value"] == "v"
+
+
+def test_names_in_answers_are_echoed_as_the_caller_wrote_them(ssm):
+    single = unique("/single")
+    ssm.put_parameter(Name=single, Type="String", Value="v")
+    # Selectors and unknown names come back in InvalidParameters exactly as written.
+    missing = unique("/nope") + "/x"
+    out = ssm.get_parameters(Names=[f"{single}:9", missing, f"{single}:1"])
+    assert sorted(out["InvalidParameters"]) == sorted([f"{single}:9", missing])
+    (p,) = out["Parameters"]
+    assert p["Selector"] == ":1" and p["Name"] == single.lstrip("/")
+    # A version that is not there is named in the error as the caller wrote the name.
+    e = fails(ssm.get_parameter, Name=f"{single}:9")
+    assert error_code(e) == "ParameterVersionNotFound"
+    assert error_message(e) == f"Systems Manager could not find version 9 of {single}. Verify the version and try again."

@@ -170,51 +170,100 @@ impl tags::TagShape for s::Tag {
     }
 }
 
-fn user_shape(u: &UserRecord) -> s::User {
+/// Which operation a user, role or policy is described for: AWS returns a different subset
+/// of members in each (its API Reference examples and the model's notes on listings).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum View {
+    /// `Create*`: what was given, no usage data.
+    Create,
+    /// `Get*`: every member.
+    Get,
+    /// `List*` (and GetGroup's users): no tags, boundaries or last use.
+    List,
+}
+
+fn boundary_shape(b: Option<&String>) -> Option<s::AttachedPermissionsBoundary> {
+    b.map(|b| s::AttachedPermissionsBoundary {
+        permissions_boundary_arn: Some(b.clone()),
+        permissions_boundary_type: Some("PermissionsBoundaryPolicy".into()),
+    })
+}
+
+fn user_shape(u: &UserRecord, view: View) -> s::User {
+    let full = view != View::List;
     s::User {
         arn: u.arn.clone(),
         create_date: ts(u.created),
         path: u.path.clone(),
         user_id: u.id.clone(),
         user_name: u.name.clone(),
-        tags: tags::shapes_or_none(&u.tags),
-        permissions_boundary: u.boundary.as_ref().map(|b| s::AttachedPermissionsBoundary {
-            permissions_boundary_arn: Some(b.clone()),
-            permissions_boundary_type: Some("PermissionsBoundaryPolicy".into()),
-        }),
+        tags: tags::shapes_or_none(&u.tags).filter(|_| full),
+        permissions_boundary: boundary_shape(u.boundary.as_ref()).filter(|_| full),
         ..Default::default()
     }
 }
 
-fn role_shape(r: &RoleRecord) -> s::Role {
+fn role_shape(r: &RoleRecord, view: View) -> s::Role {
     s::Role {
         arn: r.arn.clone(),
         assume_role_policy_document: Some(encode_doc(&r.trust_policy)),
         create_date: ts(r.created),
         description: r.description.clone(),
-        max_session_duration: i32::try_from(r.max_session).ok(),
+        max_session_duration: i32::try_from(r.max_session)
+            .ok()
+            .filter(|_| view != View::Create),
         path: r.path.clone(),
         role_id: r.id.clone(),
         role_name: r.name.clone(),
-        tags: tags::shapes_or_none(&r.tags),
+        tags: tags::shapes_or_none(&r.tags).filter(|_| view != View::List),
+        permissions_boundary: boundary_shape(r.boundary.as_ref()).filter(|_| view != View::List),
+        // Empty until the role is first used.
+        role_last_used: (view == View::Get).then(|| s::RoleLastUsed {
+            last_used_date: r.last_used.map(ts),
+            region: r.last_used_region.clone(),
+        }),
         ..Default::default()
     }
 }
 
-fn policy_shape(p: &PolicyRecord) -> s::Policy {
+fn policy_shape(p: &PolicyRecord, view: View) -> s::Policy {
+    let listing = view == View::List;
     s::Policy {
         arn: Some(p.arn.clone()),
         attachment_count: i32::try_from(p.attachments).ok(),
         create_date: Some(ts(p.created)),
         default_version_id: Some(p.default_version.clone()),
-        description: p.description.clone(),
+        description: p.description.clone().filter(|_| !listing),
         is_attachable: Some(true),
         path: Some(p.path.clone()),
-        permissions_boundary_usage_count: Some(0),
+        permissions_boundary_usage_count: listing.then_some(0),
         policy_id: Some(p.id.clone()),
         policy_name: Some(p.name.clone()),
-        tags: tags::shapes_or_none(&p.tags),
+        tags: tags::shapes_or_none(&p.tags).filter(|_| !listing),
         update_date: Some(ts(p.updated)),
+    }
+}
+
+/// A policy ARN IAM can parse: `arn:<partition>:iam::<account or aws>:policy/<path/name>`.
+fn check_policy_arn(arn: &str) -> Result<(), AwsError> {
+    let ok = rampart_service::Arn::parse(arn).is_some_and(|a| {
+        arn.starts_with("arn:")
+            && a.service == "iam"
+            && a.region.is_empty()
+            && (a.account == "aws"
+                || (a.account.len() == 12 && a.account.bytes().all(|b| b.is_ascii_digit())))
+            && a.resource
+                .strip_prefix("policy/")
+                .is_some_and(|r| !r.is_empty() && !r.ends_with('/'))
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(AwsError::new(
+            "ValidationError",
+            400,
+            format!("ARN {arn} is not valid."),
+        ))
     }
 }
 
@@ -398,6 +447,7 @@ impl IamService {
         action: &str,
         policy_arn: &str,
     ) -> Result<(), AwsError> {
+        check_policy_arn(policy_arn)?;
         let mut e = self.load::<E>(ctx, name).await?;
         self.allow(ctx, action, e.value.arn()).await?;
         self.attachable(ctx, policy_arn).await?;
@@ -423,6 +473,7 @@ impl IamService {
         action: &str,
         policy_arn: &str,
     ) -> Result<(), AwsError> {
+        check_policy_arn(policy_arn)?;
         let mut e = self.load::<E>(ctx, name).await?;
         self.allow(ctx, action, e.value.arn()).await?;
         let attached = e.value.attached_mut();
@@ -551,7 +602,7 @@ impl IamService {
             })
             .await?;
         Ok(s::CreateUserResponse {
-            user: Some(user_shape(&rec)),
+            user: Some(user_shape(&rec, View::Create)),
         })
     }
 
@@ -565,7 +616,7 @@ impl IamService {
             self.allow(ctx, "iam:GetUser", &ctx.caller.arn).await?;
             return match &ctx.caller.principal {
                 rampart_policy::Principal::User { name, .. } => Ok(s::GetUserResponse {
-                    user: user_shape(&self.load_user(ctx, name).await?.value),
+                    user: user_shape(&self.load_user(ctx, name).await?.value, View::Get),
                 }),
                 rampart_policy::Principal::Root { account } => Ok(s::GetUserResponse {
                     user: s::User {
@@ -590,7 +641,7 @@ impl IamService {
         );
         self.allow(ctx, "iam:GetUser", &arn).await?;
         Ok(s::GetUserResponse {
-            user: user_shape(&user?.value),
+            user: user_shape(&user?.value, View::Get),
         })
     }
 
@@ -605,7 +656,7 @@ impl IamService {
             .list_by_path::<UserRecord>(ctx, req.path_prefix, req.marker, req.max_items)
             .await?;
         Ok(s::ListUsersResponse {
-            users: items.iter().map(user_shape).collect(),
+            users: items.iter().map(|u| user_shape(u, View::List)).collect(),
             is_truncated: Some(marker.is_some()),
             marker,
         })
@@ -909,7 +960,7 @@ impl IamService {
             })
             .await?;
         Ok(s::CreatePolicyResponse {
-            policy: Some(policy_shape(&rec)),
+            policy: Some(policy_shape(&rec, View::Create)),
         })
     }
 
@@ -918,6 +969,7 @@ impl IamService {
         ctx: &RequestContext,
         req: s::GetPolicyRequest,
     ) -> Result<s::GetPolicyResponse, AwsError> {
+        check_policy_arn(&req.policy_arn)?;
         self.allow(ctx, "iam:GetPolicy", &req.policy_arn).await?;
         if let Some(doc) = managed::aws_managed(&req.policy_arn) {
             let name = req
@@ -943,7 +995,7 @@ impl IamService {
             .await?
             .ok_or_else(|| no_such(&format!("Policy {} was not found.", req.policy_arn)))?;
         Ok(s::GetPolicyResponse {
-            policy: Some(policy_shape(&p.value)),
+            policy: Some(policy_shape(&p.value, View::Get)),
         })
     }
 
@@ -952,6 +1004,7 @@ impl IamService {
         ctx: &RequestContext,
         req: s::GetPolicyVersionRequest,
     ) -> Result<s::GetPolicyVersionResponse, AwsError> {
+        check_policy_arn(&req.policy_arn)?;
         self.allow(ctx, "iam:GetPolicyVersion", &req.policy_arn)
             .await?;
         let missing = || {
@@ -997,6 +1050,7 @@ impl IamService {
         ctx: &RequestContext,
         req: s::DeletePolicyRequest,
     ) -> Result<(), AwsError> {
+        check_policy_arn(&req.policy_arn)?;
         self.allow(ctx, "iam:DeletePolicy", &req.policy_arn).await?;
         let p = self
             .load_policy(ctx, &req.policy_arn)
@@ -1081,7 +1135,7 @@ impl IamService {
             })
             .await?;
         Ok(s::CreateRoleResponse {
-            role: role_shape(&rec),
+            role: role_shape(&rec, View::Create),
         })
     }
 
@@ -1093,7 +1147,7 @@ impl IamService {
         let role = self.load_role(ctx, &req.role_name).await?;
         self.allow(ctx, "iam:GetRole", &role.value.arn).await?;
         Ok(s::GetRoleResponse {
-            role: role_shape(&role.value),
+            role: role_shape(&role.value, View::Get),
         })
     }
 
@@ -1326,7 +1380,7 @@ impl IamService {
             .list_by_path::<RoleRecord>(ctx, req.path_prefix, req.marker, req.max_items)
             .await?;
         Ok(s::ListRolesResponse {
-            roles: items.iter().map(role_shape).collect(),
+            roles: items.iter().map(|r| role_shape(r, View::List)).collect(),
             is_truncated: Some(marker.is_some()),
             marker,
         })
@@ -1370,6 +1424,7 @@ impl IamService {
                         path: Some((*path).to_owned()),
                         policy_name: Some((*name).to_owned()),
                         attachment_count: Some(0),
+                        permissions_boundary_usage_count: Some(0),
                         ..Default::default()
                     },
                 ));
@@ -1383,7 +1438,7 @@ impl IamService {
             all.extend(
                 items
                     .iter()
-                    .map(|(k, p)| (format!("local/{k}"), policy_shape(p))),
+                    .map(|(k, p)| (format!("local/{k}"), policy_shape(p, View::List))),
             );
         }
         let items: Vec<(String, s::Policy)> = all
@@ -1442,7 +1497,7 @@ impl IamService {
                     .iter()
                     .any(|g| g.eq_ignore_ascii_case(&group.value.name))
             })
-            .map(|(_, u)| user_shape(u))
+            .map(|(_, u)| user_shape(u, View::List))
             .collect();
         Ok(s::GetGroupResponse {
             group: group_shape(&group.value),

@@ -37,6 +37,9 @@ pub struct Identity {
     pub sealer: Arc<Sealer>,
     /// Business clock (session expiry, creation dates).
     pub clock: Arc<dyn Clock>,
+    /// `--dev`: unknown access keys act as the account's root (the dev principal), which may
+    /// assume any role ARN (see docs/services/auth-and-audit.md).
+    pub dev: bool,
 }
 
 /// Why a request's credentials were refused.
@@ -78,7 +81,33 @@ impl Identity {
             store,
             sealer,
             clock,
+            dev: false,
         }
+    }
+
+    /// The same identity state in `--dev` mode (`dev` true) or strict mode.
+    #[must_use]
+    pub fn with_dev(mut self, dev: bool) -> Self {
+        self.dev = dev;
+        self
+    }
+
+    /// Whether `caller` is the dev principal: `--dev` mode, and the access key is not one
+    /// Rampart issued or imported (such callers act as their account's root).
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn is_dev_principal(&self, caller: &Caller) -> Result<bool, AwsError> {
+        if !self.dev || !matches!(caller.principal, Principal::Root { .. }) {
+            return Ok(false);
+        }
+        let Some(akid) = caller.access_key_id.as_deref() else {
+            return Ok(false);
+        };
+        if akid.starts_with("ASIA") {
+            return Ok(false);
+        }
+        Ok(records::KEYS.get(&*self.store, akid).await?.is_none())
     }
 
     /// Now from the business clock.
@@ -268,6 +297,10 @@ impl Identity {
             return Ok(Err(AuthFailure::InvalidToken));
         };
         let sess = sess.value;
+        // A dev session for a role that does not exist is honoured in dev mode only.
+        if sess.dev_phantom && !self.dev {
+            return Ok(Err(AuthFailure::InvalidToken));
+        }
         if !rampart_crypto::ct_eq(
             ids::token_digest(token).as_bytes(),
             sess.token_digest.as_bytes(),

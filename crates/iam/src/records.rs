@@ -88,6 +88,12 @@ pub struct RoleRecord {
     pub boundary: Option<String>,
     /// Tags in order.
     pub tags: Vec<(String, String)>,
+    /// When the role was last assumed, epoch millis (GetRole's `RoleLastUsed`).
+    #[serde(default)]
+    pub last_used: Option<i64>,
+    /// The region it was last assumed in.
+    #[serde(default)]
+    pub last_used_region: Option<String>,
 }
 
 /// An IAM group.
@@ -230,6 +236,10 @@ pub struct SessionRecord {
     /// Session tags (`aws:PrincipalTag/<key>` for the session, over the role's own tags).
     #[serde(default)]
     pub tags: Vec<(String, String)>,
+    /// Issued in `--dev` mode to the dev principal for a role that does not exist: the session
+    /// acts with its account's full permissions, and only while the server runs in dev mode.
+    #[serde(default)]
+    pub dev_phantom: bool,
 }
 
 impl std::fmt::Debug for SessionRecord {

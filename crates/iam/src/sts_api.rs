@@ -65,6 +65,22 @@ fn parse_role_arn(arn: &str) -> Option<(&str, &str, String, &str)> {
     Some((partition, account, path, name))
 }
 
+/// The trust the dev principal meets on any role in `--dev` mode.
+const DEV_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":["sts:AssumeRole","sts:TagSession"]}]}"#;
+
+/// A role that exists only for one dev-mode session: nothing is stored for it.
+fn phantom_role(arn: &str, name: &str) -> Result<RoleRecord, AwsError> {
+    let path = parse_role_arn(arn).map_or_else(|| "/".to_owned(), |(_, _, p, _)| p);
+    Ok(RoleRecord {
+        arn: arn.to_owned(),
+        name: name.to_owned(),
+        path,
+        id: ids::unique_id("AROA")?,
+        max_session: 43_200,
+        ..RoleRecord::default()
+    })
+}
+
 /// The statements of a policy document, as JSON values (an object or an array in the document).
 fn statements_of(doc: &str) -> Vec<serde_json::Value> {
     match serde_json::from_str::<serde_json::Value>(doc)
@@ -126,6 +142,22 @@ impl StsService {
         })
     }
 
+    /// Record when and where a role was last assumed (GetRole's `RoleLastUsed`); best effort:
+    /// a concurrent change to the role wins.
+    async fn note_role_used(&self, account: &str, role_name: &str, region: &str) {
+        let key = name_key(account, role_name);
+        let Ok(Some(mut role)) = records::ROLES.get(&*self.id.store, &key).await else {
+            return;
+        };
+        role.value.last_used = Some(self.id.now().timestamp_millis());
+        role.value.last_used_region = Some(region.to_owned());
+        if let Ok(op) = records::ROLES.put_op(&key, &role.value, Expect::Version(role.version)) {
+            let _ = records::DB
+                .commit_or(&*self.id.store, vec![op], AwsError::internal)
+                .await;
+        }
+    }
+
     async fn issue(
         &self,
         account: &str,
@@ -133,6 +165,7 @@ impl StsService {
         seconds: i64,
         session_policy: Option<String>,
         tags: Vec<(String, String)>,
+        dev_phantom: bool,
     ) -> Result<(s::Credentials, i64), AwsError> {
         let akid = ids::temporary_access_key_id()?;
         let secret = ids::secret_access_key()?;
@@ -157,6 +190,7 @@ impl StsService {
             expires,
             session_policy,
             tags,
+            dev_phantom,
         };
         let op = records::SESSIONS.put_op(&akid, &rec, Expect::Absent)?;
         records::DB
@@ -186,7 +220,10 @@ impl StsService {
             message: e.message.trim_end().to_owned(),
             ..e
         };
-        if matches!(ctx.caller.principal, Principal::Root { .. }) {
+        // In --dev mode the dev principal (an access key Rampart never issued) may assume any
+        // role ARN, as emulator-style suites expect; everyone else follows AWS's rules.
+        let dev_principal = self.id.is_dev_principal(&ctx.caller).await?;
+        if matches!(ctx.caller.principal, Principal::Root { .. }) && !dev_principal {
             return Err(AwsError::new(
                 "AccessDenied",
                 403,
@@ -196,11 +233,13 @@ impl StsService {
         let role: Option<records::Versioned<RoleRecord>> = records::ROLES
             .get(&*self.id.store, &name_key(account, role_name))
             .await?;
-        let Some(role) = role
+        let role = role
             .map(|r| r.value)
-            .filter(|r| r.arn == req.role_arn || r.name.eq_ignore_ascii_case(role_name))
-        else {
-            return Err(denied_msg(denied()));
+            .filter(|r| r.arn == req.role_arn || r.name.eq_ignore_ascii_case(role_name));
+        let (role, phantom) = match role {
+            Some(role) => (role, false),
+            None if dev_principal => (phantom_role(&req.role_arn, role_name)?, true),
+            None => return Err(denied_msg(denied())),
         };
         ctx.note_resource("AWS::IAM::Role", &role.arn);
         let mut context = ctx.base_context();
@@ -214,7 +253,12 @@ impl StsService {
             resource: &role.arn,
             context: &context,
         };
-        let trust = Policy::parse(&role.trust_policy).map_err(|_| denied_msg(denied()))?;
+        let trust = if dev_principal {
+            // The dev principal stands above trust policies (it could rewrite them anyway).
+            Policy::parse(DEV_TRUST).map_err(|_| AwsError::internal())?
+        } else {
+            Policy::parse(&role.trust_policy).map_err(|_| denied_msg(denied()))?
+        };
         if rampart_policy::evaluate(&[&trust], &request) != Decision::Allow {
             return Err(denied_msg(denied()));
         }
@@ -325,8 +369,11 @@ impl StsService {
             session_name: req.role_session_name.clone(),
         };
         let (credentials, _) = self
-            .issue(account, kind, seconds, session_policy, tags)
+            .issue(account, kind, seconds, session_policy, tags, phantom)
             .await?;
+        if !phantom {
+            self.note_role_used(account, role_name, &ctx.region).await;
+        }
         Ok(s::AssumeRoleResponse {
             assumed_role_user: Some(s::AssumedRoleUser {
                 arn: format!(
@@ -374,6 +421,7 @@ impl StsService {
                 seconds,
                 None,
                 Vec::new(),
+                false,
             )
             .await?;
         Ok(s::GetSessionTokenResponse {

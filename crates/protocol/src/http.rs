@@ -381,7 +381,7 @@ pub fn encode_error_at(
             err.status,
             crate::json_content_type(model),
             request_id,
-            crate::encode_json_error(err),
+            crate::encode_model_json_error(model, err),
         ),
         Framing::Query(ns) => respond(
             err.status,
@@ -581,6 +581,24 @@ mod tests {
             query,
             headers,
         }
+    }
+
+    #[test]
+    fn json_errors_spell_the_message_member_as_the_service_model_does() {
+        let body = |model, code: &'static str| {
+            let err = crate::AwsError::new(code, 400, "why");
+            let resp = super::encode_error(Framing::Json(model), &err, "rid");
+            serde_json::from_slice::<serde_json::Value>(resp.body()).unwrap_or_default()
+        };
+        let sm = &crate::generated::secretsmanager::MODEL;
+        let kms = &crate::generated::kms::MODEL;
+        assert_eq!(body(sm, "ResourceNotFoundException")["Message"], "why");
+        assert!(body(sm, "ResourceNotFoundException")
+            .get("message")
+            .is_none());
+        assert_eq!(body(kms, "NotFoundException")["message"], "why");
+        // Not an error of the model (AWS's front end): `message`.
+        assert_eq!(body(sm, "ValidationException")["message"], "why");
     }
 
     #[test]

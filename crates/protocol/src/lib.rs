@@ -196,12 +196,23 @@ pub fn json_content_type(model: &ServiceModel) -> &'static str {
 /// Encode an error as an awsJson body.
 #[must_use]
 pub fn encode_json_error(err: &AwsError) -> Vec<u8> {
-    let body = if err.message.is_empty() {
-        serde_json::json!({ "__type": err.code })
-    } else {
-        serde_json::json!({ "__type": err.code, "message": err.message })
-    };
-    serde_json::to_vec(&body).unwrap_or_default()
+    encode_json_error_as(err, "message")
+}
+
+/// Encode an error as an awsJson body of `model`'s service, its message member spelled as the
+/// model spells it (`Message` for Secrets Manager, `message` for KMS).
+#[must_use]
+pub fn encode_model_json_error(model: &ServiceModel, err: &AwsError) -> Vec<u8> {
+    encode_json_error_as(err, model.error_message_member(&err.code))
+}
+
+fn encode_json_error_as(err: &AwsError, member: &str) -> Vec<u8> {
+    let mut body = serde_json::Map::new();
+    body.insert("__type".to_owned(), Value::String(err.code.to_string()));
+    if !err.message.is_empty() {
+        body.insert(member.to_owned(), Value::String(err.message.clone()));
+    }
+    serde_json::to_vec(&Value::Object(body)).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -278,6 +278,28 @@ impl ServiceModel {
             .and_then(|i| self.shapes.get(i))
     }
 
+    /// How the message member of the error `code` is spelled on the wire (`message` or
+    /// `Message`): AWS writes its error structures as the model names their members. Errors
+    /// the model does not list (authentication, validation) come from AWS's common front end,
+    /// which writes `message`.
+    #[must_use]
+    pub fn error_message_member(&self, code: &str) -> &'static str {
+        self.shapes
+            .iter()
+            .find_map(|s| match &s.kind {
+                Kind::Structure {
+                    members,
+                    error: Some(e),
+                    ..
+                } if e.code == code || s.name == code => members
+                    .iter()
+                    .find(|m| m.name.eq_ignore_ascii_case("message"))
+                    .map(|m| m.name),
+                _ => None,
+            })
+            .unwrap_or("message")
+    }
+
     /// The error shape of this service whose wire code is `code`.
     #[must_use]
     pub fn error_by_code(&self, code: &str) -> Option<&'static ErrorInfo> {

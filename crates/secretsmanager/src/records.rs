@@ -28,6 +28,10 @@ pub struct VersionRecord {
     pub key_arn: Option<String>,
     /// Last day the value was read, epoch millis.
     pub last_accessed: Option<i64>,
+    /// The value was encrypted under the account's default key (`alias/aws/secretsmanager`),
+    /// which ListSecretVersionIds names `DefaultEncryptionKey`.
+    #[serde(default)]
+    pub default_key: bool,
 }
 
 impl std::fmt::Debug for VersionRecord {

@@ -87,6 +87,7 @@ mod tests {
                 binary: false,
                 key_arn: None,
                 last_accessed: None,
+                default_key: false,
             },
         )
     }

@@ -293,11 +293,9 @@ pub async fn build_with(config: ServeConfig, entries: &[Entry]) -> Result<Arc<Ap
         "root key loaded"
     );
     let clock = Arc::new(ManualClock::new());
-    let identity = Arc::new(Identity::new(
-        Arc::clone(&store),
-        Arc::new(sealer),
-        clock.clone(),
-    ));
+    let identity = Arc::new(
+        Identity::new(Arc::clone(&store), Arc::new(sealer), clock.clone()).with_dev(config.dev),
+    );
     let authorizer = Arc::new(IamAuthorizer::new(Arc::clone(&identity)));
     let subscribers = Arc::new(rampart_service::events::Subscribers::new());
     let auditor = Auditor::start_publishing(

@@ -99,6 +99,16 @@ pub fn check_name(name: &str) -> Result<(), NameError> {
     Ok(())
 }
 
+/// Whether a name given to read or change an existing parameter breaks AWS's rules: bad
+/// characters, or a hierarchy without its leading `/` (AWS answers both with [`BAD_NAME`]).
+#[must_use]
+pub fn malformed(name: &str) -> bool {
+    matches!(
+        check_name(name),
+        Err(NameError::Invalid | NameError::NotFullyQualified)
+    )
+}
+
 /// Check a path for GetParametersByPath and the `Path` filter: `/` or `/a/b` (a trailing `/`
 /// allowed), at most 15 levels.
 ///
@@ -205,6 +215,7 @@ mod tests {
         assert_eq!(check_name("plain_name.v1"), Ok(()));
         assert_eq!(check_name("has space"), Err(NameError::Invalid));
         assert_eq!(check_name("a/b"), Err(NameError::NotFullyQualified));
+        assert!(malformed("a/b") && malformed("a b") && !malformed("/a/b") && !malformed("/aws/x"));
         assert_eq!(check_name("/a//b"), Err(NameError::Invalid));
         assert_eq!(check_name("/aws/x"), Err(NameError::Reserved));
         assert_eq!(check_name("SSMthing"), Err(NameError::Reserved));

@@ -33,34 +33,51 @@ pub(super) fn parse_filters(filters: &[s::Filter]) -> Result<Vec<Filter>, AwsErr
         .collect()
 }
 
-/// Words of a search string as AWS splits them: at any change from lowercase to uppercase,
-/// between letters and digits, and at anything that is neither.
+/// Words of a search string as AWS splits them: at anything not a letter or digit, between
+/// letters and digits, from lowercase to uppercase, and before the last capital of a run of
+/// capitals that goes on in lowercase (`COMPANYthings`: `compan`, `ythings`). Lowercased.
 pub(super) fn words(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
     let mut out = Vec::new();
     let mut cur = String::new();
-    let mut prev: Option<char> = None;
-    for c in text.chars() {
+    for (i, &c) in chars.iter().enumerate() {
         if !c.is_ascii_alphanumeric() {
             if !cur.is_empty() {
                 out.push(std::mem::take(&mut cur).to_lowercase());
             }
-            prev = None;
             continue;
         }
+        let prev = i.checked_sub(1).and_then(|j| chars.get(j)).copied();
+        let next = chars.get(i + 1).copied();
         let split = prev.is_some_and(|p| {
-            (p.is_ascii_lowercase() && c.is_ascii_uppercase())
-                || (p.is_ascii_alphabetic() != c.is_ascii_alphabetic())
+            p.is_ascii_alphanumeric()
+                && ((p.is_ascii_lowercase() && c.is_ascii_uppercase())
+                    || (p.is_ascii_alphabetic() != c.is_ascii_alphabetic())
+                    || (p.is_ascii_uppercase()
+                        && c.is_ascii_uppercase()
+                        && next.is_some_and(|n| n.is_ascii_lowercase())))
         });
         if split && !cur.is_empty() {
             out.push(std::mem::take(&mut cur).to_lowercase());
         }
         cur.push(c);
-        prev = Some(c);
     }
     if !cur.is_empty() {
         out.push(cur.to_lowercase());
     }
     out
+}
+
+/// Every word of the search value starts a word of `text` (a value without words matches
+/// nothing).
+fn words_match(value_words: &[String], text: &str) -> bool {
+    if value_words.is_empty() {
+        return false;
+    }
+    let text_words = words(text);
+    value_words
+        .iter()
+        .all(|w| text_words.iter().any(|t| t.starts_with(w.as_str())))
 }
 
 fn value_matches(key: &str, candidates: &[&str], value: &str) -> bool {
@@ -69,18 +86,12 @@ fn value_matches(key: &str, candidates: &[&str], value: &str) -> bool {
         None => (false, value),
     };
     let hit = match key {
-        "description" => {
-            let lower = v.to_lowercase();
-            candidates
-                .iter()
-                .any(|c| c.to_lowercase().starts_with(&lower))
+        // description and all: by words, not case-sensitive; for all, within one attribute.
+        "description" | "all" => {
+            let value_words = words(v);
+            candidates.iter().any(|c| words_match(&value_words, c))
         }
-        "all" => {
-            let attribute_words: Vec<String> = candidates.iter().flat_map(|c| words(c)).collect();
-            words(v)
-                .iter()
-                .any(|w| attribute_words.iter().any(|a| a.starts_with(w.as_str())))
-        }
+        // name, tag-key, tag-value, primary-region: a case-sensitive prefix of the whole.
         _ => candidates.iter().any(|c| c.starts_with(v)),
     };
     hit != neg
@@ -255,5 +266,11 @@ mod tests {
     fn search_strings_split_into_words_as_aws_does() {
         assert_eq!(words("credsDatabase#892"), vec!["creds", "database", "892"]);
         assert_eq!(words("My_Secret"), vec!["my", "secret"]);
+        assert_eq!(words("MyTestPhrase"), vec!["my", "test", "phrase"]);
+        assert_eq!(words("Mytest"), vec!["mytest"]);
+        assert_eq!(words("uat/COMPANY/x1"), vec!["uat", "company", "x", "1"]);
+        assert_eq!(words("COMPANYthings"), vec!["compan", "ythings"]);
+        assert_eq!(words("SecretFTag"), vec!["secret", "f", "tag"]);
+        assert!(words("+=").is_empty());
     }
 }

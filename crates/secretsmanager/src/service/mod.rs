@@ -177,28 +177,47 @@ fn arn_suffix() -> Result<String, AwsError> {
 /// Secret names: 1–512 of alphanumerics and `/_+=.@-`, and not ending like an ARN suffix
 /// would make ambiguous (AWS only warns about that, so it is allowed).
 fn check_name(name: &str) -> Result<(), AwsError> {
-    let ok = !name.is_empty()
-        && name.len() <= 512
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/_+=.@-!".contains(c));
+    let ok = !name.is_empty() && name.len() <= 512 && name_chars_ok(name);
     if ok {
         Ok(())
     } else {
-        Err(err(
-            "ValidationException",
-            "Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!",
-        ))
+        Err(invalid_name())
     }
 }
 
+fn name_chars_ok(name: &str) -> bool {
+    name.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/_+=.@-!".contains(c))
+}
+
+fn invalid_name() -> AwsError {
+    err(
+        "ValidationException",
+        "Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!",
+    )
+}
+
+/// A `SecretId` that is not an ARN must be a name AWS could have accepted: anything else is a
+/// validation error, not a secret that is not there.
+fn check_secret_id(id: &str) -> Result<(), AwsError> {
+    if id.starts_with("arn:") || name_chars_ok(id) {
+        Ok(())
+    } else {
+        Err(invalid_name())
+    }
+}
+
+/// The `ClientRequestToken` of a request that creates a version. The SDKs and the CLI fill it
+/// in; a raw request must carry one.
 fn check_token(token: Option<&str>) -> Result<String, AwsError> {
     match token {
         Some(t) if (32..=64).contains(&t.len()) => Ok(t.to_owned()),
         Some(_) => Err(invalid_param(
             "ClientRequestToken must be between 32 and 64 characters.",
         )),
-        None => Ok(uuid::Uuid::new_v4().to_string()),
+        None => Err(invalid_request(
+            "You must provide a ClientRequestToken value. We recommend a UUID-type value.",
+        )),
     }
 }
 
@@ -294,6 +313,12 @@ fn merge_tags(into: &mut Vec<(String, String)>, tags: Vec<s::Tag>) -> Result<(),
         tags::merge(into, vec![(k, v)]);
     }
     TAG_RULES.check_count(into.len())
+}
+
+/// Rotation was set up at some point (RotateSecret was called): AWS then reports
+/// `RotationEnabled`, true or false.
+fn rotation_configured(r: &Rotation) -> bool {
+    r.enabled || r.lambda_arn.is_some() || r.last_rotated.is_some() || r.after_days.is_some()
 }
 
 fn rotation_rules_out(r: &Rotation) -> Option<s::RotationRulesType> {
@@ -449,6 +474,7 @@ impl SecretsManagerService {
         action: &str,
         extra: &Context,
     ) -> Result<Found, AwsError> {
+        check_secret_id(id)?;
         let Some(found) = self.find(ctx, id).await? else {
             let pseudo = if id.starts_with("arn:") {
                 id.to_owned()
@@ -542,6 +568,7 @@ impl SecretsManagerService {
             binary,
             key_arn: Some(out.key_arn),
             last_accessed: None,
+            default_key: key_id.is_none(),
         })
     }
 
@@ -633,8 +660,12 @@ impl SecretsManagerService {
         r: s::CreateSecretRequest,
     ) -> Result<s::CreateSecretResponse, AwsError> {
         check_name(&r.name)?;
-        let token = check_token(r.client_request_token.as_deref())?;
         let value = NewValue::from_request(r.secret_string, r.secret_binary, false)?;
+        // Without a value no version is made, and the token only names a version.
+        let token = match (&value, r.client_request_token.as_deref()) {
+            (None, None) => uuid::Uuid::new_v4().to_string(),
+            (_, t) => check_token(t)?,
+        };
         if let Some(primary) = &r.cross_account_primary_arn {
             cross_account::check_primary_arn(ctx, primary)?;
             if value.is_some() || r.add_replica_regions.is_some() {
@@ -797,7 +828,8 @@ impl SecretsManagerService {
             last_changed_date: Some(ts(rec.last_changed)),
             last_accessed_date: rec.last_accessed.map(ts),
             deleted_date: rec.deleted.map(ts),
-            rotation_enabled: Some(rec.rotation.enabled),
+            // AWS names RotationEnabled only once rotation was configured.
+            rotation_enabled: rotation_configured(&rec.rotation).then_some(rec.rotation.enabled),
             rotation_lambda_arn: rec.rotation.lambda_arn.clone(),
             rotation_rules: rotation_rules_out(&rec.rotation),
             last_rotated_date: rec.rotation.last_rotated.map(ts),
@@ -808,11 +840,12 @@ impl SecretsManagerService {
                 .map(ts),
             tags: tags::shapes_or_none(&rec.tags),
             version_ids_to_stages: Some(rec.versions_to_stages()),
-            primary_region: Some(
+            // PrimaryRegion appears on replicated secrets (primaries and replicas) only.
+            primary_region: (rec.primary_region.is_some() || !rec.replicas.is_empty()).then(|| {
                 rec.primary_region
                     .clone()
-                    .unwrap_or_else(|| rec.region.clone()),
-            ),
+                    .unwrap_or_else(|| rec.region.clone())
+            }),
             replication_status: replication::status_out(rec),
             cross_account_primary: rec
                 .cross_primary
@@ -929,7 +962,8 @@ impl SecretsManagerService {
             },
         };
         let today = day_of(self.now());
-        if found.rec.last_accessed != Some(today) {
+        let version_seen = found.rec.versions.get(&v.id).and_then(|x| x.last_accessed);
+        if found.rec.last_accessed != Some(today) || version_seen != Some(today) {
             found.rec.last_accessed = Some(today);
             if let Some(vv) = found.rec.versions.get_mut(&v.id) {
                 vv.last_accessed = Some(today);
@@ -1274,7 +1308,11 @@ impl SecretsManagerService {
                 version_stages: Some(v.stages.clone()),
                 created_date: Some(ts(v.created)),
                 last_accessed_date: v.last_accessed.map(ts),
-                kms_key_ids: v.key_arn.clone().map(|k| vec![k]),
+                kms_key_ids: if v.default_key {
+                    Some(vec!["DefaultEncryptionKey".to_owned()])
+                } else {
+                    v.key_arn.clone().map(|k| vec![k])
+                },
             })
             .collect();
         let next = (start + max < versions.len()).then(|| list::encode_token(start + max));
@@ -1389,6 +1427,12 @@ impl SecretsManagerService {
             ));
         }
         let days = r.recovery_window_in_days.unwrap_or(30);
+        if force {
+            check_secret_id(&r.secret_id)?;
+            if self.find(ctx, &r.secret_id).await?.is_none() {
+                return self.force_delete_missing(ctx, &r.secret_id).await;
+            }
+        }
         let mut found = self
             .load(
                 ctx,
@@ -1423,6 +1467,63 @@ impl SecretsManagerService {
             arn: Some(found.rec.arn.clone()),
             name: Some(found.rec.name.clone()),
             deletion_date: Some(ts(deletion)),
+        })
+    }
+
+    /// A forced deletion of a secret that is not there (or is gone already) succeeds, so that
+    /// retries do not fail; the caller must still be allowed to delete such a secret.
+    async fn force_delete_missing(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+    ) -> Result<s::DeleteSecretResponse, AwsError> {
+        let (arn, name) = match rampart_service::Arn::parse(id)
+            .filter(|_| id.starts_with("arn:"))
+            .and_then(|a| a.resource.strip_prefix("secret:").map(str::to_owned))
+        {
+            Some(rest) => {
+                let cut = rest.len().saturating_sub(7);
+                let name = match rest.get(cut..) {
+                    Some(tail)
+                        if tail.starts_with('-')
+                            && tail.chars().skip(1).all(|c| c.is_ascii_alphanumeric()) =>
+                    {
+                        rest.get(..cut).unwrap_or(&rest).to_owned()
+                    }
+                    _ => rest.clone(),
+                };
+                (id.to_owned(), name)
+            }
+            None if id.starts_with("arn:") => return Err(not_found()),
+            None => (
+                ctx.arn(
+                    "secretsmanager",
+                    &ctx.region,
+                    &ctx.caller.account,
+                    &format!("secret:{id}-{}", arn_suffix()?),
+                ),
+                id.to_owned(),
+            ),
+        };
+        let pseudo = ctx.arn(
+            "secretsmanager",
+            &ctx.region,
+            &ctx.caller.account,
+            &format!("secret:{name}"),
+        );
+        let resource = if id.starts_with("arn:") { id } else { &pseudo };
+        ctx.authorize(
+            "secretsmanager:DeleteSecret",
+            resource,
+            &ctx.caller.account,
+            None,
+            &Context::new(),
+        )
+        .await?;
+        Ok(s::DeleteSecretResponse {
+            arn: Some(arn),
+            name: Some(name),
+            deletion_date: Some(ts(self.now())),
         })
     }
 

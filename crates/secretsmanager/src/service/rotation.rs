@@ -214,6 +214,7 @@ impl SecretsManagerService {
                     binary: false,
                     key_arn: None,
                     last_accessed: None,
+                    default_key: false,
                 },
             );
         }

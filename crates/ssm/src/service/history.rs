@@ -2,7 +2,7 @@
 
 use rampart_service::{AwsError, RequestContext};
 
-use crate::names::{self, NameError};
+use crate::names;
 use crate::shapes::ssm as s;
 
 use super::{
@@ -18,7 +18,7 @@ impl SsmService {
     ) -> Result<s::GetParameterHistoryResult, AwsError> {
         let decrypt = req.with_decryption == Some(true);
         let name = names::canonical(&req.name);
-        if names::check_name(&name).is_err_and(|e| e == NameError::Invalid) {
+        if names::malformed(&name) {
             return Err(validation(names::BAD_NAME));
         }
         let arn = Self::arn_of(ctx, &name);

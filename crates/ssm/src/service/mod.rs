@@ -515,7 +515,7 @@ impl SsmService {
         let (given, selector, raw) = names::split_selector(&local);
         let canonical = names::canonical(given);
         let name = canonical.as_str();
-        if names::check_name(name).is_err_and(|e| e == NameError::Invalid) {
+        if names::malformed(name) {
             return Err(validation(names::BAD_NAME));
         }
         let arn = Self::arn_of(ctx, name);
@@ -531,7 +531,8 @@ impl SsmService {
             Selector::Version(n) => Some(
                 rec.version(*n)
                     .cloned()
-                    .ok_or_else(|| version_not_found(name, &n.to_string()))?,
+                    // Named as the caller wrote it.
+                    .ok_or_else(|| version_not_found(given, &n.to_string()))?,
             ),
             Selector::Label(l) => rec.labelled(l).cloned(),
         }
@@ -546,7 +547,7 @@ impl SsmService {
         action: &str,
     ) -> Result<Versioned<ParamRecord>, AwsError> {
         let name = &names::canonical(name);
-        if names::check_name(name).is_err_and(|e| e == NameError::Invalid) {
+        if names::malformed(name) {
             return Err(validation(names::BAD_NAME));
         }
         let arn = Self::arn_of(ctx, name);

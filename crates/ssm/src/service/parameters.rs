@@ -532,7 +532,7 @@ impl SsmService {
         action: &str,
     ) -> Result<(), AwsError> {
         let name = &names::canonical(name);
-        if names::check_name(name).is_err_and(|e| e == NameError::Invalid) {
+        if names::malformed(name) {
             return Err(validation(names::BAD_NAME));
         }
         let arn = Self::arn_of(ctx, name);

@@ -3,7 +3,7 @@
 use rampart_service::table::Versioned;
 use rampart_service::{AwsError, RequestContext};
 
-use crate::names::{self, NameError};
+use crate::names;
 use crate::records::ParamRecord;
 use crate::shapes::ssm as s;
 
@@ -24,7 +24,7 @@ impl SsmService {
             ));
         }
         let resource_id = &names::canonical(resource_id);
-        if names::check_name(resource_id).is_err_and(|e| e == NameError::Invalid) {
+        if names::malformed(resource_id) {
             return Err(validation(names::BAD_PATH));
         }
         let arn = Self::arn_of(ctx, resource_id);
