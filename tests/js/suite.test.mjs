@@ -201,7 +201,7 @@ test("ACM Private CA: create a root CA, install its certificate, issue and fetch
     CertificateAuthorityArn: ca,
     Csr: new TextEncoder().encode(csr),
     SigningAlgorithm: "SHA256WITHECDSA",
-    TemplateArn: "arn:aws:acm-pca:::template/RootCACertificate/V1",
+    TemplateArn: "arn:aws:acm-pca:::template/RootCACertificate/v1",
     Validity: { Type: "YEARS", Value: 5 },
   }));
   const root = await c.send(new pca.GetCertificateCommand({
@@ -269,7 +269,21 @@ test("IAM and STS: user, role, policy, assume role, caller identity", async () =
   const doc = JSON.parse(decodeURIComponent(got.Role.AssumeRolePolicyDocument));
   assert.equal(doc.Statement[0].Action, "sts:AssumeRole");
 
-  const assumed = await s.send(new sts.AssumeRoleCommand({ RoleArn: role.Arn, RoleSessionName: "js" }));
+  // A root user may not assume a role: the user made above does, with its own access key.
+  await i.send(new iam.PutUserPolicyCommand({
+    UserName: userName,
+    PolicyName: "assume",
+    PolicyDocument: JSON.stringify({
+      Version: "2012-10-17",
+      Statement: [{ Effect: "Allow", Action: "sts:AssumeRole", Resource: role.Arn }],
+    }),
+  }));
+  const { AccessKey: ak } = await i.send(new iam.CreateAccessKeyCommand({ UserName: userName }));
+  const asUser = new sts.STSClient({
+    ...config,
+    credentials: { accessKeyId: ak.AccessKeyId, secretAccessKey: ak.SecretAccessKey },
+  });
+  const assumed = await asUser.send(new sts.AssumeRoleCommand({ RoleArn: role.Arn, RoleSessionName: "js" }));
   assert.ok(assumed.Credentials.Expiration instanceof Date);
   assert.match(assumed.AssumedRoleUser.Arn, new RegExp(`:assumed-role/${roleName}/js$`));
   const asRole = new sts.STSClient({
@@ -285,6 +299,8 @@ test("IAM and STS: user, role, policy, assume role, caller identity", async () =
 
   await i.send(new iam.DeleteRolePolicyCommand({ RoleName: roleName, PolicyName: "inline" }));
   await i.send(new iam.DeleteRoleCommand({ RoleName: roleName }));
+  await i.send(new iam.DeleteAccessKeyCommand({ UserName: userName, AccessKeyId: ak.AccessKeyId }));
+  await i.send(new iam.DeleteUserPolicyCommand({ UserName: userName, PolicyName: "assume" }));
   await i.send(new iam.DeleteUserCommand({ UserName: userName }));
   await assert.rejects(
     i.send(new iam.GetUserCommand({ UserName: userName })),

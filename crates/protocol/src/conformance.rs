@@ -44,6 +44,22 @@ const EXEMPTIONS: &[Exemption] = &[
         path_suffix: "Certificate.KeyAlgorithm",
         problem: "enum",
     },
+    // Parameter Store lists a version's labels as `"Labels": []` when it has none although the
+    // model gives the list a minimum length of 1 (awscli example get-parameter-history).
+    Exemption {
+        service: "ssm",
+        operation: "GetParameterHistory",
+        path_suffix: "Parameters[].Labels",
+        problem: "list length 0",
+    },
+    // LabelParameterVersion answers `"InvalidLabels": []` when every label was applied
+    // (awscli example label-parameter-version), below the model's minimum length of 1.
+    Exemption {
+        service: "ssm",
+        operation: "LabelParameterVersion",
+        path_suffix: "InvalidLabels",
+        problem: "list length 0",
+    },
 ];
 
 /// Error codes AWS may answer for any operation of a service, declared or not: authentication,
@@ -273,7 +289,10 @@ impl Walk<'_> {
         if value.is_null() {
             self.push(
                 path,
-                format!("null for shape {} (a member is left out, not null)", shape.name),
+                format!(
+                    "null for shape {} (a member is left out, not null)",
+                    shape.name
+                ),
             );
             return;
         }
@@ -396,7 +415,10 @@ impl Walk<'_> {
                     return;
                 };
                 if matches!(shape.kind, Kind::Integer { .. }) && i32::try_from(n).is_err() {
-                    self.push(path, format!("{n} does not fit the 32-bit integer {}", shape.name));
+                    self.push(
+                        path,
+                        format!("{n} does not fit the 32-bit integer {}", shape.name),
+                    );
                 }
                 if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
                     self.push(
@@ -424,23 +446,25 @@ impl Walk<'_> {
                     self.wrong_type(path, shape, value, "a boolean");
                 }
             }
-            Kind::Timestamp { format } => match value {
-                Value::Number(_) => {}
-                Value::String(s) => {
-                    // awsJson and restJson carry epoch seconds unless the model names a format;
-                    // the XML and CBOR encoders convert either form.
-                    let json = matches!(self.protocol, Protocol::AwsJson | Protocol::RestJson);
-                    if crate::types::parse_timestamp(s).is_none() {
-                        self.push(path, format!("'{s}' is not a timestamp"));
-                    } else if json && format.is_none() {
-                        self.push(
+            Kind::Timestamp { format } => {
+                match value {
+                    Value::Number(_) => {}
+                    Value::String(s) => {
+                        // awsJson and restJson carry epoch seconds unless the model names a format;
+                        // the XML and CBOR encoders convert either form.
+                        let json = matches!(self.protocol, Protocol::AwsJson | Protocol::RestJson);
+                        if crate::types::parse_timestamp(s).is_none() {
+                            self.push(path, format!("'{s}' is not a timestamp"));
+                        } else if json && format.is_none() {
+                            self.push(
                             path,
                             format!("timestamp '{s}' is a string; this protocol sends epoch seconds"),
                         );
+                        }
                     }
+                    _ => self.wrong_type(path, shape, value, "a timestamp"),
                 }
-                _ => self.wrong_type(path, shape, value, "a timestamp"),
-            },
+            }
             Kind::Blob { min, max } => {
                 let Value::String(s) = value else {
                     self.wrong_type(path, shape, value, "base64 data");
@@ -483,24 +507,52 @@ mod tests {
         let v = json!({ "KeyMetadata": { "KeyId": "k", "Enabled": "yes", "KeyState": "Happy",
                                           "Colour": "red" } });
         let found = out("kms", "DescribeKey", &v);
-        assert!(found.iter().any(|f| f.starts_with("KeyMetadata.Enabled: expected a boolean")), "{found:?}");
-        assert!(found.iter().any(|f| f.starts_with("KeyMetadata.KeyState: 'Happy' is not in the enum")), "{found:?}");
-        assert!(found.iter().any(|f| f.starts_with("KeyMetadata.Colour: member is not in the model")), "{found:?}");
+        assert!(
+            found
+                .iter()
+                .any(|f| f.starts_with("KeyMetadata.Enabled: expected a boolean")),
+            "{found:?}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|f| f.starts_with("KeyMetadata.KeyState: 'Happy' is not in the enum")),
+            "{found:?}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|f| f.starts_with("KeyMetadata.Colour: member is not in the model")),
+            "{found:?}"
+        );
     }
 
     #[test]
     fn missing_required_members_and_lengths_are_reported() {
         let v = json!({ "Tags": [{ "TagKey": "" }] });
         let found = out("kms", "ListResourceTags", &v);
-        assert!(found.iter().any(|f| f.starts_with("Tags[0].TagValue: required member")), "{found:?}");
-        assert!(found.iter().any(|f| f.starts_with("Tags[0].TagKey: string length 0")), "{found:?}");
+        assert!(
+            found
+                .iter()
+                .any(|f| f.starts_with("Tags[0].TagValue: required member")),
+            "{found:?}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|f| f.starts_with("Tags[0].TagKey: string length 0")),
+            "{found:?}"
+        );
     }
 
     #[test]
     fn string_timestamps_are_reported_for_json_protocols() {
         let v = json!({ "KeyMetadata": { "KeyId": "k", "CreationDate": "2024-01-01T00:00:00Z" } });
         let found = out("kms", "DescribeKey", &v);
-        assert!(found.iter().any(|f| f.contains("epoch seconds")), "{found:?}");
+        assert!(
+            found.iter().any(|f| f.contains("epoch seconds")),
+            "{found:?}"
+        );
     }
 
     #[test]
