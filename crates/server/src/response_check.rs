@@ -71,3 +71,56 @@ impl ResponseCheck {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rampart_protocol::model::Protocol;
+    use rampart_protocol::{AwsError, Identified};
+    use serde_json::json;
+
+    use super::ResponseCheck;
+
+    fn encrypt() -> Identified {
+        Identified {
+            model: &rampart_protocol::generated::kms::MODEL,
+            protocol: Protocol::AwsJson,
+            operation: "Encrypt".into(),
+            labels: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn departures_are_appended_as_json_lines_and_conforming_answers_are_not() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let check = ResponseCheck::new(std::path::Path::new("1"), dir.path());
+        let file = dir.path().join("response-violations.jsonl");
+        let good = json!({ "KeyId": "k", "CiphertextBlob": "AAEC", "EncryptionAlgorithm": "SYMMETRIC_DEFAULT" });
+        check.check(&encrypt(), Ok(&good), "r0");
+        check.check(
+            &encrypt(),
+            Err(&AwsError::new("NotFoundException", 400, "")),
+            "r1",
+        );
+        assert!(!file.exists());
+        check.check(
+            &encrypt(),
+            Ok(&json!({ "EncryptionAlgorithm": "ROT13" })),
+            "r2",
+        );
+        check.check(
+            &encrypt(),
+            Err(&AwsError::new("NoSuchBucket", 404, "")),
+            "r3",
+        );
+        let text = std::fs::read_to_string(&file).expect("violations");
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json line"))
+            .collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!(lines[0]["path"], "EncryptionAlgorithm");
+        assert_eq!(lines[0]["request_id"], "r2");
+        assert_eq!(lines[1]["path"], "error");
+        assert_eq!(lines[1]["operation"], "Encrypt");
+    }
+}
