@@ -8,6 +8,10 @@ Environment:
                             /var/tmp/rampart-target/debug/rampart, <repo>/target/debug/rampart)
   RAMPART_REQUIRE_POSTGRES  "1": fail (instead of skip) the PostgreSQL-backed tests when PostgreSQL
                             is not installed
+  RAMPART_VALIDATE_RESPONSES "1" (or a file path): every server the suite starts checks each of its
+                            answers against the model (test-only `serve --validate-responses`) and
+                            appends departures to one file; the run fails at the end if any was
+                            recorded, listing them
 """
 
 import configparser
@@ -55,6 +59,17 @@ for _var in (
 os.environ["AWS_CONFIG_FILE"] = os.devnull
 os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
 os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+
+# Response validation: one file for every server of the run, passed down through the environment
+# so that servers started by the tests themselves inherit it too.
+VIOLATIONS_FILE = None
+if os.environ.get("RAMPART_VALIDATE_RESPONSES"):
+    VIOLATIONS_FILE = os.environ["RAMPART_VALIDATE_RESPONSES"]
+    if VIOLATIONS_FILE == "1":
+        VIOLATIONS_FILE = os.path.join(tempfile.mkdtemp(prefix="rampart-violations-"), "violations.jsonl")
+    os.environ["RAMPART_VALIDATE_RESPONSES"] = VIOLATIONS_FILE
+    if os.path.exists(VIOLATIONS_FILE):
+        os.unlink(VIOLATIONS_FILE)
 
 BOTO_CONFIG = Config(
     region_name=REGION,
@@ -188,6 +203,36 @@ def pytest_terminal_summary(terminalreporter):
     for note in _LOUD_NOTES:
         terminalreporter.section("RAMPART INTEGRATION WARNING", sep="!", red=True, bold=True)
         terminalreporter.write_line(note, red=True, bold=True)
+
+
+def _violation_summary(path):
+    """Departures recorded by the servers, one line per (operation, member, problem) with a count."""
+    import json
+    import re
+
+    counts = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            try:
+                v = json.loads(line)
+            except ValueError:
+                continue
+            member = re.sub(r"\[\d+\]", "[]", v.get("path", ""))
+            key = (v.get("service"), v.get("operation"), member, v.get("problem"))
+            counts[key] = counts.get(key, 0) + 1
+    return [f"{svc} {op} {member}: {problem} (x{n})" for (svc, op, member, problem), n in sorted(counts.items())]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if not VIOLATIONS_FILE or not os.path.exists(VIOLATIONS_FILE):
+        return
+    lines = _violation_summary(VIOLATIONS_FILE)
+    if lines:
+        _LOUD_NOTES.append(
+            f"{len(lines)} kinds of answers depart from the models (all recorded in {VIOLATIONS_FILE}):\n"
+            + "\n".join(lines)
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_collection_modifyitems(items):
@@ -414,6 +459,8 @@ class RampartServer:
         # Tests create keys faster than AWS's KMS quotas allow (CreateKey: 5/s) and the test
         # clients do not retry; test_kms_quotas.py turns the quotas on where they are the subject.
         env["RAMPART_KMS_QUOTAS"] = "off"
+        if VIOLATIONS_FILE:
+            env["RAMPART_VALIDATE_RESPONSES"] = VIOLATIONS_FILE
         env.update(self.extra_env)
         self.proc = subprocess.Popen(args, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
         out.close()

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cbor;
+pub mod conformance;
 pub mod ec2;
 pub mod error;
 pub mod generated;

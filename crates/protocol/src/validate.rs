@@ -100,7 +100,7 @@ fn fail(
     ));
 }
 
-fn pattern_matches(pattern: &'static str, value: &str) -> bool {
+pub(crate) fn pattern_matches(pattern: &'static str, value: &str) -> bool {
     static CACHE: OnceLock<RwLock<HashMap<&'static str, Option<regex::Regex>>>> = OnceLock::new();
     let cache = CACHE.get_or_init(|| RwLock::new(HashMap::new()));
     if let Ok(map) = cache.read() {

@@ -73,6 +73,8 @@ pub struct App {
     pub waf_telemetry: Arc<rampart_wafv2::Telemetry>,
     /// The load balancers and their proxy (whose counters are exported as metrics).
     pub elb: Arc<rampart_elbv2::ElbService>,
+    /// Test-only check of every answer against the model (`--validate-responses`).
+    pub response_check: Option<crate::response_check::ResponseCheck>,
 }
 
 /// Parameter Store's `/aws/reference/secretsmanager/…` parameters: Secrets Manager's
@@ -385,7 +387,12 @@ pub async fn build_with(config: ServeConfig, entries: &[Entry]) -> Result<Arc<Ap
     let elb = node
         .need::<rampart_elbv2::ElbService>("the node")
         .map_err(StartError)?;
+    let response_check = config
+        .validate_responses
+        .as_deref()
+        .map(|p| crate::response_check::ResponseCheck::new(p, &config.data_dir));
     let app = App {
+        response_check,
         config,
         store,
         identity,

@@ -105,6 +105,11 @@ pub struct ServeConfig {
     /// statements and ASN rate keys; re-read when the file changes.
     #[arg(long = "geoip-asn-db", env = "RAMPART_GEOIP_ASN_DB")]
     pub geoip_asn_db: Option<PathBuf>,
+    /// Test-only: check every answer against the operation's model (output shape, declared
+    /// errors) and append each departure as a JSON line to this file (`1`: DATA_DIR/
+    /// response-violations.jsonl). Answers are unchanged; costs nothing when unset.
+    #[arg(long, env = "RAMPART_VALIDATE_RESPONSES", hide = true)]
+    pub validate_responses: Option<PathBuf>,
 }
 
 impl ServeConfig {

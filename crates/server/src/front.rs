@@ -215,6 +215,9 @@ async fn handle_aws(
         run(app, &id, parts, body, authed, ip, request_id, &mut facts).await
     }
     .await;
+    if let Some(check) = &app.response_check {
+        check.check(&id, result.as_ref(), request_id);
+    }
     let resp = match result {
         Ok(output) => wire::encode_output(&id, &output, request_id).map(Full::new),
         Err(e) => {

@@ -8,4 +8,5 @@ pub mod events;
 pub mod front;
 pub mod metrics;
 pub mod registry;
+pub mod response_check;
 pub mod tls;

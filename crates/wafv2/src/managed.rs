@@ -102,7 +102,7 @@ pub const GROUPS: &[Group] = &[
     },
     Group {
         name: "RampartKnownBadInputsRuleSet",
-        description: "Rampart known bad inputs: request patterns known to exploit vulnerabilities (Log4j JNDI lookups, Java deserialization, host header localhost, exploitable paths).",
+        description: "Rampart known bad inputs: request patterns known to exploit vulnerabilities, such as Log4j JNDI lookups, Java deserialization, host header localhost and exploitable paths.",
         label_namespace: "awswaf:managed:rampart:known-bad-inputs:",
         rules: &[
             ("JavaDeserializationRCE_HEADER", 50),
@@ -118,14 +118,14 @@ pub const GROUPS: &[Group] = &[
     },
     Group {
         name: "RampartIpReputationList",
-        description: "Rampart IP reputation list: addresses from the list files the operator installs (ip-reputation.txt, reconnaissance.txt in RAMPART_WAF_LISTS_DIR); without them the group matches nothing.",
+        description: "Rampart IP reputation list: addresses from the list files the operator installs, ip-reputation.txt and reconnaissance.txt in RAMPART_WAF_LISTS_DIR. Without them the group matches nothing.",
         label_namespace: "awswaf:managed:rampart:ip-reputation:",
         rules: &[("RampartIPReputationList", 13), ("RampartReconnaissanceList", 12)],
         versions: VERSIONS,
     },
     Group {
         name: "RampartAnonymousIpList",
-        description: "Rampart anonymous IP list: Tor exit nodes, anonymizing proxies and hosting providers, from the list files the operator installs (anonymous-ip.txt, hosting-provider.txt in RAMPART_WAF_LISTS_DIR); without them the group matches nothing.",
+        description: "Rampart anonymous IP list: Tor exit nodes, anonymizing proxies and hosting providers, from the list files the operator installs, anonymous-ip.txt and hosting-provider.txt in RAMPART_WAF_LISTS_DIR. Without them the group matches nothing.",
         label_namespace: "awswaf:managed:rampart:anonymous-ip-list:",
         rules: &[("AnonymousIPList", 25), ("HostingProviderIPList", 25)],
         versions: VERSIONS,
@@ -154,5 +154,41 @@ mod tests {
         }
         assert!(find("AWS", "RampartSQLiRuleSet").is_none());
         assert!(find(VENDOR, "RampartSQLiRuleSet").is_some());
+    }
+
+    #[test]
+    fn descriptions_fit_the_models_description_shapes() {
+        let model = &rampart_protocol::generated::wafv2::MODEL;
+        let check = |op: &str, output: serde_json::Value| {
+            let op = model.operation(op).expect("operation");
+            let found = rampart_protocol::conformance::check_output(
+                model,
+                rampart_protocol::model::Protocol::AwsJson,
+                op,
+                &output,
+            );
+            assert!(found.is_empty(), "{found:?}");
+        };
+        let groups: Vec<_> = GROUPS
+            .iter()
+            .map(|g| serde_json::json!({ "Name": g.name, "VendorName": VENDOR,
+                                         "Description": g.description, "VersioningSupported": true }))
+            .collect();
+        check(
+            "ListAvailableManagedRuleGroups",
+            serde_json::json!({ "ManagedRuleGroups": groups }),
+        );
+        let products: Vec<_> = GROUPS
+            .iter()
+            .map(|g| {
+                serde_json::json!({ "VendorName": VENDOR, "ManagedRuleSetName": g.name,
+                                         "ProductId": g.name, "ProductTitle": g.name,
+                                         "ProductDescription": g.description })
+            })
+            .collect();
+        check(
+            "DescribeAllManagedProducts",
+            serde_json::json!({ "ManagedProducts": products }),
+        );
     }
 }

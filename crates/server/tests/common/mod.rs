@@ -43,6 +43,7 @@ pub fn config(dir: &Path) -> ServeConfig {
         tls_names: String::new(),
         http_listen: None,
         metrics_listen: None,
+        validate_responses: None,
     }
 }
 
