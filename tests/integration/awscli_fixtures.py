@@ -455,7 +455,7 @@ class SecretsManagerFixture(Fixture):
             if cmd in ("remove-regions-from-replication",):
                 sm.replicate_secret_to_regions(SecretId=r["ARN"], AddReplicaRegions=[{"Region": "eu-west-3"}])
             if cmd == "cancel-rotate-secret":
-                raise HarnessLimit("a secret with rotation configured needs a rotation function")
+                raise NotApplicable("a secret with rotation configured: its rotation function is a Lambda")
             return r
         return self.once(("secret", name), make)
 

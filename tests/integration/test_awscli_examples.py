@@ -15,12 +15,14 @@ RAMPART_CONFORMANCE_WRITE=1 to rewrite the floor and docs/conformance.md.
 import json
 import os
 import re
+import shutil
 import time
 from pathlib import Path
 
 import jmespath
 import jmespath.exceptions
 import pytest
+from botocore.exceptions import ClientError
 
 from awscli_corpus import SCOPE, check_against_model, compare_shape, error_code_of, load_examples, output_shape, run_cli
 from awscli_fixtures import HarnessLimit, NotApplicable, fixture_for
@@ -67,9 +69,21 @@ RESULTS = {}
 
 
 @pytest.fixture(scope="module")
-def corpus_server(server_factory):
+def corpus_server(server_factory, tmp_path_factory):
     # Dev mode (any credentials) in the documentation's usual account, so ARNs keep their account.
-    return server_factory("corpus", dev=True, dev_account="123456789012")
+    # With pebble installed (CI installs it), public ACM certificates are requested from it.
+    env, pebble = {}, None
+    if shutil.which("pebble"):
+        from test_acm_public import Pebble
+
+        pebble = Pebble(tmp_path_factory.mktemp("corpus-pebble"))
+        pebble.start()
+        env = {"RAMPART_ACME_DIRECTORY": pebble.directory, "RAMPART_ACME_CA_FILE": str(pebble.ca_file),
+               "RAMPART_ACME_DNS_RESOLVER": f"127.0.0.1:{pebble.dns_port}",
+               "RAMPART_ACME_HTTP01_LISTEN": f"127.0.0.1:{pebble.http01_port}"}
+    yield server_factory("corpus", dev=True, dev_account="123456789012", extra_env=env)
+    if pebble:
+        pebble.stop()
 
 
 def _region_of(argv):
@@ -100,6 +114,10 @@ def run_example(server, ex, workdir):
         return "n.a.", str(e)
     except HarnessLimit as e:
         return "harness", str(e)
+    except ClientError as e:
+        if e.response["Error"]["Code"] == "NotImplemented":
+            return "n.a.", e.response["Error"].get("Message", "") + " (the example's setup needs it)"
+        return "harness", f"fixture setup failed: {str(e)[:300]}"
     except Exception as e:  # a fixture call Rampart refused is worth seeing, not a crash
         return "harness", f"fixture setup failed: {type(e).__name__}: {str(e)[:300]}"
     rc, out, err = run_cli(argv, server.endpoint, fixture.cli_region or region, workdir, *fixture.cli_credentials)
