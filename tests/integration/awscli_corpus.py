@@ -71,6 +71,7 @@ class Example:
     expected: object = None  # parsed documented JSON output, or None
     expected_raw: str = None
     expected_error: str = None  # error code the example shows
+    input_json: str = None  # the JSON document shown before the command (for --cli-input-json)
     parse_note: str = None  # why the command could not be read
 
     @property
@@ -175,6 +176,7 @@ def parse_file(service, path):
     examples = []
     titles = [(m.start(), m.group(1)) for m in _TITLE.finditer(text)]
     pos = 0
+    last_json = None
     for intro, body in literal_blocks(text):
         pos = text.find(body.splitlines()[0].strip(), pos) if body.strip() else pos
         line = _command_line(body, service)
@@ -203,8 +205,11 @@ def parse_file(service, path):
                     argv.append(toks[i])
                     i += 1
             ex.argv = argv
+            ex.input_json = last_json
             examples.append(ex)
             continue
+        if "output" not in intro.lower() and body.lstrip().startswith("{"):
+            last_json = body
         if examples and "output" in intro.lower() and examples[-1].expected_raw is None:
             ex = examples[-1]
             ex.expected_raw = body

@@ -820,6 +820,29 @@ class IamFixture(Fixture):
     def file_private_key(self):
         return self.once("cert", lambda: self_signed(key=rsa.generate_private_key(public_exponent=65537, key_size=2048)))[1]
 
+    def file_cli_input_json(self):
+        if not self.ex.input_json:
+            raise HarnessLimit("the example does not show its --cli-input-json file")
+        doc = json.loads(self.ex.input_json)
+        if self.ex.command != "create-user" and isinstance(doc.get("UserName"), str):
+            self.on_user_name([doc["UserName"]])
+        return self.ex.input_json
+
+    def file_saml_metadata_document(self):
+        cert = base64.b64encode(x509.load_pem_x509_certificate(self.file_certificate_body()).public_bytes(
+            serialization.Encoding.DER)).decode()
+        return (
+            '<?xml version="1.0"?><EntityDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata" '
+            'entityID="https://idp.example.com/saml"><IDPSSODescriptor protocolSupportEnumeration='
+            '"urn:oasis:names:tc:SAML:2.0:protocol"><KeyDescriptor use="signing"><KeyInfo '
+            'xmlns="http://www.w3.org/2000/09/xmldsig#"><X509Data><X509Certificate>' + cert +
+            '</X509Certificate></X509Data></KeyInfo></KeyDescriptor><SingleSignOnService Binding='
+            '"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.example.com/sso"/>'
+            '</IDPSSODescriptor></EntityDescriptor>')
+
+    def file_certificate_chain(self):
+        return self.file_certificate_body()
+
     def file_ssh_public_key_body(self):
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         return key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
