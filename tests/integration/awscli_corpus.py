@@ -56,6 +56,7 @@ OPTIONAL_MEMBERS = {
     "SourceResult", "CustomKeyStoreId", "CloudHsmClusterId", "ExpirationModel",
     "MultiRegionConfiguration", "XksKeyConfiguration", "CurrentKeyMaterialId",
     "SslPolicy", "Certificates", "RedactedFields", "ValidationEmails", "ValidationDomain",
+    "VpcEndpointServiceName", "VpcEndpointServiceOwner",
 }
 
 

@@ -35,12 +35,12 @@ WRITE = os.environ.get("RAMPART_CONFORMANCE_WRITE") == "1"
 # Examples that fail for a reason outside Rampart's control, after triage: id -> (category, reason).
 # Category "n.a.": the example cannot apply to Rampart (or to AWS as documented); "harness": the
 # harness cannot build what it needs. Everything failing and not listed here counts as a bug.
-_DOC_INVALID = "the documented input breaks the model's constraints, so AWS refuses it too"
 _NLB = "network/gateway load balancers, TCP/TLS/UDP/GENEVE and Lambda targets: Rampart's ELBv2 is ALB only"
 TRIAGED = {
-    "kms/create-custom-key-store.rst#1": ("n.a.", _DOC_INVALID + " (cloudHsmClusterId pattern cluster-[2-7a-zA-Z]{11,16})"),
-    "kms/create-custom-key-store.rst#2": ("n.a.", _DOC_INVALID + " (XKS AccessKeyId pattern ^[A-Z2-7]+$)"),
-    "kms/create-custom-key-store.rst#3": ("n.a.", _DOC_INVALID + " (XKS AccessKeyId pattern ^[A-Z2-7]+$)"),
+    "kms/create-custom-key-store.rst#3": ("n.a.", "XKS proxy connectivity through a VPC endpoint service needs "
+                                                  "Amazon VPC"),
+    "kms/update-custom-key-store.rst#5": ("n.a.", "XKS proxy connectivity through a VPC endpoint service needs "
+                                                  "Amazon VPC"),
     "secretsmanager/rotate-secret.rst#3": ("n.a.", "the secret's rotation is a Lambda function: Rampart has no Lambda"),
     "secretsmanager/cancel-rotate-secret.rst#1": ("n.a.", "rotation configured through a Lambda function"),
     "ssm/get-parameters.rst#3": ("n.a.", "the documented output belongs to get-parameters, the command is get-parameter"),
@@ -80,9 +80,41 @@ def corpus_server(server_factory, tmp_path_factory):
         env = {"RAMPART_ACME_DIRECTORY": pebble.directory, "RAMPART_ACME_CA_FILE": str(pebble.ca_file),
                "RAMPART_ACME_DNS_RESOLVER": f"127.0.0.1:{pebble.dns_port}",
                "RAMPART_ACME_HTTP01_LISTEN": f"127.0.0.1:{pebble.http01_port}"}
-    yield server_factory("corpus", dev=True, dev_account="123456789012", extra_env=env)
+    # With SoftHSM installed (CI installs it), KMS custom key stores: a SoftHSM token stands in for
+    # the CloudHSM cluster and an XKS proxy runs here, as in test_kms_custom_key_stores.py.
+    cks, xks_httpd = None, None
+    if shutil.which("softhsm2-util") and os.path.exists("/usr/lib/softhsm/libsofthsm2.so"):
+        import subprocess
+
+        import test_kms_custom_key_stores as t
+
+        d = tmp_path_factory.mktemp("corpus-cks")
+        (d / "tokens").mkdir()
+        conf = d / "softhsm2.conf"
+        conf.write_text(f"directories.tokendir = {d / 'tokens'}\nobjectstore.backend = file\n")
+        for label in ("cks-token", "cks-token-2"):
+            subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", label, "--pin", t.PIN,
+                            "--so-pin", "so-pin-1234"], check=True, capture_output=True,
+                           env={**os.environ, "SOFTHSM2_CONF": str(conf)})
+        ca_pem = t.make_pki(d)
+        proxy = t.XksProxy("us-east-1")
+        xks_httpd = t.start_proxy(proxy, d)
+        env.update({
+            "SOFTHSM2_CONF": str(conf),
+            "RAMPART_CLOUDHSM_CLUSTERS": f"{t.CLUSTER}={t.SOFTHSM_LIB}:cks-token,"
+                                         f"{t.OTHER_CLUSTER}={t.SOFTHSM_LIB}:cks-token-2",
+            "RAMPART_XKS_CA_FILE": str(d / "ca.pem"),
+            "RAMPART_XKS_CONNECT_TO": f"{t.XKS_HOST}=127.0.0.1:{xks_httpd.server_address[1]}",
+        })
+        cks = {"ca_pem": ca_pem, "cluster": t.CLUSTER, "other_cluster": t.OTHER_CLUSTER, "pin": t.PIN,
+               "xks_host": t.XKS_HOST, "xks_path": t.XKS_PATH, "xks_ak": t.XKS_AK, "xks_sk": t.XKS_SK}
+    server = server_factory("corpus", dev=True, dev_account="123456789012", extra_env=env)
+    server.cks = cks
+    yield server
     if pebble:
         pebble.stop()
+    if xks_httpd:
+        xks_httpd.shutdown()
 
 
 def _region_of(argv):
@@ -181,8 +213,11 @@ def test_awscli_examples(service, corpus_server, tmp_path):
             print(f"  [{outcome}] {ex.id}: {detail}")
     floor = json.loads(FLOOR_FILE.read_text()) if FLOOR_FILE.exists() else {}
     key = service
+    # CI installs pebble and SoftHSM; without them fewer examples can run.
     if service == "acm" and not shutil.which("pebble"):
-        key = "acm-without-pebble"  # public certificates need an ACME CA; CI installs pebble
+        key = "acm-without-pebble"  # public certificates need an ACME CA
+    if service == "kms" and not getattr(corpus_server, "cks", None):
+        key = "kms-without-softhsm"  # custom key stores need a CloudHSM stand-in
     if WRITE:
         floor[key] = counts["pass"]
         FLOOR_FILE.write_text(json.dumps(dict(sorted(floor.items())), indent=2) + "\n")
