@@ -30,6 +30,8 @@ ROOT_TEMPLATE = "arn:aws:acm-pca:::template/RootCACertificate/v1"
 # pass, and then the entry must go).
 _IGNORES_LIMIT = "Rampart ignores the page size ({}) and answers every item in one page, without a {} token"
 KNOWN_BUGS = {
+    ("acm", "ListCertificateDomainValidations"): "Rampart answers an empty list for every certificate, also a "
+                                                 "DNS-validated public one with three domains",
     ("acm-pca", "ListTags"): _IGNORES_LIMIT.format("MaxResults", "NextToken"),
     ("iam", "GetGroup"): _IGNORES_LIMIT.format("MaxItems", "Marker"),
     ("iam", "ListAccessKeys"): _IGNORES_LIMIT.format("MaxItems", "Marker"),
@@ -435,8 +437,19 @@ def _sm_policies(c):
 
 
 def _acm_domain_validations(c):
-    pytest.skip("domain validations belong to public certificates, which need an ACME CA "
-                "(test_acm_public.py runs pebble); a private certificate has none")
+    # Domain validations belong to public certificates: requested from pebble (see `acme`).
+    acm = c.acme()[0]
+    base = unique("pw")
+    names = [f"{base}-{i}.example.com" for i in range(3)]
+    arn = acm.request_certificate(DomainName=names[0], SubjectAlternativeNames=names,
+                                  ValidationMethod="DNS")["CertificateArn"]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        opts = acm.describe_certificate(CertificateArn=arn)["Certificate"].get("DomainValidationOptions", [])
+        if len([o for o in opts if "ResourceRecord" in o]) == len(names):
+            break
+        time.sleep(0.2)
+    return {"CertificateArn": arn, "_client": acm}
 
 
 PAGINATOR_SETUP = {
@@ -521,7 +534,7 @@ def _canon(v):
 
 
 @pytest.mark.parametrize("svc,name", _paginators())
-def test_paginator(svc, name, c):
+def test_paginator(svc, name, c, request):
     reason = _not_in_scope(svc, name) or PAGINATOR_NA.get((svc, name))
     if reason:
         pytest.skip(reason)
@@ -537,12 +550,14 @@ def test_paginator(svc, name, c):
             _skip_if_unimplemented(e, name)
             answer = e.response["Error"]["Code"]
         pytest.fail(f"{svc}.{name} is implemented (a probe answered {answer}) but the harness has no setup")
+    c.acme = lambda: request.getfixturevalue("acme")
     try:
         got = setup(c)
     except ClientError as e:
         _skip_if_unimplemented(e, name)
         raise
     kwargs, min_pages = (got if isinstance(got, tuple) else (got, 2))
+    client = kwargs.pop("_client", client)
     config = _SESSION.get_paginator_model(svc).get_paginator(name)
     result_keys = config["result_key"] if isinstance(config["result_key"], list) else [config["result_key"]]
     page_size = 1 if name == "ListAccessKeys" else 2
@@ -704,9 +719,9 @@ def _iam_missing(kind):
 
 # (svc, waiter) -> (success driver, failure driver, client for the failure driver or None, timeout-only?)
 WAITERS = {
-    # Success needs a DNS-validated public certificate (an ACME CA): test_acm_public.py drives it
-    # against pebble. A private certificate has no validation status, on AWS as here.
-    ("acm", "CertificateValidated"): (None, _missing_acm),
+    # A DNS-validated public certificate from pebble (an ACME CA): the right TXT record validates
+    # it, a wrong one fails it. (A private certificate has no validation status, on AWS as here.)
+    ("acm", "CertificateValidated"): ("acme-valid", ["acme-invalid", _missing_acm]),
     ("acm-pca", "CertificateIssued"): (_pca_issued, "denied"),
     ("acm-pca", "CertificateAuthorityCSRCreated"): (_pca_pending, "denied"),
     ("acm-pca", "AuditReportCreated"): (_pca_report, "denied"),
@@ -722,7 +737,44 @@ WAITERS = {
 }
 
 
-def _drive(driver, c, upstream):
+@pytest.fixture(scope="module")
+def acme(server_factory, tmp_path_factory):
+    """An ACM client of a server whose public CA is pebble, and the pebble controlling its DNS."""
+    import shutil
+
+    if not shutil.which("pebble"):
+        pytest.skip("pebble is not installed: public certificates need an ACME CA")
+    from test_acm_public import Pebble
+
+    pebble = Pebble(tmp_path_factory.mktemp("pw-pebble"))
+    pebble.start()
+    srv = server_factory("pw-acme", extra_env={
+        "RAMPART_ACME_DIRECTORY": pebble.directory, "RAMPART_ACME_CA_FILE": str(pebble.ca_file),
+        "RAMPART_ACME_DNS_RESOLVER": f"127.0.0.1:{pebble.dns_port}",
+        "RAMPART_ACME_HTTP01_LISTEN": f"127.0.0.1:{pebble.http01_port}"})
+    yield srv.client("acm"), pebble
+    pebble.stop()
+
+
+def _acme_cert(acme, valid):
+    acm, pebble = acme
+    arn = acm.request_certificate(DomainName=f"{unique('pw')}.example.com", ValidationMethod="DNS")["CertificateArn"]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        opts = acm.describe_certificate(CertificateArn=arn)["Certificate"].get("DomainValidationOptions", [])
+        records = [o["ResourceRecord"] for o in opts if "ResourceRecord" in o]
+        if records:
+            break
+        time.sleep(0.2)
+    assert records, pebble.log()
+    for rr in records:
+        pebble.set_txt(rr["Name"], rr["Value"] if valid else "not-the-key-authorization-digest")
+    return {"CertificateArn": arn}
+
+
+def _drive(driver, c, upstream, request=None):
+    if driver in ("acme-valid", "acme-invalid"):
+        return _acme_cert(request.getfixturevalue("acme"), driver == "acme-valid")
     if driver == "target-up":
         return _elb_target(c, upstream)
     if driver == "target-down":
@@ -733,7 +785,7 @@ def _drive(driver, c, upstream):
 
 
 @pytest.mark.parametrize("svc,name", _waiters())
-def test_waiter(svc, name, c, upstream):
+def test_waiter(svc, name, c, upstream, request):
     model = _SESSION.get_waiter_model(svc).get_waiter(name)
     reason = _not_in_scope(svc, model.operation)
     if reason:
@@ -752,12 +804,13 @@ def test_waiter(svc, name, c, upstream):
     args = {}
     if success is not None:
         try:
-            args = _drive(success, c, upstream)
+            args = _drive(success, c, upstream, request)
         except ClientError as e:
             _skip_if_unimplemented(e, model.operation)
             raise
-        config = dict(FAST, MaxAttempts=30) if success == "target-up" else FAST
-        c(svc).get_waiter(waiter_name).wait(**args, WaiterConfig=config)
+        slow = success in ("target-up", "acme-valid")
+        client = request.getfixturevalue("acme")[0] if success == "acme-valid" else c(svc)
+        client.get_waiter(waiter_name).wait(**args, WaiterConfig=dict(FAST, MaxAttempts=30) if slow else FAST)
 
     has_failure = any(a["state"] == "failure" for a in model._config["acceptors"])
     if failure == "denied":
@@ -768,14 +821,16 @@ def test_waiter(svc, name, c, upstream):
         assert e.value.last_response["Error"]["Code"] == "AccessDeniedException"
     elif isinstance(failure, tuple):
         assert not has_failure or failure[0] == "timeout"
-        fargs = _drive(failure[1], c, upstream)
+        fargs = _drive(failure[1], c, upstream, request)
         started = time.monotonic()
         with pytest.raises(WaiterError) as e:
             c(svc).get_waiter(waiter_name).wait(**fargs, WaiterConfig={"Delay": 1, "MaxAttempts": 2})
         assert "Max attempts exceeded" in str(e.value), str(e.value)
         assert time.monotonic() - started < 30
     else:
-        fargs = _drive(failure, c, upstream)
-        with pytest.raises(WaiterError) as e:
-            c(svc).get_waiter(waiter_name).wait(**fargs, WaiterConfig=FAST)
-        assert "terminal failure state" in str(e.value), str(e.value)
+        for driver in failure if isinstance(failure, list) else [failure]:
+            fargs = _drive(driver, c, upstream, request)
+            client = request.getfixturevalue("acme")[0] if driver == "acme-invalid" else c(svc)
+            with pytest.raises(WaiterError) as e:
+                client.get_waiter(waiter_name).wait(**fargs, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+            assert "terminal failure state" in str(e.value), str(e.value)
