@@ -15,12 +15,11 @@ import os
 import re
 import shlex
 import textwrap
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import awscli
 import botocore.session
-import jmespath
 
 EXAMPLES_DIR = Path(awscli.__file__).resolve().parent / "examples"
 

@@ -521,13 +521,6 @@ PAGINATOR_NA = {
 }
 
 
-def _result_items(page, result_keys):
-    out = []
-    for key in result_keys:
-        # A result key may be a JMESPath expression; the ones used here are plain member names.
-        out.append(page.get(key, []))
-    return out
-
 
 def _canon(v):
     return json.dumps(v, sort_keys=True, default=str)
@@ -649,11 +642,6 @@ def _pca_pending(c):
                                            "Subject": {"CommonName": unique("pw")}},
         CertificateAuthorityType="ROOT")["CertificateAuthorityArn"]}
 
-
-def _acm_private(c):
-    ca = _active_root_ca(c("acm-pca"))
-    return {"CertificateArn": c("acm").request_certificate(DomainName=f"{unique('pw')}.example.com",
-                                                           CertificateAuthorityArn=ca)["CertificateArn"]}
 
 
 def _missing_acm(c):
