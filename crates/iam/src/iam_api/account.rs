@@ -381,9 +381,9 @@ impl IamService {
             .get(&*self.id.store, &ctx.caller.account)
             .await?
         else {
-            return Err(no_such(&format!(
-                "The account policy with name PasswordPolicy cannot be found."
-            )));
+            return Err(no_such(
+                "The account policy with name PasswordPolicy cannot be found.",
+            ));
         };
         let op = PASSWORD_POLICIES.delete_op(&ctx.caller.account, Expect::Version(p.version));
         DB.commit(&*self.id.store, vec![op]).await
