@@ -25,6 +25,7 @@ mod account;
 mod entities;
 mod instance_profiles;
 mod policies;
+mod simulator;
 
 /// Documents are returned URL-encoded, as IAM does (the SDKs decode them).
 const DOC_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
@@ -138,6 +139,10 @@ operations!(IamService {
     "UpdateLoginProfile" => update_login_profile,
     "DeleteLoginProfile" => delete_login_profile,
     "ChangePassword" => change_password,
+    "SimulatePrincipalPolicy" => simulate_principal_policy,
+    "SimulateCustomPolicy" => simulate_custom_policy,
+    "GetContextKeysForCustomPolicy" => get_context_keys_for_custom_policy,
+    "GetContextKeysForPrincipalPolicy" => get_context_keys_for_principal_policy,
 });
 
 #[async_trait]
