@@ -21,6 +21,12 @@ use crate::records::{
 use crate::shapes::iam as s;
 use crate::{ids, managed, Identity};
 
+mod account;
+mod entities;
+mod instance_profiles;
+mod policies;
+mod simulator;
+
 /// Documents are returned URL-encoded, as IAM does (the SDKs decode them).
 const DOC_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
@@ -87,6 +93,56 @@ operations!(IamService {
     "TagUser" => tag_user,
     "UntagUser" => untag_user,
     "ListUserTags" => list_user_tags,
+    "UpdateUser" => update_user,
+    "UpdateGroup" => update_group,
+    "UpdateRole" => update_role,
+    "UpdateRoleDescription" => update_role_description,
+    "GetGroupPolicy" => get_group_policy,
+    "DeleteGroupPolicy" => delete_group_policy,
+    "ListGroupPolicies" => list_group_policies,
+    "DetachGroupPolicy" => detach_group_policy,
+    "ListAttachedGroupPolicies" => list_attached_group_policies,
+    "TagRole" => tag_role,
+    "UntagRole" => untag_role,
+    "ListRoleTags" => list_role_tags,
+    "PutUserPermissionsBoundary" => put_user_permissions_boundary,
+    "DeleteUserPermissionsBoundary" => delete_user_permissions_boundary,
+    "PutRolePermissionsBoundary" => put_role_permissions_boundary,
+    "DeleteRolePermissionsBoundary" => delete_role_permissions_boundary,
+    "CreatePolicyVersion" => create_policy_version,
+    "DeletePolicyVersion" => delete_policy_version,
+    "ListPolicyVersions" => list_policy_versions,
+    "SetDefaultPolicyVersion" => set_default_policy_version,
+    "TagPolicy" => tag_policy,
+    "UntagPolicy" => untag_policy,
+    "ListPolicyTags" => list_policy_tags,
+    "ListEntitiesForPolicy" => list_entities_for_policy,
+    "CreateInstanceProfile" => create_instance_profile,
+    "GetInstanceProfile" => get_instance_profile,
+    "DeleteInstanceProfile" => delete_instance_profile,
+    "ListInstanceProfiles" => list_instance_profiles,
+    "ListInstanceProfilesForRole" => list_instance_profiles_for_role,
+    "AddRoleToInstanceProfile" => add_role_to_instance_profile,
+    "RemoveRoleFromInstanceProfile" => remove_role_from_instance_profile,
+    "TagInstanceProfile" => tag_instance_profile,
+    "UntagInstanceProfile" => untag_instance_profile,
+    "ListInstanceProfileTags" => list_instance_profile_tags,
+    "CreateAccountAlias" => create_account_alias,
+    "DeleteAccountAlias" => delete_account_alias,
+    "ListAccountAliases" => list_account_aliases,
+    "UpdateAccountPasswordPolicy" => update_account_password_policy,
+    "GetAccountPasswordPolicy" => get_account_password_policy,
+    "DeleteAccountPasswordPolicy" => delete_account_password_policy,
+    "GetAccountSummary" => get_account_summary,
+    "CreateLoginProfile" => create_login_profile,
+    "GetLoginProfile" => get_login_profile,
+    "UpdateLoginProfile" => update_login_profile,
+    "DeleteLoginProfile" => delete_login_profile,
+    "ChangePassword" => change_password,
+    "SimulatePrincipalPolicy" => simulate_principal_policy,
+    "SimulateCustomPolicy" => simulate_custom_policy,
+    "GetContextKeysForCustomPolicy" => get_context_keys_for_custom_policy,
+    "GetContextKeysForPrincipalPolicy" => get_context_keys_for_principal_policy,
 });
 
 #[async_trait]
@@ -684,6 +740,18 @@ impl IamService {
                 "Cannot delete entity, must remove user from all groups first.",
             ));
         }
+        if account::LOGIN_PROFILES
+            .get(
+                &*self.id.store,
+                &name_key(&ctx.caller.account, &req.user_name),
+            )
+            .await?
+            .is_some()
+        {
+            return Err(conflict(
+                "Cannot delete entity, must delete login profile first.",
+            ));
+        }
         let keys = self
             .key_ids(&ctx.caller.account, Some(&req.user_name))
             .await?;
@@ -1166,6 +1234,13 @@ impl IamService {
         if !role.value.attached.is_empty() {
             return Err(conflict(
                 "Cannot delete entity, must detach all policies first.",
+            ));
+        }
+        if instance_profiles::holds_role(&*self.id.store, &ctx.caller.account, &role.value.name)
+            .await?
+        {
+            return Err(conflict(
+                "Cannot delete entity, must remove roles from instance profile first.",
             ));
         }
         let op = records::ROLES.delete_op(
