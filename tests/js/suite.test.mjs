@@ -381,7 +381,7 @@ test("ELBv2: target group, load balancer, listener, describe, delete", async () 
 // `CloudTrail_20131101.LookupEvents` where botocore sends the model's long target prefix, and
 // Rampart rejects the short form today (issue 12, fixed on another branch). When it passes,
 // `node:test` reports the `todo` as passing; then drop `todo` so a regression fails the suite.
-test("CloudTrail: LookupEvents finds the calls above", { todo: "short-form X-Amz-Target (issue 12)" }, async () => {
+test("CloudTrail: LookupEvents finds the calls above", async () => {
   const c = new ct.CloudTrailClient(config);
   const found = await c.send(new ct.LookupEventsCommand({
     LookupAttributes: [{ AttributeKey: "EventName", AttributeValue: "CreateKey" }],

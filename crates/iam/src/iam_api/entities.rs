@@ -216,7 +216,7 @@ impl IamService {
         )
         .await?;
         Ok(s::UpdateRoleDescriptionResponse {
-            role: Some(role_shape(&role.value)),
+            role: Some(role_shape(&role.value, super::View::Get)),
         })
     }
 

@@ -89,7 +89,7 @@ impl IamService {
                 .get(&*self.id.store, &name_key(&ctx.caller.account, r))
                 .await?;
             if let Some(role) = role {
-                roles.push(role_shape(&role.value));
+                roles.push(role_shape(&role.value, super::View::Create));
             }
         }
         Ok(s::InstanceProfile {
