@@ -377,10 +377,8 @@ test("ELBv2: target group, load balancer, listener, describe, delete", async () 
   );
 });
 
-// Expected failure until the CloudTrail short-form X-Amz-Target fix merges: this SDK sends
-// `CloudTrail_20131101.LookupEvents` where botocore sends the model's long target prefix, and
-// Rampart rejects the short form today (issue 12, fixed on another branch). When it passes,
-// `node:test` reports the `todo` as passing; then drop `todo` so a regression fails the suite.
+// This SDK sends CloudTrail's short target form (`CloudTrail_20131101.LookupEvents`), where
+// botocore sends the model's long prefix: both must route.
 test("CloudTrail: LookupEvents finds the calls above", async () => {
   const c = new ct.CloudTrailClient(config);
   const found = await c.send(new ct.LookupEventsCommand({
