@@ -696,7 +696,7 @@ impl AcmService {
             issued_at: ((private || public) && issued).then(|| ts(c.issued)),
             in_use_by: Some(self.users_of(&c.arn)),
             issuer: issued.then(|| c.issuer.clone()),
-            key_algorithm: Some(c.key_algorithm.clone()),
+            key_algorithm: Some(wire_key_algorithm(&c.key_algorithm)),
             not_after: issued.then(|| ts(c.not_after)),
             not_before: issued.then(|| ts(c.not_before)),
             options: Some(s::CertificateOptions {
@@ -839,7 +839,7 @@ impl AcmService {
                     has_additional_subject_alternative_names: Some(false),
                     status: Some(status.to_owned()),
                     r#type: Some(c.cert_type.clone()),
-                    key_algorithm: Some(c.key_algorithm.clone()),
+                    key_algorithm: Some(wire_key_algorithm(&c.key_algorithm)),
                     key_usages: Some(ku),
                     extended_key_usages: Some(eku),
                     in_use: Some(!self.users_of(&c.arn).is_empty()),
@@ -1317,7 +1317,7 @@ impl AcmService {
                     csr: Blob(csr.into_bytes()),
                     signing_algorithm: ca.config.signing_algorithm.clone(),
                     template_arn: Some(
-                        "arn:aws:acm-pca:::template/EndEntityCertificate/v1".to_owned(),
+                        x509::Template::DEFAULT_ARN.to_owned(),
                     ),
                     validity: ps::Validity {
                         r#type: "DAYS".to_owned(),
@@ -2007,7 +2007,7 @@ impl AcmService {
                     csr: Blob(csr.into_bytes()),
                     signing_algorithm: ca.config.signing_algorithm.clone(),
                     template_arn: Some(
-                        "arn:aws:acm-pca:::template/EndEntityCertificate/v1".to_owned(),
+                        x509::Template::DEFAULT_ARN.to_owned(),
                     ),
                     validity: ps::Validity {
                         r#type: "DAYS".to_owned(),
@@ -2025,6 +2025,13 @@ fn iso(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
         .unwrap_or_default()
+}
+
+/// The key algorithm as AWS writes it in DescribeCertificate and ListCertificates responses
+/// (`RSA-2048`, `EC-prime256v1`: see awscli's describe-certificate example), where ACM's model
+/// and every request use `RSA_2048`, `EC_prime256v1` (docs/services/acm.md, "wire vs model").
+fn wire_key_algorithm(model: &str) -> String {
+    model.replace('_', "-")
 }
 
 fn signing_for(alg: KeyAlgorithm) -> &'static str {
