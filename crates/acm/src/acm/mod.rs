@@ -3,6 +3,7 @@
 //! their key as encrypted PKCS#8, tags, certificate options and the account configuration.
 //! Public certificates come from an ACME directory (see [`public`]).
 
+pub mod dev_public;
 pub mod public;
 
 use std::sync::Arc;
@@ -122,6 +123,12 @@ pub struct CertRecord {
     /// The validations that issued the current public certificate.
     #[serde(default)]
     pub validated: Vec<public::Authz>,
+    /// A development public certificate: when its simulated validation succeeds, epoch millis.
+    #[serde(default)]
+    pub dev_due: Option<i64>,
+    /// A public certificate's `Options.Export` (`ENABLED` or `DISABLED`).
+    #[serde(default)]
+    pub export_option: Option<String>,
 }
 
 /// The ACM service.
@@ -132,6 +139,8 @@ pub struct AcmService {
     pca: Arc<PcaService>,
     events: Arc<dyn rampart_service::events::EventBus>,
     acme: Option<Arc<public::Acme>>,
+    /// Public certificates from the development CA (dev mode without ACME).
+    dev_public: Option<dev_public::DevPublic>,
     me: std::sync::OnceLock<std::sync::Weak<AcmService>>,
     /// Rampart resources using a certificate (InUseBy), by certificate ARN.
     in_use: std::sync::RwLock<std::collections::HashMap<String, Vec<String>>>,
@@ -347,6 +356,7 @@ impl AcmService {
             pca,
             events: Arc::new(rampart_service::events::NoEvents),
             acme: None,
+            dev_public: None,
             me: std::sync::OnceLock::new(),
             in_use: std::sync::RwLock::new(std::collections::HashMap::new()),
         }
@@ -438,6 +448,12 @@ impl AcmService {
 
     fn now_ms(&self) -> i64 {
         self.clock.now().timestamp_millis()
+    }
+
+    /// A development certificate whose simulated validation is over but not yet issued.
+    fn dev_due_now(&self, c: &CertRecord) -> bool {
+        c.public_status.as_deref() == Some("PENDING_VALIDATION")
+            && c.dev_due.is_some_and(|d| d <= self.now_ms())
     }
 
     fn status(&self, c: &CertRecord) -> &'static str {
@@ -701,6 +717,11 @@ impl AcmService {
             not_before: issued.then(|| ts(c.not_before)),
             options: Some(s::CertificateOptions {
                 certificate_transparency_logging_preference: Some(c.ct_logging.clone()),
+                export: public.then(|| {
+                    c.export_option
+                        .clone()
+                        .unwrap_or_else(|| "DISABLED".to_owned())
+                }),
                 ..Default::default()
             }),
             renewal_eligibility: Some(
@@ -738,9 +759,16 @@ impl AcmService {
         ctx: &RequestContext,
         req: s::DescribeCertificateRequest,
     ) -> Result<s::DescribeCertificateResponse, AwsError> {
-        let (_, c) = self
+        let (key, mut c) = self
             .load(ctx, "acm:DescribeCertificate", &req.certificate_arn)
             .await?;
+        if self.dev_due_now(&c.value) {
+            self.dev_progress(&key, self.now_ms()).await;
+            c = self
+                .load(ctx, "acm:DescribeCertificate", &req.certificate_arn)
+                .await?
+                .1;
+        }
         Ok(s::DescribeCertificateResponse {
             certificate: Some(self.detail(&c.value)),
         })
@@ -751,9 +779,16 @@ impl AcmService {
         ctx: &RequestContext,
         req: s::GetCertificateRequest,
     ) -> Result<s::GetCertificateResponse, AwsError> {
-        let (_, c) = self
+        let (key, mut c) = self
             .load(ctx, "acm:GetCertificate", &req.certificate_arn)
             .await?;
+        if self.dev_due_now(&c.value) {
+            self.dev_progress(&key, self.now_ms()).await;
+            c = self
+                .load(ctx, "acm:GetCertificate", &req.certificate_arn)
+                .await?
+                .1;
+        }
         if c.value.der.is_empty() {
             return Err(err(
                 "RequestInProgressException",
@@ -844,6 +879,11 @@ impl AcmService {
                     extended_key_usages: Some(eku),
                     in_use: Some(!self.users_of(&c.arn).is_empty()),
                     exported: Some(c.exported),
+                    export_option: (c.cert_type == "AMAZON_ISSUED").then(|| {
+                        c.export_option
+                            .clone()
+                            .unwrap_or_else(|| "DISABLED".to_owned())
+                    }),
                     renewal_eligibility: Some(
                         if c.cert_type == "PRIVATE"
                             || (c.cert_type == "AMAZON_ISSUED" && !c.der.is_empty())
