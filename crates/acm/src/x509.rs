@@ -431,7 +431,9 @@ impl Template {
         if !TEMPLATE_PARTITIONS.contains(&partition) {
             return None;
         }
-        let name = rest.strip_prefix("acm-pca:::template/")?.strip_suffix("/V1")?;
+        let name = rest
+            .strip_prefix("acm-pca:::template/")?
+            .strip_suffix("/V1")?;
         let (base, csr, api) = if let Some(b) = name.strip_suffix("_APICSRPassthrough") {
             (b, true, true)
         } else if let Some(b) = name.strip_suffix("_APIPassthrough") {
@@ -515,7 +517,9 @@ impl Template {
     pub fn is_blank(self) -> bool {
         matches!(
             self.profile,
-            Profile::BlankEndEntity { .. } | Profile::BlankSubordinateCa(_) | Profile::BlankRootCa(_)
+            Profile::BlankEndEntity { .. }
+                | Profile::BlankSubordinateCa(_)
+                | Profile::BlankRootCa(_)
         )
     }
 
@@ -580,8 +584,14 @@ impl Template {
                 no_ca(false);
                 params.key_usages = vec![K::DigitalSignature];
                 // id-kp-codeSigning (1.3.6.1.5.5.7.3.3) or id-kp-OCSPSigning (.9), critical.
-                let last = if self.profile == Profile::CodeSigning { 3 } else { 9 };
-                let eku = vec![0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, last];
+                let last = if self.profile == Profile::CodeSigning {
+                    3
+                } else {
+                    9
+                };
+                let eku = vec![
+                    0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, last,
+                ];
                 let mut ext = rcgen::CustomExtension::from_oid_content(&[2, 5, 29, 37], eku);
                 ext.set_criticality(true);
                 params.custom_extensions.push(ext);
@@ -663,7 +673,12 @@ fn pass_csr_extensions(params: &mut CertificateParams, csr: &Csr, template: Temp
     if !params.crl_distribution_points.is_empty() {
         present.push(vec![2, 5, 29, 31]);
     }
-    present.extend(params.custom_extensions.iter().map(|e| e.oid_components().collect()));
+    present.extend(
+        params
+            .custom_extensions
+            .iter()
+            .map(|e| e.oid_components().collect()),
+    );
     for (oid, critical, value) in &csr.extensions {
         if present.contains(oid) {
             continue;
@@ -884,7 +899,8 @@ fn verification_algorithm(
             Some(&s::RSA_PKCS1_1024_8192_SHA512_FOR_LEGACY_USE_ONLY)
         } else if *sig == o::OID_PKCS1_RSASSAPSS {
             let params = algorithm.parameters.as_ref()?;
-            let params = x509_parser::signature_algorithm::RsaSsaPssParams::try_from(params).ok()?;
+            let params =
+                x509_parser::signature_algorithm::RsaSsaPssParams::try_from(params).ok()?;
             let hash = params.hash_algorithm_oid();
             if *hash == o::OID_NIST_HASH_SHA256 {
                 Some(&s::RSA_PSS_2048_8192_SHA256)
@@ -912,19 +928,23 @@ fn verification_algorithm(
     } else {
         return None;
     };
-    let alg: &'static dyn aws_lc_rs::signature::VerificationAlgorithm =
-        match (curve == o::OID_EC_P256, curve == o::OID_NIST_EC_P384, curve == o::OID_NIST_EC_P521, hash) {
-            (true, _, _, 256) => &s::ECDSA_P256_SHA256_ASN1,
-            (true, _, _, 384) => &s::ECDSA_P256_SHA384_ASN1,
-            (true, _, _, 512) => &s::ECDSA_P256_SHA512_ASN1,
-            (_, true, _, 256) => &s::ECDSA_P384_SHA256_ASN1,
-            (_, true, _, 384) => &s::ECDSA_P384_SHA384_ASN1,
-            (_, true, _, 512) => &s::ECDSA_P384_SHA512_ASN1,
-            (_, _, true, 256) => &s::ECDSA_P521_SHA256_ASN1,
-            (_, _, true, 384) => &s::ECDSA_P521_SHA384_ASN1,
-            (_, _, true, 512) => &s::ECDSA_P521_SHA512_ASN1,
-            _ => return None,
-        };
+    let alg: &'static dyn aws_lc_rs::signature::VerificationAlgorithm = match (
+        curve == o::OID_EC_P256,
+        curve == o::OID_NIST_EC_P384,
+        curve == o::OID_NIST_EC_P521,
+        hash,
+    ) {
+        (true, _, _, 256) => &s::ECDSA_P256_SHA256_ASN1,
+        (true, _, _, 384) => &s::ECDSA_P256_SHA384_ASN1,
+        (true, _, _, 512) => &s::ECDSA_P256_SHA512_ASN1,
+        (_, true, _, 256) => &s::ECDSA_P384_SHA256_ASN1,
+        (_, true, _, 384) => &s::ECDSA_P384_SHA384_ASN1,
+        (_, true, _, 512) => &s::ECDSA_P384_SHA512_ASN1,
+        (_, _, true, 256) => &s::ECDSA_P521_SHA256_ASN1,
+        (_, _, true, 384) => &s::ECDSA_P521_SHA384_ASN1,
+        (_, _, true, 512) => &s::ECDSA_P521_SHA512_ASN1,
+        _ => return None,
+    };
     Some(alg)
 }
 
@@ -1172,7 +1192,13 @@ mod tests {
             let root_key = load_key(alg, &generate_key(alg).expect("gen"), signing).expect("key");
             let root_csr = parse_csr(ca_csr(&subject("root"), &root_key).expect("csr").as_bytes())
                 .expect("parse");
-            let root = issue(&root_csr, &spec(tpl("RootCACertificate"), 1), None, &root_key).expect("root");
+            let root = issue(
+                &root_csr,
+                &spec(tpl("RootCACertificate"), 1),
+                None,
+                &root_key,
+            )
+            .expect("root");
             assert!(signed_by(&root, None).expect("check"));
 
             let sub_key = load_key(alg, &generate_key(alg).expect("gen"), signing).expect("key");

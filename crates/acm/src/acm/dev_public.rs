@@ -85,10 +85,16 @@ pub fn validation_cname(account: &str, domain: &str) -> (String, String) {
 /// The addresses AWS sends validation email to for `domain`.
 fn validation_emails(domain: &str) -> Vec<String> {
     let base = domain.trim_start_matches("*.");
-    ["admin", "administrator", "hostmaster", "postmaster", "webmaster"]
-        .iter()
-        .map(|u| format!("{u}@{base}"))
-        .collect()
+    [
+        "admin",
+        "administrator",
+        "hostmaster",
+        "postmaster",
+        "webmaster",
+    ]
+    .iter()
+    .map(|u| format!("{u}@{base}"))
+    .collect()
 }
 
 impl AcmService {
@@ -144,8 +150,7 @@ impl AcmService {
                 return;
             };
             let c = cur.value;
-            if c.public_status.as_deref() != Some(PENDING) || c.dev_due.is_none_or(|d| d > now_ms)
-            {
+            if c.public_status.as_deref() != Some(PENDING) || c.dev_due.is_none_or(|d| d > now_ms) {
                 return;
             }
             let issued = match self.dev_issue(c, now_ms).await {

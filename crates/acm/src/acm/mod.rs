@@ -1356,9 +1356,7 @@ impl AcmService {
                     certificate_authority_arn: ca_arn.to_owned(),
                     csr: Blob(csr.into_bytes()),
                     signing_algorithm: ca.config.signing_algorithm.clone(),
-                    template_arn: Some(
-                        x509::Template::DEFAULT_ARN.to_owned(),
-                    ),
+                    template_arn: Some(x509::Template::DEFAULT_ARN.to_owned()),
                     validity: ps::Validity {
                         r#type: "DAYS".to_owned(),
                         value: PRIVATE_VALIDITY_DAYS,
@@ -2046,9 +2044,7 @@ impl AcmService {
                     certificate_authority_arn: ca_arn.to_owned(),
                     csr: Blob(csr.into_bytes()),
                     signing_algorithm: ca.config.signing_algorithm.clone(),
-                    template_arn: Some(
-                        x509::Template::DEFAULT_ARN.to_owned(),
-                    ),
+                    template_arn: Some(x509::Template::DEFAULT_ARN.to_owned()),
                     validity: ps::Validity {
                         r#type: "DAYS".to_owned(),
                         value: PRIVATE_VALIDITY_DAYS,

@@ -1037,7 +1037,11 @@ impl PcaService {
         let mut subject = None;
         // AWS applies ApiPassthrough only with the APIPassthrough and APICSRPassthrough
         // templates ("template order of operations").
-        if let Some(pt) = req.api_passthrough.as_ref().filter(|_| template.api_passthrough) {
+        if let Some(pt) = req
+            .api_passthrough
+            .as_ref()
+            .filter(|_| template.api_passthrough)
+        {
             if let Some(sub) = &pt.subject {
                 subject = Some(subject_of(sub)?);
             }
