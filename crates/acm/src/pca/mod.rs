@@ -1238,7 +1238,10 @@ impl PcaService {
         let der = B64.decode(&cert.der).map_err(|_| internal("cert"))?;
         // The chain: the issuing CA's certificate, then its own chain (none for a self-signed
         // root CA certificate).
-        let chain = if Template::from_arn(&cert.template).is_some_and(Template::is_root) {
+        // Records written before issue 12 name the root template `.../RootCACertificate/v1`.
+        let chain = if Template::from_arn(&cert.template).is_some_and(Template::is_root)
+            || cert.template.ends_with("/RootCACertificate/v1")
+        {
             None
         } else {
             let ca = Self::ca_cert_der(&rec)?;
