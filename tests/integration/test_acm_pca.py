@@ -12,9 +12,9 @@ from botocore.exceptions import ClientError
 
 from conftest import ADMIN_ACCOUNT, REGION, allow, deny, error_code, make_user, policy_doc
 
-ROOT_TEMPLATE = "arn:aws:acm-pca:::template/RootCACertificate/v1"
-SUB_TEMPLATE = "arn:aws:acm-pca:::template/SubordinateCACertificate_PathLen0/v1"
-SERVER_TEMPLATE = "arn:aws:acm-pca:::template/EndEntityServerAuthCertificate/v1"
+ROOT_TEMPLATE = "arn:aws:acm-pca:::template/RootCACertificate/V1"
+SUB_TEMPLATE = "arn:aws:acm-pca:::template/SubordinateCACertificate_PathLen0/V1"
+SERVER_TEMPLATE = "arn:aws:acm-pca:::template/EndEntityServerAuthCertificate/V1"
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +63,10 @@ def activate_sub(pca, root_arn, sub_arn, root_signing="SHA256WITHRSA"):
         CertificateAuthorityArn=sub_arn, Certificate=got["Certificate"], CertificateChain=got["CertificateChain"],
     )
     return got["Certificate"]
+
+
+def tpl(name, partition="aws"):
+    return f"arn:{partition}:acm-pca:::template/{name}/V1"
 
 
 def leaf_csr(tmp_path, cn="leaf.example.com"):
@@ -453,6 +457,7 @@ def test_api_passthrough_subject_sans_and_custom_extensions(pca, chain, tmp_path
     cert_arn = pca.issue_certificate(
         CertificateAuthorityArn=chain["sub"], Csr=leaf_csr(tmp_path, "pt.example.com"),
         SigningAlgorithm="SHA256WITHECDSA", Validity={"Type": "DAYS", "Value": 5}, ApiPassthrough=passthrough,
+        TemplateArn=tpl("EndEntityCertificate_APIPassthrough"),
     )["CertificateArn"]
     pem = pca.get_certificate(CertificateAuthorityArn=chain["sub"], CertificateArn=cert_arn)["Certificate"]
     text = openssl("x509", "-noout", "-text", input=pem.encode()).decode()
@@ -466,7 +471,7 @@ def test_api_passthrough_subject_sans_and_custom_extensions(pca, chain, tmp_path
             pca.issue_certificate(
                 CertificateAuthorityArn=chain["sub"], Csr=leaf_csr(tmp_path, "pt2.example.com"),
                 SigningAlgorithm="SHA256WITHECDSA", Validity={"Type": "DAYS", "Value": 5},
-                ApiPassthrough={"Extensions": bad})
+                ApiPassthrough={"Extensions": bad}, TemplateArn=tpl("EndEntityCertificate_APIPassthrough"))
         assert error_code(e.value) == "InvalidArgsException", bad
 
 
@@ -505,3 +510,141 @@ def test_pca_calls_are_cloudtrail_events(dev_server, chain):
     record = json.loads(events[0]["CloudTrailEvent"])
     assert record["eventSource"] == "acm-pca.amazonaws.com"
     assert any(chain["sub"] in e["CloudTrailEvent"] or chain["root"] in e["CloudTrailEvent"] for e in events)
+
+
+# Issue 12: AWS's template ARNs, exactly as AWS documents them ("Understanding certificate
+# templates": upper-case V1, every variety), and each template's semantics.
+def issue_text(pca, ca, csr, template, signing="SHA256WITHECDSA", **kw):
+    arn = pca.issue_certificate(CertificateAuthorityArn=ca, Csr=csr, SigningAlgorithm=signing, TemplateArn=template,
+                                Validity={"Type": "DAYS", "Value": 3}, **kw)["CertificateArn"]
+    pem = pca.get_certificate(CertificateAuthorityArn=ca, CertificateArn=arn)["Certificate"]
+    return openssl("x509", "-noout", "-text", input=pem.encode()).decode()
+
+
+def ext_block(text, name):
+    """The lines of extension `name` in openssl's -text output (header and value)."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.strip().startswith(f"X509v3 {name}:"):
+            return line.strip() + " | " + lines[i + 1].strip()
+    return None
+
+
+def test_root_ca_certificate_is_issued_with_the_documented_template_arn(pca):
+    arn = new_ca(pca, key="EC_prime256v1", signing="SHA256WITHECDSA", cn="Doc Root")
+    csr = pca.get_certificate_authority_csr(CertificateAuthorityArn=arn)["Csr"]
+    cert_arn = pca.issue_certificate(
+        CertificateAuthorityArn=arn, Csr=csr, SigningAlgorithm="SHA256WITHECDSA",
+        TemplateArn="arn:aws:acm-pca:::template/RootCACertificate/V1", Validity={"Type": "YEARS", "Value": 2},
+    )["CertificateArn"]
+    pem = pca.get_certificate(CertificateAuthorityArn=arn, CertificateArn=cert_arn)["Certificate"]
+    text = openssl("x509", "-noout", "-text", input=pem.encode()).decode()
+    assert ext_block(text, "Basic Constraints") == "X509v3 Basic Constraints: critical | CA:TRUE"
+    assert ext_block(text, "Key Usage") == \
+        "X509v3 Key Usage: critical | Digital Signature, Certificate Sign, CRL Sign"
+    assert ext_block(text, "Extended Key Usage") is None
+
+
+def test_template_arns_other_than_aws_spellings_are_refused(pca, chain, tmp_path):
+    csr = leaf_csr(tmp_path, "spell.example.com")
+    for bad in ("arn:aws:acm-pca:::template/EndEntityCertificate/v1",
+                "arn:aws:acm-pca:::template/EndEntityCertificate/V2",
+                "arn:aws:acm-pca:::template/endentitycertificate/V1",
+                "arn:aws:acm-pca:::template/SubordinateCACertificate_PathLen4/V1",
+                "arn:aws:acm-pca:::template/RootCACertificate_CSRPassthrough/V1",
+                "arn:aws-iso:acm-pca:::template/EndEntityCertificate/V1"):
+        with pytest.raises(ClientError) as e:
+            pca.issue_certificate(CertificateAuthorityArn=chain["sub"], Csr=csr, SigningAlgorithm="SHA256WITHECDSA",
+                                  TemplateArn=bad, Validity={"Type": "DAYS", "Value": 1})
+        assert error_code(e.value) == "InvalidArgsException", bad
+    for partition in ("aws-cn", "aws-us-gov"):
+        text = issue_text(pca, chain["sub"], csr, tpl("EndEntityServerAuthCertificate", partition))
+        assert "TLS Web Server Authentication" in text
+
+
+def test_end_entity_templates_set_their_documented_key_usages(pca, chain, tmp_path):
+    csr = leaf_csr(tmp_path, "usage.example.com")
+    cases = {
+        "EndEntityCertificate": ("critical | Digital Signature, Key Encipherment",
+                                 " | TLS Web Server Authentication, TLS Web Client Authentication"),
+        "EndEntityClientAuthCertificate": ("critical | Digital Signature, Key Encipherment",
+                                           " | TLS Web Client Authentication"),
+        "EndEntityServerAuthCertificate_CSRPassthrough": ("critical | Digital Signature, Key Encipherment",
+                                                         " | TLS Web Server Authentication"),
+        "CodeSigningCertificate": ("critical | Digital Signature", " critical | Code Signing"),
+        "OCSPSigningCertificate_APICSRPassthrough": ("critical | Digital Signature", " critical | OCSP Signing"),
+    }
+    for name, (ku, eku) in cases.items():
+        text = issue_text(pca, chain["sub"], csr, tpl(name))
+        assert ext_block(text, "Key Usage") == f"X509v3 Key Usage: {ku}", name
+        assert ext_block(text, "Extended Key Usage") == f"X509v3 Extended Key Usage:{eku}", name
+        assert ext_block(text, "Basic Constraints") == "X509v3 Basic Constraints: | CA:FALSE", name
+        assert "DNS:usage.example.com" in text, name
+
+
+def test_passthrough_applies_only_with_passthrough_templates(pca, chain, tmp_path):
+    key = tmp_path / "csrpt.key"
+    csr = openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                  "-keyout", str(key), "-subj", "/CN=csrpt.example.com",
+                  "-addext", "subjectAltName=DNS:csrpt.example.com",
+                  "-addext", "1.3.6.1.4.1.55555.7=DER:0C:03:61:62:63",
+                  "-addext", "extendedKeyUsage=codeSigning")
+    api = {"Subject": {"CommonName": "api.example.com"}}
+    base = issue_text(pca, chain["sub"], csr, tpl("EndEntityCertificate"), ApiPassthrough=api)
+    assert "1.3.6.1.4.1.55555.7" not in base and "CN=csrpt.example.com" in base.replace(" = ", "=")
+    csr_pt = issue_text(pca, chain["sub"], csr, tpl("EndEntityCertificate_CSRPassthrough"), ApiPassthrough=api)
+    assert "1.3.6.1.4.1.55555.7" in csr_pt and "CN=csrpt.example.com" in csr_pt.replace(" = ", "=")
+    # The template's extended key usage wins over the CSR's.
+    assert "Code Signing" not in csr_pt and "TLS Web Server Authentication" in csr_pt
+    both = issue_text(pca, chain["sub"], csr, tpl("EndEntityCertificate_APICSRPassthrough"), ApiPassthrough=api)
+    assert "1.3.6.1.4.1.55555.7" in both and "CN=api.example.com" in both.replace(" = ", "=")
+    # A blank template takes the CSR's extended key usage.
+    blank = issue_text(pca, chain["sub"], csr, tpl("BlankEndEntityCertificate_CSRPassthrough"))
+    assert ext_block(blank, "Extended Key Usage") == "X509v3 Extended Key Usage: | Code Signing"
+    assert ext_block(blank, "Key Usage") is None
+
+
+def test_blank_templates_take_key_usage_from_the_api(pca, chain, tmp_path):
+    csr = leaf_csr(tmp_path, "smartcard.example.com")
+    text = issue_text(pca, chain["sub"], csr, tpl("BlankEndEntityCertificate_CriticalBasicConstraints_APIPassthrough"),
+                      ApiPassthrough={"Extensions": {
+                          "KeyUsage": {"DigitalSignature": True, "NonRepudiation": True, "KeyEncipherment": True},
+                          "ExtendedKeyUsage": [{"ExtendedKeyUsageType": "CLIENT_AUTH"},
+                                               {"ExtendedKeyUsageType": "SMART_CARD_LOGIN"}]}})
+    assert ext_block(text, "Basic Constraints") == "X509v3 Basic Constraints: critical | CA:FALSE"
+    assert ext_block(text, "Key Usage") == \
+        "X509v3 Key Usage: critical | Digital Signature, Non Repudiation, Key Encipherment"
+    assert "TLS Web Client Authentication" in text and "Microsoft Smartcard Login" in text
+    with pytest.raises(ClientError) as e:
+        issue_text(pca, chain["sub"], csr, tpl("EndEntityCertificate_APIPassthrough"),
+                   ApiPassthrough={"Extensions": {"KeyUsage": {"DigitalSignature": True}}})
+    assert error_code(e.value) == "InvalidArgsException"
+
+
+def test_subordinate_and_blank_root_templates_set_path_length(pca, tmp_path):
+    root = new_ca(pca, cn="Blank Root")
+    csr = pca.get_certificate_authority_csr(CertificateAuthorityArn=root)["Csr"]
+    cert_arn = pca.issue_certificate(
+        CertificateAuthorityArn=root, Csr=csr, SigningAlgorithm="SHA256WITHRSA",
+        TemplateArn=tpl("BlankRootCACertificate_PathLen1_APIPassthrough"), Validity={"Type": "YEARS", "Value": 3},
+        ApiPassthrough={"Extensions": {"KeyUsage": {"KeyCertSign": True, "CRLSign": True}}},
+    )["CertificateArn"]
+    got = pca.get_certificate(CertificateAuthorityArn=root, CertificateArn=cert_arn)
+    assert "CertificateChain" not in got
+    text = openssl("x509", "-noout", "-text", input=got["Certificate"].encode()).decode()
+    assert ext_block(text, "Basic Constraints") == "X509v3 Basic Constraints: critical | CA:TRUE, pathlen:1"
+    assert ext_block(text, "Key Usage") == "X509v3 Key Usage: critical | Certificate Sign, CRL Sign"
+    pca.import_certificate_authority_certificate(CertificateAuthorityArn=root, Certificate=got["Certificate"])
+    sub = new_ca(pca, ca_type="SUBORDINATE", cn="PathLen Sub")
+    sub_csr = pca.get_certificate_authority_csr(CertificateAuthorityArn=sub)["Csr"]
+    # The root's path length 1 leaves room for a subordinate of path length 0 only.
+    with pytest.raises(ClientError) as e:
+        issue_text(pca, root, sub_csr, tpl("SubordinateCACertificate_PathLen1_APICSRPassthrough"),
+                   signing="SHA256WITHRSA")
+    assert error_code(e.value) == "InvalidArgsException"
+    text = issue_text(pca, root, sub_csr, tpl("BlankSubordinateCACertificate_PathLen0_APIPassthrough"),
+                      signing="SHA256WITHRSA",
+                      ApiPassthrough={"Extensions": {"CustomExtensions": [
+                          {"ObjectIdentifier": "2.5.29.15", "Value": "AwIBBg==", "Critical": True}]}})
+    assert ext_block(text, "Basic Constraints") == "X509v3 Basic Constraints: critical | CA:TRUE, pathlen:0"
+    assert ext_block(text, "Key Usage") == "X509v3 Key Usage: critical | Certificate Sign, CRL Sign"

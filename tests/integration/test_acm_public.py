@@ -255,7 +255,7 @@ def test_http_validated_certificate_and_renewal_on_the_clock(acm, srv, pebble, h
     acm.get_waiter("certificate_validated").wait(CertificateArn=arn, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
     wait_status(acm, arn, "ISSUED")
     before = acm.describe_certificate(CertificateArn=arn)["Certificate"]
-    assert before["KeyAlgorithm"] == "EC_prime256v1"
+    assert before["KeyAlgorithm"] == "EC-prime256v1"  # the wire spelling (issue 12)
     assert (before["NotAfter"] - before["NotBefore"]).days in (89, 90)
     assert "RenewalSummary" not in before
 

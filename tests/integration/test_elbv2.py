@@ -188,7 +188,7 @@ def test_tags_add_describe_remove(elbv2, alb):
     assert tags == [{"Key": "env", "Value": "test"}]
 
 
-ROOT_TEMPLATE = "arn:aws:acm-pca:::template/RootCACertificate/v1"
+ROOT_TEMPLATE = "arn:aws:acm-pca:::template/RootCACertificate/V1"
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import pytest
 from conftest import _make_server, unique
 from test_elbv2 import Upstream
 
-ROOT_TEMPLATE = "arn:aws:acm-pca:::template/RootCACertificate/v1"
+ROOT_TEMPLATE = "arn:aws:acm-pca:::template/RootCACertificate/V1"
 DOMAIN = "shop.example.test"
 # Documentation ranges (RFC 5737): one is in the blocked IP set, one is "in France" per the
 # country database this test builds, one is an ordinary client.

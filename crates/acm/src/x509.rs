@@ -283,6 +283,8 @@ pub struct Csr {
     pub spki: Vec<u8>,
     /// Its requested subject alternative names.
     pub sans: Vec<SanType>,
+    /// Every extension it requests: OID arcs, criticality, DER value (for CSR passthrough).
+    pub extensions: Vec<(Vec<u64>, bool, Vec<u8>)>,
 }
 
 /// Parse a CSR (PEM or DER) and verify its self-signature.
@@ -297,9 +299,15 @@ pub fn parse_csr(bytes: &[u8]) -> Result<Csr, X509Error> {
     };
     let (_, csr) = x509_parser::certification_request::X509CertificationRequest::from_der(&der)
         .map_err(|_| X509Error::MalformedCsr("it does not parse"))?;
-    csr.verify_signature()
-        .map_err(|_| X509Error::MalformedCsr("its signature does not verify"))?;
     let info = &csr.certification_request_info;
+    if !verify_signature(
+        &csr.signature_algorithm,
+        &csr.signature_value.data,
+        info.raw,
+        &info.subject_pki,
+    ) {
+        return Err(X509Error::MalformedCsr("its signature does not verify"));
+    }
     let subject = Subject::from_x509(&info.subject)?;
     let mut sans = Vec::new();
     if let Some(exts) = csr.requested_extensions() {
@@ -316,10 +324,23 @@ pub fn parse_csr(bytes: &[u8]) -> Result<Csr, X509Error> {
     // The key must be one rcgen can place in a certificate.
     rcgen::SubjectPublicKeyInfo::from_der(info.subject_pki.raw)
         .map_err(|_| X509Error::MalformedCsr("its public key algorithm is not supported"))?;
+    let mut extensions = Vec::new();
+    for attr in info.iter_attributes() {
+        if let x509_parser::cri_attributes::ParsedCriAttribute::ExtensionRequest(req) =
+            attr.parsed_attribute()
+        {
+            for ext in &req.extensions {
+                if let Some(arcs) = ext.oid.iter() {
+                    extensions.push((arcs.collect(), ext.critical, ext.value.to_vec()));
+                }
+            }
+        }
+    }
     Ok(Csr {
         subject,
         spki: info.subject_pki.raw.to_vec(),
         sans,
+        extensions,
     })
 }
 
@@ -357,76 +378,241 @@ pub fn ca_csr(subject: &Subject, signer: &CaSigner) -> Result<String, X509Error>
         .map_err(|_| X509Error::Internal)
 }
 
-/// AWS's certificate templates (`arn:aws:acm-pca:::template/<name>`).
+/// What a template puts in a certificate, before any passthrough (AWS's "template definitions").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Template {
-    /// `EndEntityCertificate/v1`
+pub enum Profile {
+    /// `EndEntityCertificate`: key usage digital signature and key encipherment, extended key
+    /// usage TLS server and client authentication.
     EndEntity,
-    /// `EndEntityClientAuthCertificate/v1`
+    /// `EndEntityClientAuthCertificate`: as `EndEntity`, extended key usage client only.
     EndEntityClientAuth,
-    /// `EndEntityServerAuthCertificate/v1`
+    /// `EndEntityServerAuthCertificate`: as `EndEntity`, extended key usage server only.
     EndEntityServerAuth,
-    /// `RootCACertificate/v1`
+    /// `CodeSigningCertificate`: digital signature; critical extended key usage code signing.
+    CodeSigning,
+    /// `OCSPSigningCertificate`: digital signature; critical extended key usage OCSP signing.
+    OcspSigning,
+    /// `RootCACertificate`: self-signed, critical `CA:TRUE` without a path length.
     RootCa,
-    /// `SubordinateCACertificate_PathLen<N>/v1`, N in 0..=3
+    /// `SubordinateCACertificate_PathLen<N>`, N in 0..=3.
     SubordinateCa(u8),
+    /// `BlankEndEntityCertificate[_CriticalBasicConstraints]`: only `CA:FALSE`.
+    BlankEndEntity {
+        /// Whether basic constraints are critical.
+        critical: bool,
+    },
+    /// `BlankSubordinateCACertificate_PathLen<N>`: only critical `CA:TRUE, pathlen N`.
+    BlankSubordinateCa(u8),
+    /// `BlankRootCACertificate[_PathLen<N>]`: self-signed, only critical `CA:TRUE`.
+    BlankRootCa(Option<u8>),
 }
 
+/// One of AWS's certificate templates
+/// (`arn:<partition>:acm-pca:::template/<name>[_<passthrough>]/V1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Template {
+    /// What the template itself defines.
+    pub profile: Profile,
+    /// Whether the CSR's other extensions are copied (`CSRPassthrough`, `APICSRPassthrough`).
+    pub csr_passthrough: bool,
+    /// Whether `ApiPassthrough` is applied (`APIPassthrough`, `APICSRPassthrough`).
+    pub api_passthrough: bool,
+}
+
+/// The partitions whose template ARNs AWS documents.
+const TEMPLATE_PARTITIONS: [&str; 3] = ["aws", "aws-cn", "aws-us-gov"];
+
 impl Template {
-    /// The template named by a template ARN (its resource part after `template/`).
+    /// The template named by a template ARN, exactly as AWS spells it (`.../V1`), or `None`.
     #[must_use]
     pub fn from_arn(arn: &str) -> Option<Self> {
-        let name = arn.split_once(":template/")?.1;
-        Some(match name {
-            "EndEntityCertificate/v1" => Self::EndEntity,
-            "EndEntityClientAuthCertificate/v1" => Self::EndEntityClientAuth,
-            "EndEntityServerAuthCertificate/v1" => Self::EndEntityServerAuth,
-            "RootCACertificate/v1" => Self::RootCa,
-            "SubordinateCACertificate_PathLen0/v1" => Self::SubordinateCa(0),
-            "SubordinateCACertificate_PathLen1/v1" => Self::SubordinateCa(1),
-            "SubordinateCACertificate_PathLen2/v1" => Self::SubordinateCa(2),
-            "SubordinateCACertificate_PathLen3/v1" => Self::SubordinateCa(3),
-            _ => return None,
+        let rest = arn.strip_prefix("arn:")?;
+        let (partition, rest) = rest.split_once(':')?;
+        if !TEMPLATE_PARTITIONS.contains(&partition) {
+            return None;
+        }
+        let name = rest
+            .strip_prefix("acm-pca:::template/")?
+            .strip_suffix("/V1")?;
+        let (base, csr, api) = if let Some(b) = name.strip_suffix("_APICSRPassthrough") {
+            (b, true, true)
+        } else if let Some(b) = name.strip_suffix("_APIPassthrough") {
+            (b, false, true)
+        } else if let Some(b) = name.strip_suffix("_CSRPassthrough") {
+            (b, true, false)
+        } else {
+            (name, false, false)
+        };
+        let path_len = |prefix: &str| -> Option<u8> {
+            match base.strip_prefix(prefix)? {
+                "0" => Some(0),
+                "1" => Some(1),
+                "2" => Some(2),
+                "3" => Some(3),
+                _ => None,
+            }
+        };
+        let profile = match base {
+            "EndEntityCertificate" => Profile::EndEntity,
+            "EndEntityClientAuthCertificate" => Profile::EndEntityClientAuth,
+            "EndEntityServerAuthCertificate" => Profile::EndEntityServerAuth,
+            "CodeSigningCertificate" => Profile::CodeSigning,
+            "OCSPSigningCertificate" => Profile::OcspSigning,
+            "RootCACertificate" => Profile::RootCa,
+            "BlankEndEntityCertificate" => Profile::BlankEndEntity { critical: false },
+            "BlankEndEntityCertificate_CriticalBasicConstraints" => {
+                Profile::BlankEndEntity { critical: true }
+            }
+            "BlankRootCACertificate" => Profile::BlankRootCa(None),
+            _ => {
+                if let Some(n) = path_len("SubordinateCACertificate_PathLen") {
+                    Profile::SubordinateCa(n)
+                } else if let Some(n) = path_len("BlankSubordinateCACertificate_PathLen") {
+                    Profile::BlankSubordinateCa(n)
+                } else if let Some(n) = path_len("BlankRootCACertificate_PathLen") {
+                    Profile::BlankRootCa(Some(n))
+                } else {
+                    return None;
+                }
+            }
+        };
+        // The varieties AWS publishes for each template: root templates come as base and
+        // APIPassthrough (blank roots only as APIPassthrough); blank templates never as base.
+        let documented = match profile {
+            Profile::RootCa => !csr,
+            Profile::BlankRootCa(_) => api && !csr,
+            Profile::BlankEndEntity { .. } | Profile::BlankSubordinateCa(_) => csr || api,
+            _ => true,
+        };
+        documented.then_some(Self {
+            profile,
+            csr_passthrough: csr,
+            api_passthrough: api,
         })
     }
+
+    /// The default template, `EndEntityCertificate/V1`.
+    pub const DEFAULT_ARN: &'static str = "arn:aws:acm-pca:::template/EndEntityCertificate/V1";
 
     /// Whether the certificate is a CA certificate.
     #[must_use]
     pub fn is_ca(self) -> bool {
-        matches!(self, Self::RootCa | Self::SubordinateCa(_))
+        matches!(
+            self.profile,
+            Profile::RootCa
+                | Profile::SubordinateCa(_)
+                | Profile::BlankSubordinateCa(_)
+                | Profile::BlankRootCa(_)
+        )
+    }
+
+    /// Whether the template makes a CA's own self-signed certificate.
+    #[must_use]
+    pub fn is_root(self) -> bool {
+        matches!(self.profile, Profile::RootCa | Profile::BlankRootCa(_))
+    }
+
+    /// Whether key usage and extended key usage come only from passthrough.
+    #[must_use]
+    pub fn is_blank(self) -> bool {
+        matches!(
+            self.profile,
+            Profile::BlankEndEntity { .. }
+                | Profile::BlankSubordinateCa(_)
+                | Profile::BlankRootCa(_)
+        )
+    }
+
+    /// The path length constraint of a subordinate CA certificate.
+    #[must_use]
+    pub fn subordinate_path_len(self) -> Option<u8> {
+        match self.profile {
+            Profile::SubordinateCa(n) | Profile::BlankSubordinateCa(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// Whether the template itself sets key usage.
+    #[must_use]
+    pub fn defines_key_usage(self) -> bool {
+        !self.is_blank()
+    }
+
+    /// Whether the template itself sets extended key usage.
+    #[must_use]
+    pub fn defines_extended_key_usage(self) -> bool {
+        matches!(
+            self.profile,
+            Profile::EndEntity
+                | Profile::EndEntityClientAuth
+                | Profile::EndEntityServerAuth
+                | Profile::CodeSigning
+                | Profile::OcspSigning
+        )
     }
 
     fn apply(self, params: &mut CertificateParams, csr: &Csr) {
         use ExtendedKeyUsagePurpose as E;
         use KeyUsagePurpose as K;
-        match self {
-            Self::EndEntity => {
-                params.is_ca = IsCa::ExplicitNoCa;
-                params.key_usages = vec![K::DigitalSignature, K::KeyEncipherment];
+        let ca_usage = vec![K::DigitalSignature, K::KeyCertSign, K::CrlSign];
+        let ee_usage = vec![K::DigitalSignature, K::KeyEncipherment];
+        // End-entity templates say `CA:FALSE` without "critical" (rcgen's ExplicitNoCa would
+        // mark it critical), so it is written here; the critical-EKU templates likewise.
+        let mut no_ca = |critical: bool| {
+            params.is_ca = IsCa::NoCa;
+            let mut ext = rcgen::CustomExtension::from_oid_content(&[2, 5, 29, 19], vec![0x30, 0]);
+            ext.set_criticality(critical);
+            params.custom_extensions.push(ext);
+        };
+        match self.profile {
+            Profile::EndEntity => {
+                no_ca(false);
+                params.key_usages = ee_usage;
                 params.extended_key_usages = vec![E::ServerAuth, E::ClientAuth];
             }
-            Self::EndEntityClientAuth => {
-                params.is_ca = IsCa::ExplicitNoCa;
-                params.key_usages = vec![K::DigitalSignature];
+            Profile::EndEntityClientAuth => {
+                no_ca(false);
+                params.key_usages = ee_usage;
                 params.extended_key_usages = vec![E::ClientAuth];
             }
-            Self::EndEntityServerAuth => {
-                params.is_ca = IsCa::ExplicitNoCa;
-                params.key_usages = vec![K::DigitalSignature, K::KeyEncipherment];
+            Profile::EndEntityServerAuth => {
+                no_ca(false);
+                params.key_usages = ee_usage;
                 params.extended_key_usages = vec![E::ServerAuth];
             }
-            Self::RootCa => {
+            Profile::CodeSigning | Profile::OcspSigning => {
+                no_ca(false);
+                params.key_usages = vec![K::DigitalSignature];
+                // id-kp-codeSigning (1.3.6.1.5.5.7.3.3) or id-kp-OCSPSigning (.9), critical.
+                let last = if self.profile == Profile::CodeSigning {
+                    3
+                } else {
+                    9
+                };
+                let eku = vec![
+                    0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, last,
+                ];
+                let mut ext = rcgen::CustomExtension::from_oid_content(&[2, 5, 29, 37], eku);
+                ext.set_criticality(true);
+                params.custom_extensions.push(ext);
+            }
+            Profile::BlankEndEntity { critical } => no_ca(critical),
+            Profile::RootCa => {
                 params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-                params.key_usages = vec![K::DigitalSignature, K::KeyCertSign, K::CrlSign];
+                params.key_usages = ca_usage;
             }
-            Self::SubordinateCa(n) => {
+            Profile::SubordinateCa(n) => {
                 params.is_ca = IsCa::Ca(BasicConstraints::Constrained(n));
-                params.key_usages = vec![K::DigitalSignature, K::KeyCertSign, K::CrlSign];
+                params.key_usages = ca_usage;
+            }
+            Profile::BlankSubordinateCa(n) | Profile::BlankRootCa(Some(n)) => {
+                params.is_ca = IsCa::Ca(BasicConstraints::Constrained(n));
+            }
+            Profile::BlankRootCa(None) => {
+                params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
             }
         }
-        if !self.is_ca() {
-            params.subject_alt_names.clone_from(&csr.sans);
-        }
+        params.subject_alt_names.clone_from(&csr.sans);
     }
 }
 
@@ -449,6 +635,8 @@ pub struct IssueSpec {
     pub subject: Option<Subject>,
     /// Extended key usages for templates that define none (ApiPassthrough).
     pub extra_eku: Vec<ExtendedKeyUsagePurpose>,
+    /// Key usages for the blank templates, which define none (ApiPassthrough).
+    pub key_usage: Vec<KeyUsagePurpose>,
     /// Custom extensions: OID, DER value, critical (ApiPassthrough).
     pub custom_extensions: Vec<(Vec<u64>, Vec<u8>, bool)>,
 }
@@ -465,6 +653,42 @@ pub const RESERVED_EXTENSIONS: [&[u64]; 7] = [
     &[2, 5, 29, 35],
     &[2, 5, 29, 37],
 ];
+
+/// CSR passthrough: the CSR's extensions that neither the template, the API passthrough nor the
+/// CA configuration set (AWS's order: template, then API, then CSR). Key identifiers are always
+/// derived, and the CSR's names are already the certificate's.
+fn pass_csr_extensions(params: &mut CertificateParams, csr: &Csr, template: Template) {
+    let mut present: Vec<Vec<u64>> = vec![
+        vec![2, 5, 29, 14],
+        vec![2, 5, 29, 17],
+        vec![2, 5, 29, 19],
+        vec![2, 5, 29, 35],
+    ];
+    if !params.key_usages.is_empty() || template.defines_key_usage() {
+        present.push(vec![2, 5, 29, 15]);
+    }
+    if !params.extended_key_usages.is_empty() || template.defines_extended_key_usage() {
+        present.push(vec![2, 5, 29, 37]);
+    }
+    if !params.crl_distribution_points.is_empty() {
+        present.push(vec![2, 5, 29, 31]);
+    }
+    present.extend(
+        params
+            .custom_extensions
+            .iter()
+            .map(|e| e.oid_components().collect()),
+    );
+    for (oid, critical, value) in &csr.extensions {
+        if present.contains(oid) {
+            continue;
+        }
+        let mut ext = rcgen::CustomExtension::from_oid_content(oid, value.clone());
+        ext.set_criticality(*critical);
+        params.custom_extensions.push(ext);
+        present.push(oid.clone());
+    }
+}
 
 fn odt(secs: i64) -> Result<time::OffsetDateTime, X509Error> {
     time::OffsetDateTime::from_unix_timestamp(secs).map_err(|_| X509Error::Internal)
@@ -491,8 +715,11 @@ pub fn issue(
     params
         .subject_alt_names
         .extend(spec.extra_sans.iter().cloned());
-    if params.extended_key_usages.is_empty() {
+    if !spec.template.defines_extended_key_usage() {
         params.extended_key_usages.clone_from(&spec.extra_eku);
+    }
+    if !spec.template.defines_key_usage() {
+        params.key_usages.clone_from(&spec.key_usage);
     }
     for (oid, value, critical) in &spec.custom_extensions {
         let mut ext = rcgen::CustomExtension::from_oid_content(oid, value.clone());
@@ -500,11 +727,14 @@ pub fn issue(
         params.custom_extensions.push(ext);
     }
     if let Some(url) = &spec.crl_url {
-        if spec.template != Template::RootCa {
+        if !spec.template.is_root() {
             params.crl_distribution_points = vec![CrlDistributionPoint {
                 uris: vec![url.clone()],
             }];
         }
+    }
+    if spec.template.csr_passthrough {
+        pass_csr_extensions(&mut params, csr, spec.template);
     }
     let public = rcgen::SubjectPublicKeyInfo::from_der(&csr.spki)
         .map_err(|_| X509Error::MalformedCsr("its public key algorithm is not supported"))?;
@@ -624,7 +854,98 @@ pub fn signed_by(child: &[u8], parent: Option<&[u8]>) -> Result<bool, X509Error>
     if c.issuer().as_raw() != p.subject().as_raw() && c.issuer() != p.subject() {
         return Ok(false);
     }
-    Ok(c.verify_signature(Some(p.public_key())).is_ok())
+    Ok(verify_signature(
+        &c.signature_algorithm,
+        &c.signature_value.data,
+        c.tbs_certificate.as_ref(),
+        p.public_key(),
+    ))
+}
+
+/// Whether `signature` over `data` verifies under `signer` with `algorithm`.
+fn verify_signature(
+    algorithm: &x509_parser::x509::AlgorithmIdentifier<'_>,
+    signature: &[u8],
+    data: &[u8],
+    signer: &x509_parser::x509::SubjectPublicKeyInfo<'_>,
+) -> bool {
+    let Some(alg) = verification_algorithm(algorithm, signer) else {
+        return false;
+    };
+    aws_lc_rs::signature::UnparsedPublicKey::new(alg, &signer.subject_public_key.data)
+        .verify(data, signature)
+        .is_ok()
+}
+
+/// The aws-lc-rs verifier for a signature with `algorithm` under `signer`'s key: every algorithm ACM
+/// accepts on import (its prerequisites list RSA 1024-4096 and ECDSA P-256/P-384/P-521):
+/// RSA PKCS#1 v1.5 and RSA-PSS with SHA-256/384/512, ECDSA with SHA-256/384/512 on each curve.
+/// x509-parser's own check stops at RSA 2048 and at ECDSA P-256/P-384 with SHA-256/384.
+/// aws-lc-rs has no SHA-384 PKCS#1 verifier below 2048 bits, so that one pair is refused.
+fn verification_algorithm(
+    algorithm: &x509_parser::x509::AlgorithmIdentifier<'_>,
+    signer: &x509_parser::x509::SubjectPublicKeyInfo<'_>,
+) -> Option<&'static dyn aws_lc_rs::signature::VerificationAlgorithm> {
+    use aws_lc_rs::signature as s;
+    use x509_parser::oid_registry as o;
+    let sig = &algorithm.algorithm;
+    let rsa_key = signer.algorithm.algorithm == o::OID_PKCS1_RSAENCRYPTION;
+    if rsa_key {
+        return if *sig == o::OID_PKCS1_SHA256WITHRSA {
+            Some(&s::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY)
+        } else if *sig == o::OID_PKCS1_SHA384WITHRSA {
+            Some(&s::RSA_PKCS1_2048_8192_SHA384)
+        } else if *sig == o::OID_PKCS1_SHA512WITHRSA {
+            Some(&s::RSA_PKCS1_1024_8192_SHA512_FOR_LEGACY_USE_ONLY)
+        } else if *sig == o::OID_PKCS1_RSASSAPSS {
+            let params = algorithm.parameters.as_ref()?;
+            let params =
+                x509_parser::signature_algorithm::RsaSsaPssParams::try_from(params).ok()?;
+            let hash = params.hash_algorithm_oid();
+            if *hash == o::OID_NIST_HASH_SHA256 {
+                Some(&s::RSA_PSS_2048_8192_SHA256)
+            } else if *hash == o::OID_NIST_HASH_SHA384 {
+                Some(&s::RSA_PSS_2048_8192_SHA384)
+            } else if *hash == o::OID_NIST_HASH_SHA512 {
+                Some(&s::RSA_PSS_2048_8192_SHA512)
+            } else {
+                None
+            }
+        } else {
+            None
+        };
+    }
+    if signer.algorithm.algorithm != o::OID_KEY_TYPE_EC_PUBLIC_KEY {
+        return None;
+    }
+    let curve = signer.algorithm.parameters.as_ref()?.as_oid().ok()?;
+    let hash = if *sig == o::OID_SIG_ECDSA_WITH_SHA256 {
+        256
+    } else if *sig == o::OID_SIG_ECDSA_WITH_SHA384 {
+        384
+    } else if *sig == o::OID_SIG_ECDSA_WITH_SHA512 {
+        512
+    } else {
+        return None;
+    };
+    let alg: &'static dyn aws_lc_rs::signature::VerificationAlgorithm = match (
+        curve == o::OID_EC_P256,
+        curve == o::OID_NIST_EC_P384,
+        curve == o::OID_NIST_EC_P521,
+        hash,
+    ) {
+        (true, _, _, 256) => &s::ECDSA_P256_SHA256_ASN1,
+        (true, _, _, 384) => &s::ECDSA_P256_SHA384_ASN1,
+        (true, _, _, 512) => &s::ECDSA_P256_SHA512_ASN1,
+        (_, true, _, 256) => &s::ECDSA_P384_SHA256_ASN1,
+        (_, true, _, 384) => &s::ECDSA_P384_SHA384_ASN1,
+        (_, true, _, 512) => &s::ECDSA_P384_SHA512_ASN1,
+        (_, _, true, 256) => &s::ECDSA_P521_SHA256_ASN1,
+        (_, _, true, 384) => &s::ECDSA_P521_SHA384_ASN1,
+        (_, _, true, 512) => &s::ECDSA_P521_SHA512_ASN1,
+        _ => return None,
+    };
+    Some(alg)
 }
 
 /// PEM text of a DER certificate.
@@ -801,8 +1122,63 @@ mod tests {
             extra_sans: Vec::new(),
             subject: None,
             extra_eku: Vec::new(),
+            key_usage: Vec::new(),
             custom_extensions: Vec::new(),
         }
+    }
+
+    fn tpl(name: &str) -> Template {
+        Template::from_arn(&format!("arn:aws:acm-pca:::template/{name}/V1")).expect(name)
+    }
+
+    #[test]
+    fn template_arns_are_exactly_aws_spellings() {
+        for name in [
+            "EndEntityCertificate",
+            "EndEntityCertificate_CSRPassthrough",
+            "EndEntityCertificate_APIPassthrough",
+            "EndEntityCertificate_APICSRPassthrough",
+            "CodeSigningCertificate",
+            "OCSPSigningCertificate_APICSRPassthrough",
+            "RootCACertificate",
+            "RootCACertificate_APIPassthrough",
+            "SubordinateCACertificate_PathLen3_CSRPassthrough",
+            "BlankEndEntityCertificate_APICSRPassthrough",
+            "BlankEndEntityCertificate_CriticalBasicConstraints_CSRPassthrough",
+            "BlankSubordinateCACertificate_PathLen0_APIPassthrough",
+            "BlankRootCACertificate_APIPassthrough",
+            "BlankRootCACertificate_PathLen2_APIPassthrough",
+        ] {
+            tpl(name);
+            for partition in ["aws-cn", "aws-us-gov"] {
+                assert!(Template::from_arn(&format!(
+                    "arn:{partition}:acm-pca:::template/{name}/V1"
+                ))
+                .is_some());
+            }
+        }
+        for arn in [
+            "arn:aws:acm-pca:::template/EndEntityCertificate/v1",
+            "arn:aws:acm-pca:::template/EndEntityCertificate/V2",
+            "arn:aws:acm-pca:::template/EndEntityCertificate",
+            "arn:aws-iso:acm-pca:::template/EndEntityCertificate/V1",
+            "arn:aws:acm-pca:us-east-1::template/EndEntityCertificate/V1",
+            "arn:aws:acm-pca:::template/SubordinateCACertificate_PathLen4/V1",
+            "arn:aws:acm-pca:::template/RootCACertificate_CSRPassthrough/V1",
+            "arn:aws:acm-pca:::template/BlankRootCACertificate/V1",
+            "arn:aws:acm-pca:::template/BlankEndEntityCertificate/V1",
+            "arn:aws:acm-pca:::template/BlankRootCACertificate_PathLen0_CSRPassthrough/V1",
+        ] {
+            assert!(Template::from_arn(arn).is_none(), "{arn}");
+        }
+        assert_eq!(
+            tpl("SubordinateCACertificate_PathLen2_APICSRPassthrough"),
+            Template {
+                profile: Profile::SubordinateCa(2),
+                csr_passthrough: true,
+                api_passthrough: true
+            }
+        );
     }
 
     #[test]
@@ -816,7 +1192,13 @@ mod tests {
             let root_key = load_key(alg, &generate_key(alg).expect("gen"), signing).expect("key");
             let root_csr = parse_csr(ca_csr(&subject("root"), &root_key).expect("csr").as_bytes())
                 .expect("parse");
-            let root = issue(&root_csr, &spec(Template::RootCa, 1), None, &root_key).expect("root");
+            let root = issue(
+                &root_csr,
+                &spec(tpl("RootCACertificate"), 1),
+                None,
+                &root_key,
+            )
+            .expect("root");
             assert!(signed_by(&root, None).expect("check"));
 
             let sub_key = load_key(alg, &generate_key(alg).expect("gen"), signing).expect("key");
@@ -824,7 +1206,7 @@ mod tests {
                 .expect("parse");
             let sub = issue(
                 &sub_csr,
-                &spec(Template::SubordinateCa(0), 2),
+                &spec(tpl("SubordinateCACertificate_PathLen0"), 2),
                 Some(&root),
                 &root_key,
             )
@@ -859,7 +1241,7 @@ mod tests {
         let b = load_key(alg, &generate_key(alg).expect("gen"), "SHA256WITHECDSA").expect("b");
         let csr = parse_csr(ca_csr(&subject("x"), &b).expect("csr").as_bytes()).expect("parse");
         assert_eq!(
-            issue(&csr, &spec(Template::RootCa, 1), None, &a),
+            issue(&csr, &spec(tpl("RootCACertificate"), 1), None, &a),
             Err(X509Error::KeyMismatch)
         );
     }

@@ -88,6 +88,11 @@ pub struct ServeConfig {
     /// ValidationMethod HTTP.
     #[arg(long, env = "RAMPART_ACME_HTTP01_LISTEN")]
     pub acme_http01_listen: Option<SocketAddr>,
+    /// In `--dev` without an ACME directory, public certificates come from a built-in
+    /// development CA after a simulated validation taking this many seconds of the business
+    /// clock (0: issued at once).
+    #[arg(long, env = "RAMPART_ACM_DEV_VALIDATION_SECONDS", default_value_t = 5)]
+    pub acm_dev_validation_seconds: u64,
     /// Secrets Manager rotation functions: comma-separated `<lambda-arn>=<rotator>` with
     /// rotators `postgresql-single-user`, `postgresql-alternating-users`, `mysql-single-user`,
     /// `mysql-alternating-users` (MySQL and MariaDB) or `webhook:http://host:port/path`

@@ -216,6 +216,10 @@ fn acm(node: &mut Node) -> BuildFuture<'_> {
         .with_events(Arc::clone(&node.events));
         if let Some(settings) = crate::app::acme_settings(&config).map_err(|e| e.0)? {
             acm = acm.with_acme(settings);
+        } else if config.dev {
+            acm = acm.with_dev_public(std::time::Duration::from_secs(
+                config.acm_dev_validation_seconds,
+            ));
         }
         let acm = Arc::new(acm);
         if config.acme_directory.is_some() {

@@ -3,6 +3,7 @@
 //! their key as encrypted PKCS#8, tags, certificate options and the account configuration.
 //! Public certificates come from an ACME directory (see [`public`]).
 
+pub mod dev_public;
 pub mod public;
 
 use std::sync::Arc;
@@ -122,6 +123,12 @@ pub struct CertRecord {
     /// The validations that issued the current public certificate.
     #[serde(default)]
     pub validated: Vec<public::Authz>,
+    /// A development public certificate: when its simulated validation succeeds, epoch millis.
+    #[serde(default)]
+    pub dev_due: Option<i64>,
+    /// A public certificate's `Options.Export` (`ENABLED` or `DISABLED`).
+    #[serde(default)]
+    pub export_option: Option<String>,
 }
 
 /// The ACM service.
@@ -132,6 +139,8 @@ pub struct AcmService {
     pca: Arc<PcaService>,
     events: Arc<dyn rampart_service::events::EventBus>,
     acme: Option<Arc<public::Acme>>,
+    /// Public certificates from the development CA (dev mode without ACME).
+    dev_public: Option<dev_public::DevPublic>,
     me: std::sync::OnceLock<std::sync::Weak<AcmService>>,
     /// Rampart resources using a certificate (InUseBy), by certificate ARN.
     in_use: std::sync::RwLock<std::collections::HashMap<String, Vec<String>>>,
@@ -347,6 +356,7 @@ impl AcmService {
             pca,
             events: Arc::new(rampart_service::events::NoEvents),
             acme: None,
+            dev_public: None,
             me: std::sync::OnceLock::new(),
             in_use: std::sync::RwLock::new(std::collections::HashMap::new()),
         }
@@ -438,6 +448,12 @@ impl AcmService {
 
     fn now_ms(&self) -> i64 {
         self.clock.now().timestamp_millis()
+    }
+
+    /// A development certificate whose simulated validation is over but not yet issued.
+    fn dev_due_now(&self, c: &CertRecord) -> bool {
+        c.public_status.as_deref() == Some("PENDING_VALIDATION")
+            && c.dev_due.is_some_and(|d| d <= self.now_ms())
     }
 
     fn status(&self, c: &CertRecord) -> &'static str {
@@ -696,11 +712,16 @@ impl AcmService {
             issued_at: ((private || public) && issued).then(|| ts(c.issued)),
             in_use_by: Some(self.users_of(&c.arn)),
             issuer: issued.then(|| c.issuer.clone()),
-            key_algorithm: Some(c.key_algorithm.clone()),
+            key_algorithm: Some(wire_key_algorithm(&c.key_algorithm)),
             not_after: issued.then(|| ts(c.not_after)),
             not_before: issued.then(|| ts(c.not_before)),
             options: Some(s::CertificateOptions {
                 certificate_transparency_logging_preference: Some(c.ct_logging.clone()),
+                export: public.then(|| {
+                    c.export_option
+                        .clone()
+                        .unwrap_or_else(|| "DISABLED".to_owned())
+                }),
                 ..Default::default()
             }),
             renewal_eligibility: Some(
@@ -738,9 +759,16 @@ impl AcmService {
         ctx: &RequestContext,
         req: s::DescribeCertificateRequest,
     ) -> Result<s::DescribeCertificateResponse, AwsError> {
-        let (_, c) = self
+        let (key, mut c) = self
             .load(ctx, "acm:DescribeCertificate", &req.certificate_arn)
             .await?;
+        if self.dev_due_now(&c.value) {
+            self.dev_progress(&key, self.now_ms()).await;
+            c = self
+                .load(ctx, "acm:DescribeCertificate", &req.certificate_arn)
+                .await?
+                .1;
+        }
         Ok(s::DescribeCertificateResponse {
             certificate: Some(self.detail(&c.value)),
         })
@@ -751,9 +779,16 @@ impl AcmService {
         ctx: &RequestContext,
         req: s::GetCertificateRequest,
     ) -> Result<s::GetCertificateResponse, AwsError> {
-        let (_, c) = self
+        let (key, mut c) = self
             .load(ctx, "acm:GetCertificate", &req.certificate_arn)
             .await?;
+        if self.dev_due_now(&c.value) {
+            self.dev_progress(&key, self.now_ms()).await;
+            c = self
+                .load(ctx, "acm:GetCertificate", &req.certificate_arn)
+                .await?
+                .1;
+        }
         if c.value.der.is_empty() {
             return Err(err(
                 "RequestInProgressException",
@@ -839,11 +874,16 @@ impl AcmService {
                     has_additional_subject_alternative_names: Some(false),
                     status: Some(status.to_owned()),
                     r#type: Some(c.cert_type.clone()),
-                    key_algorithm: Some(c.key_algorithm.clone()),
+                    key_algorithm: Some(wire_key_algorithm(&c.key_algorithm)),
                     key_usages: Some(ku),
                     extended_key_usages: Some(eku),
                     in_use: Some(!self.users_of(&c.arn).is_empty()),
                     exported: Some(c.exported),
+                    export_option: (c.cert_type == "AMAZON_ISSUED").then(|| {
+                        c.export_option
+                            .clone()
+                            .unwrap_or_else(|| "DISABLED".to_owned())
+                    }),
                     renewal_eligibility: Some(
                         if c.cert_type == "PRIVATE"
                             || (c.cert_type == "AMAZON_ISSUED" && !c.der.is_empty())
@@ -1316,9 +1356,7 @@ impl AcmService {
                     certificate_authority_arn: ca_arn.to_owned(),
                     csr: Blob(csr.into_bytes()),
                     signing_algorithm: ca.config.signing_algorithm.clone(),
-                    template_arn: Some(
-                        "arn:aws:acm-pca:::template/EndEntityCertificate/v1".to_owned(),
-                    ),
+                    template_arn: Some(x509::Template::DEFAULT_ARN.to_owned()),
                     validity: ps::Validity {
                         r#type: "DAYS".to_owned(),
                         value: PRIVATE_VALIDITY_DAYS,
@@ -2006,9 +2044,7 @@ impl AcmService {
                     certificate_authority_arn: ca_arn.to_owned(),
                     csr: Blob(csr.into_bytes()),
                     signing_algorithm: ca.config.signing_algorithm.clone(),
-                    template_arn: Some(
-                        "arn:aws:acm-pca:::template/EndEntityCertificate/v1".to_owned(),
-                    ),
+                    template_arn: Some(x509::Template::DEFAULT_ARN.to_owned()),
                     validity: ps::Validity {
                         r#type: "DAYS".to_owned(),
                         value: PRIVATE_VALIDITY_DAYS,
@@ -2025,6 +2061,13 @@ fn iso(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
         .unwrap_or_default()
+}
+
+/// The key algorithm as AWS writes it in DescribeCertificate and ListCertificates responses
+/// (`RSA-2048`, `EC-prime256v1`: see awscli's describe-certificate example), where ACM's model
+/// and every request use `RSA_2048`, `EC_prime256v1` (docs/services/acm.md, "wire vs model").
+fn wire_key_algorithm(model: &str) -> String {
+    model.replace('_', "-")
 }
 
 fn signing_for(alg: KeyAlgorithm) -> &'static str {

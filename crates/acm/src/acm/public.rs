@@ -37,6 +37,11 @@ pub const NS_ACCOUNT: &str = "acm.acme.account";
 pub const NS_HTTP01: &str = "acm.acme.http01";
 /// Pending public certificates.
 const PENDING_CERTS: Table<serde_json::Value> = rec::DB.table(NS_PENDING);
+/// Take `key` off the pending index.
+pub(super) fn pending_delete_op(key: &str) -> rampart_store::Op {
+    PENDING_CERTS.delete_op(key, Expect::Any)
+}
+
 /// The ACME account per directory.
 const ACME_ACCOUNTS: Table<AccountRecord> = rec::DB.table(NS_ACCOUNT);
 /// http-01 key authorizations.
@@ -146,12 +151,17 @@ impl AcmService {
         req: s::RequestCertificateRequest,
         tags: Vec<s::Tag>,
     ) -> Result<s::RequestCertificateResponse, AwsError> {
-        let Some(acme) = self.acme.clone() else {
-            return Err(AwsError::new(
-                "NotImplemented",
-                501,
-                "Rampart has no ACME directory configured (RAMPART_ACME_DIRECTORY), so it does not issue public certificates; give CertificateAuthorityArn to request a private certificate.",
-            ));
+        let acme = self.acme.clone();
+        let dev = match (&acme, self.dev_public) {
+            (Some(_), _) => None,
+            (None, Some(dev)) => Some(dev),
+            (None, None) => {
+                return Err(AwsError::new(
+                    "NotImplemented",
+                    501,
+                    "Rampart has no ACME directory configured (RAMPART_ACME_DIRECTORY), so it does not issue public certificates; give CertificateAuthorityArn to request a private certificate.",
+                ))
+            }
         };
         let account = ctx.caller.account.clone();
         let region = ctx.region.clone();
@@ -160,13 +170,24 @@ impl AcmService {
             .validation_method
             .clone()
             .unwrap_or_else(|| "EMAIL".to_owned());
-        if method == "HTTP" && acme.settings.http01_address.is_none() {
+        if dev.is_some() {
+            if method != "DNS" && method != "EMAIL" {
+                return Err(err(
+                    "InvalidParameterException",
+                    "Rampart's development CA simulates DNS and email validation; use ValidationMethod DNS or EMAIL.",
+                ));
+            }
+        } else if method == "HTTP"
+            && acme
+                .as_ref()
+                .is_some_and(|a| a.settings.http01_address.is_none())
+        {
             return Err(err(
                 "InvalidParameterException",
                 "HTTP validation needs Rampart's http-01 responder (RAMPART_ACME_HTTP01_LISTEN); use ValidationMethod DNS.",
             ));
         }
-        if method != "DNS" && method != "HTTP" {
+        if dev.is_none() && method != "DNS" && method != "HTTP" {
             return Err(err(
                 "InvalidParameterException",
                 "Rampart cannot validate domains by email; use ValidationMethod DNS (or HTTP).",
@@ -255,14 +276,22 @@ impl AcmService {
                 .collect(),
             ct_logging: req
                 .options
-                .and_then(|o| o.certificate_transparency_logging_preference)
+                .as_ref()
+                .and_then(|o| o.certificate_transparency_logging_preference.clone())
                 .unwrap_or_else(|| "ENABLED".to_owned()),
+            export_option: Some(
+                req.options
+                    .as_ref()
+                    .and_then(|o| o.export.clone())
+                    .unwrap_or_else(|| "DISABLED".to_owned()),
+            ),
             public_status: Some(PENDING.to_owned()),
             validation_method: Some(method),
-            order: Some(Order {
+            order: dev.is_none().then(|| Order {
                 started: now,
                 ..Default::default()
             }),
+            dev_due: dev.map(|d| now.saturating_add(d.delay_ms)),
             ..Default::default()
         };
         let mut ops = vec![
@@ -282,9 +311,12 @@ impl AcmService {
         }
         rec::DB.commit(&*self.store, ops).await?;
         ctx.note_resource("AWS::CertificateManager::Certificate", &arn);
-        // Place the order now, so the validation records show up within moments; the
-        // scheduler carries on from wherever this stops.
-        if let Some(me) = self.me.get().and_then(std::sync::Weak::upgrade) {
+        if dev.is_some() {
+            // A zero delay issues at once; otherwise the scheduler (or a describe) does.
+            self.dev_progress(&key, now).await;
+        } else if let Some(me) = self.me.get().and_then(std::sync::Weak::upgrade) {
+            // Place the order now, so the validation records show up within moments; the
+            // scheduler carries on from wherever this stops.
             tokio::spawn(async move {
                 let now = me.now_ms();
                 me.progress(&key, now).await;
@@ -298,6 +330,9 @@ impl AcmService {
     /// The DomainValidation list of a public certificate (the order in progress, or the one
     /// that issued it).
     pub(super) fn validations(&self, c: &CertRecord, authzs: &[Authz]) -> Vec<s::DomainValidation> {
+        if c.dev_due.is_some() {
+            return self.dev_validations(c);
+        }
         let method = c
             .validation_method
             .clone()
@@ -417,12 +452,18 @@ impl AcmService {
 
     /// Scheduled: move every pending public certificate (and public renewal) along.
     pub async fn acme_tick(&self, now_ms: i64) {
-        if self.acme.is_none() {
+        if self.acme.is_none() && self.dev_public.is_none() {
             return;
         }
         let Ok(page) = PENDING_CERTS.list(&*self.store, "", None, 1000).await else {
             return;
         };
+        if self.acme.is_none() {
+            for (key, _) in page {
+                self.dev_progress(&key, now_ms).await;
+            }
+            return;
+        }
         // Each certificate moves on its own task, so a slow CA or DNS server holds up neither
         // the other certificates nor the scheduler; `progress` runs one step per key at a time.
         let me = self.me.get().and_then(std::sync::Weak::upgrade);

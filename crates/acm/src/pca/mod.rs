@@ -956,20 +956,18 @@ impl PcaService {
         let template_arn = req
             .template_arn
             .clone()
-            .unwrap_or_else(|| "arn:aws:acm-pca:::template/EndEntityCertificate/v1".to_owned());
+            .unwrap_or_else(|| Template::DEFAULT_ARN.to_owned());
         let template = Template::from_arn(&template_arn).ok_or_else(|| {
-            invalid_args(format!(
-                "The template {template_arn} is not supported by Rampart."
-            ))
+            invalid_args(format!("The template ARN {template_arn} is not valid."))
         })?;
-        let self_signed = template == Template::RootCa;
+        let self_signed = template.is_root();
         if self_signed {
             if rec.ca_type != "ROOT" || rec.status != PENDING_CERTIFICATE && rec.status != ACTIVE {
                 return Err(if rec.ca_type == "ROOT" {
                     invalid_state(&rec)
                 } else {
                     invalid_args(
-                        "The RootCACertificate/v1 template can only be used by a root CA to issue its own certificate.",
+                        "A root CA certificate template can only be used by a root CA to issue its own certificate.",
                     )
                 });
             }
@@ -1024,7 +1022,7 @@ impl PcaService {
         if let Some(ca_cert) = rec.certificate.as_deref().filter(|_| !self_signed) {
             let info = x509::parse_certificate(&B64.decode(ca_cert).map_err(|_| internal("ca"))?)
                 .map_err(|e| x509_err(&e))?;
-            if let (Template::SubordinateCa(n), Some(Some(limit))) = (template, info.ca) {
+            if let (Some(n), Some(Some(limit))) = (template.subordinate_path_len(), info.ca) {
                 if u32::from(n) >= limit {
                     return Err(invalid_args(format!(
                         "The CA's path length constraint ({limit}) does not allow issuing a subordinate CA certificate with path length {n}."
@@ -1034,17 +1032,32 @@ impl PcaService {
         }
         let mut extra_sans = Vec::new();
         let mut extra_eku = Vec::new();
+        let mut key_usage = Vec::new();
         let mut custom_extensions = Vec::new();
         let mut subject = None;
-        if let Some(pt) = &req.api_passthrough {
+        // AWS applies ApiPassthrough only with the APIPassthrough and APICSRPassthrough
+        // templates ("template order of operations").
+        if let Some(pt) = req
+            .api_passthrough
+            .as_ref()
+            .filter(|_| template.api_passthrough)
+        {
             if let Some(sub) = &pt.subject {
                 subject = Some(subject_of(sub)?);
             }
             if let Some(ext) = &pt.extensions {
-                if ext.certificate_policies.is_some() || ext.key_usage.is_some() {
+                if ext.certificate_policies.is_some() {
                     return Err(invalid_args(
-                        "Rampart does not pass through CertificatePolicies or KeyUsage (the templates define key usage).",
+                        "Rampart does not pass through CertificatePolicies.",
                     ));
+                }
+                if let Some(ku) = &ext.key_usage {
+                    if template.defines_key_usage() {
+                        return Err(invalid_args(
+                            "The template defines the key usage; ApiPassthrough KeyUsage applies to the blank templates only.",
+                        ));
+                    }
+                    key_usage = passthrough_key_usage(ku);
                 }
                 for n in ext.subject_alternative_names.iter().flatten() {
                     extra_sans.push(passthrough_san(n)?);
@@ -1052,18 +1065,32 @@ impl PcaService {
                 for e in ext.extended_key_usage.iter().flatten() {
                     extra_eku.push(passthrough_eku(e)?);
                 }
-                if !extra_eku.is_empty() && !template.is_ca() {
+                if !extra_eku.is_empty() && template.defines_extended_key_usage() {
                     return Err(invalid_args(
-                        "The template defines the extended key usage; ApiPassthrough ExtendedKeyUsage applies to CA certificate templates only.",
+                        "The template defines the extended key usage; ApiPassthrough ExtendedKeyUsage applies to templates that define none.",
                     ));
                 }
                 for c in ext.custom_extensions.iter().flatten() {
                     let oid = parse_oid(&c.object_identifier).ok_or_else(|| {
                         invalid_args("The custom extension object identifier is not valid.")
                     })?;
-                    if x509::RESERVED_EXTENSIONS.contains(&oid.as_slice()) {
+                    // A blank template leaves key usage and extended key usage to the caller,
+                    // who may also give them as custom extensions (AWS's Matter examples do).
+                    let free = (oid == [2, 5, 29, 15]
+                        && !template.defines_key_usage()
+                        && key_usage.is_empty())
+                        || (oid == [2, 5, 29, 37]
+                            && !template.defines_extended_key_usage()
+                            && extra_eku.is_empty());
+                    if !free && x509::RESERVED_EXTENSIONS.contains(&oid.as_slice()) {
                         return Err(invalid_args(format!(
                             "The custom extension {} is set by the template and cannot be passed through.",
+                            c.object_identifier
+                        )));
+                    }
+                    if custom_extensions.iter().any(|(o, _, _)| *o == oid) {
+                        return Err(invalid_args(format!(
+                            "The custom extension {} is given more than once.",
                             c.object_identifier
                         )));
                     }
@@ -1085,6 +1112,7 @@ impl PcaService {
             extra_sans,
             subject,
             extra_eku,
+            key_usage,
             custom_extensions,
         };
         let signer = self.signer(&rec, &req.signing_algorithm)?;
@@ -1210,7 +1238,10 @@ impl PcaService {
         let der = B64.decode(&cert.der).map_err(|_| internal("cert"))?;
         // The chain: the issuing CA's certificate, then its own chain (none for a self-signed
         // root CA certificate).
-        let chain = if cert.template.ends_with("/RootCACertificate/v1") {
+        // Records written before issue 12 name the root template `.../RootCACertificate/v1`.
+        let chain = if Template::from_arn(&cert.template).is_some_and(Template::is_root)
+            || cert.template.ends_with("/RootCACertificate/v1")
+        {
             None
         } else {
             let ca = Self::ca_cert_der(&rec)?;
@@ -1861,6 +1892,24 @@ fn passthrough_san(n: &s::GeneralName) -> Result<rcgen::SanType, AwsError> {
 fn parse_oid(text: &str) -> Option<Vec<u64>> {
     let oid: Option<Vec<u64>> = text.split('.').map(|p| p.parse::<u64>().ok()).collect();
     oid.filter(|o| o.len() >= 2)
+}
+
+fn passthrough_key_usage(ku: &s::KeyUsage) -> Vec<rcgen::KeyUsagePurpose> {
+    use rcgen::KeyUsagePurpose as K;
+    [
+        (ku.digital_signature, K::DigitalSignature),
+        (ku.non_repudiation, K::ContentCommitment),
+        (ku.key_encipherment, K::KeyEncipherment),
+        (ku.data_encipherment, K::DataEncipherment),
+        (ku.key_agreement, K::KeyAgreement),
+        (ku.key_cert_sign, K::KeyCertSign),
+        (ku.crl_sign, K::CrlSign),
+        (ku.encipher_only, K::EncipherOnly),
+        (ku.decipher_only, K::DecipherOnly),
+    ]
+    .into_iter()
+    .filter_map(|(on, k)| (on == Some(true)).then_some(k))
+    .collect()
 }
 
 fn passthrough_eku(e: &s::ExtendedKeyUsage) -> Result<rcgen::ExtendedKeyUsagePurpose, AwsError> {

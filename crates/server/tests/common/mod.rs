@@ -32,6 +32,7 @@ pub fn config(dir: &Path) -> ServeConfig {
         acme_ca_file: None,
         acme_dns_resolver: None,
         acme_http01_listen: None,
+        acm_dev_validation_seconds: 5,
         xks_connect_to: String::new(),
         xks_timeout_ms: 2000,
         rotators: String::new(),
