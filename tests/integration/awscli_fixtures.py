@@ -917,7 +917,7 @@ class IamFixture(Fixture):
 # ACM Private CA and ACM
 # ================================================================================================
 
-ROOT_TEMPLATE = "arn:aws:acm-pca:::template/RootCACertificate/v1"
+ROOT_TEMPLATE = "arn:aws:acm-pca:::template/RootCACertificate/V1"
 _PCA_CA_ARN = re.compile(r"arn:aws:acm-pca:([a-z0-9-]+):[\w]+:certificate-authority/([0-9a-f-]+)")
 _PCA_CERT_ARN = re.compile(r"arn:aws:acm-pca:([a-z0-9-]+):\w+:certificate-authority/[0-9a-f-]+/certificate/[0-9a-f]+")
 
@@ -1008,7 +1008,7 @@ class AcmPcaFixture(Fixture):
         root_arn, _ = pca_root(self)
         csr = pca.get_certificate_authority_csr(CertificateAuthorityArn=ca)["Csr"]
         arn = pca.issue_certificate(CertificateAuthorityArn=root_arn, Csr=csr, SigningAlgorithm="SHA256WITHRSA",
-                                    TemplateArn="arn:aws:acm-pca:::template/SubordinateCACertificate_PathLen0/v1",
+                                    TemplateArn="arn:aws:acm-pca:::template/SubordinateCACertificate_PathLen0/V1",
                                     Validity={"Type": "YEARS", "Value": 5})["CertificateArn"]
         pca.get_waiter("certificate_issued").wait(CertificateAuthorityArn=root_arn, CertificateArn=arn,
                                                   WaiterConfig={"Delay": 1, "MaxAttempts": 10})

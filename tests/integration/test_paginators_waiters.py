@@ -23,7 +23,7 @@ from conftest import ADMIN_ACCOUNT, REGION, unique
 SERVICES = ["kms", "secretsmanager", "ssm", "acm", "acm-pca", "iam", "sts", "cloudtrail", "wafv2", "elbv2"]
 _SESSION = botocore.session.get_session()
 FAST = {"Delay": 1, "MaxAttempts": 4}
-ROOT_TEMPLATE = "arn:aws:acm-pca:::template/RootCACertificate/v1"
+ROOT_TEMPLATE = "arn:aws:acm-pca:::template/RootCACertificate/V1"
 
 
 # Rampart bugs these cases found, expected to fail until fixed (strict: a fix makes the case

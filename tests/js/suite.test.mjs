@@ -201,7 +201,7 @@ test("ACM Private CA: create a root CA, install its certificate, issue and fetch
     CertificateAuthorityArn: ca,
     Csr: new TextEncoder().encode(csr),
     SigningAlgorithm: "SHA256WITHECDSA",
-    TemplateArn: "arn:aws:acm-pca:::template/RootCACertificate/v1",
+    TemplateArn: "arn:aws:acm-pca:::template/RootCACertificate/V1",
     Validity: { Type: "YEARS", Value: 5 },
   }));
   const root = await c.send(new pca.GetCertificateCommand({
