@@ -571,7 +571,8 @@ def test_paginator(svc, name, c, request):
         assert not full.get(t), f"the unpaginated call was truncated ({t}); create fewer resources"
     assert [_canon(x) for x in joined] == [_canon(full.get(k, [])) for k in result_keys]
     total = sum(len(x) for x in joined)
-    if total >= 3:
+    # MaxItems counts the first result key only (botocore), so it is checked where there is one.
+    if total >= 3 and len(result_keys) == 1:
         limited = client.get_paginator(op).paginate(
             **kwargs, PaginationConfig={"PageSize": page_size, "MaxItems": 2}).build_full_result()
         assert sum(len(limited.get(k, [])) for k in result_keys) == 2
