@@ -1,5 +1,5 @@
 //! The narrow view of ACM that HTTPS listeners need: an issued certificate's current chain and
-//! key, and marking the certificate as used by a load balancer (ACM's `InUseBy`).
+//! key, by ARN (the default certificate and the SNI certificates of a listener).
 
 use std::sync::Arc;
 
@@ -19,48 +19,23 @@ pub struct Material {
 
 /// Where HTTPS listeners get their certificates.
 #[async_trait]
-pub trait CertificateSource: Send + Sync {
+pub trait Certificates: Send + Sync {
     /// The current material of certificate `arn`; a message when it is unknown or not issued.
     async fn material(&self, arn: &str) -> Result<Material, String>;
-    /// Record that `user` (a load balancer ARN) uses certificate `arn`.
-    fn mark_in_use(&self, arn: &str, user: &str);
-    /// Record that `user` no longer uses certificate `arn`.
-    fn release(&self, arn: &str, user: &str);
 }
 
-#[async_trait]
-impl CertificateSource for rampart_acm::AcmService {
-    async fn material(&self, arn: &str) -> Result<Material, String> {
-        let m = self.serving_material(arn).await?;
-        Ok(Material {
-            serial: m.serial,
-            chain_pem: m.chain_pem,
-            key: m.key,
-            key_is_pem: m.key_is_pem,
-        })
-    }
-    fn mark_in_use(&self, arn: &str, user: &str) {
-        rampart_acm::AcmService::mark_in_use(self, arn, user);
-    }
-    fn release(&self, arn: &str, user: &str) {
-        rampart_acm::AcmService::release_in_use(self, arn, user);
-    }
-}
-
-/// No certificates: every HTTPS listener is refused with `CertificateNotFound`.
+/// No certificates: every HTTPS handshake is refused.
 pub struct NoCertificates;
 
 #[async_trait]
-impl CertificateSource for NoCertificates {
+impl Certificates for NoCertificates {
     async fn material(&self, arn: &str) -> Result<Material, String> {
         Err(format!("certificate {arn} does not exist"))
     }
-    fn mark_in_use(&self, _: &str, _: &str) {}
-    fn release(&self, _: &str, _: &str) {}
 }
 
 /// The default source.
 #[must_use]
-pub fn none() -> Arc<dyn CertificateSource> {
+pub fn none() -> Arc<dyn Certificates> {
     Arc::new(NoCertificates)
 }

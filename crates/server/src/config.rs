@@ -105,6 +105,11 @@ pub struct ServeConfig {
     /// statements and ASN rate keys; re-read when the file changes.
     #[arg(long = "geoip-asn-db", env = "RAMPART_GEOIP_ASN_DB")]
     pub geoip_asn_db: Option<PathBuf>,
+    /// Directory of the IP list files of Rampart's managed rule groups (`ip-reputation.txt`,
+    /// `reconnaissance.txt`, `anonymous-ip.txt`, `hosting-provider.txt`), read when a web ACL
+    /// is compiled; none: the lists are empty.
+    #[arg(long = "waf-lists-dir", env = "RAMPART_WAF_LISTS_DIR")]
+    pub waf_lists_dir: Option<PathBuf>,
 }
 
 impl ServeConfig {
