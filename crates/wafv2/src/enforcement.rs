@@ -340,7 +340,68 @@ impl rampart_proxy::WebAcls for Enforcement {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::records::Kind;
+    use rampart_proxy::WebAcl as _;
     use serde_json::json;
+
+    async fn enforcement(lists_dir: Option<PathBuf>) -> (tempfile::TempDir, Enforcement) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = rampart_store::open(&format!("sqlite://{}", dir.path().join("s.db").display()))
+            .await
+            .expect("store");
+        let sealer = Arc::new(rampart_crypto::Sealer::generate().expect("sealer"));
+        let keys = Arc::new(WafKeys::new(Arc::clone(&store), sealer));
+        let telemetry = Telemetry::new(Arc::clone(&store), Arc::new(rampart_service::SystemClock));
+        (dir, Enforcement::new(store, keys, telemetry, lists_dir))
+    }
+
+    fn reputation_acl() -> Entity {
+        Entity {
+            kind: Kind::WebAcl,
+            id: "0c9f3b9e-1111-2222-3333-444455556666".into(),
+            name: "acl".into(),
+            arn: "arn:aws:wafv2:us-east-1:111122223333:regional/webacl/acl/0c9f3b9e-1111-2222-3333-444455556666".into(),
+            scope: "REGIONAL".into(),
+            account: "111122223333".into(),
+            region: "us-east-1".into(),
+            description: None,
+            lock_token: "t".into(),
+            tags: Vec::new(),
+            body: json!({"Name": "acl", "DefaultAction": {"Allow": {}},
+                "TokenDomains": ["example.com"],
+                "Rules": [{"Name": "rep", "Priority": 0, "OverrideAction": {"None": {}},
+                    "VisibilityConfig": {"SampledRequestsEnabled": true,
+                        "CloudWatchMetricsEnabled": false, "MetricName": "rep"},
+                    "Statement": {"ManagedRuleGroupStatement":
+                        {"VendorName": "Rampart", "Name": "RampartIpReputationList"}}}]}),
+            associated: vec!["lb".into()],
+            created: 0,
+            updated: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn managed_ip_lists_come_from_the_directory_given_at_startup() {
+        let lists = tempfile::tempdir().expect("tempdir");
+        std::fs::write(lists.path().join("ip-reputation.txt"), "198.51.100.7\n").expect("write");
+        let bad: std::net::IpAddr = "198.51.100.7".parse().expect("ip");
+        let (_d1, with) = enforcement(Some(lists.path().to_path_buf())).await;
+        let acl = with
+            .compile(&reputation_acl(), &Prefetched::default())
+            .expect("compile");
+        assert_eq!(acl.token_domains(), ["example.com"]);
+        let v = acl.evaluate(&Request::new("GET", "/", bad));
+        assert!(matches!(v.action, rampart_waf::Action::Block(_)));
+        let ok = Request::new("GET", "/", "192.0.2.1".parse().expect("ip"));
+        assert_eq!(acl.evaluate(&ok).action, rampart_waf::Action::Allow);
+        // Without the directory the list is empty.
+        let (_d2, without) = enforcement(None).await;
+        let acl = without
+            .compile(&reputation_acl(), &Prefetched::default())
+            .expect("compile");
+        let v = acl.evaluate(&Request::new("GET", "/", bad));
+        assert_eq!(v.action, rampart_waf::Action::Allow);
+    }
 
     #[test]
     fn custom_bodies_and_immunity_come_from_the_web_acl_body() {
