@@ -10,29 +10,25 @@
 //!
 //! Every operation of the ELBv2 model answers: trust stores (which need a CA bundle in Amazon S3)
 //! with the errors AWS gives when none exists (`trust_stores`). Attributes carry AWS's keys,
-//! defaults and validation (`attributes`) and act on the traffic (`effects`); access logs are
-//! written in the ALB format under the data directory (`access_log`). Each node reconciles its
-//! running load balancers with the store every 2 s, so a scaled-out deployment serves load
-//! balancers created on any node.
+//! defaults and validation (`attributes`). The data plane is the `rampart-proxy` crate: this
+//! service implements its [`rampart_proxy::Topology`] (`topology`), binds a port when a load
+//! balancer is created and reads target health from it. The proxy reconciles its running load
+//! balancers with the store every 2 s, so a scaled-out deployment serves load balancers created
+//! on any node.
 
 #![forbid(unsafe_code)]
 
-pub mod access_log;
-mod acl_cache;
 pub mod attributes;
-pub mod certs;
-pub mod challenge;
-mod effects;
+pub mod certificates;
 pub mod errors;
-pub mod fingerprint;
 pub mod limits;
-mod proxy;
 pub mod registration;
-pub mod routing;
 mod service;
 pub mod shapes;
-pub mod ssl_policies;
 pub mod state;
+pub mod topology;
 
+/// The security policies listeners may name (the proxy's table).
+pub use rampart_proxy::ssl_policies;
 pub use registration::REGISTRATION;
 pub use service::ElbService;

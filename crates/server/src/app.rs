@@ -371,6 +371,7 @@ pub async fn build_with(config: ServeConfig, entries: &[Entry]) -> Result<Arc<Ap
     node.provide(Arc::clone(&identity));
     node.provide(Arc::clone(&authorizer));
     node.provide(Arc::new(auditor.clone()));
+    node.provide(Arc::clone(&subscribers));
     if let Some(certs) = &tls {
         node.provide(Arc::clone(certs));
     }

@@ -115,6 +115,11 @@ pub struct ServeConfig {
     /// response-violations.jsonl). Answers are unchanged; costs nothing when unset.
     #[arg(long, env = "RAMPART_VALIDATE_RESPONSES", hide = true)]
     pub validate_responses: Option<PathBuf>,
+    /// Directory of the IP list files of Rampart's managed rule groups (`ip-reputation.txt`,
+    /// `reconnaissance.txt`, `anonymous-ip.txt`, `hosting-provider.txt`), read when a web ACL
+    /// is compiled; none: the lists are empty.
+    #[arg(long = "waf-lists-dir", env = "RAMPART_WAF_LISTS_DIR")]
+    pub waf_lists_dir: Option<PathBuf>,
 }
 
 impl ServeConfig {

@@ -285,8 +285,18 @@ fn wafv2(node: &mut Node) -> BuildFuture<'_> {
             }
             Err(e) => tracing::warn!(error = %e.message, "paging tokens are keyed per process"),
         }
+        // The proxy's web ACLs: compiled here, with the managed IP lists from the directory the
+        // server was started with.
+        let config = config(node)?;
+        let enforcement = Arc::new(rampart_wafv2::Enforcement::new(
+            Arc::clone(&node.store),
+            Arc::clone(&keys),
+            Arc::clone(&telemetry),
+            config.waf_lists_dir.clone(),
+        ));
         node.provide(Arc::clone(&keys));
         node.provide(Arc::clone(&telemetry));
+        node.provide(enforcement);
         Ok(Arc::new(
             rampart_wafv2::Wafv2Service::new(Arc::clone(&node.store), Arc::clone(&node.clock))
                 .with_keys(keys)
@@ -295,12 +305,31 @@ fn wafv2(node: &mut Node) -> BuildFuture<'_> {
     })
 }
 
+/// ACM as the proxy's certificate source.
+struct AcmCertificates(Arc<rampart_acm::AcmService>);
+
+#[async_trait::async_trait]
+impl rampart_proxy::Certificates for AcmCertificates {
+    async fn material(&self, arn: &str) -> Result<rampart_proxy::Material, String> {
+        let m = self.0.serving_material(arn).await?;
+        Ok(rampart_proxy::Material {
+            serial: m.serial,
+            chain_pem: m.chain_pem,
+            key: m.key,
+            key_is_pem: m.key_is_pem,
+        })
+    }
+}
+
+/// The ELBv2 API and its data plane: the proxy reads load balancers from ELBv2, web ACLs from
+/// WAFv2, certificates from ACM, and reports to WAFv2's telemetry and the bus's subscribers.
 fn elbv2(node: &mut Node) -> BuildFuture<'_> {
     Box::pin(async move {
         let config = config(node)?;
         let certificates = node.need::<rampart_acm::AcmService>("elbv2")?;
-        let keys = node.need::<rampart_wafv2::secret::WafKeys>("elbv2")?;
+        let web_acls = node.need::<rampart_wafv2::Enforcement>("elbv2")?;
         let telemetry = node.need::<rampart_wafv2::Telemetry>("elbv2")?;
+        let subscribers = node.need::<rampart_service::events::Subscribers>("elbv2")?;
         let geo = Arc::new(
             rampart_waf::GeoDatabases::open(
                 config.geoip_country_db.as_deref(),
@@ -309,17 +338,21 @@ fn elbv2(node: &mut Node) -> BuildFuture<'_> {
             .map_err(|e| e.to_string())?,
         );
         geo.watch(std::time::Duration::from_secs(5));
+        let proxy = rampart_proxy::Proxy::new(rampart_proxy::Sources {
+            ports: elb_ports(&config.elb_ports).map_err(|e| e.0)?,
+            web_acls,
+            certificates: Arc::new(AcmCertificates(Arc::clone(&certificates))),
+            telemetry: vec![
+                telemetry as Arc<dyn rampart_proxy::Telemetry>,
+                Arc::new(rampart_proxy::counters::BusCounters::new(subscribers)),
+            ],
+            geo: Some(geo),
+            clock: Arc::clone(&node.clock),
+            access_logs: Some(node.data_dir.join("elb-logs")),
+        });
         let elb = Arc::new(
-            rampart_elbv2::ElbService::new(
-                Arc::clone(&node.store),
-                Arc::clone(&node.clock),
-                elb_ports(&config.elb_ports).map_err(|e| e.0)?,
-            )
-            .with_certificates(certificates)
-            .with_waf_keys(keys)
-            .with_geo(geo)
-            .with_telemetry(telemetry)
-            .with_access_logs(node.data_dir.join("elb-logs")),
+            rampart_elbv2::ElbService::new(Arc::clone(&node.store), Arc::clone(&node.clock), proxy)
+                .with_certificates(certificates),
         );
         elb.start().await.map_err(|e| format!("elbv2: {e}"))?;
         node.provide(Arc::clone(&elb));

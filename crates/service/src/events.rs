@@ -4,7 +4,7 @@
 //! ([`Subscribers::subscribe`]) to those events, to every recorded CloudTrail event and to
 //! proxy counters, without polling.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -175,6 +175,8 @@ struct Subscriber {
 #[derive(Default)]
 pub struct Subscribers {
     subs: Mutex<Vec<Subscriber>>,
+    /// How many are subscribed, readable without the lock (publishers on hot paths check it).
+    count: AtomicUsize,
 }
 
 impl std::fmt::Debug for Subscribers {
@@ -202,6 +204,7 @@ impl Subscribers {
                 tx,
                 lagged: Arc::clone(&lagged),
             });
+            self.count.store(subs.len(), Ordering::Relaxed);
         }
         Subscription { rx, lagged }
     }
@@ -224,12 +227,14 @@ impl Subscribers {
                 Err(mpsc::error::TrySendError::Closed(_)) => false,
             }
         });
+        self.count.store(subs.len(), Ordering::Relaxed);
     }
 
-    /// Whether anyone is subscribed (publishers may skip building what nobody reads).
+    /// Whether anyone is subscribed (publishers may skip building what nobody reads): one
+    /// atomic load, no lock. A subscriber that went away counts until the next publication.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.subs.lock().map(|s| s.is_empty()).unwrap_or(true)
+        self.count.load(Ordering::Relaxed) == 0
     }
 }
 

@@ -5,7 +5,9 @@
 
 #![forbid(unsafe_code)]
 
+mod acl_cache;
 pub mod capacity;
+pub mod enforcement;
 pub mod errors;
 pub mod logging;
 pub mod lookup;
@@ -18,6 +20,7 @@ pub mod shapes;
 pub mod telemetry;
 pub mod validate;
 
+pub use enforcement::Enforcement;
 pub use registration::REGISTRATION;
 pub use service::Wafv2Service;
 pub use telemetry::Telemetry;

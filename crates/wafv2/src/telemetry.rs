@@ -3,8 +3,10 @@
 //! compiled web ACLs (GetRateBasedStatementManagedKeys), and one AWS WAF log record per request
 //! for web ACLs with a logging configuration (see [`crate::logging`]).
 //!
-//! One registry per node: the ELBv2 proxy calls [`Telemetry::observe`] after each evaluation, the
-//! WAFv2 service reads from it. Samples live in memory only (as on AWS, they cover the previous
+//! One registry per node: the proxy reports each evaluation through the proxy's
+//! [`rampart_proxy::Telemetry`] trait, which this registry implements; the web ACLs it evaluates
+//! come from [`crate::enforcement`], which binds each one here with what telemetry needs to know
+//! of its rules. The WAFv2 service reads from it. Samples live in memory only (as on AWS, they cover the previous
 //! three hours).
 //!
 //! What Rampart samples: for each web ACL and metric name (a rule's `VisibilityConfig`, or the web
@@ -79,9 +81,9 @@ pub(crate) struct AclInfo {
     pub(crate) default_metric: Option<Arc<MetricSamples>>,
 }
 
-struct Bound {
-    acl: Arc<CompiledAcl>,
-    info: Arc<AclInfo>,
+pub(crate) struct Bound {
+    pub(crate) acl: Arc<CompiledAcl>,
+    pub(crate) info: Arc<AclInfo>,
 }
 
 struct LogEntry {
@@ -357,7 +359,7 @@ impl Telemetry {
         )
     }
 
-    fn info_of(&self, entity: &Entity) -> AclInfo {
+    pub(crate) fn info_of(&self, entity: &Entity) -> AclInfo {
         let mut rules = HashMap::new();
         let list = entity
             .body
@@ -423,33 +425,34 @@ impl Telemetry {
         }
     }
 
-    /// The web ACL enforced on `lb`, re-read when the proxy compiled a new version.
-    async fn info(&self, lb: &str, acl: &Arc<CompiledAcl>) -> Option<Arc<AclInfo>> {
-        if let Ok(b) = self.bound.read() {
-            if let Some(x) = b.get(lb) {
-                if Arc::ptr_eq(&x.acl, acl) {
-                    return Some(Arc::clone(&x.info));
-                }
+    /// Load balancer `lb` enforces `acl`, compiled from the web ACL `info` describes.
+    pub(crate) fn bind(&self, lb: &str, acl: &Arc<CompiledAcl>, info: &Arc<AclInfo>) {
+        if let Ok(mut b) = self.bound.write() {
+            let same = b
+                .get(lb)
+                .is_some_and(|x| Arc::ptr_eq(&x.acl, acl) && Arc::ptr_eq(&x.info, info));
+            if !same {
+                b.insert(
+                    lb.to_owned(),
+                    Bound {
+                        acl: Arc::clone(acl),
+                        info: Arc::clone(info),
+                    },
+                );
             }
         }
-        let entity = crate::lookup::web_acl_for_resource(self.store.as_ref(), lb)
-            .await
-            .ok()??;
-        let info = Arc::new(self.info_of(&entity));
-        if let Ok(mut b) = self.bound.write() {
-            b.insert(
-                lb.to_owned(),
-                Bound {
-                    acl: Arc::clone(acl),
-                    info: Arc::clone(&info),
-                },
-            );
-        }
-        Some(info)
+    }
+
+    /// What telemetry knows of the web ACL `acl_arn` that `lb` enforces.
+    fn info(&self, lb: &str, acl_arn: &str) -> Option<Arc<AclInfo>> {
+        let b = self.bound.read().ok()?;
+        b.get(lb)
+            .filter(|x| x.info.arn == acl_arn)
+            .map(|x| Arc::clone(&x.info))
     }
 
     /// Forget load balancer `lb` (deleted, or no longer associated).
-    pub fn forget(&self, lb: &str) {
+    pub(crate) fn unbind(&self, lb: &str) {
         if let Ok(mut b) = self.bound.write() {
             b.remove(lb);
         }
@@ -508,12 +511,13 @@ impl Telemetry {
         }
     }
 
-    /// Record what the web ACL decided for one request on load balancer `lb`: samples for the
-    /// metrics that decided, and a log record when the web ACL has a logging configuration.
-    pub async fn observe(
+    /// Record what the web ACL `acl_arn` decided for one request on load balancer `lb`: samples
+    /// for the metrics that decided, and a log record when the web ACL has a logging
+    /// configuration.
+    async fn observe(
         &self,
         lb: &str,
-        acl: &Arc<CompiledAcl>,
+        acl_arn: &str,
         req: &Request<'_>,
         version: http::Version,
         verdict: &Verdict,
@@ -525,7 +529,7 @@ impl Telemetry {
             Action::Challenge => 3,
         };
         self.decisions[slot].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let Some(info) = self.info(lb, acl).await else {
+        let Some(info) = self.info(lb, acl_arn) else {
             return;
         };
         let now_ms = self.clock.now().timestamp_millis();
@@ -699,6 +703,18 @@ impl Telemetry {
         }
         out.sort();
         out
+    }
+}
+
+#[async_trait::async_trait]
+impl rampart_proxy::Telemetry for Telemetry {
+    async fn decided(&self, d: &rampart_proxy::Decision<'_>) {
+        self.observe(d.lb, d.acl.arn(), d.request, d.version, d.verdict)
+            .await;
+    }
+
+    fn forget(&self, lb: &str) {
+        self.unbind(lb);
     }
 }
 

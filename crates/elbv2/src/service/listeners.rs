@@ -75,7 +75,7 @@ impl ElbService {
                 .as_deref()
                 .ok_or_else(err::certificate_not_found)?;
             source
-                .material(arn)
+                .check(arn)
                 .await
                 .map_err(|_| err::certificate_not_found())?;
         }

@@ -169,7 +169,7 @@ impl ElbService {
                 load_balancers: Some(vec![Self::describe_lb(ctx, lb)]),
             });
         }
-        let port = self.runtime.bind(&arn).await?;
+        let port = self.proxy.bind(&arn).await.map_err(|_| err::no_port())?;
         let lb = Lb {
             name: req.name.clone(),
             arn: arn.clone(),
@@ -198,7 +198,7 @@ impl ElbService {
             })
             .await;
         if let Err(e) = res {
-            self.runtime.remove(&arn);
+            self.proxy.remove(&arn);
             return Err(e);
         }
         ctx.note_resource("AWS::ElasticLoadBalancingV2::LoadBalancer", &arn);
@@ -289,7 +289,7 @@ impl ElbService {
             })
             .await?;
         if removed {
-            self.runtime.remove(&arn);
+            self.proxy.remove(&arn);
             rampart_wafv2::lookup::remove_association(self.store.as_ref(), &arn).await?;
             ctx.note_resource("AWS::ElasticLoadBalancingV2::LoadBalancer", &arn);
         }

@@ -13,9 +13,8 @@ use rampart_service::policy::Context;
 use rampart_service::{operations, tags, AwsError, Clock, RequestContext, Service};
 use rampart_store::{Expect, Store};
 
-use crate::certs::CertificateSource;
+use crate::certificates::CertificateSource;
 use crate::errors::{self as err};
-use crate::proxy::Runtime;
 use crate::shapes::elbv2 as s;
 use crate::state::{State, STATES};
 
@@ -28,23 +27,16 @@ mod tagging;
 mod target_groups;
 mod trust_stores;
 
-/// How often each node reconciles its running load balancers with the store.
-const RECONCILE: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// The ELBv2 service and its data plane.
+/// The ELBv2 service; its data plane is the proxy it configures.
 pub struct ElbService {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) runtime: Arc<Runtime>,
+    pub(crate) proxy: Arc<rampart_proxy::Proxy>,
     pub(crate) certs: Arc<dyn CertificateSource>,
     /// Certificate users last reported to ACM, per state key.
     pub(crate) cert_users: std::sync::Mutex<
         std::collections::HashMap<String, std::collections::BTreeSet<(String, String)>>,
     >,
-    /// Load balancers served here but missing from the store at the last reconcile.
-    pub(crate) missing: std::sync::Mutex<std::collections::HashSet<String>>,
-    /// Load balancers whose port could not be bound here (warned about once).
-    pub(crate) bind_failures: std::sync::Mutex<std::collections::HashSet<(String, u16)>>,
 }
 
 operations!(ElbService {
@@ -224,154 +216,49 @@ fn invalid_config(msg: impl Into<String>) -> AwsError {
 }
 
 impl ElbService {
-    /// An ELBv2 service over `store`, binding load balancer ports in `ports` (inclusive).
+    /// An ELBv2 service over `store`, configuring `proxy` (which binds load balancer ports).
     #[must_use]
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, ports: (u16, u16)) -> Self {
-        let runtime = Runtime::new(Arc::clone(&store), ports);
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        proxy: Arc<rampart_proxy::Proxy>,
+    ) -> Self {
         ElbService {
             store,
             clock,
-            runtime,
-            certs: crate::certs::none(),
+            proxy,
+            certs: crate::certificates::none(),
             cert_users: std::sync::Mutex::new(std::collections::HashMap::new()),
-            bind_failures: std::sync::Mutex::new(std::collections::HashSet::new()),
-            missing: std::sync::Mutex::new(std::collections::HashSet::new()),
         }
     }
 
     /// Responses the load balancer proxy sent, by status class: index 0 counts 1xx, …, 4 5xx.
     #[must_use]
     pub fn proxy_responses(&self) -> [u64; 5] {
-        self.runtime.responses()
+        self.proxy.responses()
     }
 
     /// Access log entries the proxy dropped because the writer fell behind.
     #[must_use]
     pub fn dropped_access_log_entries(&self) -> u64 {
-        self.runtime.dropped_access_log_entries()
+        self.proxy.dropped_access_log_entries()
     }
 
-    /// Web ACLs look client addresses up in `geo` (GeoMatch, AsnMatch, ASN rate keys).
-    #[must_use]
-    pub fn with_geo(self, geo: Arc<dyn rampart_waf::GeoLookup>) -> Self {
-        self.runtime.set_geo(geo);
-        self
-    }
-
-    /// HTTPS listeners use certificates from `certs` (ACM).
+    /// Listeners' certificates are checked against, and marked in use in, `certs` (ACM).
     #[must_use]
     pub fn with_certificates(mut self, certs: Arc<dyn CertificateSource>) -> Self {
-        self.runtime.set_certificates(Arc::clone(&certs));
         self.certs = certs;
         self
     }
 
-    /// CAPTCHA and Challenge actions use the WAF's MAC key `keys` for their tokens.
-    #[must_use]
-    pub fn with_waf_keys(self, keys: Arc<rampart_wafv2::secret::WafKeys>) -> Self {
-        self.runtime
-            .set_challenge(Arc::new(crate::challenge::Challenger::new(
-                Arc::clone(&self.store),
-                keys,
-                Arc::clone(&self.clock),
-            )));
-        self
-    }
-
-    /// Report WAF decisions on proxied requests to `telemetry` (sampled requests, rate-based
-    /// keys, WAF logs).
-    #[must_use]
-    pub fn with_telemetry(self, telemetry: Arc<rampart_wafv2::Telemetry>) -> Self {
-        self.runtime.set_telemetry(telemetry);
-        self
-    }
-
-    /// Bind the ports of the load balancers already in the store and start health checks.
-    /// Write access logs (`access_logs.s3.*` attributes) under `root` (`<data dir>/elb-logs`).
-    #[must_use]
-    pub fn with_access_logs(self, root: std::path::PathBuf) -> Self {
-        self.runtime
-            .set_access_logs(Arc::new(crate::access_log::AccessLogs::start(root)));
-        self
-    }
-
-    /// Bind the ports of the load balancers already in the store, start health checks, and
-    /// keep reconciling with the store every [`RECONCILE`] so that load balancers created or
-    /// deleted by another node of a scaled-out deployment are served or dropped here too.
+    /// Start the proxy on this service's topology: bind the ports of the load balancers already
+    /// in the store, start health checks, and keep reconciling with the store.
     ///
     /// # Errors
-    /// Store failures.
-    pub async fn start(self: &Arc<Self>) -> Result<(), AwsError> {
-        self.reconcile().await?;
-        self.runtime.start_health_checks();
-        let me = Arc::downgrade(self);
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(RECONCILE).await;
-                let Some(svc) = me.upgrade() else { return };
-                if let Err(e) = svc.reconcile().await {
-                    tracing::warn!(error = %e.message, "elbv2 reconcile failed");
-                }
-            }
-        });
-        Ok(())
-    }
-
-    /// Serve what the store holds: bind load balancers not served here (on their persisted
-    /// port), drop the ones deleted, and take every routing change.
-    async fn reconcile(&self) -> Result<(), AwsError> {
-        let mut live = std::collections::HashSet::new();
-        let served: std::collections::HashMap<String, u16> =
-            self.runtime.served().into_iter().collect();
-        let mut after: Option<String> = None;
-        loop {
-            let page = STATES
-                .list(self.store.as_ref(), "", after.as_deref(), 100)
-                .await?;
-            for (key, state) in &page {
-                for lb in state.lbs.values() {
-                    live.insert(lb.arn.clone());
-                    if served.get(&lb.arn) == Some(&lb.port) {
-                        continue;
-                    }
-                    if let Err(e) = self.runtime.rebind(&lb.arn, lb.port).await {
-                        // Another process (another node on this host) may hold the port: say
-                        // so once, and keep trying.
-                        let first = self
-                            .bind_failures
-                            .lock()
-                            .is_ok_and(|mut f| f.insert((lb.arn.clone(), lb.port)));
-                        if first {
-                            tracing::warn!(lb = %lb.arn, port = lb.port, error = %e, "load balancer port not bound; retrying");
-                        }
-                    }
-                }
-                self.sync_certificate_users(key, state);
-                self.runtime.update(state);
-            }
-            match page.last() {
-                Some((k, _)) if page.len() == 100 => after = Some(k.clone()),
-                _ => break,
-            }
-        }
-        // A load balancer missing from two reconciles in a row was deleted elsewhere (one miss
-        // may be a load balancer bound here whose creation is not committed yet).
-        let mut missing_now = std::collections::HashSet::new();
-        let missed_before = self.missing.lock().map(|m| m.clone()).unwrap_or_default();
-        for (arn, _) in served {
-            if !live.contains(&arn) {
-                if missed_before.contains(&arn) {
-                    self.runtime.remove(&arn);
-                } else {
-                    missing_now.insert(arn);
-                }
-            }
-        }
-        if let Ok(mut m) = self.missing.lock() {
-            *m = missing_now;
-        }
-        self.runtime.retain_views(&live);
-        Ok(())
+    /// The store cannot be read.
+    pub async fn start(self: &Arc<Self>) -> Result<(), String> {
+        let weak: std::sync::Weak<Self> = Arc::downgrade(self);
+        self.proxy.start(weak).await
     }
 
     pub(crate) async fn load(&self, ctx: &RequestContext) -> Result<(State, Expect), AwsError> {
@@ -404,7 +291,7 @@ impl ElbService {
                 .await;
             match res {
                 Ok(()) => {
-                    self.runtime.update(&state);
+                    self.proxy.update(&crate::topology::load_balancers(&state));
                     self.sync_certificate_users(&state_key(ctx), &state);
                     return Ok(out);
                 }

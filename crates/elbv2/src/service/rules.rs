@@ -3,9 +3,9 @@
 use rampart_service::{tags, AwsError, RequestContext};
 
 use crate::errors::{self as err};
-use crate::routing;
 use crate::shapes::elbv2 as s;
 use crate::state::{Listener, Rule};
+use crate::topology as routing;
 
 use super::{check_actions, hex_id, page, ElbService};
 

@@ -213,7 +213,7 @@ impl ElbService {
             Ok(())
         })
         .await?;
-        self.runtime.check_now();
+        self.proxy.check_now();
         Ok(s::RegisterTargetsOutput::default())
     }
 
@@ -297,7 +297,7 @@ impl ElbService {
                         Some("Target group is not configured to receive traffic from the load balancer"),
                     )
                 } else {
-                    self.runtime.health_of(&req.target_group_arn, &id, port)
+                    self.proxy.health_of(&req.target_group_arn, &id, port)
                 };
                 s::TargetHealthDescription {
                     health_check_port: Some(port.to_string()),
@@ -406,7 +406,7 @@ impl ElbService {
                 Ok(Self::describe_tg(st, &tg))
             })
             .await?;
-        self.runtime.check_now();
+        self.proxy.check_now();
         Ok(s::ModifyTargetGroupOutput {
             target_groups: Some(vec![out]),
         })

@@ -39,6 +39,7 @@ pub fn config(dir: &Path) -> ServeConfig {
         elb_ports: "20000-20999".into(),
         geoip_country_db: None,
         geoip_asn_db: None,
+        waf_lists_dir: None,
         event_webhooks: String::new(),
         tls: false,
         tls_names: String::new(),

@@ -1,6 +1,6 @@
 //! Listener rule conditions: path patterns and host headers, as ALB matches them.
 
-use crate::shapes::elbv2 as s;
+use crate::topology::Condition;
 
 /// ALB's wildcard match: `*` any run of characters, `?` exactly one; case-sensitive for paths,
 /// case-insensitive for hosts (callers lowercase).
@@ -28,54 +28,17 @@ pub fn wildcard(pattern: &str, text: &str) -> bool {
     p[pi..].iter().all(|c| *c == '*')
 }
 
-fn values<'a>(
-    c: &'a s::RuleCondition,
-    cfg: Option<&'a Vec<String>>,
-) -> impl Iterator<Item = &'a String> {
-    cfg.into_iter().flatten().chain(c.values.iter().flatten())
-}
-
 /// Whether every condition holds for a request with this path and host (port stripped).
 #[must_use]
-pub fn matches(conditions: &[s::RuleCondition], path: &str, host: &str) -> bool {
+pub fn matches(conditions: &[Condition], path: &str, host: &str) -> bool {
     let host = host.to_ascii_lowercase();
-    conditions.iter().all(|c| match c.field.as_deref() {
-        Some("path-pattern") => values(
-            c,
-            c.path_pattern_config
-                .as_ref()
-                .and_then(|x| x.values.as_ref()),
-        )
-        .any(|v| wildcard(v, path)),
-        Some("host-header") => values(
-            c,
-            c.host_header_config
-                .as_ref()
-                .and_then(|x| x.values.as_ref()),
-        )
-        .any(|v| wildcard(&v.to_ascii_lowercase(), &host)),
-        _ => false,
+    conditions.iter().all(|c| match c {
+        Condition::PathPattern(values) => values.iter().any(|v| wildcard(v, path)),
+        Condition::HostHeader(values) => values
+            .iter()
+            .any(|v| wildcard(&v.to_ascii_lowercase(), &host)),
+        Condition::Other => false,
     })
-}
-
-/// Whether the conditions are of the kinds Rampart supports and carry values.
-#[must_use]
-pub fn supported(conditions: &[s::RuleCondition]) -> bool {
-    !conditions.is_empty()
-        && conditions.iter().all(|c| {
-            let cfg = match c.field.as_deref() {
-                Some("path-pattern") => c
-                    .path_pattern_config
-                    .as_ref()
-                    .and_then(|x| x.values.as_ref()),
-                Some("host-header") => c
-                    .host_header_config
-                    .as_ref()
-                    .and_then(|x| x.values.as_ref()),
-                _ => return false,
-            };
-            values(c, cfg).next().is_some()
-        })
 }
 
 #[cfg(test)]

@@ -1,12 +1,13 @@
 //! The data plane: one accept loop per load balancer port, a hyper reverse proxy (HTTP/1.1 and
 //! HTTP/2 from clients, pooled keep-alive connections to targets), routing by listener rules,
-//! active health checks, and the associated WAFv2 web ACL enforced before anything is forwarded.
+//! active health checks, and the load balancer's web ACL enforced before anything is forwarded.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
@@ -21,24 +22,23 @@ use hyper::service::service_fn;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use rampart_service::AwsError;
-use rampart_store::Store;
-use rampart_waf::model::{DefaultAction, IpSet, RegexPatternSet, Rule as WafRule, RuleGroup};
-use rampart_waf::{Action, CompileOptions, CompiledAcl, Resolve, WebAcl};
+use rampart_service::Clock;
+use rampart_waf::Action as WafAction;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use crate::access_log::AccessLogs;
-use crate::certs::CertificateSource;
+use crate::certs::Certificates;
+use crate::challenge::Challenger;
 use crate::effects::{self, TlsInfo};
 use crate::fingerprint::Fingerprints;
 use crate::routing;
-use crate::shapes::elbv2 as s;
-use crate::state::{State, Tg};
+use crate::telemetry::{Decision, Outcome, Telemetry};
+use crate::topology::{Action, Listener, LoadBalancer, TargetGroup, Topology};
+use crate::web_acl::{WebAcl, WebAcls};
 
 /// The body the proxy sends and answers with.
 type ProxyBody = BoxBody<Bytes, hyper::Error>;
@@ -54,6 +54,11 @@ const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(60);
 /// Health check period when a target group asks for none shorter.
 const HEALTH_TICK: Duration = Duration::from_secs(5);
+/// How often the proxy reads the whole topology again (load balancers created, changed or
+/// deleted by another node of a scaled-out deployment).
+const RECONCILE: Duration = Duration::from_secs(2);
+/// How much of a request body the web ACL inspects.
+const BODY_INSPECTION: usize = 8 * 1024;
 
 /// Hop-by-hop headers, never forwarded.
 const HOP: [&str; 8] = [
@@ -66,23 +71,6 @@ const HOP: [&str; 8] = [
     "upgrade",
     "proxy-authorization",
 ];
-
-/// How one listener routes.
-#[derive(Debug, Clone, Default)]
-struct Route {
-    /// Default actions.
-    default_actions: Vec<s::Action>,
-    /// Rules, by priority: (priority, conditions, actions).
-    rules: Vec<(i32, Vec<s::RuleCondition>, Vec<s::Action>)>,
-    /// The listener's attributes (as stored).
-    attrs: std::collections::BTreeMap<String, String>,
-    /// The security policy (HTTPS listeners).
-    ssl_policy: Option<String>,
-    /// The default certificate (HTTPS listeners).
-    certificate: Option<String>,
-    /// Extra certificates chosen by SNI (AddListenerCertificates), in order.
-    sni: Vec<String>,
-}
 
 /// Presents one certificate.
 #[derive(Debug)]
@@ -101,13 +89,13 @@ impl rustls::server::ResolvesServerCert for Fixed {
 #[derive(Debug, Clone, Default)]
 struct LbView {
     /// The HTTP listener served on the port.
-    http: Option<Route>,
+    http: Option<Listener>,
     /// The HTTPS listener served on the port.
-    https: Option<Route>,
+    https: Option<Listener>,
     /// Target groups by ARN.
-    tgs: HashMap<String, Tg>,
-    /// The load balancer's attributes (as stored).
-    attrs: std::collections::BTreeMap<String, String>,
+    tgs: Arc<HashMap<String, TargetGroup>>,
+    /// The load balancer's attributes (effective values).
+    attrs: Arc<BTreeMap<String, String>>,
 }
 
 /// Health of one target.
@@ -118,35 +106,51 @@ struct Health {
     fail_streak: i32,
 }
 
-/// A compiled web ACL and what it was compiled from.
-struct CachedAcl {
-    fingerprint: String,
-    acl: Arc<CompiledAcl>,
-    bodies: Value,
+/// No port of the range is free for a new load balancer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoPort;
+
+/// What the proxy reads besides the topology; the server wires it.
+pub struct Sources {
+    /// Local ports load balancers bind (inclusive).
+    pub ports: (u16, u16),
+    /// The web ACLs of load balancers, and the keys of CAPTCHA/challenge tokens.
+    pub web_acls: Arc<dyn WebAcls>,
+    /// HTTPS listeners' certificates.
+    pub certificates: Arc<dyn Certificates>,
+    /// Observers of every decision and answer.
+    pub telemetry: Vec<Arc<dyn Telemetry>>,
+    /// Country and ASN lookups for the web ACLs (GeoMatch, AsnMatch, ASN rate keys).
+    pub geo: Option<Arc<dyn rampart_waf::GeoLookup>>,
+    /// The business clock (token times).
+    pub clock: Arc<dyn Clock>,
+    /// Where access logs go (`<data dir>/elb-logs`), for load balancers that enable them.
+    pub access_logs: Option<PathBuf>,
 }
 
 /// The running load balancers.
-pub struct Runtime {
-    store: Arc<dyn Store>,
+pub struct Proxy {
     ports: (u16, u16),
     views: RwLock<HashMap<String, Arc<LbView>>>,
     servers: Mutex<HashMap<String, (u16, JoinHandle<()>)>>,
     health: RwLock<HashMap<(String, String, u16), Health>>,
-    acls: Mutex<HashMap<String, CachedAcl>>,
-    acl_cache: crate::acl_cache::AclCache,
     client: Client<HttpConnector, ProxyBody>,
     rr: AtomicUsize,
     /// Requests in flight per target: (target group, host, port).
     outstanding: Mutex<HashMap<(String, String, u16), usize>>,
-    access_logs: RwLock<Option<Arc<AccessLogs>>>,
+    access_logs: Option<Arc<AccessLogs>>,
     wake: tokio::sync::Notify,
-    certs: RwLock<Arc<dyn CertificateSource>>,
-    challenge: RwLock<Option<Arc<crate::challenge::Challenger>>>,
-    geo: std::sync::OnceLock<Arc<dyn rampart_waf::GeoLookup>>,
-    /// Where WAF decisions are reported (sampled requests, rate keys, WAF logs).
-    telemetry: OnceLock<Arc<rampart_wafv2::Telemetry>>,
+    certs: Arc<dyn Certificates>,
+    web_acls: Arc<dyn WebAcls>,
+    challenger: Challenger,
+    geo: Option<Arc<dyn rampart_waf::GeoLookup>>,
+    telemetry: Vec<Arc<dyn Telemetry>>,
     /// Responses sent to clients, by status class (1xx to 5xx), for metrics.
     responses: [AtomicU64; 5],
+    /// Load balancers served here but missing from the topology at the last reconcile.
+    missing: Mutex<HashSet<String>>,
+    /// Load balancers whose port could not be bound here (warned about once).
+    bind_failures: Mutex<HashSet<(String, u16)>>,
     #[allow(clippy::type_complexity)]
     tls: Mutex<
         HashMap<
@@ -158,6 +162,13 @@ pub struct Runtime {
             ),
         >,
     >,
+}
+
+fn unavailable() -> Response<ProxyBody> {
+    text(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "503 Service Temporarily Unavailable",
+    )
 }
 
 fn text(status: StatusCode, body: &'static str) -> Response<ProxyBody> {
@@ -216,101 +227,43 @@ impl Body for Prefixed {
     }
 }
 
-/// Referenced WAF entities, prefetched for the synchronous resolver.
-#[derive(Default)]
-struct Prefetched {
-    ip_sets: HashMap<String, IpSet>,
-    regex_sets: HashMap<String, RegexPatternSet>,
-    groups: HashMap<String, RuleGroup>,
-}
-
-impl Resolve for Prefetched {
-    fn ip_set(&self, arn: &str) -> Option<IpSet> {
-        self.ip_sets.get(arn).cloned()
-    }
-    fn regex_pattern_set(&self, arn: &str) -> Option<RegexPatternSet> {
-        self.regex_sets.get(arn).cloned()
-    }
-    fn rule_group(&self, arn: &str) -> Option<RuleGroup> {
-        self.groups.get(arn).cloned()
-    }
-    fn managed_rule_group(&self, _: &str, _: &str, _: Option<&str>) -> Option<RuleGroup> {
-        None
-    }
-}
-
-/// ARNs referenced by statements anywhere in `v`.
-fn references(v: &Value, out: &mut Vec<String>) {
-    match v {
-        Value::Object(m) => {
-            for (k, x) in m {
-                if matches!(
-                    k.as_str(),
-                    "IPSetReferenceStatement"
-                        | "RegexPatternSetReferenceStatement"
-                        | "RuleGroupReferenceStatement"
-                ) {
-                    if let Some(a) = x.get("ARN").and_then(Value::as_str) {
-                        out.push(a.to_owned());
-                    }
-                }
-                references(x, out);
-            }
-        }
-        Value::Array(a) => a.iter().for_each(|x| references(x, out)),
-        _ => {}
-    }
-}
-
-fn content_type(aws: &str) -> &'static str {
-    match aws {
-        "APPLICATION_JSON" => "application/json",
-        "TEXT_HTML" => "text/html",
-        _ => "text/plain",
-    }
-}
-
-fn fixed_response(cfg: &s::FixedResponseActionConfig) -> Response<ProxyBody> {
-    let status = cfg
-        .status_code
-        .parse::<u16>()
-        .ok()
-        .and_then(|c| StatusCode::from_u16(c).ok())
-        .unwrap_or(StatusCode::OK);
-    let body = cfg.message_body.clone().unwrap_or_default();
-    let mut r = Response::new(full(Bytes::from(body)));
-    *r.status_mut() = status;
-    let ct = cfg.content_type.as_deref().unwrap_or("text/plain");
-    if let Ok(v) = HeaderValue::from_str(ct) {
+fn fixed_response(status: u16, content_type: &str, body: &str) -> Response<ProxyBody> {
+    let mut r = Response::new(full(Bytes::from(body.to_owned())));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    if let Ok(v) = HeaderValue::from_str(content_type) {
         r.headers_mut().insert("content-type", v);
     }
     r
 }
 
-impl Runtime {
-    /// A runtime binding ports in `ports`.
-    pub fn new(store: Arc<dyn Store>, ports: (u16, u16)) -> Arc<Self> {
+impl Proxy {
+    /// A proxy reading from `sources`; it serves nothing until [`Proxy::start`].
+    #[must_use]
+    pub fn new(sources: Sources) -> Arc<Self> {
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))
             .build_http();
-        Arc::new(Runtime {
-            store,
-            ports,
+        let challenger = Challenger::new(Arc::clone(&sources.web_acls), sources.clock);
+        Arc::new(Proxy {
+            ports: sources.ports,
             views: RwLock::new(HashMap::new()),
             servers: Mutex::new(HashMap::new()),
             health: RwLock::new(HashMap::new()),
-            acls: Mutex::new(HashMap::new()),
-            acl_cache: crate::acl_cache::AclCache::default(),
             client,
             rr: AtomicUsize::new(0),
             outstanding: Mutex::new(HashMap::new()),
-            access_logs: RwLock::new(None),
+            access_logs: sources
+                .access_logs
+                .map(|root| Arc::new(AccessLogs::start(root))),
             wake: tokio::sync::Notify::new(),
-            certs: RwLock::new(crate::certs::none()),
-            challenge: RwLock::new(None),
-            geo: std::sync::OnceLock::new(),
-            telemetry: OnceLock::new(),
+            certs: sources.certificates,
+            web_acls: sources.web_acls,
+            challenger,
+            geo: sources.geo,
+            telemetry: sources.telemetry,
             responses: Default::default(),
+            missing: Mutex::new(HashSet::new()),
+            bind_failures: Mutex::new(HashSet::new()),
             tls: Mutex::new(HashMap::new()),
         })
     }
@@ -324,38 +277,84 @@ impl Runtime {
     /// Access log entries dropped because the writer fell behind.
     #[must_use]
     pub fn dropped_access_log_entries(&self) -> u64 {
-        self.access_logs
-            .read()
-            .ok()
-            .and_then(|a| a.as_ref().map(|l| l.dropped()))
-            .unwrap_or(0)
+        self.access_logs.as_ref().map_or(0, |l| l.dropped())
     }
 
-    /// CAPTCHA and Challenge actions are answered by `c` (see [`crate::challenge`]).
-    pub fn set_challenge(&self, c: Arc<crate::challenge::Challenger>) {
-        if let Ok(mut w) = self.challenge.write() {
-            *w = Some(c);
+    /// Serve what `topology` holds now, start health checks, and keep reconciling with it
+    /// every [`RECONCILE`] (so that load balancers created or deleted by another node of a
+    /// scaled-out deployment are served or dropped here too) for as long as it exists.
+    ///
+    /// # Errors
+    /// The topology could not be read.
+    pub async fn start(self: &Arc<Self>, topology: Weak<dyn Topology>) -> Result<(), String> {
+        if let Some(t) = topology.upgrade() {
+            self.reconcile(t.as_ref()).await?;
         }
+        self.start_health_checks();
+        let me = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(RECONCILE).await;
+                let (Some(proxy), Some(topology)) = (me.upgrade(), topology.upgrade()) else {
+                    return;
+                };
+                if let Err(e) = proxy.reconcile(topology.as_ref()).await {
+                    tracing::warn!(error = %e, "load balancer reconcile failed");
+                }
+            }
+        });
+        Ok(())
     }
 
-    fn challenger(&self) -> Option<Arc<crate::challenge::Challenger>> {
-        self.challenge.read().ok().and_then(|c| c.clone())
-    }
-
-    /// Report WAF decisions to `telemetry`; rate-based rules then count on its business clock.
-    pub fn set_telemetry(&self, telemetry: Arc<rampart_wafv2::Telemetry>) {
-        let _ = self.telemetry.set(telemetry);
-    }
-
-    fn rate_clock(&self) -> Arc<dyn rampart_waf::Clock> {
-        match self.telemetry.get() {
-            Some(t) => t.rate_clock(),
-            None => Arc::new(rampart_waf::SystemClock),
+    /// Serve what the topology holds: bind load balancers not served here (on their persisted
+    /// port), drop the ones deleted, and take every routing change.
+    async fn reconcile(self: &Arc<Self>, topology: &dyn Topology) -> Result<(), String> {
+        let lbs = topology.load_balancers().await?;
+        let served: HashMap<String, u16> = self.served().into_iter().collect();
+        let mut live = HashSet::new();
+        for lb in &lbs {
+            live.insert(lb.arn.clone());
+            if served.get(&lb.arn) == Some(&lb.port) {
+                continue;
+            }
+            if let Err(e) = self.rebind(&lb.arn, lb.port).await {
+                // Another process (another node on this host) may hold the port: say so once,
+                // and keep trying.
+                let first = self
+                    .bind_failures
+                    .lock()
+                    .is_ok_and(|mut f| f.insert((lb.arn.clone(), lb.port)));
+                if first {
+                    tracing::warn!(lb = %lb.arn, port = lb.port, error = %e, "load balancer port not bound; retrying");
+                }
+            }
         }
+        self.update(&lbs);
+        // A load balancer missing from two reconciles in a row was deleted elsewhere (one miss
+        // may be a load balancer bound here whose creation is not committed yet).
+        let mut missing_now = HashSet::new();
+        let missed_before = self.missing.lock().map(|m| m.clone()).unwrap_or_default();
+        for (arn, _) in served {
+            if !live.contains(&arn) {
+                if missed_before.contains(&arn) {
+                    self.remove(&arn);
+                } else {
+                    missing_now.insert(arn);
+                }
+            }
+        }
+        if let Ok(mut m) = self.missing.lock() {
+            *m = missing_now;
+        }
+        self.retain_views(&live);
+        Ok(())
     }
 
     /// Bind a free port of the range for load balancer `arn` and start serving it.
-    pub async fn bind(self: &Arc<Self>, arn: &str) -> Result<u16, AwsError> {
+    ///
+    /// # Errors
+    /// [`NoPort`] when every port of the range is taken.
+    pub async fn bind(self: &Arc<Self>, arn: &str) -> Result<u16, NoPort> {
         let used: HashSet<u16> = self
             .servers
             .lock()
@@ -370,10 +369,13 @@ impl Runtime {
                 return Ok(port);
             }
         }
-        Err(crate::errors::no_port())
+        Err(NoPort)
     }
 
     /// Bind the port a load balancer already had (at startup).
+    ///
+    /// # Errors
+    /// The port cannot be bound.
     pub async fn rebind(self: &Arc<Self>, arn: &str, port: u16) -> std::io::Result<()> {
         let l = TcpListener::bind(("127.0.0.1", port)).await?;
         self.serve(arn, port, l);
@@ -436,11 +438,6 @@ impl Runtime {
         }
     }
 
-    /// GeoMatch / AsnMatch look client addresses up in `geo` (set once, at startup).
-    pub fn set_geo(&self, geo: Arc<dyn rampart_waf::GeoLookup>) {
-        let _ = self.geo.set(geo);
-    }
-
     /// Stop serving a load balancer and free its port.
     pub fn remove(&self, arn: &str) {
         if let Ok(mut m) = self.servers.lock() {
@@ -451,18 +448,9 @@ impl Runtime {
         if let Ok(mut v) = self.views.write() {
             v.remove(arn);
         }
-        if let Ok(mut a) = self.acls.lock() {
-            a.remove(arn);
-        }
-        if let Some(t) = self.telemetry.get() {
+        self.web_acls.forget(arn);
+        for t in &self.telemetry {
             t.forget(arn);
-        }
-    }
-
-    /// Serve HTTPS listeners' certificates from `certs`.
-    pub fn set_certificates(&self, certs: Arc<dyn CertificateSource>) {
-        if let Ok(mut c) = self.certs.write() {
-            *c = certs;
         }
     }
 
@@ -480,7 +468,7 @@ impl Runtime {
         let route = view.https.as_ref()?;
         let policy = route.ssl_policy.as_deref();
         if let Some(name) = sni {
-            for arn in &route.sni {
+            for arn in &route.sni_certificates {
                 if let Some((ck, cfg)) = self.certified(arn, policy).await {
                     let mut probe = rustls::server::ResolvesServerCertUsingSni::new();
                     if probe.add(name, (*ck).clone()).is_ok() {
@@ -503,8 +491,7 @@ impl Runtime {
     ) -> Option<(Arc<rustls::sign::CertifiedKey>, Arc<rustls::ServerConfig>)> {
         let key_of = format!("{arn}|{}", policy.unwrap_or_default());
         let arn = arn.to_owned();
-        let certs = self.certs.read().ok()?.clone();
-        let m = match certs.material(&arn).await {
+        let m = match self.certs.material(&arn).await {
             Ok(m) => m,
             Err(e) => {
                 tracing::warn!(certificate = %arn, error = %e, "HTTPS listener certificate unavailable");
@@ -542,56 +529,18 @@ impl Runtime {
         Some((ck, cfg))
     }
 
-    /// Take the routing configuration of every load balancer in `state`.
-    pub fn update(&self, state: &State) {
-        let mut next = HashMap::new();
-        for lb in state.lbs.values() {
-            let mut view = LbView::default();
-            for l in state.listeners_of(&lb.arn) {
-                let https = l.desc.protocol.as_deref() == Some("HTTPS");
-                let slot = if https {
-                    &mut view.https
-                } else {
-                    &mut view.http
-                };
-                if slot.is_some() {
-                    continue;
-                }
-                let larn = l.desc.listener_arn.clone().unwrap_or_default();
-                let mut rules: Vec<_> = state
-                    .rules
-                    .values()
-                    .filter(|r| r.listener_arn == larn)
-                    .collect();
-                rules.sort_by_key(|r| r.priority);
-                let certs = l.desc.certificates.as_deref().unwrap_or_default();
-                *slot = Some(Route {
-                    default_actions: l.desc.default_actions.clone().unwrap_or_default(),
-                    rules: rules
-                        .into_iter()
-                        .map(|r| (r.priority, r.conditions.clone(), r.actions.clone()))
-                        .collect(),
-                    attrs: l.attributes.clone(),
-                    ssl_policy: l.desc.ssl_policy.clone(),
-                    certificate: certs
-                        .iter()
-                        .find(|c| c.is_default != Some(false))
-                        .or(certs.first())
-                        .and_then(|c| c.certificate_arn.clone()),
-                    sni: l.extra_certificates.clone(),
-                });
-            }
-            view.tgs = state
-                .tgs
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            view.attrs = lb.attributes.clone();
-            next.insert(lb.arn.clone(), Arc::new(view));
-        }
+    /// Take the configuration of the load balancers in `lbs` (a node's own change, as soon as
+    /// it is committed; others keep theirs).
+    pub fn update(&self, lbs: &[LoadBalancer]) {
         if let Ok(mut v) = self.views.write() {
-            for (k, view) in next {
-                v.insert(k, view);
+            for lb in lbs {
+                let view = LbView {
+                    http: lb.http.clone(),
+                    https: lb.https.clone(),
+                    tgs: Arc::clone(&lb.target_groups),
+                    attrs: Arc::new(lb.attributes.clone()),
+                };
+                v.insert(lb.arn.clone(), Arc::new(view));
             }
         }
     }
@@ -611,7 +560,7 @@ impl Runtime {
     }
 
     /// Forget the views of load balancers not in `keep` (deleted elsewhere).
-    pub fn retain_views(&self, keep: &HashSet<String>) {
+    fn retain_views(&self, keep: &HashSet<String>) {
         if let Ok(mut v) = self.views.write() {
             v.retain(|k, _| keep.contains(k));
         }
@@ -651,7 +600,7 @@ impl Runtime {
 
     /// Check every registered target periodically (each group's interval, at least
     /// [`HEALTH_TICK`] apart).
-    pub fn start_health_checks(self: &Arc<Self>) {
+    fn start_health_checks(self: &Arc<Self>) {
         let rt = Arc::clone(self);
         tokio::spawn(async move {
             let mut last: HashMap<String, Instant> = HashMap::new();
@@ -660,7 +609,7 @@ impl Runtime {
                     () = tokio::time::sleep(HEALTH_TICK) => false,
                     () = rt.wake.notified() => true,
                 };
-                let groups: HashMap<String, Tg> = rt
+                let groups: HashMap<String, TargetGroup> = rt
                     .views
                     .read()
                     .map(|v| {
@@ -670,14 +619,12 @@ impl Runtime {
                     })
                     .unwrap_or_default();
                 for (arn, tg) in groups {
-                    let interval =
-                        u64::try_from(tg.desc.health_check_interval_seconds.unwrap_or(30))
-                            .unwrap_or(30);
+                    let interval = tg.health_check.interval_secs;
                     let due = woken
                         || last
                             .get(&arn)
                             .is_none_or(|t| t.elapsed() >= Duration::from_secs(interval));
-                    if !due || tg.desc.health_check_enabled == Some(false) {
+                    if !due || !tg.health_check.enabled {
                         continue;
                     }
                     last.insert(arn.clone(), Instant::now());
@@ -690,15 +637,10 @@ impl Runtime {
         });
     }
 
-    async fn probe(&self, tg: &Tg, id: &str, port: u16) -> bool {
-        let hc_port = tg
-            .desc
-            .health_check_port
-            .as_deref()
-            .and_then(|p| p.parse::<u16>().ok())
-            .unwrap_or(port);
-        let path = tg.desc.health_check_path.as_deref().unwrap_or("/");
-        let Ok(uri) = format!("http://{id}:{hc_port}{path}").parse::<Uri>() else {
+    async fn probe(&self, tg: &TargetGroup, id: &str, port: u16) -> bool {
+        let hc = &tg.health_check;
+        let hc_port = hc.port.unwrap_or(port);
+        let Ok(uri) = format!("http://{id}:{hc_port}{}", hc.path).parse::<Uri>() else {
             return false;
         };
         let Ok(req) = Request::get(uri)
@@ -707,22 +649,16 @@ impl Runtime {
         else {
             return false;
         };
-        let timeout = u64::try_from(tg.desc.health_check_timeout_seconds.unwrap_or(5)).unwrap_or(5);
-        let codes = tg
-            .desc
-            .matcher
-            .as_ref()
-            .and_then(|m| m.http_code.clone())
-            .unwrap_or_else(|| "200".to_owned());
-        match tokio::time::timeout(Duration::from_secs(timeout), self.client.request(req)).await {
-            Ok(Ok(resp)) => code_matches(&codes, resp.status().as_u16()),
+        let timeout = Duration::from_secs(hc.timeout_secs);
+        match tokio::time::timeout(timeout, self.client.request(req)).await {
+            Ok(Ok(resp)) => code_matches(&hc.codes, resp.status().as_u16()),
             _ => false,
         }
     }
 
-    fn record(&self, arn: &str, tg: &Tg, id: &str, port: u16, ok: bool) {
-        let healthy_n = tg.desc.healthy_threshold_count.unwrap_or(5);
-        let unhealthy_n = tg.desc.unhealthy_threshold_count.unwrap_or(2);
+    fn record(&self, arn: &str, tg: &TargetGroup, id: &str, port: u16, ok: bool) {
+        let healthy_n = tg.health_check.healthy_threshold;
+        let unhealthy_n = tg.health_check.unhealthy_threshold;
         if let Ok(mut m) = self.health.write() {
             let h = m
                 .entry((arn.to_owned(), id.to_owned(), port))
@@ -748,7 +684,7 @@ impl Runtime {
         }
     }
 
-    fn pick(&self, tg_arn: &str, tg: &Tg) -> Option<(String, u16)> {
+    fn pick(&self, tg_arn: &str, tg: &TargetGroup) -> Option<(String, u16)> {
         let healthy: Vec<&(String, u16)> = {
             let h = self.health.read().ok()?;
             tg.targets
@@ -769,12 +705,7 @@ impl Runtime {
         if pool.is_empty() {
             return None;
         }
-        let algorithm = crate::attributes::get(
-            &tg.attributes,
-            crate::attributes::Of::TargetGroup,
-            "load_balancing.algorithm.type",
-        );
-        let i = match algorithm {
+        let i = match tg.algorithm.as_str() {
             "least_outstanding_requests" => {
                 let m = self.outstanding.lock().ok()?;
                 let start = self.rr.fetch_add(1, Ordering::Relaxed);
@@ -795,147 +726,6 @@ impl Runtime {
             _ => self.rr.fetch_add(1, Ordering::Relaxed) % pool.len(),
         };
         pool.get(i).map(|t| (*t).clone())
-    }
-
-    /// The compiled web ACL associated with `lb`, if any; an error when it cannot be used
-    /// (requests are then refused, never forwarded unchecked).
-    /// The web ACL protecting `lb`, from the cache (see `acl_cache`) or the store.
-    async fn web_acl(&self, lb: &str) -> Result<Option<(Arc<CompiledAcl>, Value)>, ()> {
-        let generation = rampart_wafv2::lookup::generation();
-        if let Some(hit) = self.acl_cache.get(lb, generation) {
-            return Ok(hit);
-        }
-        let loaded = self.load_web_acl(lb).await?;
-        self.acl_cache.put(lb, generation, &loaded);
-        Ok(loaded)
-    }
-
-    async fn load_web_acl(&self, lb: &str) -> Result<Option<(Arc<CompiledAcl>, Value)>, ()> {
-        let entity = rampart_wafv2::lookup::web_acl_for_resource(self.store.as_ref(), lb)
-            .await
-            .map_err(|_| ())?;
-        let Some(entity) = entity else {
-            if let Ok(mut a) = self.acls.lock() {
-                a.remove(lb);
-            }
-            return Ok(None);
-        };
-        let mut pre = Prefetched::default();
-        let mut fingerprint = format!("{}|", entity.lock_token);
-        let mut todo = Vec::new();
-        references(&entity.body, &mut todo);
-        let mut seen = HashSet::new();
-        while let Some(arn) = todo.pop() {
-            if !seen.insert(arn.clone()) {
-                continue;
-            }
-            let Some(e) = rampart_wafv2::lookup::entity_by_arn(self.store.as_ref(), &arn)
-                .await
-                .map_err(|_| ())?
-            else {
-                continue;
-            };
-            fingerprint.push_str(&e.lock_token);
-            fingerprint.push('|');
-            match e.kind {
-                rampart_wafv2::records::Kind::IpSet => {
-                    let addresses = e
-                        .body
-                        .get("Addresses")
-                        .and_then(|a| serde_json::from_value(a.clone()).ok())
-                        .unwrap_or_default();
-                    pre.ip_sets.insert(arn, IpSet { addresses });
-                }
-                rampart_wafv2::records::Kind::RegexPatternSet => {
-                    if let Ok(r) = serde_json::from_value::<RegexPatternSet>(e.body.clone()) {
-                        pre.regex_sets.insert(arn, r);
-                    }
-                }
-                rampart_wafv2::records::Kind::RuleGroup => {
-                    references(&e.body, &mut todo);
-                    let rules: Vec<WafRule> = e
-                        .body
-                        .get("Rules")
-                        .and_then(|r| serde_json::from_value(r.clone()).ok())
-                        .unwrap_or_default();
-                    let label_namespace = e
-                        .body
-                        .get("LabelNamespace")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned();
-                    let capacity = e.body.get("Capacity").and_then(Value::as_u64);
-                    pre.groups.insert(
-                        arn,
-                        RuleGroup {
-                            name: e.name.clone(),
-                            label_namespace,
-                            rules,
-                            capacity,
-                        },
-                    );
-                }
-                rampart_wafv2::records::Kind::WebAcl => {}
-            }
-        }
-        if let Ok(mut a) = self.acls.lock() {
-            if let Some(c) = a.get_mut(lb) {
-                if c.fingerprint == fingerprint {
-                    return Ok(Some((Arc::clone(&c.acl), c.bodies.clone())));
-                }
-            }
-        }
-        let default: DefaultAction = entity
-            .body
-            .get("DefaultAction")
-            .and_then(|d| serde_json::from_value(d.clone()).ok())
-            .ok_or(())?;
-        let rules: Vec<WafRule> = match entity.body.get("Rules") {
-            Some(r) => serde_json::from_value(r.clone()).map_err(|e| {
-                tracing::error!(error = %e, "web ACL rules do not decode");
-            })?,
-            None => Vec::new(),
-        };
-        let options = CompileOptions {
-            label_namespace: format!("awswaf:{}:webacl:{}:", entity.account, entity.name),
-            captcha_immunity_secs: crate::challenge::immunity(&entity.body, "CaptchaConfig"),
-            challenge_immunity_secs: crate::challenge::immunity(&entity.body, "ChallengeConfig"),
-            clock: self.rate_clock(),
-            ..CompileOptions::default()
-        };
-        // Rampart's managed rule groups come from the engine; their IP lists from the files the
-        // operator installs in RAMPART_WAF_LISTS_DIR (read when the web ACL is compiled).
-        let resolver = rampart_waf::managed::WithManaged {
-            inner: &pre,
-            lists_dir: std::env::var_os("RAMPART_WAF_LISTS_DIR").map(std::path::PathBuf::from),
-        };
-        let acl = WebAcl::compile(&default, &rules, &resolver, &options).map_err(|e| {
-            tracing::error!(error = %e, acl = %entity.arn, "web ACL does not compile");
-        })?;
-        let acl = Arc::new(acl);
-        let bodies = entity
-            .body
-            .get("CustomResponseBodies")
-            .cloned()
-            .unwrap_or(Value::Null);
-        if let Ok(mut a) = self.acls.lock() {
-            a.insert(
-                lb.to_owned(),
-                CachedAcl {
-                    fingerprint,
-                    acl: Arc::clone(&acl),
-                    bodies: bodies.clone(),
-                },
-            );
-        }
-        Ok(Some((acl, bodies)))
-    }
-
-    /// Write access logs under `root` for load balancers that enable them.
-    pub fn set_access_logs(&self, logs: Arc<AccessLogs>) {
-        if let Ok(mut a) = self.access_logs.write() {
-            *a = Some(logs);
-        }
     }
 
     /// The load balancers this node serves.
@@ -961,10 +751,18 @@ impl Runtime {
         let resp = self
             .handle(lb, peer, port, tls.is_some(), req, &mut trace)
             .await;
-        let class = usize::from(resp.status().as_u16() / 100).clamp(1, 5) - 1;
+        let status = resp.status().as_u16();
+        let class = usize::from(status / 100).clamp(1, 5) - 1;
         self.responses[class].fetch_add(1, Ordering::Relaxed);
-        let logs = self.access_logs.read().ok().and_then(|a| a.clone());
-        effects::finish(resp, trace, logs)
+        let outcome = Outcome {
+            lb,
+            client: peer.ip(),
+            status,
+        };
+        for t in &self.telemetry {
+            t.answered(&outcome);
+        }
+        effects::finish(resp, trace, self.access_logs.clone())
     }
 
     async fn handle(
@@ -977,17 +775,11 @@ impl Runtime {
         trace: &mut effects::Trace,
     ) -> Response<ProxyBody> {
         let Some(view) = self.views.read().ok().and_then(|v| v.get(lb).cloned()) else {
-            return text(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "503 Service Temporarily Unavailable",
-            );
+            return unavailable();
         };
         let route = if tls { &view.https } else { &view.http };
         let Some(route) = route else {
-            return text(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "503 Service Temporarily Unavailable",
-            );
+            return unavailable();
         };
         let (mut parts, mut body) = req.into_parts();
         let fingerprints = parts.extensions.get::<Arc<Fingerprints>>().cloned();
@@ -1000,14 +792,15 @@ impl Runtime {
             .unwrap_or_default();
         let path = parts.uri.path().to_owned();
         let query = parts.uri.query().unwrap_or_default().to_owned();
+        let acl = self.web_acls.web_acl(lb).await;
         // With a web ACL, Rampart's CAPTCHA / challenge endpoints are answered here, never
         // inspected or forwarded.
-        // (The challenger is looked up only for those paths, not on every request.)
         if path.starts_with(crate::challenge::PREFIX) {
-            if let Some(c) = self.challenger() {
-                if c.active(lb).await {
-                    return c.serve(lb, &parts, body, &host, tls).await;
-                }
+            if let Ok(Some(acl)) = &acl {
+                return self
+                    .challenger
+                    .serve(acl.token_domains(), &parts, body, &host, tls)
+                    .await;
             }
         }
 
@@ -1015,19 +808,16 @@ impl Runtime {
         let mut inserted: Vec<(String, String)> = Vec::new();
         let mut prefix: VecDeque<Bytes> = VecDeque::new();
         let mut ended = false;
-        match self.web_acl(lb).await {
+        match acl {
             // waf.fail_open.enabled: forward unchecked when the web ACL cannot be evaluated.
-            Err(()) if trace.waf_fails_open() => trace.actions.push("waf-failed"),
-            Err(()) => {
+            Err(_) if trace.waf_fails_open() => trace.actions.push("waf-failed"),
+            Err(_) => {
                 trace.actions.push("waf-failed");
-                return text(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "503 Service Temporarily Unavailable",
-                );
+                return unavailable();
             }
             Ok(None) => {}
-            Ok(Some((acl, bodies))) => {
-                let limit = 8 * 1024;
+            Ok(Some(acl)) => {
+                let limit = BODY_INSPECTION;
                 let mut seen = 0usize;
                 while seen < limit {
                     // A client that stalls while the body is inspected is cut off after the
@@ -1068,10 +858,10 @@ impl Runtime {
                 } else {
                     (seen as u64).saturating_add(hint.exact().unwrap_or(hint.lower().max(1)))
                 };
-                let tokens = match self.challenger() {
-                    Some(c) => c.tokens(lb, &parts.headers, &host).await,
-                    None => rampart_waf::Tokens::default(),
-                };
+                let tokens = self
+                    .challenger
+                    .tokens(acl.token_domains(), &parts.headers, &host)
+                    .await;
                 let headers: Vec<(&str, &[u8])> = parts
                     .headers
                     .iter()
@@ -1088,34 +878,39 @@ impl Runtime {
                     client_ip: peer.ip(),
                     ja3: fingerprints.as_deref().map(|f| f.ja3.as_str()),
                     ja4: fingerprints.as_deref().map(|f| f.ja4.as_str()),
-                    geo: self.geo.get().map(|g| &**g),
+                    geo: self.geo.as_deref(),
                     tokens,
                 };
                 let verdict = acl.evaluate(&wreq);
-                if let Some(t) = self.telemetry.get() {
-                    t.observe(lb, &acl, &wreq, parts.version, &verdict).await;
+                let decision = Decision {
+                    lb,
+                    acl: &acl,
+                    request: &wreq,
+                    version: parts.version,
+                    verdict: &verdict,
+                };
+                for t in &self.telemetry {
+                    t.decided(&decision).await;
                 }
                 trace.actions.push("waf");
+                let back = parts
+                    .uri
+                    .path_and_query()
+                    .map_or("/", http::uri::PathAndQuery::as_str);
                 match verdict.action {
-                    Action::Allow => inserted = verdict.inserted_headers,
-                    Action::Block(b) => return blocked(&b, &bodies),
-                    Action::Captcha => {
-                        return crate::challenge::respond(
-                            self.challenger(),
-                            crate::challenge::Kind::Captcha,
-                            &host,
-                            &parts.uri,
-                        )
-                        .await
+                    WafAction::Allow => inserted = verdict.inserted_headers,
+                    WafAction::Block(b) => return blocked(&b, acl.as_ref()),
+                    WafAction::Captcha => {
+                        return self
+                            .challenger
+                            .answer(crate::challenge::Kind::Captcha, &host, back)
+                            .await
                     }
-                    Action::Challenge => {
-                        return crate::challenge::respond(
-                            self.challenger(),
-                            crate::challenge::Kind::Challenge,
-                            &host,
-                            &parts.uri,
-                        )
-                        .await
+                    WafAction::Challenge => {
+                        return self
+                            .challenger
+                            .answer(crate::challenge::Kind::Challenge, &host, back)
+                            .await
                     }
                 }
             }
@@ -1131,34 +926,25 @@ impl Runtime {
         let matched = route
             .rules
             .iter()
-            .find(|(_, c, _)| routing::matches(c, &path, host_only));
-        trace.matched_rule_priority = Some(matched.map_or(0, |(p, _, _)| *p));
-        let actions = matched.map_or(&route.default_actions, |(_, _, a)| a);
-        let Some(action) = actions.first() else {
-            return text(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "503 Service Temporarily Unavailable",
-            );
-        };
-        if let Some(cfg) = &action.fixed_response_config {
-            if action.r#type == "fixed-response" {
+            .find(|r| routing::matches(&r.conditions, &path, host_only));
+        trace.matched_rule_priority = Some(matched.map_or(0, |r| r.priority));
+        let actions = matched.map_or(&route.default_actions, |r| &r.actions);
+        let tg_arn = match actions.first() {
+            Some(Action::FixedResponse {
+                status,
+                content_type,
+                body,
+            }) => {
                 trace.actions.push("fixed-response");
-                return fixed_response(cfg);
+                return fixed_response(*status, content_type, body);
             }
-        }
-        let Some(tg_arn) = State::forwarded(std::slice::from_ref(action)).next() else {
-            return text(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "503 Service Temporarily Unavailable",
-            );
+            Some(Action::Forward(tg)) => tg,
+            Some(Action::Unsupported) | None => return unavailable(),
         };
-        let Some((id, tport)) = view.tgs.get(&tg_arn).and_then(|tg| self.pick(&tg_arn, tg)) else {
-            return text(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "503 Service Temporarily Unavailable",
-            );
+        let Some((id, tport)) = view.tgs.get(tg_arn).and_then(|tg| self.pick(tg_arn, tg)) else {
+            return unavailable();
         };
-        trace.forwarded(&tg_arn, &id, tport);
+        trace.forwarded(tg_arn, &id, tport);
 
         let pq = if query.is_empty() {
             path.clone()
@@ -1180,7 +966,7 @@ impl Runtime {
         }
         // X-Forwarded-For (append/preserve/remove), invalid header fields, TLS headers and
         // the trace ID, as the load balancer's and listener's attributes say.
-        effects::request_headers(&view.attrs, &route.attrs, trace, &mut parts.headers);
+        effects::request_headers(&view.attrs, &route.attributes, trace, &mut parts.headers);
         parts.headers.insert(
             "x-forwarded-proto",
             HeaderValue::from_static(if tls { "https" } else { "http" }),
@@ -1215,7 +1001,7 @@ impl Runtime {
                 for h in HOP {
                     p.headers.remove(h);
                 }
-                effects::response_headers(&route.attrs, &mut p.headers);
+                effects::response_headers(&route.attributes, &mut p.headers);
                 Response::from_parts(p, b.boxed())
             }
             Ok(Err(e)) => {
@@ -1229,7 +1015,7 @@ impl Runtime {
 
 /// Serve one client connection (plain or TLS) with HTTP/1.1 or HTTP/2.
 async fn serve_conn<I>(
-    rt: Arc<Runtime>,
+    rt: Arc<Proxy>,
     lb: String,
     peer: SocketAddr,
     port: u16,
@@ -1259,20 +1045,14 @@ async fn serve_conn<I>(
     let _ = b.serve_connection(io, svc).await;
 }
 
-fn blocked(b: &rampart_waf::BlockResponse, bodies: &Value) -> Response<ProxyBody> {
+fn blocked(b: &rampart_waf::BlockResponse, acl: &dyn WebAcl) -> Response<ProxyBody> {
     let status = StatusCode::from_u16(b.status).unwrap_or(StatusCode::FORBIDDEN);
-    let custom = b.body_key.as_deref().and_then(|k| bodies.get(k));
+    let custom = b.body_key.as_deref().and_then(|k| acl.response_body(k));
     let mut r = match custom {
         Some(c) => {
-            let content = c
-                .get("Content")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            let mut r = Response::new(full(Bytes::from(content)));
-            let ct = content_type(c.get("ContentType").and_then(Value::as_str).unwrap_or(""));
+            let mut r = Response::new(full(c.content));
             r.headers_mut()
-                .insert("content-type", HeaderValue::from_static(ct));
+                .insert("content-type", HeaderValue::from_static(c.content_type));
             r
         }
         None => text(StatusCode::FORBIDDEN, "403 Forbidden"),

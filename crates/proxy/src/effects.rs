@@ -31,7 +31,7 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::BodyExt;
 
 use crate::access_log::{AccessLogs, Entry};
-use crate::attributes::{self, Of};
+use crate::topology::attr;
 
 type ProxyBody = BoxBody<Bytes, hyper::Error>;
 
@@ -84,8 +84,8 @@ pub struct Trace {
     target: Option<String>,
     target_group: Option<String>,
     target_status: Option<u16>,
-    /// The load balancer's attributes.
-    pub lb_attrs: BTreeMap<String, String>,
+    /// The load balancer's attributes (effective values).
+    pub lb_attrs: Arc<BTreeMap<String, String>>,
     /// Actions taken, in order.
     pub actions: Vec<&'static str>,
     /// The matched rule's priority (0: default rule).
@@ -182,7 +182,7 @@ impl Trace {
             target: None,
             target_group: None,
             target_status: None,
-            lb_attrs: BTreeMap::new(),
+            lb_attrs: Arc::default(),
             actions: Vec::new(),
             matched_rule_priority: None,
         }
@@ -191,7 +191,7 @@ impl Trace {
     /// Whether the load balancer forwards unchecked when its web ACL cannot be evaluated.
     #[must_use]
     pub fn waf_fails_open(&self) -> bool {
-        attributes::enabled(&self.lb_attrs, Of::LoadBalancer, "waf.fail_open.enabled")
+        attr(&self.lb_attrs, "waf.fail_open.enabled") == "true"
     }
 
     /// The request goes to target `id:port` of group `tg`.
@@ -216,12 +216,9 @@ impl Trace {
 /// `idle_timeout.timeout_seconds`, when set.
 #[must_use]
 pub fn idle_timeout(lb_attrs: &BTreeMap<String, String>) -> Option<Duration> {
-    let n = attributes::number(
-        lb_attrs,
-        Of::LoadBalancer,
-        "idle_timeout.timeout_seconds",
-        60,
-    );
+    let n = attr(lb_attrs, "idle_timeout.timeout_seconds")
+        .parse::<i64>()
+        .unwrap_or(60);
     u64::try_from(n).ok().map(Duration::from_secs)
 }
 
@@ -236,7 +233,7 @@ pub fn request_headers(
     trace: &Trace,
     headers: &mut HeaderMap,
 ) {
-    let lb = |k| attributes::get(lb_attrs, Of::LoadBalancer, k);
+    let lb = |k| attr(lb_attrs, k);
     if lb("routing.http.drop_invalid_header_fields.enabled") == "true" {
         let bad: Vec<HeaderName> = headers
             .keys()
@@ -269,7 +266,7 @@ pub fn request_headers(
     }
     if let Some(tls) = &trace.tls {
         if lb("routing.http.x_amzn_tls_version_and_cipher_suite.enabled") == "true" {
-            let name = |k| attributes::get(listener_attrs, Of::Listener, k).to_owned();
+            let name = |k| attr(listener_attrs, k).to_owned();
             let pairs = [
                 (
                     name("routing.http.request.x_amzn_tls_version.header_name"),
@@ -296,12 +293,7 @@ pub fn request_headers(
 
 /// Apply the listener's response header attributes to a target's response.
 pub fn response_headers(listener_attrs: &BTreeMap<String, String>, headers: &mut HeaderMap) {
-    if attributes::get(
-        listener_attrs,
-        Of::Listener,
-        "routing.http.response.server.enabled",
-    ) == "false"
-    {
+    if attr(listener_attrs, "routing.http.response.server.enabled") == "false" {
         headers.remove(http::header::SERVER);
     }
     for (k, v) in listener_attrs {
@@ -331,13 +323,13 @@ pub fn finish(
     trace: Trace,
     logs: Option<Arc<AccessLogs>>,
 ) -> Response<ProxyBody> {
-    let attr = |k| attributes::get(&trace.lb_attrs, Of::LoadBalancer, k).to_owned();
+    let lb_attr = |k| attr(&trace.lb_attrs, k).to_owned();
     let Some(logs) = logs else { return resp };
-    if attr("access_logs.s3.enabled") != "true" {
+    if lb_attr("access_logs.s3.enabled") != "true" {
         return resp;
     }
-    let bucket = attr("access_logs.s3.bucket");
-    let prefix = attr("access_logs.s3.prefix");
+    let bucket = lb_attr("access_logs.s3.bucket");
+    let prefix = lb_attr("access_logs.s3.prefix");
     let (parts, body) = resp.into_parts();
     let head: u64 = 17
         + parts

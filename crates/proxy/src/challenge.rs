@@ -7,9 +7,9 @@
 //! rule or web ACL, 300 s by default) the rule then acts like Count.
 //!
 //! The token is `base64url(payload) "." base64url(HMAC-SHA256)`: the payload holds the times
-//! the challenge and the CAPTCHA were solved and the token domain, under a key derived from the
-//! deployment's WAF MAC key ([`rampart_wafv2::secret`], sealed in the store, so every node
-//! accepts every node's tokens). Times come from the business clock (the dev clock moves them).
+//! the challenge and the CAPTCHA were solved and the token domain, under a key the web ACL source
+//! hands over ([`WebAcls::token_key`]: WAFv2 derives it from the deployment's WAF MAC key, sealed
+//! in the store, so every node accepts every node's tokens). Times come from the business clock (the dev clock moves them).
 //! A token is accepted when its domain is the request's host, or is (a subdomain of) one of the
 //! web ACL's `TokenDomains` that the host is within; it is issued for the shortest token domain
 //! the host is within, else for the host.
@@ -33,11 +33,9 @@
 //! token that expires with the first. The proof of work costs a browser about 65,000 SHA-256
 //! computations.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
-use aws_lc_rs::digest;
+use aws_lc_rs::{digest, hmac};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
 use bytes::Bytes;
@@ -51,9 +49,9 @@ use serde_json::Value;
 
 use rampart_crypto::SecretBytes;
 use rampart_service::Clock;
-use rampart_store::Store;
 use rampart_waf::Tokens;
-use rampart_wafv2::secret::{mac, WafKeys};
+
+use crate::web_acl::WebAcls;
 
 /// Paths under this prefix are Rampart's own and never forwarded.
 pub const PREFIX: &str = "/.rampart-waf/";
@@ -69,8 +67,6 @@ pub const DIFFICULTY: u32 = 16;
 pub const SOLVE_WITHIN: i64 = 300;
 /// Tolerated clock skew between nodes, seconds.
 const SKEW: i64 = 5;
-/// How long a web ACL's token domains are reused before they are read again.
-const DOMAINS_TTL: Duration = Duration::from_secs(1);
 /// Largest body accepted by the verify endpoints.
 const MAX_BODY: usize = 8 * 1024;
 /// Characters of the CAPTCHA (no look-alikes).
@@ -79,6 +75,14 @@ const ALPHABET: &[u8] = b"ACEFHKLMNPRTUVWXY3479";
 const ANSWER_LEN: usize = 5;
 
 type Body = BoxBody<Bytes, hyper::Error>;
+
+/// HMAC-SHA256 of `data` under `key`.
+fn mac(key: &[u8], data: &[u8]) -> [u8; 32] {
+    let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), data);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(tag.as_ref());
+    out
+}
 
 /// The four keys, one per purpose, derived from the deployment's WAF MAC key.
 pub struct Secrets {
@@ -586,26 +590,19 @@ pub enum Kind {
 
 /// CAPTCHA and challenge pages, their verify endpoints, and token checks for the proxy.
 pub struct Challenger {
-    store: Arc<dyn Store>,
-    keys: Arc<WafKeys>,
+    web_acls: Arc<dyn WebAcls>,
     clock: Arc<dyn Clock>,
     secrets: tokio::sync::OnceCell<Arc<Secrets>>,
-    domains: Mutex<HashMap<String, CachedDomains>>,
 }
 
-/// A web ACL's token domains, and when they were read.
-type CachedDomains = (Instant, Arc<Vec<String>>);
-
 impl Challenger {
-    /// A challenger over the WAF's keys; times from `clock`.
+    /// A challenger signing with the keys of `web_acls`; times from `clock`.
     #[must_use]
-    pub fn new(store: Arc<dyn Store>, keys: Arc<WafKeys>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(web_acls: Arc<dyn WebAcls>, clock: Arc<dyn Clock>) -> Self {
         Challenger {
-            store,
-            keys,
+            web_acls,
             clock,
             secrets: tokio::sync::OnceCell::new(),
-            domains: Mutex::new(HashMap::new()),
         }
     }
 
@@ -614,13 +611,14 @@ impl Challenger {
     }
 
     async fn secrets(&self) -> Option<Arc<Secrets>> {
+        let key = |purpose| self.web_acls.token_key(purpose);
         self.secrets
             .get_or_try_init(|| async {
-                Ok::<_, rampart_service::AwsError>(Arc::new(Secrets {
-                    token: self.keys.subkey("waf-token").await?,
-                    challenge: self.keys.subkey("waf-challenge").await?,
-                    puzzle: self.keys.subkey("waf-captcha-puzzle").await?,
-                    answer: self.keys.subkey("waf-captcha-answer").await?,
+                Ok::<_, crate::Unavailable>(Arc::new(Secrets {
+                    token: key("waf-token").await?,
+                    challenge: key("waf-challenge").await?,
+                    puzzle: key("waf-captcha-puzzle").await?,
+                    answer: key("waf-captcha-answer").await?,
                 }))
             })
             .await
@@ -628,46 +626,17 @@ impl Challenger {
             .cloned()
     }
 
-    /// The `TokenDomains` of the web ACL associated with `lb`; `None` when it has none
-    /// associated.
-    async fn token_domains(&self, lb: &str) -> Option<Arc<Vec<String>>> {
-        if let Ok(m) = self.domains.lock() {
-            if let Some((at, d)) = m.get(lb) {
-                if at.elapsed() < DOMAINS_TTL {
-                    return Some(Arc::clone(d));
-                }
-            }
-        }
-        let acl = rampart_wafv2::lookup::web_acl_for_resource(self.store.as_ref(), lb)
-            .await
-            .ok()??;
-        let list: Vec<String> = acl
-            .body
-            .get("TokenDomains")
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
-            .unwrap_or_default();
-        let list = Arc::new(list);
-        if let Ok(mut m) = self.domains.lock() {
-            m.insert(lb.to_owned(), (Instant::now(), Arc::clone(&list)));
-        }
-        Some(list)
-    }
-
-    /// Whether load balancer `lb` has a web ACL, so that [`PREFIX`] paths are Rampart's.
-    pub async fn active(&self, lb: &str) -> bool {
-        self.token_domains(lb).await.is_some()
-    }
-
-    /// What the request's `aws-waf-token` proves (nothing without a valid one).
-    pub async fn tokens(&self, lb: &str, headers: &HeaderMap, host: &str) -> Tokens {
+    /// What the request's `aws-waf-token` proves (nothing without a valid one), for a web ACL
+    /// whose token domains are `domains`.
+    pub async fn tokens(&self, domains: &[String], headers: &HeaderMap, host: &str) -> Tokens {
         let Some(value) = cookie(headers) else {
             return Tokens::default();
         };
-        let (Some(s), Some(domains)) = (self.secrets().await, self.token_domains(lb).await) else {
+        let Some(s) = self.secrets().await else {
             return Tokens::default();
         };
         match read_token(&s, value) {
-            Some(t) => ages(&t, self.now(), &host_only(host), &domains),
+            Some(t) => ages(&t, self.now(), &host_only(host), domains),
             None => Tokens::default(),
         }
     }
@@ -707,19 +676,17 @@ impl Challenger {
         )
     }
 
-    /// Serve a request under [`PREFIX`] on load balancer `lb`.
+    /// Serve a request under [`PREFIX`] on a load balancer whose web ACL has token domains
+    /// `domains`.
     pub async fn serve(
         &self,
-        lb: &str,
+        domains: &[String],
         parts: &http::request::Parts,
         mut body: Incoming,
         host: &str,
         tls: bool,
     ) -> Response<Body> {
         let path = parts.uri.path();
-        let Some(domains) = self.token_domains(lb).await else {
-            return plain(StatusCode::NOT_FOUND, "{}");
-        };
         if parts.method != http::Method::POST
             || (path != CHALLENGE_VERIFY && path != CAPTCHA_VERIFY)
         {
@@ -744,8 +711,8 @@ impl Challenger {
         let now = self.now();
         let previous = cookie(&parts.headers)
             .and_then(|v| read_token(&s, v))
-            .filter(|t| accepted(&t.dom, &host, &domains));
-        let dom = issue_domain(&host, &domains);
+            .filter(|t| accepted(&t.dom, &host, domains));
+        let dom = issue_domain(&host, domains);
         if path == CHALLENGE_VERIFY {
             let v: Value = serde_json::from_slice(&buf)
                 .ok()
@@ -785,22 +752,6 @@ impl Challenger {
     }
 }
 
-/// The page for `kind`, or 403 when the load balancer runs without a challenger.
-pub async fn respond(
-    c: Option<Arc<Challenger>>,
-    kind: Kind,
-    host: &str,
-    uri: &http::Uri,
-) -> Response<Body> {
-    let back = uri
-        .path_and_query()
-        .map_or("/", http::uri::PathAndQuery::as_str);
-    match c {
-        Some(c) => c.answer(kind, host, back).await,
-        None => plain(StatusCode::FORBIDDEN, "{}"),
-    }
-}
-
 fn set_cookie(r: &mut Response<Body>, token: &str, dom: &str, host: &str, tls: bool) {
     let mut c = format!("{COOKIE}={token}; Path=/; SameSite=Lax");
     if dom != host {
@@ -822,16 +773,6 @@ fn form(body: &[u8]) -> Option<Value> {
         m.insert(k.into_owned(), Value::String(v.into_owned()));
     }
     (!m.is_empty()).then_some(Value::Object(m))
-}
-
-/// The immunity time in a web ACL body's `CaptchaConfig` or `ChallengeConfig` (300 s default).
-#[must_use]
-pub fn immunity(body: &Value, key: &str) -> u64 {
-    body.get(key)
-        .and_then(|c| c.get("ImmunityTimeProperty"))
-        .and_then(|p| p.get("ImmunityTime"))
-        .and_then(Value::as_u64)
-        .unwrap_or(300)
 }
 
 #[cfg(test)]

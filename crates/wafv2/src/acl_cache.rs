@@ -1,8 +1,9 @@
-//! The data plane's cache of "which compiled web ACL protects this load balancer".
+//! The cache of "which compiled web ACL protects this load balancer" behind
+//! [`crate::enforcement::Enforcement`], asked on every proxied request.
 //!
 //! Looking the association and the web ACL up in the store on every request costs more than
 //! evaluating most web ACLs, so the answer (including "none") is kept per load balancer and
-//! reused until either this process commits any WAFv2 change (`rampart_wafv2::lookup::generation`
+//! reused until either this process commits any WAFv2 change (`crate::lookup::generation`
 //! moves: associations, web ACLs, IP sets, regex pattern sets and rule groups take effect on the
 //! next request) or [`RECHECK`] has passed. The recheck bounds how long a change made by another
 //! node sharing the store (PostgreSQL) takes to reach this node's load balancers; AWS documents a
@@ -12,14 +13,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use rampart_waf::CompiledAcl;
-use serde_json::Value;
+use crate::enforcement::Enforced;
 
 /// How long a cached answer is trusted without any local WAFv2 write.
 pub(crate) const RECHECK: Duration = Duration::from_secs(1);
 
-/// The web ACL of a load balancer: compiled rules and the `CustomResponseBodies`.
-pub(crate) type Protection = Option<(Arc<CompiledAcl>, Value)>;
+/// The web ACL of a load balancer, compiled, if it has one.
+pub(crate) type Protection = Option<Arc<Enforced>>;
 
 struct Entry {
     generation: u64,
