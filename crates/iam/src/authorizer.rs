@@ -75,6 +75,41 @@ impl IamAuthorizer {
         Ok(())
     }
 
+    /// `aws:MultiFactorAuthPresent` and `aws:MultiFactorAuthAge` for a caller, as AWS sets them:
+    /// absent for long-term access keys; for temporary credentials, `true` with the seconds since
+    /// the MFA code was checked when one was, `false` (and no age) otherwise.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn add_mfa_context(
+        &self,
+        caller: &rampart_service::Caller,
+        now: chrono::DateTime<chrono::Utc>,
+        context: &mut rampart_policy::Context,
+    ) -> Result<(), AwsError> {
+        let Some(akid) = caller
+            .access_key_id
+            .as_deref()
+            .filter(|k| k.starts_with("ASIA"))
+        else {
+            return Ok(());
+        };
+        let Some(sess) = records::SESSIONS.get(&*self.identity.store, akid).await? else {
+            return Ok(());
+        };
+        match sess.value.mfa_at {
+            Some(at) => {
+                context.insert("aws:MultiFactorAuthPresent", "true");
+                let age = (now.timestamp_millis() - at).max(0) / 1000;
+                context.insert("aws:MultiFactorAuthAge", age.to_string());
+            }
+            None => {
+                context.insert("aws:MultiFactorAuthPresent", "false");
+            }
+        }
+        Ok(())
+    }
+
     /// The identity-based policies of `principal`.
     ///
     /// # Errors
@@ -234,6 +269,8 @@ impl Authorizer for IamAuthorizer {
                 .await?
         };
         let mut context = ctx.base_context();
+        self.add_mfa_context(&ctx.caller, ctx.time, &mut context)
+            .await?;
         for (k, v) in &ip.tags {
             context.insert(&format!("aws:PrincipalTag/{k}"), v);
         }

@@ -24,6 +24,7 @@ use crate::{ids, managed, Identity};
 mod account;
 mod entities;
 mod instance_profiles;
+mod mfa_devices;
 mod policies;
 
 /// Documents are returned URL-encoded, as IAM does (the SDKs decode them).
@@ -138,6 +139,17 @@ operations!(IamService {
     "UpdateLoginProfile" => update_login_profile,
     "DeleteLoginProfile" => delete_login_profile,
     "ChangePassword" => change_password,
+    "CreateVirtualMFADevice" => create_virtual_mfa_device,
+    "EnableMFADevice" => enable_mfa_device,
+    "ResyncMFADevice" => resync_mfa_device,
+    "DeactivateMFADevice" => deactivate_mfa_device,
+    "DeleteVirtualMFADevice" => delete_virtual_mfa_device,
+    "ListMFADevices" => list_mfa_devices,
+    "GetMFADevice" => get_mfa_device,
+    "ListVirtualMFADevices" => list_virtual_mfa_devices,
+    "TagMFADevice" => tag_mfa_device,
+    "UntagMFADevice" => untag_mfa_device,
+    "ListMFADeviceTags" => list_mfa_device_tags,
 });
 
 #[async_trait]
@@ -694,6 +706,14 @@ impl IamService {
         {
             return Err(conflict(
                 "Cannot delete entity, must delete login profile first.",
+            ));
+        }
+        if self
+            .user_has_mfa(&ctx.caller.account, &req.user_name)
+            .await?
+        {
+            return Err(conflict(
+                "Cannot delete entity, must delete MFA device first.",
             ));
         }
         let keys = self

@@ -7,7 +7,9 @@ pub mod authorizer;
 mod iam_api;
 pub mod ids;
 pub mod managed;
+pub mod mfa;
 pub mod principals;
+mod qr;
 pub mod records;
 pub mod registration;
 pub mod shapes;
@@ -331,6 +333,8 @@ impl Identity {
             }
         };
         caller.session_issued = issued;
+        // GetSessionToken credentials reach IAM only when MFA was used to get them.
+        let user_session = user_session && sess.mfa_at.is_none();
         caller.from_session_token = user_session;
         let secret = self.unseal(&sess.secret_sealed, &format!("sts/session/{}", sess.id))?;
         Ok(Ok(Authenticated {

@@ -230,6 +230,10 @@ pub struct SessionRecord {
     /// Session tags (`aws:PrincipalTag/<key>` for the session, over the role's own tags).
     #[serde(default)]
     pub tags: Vec<(String, String)>,
+    /// When an MFA code was checked to issue the session, epoch millis
+    /// (`aws:MultiFactorAuthPresent`, `aws:MultiFactorAuthAge`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_at: Option<i64>,
 }
 
 impl std::fmt::Debug for SessionRecord {

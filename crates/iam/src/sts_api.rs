@@ -133,6 +133,7 @@ impl StsService {
         seconds: i64,
         session_policy: Option<String>,
         tags: Vec<(String, String)>,
+        mfa_at: Option<i64>,
     ) -> Result<(s::Credentials, i64), AwsError> {
         let akid = ids::temporary_access_key_id()?;
         let secret = ids::secret_access_key()?;
@@ -157,6 +158,7 @@ impl StsService {
             expires,
             session_policy,
             tags,
+            mfa_at,
         };
         let op = records::SESSIONS.put_op(&akid, &rec, Expect::Absent)?;
         records::DB
@@ -171,6 +173,34 @@ impl StsService {
             },
             expires,
         ))
+    }
+
+    /// Checks an MFA code passed with `SerialNumber` and `TokenCode` against a device assigned
+    /// to the caller (an IAM user or the root), and returns when it was checked; `None` when no
+    /// code was passed.
+    async fn check_mfa(
+        &self,
+        ctx: &RequestContext,
+        serial: Option<&str>,
+        code: Option<&str>,
+        failed: &str,
+    ) -> Result<Option<i64>, AwsError> {
+        let (serial, code) = match (serial, code) {
+            (None, None) => return Ok(None),
+            (Some(serial), Some(code)) => (serial, code),
+            _ => {
+                return Err(AwsError::new("AccessDenied", 403, failed.to_owned()));
+            }
+        };
+        let owner = match &ctx.caller.principal {
+            Principal::Root { .. } => "#root",
+            Principal::User { name, .. } => name.as_str(),
+            _ => return Err(AwsError::new("AccessDenied", 403, failed.to_owned())),
+        };
+        match crate::mfa::verify(&self.id, &ctx.caller.account, owner, serial, code).await? {
+            Ok(at) => Ok(Some(at)),
+            Err(_) => Err(AwsError::new("AccessDenied", 403, failed.to_owned())),
+        }
     }
 
     async fn assume_role(
@@ -203,7 +233,26 @@ impl StsService {
             return Err(denied_msg(denied()));
         };
         ctx.note_resource("AWS::IAM::Role", &role.arn);
+        let mfa_at = self
+            .check_mfa(
+                ctx,
+                req.serial_number.as_deref(),
+                req.token_code.as_deref(),
+                "MultiFactorAuthentication failed with invalid MFA one time pass code. ",
+            )
+            .await?;
         let mut context = ctx.base_context();
+        match mfa_at {
+            Some(_) => {
+                context.insert("aws:MultiFactorAuthPresent", "true");
+                context.insert("aws:MultiFactorAuthAge", "0");
+            }
+            None => {
+                self.authorizer
+                    .add_mfa_context(&ctx.caller, ctx.time, &mut context)
+                    .await?;
+            }
+        }
         context.insert("sts:RoleSessionName", req.role_session_name.clone());
         if let Some(ext) = &req.external_id {
             context.insert("sts:ExternalId", ext.clone());
@@ -325,7 +374,7 @@ impl StsService {
             session_name: req.role_session_name.clone(),
         };
         let (credentials, _) = self
-            .issue(account, kind, seconds, session_policy, tags)
+            .issue(account, kind, seconds, session_policy, tags, mfa_at)
             .await?;
         Ok(s::AssumeRoleResponse {
             assumed_role_user: Some(s::AssumedRoleUser {
@@ -367,6 +416,14 @@ impl StsService {
         };
         // GetSessionToken needs no permission, as on AWS.
         let seconds = i64::from(req.duration_seconds.unwrap_or(default)).min(max);
+        let mfa_at = self
+            .check_mfa(
+                ctx,
+                req.serial_number.as_deref(),
+                req.token_code.as_deref(),
+                "MultiFactorAuthentication failed, unable to validate MFA code.  Please verify your MFA serial number is valid and associated with this user.",
+            )
+            .await?;
         let (credentials, _) = self
             .issue(
                 &ctx.caller.account,
@@ -374,6 +431,7 @@ impl StsService {
                 seconds,
                 None,
                 Vec::new(),
+                mfa_at,
             )
             .await?;
         Ok(s::GetSessionTokenResponse {

@@ -1,0 +1,199 @@
+"""IAM credentials beyond passwords and access keys — virtual MFA devices with real TOTP codes,
+STS sessions authenticated with MFA (and the aws:MultiFactorAuth* condition keys), SSH public
+keys, signing and server certificates, service-specific credentials, and STS's federation and
+access-key lookups — through boto3, with the answers and error codes AWS documents."""
+
+import base64
+import hashlib
+import hmac
+import json
+import struct
+import time
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import allow, error_code, error_message, make_user, policy_doc, unique
+
+
+def totp(seed, step):
+    """RFC 6238 (SHA-1, six digits) at a 30-second time step, from a base32 seed."""
+    key = base64.b32decode(seed + "=" * (-len(seed) % 8))
+    mac = hmac.new(key, struct.pack(">q", step), hashlib.sha1).digest()
+    off = mac[-1] & 0x0F
+    return "%06d" % ((struct.unpack(">I", mac[off:off + 4])[0] & 0x7FFFFFFF) % 1_000_000)
+
+
+def now_step(offset_seconds=0):
+    return int((time.time() + offset_seconds) // 30)
+
+
+@pytest.fixture(scope="module")
+def iam(server):
+    return server.client("iam")
+
+
+def code_of(fn, **kw):
+    with pytest.raises(ClientError) as e:
+        fn(**kw)
+    return error_code(e.value)
+
+
+def user_with_mfa(iam, inline=None):
+    """A user with an access key and an enabled virtual MFA device: (name, key, serial, seed),
+    with the device's last accepted step one step before now."""
+    name = unique("mfa")
+    _, key = make_user(iam, name, inline=inline)
+    dev = iam.create_virtual_mfa_device(VirtualMFADeviceName=name)["VirtualMFADevice"]
+    seed = dev["Base32StringSeed"].decode()
+    t = now_step()
+    iam.enable_mfa_device(UserName=name, SerialNumber=dev["SerialNumber"],
+                          AuthenticationCode1=totp(seed, t - 2), AuthenticationCode2=totp(seed, t - 1))
+    return name, key, dev["SerialNumber"], seed
+
+
+def test_a_virtual_mfa_device_has_a_base32_seed_and_a_png_qr_code(iam, server):
+    name = unique("dev")
+    dev = iam.create_virtual_mfa_device(VirtualMFADeviceName=name, Path="/team/",
+                                        Tags=[{"Key": "k", "Value": "v"}])["VirtualMFADevice"]
+    assert dev["SerialNumber"] == f"arn:aws:iam::000000000000:mfa/team/{name}"
+    seed = dev["Base32StringSeed"].decode()
+    assert len(seed) == 64 and len(base64.b32decode(seed)) == 40
+    png = dev["QRCodePNG"]
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and png[12:16] == b"IHDR"
+    assert code_of(iam.create_virtual_mfa_device, VirtualMFADeviceName=name) == "EntityAlreadyExists"
+    listed = iam.list_virtual_mfa_devices(AssignmentStatus="Unassigned")["VirtualMFADevices"]
+    mine = [d for d in listed if d["SerialNumber"] == dev["SerialNumber"]]
+    assert mine and "Base32StringSeed" not in mine[0] and "User" not in mine[0]
+    assert iam.list_mfa_device_tags(SerialNumber=dev["SerialNumber"])["Tags"] == [{"Key": "k", "Value": "v"}]
+    iam.tag_mfa_device(SerialNumber=dev["SerialNumber"], Tags=[{"Key": "k2", "Value": "v2"}])
+    iam.untag_mfa_device(SerialNumber=dev["SerialNumber"], TagKeys=["k"])
+    assert iam.list_mfa_device_tags(SerialNumber=dev["SerialNumber"])["Tags"] == [{"Key": "k2", "Value": "v2"}]
+    iam.delete_virtual_mfa_device(SerialNumber=dev["SerialNumber"])
+    assert code_of(iam.delete_virtual_mfa_device, SerialNumber=dev["SerialNumber"]) == "NoSuchEntity"
+
+
+def test_enabling_needs_two_consecutive_codes(iam):
+    name = unique("en")
+    iam.create_user(UserName=name)
+    dev = iam.create_virtual_mfa_device(VirtualMFADeviceName=name)["VirtualMFADevice"]
+    serial, seed = dev["SerialNumber"], dev["Base32StringSeed"].decode()
+    t = now_step()
+    for c1, c2 in [(totp(seed, t - 1), totp(seed, t - 3)), ("000000", "111111"),
+                   (totp(seed, t - 1), totp(seed, t - 1))]:
+        with pytest.raises(ClientError) as e:
+            iam.enable_mfa_device(UserName=name, SerialNumber=serial, AuthenticationCode1=c1, AuthenticationCode2=c2)
+        assert error_code(e.value) == "InvalidAuthenticationCode"
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    iam.enable_mfa_device(UserName=name, SerialNumber=serial,
+                          AuthenticationCode1=totp(seed, t - 2), AuthenticationCode2=totp(seed, t - 1))
+    devices = iam.list_mfa_devices(UserName=name)["MFADevices"]
+    assert [(d["UserName"], d["SerialNumber"]) for d in devices] == [(name, serial)]
+    assert iam.get_mfa_device(SerialNumber=serial, UserName=name)["UserName"] == name
+    assigned = iam.list_virtual_mfa_devices(AssignmentStatus="Assigned")["VirtualMFADevices"]
+    assert [d["User"]["UserName"] for d in assigned if d["SerialNumber"] == serial] == [name]
+    other = unique("en2")
+    iam.create_user(UserName=other)
+    assert code_of(iam.enable_mfa_device, UserName=other, SerialNumber=serial,
+                   AuthenticationCode1=totp(seed, t), AuthenticationCode2=totp(seed, t + 1)) == "EntityAlreadyExists"
+    summary = iam.get_account_summary()["SummaryMap"]
+    assert summary["MFADevicesInUse"] >= 1 and summary["MFADevices"] >= summary["MFADevicesInUse"]
+    # In use: neither the device nor the user can be deleted.
+    assert code_of(iam.delete_virtual_mfa_device, SerialNumber=serial) == "DeleteConflict"
+    assert code_of(iam.delete_user, UserName=name) == "DeleteConflict"
+    # Resync with later codes; codes at or before the last accepted step are refused.
+    assert code_of(iam.resync_mfa_device, UserName=name, SerialNumber=serial,
+                   AuthenticationCode1=totp(seed, t - 2), AuthenticationCode2=totp(seed, t - 1)) == "InvalidAuthenticationCode"
+    iam.resync_mfa_device(UserName=name, SerialNumber=serial,
+                          AuthenticationCode1=totp(seed, t), AuthenticationCode2=totp(seed, t + 1))
+    iam.deactivate_mfa_device(UserName=name, SerialNumber=serial)
+    assert iam.list_mfa_devices(UserName=name)["MFADevices"] == []
+    assert code_of(iam.deactivate_mfa_device, UserName=name, SerialNumber=serial) == "NoSuchEntity"
+    iam.delete_virtual_mfa_device(SerialNumber=serial)
+    iam.delete_user(UserName=name)
+
+
+def test_get_session_token_with_mfa_checks_the_code_once(iam, server):
+    name, key, serial, seed = user_with_mfa(iam)
+    sts = server.client("sts", access_key=key["AccessKeyId"], secret_key=key["SecretAccessKey"])
+    t = now_step()
+    with pytest.raises(ClientError) as e:
+        sts.get_session_token(SerialNumber=serial, TokenCode="123456" if totp(seed, t) != "123456" else "654321")
+    assert error_code(e.value) == "AccessDenied"
+    assert error_message(e.value).startswith("MultiFactorAuthentication failed, unable to validate MFA code.")
+    creds = sts.get_session_token(SerialNumber=serial, TokenCode=totp(seed, t))["Credentials"]
+    assert creds["AccessKeyId"].startswith("ASIA")
+    # The same code again is a replay.
+    assert code_of(sts.get_session_token, SerialNumber=serial, TokenCode=totp(seed, t)) == "AccessDenied"
+    # A serial number of a device that is not the caller's.
+    assert code_of(sts.get_session_token, SerialNumber="arn:aws:iam::000000000000:mfa/nobody",
+                   TokenCode=totp(seed, t + 1)) == "AccessDenied"
+    # Credentials from GetSessionToken with MFA may call IAM; without MFA they may not.
+    iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=policy_doc(allow("iam:GetUser")))
+    mfa_iam = server.client("iam", access_key=creds["AccessKeyId"], secret_key=creds["SecretAccessKey"],
+                            session_token=creds["SessionToken"])
+    assert mfa_iam.get_user()["User"]["UserName"] == name
+    plain = sts.get_session_token()["Credentials"]
+    plain_iam = server.client("iam", access_key=plain["AccessKeyId"], secret_key=plain["SecretAccessKey"],
+                              session_token=plain["SessionToken"])
+    assert code_of(plain_iam.get_user) == "AccessDenied"
+
+
+def test_multi_factor_auth_present_condition(iam, server):
+    doc = policy_doc(
+        {"Effect": "Allow", "Action": "iam:ListAccountAliases", "Resource": "*",
+         "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}},
+        {"Effect": "Allow", "Action": "iam:GetAccountSummary", "Resource": "*",
+         "Condition": {"NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}}},
+    )
+    name, key, serial, seed = user_with_mfa(iam, inline=doc)
+    sts = server.client("sts", access_key=key["AccessKeyId"], secret_key=key["SecretAccessKey"])
+    long_term = server.client("iam", access_key=key["AccessKeyId"], secret_key=key["SecretAccessKey"])
+    time.sleep(1)  # policies apply on the next request
+    # Long-term keys carry no MFA: the key is absent, and Bool/Numeric conditions do not match.
+    assert code_of(long_term.list_account_aliases) == "AccessDenied"
+    assert code_of(long_term.get_account_summary) == "AccessDenied"
+    creds = sts.get_session_token(SerialNumber=serial, TokenCode=totp(seed, now_step()))["Credentials"]
+    with_mfa = server.client("iam", access_key=creds["AccessKeyId"], secret_key=creds["SecretAccessKey"],
+                             session_token=creds["SessionToken"])
+    assert "AccountAliases" in with_mfa.list_account_aliases()
+    assert "SummaryMap" in with_mfa.get_account_summary()
+
+
+def test_multi_factor_auth_age_grows_with_time(iam, dev_server):
+    diam = dev_server.client("iam")
+    doc = policy_doc({"Effect": "Allow", "Action": "iam:ListAccountAliases", "Resource": "*",
+                      "Condition": {"NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}}})
+    name, key, serial, seed = user_with_mfa(diam, inline=doc)
+    sts = dev_server.client("sts", access_key=key["AccessKeyId"], secret_key=key["SecretAccessKey"])
+    offset = dev_server.advance_clock(0).json()["offset_seconds"]
+    creds = sts.get_session_token(SerialNumber=serial, TokenCode=totp(seed, now_step(offset)))["Credentials"]
+    session = dev_server.client("iam", access_key=creds["AccessKeyId"], secret_key=creds["SecretAccessKey"],
+                                session_token=creds["SessionToken"])
+    assert "AccountAliases" in session.list_account_aliases()
+    dev_server.advance_clock(3700)
+    assert code_of(session.list_account_aliases) == "AccessDenied"
+
+
+def test_assume_role_with_mfa_satisfies_a_trust_policy_that_requires_it(iam, server):
+    name, key, serial, seed = user_with_mfa(iam, inline=policy_doc(allow("sts:AssumeRole")))
+    user_arn = iam.get_user(UserName=name)["User"]["Arn"]
+    role = unique("mfarole")
+    trust = policy_doc({"Effect": "Allow", "Principal": {"AWS": user_arn}, "Action": "sts:AssumeRole",
+                        "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}})
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust)
+    iam.put_role_policy(RoleName=role, PolicyName="p", PolicyDocument=policy_doc(
+        {"Effect": "Allow", "Action": "iam:ListAccountAliases", "Resource": "*",
+         "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}))
+    arn = f"arn:aws:iam::000000000000:role/{role}"
+    sts = server.client("sts", access_key=key["AccessKeyId"], secret_key=key["SecretAccessKey"])
+    time.sleep(1)
+    assert code_of(sts.assume_role, RoleArn=arn, RoleSessionName="s") == "AccessDenied"
+    t = now_step()
+    assert code_of(sts.assume_role, RoleArn=arn, RoleSessionName="s", SerialNumber=serial,
+                   TokenCode="000000" if totp(seed, t) != "000000" else "111111") == "AccessDenied"
+    creds = sts.assume_role(RoleArn=arn, RoleSessionName="s", SerialNumber=serial,
+                            TokenCode=totp(seed, t))["Credentials"]
+    session = server.client("iam", access_key=creds["AccessKeyId"], secret_key=creds["SecretAccessKey"],
+                            session_token=creds["SessionToken"])
+    assert "AccountAliases" in session.list_account_aliases()
