@@ -197,3 +197,193 @@ def test_assume_role_with_mfa_satisfies_a_trust_policy_that_requires_it(iam, ser
     session = server.client("iam", access_key=creds["AccessKeyId"], secret_key=creds["SecretAccessKey"],
                             session_token=creds["SessionToken"])
     assert "AccountAliases" in session.list_account_aliases()
+
+
+# ---- SSH public keys, signing and server certificates, service-specific credentials ----
+
+def _rsa_key(bits=2048):
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+
+
+def _self_signed(key, cn="example.test", days=30):
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=days)).sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), cert.not_valid_after_utc
+
+
+def _key_pem(key):
+    from cryptography.hazmat.primitives import serialization
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+def test_ssh_public_keys_fingerprints_encodings_and_limits(iam):
+    from cryptography.hazmat.primitives import serialization
+    user = unique("ssh")
+    iam.create_user(UserName=user)
+    key = _rsa_key()
+    openssh = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+    blob = base64.b64decode(openssh.split()[1])
+    want_fp = ":".join("%02x" % b for b in hashlib.md5(blob).digest())
+    up = iam.upload_ssh_public_key(UserName=user, SSHPublicKeyBody=openssh + " me@host")["SSHPublicKey"]
+    assert up["Fingerprint"] == want_fp and up["Status"] == "Active" and up["SSHPublicKeyId"].startswith("APKA")
+    kid = up["SSHPublicKeyId"]
+    got = iam.get_ssh_public_key(UserName=user, SSHPublicKeyId=kid, Encoding="SSH")["SSHPublicKey"]
+    assert got["SSHPublicKeyBody"] == openssh
+    pem = iam.get_ssh_public_key(UserName=user, SSHPublicKeyId=kid, Encoding="PEM")["SSHPublicKey"]["SSHPublicKeyBody"]
+    assert serialization.load_pem_public_key(pem.encode()).public_numbers() == key.public_key().public_numbers()
+    assert code_of(iam.upload_ssh_public_key, UserName=user, SSHPublicKeyBody=openssh) == "DuplicateSSHPublicKey"
+    assert code_of(iam.upload_ssh_public_key, UserName=user, SSHPublicKeyBody="ssh-rsa AAAAnotakey") == "InvalidPublicKey"
+    # A PEM public key is accepted too.
+    pem_body = _rsa_key().public_key().public_bytes(serialization.Encoding.PEM,
+                                                    serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    iam.upload_ssh_public_key(UserName=user, SSHPublicKeyBody=pem_body)
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    for _ in range(3):
+        body = ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(
+            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+        iam.upload_ssh_public_key(UserName=user, SSHPublicKeyBody=body)
+    assert code_of(iam.upload_ssh_public_key, UserName=user, SSHPublicKeyBody=ed25519.Ed25519PrivateKey.generate()
+                   .public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+                   .decode()) == "LimitExceeded"
+    iam.update_ssh_public_key(UserName=user, SSHPublicKeyId=kid, Status="Inactive")
+    listed = iam.list_ssh_public_keys(UserName=user)["SSHPublicKeys"]
+    assert len(listed) == 5 and [k["Status"] for k in listed if k["SSHPublicKeyId"] == kid] == ["Inactive"]
+    with pytest.raises(ClientError) as e:
+        iam.delete_user(UserName=user)
+    assert error_code(e.value) == "DeleteConflict"
+    for k in listed:
+        iam.delete_ssh_public_key(UserName=user, SSHPublicKeyId=k["SSHPublicKeyId"])
+    assert code_of(iam.get_ssh_public_key, UserName=user, SSHPublicKeyId=kid, Encoding="SSH") == "NoSuchEntity"
+    iam.delete_user(UserName=user)
+
+
+def test_signing_certificates(iam):
+    user = unique("sign")
+    iam.create_user(UserName=user)
+    cert, _ = _self_signed(_rsa_key())
+    up = iam.upload_signing_certificate(UserName=user, CertificateBody=cert)["Certificate"]
+    assert up["Status"] == "Active" and up["UserName"] == user
+    assert code_of(iam.upload_signing_certificate, UserName=user, CertificateBody=cert) == "DuplicateCertificate"
+    assert code_of(iam.upload_signing_certificate, UserName=user, CertificateBody="-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n") == "MalformedCertificate"
+    iam.upload_signing_certificate(UserName=user, CertificateBody=_self_signed(_rsa_key())[0])
+    assert code_of(iam.upload_signing_certificate, UserName=user,
+                   CertificateBody=_self_signed(_rsa_key())[0]) == "LimitExceeded"
+    iam.update_signing_certificate(UserName=user, CertificateId=up["CertificateId"], Status="Inactive")
+    certs = iam.list_signing_certificates(UserName=user)["Certificates"]
+    assert sorted(c["Status"] for c in certs) == ["Active", "Inactive"]
+    assert code_of(iam.delete_user, UserName=user) == "DeleteConflict"
+    for c in certs:
+        iam.delete_signing_certificate(UserName=user, CertificateId=c["CertificateId"])
+    assert iam.list_signing_certificates(UserName=user)["Certificates"] == []
+    iam.delete_user(UserName=user)
+
+
+def test_server_certificates_check_the_key_and_report_expiry(iam):
+    name = unique("srv")
+    key = _rsa_key()
+    cert, not_after = _self_signed(key, days=90)
+    chain, _ = _self_signed(_rsa_key(), cn="ca.test")
+    assert code_of(iam.upload_server_certificate, ServerCertificateName=name, CertificateBody=cert,
+                   PrivateKey=_key_pem(_rsa_key())) == "KeyPairMismatch"
+    assert code_of(iam.upload_server_certificate, ServerCertificateName=name, CertificateBody="nope",
+                   PrivateKey=_key_pem(key)) == "MalformedCertificate"
+    meta = iam.upload_server_certificate(ServerCertificateName=name, CertificateBody=cert, CertificateChain=chain,
+                                         PrivateKey=_key_pem(key), Path="/cloudfront/",
+                                         Tags=[{"Key": "a", "Value": "b"}])["ServerCertificateMetadata"]
+    assert meta["Arn"] == f"arn:aws:iam::000000000000:server-certificate/cloudfront/{name}"
+    assert meta["Expiration"].replace(tzinfo=None) == not_after.replace(tzinfo=None)
+    assert code_of(iam.upload_server_certificate, ServerCertificateName=name, CertificateBody=cert,
+                   PrivateKey=_key_pem(key)) == "EntityAlreadyExists"
+    got = iam.get_server_certificate(ServerCertificateName=name)["ServerCertificate"]
+    assert got["CertificateBody"] == cert and got["CertificateChain"] == chain and "PrivateKey" not in got
+    assert [m["ServerCertificateName"] for m in iam.list_server_certificates(PathPrefix="/cloudfront/")
+            ["ServerCertificateMetadataList"]] == [name]
+    iam.tag_server_certificate(ServerCertificateName=name, Tags=[{"Key": "c", "Value": "d"}])
+    iam.untag_server_certificate(ServerCertificateName=name, TagKeys=["a"])
+    assert iam.list_server_certificate_tags(ServerCertificateName=name)["Tags"] == [{"Key": "c", "Value": "d"}]
+    new = unique("srv")
+    iam.update_server_certificate(ServerCertificateName=name, NewServerCertificateName=new, NewPath="/x/")
+    assert code_of(iam.get_server_certificate, ServerCertificateName=name) == "NoSuchEntity"
+    assert iam.get_server_certificate(ServerCertificateName=new)["ServerCertificate"][
+        "ServerCertificateMetadata"]["Path"] == "/x/"
+    iam.delete_server_certificate(ServerCertificateName=new)
+    assert code_of(iam.delete_server_certificate, ServerCertificateName=new) == "NoSuchEntity"
+
+
+def test_service_specific_credentials(iam):
+    user = unique("git")
+    iam.create_user(UserName=user)
+    c = iam.create_service_specific_credential(UserName=user, ServiceName="codecommit.amazonaws.com")[
+        "ServiceSpecificCredential"]
+    assert c["ServiceUserName"] == f"{user}-at-000000000000" and len(c["ServicePassword"]) >= 40
+    assert c["Status"] == "Active" and c["ServiceSpecificCredentialId"].startswith("ACCA")
+    cid = c["ServiceSpecificCredentialId"]
+    iam.create_service_specific_credential(UserName=user, ServiceName="codecommit.amazonaws.com")
+    assert code_of(iam.create_service_specific_credential, UserName=user,
+                   ServiceName="codecommit.amazonaws.com") == "LimitExceeded"
+    iam.create_service_specific_credential(UserName=user, ServiceName="cassandra.amazonaws.com")
+    assert code_of(iam.create_service_specific_credential, UserName=user,
+                   ServiceName="s3.amazonaws.com") == "NotSupportedService"
+    listed = iam.list_service_specific_credentials(UserName=user, ServiceName="codecommit.amazonaws.com")[
+        "ServiceSpecificCredentials"]
+    assert len(listed) == 2 and all("ServicePassword" not in x for x in listed)
+    reset = iam.reset_service_specific_credential(UserName=user, ServiceSpecificCredentialId=cid)[
+        "ServiceSpecificCredential"]
+    assert reset["ServicePassword"] != c["ServicePassword"]
+    iam.update_service_specific_credential(UserName=user, ServiceSpecificCredentialId=cid, Status="Inactive")
+    assert code_of(iam.delete_user, UserName=user) == "DeleteConflict"
+    for x in iam.list_service_specific_credentials(UserName=user)["ServiceSpecificCredentials"]:
+        iam.delete_service_specific_credential(UserName=user, ServiceSpecificCredentialId=x["ServiceSpecificCredentialId"])
+    assert code_of(iam.reset_service_specific_credential, UserName=user, ServiceSpecificCredentialId=cid) == "NoSuchEntity"
+    iam.delete_user(UserName=user)
+
+
+# ---- STS: federation tokens, authorization messages ----
+
+def test_federated_users_get_the_intersection_of_user_and_session_policies(iam, server):
+    name, key = None, None
+    name = unique("fed")
+    _, key = make_user(iam, name, inline=policy_doc(allow(["sts:GetFederationToken", "ssm:GetParameter",
+                                                            "ssm:PutParameter"])))
+    param = unique("/fed/p")
+    server.client("ssm").put_parameter(Name=param, Value="v", Type="String")
+    sts = server.client("sts", access_key=key["AccessKeyId"], secret_key=key["SecretAccessKey"])
+    time.sleep(1)
+    out = sts.get_federation_token(Name="bob", Policy=policy_doc(allow(["ssm:GetParameter", "kms:ListKeys"])))
+    assert out["FederatedUser"]["Arn"] == "arn:aws:sts::000000000000:federated-user/bob"
+    assert out["FederatedUser"]["FederatedUserId"] == "000000000000:bob"
+    c = out["Credentials"]
+    kw = dict(access_key=c["AccessKeyId"], secret_key=c["SecretAccessKey"], session_token=c["SessionToken"])
+    assert server.client("sts", **kw).get_caller_identity()["Arn"].endswith(":federated-user/bob")
+    ssm = server.client("ssm", **kw)
+    assert ssm.get_parameter(Name=param)["Parameter"]["Value"] == "v"          # both allow
+    assert code_of(ssm.put_parameter, Name=param, Value="w", Type="String", Overwrite=True) in (
+        "AccessDeniedException", "AccessDenied")                                   # user only
+    assert code_of(server.client("kms", **kw).list_keys) in ("AccessDeniedException", "AccessDenied")  # session only
+    assert code_of(server.client("iam", **kw).list_users) == "AccessDenied"      # never IAM
+    # Without a session policy a federated user has no permissions.
+    bare = sts.get_federation_token(Name="carol")["Credentials"]
+    bare_ssm = server.client("ssm", access_key=bare["AccessKeyId"], secret_key=bare["SecretAccessKey"],
+                             session_token=bare["SessionToken"])
+    assert code_of(bare_ssm.get_parameter, Name=param) in ("AccessDeniedException", "AccessDenied")
+    # Session credentials cannot federate.
+    assert code_of(server.client("sts", **kw).get_federation_token, Name="dave") == "AccessDenied"
+
+
+def test_decode_authorization_message_refuses_what_it_did_not_encode(iam, server):
+    sts = server.client("sts")
+    with pytest.raises(ClientError) as e:
+        sts.decode_authorization_message(EncodedMessage="bm90IGEgbWVzc2FnZQ==")
+    assert error_code(e.value) == "InvalidAuthorizationMessageException"
+    _, key = make_user(iam, unique("dec"))
+    user_sts = server.client("sts", access_key=key["AccessKeyId"], secret_key=key["SecretAccessKey"])
+    assert code_of(user_sts.decode_authorization_message, EncodedMessage="bm90IGEgbWVzc2FnZQ==") == "AccessDenied"

@@ -188,6 +188,42 @@ impl IamAuthorizer {
                     }
                 }
             }
+            Principal::FederatedUser { account, .. } => {
+                let Some(akid) = access_key_id else {
+                    return Ok(out);
+                };
+                let Some(sess) = records::SESSIONS.get(store, akid).await? else {
+                    return Ok(out);
+                };
+                let SessionKind::Federated { user, .. } = &sess.value.kind else {
+                    return Ok(out);
+                };
+                // Without a session policy a federated user has no permissions at all.
+                let Some(session) = sess
+                    .value
+                    .session_policy
+                    .as_deref()
+                    .and_then(|d| Policy::parse(d).ok())
+                else {
+                    return Ok(out);
+                };
+                match user {
+                    Some(name) => {
+                        let federating = Principal::User {
+                            account: account.clone(),
+                            arn: String::new(),
+                            name: name.clone(),
+                            id: String::new(),
+                        };
+                        out = Box::pin(self.identity_policies(&federating, None)).await?;
+                    }
+                    None => out.policies.extend(root_policy().cloned()),
+                }
+                for (k, v) in &sess.value.tags {
+                    out.tags.push((k.clone(), v.clone()));
+                }
+                out.session = Some(session);
+            }
             _ => {}
         }
         Ok(out)

@@ -22,10 +22,12 @@ use crate::shapes::iam as s;
 use crate::{ids, managed, Identity};
 
 mod account;
+mod credentials;
 mod entities;
 mod instance_profiles;
 mod mfa_devices;
 mod policies;
+mod server_certificates;
 
 /// Documents are returned URL-encoded, as IAM does (the SDKs decode them).
 const DOC_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
@@ -150,6 +152,28 @@ operations!(IamService {
     "TagMFADevice" => tag_mfa_device,
     "UntagMFADevice" => untag_mfa_device,
     "ListMFADeviceTags" => list_mfa_device_tags,
+    "UploadSSHPublicKey" => upload_ssh_public_key,
+    "GetSSHPublicKey" => get_ssh_public_key,
+    "ListSSHPublicKeys" => list_ssh_public_keys,
+    "UpdateSSHPublicKey" => update_ssh_public_key,
+    "DeleteSSHPublicKey" => delete_ssh_public_key,
+    "UploadSigningCertificate" => upload_signing_certificate,
+    "ListSigningCertificates" => list_signing_certificates,
+    "UpdateSigningCertificate" => update_signing_certificate,
+    "DeleteSigningCertificate" => delete_signing_certificate,
+    "CreateServiceSpecificCredential" => create_service_specific_credential,
+    "ResetServiceSpecificCredential" => reset_service_specific_credential,
+    "ListServiceSpecificCredentials" => list_service_specific_credentials,
+    "UpdateServiceSpecificCredential" => update_service_specific_credential,
+    "DeleteServiceSpecificCredential" => delete_service_specific_credential,
+    "UploadServerCertificate" => upload_server_certificate,
+    "GetServerCertificate" => get_server_certificate,
+    "ListServerCertificates" => list_server_certificates,
+    "UpdateServerCertificate" => update_server_certificate,
+    "DeleteServerCertificate" => delete_server_certificate,
+    "TagServerCertificate" => tag_server_certificate,
+    "UntagServerCertificate" => untag_server_certificate,
+    "ListServerCertificateTags" => list_server_certificate_tags,
 });
 
 #[async_trait]
@@ -707,6 +731,12 @@ impl IamService {
             return Err(conflict(
                 "Cannot delete entity, must delete login profile first.",
             ));
+        }
+        if let Some(msg) =
+            credentials::blocking_credentials(&*self.id.store, &ctx.caller.account, &req.user_name)
+                .await?
+        {
+            return Err(conflict(msg));
         }
         if self
             .user_has_mfa(&ctx.caller.account, &req.user_name)

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod authorizer;
+pub mod certificates;
 mod iam_api;
 pub mod ids;
 pub mod managed;
@@ -13,6 +14,7 @@ mod qr;
 pub mod records;
 pub mod registration;
 pub mod shapes;
+pub mod ssh_keys;
 mod sts_api;
 
 use std::sync::Arc;
@@ -29,7 +31,7 @@ pub use authorizer::IamAuthorizer;
 pub use iam_api::IamService;
 use records::{AccountRecord, KeyRecord, SessionKind, UserRecord};
 pub use registration::{IAM_REGISTRATION, STS_REGISTRATION};
-pub use sts_api::StsService;
+pub use sts_api::{denial_document, encode_denial, StsService};
 
 /// Shared identity state: the store, the sealer for secrets, and the clock.
 pub struct Identity {
@@ -314,6 +316,26 @@ impl Identity {
                         from_session_token: false,
                     },
                     false,
+                )
+            }
+            SessionKind::Federated { name, .. } => {
+                let arn = format!("arn:aws:sts::{}:federated-user/{name}", sess.account);
+                // Federated users may not call IAM (nor STS beyond GetCallerIdentity).
+                (
+                    Caller {
+                        principal: Principal::FederatedUser {
+                            account: sess.account.clone(),
+                            arn: arn.clone(),
+                            name: name.clone(),
+                        },
+                        account: sess.account.clone(),
+                        arn,
+                        user_id: format!("{}:{name}", sess.account),
+                        access_key_id: Some(access_key_id.to_owned()),
+                        session_issued: issued,
+                        from_session_token: true,
+                    },
+                    true,
                 )
             }
             SessionKind::UserSession { user: None } => {

@@ -206,6 +206,14 @@ pub enum SessionKind {
         /// The user.
         user: Option<String>,
     },
+    /// From `GetFederationToken` by a user (`None`: the root): the user's permissions
+    /// intersected with the session policy.
+    Federated {
+        /// The federating user.
+        user: Option<String>,
+        /// The name given to `GetFederationToken`.
+        name: String,
+    },
 }
 
 /// Temporary credentials.

@@ -16,6 +16,11 @@ use crate::records::{self, name_key, RoleRecord, SessionKind, SessionRecord};
 use crate::shapes::sts as s;
 use crate::{ids, Identity};
 
+mod authorization_messages;
+mod federation;
+
+pub use authorization_messages::{denial_document, encode_denial};
+
 /// The STS service.
 pub struct StsService {
     id: Arc<Identity>,
@@ -27,6 +32,8 @@ operations!(StsService {
     "AssumeRole" => assume_role,
     "GetSessionToken" => get_session_token,
     "GetAccessKeyInfo" => get_access_key_info,
+    "GetFederationToken" => get_federation_token,
+    "DecodeAuthorizationMessage" => decode_authorization_message,
 });
 
 #[async_trait]
