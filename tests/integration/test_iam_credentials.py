@@ -188,11 +188,11 @@ def test_assume_role_with_mfa_satisfies_a_trust_policy_that_requires_it(iam, ser
     arn = f"arn:aws:iam::000000000000:role/{role}"
     sts = server.client("sts", access_key=key["AccessKeyId"], secret_key=key["SecretAccessKey"])
     time.sleep(1)
-    assert code_of(sts.assume_role, RoleArn=arn, RoleSessionName="s") == "AccessDenied"
+    assert code_of(sts.assume_role, RoleArn=arn, RoleSessionName="sess") == "AccessDenied"
     t = now_step()
-    assert code_of(sts.assume_role, RoleArn=arn, RoleSessionName="s", SerialNumber=serial,
+    assert code_of(sts.assume_role, RoleArn=arn, RoleSessionName="sess", SerialNumber=serial,
                    TokenCode="000000" if totp(seed, t) != "000000" else "111111") == "AccessDenied"
-    creds = sts.assume_role(RoleArn=arn, RoleSessionName="s", SerialNumber=serial,
+    creds = sts.assume_role(RoleArn=arn, RoleSessionName="sess", SerialNumber=serial,
                             TokenCode=totp(seed, t))["Credentials"]
     session = server.client("iam", access_key=creds["AccessKeyId"], secret_key=creds["SecretAccessKey"],
                             session_token=creds["SessionToken"])
