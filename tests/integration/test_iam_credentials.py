@@ -387,3 +387,19 @@ def test_decode_authorization_message_refuses_what_it_did_not_encode(iam, server
     _, key = make_user(iam, unique("dec"))
     user_sts = server.client("sts", access_key=key["AccessKeyId"], secret_key=key["SecretAccessKey"])
     assert code_of(user_sts.decode_authorization_message, EncodedMessage="bm90IGEgbWVzc2FnZQ==") == "AccessDenied"
+
+
+def test_get_access_key_info_reads_the_account_from_any_key_id(iam, server):
+    sts = server.client("sts")
+    _, key = make_user(iam, unique("aki"))
+    assert sts.get_access_key_info(AccessKeyId=key["AccessKeyId"])["Account"] == "000000000000"
+    user_sts = server.client("sts", access_key=key["AccessKeyId"], secret_key=key["SecretAccessKey"])
+    temp = user_sts.get_session_token()["Credentials"]["AccessKeyId"]
+    assert sts.get_access_key_info(AccessKeyId=temp)["Account"] == "000000000000"
+    # A key id Rampart never issued, of another account, in AWS's encoding.
+    raw = bytearray(10)
+    raw[:6] = ((123456789012 << 7) | 0x55).to_bytes(6, "big")
+    foreign = "AKIA" + base64.b32encode(bytes(raw)).decode()
+    assert sts.get_access_key_info(AccessKeyId=foreign)["Account"] == "123456789012"
+    # A published example of a real AWS temporary key id.
+    assert sts.get_access_key_info(AccessKeyId="ASIAY34FZKBOKMUTVV7A")["Account"] == "609629065308"

@@ -159,7 +159,7 @@ impl Identity {
         user: Option<&str>,
         extra: Vec<rampart_store::Op>,
     ) -> Result<(IssuedKey, KeyRecord), AwsError> {
-        let id = ids::access_key_id()?;
+        let id = ids::access_key_id(account)?;
         let secret = ids::secret_access_key()?;
         let rec = KeyRecord {
             id: id.clone(),

@@ -128,6 +128,8 @@ impl StsService {
                 .await?
                 .map(|k| k.value.account)
         };
+        // A key Rampart does not know: its account is read from the id, as AWS does.
+        let account = account.or_else(|| ids::account_of_key_id(&req.access_key_id));
         Ok(s::GetAccessKeyInfoResponse {
             account: Some(account.unwrap_or_else(|| ctx.caller.account.clone())),
         })
@@ -142,7 +144,7 @@ impl StsService {
         tags: Vec<(String, String)>,
         mfa_at: Option<i64>,
     ) -> Result<(s::Credentials, i64), AwsError> {
-        let akid = ids::temporary_access_key_id()?;
+        let akid = ids::temporary_access_key_id(account)?;
         let secret = ids::secret_access_key()?;
         let token = ids::session_token()?;
         let issued = self.id.now().timestamp_millis();
