@@ -33,7 +33,7 @@ pub fn parse_pem_certificate(body: &str) -> Result<Vec<u8>, AwsError> {
     match pem_blocks(body).as_deref() {
         Some([(label, der)]) if label == "CERTIFICATE" => {
             match x509_parser::certificate::X509Certificate::from_der(der) {
-                Ok((rest, _)) if rest.is_empty() => Ok(der.clone()),
+                Ok(([], _)) => Ok(der.clone()),
                 _ => Err(bad_certificate()),
             }
         }
