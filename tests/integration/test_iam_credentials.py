@@ -403,3 +403,19 @@ def test_get_access_key_info_reads_the_account_from_any_key_id(iam, server):
     assert sts.get_access_key_info(AccessKeyId=foreign)["Account"] == "123456789012"
     # A published example of a real AWS temporary key id.
     assert sts.get_access_key_info(AccessKeyId="ASIAY34FZKBOKMUTVV7A")["Account"] == "609629065308"
+
+
+def test_renaming_a_user_keeps_its_mfa_device_and_credentials(iam):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    name, _, serial, _ = user_with_mfa(iam)
+    body = ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+    iam.upload_ssh_public_key(UserName=name, SSHPublicKeyBody=body)
+    iam.create_service_specific_credential(UserName=name, ServiceName="codecommit.amazonaws.com")
+    new = unique("renamed")
+    iam.update_user(UserName=name, NewUserName=new)
+    assert [d["SerialNumber"] for d in iam.list_mfa_devices(UserName=new)["MFADevices"]] == [serial]
+    assert [k["UserName"] for k in iam.list_ssh_public_keys(UserName=new)["SSHPublicKeys"]] == [new]
+    assert len(iam.list_service_specific_credentials(UserName=new)["ServiceSpecificCredentials"]) == 1
+    assert code_of(iam.delete_user, UserName=new) == "DeleteConflict"

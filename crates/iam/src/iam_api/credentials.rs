@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use rampart_service::table::Table;
 use rampart_service::{AwsError, RequestContext};
-use rampart_store::Expect;
+use rampart_store::{Expect, Op};
 
 use super::{ids, no_such, ts, IamService};
 use crate::records::{self, Versioned};
@@ -126,6 +126,63 @@ pub(super) async fn blocking_credentials(
         ));
     }
     Ok(None)
+}
+
+/// The writes that move one table's records of user `old` to user `new`, with `set_user`
+/// renaming the user inside each record.
+async fn move_records<T: Serialize + serde::de::DeserializeOwned>(
+    store: &dyn rampart_store::Store,
+    table: Table<T>,
+    account: &str,
+    old: &str,
+    new: &str,
+    set_user: fn(&mut T, &str),
+) -> Result<Vec<Op>, AwsError> {
+    let (from, to) = (prefix(account, old), prefix(account, new));
+    let mut ops = Vec::new();
+    for (key, mut rec) in table.list(store, &from, None, 1000).await? {
+        let Some(id) = key.strip_prefix(&from) else {
+            continue;
+        };
+        let Some(current) = table.get(store, &key).await? else {
+            continue;
+        };
+        set_user(&mut rec, new);
+        if from == to {
+            ops.push(table.put_op(&key, &rec, Expect::Version(current.version))?);
+        } else {
+            ops.push(table.delete_op(&key, Expect::Version(current.version)));
+            ops.push(table.put_op(&format!("{to}{id}"), &rec, Expect::Absent)?);
+        }
+    }
+    Ok(ops)
+}
+
+/// The writes that move a user's SSH keys, signing certificates and service-specific
+/// credentials when the user is renamed.
+pub(super) async fn rename_credentials(
+    store: &dyn rampart_store::Store,
+    account: &str,
+    old: &str,
+    new: &str,
+) -> Result<Vec<Op>, AwsError> {
+    let mut ops = move_records(store, SSH_KEYS, account, old, new, |r, n| {
+        r.user = n.to_owned();
+    })
+    .await?;
+    ops.extend(
+        move_records(store, SIGNING_CERTS, account, old, new, |r, n| {
+            r.user = n.to_owned();
+        })
+        .await?,
+    );
+    ops.extend(
+        move_records(store, SERVICE_CREDS, account, old, new, |r, n| {
+            r.user = n.to_owned();
+        })
+        .await?,
+    );
+    Ok(ops)
 }
 
 impl IamService {

@@ -71,6 +71,31 @@ impl IamService {
         }))
     }
 
+    /// The writes that move a user's MFA devices to the user's new name.
+    pub(super) async fn rename_mfa_user(
+        &self,
+        account: &str,
+        old: &str,
+        new: &str,
+    ) -> Result<Vec<rampart_store::Op>, AwsError> {
+        let mut ops = Vec::new();
+        for (key, _) in self.devices(account).await? {
+            let Some(mut dev) = DEVICES.get(&*self.id.store, &key).await? else {
+                continue;
+            };
+            if dev
+                .value
+                .user
+                .as_deref()
+                .is_some_and(|u| u.eq_ignore_ascii_case(old))
+            {
+                dev.value.user = Some(new.to_owned());
+                ops.push(DEVICES.put_op(&key, &dev.value, Expect::Version(dev.version))?);
+            }
+        }
+        Ok(ops)
+    }
+
     fn virtual_shape(d: &MfaRecord, user: Option<s::User>) -> s::VirtualMFADevice {
         s::VirtualMFADevice {
             serial_number: d.serial.clone(),
