@@ -70,12 +70,13 @@ def test_unimplemented_guardduty_list_detectors_is_501_not_implemented(server):
     assert e.value.response["ResponseMetadata"]["HTTPHeaders"].get("x-amzn-requestid")
 
 
-def test_unimplemented_iam_list_mfa_devices_is_501_not_implemented(server):
+def test_unimplemented_iam_operation_is_501_not_implemented(server):
+    # IAM's delegation requests (partner-initiated access) are not implemented.
     with pytest.raises(ClientError) as e:
-        server.client("iam").list_mfa_devices()
+        server.client("iam").get_delegation_request(DelegationRequestId="dr-0123456789abcdef")
     assert http_status(e.value) == 501
     assert error_code(e.value) == "NotImplemented"
-    assert error_message(e.value) == "Rampart does not implement IAM.ListMFADevices yet"
+    assert error_message(e.value) == "Rampart does not implement IAM.GetDelegationRequest yet"
     assert e.value.response["ResponseMetadata"]["RequestId"]
 
 

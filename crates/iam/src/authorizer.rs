@@ -75,6 +75,41 @@ impl IamAuthorizer {
         Ok(())
     }
 
+    /// `aws:MultiFactorAuthPresent` and `aws:MultiFactorAuthAge` for a caller, as AWS sets them:
+    /// absent for long-term access keys; for temporary credentials, `true` with the seconds since
+    /// the MFA code was checked when one was, `false` (and no age) otherwise.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn add_mfa_context(
+        &self,
+        caller: &rampart_service::Caller,
+        now: chrono::DateTime<chrono::Utc>,
+        context: &mut rampart_policy::Context,
+    ) -> Result<(), AwsError> {
+        let Some(akid) = caller
+            .access_key_id
+            .as_deref()
+            .filter(|k| k.starts_with("ASIA"))
+        else {
+            return Ok(());
+        };
+        let Some(sess) = records::SESSIONS.get(&*self.identity.store, akid).await? else {
+            return Ok(());
+        };
+        match sess.value.mfa_at {
+            Some(at) => {
+                context.insert("aws:MultiFactorAuthPresent", "true");
+                let age = (now.timestamp_millis() - at).max(0) / 1000;
+                context.insert("aws:MultiFactorAuthAge", age.to_string());
+            }
+            None => {
+                context.insert("aws:MultiFactorAuthPresent", "false");
+            }
+        }
+        Ok(())
+    }
+
     /// The identity-based policies of `principal`.
     ///
     /// # Errors
@@ -159,6 +194,42 @@ impl IamAuthorizer {
                     }
                 }
             }
+            Principal::FederatedUser { account, .. } => {
+                let Some(akid) = access_key_id else {
+                    return Ok(out);
+                };
+                let Some(sess) = records::SESSIONS.get(store, akid).await? else {
+                    return Ok(out);
+                };
+                let SessionKind::Federated { user, .. } = &sess.value.kind else {
+                    return Ok(out);
+                };
+                // Without a session policy a federated user has no permissions at all.
+                let Some(session) = sess
+                    .value
+                    .session_policy
+                    .as_deref()
+                    .and_then(|d| Policy::parse(d).ok())
+                else {
+                    return Ok(out);
+                };
+                match user {
+                    Some(name) => {
+                        let federating = Principal::User {
+                            account: account.clone(),
+                            arn: String::new(),
+                            name: name.clone(),
+                            id: String::new(),
+                        };
+                        out = Box::pin(self.identity_policies(&federating, None)).await?;
+                    }
+                    None => out.policies.extend(root_policy().cloned()),
+                }
+                for (k, v) in &sess.value.tags {
+                    out.tags.push((k.clone(), v.clone()));
+                }
+                out.session = Some(session);
+            }
             _ => {}
         }
         Ok(out)
@@ -240,6 +311,8 @@ impl Authorizer for IamAuthorizer {
                 .await?
         };
         let mut context = ctx.base_context();
+        self.add_mfa_context(&ctx.caller, ctx.time, &mut context)
+            .await?;
         for (k, v) in &ip.tags {
             context.insert(&format!("aws:PrincipalTag/{k}"), v);
         }

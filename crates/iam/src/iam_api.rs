@@ -22,9 +22,12 @@ use crate::shapes::iam as s;
 use crate::{ids, managed, Identity};
 
 mod account;
+mod credentials;
 mod entities;
 mod instance_profiles;
+mod mfa_devices;
 mod policies;
+mod server_certificates;
 mod simulator;
 
 /// Documents are returned URL-encoded, as IAM does (the SDKs decode them).
@@ -143,6 +146,39 @@ operations!(IamService {
     "SimulateCustomPolicy" => simulate_custom_policy,
     "GetContextKeysForCustomPolicy" => get_context_keys_for_custom_policy,
     "GetContextKeysForPrincipalPolicy" => get_context_keys_for_principal_policy,
+    "CreateVirtualMFADevice" => create_virtual_mfa_device,
+    "EnableMFADevice" => enable_mfa_device,
+    "ResyncMFADevice" => resync_mfa_device,
+    "DeactivateMFADevice" => deactivate_mfa_device,
+    "DeleteVirtualMFADevice" => delete_virtual_mfa_device,
+    "ListMFADevices" => list_mfa_devices,
+    "GetMFADevice" => get_mfa_device,
+    "ListVirtualMFADevices" => list_virtual_mfa_devices,
+    "TagMFADevice" => tag_mfa_device,
+    "UntagMFADevice" => untag_mfa_device,
+    "ListMFADeviceTags" => list_mfa_device_tags,
+    "UploadSSHPublicKey" => upload_ssh_public_key,
+    "GetSSHPublicKey" => get_ssh_public_key,
+    "ListSSHPublicKeys" => list_ssh_public_keys,
+    "UpdateSSHPublicKey" => update_ssh_public_key,
+    "DeleteSSHPublicKey" => delete_ssh_public_key,
+    "UploadSigningCertificate" => upload_signing_certificate,
+    "ListSigningCertificates" => list_signing_certificates,
+    "UpdateSigningCertificate" => update_signing_certificate,
+    "DeleteSigningCertificate" => delete_signing_certificate,
+    "CreateServiceSpecificCredential" => create_service_specific_credential,
+    "ResetServiceSpecificCredential" => reset_service_specific_credential,
+    "ListServiceSpecificCredentials" => list_service_specific_credentials,
+    "UpdateServiceSpecificCredential" => update_service_specific_credential,
+    "DeleteServiceSpecificCredential" => delete_service_specific_credential,
+    "UploadServerCertificate" => upload_server_certificate,
+    "GetServerCertificate" => get_server_certificate,
+    "ListServerCertificates" => list_server_certificates,
+    "UpdateServerCertificate" => update_server_certificate,
+    "DeleteServerCertificate" => delete_server_certificate,
+    "TagServerCertificate" => tag_server_certificate,
+    "UntagServerCertificate" => untag_server_certificate,
+    "ListServerCertificateTags" => list_server_certificate_tags,
 });
 
 #[async_trait]
@@ -750,6 +786,20 @@ impl IamService {
         {
             return Err(conflict(
                 "Cannot delete entity, must delete login profile first.",
+            ));
+        }
+        if let Some(msg) =
+            credentials::blocking_credentials(&*self.id.store, &ctx.caller.account, &req.user_name)
+                .await?
+        {
+            return Err(conflict(msg));
+        }
+        if self
+            .user_has_mfa(&ctx.caller.account, &req.user_name)
+            .await?
+        {
+            return Err(conflict(
+                "Cannot delete entity, must delete MFA device first.",
             ));
         }
         let keys = self

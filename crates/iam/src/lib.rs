@@ -4,13 +4,17 @@
 #![forbid(unsafe_code)]
 
 pub mod authorizer;
+pub mod certificates;
 mod iam_api;
 pub mod ids;
 pub mod managed;
+pub mod mfa;
 pub mod principals;
+mod qr;
 pub mod records;
 pub mod registration;
 pub mod shapes;
+pub mod ssh_keys;
 mod sts_api;
 
 use std::sync::Arc;
@@ -27,7 +31,7 @@ pub use authorizer::IamAuthorizer;
 pub use iam_api::IamService;
 use records::{AccountRecord, KeyRecord, SessionKind, UserRecord};
 pub use registration::{IAM_REGISTRATION, STS_REGISTRATION};
-pub use sts_api::StsService;
+pub use sts_api::{denial_document, encode_denial, StsService};
 
 /// Shared identity state: the store, the sealer for secrets, and the clock.
 pub struct Identity {
@@ -184,7 +188,7 @@ impl Identity {
         user: Option<&str>,
         extra: Vec<rampart_store::Op>,
     ) -> Result<(IssuedKey, KeyRecord), AwsError> {
-        let id = ids::access_key_id()?;
+        let id = ids::access_key_id(account)?;
         let secret = ids::secret_access_key()?;
         let rec = KeyRecord {
             id: id.clone(),
@@ -347,6 +351,26 @@ impl Identity {
                     false,
                 )
             }
+            SessionKind::Federated { name, .. } => {
+                let arn = format!("arn:aws:sts::{}:federated-user/{name}", sess.account);
+                // Federated users may not call IAM (nor STS beyond GetCallerIdentity).
+                (
+                    Caller {
+                        principal: Principal::FederatedUser {
+                            account: sess.account.clone(),
+                            arn: arn.clone(),
+                            name: name.clone(),
+                        },
+                        account: sess.account.clone(),
+                        arn,
+                        user_id: format!("{}:{name}", sess.account),
+                        access_key_id: Some(access_key_id.to_owned()),
+                        session_issued: issued,
+                        from_session_token: true,
+                    },
+                    true,
+                )
+            }
             SessionKind::UserSession { user: None } => {
                 (root_caller(&sess.account, Some(access_key_id)), true)
             }
@@ -364,6 +388,8 @@ impl Identity {
             }
         };
         caller.session_issued = issued;
+        // GetSessionToken credentials reach IAM only when MFA was used to get them.
+        let user_session = user_session && sess.mfa_at.is_none();
         caller.from_session_token = user_session;
         let secret = self.unseal(&sess.secret_sealed, &format!("sts/session/{}", sess.id))?;
         Ok(Ok(Authenticated {

@@ -212,6 +212,14 @@ pub enum SessionKind {
         /// The user.
         user: Option<String>,
     },
+    /// From `GetFederationToken` by a user (`None`: the root): the user's permissions
+    /// intersected with the session policy.
+    Federated {
+        /// The federating user.
+        user: Option<String>,
+        /// The name given to `GetFederationToken`.
+        name: String,
+    },
 }
 
 /// Temporary credentials.
@@ -240,6 +248,10 @@ pub struct SessionRecord {
     /// acts with its account's full permissions, and only while the server runs in dev mode.
     #[serde(default)]
     pub dev_phantom: bool,
+    /// When an MFA code was checked to issue the session, epoch millis
+    /// (`aws:MultiFactorAuthPresent`, `aws:MultiFactorAuthAge`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_at: Option<i64>,
 }
 
 impl std::fmt::Debug for SessionRecord {

@@ -16,6 +16,11 @@ use crate::records::{self, name_key, RoleRecord, SessionKind, SessionRecord};
 use crate::shapes::sts as s;
 use crate::{ids, Identity};
 
+mod authorization_messages;
+mod federation;
+
+pub use authorization_messages::{denial_document, encode_denial};
+
 /// The STS service.
 pub struct StsService {
     id: Arc<Identity>,
@@ -27,6 +32,8 @@ operations!(StsService {
     "AssumeRole" => assume_role,
     "GetSessionToken" => get_session_token,
     "GetAccessKeyInfo" => get_access_key_info,
+    "GetFederationToken" => get_federation_token,
+    "DecodeAuthorizationMessage" => decode_authorization_message,
 });
 
 #[async_trait]
@@ -93,6 +100,15 @@ fn statements_of(doc: &str) -> Vec<serde_json::Value> {
     }
 }
 
+/// How a session came to be, beyond its kind: recorded on the session.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Origin {
+    /// Issued in dev mode for a role that does not exist (see `SessionRecord::dev_phantom`).
+    pub(crate) dev_phantom: bool,
+    /// When an MFA code was checked to issue it, epoch millis.
+    pub(crate) mfa_at: Option<i64>,
+}
+
 impl StsService {
     /// STS over shared identity state.
     #[must_use]
@@ -137,6 +153,8 @@ impl StsService {
                 .await?
                 .map(|k| k.value.account)
         };
+        // A key Rampart does not know: its account is read from the id, as AWS does.
+        let account = account.or_else(|| ids::account_of_key_id(&req.access_key_id));
         Ok(s::GetAccessKeyInfoResponse {
             account: Some(account.unwrap_or_else(|| ctx.caller.account.clone())),
         })
@@ -165,9 +183,13 @@ impl StsService {
         seconds: i64,
         session_policy: Option<String>,
         tags: Vec<(String, String)>,
-        dev_phantom: bool,
+        origin: Origin,
     ) -> Result<(s::Credentials, i64), AwsError> {
-        let akid = ids::temporary_access_key_id()?;
+        let Origin {
+            dev_phantom,
+            mfa_at,
+        } = origin;
+        let akid = ids::temporary_access_key_id(account)?;
         let secret = ids::secret_access_key()?;
         let token = ids::session_token()?;
         let issued = self.id.now().timestamp_millis();
@@ -191,6 +213,7 @@ impl StsService {
             session_policy,
             tags,
             dev_phantom,
+            mfa_at,
         };
         let op = records::SESSIONS.put_op(&akid, &rec, Expect::Absent)?;
         records::DB
@@ -205,6 +228,34 @@ impl StsService {
             },
             expires,
         ))
+    }
+
+    /// Checks an MFA code passed with `SerialNumber` and `TokenCode` against a device assigned
+    /// to the caller (an IAM user or the root), and returns when it was checked; `None` when no
+    /// code was passed.
+    async fn check_mfa(
+        &self,
+        ctx: &RequestContext,
+        serial: Option<&str>,
+        code: Option<&str>,
+        failed: &str,
+    ) -> Result<Option<i64>, AwsError> {
+        let (serial, code) = match (serial, code) {
+            (None, None) => return Ok(None),
+            (Some(serial), Some(code)) => (serial, code),
+            _ => {
+                return Err(AwsError::new("AccessDenied", 403, failed.to_owned()));
+            }
+        };
+        let owner = match &ctx.caller.principal {
+            Principal::Root { .. } => "#root",
+            Principal::User { name, .. } => name.as_str(),
+            _ => return Err(AwsError::new("AccessDenied", 403, failed.to_owned())),
+        };
+        match crate::mfa::verify(&self.id, &ctx.caller.account, owner, serial, code).await? {
+            Ok(at) => Ok(Some(at)),
+            Err(_) => Err(AwsError::new("AccessDenied", 403, failed.to_owned())),
+        }
     }
 
     async fn assume_role(
@@ -242,7 +293,26 @@ impl StsService {
             None => return Err(denied_msg(denied())),
         };
         ctx.note_resource("AWS::IAM::Role", &role.arn);
+        let mfa_at = self
+            .check_mfa(
+                ctx,
+                req.serial_number.as_deref(),
+                req.token_code.as_deref(),
+                "MultiFactorAuthentication failed with invalid MFA one time pass code. ",
+            )
+            .await?;
         let mut context = ctx.base_context();
+        match mfa_at {
+            Some(_) => {
+                context.insert("aws:MultiFactorAuthPresent", "true");
+                context.insert("aws:MultiFactorAuthAge", "0");
+            }
+            None => {
+                self.authorizer
+                    .add_mfa_context(&ctx.caller, ctx.time, &mut context)
+                    .await?;
+            }
+        }
         context.insert("sts:RoleSessionName", req.role_session_name.clone());
         if let Some(ext) = &req.external_id {
             context.insert("sts:ExternalId", ext.clone());
@@ -369,7 +439,17 @@ impl StsService {
             session_name: req.role_session_name.clone(),
         };
         let (credentials, _) = self
-            .issue(account, kind, seconds, session_policy, tags, phantom)
+            .issue(
+                account,
+                kind,
+                seconds,
+                session_policy,
+                tags,
+                Origin {
+                    dev_phantom: phantom,
+                    mfa_at,
+                },
+            )
             .await?;
         if !phantom {
             self.note_role_used(account, role_name, &ctx.region).await;
@@ -414,6 +494,14 @@ impl StsService {
         };
         // GetSessionToken needs no permission, as on AWS.
         let seconds = i64::from(req.duration_seconds.unwrap_or(default)).min(max);
+        let mfa_at = self
+            .check_mfa(
+                ctx,
+                req.serial_number.as_deref(),
+                req.token_code.as_deref(),
+                "MultiFactorAuthentication failed, unable to validate MFA code.  Please verify your MFA serial number is valid and associated with this user.",
+            )
+            .await?;
         let (credentials, _) = self
             .issue(
                 &ctx.caller.account,
@@ -421,7 +509,10 @@ impl StsService {
                 seconds,
                 None,
                 Vec::new(),
-                false,
+                Origin {
+                    dev_phantom: false,
+                    mfa_at,
+                },
             )
             .await?;
         Ok(s::GetSessionTokenResponse {

@@ -111,6 +111,19 @@ impl IamService {
                 self.rename_user_records(account, &user.value.name, &new_name)
                     .await?,
             );
+            ops.extend(
+                super::credentials::rename_credentials(
+                    &*self.id.store,
+                    account,
+                    &user.value.name,
+                    &new_name,
+                )
+                .await?,
+            );
+            ops.extend(
+                self.rename_mfa_user(account, &user.value.name, &new_name)
+                    .await?,
+            );
         }
         let name = new_name.clone();
         records::DB
