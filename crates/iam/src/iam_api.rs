@@ -25,6 +25,7 @@ mod account;
 mod entities;
 mod instance_profiles;
 mod policies;
+mod providers;
 mod simulator;
 
 /// Documents are returned URL-encoded, as IAM does (the SDKs decode them).
@@ -143,6 +144,24 @@ operations!(IamService {
     "SimulateCustomPolicy" => simulate_custom_policy,
     "GetContextKeysForCustomPolicy" => get_context_keys_for_custom_policy,
     "GetContextKeysForPrincipalPolicy" => get_context_keys_for_principal_policy,
+    "CreateOpenIDConnectProvider" => create_open_id_connect_provider,
+    "GetOpenIDConnectProvider" => get_open_id_connect_provider,
+    "ListOpenIDConnectProviders" => list_open_id_connect_providers,
+    "DeleteOpenIDConnectProvider" => delete_open_id_connect_provider,
+    "AddClientIDToOpenIDConnectProvider" => add_client_id_to_open_id_connect_provider,
+    "RemoveClientIDFromOpenIDConnectProvider" => remove_client_id_from_open_id_connect_provider,
+    "UpdateOpenIDConnectProviderThumbprint" => update_open_id_connect_provider_thumbprint,
+    "TagOpenIDConnectProvider" => tag_open_id_connect_provider,
+    "UntagOpenIDConnectProvider" => untag_open_id_connect_provider,
+    "ListOpenIDConnectProviderTags" => list_open_id_connect_provider_tags,
+    "CreateSAMLProvider" => create_saml_provider,
+    "GetSAMLProvider" => get_saml_provider,
+    "UpdateSAMLProvider" => update_saml_provider,
+    "DeleteSAMLProvider" => delete_saml_provider,
+    "ListSAMLProviders" => list_saml_providers,
+    "TagSAMLProvider" => tag_saml_provider,
+    "UntagSAMLProvider" => untag_saml_provider,
+    "ListSAMLProviderTags" => list_saml_provider_tags,
 });
 
 #[async_trait]
