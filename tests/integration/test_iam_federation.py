@@ -119,7 +119,7 @@ def test_oidc_thumbprint_update_replaces_the_list(iam):
     )["OpenIDConnectProviderArn"]
     other = "A" * 40
     iam.update_open_id_connect_provider_thumbprint(OpenIDConnectProviderArn=arn, ThumbprintList=[other, THUMB])
-    assert iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn)["ThumbprintList"] == ["a" * 40, THUMB]
+    assert iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn)["ThumbprintList"] == ["A" * 40, THUMB]
 
 
 def test_oidc_tags(iam):
@@ -218,3 +218,20 @@ def test_saml_delete_then_not_found(iam):
     assert code == "NoSuchEntity" and msg == f"Manifest not found for arn {arn}"
     assert failure(iam.delete_saml_provider, SAMLProviderArn=arn)[0] == "NoSuchEntity"
     assert arn not in [p["Arn"] for p in iam.list_saml_providers()["SAMLProviderList"]]
+
+
+def test_roles_may_trust_identity_providers_as_federated_principals(iam):
+    host = f"{unique('irsa')}.example.com/id/X"
+    oidc = iam.create_open_id_connect_provider(Url=f"https://{host}", ClientIDList=["sts.amazonaws.com"])["OpenIDConnectProviderArn"]
+    saml = iam.create_saml_provider(Name=unique("trust"), SAMLMetadataDocument=metadata())["SAMLProviderArn"]
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Federated": oidc}, "Action": "sts:AssumeRoleWithWebIdentity",
+         "Condition": {"StringEquals": {f"{host}:aud": "sts.amazonaws.com", f"{host}:sub": "system:serviceaccount:ns:app"}}},
+        {"Effect": "Allow", "Principal": {"Federated": saml}, "Action": "sts:AssumeRoleWithSAML",
+         "Condition": {"StringEquals": {"SAML:aud": "https://signin.aws.amazon.com/saml"}}},
+    ]}
+    import json
+    name = unique("fedrole")
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    doc = iam.get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"]
+    assert [s["Principal"]["Federated"] for s in doc["Statement"]] == [oidc, saml]
