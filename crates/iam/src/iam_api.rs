@@ -27,6 +27,7 @@ mod entities;
 mod instance_profiles;
 mod mfa_devices;
 mod policies;
+mod providers;
 mod server_certificates;
 mod simulator;
 
@@ -179,6 +180,24 @@ operations!(IamService {
     "TagServerCertificate" => tag_server_certificate,
     "UntagServerCertificate" => untag_server_certificate,
     "ListServerCertificateTags" => list_server_certificate_tags,
+    "CreateOpenIDConnectProvider" => create_open_id_connect_provider,
+    "GetOpenIDConnectProvider" => get_open_id_connect_provider,
+    "ListOpenIDConnectProviders" => list_open_id_connect_providers,
+    "DeleteOpenIDConnectProvider" => delete_open_id_connect_provider,
+    "AddClientIDToOpenIDConnectProvider" => add_client_id_to_open_id_connect_provider,
+    "RemoveClientIDFromOpenIDConnectProvider" => remove_client_id_from_open_id_connect_provider,
+    "UpdateOpenIDConnectProviderThumbprint" => update_open_id_connect_provider_thumbprint,
+    "TagOpenIDConnectProvider" => tag_open_id_connect_provider,
+    "UntagOpenIDConnectProvider" => untag_open_id_connect_provider,
+    "ListOpenIDConnectProviderTags" => list_open_id_connect_provider_tags,
+    "CreateSAMLProvider" => create_saml_provider,
+    "GetSAMLProvider" => get_saml_provider,
+    "UpdateSAMLProvider" => update_saml_provider,
+    "DeleteSAMLProvider" => delete_saml_provider,
+    "ListSAMLProviders" => list_saml_providers,
+    "TagSAMLProvider" => tag_saml_provider,
+    "UntagSAMLProvider" => untag_saml_provider,
+    "ListSAMLProviderTags" => list_saml_provider_tags,
 });
 
 #[async_trait]
