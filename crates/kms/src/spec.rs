@@ -323,6 +323,24 @@ impl KeySpec {
         )
     }
 
+    /// The spec's name in the deprecated `CustomerMasterKeySpec` enum, which stopped growing
+    /// before ML-DSA, ML-KEM and Ed25519 keys: `None` for those, whose responses omit the
+    /// member.
+    #[must_use]
+    pub fn customer_master_key_spec(self) -> Option<&'static str> {
+        (!matches!(
+            self,
+            K::MlDsa44
+                | K::MlDsa65
+                | K::MlDsa87
+                | K::EccNistEdwards25519
+                | K::MlKem512
+                | K::MlKem768
+                | K::MlKem1024
+        ))
+        .then(|| self.as_str())
+    }
+
     /// Whether Rampart can create and use keys of this spec (the crypto library lacks SM2).
     #[must_use]
     pub const fn is_supported(self) -> bool {
