@@ -99,11 +99,19 @@ const EXEMPTIONS: &[Exemption] = &[
         problem: "list length 0",
     },
     // DeleteParameters answers `"InvalidParameters": []` when every name was deleted (the
-    // awscli example of delete-parameters before 2020 shows it), below the model's minimum of 1.
+    // awscli example of delete-parameters before 2020 shows it), below the model's minimum of 1;
+    // Parameter Store answers its other empty lists the same way (`DeletedParameters: []` when
+    // no name existed, as GetParameters answers `InvalidParameters: []`).
     Exemption {
         service: "ssm",
         operation: "DeleteParameters",
         path_suffix: "InvalidParameters",
+        problem: "list length 0",
+    },
+    Exemption {
+        service: "ssm",
+        operation: "DeleteParameters",
+        path_suffix: "DeletedParameters",
         problem: "list length 0",
     },
     // KMS lists a grant created without a name as `"Name": ""` (awscli example
@@ -134,14 +142,18 @@ const EXEMPTIONS: &[Exemption] = &[
     },
 ];
 
-/// Error codes real AWS answers for an operation although its model does not declare them:
-/// (model key, operation, code).
+/// Error codes Rampart answers for an operation although its model does not declare them, each
+/// with its reason: (model key, operation, code).
 const ERROR_EXEMPTIONS: &[(&str, &str, &str)] = &[
     // KMS refuses an alias name under the reserved `alias/aws/` prefix with a bare
     // `{"__type":"NotAuthorizedException"}`, an error shape KMS's model does not have.
     ("kms", "CreateAlias", "NotAuthorizedException"),
     ("kms", "UpdateAlias", "NotAuthorizedException"),
     ("kms", "DeleteAlias", "NotAuthorizedException"),
+    // ACM-PCA's ListTags takes a NextToken but its model declares no error for a bad one;
+    // Rampart answers the service's InvalidNextTokenException, as for ListPermissions and
+    // ListCertificateAuthorities (a choice, not an observation of AWS).
+    ("acm-pca", "ListTags", "InvalidNextTokenException"),
 ];
 
 /// Rampart's own answer for an operation of a model it does not implement (or an option of one
