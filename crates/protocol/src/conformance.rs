@@ -114,6 +114,14 @@ const EXEMPTIONS: &[Exemption] = &[
         path_suffix: "DeletedParameters",
         problem: "list length 0",
     },
+    // GetParameters answers `"InvalidParameters": []` when every name was found, as real AWS
+    // answers show throughout (public AMI parameter look-ups, for one).
+    Exemption {
+        service: "ssm",
+        operation: "GetParameters",
+        path_suffix: "InvalidParameters",
+        problem: "list length 0",
+    },
     // KMS lists a grant created without a name as `"Name": ""` (awscli example
     // list-retirable-grants), below GrantNameType's minimum length of 1 and outside its pattern.
     Exemption {
