@@ -384,6 +384,24 @@ mod tests {
     }
 
     #[test]
+    fn customer_master_key_spec_is_exactly_the_deprecated_enum() {
+        use rampart_protocol::model::Kind;
+        let shape = rampart_protocol::generated::kms::MODEL
+            .shape_named("CustomerMasterKeySpec")
+            .expect("shape");
+        let Kind::String { enums, .. } = &shape.kind else {
+            panic!("CustomerMasterKeySpec is a string enum");
+        };
+        for spec in KeySpec::ALL {
+            let listed = enums.contains(&spec.as_str());
+            assert_eq!(spec.customer_master_key_spec().is_some(), listed, "{spec}");
+            if listed {
+                assert_eq!(spec.customer_master_key_spec(), Some(spec.as_str()));
+            }
+        }
+    }
+
+    #[test]
     fn every_spec_has_a_usage_and_every_usage_has_algorithms() {
         for spec in KeySpec::ALL {
             assert!(!spec.key_usages().is_empty(), "{spec}");
