@@ -648,3 +648,38 @@ def test_subordinate_and_blank_root_templates_set_path_length(pca, tmp_path):
                           {"ObjectIdentifier": "2.5.29.15", "Value": "AwIBBg==", "Critical": True}]}})
     assert ext_block(text, "Basic Constraints") == "X509v3 Basic Constraints: critical | CA:TRUE, pathlen:0"
     assert ext_block(text, "Key Usage") == "X509v3 Key Usage: critical | Certificate Sign, CRL Sign"
+
+
+def test_list_tags_permissions_and_cas_page_with_tamper_evident_tokens(pca):
+    arn = new_ca(pca, key="EC_prime256v1", signing="SHA256WITHECDSA", cn="paging")
+    tags = [{"Key": f"k{i}", "Value": str(i)} for i in range(3)]
+    pca.tag_certificate_authority(CertificateAuthorityArn=arn, Tags=tags)
+    first = pca.list_tags(CertificateAuthorityArn=arn, MaxResults=2)
+    assert len(first["Tags"]) == 2 and first["NextToken"]
+    second = pca.list_tags(CertificateAuthorityArn=arn, MaxResults=2, NextToken=first["NextToken"])
+    assert "NextToken" not in second
+    assert sorted(first["Tags"] + second["Tags"], key=lambda t: t["Key"]) == tags
+    # An edited token, or one from another listing, is refused.
+    with pytest.raises(ClientError) as e:
+        pca.list_tags(CertificateAuthorityArn=arn, MaxResults=2, NextToken=first["NextToken"][:-2] + "AA")
+    assert error_code(e.value) == "InvalidNextTokenException"
+
+    for account in ("111122223333", "444455556666", "777788889999"):
+        pca.create_permission(CertificateAuthorityArn=arn, Principal="acm.amazonaws.com",
+                              SourceAccount=account, Actions=["IssueCertificate", "GetCertificate"])
+    page = pca.list_permissions(CertificateAuthorityArn=arn, MaxResults=2)
+    assert len(page["Permissions"]) == 2 and page["NextToken"]
+    rest = pca.list_permissions(CertificateAuthorityArn=arn, MaxResults=2, NextToken=page["NextToken"])
+    assert "NextToken" not in rest
+    assert sorted(p["SourceAccount"] for p in page["Permissions"] + rest["Permissions"]) == [
+        "111122223333", "444455556666", "777788889999"]
+    with pytest.raises(ClientError) as e:
+        pca.list_permissions(CertificateAuthorityArn=arn, NextToken=first["NextToken"])
+    assert error_code(e.value) == "InvalidNextTokenException"
+
+    new_ca(pca, key="EC_prime256v1", signing="SHA256WITHECDSA", cn="paging 2")
+    cas = pca.list_certificate_authorities(MaxResults=1)
+    assert len(cas["CertificateAuthorities"]) == 1 and cas["NextToken"]
+    with pytest.raises(ClientError) as e:
+        pca.list_certificate_authorities(MaxResults=1, NextToken=cas["NextToken"][:-2] + "AA")
+    assert error_code(e.value) == "InvalidNextTokenException"

@@ -41,6 +41,11 @@ TRIAGED = {
                                                   "Amazon VPC"),
     "kms/update-custom-key-store.rst#5": ("n.a.", "XKS proxy connectivity through a VPC endpoint service needs "
                                                   "Amazon VPC"),
+    "kms/import-key-material.rst#1": ("n.a.", "the example shows a bare key id; the API reference documents "
+                                              "ImportKeyMaterialResponse.KeyId as the key ARN, which Rampart answers"),
+    "kms/delete-imported-key-material.rst#1": ("n.a.", "the example shows a bare key id; the API reference documents "
+                                                       "DeleteImportedKeyMaterialResponse.KeyId as the key ARN, which "
+                                                       "Rampart answers"),
     "secretsmanager/rotate-secret.rst#3": ("n.a.", "the secret's rotation is a Lambda function: Rampart has no Lambda"),
     "secretsmanager/cancel-rotate-secret.rst#1": ("n.a.", "rotation configured through a Lambda function"),
     "ssm/get-parameters.rst#3": ("n.a.", "the documented output belongs to get-parameters, the command is get-parameter"),

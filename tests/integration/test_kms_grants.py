@@ -132,6 +132,9 @@ def test_list_grants_and_list_retirable_grants(server, kms, iam):
     assert entry["IssuingAccount"] == f"arn:aws:iam::{ADMIN_ACCOUNT}:root"
     only_b = kms.list_grants(KeyId=meta["KeyId"], GranteePrincipal=b["Arn"])["Grants"]
     assert [g["GrantId"] for g in only_b] == [gb["GrantId"]]
+    # A grant created without a name is listed with `"Name": ""`, as AWS answers (awscli example
+    # list-retirable-grants) although GrantNameType's minimum length is 1.
+    assert only_b[0]["Name"] == ""
     by_id = kms.list_grants(KeyId=meta["KeyId"], GrantId=ga["GrantId"])["Grants"]
     assert [g["GrantId"] for g in by_id] == [ga["GrantId"]]
     first = kms.list_grants(KeyId=meta["KeyId"], Limit=1)

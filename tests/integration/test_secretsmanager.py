@@ -92,6 +92,12 @@ def test_put_secret_value_moves_awscurrent_and_awsprevious_as_documented(sm):
     all_ids = sm.list_secret_version_ids(SecretId=name, IncludeDeprecated=True)["Versions"]
     assert {v["VersionId"] for v in all_ids} == {v1, v2, v3}
     assert all(v["KmsKeyIds"] for v in all_ids)
+    # A deprecated version (no label left) has no VersionStages member at all, never `[]`
+    # (awscli example list-secret-version-ids; the model's minimum is 1).
+    by_id = {v["VersionId"]: v for v in all_ids}
+    assert "VersionStages" not in by_id[v1]
+    assert by_id[v2]["VersionStages"] == ["AWSPREVIOUS"]
+    assert "VersionStages" not in sm.get_secret_value(SecretId=name, VersionId=v1)
     # A custom label goes to one version only; AWSPENDING does not touch AWSCURRENT.
     v4 = sm.put_secret_value(SecretId=name, SecretString="four", VersionStages=["AWSPENDING"])["VersionId"]
     assert sm.get_secret_value(SecretId=name)["SecretString"] == "three"

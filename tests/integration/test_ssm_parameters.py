@@ -360,6 +360,10 @@ def test_delete_parameter_and_parameters(ssm):
     assert out["DeletedParameters"] == [b] and out["InvalidParameters"] == [a]
     # A re-created parameter starts at version 1.
     assert ssm.put_parameter(Name=a, Type="String", Value="again")["Version"] == 1
+    # When every name was deleted AWS still answers the empty list (the awscli example of
+    # delete-parameters shows `"InvalidParameters": []`).
+    out = ssm.delete_parameters(Names=[a])
+    assert out == {"DeletedParameters": [a], "InvalidParameters": [], "ResponseMetadata": out["ResponseMetadata"]}
 
 
 def test_public_parameters_and_secrets_manager_references(ssm):

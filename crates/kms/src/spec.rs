@@ -323,6 +323,24 @@ impl KeySpec {
         )
     }
 
+    /// The spec's name in the deprecated `CustomerMasterKeySpec` enum, which stopped growing
+    /// before ML-DSA, ML-KEM and Ed25519 keys: `None` for those, whose responses omit the
+    /// member.
+    #[must_use]
+    pub fn customer_master_key_spec(self) -> Option<&'static str> {
+        (!matches!(
+            self,
+            K::MlDsa44
+                | K::MlDsa65
+                | K::MlDsa87
+                | K::EccNistEdwards25519
+                | K::MlKem512
+                | K::MlKem768
+                | K::MlKem1024
+        ))
+        .then(|| self.as_str())
+    }
+
     /// Whether Rampart can create and use keys of this spec (the crypto library lacks SM2).
     #[must_use]
     pub const fn is_supported(self) -> bool {
@@ -363,6 +381,24 @@ mod tests {
             "RSASSA_PKCS1_V1_5_SHA_256".parse(),
             Ok(SigningAlgorithm::RsassaPkcs1V15Sha256)
         );
+    }
+
+    #[test]
+    fn customer_master_key_spec_is_exactly_the_deprecated_enum() {
+        use rampart_protocol::model::Kind;
+        let shape = rampart_protocol::generated::kms::MODEL
+            .shape_named("CustomerMasterKeySpec")
+            .expect("shape");
+        let Kind::String { enums, .. } = &shape.kind else {
+            panic!("CustomerMasterKeySpec is a string enum");
+        };
+        for spec in KeySpec::ALL {
+            let listed = enums.contains(&spec.as_str());
+            assert_eq!(spec.customer_master_key_spec().is_some(), listed, "{spec}");
+            if listed {
+                assert_eq!(spec.customer_master_key_spec(), Some(spec.as_str()));
+            }
+        }
     }
 
     #[test]

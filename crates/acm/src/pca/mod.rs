@@ -14,8 +14,8 @@ use rampart_crypto::Sealer;
 use rampart_policy::{Context, Policy, PolicyKind};
 use rampart_protocol::model::ServiceModel;
 use rampart_protocol::types::Timestamp;
-use rampart_service::tags;
 use rampart_service::{operations, AwsError, Clock, RequestContext, Service};
+use rampart_service::{paging, tags};
 use rampart_store::{Expect, Store};
 
 pub mod records;
@@ -700,15 +700,11 @@ impl PcaService {
                 next_token: None,
             });
         }
-        let limit = usize::try_from(req.max_results.unwrap_or(100).clamp(1, 1000)).unwrap_or(100);
+        let limit = paging::size(req.max_results, 100, 1000);
         let prefix = scoped(&account, &ctx.region, "");
-        let after = match req.next_token.as_deref() {
-            Some(t) => Some(
-                String::from_utf8(B64.decode(t).map_err(|_| bad_token())?)
-                    .map_err(|_| bad_token())?,
-            ),
-            None => None,
-        };
+        // Tamper-evident tokens scoped to this account and Region's listing.
+        let scope = format!("acm-pca:ListCertificateAuthorities:{prefix}");
+        let after = paging::open_or(&scope, req.next_token.as_deref(), bad_token)?;
         if after.as_deref().is_some_and(|a| !a.starts_with(&prefix)) {
             return Err(bad_token());
         }
@@ -718,7 +714,7 @@ impl PcaService {
         let more = page.len() > limit;
         let page: Vec<_> = page.into_iter().take(limit).collect();
         let next_token = if more {
-            page.last().map(|(k, _)| B64.encode(k))
+            page.last().map(|(k, _)| paging::token(&scope, k))
         } else {
             None
         };
@@ -1478,18 +1474,33 @@ impl PcaService {
         let (_, rec) = self
             .authorized(ctx, "acm-pca:ListTags", &req.certificate_authority_arn)
             .await?;
-        Ok(s::ListTagsResponse {
-            tags: Some(
-                rec.value
-                    .tags
-                    .iter()
-                    .map(|(k, v)| s::Tag {
+        // Pages ordered by tag key; the token names the listing (this CA's tags).
+        let mut items: Vec<(String, s::Tag)> = rec
+            .value
+            .tags
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    s::Tag {
                         key: k.clone(),
                         value: Some(v.clone()),
-                    })
-                    .collect(),
-            ),
-            next_token: None,
+                    },
+                )
+            })
+            .collect();
+        items.sort_by(|a, b| a.0.cmp(&b.0));
+        let scope = format!("acm-pca:ListTags:{}", rec.value.arn);
+        let (tags, next_token) = paging::page_after(
+            &scope,
+            items,
+            req.next_token.as_deref(),
+            paging::size(req.max_results, 1000, 1000),
+            bad_token,
+        )?;
+        Ok(s::ListTagsResponse {
+            tags: Some(tags),
+            next_token,
         })
     }
 
@@ -1551,21 +1562,39 @@ impl PcaService {
             )
             .await?;
         let rec = rec.value;
-        let permissions = rec
+        // A permission is one (principal, source account) pair: that pair orders the pages.
+        let mut items: Vec<(String, s::Permission)> = rec
             .permissions
             .iter()
-            .map(|p| s::Permission {
-                actions: Some(p.actions.clone()),
-                certificate_authority_arn: Some(rec.arn.clone()),
-                created_at: Some(ts(p.created)),
-                policy: Some(permission_policy(&rec, p)),
-                principal: Some(p.principal.clone()),
-                source_account: p.source_account.clone(),
+            .map(|p| {
+                let key = format!(
+                    "{}\n{}",
+                    p.principal,
+                    p.source_account.as_deref().unwrap_or_default()
+                );
+                let entry = s::Permission {
+                    actions: Some(p.actions.clone()),
+                    certificate_authority_arn: Some(rec.arn.clone()),
+                    created_at: Some(ts(p.created)),
+                    policy: Some(permission_policy(&rec, p)),
+                    principal: Some(p.principal.clone()),
+                    source_account: p.source_account.clone(),
+                };
+                (key, entry)
             })
             .collect();
+        items.sort_by(|a, b| a.0.cmp(&b.0));
+        let scope = format!("acm-pca:ListPermissions:{}", rec.arn);
+        let (permissions, next_token) = paging::page_after(
+            &scope,
+            items,
+            req.next_token.as_deref(),
+            paging::size(req.max_results, 100, 1000),
+            bad_token,
+        )?;
         Ok(s::ListPermissionsResponse {
             permissions: Some(permissions),
-            next_token: None,
+            next_token,
         })
     }
 

@@ -376,7 +376,7 @@ impl KmsService {
         };
         let meta = metadata(rec);
         Ok(s::GetPublicKeyResponse {
-            customer_master_key_spec: Some(rec.spec.to_string()),
+            customer_master_key_spec: rec.spec.customer_master_key_spec().map(str::to_owned),
             encapsulation_algorithms: meta.encapsulation_algorithms,
             encryption_algorithms: meta.encryption_algorithms,
             key_agreement_algorithms: meta.key_agreement_algorithms,
@@ -587,7 +587,8 @@ impl KmsService {
         Ok(s::DeriveSharedSecretResponse {
             ciphertext_for_recipient: None,
             key_agreement_algorithm: Some(algorithm.to_string()),
-            key_id: Some(r.key.value.arn.clone()),
+            // The bare key id, as AWS answers DeriveSharedSecret.
+            key_id: Some(r.key.value.id.clone()),
             key_origin: Some(r.key.value.origin.clone()),
             shared_secret: Some(Blob(secret.expose().to_vec())),
         })

@@ -21,7 +21,7 @@ pub(super) fn metadata(rec: &KeyRecord) -> s::KeyMetadata {
         deletion_date: rec.deletion_date.filter(|_| pending).map(ts),
         origin: Some(rec.origin.clone()),
         key_manager: Some(if rec.aws_managed { "AWS" } else { "CUSTOMER" }.to_owned()),
-        customer_master_key_spec: Some(rec.spec.to_string()),
+        customer_master_key_spec: rec.spec.customer_master_key_spec().map(str::to_owned),
         key_spec: Some(rec.spec.to_string()),
         encryption_algorithms: names(rec.spec.encryption_algorithms(rec.usage)),
         signing_algorithms: names(rec.spec.signing_algorithms(rec.usage)),

@@ -157,9 +157,10 @@ impl KmsService {
             .await?;
         // Keys that cannot rotate automatically (asymmetric, HMAC, imported) report false,
         // as AWS documents.
+        // The bare key id, as AWS answers (not the ARN Encrypt and its kin answer).
         let rec = &r.key.value;
         Ok(s::GetKeyRotationStatusResponse {
-            key_id: Some(rec.arn.clone()),
+            key_id: Some(rec.id.clone()),
             key_rotation_enabled: Some(rec.rotation_period_days.is_some()),
             next_rotation_date: rec.next_rotation.map(ts),
             on_demand_rotation_start_date: None,
@@ -206,7 +207,7 @@ impl KmsService {
         }
         self.save_key_set(&r.key).await?;
         Ok(s::RotateKeyOnDemandResponse {
-            key_id: Some(r.key.value.arn.clone()),
+            key_id: Some(r.key.value.id.clone()),
         })
     }
 

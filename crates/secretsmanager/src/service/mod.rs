@@ -948,7 +948,8 @@ impl SecretsManagerService {
             arn: Some(found.rec.arn.clone()),
             name: Some(found.rec.name.clone()),
             version_id: Some(v.id.clone()),
-            version_stages: Some(v.stages.clone()),
+            // A version without labels (deprecated) answers no VersionStages at all, as AWS.
+            version_stages: (!v.stages.is_empty()).then(|| v.stages.clone()),
             created_date: Some(ts(v.created)),
             secret_string: if v.binary {
                 None
@@ -1305,7 +1306,9 @@ impl SecretsManagerService {
             .take(max)
             .map(|v| s::SecretVersionsListEntry {
                 version_id: Some(v.id.clone()),
-                version_stages: Some(v.stages.clone()),
+                // Deprecated versions (no labels) omit VersionStages, as the awscli example of
+                // list-secret-version-ids shows.
+                version_stages: (!v.stages.is_empty()).then(|| v.stages.clone()),
                 created_date: Some(ts(v.created)),
                 last_accessed_date: v.last_accessed.map(ts),
                 kms_key_ids: if v.default_key {
