@@ -33,14 +33,6 @@ KNOWN_BUGS = {
     ("acm", "ListCertificateDomainValidations"): "Rampart answers an empty list for every certificate, also a "
                                                  "DNS-validated public one with three domains",
     ("acm-pca", "ListTags"): _IGNORES_LIMIT.format("MaxResults", "NextToken"),
-    ("iam", "GetGroup"): _IGNORES_LIMIT.format("MaxItems", "Marker"),
-    ("iam", "ListAccessKeys"): _IGNORES_LIMIT.format("MaxItems", "Marker"),
-    ("iam", "ListAttachedRolePolicies"): _IGNORES_LIMIT.format("MaxItems", "Marker"),
-    ("iam", "ListAttachedUserPolicies"): _IGNORES_LIMIT.format("MaxItems", "Marker"),
-    ("iam", "ListGroupsForUser"): _IGNORES_LIMIT.format("MaxItems", "Marker"),
-    ("iam", "ListRolePolicies"): _IGNORES_LIMIT.format("MaxItems", "Marker"),
-    ("iam", "ListUserPolicies"): _IGNORES_LIMIT.format("MaxItems", "Marker"),
-    ("iam", "ListUserTags"): _IGNORES_LIMIT.format("MaxItems", "Marker"),
 }
 
 

@@ -872,18 +872,23 @@ impl IamService {
         let mut out = Vec::new();
         for id in self.key_ids(&ctx.caller.account, user.as_deref()).await? {
             if let Some(k) = records::KEYS.get(&*self.id.store, &id).await? {
-                out.push(s::AccessKeyMetadata {
-                    access_key_id: Some(k.value.id),
-                    create_date: Some(ts(k.value.created)),
-                    status: Some(k.value.status),
-                    user_name: user.clone(),
-                });
+                out.push((
+                    id,
+                    s::AccessKeyMetadata {
+                        access_key_id: Some(k.value.id),
+                        create_date: Some(ts(k.value.created)),
+                        status: Some(k.value.status),
+                        user_name: user.clone(),
+                    },
+                ));
             }
         }
+        let (access_key_metadata, marker) =
+            self.page("iam:ListAccessKeys", out, &req.marker, req.max_items)?;
         Ok(s::ListAccessKeysResponse {
-            access_key_metadata: out,
-            is_truncated: Some(false),
-            marker: None,
+            access_key_metadata,
+            is_truncated: Some(marker.is_some()),
+            marker,
         })
     }
 
@@ -977,10 +982,18 @@ impl IamService {
         let user = self.load_user(ctx, &req.user_name).await?;
         self.allow(ctx, "iam:ListUserPolicies", &user.value.arn)
             .await?;
+        let names: Vec<(String, String)> = user
+            .value
+            .inline
+            .keys()
+            .map(|k| (k.clone(), k.clone()))
+            .collect();
+        let (policy_names, marker) =
+            self.page("iam:ListUserPolicies", names, &req.marker, req.max_items)?;
         Ok(s::ListUserPoliciesResponse {
-            policy_names: user.value.inline.keys().cloned().collect(),
-            is_truncated: Some(false),
-            marker: None,
+            policy_names,
+            is_truncated: Some(marker.is_some()),
+            marker,
         })
     }
 
@@ -1160,10 +1173,17 @@ impl IamService {
         let user = self.load_user(ctx, &req.user_name).await?;
         self.allow(ctx, "iam:ListAttachedUserPolicies", &user.value.arn)
             .await?;
+        let (policies, marker) = self.attached_page(
+            "iam:ListAttachedUserPolicies",
+            &user.value.attached,
+            req.path_prefix,
+            &req.marker,
+            req.max_items,
+        )?;
         Ok(s::ListAttachedUserPoliciesResponse {
-            attached_policies: Some(attached(&user.value.attached)),
-            is_truncated: Some(false),
-            marker: None,
+            attached_policies: Some(policies),
+            is_truncated: Some(marker.is_some()),
+            marker,
         })
     }
 
@@ -1320,10 +1340,17 @@ impl IamService {
         let role = self.load_role(ctx, &req.role_name).await?;
         self.allow(ctx, "iam:ListAttachedRolePolicies", &role.value.arn)
             .await?;
+        let (policies, marker) = self.attached_page(
+            "iam:ListAttachedRolePolicies",
+            &role.value.attached,
+            req.path_prefix,
+            &req.marker,
+            req.max_items,
+        )?;
         Ok(s::ListAttachedRolePoliciesResponse {
-            attached_policies: Some(attached(&role.value.attached)),
-            is_truncated: Some(false),
-            marker: None,
+            attached_policies: Some(policies),
+            is_truncated: Some(marker.is_some()),
+            marker,
         })
     }
 
@@ -1469,10 +1496,18 @@ impl IamService {
         let role = self.load_role(ctx, &req.role_name).await?;
         self.allow(ctx, "iam:ListRolePolicies", &role.value.arn)
             .await?;
+        let names: Vec<(String, String)> = role
+            .value
+            .inline
+            .keys()
+            .map(|k| (k.clone(), k.clone()))
+            .collect();
+        let (policy_names, marker) =
+            self.page("iam:ListRolePolicies", names, &req.marker, req.max_items)?;
         Ok(s::ListRolePoliciesResponse {
-            policy_names: role.value.inline.keys().cloned().collect(),
-            is_truncated: Some(false),
-            marker: None,
+            policy_names,
+            is_truncated: Some(marker.is_some()),
+            marker,
         })
     }
 
@@ -1572,13 +1607,14 @@ impl IamService {
                     .iter()
                     .any(|g| g.eq_ignore_ascii_case(&group.value.name))
             })
-            .map(|(_, u)| user_shape(u, View::List))
+            .map(|(k, u)| (k.clone(), user_shape(u, View::List)))
             .collect();
+        let (users, marker) = self.page("iam:GetGroup", members, &req.marker, req.max_items)?;
         Ok(s::GetGroupResponse {
             group: group_shape(&group.value),
-            users: members,
-            is_truncated: Some(false),
-            marker: None,
+            users,
+            is_truncated: Some(marker.is_some()),
+            marker,
         })
     }
 
@@ -1596,13 +1632,15 @@ impl IamService {
                 .get(&*self.id.store, &name_key(&ctx.caller.account, g))
                 .await?
             {
-                groups.push(group_shape(&rec.value));
+                groups.push((g.to_lowercase(), group_shape(&rec.value)));
             }
         }
+        let (groups, marker) =
+            self.page("iam:ListGroupsForUser", groups, &req.marker, req.max_items)?;
         Ok(s::ListGroupsForUserResponse {
             groups,
-            is_truncated: Some(false),
-            marker: None,
+            is_truncated: Some(marker.is_some()),
+            marker,
         })
     }
 
@@ -1727,10 +1765,16 @@ impl IamService {
     ) -> Result<s::ListUserTagsResponse, AwsError> {
         let user = self.load_user(ctx, &req.user_name).await?;
         self.allow(ctx, "iam:ListUserTags", &user.value.arn).await?;
+        let (tags, marker) = entities::tag_page(
+            "iam:ListUserTags",
+            &user.value.tags,
+            &req.marker,
+            req.max_items,
+        )?;
         Ok(s::ListUserTagsResponse {
-            tags: tags::shapes(&user.value.tags),
-            is_truncated: Some(false),
-            marker: None,
+            tags,
+            is_truncated: Some(marker.is_some()),
+            marker,
         })
     }
 }
