@@ -22,9 +22,11 @@ use crate::shapes::iam as s;
 use crate::{ids, managed, Identity};
 
 mod account;
+mod credential_report;
 mod entities;
 mod instance_profiles;
 mod policies;
+mod service_linked_roles;
 mod simulator;
 
 /// Documents are returned URL-encoded, as IAM does (the SDKs decode them).
@@ -143,6 +145,12 @@ operations!(IamService {
     "SimulateCustomPolicy" => simulate_custom_policy,
     "GetContextKeysForCustomPolicy" => get_context_keys_for_custom_policy,
     "GetContextKeysForPrincipalPolicy" => get_context_keys_for_principal_policy,
+    "GenerateCredentialReport" => generate_credential_report,
+    "GetCredentialReport" => get_credential_report,
+    "GetAccessKeyLastUsed" => get_access_key_last_used,
+    "CreateServiceLinkedRole" => create_service_linked_role,
+    "DeleteServiceLinkedRole" => delete_service_linked_role,
+    "GetServiceLinkedRoleDeletionStatus" => get_service_linked_role_deletion_status,
 });
 
 #[async_trait]
@@ -1246,6 +1254,9 @@ impl IamService {
     ) -> Result<(), AwsError> {
         let role = self.load_role(ctx, &req.role_name).await?;
         self.allow(ctx, "iam:DeleteRole", &role.value.arn).await?;
+        if service_linked_roles::is_service_linked(&role.value) {
+            return Err(service_linked_roles::unmodifiable(&role.value.name));
+        }
         if !role.value.inline.is_empty() {
             return Err(conflict(
                 "Cannot delete entity, must delete policies first.",
@@ -1275,6 +1286,7 @@ impl IamService {
         ctx: &RequestContext,
         req: s::PutRolePolicyRequest,
     ) -> Result<(), AwsError> {
+        self.refuse_service_linked(ctx, &req.role_name).await?;
         self.put_inline::<RoleRecord>(
             ctx,
             &req.role_name,
@@ -1305,6 +1317,7 @@ impl IamService {
         ctx: &RequestContext,
         req: s::DeleteRolePolicyRequest,
     ) -> Result<(), AwsError> {
+        self.refuse_service_linked(ctx, &req.role_name).await?;
         self.delete_inline::<RoleRecord>(
             ctx,
             &req.role_name,
@@ -1319,6 +1332,7 @@ impl IamService {
         ctx: &RequestContext,
         req: s::AttachRolePolicyRequest,
     ) -> Result<(), AwsError> {
+        self.refuse_service_linked(ctx, &req.role_name).await?;
         self.attach::<RoleRecord>(ctx, &req.role_name, "iam:AttachRolePolicy", &req.policy_arn)
             .await
     }
@@ -1328,6 +1342,7 @@ impl IamService {
         ctx: &RequestContext,
         req: s::DetachRolePolicyRequest,
     ) -> Result<(), AwsError> {
+        self.refuse_service_linked(ctx, &req.role_name).await?;
         self.detach::<RoleRecord>(ctx, &req.role_name, "iam:DetachRolePolicy", &req.policy_arn)
             .await
     }
@@ -1362,6 +1377,9 @@ impl IamService {
         let mut role = self.load_role(ctx, &req.role_name).await?;
         self.allow(ctx, "iam:UpdateAssumeRolePolicy", &role.value.arn)
             .await?;
+        if service_linked_roles::is_service_linked(&role.value) {
+            return Err(service_linked_roles::unmodifiable(&role.value.name));
+        }
         check_trust_policy(&req.policy_document)?;
         role.value.trust_policy = req.policy_document;
         self.save(
