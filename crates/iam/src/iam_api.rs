@@ -25,6 +25,8 @@ mod account;
 mod credential_report;
 mod entities;
 mod instance_profiles;
+mod managed_policies;
+mod organizations;
 mod policies;
 mod service_linked_roles;
 mod simulator;
@@ -151,6 +153,11 @@ operations!(IamService {
     "CreateServiceLinkedRole" => create_service_linked_role,
     "DeleteServiceLinkedRole" => delete_service_linked_role,
     "GetServiceLinkedRoleDeletionStatus" => get_service_linked_role_deletion_status,
+    "EnableOrganizationsRootCredentialsManagement" => enable_organizations_root_credentials_management,
+    "DisableOrganizationsRootCredentialsManagement" => disable_organizations_root_credentials_management,
+    "EnableOrganizationsRootSessions" => enable_organizations_root_sessions,
+    "DisableOrganizationsRootSessions" => disable_organizations_root_sessions,
+    "ListOrganizationsFeatures" => list_organizations_features,
 });
 
 #[async_trait]
@@ -1060,23 +1067,16 @@ impl IamService {
     ) -> Result<s::GetPolicyResponse, AwsError> {
         check_policy_arn(&req.policy_arn)?;
         self.allow(ctx, "iam:GetPolicy", &req.policy_arn).await?;
-        if let Some(doc) = managed::aws_managed(&req.policy_arn) {
-            let name = req
-                .policy_arn
-                .rsplit('/')
-                .next()
-                .unwrap_or_default()
-                .to_owned();
-            let _ = doc;
+        if managed::aws_managed(&req.policy_arn).is_some() {
+            let rest = req.policy_arn.split_once(":policy").map_or("", |(_, r)| r);
+            let (path, name) = rest.rsplit_once('/').unwrap_or(("", rest));
+            let usage = self.policy_usage(ctx).await?;
             return Ok(s::GetPolicyResponse {
-                policy: Some(s::Policy {
-                    arn: Some(req.policy_arn.clone()),
-                    default_version_id: Some("v1".into()),
-                    is_attachable: Some(true),
-                    path: Some("/".into()),
-                    policy_name: Some(name),
-                    ..Default::default()
-                }),
+                policy: Some(managed_policies::managed_policy_shape(
+                    name,
+                    &format!("{path}/"),
+                    &usage,
+                )),
             });
         }
         let p = self
@@ -1542,19 +1542,11 @@ impl IamService {
         let max = max_items(req.max_items);
         let mut all: Vec<(String, s::Policy)> = Vec::new();
         if scope != "Local" {
+            let usage = self.policy_usage(ctx).await?;
             for (name, path, _) in managed::AWS_MANAGED {
                 all.push((
                     format!("aws/{name}"),
-                    s::Policy {
-                        arn: Some(format!("arn:aws:iam::aws:policy{path}{name}")),
-                        default_version_id: Some("v1".into()),
-                        is_attachable: Some(true),
-                        path: Some((*path).to_owned()),
-                        policy_name: Some((*name).to_owned()),
-                        attachment_count: Some(0),
-                        permissions_boundary_usage_count: Some(0),
-                        ..Default::default()
-                    },
+                    managed_policies::managed_policy_shape(name, path, &usage),
                 ));
             }
         }
