@@ -80,9 +80,10 @@ def test_credential_report_lists_root_first_then_users_with_aws_placeholders(iam
     assert w["access_key_2_active"] == "false"
 
 
-def test_credential_report_expires_after_four_hours(iam, server):
+def test_credential_report_expires_after_four_hours(dev_server):
+    iam = dev_server.client("iam")
     iam.generate_credential_report()
-    server.advance_clock(4 * 3600 + 60)
+    dev_server.advance_clock(4 * 3600 + 60)
     assert code_of(iam.get_credential_report) == "ReportExpired"
     assert iam.generate_credential_report()["State"] == "STARTED"
     assert report_rows(iam)[0]["user"] == "<root_account>"
@@ -197,7 +198,7 @@ def test_audit_records_hide_passwords_and_secret_keys(iam, server):
     sts = server.client("sts", creds=key)
     with pytest.raises(ClientError):
         sts.assume_role_with_web_identity(RoleArn="arn:aws:iam::000000000000:role/none",
-                                          RoleSessionName="s", WebIdentityToken="eyJ.secret-web-token.sig")
+                                          RoleSessionName="redact", WebIdentityToken="eyJ.secret-web-token.sig")
     ct = server.client("cloudtrail")
 
     def recorded():
@@ -237,3 +238,55 @@ def test_organizations_features_answer_that_the_account_is_in_no_organization(ia
         getattr(iam, op)()
     assert error_code(e.value) == "OrganizationNotFoundException"
     assert error_message(e.value) == "The request was rejected because no organization is associated with your account."
+
+
+def test_account_authorization_details_lists_entities_with_their_policies(iam):
+    from urllib.parse import unquote
+    user, group, role = unique("ad"), unique("adg"), unique("adr")
+    iam.create_group(GroupName=group)
+    iam.put_group_policy(GroupName=group, PolicyName="gi", PolicyDocument=policy_doc(allow("s3:GetObject")))
+    iam.create_user(UserName=user)
+    iam.add_user_to_group(GroupName=group, UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="ui", PolicyDocument=policy_doc(allow("kms:Encrypt")))
+    iam.attach_user_policy(UserName=user, PolicyArn="arn:aws:iam::aws:policy/SecretsManagerReadWrite")
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))
+    profile = unique("adp")
+    iam.create_instance_profile(InstanceProfileName=profile)
+    iam.add_role_to_instance_profile(InstanceProfileName=profile, RoleName=role)
+    local = iam.create_policy(PolicyName=unique("adl"), PolicyDocument=policy_doc(allow("ssm:GetParameter")))["Policy"]["Arn"]
+
+    full = iam.get_account_authorization_details()
+    users = {u["UserName"]: u for u in full["UserDetailList"]}
+    u = users[user]
+    assert u["GroupList"] == [group]
+    assert [p["PolicyName"] for p in u["UserPolicyList"]] == ["ui"]
+    assert u["AttachedManagedPolicies"][0]["PolicyArn"] == "arn:aws:iam::aws:policy/SecretsManagerReadWrite"
+    groups = {g["GroupName"]: g for g in full["GroupDetailList"]}
+    assert [p["PolicyName"] for p in groups[group]["GroupPolicyList"]] == ["gi"]
+    roles = {r["RoleName"]: r for r in full["RoleDetailList"]}
+    assert [p["InstanceProfileName"] for p in roles[role]["InstanceProfileList"]] == [profile]
+    policies = {p["Arn"]: p for p in full["Policies"]}
+    assert "arn:aws:iam::aws:policy/SecretsManagerReadWrite" in policies
+    assert "arn:aws:iam::aws:policy/ReadOnlyAccess" not in policies or policies[
+        "arn:aws:iam::aws:policy/ReadOnlyAccess"]["AttachmentCount"] > 0
+    version = policies[local]["PolicyVersionList"][0]
+    assert version["IsDefaultVersion"] is True and version["VersionId"] == "v1"
+    doc = version["Document"]
+    doc = json.loads(unquote(doc)) if isinstance(doc, str) else doc
+    assert doc["Statement"][0]["Action"] == "ssm:GetParameter"
+
+    only_roles = iam.get_account_authorization_details(Filter=["Role"])
+    assert only_roles["UserDetailList"] == [] and only_roles["Policies"] == [] and only_roles["RoleDetailList"]
+    seen, marker = 0, None
+    while True:
+        kw = {"MaxItems": 2} | ({"Marker": marker} if marker else {})
+        page = iam.get_account_authorization_details(**kw)
+        n = sum(len(page[k]) for k in ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies"))
+        assert n <= 2
+        seen += n
+        if not page["IsTruncated"]:
+            break
+        marker = page["Marker"]
+    total = sum(len(full[k]) for k in ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies"))
+    assert seen == total

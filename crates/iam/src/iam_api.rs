@@ -22,6 +22,7 @@ use crate::shapes::iam as s;
 use crate::{ids, managed, Identity};
 
 mod account;
+mod authorization_details;
 mod credential_report;
 mod entities;
 mod instance_profiles;
@@ -158,6 +159,7 @@ operations!(IamService {
     "EnableOrganizationsRootSessions" => enable_organizations_root_sessions,
     "DisableOrganizationsRootSessions" => disable_organizations_root_sessions,
     "ListOrganizationsFeatures" => list_organizations_features,
+    "GetAccountAuthorizationDetails" => get_account_authorization_details,
 });
 
 #[async_trait]

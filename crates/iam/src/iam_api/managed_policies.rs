@@ -36,6 +36,11 @@ pub(super) struct Usage {
 }
 
 impl Usage {
+    /// How many users and roles have `arn` as their permissions boundary.
+    pub(super) fn boundary_uses(&self, arn: &str) -> i32 {
+        self.boundary.get(arn).copied().unwrap_or(0)
+    }
+
     fn count(&mut self, attached: &[String], boundary: Option<&String>) {
         for a in attached {
             *self.attached.entry(a.clone()).or_default() += 1;
