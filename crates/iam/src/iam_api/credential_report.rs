@@ -383,3 +383,28 @@ impl IamService {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{csv_field, iso, key_columns, service_of, UsageHistory, HEADER};
+
+    #[test]
+    fn header_has_aws_twenty_two_columns() {
+        assert_eq!(HEADER.split(',').count(), 22);
+        assert!(HEADER.starts_with("user,arn,user_creation_time,password_enabled"));
+        assert!(HEADER.ends_with("cert_2_active,cert_2_last_rotated"));
+    }
+
+    #[test]
+    fn values_are_written_as_the_report_writes_them() {
+        assert_eq!(iso(0), "1970-01-01T00:00:00+00:00");
+        assert_eq!(service_of("kms.amazonaws.com"), "kms");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("plain"), "plain");
+        let none = key_columns(None, &UsageHistory::default());
+        assert_eq!(
+            none,
+            ["false", "N/A", "N/A", "N/A", "N/A"].map(str::to_owned)
+        );
+    }
+}

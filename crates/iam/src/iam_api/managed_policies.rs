@@ -94,3 +94,20 @@ impl IamService {
         Ok(usage)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::managed_policy_id;
+
+    #[test]
+    fn managed_policy_ids_are_stable_distinct_and_iam_shaped() {
+        let a = managed_policy_id("AdministratorAccess");
+        assert_eq!(a, managed_policy_id("AdministratorAccess"));
+        assert_ne!(a, managed_policy_id("ReadOnlyAccess"));
+        assert_eq!(a.len(), 21);
+        assert!(a.starts_with("ANPA"));
+        assert!(a[4..]
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b)));
+    }
+}
