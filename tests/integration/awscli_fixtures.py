@@ -743,6 +743,9 @@ class IamFixture(Fixture):
                 raise
             return None
 
+    def before_get_credential_report(self):
+        self.client("iam").generate_credential_report()
+
     def on_user_name(self, vals):
         iam = self.client("iam")
         cmd = self.ex.command

@@ -54,6 +54,13 @@ TRIAGED = {
     "sts/assume-role-with-web-identity.rst#1": ("n.a.", "the documented --policy-arns value fails the CLI's own "
                                                         "parameter validation"),
     "iam/update-login-profile.rst#1": ("n.a.", "the documented command has --password without a value"),
+    **{f"iam/{cmd}.rst#1": ("n.a.", "the example's account manages an AWS Organization: Rampart has none, and IAM "
+                                   "answers OrganizationNotFoundException as for an account in no organization")
+       for cmd in ("enable-organizations-root-credentials-management", "disable-organizations-root-credentials-management",
+                   "enable-organizations-root-sessions", "disable-organizations-root-sessions",
+                   "list-organizations-features")},
+    **{f"iam/{cmd}.rst#1": ("n.a.", "Amazon Lex is not a Rampart service: it has no service-linked role here")
+       for cmd in ("create-service-linked-role", "delete-service-linked-role", "get-service-linked-role-deletion-status")},
     "elbv2/create-listener.rst#4": ("n.a.", _NLB),
     "elbv2/create-load-balancer.rst#3": ("n.a.", _NLB),
     "elbv2/create-load-balancer.rst#4": ("n.a.", _NLB),

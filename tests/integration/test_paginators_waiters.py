@@ -32,14 +32,6 @@ _IGNORES_LIMIT = "Rampart ignores the page size ({}) and answers every item in o
 KNOWN_BUGS = {
     ("acm", "ListCertificateDomainValidations"): "Rampart answers an empty list for every certificate, also a "
                                                  "DNS-validated public one with three domains",
-    ("iam", "GetGroup"): _IGNORES_LIMIT.format("MaxItems", "Marker"),
-    ("iam", "ListAccessKeys"): _IGNORES_LIMIT.format("MaxItems", "Marker"),
-    ("iam", "ListAttachedRolePolicies"): _IGNORES_LIMIT.format("MaxItems", "Marker"),
-    ("iam", "ListAttachedUserPolicies"): _IGNORES_LIMIT.format("MaxItems", "Marker"),
-    ("iam", "ListGroupsForUser"): _IGNORES_LIMIT.format("MaxItems", "Marker"),
-    ("iam", "ListRolePolicies"): _IGNORES_LIMIT.format("MaxItems", "Marker"),
-    ("iam", "ListUserPolicies"): _IGNORES_LIMIT.format("MaxItems", "Marker"),
-    ("iam", "ListUserTags"): _IGNORES_LIMIT.format("MaxItems", "Marker"),
 }
 
 

@@ -22,13 +22,18 @@ use crate::shapes::iam as s;
 use crate::{ids, managed, Identity};
 
 mod account;
+mod authorization_details;
+mod credential_report;
 mod credentials;
 mod entities;
 mod instance_profiles;
+mod managed_policies;
 mod mfa_devices;
+mod organizations;
 mod policies;
 mod providers;
 mod server_certificates;
+mod service_linked_roles;
 mod simulator;
 
 /// Documents are returned URL-encoded, as IAM does (the SDKs decode them).
@@ -198,6 +203,18 @@ operations!(IamService {
     "TagSAMLProvider" => tag_saml_provider,
     "UntagSAMLProvider" => untag_saml_provider,
     "ListSAMLProviderTags" => list_saml_provider_tags,
+    "GenerateCredentialReport" => generate_credential_report,
+    "GetCredentialReport" => get_credential_report,
+    "GetAccessKeyLastUsed" => get_access_key_last_used,
+    "CreateServiceLinkedRole" => create_service_linked_role,
+    "DeleteServiceLinkedRole" => delete_service_linked_role,
+    "GetServiceLinkedRoleDeletionStatus" => get_service_linked_role_deletion_status,
+    "EnableOrganizationsRootCredentialsManagement" => enable_organizations_root_credentials_management,
+    "DisableOrganizationsRootCredentialsManagement" => disable_organizations_root_credentials_management,
+    "EnableOrganizationsRootSessions" => enable_organizations_root_sessions,
+    "DisableOrganizationsRootSessions" => disable_organizations_root_sessions,
+    "ListOrganizationsFeatures" => list_organizations_features,
+    "GetAccountAuthorizationDetails" => get_account_authorization_details,
 });
 
 #[async_trait]
@@ -941,18 +958,23 @@ impl IamService {
         let mut out = Vec::new();
         for id in self.key_ids(&ctx.caller.account, user.as_deref()).await? {
             if let Some(k) = records::KEYS.get(&*self.id.store, &id).await? {
-                out.push(s::AccessKeyMetadata {
-                    access_key_id: Some(k.value.id),
-                    create_date: Some(ts(k.value.created)),
-                    status: Some(k.value.status),
-                    user_name: user.clone(),
-                });
+                out.push((
+                    id,
+                    s::AccessKeyMetadata {
+                        access_key_id: Some(k.value.id),
+                        create_date: Some(ts(k.value.created)),
+                        status: Some(k.value.status),
+                        user_name: user.clone(),
+                    },
+                ));
             }
         }
+        let (access_key_metadata, marker) =
+            self.page("iam:ListAccessKeys", out, &req.marker, req.max_items)?;
         Ok(s::ListAccessKeysResponse {
-            access_key_metadata: out,
-            is_truncated: Some(false),
-            marker: None,
+            access_key_metadata,
+            is_truncated: Some(marker.is_some()),
+            marker,
         })
     }
 
@@ -1046,10 +1068,18 @@ impl IamService {
         let user = self.load_user(ctx, &req.user_name).await?;
         self.allow(ctx, "iam:ListUserPolicies", &user.value.arn)
             .await?;
+        let names: Vec<(String, String)> = user
+            .value
+            .inline
+            .keys()
+            .map(|k| (k.clone(), k.clone()))
+            .collect();
+        let (policy_names, marker) =
+            self.page("iam:ListUserPolicies", names, &req.marker, req.max_items)?;
         Ok(s::ListUserPoliciesResponse {
-            policy_names: user.value.inline.keys().cloned().collect(),
-            is_truncated: Some(false),
-            marker: None,
+            policy_names,
+            is_truncated: Some(marker.is_some()),
+            marker,
         })
     }
 
@@ -1108,23 +1138,16 @@ impl IamService {
     ) -> Result<s::GetPolicyResponse, AwsError> {
         check_policy_arn(&req.policy_arn)?;
         self.allow(ctx, "iam:GetPolicy", &req.policy_arn).await?;
-        if let Some(doc) = managed::aws_managed(&req.policy_arn) {
-            let name = req
-                .policy_arn
-                .rsplit('/')
-                .next()
-                .unwrap_or_default()
-                .to_owned();
-            let _ = doc;
+        if managed::aws_managed(&req.policy_arn).is_some() {
+            let rest = req.policy_arn.split_once(":policy").map_or("", |(_, r)| r);
+            let (path, name) = rest.rsplit_once('/').unwrap_or(("", rest));
+            let usage = self.policy_usage(ctx).await?;
             return Ok(s::GetPolicyResponse {
-                policy: Some(s::Policy {
-                    arn: Some(req.policy_arn.clone()),
-                    default_version_id: Some("v1".into()),
-                    is_attachable: Some(true),
-                    path: Some("/".into()),
-                    policy_name: Some(name),
-                    ..Default::default()
-                }),
+                policy: Some(managed_policies::managed_policy_shape(
+                    name,
+                    &format!("{path}/"),
+                    &usage,
+                )),
             });
         }
         let p = self
@@ -1229,10 +1252,17 @@ impl IamService {
         let user = self.load_user(ctx, &req.user_name).await?;
         self.allow(ctx, "iam:ListAttachedUserPolicies", &user.value.arn)
             .await?;
+        let (policies, marker) = self.attached_page(
+            "iam:ListAttachedUserPolicies",
+            &user.value.attached,
+            req.path_prefix,
+            &req.marker,
+            req.max_items,
+        )?;
         Ok(s::ListAttachedUserPoliciesResponse {
-            attached_policies: Some(attached(&user.value.attached)),
-            is_truncated: Some(false),
-            marker: None,
+            attached_policies: Some(policies),
+            is_truncated: Some(marker.is_some()),
+            marker,
         })
     }
 
@@ -1295,6 +1325,9 @@ impl IamService {
     ) -> Result<(), AwsError> {
         let role = self.load_role(ctx, &req.role_name).await?;
         self.allow(ctx, "iam:DeleteRole", &role.value.arn).await?;
+        if service_linked_roles::is_service_linked(&role.value) {
+            return Err(service_linked_roles::unmodifiable(&role.value.name));
+        }
         if !role.value.inline.is_empty() {
             return Err(conflict(
                 "Cannot delete entity, must delete policies first.",
@@ -1324,6 +1357,7 @@ impl IamService {
         ctx: &RequestContext,
         req: s::PutRolePolicyRequest,
     ) -> Result<(), AwsError> {
+        self.refuse_service_linked(ctx, &req.role_name).await?;
         self.put_inline::<RoleRecord>(
             ctx,
             &req.role_name,
@@ -1354,6 +1388,7 @@ impl IamService {
         ctx: &RequestContext,
         req: s::DeleteRolePolicyRequest,
     ) -> Result<(), AwsError> {
+        self.refuse_service_linked(ctx, &req.role_name).await?;
         self.delete_inline::<RoleRecord>(
             ctx,
             &req.role_name,
@@ -1368,6 +1403,7 @@ impl IamService {
         ctx: &RequestContext,
         req: s::AttachRolePolicyRequest,
     ) -> Result<(), AwsError> {
+        self.refuse_service_linked(ctx, &req.role_name).await?;
         self.attach::<RoleRecord>(ctx, &req.role_name, "iam:AttachRolePolicy", &req.policy_arn)
             .await
     }
@@ -1377,6 +1413,7 @@ impl IamService {
         ctx: &RequestContext,
         req: s::DetachRolePolicyRequest,
     ) -> Result<(), AwsError> {
+        self.refuse_service_linked(ctx, &req.role_name).await?;
         self.detach::<RoleRecord>(ctx, &req.role_name, "iam:DetachRolePolicy", &req.policy_arn)
             .await
     }
@@ -1389,10 +1426,17 @@ impl IamService {
         let role = self.load_role(ctx, &req.role_name).await?;
         self.allow(ctx, "iam:ListAttachedRolePolicies", &role.value.arn)
             .await?;
+        let (policies, marker) = self.attached_page(
+            "iam:ListAttachedRolePolicies",
+            &role.value.attached,
+            req.path_prefix,
+            &req.marker,
+            req.max_items,
+        )?;
         Ok(s::ListAttachedRolePoliciesResponse {
-            attached_policies: Some(attached(&role.value.attached)),
-            is_truncated: Some(false),
-            marker: None,
+            attached_policies: Some(policies),
+            is_truncated: Some(marker.is_some()),
+            marker,
         })
     }
 
@@ -1404,6 +1448,9 @@ impl IamService {
         let mut role = self.load_role(ctx, &req.role_name).await?;
         self.allow(ctx, "iam:UpdateAssumeRolePolicy", &role.value.arn)
             .await?;
+        if service_linked_roles::is_service_linked(&role.value) {
+            return Err(service_linked_roles::unmodifiable(&role.value.name));
+        }
         check_trust_policy(&req.policy_document)?;
         role.value.trust_policy = req.policy_document;
         self.save(
@@ -1538,10 +1585,18 @@ impl IamService {
         let role = self.load_role(ctx, &req.role_name).await?;
         self.allow(ctx, "iam:ListRolePolicies", &role.value.arn)
             .await?;
+        let names: Vec<(String, String)> = role
+            .value
+            .inline
+            .keys()
+            .map(|k| (k.clone(), k.clone()))
+            .collect();
+        let (policy_names, marker) =
+            self.page("iam:ListRolePolicies", names, &req.marker, req.max_items)?;
         Ok(s::ListRolePoliciesResponse {
-            policy_names: role.value.inline.keys().cloned().collect(),
-            is_truncated: Some(false),
-            marker: None,
+            policy_names,
+            is_truncated: Some(marker.is_some()),
+            marker,
         })
     }
 
@@ -1558,19 +1613,11 @@ impl IamService {
         let max = max_items(req.max_items);
         let mut all: Vec<(String, s::Policy)> = Vec::new();
         if scope != "Local" {
+            let usage = self.policy_usage(ctx).await?;
             for (name, path, _) in managed::AWS_MANAGED {
                 all.push((
                     format!("aws/{name}"),
-                    s::Policy {
-                        arn: Some(format!("arn:aws:iam::aws:policy{path}{name}")),
-                        default_version_id: Some("v1".into()),
-                        is_attachable: Some(true),
-                        path: Some((*path).to_owned()),
-                        policy_name: Some((*name).to_owned()),
-                        attachment_count: Some(0),
-                        permissions_boundary_usage_count: Some(0),
-                        ..Default::default()
-                    },
+                    managed_policies::managed_policy_shape(name, path, &usage),
                 ));
             }
         }
@@ -1641,13 +1688,14 @@ impl IamService {
                     .iter()
                     .any(|g| g.eq_ignore_ascii_case(&group.value.name))
             })
-            .map(|(_, u)| user_shape(u, View::List))
+            .map(|(k, u)| (k.clone(), user_shape(u, View::List)))
             .collect();
+        let (users, marker) = self.page("iam:GetGroup", members, &req.marker, req.max_items)?;
         Ok(s::GetGroupResponse {
             group: group_shape(&group.value),
-            users: members,
-            is_truncated: Some(false),
-            marker: None,
+            users,
+            is_truncated: Some(marker.is_some()),
+            marker,
         })
     }
 
@@ -1665,13 +1713,15 @@ impl IamService {
                 .get(&*self.id.store, &name_key(&ctx.caller.account, g))
                 .await?
             {
-                groups.push(group_shape(&rec.value));
+                groups.push((g.to_lowercase(), group_shape(&rec.value)));
             }
         }
+        let (groups, marker) =
+            self.page("iam:ListGroupsForUser", groups, &req.marker, req.max_items)?;
         Ok(s::ListGroupsForUserResponse {
             groups,
-            is_truncated: Some(false),
-            marker: None,
+            is_truncated: Some(marker.is_some()),
+            marker,
         })
     }
 
@@ -1796,10 +1846,16 @@ impl IamService {
     ) -> Result<s::ListUserTagsResponse, AwsError> {
         let user = self.load_user(ctx, &req.user_name).await?;
         self.allow(ctx, "iam:ListUserTags", &user.value.arn).await?;
+        let (tags, marker) = entities::tag_page(
+            "iam:ListUserTags",
+            &user.value.tags,
+            &req.marker,
+            req.max_items,
+        )?;
         Ok(s::ListUserTagsResponse {
-            tags: tags::shapes(&user.value.tags),
-            is_truncated: Some(false),
-            marker: None,
+            tags,
+            is_truncated: Some(marker.is_some()),
+            marker,
         })
     }
 }

@@ -42,6 +42,61 @@ pub const AWS_MANAGED: &[(&str, &str, &str)] = &[
         "/",
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:CreateAlias","kms:CreateKey","kms:DeleteAlias","kms:Describe*","kms:GenerateRandom","kms:Get*","kms:List*","kms:TagResource","kms:UntagResource","iam:ListGroups","iam:ListRoles","iam:ListUsers"],"Resource":"*"}]}"#,
     ),
+    (
+        "AWSElasticLoadBalancingServiceRolePolicy",
+        "/aws-service-role/",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["acm:DescribeCertificate","acm:GetCertificate","wafv2:GetWebACLForResource","shield:GetSubscriptionState","logs:CreateLogDelivery"],"Resource":"*"}]}"#,
+    ),
+    (
+        "AmazonGuardDutyServiceRolePolicy",
+        "/aws-service-role/",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["cloudtrail:LookupEvents","cloudtrail:DescribeTrails","cloudtrail:GetTrailStatus","elasticloadbalancing:DescribeLoadBalancers","iam:GetRole","iam:ListRoles","organizations:DescribeOrganization"],"Resource":"*"}]}"#,
+    ),
+    (
+        "AmazonInspector2ServiceRolePolicy",
+        "/aws-service-role/",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ssm:DescribeInstanceInformation","ssm:ListInventoryEntries","ssm:GetParameters","elasticloadbalancing:DescribeLoadBalancers","iam:GetRole","organizations:DescribeOrganization"],"Resource":"*"}]}"#,
+    ),
+    (
+        "AmazonMacieServiceRolePolicy",
+        "/aws-service-role/",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetBucketLocation","s3:ListAllMyBuckets","s3:ListBucket","s3:GetObject","s3:GetBucketPolicy","s3:GetEncryptionConfiguration","kms:Decrypt","kms:DescribeKey","cloudtrail:LookupEvents"],"Resource":"*"}]}"#,
+    ),
+    (
+        "FMSServiceRolePolicy",
+        "/aws-service-role/",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["wafv2:*","shield:*","elasticloadbalancing:DescribeLoadBalancers","elasticloadbalancing:DescribeTags","organizations:DescribeOrganization","organizations:ListAccounts"],"Resource":"*"}]}"#,
+    ),
+    (
+        "AWSShieldServiceRolePolicy",
+        "/aws-service-role/",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["wafv2:GetWebACL","wafv2:GetWebACLForResource","wafv2:UpdateWebACL","wafv2:ListWebACLs","wafv2:CreateRuleGroup","wafv2:DeleteRuleGroup","wafv2:GetRuleGroup","wafv2:UpdateRuleGroup","elasticloadbalancing:DescribeLoadBalancers"],"Resource":"*"}]}"#,
+    ),
+    (
+        "AutoScalingServiceRolePolicy",
+        "/aws-service-role/",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["elasticloadbalancing:Register*","elasticloadbalancing:Deregister*","elasticloadbalancing:Describe*","kms:CreateGrant","kms:Decrypt","kms:GenerateDataKey*"],"Resource":"*"}]}"#,
+    ),
+    (
+        "CertificateManagerServiceRolePolicy",
+        "/aws-service-role/",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["acm-pca:IssueCertificate","acm-pca:GetCertificate","acm-pca:DescribeCertificateAuthority"],"Resource":"*"}]}"#,
+    ),
+    (
+        "AmazonSSMServiceRolePolicy",
+        "/aws-service-role/",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:Decrypt","kms:Encrypt","kms:GenerateDataKey","secretsmanager:GetSecretValue","iam:PassRole"],"Resource":"*"}]}"#,
+    ),
+    (
+        "CloudTrailServiceRolePolicy",
+        "/aws-service-role/",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["organizations:DescribeOrganization","organizations:ListAccounts","iam:GetRole"],"Resource":"*"}]}"#,
+    ),
+    (
+        "WAFV2LoggingServiceRolePolicy",
+        "/aws-service-role/",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["logs:CreateLogDelivery","logs:DeleteLogDelivery","firehose:PutRecord","firehose:PutRecordBatch"],"Resource":"*"}]}"#,
+    ),
 ];
 
 /// The document of an AWS managed policy by ARN.

@@ -664,6 +664,23 @@ impl IamService {
     }
 }
 
+impl LoginProfileRecord {
+    /// When the password was last set, epoch millis.
+    pub(super) fn last_changed(&self) -> i64 {
+        self.changed
+    }
+}
+
+impl IamService {
+    /// The account password policy's maximum password age in days, when it sets one.
+    pub(super) async fn password_max_age(&self, account: &str) -> Result<Option<i32>, AwsError> {
+        Ok(PASSWORD_POLICIES
+            .get(&*self.id.store, account)
+            .await?
+            .and_then(|p| p.value.max_age))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{alias_ok, check_password, hash_password, password_matches, PasswordPolicyRecord};

@@ -309,15 +309,10 @@ impl IamService {
         let group = self.load_group(ctx, &req.group_name).await?;
         self.allow(ctx, "iam:ListAttachedGroupPolicies", &group.value.arn)
             .await?;
-        let prefix = req.path_prefix.unwrap_or_else(|| "/".into());
-        let items: Vec<(String, s::AttachedPolicy)> = attached(&group.value.attached)
-            .into_iter()
-            .filter(|p| policy_path(p.policy_arn.as_deref().unwrap_or("")).starts_with(&prefix))
-            .map(|p| (p.policy_arn.clone().unwrap_or_default(), p))
-            .collect();
-        let (policies, marker) = self.page(
+        let (policies, marker) = self.attached_page(
             "iam:ListAttachedGroupPolicies",
-            items,
+            &group.value.attached,
+            req.path_prefix,
             &req.marker,
             req.max_items,
         )?;
@@ -442,6 +437,24 @@ impl IamService {
             .await?;
         role.value.boundary = None;
         self.store_holder(ctx, &role).await
+    }
+
+    /// One page of an entity's attached managed policies under `path_prefix`.
+    pub(super) fn attached_page(
+        &self,
+        scope: &str,
+        arns: &[String],
+        path_prefix: Option<String>,
+        marker: &Option<String>,
+        max: Option<i32>,
+    ) -> Result<(Vec<s::AttachedPolicy>, Option<String>), AwsError> {
+        let prefix = path_prefix.unwrap_or_else(|| "/".into());
+        let items: Vec<(String, s::AttachedPolicy)> = attached(arns)
+            .into_iter()
+            .filter(|p| policy_path(p.policy_arn.as_deref().unwrap_or("")).starts_with(&prefix))
+            .map(|p| (p.policy_arn.clone().unwrap_or_default(), p))
+            .collect();
+        self.page(scope, items, marker, max)
     }
 
     /// One page of `items` (ordered by key) after an IAM `Marker`.

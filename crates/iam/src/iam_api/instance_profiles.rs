@@ -103,6 +103,27 @@ impl IamService {
         })
     }
 
+    /// Every instance profile of the account, with the (lowercase) names of the roles it holds.
+    pub(super) async fn profiles_with_roles(
+        &self,
+        ctx: &RequestContext,
+    ) -> Result<Vec<(Vec<String>, s::InstanceProfile)>, AwsError> {
+        let all: Vec<(String, ProfileRecord)> = PROFILES
+            .list(
+                &*self.id.store,
+                &format!("{}/", ctx.caller.account),
+                None,
+                100_000,
+            )
+            .await?;
+        let mut out = Vec::with_capacity(all.len());
+        for (_, p) in &all {
+            let roles = p.roles.iter().map(|r| r.to_lowercase()).collect();
+            out.push((roles, self.profile_shape(ctx, p).await?));
+        }
+        Ok(out)
+    }
+
     pub(super) async fn create_instance_profile(
         &self,
         ctx: &RequestContext,
