@@ -66,8 +66,13 @@ impl Re {
     pub(crate) fn captures(&self, s: &[u8], want: bool) -> Option<Vec<Vec<u8>>> {
         match self {
             Self::Fast(re) | Self::Unicode(re) => {
+                // Most values do not match: the DFA-only test answers that without allocating
+                // the capture slots.
+                if !re.is_match(s) {
+                    return None;
+                }
                 if !want {
-                    return re.is_match(s).then(Vec::new);
+                    return Some(Vec::new());
                 }
                 let caps = re.captures(s)?;
                 Some(
