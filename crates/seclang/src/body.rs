@@ -32,7 +32,10 @@ pub(crate) fn json(s: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
     let v: serde_json::Value =
         serde_json::from_slice(s).map_err(|e| format!("JSON parsing error: {e}"))?;
     let mut out = Vec::new();
-    flatten("json", &v, 0, &mut out)?;
+    // Names repeat their ancestors' keys (and an array's key once per level), so a small body
+    // can name its values with megabytes: bound the names' total size by the body's.
+    let mut budget = s.len().saturating_mul(4).saturating_add(64 << 10);
+    flatten("json", &v, 0, &mut budget, &mut out)?;
     Ok(out)
 }
 
@@ -40,16 +43,20 @@ fn flatten(
     prefix: &str,
     v: &serde_json::Value,
     depth: usize,
+    budget: &mut usize,
     out: &mut Vec<(String, Vec<u8>)>,
 ) -> Result<(), String> {
     use serde_json::Value;
     if depth > JSON_DEPTH_LIMIT {
         return Err("JSON nesting too deep".into());
     }
+    *budget = budget
+        .checked_sub(prefix.len())
+        .ok_or("JSON argument names too long for the body's size")?;
     match v {
         Value::Object(m) => {
             for (k, x) in m {
-                flatten(&format!("{prefix}.{k}"), x, depth + 1, out)?;
+                flatten(&format!("{prefix}.{k}"), x, depth + 1, budget, out)?;
             }
         }
         Value::Array(a) => {
@@ -60,7 +67,7 @@ fn flatten(
                 format!("{prefix}.{key}")
             };
             for x in a {
-                flatten(&name, x, depth + 1, out)?;
+                flatten(&name, x, depth + 1, budget, out)?;
             }
         }
         Value::String(s) => out.push((prefix.to_string(), s.as_bytes().to_vec())),
@@ -393,6 +400,15 @@ mod tests {
         let names: Vec<_> = a.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["json.a.b", "json.c.c", "json.c.c"]);
         assert!(json(b"{bad").is_err());
+    }
+
+    #[test]
+    fn json_names_are_bounded_by_the_body_size() {
+        let key = "k".repeat(4000);
+        let nested = format!("{{\"{key}\":{}1{}}}", "[".repeat(120), "]".repeat(120));
+        assert!(json(nested.as_bytes()).is_err());
+        let shallow = format!("{{\"{key}\":[[1,2]]}}");
+        assert_eq!(json(shallow.as_bytes()).unwrap().len(), 2);
     }
 
     #[test]

@@ -66,8 +66,13 @@ impl Re {
     pub(crate) fn captures(&self, s: &[u8], want: bool) -> Option<Vec<Vec<u8>>> {
         match self {
             Self::Fast(re) | Self::Unicode(re) => {
+                // Most values do not match: the DFA-only test answers that without allocating
+                // the capture slots.
+                if !re.is_match(s) {
+                    return None;
+                }
                 if !want {
-                    return re.is_match(s).then(Vec::new);
+                    return Some(Vec::new());
                 }
                 let caps = re.captures(s)?;
                 Some(
@@ -184,8 +189,7 @@ impl Op {
                 let mut list = Vec::new();
                 for f in arg.split_whitespace() {
                     let path = dir.join(f);
-                    let text = std::fs::read_to_string(&path)
-                        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                    let text = read_data_file(&path)?;
                     list.extend(data_lines(&text));
                 }
                 Self::Pm(phrases(list)?)
@@ -204,8 +208,7 @@ impl Op {
             "ipmatch" => Self::IpMatch(nets(arg.split([',', ' ']))?),
             "ipmatchfromfile" | "ipmatchf" => {
                 let path = dir.join(arg.trim());
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                let text = read_data_file(&path)?;
                 Self::IpMatch(nets(data_lines(&text).iter().map(String::as_str))?)
             }
             "validatebyterange" => Self::ValidateByteRange(byte_ranges(arg)?),
@@ -273,6 +276,27 @@ impl Op {
             Self::Never => None,
         }
     }
+}
+
+/// Largest data file read for `@pmFromFile`/`@ipMatchFromFile` (CRS's largest is ~40 KiB): a
+/// rule naming a device or a huge file fails the load instead of exhausting memory.
+const MAX_DATA_FILE: u64 = 16 << 20;
+
+fn read_data_file(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let cannot = |e: &dyn std::fmt::Display| format!("cannot read {}: {e}", path.display());
+    let file = std::fs::File::open(path).map_err(|e| cannot(&e))?;
+    if !file.metadata().map_err(|e| cannot(&e))?.is_file() {
+        return Err(cannot(&"not a regular file"));
+    }
+    let mut text = String::new();
+    file.take(MAX_DATA_FILE + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| cannot(&e))?;
+    if text.len() as u64 > MAX_DATA_FILE {
+        return Err(cannot(&format!("larger than {MAX_DATA_FILE} bytes")));
+    }
+    Ok(text)
 }
 
 /// Lines of a `.data` file: trimmed, without blanks and `#` comments.

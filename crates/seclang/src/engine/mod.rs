@@ -90,6 +90,16 @@ impl Engine {
         Ok(Self::from_set(set, cfg))
     }
 
+    /// Loads rules from text as if read from `file` (which names it in errors; data files of
+    /// `@pmFromFile` are looked up beside it).
+    pub fn load_text(file: &Path, text: &str, cfg: &EngineConfig) -> Result<Self, LoadError> {
+        let mut set = RuleSet::default();
+        set.add(parser::directives(file, text)?)?;
+        set.finish(file)?;
+        set.remove_ids(&cfg.excluded_rules);
+        Ok(Self::from_set(set, cfg))
+    }
+
     fn from_set(set: RuleSet, cfg: &EngineConfig) -> Self {
         let markers = std::array::from_fn(|i| rule::marker_index(&set.phases[i]));
         Self {
