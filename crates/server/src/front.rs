@@ -179,6 +179,7 @@ enum Payload {
 /// A successful answer: the output members and, for a streaming operation, its payload.
 struct Answer {
     output: Value,
+    status: Option<u16>,
     body: Option<rampart_service::stream::ByteStream>,
 }
 
@@ -272,15 +273,21 @@ async fn handle_aws(
         check.check(&id, result.as_ref().map(|a| &a.output), request_id);
     }
     let resp = match result {
-        Ok(Answer { output, body: None }) => {
-            wire::encode_output(&id, &output, request_id).map(full)
-        }
         Ok(Answer {
             output,
-            body: Some(stream),
+            status,
+            body,
         }) => {
-            let (head, _) = wire::encode_output(&id, &output, request_id).into_parts();
-            Response::from_parts(head, stream.map_err(Into::into).boxed_unsync())
+            let (mut head, whole) = wire::encode_output(&id, &output, request_id).into_parts();
+            if let Some(s) = status.and_then(|s| http::StatusCode::from_u16(s).ok()) {
+                head.status = s;
+            }
+            match body {
+                Some(stream) => {
+                    Response::from_parts(head, stream.map_err(Into::into).boxed_unsync())
+                }
+                None => Response::from_parts(head, full(whole)),
+            }
         }
         Err(e) => {
             if e.status >= 500 {
@@ -510,10 +517,11 @@ async fn run(
         via_service: None,
     };
     let out = match stream {
-        None => service
-            .call(&ctx, input)
-            .await
-            .map(|output| Answer { output, body: None }),
+        None => service.call(&ctx, input).await.map(|output| Answer {
+            output,
+            status: None,
+            body: None,
+        }),
         Some(incoming) => {
             let deferred = authed
                 .deferred
@@ -525,6 +533,7 @@ async fn run(
                     .await
                     .map(|o| Answer {
                         output: o.output,
+                        status: o.status,
                         body: o.body,
                     }),
                 Err(e) => Err(e),

@@ -91,6 +91,8 @@ pub struct StreamingOutput {
     /// Output members in canonical JSON, without the payload member: they become the status
     /// code and headers (`Content-Length`, `ETag`, `Content-Range`, …).
     pub output: Value,
+    /// A status other than the operation's usual one (`206` for a range of `GetObject`).
+    pub status: Option<u16>,
     /// The payload, streamed; `None` for an answer without one (`HeadObject`, `PutObject`,
     /// a 304).
     pub body: Option<ByteStream>,
@@ -109,7 +111,11 @@ impl StreamingOutput {
     /// An answer without payload.
     #[must_use]
     pub fn headers_only(output: Value) -> Self {
-        Self { output, body: None }
+        Self {
+            output,
+            status: None,
+            body: None,
+        }
     }
 }
 
