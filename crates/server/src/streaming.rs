@@ -36,7 +36,7 @@ fn incomplete() -> AwsError {
 enum Check {
     /// A plain body: its length, its SHA-256 when signed, its `x-amz-checksum-*` when sent.
     Plain {
-        sha256: Option<(digest::Context, [u8; 32])>,
+        sha256: Option<Box<(digest::Context, [u8; 32])>>,
         checksum: Option<(Checksum, ExpectedChecksum)>,
         expected_len: Option<u64>,
         seen: u64,
@@ -64,7 +64,8 @@ impl Verified {
                 if expected_len.is_some_and(|n| n != *seen) {
                     return Err(incomplete());
                 }
-                if let Some((ctx, want)) = sha256.take() {
+                if let Some(pair) = sha256.take() {
+                    let (ctx, want) = *pair;
                     let got = ctx.finish();
                     if !bool::from(got.as_ref().ct_eq(want.as_slice())) {
                         return Err(AwsError::new(
@@ -136,8 +137,8 @@ impl Body for Verified {
                                 this.ended = true;
                                 return Poll::Ready(Some(Err(incomplete())));
                             }
-                            if let Some((ctx, _)) = sha256 {
-                                ctx.update(&data);
+                            if let Some(pair) = sha256 {
+                                pair.0.update(&data);
                             }
                             if let Some((sum, _)) = checksum {
                                 sum.update(&data);
@@ -194,7 +195,9 @@ pub fn request_body(
         }
         other => {
             let sha256 = match other {
-                DeferredBody::Sha256(want) => Some((digest::Context::new(&digest::SHA256), want)),
+                DeferredBody::Sha256(want) => {
+                    Some(Box::new((digest::Context::new(&digest::SHA256), want)))
+                }
                 _ => None,
             };
             let checksum = header_checksum(headers)
