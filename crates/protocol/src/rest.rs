@@ -85,7 +85,8 @@ fn static_label(model: &'static ServiceModel, name: &str) -> &'static str {
 }
 
 /// Decode `%XX` escapes; invalid escapes stay as they are.
-pub(crate) fn percent_decode(s: &str) -> String {
+#[must_use]
+pub fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

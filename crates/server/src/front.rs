@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response};
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use serde_json::{json, Value};
@@ -19,15 +20,21 @@ use rampart_service::{partition_of, AuditNotes, Caller, RequestContext};
 
 use crate::app::App;
 
-/// The response body type.
-pub type Body = Full<Bytes>;
+/// The response body type: whole for most answers, streamed for streaming operations.
+pub type Body = UnsyncBoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+
+/// A response body held whole.
+#[must_use]
+pub fn full(bytes: Bytes) -> Body {
+    UnsyncBoxBody::new(Full::new(bytes).map_err(|never| match never {}))
+}
 
 fn respond(status: u16, content_type: &str, request_id: &str, body: Vec<u8>) -> Response<Body> {
-    wire::respond(status, content_type, request_id, body).map(Full::new)
+    wire::respond(status, content_type, request_id, body).map(full)
 }
 
 fn error_response(framing: Framing, err: &AwsError, request_id: &str) -> Response<Body> {
-    wire::encode_error(framing, err, request_id).map(Full::new)
+    wire::encode_error(framing, err, request_id).map(full)
 }
 
 fn sigv4_error(framing: Framing, e: &rampart_sigv4::SigV4Error) -> AwsError {
@@ -61,6 +68,14 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> 
             &request_id,
         );
     }
+    if matches!(guess, Framing::RestXml) && is_streaming_operation(&app, &parts) {
+        {
+            let resp =
+                handle_aws(&app, &parts, Payload::Stream(body), peer.ip(), &request_id).await;
+            tracing::debug!(method = %parts.method, path = %parts.uri.path(), status = resp.status().as_u16(), elapsed_us = started.elapsed().as_micros(), "request");
+            return resp;
+        }
+    }
     let too_large = || AwsError::new("RequestEntityTooLarge", 413, "Request body too large");
     if header(&parts.headers, "content-length")
         .and_then(|v| v.parse::<usize>().ok())
@@ -79,7 +94,7 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> 
     if let Some(resp) = own_routes(&app, &parts.method, &path, &request_id).await {
         return resp;
     }
-    let resp = handle_aws(&app, &parts, &body, peer.ip(), &request_id).await;
+    let resp = handle_aws(&app, &parts, Payload::Whole(body), peer.ip(), &request_id).await;
     tracing::debug!(method = %parts.method, path = %path, status = resp.status().as_u16(), elapsed_us = started.elapsed().as_micros(), "request");
     resp
 }
@@ -151,16 +166,51 @@ async fn own_routes(
 struct Authed {
     caller: Caller,
     region: String,
+    /// How a streamed body is to be checked as it is read.
+    deferred: Option<rampart_sigv4::DeferredBody>,
+}
+
+/// A request body: read whole before dispatch, or handed to a streaming operation as it comes.
+enum Payload {
+    Whole(Bytes),
+    Stream(Incoming),
+}
+
+/// A successful answer: the output members and, for a streaming operation, its payload.
+struct Answer {
+    output: Value,
+    status: Option<u16>,
+    body: Option<rampart_service::stream::ByteStream>,
+}
+
+/// Whether the request names an operation its service streams (S3's `PutObject`, `GetObject`):
+/// identified from the head alone, before any of the body is read.
+fn is_streaming_operation(app: &App, parts: &http::request::Parts) -> bool {
+    let head = Head::from_parts(parts);
+    let Some(signing) = wire::credential_service(&head) else {
+        return false;
+    };
+    let Ok(id) = wire::identify(&head, &[], Some(signing), &app.routing) else {
+        return false;
+    };
+    app.services
+        .get(id.model.key)
+        .is_some_and(|s| s.streaming().contains(&id.operation.as_str()))
 }
 
 async fn handle_aws(
     app: &App,
     parts: &http::request::Parts,
-    body: &Bytes,
+    payload: Payload,
     ip: IpAddr,
     request_id: &str,
 ) -> Response<Body> {
     let started = Instant::now();
+    let empty = Bytes::new();
+    let body = match &payload {
+        Payload::Whole(b) => b,
+        Payload::Stream(_) => &empty,
+    };
     let headers = &parts.headers;
     let head = Head::from_parts(parts);
     let signed = match rampart_sigv4::parse(parts.method.as_str(), head.path, head.query, headers) {
@@ -211,15 +261,34 @@ async fn handle_aws(
         let Some(signed) = signed.as_ref() else {
             return Err(wire::missing_auth(framing));
         };
-        let authed = authenticate(app, parts, body, signed, &id, &mut facts).await?;
-        run(app, &id, parts, body, authed, ip, request_id, &mut facts).await
+        let whole = match &payload {
+            Payload::Whole(b) => Some(b),
+            Payload::Stream(_) => None,
+        };
+        let authed = authenticate(app, parts, whole, signed, &id, &mut facts).await?;
+        run(app, &id, parts, payload, authed, ip, request_id, &mut facts).await
     }
     .await;
     if let Some(check) = &app.response_check {
-        check.check(&id, result.as_ref(), request_id);
+        check.check(&id, result.as_ref().map(|a| &a.output), request_id);
     }
     let resp = match result {
-        Ok(output) => wire::encode_output(&id, &output, request_id).map(Full::new),
+        Ok(Answer {
+            output,
+            status,
+            body,
+        }) => {
+            let (mut head, whole) = wire::encode_output(&id, &output, request_id).into_parts();
+            if let Some(s) = status.and_then(|s| http::StatusCode::from_u16(s).ok()) {
+                head.status = s;
+            }
+            match body {
+                Some(stream) => {
+                    Response::from_parts(head, stream.map_err(Into::into).boxed_unsync())
+                }
+                None => Response::from_parts(head, full(whole)),
+            }
+        }
         Err(e) => {
             if e.status >= 500 {
                 tracing::warn!(code = %e.code, op = %id.operation, "request failed");
@@ -227,7 +296,7 @@ async fn handle_aws(
             facts.error_code = Some(e.code.to_string());
             facts.error_message = Some(e.message.clone());
             // S3's error body names the resource (`<Resource>/bucket/key</Resource>`).
-            wire::encode_error_at(framing, &e, request_id, Some(parts.uri.path())).map(Full::new)
+            wire::encode_error_at(framing, &e, request_id, Some(parts.uri.path())).map(full)
         }
     };
     // A call that may change state is answered only once its audit event is durable; a
@@ -247,10 +316,12 @@ async fn handle_aws(
     resp
 }
 
+/// Authenticates the caller; `body` is the whole body, or `None` for a streamed one, whose
+/// checks are left in [`Authed::deferred`] for the reader.
 async fn authenticate(
     app: &App,
     parts: &http::request::Parts,
-    body: &Bytes,
+    body: Option<&Bytes>,
     signed: &rampart_sigv4::SignedRequest,
     id: &Identified,
     facts: &mut EventFacts,
@@ -268,6 +339,7 @@ async fn authenticate(
         .as_deref()
         .or_else(|| header(&parts.headers, "x-amz-security-token"));
     let found = app.identity.authenticate(akid, token).await?;
+    let mut deferred = None;
     let caller = match found {
         Ok(auth) => {
             // The key is known, so even a bad signature is recorded in its account's trail.
@@ -275,8 +347,8 @@ async fn authenticate(
             facts.recipient_account = Some(auth.caller.account.clone());
             scope_ok?;
             // Transport freshness is judged against real time, not the movable business clock.
-            signed
-                .verify(
+            match body {
+                Some(body) => signed.verify(
                     parts.method.as_str(),
                     parts.uri.path(),
                     parts.uri.query(),
@@ -285,12 +357,43 @@ async fn authenticate(
                     auth.secret.expose(),
                     chrono::Utc::now(),
                     &app.signing_keys,
-                )
-                .map_err(|e| sigv4_error(framing, &e))?;
+                ),
+                None => signed
+                    .verify_deferred(
+                        parts.method.as_str(),
+                        parts.uri.path(),
+                        parts.uri.query(),
+                        &parts.headers,
+                        auth.secret.expose(),
+                        chrono::Utc::now(),
+                        &app.signing_keys,
+                    )
+                    .map(|d| deferred = Some(d)),
+            }
+            .map_err(|e| sigv4_error(framing, &e))?;
             auth.caller
         }
         Err(AuthFailure::InvalidToken) if app.config.dev && !akid.starts_with("ASIA") => {
             scope_ok?;
+            // Any credentials are accepted in dev mode: a streamed body is still decoded
+            // (aws-chunked framing, checksums); chunk signatures need the secret of a known key.
+            if body.is_none() {
+                deferred = Some(match &signed.payload {
+                    rampart_sigv4::PayloadHash::Streaming(
+                        rampart_sigv4::StreamingMode::UnsignedWithTrailer,
+                    ) => rampart_sigv4::DeferredBody::Chunked(
+                        rampart_sigv4::StreamingSeed::unsigned(),
+                    ),
+                    rampart_sigv4::PayloadHash::Streaming(_) => {
+                        return Err(AwsError::new(
+                            "InvalidRequest",
+                            400,
+                            "Signed aws-chunked uploads need the credentials of a known access key",
+                        ));
+                    }
+                    _ => rampart_sigv4::DeferredBody::Unsigned,
+                });
+            }
             Identity::dev_caller(akid, &app.config.dev_account)
         }
         Err(failure) => {
@@ -305,7 +408,11 @@ async fn authenticate(
     facts.identity = Some(audit_identity(&caller));
     facts.recipient_account = Some(caller.account.clone());
     let caller = in_partition(caller, partition_of(&region));
-    Ok(Authed { caller, region })
+    Ok(Authed {
+        caller,
+        region,
+        deferred,
+    })
 }
 
 /// The caller's ARNs in the partition of the request's region (`aws-cn` for `cn-*`): identities
@@ -371,13 +478,17 @@ async fn run(
     app: &App,
     id: &Identified,
     parts: &http::request::Parts,
-    body: &Bytes,
-    authed: Authed,
+    payload: Payload,
+    mut authed: Authed,
     ip: IpAddr,
     request_id: &str,
     facts: &mut EventFacts,
-) -> Result<Value, AwsError> {
-    let input = wire::decode(id, &Head::from_parts(parts), body, &app.limits)?;
+) -> Result<Answer, AwsError> {
+    let (whole, stream) = match payload {
+        Payload::Whole(b) => (b, None),
+        Payload::Stream(incoming) => (Bytes::new(), Some(incoming)),
+    };
+    let input = wire::decode(id, &Head::from_parts(parts), &whole, &app.limits)?;
     let Some(op) = id.op() else {
         return Err(id.unknown_operation());
     };
@@ -405,7 +516,30 @@ async fn run(
         audit: Mutex::new(AuditNotes::default()),
         via_service: None,
     };
-    let out = service.call(&ctx, input).await;
+    let out = match stream {
+        None => service.call(&ctx, input).await.map(|output| Answer {
+            output,
+            status: None,
+            body: None,
+        }),
+        Some(incoming) => {
+            let deferred = authed
+                .deferred
+                .take()
+                .unwrap_or(rampart_sigv4::DeferredBody::Unsigned);
+            match crate::streaming::request_body(incoming, &parts.headers, deferred) {
+                Ok(body) => service
+                    .call_streaming(&ctx, input, body)
+                    .await
+                    .map(|o| Answer {
+                        output: o.output,
+                        status: o.status,
+                        body: o.body,
+                    }),
+                Err(e) => Err(e),
+            }
+        }
+    };
     if let Ok(notes) = ctx.audit.lock() {
         facts.resources.clone_from(&notes.resources);
         facts.resource_owners.clone_from(&notes.resource_owners);

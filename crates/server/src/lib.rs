@@ -9,4 +9,5 @@ pub mod front;
 pub mod metrics;
 pub mod registry;
 pub mod response_check;
+pub mod streaming;
 pub mod tls;

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::Full;
+
 use hyper::body::Incoming;
 use rampart_protocol::model::ServiceModel;
 use rampart_store::{Item, LogEntry, LogQuery, Op, Store, StoreError};
@@ -352,7 +352,7 @@ async fn event_backlog(store: &dyn Store) -> usize {
 }
 
 fn text(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
-    let mut r = Response::new(Full::new(Bytes::from(body)));
+    let mut r = Response::new(crate::front::full(Bytes::from(body)));
     *r.status_mut() = status;
     r.headers_mut().insert(
         http::header::CONTENT_TYPE,

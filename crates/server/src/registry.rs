@@ -60,6 +60,7 @@ pub static SERVICES: &[Entry] = &[
         registration: &rampart_audit::REGISTRATION,
         build: cloudtrail,
     },
+    rampart_s3::ENTRY,
 ];
 
 fn config(node: &Node) -> Result<Arc<ServeConfig>, String> {

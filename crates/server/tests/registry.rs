@@ -46,8 +46,18 @@ async fn an_operation_routes_exactly_when_coverage_counts_it() {
             let ctx = common::root_context(&app, op.name, model).await;
             // An empty input: enough to reach the handler (which may refuse it), and too
             // little for any operation to do harm.
-            let answer =
-                tokio::time::timeout(Duration::from_secs(10), service.call(&ctx, json!({}))).await;
+            let answer = if service.streaming().contains(&op.name) {
+                let body = rampart_service::stream::RequestBody::from_bytes(Vec::<u8>::new());
+                tokio::time::timeout(Duration::from_secs(10), async {
+                    service
+                        .call_streaming(&ctx, json!({}), body)
+                        .await
+                        .map(|o| o.output)
+                })
+                .await
+            } else {
+                tokio::time::timeout(Duration::from_secs(10), service.call(&ctx, json!({}))).await
+            };
             let routed = match answer {
                 Ok(Ok(_)) | Err(_) => true,
                 Ok(Err(e)) => e.code != "NotImplemented",

@@ -7,6 +7,7 @@ pub mod outbound;
 pub mod paging;
 pub mod registry;
 pub mod scheduler;
+pub mod stream;
 pub mod table;
 pub mod tags;
 pub mod unique;
@@ -352,6 +353,23 @@ pub trait Service: Send + Sync {
     fn implemented(&self) -> &'static [&'static str];
     /// Run one operation with a validated input in canonical JSON form.
     async fn call(&self, ctx: &RequestContext, input: Value) -> Result<Value, AwsError>;
+    /// Operations whose payload is streamed (see [`stream`]): their request body arrives as a
+    /// [`stream::RequestBody`] and their answer is a [`stream::StreamingOutput`], through
+    /// [`call_streaming`](Self::call_streaming) instead of [`call`](Self::call).
+    fn streaming(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Run one streaming operation: `input` holds every member but the payload, `body` the
+    /// payload as it arrives.
+    async fn call_streaming(
+        &self,
+        ctx: &RequestContext,
+        input: Value,
+        body: stream::RequestBody,
+    ) -> Result<stream::StreamingOutput, AwsError> {
+        let _ = (input, body);
+        Err(not_implemented(ctx.model, &ctx.operation))
+    }
 }
 
 /// Decode a validated input into a typed request.

@@ -37,6 +37,9 @@ pub enum SigV4Error {
     /// [`crate::SignedRequest::verify_streaming`] was given a request whose signed
     /// `x-amz-content-sha256` is not one of the aws-chunked streaming modes.
     NotStreaming,
+    /// A header-signed request whose body is verified as it streams did not sign
+    /// `x-amz-content-sha256` (S3 requires it then).
+    MissingContentSha256,
     /// The `host` header is not among the signed headers.
     HostNotSigned,
     /// Both an Authorization header and presigned query parameters were sent.
@@ -68,9 +71,10 @@ impl SigV4Error {
             | Self::NotYetValid { .. }
             | Self::WrongService(_)
             | Self::InvalidRegion(_) => "SignatureDoesNotMatch",
-            Self::InvalidExpires(_) | Self::MultipleAuthMechanisms | Self::NotStreaming => {
-                "InvalidRequest"
-            }
+            Self::InvalidExpires(_)
+            | Self::MultipleAuthMechanisms
+            | Self::NotStreaming
+            | Self::MissingContentSha256 => "InvalidRequest",
             Self::InvalidPayloadHash => "XAmzContentSHA256Mismatch",
             Self::StreamingUnsupported(_) => "NotImplemented",
         }
@@ -103,6 +107,9 @@ impl fmt::Display for SigV4Error {
                 "Content-Encoding aws-chunked requires a signed x-amz-content-sha256 \
                  streaming value.",
             ),
+            Self::MissingContentSha256 => {
+                f.write_str("Missing required header for this request: x-amz-content-sha256")
+            }
             Self::HostNotSigned => f.write_str(
                 "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.",
             ),

@@ -40,6 +40,7 @@ pub use error::SigV4Error;
 pub use parse::parse;
 pub use sign::{sign, Credentials, PathRule, RequestToSign, SignatureHeaders};
 pub use signing_key::SigningKeyCache;
+pub use verify::DeferredBody;
 
 /// The only signing algorithm accepted.
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";

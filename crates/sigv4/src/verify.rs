@@ -14,6 +14,19 @@ use crate::{
 
 const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 
+/// How the body of a request verified by [`SignedRequest::verify_deferred`] must be checked
+/// as it is read.
+#[derive(Debug)]
+pub enum DeferredBody {
+    /// The body is not covered by the signature.
+    Unsigned,
+    /// The body's SHA-256 must be this (compare it at the end of the body; a mismatch is S3's
+    /// `XAmzContentSHA256Mismatch`).
+    Sha256([u8; 32]),
+    /// An aws-chunked body: decode it with a [`crate::ChunkedDecoder`] from this seed.
+    Chunked(StreamingSeed),
+}
+
 impl SignedRequest {
     /// Verifies the signature with the given secret key.
     ///
@@ -137,6 +150,83 @@ impl SignedRequest {
             &self.scope,
             &amz_date,
         ))
+    }
+
+    /// Verifies the signature of a request whose body is read afterwards, as it streams, and
+    /// says how that body must then be checked.
+    ///
+    /// Makes every check of [`verify`](Self::verify) but the body's: a signed hex
+    /// `x-amz-content-sha256` is returned as [`DeferredBody::Sha256`] for the reader to compare
+    /// at the end of the body, an aws-chunked mode as [`DeferredBody::Chunked`] with the seed
+    /// its chunk signatures chain from, and `UNSIGNED-PAYLOAD` (or a presigned URL, which
+    /// botocore always signs with it) as [`DeferredBody::Unsigned`].
+    ///
+    /// # Errors
+    /// [`SigV4Error::MissingContentSha256`] for a header-signed request without a signed
+    /// `x-amz-content-sha256` (its signature covers the hash of a body not yet read), otherwise
+    /// the first check that fails, as for [`verify`](Self::verify).
+    #[allow(clippy::too_many_arguments)]
+    pub fn verify_deferred(
+        &self,
+        method: &str,
+        raw_path: &str,
+        raw_query: Option<&str>,
+        headers: &HeaderMap,
+        secret_access_key: &[u8],
+        now: DateTime<Utc>,
+        cache: &SigningKeyCache,
+    ) -> Result<DeferredBody, SigV4Error> {
+        let (candidate, check) = match &self.payload {
+            PayloadHash::Streaming(_) | PayloadHash::StreamingUnsupported => {
+                return self
+                    .verify_streaming(
+                        method,
+                        raw_path,
+                        raw_query,
+                        headers,
+                        secret_access_key,
+                        now,
+                        cache,
+                    )
+                    .map(DeferredBody::Chunked);
+            }
+            PayloadHash::Unsigned => (UNSIGNED_PAYLOAD.to_owned(), DeferredBody::Unsigned),
+            PayloadHash::Computed if self.presigned => {
+                (UNSIGNED_PAYLOAD.to_owned(), DeferredBody::Unsigned)
+            }
+            PayloadHash::Computed => return Err(SigV4Error::MissingContentSha256),
+            PayloadHash::Hex(given) => {
+                let mut digest = [0u8; 32];
+                let ok = given.len() == 64
+                    && given
+                        .as_bytes()
+                        .chunks(2)
+                        .zip(digest.iter_mut())
+                        .all(|(pair, out)| {
+                            std::str::from_utf8(pair)
+                                .ok()
+                                .and_then(|p| u8::from_str_radix(p, 16).ok())
+                                .map(|b| *out = b)
+                                .is_some()
+                        });
+                if !ok {
+                    return Err(SigV4Error::InvalidPayloadHash);
+                }
+                (given.clone(), DeferredBody::Sha256(digest))
+            }
+        };
+        let amz_date = self.check_request(now)?;
+        let signing_key = cache.signing_key(secret_access_key, &self.scope);
+        self.check_signature(
+            method,
+            raw_path,
+            raw_query,
+            headers,
+            &[candidate],
+            &signing_key,
+            &amz_date,
+        )?;
+        Ok(check)
     }
 
     /// The checks that need no secret: `host` signed, scope date, request time. Returns the

@@ -996,3 +996,83 @@ proptest::proptest! {
         }
     }
 }
+
+// ---- Bodies verified after the signature, as they stream ------------------------------------
+
+fn signed_put(payload_hash: &str, with_hash_header: bool) -> HeaderMap {
+    let creds = Credentials {
+        access_key_id: DOC_ACCESS_KEY,
+        secret_access_key: DOC_SECRET,
+        session_token: None,
+    };
+    let mut headers: Vec<(&str, &str)> = vec![("host", "s3.amazonaws.com")];
+    if with_hash_header {
+        headers.push(("x-amz-content-sha256", payload_hash));
+    }
+    let req = RequestToSign {
+        method: "PUT",
+        raw_path: "/b/k",
+        raw_query: None,
+        headers: &headers,
+        payload_hash,
+        path_rule: PathRule::for_service("s3"),
+    };
+    let sig = sign(&req, &creds, "us-east-1", "s3", doc_time());
+    let mut all: Vec<(&str, String)> = headers.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+    all.extend(sig.headers());
+    let refs: Vec<(&str, &str)> = all.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    header_map(&refs)
+}
+
+fn deferred(headers: &HeaderMap) -> Result<rampart_sigv4::DeferredBody, SigV4Error> {
+    let signed = parse("PUT", "/b/k", None, headers)?.ok_or(SigV4Error::NotStreaming)?;
+    signed.verify_deferred(
+        "PUT",
+        "/b/k",
+        None,
+        headers,
+        DOC_SECRET.as_bytes(),
+        doc_time(),
+        &SigningKeyCache::new(),
+    )
+}
+
+#[test]
+fn a_deferred_check_returns_the_signed_hash_for_the_end_of_the_body() {
+    let hash = payload_sha256(b"hello");
+    match deferred(&signed_put(&hash, true)) {
+        Ok(rampart_sigv4::DeferredBody::Sha256(d)) => assert_eq!(d, unhex(&hash)),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(matches!(
+        deferred(&signed_put("UNSIGNED-PAYLOAD", true)),
+        Ok(rampart_sigv4::DeferredBody::Unsigned)
+    ));
+    assert!(matches!(
+        deferred(&signed_put(
+            chunked::STREAMING_UNSIGNED_PAYLOAD_TRAILER,
+            true
+        )),
+        Ok(rampart_sigv4::DeferredBody::Chunked(_))
+    ));
+}
+
+#[test]
+fn a_deferred_check_refuses_what_it_cannot_check_later() {
+    // The signature covers the hash of a body not read yet: S3 requires the header then.
+    let headers = signed_put(&payload_sha256(b"hello"), false);
+    assert_eq!(
+        deferred(&headers).err(),
+        Some(SigV4Error::MissingContentSha256)
+    );
+    // A signature made over another hash does not match.
+    let mut headers = signed_put(&payload_sha256(b"hello"), true);
+    headers.insert(
+        "x-amz-content-sha256",
+        HeaderValue::from_str(&payload_sha256(b"other")).unwrap_or(HeaderValue::from_static("")),
+    );
+    assert_eq!(
+        deferred(&headers).err(),
+        Some(SigV4Error::SignatureDoesNotMatch)
+    );
+}
