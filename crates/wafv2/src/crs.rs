@@ -50,11 +50,14 @@ const VERSIONS: &[Version] = &[
     },
 ];
 
+/// Engines by (paranoia level, excluded rule ids).
+type Engines = HashMap<(u8, Vec<u64>), Arc<Engine>>;
+
 /// A loaded Core Rule Set directory.
 pub struct Crs {
     dir: PathBuf,
     group: Group,
-    engines: Mutex<HashMap<(u8, Vec<u64>), Arc<Engine>>>,
+    engines: Mutex<Engines>,
 }
 
 static INSTALLED: OnceLock<Crs> = OnceLock::new();
