@@ -120,6 +120,10 @@ pub struct ServeConfig {
     /// is compiled; none: the lists are empty.
     #[arg(long = "waf-lists-dir", env = "RAMPART_WAF_LISTS_DIR")]
     pub waf_lists_dir: Option<PathBuf>,
+    /// An OWASP Core Rule Set v4 directory (`crs-setup.conf.example`, `rules/`), loaded once at
+    /// startup; it makes the managed rule group `Rampart/OWASPCoreRuleSet` available.
+    #[arg(long = "waf-crs-dir", env = "RAMPART_WAF_CRS_DIR")]
+    pub waf_crs_dir: Option<PathBuf>,
 }
 
 impl ServeConfig {

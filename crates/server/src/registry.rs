@@ -289,6 +289,11 @@ fn wafv2(node: &mut Node) -> BuildFuture<'_> {
         // The proxy's web ACLs: compiled here, with the managed IP lists from the directory the
         // server was started with.
         let config = config(node)?;
+        if let Some(dir) = &config.waf_crs_dir {
+            let crs = rampart_wafv2::crs::install(dir)
+                .map_err(|e| format!("--waf-crs-dir {}: {e}", dir.display()))?;
+            tracing::info!(dir = %dir.display(), rules = crs.group().rules.len(), "OWASP Core Rule Set loaded");
+        }
         let enforcement = Arc::new(rampart_wafv2::Enforcement::new(
             Arc::clone(&node.store),
             Arc::clone(&keys),

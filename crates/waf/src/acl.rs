@@ -12,7 +12,7 @@ use crate::model::{
 use crate::rate::{Clock, SystemClock};
 use crate::request::Request;
 use crate::statement::{Compiler, EvalCtx, SlotDef, Stmt};
-use crate::Resolve;
+use crate::{EngineGroup, Resolve};
 
 /// The body inspection limits AWS offers (`AssociationConfig`): 8 KB default, up to 64 KB.
 pub const BODY_INSPECTION_LIMITS: [usize; 5] =
@@ -261,6 +261,14 @@ enum RuleBody {
         rules: Vec<CRule>,
         count_override: bool,
     },
+    /// A managed group another engine evaluates; `overrides` are `RuleActionOverrides` by the
+    /// engine's rule names, applied to the rule that stops the request.
+    Engine {
+        scope_down: Option<Stmt>,
+        group: EngineGroup,
+        overrides: Vec<(String, CAction)>,
+        count_override: bool,
+    },
 }
 
 #[derive(Debug)]
@@ -327,8 +335,15 @@ fn compile_rule(
         immunity(r.captcha_config.as_ref(), opts.captcha_immunity_secs),
         immunity(r.challenge_config.as_ref(), opts.challenge_immunity_secs),
     );
-    let group = group_statement(&r.statement, c)?;
-    let body = if let Some((group, scope_down, excluded_rules, group_overrides)) = group {
+    let engine = engine_statement(r, c, rule_immunity, in_group)?;
+    let group = if engine.is_some() {
+        None
+    } else {
+        group_statement(&r.statement, c)?
+    };
+    let body = if let Some(body) = engine {
+        body
+    } else if let Some((group, scope_down, excluded_rules, group_overrides)) = group {
         if in_group {
             return Err(CompileError::Invalid("rule groups can't be nested".into()));
         }
@@ -404,6 +419,60 @@ type GroupParts = (
     Vec<String>,
     Vec<RuleActionOverride>,
 );
+
+/// Compiles a managed rule group statement that names an engine-evaluated group.
+fn engine_statement(
+    r: &Rule,
+    c: &mut Compiler<'_>,
+    rule_immunity: (u64, u64),
+    in_group: bool,
+) -> Result<Option<RuleBody>, CompileError> {
+    let Some(m) = &r.statement.managed_rule_group_statement else {
+        return Ok(None);
+    };
+    let excluded: Vec<String> = m.excluded_rules.iter().map(|e| e.name.clone()).collect();
+    let Some(group) =
+        c.resolver
+            .engine_rule_group(&m.vendor_name, &m.name, m.version.as_deref(), &excluded)
+    else {
+        return Ok(None);
+    };
+    let group = group.map_err(CompileError::Invalid)?;
+    if in_group {
+        return Err(CompileError::Invalid("rule groups can't be nested".into()));
+    }
+    if r.action.is_some() {
+        return Err(CompileError::Invalid(format!(
+            "rule {} references a rule group and needs OverrideAction, not Action",
+            r.name
+        )));
+    }
+    let ov = r
+        .override_action
+        .as_ref()
+        .ok_or_else(|| CompileError::Invalid(format!("rule {} needs an OverrideAction", r.name)))?;
+    let scope_down = m
+        .scope_down_statement
+        .as_ref()
+        .map(|s| Stmt::compile(s, c, false))
+        .transpose()?;
+    let overrides = m
+        .rule_action_overrides
+        .iter()
+        .map(|o| {
+            Ok((
+                o.name.clone(),
+                CAction::compile(&o.action_to_use, rule_immunity)?,
+            ))
+        })
+        .collect::<Result<_, CompileError>>()?;
+    Ok(Some(RuleBody::Engine {
+        scope_down,
+        group,
+        overrides,
+        count_override: ov.count.is_some(),
+    }))
+}
 
 /// Resolves a rule group reference or managed rule group statement.
 fn group_statement(s: &Statement, c: &Compiler<'_>) -> Result<Option<GroupParts>, CompileError> {
@@ -594,6 +663,62 @@ impl CompiledAcl {
                 }
                 Step::Continue
             }
+            RuleBody::Engine {
+                scope_down,
+                group,
+                overrides,
+                count_override: co,
+            } => {
+                if let Some(s) = scope_down {
+                    if !s.eval(ctx) {
+                        return Step::Continue;
+                    }
+                }
+                let found = group.engine.evaluate(ctx.req);
+                for id in &found.matched {
+                    let label = format!("{}{id}", group.label_namespace);
+                    if !ctx.labels.contains(&label) {
+                        ctx.labels.push(label);
+                    }
+                }
+                let block = CAction {
+                    kind: ActionKind::Block,
+                    headers: Vec::new(),
+                    block: None,
+                    immunity: 0,
+                };
+                for id in &found.matched {
+                    if found.interrupted_by.as_ref() == Some(id) {
+                        continue;
+                    }
+                    verdict.matched_rules.push(MatchedRule {
+                        name: id.clone(),
+                        rule_group: Some(rule.name.clone()),
+                        action: ActionKind::Count,
+                    });
+                }
+                let Some(stopper) = found.interrupted_by else {
+                    if !found.matched.is_empty() {
+                        rule.counters.bump(ActionKind::Count);
+                    }
+                    return Step::Continue;
+                };
+                let action = overrides
+                    .iter()
+                    .find(|(n, _)| *n == stopper)
+                    .map_or(&block, |(_, a)| a);
+                let kind = effective_kind(action, *co, ctx);
+                verdict.matched_rules.push(MatchedRule {
+                    name: stopper.clone(),
+                    rule_group: Some(rule.name.clone()),
+                    action: kind,
+                });
+                rule.counters.bump(kind);
+                match apply(kind, action, &stopper, verdict) {
+                    Step::Stop(a, _) => Step::Stop(a, rule.name.clone()),
+                    Step::Continue => Step::Continue,
+                }
+            }
             RuleBody::Plain { stmt, action } => {
                 if !stmt.eval(ctx) {
                     return Step::Continue;
@@ -603,61 +728,14 @@ impl CompiledAcl {
                         ctx.labels.push(l.clone());
                     }
                 }
-                let mut kind = action.kind;
-                // A solved CAPTCHA / challenge within its immunity time acts like Count.
-                let solved = match kind {
-                    ActionKind::Captcha => ctx
-                        .req
-                        .tokens
-                        .captcha_age_secs
-                        .is_some_and(|a| a <= action.immunity),
-                    ActionKind::Challenge => {
-                        ctx.req
-                            .tokens
-                            .challenge_age_secs
-                            .is_some_and(|a| a <= action.immunity)
-                            || ctx
-                                .req
-                                .tokens
-                                .captcha_age_secs
-                                .is_some_and(|a| a <= action.immunity)
-                    }
-                    _ => false,
-                };
-                if count_override || solved {
-                    kind = ActionKind::Count;
-                }
+                let kind = effective_kind(action, count_override, ctx);
                 rule.counters.bump(kind);
                 verdict.matched_rules.push(MatchedRule {
                     name: rule.name.clone(),
                     rule_group: group.map(str::to_owned),
                     action: kind,
                 });
-                match kind {
-                    ActionKind::Count => {
-                        verdict
-                            .inserted_headers
-                            .extend(action.headers.iter().cloned());
-                        Step::Continue
-                    }
-                    ActionKind::Allow => {
-                        verdict
-                            .inserted_headers
-                            .extend(action.headers.iter().cloned());
-                        Step::Stop(Action::Allow, rule.name.clone())
-                    }
-                    ActionKind::Block => {
-                        verdict.inserted_headers.clear();
-                        let resp = action.block.clone().unwrap_or(BlockResponse {
-                            status: 403,
-                            headers: Vec::new(),
-                            body_key: None,
-                        });
-                        Step::Stop(Action::Block(resp), rule.name.clone())
-                    }
-                    ActionKind::Captcha => Step::Stop(Action::Captcha, rule.name.clone()),
-                    ActionKind::Challenge => Step::Stop(Action::Challenge, rule.name.clone()),
-                }
+                apply(kind, action, &rule.name, verdict)
             }
         }
     }
@@ -710,6 +788,52 @@ impl CompiledAcl {
                 } => Some(rate.managed_keys(self.options.clock.now_secs())),
                 _ => None,
             })
+    }
+}
+
+/// The action a matching rule takes: its own, or Count under a Count override or when the
+/// request carries a solved CAPTCHA / challenge within the immunity time.
+fn effective_kind(action: &CAction, count_override: bool, ctx: &EvalCtx<'_, '_>) -> ActionKind {
+    let tokens = ctx.req.tokens;
+    let fresh = |age: Option<u64>| age.is_some_and(|a| a <= action.immunity);
+    let solved = match action.kind {
+        ActionKind::Captcha => fresh(tokens.captcha_age_secs),
+        ActionKind::Challenge => fresh(tokens.challenge_age_secs) || fresh(tokens.captcha_age_secs),
+        _ => false,
+    };
+    if count_override || solved {
+        ActionKind::Count
+    } else {
+        action.kind
+    }
+}
+
+/// Applies a matching rule's action `kind` (named `name`) to the verdict.
+fn apply(kind: ActionKind, action: &CAction, name: &str, verdict: &mut Verdict) -> Step {
+    match kind {
+        ActionKind::Count => {
+            verdict
+                .inserted_headers
+                .extend(action.headers.iter().cloned());
+            Step::Continue
+        }
+        ActionKind::Allow => {
+            verdict
+                .inserted_headers
+                .extend(action.headers.iter().cloned());
+            Step::Stop(Action::Allow, name.to_owned())
+        }
+        ActionKind::Block => {
+            verdict.inserted_headers.clear();
+            let resp = action.block.clone().unwrap_or(BlockResponse {
+                status: 403,
+                headers: Vec::new(),
+                body_key: None,
+            });
+            Step::Stop(Action::Block(resp), name.to_owned())
+        }
+        ActionKind::Captcha => Step::Stop(Action::Captcha, name.to_owned()),
+        ActionKind::Challenge => Step::Stop(Action::Challenge, name.to_owned()),
     }
 }
 

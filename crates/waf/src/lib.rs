@@ -13,6 +13,7 @@
 
 mod acl;
 pub mod detect;
+mod engine_group;
 mod error;
 mod field;
 pub mod geo;
@@ -30,6 +31,7 @@ pub use acl::{
     Action, ActionKind, BlockResponse, CompileOptions, CompiledAcl, MatchedRule, RuleCounters,
     RuleMetric, Verdict, WebAcl, BODY_INSPECTION_LIMITS,
 };
+pub use engine_group::{EngineGroup, EngineMatch, EngineRuleGroup};
 pub use error::CompileError;
 pub use geo::{GeoDatabases, GeoError};
 pub use managed::managed_rule_group;
@@ -53,6 +55,18 @@ pub trait Resolve {
         name: &str,
         version: Option<&str>,
     ) -> Option<RuleGroup>;
+    /// A managed rule group evaluated by another engine (Rampart/OWASPCoreRuleSet), configured
+    /// with its version and excluded rules; `None` when this resolver provides no such group,
+    /// `Some(Err(reason))` when it does but the configuration is refused.
+    fn engine_rule_group(
+        &self,
+        _vendor: &str,
+        _name: &str,
+        _version: Option<&str>,
+        _excluded: &[String],
+    ) -> Option<Result<EngineGroup, String>> {
+        None
+    }
 }
 
 /// A resolver that knows no IP sets, regex pattern sets or rule groups (wrap it in

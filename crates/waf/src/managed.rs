@@ -186,6 +186,16 @@ impl Resolve for WithManaged<'_> {
         managed_rule_group(vendor, name, version)
             .or_else(|| self.inner.managed_rule_group(vendor, name, version))
     }
+    fn engine_rule_group(
+        &self,
+        vendor: &str,
+        name: &str,
+        version: Option<&str>,
+        excluded: &[String],
+    ) -> Option<Result<crate::EngineGroup, String>> {
+        self.inner
+            .engine_rule_group(vendor, name, version, excluded)
+    }
 }
 
 #[cfg(test)]

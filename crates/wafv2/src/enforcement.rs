@@ -286,8 +286,9 @@ impl Enforcement {
             clock: self.telemetry.rate_clock(),
             ..CompileOptions::default()
         };
+        let crs = crate::crs::WithCrs { inner: pre };
         let resolver = rampart_waf::managed::WithManaged {
-            inner: pre,
+            inner: &crs,
             lists_dir: self.lists_dir.clone(),
         };
         let compiled = WebAcl::compile(&default, &rules, &resolver, &options).map_err(|e| {

@@ -7,6 +7,7 @@
 
 mod acl_cache;
 pub mod capacity;
+pub mod crs;
 pub mod enforcement;
 pub mod errors;
 pub mod logging;

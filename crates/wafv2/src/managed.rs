@@ -138,7 +138,19 @@ pub fn find(vendor: &str, name: &str) -> Option<&'static Group> {
     if vendor != VENDOR {
         return None;
     }
-    GROUPS.iter().find(|g| g.name == name)
+    GROUPS.iter().find(|g| g.name == name).or_else(|| {
+        crate::crs::installed()
+            .map(crate::crs::Crs::group)
+            .filter(|g| g.name == name)
+    })
+}
+
+/// Every group this server offers: [`GROUPS`], then `OWASPCoreRuleSet` when a CRS directory
+/// was given at startup.
+pub fn available() -> impl Iterator<Item = &'static Group> {
+    GROUPS
+        .iter()
+        .chain(crate::crs::installed().map(crate::crs::Crs::group))
 }
 
 #[cfg(test)]

@@ -128,6 +128,24 @@ impl Engine {
         }
     }
 
+    /// The ids of the loaded rules (chains by their first rule), ascending.
+    #[must_use]
+    pub fn rule_ids(&self) -> Vec<u64> {
+        let mut ids: Vec<u64> = self
+            .rules
+            .phases
+            .iter()
+            .flatten()
+            .filter_map(|it| match it {
+                Item::Rule(r) if r.id != 0 => Some(r.id),
+                _ => None,
+            })
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
     /// The tags of rule `id` (`paranoia-level/2`, `attack-sqli`, ...), if it is loaded.
     #[must_use]
     pub fn rule_tags(&self, id: u64) -> Option<&[String]> {

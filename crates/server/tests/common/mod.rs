@@ -40,6 +40,7 @@ pub fn config(dir: &Path) -> ServeConfig {
         geoip_country_db: None,
         geoip_asn_db: None,
         waf_lists_dir: None,
+        waf_crs_dir: None,
         event_webhooks: String::new(),
         tls: false,
         tls_names: String::new(),

@@ -448,8 +448,7 @@ impl Wafv2Service {
         let place = Self::place(ctx, &req.scope)?;
         self.authorize(ctx, &Self::arn(ctx, &place, Kind::WebAcl, "*", "*"), &[])
             .await?;
-        let groups = crate::managed::GROUPS
-            .iter()
+        let groups = crate::managed::available()
             .map(|g| s::ManagedRuleGroupSummary {
                 description: Some(g.description.to_owned()),
                 name: Some(g.name.to_owned()),
