@@ -355,6 +355,41 @@ def _iam_profile_tags(c):
     return {"InstanceProfileName": name}
 
 
+def _iam_mfa_tags(c):
+    name = unique("pw")
+    serial = c("iam").create_virtual_mfa_device(
+        VirtualMFADeviceName=name, Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(3)])["VirtualMFADevice"]["SerialNumber"]
+    return {"SerialNumber": serial}
+
+
+def _iam_oidc_tags(c):
+    arn = c("iam").create_open_id_connect_provider(
+        Url=f"https://{unique('pw')}.example.com", ClientIDList=["app"], ThumbprintList=["a" * 40],
+        Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(3)])["OpenIDConnectProviderArn"]
+    return {"OpenIDConnectProviderArn": arn}
+
+
+def _iam_saml_tags(c):
+    from test_iam_federation import metadata
+
+    arn = c("iam").create_saml_provider(
+        Name=unique("pw"), SAMLMetadataDocument=metadata(),
+        Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(3)])["SAMLProviderArn"]
+    return {"SAMLProviderArn": arn}
+
+
+def _iam_server_certificate_tags(c):
+    from test_iam_credentials import _key_pem, _rsa_key, _self_signed
+
+    key = _rsa_key()
+    cert, _ = _self_signed(key)
+    name = unique("pw")
+    c("iam").upload_server_certificate(
+        ServerCertificateName=name, CertificateBody=cert, PrivateKey=_key_pem(key),
+        Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(3)])
+    return {"ServerCertificateName": name}
+
+
 def _iam_simulate_principal(c):
     user = _iam_user_with(c, "inline")["UserName"]
     arn = c("iam").get_user(UserName=user)["User"]["Arn"]
@@ -487,6 +522,10 @@ PAGINATOR_SETUP = {
     ("iam", "ListPolicyTags"): lambda c: _iam_policy_with(c, "tags"),
     ("iam", "ListInstanceProfiles"): _iam_profiles,
     ("iam", "ListInstanceProfileTags"): _iam_profile_tags,
+    ("iam", "ListMFADeviceTags"): _iam_mfa_tags,
+    ("iam", "ListOpenIDConnectProviderTags"): _iam_oidc_tags,
+    ("iam", "ListSAMLProviderTags"): _iam_saml_tags,
+    ("iam", "ListServerCertificateTags"): _iam_server_certificate_tags,
     ("iam", "ListAccountAliases"): _iam_alias,
     ("iam", "GetAccountAuthorizationDetails"): lambda c: (_many(3, lambda i: c("iam").create_user(UserName=unique("pw"))),
                                                           {"Filter": ["User"]})[1],
