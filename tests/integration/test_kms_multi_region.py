@@ -322,7 +322,7 @@ def test_rotation_is_managed_on_the_primary_and_shared_with_replicas(kms_in):
     assert before == east.describe_key(KeyId=key_id)["KeyMetadata"]["CurrentKeyMaterialId"]
     old_blob = east.encrypt(KeyId=key_id, Plaintext=b"old material")["CiphertextBlob"]
 
-    assert east.rotate_key_on_demand(KeyId=key_id)["KeyId"] == primary["Arn"]
+    assert east.rotate_key_on_demand(KeyId=key_id)["KeyId"] == primary["KeyId"]
     after_east = east.describe_key(KeyId=key_id)["KeyMetadata"]["CurrentKeyMaterialId"]
     assert after_east != before
     assert wait_for(lambda: west.describe_key(KeyId=key_id)["KeyMetadata"]["CurrentKeyMaterialId"] == after_east,
