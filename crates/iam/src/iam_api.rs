@@ -1793,18 +1793,8 @@ impl IamService {
     async fn tag_user(&self, ctx: &RequestContext, req: s::TagUserRequest) -> Result<(), AwsError> {
         let mut user = self.load_user(ctx, &req.user_name).await?;
         self.allow(ctx, "iam:TagUser", &user.value.arn).await?;
-        for t in req.tags {
-            match user
-                .value
-                .tags
-                .iter_mut()
-                .find(|(k, _)| k.eq_ignore_ascii_case(&t.key))
-            {
-                Some(existing) => existing.1 = t.value,
-                None => user.value.tags.push((t.key, t.value)),
-            }
-        }
-        if user.value.tags.len() > 50 {
+        entities::merge_tags(&mut user.value.tags, req.tags);
+        if user.value.tags.len() > tags::MAX_TAGS {
             return Err(AwsError::new(
                 "LimitExceeded",
                 409,
@@ -1827,9 +1817,7 @@ impl IamService {
     ) -> Result<(), AwsError> {
         let mut user = self.load_user(ctx, &req.user_name).await?;
         self.allow(ctx, "iam:UntagUser", &user.value.arn).await?;
-        user.value
-            .tags
-            .retain(|(k, _)| !req.tag_keys.iter().any(|d| d.eq_ignore_ascii_case(k)));
+        entities::remove_tags(&mut user.value.tags, &req.tag_keys);
         self.save(
             ns::USER,
             &name_key(&ctx.caller.account, &req.user_name),
