@@ -26,10 +26,18 @@ if shutil.which("pebble") is None and os.environ.get("RAMPART_REQUIRE_PEBBLE") =
 pytestmark = pytest.mark.skipif(shutil.which("pebble") is None, reason="pebble is not installed")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_ports(n):
+    """n distinct free ports: every socket stays bound until all are chosen, so no two match."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def wait_port(port, timeout=20):
@@ -73,12 +81,25 @@ class Pebble:
                 str(tmp / "ca.key"), "-CAcreateserial", "-out", str(tmp / "cert.pem"), "-days", "2",
                 "-extfile", str(tmp / "ext.cnf"))
         self.ca_file = tmp / "ca.pem"
-        self.dns_port, self.dns_mgmt = free_port(), free_port()
-        self.acme_port, self.mgmt_port = free_port(), free_port()
-        self.http01_port = free_port()
         self.procs = []
 
     def start(self):
+        """Starts challtestsrv and pebble; a port taken between choosing and binding (another
+        process's ephemeral connection) makes one of them exit, so that is retried on new ports."""
+        last = None
+        for _ in range(3):
+            try:
+                return self._start_once()
+            except AssertionError as e:
+                last = e
+                self.stop()
+                self.procs = []
+        raise AssertionError(f"{last}\npebble log:\n{self.log()}\nchalltestsrv log:\n"
+                             f"{(self.tmp / 'challtestsrv.log').read_text(errors='replace')[-2000:]}")
+
+    def _start_once(self):
+        (self.dns_port, self.dns_mgmt, self.acme_port, self.mgmt_port, self.http01_port,
+         tls_port) = free_ports(6)
         tmp = self.tmp
         self.procs.append(subprocess.Popen(
             ["pebble-challtestsrv", "-dns01", f"127.0.0.1:{self.dns_port}", "-management",
@@ -89,7 +110,7 @@ class Pebble:
             "listenAddress": f"127.0.0.1:{self.acme_port}",
             "managementListenAddress": f"127.0.0.1:{self.mgmt_port}",
             "certificate": str(tmp / "cert.pem"), "privateKey": str(tmp / "key.pem"),
-            "httpPort": self.http01_port, "tlsPort": free_port(),
+            "httpPort": self.http01_port, "tlsPort": tls_port,
             "ocspResponderURL": "", "externalAccountBindingRequired": False,
             # 90 days, as public ACME CAs issue: renewal at a third of the lifetime left.
             "certificateValidityPeriod": 90 * 86400,
