@@ -430,6 +430,11 @@ def test_crs_regression_tests_through_the_proxy_and_modsecurity(rampart_bin, tmp
                   if kind != "skip" and not ok]
         out.append(f"Rampart fails ({len(failed)}; a: attack, b: benign, with the statuses answered): "
                    + " ".join(failed))
+        refused = [k for k, (kind, ok, _, st) in r_verdicts.items()
+                   if kind == "attack" and not ok and st and all(x == 400 for x in st)]
+        out.append(f"  of which attacks refused with 400 by the HTTP parser (never forwarded, not scored "
+                   f"as detected): {len(refused)}; counted as stopped, detection would be "
+                   f"{100 * rate(r_rows['all'][0] + len(refused), r_rows['all'][1]):.2f}%")
         reasons = defaultdict(list)
         for k, (kind, _, why, _) in r_verdicts.items():
             if kind == "skip":

@@ -1030,13 +1030,17 @@ impl Proxy {
                 let b = match kept {
                     None => b.boxed(),
                     Some(k) => {
-                        let (body_prefix, ended, b) = match read_prefix(b, RESPONSE_INSPECTION, idle).await {
-                            Ok(x) => x,
-                            Err(StatusCode::GATEWAY_TIMEOUT) => {
-                                return text(StatusCode::GATEWAY_TIMEOUT, "504 Gateway Time-out")
-                            }
-                            Err(_) => return text(StatusCode::BAD_GATEWAY, "502 Bad Gateway"),
-                        };
+                        let (body_prefix, ended, b) =
+                            match read_prefix(b, RESPONSE_INSPECTION, idle).await {
+                                Ok(x) => x,
+                                Err(StatusCode::GATEWAY_TIMEOUT) => {
+                                    return text(
+                                        StatusCode::GATEWAY_TIMEOUT,
+                                        "504 Gateway Time-out",
+                                    )
+                                }
+                                Err(_) => return text(StatusCode::BAD_GATEWAY, "502 Bad Gateway"),
+                            };
                         let blocked_by = self
                             .inspect_response(lb, peer, &path, &query, &k, &p, &body_prefix)
                             .await;
