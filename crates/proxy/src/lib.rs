@@ -33,7 +33,7 @@ pub mod topology;
 pub mod web_acl;
 
 pub use certs::{Certificates, Material};
-pub use runtime::{NoPort, Proxy, Sources};
+pub use runtime::{NoPort, Proxy, Sources, RESPONSE_INSPECTION};
 pub use telemetry::{Decision, Outcome, Telemetry};
 pub use topology::{
     Action, Condition, HealthCheck, Listener, LoadBalancer, Rule, TargetGroup, Topology,

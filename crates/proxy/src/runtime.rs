@@ -59,6 +59,20 @@ const HEALTH_TICK: Duration = Duration::from_secs(5);
 const RECONCILE: Duration = Duration::from_secs(2);
 /// How much of a request body the web ACL inspects.
 const BODY_INSPECTION: usize = 8 * 1024;
+/// How much of a response body a web ACL that inspects responses sees; the proxy holds this
+/// much before it sends the response on, and streams the rest unchecked.
+pub const RESPONSE_INSPECTION: usize = 64 * 1024;
+
+/// What the proxy keeps of an allowed request for the web ACL to inspect its response.
+struct Kept {
+    acl: Arc<dyn WebAcl>,
+    method: String,
+    headers: Vec<(String, Vec<u8>)>,
+    body_prefix: Vec<u8>,
+    body_len: u64,
+    version: http::Version,
+    verdict: rampart_waf::Verdict,
+}
 
 /// Hop-by-hop headers, never forwarded.
 const HOP: [&str; 8] = [
@@ -806,6 +820,7 @@ impl Proxy {
 
         // The web ACL sees the request before anything else happens to it.
         let mut inserted: Vec<(String, String)> = Vec::new();
+        let mut kept: Option<Kept> = None;
         let mut prefix: VecDeque<Bytes> = VecDeque::new();
         let mut ended = false;
         match acl {
@@ -897,6 +912,20 @@ impl Proxy {
                     .uri
                     .path_and_query()
                     .map_or("/", http::uri::PathAndQuery::as_str);
+                if acl.inspects_responses() && verdict.action == WafAction::Allow {
+                    kept = Some(Kept {
+                        acl: Arc::clone(&acl),
+                        method: parts.method.as_str().to_owned(),
+                        headers: headers
+                            .iter()
+                            .map(|(k, v)| ((*k).to_owned(), v.to_vec()))
+                            .collect(),
+                        body_prefix: flat.clone(),
+                        body_len,
+                        version: parts.version,
+                        verdict: verdict.clone(),
+                    });
+                }
                 match verdict.action {
                     WafAction::Allow => inserted = verdict.inserted_headers,
                     WafAction::Block(b) => return blocked(&b, acl.as_ref()),
@@ -998,11 +1027,38 @@ impl Proxy {
             Ok(Ok(resp)) => {
                 let (mut p, b) = resp.into_parts();
                 trace.target_answered(p.status.as_u16());
+                let b = match kept {
+                    None => b.boxed(),
+                    Some(k) => {
+                        let (body_prefix, ended, b) =
+                            match read_prefix(b, RESPONSE_INSPECTION, idle).await {
+                                Ok(x) => x,
+                                Err(StatusCode::GATEWAY_TIMEOUT) => {
+                                    return text(
+                                        StatusCode::GATEWAY_TIMEOUT,
+                                        "504 Gateway Time-out",
+                                    )
+                                }
+                                Err(_) => return text(StatusCode::BAD_GATEWAY, "502 Bad Gateway"),
+                            };
+                        let blocked_by = self
+                            .inspect_response(lb, peer, &path, &query, &k, &p, &body_prefix)
+                            .await;
+                        if let Some(r) = blocked_by {
+                            return r;
+                        }
+                        Prefixed {
+                            prefix: body_prefix,
+                            rest: if ended { None } else { Some(b) },
+                        }
+                        .boxed()
+                    }
+                };
                 for h in HOP {
                     p.headers.remove(h);
                 }
                 effects::response_headers(&route.attributes, &mut p.headers);
-                Response::from_parts(p, b.boxed())
+                Response::from_parts(p, b)
             }
             Ok(Err(e)) => {
                 tracing::debug!(error = %e, "target unreachable");
@@ -1011,6 +1067,101 @@ impl Proxy {
             Err(_) => text(StatusCode::GATEWAY_TIMEOUT, "504 Gateway Time-out"),
         }
     }
+}
+
+impl Proxy {
+    /// Runs the web ACL's response-side rules on an upstream response (its head and the first
+    /// bytes of its body); answers the block response when they stop it. A decision is reported
+    /// to telemetry (WAF logs, sampled requests) whenever a rule matched.
+    #[allow(clippy::too_many_arguments)]
+    async fn inspect_response(
+        &self,
+        lb: &str,
+        peer: SocketAddr,
+        path: &str,
+        query: &str,
+        k: &Kept,
+        head: &http::response::Parts,
+        body_prefix: &VecDeque<Bytes>,
+    ) -> Option<Response<ProxyBody>> {
+        let mut flat = Vec::new();
+        for b in body_prefix {
+            let room = RESPONSE_INSPECTION.saturating_sub(flat.len());
+            flat.extend_from_slice(&b[..b.len().min(room)]);
+        }
+        let req_headers: Vec<(&str, &[u8])> = k
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_slice()))
+            .collect();
+        let resp_headers: Vec<(&str, &[u8])> = head
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_bytes()))
+            .collect();
+        let wreq = rampart_waf::Request {
+            method: &k.method,
+            uri_path: path,
+            query,
+            fragment: None,
+            headers: &req_headers,
+            body_prefix: &k.body_prefix,
+            body_len: k.body_len,
+            client_ip: peer.ip(),
+            ja3: None,
+            ja4: None,
+            geo: self.geo.as_deref(),
+            tokens: rampart_waf::Tokens::default(),
+        };
+        let view = rampart_waf::ResponseView {
+            status: head.status.as_u16(),
+            headers: &resp_headers,
+            body_prefix: &flat,
+        };
+        let verdict = k.acl.evaluate_response(&wreq, &view, &k.verdict)?;
+        let decision = Decision {
+            lb,
+            acl: &k.acl,
+            request: &wreq,
+            version: k.version,
+            verdict: &verdict,
+        };
+        for t in &self.telemetry {
+            t.decided(&decision).await;
+        }
+        match &verdict.action {
+            WafAction::Block(b) => Some(blocked(b, k.acl.as_ref())),
+            _ => None,
+        }
+    }
+}
+
+/// Reads the first `limit` bytes (or more, to the end of a frame) of a body; answers them,
+/// whether the body ended, and the body to stream the rest from. A body that stalls for
+/// `idle` or fails answers a 502/504 status.
+async fn read_prefix(
+    mut body: Incoming,
+    limit: usize,
+    idle: Duration,
+) -> Result<(VecDeque<Bytes>, bool, Incoming), StatusCode> {
+    let mut prefix = VecDeque::new();
+    let mut seen = 0usize;
+    while seen < limit {
+        let Ok(next) = tokio::time::timeout(idle, body.frame()).await else {
+            return Err(StatusCode::GATEWAY_TIMEOUT);
+        };
+        match next {
+            Some(Ok(f)) => {
+                if let Ok(d) = f.into_data() {
+                    seen += d.len();
+                    prefix.push_back(d);
+                }
+            }
+            Some(Err(_)) => return Err(StatusCode::BAD_GATEWAY),
+            None => return Ok((prefix, true, body)),
+        }
+    }
+    Ok((prefix, false, body))
 }
 
 /// Serve one client connection (plain or TLS) with HTTP/1.1 or HTTP/2.

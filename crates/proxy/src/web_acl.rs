@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use rampart_crypto::SecretBytes;
-use rampart_waf::{Request, Verdict};
+use rampart_waf::{Request, ResponseView, Verdict};
 
 /// The web ACL could not be used (the store failed, or it does not compile). Requests are then
 /// refused with 503, or forwarded unchecked when the load balancer's `waf.fail_open.enabled`
@@ -37,6 +37,22 @@ pub trait WebAcl: Send + Sync {
     fn response_body(&self, key: &str) -> Option<ResponseBody>;
     /// The `TokenDomains` CAPTCHA and challenge tokens may be issued for besides the host.
     fn token_domains(&self) -> &[String];
+    /// Whether upstream responses are inspected too (a Rampart extension: the web ACL's
+    /// `rampart:inspect-responses` tag); the proxy then holds the first
+    /// [`RESPONSE_INSPECTION`](crate::RESPONSE_INSPECTION) bytes of each response body.
+    fn inspects_responses(&self) -> bool {
+        false
+    }
+    /// The decision on the upstream's response to `req`, which `request` allowed: `None` when
+    /// nothing matched; a verdict to log otherwise, whose `Block` replaces the response.
+    fn evaluate_response(
+        &self,
+        _req: &Request<'_>,
+        _resp: &ResponseView<'_>,
+        _request: &Verdict,
+    ) -> Option<Verdict> {
+        None
+    }
 }
 
 /// Where the proxy gets the web ACL of a load balancer.

@@ -33,6 +33,9 @@ pub struct CompileOptions {
     pub rate_key_capacity: usize,
     /// Clock for rate windows.
     pub clock: Arc<dyn Clock>,
+    /// Whether upstream responses go through the response-side rules of engine-evaluated
+    /// groups ([`CompiledAcl::evaluate_response`]); a Rampart extension, off by default.
+    pub inspect_responses: bool,
 }
 
 impl Default for CompileOptions {
@@ -44,6 +47,7 @@ impl Default for CompileOptions {
             challenge_immunity_secs: 300,
             rate_key_capacity: 100_000,
             clock: Arc::new(SystemClock),
+            inspect_responses: false,
         }
     }
 }
@@ -632,6 +636,124 @@ impl CompiledAcl {
         };
         verdict.labels = ctx.labels;
         verdict
+    }
+
+    /// Whether this web ACL inspects upstream responses ([`CompileOptions::inspect_responses`]
+    /// and at least one engine-evaluated group).
+    #[must_use]
+    pub fn inspects_responses(&self) -> bool {
+        self.options.inspect_responses
+            && self
+                .rules
+                .iter()
+                .any(|r| matches!(r.body, RuleBody::Engine { .. }))
+    }
+
+    /// Evaluates the upstream's response to `req` (which `request` allowed) with the
+    /// response-side rules of the web ACL's engine-evaluated groups, in priority order, each
+    /// group only where its scope-down statement holds. `None` when the web ACL does not
+    /// inspect responses or no rule matched; otherwise a verdict like a request's: the rules
+    /// that matched (counted), their labels added to the request's, and `Block` when a group's
+    /// response blocking rule (CRS 959100) fired, after `RuleActionOverrides` and a `Count`
+    /// override action.
+    #[must_use]
+    pub fn evaluate_response(
+        &self,
+        req: &Request<'_>,
+        resp: &crate::ResponseView<'_>,
+        request: &Verdict,
+    ) -> Option<Verdict> {
+        if !self.inspects_responses() {
+            return None;
+        }
+        let mut ctx = EvalCtx {
+            req,
+            slots: &self.slots,
+            cache: (0..self.slots.len()).map(|_| OnceCell::new()).collect(),
+            labels: request.labels.clone(),
+            now: self.options.clock.now_secs(),
+            body_limit: self.options.body_inspection_limit,
+        };
+        let mut verdict = Verdict {
+            action: Action::Allow,
+            terminating_rule: None,
+            labels: Vec::new(),
+            matched_rules: Vec::new(),
+            inserted_headers: Vec::new(),
+        };
+        let mut any = false;
+        for rule in &self.rules {
+            let RuleBody::Engine {
+                scope_down,
+                group,
+                overrides,
+                count_override,
+            } = &rule.body
+            else {
+                continue;
+            };
+            if let Some(s) = scope_down {
+                if !s.eval(&mut ctx) {
+                    continue;
+                }
+            }
+            let found = group.engine.evaluate_response(req, resp);
+            if found.matched.is_empty() && found.interrupted_by.is_none() {
+                continue;
+            }
+            any = true;
+            for id in found.matched.iter().chain(found.interrupted_by.iter()) {
+                let label = format!("{}{id}", group.label_namespace);
+                if !ctx.labels.contains(&label) {
+                    ctx.labels.push(label);
+                }
+            }
+            for id in &found.matched {
+                if found.interrupted_by.as_ref() == Some(id) {
+                    continue;
+                }
+                verdict.matched_rules.push(MatchedRule {
+                    name: id.clone(),
+                    rule_group: Some(rule.name.clone()),
+                    action: ActionKind::Count,
+                });
+            }
+            let Some(stopper) = found.interrupted_by else {
+                rule.counters.bump(ActionKind::Count);
+                continue;
+            };
+            let block = CAction {
+                kind: ActionKind::Block,
+                headers: Vec::new(),
+                block: None,
+                immunity: 0,
+            };
+            let action = overrides
+                .iter()
+                .find(|(n, _)| *n == stopper)
+                .map_or(&block, |(_, a)| a);
+            // A response cannot be answered with a CAPTCHA or a challenge any more: those
+            // count, as does Allow (the response is sent).
+            let kind = match effective_kind(action, *count_override, &ctx) {
+                ActionKind::Block => ActionKind::Block,
+                _ => ActionKind::Count,
+            };
+            verdict.matched_rules.push(MatchedRule {
+                name: stopper.clone(),
+                rule_group: Some(rule.name.clone()),
+                action: kind,
+            });
+            rule.counters.bump(kind);
+            if kind == ActionKind::Block {
+                if let Step::Stop(a, _) = apply(kind, action, &stopper, &mut verdict) {
+                    verdict.action = a;
+                    verdict.terminating_rule = Some(rule.name.clone());
+                    break;
+                }
+            }
+        }
+        verdict.labels = ctx.labels;
+        any.then_some(verdict)
     }
 
     fn eval_rule(

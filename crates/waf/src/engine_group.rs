@@ -11,6 +11,24 @@ use crate::request::Request;
 pub trait EngineRuleGroup: Send + Sync {
     /// Evaluates `req` (its body prefix is already cut at the web ACL's inspection limit).
     fn evaluate(&self, req: &Request<'_>) -> EngineMatch;
+
+    /// Evaluates the upstream's response to `req` with the group's response-side rules (CRS
+    /// 95x), for web ACLs that inspect responses (a Rampart extension). `matched` names only
+    /// the rules that matched on the response. Groups without such rules match nothing.
+    fn evaluate_response(&self, _req: &Request<'_>, _resp: &ResponseView<'_>) -> EngineMatch {
+        EngineMatch::default()
+    }
+}
+
+/// An upstream response as the response-side rules see it.
+#[derive(Debug, Clone, Copy)]
+pub struct ResponseView<'a> {
+    /// The status code.
+    pub status: u16,
+    /// Headers in the order received.
+    pub headers: &'a [(&'a str, &'a [u8])],
+    /// The first bytes of the body, at most the response inspection limit.
+    pub body_prefix: &'a [u8],
 }
 
 /// What an engine-evaluated rule group found.

@@ -31,7 +31,7 @@ pub use acl::{
     Action, ActionKind, BlockResponse, CompileOptions, CompiledAcl, MatchedRule, RuleCounters,
     RuleMetric, Verdict, WebAcl, BODY_INSPECTION_LIMITS,
 };
-pub use engine_group::{EngineGroup, EngineMatch, EngineRuleGroup};
+pub use engine_group::{EngineGroup, EngineMatch, EngineRuleGroup, ResponseView};
 pub use error::CompileError;
 pub use geo::{GeoDatabases, GeoError};
 pub use managed::managed_rule_group;

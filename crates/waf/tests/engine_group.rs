@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rampart_waf::model::{DefaultAction, IpSet, RegexPatternSet, Rule, RuleGroup};
 use rampart_waf::{
     Action, ActionKind, CompileOptions, EngineGroup, EngineMatch, EngineRuleGroup, Request,
-    Resolve, WebAcl,
+    Resolve, ResponseView, WebAcl,
 };
 
 /// Matches `942100` when the query holds `union`, and interrupts with `949110` then.
@@ -23,6 +23,24 @@ impl EngineRuleGroup for Fake {
         } else if req.query.contains("odd") {
             EngineMatch {
                 matched: vec!["920350".into()],
+                interrupted_by: None,
+            }
+        } else {
+            EngineMatch::default()
+        }
+    }
+
+    /// Matches `951230` on a response leaking an SQL error, interrupting with `959100`; `953100`
+    /// alone on `<?php`.
+    fn evaluate_response(&self, _req: &Request<'_>, resp: &ResponseView<'_>) -> EngineMatch {
+        if resp.body_prefix.starts_with(b"SQL syntax") {
+            EngineMatch {
+                matched: vec!["951230".into(), "959100".into()],
+                interrupted_by: Some("959100".into()),
+            }
+        } else if resp.body_prefix.starts_with(b"<?php") {
+            EngineMatch {
+                matched: vec!["953100".into()],
                 interrupted_by: None,
             }
         } else {
@@ -63,6 +81,14 @@ impl Resolve for Resolver {
 }
 
 fn acl(stmt: serde_json::Value, override_action: serde_json::Value) -> rampart_waf::CompiledAcl {
+    acl_with(stmt, override_action, &CompileOptions::default())
+}
+
+fn acl_with(
+    stmt: serde_json::Value,
+    override_action: serde_json::Value,
+    options: &CompileOptions,
+) -> rampart_waf::CompiledAcl {
     let rules: Vec<Rule> = serde_json::from_value(serde_json::json!([{
         "Name": "crs", "Priority": 0, "OverrideAction": override_action,
         "Statement": {"ManagedRuleGroupStatement": stmt},
@@ -71,7 +97,7 @@ fn acl(stmt: serde_json::Value, override_action: serde_json::Value) -> rampart_w
     .expect("rules");
     let default: DefaultAction =
         serde_json::from_value(serde_json::json!({"Allow": {}})).expect("default");
-    WebAcl::compile(&default, &rules, &Resolver, &CompileOptions::default()).expect("compiles")
+    WebAcl::compile(&default, &rules, &Resolver, options).expect("compiles")
 }
 
 fn get(query: &str) -> Request<'_> {
@@ -160,4 +186,104 @@ fn overrides_count_and_scope_down_apply() {
         ..Request::new("GET", "/admin", IpAddr::from([192, 0, 2, 1]))
     };
     assert!(matches!(scoped.evaluate(&admin).action, Action::Block(_)));
+}
+
+#[test]
+fn responses_are_inspected_only_when_the_web_acl_asks() {
+    let crs = serde_json::json!({"VendorName": "Rampart", "Name": "OWASPCoreRuleSet"});
+    let inspect = CompileOptions {
+        inspect_responses: true,
+        ..CompileOptions::default()
+    };
+    let resp = |body: &'static [u8]| ResponseView {
+        status: 200,
+        headers: &[],
+        body_prefix: body,
+    };
+    let req = get("q=fine");
+    let allowed = rampart_waf::CompiledAcl::evaluate(
+        &acl(crs.clone(), serde_json::json!({"None": {}})),
+        &req,
+    );
+
+    // Off by default: nothing is inspected.
+    let off = acl(crs.clone(), serde_json::json!({"None": {}}));
+    assert!(!off.inspects_responses());
+    assert_eq!(
+        off.evaluate_response(&req, &resp(b"SQL syntax"), &allowed),
+        None
+    );
+
+    let on = acl_with(crs.clone(), serde_json::json!({"None": {}}), &inspect);
+    assert!(on.inspects_responses());
+    assert_eq!(
+        on.evaluate_response(&req, &resp(b"<html>ok"), &allowed),
+        None
+    );
+    let v = on
+        .evaluate_response(&req, &resp(b"SQL syntax error"), &allowed)
+        .expect("matched");
+    assert!(matches!(v.action, Action::Block(ref b) if b.status == 403));
+    assert_eq!(v.terminating_rule.as_deref(), Some("crs"));
+    assert_eq!(
+        v.labels,
+        [
+            "awswaf:managed:rampart:crs:951230",
+            "awswaf:managed:rampart:crs:959100"
+        ]
+    );
+    let by_name: Vec<_> = v
+        .matched_rules
+        .iter()
+        .map(|m| (m.name.as_str(), m.action))
+        .collect();
+    assert_eq!(
+        by_name,
+        [("951230", ActionKind::Count), ("959100", ActionKind::Block)]
+    );
+    // A match below the threshold only labels.
+    let v = on
+        .evaluate_response(&req, &resp(b"<?php echo 1;"), &allowed)
+        .expect("matched");
+    assert_eq!(v.action, Action::Allow);
+    assert_eq!(v.labels, ["awswaf:managed:rampart:crs:953100"]);
+
+    // Count override action, and a Count or CAPTCHA override on 959100, never block.
+    let counted = acl_with(crs.clone(), serde_json::json!({"Count": {}}), &inspect);
+    let v = counted
+        .evaluate_response(&req, &resp(b"SQL syntax"), &allowed)
+        .expect("matched");
+    assert_eq!(v.action, Action::Allow);
+    for (a, to_use) in [
+        ("Count", serde_json::json!({"Count": {}})),
+        ("Captcha", serde_json::json!({"Captcha": {}})),
+    ] {
+        let o = acl_with(
+            serde_json::json!({"VendorName": "Rampart", "Name": "OWASPCoreRuleSet",
+                "RuleActionOverrides": [{"Name": "959100", "ActionToUse": to_use}]}),
+            serde_json::json!({"None": {}}),
+            &inspect,
+        );
+        let v = o
+            .evaluate_response(&req, &resp(b"SQL syntax"), &allowed)
+            .expect("matched");
+        assert_eq!(v.action, Action::Allow, "{a}");
+    }
+    // Scope-down: only requests the group inspects have their responses inspected.
+    let scoped = acl_with(
+        serde_json::json!({"VendorName": "Rampart", "Name": "OWASPCoreRuleSet",
+            "ScopeDownStatement": {"ByteMatchStatement": {"SearchString": "L2FkbWlu",
+                "FieldToMatch": {"UriPath": {}}, "PositionalConstraint": "STARTS_WITH",
+                "TextTransformations": [{"Priority": 0, "Type": "NONE"}]}}}),
+        serde_json::json!({"None": {}}),
+        &inspect,
+    );
+    assert_eq!(
+        scoped.evaluate_response(&req, &resp(b"SQL syntax"), &allowed),
+        None
+    );
+    let admin = Request::new("GET", "/admin", IpAddr::from([192, 0, 2, 1]));
+    assert!(scoped
+        .evaluate_response(&admin, &resp(b"SQL syntax"), &allowed)
+        .is_some_and(|v| matches!(v.action, Action::Block(_))));
 }

@@ -177,26 +177,65 @@ impl Crs {
 /// The CRS as an engine-evaluated rule group.
 struct CrsGroup(Arc<Engine>);
 
+/// The engine's view of a request the WAF inspects.
+fn seclang_request(req: &rampart_waf::Request<'_>) -> rampart_seclang::Request {
+    let uri = if req.query.is_empty() {
+        req.uri_path.to_owned()
+    } else {
+        format!("{}?{}", req.uri_path, req.query)
+    };
+    rampart_seclang::Request {
+        method: req.method.to_owned(),
+        uri,
+        protocol: "HTTP/1.1".to_owned(),
+        headers: req
+            .headers
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), v.to_vec()))
+            .collect(),
+        body: req.body_prefix.to_vec(),
+        client_ip: req.client_ip,
+        client_port: 0,
+    }
+}
+
 impl EngineRuleGroup for CrsGroup {
-    fn evaluate(&self, req: &rampart_waf::Request<'_>) -> EngineMatch {
-        let uri = if req.query.is_empty() {
-            req.uri_path.to_owned()
-        } else {
-            format!("{}?{}", req.uri_path, req.query)
-        };
-        let request = rampart_seclang::Request {
-            method: req.method.to_owned(),
-            uri,
+    fn evaluate_response(
+        &self,
+        req: &rampart_waf::Request<'_>,
+        resp: &rampart_waf::ResponseView<'_>,
+    ) -> EngineMatch {
+        // The response phases need the transaction's request-side state (paranoia level,
+        // exclusions set by ctl, scores), so the request phases run again first; only what
+        // matched in the response phases (3 and 4) is reported. A request the CRS would have
+        // stopped (its 949110 overridden to Count) has no response phases, as in ModSecurity.
+        let response = rampart_seclang::Response {
+            status: resp.status,
             protocol: "HTTP/1.1".to_owned(),
-            headers: req
+            headers: resp
                 .headers
                 .iter()
                 .map(|(n, v)| ((*n).to_owned(), v.to_vec()))
                 .collect(),
-            body: req.body_prefix.to_vec(),
-            client_ip: req.client_ip,
-            client_port: 0,
+            body: resp.body_prefix.to_vec(),
         };
+        let outcome = self.0.transaction(&seclang_request(req), Some(&response));
+        EngineMatch {
+            matched: outcome
+                .matched
+                .iter()
+                .filter(|m| m.logged && m.phase >= 3)
+                .map(|m| m.id.to_string())
+                .collect(),
+            interrupted_by: outcome
+                .interruption
+                .filter(|i| i.phase >= 3)
+                .map(|i| i.rule_id.to_string()),
+        }
+    }
+
+    fn evaluate(&self, req: &rampart_waf::Request<'_>) -> EngineMatch {
+        let request = seclang_request(req);
         let outcome = self.0.transaction(&request, None);
         EngineMatch {
             matched: outcome

@@ -58,6 +58,30 @@ impl rampart_proxy::WebAcl for Enforced {
     fn token_domains(&self) -> &[String] {
         &self.token_domains
     }
+    fn inspects_responses(&self) -> bool {
+        self.compiled.inspects_responses()
+    }
+    fn evaluate_response(
+        &self,
+        req: &Request<'_>,
+        resp: &rampart_waf::ResponseView<'_>,
+        request: &Verdict,
+    ) -> Option<Verdict> {
+        self.compiled.evaluate_response(req, resp, request)
+    }
+}
+
+/// The web ACL tag that turns on response inspection (a Rampart extension; AWS WAF never sees
+/// responses): with the value `true`, the response-side rules of the web ACL's
+/// `Rampart/OWASPCoreRuleSet` groups (CRS 95x) run on the first 64 KiB of every response to a
+/// request the web ACL allowed.
+pub const INSPECT_RESPONSES_TAG: &str = "rampart:inspect-responses";
+
+/// Whether a web ACL's tags turn response inspection on.
+#[must_use]
+pub fn inspects_responses(tags: &[(String, String)]) -> bool {
+    tags.iter()
+        .any(|(k, v)| k == INSPECT_RESPONSES_TAG && v.eq_ignore_ascii_case("true"))
 }
 
 /// Referenced WAF entities, prefetched for the synchronous resolver.
@@ -191,7 +215,13 @@ impl Enforcement {
             return Ok(None);
         };
         let mut pre = Prefetched::default();
-        let mut fingerprint = format!("{}|", entity.lock_token);
+        // Tags do not move the lock token: the response-inspection tag is part of what the
+        // web ACL is compiled from.
+        let mut fingerprint = format!(
+            "{}|{}|",
+            entity.lock_token,
+            inspects_responses(&entity.tags)
+        );
         let mut todo = Vec::new();
         references(&entity.body, &mut todo);
         let mut seen = HashSet::new();
@@ -284,6 +314,7 @@ impl Enforcement {
             captcha_immunity_secs: immunity(&entity.body, "CaptchaConfig"),
             challenge_immunity_secs: immunity(&entity.body, "ChallengeConfig"),
             clock: self.telemetry.rate_clock(),
+            inspect_responses: inspects_responses(&entity.tags),
             ..CompileOptions::default()
         };
         let crs = crate::crs::WithCrs { inner: pre };
