@@ -15,6 +15,7 @@ pub mod principals;
 mod qr;
 pub mod records;
 pub mod registration;
+mod saml;
 pub mod shapes;
 pub mod ssh_keys;
 mod sts_api;

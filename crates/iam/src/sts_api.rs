@@ -18,6 +18,7 @@ use crate::{ids, Identity};
 
 mod authorization_messages;
 mod federation;
+mod saml_federation;
 mod web_identity;
 
 pub use authorization_messages::{denial_document, encode_denial};
@@ -38,6 +39,7 @@ operations!(StsService {
     "GetFederationToken" => get_federation_token,
     "DecodeAuthorizationMessage" => decode_authorization_message,
     "AssumeRoleWithWebIdentity" => assume_role_with_web_identity,
+    "AssumeRoleWithSAML" => assume_role_with_saml,
 });
 
 #[async_trait]
