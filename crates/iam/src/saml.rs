@@ -148,7 +148,9 @@ fn verify_enveloped(e: &Element, certs: &[Vec<u8>]) -> Result<bool, SamlError> {
         return Err(invalid("More than one signature on one element"));
     }
     let bad = |what: &str| invalid(format!("Invalid signature: {what}"));
-    let signed_info = sig.child(DSIG, "SignedInfo").ok_or_else(|| bad("no SignedInfo"))?;
+    let signed_info = sig
+        .child(DSIG, "SignedInfo")
+        .ok_or_else(|| bad("no SignedInfo"))?;
     let c14n_method = signed_info
         .child(DSIG, "CanonicalizationMethod")
         .and_then(|m| m.attr("Algorithm"));
@@ -220,7 +222,9 @@ fn verify_enveloped(e: &Element, certs: &[Vec<u8>]) -> Result<bool, SamlError> {
     let expected = b64(reference.child(DSIG, "DigestValue"))?;
     let actual = digest::digest(digest_alg, &c14n::canonicalize(e, Some(index), &inclusive));
     if !rampart_crypto::ct_eq(actual.as_ref(), &expected) {
-        return Err(bad("the digest does not match: the signed content was changed"));
+        return Err(bad(
+            "the digest does not match: the signed content was changed",
+        ));
     }
     let sig_value = b64(sig.child(DSIG, "SignatureValue"))?;
     let signed_bytes = c14n::canonicalize(signed_info, None, &[]);
@@ -236,7 +240,9 @@ fn verify_enveloped(e: &Element, certs: &[Vec<u8>]) -> Result<bool, SamlError> {
             return Ok(true);
         }
     }
-    Err(bad("not signed by a certificate of the provider's metadata"))
+    Err(bad(
+        "not signed by a certificate of the provider's metadata",
+    ))
 }
 
 fn read_assertion(a: &Element) -> Result<Assertion, SamlError> {

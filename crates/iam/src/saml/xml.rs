@@ -70,7 +70,7 @@ impl Element {
 
     /// The first such child.
     pub(crate) fn child(&self, ns: &str, local: &str) -> Option<&Element> {
-        self.children_named(ns, local).next()
+        self.elements().find(|e| e.ns == ns && e.local == local)
     }
 
     /// The concatenated text content directly under the element.
@@ -236,7 +236,11 @@ pub(crate) fn parse(doc: &str) -> Result<Element, XmlError> {
     Ok(root)
 }
 
-fn element(r: &mut Reader<'_>, scope: &[(String, String)], depth: usize) -> Result<Element, XmlError> {
+fn element(
+    r: &mut Reader<'_>,
+    scope: &[(String, String)],
+    depth: usize,
+) -> Result<Element, XmlError> {
     if depth > MAX_DEPTH {
         return Err(XmlError("too deep"));
     }
@@ -358,7 +362,9 @@ fn element(r: &mut Reader<'_>, scope: &[(String, String)], depth: usize) -> Resu
         } else if r.eat("<![CDATA[") {
             text.push_str(r.until("]]>")?);
         } else if r.rest().starts_with("<!") || r.rest().starts_with("<?") {
-            return Err(XmlError("declarations and processing instructions are not accepted"));
+            return Err(XmlError(
+                "declarations and processing instructions are not accepted",
+            ));
         } else {
             if !text.is_empty() {
                 el.children.push(Node::Text(std::mem::take(&mut text)));

@@ -50,8 +50,7 @@ fn is_signin(url: &str) -> bool {
 
 fn valid_session_name(n: &str) -> bool {
     (2..=64).contains(&n.len())
-        && n
-            .bytes()
+        && n.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b))
 }
 
@@ -80,9 +79,8 @@ impl StsService {
             .map(|p| p.value)
             .filter(|p| p.arn == req.principal_arn)
             .ok_or_else(|| invalid_token("Specified provider doesn't exist"))?;
-        let assertion = saml::verify(&req.saml_assertion, &provider.signing_certs).map_err(
-            |SamlError::Invalid(m)| invalid_token(m),
-        )?;
+        let assertion = saml::verify(&req.saml_assertion, &provider.signing_certs)
+            .map_err(|SamlError::Invalid(m)| invalid_token(m))?;
         if assertion.issuer != provider.entity_id {
             return Err(invalid_token(
                 "Issuer of the SAML assertion is not the entityID of the provider's metadata",
@@ -125,12 +123,11 @@ impl StsService {
             ));
         }
         let recipient = recipient.0.clone().unwrap_or_else(|| SIGNIN.to_owned());
-        let name_qualifier = base64::engine::general_purpose::STANDARD.encode(
-            aws_lc_rs::digest::digest(
+        let name_qualifier =
+            base64::engine::general_purpose::STANDARD.encode(aws_lc_rs::digest::digest(
                 &aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY,
                 format!("{}{account}/{provider_name}", assertion.issuer).as_bytes(),
-            ),
-        );
+            ));
         audit.identity_provider.clone_from(&name_qualifier);
         audit.principal_id = format!("{name_qualifier}:{}", assertion.name_id);
         audit.user_name.clone_from(&assertion.name_id);
