@@ -81,7 +81,10 @@ def make_pki(directory, prefix, names):
         .sign(ca_key, hashes.SHA256())
     )
     (directory / f"{prefix}-ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    (directory / f"{prefix}-leaf.pem").write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    # The server presents its chain, CA included, as thumbprint verification expects (AWS takes
+    # the thumbprint of the top certificate the endpoint presents).
+    (directory / f"{prefix}-leaf.pem").write_bytes(leaf.public_bytes(serialization.Encoding.PEM)
+                                                   + ca.public_bytes(serialization.Encoding.PEM))
     (directory / f"{prefix}-leaf.key").write_bytes(leaf_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     return ca
