@@ -544,13 +544,15 @@ def test_the_role_attribute_may_name_the_provider_first(fed, saml):
 
 def test_a_tampered_assertion_is_refused(fed, saml):
     idp = saml["idp"]
-    for tamper in (
-        lambda a: a.replace("alice@example.com", "admin@example.com"),
-        lambda a: a.replace(">alice<", ">mallory<"),
-        lambda a: a.replace("<ds:SignatureValue>", "<ds:SignatureValue>AAAA"),
+    for tamper, why in (
+        (lambda a: a.replace("alice@example.com", "admin@example.com"), "digest does not match"),
+        (lambda a: a.replace(">alice<", ">mallory<"), "digest does not match"),
+        (lambda a: a.replace("<ds:SignatureValue>", "<ds:SignatureValue>AAAA"), "not signed by a certificate"),
+        (lambda a: a.replace("#_a1", "#_other"), "does not name the element"),
     ):
-        code, _ = saml_error(fed, saml, idp.response(saml["roles"], tamper=tamper))
+        code, msg = saml_error(fed, saml, idp.response(saml["roles"], tamper=tamper))
         assert code == "InvalidIdentityToken"
+        assert why in msg
 
 
 def test_an_assertion_signed_by_another_key_is_refused(fed, saml):
@@ -566,16 +568,17 @@ def test_a_wrapped_second_assertion_is_refused(fed, saml):
     _, body_c, head_s, _ = idp.assertion_parts(saml["roles"], name_id="admin@example.com",
                                               assertion_id="_evil")
     evil = head_s + body_c
-    code, _ = saml_error(fed, saml, idp.response(saml["roles"], extra_assertion=evil))
-    assert code == "InvalidIdentityToken"
+    code, msg = saml_error(fed, saml, idp.response(saml["roles"], extra_assertion=evil))
+    assert (code, msg) == ("InvalidIdentityToken", "The SAML response holds more than one assertion")
 
 
 def test_a_doctype_is_refused(fed, saml):
     doc = base64.b64decode(saml["idp"].response(saml["roles"])).decode()
     doc = doc.replace('<?xml version="1.0" encoding="UTF-8"?>\n',
                       '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x "alice">]>')
-    code, _ = saml_error(fed, saml, base64.b64encode(doc.encode()).decode())
+    code, msg = saml_error(fed, saml, base64.b64encode(doc.encode()).decode())
     assert code == "InvalidIdentityToken"
+    assert "DOCTYPE" in msg
 
 
 def test_an_expired_assertion_is_refused(fed, saml):
