@@ -189,6 +189,12 @@ impl IdpConnections {
         let doc: serde_json::Value =
             serde_json::from_slice(&self.get(&discovery, thumbprints).await?)
                 .map_err(|e| format!("{discovery}: {e}"))?;
+        // OpenID Connect Discovery §4.3: the document names the issuer it was fetched for.
+        if let Some(named) = doc.get("issuer").and_then(serde_json::Value::as_str) {
+            if named.trim_end_matches('/') != issuer.trim_end_matches('/') {
+                return Err(format!("{discovery} names another issuer, {named}"));
+            }
+        }
         let jwks_uri = doc
             .get("jwks_uri")
             .and_then(serde_json::Value::as_str)
