@@ -296,3 +296,61 @@ fn read_assertion(a: &Element) -> Result<Assertion, SamlError> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(inner: &str) -> String {
+        let doc = format!(
+            r#"<samlp:Response xmlns:samlp="{PROTOCOL}" xmlns:saml="{ASSERTION}" ID="_r">{inner}</samlp:Response>"#
+        );
+        base64::engine::general_purpose::STANDARD.encode(doc)
+    }
+
+    fn err(doc: &str) -> String {
+        match verify(doc, &[]) {
+            Err(SamlError::Invalid(m)) => m,
+            Ok(a) => panic!("accepted: {a:?}"),
+        }
+    }
+
+    #[test]
+    fn unsigned_ambiguous_or_encrypted_responses_are_refused() {
+        let a = r#"<saml:Assertion ID="_a"><saml:Issuer>i</saml:Issuer></saml:Assertion>"#;
+        assert_eq!(err(&response(a)), "The SAML response is not signed");
+        assert_eq!(
+            err(&response(&format!("{a}{}", a.replace("_a", "_b")))),
+            "The SAML response holds more than one assertion"
+        );
+        assert_eq!(
+            err(&response(
+                r#"<saml:Issuer ID="_a"/><saml:Assertion ID="_a"/>"#
+            )),
+            "Duplicate ID attributes"
+        );
+        assert_eq!(
+            err(&response("<saml:EncryptedAssertion/>")),
+            "Encrypted assertions are not supported"
+        );
+        assert_eq!(err(&response("")), "The SAML response holds no assertion");
+        assert!(err("not base64!").contains("base64"));
+        let other = base64::engine::general_purpose::STANDARD.encode("<Response/>");
+        assert_eq!(err(&other), "The document is not a SAML 2.0 Response");
+    }
+
+    #[test]
+    fn a_signature_must_reference_the_element_it_is_on() {
+        let sig = format!(
+            r#"<ds:Signature xmlns:ds="{DSIG}"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="{EXC_C14N}"/><ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI="#_elsewhere"><ds:Transforms><ds:Transform Algorithm="{ENVELOPED}"/><ds:Transform Algorithm="{EXC_C14N}"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue>AA==</ds:DigestValue></ds:Reference></ds:SignedInfo><ds:SignatureValue>AA==</ds:SignatureValue></ds:Signature>"#
+        );
+        let a = format!(
+            r#"<saml:Assertion ID="_a"><saml:Issuer>i</saml:Issuer>{sig}</saml:Assertion>"#
+        );
+        assert!(err(&response(&a)).contains("does not name the element it is on"));
+        let a = a.replace("#_elsewhere", "#_a");
+        assert!(err(&response(&a)).contains("digest does not match"));
+        let a = a.replace(ENVELOPED, "http://www.w3.org/TR/1999/REC-xpath-19991116");
+        assert!(err(&response(&a)).contains("unsupported transforms"));
+    }
+}
