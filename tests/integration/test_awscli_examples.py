@@ -49,8 +49,8 @@ TRIAGED = {
     "secretsmanager/rotate-secret.rst#3": ("n.a.", "the secret's rotation is a Lambda function: Rampart has no Lambda"),
     "secretsmanager/cancel-rotate-secret.rst#1": ("n.a.", "rotation configured through a Lambda function"),
     "ssm/get-parameters.rst#3": ("n.a.", "the documented output belongs to get-parameters, the command is get-parameter"),
-    "sts/assume-role-with-saml.rst#1": ("n.a.", "AssumeRoleWithSAML is not implemented; Rampart refuses the unsigned "
-                                                "call (MissingAuthenticationToken) before saying so"),
+    "sts/assume-role-with-saml.rst#1": ("n.a.", "the example's SAMLAssertion is a placeholder, not a signed SAML "
+                                                "response: Rampart answers InvalidIdentityToken, as AWS would"),
     "sts/assume-role-with-web-identity.rst#1": ("n.a.", "the documented --policy-arns value fails the CLI's own "
                                                         "parameter validation"),
     "iam/update-login-profile.rst#1": ("n.a.", "the documented command has --password without a value"),

@@ -75,6 +75,8 @@ pub struct Identity {
     pub user_name: Option<String>,
     /// For assumed roles: (role ARN, role name, role id, session issued ISO time).
     pub session_issuer: Option<(String, String, String, Option<String>)>,
+    /// For `WebIdentityUser` and `SAMLUser`: the identity provider.
+    pub identity_provider: Option<String>,
 }
 
 /// Whether a failed call was refused for lack of permission: such cross-account calls are
@@ -154,6 +156,10 @@ pub fn event_json(facts: &EventFacts, event_id: &str) -> Value {
             });
             if let Some(k) = &facts.access_key_id {
                 u["accessKeyId"] = json!(k);
+            }
+            if let Some(p) = &id.identity_provider {
+                // CloudTrail's federated identities have no ARN, account or key of their own.
+                u = json!({ "type": id.kind, "principalId": id.principal_id, "identityProvider": p });
             }
             if let Some(n) = &id.user_name {
                 u["userName"] = json!(n);
@@ -325,6 +331,14 @@ pub fn event_bytes(facts: &EventFacts, event_id: &str) -> Vec<u8> {
     let mut u = Object::open(out);
     let akid = facts.access_key_id.as_deref();
     match &facts.identity {
+        Some(id) if id.identity_provider.is_some() => {
+            u.opt("identityProvider", id.identity_provider.as_deref());
+            u.str("principalId", &id.principal_id);
+            u.str("type", &id.kind);
+            if let Some(n) = &id.user_name {
+                u.str("userName", n);
+            }
+        }
         Some(id) => {
             if let Some(k) = akid {
                 u.str("accessKeyId", k);
@@ -416,6 +430,7 @@ mod tests {
             account: "111122223333".into(),
             user_name: Some("alice".into()),
             session_issuer: None,
+            identity_provider: None,
         });
         f.recipient_account = Some("111122223333".into());
         f.resources = vec![
@@ -446,11 +461,22 @@ mod tests {
                 "AROA1".into(),
                 Some("2026-01-01T00:00:00Z".into()),
             )),
+            identity_provider: None,
         });
         same(&f);
         if let Some(id) = f.identity.as_mut() {
             id.session_issuer = Some(("a".into(), "r".into(), "AROA1".into(), None));
         }
+        same(&f);
+        f.identity = Some(Identity {
+            kind: "WebIdentityUser".into(),
+            principal_id: "idp.example.com:app:sub-1".into(),
+            arn: String::new(),
+            account: "111122223333".into(),
+            user_name: Some("sub-1".into()),
+            session_issuer: None,
+            identity_provider: Some("idp.example.com".into()),
+        });
         f.recipient_account = None;
         same(&f);
         f.shared_event_id = Some("shared-1".into());

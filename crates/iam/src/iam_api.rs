@@ -31,7 +31,7 @@ mod managed_policies;
 mod mfa_devices;
 mod organizations;
 mod policies;
-mod providers;
+pub(crate) mod providers;
 mod server_certificates;
 mod service_linked_roles;
 mod simulator;

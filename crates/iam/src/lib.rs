@@ -6,13 +6,16 @@
 pub mod authorizer;
 pub mod certificates;
 mod iam_api;
+mod idp_fetch;
 pub mod ids;
 pub mod managed;
 pub mod mfa;
+mod oidc;
 pub mod principals;
 mod qr;
 pub mod records;
 pub mod registration;
+mod saml;
 pub mod shapes;
 pub mod ssh_keys;
 mod sts_api;
@@ -29,6 +32,7 @@ use rampart_store::{Expect, Store};
 
 pub use authorizer::IamAuthorizer;
 pub use iam_api::IamService;
+pub use idp_fetch::IdpConnections;
 use records::{AccountRecord, KeyRecord, SessionKind, UserRecord};
 pub use registration::{IAM_REGISTRATION, STS_REGISTRATION};
 pub use sts_api::{denial_document, encode_denial, StsService};

@@ -18,6 +18,8 @@ use crate::{ids, Identity};
 
 mod authorization_messages;
 mod federation;
+mod saml_federation;
+mod web_identity;
 
 pub use authorization_messages::{denial_document, encode_denial};
 
@@ -25,6 +27,8 @@ pub use authorization_messages::{denial_document, encode_denial};
 pub struct StsService {
     id: Arc<Identity>,
     authorizer: Arc<IamAuthorizer>,
+    /// How identity providers are reached (OIDC discovery and JWKS).
+    idp: crate::IdpConnections,
 }
 
 operations!(StsService {
@@ -34,6 +38,8 @@ operations!(StsService {
     "GetAccessKeyInfo" => get_access_key_info,
     "GetFederationToken" => get_federation_token,
     "DecodeAuthorizationMessage" => decode_authorization_message,
+    "AssumeRoleWithWebIdentity" => assume_role_with_web_identity,
+    "AssumeRoleWithSAML" => assume_role_with_saml,
 });
 
 #[async_trait]
@@ -113,7 +119,65 @@ impl StsService {
     /// STS over shared identity state.
     #[must_use]
     pub fn new(id: Arc<Identity>, authorizer: Arc<IamAuthorizer>) -> Self {
-        StsService { id, authorizer }
+        StsService {
+            id,
+            authorizer,
+            idp: crate::IdpConnections::default(),
+        }
+    }
+
+    /// The same service reaching identity providers through `idp`.
+    #[must_use]
+    pub fn with_idp(mut self, idp: crate::IdpConnections) -> Self {
+        self.idp = idp;
+        self
+    }
+
+    /// The session policy of `Policy` and `PolicyArns` as one document, and its packed size
+    /// in percent.
+    async fn session_policy(
+        &self,
+        policy: Option<&str>,
+        arns: Option<&[s::PolicyDescriptorType]>,
+    ) -> Result<(Option<String>, Option<i32>), AwsError> {
+        let malformed = |m: String| AwsError::new("MalformedPolicyDocument", 400, m);
+        let mut statements = Vec::new();
+        if let Some(doc) = policy {
+            Policy::parse_as(doc, rampart_policy::PolicyKind::Identity)
+                .map_err(|e| malformed(e.to_string()))?;
+            statements.extend(statements_of(doc));
+        }
+        let arns: Vec<&str> = arns
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|p| p.arn.as_deref())
+            .collect();
+        for arn in &arns {
+            let doc = self
+                .authorizer
+                .managed_document(arn)
+                .await?
+                .ok_or_else(|| {
+                    malformed(format!("Policy {arn} does not exist or is not attachable."))
+                })?;
+            statements.extend(statements_of(&doc));
+        }
+        if policy.is_none() && arns.is_empty() {
+            return Ok((None, None));
+        }
+        let doc =
+            serde_json::json!({ "Version": "2012-10-17", "Statement": statements }).to_string();
+        let packed = i32::try_from(doc.len() * 100 / 2048)
+            .unwrap_or(100)
+            .min(100);
+        if packed >= 100 {
+            return Err(AwsError::new(
+                "PackedPolicyTooLarge",
+                400,
+                "Packed policy consumes 100% of allotted space, please use smaller policy.",
+            ));
+        }
+        Ok((Some(doc), Some(packed)))
     }
 
     async fn get_caller_identity(

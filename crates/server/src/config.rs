@@ -77,6 +77,10 @@ pub struct ServeConfig {
     /// ACM public certificates: the ACME directory URL they are obtained from (RFC 8555).
     #[arg(long, env = "RAMPART_ACME_DIRECTORY")]
     pub acme_directory: Option<String>,
+    /// Extra CA certificates (PEM file) trusted for the TLS of OpenID Connect providers'
+    /// discovery documents and JWKS (AssumeRoleWithWebIdentity), besides the system roots.
+    #[arg(long, env = "RAMPART_OIDC_CA_FILE")]
+    pub oidc_ca_file: Option<PathBuf>,
     /// Extra CA certificates (PEM file) trusted for the ACME directory's TLS.
     #[arg(long, env = "RAMPART_ACME_CA_FILE")]
     pub acme_ca_file: Option<PathBuf>,

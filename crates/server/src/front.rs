@@ -259,7 +259,17 @@ async fn handle_aws(
     };
     let result = async {
         let Some(signed) = signed.as_ref() else {
-            return Err(wire::missing_auth(framing));
+            if !served_unsigned(&id) {
+                return Err(wire::missing_auth(framing));
+            }
+            // The caller proves who it is with the identity provider's token or assertion,
+            // which the operation itself verifies; it holds no AWS credentials.
+            let authed = Authed {
+                caller: anonymous_caller(),
+                region: "us-east-1".to_owned(),
+                deferred: None,
+            };
+            return run(app, &id, parts, payload, authed, ip, request_id, &mut facts).await;
         };
         let whole = match &payload {
             Payload::Whole(b) => Some(b),
@@ -314,6 +324,29 @@ async fn handle_aws(
         started.elapsed(),
     );
     resp
+}
+
+/// The operations AWS serves without a signature: STS's federation calls, whose caller is
+/// known only from the identity provider's token or assertion in the request.
+fn served_unsigned(id: &Identified) -> bool {
+    id.model.key == "sts"
+        && matches!(
+            id.operation.as_str(),
+            "AssumeRoleWithWebIdentity" | "AssumeRoleWithSAML"
+        )
+}
+
+/// The caller of an unsigned call: nobody, until the operation has verified a token.
+fn anonymous_caller() -> Caller {
+    Caller {
+        principal: rampart_policy::Principal::Anonymous,
+        account: String::new(),
+        arn: String::new(),
+        user_id: String::new(),
+        access_key_id: None,
+        session_issued: None,
+        from_session_token: false,
+    }
 }
 
 /// Authenticates the caller; `body` is the whole body, or `None` for a streamed one, whose
@@ -470,6 +503,7 @@ pub(crate) fn audit_identity(caller: &Caller) -> rampart_audit::Identity {
         account: caller.account.clone(),
         user_name,
         session_issuer,
+        identity_provider: None,
     }
 }
 
@@ -545,6 +579,18 @@ async fn run(
         facts.resource_owners.clone_from(&notes.resource_owners);
         if let Some(r) = &notes.response_elements {
             facts.response_elements = r.clone();
+        }
+        if let Some(f) = &notes.federated {
+            facts.recipient_account = Some(f.account.clone());
+            facts.identity = Some(rampart_audit::Identity {
+                kind: f.kind.clone(),
+                principal_id: f.principal_id.clone(),
+                arn: String::new(),
+                account: f.account.clone(),
+                user_name: (!f.user_name.is_empty()).then(|| f.user_name.clone()),
+                session_issuer: None,
+                identity_provider: Some(f.identity_provider.clone()),
+            });
         }
     }
     out

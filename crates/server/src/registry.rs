@@ -78,7 +78,18 @@ fn sts(node: &mut Node) -> BuildFuture<'_> {
     Box::pin(async move {
         let identity = node.need::<Identity>("sts")?;
         let authorizer = node.need::<IamAuthorizer>("sts")?;
-        Ok(Arc::new(rampart_iam::StsService::new(identity, authorizer)) as Arc<dyn Service>)
+        let config = config(node)?;
+        let ca = match &config.oidc_ca_file {
+            Some(p) => Some(
+                std::fs::read(p).map_err(|e| format!("cannot read RAMPART_OIDC_CA_FILE: {e}"))?,
+            ),
+            None => None,
+        };
+        let outbound = rampart_iam::IdpConnections::new(ca.as_deref())?;
+        Ok(
+            Arc::new(rampart_iam::StsService::new(identity, authorizer).with_idp(outbound))
+                as Arc<dyn Service>,
+        )
     })
 }
 

@@ -66,6 +66,25 @@ pub struct AuditNotes {
     /// Other accounts whose resources the caller was allowed to use: CloudTrail logs the call
     /// in their trails too.
     pub resource_owners: Vec<String>,
+    /// For a call made without AWS credentials (STS's federation calls): who the identity
+    /// provider says the caller is, and the account whose trail records the call.
+    pub federated: Option<FederatedIdentity>,
+}
+
+/// A caller known from an identity provider's token or assertion, as CloudTrail records it
+/// (`userIdentity` of type `WebIdentityUser` or `SAMLUser`).
+#[derive(Debug, Default, Clone)]
+pub struct FederatedIdentity {
+    /// `WebIdentityUser` or `SAMLUser`.
+    pub kind: String,
+    /// CloudTrail's `principalId`; empty until the token is verified.
+    pub principal_id: String,
+    /// CloudTrail's `userName` (the token's subject); empty until verified.
+    pub user_name: String,
+    /// CloudTrail's `identityProvider`.
+    pub identity_provider: String,
+    /// The account of the role asked for: the trail that records the call.
+    pub account: String,
 }
 
 /// Everything a handler may know about the request besides its input.
@@ -190,6 +209,13 @@ impl RequestContext {
             if !notes.resource_owners.iter().any(|a| a == account) {
                 notes.resource_owners.push(account.to_owned());
             }
+        }
+    }
+
+    /// Record who an identity provider says an unsigned caller is (see [`FederatedIdentity`]).
+    pub fn note_federated(&self, identity: FederatedIdentity) {
+        if let Ok(mut notes) = self.audit.lock() {
+            notes.federated = Some(identity);
         }
     }
 

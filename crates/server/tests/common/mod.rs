@@ -30,6 +30,7 @@ pub fn config(dir: &Path) -> ServeConfig {
         tls_certificate_arn: None,
         acme_directory: None,
         acme_ca_file: None,
+        oidc_ca_file: None,
         acme_dns_resolver: None,
         acme_http01_listen: None,
         acm_dev_validation_seconds: 5,
