@@ -1,6 +1,7 @@
-//! Outbound HTTP(S) from Rampart to other systems (ACME directories, XKS proxies, webhooks):
-//! one TLS client configuration (system roots plus extra CA certificates), one connector that
-//! honours `HTTPS_PROXY`/`NO_PROXY` and a connect timeout, and one JSON webhook POST.
+//! Outbound HTTP(S) from Rampart to other systems (ACME directories, XKS proxies, webhooks,
+//! OIDC key sets): one TLS client configuration (system roots plus extra CA certificates), one
+//! connector that honours `HTTPS_PROXY`/`NO_PROXY` and a connect timeout, and one request
+//! function, [`exchange`], that every caller uses (the JSON webhook POST is built on it).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -221,6 +222,167 @@ pub async fn connect(host: &str, port: u16, tunnel: bool) -> Result<TcpStream, S
         .map_err(|_| format!("connecting to {host}:{port} timed out"))?
 }
 
+/// One outbound HTTP/1.1 request.
+#[derive(Debug)]
+pub struct Exchange<'a> {
+    /// Method.
+    pub method: http::Method,
+    /// `http://` or `https://` URL.
+    pub uri: &'a http::Uri,
+    /// Headers besides `Host` (set from the URL).
+    pub headers: &'a [(&'a str, &'a str)],
+    /// Body.
+    pub body: Bytes,
+    /// TLS configuration for `https` URLs.
+    pub tls: &'a Arc<rustls::ClientConfig>,
+    /// Connect to this `host:port` instead of the URL's (tests and private endpoints); the TLS
+    /// name and `Host` stay the URL's.
+    pub connect_to: Option<&'a str>,
+    /// Deadline for the whole exchange.
+    pub timeout: Duration,
+    /// Largest answer body read; a longer one is an error.
+    pub max_response: usize,
+}
+
+/// The answer to an [`Exchange`].
+#[derive(Debug)]
+pub struct Reply {
+    /// Status code.
+    pub status: u16,
+    /// Headers.
+    pub headers: http::HeaderMap,
+    /// Body (at most `max_response` bytes).
+    pub body: Bytes,
+}
+
+/// Why an [`Exchange`] failed; the message never holds request bodies or credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutboundError {
+    /// A malformed URL.
+    BadUrl(String),
+    /// The TCP connection (or the proxy's tunnel) failed.
+    Connect(String),
+    /// The TLS handshake failed.
+    Tls(String),
+    /// The HTTP exchange failed or the answer was too long.
+    Http(String),
+    /// The deadline passed.
+    Timeout,
+}
+
+impl std::fmt::Display for OutboundError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OutboundError::BadUrl(m) => write!(f, "bad URL: {m}"),
+            OutboundError::Connect(m) => f.write_str(m),
+            OutboundError::Tls(m) => write!(f, "TLS: {m}"),
+            OutboundError::Http(m) => write!(f, "HTTP: {m}"),
+            OutboundError::Timeout => f.write_str("timed out"),
+        }
+    }
+}
+
+/// Sends one request and reads its answer, within `x.timeout`.
+///
+/// # Errors
+/// An [`OutboundError`] for a bad URL, a connection, TLS or HTTP failure, an answer longer than
+/// `max_response`, or the deadline.
+pub async fn exchange(x: Exchange<'_>) -> Result<Reply, OutboundError> {
+    let host = x
+        .uri
+        .host()
+        .ok_or_else(|| OutboundError::BadUrl("no host".into()))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let https = match x.uri.scheme_str() {
+        Some("https") => true,
+        Some("http") => false,
+        other => return Err(OutboundError::BadUrl(format!("scheme {other:?}"))),
+    };
+    let port = x.uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+    let default_port = (https && port == 443) || (!https && port == 80);
+    let host_header = match (default_port, host.contains(':')) {
+        (true, false) => host.clone(),
+        (true, true) => format!("[{host}]"),
+        (false, false) => format!("{host}:{port}"),
+        (false, true) => format!("[{host}]:{port}"),
+    };
+    let path = x
+        .uri
+        .path_and_query()
+        .map_or("/", http::uri::PathAndQuery::as_str)
+        .to_owned();
+    let mut builder = http::Request::builder()
+        .method(x.method.clone())
+        .uri(path)
+        .header(http::header::HOST, host_header);
+    for (k, v) in x.headers {
+        builder = builder.header(*k, *v);
+    }
+    let request = builder
+        .body(Full::new(x.body.clone()))
+        .map_err(|e| OutboundError::Http(e.to_string()))?;
+    let max = x.max_response;
+    let fut = async {
+        let tcp = match x.connect_to {
+            Some(addr) => TcpStream::connect(addr)
+                .await
+                .map_err(|e| OutboundError::Connect(format!("cannot connect to {addr}: {e}")))?,
+            None => connect(&host, port, https)
+                .await
+                .map_err(OutboundError::Connect)?,
+        };
+        if https {
+            let name = ServerName::try_from(host.clone())
+                .map_err(|e| OutboundError::Tls(e.to_string()))?;
+            let stream = tokio_rustls::TlsConnector::from(Arc::clone(x.tls))
+                .connect(name, tcp)
+                .await
+                .map_err(|e| OutboundError::Tls(e.to_string()))?;
+            send(TokioIo::new(stream), request, max).await
+        } else {
+            send(TokioIo::new(tcp), request, max).await
+        }
+    };
+    tokio::time::timeout(x.timeout, fut)
+        .await
+        .map_err(|_| OutboundError::Timeout)?
+}
+
+async fn send<T>(
+    io: T,
+    request: http::Request<Full<Bytes>>,
+    max: usize,
+) -> Result<Reply, OutboundError>
+where
+    T: hyper::rt::Read + hyper::rt::Write + Send + Unpin + 'static,
+{
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(|e| OutboundError::Http(e.to_string()))?;
+    tokio::spawn(async move {
+        // The connection ends with this one request; its error is the request's error.
+        let _ = connection.await;
+    });
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| OutboundError::Http(e.to_string()))?;
+    let status = response.status().as_u16();
+    let (parts, body) = response.into_parts();
+    let body = http_body_util::Limited::new(body, max)
+        .collect()
+        .await
+        .map_err(|e| OutboundError::Http(format!("reading the answer: {e}")))?
+        .to_bytes();
+    Ok(Reply {
+        status,
+        headers: parts.headers,
+        body,
+    })
+}
+
 /// POST a JSON `body` to `uri` (http or https, through `tls`), within `timeout`; the HTTP
 /// status. The webhook POST of the event bus and of Secrets Manager's rotation hooks.
 ///
@@ -233,55 +395,20 @@ pub async fn post_json(
     tls: &Arc<rustls::ClientConfig>,
     timeout: Duration,
 ) -> Result<u16, String> {
-    let host = uri.host().ok_or("no host")?.to_owned();
-    let https = uri.scheme_str() == Some("https");
-    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-    let path = uri
-        .path_and_query()
-        .map_or("/", http::uri::PathAndQuery::as_str)
-        .to_owned();
-    let fut = async {
-        let tcp = connect(&host, port, https).await?;
-        let request = http::Request::post(path)
-            .header("host", host.as_str())
-            .header("content-type", "application/json")
-            .header("user-agent", user_agent)
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| e.to_string())?;
-        if https {
-            let name = ServerName::try_from(host.clone()).map_err(|e| e.to_string())?;
-            let stream = tokio_rustls::TlsConnector::from(Arc::clone(tls))
-                .connect(name, tcp)
-                .await
-                .map_err(|e| e.to_string())?;
-            send(TokioIo::new(stream), request).await
-        } else {
-            send(TokioIo::new(tcp), request).await
-        }
-    };
-    tokio::time::timeout(timeout, fut)
-        .await
-        .map_err(|_| "timed out".to_owned())?
-}
-
-async fn send<T>(io: T, request: http::Request<Full<Bytes>>) -> Result<u16, String>
-where
-    T: hyper::rt::Read + hyper::rt::Write + Send + Unpin + 'static,
-{
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
-        .await
-        .map_err(|e| e.to_string())?;
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = response.status().as_u16();
-    // Read (and drop) the answer so the connection ends cleanly.
-    let _ = response.into_body().collect().await;
-    Ok(status)
+    exchange(Exchange {
+        method: http::Method::POST,
+        uri,
+        headers: &[("content-type", "application/json"), ("user-agent", user_agent)],
+        body: Bytes::from(body),
+        tls,
+        connect_to: None,
+        timeout,
+        // The answer is read and dropped so the connection ends cleanly.
+        max_response: 1 << 20,
+    })
+    .await
+    .map(|r| r.status)
+    .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
