@@ -3,7 +3,6 @@
 //! DNS TXT lookup (to answer a dns-01 challenge only once its record is visible) and the
 //! http-01 challenge responder.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lc_rs::rand::SystemRandom;
@@ -45,7 +44,7 @@ impl std::fmt::Display for AcmeError {
 pub struct AcmeSettings {
     /// The directory URL.
     pub directory: String,
-    tls: Arc<rustls::ClientConfig>,
+    tls: rampart_service::outbound::LazyTls,
     /// Where dns-01 records are looked up before a challenge is answered (`ADDRESS:PORT`).
     pub dns_resolver: Option<String>,
     /// The http-01 responder's address, for HttpRedirect's RedirectTo.
@@ -75,7 +74,7 @@ impl AcmeSettings {
     ) -> Result<Self, String> {
         parse_url(directory)
             .ok_or_else(|| format!("ACME directory {directory:?} is not an http(s) URL"))?;
-        let tls = rampart_service::outbound::tls_config(extra_ca_pem, "ACME")?;
+        let tls = rampart_service::outbound::LazyTls::new(extra_ca_pem, "ACME")?;
         let dns_resolver = dns_resolver.or_else(|| {
             std::fs::read_to_string("/etc/resolv.conf")
                 .ok()?
@@ -163,7 +162,10 @@ async fn http_inner(
         uri: &uri,
         headers: &[
             ("content-type", content_type),
-            ("accept", "application/json, application/pem-certificate-chain"),
+            (
+                "accept",
+                "application/json, application/pem-certificate-chain",
+            ),
             ("user-agent", "rampart-acme"),
         ],
         body: Bytes::from(body.unwrap_or_default()),
@@ -541,7 +543,10 @@ mod tests {
     #[test]
     fn urls_parse() {
         let u = parse_url("https://localhost:14000/dir").unwrap();
-        assert_eq!((u.host(), u.port_u16(), u.path()), (Some("localhost"), Some(14000), "/dir"));
+        assert_eq!(
+            (u.host(), u.port_u16(), u.path()),
+            (Some("localhost"), Some(14000), "/dir")
+        );
         assert!(parse_url("http://[::1]/x").is_some());
         assert!(parse_url("ftp://x/").is_none());
         assert!(parse_url("https://:1/").is_none());

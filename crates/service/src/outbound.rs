@@ -17,18 +17,6 @@ use tokio::net::TcpStream;
 /// How long a TCP connection (or a proxy tunnel) may take to open.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A TLS client configuration trusting the system roots plus the PEM certificates in
-/// `extra_ca_pem`; `what` names the CA file in errors (`ACME`, `XKS`).
-///
-/// # Errors
-/// A message for a malformed CA bundle, one without certificates, or a TLS setup failure.
-pub fn tls_config(
-    extra_ca_pem: Option<&[u8]>,
-    what: &str,
-) -> Result<Arc<rustls::ClientConfig>, String> {
-    build_tls(&extra_certificates(extra_ca_pem, what)?)
-}
-
 /// The certificates of a CA bundle, each checked to be one a root store accepts.
 fn extra_certificates(
     extra_ca_pem: Option<&[u8]>,
@@ -71,13 +59,22 @@ fn build_tls(extra: &[CertificateDer<'static>]) -> Result<Arc<rustls::ClientConf
     Ok(Arc::new(tls))
 }
 
-/// A [`tls_config`] built on first use: the CA bundle is checked at once, while the system
-/// roots (milliseconds and megabytes that a node which never calls out should not spend at
-/// start) are loaded for the first connection.
+/// The TLS client configuration of outbound calls (system roots plus a CA bundle), built on
+/// first use: the CA bundle is checked at once, while the system roots (milliseconds and
+/// megabytes that a node which never calls out should not spend at start) are loaded for the
+/// first HTTPS connection.
 #[derive(Clone)]
 pub struct LazyTls {
     extra: Arc<Vec<CertificateDer<'static>>>,
     config: Arc<std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>>>,
+}
+
+impl std::fmt::Debug for LazyTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LazyTls")
+            .field("extra_cas", &self.extra.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl LazyTls {
@@ -92,13 +89,16 @@ impl LazyTls {
         })
     }
 
-    /// The system roots only.
+    /// The system roots only; one configuration shared by the whole process.
     #[must_use]
     pub fn system() -> Self {
-        Self {
-            extra: Arc::new(Vec::new()),
-            config: Arc::new(std::sync::OnceLock::new()),
-        }
+        static SYSTEM: std::sync::OnceLock<LazyTls> = std::sync::OnceLock::new();
+        SYSTEM
+            .get_or_init(|| Self {
+                extra: Arc::new(Vec::new()),
+                config: Arc::new(std::sync::OnceLock::new()),
+            })
+            .clone()
     }
 
     /// The configuration, built the first time it is asked for.
@@ -108,16 +108,6 @@ impl LazyTls {
     pub fn get(&self) -> Result<Arc<rustls::ClientConfig>, String> {
         self.config.get_or_init(|| build_tls(&self.extra)).clone()
     }
-}
-
-/// The TLS client configuration trusting the system roots only, built once per process.
-///
-/// # Errors
-/// A message when TLS cannot be set up.
-pub fn system_tls() -> Result<Arc<rustls::ClientConfig>, String> {
-    static TLS: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>> =
-        std::sync::OnceLock::new();
-    TLS.get_or_init(|| tls_config(None, "system")).clone()
 }
 
 /// The PEM certificates of a file, or of every `*.pem`/`*.crt` file in a directory.
@@ -233,8 +223,8 @@ pub struct Exchange<'a> {
     pub headers: &'a [(&'a str, &'a str)],
     /// Body.
     pub body: Bytes,
-    /// TLS configuration for `https` URLs.
-    pub tls: &'a Arc<rustls::ClientConfig>,
+    /// TLS configuration for `https` URLs (built on the first one).
+    pub tls: &'a LazyTls,
     /// Connect to this `host:port` instead of the URL's (tests and private endpoints); the TLS
     /// name and `Host` stay the URL's.
     pub connect_to: Option<&'a str>,
@@ -264,8 +254,10 @@ pub enum OutboundError {
     Connect(String),
     /// The TLS handshake failed.
     Tls(String),
-    /// The HTTP exchange failed or the answer was too long.
+    /// The HTTP exchange failed before an answer's head arrived.
     Http(String),
+    /// The answer's body could not be read or was longer than `max_response`.
+    Answer(String),
     /// The deadline passed.
     Timeout,
 }
@@ -277,6 +269,7 @@ impl std::fmt::Display for OutboundError {
             OutboundError::Connect(m) => f.write_str(m),
             OutboundError::Tls(m) => write!(f, "TLS: {m}"),
             OutboundError::Http(m) => write!(f, "HTTP: {m}"),
+            OutboundError::Answer(m) => write!(f, "reading the answer: {m}"),
             OutboundError::Timeout => f.write_str("timed out"),
         }
     }
@@ -336,7 +329,8 @@ pub async fn exchange(x: Exchange<'_>) -> Result<Reply, OutboundError> {
         if https {
             let name = ServerName::try_from(host.clone())
                 .map_err(|e| OutboundError::Tls(e.to_string()))?;
-            let stream = tokio_rustls::TlsConnector::from(Arc::clone(x.tls))
+            let config = x.tls.get().map_err(OutboundError::Tls)?;
+            let stream = tokio_rustls::TlsConnector::from(config)
                 .connect(name, tcp)
                 .await
                 .map_err(|e| OutboundError::Tls(e.to_string()))?;
@@ -374,7 +368,7 @@ where
     let body = http_body_util::Limited::new(body, max)
         .collect()
         .await
-        .map_err(|e| OutboundError::Http(format!("reading the answer: {e}")))?
+        .map_err(|e| OutboundError::Answer(e.to_string()))?
         .to_bytes();
     Ok(Reply {
         status,
@@ -392,13 +386,16 @@ pub async fn post_json(
     uri: &http::Uri,
     body: Vec<u8>,
     user_agent: &str,
-    tls: &Arc<rustls::ClientConfig>,
+    tls: &LazyTls,
     timeout: Duration,
 ) -> Result<u16, String> {
     exchange(Exchange {
         method: http::Method::POST,
         uri,
-        headers: &[("content-type", "application/json"), ("user-agent", user_agent)],
+        headers: &[
+            ("content-type", "application/json"),
+            ("user-agent", user_agent),
+        ],
         body: Bytes::from(body),
         tls,
         connect_to: None,
@@ -413,13 +410,13 @@ pub async fn post_json(
 
 #[cfg(test)]
 mod tests {
-    use super::tls_config;
+    use super::LazyTls;
 
     #[test]
     fn a_ca_file_without_certificates_is_refused() {
-        let e = tls_config(Some(b"not pem"), "XKS").expect_err("no certificates");
+        let e = LazyTls::new(Some(b"not pem"), "XKS").expect_err("no certificates");
         assert_eq!(e, "XKS CA file holds no PEM certificate");
-        assert!(tls_config(None, "ACME").is_ok());
+        assert!(LazyTls::new(None, "ACME").is_ok());
     }
 
     #[tokio::test]
@@ -439,7 +436,7 @@ mod tests {
             String::from_utf8_lossy(&buf[..n]).into_owned()
         });
         let uri: http::Uri = format!("http://{addr}/hook").parse().expect("uri");
-        let tls = tls_config(None, "test").expect("tls");
+        let tls = LazyTls::system();
         let status = super::post_json(
             &uri,
             b"{}".to_vec(),
