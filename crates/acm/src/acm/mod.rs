@@ -18,6 +18,7 @@ use rampart_crypto::Sealer;
 use rampart_policy::Context;
 use rampart_protocol::model::ServiceModel;
 use rampart_protocol::types::{Blob, Timestamp};
+use rampart_service::paging;
 use rampart_service::table::Table;
 use rampart_service::tags;
 use rampart_service::{operations, AwsError, Clock, RequestContext, Service};
@@ -822,16 +823,10 @@ impl AcmService {
             .unwrap_or_else(|| vec!["RSA_1024".to_owned(), "RSA_2048".to_owned()]);
         let limit = usize::try_from(req.max_items.unwrap_or(1000).clamp(1, 1000)).unwrap_or(1000);
         let prefix = rec::scoped(&account, &ctx.region, "");
-        let after = match req.next_token.as_deref() {
-            Some(t) => Some(
-                B64.decode(t)
-                    .ok()
-                    .and_then(|b| String::from_utf8(b).ok())
-                    .filter(|a| a.starts_with(&prefix))
-                    .ok_or_else(|| err("InvalidArgsException", "The NextToken is not valid."))?,
-            ),
-            None => None,
-        };
+        let scope = format!("acm:ListCertificates:{prefix}");
+        let after = paging::open_or(&scope, req.next_token.as_deref(), || {
+            err("InvalidArgsException", "The NextToken is not valid.")
+        })?;
         let mut out = Vec::new();
         let mut cursor = after;
         let mut next_token = None;
@@ -864,7 +859,7 @@ impl AcmService {
                     }
                 }
                 if out.len() == limit {
-                    next_token = cursor.as_ref().map(|c| B64.encode(c));
+                    next_token = cursor.as_ref().map(|c| paging::token(&scope, c));
                     break 'pages;
                 }
                 out.push(s::CertificateSummary {
@@ -1544,20 +1539,13 @@ impl AcmService {
         if req.sort_order.as_deref() == Some("DESCENDING") {
             hits.reverse();
         }
-        let start = match req.next_token.as_deref() {
-            Some(t) => B64
-                .decode(t)
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .and_then(|s| s.parse::<usize>().ok())
-                .ok_or_else(|| validation("The NextToken is not valid."))?,
-            None => 0,
-        };
         let limit = usize::try_from(req.max_results.unwrap_or(100).clamp(1, 1000)).unwrap_or(100);
-        let end = start.saturating_add(limit).min(hits.len());
+        let scope = format!("acm:SearchCertificates:{prefix}");
+        let (hits, next_token) =
+            paging::page_from(&scope, hits, req.next_token.as_deref(), limit, || {
+                validation("The NextToken is not valid.")
+            })?;
         let results = hits
-            .get(start..end)
-            .unwrap_or_default()
             .iter()
             .map(|c| s::CertificateSearchResult {
                 x509_attributes: Some({
@@ -1601,7 +1589,7 @@ impl AcmService {
             .collect();
         Ok(s::SearchCertificatesResponse {
             results: Some(results),
-            next_token: (end < hits.len()).then(|| B64.encode(end.to_string())),
+            next_token,
         })
     }
 

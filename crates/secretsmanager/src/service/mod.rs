@@ -13,8 +13,8 @@ use rampart_policy::{Context, Policy, PolicyKind};
 use rampart_protocol::model::ServiceModel;
 use rampart_protocol::types::{Blob, Timestamp};
 use rampart_service::events::{Event, EventBus};
-use rampart_service::tags;
 use rampart_service::{operations, Authorizer, AwsError, Clock, RequestContext, Service};
+use rampart_service::{paging, tags};
 use rampart_store::{Expect, Store};
 
 use crate::records::{self, ReplicaStatus, Rotation, SecretRecord, VersionRecord};
@@ -1299,7 +1299,8 @@ impl SecretsManagerService {
             .collect();
         versions.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
         let max = usize::try_from(r.max_results.unwrap_or(100).clamp(1, 100)).unwrap_or(100);
-        let start = list::decode_token(r.next_token.as_deref())?;
+        let scope = format!("secretsmanager:ListSecretVersionIds:{}", found.rec.arn);
+        let start = paging::open_offset(&scope, r.next_token.as_deref(), list::invalid_token)?;
         let page: Vec<s::SecretVersionsListEntry> = versions
             .iter()
             .skip(start)
@@ -1318,7 +1319,8 @@ impl SecretsManagerService {
                 },
             })
             .collect();
-        let next = (start + max < versions.len()).then(|| list::encode_token(start + max));
+        let next = (start.saturating_add(max) < versions.len())
+            .then(|| paging::offset_token(&scope, start + max));
         Ok(s::ListSecretVersionIdsResponse {
             arn: Some(found.rec.arn.clone()),
             name: Some(found.rec.name.clone()),

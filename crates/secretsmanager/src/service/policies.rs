@@ -216,7 +216,8 @@ impl SecretsManagerService {
             )
             .await?;
         let names: Vec<&String> = found.rec.policies.keys().collect();
-        let start = list::decode_token(r.next_token.as_deref())?;
+        let scope = format!("secretsmanager:ListResourcePolicies:{}", found.rec.arn);
+        let start = paging::open_offset(&scope, r.next_token.as_deref(), list::invalid_token)?;
         let max = usize::try_from(r.max_results.unwrap_or(100).clamp(1, 100)).unwrap_or(100);
         let page = names
             .iter()
@@ -228,7 +229,8 @@ impl SecretsManagerService {
             .collect();
         Ok(s::ListResourcePoliciesResponse {
             resource_policies: page,
-            next_token: (start + max < names.len()).then(|| list::encode_token(start + max)),
+            next_token: (start.saturating_add(max) < names.len())
+                .then(|| paging::offset_token(&scope, start + max)),
         })
     }
 

@@ -4,8 +4,6 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine as _;
 use serde_json::{json, Value};
 
 use rampart_crypto::SecretString;
@@ -229,20 +227,9 @@ fn parsed_policies(texts: &[String]) -> Vec<ParamPolicy> {
         .collect()
 }
 
-fn encode_token(key: &str) -> String {
-    B64.encode(key.as_bytes())
-}
-
-fn decode_token(token: Option<&str>) -> Result<Option<String>, AwsError> {
-    match token {
-        None | Some("") => Ok(None),
-        Some(t) => B64
-            .decode(t)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .map(Some)
-            .ok_or_else(|| err("InvalidNextToken", "The specified token isn't valid.")),
-    }
+/// The answer to a `NextToken` that is not one this listing handed out.
+fn invalid_token() -> AwsError {
+    err("InvalidNextToken", "The specified token isn't valid.")
 }
 
 fn ami_id_ok(v: &str) -> bool {

@@ -4,7 +4,7 @@
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 
-use rampart_service::{AwsError, RequestContext};
+use rampart_service::{paging, AwsError, RequestContext};
 use rampart_store::Expect;
 
 use crate::names::{self, NameError};
@@ -14,10 +14,10 @@ use crate::records::{self, ParamRecord, PolicyProgress, VersionRecord};
 use crate::shapes::ssm as s;
 
 use super::{
-    ami_id_ok, check_filters, check_tags, decode_token, encode_token, err, filter_matches,
-    inline_policies, name_err, not_found, old_filter_matches, ts, validation, SsmService, ADVANCED,
-    ADVANCED_MAX, DB, DESCRIBE_FILTER_KEYS, INTELLIGENT, MAX_VERSIONS, PARAMS, PATH_FILTER_KEYS,
-    PUBLIC_PREFIX, REFERENCE_PREFIX, SCAN_BATCH, SECURE, STANDARD, STANDARD_MAX,
+    ami_id_ok, check_filters, check_tags, err, filter_matches, inline_policies, invalid_token,
+    name_err, not_found, old_filter_matches, ts, validation, SsmService, ADVANCED, ADVANCED_MAX,
+    DB, DESCRIBE_FILTER_KEYS, INTELLIGENT, MAX_VERSIONS, PARAMS, PATH_FILTER_KEYS, PUBLIC_PREFIX,
+    REFERENCE_PREFIX, SCAN_BATCH, SECURE, STANDARD, STANDARD_MAX,
 };
 
 impl SsmService {
@@ -398,15 +398,13 @@ impl SsmService {
         self.allow(ctx, "GetParametersByPath", &arn).await?;
         ctx.note_resource("AWS::SSM::Parameter", &arn);
         if path == "/aws" || path.starts_with("/aws/") {
-            return Ok(Self::public_by_path(
-                ctx,
-                &path,
-                recursive,
-                req.next_token.as_deref(),
-                max,
-            ));
+            return Self::public_by_path(ctx, &path, recursive, req.next_token.as_deref(), max);
         }
-        let start = decode_token(req.next_token.as_deref())?;
+        let scope = format!(
+            "ssm:GetParametersByPath:{}/{}:{path}",
+            ctx.caller.account, ctx.region
+        );
+        let start = paging::open_or(&scope, req.next_token.as_deref(), invalid_token)?;
         let name_prefix = if path == "/" {
             String::new()
         } else {
@@ -427,22 +425,24 @@ impl SsmService {
             }
         }
         Ok(s::GetParametersByPathResult {
-            next_token: next.map(|k| encode_token(&k)),
+            next_token: next.map(|k| paging::token(&scope, &k)),
             parameters: Some(params),
         })
     }
 
+    /// A page of the public parameters (`/aws/…`) under `path`.
+    ///
+    /// # Errors
+    /// `InvalidNextToken` for a token this listing did not hand out.
     pub(super) fn public_by_path(
         ctx: &RequestContext,
         path: &str,
         recursive: bool,
         token: Option<&str>,
         max: usize,
-    ) -> s::GetParametersByPathResult {
-        let start: usize = token
-            .and_then(|t| decode_token(Some(t)).ok().flatten())
-            .and_then(|t| t.parse().ok())
-            .unwrap_or(0);
+    ) -> Result<s::GetParametersByPathResult, AwsError> {
+        let scope = format!("ssm:GetParametersByPath:{path}");
+        let start = paging::open_offset(&scope, token, invalid_token)?;
         let all: Vec<String> = public::all()
             .into_iter()
             .filter(|n| names::under(n, path, recursive))
@@ -453,11 +453,11 @@ impl SsmService {
             .take(max)
             .filter_map(|n| Self::public_parameter(ctx, n))
             .collect();
-        let end = start + page.len();
-        s::GetParametersByPathResult {
-            next_token: (end < all.len()).then(|| encode_token(&end.to_string())),
+        let end = start.saturating_add(max).min(all.len());
+        Ok(s::GetParametersByPathResult {
+            next_token: (end < all.len()).then(|| paging::offset_token(&scope, end)),
             parameters: Some(page),
-        }
+        })
     }
 
     pub(super) async fn describe_parameters(
@@ -490,7 +490,11 @@ impl SsmService {
         let max = usize::try_from(req.max_results.unwrap_or(50).clamp(1, 50)).unwrap_or(50);
         let scope = ctx.arn("ssm", &ctx.region, &ctx.caller.account, "*");
         self.allow(ctx, "DescribeParameters", &scope).await?;
-        let start = decode_token(req.next_token.as_deref())?;
+        let listing = format!(
+            "ssm:DescribeParameters:{}/{}",
+            ctx.caller.account, ctx.region
+        );
+        let start = paging::open_or(&listing, req.next_token.as_deref(), invalid_token)?;
         let (recs, next) = self
             .scan(ctx, "", start, max, |rec| {
                 rec.latest().is_some_and(|l| {
@@ -520,7 +524,7 @@ impl SsmService {
             })
             .collect();
         Ok(s::DescribeParametersResult {
-            next_token: next.map(|k| encode_token(&k)),
+            next_token: next.map(|k| paging::token(&listing, &k)),
             parameters: Some(params),
         })
     }
