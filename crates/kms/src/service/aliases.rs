@@ -9,7 +9,7 @@ fn check_alias_name(name: &str) -> Result<(), AwsError> {
         ));
     }
     if name.starts_with("alias/aws/") {
-        return Err(err("NotAuthorizedException", ""));
+        return Err(AwsError::new("NotAuthorizedException", 400, ""));
     }
     if !name["alias/".len()..]
         .bytes()

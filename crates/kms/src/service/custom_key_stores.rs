@@ -522,7 +522,7 @@ impl KmsService {
             Some(self.seal_secret(rec, "xks-secret", &credential.raw_secret_access_key)?);
         self.proxy_health(ctx, rec)
             .await
-            .map_err(|f| err(f.store_admin_code(), f.message()))
+            .map_err(|f| AwsError::new(f.store_admin_code(), 400, f.message()))
     }
 
     fn check_proxy_fields(
@@ -749,7 +749,7 @@ impl KmsService {
                 Some(self.seal_secret(&rec, "xks-secret", &credential.raw_secret_access_key)?);
             self.proxy_health(ctx, &rec)
                 .await
-                .map_err(|f| err(f.store_admin_code(), f.message()))?;
+                .map_err(|f| AwsError::new(f.store_admin_code(), 400, f.message()))?;
         }
         self.save_store(&rec, Expect::Version(current.version))
             .await?;
@@ -1062,11 +1062,11 @@ impl KmsService {
         let meta = Self::request_metadata(ctx, None);
         let (settings, secret) = self
             .proxy_of(store)
-            .map_err(|f| err(f.create_key_code(), f.message()))?;
+            .map_err(|f| AwsError::new(f.create_key_code(), 400, f.message()))?;
         let md = proxy(store, &secret)
             .metadata(settings, xks_key, &meta)
             .await
-            .map_err(|f| err(f.create_key_code(), f.message()))?;
+            .map_err(|f| AwsError::new(f.create_key_code(), 400, f.message()))?;
         let usable = md.key_spec == "AES_256"
             && md.key_usage.iter().any(|u| u == "ENCRYPT")
             && md.key_usage.iter().any(|u| u == "DECRYPT");

@@ -127,10 +127,7 @@ fn matches(rec: &SecretRecord, filters: &[Filter]) -> bool {
 }
 
 pub(super) fn invalid_token() -> AwsError {
-    err(
-        "InvalidNextTokenException",
-        "The NextToken value is invalid.",
-    )
+    E::InvalidNextTokenException.err("The NextToken value is invalid.")
 }
 
 impl SecretsManagerService {

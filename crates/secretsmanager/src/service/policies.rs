@@ -25,7 +25,7 @@ pub(super) fn combined(policies: &BTreeMap<String, String>) -> Result<Option<Pol
 }
 
 fn malformed(message: impl Into<String>) -> AwsError {
-    err("MalformedPolicyDocumentException", message)
+    E::MalformedPolicyDocumentException.err(message)
 }
 
 /// Whether an Allow statement grants access to everyone without a condition narrowing it to
@@ -117,9 +117,7 @@ impl SecretsManagerService {
         }
         let doc = check(&r.resource_policy)?;
         if r.block_public_policy.unwrap_or(true) && grants_broad_access(&doc) {
-            return Err(err(
-                "PublicPolicyException",
-                "The BlockPublicPolicy parameter is set to true, and the resource policy did not prevent broad access to the secret.",
+            return Err(E::PublicPolicyException.err("The BlockPublicPolicy parameter is set to true, and the resource policy did not prevent broad access to the secret.",
             ));
         }
         let name = r.policy_name.unwrap_or_else(|| DEFAULT_NAME.to_owned());

@@ -6,7 +6,7 @@ use crate::names;
 use crate::shapes::ssm as s;
 
 use super::{
-    err, inline_policies, invalid_token, not_found, ts, validation, version_not_found, SsmService,
+    inline_policies, invalid_token, not_found, ts, validation, version_not_found, SsmService, E,
 };
 
 impl SsmService {
@@ -92,9 +92,7 @@ impl SsmService {
             }
         }
         if target.len() > names::MAX_LABELS {
-            return Err(err(
-                "ParameterVersionLabelLimitExceeded",
-                "A parameter version can have maximum 10 labels.Move one or more labels to another version and try again.",
+            return Err(E::ParameterVersionLabelLimitExceeded.err("A parameter version can have maximum 10 labels.Move one or more labels to another version and try again.",
             ));
         }
         if !valid.is_empty() {

@@ -14,9 +14,9 @@ use crate::records::{self, ParamRecord, PolicyProgress, VersionRecord};
 use crate::shapes::ssm as s;
 
 use super::{
-    ami_id_ok, check_filters, check_tags, err, filter_matches, inline_policies, invalid_token,
-    name_err, not_found, old_filter_matches, ts, validation, SsmService, ADVANCED, ADVANCED_MAX,
-    DB, DESCRIBE_FILTER_KEYS, INTELLIGENT, MAX_VERSIONS, PARAMS, PATH_FILTER_KEYS, PUBLIC_PREFIX,
+    ami_id_ok, check_filters, check_tags, filter_matches, inline_policies, invalid_token, name_err,
+    not_found, old_filter_matches, ts, validation, SsmService, ADVANCED, ADVANCED_MAX, DB,
+    DESCRIBE_FILTER_KEYS, E, INTELLIGENT, MAX_VERSIONS, PARAMS, PATH_FILTER_KEYS, PUBLIC_PREFIX,
     REFERENCE_PREFIX, SCAN_BATCH, SECURE, STANDARD, STANDARD_MAX,
 };
 
@@ -60,9 +60,7 @@ impl SsmService {
         }
         let existing = self.load(&account, &region, name).await?;
         if existing.is_some() && !overwrite {
-            return Err(err(
-                "ParameterAlreadyExists",
-                "The parameter already exists. To overwrite this request value, set the overwrite option in the request to true.",
+            return Err(E::ParameterAlreadyExists.err("The parameter already exists. To overwrite this request value, set the overwrite option in the request to true.",
             ));
         }
         let prev = existing.as_ref().and_then(|e| e.value.latest().cloned());
@@ -120,18 +118,15 @@ impl SsmService {
                     ))
                 })?;
             if !re.is_match(&req.value) {
-                return Err(err(
-                    "ParameterPatternMismatchException",
-                    format!(
-                        "Parameter value, cannot be validated against allowedPattern: {pattern}"
-                    ),
-                ));
+                return Err(E::ParameterPatternMismatchException.err(format!(
+                    "Parameter value, cannot be validated against allowedPattern: {pattern}"
+                )));
             }
         }
         let now_dt = self.clock.now();
         let policy_texts: Vec<String> = match req.policies.as_deref() {
             Some(doc) if !doc.trim().is_empty() => policies::parse(doc, Some(now_dt))
-                .map_err(|(code, msg)| err(code, msg))?
+                .map_err(|(code, msg)| AwsError::new(code, 400, msg))?
                 .into_iter()
                 .map(|(_, t)| t)
                 .collect(),
@@ -184,9 +179,7 @@ impl SsmService {
         if versions.len() >= MAX_VERSIONS {
             if let Some(oldest) = versions.first() {
                 if !oldest.labels.is_empty() {
-                    return Err(err(
-                        "ParameterMaxVersionLimitExceeded",
-                        format!(
+                    return Err(E::ParameterMaxVersionLimitExceeded.err(format!(
                             "You attempted to create a new version of {name} by calling the PutParameter API with the overwrite flag. Version {}, the oldest version, can't be deleted because it has a label associated with it. Move the label to another version of the parameter, and try creating a new version again.",
                             oldest.version
                         ),
@@ -257,7 +250,7 @@ impl SsmService {
             .await
             .map_err(|e| {
                 if expect == Expect::Absent && e.code == "TooManyUpdates" {
-                    err("ParameterAlreadyExists", "The parameter already exists. To overwrite this request value, set the overwrite option in the request to true.")
+                    E::ParameterAlreadyExists.err("The parameter already exists. To overwrite this request value, set the overwrite option in the request to true.")
                 } else {
                     e
                 }
@@ -480,9 +473,7 @@ impl SsmService {
         let old = req.filters.unwrap_or_default();
         for f in &old {
             if !matches!(f.key.as_str(), "Name" | "Type" | "KeyId") {
-                return Err(err(
-                    "InvalidFilterKey",
-                    format!("The following filter key is not valid: {}. Valid filter keys include: [Name, Type, KeyId].", f.key),
+                return Err(E::InvalidFilterKey.err(format!("The following filter key is not valid: {}. Valid filter keys include: [Name, Type, KeyId].", f.key),
                 ));
             }
         }
