@@ -3,7 +3,6 @@
 //! DNS TXT lookup (to answer a dns-01 challenge only once its record is visible) and the
 //! http-01 challenge responder.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lc_rs::rand::SystemRandom;
@@ -11,9 +10,6 @@ use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair as _, ECDSA_P256_SHA256_FIXED_S
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64U;
 use base64::Engine as _;
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full, Limited};
-use hyper_util::rt::TokioIo;
-use rustls_pki_types::ServerName;
 use serde_json::{json, Value};
 
 const MAX_RESPONSE: usize = 1 << 20;
@@ -48,7 +44,7 @@ impl std::fmt::Display for AcmeError {
 pub struct AcmeSettings {
     /// The directory URL.
     pub directory: String,
-    tls: Arc<rustls::ClientConfig>,
+    tls: rampart_service::outbound::LazyTls,
     /// Where dns-01 records are looked up before a challenge is answered (`ADDRESS:PORT`).
     pub dns_resolver: Option<String>,
     /// The http-01 responder's address, for HttpRedirect's RedirectTo.
@@ -76,9 +72,9 @@ impl AcmeSettings {
         dns_resolver: Option<String>,
         http01_address: Option<String>,
     ) -> Result<Self, String> {
-        Url::parse(directory)
+        parse_url(directory)
             .ok_or_else(|| format!("ACME directory {directory:?} is not an http(s) URL"))?;
-        let tls = rampart_service::outbound::tls_config(extra_ca_pem, "ACME")?;
+        let tls = rampart_service::outbound::LazyTls::new(extra_ca_pem, "ACME")?;
         let dns_resolver = dns_resolver.or_else(|| {
             std::fs::read_to_string("/etc/resolv.conf")
                 .ok()?
@@ -106,48 +102,12 @@ impl AcmeSettings {
     }
 }
 
-struct Url {
-    https: bool,
-    host: String,
-    port: u16,
-    path: String,
-}
-
-impl Url {
-    fn parse(url: &str) -> Option<Self> {
-        let (https, rest) = if let Some(r) = url.strip_prefix("https://") {
-            (true, r)
-        } else {
-            (false, url.strip_prefix("http://")?)
-        };
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        };
-        let default = if https { 443 } else { 80 };
-        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let (h, after) = v6.split_once(']')?;
-            let port = match after.strip_prefix(':') {
-                Some(p) => p.parse().ok()?,
-                None => default,
-            };
-            (h.to_owned(), port)
-        } else {
-            match authority.rsplit_once(':') {
-                Some((h, p)) => (h.to_owned(), p.parse().ok()?),
-                None => (authority.to_owned(), default),
-            }
-        };
-        if host.is_empty() {
-            return None;
-        }
-        Some(Self {
-            https,
-            host,
-            port,
-            path: path.to_owned(),
-        })
-    }
+/// An `http(s)://host[:port]/…` URL, or `None`.
+fn parse_url(url: &str) -> Option<http::Uri> {
+    let u: http::Uri = url.parse().ok()?;
+    let scheme_ok = matches!(u.scheme_str(), Some("http" | "https"));
+    let host_ok = u.host().is_some_and(|h| !h.is_empty());
+    (scheme_ok && host_ok).then_some(u)
 }
 
 /// One HTTP answer.
@@ -191,88 +151,44 @@ async fn http_inner(
     url: &str,
     body: Option<Vec<u8>>,
 ) -> Result<Reply, AcmeError> {
-    let u = Url::parse(url).ok_or_else(|| AcmeError::transport(format!("bad URL {url}")))?;
-    let address = if u.host.contains(':') {
-        format!("[{}]:{}", u.host, u.port)
-    } else {
-        format!("{}:{}", u.host, u.port)
-    };
-    let tcp = tokio::net::TcpStream::connect(&address)
-        .await
-        .map_err(|e| AcmeError::transport(format!("cannot connect to {address}: {e}")))?;
-    let host_header = if (u.https && u.port == 443) || (!u.https && u.port == 80) {
-        u.host.clone()
-    } else {
-        address.clone()
-    };
+    let uri = parse_url(url).ok_or_else(|| AcmeError::transport(format!("bad URL {url}")))?;
     let content_type = if body.is_some() {
         "application/jose+json"
     } else {
         "application/json"
     };
-    let request = http::Request::builder()
-        .method(method)
-        .uri(u.path.as_str())
-        .header(http::header::HOST, host_header)
-        .header(http::header::CONTENT_TYPE, content_type)
-        .header(
-            http::header::ACCEPT,
-            "application/json, application/pem-certificate-chain",
-        )
-        .header(http::header::USER_AGENT, "rampart-acme")
-        .body(Full::new(Bytes::from(body.unwrap_or_default())))
-        .map_err(|_| AcmeError::transport("bad request"))?;
-    let response = if u.https {
-        let name = ServerName::try_from(u.host.clone())
-            .map_err(|_| AcmeError::transport("bad host name"))?;
-        let tls = tokio_rustls::TlsConnector::from(Arc::clone(&settings.tls))
-            .connect(name, tcp)
-            .await
-            .map_err(|e| AcmeError::transport(format!("TLS with the ACME server failed: {e}")))?;
-        send(TokioIo::new(tls), request).await?
-    } else {
-        send(TokioIo::new(tcp), request).await?
-    };
+    let reply = rampart_service::outbound::exchange(rampart_service::outbound::Exchange {
+        method,
+        uri: &uri,
+        headers: &[
+            ("content-type", content_type),
+            (
+                "accept",
+                "application/json, application/pem-certificate-chain",
+            ),
+            ("user-agent", "rampart-acme"),
+        ],
+        body: Bytes::from(body.unwrap_or_default()),
+        tls: &settings.tls,
+        connect_to: None,
+        timeout: CALL_TIMEOUT,
+        max_response: MAX_RESPONSE,
+    })
+    .await
+    .map_err(|e| AcmeError::transport(format!("the ACME server: {e}")))?;
     let header = |n: &str| {
-        response
-            .headers()
+        reply
+            .headers
             .get(n)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
-    let location = header("location");
-    let nonce = header("replay-nonce");
-    let status = response.status().as_u16();
-    let body = Limited::new(response.into_body(), MAX_RESPONSE)
-        .collect()
-        .await
-        .map_err(|_| AcmeError::transport("reading the ACME answer failed"))?
-        .to_bytes();
     Ok(Reply {
-        status,
-        location,
-        nonce,
-        body,
+        status: reply.status,
+        location: header("location"),
+        nonce: header("replay-nonce"),
+        body: reply.body,
     })
-}
-
-async fn send<T>(
-    io: T,
-    request: http::Request<Full<Bytes>>,
-) -> Result<http::Response<hyper::body::Incoming>, AcmeError>
-where
-    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
-        .await
-        .map_err(|e| AcmeError::transport(format!("HTTP handshake: {e}")))?;
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    sender
-        .send_request(request)
-        .await
-        .map_err(|e| AcmeError::transport(format!("HTTP request: {e}")))
 }
 
 /// A new ES256 account key (PKCS#8).
@@ -626,16 +542,14 @@ mod tests {
 
     #[test]
     fn urls_parse() {
-        let u = Url::parse("https://localhost:14000/dir").unwrap();
-        assert!(u.https);
+        let u = parse_url("https://localhost:14000/dir").unwrap();
         assert_eq!(
-            (u.host.as_str(), u.port, u.path.as_str()),
-            ("localhost", 14000, "/dir")
+            (u.host(), u.port_u16(), u.path()),
+            (Some("localhost"), Some(14000), "/dir")
         );
-        let u = Url::parse("http://[::1]/x").unwrap();
-        assert_eq!((u.host.as_str(), u.port), ("::1", 80));
-        assert!(Url::parse("ftp://x/").is_none());
-        assert!(Url::parse("https://:1/").is_none());
+        assert!(parse_url("http://[::1]/x").is_some());
+        assert!(parse_url("ftp://x/").is_none());
+        assert!(parse_url("https://:1/").is_none());
     }
 
     #[test]

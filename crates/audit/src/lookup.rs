@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use base64::Engine as _;
 use serde_json::Value;
 
 use rampart_protocol::model::ServiceModel;
@@ -147,19 +146,20 @@ impl CloudTrailService {
                 ));
             }
         }
-        let mut before = match &req.next_token {
-            None => None,
-            Some(t) => {
-                let raw = base64::engine::general_purpose::STANDARD
-                    .decode(t)
-                    .map_err(|_| invalid("InvalidNextTokenException", "Invalid NextToken."))?;
-                let seq = std::str::from_utf8(&raw)
-                    .ok()
-                    .and_then(|s| s.parse::<i64>().ok())
-                    .ok_or_else(|| invalid("InvalidNextTokenException", "Invalid NextToken."))?;
-                Some(seq)
-            }
-        };
+        // The token carries the sequence number the next page starts below.
+        let scope = format!(
+            "cloudtrail:LookupEvents:{}/{}",
+            ctx.caller.account, ctx.region
+        );
+        let mut before =
+            rampart_service::paging::open_or(&scope, req.next_token.as_deref(), || {
+                invalid("InvalidNextTokenException", "Invalid NextToken.")
+            })?
+            .map(|seq| {
+                seq.parse::<i64>()
+                    .map_err(|_| invalid("InvalidNextTokenException", "Invalid NextToken."))
+            })
+            .transpose()?;
         // Events of requests answered before this one must be visible.
         self.auditor.flush().await;
         let stream = format!("audit/{}", ctx.caller.account);
@@ -195,10 +195,10 @@ impl CloudTrailService {
                     continue;
                 }
                 if out.len() == max {
-                    next = Some(
-                        base64::engine::general_purpose::STANDARD
-                            .encode((entry.seq + 1).to_string()),
-                    );
+                    next = Some(rampart_service::paging::token(
+                        &scope,
+                        &(entry.seq + 1).to_string(),
+                    ));
                     break 'scan;
                 }
                 out.push(s::Event {

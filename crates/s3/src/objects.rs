@@ -628,20 +628,16 @@ impl S3Service {
         let url = field(input, "EncodingType").is_some_and(|e| e == "url");
         let enc = |s: &str| if url { url_encode(s) } else { s.to_owned() };
         let token = field(input, "ContinuationToken");
+        let listing = format!("s3:ListObjectsV2:{bucket}");
         let start = if v2 {
             match token {
-                Some(t) => Some(
-                    B64.decode(t)
-                        .ok()
-                        .and_then(|b| String::from_utf8(b).ok())
-                        .ok_or_else(|| {
-                            AwsError::new(
-                                "InvalidArgument",
-                                400,
-                                "The continuation token provided is incorrect",
-                            )
-                        })?,
-                ),
+                Some(t) => Some(rampart_service::paging::open(&listing, t).ok_or_else(|| {
+                    AwsError::new(
+                        "InvalidArgument",
+                        400,
+                        "The continuation token provided is incorrect",
+                    )
+                })?),
                 None => field(input, "StartAfter").map(str::to_owned),
             }
         } else {
@@ -750,7 +746,10 @@ impl S3Service {
             }
             if truncated {
                 if let Some(r) = &resume {
-                    o.insert("NextContinuationToken".into(), Value::String(B64.encode(r)));
+                    o.insert(
+                        "NextContinuationToken".into(),
+                        Value::String(rampart_service::paging::token(&listing, r)),
+                    );
                 }
             }
         } else {

@@ -112,12 +112,11 @@ impl Family {
 /// # Errors
 /// Connection failures and timeouts (30 s).
 pub async fn post(uri: &http::Uri, body: Vec<u8>) -> Result<u16, String> {
-    let tls = rampart_service::outbound::system_tls()?;
     rampart_service::outbound::post_json(
         uri,
         body,
         "secretsmanager.amazonaws.com",
-        &tls,
+        &rampart_service::outbound::LazyTls::system(),
         Duration::from_secs(30),
     )
     .await

@@ -131,14 +131,6 @@ impl StoreEventBus {
                 continue;
             }
             let body = serde_json::to_vec(&pending.event).unwrap_or_default();
-            let tls = self.tls.get().unwrap_or_else(|e| {
-                tracing::error!(error = %e, "TLS for event webhooks unavailable");
-                Arc::new(
-                    rustls::ClientConfig::builder()
-                        .with_root_certificates(rustls::RootCertStore::empty())
-                        .with_no_client_auth(),
-                )
-            });
             for (i, target) in self.targets.iter().enumerate() {
                 if pending.delivered.contains(&i) {
                     continue;
@@ -147,7 +139,7 @@ impl StoreEventBus {
                     &target.uri,
                     body.clone(),
                     "rampart-events",
-                    &tls,
+                    &self.tls,
                     Duration::from_secs(5),
                 )
                 .await

@@ -1,6 +1,7 @@
-//! Outbound HTTP(S) from Rampart to other systems (ACME directories, XKS proxies, webhooks):
-//! one TLS client configuration (system roots plus extra CA certificates), one connector that
-//! honours `HTTPS_PROXY`/`NO_PROXY` and a connect timeout, and one JSON webhook POST.
+//! Outbound HTTP(S) from Rampart to other systems (ACME directories, XKS proxies, webhooks,
+//! OIDC key sets): one TLS client configuration (system roots plus extra CA certificates), one
+//! connector that honours `HTTPS_PROXY`/`NO_PROXY` and a connect timeout, and one request
+//! function, [`exchange`], that every caller uses (the JSON webhook POST is built on it).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,18 +16,6 @@ use tokio::net::TcpStream;
 
 /// How long a TCP connection (or a proxy tunnel) may take to open.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A TLS client configuration trusting the system roots plus the PEM certificates in
-/// `extra_ca_pem`; `what` names the CA file in errors (`ACME`, `XKS`).
-///
-/// # Errors
-/// A message for a malformed CA bundle, one without certificates, or a TLS setup failure.
-pub fn tls_config(
-    extra_ca_pem: Option<&[u8]>,
-    what: &str,
-) -> Result<Arc<rustls::ClientConfig>, String> {
-    build_tls(&extra_certificates(extra_ca_pem, what)?)
-}
 
 /// The certificates of a CA bundle, each checked to be one a root store accepts.
 fn extra_certificates(
@@ -70,13 +59,22 @@ fn build_tls(extra: &[CertificateDer<'static>]) -> Result<Arc<rustls::ClientConf
     Ok(Arc::new(tls))
 }
 
-/// A [`tls_config`] built on first use: the CA bundle is checked at once, while the system
-/// roots (milliseconds and megabytes that a node which never calls out should not spend at
-/// start) are loaded for the first connection.
+/// The TLS client configuration of outbound calls (system roots plus a CA bundle), built on
+/// first use: the CA bundle is checked at once, while the system roots (milliseconds and
+/// megabytes that a node which never calls out should not spend at start) are loaded for the
+/// first HTTPS connection.
 #[derive(Clone)]
 pub struct LazyTls {
     extra: Arc<Vec<CertificateDer<'static>>>,
     config: Arc<std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>>>,
+}
+
+impl std::fmt::Debug for LazyTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LazyTls")
+            .field("extra_cas", &self.extra.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl LazyTls {
@@ -91,13 +89,16 @@ impl LazyTls {
         })
     }
 
-    /// The system roots only.
+    /// The system roots only; one configuration shared by the whole process.
     #[must_use]
     pub fn system() -> Self {
-        Self {
-            extra: Arc::new(Vec::new()),
-            config: Arc::new(std::sync::OnceLock::new()),
-        }
+        static SYSTEM: std::sync::OnceLock<LazyTls> = std::sync::OnceLock::new();
+        SYSTEM
+            .get_or_init(|| Self {
+                extra: Arc::new(Vec::new()),
+                config: Arc::new(std::sync::OnceLock::new()),
+            })
+            .clone()
     }
 
     /// The configuration, built the first time it is asked for.
@@ -107,16 +108,6 @@ impl LazyTls {
     pub fn get(&self) -> Result<Arc<rustls::ClientConfig>, String> {
         self.config.get_or_init(|| build_tls(&self.extra)).clone()
     }
-}
-
-/// The TLS client configuration trusting the system roots only, built once per process.
-///
-/// # Errors
-/// A message when TLS cannot be set up.
-pub fn system_tls() -> Result<Arc<rustls::ClientConfig>, String> {
-    static TLS: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>> =
-        std::sync::OnceLock::new();
-    TLS.get_or_init(|| tls_config(None, "system")).clone()
 }
 
 /// The PEM certificates of a file, or of every `*.pem`/`*.crt` file in a directory.
@@ -221,6 +212,171 @@ pub async fn connect(host: &str, port: u16, tunnel: bool) -> Result<TcpStream, S
         .map_err(|_| format!("connecting to {host}:{port} timed out"))?
 }
 
+/// One outbound HTTP/1.1 request.
+#[derive(Debug)]
+pub struct Exchange<'a> {
+    /// Method.
+    pub method: http::Method,
+    /// `http://` or `https://` URL.
+    pub uri: &'a http::Uri,
+    /// Headers besides `Host` (set from the URL).
+    pub headers: &'a [(&'a str, &'a str)],
+    /// Body.
+    pub body: Bytes,
+    /// TLS configuration for `https` URLs (built on the first one).
+    pub tls: &'a LazyTls,
+    /// Connect to this `host:port` instead of the URL's (tests and private endpoints); the TLS
+    /// name and `Host` stay the URL's.
+    pub connect_to: Option<&'a str>,
+    /// Deadline for the whole exchange.
+    pub timeout: Duration,
+    /// Largest answer body read; a longer one is an error.
+    pub max_response: usize,
+}
+
+/// The answer to an [`Exchange`].
+#[derive(Debug)]
+pub struct Reply {
+    /// Status code.
+    pub status: u16,
+    /// Headers.
+    pub headers: http::HeaderMap,
+    /// Body (at most `max_response` bytes).
+    pub body: Bytes,
+}
+
+/// Why an [`Exchange`] failed; the message never holds request bodies or credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutboundError {
+    /// A malformed URL.
+    BadUrl(String),
+    /// The TCP connection (or the proxy's tunnel) failed.
+    Connect(String),
+    /// The TLS handshake failed.
+    Tls(String),
+    /// The HTTP exchange failed before an answer's head arrived.
+    Http(String),
+    /// The answer's body could not be read or was longer than `max_response`.
+    Answer(String),
+    /// The deadline passed.
+    Timeout,
+}
+
+impl std::fmt::Display for OutboundError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OutboundError::BadUrl(m) => write!(f, "bad URL: {m}"),
+            OutboundError::Connect(m) => f.write_str(m),
+            OutboundError::Tls(m) => write!(f, "TLS: {m}"),
+            OutboundError::Http(m) => write!(f, "HTTP: {m}"),
+            OutboundError::Answer(m) => write!(f, "reading the answer: {m}"),
+            OutboundError::Timeout => f.write_str("timed out"),
+        }
+    }
+}
+
+/// Sends one request and reads its answer, within `x.timeout`.
+///
+/// # Errors
+/// An [`OutboundError`] for a bad URL, a connection, TLS or HTTP failure, an answer longer than
+/// `max_response`, or the deadline.
+pub async fn exchange(x: Exchange<'_>) -> Result<Reply, OutboundError> {
+    let host = x
+        .uri
+        .host()
+        .ok_or_else(|| OutboundError::BadUrl("no host".into()))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let https = match x.uri.scheme_str() {
+        Some("https") => true,
+        Some("http") => false,
+        other => return Err(OutboundError::BadUrl(format!("scheme {other:?}"))),
+    };
+    let port = x.uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+    let default_port = (https && port == 443) || (!https && port == 80);
+    let host_header = match (default_port, host.contains(':')) {
+        (true, false) => host.clone(),
+        (true, true) => format!("[{host}]"),
+        (false, false) => format!("{host}:{port}"),
+        (false, true) => format!("[{host}]:{port}"),
+    };
+    let path = x
+        .uri
+        .path_and_query()
+        .map_or("/", http::uri::PathAndQuery::as_str)
+        .to_owned();
+    let mut builder = http::Request::builder()
+        .method(x.method.clone())
+        .uri(path)
+        .header(http::header::HOST, host_header);
+    for (k, v) in x.headers {
+        builder = builder.header(*k, *v);
+    }
+    let request = builder
+        .body(Full::new(x.body.clone()))
+        .map_err(|e| OutboundError::Http(e.to_string()))?;
+    let max = x.max_response;
+    let fut = async {
+        let tcp = match x.connect_to {
+            Some(addr) => TcpStream::connect(addr)
+                .await
+                .map_err(|e| OutboundError::Connect(format!("cannot connect to {addr}: {e}")))?,
+            None => connect(&host, port, https)
+                .await
+                .map_err(OutboundError::Connect)?,
+        };
+        if https {
+            let name = ServerName::try_from(host.clone())
+                .map_err(|e| OutboundError::Tls(e.to_string()))?;
+            let config = x.tls.get().map_err(OutboundError::Tls)?;
+            let stream = tokio_rustls::TlsConnector::from(config)
+                .connect(name, tcp)
+                .await
+                .map_err(|e| OutboundError::Tls(e.to_string()))?;
+            send(TokioIo::new(stream), request, max).await
+        } else {
+            send(TokioIo::new(tcp), request, max).await
+        }
+    };
+    tokio::time::timeout(x.timeout, fut)
+        .await
+        .map_err(|_| OutboundError::Timeout)?
+}
+
+async fn send<T>(
+    io: T,
+    request: http::Request<Full<Bytes>>,
+    max: usize,
+) -> Result<Reply, OutboundError>
+where
+    T: hyper::rt::Read + hyper::rt::Write + Send + Unpin + 'static,
+{
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(|e| OutboundError::Http(e.to_string()))?;
+    tokio::spawn(async move {
+        // The connection ends with this one request; its error is the request's error.
+        let _ = connection.await;
+    });
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| OutboundError::Http(e.to_string()))?;
+    let status = response.status().as_u16();
+    let (parts, body) = response.into_parts();
+    let body = http_body_util::Limited::new(body, max)
+        .collect()
+        .await
+        .map_err(|e| OutboundError::Answer(e.to_string()))?
+        .to_bytes();
+    Ok(Reply {
+        status,
+        headers: parts.headers,
+        body,
+    })
+}
+
 /// POST a JSON `body` to `uri` (http or https, through `tls`), within `timeout`; the HTTP
 /// status. The webhook POST of the event bus and of Secrets Manager's rotation hooks.
 ///
@@ -230,69 +386,37 @@ pub async fn post_json(
     uri: &http::Uri,
     body: Vec<u8>,
     user_agent: &str,
-    tls: &Arc<rustls::ClientConfig>,
+    tls: &LazyTls,
     timeout: Duration,
 ) -> Result<u16, String> {
-    let host = uri.host().ok_or("no host")?.to_owned();
-    let https = uri.scheme_str() == Some("https");
-    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-    let path = uri
-        .path_and_query()
-        .map_or("/", http::uri::PathAndQuery::as_str)
-        .to_owned();
-    let fut = async {
-        let tcp = connect(&host, port, https).await?;
-        let request = http::Request::post(path)
-            .header("host", host.as_str())
-            .header("content-type", "application/json")
-            .header("user-agent", user_agent)
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| e.to_string())?;
-        if https {
-            let name = ServerName::try_from(host.clone()).map_err(|e| e.to_string())?;
-            let stream = tokio_rustls::TlsConnector::from(Arc::clone(tls))
-                .connect(name, tcp)
-                .await
-                .map_err(|e| e.to_string())?;
-            send(TokioIo::new(stream), request).await
-        } else {
-            send(TokioIo::new(tcp), request).await
-        }
-    };
-    tokio::time::timeout(timeout, fut)
-        .await
-        .map_err(|_| "timed out".to_owned())?
-}
-
-async fn send<T>(io: T, request: http::Request<Full<Bytes>>) -> Result<u16, String>
-where
-    T: hyper::rt::Read + hyper::rt::Write + Send + Unpin + 'static,
-{
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
-        .await
-        .map_err(|e| e.to_string())?;
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = response.status().as_u16();
-    // Read (and drop) the answer so the connection ends cleanly.
-    let _ = response.into_body().collect().await;
-    Ok(status)
+    exchange(Exchange {
+        method: http::Method::POST,
+        uri,
+        headers: &[
+            ("content-type", "application/json"),
+            ("user-agent", user_agent),
+        ],
+        body: Bytes::from(body),
+        tls,
+        connect_to: None,
+        timeout,
+        // The answer is read and dropped so the connection ends cleanly.
+        max_response: 1 << 20,
+    })
+    .await
+    .map(|r| r.status)
+    .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::tls_config;
+    use super::LazyTls;
 
     #[test]
     fn a_ca_file_without_certificates_is_refused() {
-        let e = tls_config(Some(b"not pem"), "XKS").expect_err("no certificates");
+        let e = LazyTls::new(Some(b"not pem"), "XKS").expect_err("no certificates");
         assert_eq!(e, "XKS CA file holds no PEM certificate");
-        assert!(tls_config(None, "ACME").is_ok());
+        assert!(LazyTls::new(None, "ACME").is_ok());
     }
 
     #[tokio::test]
@@ -312,7 +436,7 @@ mod tests {
             String::from_utf8_lossy(&buf[..n]).into_owned()
         });
         let uri: http::Uri = format!("http://{addr}/hook").parse().expect("uri");
-        let tls = tls_config(None, "test").expect("tls");
+        let tls = LazyTls::system();
         let status = super::post_json(
             &uri,
             b"{}".to_vec(),

@@ -1,4 +1,6 @@
-//! Paging: opaque, tamper-evident `NextToken`/`Marker` values and one page of a keyed listing.
+//! Paging: opaque, tamper-evident `NextToken`/`Marker` values and one page of a listing, resumed
+//! after a key ([`page_after`], for listings in key order) or at a position ([`page_from`], for
+//! listings in another order: sorted results, versions, names in the order asked for).
 //!
 //! A token is `base64url(last key) "." base64url(HMAC-SHA256(scope, last key))[..16 bytes]`
 //! under a key that is random per process unless the server installs a shared one
@@ -118,6 +120,57 @@ pub fn page_after<T, E>(
     Ok(page(scope, rest, max))
 }
 
+/// The token that resumes the listing `scope` at position `offset`.
+#[must_use]
+pub fn offset_token(scope: &str, offset: usize) -> String {
+    token(scope, &offset.to_string())
+}
+
+/// The position an optional offset token for `scope` carries (0 without one), answering a bad
+/// token with `invalid()`.
+///
+/// # Errors
+/// `invalid()` for a token `open` refuses or one that carries no position.
+pub fn open_offset<E>(
+    scope: &str,
+    token: Option<&str>,
+    invalid: impl FnOnce() -> E,
+) -> Result<usize, E> {
+    match token {
+        None | Some("") => Ok(0),
+        Some(t) => open(scope, t)
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(invalid),
+    }
+}
+
+/// The page of at most `max` of `items` at the position in `token` (a token of the listing
+/// `scope`, or none for the first page) and, when more remain, the token of the next page. A
+/// position past the end (the listing shrank) gives an empty last page.
+///
+/// # Errors
+/// `invalid()` for a token [`open_offset`] refuses.
+pub fn page_from<T, E>(
+    scope: &str,
+    items: Vec<T>,
+    token: Option<&str>,
+    max: usize,
+    invalid: impl FnOnce() -> E,
+) -> Result<(Vec<T>, Option<String>), E> {
+    let start = open_offset(scope, token, invalid)?;
+    let total = items.len();
+    let end = start.saturating_add(max).min(total);
+    let next = (end < total).then(|| offset_token(scope, end));
+    Ok((
+        items
+            .into_iter()
+            .skip(start)
+            .take(end.saturating_sub(start))
+            .collect(),
+        next,
+    ))
+}
+
 /// A requested page size: AWS's `default` when absent or not positive, at most `max`.
 #[must_use]
 pub fn size(requested: Option<i32>, default: usize, max: usize) -> usize {
@@ -130,7 +183,9 @@ pub fn size(requested: Option<i32>, default: usize, max: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::{open, open_or, page, page_after, size, token};
+    use super::{
+        offset_token, open, open_offset, open_or, page, page_after, page_from, size, token,
+    };
     use base64::Engine as _;
 
     #[test]
@@ -186,5 +241,37 @@ mod tests {
         assert_eq!(size(None, 50, 100), 50);
         assert_eq!(size(Some(0), 50, 100), 50);
         assert_eq!(size(Some(500), 50, 100), 100);
+    }
+
+    #[test]
+    fn positional_pages_resume_where_the_last_ended() {
+        let items = || vec!['a', 'b', 'c', 'd', 'e'];
+        let (first, next) = page_from("s", items(), None, 2, || "bad").unwrap_or_default();
+        assert_eq!(first, ['a', 'b']);
+        let (second, next) =
+            page_from("s", items(), next.as_deref(), 2, || "bad").unwrap_or_default();
+        assert_eq!(second, ['c', 'd']);
+        let (last, none) =
+            page_from("s", items(), next.as_deref(), 2, || "bad").unwrap_or_default();
+        assert_eq!((last, none), (vec!['e'], None));
+        // The listing shrank under the token: an empty last page.
+        let (empty, none) =
+            page_from("s", vec!['a'], Some(&offset_token("s", 4)), 2, || "bad").unwrap_or_default();
+        assert_eq!((empty, none), (vec![], None));
+    }
+
+    #[test]
+    fn a_forged_or_foreign_position_is_refused() {
+        assert_eq!(open_offset("s", Some("4"), || "bad"), Err("bad"));
+        assert_eq!(
+            open_offset("t", Some(&offset_token("s", 4)), || "bad"),
+            Err("bad")
+        );
+        assert_eq!(
+            open_offset("s", Some(&token("s", "key")), || "bad"),
+            Err("bad")
+        );
+        assert_eq!(open_offset("s", None, || "bad"), Ok(0));
+        assert!(page_from("s", vec![1], Some("MA"), 1, || "bad").is_err());
     }
 }

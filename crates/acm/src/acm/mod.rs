@@ -18,6 +18,7 @@ use rampart_crypto::Sealer;
 use rampart_policy::Context;
 use rampart_protocol::model::ServiceModel;
 use rampart_protocol::types::{Blob, Timestamp};
+use rampart_service::paging;
 use rampart_service::table::Table;
 use rampart_service::tags;
 use rampart_service::{operations, AwsError, Clock, RequestContext, Service};
@@ -26,6 +27,7 @@ use rampart_store::{Expect, Store};
 use crate::pca::records as rec;
 use crate::pca::PcaService;
 use crate::shapes::acm as s;
+use crate::shapes::acm::ErrorCode as E;
 use crate::shapes::acm_pca as ps;
 use crate::x509::{self, KeyAlgorithm};
 
@@ -208,10 +210,6 @@ impl Service for AcmService {
     }
 }
 
-fn err(code: &'static str, message: impl Into<String>) -> AwsError {
-    AwsError::new(code, 400, message)
-}
-
 fn internal(what: &str) -> AwsError {
     tracing::error!(what, "acm internal failure");
     AwsError::new(
@@ -222,7 +220,7 @@ fn internal(what: &str) -> AwsError {
 }
 
 fn validation(message: impl Into<String>) -> AwsError {
-    err("ValidationException", message)
+    E::ValidationException.err(message)
 }
 
 fn ts(ms: i64) -> Timestamp {
@@ -230,20 +228,12 @@ fn ts(ms: i64) -> Timestamp {
 }
 
 fn not_found(arn: &str) -> AwsError {
-    err(
-        "ResourceNotFoundException",
-        format!("Could not find certificate {arn}."),
-    )
+    E::ResourceNotFoundException.err(format!("Could not find certificate {arn}."))
 }
 
 /// The id of an ACM certificate ARN in the caller's partition, account and region.
 fn parse_arn(arn: &str) -> Result<(String, String, String), AwsError> {
-    let bad = || {
-        err(
-            "InvalidArnException",
-            format!("The certificate ARN {arn} is not valid."),
-        )
-    };
+    let bad = || E::InvalidArnException.err(format!("The certificate ARN {arn} is not valid."));
     let a = rampart_service::Arn::parse(arn)
         .filter(|a| a.service == "acm")
         .ok_or_else(bad)?;
@@ -527,9 +517,7 @@ impl AcmService {
             _ => None,
         }
         .ok_or_else(|| {
-            err(
-                "InvalidParameterException",
-                format!("Key algorithm {key_name} is not supported for certificate requests; use RSA_2048, EC_prime256v1 or EC_secp384r1."),
+            E::InvalidParameterException.err(format!("Key algorithm {key_name} is not supported for certificate requests; use RSA_2048, EC_prime256v1 or EC_secp384r1."),
             )
         })?;
         let ca_family = self
@@ -540,9 +528,7 @@ impl AcmService {
             .config
             .key_algorithm;
         if ca_family.starts_with("RSA") != key_name.starts_with("RSA") {
-            return Err(err(
-                "InvalidParameterException",
-                format!("The key algorithm {key_name} must be of the same family (RSA or ECDSA) as the private CA's key ({ca_family})."),
+            return Err(E::InvalidParameterException.err(format!("The key algorithm {key_name} must be of the same family (RSA or ECDSA) as the private CA's key ({ca_family})."),
             ));
         }
         let mut sans = vec![req.domain_name.clone()];
@@ -584,10 +570,8 @@ impl AcmService {
         .await
         .map_err(|_| internal("keygen task"))?
         .map_err(|e| match e {
-            x509::X509Error::BadSubject(_) => err(
-                "InvalidDomainValidationOptionsException",
-                "The domain names are not valid DNS names.",
-            ),
+            x509::X509Error::BadSubject(_) => E::InvalidDomainValidationOptionsException
+                .err("The domain names are not valid DNS names."),
             _ => internal("keygen"),
         })?;
         let (pem, chain) = self.issue_private(ctx, &ca_arn, csr).await?;
@@ -790,14 +774,11 @@ impl AcmService {
                 .1;
         }
         if c.value.der.is_empty() {
-            return Err(err(
-                "RequestInProgressException",
-                format!(
-                    "Certificate '{}' is in state {}; it is not issued.",
-                    c.value.arn,
-                    self.status(&c.value)
-                ),
-            ));
+            return Err(E::RequestInProgressException.err(format!(
+                "Certificate '{}' is in state {}; it is not issued.",
+                c.value.arn,
+                self.status(&c.value)
+            )));
         }
         let der = B64.decode(&c.value.der).map_err(|_| internal("der"))?;
         Ok(s::GetCertificateResponse {
@@ -822,16 +803,10 @@ impl AcmService {
             .unwrap_or_else(|| vec!["RSA_1024".to_owned(), "RSA_2048".to_owned()]);
         let limit = usize::try_from(req.max_items.unwrap_or(1000).clamp(1, 1000)).unwrap_or(1000);
         let prefix = rec::scoped(&account, &ctx.region, "");
-        let after = match req.next_token.as_deref() {
-            Some(t) => Some(
-                B64.decode(t)
-                    .ok()
-                    .and_then(|b| String::from_utf8(b).ok())
-                    .filter(|a| a.starts_with(&prefix))
-                    .ok_or_else(|| err("InvalidArgsException", "The NextToken is not valid."))?,
-            ),
-            None => None,
-        };
+        let scope = format!("acm:ListCertificates:{prefix}");
+        let after = paging::open_or(&scope, req.next_token.as_deref(), || {
+            E::InvalidArgsException.err("The NextToken is not valid.")
+        })?;
         let mut out = Vec::new();
         let mut cursor = after;
         let mut next_token = None;
@@ -864,7 +839,7 @@ impl AcmService {
                     }
                 }
                 if out.len() == limit {
-                    next_token = cursor.as_ref().map(|c| B64.encode(c));
+                    next_token = cursor.as_ref().map(|c| paging::token(&scope, c));
                     break 'pages;
                 }
                 out.push(s::CertificateSummary {
@@ -974,10 +949,8 @@ impl AcmService {
         let existing = match &req.certificate_arn {
             Some(arn) => {
                 if !tags.is_empty() {
-                    return Err(err(
-                        "InvalidParameterException",
-                        "Tags cannot be specified when reimporting a certificate.",
-                    ));
+                    return Err(E::InvalidParameterException
+                        .err("Tags cannot be specified when reimporting a certificate."));
                 }
                 let (key, c) = self.load(ctx, "acm:ImportCertificate", arn).await?;
                 if c.value.cert_type != "IMPORTED" {
@@ -1137,7 +1110,7 @@ impl AcmService {
             ..Default::default()
         };
         if record.tags.len() > MAX_TAGS {
-            return Err(err("TooManyTagsException", "Too many tags."));
+            return Err(E::TooManyTagsException.err("Too many tags."));
         }
         rec::DB
             .commit(&*self.store, vec![CERTS.put_op(&key, &record, expect)?])
@@ -1157,10 +1130,9 @@ impl AcmService {
             .load(ctx, "acm:DeleteCertificate", &req.certificate_arn)
             .await?;
         if !self.users_of(&c.value.arn).is_empty() {
-            return Err(err(
-                "ResourceInUseException",
-                format!("Certificate {} is in use.", c.value.arn),
-            ));
+            return Err(
+                E::ResourceInUseException.err(format!("Certificate {} is in use.", c.value.arn))
+            );
         }
         rec::DB
             .commit(
@@ -1189,10 +1161,8 @@ impl AcmService {
             }
         }
         if c.tags.len() > MAX_TAGS {
-            return Err(err(
-                "TooManyTagsException",
-                "the TagSet contains too many Tags: at most 50 are allowed.",
-            ));
+            return Err(E::TooManyTagsException
+                .err("the TagSet contains too many Tags: at most 50 are allowed."));
         }
         rec::DB
             .commit(
@@ -1402,10 +1372,9 @@ impl AcmService {
             )));
         };
         if c.revoked_at.is_some() {
-            return Err(err(
-                "ConflictException",
-                format!("Certificate {} is already revoked.", c.arn),
-            ));
+            return Err(
+                E::ConflictException.err(format!("Certificate {} is already revoked.", c.arn))
+            );
         }
         let pca_reason = match req.revocation_reason.as_str() {
             "CA_COMPROMISE" => "CERTIFICATE_AUTHORITY_COMPROMISE",
@@ -1433,10 +1402,9 @@ impl AcmService {
             )
             .await
             .map_err(|e| match e.code.as_ref() {
-                "RequestAlreadyProcessedException" => err(
-                    "ConflictException",
-                    format!("Certificate {} is already revoked.", c.arn),
-                ),
+                "RequestAlreadyProcessedException" => {
+                    E::ConflictException.err(format!("Certificate {} is already revoked.", c.arn))
+                }
                 _ => map_pca_err(e, &ca_arn),
             })?;
         c.revoked_at = Some(self.now_ms());
@@ -1461,9 +1429,7 @@ impl AcmService {
         let (_, c) = self
             .load(ctx, "acm:ResendValidationEmail", &req.certificate_arn)
             .await?;
-        Err(err(
-            "InvalidStateException",
-            format!(
+        Err(E::InvalidStateException.err(format!(
                 "Certificate {} is in state {}; validation emails are sent only for certificates pending email validation.",
                 c.value.arn,
                 self.status(&c.value)
@@ -1544,20 +1510,13 @@ impl AcmService {
         if req.sort_order.as_deref() == Some("DESCENDING") {
             hits.reverse();
         }
-        let start = match req.next_token.as_deref() {
-            Some(t) => B64
-                .decode(t)
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .and_then(|s| s.parse::<usize>().ok())
-                .ok_or_else(|| validation("The NextToken is not valid."))?,
-            None => 0,
-        };
         let limit = usize::try_from(req.max_results.unwrap_or(100).clamp(1, 1000)).unwrap_or(100);
-        let end = start.saturating_add(limit).min(hits.len());
+        let scope = format!("acm:SearchCertificates:{prefix}");
+        let (hits, next_token) =
+            paging::page_from(&scope, hits, req.next_token.as_deref(), limit, || {
+                validation("The NextToken is not valid.")
+            })?;
         let results = hits
-            .get(start..end)
-            .unwrap_or_default()
             .iter()
             .map(|c| s::CertificateSearchResult {
                 x509_attributes: Some({
@@ -1601,7 +1560,7 @@ impl AcmService {
             .collect();
         Ok(s::SearchCertificatesResponse {
             results: Some(results),
-            next_token: (end < hits.len()).then(|| B64.encode(end.to_string())),
+            next_token,
         })
     }
 
@@ -1764,10 +1723,8 @@ impl AcmService {
             }
         }
         if c.tags.len() > MAX_TAGS {
-            return Err(err(
-                "ServiceQuotaExceededException",
-                "the TagSet contains too many Tags: at most 50 are allowed.",
-            ));
+            return Err(E::ServiceQuotaExceededException
+                .err("the TagSet contains too many Tags: at most 50 are allowed."));
         }
         rec::DB
             .commit(
@@ -2083,10 +2040,7 @@ fn resource_arn(arn: &str) -> Result<String, AwsError> {
     if rampart_service::Arn::parse(arn).is_some_and(|a| a.resource.starts_with("certificate/")) {
         Ok(arn.to_owned())
     } else {
-        Err(err(
-            "ResourceNotFoundException",
-            format!("Could not find resource {arn}."),
-        ))
+        Err(E::ResourceNotFoundException.err(format!("Could not find resource {arn}.")))
     }
 }
 
@@ -2112,14 +2066,13 @@ fn name_matches(op: &str, want: &str, have: &str) -> Result<bool, AwsError> {
 /// ACM's answers to broken tag rules (lengths and characters are checked against the model).
 fn tag_error(v: &tags::Violation) -> Option<AwsError> {
     match v {
-        tags::Violation::Reserved(k) => Some(err(
-            "InvalidTagException",
-            format!("Tag key {k} uses the reserved prefix aws:."),
-        )),
-        tags::Violation::TooMany { .. } => Some(err(
-            "TooManyTagsException",
-            "the TagSet contains too many Tags: at most 50 are allowed.",
-        )),
+        tags::Violation::Reserved(k) => {
+            Some(E::InvalidTagException.err(format!("Tag key {k} uses the reserved prefix aws:.")))
+        }
+        tags::Violation::TooMany { .. } => Some(
+            E::TooManyTagsException
+                .err("the TagSet contains too many Tags: at most 50 are allowed."),
+        ),
         _ => None,
     }
 }
@@ -2155,18 +2108,13 @@ fn colon(h: &str) -> String {
 fn map_pca_err(e: AwsError, ca_arn: &str) -> AwsError {
     match e.code.as_ref() {
         "AccessDeniedException" => e,
-        "ResourceNotFoundException" => err(
-            "ResourceNotFoundException",
-            format!("Could not find certificate authority {ca_arn}."),
-        ),
-        "InvalidArnException" => err(
-            "InvalidArnException",
-            format!("The certificate authority ARN {ca_arn} is not valid."),
-        ),
-        "InvalidStateException" => err(
-            "InvalidParameterException",
-            format!("The certificate authority {ca_arn} is not ACTIVE."),
-        ),
-        _ => err("InvalidParameterException", e.message),
+        "ResourceNotFoundException" => E::ResourceNotFoundException
+            .err(format!("Could not find certificate authority {ca_arn}.")),
+        "InvalidArnException" => E::InvalidArnException.err(format!(
+            "The certificate authority ARN {ca_arn} is not valid."
+        )),
+        "InvalidStateException" => E::InvalidParameterException
+            .err(format!("The certificate authority {ca_arn} is not ACTIVE.")),
+        _ => E::InvalidParameterException.err(e.message),
     }
 }

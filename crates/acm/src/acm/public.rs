@@ -22,7 +22,7 @@ use rampart_service::{AwsError, RequestContext};
 use rampart_store::Expect;
 
 use super::{
-    check_tags, colon, err, internal, signing_for, AcmService, CertRecord, CERTS, DAY_MS, TOKENS,
+    check_tags, colon, internal, signing_for, AcmService, CertRecord, CERTS, DAY_MS, E, TOKENS,
 };
 use crate::acme::{self, AcmeClient, AcmeError, AcmeSettings};
 use crate::pca::records as rec;
@@ -172,9 +172,7 @@ impl AcmService {
             .unwrap_or_else(|| "EMAIL".to_owned());
         if dev.is_some() {
             if method != "DNS" && method != "EMAIL" {
-                return Err(err(
-                    "InvalidParameterException",
-                    "Rampart's development CA simulates DNS and email validation; use ValidationMethod DNS or EMAIL.",
+                return Err(E::InvalidParameterException.err("Rampart's development CA simulates DNS and email validation; use ValidationMethod DNS or EMAIL.",
                 ));
             }
         } else if method == "HTTP"
@@ -182,14 +180,11 @@ impl AcmService {
                 .as_ref()
                 .is_some_and(|a| a.settings.http01_address.is_none())
         {
-            return Err(err(
-                "InvalidParameterException",
-                "HTTP validation needs Rampart's http-01 responder (RAMPART_ACME_HTTP01_LISTEN); use ValidationMethod DNS.",
+            return Err(E::InvalidParameterException.err("HTTP validation needs Rampart's http-01 responder (RAMPART_ACME_HTTP01_LISTEN); use ValidationMethod DNS.",
             ));
         }
         if dev.is_none() && method != "DNS" && method != "HTTP" {
-            return Err(err(
-                "InvalidParameterException",
+            return Err(E::InvalidParameterException.err(
                 "Rampart cannot validate domains by email; use ValidationMethod DNS (or HTTP).",
             ));
         }
@@ -202,9 +197,7 @@ impl AcmService {
             _ => None,
         }
         .ok_or_else(|| {
-            err(
-                "InvalidParameterException",
-                format!("Key algorithm {key_name} is not supported for certificate requests; use RSA_2048, EC_prime256v1 or EC_secp384r1."),
+            E::InvalidParameterException.err(format!("Key algorithm {key_name} is not supported for certificate requests; use RSA_2048, EC_prime256v1 or EC_secp384r1."),
             )
         })?;
         let mut sans = vec![req.domain_name.to_ascii_lowercase()];
@@ -223,16 +216,12 @@ impl AcmService {
                         || !l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
                 })
         }) {
-            return Err(err(
-                "InvalidDomainValidationOptionsException",
-                "The domain names are not valid DNS names.",
-            ));
+            return Err(E::InvalidDomainValidationOptionsException
+                .err("The domain names are not valid DNS names."));
         }
         if method == "HTTP" && sans.iter().any(|n| n.starts_with("*.")) {
-            return Err(err(
-                "InvalidParameterException",
-                "Wildcard names can be validated only with DNS validation.",
-            ));
+            return Err(E::InvalidParameterException
+                .err("Wildcard names can be validated only with DNS validation."));
         }
         let now = self.now_ms();
         let fingerprint = serde_json::json!([null, sans, key_name, method]).to_string();

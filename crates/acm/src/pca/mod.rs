@@ -22,6 +22,7 @@ pub mod records;
 mod validity;
 
 use crate::shapes::acm_pca as s;
+use crate::shapes::acm_pca::ErrorCode as E;
 use crate::x509::{self, CaSigner, KeyAlgorithm, Subject, Template, X509Error};
 use records::{
     scoped, CaRecord, CertRecord, CrlRecord, KeyRef, PermissionRecord, ReportRecord, TokenRecord,
@@ -85,10 +86,6 @@ impl Service for PcaService {
     }
 }
 
-fn err(code: &'static str, message: impl Into<String>) -> AwsError {
-    AwsError::new(code, 400, message)
-}
-
 fn internal(what: &str) -> AwsError {
     tracing::error!(what, "acm-pca internal failure");
     AwsError::new(
@@ -99,17 +96,14 @@ fn internal(what: &str) -> AwsError {
 }
 
 fn invalid_args(message: impl Into<String>) -> AwsError {
-    err("InvalidArgsException", message)
+    E::InvalidArgsException.err(message)
 }
 
 fn invalid_state(rec: &CaRecord) -> AwsError {
-    err(
-        "InvalidStateException",
-        format!(
-            "The certificate authority {} is in the {} state; the request is not valid in this state.",
-            rec.arn, rec.status
-        ),
-    )
+    E::InvalidStateException.err(format!(
+        "The certificate authority {} is in the {} state; the request is not valid in this state.",
+        rec.arn, rec.status
+    ))
 }
 
 fn x509_err(e: &X509Error) -> AwsError {
@@ -117,10 +111,10 @@ fn x509_err(e: &X509Error) -> AwsError {
         X509Error::UnsupportedKeyAlgorithm(_)
         | X509Error::IncompatibleSigningAlgorithm { .. }
         | X509Error::BadSubject(_) => invalid_args(e.to_string()),
-        X509Error::MalformedCsr(_) => err("MalformedCSRException", e.to_string()),
-        X509Error::MalformedCertificate(_) => err("MalformedCertificateException", e.to_string()),
-        X509Error::KeyMismatch => err("CertificateMismatchException", e.to_string()),
-        X509Error::BadChain(_) => err("InvalidRequestException", e.to_string()),
+        X509Error::MalformedCsr(_) => E::MalformedCSRException.err(e.to_string()),
+        X509Error::MalformedCertificate(_) => E::MalformedCertificateException.err(e.to_string()),
+        X509Error::KeyMismatch => E::CertificateMismatchException.err(e.to_string()),
+        X509Error::BadChain(_) => E::InvalidRequestException.err(e.to_string()),
         X509Error::Internal => internal("x509"),
     }
 }
@@ -143,12 +137,7 @@ struct CaArn {
 }
 
 fn parse_arn(arn: &str) -> Result<CaArn, AwsError> {
-    let bad = || {
-        err(
-            "InvalidArnException",
-            format!("The ARN {arn} is not valid."),
-        )
-    };
+    let bad = || E::InvalidArnException.err(format!("The ARN {arn} is not valid."));
     let a = rampart_service::Arn::parse(arn)
         .filter(|a| a.service == "acm-pca")
         .ok_or_else(bad)?;
@@ -218,10 +207,9 @@ fn subject_of(s: &s::ASN1Subject) -> Result<Subject, AwsError> {
 /// ACM-PCA's answers to broken tag rules (it counts tags where it merges them).
 fn tag_error(v: &tags::Violation) -> Option<AwsError> {
     match v {
-        tags::Violation::Reserved(_) => Some(err(
-            "InvalidTagException",
-            "Tag keys beginning with aws: are reserved.",
-        )),
+        tags::Violation::Reserved(_) => {
+            Some(E::InvalidTagException.err("Tag keys beginning with aws: are reserved."))
+        }
         _ => None,
     }
 }
@@ -360,10 +348,7 @@ impl PcaService {
         let parts = parse_arn(arn)?;
         let key = scoped(&parts.account, &parts.region, &parts.id);
         let rec = records::CAS.get(&*self.store, &key).await?.ok_or_else(|| {
-            err(
-                "ResourceNotFoundException",
-                format!("Could not find certificate authority {arn}."),
-            )
+            E::ResourceNotFoundException.err(format!("Could not find certificate authority {arn}."))
         })?;
         Ok((parts, rec))
     }
@@ -561,10 +546,9 @@ impl PcaService {
         let subject = subject_of(&config.subject)?;
         check_tags(&tags)?;
         if tags.len() > MAX_TAGS {
-            return Err(err(
-                "InvalidTagException",
-                "You can associate up to 50 tags with a private CA.",
-            ));
+            return Err(
+                E::InvalidTagException.err("You can associate up to 50 tags with a private CA.")
+            );
         }
         check_revocation(req.revocation_configuration.as_ref())?;
         let usage_mode = req
@@ -775,48 +759,37 @@ impl PcaService {
             return Err(x509_err(&X509Error::KeyMismatch));
         }
         if cert.ca.is_none() {
-            return Err(err(
-                "InvalidRequestException",
-                "The certificate is not a CA certificate (basic constraints CA:TRUE).",
-            ));
+            return Err(E::InvalidRequestException
+                .err("The certificate is not a CA certificate (basic constraints CA:TRUE)."));
         }
         let chain_pem = match rec.ca_type.as_str() {
             "ROOT" => {
                 if req.certificate_chain.is_some() {
-                    return Err(err(
-                        "InvalidRequestException",
-                        "A root CA certificate is imported without a certificate chain.",
-                    ));
+                    return Err(E::InvalidRequestException
+                        .err("A root CA certificate is imported without a certificate chain."));
                 }
                 if !x509::signed_by(&cert.der, None).map_err(|e| x509_err(&e))? {
-                    return Err(err(
-                        "InvalidRequestException",
-                        "The certificate of a root CA must be self-signed.",
-                    ));
+                    return Err(E::InvalidRequestException
+                        .err("The certificate of a root CA must be self-signed."));
                 }
                 None
             }
             _ => {
                 let chain = req.certificate_chain.as_ref().ok_or_else(|| {
-                    err(
-                        "InvalidRequestException",
-                        "A subordinate CA certificate needs its certificate chain.",
-                    )
+                    E::InvalidRequestException
+                        .err("A subordinate CA certificate needs its certificate chain.")
                 })?;
                 let chain_ders = x509::parse_bundle(&chain.0).map_err(|e| x509_err(&e))?;
                 let mut child = cert.der.clone();
                 for parent in &chain_ders {
                     if !x509::signed_by(&child, Some(parent)).map_err(|e| x509_err(&e))? {
-                        return Err(err(
-                            "InvalidRequestException",
-                            "The certificate chain does not verify: a certificate is not signed by the next one in the chain.",
+                        return Err(E::InvalidRequestException.err("The certificate chain does not verify: a certificate is not signed by the next one in the chain.",
                         ));
                     }
                     child.clone_from(parent);
                 }
                 if !x509::signed_by(&child, None).map_err(|e| x509_err(&e))? {
-                    return Err(err(
-                        "InvalidRequestException",
+                    return Err(E::InvalidRequestException.err(
                         "The certificate chain must end with a self-signed root CA certificate.",
                     ));
                 }
@@ -831,10 +804,7 @@ impl PcaService {
         };
         let now = self.now_ms();
         if cert.not_after * 1000 <= now {
-            return Err(err(
-                "InvalidRequestException",
-                "The certificate has expired.",
-            ));
+            return Err(E::InvalidRequestException.err("The certificate has expired."));
         }
         rec.certificate = Some(B64.encode(&cert.der));
         rec.chain = chain_pem;
@@ -916,9 +886,7 @@ impl PcaService {
                 && p.actions.iter().any(|a| a == "GetCertificate")
         });
         if !allowed {
-            return Err(err(
-                "AccessDeniedException",
-                "The private CA has not given acm.amazonaws.com permission to issue and get certificates.",
+            return Err(AwsError::new("AccessDeniedException", 400, "The private CA has not given acm.amazonaws.com permission to issue and get certificates.",
             ));
         }
         let cert_arn = self
@@ -1175,8 +1143,9 @@ impl PcaService {
         bad_serial: &'static str,
     ) -> Result<records::Versioned<CertRecord>, AwsError> {
         let serial = normalize_serial(serial).ok_or_else(|| {
-            err(
+            AwsError::new(
                 bad_serial,
+                400,
                 format!("The certificate serial {serial} is not valid."),
             )
         })?;
@@ -1191,10 +1160,7 @@ impl PcaService {
             )
             .await?
             .ok_or_else(|| {
-                err(
-                    "ResourceNotFoundException",
-                    format!("Could not find certificate {arn}."),
-                )
+                E::ResourceNotFoundException.err(format!("Could not find certificate {arn}."))
             })
     }
 
@@ -1218,13 +1184,10 @@ impl PcaService {
         let serial = match (&cert_parts.serial, cert_parts.id == parts.id) {
             (Some(s), true) => s.clone(),
             _ => {
-                return Err(err(
-                    "InvalidArnException",
-                    format!(
-                        "The certificate ARN {} does not belong to {}.",
-                        req.certificate_arn, req.certificate_authority_arn
-                    ),
-                ))
+                return Err(E::InvalidArnException.err(format!(
+                    "The certificate ARN {} does not belong to {}.",
+                    req.certificate_arn, req.certificate_authority_arn
+                )))
             }
         };
         let cert = self
@@ -1281,10 +1244,8 @@ impl PcaService {
             )
             .await?;
         if cert.value.revoked.is_some() {
-            return Err(err(
-                "RequestAlreadyProcessedException",
-                "The certificate has already been revoked.",
-            ));
+            return Err(E::RequestAlreadyProcessedException
+                .err("The certificate has already been revoked."));
         }
         let now = self.now_ms();
         cert.value.revoked = Some(now);
@@ -1434,10 +1395,9 @@ impl PcaService {
             }
         }
         if rec.tags.len() > MAX_TAGS {
-            return Err(err(
-                "TooManyTagsException",
-                "You can associate up to 50 tags with a private CA.",
-            ));
+            return Err(
+                E::TooManyTagsException.err("You can associate up to 50 tags with a private CA.")
+            );
         }
         let key = scoped(&parts.account, &parts.region, &parts.id);
         self.save(&key, &rec, version, Vec::new()).await
@@ -1531,10 +1491,8 @@ impl PcaService {
             .iter()
             .any(|p| p.principal == req.principal && p.source_account == req.source_account)
         {
-            return Err(err(
-                "PermissionAlreadyExistsException",
-                "The designated permission has already been given to the user.",
-            ));
+            return Err(E::PermissionAlreadyExistsException
+                .err("The designated permission has already been given to the user."));
         }
         let mut actions = req.actions;
         actions.sort();
@@ -1616,13 +1574,10 @@ impl PcaService {
         rec.permissions
             .retain(|p| !(p.principal == req.principal && p.source_account == req.source_account));
         if rec.permissions.len() == before {
-            return Err(err(
-                "ResourceNotFoundException",
-                format!(
-                    "Could not find a permission for {} on {}.",
-                    req.principal, rec.arn
-                ),
-            ));
+            return Err(E::ResourceNotFoundException.err(format!(
+                "Could not find a permission for {} on {}.",
+                req.principal, rec.arn
+            )));
         }
         let key = scoped(&parts.account, &parts.region, &parts.id);
         self.save(&key, &rec, version, Vec::new()).await
@@ -1637,9 +1592,9 @@ impl PcaService {
             .authorized(ctx, "acm-pca:PutPolicy", &req.resource_arn)
             .await?;
         let p =
-            Policy::parse(&req.policy).map_err(|e| err("InvalidPolicyException", e.to_string()))?;
+            Policy::parse(&req.policy).map_err(|e| E::InvalidPolicyException.err(e.to_string()))?;
         p.validate(PolicyKind::Resource)
-            .map_err(|e| err("InvalidPolicyException", e.to_string()))?;
+            .map_err(|e| E::InvalidPolicyException.err(e.to_string()))?;
         let version = found.version;
         let mut rec = found.value;
         if rec.status == DELETED {
@@ -1659,10 +1614,7 @@ impl PcaService {
             .authorized(ctx, "acm-pca:GetPolicy", &req.resource_arn)
             .await?;
         let policy = rec.value.policy.clone().ok_or_else(|| {
-            err(
-                "ResourceNotFoundException",
-                format!("No policy is attached to {}.", rec.value.arn),
-            )
+            E::ResourceNotFoundException.err(format!("No policy is attached to {}.", rec.value.arn))
         })?;
         Ok(s::GetPolicyResponse {
             policy: Some(policy),
@@ -1680,10 +1632,9 @@ impl PcaService {
         let version = found.version;
         let mut rec = found.value;
         if rec.policy.take().is_none() {
-            return Err(err(
-                "ResourceNotFoundException",
-                format!("No policy is attached to {}.", rec.arn),
-            ));
+            return Err(
+                E::ResourceNotFoundException.err(format!("No policy is attached to {}.", rec.arn))
+            );
         }
         let key = scoped(&parts.account, &parts.region, &parts.id);
         self.save(&key, &rec, version, Vec::new()).await
@@ -1774,10 +1725,10 @@ impl PcaService {
             )
             .await?;
         let not_found = || {
-            err(
-                "ResourceNotFoundException",
-                format!("Could not find audit report {}.", req.audit_report_id),
-            )
+            E::ResourceNotFoundException.err(format!(
+                "Could not find audit report {}.",
+                req.audit_report_id
+            ))
         };
         if !is_uuid(&req.audit_report_id) {
             return Err(not_found());
@@ -1865,10 +1816,7 @@ impl PcaService {
 }
 
 fn bad_token() -> AwsError {
-    err(
-        "InvalidNextTokenException",
-        "The token specified in the NextToken argument is not valid.",
-    )
+    E::InvalidNextTokenException.err("The token specified in the NextToken argument is not valid.")
 }
 
 fn rampart_service_spki(signer: &CaSigner) -> Vec<u8> {

@@ -192,7 +192,13 @@ impl ElbService {
                 "You must specify either listener ARNs or a load balancer ARN",
             ));
         };
-        let (out, next_marker) = page(out, req.marker.as_deref(), req.page_size)?;
+        let (out, next_marker) = page(
+            ctx,
+            "DescribeListeners",
+            out,
+            req.marker.as_deref(),
+            req.page_size,
+        )?;
         Ok(s::DescribeListenersOutput {
             listeners: Some(out),
             next_marker,
@@ -376,7 +382,13 @@ impl ElbService {
             certificate_arn: Some(a.clone()),
             is_default: Some(false),
         }));
-        let (out, next_marker) = page(out, req.marker.as_deref(), req.page_size)?;
+        let (out, next_marker) = page(
+            ctx,
+            "DescribeListenerCertificates",
+            out,
+            req.marker.as_deref(),
+            req.page_size,
+        )?;
         Ok(s::DescribeListenerCertificatesOutput {
             certificates: Some(out),
             next_marker,
@@ -443,7 +455,13 @@ impl ElbService {
                 Some(_) => Vec::new(),
             },
         };
-        let (out, next_marker) = page(policies, req.marker.as_deref(), req.page_size)?;
+        let (out, next_marker) = page(
+            ctx,
+            "DescribeSSLPolicies",
+            policies,
+            req.marker.as_deref(),
+            req.page_size,
+        )?;
         Ok(s::DescribeSSLPoliciesOutput {
             next_marker,
             ssl_policies: Some(

@@ -231,7 +231,13 @@ impl ElbService {
         } else {
             out.extend(st.lbs.values());
         }
-        let (out, next_marker) = page(out, req.marker.as_deref(), req.page_size)?;
+        let (out, next_marker) = page(
+            ctx,
+            "DescribeLoadBalancers",
+            out,
+            req.marker.as_deref(),
+            req.page_size,
+        )?;
         Ok(s::DescribeLoadBalancersOutput {
             load_balancers: Some(out.into_iter().map(|l| Self::describe_lb(ctx, l)).collect()),
             next_marker,

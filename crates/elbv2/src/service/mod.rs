@@ -139,31 +139,23 @@ impl tags::TagShape for s::Tag {
     }
 }
 
-/// One page of `items` after `marker` (an offset Rampart handed out), at most `size` (400 by
-/// default, as on AWS), and the marker of the next page.
+/// One page of `items` at `marker` (an opaque token of the operation `op` for the caller's
+/// account and Region), at most `size` (400 by default, as on AWS), and the next page's marker.
 pub(crate) fn page<T>(
+    ctx: &RequestContext,
+    op: &str,
     items: Vec<T>,
     marker: Option<&str>,
     size: Option<i32>,
 ) -> Result<(Vec<T>, Option<String>), AwsError> {
-    let start = match marker {
-        None => 0,
-        Some(m) => m
-            .parse::<usize>()
-            .ok()
-            .filter(|n| *n <= items.len())
-            .ok_or_else(|| err::validation("The marker is not valid"))?,
-    };
+    let scope = format!("elbv2:{op}:{}/{}", ctx.caller.account, ctx.region);
     let size = size
         .and_then(|s| usize::try_from(s).ok())
         .filter(|s| *s > 0)
         .unwrap_or(400);
-    let end = start.saturating_add(size).min(items.len());
-    let next = (end < items.len()).then(|| end.to_string());
-    Ok((
-        items.into_iter().skip(start).take(end - start).collect(),
-        next,
-    ))
+    rampart_service::paging::page_from(&scope, items, marker, size, || {
+        err::validation("The marker is not valid")
+    })
 }
 
 pub(crate) fn check_actions(state: &State, actions: &[s::Action]) -> Result<(), AwsError> {

@@ -24,6 +24,8 @@ impl ElbService {
     ) -> Result<s::DescribeAccountLimitsOutput, AwsError> {
         self.authorize(ctx, "*").await?;
         let (out, next_marker) = page(
+            ctx,
+            "DescribeAccountLimits",
             limits::DEFAULTS.to_vec(),
             req.marker.as_deref(),
             req.page_size,

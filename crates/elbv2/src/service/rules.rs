@@ -130,7 +130,13 @@ impl ElbService {
                 "You must specify either listener rule ARNs or a listener ARN",
             ));
         };
-        let (out, next_marker) = page(out, req.marker.as_deref(), req.page_size)?;
+        let (out, next_marker) = page(
+            ctx,
+            "DescribeRules",
+            out,
+            req.marker.as_deref(),
+            req.page_size,
+        )?;
         Ok(s::DescribeRulesOutput {
             next_marker,
             rules: Some(out),

@@ -136,7 +136,13 @@ impl ElbService {
         } else {
             out.extend(st.tgs.values());
         }
-        let (out, next_marker) = page(out, req.marker.as_deref(), req.page_size)?;
+        let (out, next_marker) = page(
+            ctx,
+            "DescribeTargetGroups",
+            out,
+            req.marker.as_deref(),
+            req.page_size,
+        )?;
         Ok(s::DescribeTargetGroupsOutput {
             next_marker,
             target_groups: Some(out.into_iter().map(|t| Self::describe_tg(&st, t)).collect()),

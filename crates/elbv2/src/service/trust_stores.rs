@@ -72,6 +72,8 @@ impl ElbService {
             return Err(not_found());
         }
         super::page(
+            ctx,
+            "DescribeTrustStores",
             Vec::<s::TrustStore>::new(),
             req.marker.as_deref(),
             req.page_size,

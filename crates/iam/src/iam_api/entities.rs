@@ -488,20 +488,14 @@ pub(super) fn tag_page(
     marker: &Option<String>,
     max: Option<i32>,
 ) -> Result<(Vec<s::Tag>, Option<String>), AwsError> {
-    let items: Vec<(String, s::Tag)> = tags
+    let items: Vec<s::Tag> = tags
         .iter()
-        .enumerate()
-        .map(|(i, (k, v))| {
-            (
-                format!("{i:05}"),
-                s::Tag {
-                    key: k.clone(),
-                    value: v.clone(),
-                },
-            )
+        .map(|(k, v)| s::Tag {
+            key: k.clone(),
+            value: v.clone(),
         })
         .collect();
-    rampart_service::paging::page_after(
+    rampart_service::paging::page_from(
         scope,
         items,
         marker.as_deref(),

@@ -17,10 +17,7 @@ use std::time::Duration;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full, Limited};
-use hyper_util::rt::TokioIo;
 use rampart_crypto::{SecretBytes, SecretString};
-use rustls_pki_types::ServerName;
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
@@ -319,46 +316,12 @@ impl XksProxy<'_> {
         suffix: &str,
         body: &Value,
     ) -> Result<Value, XksFailure> {
-        tokio::time::timeout(settings.timeout, self.call_inner(settings, suffix, body))
-            .await
-            .unwrap_or(Err(XksFailure::Timeout))
-    }
-
-    async fn call_inner(
-        &self,
-        settings: &XksSettings,
-        suffix: &str,
-        body: &Value,
-    ) -> Result<Value, XksFailure> {
+        use rampart_service::outbound::{exchange, Exchange, OutboundError};
         let host = self.host().ok_or(XksFailure::Unreachable)?;
-        let address = settings
-            .connect_to
-            .get(&host.to_ascii_lowercase())
-            .cloned()
-            .unwrap_or_else(|| format!("{host}:443"));
-        let tcp = tokio::net::TcpStream::connect(&address)
-            .await
-            .map_err(|_| XksFailure::Unreachable)?;
-        let name = ServerName::try_from(host.to_owned()).map_err(|_| XksFailure::Tls)?;
-        let config = settings.tls.get().map_err(|e| {
-            tracing::warn!(error = %e, "XKS TLS configuration unavailable");
-            XksFailure::Tls
-        })?;
-        let tls = tokio_rustls::TlsConnector::from(config)
-            .connect(name, tcp)
-            .await
-            .map_err(|e| {
-                tracing::debug!(error = %e, "XKS proxy TLS handshake failed");
-                XksFailure::Tls
-            })?;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-            .await
-            .map_err(|_| XksFailure::Unreachable)?;
-        tokio::spawn(async move {
-            // The connection ends with this one request; its error is the request's error.
-            let _ = connection.await;
-        });
         let path = format!("{}{suffix}", self.path);
+        let uri: http::Uri = format!("https://{host}{path}")
+            .parse()
+            .map_err(|_| XksFailure::Unreachable)?;
         let payload = serde_json::to_vec(body).map_err(|_| XksFailure::InvalidResponse)?;
         let amz_date = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
         let auth = authorization(
@@ -370,25 +333,38 @@ impl XksProxy<'_> {
             &amz_date,
             &payload,
         );
-        let request = http::Request::post(path.as_str())
-            .header(http::header::HOST, host)
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .header("x-amz-date", &amz_date)
-            .header(http::header::AUTHORIZATION, auth)
-            .body(Full::new(Bytes::from(payload)))
-            .map_err(|_| XksFailure::Unreachable)?;
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|_| XksFailure::Unreachable)?;
-        let status = response.status();
-        let bytes = Limited::new(response.into_body(), MAX_RESPONSE)
-            .collect()
-            .await
-            .map_err(|_| XksFailure::InvalidResponse)?
-            .to_bytes();
+        let reply = exchange(Exchange {
+            method: http::Method::POST,
+            uri: &uri,
+            headers: &[
+                ("content-type", "application/json"),
+                ("x-amz-date", &amz_date),
+                ("authorization", &auth),
+            ],
+            body: Bytes::from(payload),
+            tls: &settings.tls,
+            connect_to: settings
+                .connect_to
+                .get(&host.to_ascii_lowercase())
+                .map(String::as_str),
+            timeout: settings.timeout,
+            max_response: MAX_RESPONSE,
+        })
+        .await
+        .map_err(|e| match e {
+            OutboundError::Timeout => XksFailure::Timeout,
+            OutboundError::Tls(e) => {
+                tracing::debug!(error = %e, "XKS proxy TLS handshake failed");
+                XksFailure::Tls
+            }
+            OutboundError::Answer(_) => XksFailure::InvalidResponse,
+            OutboundError::BadUrl(_) | OutboundError::Connect(_) | OutboundError::Http(_) => {
+                XksFailure::Unreachable
+            }
+        })?;
+        let (status, bytes) = (reply.status, reply.body);
         let value: Option<Value> = serde_json::from_slice(&bytes).ok();
-        if status.is_success() {
+        if (200..300).contains(&status) {
             return value
                 .filter(Value::is_object)
                 .ok_or(XksFailure::InvalidResponse);
@@ -398,11 +374,7 @@ impl XksProxy<'_> {
             .and_then(|v| v.get("errorName"))
             .and_then(Value::as_str);
         let failure = name.map_or(XksFailure::InvalidResponse, XksFailure::from_error_name);
-        tracing::info!(
-            status = status.as_u16(),
-            error_name = name,
-            "XKS proxy error"
-        );
+        tracing::info!(status, error_name = name, "XKS proxy error");
         Err(failure)
     }
 

@@ -9,7 +9,7 @@ fn check_alias_name(name: &str) -> Result<(), AwsError> {
         ));
     }
     if name.starts_with("alias/aws/") {
-        return Err(err("NotAuthorizedException", ""));
+        return Err(AwsError::new("NotAuthorizedException", 400, ""));
     }
     if !name["alias/".len()..]
         .bytes()
@@ -187,8 +187,10 @@ impl KmsService {
             .unwrap_or(50)
             .clamp(1, 100);
         let prefix = scoped(&account, &ctx.region, "");
-        let mut start = req.marker.as_deref().map(|m| format!("{prefix}{m}"));
+        let scope = format!("kms:ListAliases:{prefix}");
+        let mut start = paging::open_or(&scope, req.marker.as_deref(), invalid_marker)?;
         let mut out = Vec::new();
+        let mut last = None;
         let mut truncated = false;
         // Page through the store until the (possibly filtered) page is full.
         'pages: loop {
@@ -197,7 +199,7 @@ impl KmsService {
                 .await?;
             let done = page.len() < 200;
             for (key, a) in page {
-                start = Some(key);
+                start = Some(key.clone());
                 if filter.as_deref().is_some_and(|f| f != a.target_key_id) {
                     continue;
                 }
@@ -206,13 +208,14 @@ impl KmsService {
                     break 'pages;
                 }
                 out.push(a);
+                last = Some(key);
             }
             if done {
                 break;
             }
         }
         let next_marker = truncated
-            .then(|| out.last().map(|a: &AliasRecord| a.alias_name.clone()))
+            .then(|| last.map(|k| paging::token(&scope, &k)))
             .flatten();
         Ok(s::ListAliasesResponse {
             aliases: Some(

@@ -522,7 +522,7 @@ impl KmsService {
             Some(self.seal_secret(rec, "xks-secret", &credential.raw_secret_access_key)?);
         self.proxy_health(ctx, rec)
             .await
-            .map_err(|f| err(f.store_admin_code(), f.message()))
+            .map_err(|f| AwsError::new(f.store_admin_code(), 400, f.message()))
     }
 
     fn check_proxy_fields(
@@ -601,26 +601,21 @@ impl KmsService {
                 return Err(not_found());
             }
         }
-        let start = match &req.marker {
-            None => 0,
-            Some(m) => {
-                let valid = m.starts_with("cks-") && all.iter().any(|s| &s.id == m);
-                if !valid {
-                    return Err(E::InvalidMarkerException.err("The request was rejected because the marker that specifies where pagination should next begin is not valid.",
-                    ));
-                }
-                all.iter().position(|s| &s.id == m).map_or(0, |p| p + 1)
-            }
-        };
-        let rest = all.get(start..).unwrap_or_default();
-        let page: Vec<_> = rest.iter().take(limit).collect();
-        let truncated = rest.len() > limit;
+        let scope = format!("kms:DescribeCustomKeyStores:{account}/{}", ctx.region);
+        let items = all.into_iter().map(|r| (r.id.clone(), r)).collect();
+        let (page, next_marker) = paging::page_after(
+            &scope,
+            items,
+            req.marker.as_deref(),
+            limit,
+            || {
+                E::InvalidMarkerException.err("The request was rejected because the marker that specifies where pagination should next begin is not valid.")
+            },
+        )?;
         Ok(s::DescribeCustomKeyStoresResponse {
-            custom_key_stores: Some(page.iter().map(|r| entry(r)).collect()),
-            next_marker: truncated
-                .then(|| page.last().map(|r| r.id.clone()))
-                .flatten(),
-            truncated: Some(truncated),
+            custom_key_stores: Some(page.iter().map(entry).collect()),
+            truncated: Some(next_marker.is_some()),
+            next_marker,
         })
     }
 
@@ -754,7 +749,7 @@ impl KmsService {
                 Some(self.seal_secret(&rec, "xks-secret", &credential.raw_secret_access_key)?);
             self.proxy_health(ctx, &rec)
                 .await
-                .map_err(|f| err(f.store_admin_code(), f.message()))?;
+                .map_err(|f| AwsError::new(f.store_admin_code(), 400, f.message()))?;
         }
         self.save_store(&rec, Expect::Version(current.version))
             .await?;
@@ -1067,11 +1062,11 @@ impl KmsService {
         let meta = Self::request_metadata(ctx, None);
         let (settings, secret) = self
             .proxy_of(store)
-            .map_err(|f| err(f.create_key_code(), f.message()))?;
+            .map_err(|f| AwsError::new(f.create_key_code(), 400, f.message()))?;
         let md = proxy(store, &secret)
             .metadata(settings, xks_key, &meta)
             .await
-            .map_err(|f| err(f.create_key_code(), f.message()))?;
+            .map_err(|f| AwsError::new(f.create_key_code(), 400, f.message()))?;
         let usable = md.key_spec == "AES_256"
             && md.key_usage.iter().any(|u| u == "ENCRYPT")
             && md.key_usage.iter().any(|u| u == "DECRYPT");

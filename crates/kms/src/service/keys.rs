@@ -271,16 +271,14 @@ impl KmsService {
             .unwrap_or(100)
             .clamp(1, 1000);
         let prefix = scoped(&account, &ctx.region, "");
-        let start = req.marker.as_deref().map(|m| format!("{prefix}{m}"));
+        let scope = format!("kms:ListKeys:{prefix}");
+        let start = paging::open_or(&scope, req.marker.as_deref(), invalid_marker)?;
         let now = self.now_ms();
         let page = records::KEYS
             .list(&*self.store, &prefix, start.as_deref(), limit + 1)
             .await?;
-        let truncated = page.len() > limit;
-        let keys: Vec<KeyRecord> = page.into_iter().take(limit).map(|(_, k)| k).collect();
-        let next_marker = truncated
-            .then(|| keys.last().map(|k| k.id.clone()))
-            .flatten();
+        let (keys, next_marker) = paging::page(&scope, page, limit);
+        let truncated = next_marker.is_some();
         Ok(s::ListKeysResponse {
             keys: Some(
                 keys.iter()

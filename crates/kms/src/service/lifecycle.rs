@@ -267,20 +267,18 @@ impl KmsService {
                 rotation_type: m.rotation_type.clone(),
             })
             .collect();
-        let start = match req.marker.as_deref() {
-            None => 0,
-            Some(m) => m
-                .parse::<usize>()
-                .ok()
-                .filter(|&i| i <= entries.len())
-                .ok_or_else(|| E::InvalidMarkerException.err("Invalid marker"))?,
-        };
-        let end = (start + limit).min(entries.len());
-        let truncated = end < entries.len();
+        let scope = format!("kms:ListKeyRotations:{}", rec.arn);
+        let (rotations, next_marker) = paging::page_from(
+            &scope,
+            entries,
+            req.marker.as_deref(),
+            limit,
+            invalid_marker,
+        )?;
         Ok(s::ListKeyRotationsResponse {
-            rotations: Some(entries[start..end].to_vec()),
-            truncated: Some(truncated),
-            next_marker: truncated.then(|| end.to_string()),
+            rotations: Some(rotations),
+            truncated: Some(next_marker.is_some()),
+            next_marker,
         })
     }
 

@@ -154,10 +154,6 @@ impl Service for KmsService {
     }
 }
 
-fn err(code: &'static str, message: impl Into<String>) -> AwsError {
-    AwsError::new(code, 400, message)
-}
-
 fn kms_err(e: &crate::KmsError) -> AwsError {
     let status = if matches!(e, crate::KmsError::Internal) {
         500
@@ -181,14 +177,12 @@ fn invalid_marker() -> AwsError {
 }
 
 pub(crate) fn concurrent() -> AwsError {
-    err(
-        "ConcurrentModificationException",
-        "The request was rejected because multiple requests to change this key were submitted simultaneously. Retry the request.",
+    AwsError::new("ConcurrentModificationException", 400, "The request was rejected because multiple requests to change this key were submitted simultaneously. Retry the request.",
     )
 }
 
 fn validation(message: impl Into<String>) -> AwsError {
-    err("ValidationException", message)
+    AwsError::new("ValidationException", 400, message)
 }
 
 fn malformed_policy(message: impl Into<String>) -> AwsError {

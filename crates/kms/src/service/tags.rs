@@ -98,20 +98,18 @@ impl KmsService {
         let limit = usize::try_from(req.limit.unwrap_or(50))
             .unwrap_or(50)
             .clamp(1, 50);
-        let start = match req.marker.as_deref() {
-            None => 0,
-            Some(m) => m
-                .parse::<usize>()
-                .map_err(|_| E::InvalidMarkerException.err("Invalid marker"))?,
-        };
-        let all = &r.key.value.tags;
-        let page: Vec<_> = all.iter().skip(start).take(limit).cloned().collect();
-        let end = start.saturating_add(page.len());
-        let truncated = end < all.len();
+        let scope = format!("kms:ListResourceTags:{}", r.key.value.arn);
+        let (page, next_marker) = paging::page_from(
+            &scope,
+            r.key.value.tags.clone(),
+            req.marker.as_deref(),
+            limit,
+            invalid_marker,
+        )?;
         Ok(s::ListResourceTagsResponse {
             tags: Some(tags::shapes(&page)),
-            truncated: Some(truncated),
-            next_marker: truncated.then(|| end.to_string()),
+            truncated: Some(next_marker.is_some()),
+            next_marker,
         })
     }
 }

@@ -183,10 +183,8 @@ impl SecretsManagerService {
             .iter()
             .any(|c| c.arn != r.cross_account_replica_arn)
         {
-            return Err(err(
-                "LimitExceededException",
-                "A primary secret can have at most one cross-account replica.",
-            ));
+            return Err(E::LimitExceededException
+                .err("A primary secret can have at most one cross-account replica."));
         }
         // AcceptCrossAccountReplication, on the replica, as the caller.
         let replica = self

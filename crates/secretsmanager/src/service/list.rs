@@ -126,25 +126,8 @@ fn matches(rec: &SecretRecord, filters: &[Filter]) -> bool {
     })
 }
 
-pub(super) fn decode_token(t: Option<&str>) -> Result<usize, AwsError> {
-    match t {
-        None => Ok(0),
-        Some(t) => B64
-            .decode(t)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|s| s.strip_prefix("o:").and_then(|n| n.parse().ok()))
-            .ok_or_else(|| {
-                err(
-                    "InvalidNextTokenException",
-                    "The NextToken value is invalid.",
-                )
-            }),
-    }
-}
-
-pub(super) fn encode_token(offset: usize) -> String {
-    B64.encode(format!("o:{offset}"))
+pub(super) fn invalid_token() -> AwsError {
+    E::InvalidNextTokenException.err("The NextToken value is invalid.")
 }
 
 impl SecretsManagerService {
@@ -158,8 +141,9 @@ impl SecretsManagerService {
         max: usize,
         sort: Option<(&str, bool)>,
     ) -> Result<(Vec<SecretRecord>, Option<String>), AwsError> {
-        let start = decode_token(token)?;
         let prefix = format!("{}/{}/", ctx.caller.account, ctx.region);
+        let scope = format!("secretsmanager:ListSecrets:{prefix}");
+        let start = rampart_service::paging::open_offset(&scope, token, invalid_token)?;
         let mut all = Vec::new();
         let mut after: Option<String> = None;
         loop {
@@ -191,7 +175,8 @@ impl SecretsManagerService {
         });
         let total = all.len();
         let page: Vec<SecretRecord> = all.into_iter().skip(start).take(max).collect();
-        let next = (start + max < total).then(|| encode_token(start + max));
+        let next = (start.saturating_add(max) < total)
+            .then(|| rampart_service::paging::offset_token(&scope, start + max));
         Ok((page, next))
     }
 

@@ -13,13 +13,14 @@ use rampart_policy::{Context, Policy, PolicyKind};
 use rampart_protocol::model::ServiceModel;
 use rampart_protocol::types::{Blob, Timestamp};
 use rampart_service::events::{Event, EventBus};
-use rampart_service::tags;
 use rampart_service::{operations, Authorizer, AwsError, Clock, RequestContext, Service};
+use rampart_service::{paging, tags};
 use rampart_store::{Expect, Store};
 
 use crate::records::{self, ReplicaStatus, Rotation, SecretRecord, VersionRecord};
 use crate::rotators::Rotators;
 use crate::shapes::secretsmanager as s;
+use crate::shapes::secretsmanager::ErrorCode as E;
 use crate::stages::{self, CURRENT, PENDING};
 
 mod cross_account;
@@ -85,23 +86,16 @@ impl Service for SecretsManagerService {
     }
 }
 
-fn err(code: &'static str, message: impl Into<String>) -> AwsError {
-    AwsError::new(code, 400, message)
-}
-
 fn invalid_param(message: impl Into<String>) -> AwsError {
-    err("InvalidParameterException", message)
+    E::InvalidParameterException.err(message)
 }
 
 fn invalid_request(message: impl Into<String>) -> AwsError {
-    err("InvalidRequestException", message)
+    E::InvalidRequestException.err(message)
 }
 
 fn not_found() -> AwsError {
-    err(
-        "ResourceNotFoundException",
-        "Secrets Manager can't find the specified secret.",
-    )
+    E::ResourceNotFoundException.err("Secrets Manager can't find the specified secret.")
 }
 
 fn marked_for_deletion() -> AwsError {
@@ -143,18 +137,12 @@ fn day_of(ms: i64) -> i64 {
 /// KMS's refusal as Secrets Manager relays it.
 fn kms_error(e: AwsError, encrypting: bool) -> AwsError {
     match &*e.code {
-        "AccessDeniedException" => err("AccessDeniedException", "Access to KMS is not allowed"),
-        "NotFoundException" => err(
-            "ResourceNotFoundException",
-            "Secrets Manager can't find the specified KMS key.",
+        "AccessDeniedException" => AwsError::new("AccessDeniedException", 400, "Access to KMS is not allowed"),
+        "NotFoundException" => E::ResourceNotFoundException.err("Secrets Manager can't find the specified KMS key.",
         ),
-        _ if encrypting => err(
-            "EncryptionFailure",
-            format!("Secrets Manager can't encrypt the protected secret text using the provided KMS key ({}: {}).", e.code, e.message),
+        _ if encrypting => E::EncryptionFailure.err(format!("Secrets Manager can't encrypt the protected secret text using the provided KMS key ({}: {}).", e.code, e.message),
         ),
-        _ => err(
-            "DecryptionFailure",
-            format!("Secrets Manager can't decrypt the protected secret text using the provided KMS key ({}: {}).", e.code, e.message),
+        _ => E::DecryptionFailure.err(format!("Secrets Manager can't decrypt the protected secret text using the provided KMS key ({}: {}).", e.code, e.message),
         ),
     }
 }
@@ -191,9 +179,7 @@ fn name_chars_ok(name: &str) -> bool {
 }
 
 fn invalid_name() -> AwsError {
-    err(
-        "ValidationException",
-        "Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!",
+    AwsError::new("ValidationException", 400, "Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!",
     )
 }
 
@@ -287,10 +273,9 @@ fn tag_error(v: &tags::Violation) -> Option<AwsError> {
         tags::Violation::Reserved(_) => Some(invalid_param(
             "Invalid tag key: keys beginning with aws: are reserved for AWS use.",
         )),
-        tags::Violation::TooMany { .. } => Some(err(
-            "LimitExceededException",
-            "You can't add more than 50 tags to a secret.",
-        )),
+        tags::Violation::TooMany { .. } => {
+            Some(E::LimitExceededException.err("You can't add more than 50 tags to a secret."))
+        }
         _ => None,
     }
 }
@@ -524,7 +509,7 @@ impl SecretsManagerService {
         records::DB
             .commit_or(&*self.store, vec![op], || {
                 if conflict_is_exists {
-                    err("ResourceExistsException", "The secret already exists.")
+                    E::ResourceExistsException.err("The secret already exists.")
                 } else {
                     concurrent()
                 }
@@ -710,13 +695,10 @@ impl SecretsManagerService {
                     }
                 }
             }
-            return Err(err(
-                "ResourceExistsException",
-                format!(
-                    "The operation failed because the secret {} already exists.",
-                    r.name
-                ),
-            ));
+            return Err(E::ResourceExistsException.err(format!(
+                "The operation failed because the secret {} already exists.",
+                r.name
+            )));
         }
         let arn = ctx.arn(
             "secretsmanager",
@@ -784,13 +766,10 @@ impl SecretsManagerService {
         let op = records::SECRETS.put_op(&key, &rec, Expect::Absent)?;
         records::DB
             .commit_or(&*self.store, vec![op], || {
-                err(
-                    "ResourceExistsException",
-                    format!(
-                        "The operation failed because the secret {} already exists.",
-                        r.name
-                    ),
-                )
+                E::ResourceExistsException.err(format!(
+                    "The operation failed because the secret {} already exists.",
+                    r.name
+                ))
             })
             .await?;
         if let Some(regions) = r.add_replica_regions {
@@ -895,10 +874,9 @@ impl SecretsManagerService {
         let v = match (version_id, stage) {
             (Some(id), st) => {
                 let v = rec.versions.get(id).ok_or_else(|| {
-                    err(
-                        "ResourceNotFoundException",
-                        format!("Secrets Manager can't find the specified secret value for VersionId: {id}"),
-                    )
+                    E::ResourceNotFoundException.err(format!(
+                        "Secrets Manager can't find the specified secret value for VersionId: {id}"
+                    ))
                 })?;
                 if let Some(st) = st {
                     if !v.stages.iter().any(|x| x == st) {
@@ -912,21 +890,16 @@ impl SecretsManagerService {
             (None, st) => {
                 let st = st.unwrap_or(CURRENT);
                 rec.version_with(st).ok_or_else(|| {
-                    err(
-                        "ResourceNotFoundException",
-                        format!("Secrets Manager can't find the specified secret value for staging label: {st}"),
+                    E::ResourceNotFoundException.err(format!("Secrets Manager can't find the specified secret value for staging label: {st}"),
                     )
                 })?
             }
         };
         if v.blob.is_none() {
-            return Err(err(
-                "ResourceNotFoundException",
-                format!(
-                    "Secrets Manager can't find the specified secret value for VersionId: {}",
-                    v.id
-                ),
-            ));
+            return Err(E::ResourceNotFoundException.err(format!(
+                "Secrets Manager can't find the specified secret value for VersionId: {}",
+                v.id
+            )));
         }
         Ok(v)
     }
@@ -1107,8 +1080,7 @@ impl SecretsManagerService {
                 if existing.binary == value.binary() && plain.expose() == value.bytes() {
                     return Ok(existing.stages.clone());
                 }
-                return Err(err(
-                    "ResourceExistsException",
+                return Err(E::ResourceExistsException.err(
                     "You can't modify an existing version, you can only create a new version.",
                 ));
             }
@@ -1299,7 +1271,8 @@ impl SecretsManagerService {
             .collect();
         versions.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
         let max = usize::try_from(r.max_results.unwrap_or(100).clamp(1, 100)).unwrap_or(100);
-        let start = list::decode_token(r.next_token.as_deref())?;
+        let scope = format!("secretsmanager:ListSecretVersionIds:{}", found.rec.arn);
+        let start = paging::open_offset(&scope, r.next_token.as_deref(), list::invalid_token)?;
         let page: Vec<s::SecretVersionsListEntry> = versions
             .iter()
             .skip(start)
@@ -1318,7 +1291,8 @@ impl SecretsManagerService {
                 },
             })
             .collect();
-        let next = (start + max < versions.len()).then(|| list::encode_token(start + max));
+        let next = (start.saturating_add(max) < versions.len())
+            .then(|| paging::offset_token(&scope, start + max));
         Ok(s::ListSecretVersionIdsResponse {
             arn: Some(found.rec.arn.clone()),
             name: Some(found.rec.name.clone()),

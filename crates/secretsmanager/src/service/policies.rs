@@ -25,7 +25,7 @@ pub(super) fn combined(policies: &BTreeMap<String, String>) -> Result<Option<Pol
 }
 
 fn malformed(message: impl Into<String>) -> AwsError {
-    err("MalformedPolicyDocumentException", message)
+    E::MalformedPolicyDocumentException.err(message)
 }
 
 /// Whether an Allow statement grants access to everyone without a condition narrowing it to
@@ -117,9 +117,7 @@ impl SecretsManagerService {
         }
         let doc = check(&r.resource_policy)?;
         if r.block_public_policy.unwrap_or(true) && grants_broad_access(&doc) {
-            return Err(err(
-                "PublicPolicyException",
-                "The BlockPublicPolicy parameter is set to true, and the resource policy did not prevent broad access to the secret.",
+            return Err(E::PublicPolicyException.err("The BlockPublicPolicy parameter is set to true, and the resource policy did not prevent broad access to the secret.",
             ));
         }
         let name = r.policy_name.unwrap_or_else(|| DEFAULT_NAME.to_owned());
@@ -216,7 +214,8 @@ impl SecretsManagerService {
             )
             .await?;
         let names: Vec<&String> = found.rec.policies.keys().collect();
-        let start = list::decode_token(r.next_token.as_deref())?;
+        let scope = format!("secretsmanager:ListResourcePolicies:{}", found.rec.arn);
+        let start = paging::open_offset(&scope, r.next_token.as_deref(), list::invalid_token)?;
         let max = usize::try_from(r.max_results.unwrap_or(100).clamp(1, 100)).unwrap_or(100);
         let page = names
             .iter()
@@ -228,7 +227,8 @@ impl SecretsManagerService {
             .collect();
         Ok(s::ListResourcePoliciesResponse {
             resource_policies: page,
-            next_token: (start + max < names.len()).then(|| list::encode_token(start + max)),
+            next_token: (start.saturating_add(max) < names.len())
+                .then(|| paging::offset_token(&scope, start + max)),
         })
     }
 

@@ -46,9 +46,7 @@ impl SecretsManagerService {
             .or_else(|| found.rec.rotation.lambda_arn.clone())
             .ok_or_else(no_lambda)?;
         if self.rotators.get(&lambda).is_none() {
-            return Err(err(
-                "AccessDeniedException",
-                "Secrets Manager cannot invoke the specified Lambda function. Ensure that the function policy grants access to the principal secretsmanager.amazonaws.com.",
+            return Err(AwsError::new("AccessDeniedException", 400, "Secrets Manager cannot invoke the specified Lambda function. Ensure that the function policy grants access to the principal secretsmanager.amazonaws.com.",
             ));
         }
         if let Some(rules) = &r.rotation_rules {

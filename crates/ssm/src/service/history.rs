@@ -1,13 +1,12 @@
 //! A parameter's versions: GetParameterHistory and the labels on versions.
 
-use rampart_service::{AwsError, RequestContext};
+use rampart_service::{paging, AwsError, RequestContext};
 
 use crate::names;
 use crate::shapes::ssm as s;
 
 use super::{
-    decode_token, encode_token, err, inline_policies, not_found, ts, validation, version_not_found,
-    SsmService,
+    inline_policies, invalid_token, not_found, ts, validation, version_not_found, SsmService, E,
 };
 
 impl SsmService {
@@ -30,12 +29,8 @@ impl SsmService {
             .ok_or_else(not_found)?
             .value;
         let max = usize::try_from(req.max_results.unwrap_or(50).clamp(1, 50)).unwrap_or(50);
-        let start: usize = match decode_token(req.next_token.as_deref())? {
-            None => 0,
-            Some(t) => t
-                .parse()
-                .map_err(|_| err("InvalidNextToken", "The specified token isn't valid."))?,
-        };
+        let scope = format!("ssm:GetParameterHistory:{arn}");
+        let start = paging::open_offset(&scope, req.next_token.as_deref(), invalid_token)?;
         let mut out = Vec::new();
         for v in rec.versions.iter().skip(start).take(max) {
             out.push(s::ParameterHistory {
@@ -56,7 +51,7 @@ impl SsmService {
         }
         let end = start + out.len();
         Ok(s::GetParameterHistoryResult {
-            next_token: (end < rec.versions.len()).then(|| encode_token(&end.to_string())),
+            next_token: (end < rec.versions.len()).then(|| paging::offset_token(&scope, end)),
             parameters: Some(out),
         })
     }
@@ -97,9 +92,7 @@ impl SsmService {
             }
         }
         if target.len() > names::MAX_LABELS {
-            return Err(err(
-                "ParameterVersionLabelLimitExceeded",
-                "A parameter version can have maximum 10 labels.Move one or more labels to another version and try again.",
+            return Err(E::ParameterVersionLabelLimitExceeded.err("A parameter version can have maximum 10 labels.Move one or more labels to another version and try again.",
             ));
         }
         if !valid.is_empty() {

@@ -4,8 +4,6 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine as _;
 use serde_json::{json, Value};
 
 use rampart_crypto::SecretString;
@@ -23,6 +21,7 @@ use crate::names::{self, NameError, Selector};
 use crate::policies::{self, ParamPolicy};
 use crate::records::{self, ParamRecord, VersionRecord, NS_PARAM};
 use crate::shapes::ssm as s;
+use crate::shapes::ssm::ErrorCode as E;
 
 mod expiry;
 mod history;
@@ -111,12 +110,8 @@ impl Service for SsmService {
     }
 }
 
-fn err(code: &'static str, message: impl Into<String>) -> AwsError {
-    AwsError::new(code, 400, message)
-}
-
 fn validation(message: impl Into<String>) -> AwsError {
-    err("ValidationException", message)
+    E::ValidationException.err(message)
 }
 
 fn internal_error() -> AwsError {
@@ -129,27 +124,23 @@ fn store_err(e: &rampart_store::StoreError) -> AwsError {
 }
 
 fn name_err(e: &NameError) -> AwsError {
-    err(e.code(), e.message())
+    AwsError::new(e.code(), 400, e.message())
 }
 
 fn not_found() -> AwsError {
     // AWS answers an unknown parameter with an empty message.
-    err("ParameterNotFound", "")
+    E::ParameterNotFound.err("")
 }
 
 fn version_not_found(name: &str, version: &str) -> AwsError {
-    err(
-        "ParameterVersionNotFound",
-        format!(
+    E::ParameterVersionNotFound.err(format!(
             "Systems Manager could not find version {version} of {name}. Verify the version and try again."
         ),
     )
 }
 
 fn concurrent() -> AwsError {
-    err(
-        "TooManyUpdates",
-        "There are concurrent updates for the resource that you are trying to update. Please try again.",
+    E::TooManyUpdates.err("There are concurrent updates for the resource that you are trying to update. Please try again.",
     )
 }
 
@@ -163,20 +154,17 @@ const PARAMS: Table<ParamRecord> = DB.table(NS_PARAM);
 /// message, a key that cannot be used is `InvalidKeyId`.
 fn from_kms(e: AwsError) -> AwsError {
     match e.code.as_ref() {
-        "AccessDeniedException" => err(
-            "AccessDeniedException",
-            format!(
-                "{} (Service: AWSKMS; Status Code: 400; Error Code: AccessDeniedException)",
-                e.message
-            ),
-        ),
+        "AccessDeniedException" => E::AccessDeniedException.err(format!(
+            "{} (Service: AWSKMS; Status Code: 400; Error Code: AccessDeniedException)",
+            e.message
+        )),
         "NotFoundException"
         | "DisabledException"
         | "KMSInvalidStateException"
         | "InvalidKeyUsageException"
         | "InvalidArnException"
-        | "ValidationException" => err("InvalidKeyId", e.message),
-        "ThrottlingException" | "LimitExceededException" => err("ThrottlingException", e.message),
+        | "ValidationException" => E::InvalidKeyId.err(e.message),
+        "ThrottlingException" | "LimitExceededException" => E::ThrottlingException.err(e.message),
         _ => {
             tracing::error!(code = %e.code, "kms failure under ssm");
             internal_error()
@@ -229,20 +217,9 @@ fn parsed_policies(texts: &[String]) -> Vec<ParamPolicy> {
         .collect()
 }
 
-fn encode_token(key: &str) -> String {
-    B64.encode(key.as_bytes())
-}
-
-fn decode_token(token: Option<&str>) -> Result<Option<String>, AwsError> {
-    match token {
-        None | Some("") => Ok(None),
-        Some(t) => B64
-            .decode(t)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .map(Some)
-            .ok_or_else(|| err("InvalidNextToken", "The specified token isn't valid.")),
-    }
+/// The answer to a `NextToken` that is not one this listing handed out.
+fn invalid_token() -> AwsError {
+    E::InvalidNextToken.err("The specified token isn't valid.")
 }
 
 fn ami_id_ok(v: &str) -> bool {
@@ -272,14 +249,11 @@ fn check_filters(
     for f in filters.unwrap_or_default() {
         let is_tag = f.key.starts_with("tag:") && f.key.len() > 4;
         if !is_tag && !allowed.contains(&f.key.as_str()) {
-            return Err(err(
-                "InvalidFilterKey",
-                format!(
-                    "The following filter key is not valid: {}. Valid filter keys include: [{}].",
-                    f.key,
-                    allowed.join(", ")
-                ),
-            ));
+            return Err(E::InvalidFilterKey.err(format!(
+                "The following filter key is not valid: {}. Valid filter keys include: [{}].",
+                f.key,
+                allowed.join(", ")
+            )));
         }
         let options: &[&str] = match f.key.as_str() {
             "Name" => &["Equals", "BeginsWith", "Contains"],
@@ -294,29 +268,23 @@ fn check_filters(
         };
         let option = f.option.unwrap_or_else(|| default.to_owned());
         if !options.contains(&option.as_str()) {
-            return Err(err(
-                "InvalidFilterOption",
-                format!(
-                    "The following filter option is not valid: {option}. Valid options include: [{}].",
-                    options.join(", ")
-                ),
-            ));
+            return Err(E::InvalidFilterOption.err(format!(
+                "The following filter option is not valid: {option}. Valid options include: [{}].",
+                options.join(", ")
+            )));
         }
         let values = f.values.unwrap_or_default();
         if values.is_empty() && !is_tag {
-            return Err(err(
-                "InvalidFilterValue",
-                format!(
-                    "The following filter values are missing : null for filter key {}.",
-                    f.key
-                ),
-            ));
+            return Err(E::InvalidFilterValue.err(format!(
+                "The following filter values are missing : null for filter key {}.",
+                f.key
+            )));
         }
         if f.key == "Path" {
             for v in &values {
                 names::check_path(v).map_err(|e| match e {
                     NameError::TooDeep => name_err(&e),
-                    _ => err("InvalidFilterValue", format!("The parameter doesn't meet the parameter name requirements. The parameter name must begin with a forward slash \"/\". Invalid path: {v}")),
+                    _ => E::InvalidFilterValue.err(format!("The parameter doesn't meet the parameter name requirements. The parameter name must begin with a forward slash \"/\". Invalid path: {v}")),
                 })?;
             }
         }
@@ -604,9 +572,7 @@ fn tag_error(v: &tags::Violation) -> Option<AwsError> {
         tags::Violation::Duplicate(k) => {
             Some(validation(format!("The tag key \"{k}\" is duplicated.")))
         }
-        tags::Violation::TooMany { .. } => Some(err(
-            "TooManyTagsError",
-            "The Targets parameter includes too many tags. Remove one or more tags and try the command again.",
+        tags::Violation::TooMany { .. } => Some(E::TooManyTagsError.err("The Targets parameter includes too many tags. Remove one or more tags and try the command again.",
         )),
         _ => None,
     }

@@ -4,7 +4,7 @@
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 
-use rampart_service::{AwsError, RequestContext};
+use rampart_service::{paging, AwsError, RequestContext};
 use rampart_store::Expect;
 
 use crate::names::{self, NameError};
@@ -14,10 +14,10 @@ use crate::records::{self, ParamRecord, PolicyProgress, VersionRecord};
 use crate::shapes::ssm as s;
 
 use super::{
-    ami_id_ok, check_filters, check_tags, decode_token, encode_token, err, filter_matches,
-    inline_policies, name_err, not_found, old_filter_matches, ts, validation, SsmService, ADVANCED,
-    ADVANCED_MAX, DB, DESCRIBE_FILTER_KEYS, INTELLIGENT, MAX_VERSIONS, PARAMS, PATH_FILTER_KEYS,
-    PUBLIC_PREFIX, REFERENCE_PREFIX, SCAN_BATCH, SECURE, STANDARD, STANDARD_MAX,
+    ami_id_ok, check_filters, check_tags, filter_matches, inline_policies, invalid_token, name_err,
+    not_found, old_filter_matches, ts, validation, SsmService, ADVANCED, ADVANCED_MAX, DB,
+    DESCRIBE_FILTER_KEYS, E, INTELLIGENT, MAX_VERSIONS, PARAMS, PATH_FILTER_KEYS, PUBLIC_PREFIX,
+    REFERENCE_PREFIX, SCAN_BATCH, SECURE, STANDARD, STANDARD_MAX,
 };
 
 impl SsmService {
@@ -60,9 +60,7 @@ impl SsmService {
         }
         let existing = self.load(&account, &region, name).await?;
         if existing.is_some() && !overwrite {
-            return Err(err(
-                "ParameterAlreadyExists",
-                "The parameter already exists. To overwrite this request value, set the overwrite option in the request to true.",
+            return Err(E::ParameterAlreadyExists.err("The parameter already exists. To overwrite this request value, set the overwrite option in the request to true.",
             ));
         }
         let prev = existing.as_ref().and_then(|e| e.value.latest().cloned());
@@ -120,18 +118,15 @@ impl SsmService {
                     ))
                 })?;
             if !re.is_match(&req.value) {
-                return Err(err(
-                    "ParameterPatternMismatchException",
-                    format!(
-                        "Parameter value, cannot be validated against allowedPattern: {pattern}"
-                    ),
-                ));
+                return Err(E::ParameterPatternMismatchException.err(format!(
+                    "Parameter value, cannot be validated against allowedPattern: {pattern}"
+                )));
             }
         }
         let now_dt = self.clock.now();
         let policy_texts: Vec<String> = match req.policies.as_deref() {
             Some(doc) if !doc.trim().is_empty() => policies::parse(doc, Some(now_dt))
-                .map_err(|(code, msg)| err(code, msg))?
+                .map_err(|(code, msg)| AwsError::new(code, 400, msg))?
                 .into_iter()
                 .map(|(_, t)| t)
                 .collect(),
@@ -184,9 +179,7 @@ impl SsmService {
         if versions.len() >= MAX_VERSIONS {
             if let Some(oldest) = versions.first() {
                 if !oldest.labels.is_empty() {
-                    return Err(err(
-                        "ParameterMaxVersionLimitExceeded",
-                        format!(
+                    return Err(E::ParameterMaxVersionLimitExceeded.err(format!(
                             "You attempted to create a new version of {name} by calling the PutParameter API with the overwrite flag. Version {}, the oldest version, can't be deleted because it has a label associated with it. Move the label to another version of the parameter, and try creating a new version again.",
                             oldest.version
                         ),
@@ -257,7 +250,7 @@ impl SsmService {
             .await
             .map_err(|e| {
                 if expect == Expect::Absent && e.code == "TooManyUpdates" {
-                    err("ParameterAlreadyExists", "The parameter already exists. To overwrite this request value, set the overwrite option in the request to true.")
+                    E::ParameterAlreadyExists.err("The parameter already exists. To overwrite this request value, set the overwrite option in the request to true.")
                 } else {
                     e
                 }
@@ -398,15 +391,13 @@ impl SsmService {
         self.allow(ctx, "GetParametersByPath", &arn).await?;
         ctx.note_resource("AWS::SSM::Parameter", &arn);
         if path == "/aws" || path.starts_with("/aws/") {
-            return Ok(Self::public_by_path(
-                ctx,
-                &path,
-                recursive,
-                req.next_token.as_deref(),
-                max,
-            ));
+            return Self::public_by_path(ctx, &path, recursive, req.next_token.as_deref(), max);
         }
-        let start = decode_token(req.next_token.as_deref())?;
+        let scope = format!(
+            "ssm:GetParametersByPath:{}/{}:{path}",
+            ctx.caller.account, ctx.region
+        );
+        let start = paging::open_or(&scope, req.next_token.as_deref(), invalid_token)?;
         let name_prefix = if path == "/" {
             String::new()
         } else {
@@ -427,22 +418,24 @@ impl SsmService {
             }
         }
         Ok(s::GetParametersByPathResult {
-            next_token: next.map(|k| encode_token(&k)),
+            next_token: next.map(|k| paging::token(&scope, &k)),
             parameters: Some(params),
         })
     }
 
+    /// A page of the public parameters (`/aws/…`) under `path`.
+    ///
+    /// # Errors
+    /// `InvalidNextToken` for a token this listing did not hand out.
     pub(super) fn public_by_path(
         ctx: &RequestContext,
         path: &str,
         recursive: bool,
         token: Option<&str>,
         max: usize,
-    ) -> s::GetParametersByPathResult {
-        let start: usize = token
-            .and_then(|t| decode_token(Some(t)).ok().flatten())
-            .and_then(|t| t.parse().ok())
-            .unwrap_or(0);
+    ) -> Result<s::GetParametersByPathResult, AwsError> {
+        let scope = format!("ssm:GetParametersByPath:{path}");
+        let start = paging::open_offset(&scope, token, invalid_token)?;
         let all: Vec<String> = public::all()
             .into_iter()
             .filter(|n| names::under(n, path, recursive))
@@ -453,11 +446,11 @@ impl SsmService {
             .take(max)
             .filter_map(|n| Self::public_parameter(ctx, n))
             .collect();
-        let end = start + page.len();
-        s::GetParametersByPathResult {
-            next_token: (end < all.len()).then(|| encode_token(&end.to_string())),
+        let end = start.saturating_add(max).min(all.len());
+        Ok(s::GetParametersByPathResult {
+            next_token: (end < all.len()).then(|| paging::offset_token(&scope, end)),
             parameters: Some(page),
-        }
+        })
     }
 
     pub(super) async fn describe_parameters(
@@ -480,9 +473,7 @@ impl SsmService {
         let old = req.filters.unwrap_or_default();
         for f in &old {
             if !matches!(f.key.as_str(), "Name" | "Type" | "KeyId") {
-                return Err(err(
-                    "InvalidFilterKey",
-                    format!("The following filter key is not valid: {}. Valid filter keys include: [Name, Type, KeyId].", f.key),
+                return Err(E::InvalidFilterKey.err(format!("The following filter key is not valid: {}. Valid filter keys include: [Name, Type, KeyId].", f.key),
                 ));
             }
         }
@@ -490,7 +481,11 @@ impl SsmService {
         let max = usize::try_from(req.max_results.unwrap_or(50).clamp(1, 50)).unwrap_or(50);
         let scope = ctx.arn("ssm", &ctx.region, &ctx.caller.account, "*");
         self.allow(ctx, "DescribeParameters", &scope).await?;
-        let start = decode_token(req.next_token.as_deref())?;
+        let listing = format!(
+            "ssm:DescribeParameters:{}/{}",
+            ctx.caller.account, ctx.region
+        );
+        let start = paging::open_or(&listing, req.next_token.as_deref(), invalid_token)?;
         let (recs, next) = self
             .scan(ctx, "", start, max, |rec| {
                 rec.latest().is_some_and(|l| {
@@ -520,7 +515,7 @@ impl SsmService {
             })
             .collect();
         Ok(s::DescribeParametersResult {
-            next_token: next.map(|k| encode_token(&k)),
+            next_token: next.map(|k| paging::token(&listing, &k)),
             parameters: Some(params),
         })
     }

@@ -7,7 +7,7 @@ use crate::names;
 use crate::records::ParamRecord;
 use crate::shapes::ssm as s;
 
-use super::{check_tags, err, validation, SsmService, MAX_TAGS};
+use super::{check_tags, validation, SsmService, E, MAX_TAGS};
 
 impl SsmService {
     pub(super) async fn tagged(
@@ -18,9 +18,7 @@ impl SsmService {
         action: &str,
     ) -> Result<Versioned<ParamRecord>, AwsError> {
         if resource_type != "Parameter" {
-            return Err(err(
-                "InvalidResourceType",
-                format!("Rampart's Systems Manager supports tags on resource type Parameter only, not {resource_type}."),
+            return Err(E::InvalidResourceType.err(format!("Rampart's Systems Manager supports tags on resource type Parameter only, not {resource_type}."),
             ));
         }
         let resource_id = &names::canonical(resource_id);
@@ -32,7 +30,7 @@ impl SsmService {
         ctx.note_resource("AWS::SSM::Parameter", &arn);
         self.load(&ctx.caller.account, &ctx.region, resource_id)
             .await?
-            .ok_or_else(|| err("InvalidResourceId", "The resource ID is not valid. Verify that you entered the correct ID and try again."))
+            .ok_or_else(|| E::InvalidResourceId.err("The resource ID is not valid. Verify that you entered the correct ID and try again."))
     }
 
     pub(super) async fn add_tags_to_resource(
@@ -58,9 +56,7 @@ impl SsmService {
             }
         }
         if tags.len() > MAX_TAGS {
-            return Err(err(
-                "TooManyTagsError",
-                "The Targets parameter includes too many tags. Remove one or more tags and try the command again.",
+            return Err(E::TooManyTagsError.err("The Targets parameter includes too many tags. Remove one or more tags and try the command again.",
             ));
         }
         self.save(&found).await?;
