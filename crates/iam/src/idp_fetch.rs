@@ -4,15 +4,13 @@
 //! verified against trusted root CAs (the system's, plus `--oidc-ca-file`); only when it does
 //! not chain to one are the provider's thumbprints used — a certificate of the presented chain
 //! whose SHA-1 fingerprint is listed becomes the trust anchor, and the chain (signatures,
-//! validity, host name) is verified up to it. All requests go through [`IdpConnections::get`],
-//! the one function to swap for a shared outbound client.
+//! validity, host name) is verified up to it. Requests go through the workspace's one outbound
+//! client, `rampart_service::outbound::exchange`, with this module's certificate verifier.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Empty, Limited};
-use hyper_util::rt::TokioIo;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
@@ -99,20 +97,6 @@ impl IdpConnections {
         if uri.scheme_str() != Some("https") {
             return Err(format!("{url} is not https"));
         }
-        let host = uri
-            .host()
-            .ok_or_else(|| format!("no host in {url}"))?
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
-        let port = uri.port_u16().unwrap_or(443);
-        let path = uri
-            .path_and_query()
-            .map_or("/", http::uri::PathAndQuery::as_str)
-            .to_owned();
-        let authority = uri
-            .authority()
-            .map_or_else(|| host.clone(), |a| a.as_str().to_owned());
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let verifier = IdpVerifier {
             trusted: WebPkiServerVerifier::builder_with_provider(
@@ -133,43 +117,23 @@ impl IdpConnections {
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(verifier))
             .with_no_client_auth();
-        let fut = async {
-            let tcp = rampart_service::outbound::connect(&host, port, true).await?;
-            let name = ServerName::try_from(host.clone()).map_err(|e| e.to_string())?;
-            let stream = tokio_rustls::TlsConnector::from(Arc::new(tls))
-                .connect(name, tcp)
-                .await
-                .map_err(|e| format!("TLS with {host}: {e}"))?;
-            let (mut sender, connection) =
-                hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                    .await
-                    .map_err(|e| e.to_string())?;
-            tokio::spawn(async move {
-                let _ = connection.await;
-            });
-            let request = http::Request::get(path)
-                .header("host", authority)
-                .header("accept", "application/json")
-                .header("user-agent", "rampart-sts")
-                .body(Empty::<Bytes>::new())
-                .map_err(|e| e.to_string())?;
-            let response = sender
-                .send_request(request)
-                .await
-                .map_err(|e| e.to_string())?;
-            let status = response.status().as_u16();
-            if status != 200 {
-                return Err(format!("{url} answered HTTP {status}"));
-            }
-            let body = Limited::new(response.into_body(), MAX_BODY)
-                .collect()
-                .await
-                .map_err(|e| format!("{url}: {e}"))?;
-            Ok(body.to_bytes().to_vec())
-        };
-        tokio::time::timeout(TIMEOUT, fut)
-            .await
-            .map_err(|_| format!("{url} timed out"))?
+        let tls = rampart_service::outbound::LazyTls::from_config(Arc::new(tls));
+        let reply = rampart_service::outbound::exchange(rampart_service::outbound::Exchange {
+            method: http::Method::GET,
+            uri: &uri,
+            headers: &[("accept", "application/json"), ("user-agent", "rampart-sts")],
+            body: Bytes::new(),
+            tls: &tls,
+            connect_to: None,
+            timeout: TIMEOUT,
+            max_response: MAX_BODY,
+        })
+        .await
+        .map_err(|e| format!("{url}: {e}"))?;
+        if reply.status != 200 {
+            return Err(format!("{url} answered HTTP {}", reply.status));
+        }
+        Ok(reply.body.to_vec())
     }
 
     /// The provider's JWKS: `https://<issuer>/.well-known/openid-configuration`, then its

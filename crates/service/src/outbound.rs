@@ -101,6 +101,18 @@ impl LazyTls {
             .clone()
     }
 
+    /// A configuration built by the caller (e.g. with its own certificate verifier, as STS's
+    /// OIDC thumbprint check needs).
+    #[must_use]
+    pub fn from_config(config: Arc<rustls::ClientConfig>) -> Self {
+        let cell = std::sync::OnceLock::new();
+        let _ = cell.set(Ok(config));
+        Self {
+            extra: Arc::new(Vec::new()),
+            config: Arc::new(cell),
+        }
+    }
+
     /// The configuration, built the first time it is asked for.
     ///
     /// # Errors
