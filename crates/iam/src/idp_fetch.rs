@@ -121,7 +121,10 @@ impl IdpConnections {
         let reply = rampart_service::outbound::exchange(rampart_service::outbound::Exchange {
             method: http::Method::GET,
             uri: &uri,
-            headers: &[("accept", "application/json"), ("user-agent", "rampart-sts")],
+            headers: &[
+                ("accept", "application/json"),
+                ("user-agent", "rampart-sts"),
+            ],
             body: Bytes::new(),
             tls: &tls,
             connect_to: None,
