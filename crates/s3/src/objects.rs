@@ -153,22 +153,6 @@ fn url_encode(s: &str) -> String {
 }
 
 impl S3Service {
-    fn seal_key(&self, id: &str, key: &[u8]) -> Result<String, AwsError> {
-        self.sealer
-            .seal(key, format!("s3:{id}").as_bytes())
-            .map(|s| B64.encode(s))
-            .map_err(|_| AwsError::internal())
-    }
-
-    fn open_key(&self, rec: &ObjectRecord) -> Result<rampart_crypto::SecretBytes, AwsError> {
-        let sealed = B64
-            .decode(&rec.data_key)
-            .map_err(|_| AwsError::internal())?;
-        self.sealer
-            .open(&sealed, format!("s3:{}", rec.id).as_bytes())
-            .map_err(|_| AwsError::internal())
-    }
-
     fn check_key(input: &Value) -> Result<String, AwsError> {
         let key = field(input, "Key").unwrap_or_default();
         if key.len() > MAX_KEY_LEN {
@@ -212,10 +196,6 @@ impl S3Service {
         uuid::Uuid::new_v4().simple().to_string()
     }
 
-    fn data_key() -> Result<Vec<u8>, AwsError> {
-        rampart_crypto::random_bytes(32).map_err(|_| AwsError::internal())
-    }
-
     pub(crate) async fn put_object(
         &self,
         ctx: &RequestContext,
@@ -234,8 +214,11 @@ impl S3Service {
             None => None,
         };
         let id = Self::new_object_id();
-        let data_key = Self::data_key()?;
-        let mut writer = self.blobs.writer(&id, &data_key).await?;
+        // Versioning, policies and encryption: the data key as the request or the bucket's
+        // default encryption asks (crate::sse), and the x-amz-tagging tags.
+        let tags = crate::tagging::from_header(input)?;
+        let enc = self.new_data_key(ctx, input, &bucket, &key, &id).await?;
+        let mut writer = self.blobs.writer(&id, enc.plain.expose()).await?;
         let mut md5 = Md5::new();
         let algorithm_hint = checksum_algorithm(input, &body);
         let mut sum = Checksum::new(algorithm_hint);
@@ -296,19 +279,21 @@ impl S3Service {
             headers,
             metadata,
             checksum: (algorithm.name().to_owned(), checksum.clone()),
-            data_key: self.seal_key(&id, &data_key)?,
+            data_key: enc.data_key,
             storage_class: field(input, "StorageClass")
                 .unwrap_or("STANDARD")
                 .to_owned(),
+            sse: enc.sse,
+            tags,
         };
         self.commit_object(&bucket, &key, &rec).await?;
         let mut out = json!({
             "ETag": etag(&rec.md5),
-            "ServerSideEncryption": "AES256",
             "ChecksumType": "FULL_OBJECT",
         });
         if let Some(o) = out.as_object_mut() {
             o.insert(member_of(algorithm), Value::String(checksum));
+            crate::sse::describe(rec.sse.as_ref(), o);
         }
         Ok(out)
     }
@@ -320,10 +305,10 @@ impl S3Service {
         o.insert("LastModified".into(), Value::from(rec.modified));
         o.insert("ContentLength".into(), Value::from(rec.size));
         o.insert("AcceptRanges".into(), Value::String("bytes".into()));
-        o.insert(
-            "ServerSideEncryption".into(),
-            Value::String("AES256".into()),
-        );
+        crate::sse::describe(rec.sse.as_ref(), &mut o);
+        if !rec.tags.is_empty() {
+            o.insert("TagCount".into(), Value::from(rec.tags.len()));
+        }
         o.insert(
             "ContentType".into(),
             Value::String(
@@ -364,6 +349,7 @@ impl S3Service {
         let key = Self::check_key(input)?;
         let (bucket, _) = self.bucket(ctx, input, "s3:GetObject", Some(&key)).await?;
         let rec = self.object(&bucket, &key).await?;
+        Self::check_read_key(ctx, input, &rec, false)?;
         check_conditions(input, &rec)?;
         let mut o = Self::describe(input, &rec);
         if let Some(range) = field(input, "Range") {
@@ -402,7 +388,7 @@ impl S3Service {
             // A part of the object has no checksum of its own.
             o.retain(|k, _| !k.starts_with("Checksum"));
         }
-        let data_key = self.open_key(&rec)?;
+        let data_key = self.read_data_key(ctx, input, &rec, false).await?;
         let (tx, body) = stream::channel(4);
         let blobs = self.blobs.clone();
         let key_bytes = data_key.expose().to_vec();
@@ -533,7 +519,11 @@ impl S3Service {
             }
         })?;
         let replace = field(input, "MetadataDirective").is_some_and(|d| d == "REPLACE");
-        if src_bucket == bucket && src_key == key && !replace && input.get("StorageClass").is_none()
+        if src_bucket == bucket
+            && src_key == key
+            && !replace
+            && input.get("StorageClass").is_none()
+            && !crate::sse::changes_encryption(input)
         {
             return Err(AwsError::new(
                 "InvalidRequest",
@@ -542,10 +532,14 @@ impl S3Service {
             ));
         }
         // Re-sealed under a new data key, streamed chunk by chunk.
-        let src_key_bytes = self.open_key(&src)?;
+        let src_key_bytes = self.read_data_key(ctx, input, &src, true).await?;
         let id = Self::new_object_id();
-        let data_key = Self::data_key()?;
-        let mut writer: BlobWriter = self.blobs.writer(&id, &data_key).await?;
+        let tags = match field(input, "TaggingDirective") {
+            Some("REPLACE") => crate::tagging::from_header(input)?,
+            _ => src.tags.clone(),
+        };
+        let enc = self.new_data_key(ctx, input, &bucket, &key, &id).await?;
+        let mut writer: BlobWriter = self.blobs.writer(&id, enc.plain.expose()).await?;
         let (tx, mut rx) = tokio::sync::mpsc::channel(4);
         let blobs = self.blobs.clone();
         let (sid, ssize) = (src.id.clone(), src.size);
@@ -600,15 +594,20 @@ impl S3Service {
             headers,
             metadata,
             checksum: src.checksum.clone(),
-            data_key: self.seal_key(&id, &data_key)?,
+            data_key: enc.data_key,
             storage_class: field(input, "StorageClass")
                 .map_or_else(|| src.storage_class.clone(), str::to_owned),
+            sse: enc.sse,
+            tags,
         };
         self.commit_object(&bucket, &key, &rec).await?;
-        Ok(json!({
+        let mut out = json!({
             "CopyObjectResult": { "ETag": etag(&rec.md5), "LastModified": rec.modified },
-            "ServerSideEncryption": "AES256",
-        }))
+        });
+        if let Some(o) = out.as_object_mut() {
+            crate::sse::describe(rec.sse.as_ref(), o);
+        }
+        Ok(out)
     }
 
     pub(crate) async fn list_objects(
