@@ -641,3 +641,146 @@ def test_the_aws_cli_tags_buckets_and_objects(server, client):
     assert r.returncode == 0, r.stderr
     r = server.cli("s3api", "get-object-tagging", "--bucket", bucket, "--key", "k")
     assert json.loads(r.stdout)["TagSet"] == [{"Key": "a", "Value": "b"}]
+
+
+# --- versioning -------------------------------------------------------------------------------
+
+
+def versioned_bucket(client):
+    bucket = new_bucket(client)
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    return bucket
+
+
+def test_versioning_keeps_every_version_and_adds_delete_markers(client):
+    bucket = new_bucket(client)
+    assert "Status" not in client.get_bucket_versioning(Bucket=bucket)
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    assert client.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    v1 = client.put_object(Bucket=bucket, Key="k", Body=b"one")["VersionId"]
+    v2 = client.put_object(Bucket=bucket, Key="k", Body=b"two")["VersionId"]
+    assert v1 != v2
+    got = client.get_object(Bucket=bucket, Key="k")
+    assert got["Body"].read() == b"two" and got["VersionId"] == v2
+    assert client.get_object(Bucket=bucket, Key="k", VersionId=v1)["Body"].read() == b"one"
+    assert client.head_object(Bucket=bucket, Key="k", VersionId=v1)["ContentLength"] == 3
+    listing = client.list_object_versions(Bucket=bucket)
+    assert [(v["VersionId"], v["IsLatest"]) for v in listing["Versions"]] == [(v2, True), (v1, False)]
+    deleted = client.delete_object(Bucket=bucket, Key="k")
+    assert deleted["DeleteMarker"] is True
+    marker = deleted["VersionId"]
+    with pytest.raises(ClientError) as e:
+        client.get_object(Bucket=bucket, Key="k")
+    assert code(e) == "NoSuchKey"
+    with pytest.raises(ClientError) as e:
+        client.get_object(Bucket=bucket, Key="k", VersionId=marker)
+    assert code(e) == "MethodNotAllowed" and status(e) == 405
+    assert "Contents" not in client.list_objects_v2(Bucket=bucket)
+    listing = client.list_object_versions(Bucket=bucket)
+    assert [(m["VersionId"], m["IsLatest"]) for m in listing["DeleteMarkers"]] == [(marker, True)]
+    assert [v["IsLatest"] for v in listing["Versions"]] == [False, False]
+    # Removing the marker brings the newest version back; removing that, the one before.
+    assert client.delete_object(Bucket=bucket, Key="k", VersionId=marker)["DeleteMarker"] is True
+    assert client.get_object(Bucket=bucket, Key="k")["Body"].read() == b"two"
+    client.delete_object(Bucket=bucket, Key="k", VersionId=v2)
+    assert client.get_object(Bucket=bucket, Key="k")["Body"].read() == b"one"
+    with pytest.raises(ClientError) as e:
+        client.get_object(Bucket=bucket, Key="k", VersionId=v2)
+    assert code(e) == "NoSuchVersion" and status(e) == 404
+    with pytest.raises(ClientError) as e:
+        client.get_object(Bucket=bucket, Key="k", VersionId="not-a-version")
+    assert code(e) == "InvalidArgument"
+    with pytest.raises(ClientError) as e:
+        client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Off"})
+    assert code(e) == "MalformedXML"
+
+
+def test_suspended_versioning_writes_the_null_version(client):
+    bucket = versioned_bucket(client)
+    kept = client.put_object(Bucket=bucket, Key="k", Body=b"kept")["VersionId"]
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
+    client.put_object(Bucket=bucket, Key="k", Body=b"null 1")
+    client.put_object(Bucket=bucket, Key="k", Body=b"null 2")
+    versions = client.list_object_versions(Bucket=bucket)["Versions"]
+    assert [(v["VersionId"], v["IsLatest"]) for v in versions] == [("null", True), (kept, False)]
+    assert client.get_object(Bucket=bucket, Key="k", VersionId="null")["Body"].read() == b"null 2"
+    deleted = client.delete_object(Bucket=bucket, Key="k")
+    assert deleted["DeleteMarker"] is True and deleted["VersionId"] == "null"
+    listing = client.list_object_versions(Bucket=bucket)
+    assert [v["VersionId"] for v in listing["Versions"]] == [kept]
+    assert [m["VersionId"] for m in listing["DeleteMarkers"]] == ["null"]
+    assert client.get_object(Bucket=bucket, Key="k", VersionId=kept)["Body"].read() == b"kept"
+
+
+def test_an_unversioned_bucket_lists_null_versions(client):
+    bucket = new_bucket(client)
+    client.put_object(Bucket=bucket, Key="k", Body=b"x")
+    versions = client.list_object_versions(Bucket=bucket)["Versions"]
+    assert [(v["Key"], v["VersionId"], v["IsLatest"]) for v in versions] == [("k", "null", True)]
+    assert client.get_object(Bucket=bucket, Key="k", VersionId="null")["Body"].read() == b"x"
+    # Enabling versioning keeps the null version as a noncurrent one.
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    new = client.put_object(Bucket=bucket, Key="k", Body=b"y")["VersionId"]
+    versions = client.list_object_versions(Bucket=bucket)["Versions"]
+    assert [v["VersionId"] for v in versions] == [new, "null"]
+
+
+def test_version_listings_page_with_key_and_version_markers_and_group_by_delimiter(client):
+    bucket = versioned_bucket(client)
+    expected = []
+    for key in ("a", "b", "dir/c"):
+        ids = [client.put_object(Bucket=bucket, Key=key, Body=b"%d" % i)["VersionId"] for i in range(3)]
+        expected += [(key, v) for v in reversed(ids)]
+    seen, kw = [], {}
+    while True:
+        page = client.list_object_versions(Bucket=bucket, MaxKeys=2, **kw)
+        seen += [(v["Key"], v["VersionId"]) for v in page.get("Versions", [])]
+        if not page["IsTruncated"]:
+            break
+        kw = {"KeyMarker": page["NextKeyMarker"], "VersionIdMarker": page["NextVersionIdMarker"]}
+    assert seen == expected
+    paginated = [(v["Key"], v["VersionId"]) for p in client.get_paginator("list_object_versions").paginate(
+        Bucket=bucket, PaginationConfig={"PageSize": 4}) for v in p.get("Versions", [])]
+    assert paginated == expected
+    grouped = client.list_object_versions(Bucket=bucket, Delimiter="/")
+    assert [p["Prefix"] for p in grouped["CommonPrefixes"]] == ["dir/"]
+    assert {v["Key"] for v in grouped["Versions"]} == {"a", "b"}
+    only = client.list_object_versions(Bucket=bucket, Prefix="dir/")
+    assert [v["Key"] for v in only["Versions"]] == ["dir/c"] * 3
+
+
+def test_versions_are_copied_deleted_in_batches_and_keep_the_bucket_from_being_deleted(client):
+    bucket = versioned_bucket(client)
+    v1 = client.put_object(Bucket=bucket, Key="k", Body=b"first")["VersionId"]
+    v2 = client.put_object(Bucket=bucket, Key="k", Body=b"second")["VersionId"]
+    copied = client.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "k", "VersionId": v1})
+    assert copied["CopySourceVersionId"] == v1 and copied["VersionId"]
+    assert client.get_object(Bucket=bucket, Key="copy")["Body"].read() == b"first"
+    client.delete_object(Bucket=bucket, Key="k")
+    client.delete_object(Bucket=bucket, Key="copy")
+    with pytest.raises(ClientError) as e:
+        client.delete_bucket(Bucket=bucket)
+    assert code(e) == "BucketNotEmpty"
+    listing = client.list_object_versions(Bucket=bucket)
+    everything = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                  for v in listing.get("Versions", []) + listing.get("DeleteMarkers", [])]
+    assert len(everything) == 5
+    out = client.delete_objects(Bucket=bucket, Delete={"Objects": everything})
+    assert len(out["Deleted"]) == 5 and not out.get("Errors")
+    assert {d["VersionId"] for d in out["Deleted"]} >= {v1, v2}
+    client.delete_bucket(Bucket=bucket)
+
+
+def test_the_aws_cli_enables_versioning_and_lists_versions(server, client):
+    bucket = new_bucket(client)
+    r = server.cli("s3api", "put-bucket-versioning", "--bucket", bucket, "--versioning-configuration", "Status=Enabled")
+    assert r.returncode == 0, r.stderr
+    r = server.cli("s3api", "get-bucket-versioning", "--bucket", bucket)
+    assert json.loads(r.stdout)["Status"] == "Enabled"
+    for body in (b"1", b"2"):
+        client.put_object(Bucket=bucket, Key="k", Body=body)
+    server.cli("s3", "rm", f"s3://{bucket}/k")
+    r = server.cli("s3api", "list-object-versions", "--bucket", bucket)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert len(out["Versions"]) == 2 and len(out["DeleteMarkers"]) == 1

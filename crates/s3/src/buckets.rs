@@ -190,6 +190,7 @@ impl S3Service {
             .list(&*self.store, &prefix, None, 1)
             .await?
             .is_empty()
+            || self.has_versions(&name).await?
         {
             return Err(errors::bucket_not_empty());
         }

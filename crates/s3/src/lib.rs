@@ -11,6 +11,7 @@ pub mod records;
 pub mod settings;
 pub mod sse;
 pub mod tagging;
+pub mod versioning;
 
 use std::sync::Arc;
 
@@ -76,6 +77,9 @@ impl S3Service {
         "PutObjectTagging",
         "GetObjectTagging",
         "DeleteObjectTagging",
+        "PutBucketVersioning",
+        "GetBucketVersioning",
+        "ListObjectVersions",
     ];
     const STREAMING: &'static [&'static str] = &["PutObject", "GetObject"];
 
@@ -154,6 +158,9 @@ impl Service for S3Service {
             "PutObjectTagging" => self.put_object_tagging(ctx, &input).await,
             "GetObjectTagging" => self.get_object_tagging(ctx, &input).await,
             "DeleteObjectTagging" => self.delete_object_tagging(ctx, &input).await,
+            "PutBucketVersioning" => self.put_bucket_versioning(ctx, &input).await,
+            "GetBucketVersioning" => self.get_bucket_versioning(ctx, &input).await,
+            "ListObjectVersions" => self.list_object_versions(ctx, &input).await,
             other => Err(rampart_service::not_implemented(ctx.model, other)),
         }
     }

@@ -16,6 +16,7 @@ use rampart_store::Expect;
 use crate::blobs::BlobWriter;
 use crate::errors;
 use crate::records::{ObjectRecord, OBJECTS};
+use crate::versioning::get_action;
 use crate::{field, S3Service};
 
 /// Standard headers stored with an object, by member name.
@@ -161,7 +162,7 @@ impl S3Service {
         Ok(key.to_owned())
     }
 
-    async fn object(&self, bucket: &str, key: &str) -> Result<ObjectRecord, AwsError> {
+    pub(crate) async fn object(&self, bucket: &str, key: &str) -> Result<ObjectRecord, AwsError> {
         OBJECTS
             .get(&*self.store, &object_key(bucket, key))
             .await?
@@ -177,6 +178,11 @@ impl S3Service {
         key: &str,
         rec: &ObjectRecord,
     ) -> Result<(), AwsError> {
+        if self.versioning_status(bucket).await?.is_some() {
+            // Versioning: the replaced object may stay as a noncurrent version.
+            let micros = self.clock.now().timestamp_micros();
+            return self.commit_versioned(bucket, key, rec, micros).await;
+        }
         let k = object_key(bucket, key);
         let old = OBJECTS.get(&*self.store, &k).await?;
         let result = OBJECTS
@@ -285,6 +291,7 @@ impl S3Service {
                 .to_owned(),
             sse: enc.sse,
             tags,
+            version_id: self.new_version_id(&bucket).await?,
         };
         self.commit_object(&bucket, &key, &rec).await?;
         let mut out = json!({
@@ -294,6 +301,9 @@ impl S3Service {
         if let Some(o) = out.as_object_mut() {
             o.insert(member_of(algorithm), Value::String(checksum));
             crate::sse::describe(rec.sse.as_ref(), o);
+            if let Some(v) = &rec.version_id {
+                o.insert("VersionId".into(), Value::String(v.clone()));
+            }
         }
         Ok(out)
     }
@@ -308,6 +318,9 @@ impl S3Service {
         crate::sse::describe(rec.sse.as_ref(), &mut o);
         if !rec.tags.is_empty() {
             o.insert("TagCount".into(), Value::from(rec.tags.len()));
+        }
+        if let Some(v) = &rec.version_id {
+            o.insert("VersionId".into(), Value::String(v.clone()));
         }
         o.insert(
             "ContentType".into(),
@@ -347,8 +360,10 @@ impl S3Service {
         input: &Value,
     ) -> Result<Value, AwsError> {
         let key = Self::check_key(input)?;
-        let (bucket, _) = self.bucket(ctx, input, "s3:GetObject", Some(&key)).await?;
-        let rec = self.object(&bucket, &key).await?;
+        let (bucket, _) = self
+            .bucket(ctx, input, get_action(input), Some(&key))
+            .await?;
+        let rec = self.object_version(&bucket, &key, input).await?;
         Self::check_read_key(ctx, input, &rec, false)?;
         check_conditions(input, &rec)?;
         let mut o = Self::describe(input, &rec);
@@ -370,8 +385,10 @@ impl S3Service {
         input: &Value,
     ) -> Result<StreamingOutput, AwsError> {
         let key = Self::check_key(input)?;
-        let (bucket, _) = self.bucket(ctx, input, "s3:GetObject", Some(&key)).await?;
-        let rec = self.object(&bucket, &key).await?;
+        let (bucket, _) = self
+            .bucket(ctx, input, get_action(input), Some(&key))
+            .await?;
+        let rec = self.object_version(&bucket, &key, input).await?;
         check_conditions(input, &rec)?;
         let mut o = Self::describe(input, &rec);
         let range = match field(input, "Range") {
@@ -412,14 +429,17 @@ impl S3Service {
         input: &Value,
     ) -> Result<Value, AwsError> {
         let key = Self::check_key(input)?;
-        let (bucket, _) = self
-            .bucket(ctx, input, "s3:DeleteObject", Some(&key))
-            .await?;
-        self.remove_object(&bucket, &key).await?;
-        Ok(json!({}))
+        let version = field(input, "VersionId");
+        let action = if version.is_some() {
+            "s3:DeleteObjectVersion"
+        } else {
+            "s3:DeleteObject"
+        };
+        let (bucket, _) = self.bucket(ctx, input, action, Some(&key)).await?;
+        self.delete_one(ctx, &bucket, &key, version).await
     }
 
-    async fn remove_object(&self, bucket: &str, key: &str) -> Result<(), AwsError> {
+    pub(crate) async fn remove_object(&self, bucket: &str, key: &str) -> Result<(), AwsError> {
         let k = object_key(bucket, key);
         if let Some(old) = OBJECTS.get(&*self.store, &k).await? {
             OBJECTS
@@ -468,15 +488,33 @@ impl S3Service {
             let Some(key) = o.get("Key").and_then(Value::as_str) else {
                 return Err(malformed());
             };
+            let version = o.get("VersionId").and_then(Value::as_str);
             let attempt = async {
-                self.bucket(ctx, input, "s3:DeleteObject", Some(key))
-                    .await?;
-                self.remove_object(name, key).await
+                let action = if version.is_some() {
+                    "s3:DeleteObjectVersion"
+                } else {
+                    "s3:DeleteObject"
+                };
+                self.bucket(ctx, input, action, Some(key)).await?;
+                self.delete_one(ctx, name, key, version).await
             }
             .await;
             match attempt {
-                Ok(()) if !quiet => deleted.push(json!({ "Key": key })),
-                Ok(()) => {}
+                Ok(mut done) if !quiet => {
+                    if let Some(d) = done.as_object_mut() {
+                        if let Some(v) = d.remove("VersionId") {
+                            let member = if d.contains_key("DeleteMarker") && version.is_none() {
+                                "DeleteMarkerVersionId"
+                            } else {
+                                "VersionId"
+                            };
+                            d.insert(member.into(), v);
+                        }
+                        d.insert("Key".into(), Value::String(key.to_owned()));
+                    }
+                    deleted.push(done);
+                }
+                Ok(_) => {}
                 Err(e) => failed.push(json!({ "Key": key, "Code": e.code, "Message": e.message })),
             }
         }
@@ -490,7 +528,9 @@ impl S3Service {
     ) -> Result<Value, AwsError> {
         let key = Self::check_key(input)?;
         let source = field(input, "CopySource").unwrap_or_default();
-        let source = source.split_once("?versionId=").map_or(source, |(s, _)| s);
+        let (source, source_version) = source
+            .split_once("?versionId=")
+            .map_or((source, None), |(s, v)| (s, Some(v)));
         let source = rampart_protocol::rest::percent_decode(source.trim_start_matches('/'));
         let Some((src_bucket, src_key)) = source.split_once('/') else {
             return Err(AwsError::new(
@@ -499,11 +539,16 @@ impl S3Service {
                 "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
             ));
         };
-        let src_input = json!({ "Bucket": src_bucket });
+        let src_input = match source_version {
+            Some(v) => json!({ "Bucket": src_bucket, "VersionId": v }),
+            None => json!({ "Bucket": src_bucket }),
+        };
         let (src_bucket, _) = self
-            .bucket(ctx, &src_input, "s3:GetObject", Some(src_key))
+            .bucket(ctx, &src_input, get_action(&src_input), Some(src_key))
             .await?;
-        let src = self.object(&src_bucket, src_key).await?;
+        let src = self
+            .object_version(&src_bucket, src_key, &src_input)
+            .await?;
         let (bucket, _) = self.bucket(ctx, input, "s3:PutObject", Some(&key)).await?;
         let conditions = json!({
             "IfMatch": input.get("CopySourceIfMatch"),
@@ -599,6 +644,7 @@ impl S3Service {
                 .map_or_else(|| src.storage_class.clone(), str::to_owned),
             sse: enc.sse,
             tags,
+            version_id: self.new_version_id(&bucket).await?,
         };
         self.commit_object(&bucket, &key, &rec).await?;
         let mut out = json!({
@@ -606,6 +652,12 @@ impl S3Service {
         });
         if let Some(o) = out.as_object_mut() {
             crate::sse::describe(rec.sse.as_ref(), o);
+            if let Some(v) = &rec.version_id {
+                o.insert("VersionId".into(), Value::String(v.clone()));
+            }
+            if let Some(v) = &src.version_id {
+                o.insert("CopySourceVersionId".into(), Value::String(v.clone()));
+            }
         }
         Ok(out)
     }

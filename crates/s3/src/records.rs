@@ -48,6 +48,9 @@ pub struct ObjectRecord {
     /// The object's tags, in the order given.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<(String, String)>,
+    /// The version id (`None`: the `null` version; see crate::versioning).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
 }
 
 fn unavailable(_: &rampart_store::StoreError) -> AwsError {

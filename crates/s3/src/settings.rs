@@ -54,6 +54,9 @@ pub struct BucketSettings {
     /// Default encryption, when configured.
     #[serde(default)]
     pub encryption: Option<DefaultEncryption>,
+    /// Versioning status (`Enabled`, `Suspended`); `None` until first configured.
+    #[serde(default)]
+    pub versioning: Option<String>,
 }
 
 impl BucketSettings {
