@@ -4,7 +4,8 @@
 //!
 //! `s3.objects` keeps holding each key's current object (what GetObject without a version and
 //! the object listings read). `s3.versions` holds everything else: noncurrent versions and
-//! delete markers, under `bucket/key \0 seq` where `seq` makes a key's newest entry sort first.
+//! delete markers, under `bucket/key \x01 seq` (the store keeps no NUL), where `seq` makes a
+//! key's newest entry sort first.
 //! A key whose newest version is a delete marker has no current object. A version id of `None`
 //! is the `null` version.
 
@@ -32,7 +33,7 @@ pub struct VersionEntry {
     pub modified: i64,
 }
 
-/// Noncurrent versions and delete markers by `bucket/key \0 seq`.
+/// Noncurrent versions and delete markers by `bucket/key \x01 seq` (the store keeps no NUL).
 pub const VERSIONS: Table<VersionEntry> = OBJECTS.db().table("s3.versions");
 
 /// `Enabled` or `Suspended`.
@@ -56,7 +57,7 @@ fn next_seq(ctx_micros: i64) -> String {
 }
 
 fn versions_prefix(bucket: &str, key: &str) -> String {
-    format!("{bucket}/{key}\u{0}")
+    format!("{bucket}/{key}\u{1}")
 }
 
 fn wire_id(id: Option<&str>) -> String {
@@ -121,7 +122,12 @@ impl S3Service {
                 .await?;
             let done = page.len() < 1000;
             after = page.last().map(|(k, _)| k.clone());
-            out.extend(page);
+            // A key may itself contain the separator: keep this key's rows only.
+            let own = prefix.len();
+            out.extend(
+                page.into_iter()
+                    .filter(|(k, _)| !k[own..].contains('\u{1}')),
+            );
             if done {
                 return Ok(out);
             }
@@ -481,7 +487,7 @@ impl S3Service {
             let full = format!("{base}{m}");
             if full.as_str() >= full_prefix.as_str() {
                 objects.after = Some(full.clone());
-                versions.after = Some(format!("{full}\u{1}"));
+                versions.after = Some(format!("{full}\u{2}"));
             }
             if let Some(vm) = version_marker {
                 // The rest of the marker key's versions, after the marked one.
@@ -609,7 +615,7 @@ fn check_version_id(v: &str) -> Result<(), AwsError> {
 
 /// The object key of a `s3.versions` row key (without the bucket).
 fn version_key(row: &str) -> &str {
-    row.rsplit_once('\u{0}').map_or(row, |(k, _)| k)
+    row.rsplit_once('\u{1}').map_or(row, |(k, _)| k)
 }
 
 /// A listing being built.
@@ -756,7 +762,7 @@ mod tests {
 
     #[test]
     fn version_rows_name_their_key() {
-        assert_eq!(version_key("dir/a b\u{0}00ff"), "dir/a b");
+        assert_eq!(version_key("dir/a b\u{1}00ff"), "dir/a b");
         assert!(check_version_id("null").is_ok());
         assert!(check_version_id(&"a".repeat(32)).is_ok());
         assert!(check_version_id("../x").is_err());
