@@ -784,3 +784,21 @@ def test_the_aws_cli_enables_versioning_and_lists_versions(server, client):
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert len(out["Versions"]) == 2 and len(out["DeleteMarkers"]) == 1
+
+
+def test_each_version_has_its_own_tags(client):
+    bucket = versioned_bucket(client)
+    v1 = client.put_object(Bucket=bucket, Key="k", Body=b"1", Tagging="gen=one")["VersionId"]
+    v2 = client.put_object(Bucket=bucket, Key="k", Body=b"2", Tagging="gen=two")["VersionId"]
+    assert client.get_object_tagging(Bucket=bucket, Key="k")["TagSet"] == [{"Key": "gen", "Value": "two"}]
+    got = client.get_object_tagging(Bucket=bucket, Key="k", VersionId=v1)
+    assert got["TagSet"] == [{"Key": "gen", "Value": "one"}] and got["VersionId"] == v1
+    put = client.put_object_tagging(Bucket=bucket, Key="k", VersionId=v1, Tagging={"TagSet": [{"Key": "gen", "Value": "old"}]})
+    assert put["VersionId"] == v1
+    assert client.get_object_tagging(Bucket=bucket, Key="k", VersionId=v1)["TagSet"] == [{"Key": "gen", "Value": "old"}]
+    assert client.get_object_tagging(Bucket=bucket, Key="k", VersionId=v2)["TagSet"] == [{"Key": "gen", "Value": "two"}]
+    client.delete_object_tagging(Bucket=bucket, Key="k", VersionId=v1)
+    assert client.get_object_tagging(Bucket=bucket, Key="k", VersionId=v1)["TagSet"] == []
+    with pytest.raises(ClientError) as e:
+        client.get_object_tagging(Bucket=bucket, Key="k", VersionId="0" * 32)
+    assert code(e) == "NoSuchVersion"

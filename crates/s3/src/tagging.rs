@@ -4,10 +4,8 @@
 use serde_json::{json, Value};
 
 use rampart_service::{AwsError, RequestContext};
-use rampart_store::Expect;
 
-use crate::records::OBJECTS;
-use crate::{errors, field, S3Service};
+use crate::{field, S3Service};
 
 /// The most tags an object may have.
 pub const MAX_OBJECT_TAGS: usize = 10;
@@ -101,17 +99,6 @@ pub fn from_header(input: &Value) -> Result<Vec<(String, String)>, AwsError> {
     Ok(tags)
 }
 
-fn no_versions(input: &Value) -> Result<(), AwsError> {
-    match field(input, "VersionId") {
-        None | Some("null") => Ok(()),
-        Some(_) => Err(AwsError::new(
-            "InvalidArgument",
-            400,
-            "Invalid version id specified",
-        )),
-    }
-}
-
 impl S3Service {
     pub(crate) async fn put_object_tagging(
         &self,
@@ -122,22 +109,13 @@ impl S3Service {
         let (bucket, _) = self
             .bucket(ctx, input, "s3:PutObjectTagging", Some(&key))
             .await?;
-        no_versions(input)?;
         let tags = from_tag_set(input);
         check(&tags, true)?;
-        let k = format!("{bucket}/{key}");
-        let Some(cur) = OBJECTS.get(&*self.store, &k).await? else {
-            return Err(errors::no_such_key());
-        };
-        let mut rec = cur.value;
+        let (mut rec, row) = self.tag_target(&bucket, &key, input).await?;
         rec.tags = tags;
-        OBJECTS
-            .commit(
-                &*self.store,
-                vec![OBJECTS.put_op(&k, &rec, Expect::Version(cur.version))?],
-            )
-            .await?;
-        Ok(json!({}))
+        let version = rec.version_id.clone();
+        self.save_tagged(rec, row).await?;
+        Ok(version.map_or_else(|| json!({}), |v| json!({ "VersionId": v })))
     }
 
     pub(crate) async fn get_object_tagging(
@@ -149,14 +127,12 @@ impl S3Service {
         let (bucket, _) = self
             .bucket(ctx, input, "s3:GetObjectTagging", Some(&key))
             .await?;
-        no_versions(input)?;
-        let Some(cur) = OBJECTS
-            .get(&*self.store, &format!("{bucket}/{key}"))
-            .await?
-        else {
-            return Err(errors::no_such_key());
-        };
-        Ok(json!({ "TagSet": tag_set(&cur.value.tags) }))
+        let (rec, _) = self.tag_target(&bucket, &key, input).await?;
+        let mut out = json!({ "TagSet": tag_set(&rec.tags) });
+        if let (Some(v), Some(o)) = (&rec.version_id, out.as_object_mut()) {
+            o.insert("VersionId".into(), Value::String(v.clone()));
+        }
+        Ok(out)
     }
 
     pub(crate) async fn delete_object_tagging(
@@ -168,20 +144,11 @@ impl S3Service {
         let (bucket, _) = self
             .bucket(ctx, input, "s3:DeleteObjectTagging", Some(&key))
             .await?;
-        no_versions(input)?;
-        let k = format!("{bucket}/{key}");
-        let Some(cur) = OBJECTS.get(&*self.store, &k).await? else {
-            return Err(errors::no_such_key());
-        };
-        let mut rec = cur.value;
+        let (mut rec, row) = self.tag_target(&bucket, &key, input).await?;
         rec.tags.clear();
-        OBJECTS
-            .commit(
-                &*self.store,
-                vec![OBJECTS.put_op(&k, &rec, Expect::Version(cur.version))?],
-            )
-            .await?;
-        Ok(json!({}))
+        let version = rec.version_id.clone();
+        self.save_tagged(rec, row).await?;
+        Ok(version.map_or_else(|| json!({}), |v| json!({ "VersionId": v })))
     }
 
     pub(crate) async fn put_bucket_tagging(

@@ -76,6 +76,14 @@ fn invalid_version() -> AwsError {
     AwsError::new("InvalidArgument", 400, "Invalid version id specified")
 }
 
+/// Where a tagged object is kept.
+pub(crate) enum TagRow {
+    /// The current object's row and store version.
+    Current(String, u64),
+    /// A noncurrent version's row.
+    Version(String, Box<VersionEntry>),
+}
+
 /// What a version id names.
 pub(crate) enum Found {
     /// The current object.
@@ -377,6 +385,53 @@ impl S3Service {
                 Ok(json!({}))
             }
         }
+    }
+
+    /// The object a tagging request names and where it is kept: the current object (with
+    /// its store version), or a noncurrent version's row.
+    pub(crate) async fn tag_target(
+        &self,
+        bucket: &str,
+        key: &str,
+        input: &Value,
+    ) -> Result<(ObjectRecord, TagRow), AwsError> {
+        let k = format!("{bucket}/{key}");
+        let current = OBJECTS.get(&*self.store, &k).await?;
+        let version = field(input, "VersionId");
+        if let Some(c) =
+            current.filter(|c| version.is_none_or(|v| is_wanted(c.value.version_id.as_ref(), v)))
+        {
+            return Ok((c.value, TagRow::Current(k, c.version)));
+        }
+        let Some(version) = version else {
+            return Err(crate::errors::no_such_key());
+        };
+        check_version_id(version)?;
+        for (row, v) in self.key_versions(bucket, key).await? {
+            if is_wanted(v.version_id.as_ref(), version) {
+                let Some(obj) = v.object.clone() else {
+                    return Err(AwsError::new(
+                        "MethodNotAllowed",
+                        405,
+                        "The specified method is not allowed against this resource.",
+                    ));
+                };
+                return Ok((obj, TagRow::Version(row, Box::new(v))));
+            }
+        }
+        Err(no_such_version())
+    }
+
+    /// Stores `rec` (with changed tags) back where [`Self::tag_target`] found it.
+    pub(crate) async fn save_tagged(&self, rec: ObjectRecord, row: TagRow) -> Result<(), AwsError> {
+        let op = match row {
+            TagRow::Current(k, version) => OBJECTS.put_op(&k, &rec, Expect::Version(version))?,
+            TagRow::Version(k, mut entry) => {
+                entry.object = Some(rec);
+                VERSIONS.put_op(&k, &entry, Expect::Any)?
+            }
+        };
+        OBJECTS.db().commit(&*self.store, vec![op]).await
     }
 
     /// Whether the bucket holds any noncurrent version or delete marker.
