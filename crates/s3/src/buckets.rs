@@ -29,6 +29,16 @@ pub fn valid_bucket_name(name: &str) -> bool {
         && !name.ends_with("--ol-s3")
 }
 
+/// S3 answers a refusal as `AccessDenied` (403), whatever the policy engine's protocol-neutral
+/// code.
+pub(crate) fn s3_denied(e: AwsError) -> AwsError {
+    if e.code == "AccessDeniedException" {
+        AwsError::new("AccessDenied", 403, e.message)
+    } else {
+        e
+    }
+}
+
 pub(crate) fn bucket_arn(ctx: &RequestContext, bucket: &str) -> String {
     format!("arn:{}:s3:::{bucket}", ctx.partition)
 }
@@ -50,8 +60,13 @@ impl S3Service {
             Some(key) => format!("{}/{key}", bucket_arn(ctx, &name)),
             None => bucket_arn(ctx, &name),
         };
-        ctx.authorize(action, &arn, &rec.value.owner, None, &ctx.base_context())
+        // The bucket policy and the request's s3: condition keys (crate::settings).
+        let (policy, extra) = self
+            .access_inputs(ctx, input, &name, &rec.value.owner, action, resource)
             .await?;
+        ctx.authorize(action, &arn, &rec.value.owner, policy.as_ref(), &extra)
+            .await
+            .map_err(s3_denied)?;
         ctx.note_resource("AWS::S3::Bucket", &bucket_arn(ctx, &name));
         Ok((name, rec.value))
     }
@@ -73,7 +88,8 @@ impl S3Service {
             None,
             &ctx.base_context(),
         )
-        .await?;
+        .await
+        .map_err(s3_denied)?;
         let constraint = input
             .pointer("/CreateBucketConfiguration/LocationConstraint")
             .and_then(Value::as_str)
@@ -174,12 +190,14 @@ impl S3Service {
             .list(&*self.store, &prefix, None, 1)
             .await?
             .is_empty()
+            || self.has_versions(&name).await?
         {
             return Err(errors::bucket_not_empty());
         }
         BUCKETS
             .commit(&*self.store, vec![BUCKETS.delete_op(&name, Expect::Any)])
             .await?;
+        self.forget_settings(&name).await?;
         Ok(json!({}))
     }
 
@@ -191,7 +209,8 @@ impl S3Service {
             None,
             &ctx.base_context(),
         )
-        .await?;
+        .await
+        .map_err(s3_denied)?;
         let mut buckets = Vec::new();
         let mut after: Option<String> = None;
         loop {

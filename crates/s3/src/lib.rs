@@ -7,6 +7,11 @@ mod buckets;
 pub mod errors;
 mod objects;
 pub mod records;
+// Versioning, policies and encryption.
+pub mod settings;
+pub mod sse;
+pub mod tagging;
+pub mod versioning;
 
 use std::sync::Arc;
 
@@ -27,6 +32,10 @@ pub struct S3Service {
     blobs: Blobs,
     #[allow(dead_code)]
     clock: Arc<dyn Clock>,
+    /// KMS, for SSE-KMS (called for the requester).
+    kms: Option<Arc<rampart_kms::KmsService>>,
+    /// Bucket keys in memory (SSE-KMS with S3 Bucket Keys).
+    bucket_keys: sse::BucketKeys,
 }
 
 impl std::fmt::Debug for S3Service {
@@ -51,6 +60,26 @@ impl S3Service {
         "CopyObject",
         "ListObjectsV2",
         "ListObjects",
+        // Versioning, policies and encryption.
+        "PutBucketPolicy",
+        "GetBucketPolicy",
+        "DeleteBucketPolicy",
+        "GetBucketPolicyStatus",
+        "PutPublicAccessBlock",
+        "GetPublicAccessBlock",
+        "DeletePublicAccessBlock",
+        "PutBucketEncryption",
+        "GetBucketEncryption",
+        "DeleteBucketEncryption",
+        "PutBucketTagging",
+        "GetBucketTagging",
+        "DeleteBucketTagging",
+        "PutObjectTagging",
+        "GetObjectTagging",
+        "DeleteObjectTagging",
+        "PutBucketVersioning",
+        "GetBucketVersioning",
+        "ListObjectVersions",
     ];
     const STREAMING: &'static [&'static str] = &["PutObject", "GetObject"];
 
@@ -67,7 +96,16 @@ impl S3Service {
             sealer,
             blobs: Blobs::new(data_dir),
             clock,
+            kms: None,
+            bucket_keys: sse::BucketKeys::default(),
         }
+    }
+
+    /// SSE-KMS through `kms`, for the requester.
+    #[must_use]
+    pub fn with_kms(mut self, kms: Arc<rampart_kms::KmsService>) -> Self {
+        self.kms = Some(kms);
+        self
     }
 }
 
@@ -103,6 +141,26 @@ impl Service for S3Service {
             "CopyObject" => self.copy_object(ctx, &input).await,
             "ListObjectsV2" => self.list_objects(ctx, &input, true).await,
             "ListObjects" => self.list_objects(ctx, &input, false).await,
+            // Versioning, policies and encryption.
+            "PutBucketPolicy" => self.put_bucket_policy(ctx, &input).await,
+            "GetBucketPolicy" => self.get_bucket_policy(ctx, &input).await,
+            "DeleteBucketPolicy" => self.delete_bucket_policy(ctx, &input).await,
+            "GetBucketPolicyStatus" => self.get_bucket_policy_status(ctx, &input).await,
+            "PutPublicAccessBlock" => self.put_public_access_block(ctx, &input).await,
+            "GetPublicAccessBlock" => self.get_public_access_block(ctx, &input).await,
+            "DeletePublicAccessBlock" => self.delete_public_access_block(ctx, &input).await,
+            "PutBucketEncryption" => self.put_bucket_encryption(ctx, &input).await,
+            "GetBucketEncryption" => self.get_bucket_encryption(ctx, &input).await,
+            "DeleteBucketEncryption" => self.delete_bucket_encryption(ctx, &input).await,
+            "PutBucketTagging" => self.put_bucket_tagging(ctx, &input).await,
+            "GetBucketTagging" => self.get_bucket_tagging(ctx, &input).await,
+            "DeleteBucketTagging" => self.delete_bucket_tagging(ctx, &input).await,
+            "PutObjectTagging" => self.put_object_tagging(ctx, &input).await,
+            "GetObjectTagging" => self.get_object_tagging(ctx, &input).await,
+            "DeleteObjectTagging" => self.delete_object_tagging(ctx, &input).await,
+            "PutBucketVersioning" => self.put_bucket_versioning(ctx, &input).await,
+            "GetBucketVersioning" => self.get_bucket_versioning(ctx, &input).await,
+            "ListObjectVersions" => self.list_object_versions(ctx, &input).await,
             other => Err(rampart_service::not_implemented(ctx.model, other)),
         }
     }
@@ -135,12 +193,16 @@ pub static REGISTRATION: Registration = Registration {
 fn build(node: &mut Node) -> BuildFuture<'_> {
     Box::pin(async move {
         let sealer = node.need::<Sealer>("s3")?;
-        let s3 = Arc::new(S3Service::new(
-            Arc::clone(&node.store),
-            sealer,
-            &node.data_dir,
-            Arc::clone(&node.clock),
-        ));
+        let kms = node.need::<rampart_kms::KmsService>("s3")?;
+        let s3 = Arc::new(
+            S3Service::new(
+                Arc::clone(&node.store),
+                sealer,
+                &node.data_dir,
+                Arc::clone(&node.clock),
+            )
+            .with_kms(kms),
+        );
         node.provide(Arc::clone(&s3));
         Ok(s3 as Arc<dyn Service>)
     })

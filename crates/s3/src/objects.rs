@@ -16,6 +16,7 @@ use rampart_store::Expect;
 use crate::blobs::BlobWriter;
 use crate::errors;
 use crate::records::{ObjectRecord, OBJECTS};
+use crate::versioning::get_action;
 use crate::{field, S3Service};
 
 /// Standard headers stored with an object, by member name.
@@ -153,22 +154,6 @@ fn url_encode(s: &str) -> String {
 }
 
 impl S3Service {
-    fn seal_key(&self, id: &str, key: &[u8]) -> Result<String, AwsError> {
-        self.sealer
-            .seal(key, format!("s3:{id}").as_bytes())
-            .map(|s| B64.encode(s))
-            .map_err(|_| AwsError::internal())
-    }
-
-    fn open_key(&self, rec: &ObjectRecord) -> Result<rampart_crypto::SecretBytes, AwsError> {
-        let sealed = B64
-            .decode(&rec.data_key)
-            .map_err(|_| AwsError::internal())?;
-        self.sealer
-            .open(&sealed, format!("s3:{}", rec.id).as_bytes())
-            .map_err(|_| AwsError::internal())
-    }
-
     fn check_key(input: &Value) -> Result<String, AwsError> {
         let key = field(input, "Key").unwrap_or_default();
         if key.len() > MAX_KEY_LEN {
@@ -177,7 +162,7 @@ impl S3Service {
         Ok(key.to_owned())
     }
 
-    async fn object(&self, bucket: &str, key: &str) -> Result<ObjectRecord, AwsError> {
+    pub(crate) async fn object(&self, bucket: &str, key: &str) -> Result<ObjectRecord, AwsError> {
         OBJECTS
             .get(&*self.store, &object_key(bucket, key))
             .await?
@@ -193,6 +178,11 @@ impl S3Service {
         key: &str,
         rec: &ObjectRecord,
     ) -> Result<(), AwsError> {
+        if self.versioning_status(bucket).await?.is_some() {
+            // Versioning: the replaced object may stay as a noncurrent version.
+            let micros = self.clock.now().timestamp_micros();
+            return self.commit_versioned(bucket, key, rec, micros).await;
+        }
         let k = object_key(bucket, key);
         let old = OBJECTS.get(&*self.store, &k).await?;
         let result = OBJECTS
@@ -210,10 +200,6 @@ impl S3Service {
 
     fn new_object_id() -> String {
         uuid::Uuid::new_v4().simple().to_string()
-    }
-
-    fn data_key() -> Result<Vec<u8>, AwsError> {
-        rampart_crypto::random_bytes(32).map_err(|_| AwsError::internal())
     }
 
     pub(crate) async fn put_object(
@@ -234,8 +220,11 @@ impl S3Service {
             None => None,
         };
         let id = Self::new_object_id();
-        let data_key = Self::data_key()?;
-        let mut writer = self.blobs.writer(&id, &data_key).await?;
+        // Versioning, policies and encryption: the data key as the request or the bucket's
+        // default encryption asks (crate::sse), and the x-amz-tagging tags.
+        let tags = crate::tagging::from_header(input)?;
+        let enc = self.new_data_key(ctx, input, &bucket, &key, &id).await?;
+        let mut writer = self.blobs.writer(&id, enc.plain.expose()).await?;
         let mut md5 = Md5::new();
         let algorithm_hint = checksum_algorithm(input, &body);
         let mut sum = Checksum::new(algorithm_hint);
@@ -296,19 +285,25 @@ impl S3Service {
             headers,
             metadata,
             checksum: (algorithm.name().to_owned(), checksum.clone()),
-            data_key: self.seal_key(&id, &data_key)?,
+            data_key: enc.data_key,
             storage_class: field(input, "StorageClass")
                 .unwrap_or("STANDARD")
                 .to_owned(),
+            sse: enc.sse,
+            tags,
+            version_id: self.new_version_id(&bucket).await?,
         };
         self.commit_object(&bucket, &key, &rec).await?;
         let mut out = json!({
             "ETag": etag(&rec.md5),
-            "ServerSideEncryption": "AES256",
             "ChecksumType": "FULL_OBJECT",
         });
         if let Some(o) = out.as_object_mut() {
             o.insert(member_of(algorithm), Value::String(checksum));
+            crate::sse::describe(rec.sse.as_ref(), o);
+            if let Some(v) = &rec.version_id {
+                o.insert("VersionId".into(), Value::String(v.clone()));
+            }
         }
         Ok(out)
     }
@@ -320,10 +315,13 @@ impl S3Service {
         o.insert("LastModified".into(), Value::from(rec.modified));
         o.insert("ContentLength".into(), Value::from(rec.size));
         o.insert("AcceptRanges".into(), Value::String("bytes".into()));
-        o.insert(
-            "ServerSideEncryption".into(),
-            Value::String("AES256".into()),
-        );
+        crate::sse::describe(rec.sse.as_ref(), &mut o);
+        if !rec.tags.is_empty() {
+            o.insert("TagCount".into(), Value::from(rec.tags.len()));
+        }
+        if let Some(v) = &rec.version_id {
+            o.insert("VersionId".into(), Value::String(v.clone()));
+        }
         o.insert(
             "ContentType".into(),
             Value::String(
@@ -362,8 +360,11 @@ impl S3Service {
         input: &Value,
     ) -> Result<Value, AwsError> {
         let key = Self::check_key(input)?;
-        let (bucket, _) = self.bucket(ctx, input, "s3:GetObject", Some(&key)).await?;
-        let rec = self.object(&bucket, &key).await?;
+        let (bucket, _) = self
+            .bucket(ctx, input, get_action(input), Some(&key))
+            .await?;
+        let rec = self.object_version(&bucket, &key, input).await?;
+        Self::check_read_key(ctx, input, &rec, false)?;
         check_conditions(input, &rec)?;
         let mut o = Self::describe(input, &rec);
         if let Some(range) = field(input, "Range") {
@@ -384,8 +385,10 @@ impl S3Service {
         input: &Value,
     ) -> Result<StreamingOutput, AwsError> {
         let key = Self::check_key(input)?;
-        let (bucket, _) = self.bucket(ctx, input, "s3:GetObject", Some(&key)).await?;
-        let rec = self.object(&bucket, &key).await?;
+        let (bucket, _) = self
+            .bucket(ctx, input, get_action(input), Some(&key))
+            .await?;
+        let rec = self.object_version(&bucket, &key, input).await?;
         check_conditions(input, &rec)?;
         let mut o = Self::describe(input, &rec);
         let range = match field(input, "Range") {
@@ -402,7 +405,7 @@ impl S3Service {
             // A part of the object has no checksum of its own.
             o.retain(|k, _| !k.starts_with("Checksum"));
         }
-        let data_key = self.open_key(&rec)?;
+        let data_key = self.read_data_key(ctx, input, &rec, false).await?;
         let (tx, body) = stream::channel(4);
         let blobs = self.blobs.clone();
         let key_bytes = data_key.expose().to_vec();
@@ -426,14 +429,17 @@ impl S3Service {
         input: &Value,
     ) -> Result<Value, AwsError> {
         let key = Self::check_key(input)?;
-        let (bucket, _) = self
-            .bucket(ctx, input, "s3:DeleteObject", Some(&key))
-            .await?;
-        self.remove_object(&bucket, &key).await?;
-        Ok(json!({}))
+        let version = field(input, "VersionId");
+        let action = if version.is_some() {
+            "s3:DeleteObjectVersion"
+        } else {
+            "s3:DeleteObject"
+        };
+        let (bucket, _) = self.bucket(ctx, input, action, Some(&key)).await?;
+        self.delete_one(ctx, &bucket, &key, version).await
     }
 
-    async fn remove_object(&self, bucket: &str, key: &str) -> Result<(), AwsError> {
+    pub(crate) async fn remove_object(&self, bucket: &str, key: &str) -> Result<(), AwsError> {
         let k = object_key(bucket, key);
         if let Some(old) = OBJECTS.get(&*self.store, &k).await? {
             OBJECTS
@@ -482,15 +488,33 @@ impl S3Service {
             let Some(key) = o.get("Key").and_then(Value::as_str) else {
                 return Err(malformed());
             };
+            let version = o.get("VersionId").and_then(Value::as_str);
             let attempt = async {
-                self.bucket(ctx, input, "s3:DeleteObject", Some(key))
-                    .await?;
-                self.remove_object(name, key).await
+                let action = if version.is_some() {
+                    "s3:DeleteObjectVersion"
+                } else {
+                    "s3:DeleteObject"
+                };
+                self.bucket(ctx, input, action, Some(key)).await?;
+                self.delete_one(ctx, name, key, version).await
             }
             .await;
             match attempt {
-                Ok(()) if !quiet => deleted.push(json!({ "Key": key })),
-                Ok(()) => {}
+                Ok(mut done) if !quiet => {
+                    if let Some(d) = done.as_object_mut() {
+                        if let Some(v) = d.remove("VersionId") {
+                            let member = if d.contains_key("DeleteMarker") && version.is_none() {
+                                "DeleteMarkerVersionId"
+                            } else {
+                                "VersionId"
+                            };
+                            d.insert(member.into(), v);
+                        }
+                        d.insert("Key".into(), Value::String(key.to_owned()));
+                    }
+                    deleted.push(done);
+                }
+                Ok(_) => {}
                 Err(e) => failed.push(json!({ "Key": key, "Code": e.code, "Message": e.message })),
             }
         }
@@ -504,7 +528,9 @@ impl S3Service {
     ) -> Result<Value, AwsError> {
         let key = Self::check_key(input)?;
         let source = field(input, "CopySource").unwrap_or_default();
-        let source = source.split_once("?versionId=").map_or(source, |(s, _)| s);
+        let (source, source_version) = source
+            .split_once("?versionId=")
+            .map_or((source, None), |(s, v)| (s, Some(v)));
         let source = rampart_protocol::rest::percent_decode(source.trim_start_matches('/'));
         let Some((src_bucket, src_key)) = source.split_once('/') else {
             return Err(AwsError::new(
@@ -513,11 +539,16 @@ impl S3Service {
                 "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
             ));
         };
-        let src_input = json!({ "Bucket": src_bucket });
+        let src_input = match source_version {
+            Some(v) => json!({ "Bucket": src_bucket, "VersionId": v }),
+            None => json!({ "Bucket": src_bucket }),
+        };
         let (src_bucket, _) = self
-            .bucket(ctx, &src_input, "s3:GetObject", Some(src_key))
+            .bucket(ctx, &src_input, get_action(&src_input), Some(src_key))
             .await?;
-        let src = self.object(&src_bucket, src_key).await?;
+        let src = self
+            .object_version(&src_bucket, src_key, &src_input)
+            .await?;
         let (bucket, _) = self.bucket(ctx, input, "s3:PutObject", Some(&key)).await?;
         let conditions = json!({
             "IfMatch": input.get("CopySourceIfMatch"),
@@ -533,7 +564,11 @@ impl S3Service {
             }
         })?;
         let replace = field(input, "MetadataDirective").is_some_and(|d| d == "REPLACE");
-        if src_bucket == bucket && src_key == key && !replace && input.get("StorageClass").is_none()
+        if src_bucket == bucket
+            && src_key == key
+            && !replace
+            && input.get("StorageClass").is_none()
+            && !crate::sse::changes_encryption(input)
         {
             return Err(AwsError::new(
                 "InvalidRequest",
@@ -542,10 +577,14 @@ impl S3Service {
             ));
         }
         // Re-sealed under a new data key, streamed chunk by chunk.
-        let src_key_bytes = self.open_key(&src)?;
+        let src_key_bytes = self.read_data_key(ctx, input, &src, true).await?;
         let id = Self::new_object_id();
-        let data_key = Self::data_key()?;
-        let mut writer: BlobWriter = self.blobs.writer(&id, &data_key).await?;
+        let tags = match field(input, "TaggingDirective") {
+            Some("REPLACE") => crate::tagging::from_header(input)?,
+            _ => src.tags.clone(),
+        };
+        let enc = self.new_data_key(ctx, input, &bucket, &key, &id).await?;
+        let mut writer: BlobWriter = self.blobs.writer(&id, enc.plain.expose()).await?;
         let (tx, mut rx) = tokio::sync::mpsc::channel(4);
         let blobs = self.blobs.clone();
         let (sid, ssize) = (src.id.clone(), src.size);
@@ -600,15 +639,27 @@ impl S3Service {
             headers,
             metadata,
             checksum: src.checksum.clone(),
-            data_key: self.seal_key(&id, &data_key)?,
+            data_key: enc.data_key,
             storage_class: field(input, "StorageClass")
                 .map_or_else(|| src.storage_class.clone(), str::to_owned),
+            sse: enc.sse,
+            tags,
+            version_id: self.new_version_id(&bucket).await?,
         };
         self.commit_object(&bucket, &key, &rec).await?;
-        Ok(json!({
+        let mut out = json!({
             "CopyObjectResult": { "ETag": etag(&rec.md5), "LastModified": rec.modified },
-            "ServerSideEncryption": "AES256",
-        }))
+        });
+        if let Some(o) = out.as_object_mut() {
+            crate::sse::describe(rec.sse.as_ref(), o);
+            if let Some(v) = &rec.version_id {
+                o.insert("VersionId".into(), Value::String(v.clone()));
+            }
+            if let Some(v) = &src.version_id {
+                o.insert("CopySourceVersionId".into(), Value::String(v.clone()));
+            }
+        }
+        Ok(out)
     }
 
     pub(crate) async fn list_objects(

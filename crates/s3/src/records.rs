@@ -40,6 +40,17 @@ pub struct ObjectRecord {
     pub data_key: String,
     /// The storage class label.
     pub storage_class: String,
+    // --- versioning, policies and encryption (crate::sse, crate::tagging) ---
+    /// How the data key is protected beyond SSE-S3: SSE-KMS (with or without a bucket key),
+    /// DSSE-KMS or SSE-C; `None` is SSE-S3 (`data_key` sealed with the node's sealer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sse: Option<crate::sse::Sse>,
+    /// The object's tags, in the order given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<(String, String)>,
+    /// The version id (`None`: the `null` version; see crate::versioning).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
 }
 
 fn unavailable(_: &rampart_store::StoreError) -> AwsError {
@@ -63,3 +74,5 @@ const DB: Db = Db::new(unavailable, conflict);
 pub const BUCKETS: Table<BucketRecord> = DB.table("s3.buckets");
 /// Objects by `bucket/key`.
 pub const OBJECTS: Table<ObjectRecord> = DB.table("s3.objects");
+/// A bucket's policy, Block Public Access, tags and default encryption, by bucket name.
+pub const SETTINGS: Table<crate::settings::BucketSettings> = DB.table("s3.bucket_settings");
