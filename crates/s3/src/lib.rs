@@ -4,7 +4,9 @@
 
 pub mod blobs;
 mod buckets;
+mod conditional;
 pub mod errors;
+pub mod multipart;
 mod objects;
 pub mod records;
 
@@ -51,8 +53,15 @@ impl S3Service {
         "CopyObject",
         "ListObjectsV2",
         "ListObjects",
+        "CreateMultipartUpload",
+        "UploadPart",
+        "UploadPartCopy",
+        "CompleteMultipartUpload",
+        "AbortMultipartUpload",
+        "ListParts",
+        "ListMultipartUploads",
     ];
-    const STREAMING: &'static [&'static str] = &["PutObject", "GetObject"];
+    const STREAMING: &'static [&'static str] = &["PutObject", "GetObject", "UploadPart"];
 
     /// A service over `store`, sealing data keys with `sealer`, object files under `data_dir`.
     #[must_use]
@@ -103,6 +112,12 @@ impl Service for S3Service {
             "CopyObject" => self.copy_object(ctx, &input).await,
             "ListObjectsV2" => self.list_objects(ctx, &input, true).await,
             "ListObjects" => self.list_objects(ctx, &input, false).await,
+            "CreateMultipartUpload" => self.create_multipart_upload(ctx, &input).await,
+            "UploadPartCopy" => self.upload_part_copy(ctx, &input).await,
+            "CompleteMultipartUpload" => self.complete_multipart_upload(ctx, &input).await,
+            "AbortMultipartUpload" => self.abort_multipart_upload(ctx, &input).await,
+            "ListParts" => self.list_parts(ctx, &input).await,
+            "ListMultipartUploads" => self.list_multipart_uploads(ctx, &input).await,
             other => Err(rampart_service::not_implemented(ctx.model, other)),
         }
     }
@@ -119,6 +134,10 @@ impl Service for S3Service {
                 .await
                 .map(StreamingOutput::headers_only),
             "GetObject" => self.get_object(ctx, &input).await,
+            "UploadPart" => self
+                .upload_part(ctx, &input, body)
+                .await
+                .map(StreamingOutput::headers_only),
             other => Err(rampart_service::not_implemented(ctx.model, other)),
         }
     }
