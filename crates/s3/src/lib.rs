@@ -8,6 +8,7 @@ mod conditional;
 pub mod errors;
 pub mod multipart;
 mod objects;
+pub mod post_policy;
 pub mod records;
 
 use std::sync::Arc;

@@ -247,29 +247,50 @@ impl S3Service {
         })
     }
 
-    /// Commits `part` as part `number` of the upload (which must still exist, unchanged) and
-    /// removes the file of the part it replaces.
+    /// Commits `part` as part `number` of the upload and removes the file of the part it
+    /// replaces. Parts of one upload arrive concurrently, so the upload record is not
+    /// rewritten; instead the upload is looked up again after the commit, and a part that
+    /// landed after a Complete or Abort removes itself (those sweep their parts again after
+    /// their own commit, so no part outlives its upload either way).
     async fn commit_part(
         &self,
         ukey: &str,
-        upload: &rampart_service::table::Versioned<UploadRecord>,
         upload_id: &str,
         number: i64,
         part: &PartRecord,
     ) -> Result<(), AwsError> {
         let pkey = part_key(upload_id, number);
         let old = PARTS.get(&*self.store, &pkey).await?;
-        let ops = vec![
-            // Re-putting the upload unchanged fails if it was completed or aborted meanwhile.
-            UPLOADS.put_op(ukey, &upload.value, Expect::Version(upload.version))?,
-            PARTS.put_op(&pkey, part, Expect::Any)?,
-        ];
-        if let Err(e) = DB.commit_or(&*self.store, ops, no_such_upload).await {
+        if let Err(e) = PARTS
+            .commit(&*self.store, vec![PARTS.put_op(&pkey, part, Expect::Any)?])
+            .await
+        {
             self.blobs.remove(&part.id).await;
             return Err(e);
         }
         if let Some(old) = old {
             self.blobs.remove(&old.value.id).await;
+        }
+        if UPLOADS.get(&*self.store, ukey).await?.is_none() {
+            self.sweep_parts(upload_id).await?;
+            return Err(no_such_upload());
+        }
+        Ok(())
+    }
+
+    /// Removes every part record of a finished upload, then the part files.
+    async fn sweep_parts(&self, upload_id: &str) -> Result<(), AwsError> {
+        let parts = self.all_parts(upload_id).await?;
+        if parts.is_empty() {
+            return Ok(());
+        }
+        let ops = parts
+            .iter()
+            .map(|(n, _)| PARTS.delete_op(&part_key(upload_id, *n), Expect::Any))
+            .collect();
+        PARTS.commit(&*self.store, ops).await?;
+        for (_, p) in parts {
+            self.blobs.remove(&p.id).await;
         }
         Ok(())
     }
@@ -436,7 +457,7 @@ impl S3Service {
             data_key: self.seal_key(&id, &data_key)?,
             modified: ctx.time.timestamp(),
         };
-        self.commit_part(&ukey, &upload, &upload_id, number, &part)
+        self.commit_part(&ukey, &upload_id, number, &part)
             .await?;
         Ok(Self::part_output(&part))
     }
@@ -539,7 +560,7 @@ impl S3Service {
             data_key: self.seal_key(&w.id, &w.data_key)?,
             modified: ctx.time.timestamp(),
         };
-        self.commit_part(&ukey, &upload, &upload_id, number, &part)
+        self.commit_part(&ukey, &upload_id, number, &part)
             .await?;
         let mut result = json!({ "ETag": etag(&part.md5), "LastModified": part.modified });
         if let (Some((alg, v)), Some(o)) = (&part.checksum, result.as_object_mut()) {
@@ -820,6 +841,8 @@ impl S3Service {
         for p in stored.values() {
             self.blobs.remove(&p.id).await;
         }
+        // Parts committed while this completion ran.
+        self.sweep_parts(upload_id).await?;
         Ok(())
     }
 
@@ -880,6 +903,7 @@ impl S3Service {
         for (_, p) in parts {
             self.blobs.remove(&p.id).await;
         }
+        self.sweep_parts(&upload_id).await?;
         Ok(json!({}))
     }
 

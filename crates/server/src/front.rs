@@ -68,6 +68,9 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> 
             &request_id,
         );
     }
+    if crate::post_form::is_form_upload(&parts) {
+        return crate::post_form::handle(&app, &parts, body, peer.ip(), &request_id).await;
+    }
     if matches!(guess, Framing::RestXml) && is_streaming_operation(&app, &parts) {
         {
             let resp =
