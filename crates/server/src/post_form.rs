@@ -14,7 +14,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Response};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
 
 use rampart_audit::EventFacts;
@@ -262,7 +262,7 @@ fn signing_key(secret: &[u8], date: &str, region: &str, service: &str) -> hmac::
     k.extend_from_slice(b"AWS4");
     k.extend_from_slice(secret);
     let step = |key: &[u8], data: &[u8]| hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), data);
-    let d = step(&k, date.as_bytes());
+    let d = step(k.as_slice(), date.as_bytes());
     let r = step(d.as_ref(), region.as_bytes());
     let s = step(r.as_ref(), service.as_bytes());
     step(s.as_ref(), b"aws4_request")
