@@ -457,8 +457,7 @@ impl S3Service {
             data_key: self.seal_key(&id, &data_key)?,
             modified: ctx.time.timestamp(),
         };
-        self.commit_part(&ukey, &upload_id, number, &part)
-            .await?;
+        self.commit_part(&ukey, &upload_id, number, &part).await?;
         Ok(Self::part_output(&part))
     }
 
@@ -560,8 +559,7 @@ impl S3Service {
             data_key: self.seal_key(&w.id, &w.data_key)?,
             modified: ctx.time.timestamp(),
         };
-        self.commit_part(&ukey, &upload_id, number, &part)
-            .await?;
+        self.commit_part(&ukey, &upload_id, number, &part).await?;
         let mut result = json!({ "ETag": etag(&part.md5), "LastModified": part.modified });
         if let (Some((alg, v)), Some(o)) = (&part.checksum, result.as_object_mut()) {
             o.insert(format!("Checksum{alg}"), Value::String(v.clone()));
@@ -614,21 +612,24 @@ impl S3Service {
             .checksum_algorithm
             .as_deref()
             .and_then(algorithm_named);
-        let mut chosen: Vec<&PartRecord> = Vec::with_capacity(requested.len());
-        let mut previous = 0i64;
-        for (i, p) in requested.iter().enumerate() {
+        // The list's order first, then each part, as S3 reports them.
+        let mut numbers = Vec::with_capacity(requested.len());
+        for p in requested {
             let number = p
                 .get("PartNumber")
                 .and_then(Value::as_i64)
                 .ok_or_else(malformed_xml)?;
-            if number <= previous {
+            if numbers.last().is_some_and(|prev| number <= *prev) {
                 return Err(AwsError::new(
                     "InvalidPartOrder",
                     400,
                     "The list of parts was not in ascending order. Parts must be ordered by part number.",
                 ));
             }
-            previous = number;
+            numbers.push(number);
+        }
+        let mut chosen: Vec<&PartRecord> = Vec::with_capacity(requested.len());
+        for (i, (p, number)) in requested.iter().zip(numbers).enumerate() {
             let part = stored.get(&number).ok_or_else(invalid_part)?;
             let tag = p
                 .get("ETag")
