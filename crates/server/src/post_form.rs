@@ -426,7 +426,7 @@ async fn serve(
     ) else {
         return Err(AwsError::new("AccessDenied", 403, "Access Denied"));
     };
-    if !form_field(fields, "x-amz-algorithm").is_some_and(|a| a == "AWS4-HMAC-SHA256") {
+    if form_field(fields, "x-amz-algorithm").is_none_or(|a| a != "AWS4-HMAC-SHA256") {
         return Err(AwsError::new(
             "InvalidArgument",
             400,
