@@ -802,3 +802,70 @@ def test_each_version_has_its_own_tags(client):
     with pytest.raises(ClientError) as e:
         client.get_object_tagging(Bucket=bucket, Key="k", VersionId="0" * 32)
     assert code(e) == "NoSuchVersion"
+
+
+# --- multipart uploads with encryption and versioning --------------------------------------------
+
+
+def _multipart(client, bucket, key, parts, **create):
+    up = client.create_multipart_upload(Bucket=bucket, Key=key, **create)
+    extra = {k: v for k, v in create.items() if k.startswith("SSECustomer")}
+    done = []
+    for n, body in enumerate(parts, 1):
+        r = client.upload_part(Bucket=bucket, Key=key, UploadId=up["UploadId"], PartNumber=n, Body=body, **extra)
+        done.append({"PartNumber": n, "ETag": r["ETag"]})
+    out = client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=up["UploadId"],
+                                           MultipartUpload={"Parts": done}, **extra)
+    return up, out
+
+
+def test_multipart_upload_with_sse_kms_is_encrypted_under_the_key_made_at_creation(server, client, kms):
+    bucket = new_bucket(client)
+    key = kms.create_key()["KeyMetadata"]["Arn"]
+    parts = [os.urandom(5 * 1024 * 1024), b"tail" * 1000]
+    up, out = _multipart(client, bucket, "mp", parts, ServerSideEncryption="aws:kms", SSEKMSKeyId=key)
+    assert up["ServerSideEncryption"] == "aws:kms" and up["SSEKMSKeyId"] == key
+    assert out["ServerSideEncryption"] == "aws:kms" and out["SSEKMSKeyId"] == key
+    got = client.get_object(Bucket=bucket, Key="mp")
+    assert got["Body"].read() == b"".join(parts)
+    assert got["SSEKMSKeyId"] == key
+    # The data key came from KMS for the caller, bound to the object's ARN.
+    gen = wait_for(lambda: kms_events(server, "GenerateDataKey", bucket))
+    assert gen[0]["requestParameters"]["encryptionContext"] == {"aws:s3:arn": f"arn:aws:s3:::{bucket}/mp"}
+
+
+def test_multipart_upload_with_sse_c_needs_the_key_on_every_part_and_read(tls_client):
+    client = tls_client
+    bucket = new_bucket(client)
+    secret = os.urandom(32)
+    sse = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": secret}
+    parts = [os.urandom(5 * 1024 * 1024), b"end"]
+    up = client.create_multipart_upload(Bucket=bucket, Key="c", **sse)
+    with pytest.raises(ClientError) as e:
+        client.upload_part(Bucket=bucket, Key="c", UploadId=up["UploadId"], PartNumber=1, Body=parts[0])
+    assert code(e) == "InvalidRequest"
+    client.abort_multipart_upload(Bucket=bucket, Key="c", UploadId=up["UploadId"])
+    _multipart(client, bucket, "c", parts, **sse)
+    assert client.get_object(Bucket=bucket, Key="c", **sse)["Body"].read() == b"".join(parts)
+    with pytest.raises(ClientError) as e:
+        client.get_object(Bucket=bucket, Key="c")
+    assert code(e) == "InvalidRequest"
+    with pytest.raises(ClientError) as e:
+        client.get_object(Bucket=bucket, Key="c", SSECustomerAlgorithm="AES256", SSECustomerKey=os.urandom(32))
+    assert status(e) == 403
+
+
+def test_multipart_upload_in_a_versioned_bucket_keeps_the_replaced_version(client):
+    bucket = new_bucket(client)
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    first = client.put_object(Bucket=bucket, Key="v", Body=b"first")["VersionId"]
+    _, out = _multipart(client, bucket, "v", [os.urandom(5 * 1024 * 1024), b"second"])
+    assert out["VersionId"] and out["VersionId"] != first
+    assert client.get_object(Bucket=bucket, Key="v", VersionId=first)["Body"].read() == b"first"
+    versions = client.list_object_versions(Bucket=bucket, Prefix="v")["Versions"]
+    assert sorted(v["VersionId"] for v in versions) == sorted([first, out["VersionId"]])
+    # A conditional write that must not find an object is refused, and loses nothing.
+    with pytest.raises(ClientError) as e:
+        client.put_object(Bucket=bucket, Key="v", Body=b"third", IfNoneMatch="*")
+    assert status(e) == 412
+    assert len(client.list_object_versions(Bucket=bucket, Prefix="v")["Versions"]) == 2

@@ -4,8 +4,11 @@
 
 pub mod blobs;
 mod buckets;
+mod conditional;
 pub mod errors;
+pub mod multipart;
 mod objects;
+pub mod post_policy;
 pub mod records;
 // Versioning, policies and encryption.
 pub mod settings;
@@ -80,8 +83,15 @@ impl S3Service {
         "PutBucketVersioning",
         "GetBucketVersioning",
         "ListObjectVersions",
+        "CreateMultipartUpload",
+        "UploadPart",
+        "UploadPartCopy",
+        "CompleteMultipartUpload",
+        "AbortMultipartUpload",
+        "ListParts",
+        "ListMultipartUploads",
     ];
-    const STREAMING: &'static [&'static str] = &["PutObject", "GetObject"];
+    const STREAMING: &'static [&'static str] = &["PutObject", "GetObject", "UploadPart"];
 
     /// A service over `store`, sealing data keys with `sealer`, object files under `data_dir`.
     #[must_use]
@@ -161,6 +171,12 @@ impl Service for S3Service {
             "PutBucketVersioning" => self.put_bucket_versioning(ctx, &input).await,
             "GetBucketVersioning" => self.get_bucket_versioning(ctx, &input).await,
             "ListObjectVersions" => self.list_object_versions(ctx, &input).await,
+            "CreateMultipartUpload" => self.create_multipart_upload(ctx, &input).await,
+            "UploadPartCopy" => self.upload_part_copy(ctx, &input).await,
+            "CompleteMultipartUpload" => self.complete_multipart_upload(ctx, &input).await,
+            "AbortMultipartUpload" => self.abort_multipart_upload(ctx, &input).await,
+            "ListParts" => self.list_parts(ctx, &input).await,
+            "ListMultipartUploads" => self.list_multipart_uploads(ctx, &input).await,
             other => Err(rampart_service::not_implemented(ctx.model, other)),
         }
     }
@@ -177,6 +193,10 @@ impl Service for S3Service {
                 .await
                 .map(StreamingOutput::headers_only),
             "GetObject" => self.get_object(ctx, &input).await,
+            "UploadPart" => self
+                .upload_part(ctx, &input, body)
+                .await
+                .map(StreamingOutput::headers_only),
             other => Err(rampart_service::not_implemented(ctx.model, other)),
         }
     }

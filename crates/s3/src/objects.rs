@@ -20,7 +20,7 @@ use crate::versioning::get_action;
 use crate::{field, S3Service};
 
 /// Standard headers stored with an object, by member name.
-const STORED_HEADERS: &[&str] = &[
+pub(crate) const STORED_HEADERS: &[&str] = &[
     "ContentType",
     "ContentEncoding",
     "ContentDisposition",
@@ -32,15 +32,15 @@ const STORED_HEADERS: &[&str] = &[
 /// The largest key, in UTF-8 bytes.
 const MAX_KEY_LEN: usize = 1024;
 
-fn object_key(bucket: &str, key: &str) -> String {
+pub(crate) fn object_key(bucket: &str, key: &str) -> String {
     format!("{bucket}/{key}")
 }
 
-fn member_of(algorithm: ChecksumAlgorithm) -> String {
+pub(crate) fn member_of(algorithm: ChecksumAlgorithm) -> String {
     format!("Checksum{}", algorithm.name())
 }
 
-fn algorithm_named(name: &str) -> Option<ChecksumAlgorithm> {
+pub(crate) fn algorithm_named(name: &str) -> Option<ChecksumAlgorithm> {
     ChecksumAlgorithm::ALL
         .into_iter()
         .find(|a| a.name().eq_ignore_ascii_case(name))
@@ -65,7 +65,7 @@ fn checksum_algorithm(input: &Value, body: &RequestBody) -> ChecksumAlgorithm {
     ChecksumAlgorithm::Crc64Nvme
 }
 
-fn etag(md5: &str) -> String {
+pub(crate) fn etag(md5: &str) -> String {
     format!("\"{md5}\"")
 }
 
@@ -76,7 +76,7 @@ fn epoch(v: &Value) -> Option<f64> {
     })
 }
 
-fn etag_matches(condition: &str, md5: &str) -> bool {
+pub(crate) fn etag_matches(condition: &str, md5: &str) -> bool {
     condition
         .split(',')
         .map(|t| t.trim().trim_start_matches("W/").trim_matches('"'))
@@ -84,7 +84,7 @@ fn etag_matches(condition: &str, md5: &str) -> bool {
 }
 
 /// S3's conditional request rules (RFC 7232 with S3's precedence).
-fn check_conditions(input: &Value, rec: &ObjectRecord) -> Result<(), AwsError> {
+pub(crate) fn check_conditions(input: &Value, rec: &ObjectRecord) -> Result<(), AwsError> {
     #[allow(clippy::cast_precision_loss)]
     let modified = rec.modified as f64;
     let if_match = field(input, "IfMatch");
@@ -111,7 +111,7 @@ fn check_conditions(input: &Value, rec: &ObjectRecord) -> Result<(), AwsError> {
 
 /// A `Range: bytes=…` of an object of `size` bytes as `start..end`; `None` for no range or
 /// one S3 ignores (malformed, or several ranges).
-fn parse_range(range: &str, size: u64) -> Result<Option<(u64, u64)>, AwsError> {
+pub(crate) fn parse_range(range: &str, size: u64) -> Result<Option<(u64, u64)>, AwsError> {
     let Some(spec) = range.trim().strip_prefix("bytes=") else {
         return Ok(None);
     };
@@ -154,7 +154,7 @@ fn url_encode(s: &str) -> String {
 }
 
 impl S3Service {
-    fn check_key(input: &Value) -> Result<String, AwsError> {
+    pub(crate) fn check_key(input: &Value) -> Result<String, AwsError> {
         let key = field(input, "Key").unwrap_or_default();
         if key.len() > MAX_KEY_LEN {
             return Err(errors::key_too_long());
@@ -172,7 +172,7 @@ impl S3Service {
 
     /// Commits `rec` as the object `bucket/key` and removes the file of the object it
     /// replaces, if any (last writer wins).
-    async fn commit_object(
+    pub(crate) async fn commit_object(
         &self,
         bucket: &str,
         key: &str,
@@ -194,11 +194,12 @@ impl S3Service {
         }
         if let Some(old) = old {
             self.blobs.remove(&old.value.id).await;
+            self.forget_parts(&old.value.id).await;
         }
         Ok(())
     }
 
-    fn new_object_id() -> String {
+    pub(crate) fn new_object_id() -> String {
         uuid::Uuid::new_v4().simple().to_string()
     }
 
@@ -210,6 +211,7 @@ impl S3Service {
     ) -> Result<Value, AwsError> {
         let key = Self::check_key(input)?;
         let (bucket, _) = self.bucket(ctx, input, "s3:PutObject", Some(&key)).await?;
+        let condition = self.write_condition(input, &bucket, &key).await?;
         let content_md5 = match field(input, "ContentMD5") {
             Some(v) => Some(
                 B64.decode(v.trim())
@@ -293,7 +295,8 @@ impl S3Service {
             tags,
             version_id: self.new_version_id(&bucket).await?,
         };
-        self.commit_object(&bucket, &key, &rec).await?;
+        self.commit_object_if(&bucket, &key, &rec, condition)
+            .await?;
         let mut out = json!({
             "ETag": etag(&rec.md5),
             "ChecksumType": "FULL_OBJECT",
@@ -349,7 +352,10 @@ impl S3Service {
                 format!("Checksum{}", rec.checksum.0),
                 Value::String(rec.checksum.1.clone()),
             );
-            o.insert("ChecksumType".into(), Value::String("FULL_OBJECT".into()));
+            o.insert(
+                "ChecksumType".into(),
+                Value::String(checksum_type(rec).into()),
+            );
         }
         o
     }
@@ -367,14 +373,16 @@ impl S3Service {
         Self::check_read_key(ctx, input, &rec, false)?;
         check_conditions(input, &rec)?;
         let mut o = Self::describe(input, &rec);
-        if let Some(range) = field(input, "Range") {
-            if let Some((s, e)) = parse_range(range, rec.size)? {
-                o.insert("ContentLength".into(), Value::from(e - s));
-                o.insert(
-                    "ContentRange".into(),
-                    Value::String(format!("bytes {s}-{}/{}", e - 1, rec.size)),
-                );
-            }
+        let requested = self.requested(input, &rec).await?;
+        if let Some(n) = requested.parts_count {
+            o.insert("PartsCount".into(), Value::from(n));
+        }
+        if let Some((s, e)) = requested.range {
+            o.insert("ContentLength".into(), Value::from(e - s));
+            o.insert(
+                "ContentRange".into(),
+                Value::String(format!("bytes {s}-{}/{}", e - 1, rec.size)),
+            );
         }
         Ok(Value::Object(o))
     }
@@ -391,10 +399,11 @@ impl S3Service {
         let rec = self.object_version(&bucket, &key, input).await?;
         check_conditions(input, &rec)?;
         let mut o = Self::describe(input, &rec);
-        let range = match field(input, "Range") {
-            Some(r) => parse_range(r, rec.size)?,
-            None => None,
-        };
+        let requested = self.requested(input, &rec).await?;
+        if let Some(n) = requested.parts_count {
+            o.insert("PartsCount".into(), Value::from(n));
+        }
+        let range = requested.range;
         let (start, end) = range.unwrap_or((0, rec.size));
         if range.is_some() {
             o.insert("ContentLength".into(), Value::from(end - start));
@@ -449,6 +458,7 @@ impl S3Service {
                 )
                 .await?;
             self.blobs.remove(&old.value.id).await;
+            self.forget_parts(&old.value.id).await;
         }
         Ok(())
     }
@@ -740,7 +750,7 @@ impl S3Service {
                     "Size": rec.size,
                     "StorageClass": rec.storage_class,
                     "ChecksumAlgorithm": [rec.checksum.0],
-                    "ChecksumType": "FULL_OBJECT",
+                    "ChecksumType": checksum_type(&rec),
                 });
                 if !v2 || input.get("FetchOwner").and_then(Value::as_bool) == Some(true) {
                     if let Some(o) = item.as_object_mut() {
@@ -814,6 +824,15 @@ impl S3Service {
             }
         }
         Ok(out)
+    }
+}
+
+/// A multipart object's composite checksum ends in `-<parts>`.
+fn checksum_type(rec: &ObjectRecord) -> &'static str {
+    if rec.checksum.1.contains('-') {
+        "COMPOSITE"
+    } else {
+        "FULL_OBJECT"
     }
 }
 

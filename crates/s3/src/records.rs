@@ -69,7 +69,7 @@ fn conflict() -> AwsError {
     )
 }
 
-const DB: Db = Db::new(unavailable, conflict);
+pub(crate) const DB: Db = Db::new(unavailable, conflict);
 /// Buckets by name (one namespace for all accounts, as on AWS).
 pub const BUCKETS: Table<BucketRecord> = DB.table("s3.buckets");
 /// Objects by `bucket/key`.

@@ -424,7 +424,7 @@ impl S3Service {
         }
     }
 
-    fn seal_data_key(&self, id: &str, key: &[u8]) -> Result<String, AwsError> {
+    pub(crate) fn seal_data_key(&self, id: &str, key: &[u8]) -> Result<String, AwsError> {
         self.sealer
             .seal(key, format!("s3:{id}").as_bytes())
             .map(|s| B64.encode(s))

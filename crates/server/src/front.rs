@@ -38,6 +38,12 @@ fn error_response(framing: Framing, err: &AwsError, request_id: &str) -> Respons
 }
 
 fn sigv4_error(framing: Framing, e: &rampart_sigv4::SigV4Error) -> AwsError {
+    // S3 answers an expired presigned URL with AccessDenied.
+    if matches!(framing, Framing::RestXml)
+        && matches!(e, rampart_sigv4::SigV4Error::Expired { message } if message == "Request has expired")
+    {
+        return AwsError::new("AccessDenied", 403, "Request has expired");
+    }
     wire::signature_error(framing, e.query_code(), e.to_string())
 }
 
@@ -67,6 +73,9 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> 
             &AwsError::new("RequestHeaderFieldsTooLarge", 431, "Too many headers"),
             &request_id,
         );
+    }
+    if crate::post_form::is_form_upload(&parts) {
+        return crate::post_form::handle(&app, &parts, body, peer.ip(), &request_id).await;
     }
     if matches!(guess, Framing::RestXml) && is_streaming_operation(&app, &parts) {
         {

@@ -7,6 +7,7 @@ pub mod coverage;
 pub mod events;
 pub mod front;
 pub mod metrics;
+pub mod post_form;
 pub mod registry;
 pub mod response_check;
 pub mod streaming;
