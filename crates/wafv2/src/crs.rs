@@ -17,9 +17,15 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use rampart_seclang::{Engine, EngineConfig, LoadError};
+use rampart_service::AwsError;
+use serde_json::Value;
 use rampart_waf::{EngineGroup, EngineMatch, EngineRuleGroup};
 
+use crate::errors::invalid;
 use crate::managed::{Group, Version, VENDOR};
+
+/// AWS's reason for a statement that refers to something that does not exist.
+const BAD_REFERENCE: &str = "A reference in your rule statement is not valid.";
 
 /// The group's name.
 pub const NAME: &str = "OWASPCoreRuleSet";
@@ -122,6 +128,49 @@ impl Crs {
     #[must_use]
     pub fn group(&self) -> &Group {
         &self.group
+    }
+
+    /// Checks a `ManagedRuleGroupStatement` naming this group before a web ACL is stored or its
+    /// capacity computed: its `Version` must be one of `PL1`…`PL4`, and every `ExcludedRules` and
+    /// `RuleActionOverrides` entry must name a rule id of the loaded rule set.
+    ///
+    /// # Errors
+    /// `WAFInvalidParameterException` (field `MANAGED_RULE_SET_STATEMENT`, `EXCLUDED_RULE` or
+    /// `RULE_ACTION`) naming the first value that is not valid.
+    pub fn check_statement(&self, statement: &Value) -> Result<(), AwsError> {
+        if let Some(v) = statement.get("Version").and_then(Value::as_str) {
+            if !VERSIONS.iter().any(|known| known.name == v) {
+                return Err(invalid("MANAGED_RULE_SET_STATEMENT", v, BAD_REFERENCE));
+            }
+        }
+        let names = |member: &str| -> Vec<String> {
+            statement
+                .get(member)
+                .and_then(Value::as_array)
+                .map_or(&[][..], Vec::as_slice)
+                .iter()
+                .map(|x| {
+                    x.get("Name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned()
+                })
+                .collect()
+        };
+        for (member, field) in [
+            ("ExcludedRules", "EXCLUDED_RULE"),
+            ("RuleActionOverrides", "RULE_ACTION"),
+        ] {
+            if let Some(bad) = names(member).into_iter().find(|n| !self.has_rule(n)) {
+                return Err(invalid(field, &bad, BAD_REFERENCE));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `name` is the id of a rule of the loaded rule set.
+    fn has_rule(&self, name: &str) -> bool {
+        self.group.rules.iter().any(|(id, _)| *id == name)
     }
 
     /// The engine for a group statement's `Version` and `ExcludedRules`, compiled on first use.

@@ -368,6 +368,15 @@ impl Wafv2Service {
                 groups.insert(arn, cap);
             }
         }
+        if let Some(crs) = crate::crs::installed() {
+            // Managed rule group statements are only ever at the top of a web ACL's rule.
+            for rule in &values {
+                let m = &rule["Statement"]["ManagedRuleGroupStatement"];
+                if m["VendorName"] == crate::managed::VENDOR && m["Name"] == crate::crs::NAME {
+                    crs.check_statement(m)?;
+                }
+            }
+        }
         let wcu = capacity::rules_wcu(
             &values,
             &References {
