@@ -189,3 +189,79 @@ def test_count_override_on_949110_and_excluded_rules(scenario):
     assert curl(scenario, attack) == 200
     update(crs_rule())
     assert curl(scenario, attack) == 403
+
+
+def refused(server, code, *args):
+    r = server.cli(*args)
+    assert r.returncode != 0, f"aws {' '.join(args)} was accepted: {r.stdout}"
+    assert f"({code})" in r.stderr, r.stderr
+    return r.stderr
+
+
+def acl_names(server):
+    return sorted(a["Name"] for a in aws(server, "wafv2", "list-web-acls", "--scope", "REGIONAL")["WebACLs"])
+
+
+BAD_STATEMENTS = [
+    # (what is wrong, rules, the error's field and parameter)
+    ("version", crs_rule(version="PL5"), "MANAGED_RULE_SET_STATEMENT", "PL5"),
+    ("version", crs_rule(version="Version_1.0"), "MANAGED_RULE_SET_STATEMENT", "Version_1.0"),
+    ("excluded", crs_rule(excluded=["930100", "999999"]), "EXCLUDED_RULE", "999999"),
+    ("excluded", crs_rule(excluded=["SQLi_BODY"]), "EXCLUDED_RULE", "SQLi_BODY"),
+    ("override", crs_rule(overrides=[{"Name": "949199", "ActionToUse": {"Count": {}}}]), "RULE_ACTION", "949199"),
+]
+
+
+@pytest.mark.parametrize("what,rules,field,parameter", BAD_STATEMENTS)
+def test_bad_version_excluded_rule_or_override_is_refused_and_nothing_is_stored(
+        scenario, what, rules, field, parameter):
+    server, tmp = scenario["server"], scenario["tmp"]
+    before = acl_names(server)
+    acl = aws(server, "wafv2", "get-web-acl", "--scope", "REGIONAL", "--name", "crs-acl",
+              "--id", scenario["acl"]["Id"])
+    rules_file = write(tmp, f"bad-{what}.json", rules)
+    visibility = "SampledRequestsEnabled=true,CloudWatchMetricsEnabled=true,MetricName=bad"
+    want = f"field: {field}, parameter: {parameter}"
+    err = refused(server, "WAFInvalidParameterException", "wafv2", "create-web-acl",
+                  "--name", unique("bad-crs"), "--scope", "REGIONAL", "--default-action", "Allow={}",
+                  "--visibility-config", visibility, "--rules", rules_file)
+    assert want in err, err
+    err = refused(server, "WAFInvalidParameterException", "wafv2", "update-web-acl",
+                  "--scope", "REGIONAL", "--name", "crs-acl", "--id", scenario["acl"]["Id"],
+                  "--lock-token", acl["LockToken"], "--default-action", "Allow={}",
+                  "--visibility-config", visibility, "--rules", rules_file)
+    assert want in err, err
+    err = refused(server, "WAFInvalidParameterException", "wafv2", "check-capacity",
+                  "--scope", "REGIONAL", "--rules", rules_file)
+    assert want in err, err
+    assert acl_names(server) == before
+    after = aws(server, "wafv2", "get-web-acl", "--scope", "REGIONAL", "--name", "crs-acl",
+                "--id", scenario["acl"]["Id"])
+    assert after["LockToken"] == acl["LockToken"] and after["WebACL"]["Rules"] == acl["WebACL"]["Rules"]
+
+
+def test_valid_versions_exclusions_and_overrides_are_accepted(scenario):
+    server, tmp = scenario["server"], scenario["tmp"]
+    rules = crs_rule(version="PL4", excluded=["930100", "942100"],
+                     overrides=[{"Name": "949110", "ActionToUse": {"Count": {}}},
+                                {"Name": "941100", "ActionToUse": {"Block": {}}}])
+    got = aws(server, "wafv2", "check-capacity", "--scope", "REGIONAL", "--rules", write(tmp, "good.json", rules))
+    assert got["Capacity"] > 0
+
+
+def test_without_a_crs_dir_the_group_does_not_exist(rampart_bin, tmp_path_factory):
+    server = _make_server(rampart_bin, tmp_path_factory, "waf-no-crs", dev=True)
+    try:
+        tmp = tmp_path_factory.mktemp("waf-no-crs-rules")
+        rules_file = write(tmp, "rules.json", crs_rule())
+        refused(server, "WAFNonexistentItemException", "wafv2", "create-web-acl", "--name", "no-crs",
+                "--scope", "REGIONAL", "--default-action", "Allow={}",
+                "--visibility-config", "SampledRequestsEnabled=true,CloudWatchMetricsEnabled=true,MetricName=x",
+                "--rules", rules_file)
+        refused(server, "WAFNonexistentItemException", "wafv2", "check-capacity", "--scope", "REGIONAL",
+                "--rules", rules_file)
+        assert acl_names(server) == []
+        groups = aws(server, "wafv2", "list-available-managed-rule-groups", "--scope", "REGIONAL")
+        assert not any(g["Name"] == "OWASPCoreRuleSet" for g in groups["ManagedRuleGroups"])
+    finally:
+        server.stop()

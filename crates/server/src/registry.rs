@@ -300,24 +300,32 @@ fn wafv2(node: &mut Node) -> BuildFuture<'_> {
         // The proxy's web ACLs: compiled here, with the managed IP lists from the directory the
         // server was started with.
         let config = config(node)?;
-        if let Some(dir) = &config.waf_crs_dir {
-            let crs = rampart_wafv2::crs::install(dir)
-                .map_err(|e| format!("--waf-crs-dir {}: {e}", dir.display()))?;
-            tracing::info!(dir = %dir.display(), rules = crs.group().rules.len(), "OWASP Core Rule Set loaded");
-        }
-        let enforcement = Arc::new(rampart_wafv2::Enforcement::new(
-            Arc::clone(&node.store),
-            Arc::clone(&keys),
-            Arc::clone(&telemetry),
-            config.waf_lists_dir.clone(),
-        ));
+        let crs = match &config.waf_crs_dir {
+            Some(dir) => {
+                let crs = rampart_wafv2::crs::load(dir)
+                    .map_err(|e| format!("--waf-crs-dir {}: {e}", dir.display()))?;
+                tracing::info!(dir = %dir.display(), rules = crs.group().rules.len(), "OWASP Core Rule Set loaded");
+                Some(Arc::new(crs))
+            }
+            None => None,
+        };
+        let enforcement = Arc::new(
+            rampart_wafv2::Enforcement::new(
+                Arc::clone(&node.store),
+                Arc::clone(&keys),
+                Arc::clone(&telemetry),
+                config.waf_lists_dir.clone(),
+            )
+            .with_crs(crs.clone()),
+        );
         node.provide(Arc::clone(&keys));
         node.provide(Arc::clone(&telemetry));
         node.provide(enforcement);
         Ok(Arc::new(
             rampart_wafv2::Wafv2Service::new(Arc::clone(&node.store), Arc::clone(&node.clock))
                 .with_keys(keys)
-                .with_telemetry(telemetry),
+                .with_telemetry(telemetry)
+                .with_crs(crs),
         ) as Arc<dyn Service>)
     })
 }

@@ -27,6 +27,8 @@ pub const MAX_CAPACITY: i64 = 5000;
 pub struct References<'a> {
     /// Capacities of the account's rule groups, by ARN.
     pub rule_groups: &'a HashMap<String, i64>,
+    /// The server's CRS, if it has one (`Rampart/OWASPCoreRuleSet`).
+    pub crs: Option<&'a crate::crs::Crs>,
 }
 
 /// The WCUs of a list of rules (JSON `Rule` objects).
@@ -122,7 +124,8 @@ pub fn statement_wcu(statement: &Value, refs: &References<'_>) -> i64 {
             "ManagedRuleGroupStatement" => {
                 let vendor = s.get("VendorName").and_then(Value::as_str).unwrap_or("");
                 let name = s.get("Name").and_then(Value::as_str).unwrap_or("");
-                crate::managed::find(vendor, name).map_or(0, |g| g.capacity()) + scope_down(s, refs)
+                crate::managed::find(vendor, name, refs.crs).map_or(0, |g| g.capacity())
+                    + scope_down(s, refs)
             }
             _ => 0,
         })
@@ -145,6 +148,7 @@ mod tests {
             stmt,
             &References {
                 rule_groups: &groups,
+                crs: None,
             },
         )
     }
@@ -207,7 +211,8 @@ mod tests {
         let managed = json!({"ManagedRuleGroupStatement": {"VendorName": "Rampart", "Name": "RampartSQLiRuleSet"}});
         assert_eq!(
             wcu(&managed),
-            crate::managed::find("Rampart", "RampartSQLiRuleSet").map_or(-1, |g| g.capacity())
+            crate::managed::find("Rampart", "RampartSQLiRuleSet", None)
+                .map_or(-1, |g| g.capacity())
         );
     }
 }

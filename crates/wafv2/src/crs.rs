@@ -14,12 +14,18 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use rampart_seclang::{Engine, EngineConfig, LoadError};
+use rampart_service::AwsError;
 use rampart_waf::{EngineGroup, EngineMatch, EngineRuleGroup};
+use serde_json::Value;
 
+use crate::errors::invalid;
 use crate::managed::{Group, Version, VENDOR};
+
+/// AWS's reason for a statement that refers to something that does not exist.
+const BAD_REFERENCE: &str = "A reference in your rule statement is not valid.";
 
 /// The group's name.
 pub const NAME: &str = "OWASPCoreRuleSet";
@@ -60,25 +66,12 @@ pub struct Crs {
     engines: Mutex<Engines>,
 }
 
-static INSTALLED: OnceLock<Crs> = OnceLock::new();
-
-/// Loads the CRS in `dir` once at startup and makes the group available to every web ACL of
-/// this process. A second call with another directory is refused.
+/// Loads the CRS in `dir` (at startup); the server hands the result to its WAFv2 service and
+/// its web ACL enforcement, which offer the group only then.
 ///
 /// # Errors
-/// The rule set's load error (file, line and reason), or a message when another directory is
-/// already installed.
-pub fn install(dir: &Path) -> Result<&'static Crs, String> {
-    if let Some(c) = INSTALLED.get() {
-        return if c.dir == dir {
-            Ok(c)
-        } else {
-            Err(format!(
-                "the Core Rule Set is already loaded from {}",
-                c.dir.display()
-            ))
-        };
-    }
+/// The rule set's load error (file, line and reason).
+pub fn load(dir: &Path) -> Result<Crs, String> {
     let engine =
         Engine::load(dir, &EngineConfig::default()).map_err(|e: LoadError| e.to_string())?;
     let rules: Vec<(&'static str, i64)> = engine
@@ -94,7 +87,7 @@ pub fn install(dir: &Path) -> Result<&'static Crs, String> {
         )
         .into_boxed_str(),
     );
-    let crs = Crs {
+    Ok(Crs {
         dir: dir.to_owned(),
         group: Group {
             name: NAME,
@@ -104,17 +97,7 @@ pub fn install(dir: &Path) -> Result<&'static Crs, String> {
             versions: VERSIONS,
         },
         engines: Mutex::new(HashMap::from([((1, Vec::new()), Arc::new(engine))])),
-    };
-    let _ = INSTALLED.set(crs);
-    INSTALLED
-        .get()
-        .ok_or_else(|| "the Core Rule Set did not install".to_owned())
-}
-
-/// The installed CRS, if the server was started with a CRS directory.
-#[must_use]
-pub fn installed() -> Option<&'static Crs> {
-    INSTALLED.get()
+    })
 }
 
 impl Crs {
@@ -122,6 +105,49 @@ impl Crs {
     #[must_use]
     pub fn group(&self) -> &Group {
         &self.group
+    }
+
+    /// Checks a `ManagedRuleGroupStatement` naming this group before a web ACL is stored or its
+    /// capacity computed: its `Version` must be one of `PL1`…`PL4`, and every `ExcludedRules` and
+    /// `RuleActionOverrides` entry must name a rule id of the loaded rule set.
+    ///
+    /// # Errors
+    /// `WAFInvalidParameterException` (field `MANAGED_RULE_SET_STATEMENT`, `EXCLUDED_RULE` or
+    /// `RULE_ACTION`) naming the first value that is not valid.
+    pub fn check_statement(&self, statement: &Value) -> Result<(), AwsError> {
+        if let Some(v) = statement.get("Version").and_then(Value::as_str) {
+            if !VERSIONS.iter().any(|known| known.name == v) {
+                return Err(invalid("MANAGED_RULE_SET_STATEMENT", v, BAD_REFERENCE));
+            }
+        }
+        let names = |member: &str| -> Vec<String> {
+            statement
+                .get(member)
+                .and_then(Value::as_array)
+                .map_or(&[][..], Vec::as_slice)
+                .iter()
+                .map(|x| {
+                    x.get("Name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned()
+                })
+                .collect()
+        };
+        for (member, field) in [
+            ("ExcludedRules", "EXCLUDED_RULE"),
+            ("RuleActionOverrides", "RULE_ACTION"),
+        ] {
+            if let Some(bad) = names(member).into_iter().find(|n| !self.has_rule(n)) {
+                return Err(invalid(field, &bad, BAD_REFERENCE));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `name` is the id of a rule of the loaded rule set.
+    fn has_rule(&self, name: &str) -> bool {
+        self.group.rules.iter().any(|(id, _)| *id == name)
     }
 
     /// The engine for a group statement's `Version` and `ExcludedRules`, compiled on first use.
@@ -252,6 +278,8 @@ impl EngineRuleGroup for CrsGroup {
 pub struct WithCrs<'a> {
     /// The resolver for everything else.
     pub inner: &'a dyn rampart_waf::Resolve,
+    /// The server's CRS, if it was started with a CRS directory.
+    pub crs: Option<&'a Crs>,
 }
 
 impl rampart_waf::Resolve for WithCrs<'_> {
@@ -284,7 +312,7 @@ impl rampart_waf::Resolve for WithCrs<'_> {
                 .inner
                 .engine_rule_group(vendor, name, version, excluded);
         }
-        Some(match installed() {
+        Some(match self.crs {
             Some(c) => c.engine(version, excluded),
             None => Err(format!("{VENDOR}/{NAME} needs --waf-crs-dir")),
         })

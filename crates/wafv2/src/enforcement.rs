@@ -178,6 +178,8 @@ pub struct Enforcement {
     keys: Arc<WafKeys>,
     telemetry: Arc<Telemetry>,
     lists_dir: Option<PathBuf>,
+    /// The OWASP Core Rule Set the server loaded, if any.
+    crs: Option<Arc<crate::crs::Crs>>,
     cache: AclCache,
     /// The last compiled web ACL per load balancer, with the lock tokens it was compiled from.
     compiled: Mutex<HashMap<String, (String, Arc<Enforced>)>>,
@@ -198,9 +200,18 @@ impl Enforcement {
             keys,
             telemetry,
             lists_dir,
+            crs: None,
             cache: AclCache::default(),
             compiled: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Run `Rampart/OWASPCoreRuleSet` statements with `crs`, the rule set the server loaded
+    /// from its `--waf-crs-dir` (none: web ACLs using the group do not compile).
+    #[must_use]
+    pub fn with_crs(mut self, crs: Option<Arc<crate::crs::Crs>>) -> Self {
+        self.crs = crs;
+        self
     }
 
     async fn load(&self, lb: &str) -> Result<Option<Arc<Enforced>>, Unavailable> {
@@ -317,7 +328,10 @@ impl Enforcement {
             inspect_responses: inspects_responses(&entity.tags),
             ..CompileOptions::default()
         };
-        let crs = crate::crs::WithCrs { inner: pre };
+        let crs = crate::crs::WithCrs {
+            inner: pre,
+            crs: self.crs.as_deref(),
+        };
         let resolver = rampart_waf::managed::WithManaged {
             inner: &crs,
             lists_dir: self.lists_dir.clone(),

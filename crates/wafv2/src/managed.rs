@@ -1,6 +1,8 @@
 //! Rampart's own managed rule groups (vendor `Rampart`): their names, versions, rules and WCUs.
 //! The WAF engine implements the rules; this catalogue is what the API describes.
 
+use crate::crs::Crs;
+
 /// The vendor name of Rampart's managed rule groups.
 pub const VENDOR: &str = "Rampart";
 
@@ -132,25 +134,23 @@ pub const GROUPS: &[Group] = &[
     },
 ];
 
-/// The group `vendor`/`name`, if Rampart provides it.
+/// The group `vendor`/`name`, if Rampart provides it; `OWASPCoreRuleSet` only with the
+/// server's `crs`.
 #[must_use]
-pub fn find(vendor: &str, name: &str) -> Option<&'static Group> {
+pub fn find<'a>(vendor: &str, name: &str, crs: Option<&'a Crs>) -> Option<&'a Group> {
     if vendor != VENDOR {
         return None;
     }
-    GROUPS.iter().find(|g| g.name == name).or_else(|| {
-        crate::crs::installed()
-            .map(crate::crs::Crs::group)
-            .filter(|g| g.name == name)
-    })
-}
-
-/// Every group this server offers: [`GROUPS`], then `OWASPCoreRuleSet` when a CRS directory
-/// was given at startup.
-pub fn available() -> impl Iterator<Item = &'static Group> {
     GROUPS
         .iter()
-        .chain(crate::crs::installed().map(crate::crs::Crs::group))
+        .find(|g| g.name == name)
+        .or_else(|| crs.map(Crs::group).filter(|g| g.name == name))
+}
+
+/// Every group this server offers: [`GROUPS`], then `OWASPCoreRuleSet` when the server has
+/// a CRS (`crs`).
+pub fn available(crs: Option<&Crs>) -> impl Iterator<Item = &Group> {
+    GROUPS.iter().chain(crs.map(Crs::group))
 }
 
 #[cfg(test)]
@@ -164,8 +164,9 @@ mod tests {
             assert!(g.label_namespace.ends_with(':'));
             assert_eq!(g.default_version(), "Version_1.1");
         }
-        assert!(find("AWS", "RampartSQLiRuleSet").is_none());
-        assert!(find(VENDOR, "RampartSQLiRuleSet").is_some());
+        assert!(find("AWS", "RampartSQLiRuleSet", None).is_none());
+        assert!(find(VENDOR, "RampartSQLiRuleSet", None).is_some());
+        assert!(find(VENDOR, crate::crs::NAME, None).is_none());
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub struct Wafv2Service {
     /// The WAF's MAC key (API keys); see [`Wafv2Service::with_keys`].
     keys: Option<Arc<crate::secret::WafKeys>>,
     telemetry: Arc<crate::Telemetry>,
+    /// The OWASP Core Rule Set the server loaded, if any; see [`Wafv2Service::with_crs`].
+    crs: Option<Arc<crate::crs::Crs>>,
 }
 
 operations!(Wafv2Service {
@@ -185,6 +187,7 @@ impl Wafv2Service {
             clock,
             keys: None,
             telemetry,
+            crs: None,
         }
     }
 
@@ -201,6 +204,14 @@ impl Wafv2Service {
     #[must_use]
     pub fn with_telemetry(mut self, telemetry: Arc<crate::Telemetry>) -> Self {
         self.telemetry = telemetry;
+        self
+    }
+
+    /// Offer the managed rule group `Rampart/OWASPCoreRuleSet` from `crs`, the rule set the
+    /// server loaded from its `--waf-crs-dir`.
+    #[must_use]
+    pub fn with_crs(mut self, crs: Option<Arc<crate::crs::Crs>>) -> Self {
+        self.crs = crs;
         self
     }
 
@@ -339,7 +350,7 @@ impl Wafv2Service {
                 Reference::RegexPatternSet(arn) => (Kind::RegexPatternSet, arn),
                 Reference::RuleGroup(arn) => (Kind::RuleGroup, arn),
                 Reference::Managed(vendor, name) => {
-                    if crate::managed::find(&vendor, &name).is_none() {
+                    if crate::managed::find(&vendor, &name, self.crs.as_deref()).is_none() {
                         return Err(nonexistent());
                     }
                     continue;
@@ -368,10 +379,20 @@ impl Wafv2Service {
                 groups.insert(arn, cap);
             }
         }
+        if let Some(crs) = &self.crs {
+            // Managed rule group statements are only ever at the top of a web ACL's rule.
+            for rule in &values {
+                let m = &rule["Statement"]["ManagedRuleGroupStatement"];
+                if m["VendorName"] == crate::managed::VENDOR && m["Name"] == crate::crs::NAME {
+                    crs.check_statement(m)?;
+                }
+            }
+        }
         let wcu = capacity::rules_wcu(
             &values,
             &References {
                 rule_groups: &groups,
+                crs: self.crs.as_deref(),
             },
         );
         Ok((values, wcu))
@@ -448,7 +469,7 @@ impl Wafv2Service {
         let place = Self::place(ctx, &req.scope)?;
         self.authorize(ctx, &Self::arn(ctx, &place, Kind::WebAcl, "*", "*"), &[])
             .await?;
-        let groups = crate::managed::available()
+        let groups = crate::managed::available(self.crs.as_deref())
             .map(|g| s::ManagedRuleGroupSummary {
                 description: Some(g.description.to_owned()),
                 name: Some(g.name.to_owned()),
@@ -470,7 +491,8 @@ impl Wafv2Service {
         let place = Self::place(ctx, &req.scope)?;
         self.authorize(ctx, &Self::arn(ctx, &place, Kind::WebAcl, "*", "*"), &[])
             .await?;
-        let group = crate::managed::find(&req.vendor_name, &req.name).ok_or_else(nonexistent)?;
+        let group = crate::managed::find(&req.vendor_name, &req.name, self.crs.as_deref())
+            .ok_or_else(nonexistent)?;
         let version = req
             .version_name
             .unwrap_or_else(|| group.default_version().to_owned());
@@ -517,7 +539,8 @@ impl Wafv2Service {
         let place = Self::place(ctx, &req.scope)?;
         self.authorize(ctx, &Self::arn(ctx, &place, Kind::WebAcl, "*", "*"), &[])
             .await?;
-        let group = crate::managed::find(&req.vendor_name, &req.name).ok_or_else(nonexistent)?;
+        let group = crate::managed::find(&req.vendor_name, &req.name, self.crs.as_deref())
+            .ok_or_else(nonexistent)?;
         Ok(s::ListAvailableManagedRuleGroupVersionsResponse {
             current_default_version: Some(group.default_version().to_owned()),
             next_marker: None,
