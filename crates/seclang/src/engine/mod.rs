@@ -26,6 +26,9 @@ use crate::{
     Request, Response,
 };
 
+/// Shortest value the literal screens search (see [`Transaction::screened_check`]).
+const SCREEN_MIN_LEN: usize = 32;
+
 /// Most persistent-collection records (`initcol`) kept in memory; the oldest half is dropped
 /// when the map grows past it.
 const MAX_PERSISTENT_RECORDS: usize = 10_000;
@@ -596,7 +599,8 @@ impl<'e> Transaction<'e> {
         v: &Bytes,
         fast: bool,
     ) -> Option<Vec<Vec<u8>>> {
-        if let (true, Some((step, slot))) = (fast, rule.screen) {
+        // A short value is cheaper to run the operator on than to search and remember.
+        if let (true, Some((step, slot))) = (fast && v.len() >= SCREEN_MIN_LEN, rule.screen) {
             if let Some(screen) = self.engine.screens.get(step) {
                 if !self.transforms.screen(src, step, v, screen, slot) {
                     return rule.negated.then(Vec::new);
