@@ -52,10 +52,12 @@
 mod body;
 mod detect;
 mod engine;
+mod literals;
 mod macros;
 mod operator;
 mod parser;
 mod rule;
+mod screen;
 mod transform;
 
 use std::net::IpAddr;
@@ -120,6 +122,10 @@ pub struct EngineConfig {
     pub max_arguments: usize,
     /// Response Content-Types whose body is inspected (`SecResponseBodyMimeType`).
     pub response_body_mime_types: Vec<String>,
+    /// Evaluation shortcuts that never change a result: the per-transaction transformation
+    /// cache and the `@rx` required-literal prefilter. On by default; off gives the plain
+    /// evaluation they are tested against.
+    pub fast_paths: bool,
 }
 
 impl Default for EngineConfig {
@@ -140,6 +146,7 @@ impl Default for EngineConfig {
                 "text/html".into(),
                 "text/xml".into(),
             ],
+            fast_paths: true,
         }
     }
 }

@@ -1,6 +1,8 @@
 //! `%{...}` macros in operator arguments and action values (`%{tx.anomaly_score}`,
 //! `%{MATCHED_VAR}`, `%{REQUEST_HEADERS.host}`, `%{rule.id}`).
 
+use std::borrow::Cow;
+
 /// A piece of text with macros, split once at load time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Expandable {
@@ -17,7 +19,7 @@ enum Part {
 /// Resolves one macro reference to its text.
 pub(crate) trait MacroSource {
     /// The value of `NAME` or `NAME.key`, or `None` when it does not exist (expands to "").
-    fn macro_value(&self, name: &str, key: Option<&str>) -> Option<Vec<u8>>;
+    fn macro_value(&self, name: &str, key: Option<&str>) -> Option<Cow<'_, [u8]>>;
 }
 
 impl Expandable {
@@ -69,6 +71,19 @@ impl Expandable {
         out
     }
 
+    /// [`Self::expand`], borrowed when the text is one literal or one macro (most operator
+    /// arguments), so running an operator does not copy it.
+    pub(crate) fn expand_cow<'a>(&'a self, src: &'a dyn MacroSource) -> Cow<'a, [u8]> {
+        match self.parts.as_slice() {
+            [] => Cow::Borrowed(b""),
+            [Part::Lit(s)] => Cow::Borrowed(s.as_bytes()),
+            [Part::Var(name, key)] => src
+                .macro_value(name, key.as_deref())
+                .unwrap_or(Cow::Borrowed(b"")),
+            _ => Cow::Owned(self.expand(src)),
+        }
+    }
+
     /// [`Self::expand`] as (lossy) UTF-8.
     pub(crate) fn expand_string(&self, src: &dyn MacroSource) -> String {
         String::from_utf8_lossy(&self.expand(src)).into_owned()
@@ -81,10 +96,10 @@ mod tests {
 
     struct Src;
     impl MacroSource for Src {
-        fn macro_value(&self, name: &str, key: Option<&str>) -> Option<Vec<u8>> {
+        fn macro_value(&self, name: &str, key: Option<&str>) -> Option<Cow<'_, [u8]>> {
             match (name, key) {
-                ("TX", Some("score")) => Some(b"5".to_vec()),
-                ("MATCHED_VAR", None) => Some(b"x".to_vec()),
+                ("TX", Some("score")) => Some(Cow::Borrowed(b"5")),
+                ("MATCHED_VAR", None) => Some(Cow::Owned(b"x".to_vec())),
                 _ => None,
             }
         }
@@ -94,6 +109,9 @@ mod tests {
     fn expands_collection_keys_and_scalars() {
         let e = Expandable::new("a %{tx.SCORE} b %{MATCHED_VAR}%{tx.none}!");
         assert_eq!(e.expand(&Src), b"a 5 b x!");
+        assert_eq!(&*Expandable::new("%{tx.score}").expand_cow(&Src), b"5");
+        assert_eq!(&*Expandable::new("lit").expand_cow(&Src), b"lit");
+        assert_eq!(&*Expandable::new("").expand_cow(&Src), b"");
         assert!(Expandable::new("x %{rule.msg}").mentions("RULE"));
         assert!(!Expandable::new("plain").mentions("RULE"));
     }

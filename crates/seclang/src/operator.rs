@@ -6,6 +6,7 @@ use std::path::Path;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use ipnet::IpNet;
 
+use crate::literals::required_literals;
 use crate::macros::{Expandable, MacroSource};
 
 /// Compiled-size limit for one `regex` pattern.
@@ -17,11 +18,12 @@ const FANCY_BACKTRACK_LIMIT: usize = 1_000_000;
 /// lookaround or backreferences (bounded by a backtrack limit).
 #[derive(Debug)]
 pub(crate) enum Re {
-    /// Compiled by `regex` (bytes API, Unicode off: PCRE's byte semantics).
-    Fast(regex::bytes::Regex),
+    /// Compiled by `regex` (bytes API, Unicode off: PCRE's byte semantics), with the literals
+    /// one of which every match contains, if the pattern has such.
+    Fast(regex::bytes::Regex, Option<Vec<Vec<u8>>>),
     /// Compiled by `regex` with Unicode on: the pattern needs it (a code point above U+00FF),
     /// so non-ASCII classes match UTF-8 sequences rather than single bytes.
-    Unicode(regex::bytes::Regex),
+    Unicode(regex::bytes::Regex, Option<Vec<Vec<u8>>>),
     /// Compiled by `fancy-regex`; input is matched as lossy UTF-8.
     Fancy(fancy_regex::Regex),
 }
@@ -40,8 +42,8 @@ impl Re {
                 .build()
         };
         match fast(false)
-            .map(Self::Fast)
-            .or_else(|_| fast(true).map(Self::Unicode))
+            .map(|re| Self::Fast(re, required_literals(&bytes_pattern, false)))
+            .or_else(|_| fast(true).map(|re| Self::Unicode(re, required_literals(pattern, true))))
         {
             Ok(re) => Ok(re),
             Err(fast_err) => fancy_regex::RegexBuilder::new(pattern)
@@ -59,13 +61,13 @@ impl Re {
 
     /// Whether this pattern needed Unicode mode.
     pub(crate) fn is_unicode(&self) -> bool {
-        matches!(self, Self::Unicode(_))
+        matches!(self, Self::Unicode(..))
     }
 
     /// The first match and its groups (group 0 first; a missing group is empty).
     pub(crate) fn captures(&self, s: &[u8], want: bool) -> Option<Vec<Vec<u8>>> {
         match self {
-            Self::Fast(re) | Self::Unicode(re) => {
+            Self::Fast(re, _) | Self::Unicode(re, _) => {
                 // Most values do not match: the DFA-only test answers that without allocating
                 // the capture slots.
                 if !re.is_match(s) {
@@ -157,7 +159,8 @@ pub(crate) enum NumOp {
 #[derive(Debug)]
 pub(crate) enum Op {
     Rx(Re),
-    Pm(AhoCorasick),
+    /// `@pm` and `@pmFromFile`: the phrases (lower-cased) and their search.
+    Pm(Vec<Vec<u8>>, AhoCorasick),
     Str(StrOp, Expandable),
     Num(NumOp, Expandable),
     IpMatch(Vec<IpNet>),
@@ -182,9 +185,11 @@ impl Op {
     pub(crate) fn compile(name: &str, arg: &str, dir: &Path) -> Result<Self, String> {
         let op = match name.to_ascii_lowercase().as_str() {
             "rx" => Self::Rx(Re::new(arg)?),
-            "pm" => Self::Pm(phrases(
-                arg.split_whitespace().map(str::to_string).collect(),
-            )?),
+            "pm" => phrases(
+                &arg.split_whitespace()
+                    .map(str::to_string)
+                    .collect::<Vec<_>>(),
+            )?,
             "pmfromfile" | "pmf" => {
                 let mut list = Vec::new();
                 for f in arg.split_whitespace() {
@@ -192,7 +197,7 @@ impl Op {
                     let text = read_data_file(&path)?;
                     list.extend(data_lines(&text));
                 }
-                Self::Pm(phrases(list)?)
+                phrases(&list)?
             }
             "contains" => Self::Str(StrOp::Contains, Expandable::new(arg)),
             "containsword" => Self::Str(StrOp::ContainsWord, Expandable::new(arg)),
@@ -223,15 +228,26 @@ impl Op {
         Ok(op)
     }
 
+    /// Literals (lower-cased; compared ignoring ASCII case) one of which a value must contain
+    /// for the operator to match it, if it has such.
+    pub(crate) fn required_literals(&self) -> Option<&[Vec<u8>]> {
+        match self {
+            Self::Rx(Re::Fast(_, lits) | Re::Unicode(_, lits)) => lits.as_deref(),
+            Self::Pm(phrases, _) => Some(phrases.as_slice()),
+            _ => None,
+        }
+        .filter(|l| !l.is_empty() && l.iter().all(|p| !p.is_empty()))
+    }
+
     /// Runs the operator on `v`: `Some(captures)` on a match (group 0 first, when asked for).
     pub(crate) fn run(&self, v: &[u8], ctx: &OpCtx<'_>) -> Option<Vec<Vec<u8>>> {
         let hit = |b: bool, what: &[u8]| b.then(|| vec![what.to_vec()]);
         match self {
             Self::Rx(re) => re.captures(v, ctx.capture),
-            Self::Pm(ac) => ac.find(v).map(|m| vec![v[m.start()..m.end()].to_vec()]),
+            Self::Pm(_, ac) => ac.find(v).map(|m| vec![v[m.start()..m.end()].to_vec()]),
             Self::Str(kind, arg) => {
-                let p = arg.expand(ctx.macros);
-                let p = p.as_slice();
+                let p = arg.expand_cow(ctx.macros);
+                let p = &*p;
                 let m = match kind {
                     StrOp::Contains => find(v, p).is_some(),
                     StrOp::ContainsWord => contains_word(v, p),
@@ -248,7 +264,7 @@ impl Op {
             }
             Self::Num(kind, arg) => {
                 let a = atoi(v);
-                let b = atoi(&arg.expand(ctx.macros));
+                let b = atoi(&arg.expand_cow(ctx.macros));
                 let m = match kind {
                     NumOp::Eq => a == b,
                     NumOp::Ge => a >= b,
@@ -308,15 +324,20 @@ fn data_lines(text: &str) -> Vec<String> {
         .collect()
 }
 
-fn phrases(list: Vec<String>) -> Result<AhoCorasick, String> {
+fn phrases(list: &[String]) -> Result<Op, String> {
     if list.is_empty() {
         return Err("@pm needs at least one phrase".into());
     }
-    AhoCorasickBuilder::new()
+    let ac = AhoCorasickBuilder::new()
         .ascii_case_insensitive(true)
         .match_kind(MatchKind::LeftmostFirst)
         .build(list)
-        .map_err(|e| format!("@pm phrases: {e}"))
+        .map_err(|e| format!("@pm phrases: {e}"))?;
+    let lower = list
+        .iter()
+        .map(|p| p.as_bytes().to_ascii_lowercase())
+        .collect();
+    Ok(Op::Pm(lower, ac))
 }
 
 fn nets<'a>(items: impl Iterator<Item = &'a str>) -> Result<Vec<IpNet>, String> {
@@ -383,9 +404,7 @@ pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 fn memfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    aho_corasick::packed::Searcher::new([needle])
-        .and_then(|s| s.find(hay).map(|m| m.start()))
-        .or_else(|| hay.windows(needle.len()).position(|w| w == needle))
+    memchr::memmem::find(hay, needle)
 }
 
 fn contains_word(v: &[u8], p: &[u8]) -> bool {
@@ -431,7 +450,7 @@ mod tests {
 
     struct NoMacros;
     impl MacroSource for NoMacros {
-        fn macro_value(&self, _: &str, _: Option<&str>) -> Option<Vec<u8>> {
+        fn macro_value(&self, _: &str, _: Option<&str>) -> Option<std::borrow::Cow<'_, [u8]>> {
             None
         }
     }

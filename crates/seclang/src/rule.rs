@@ -258,6 +258,12 @@ pub(crate) struct Rule {
     pub op: Op,
     pub negated: bool,
     pub transforms: Vec<Tf>,
+    /// For each step of `transforms`, the number of that prefix of the chain among every
+    /// chain of the rule set (equal prefixes, equal numbers): the transformation cache's key.
+    pub transform_steps: Vec<u32>,
+    /// The literal screen (by transformation step) and the rule's slot in it, if the rule is
+    /// screened ([`crate::screen`]).
+    pub screen: Option<(u32, u32)>,
     pub multi_match: bool,
     pub capture: bool,
     pub disruptive: Option<Disruptive>,
@@ -491,6 +497,8 @@ impl RuleSet {
             op,
             negated,
             transforms: Vec::new(),
+            transform_steps: Vec::new(),
+            screen: None,
             multi_match: false,
             capture: false,
             disruptive: None,
@@ -659,6 +667,33 @@ impl RuleSet {
             }
         }
         Ok(())
+    }
+
+    /// Numbers every prefix of every rule's transformation chain (chain links included), so
+    /// that rules sharing a prefix (`t:urlDecodeUni,t:lowercase` and
+    /// `t:urlDecodeUni,t:lowercase,t:removeNulls`) share its cached results.
+    pub(crate) fn number_transform_steps(&mut self) {
+        let mut prefixes: HashMap<(u32, Tf), u32> = HashMap::new();
+        let mut number = |rule: &mut Rule| {
+            let mut parent = 0;
+            rule.transform_steps = rule
+                .transforms
+                .iter()
+                .map(|t| {
+                    let next = u32::try_from(prefixes.len() + 1).unwrap_or(u32::MAX);
+                    parent = *prefixes.entry((parent, *t)).or_insert(next);
+                    parent
+                })
+                .collect();
+        };
+        for item in self.phases.iter_mut().flatten() {
+            let Item::Rule(head) = item else { continue };
+            let mut link: Option<&mut Rule> = Some(head);
+            while let Some(r) = link {
+                number(r);
+                link = r.chain.as_deref_mut();
+            }
+        }
     }
 
     /// Removes rules by id (configuration-time exclusions).

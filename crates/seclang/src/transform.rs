@@ -13,7 +13,7 @@ use rampart_waf::model::TextTransformationType as W;
 use sha1::Digest as _;
 
 /// One transformation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Tf {
     /// A transformation shared with the WAFv2 engine.
     Shared(W),

@@ -3,7 +3,9 @@
 //! unmodified at a paranoia level. This is the engine's share of the proxy's cost, measured
 //! without the network; `scripts/bench-waf.sh` prints it beside the proxies.
 //!
-//! Usage: `crs-engine [--crs DIR] [--paranoia N] [--seconds S]` (`RAMPART_CRS_DIR` by default).
+//! Usage: `crs-engine [--crs DIR] [--paranoia N] [--seconds S] [--only WORKLOAD]`
+//! (`RAMPART_CRS_DIR` by default; `--only` takes a workload name's first word, `GET` or `POST`,
+//! or `form`/`JSON`, case-insensitive, to measure or profile one).
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -45,6 +47,7 @@ fn main() -> Result<(), String> {
         .map_or_else(|| PathBuf::from("/work/shared/crs/v4.28.0"), PathBuf::from);
     let mut paranoia = 1u8;
     let mut seconds = 5u64;
+    let mut only: Option<String> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut val = || args.next().ok_or(format!("{a} needs a value"));
@@ -52,6 +55,7 @@ fn main() -> Result<(), String> {
             "--crs" => crs = PathBuf::from(val()?),
             "--paranoia" => paranoia = val()?.parse().map_err(|e| format!("--paranoia: {e}"))?,
             "--seconds" => seconds = val()?.parse().map_err(|e| format!("--seconds: {e}"))?,
+            "--only" => only = Some(val()?.to_ascii_lowercase()),
             _ => return Err(format!("unknown argument {a}")),
         }
     }
@@ -70,6 +74,13 @@ fn main() -> Result<(), String> {
     println!("| workload | requests/s | p50 µs | p99 µs | rules matched |");
     println!("|---|---:|---:|---:|---|");
     for w in WafWorkload::ALL {
+        let name = w.name().to_ascii_lowercase();
+        if only
+            .as_deref()
+            .is_some_and(|o| !name.split(' ').any(|word| word == o))
+        {
+            continue;
+        }
         let req = request(&w.request());
         let outcome = engine.transaction(&req, None);
         if let Some(i) = outcome.interruption {

@@ -7,11 +7,12 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+mod transform_cache;
 mod variables;
 
-use variables::{header, lossy};
+use transform_cache::TransformCache;
+use variables::{header, lossy, Selected};
 
-use crate::body;
 use crate::macros::MacroSource;
 use crate::operator::{atoi, OpCtx};
 use crate::parser;
@@ -19,11 +20,14 @@ use crate::rule::{
     self, AllowScope, Ctl, Disruptive, Effect, EngineMode, Exclusion, IdRange, Item, Rule, RuleSet,
     SetOp, Target,
 };
-use crate::transform;
+use crate::screen::Screens;
 use crate::{
     EngineConfig, EngineInfo, InterruptAction, Interruption, LoadError, MatchedRule, Outcome,
     Request, Response,
 };
+
+/// Shortest value the literal screens search (see [`Transaction::screened_check`]).
+const SCREEN_MIN_LEN: usize = 32;
 
 /// Most persistent-collection records (`initcol`) kept in memory; the oldest half is dropped
 /// when the map grows past it.
@@ -33,15 +37,21 @@ const MAX_PERSISTENT_RECORDS: usize = 10_000;
 #[derive(Debug)]
 pub struct Engine {
     rules: RuleSet,
+    screens: Screens,
     markers: [HashMap<String, usize>; 5],
     config: EngineConfig,
     persistent: Mutex<HashMap<(String, String), Record>>,
     counter: AtomicU64,
 }
 
-type Entries = Vec<(String, Vec<u8>)>;
+/// A variable's value. Shared: selecting it for a rule copies a pointer, and its allocation
+/// identifies it in the transformation cache.
+pub(crate) type Bytes = Arc<[u8]>;
+/// A collection's key (`ARGS:name`), shared as values are.
+type Key = Arc<str>;
+type Entries = Vec<(Key, Bytes)>;
 /// One persistent-collection record (`initcol:ip=...`): variable → value.
-type Record = BTreeMap<String, Vec<u8>>;
+type Record = BTreeMap<Key, Bytes>;
 
 impl Engine {
     /// Loads a Core Rule Set directory: `crs-setup.conf` (or `crs-setup.conf.example`), then the
@@ -100,10 +110,13 @@ impl Engine {
         Ok(Self::from_set(set, cfg))
     }
 
-    fn from_set(set: RuleSet, cfg: &EngineConfig) -> Self {
+    fn from_set(mut set: RuleSet, cfg: &EngineConfig) -> Self {
+        set.number_transform_steps();
+        let screens = Screens::build(&mut set);
         let markers = std::array::from_fn(|i| rule::marker_index(&set.phases[i]));
         Self {
             rules: set,
+            screens,
             markers,
             config: cfg.clone(),
             persistent: Mutex::new(HashMap::new()),
@@ -231,10 +244,10 @@ fn config_directives(cfg: &EngineConfig) -> Result<String, LoadError> {
 pub struct Transaction<'e> {
     engine: &'e Engine,
     colls: HashMap<&'static str, Entries>,
-    scalars: HashMap<&'static str, Vec<u8>>,
-    tx: BTreeMap<String, Vec<u8>>,
-    persistent: HashMap<String, (String, BTreeMap<String, Vec<u8>>)>,
-    xml: Option<body::Xml>,
+    scalars: HashMap<&'static str, Bytes>,
+    tx: Record,
+    persistent: HashMap<String, (String, Record)>,
+    xml: Option<variables::XmlValues>,
     mode: EngineMode,
     removed_ids: Vec<IdRange>,
     removed_tags: Vec<String>,
@@ -242,8 +255,8 @@ pub struct Transaction<'e> {
     removed_targets_by_tag: Vec<(String, Arc<Vec<Exclusion>>)>,
     body_processor: Option<String>,
     force_body_variable: bool,
-    matched_var: Option<(String, Vec<u8>)>,
-    matched_vars: Entries,
+    matched_var: Option<(String, Bytes)>,
+    matched_vars: Vec<(String, Bytes)>,
     rule: Option<&'e Rule>,
     interruption: Option<Interruption>,
     allowed: Option<AllowScope>,
@@ -252,6 +265,7 @@ pub struct Transaction<'e> {
     request_body_error: Option<String>,
     started: Instant,
     finished_phases: u8,
+    transforms: TransformCache,
 }
 
 impl std::fmt::Debug for Transaction<'_> {
@@ -289,6 +303,7 @@ impl<'e> Transaction<'e> {
             request_body_error: None,
             started: Instant::now(),
             finished_phases: 0,
+            transforms: TransformCache::default(),
         };
         if engine.config.mode != EngineMode::On {
             t.mode = engine.config.mode;
@@ -316,24 +331,20 @@ impl<'e> Transaction<'e> {
             .map(lossy)
             .unwrap_or_default();
         let s = &mut self.scalars;
-        s.insert("RESPONSE_STATUS", resp.status.to_string().into_bytes());
-        s.insert("RESPONSE_PROTOCOL", resp.protocol.clone().into_bytes());
-        s.insert("RESPONSE_CONTENT_TYPE", ct.clone().into_bytes());
+        s.insert("RESPONSE_STATUS", bytes(resp.status.to_string()));
+        s.insert("RESPONSE_PROTOCOL", bytes(resp.protocol.as_str()));
+        s.insert("RESPONSE_CONTENT_TYPE", bytes(ct.as_str()));
         s.insert(
             "STATUS_LINE",
-            format!("{} {}", resp.protocol, resp.status).into_bytes(),
+            bytes(format!("{} {}", resp.protocol, resp.status)),
         );
         if let Some(len) = header(&resp.headers, "content-length") {
-            s.insert("RESPONSE_CONTENT_LENGTH", len.to_vec());
+            s.insert("RESPONSE_CONTENT_LENGTH", Bytes::from(len));
         }
-        self.colls.insert(
-            "RESPONSE_HEADERS_NAMES",
-            resp.headers
-                .iter()
-                .map(|(k, _)| (k.clone(), k.clone().into_bytes()))
-                .collect(),
-        );
-        self.colls.insert("RESPONSE_HEADERS", resp.headers.clone());
+        let headers = variables::shared(&resp.headers);
+        self.colls
+            .insert("RESPONSE_HEADERS_NAMES", variables::names(&headers));
+        self.colls.insert("RESPONSE_HEADERS", headers);
         self.run_phase(3);
         if self.interruption.is_none() {
             let mime = ct
@@ -350,9 +361,9 @@ impl<'e> Transaction<'e> {
                     .iter()
                     .any(|m| m.eq_ignore_ascii_case(&mime));
             if inspect {
-                let mut b = resp.body.clone();
-                b.truncate(self.engine.config.response_body_limit);
-                self.scalars.insert("RESPONSE_BODY", b);
+                let limit = self.engine.config.response_body_limit.min(resp.body.len());
+                self.scalars
+                    .insert("RESPONSE_BODY", Bytes::from(&resp.body[..limit]));
             }
             self.run_phase(4);
         }
@@ -490,7 +501,7 @@ impl<'e> Transaction<'e> {
             || r.tags.iter().any(|t| self.removed_tags.contains(t))
     }
 
-    fn eval_chain(&mut self, head: &Rule) -> bool {
+    fn eval_chain(&mut self, head: &'e Rule) -> bool {
         let mut link = head;
         loop {
             if !self.eval_link(link, head) {
@@ -504,38 +515,24 @@ impl<'e> Transaction<'e> {
     }
 
     /// Evaluates one link: true if any target value matched.
-    fn eval_link(&mut self, rule: &Rule, head: &Rule) -> bool {
+    fn eval_link(&mut self, rule: &'e Rule, head: &'e Rule) -> bool {
         let values = self.values(rule, head);
         self.matched_vars.clear();
         let mut any = false;
-        for (name, raw) in values {
-            let mut v: Cow<'_, [u8]> = Cow::Owned(raw);
-            let mut hit = None;
-            if rule.multi_match {
-                hit = self.check(rule, &v);
-            }
-            for t in &rule.transforms {
-                if let Some(n) = transform::apply(*t, &v) {
-                    v = Cow::Owned(n);
-                    if rule.multi_match && hit.is_none() {
-                        hit = self.check(rule, &v);
-                    }
-                }
-            }
-            if !rule.multi_match {
-                hit = self.check(rule, &v);
-            }
+        for sel in values {
+            let (v, hit) = self.transform_and_check(rule, &sel);
             if let Some(caps) = hit {
                 any = true;
                 if rule.capture && !caps.is_empty() {
                     for (i, c) in caps.into_iter().enumerate() {
-                        self.tx.insert(i.to_string(), c);
+                        self.tx.insert(Key::from(i.to_string()), Bytes::from(c));
                     }
                 }
                 // SecAction has no variable: it leaves MATCHED_VAR as it was.
-                if name != "UNCONDITIONAL" {
-                    self.matched_var = Some((name.clone(), v.to_vec()));
-                    self.matched_vars.push((name, v.into_owned()));
+                if sel.target.name != "UNCONDITIONAL" {
+                    let name = sel.name();
+                    self.matched_var = Some((name.clone(), Arc::clone(&v)));
+                    self.matched_vars.push((name, v));
                 }
                 // As in ModSecurity v2, a link's non-disruptive actions run for each value it
                 // matches, before the next link is evaluated.
@@ -545,6 +542,72 @@ impl<'e> Transaction<'e> {
             }
         }
         any
+    }
+
+    /// Runs a link's transformations on one selected value, and its operator on the result
+    /// (with `multiMatch`, on the value and after every step that changed it): the transformed
+    /// value, and `Some(captures)` if the operator matched.
+    fn transform_and_check(
+        &mut self,
+        rule: &Rule,
+        sel: &Selected<'_>,
+    ) -> (Bytes, Option<Vec<Vec<u8>>>) {
+        let fast = self.engine.config.fast_paths && sel.stored;
+        let cached = fast && !rule.transforms.is_empty();
+        if cached && !rule.multi_match {
+            let last = rule.transform_steps.last().copied().unwrap_or_default();
+            if let Some(done) = self.transforms.get(&sel.value, last) {
+                let v = Arc::clone(&done.value);
+                let hit = self.screened_check(rule, &sel.value, &v, fast);
+                return (v, hit);
+            }
+        }
+        let mut hit = None;
+        if rule.multi_match {
+            hit = self.check(rule, &sel.value);
+        }
+        let mut v = Arc::clone(&sel.value);
+        for (i, (t, step)) in rule
+            .transforms
+            .iter()
+            .zip(&rule.transform_steps)
+            .enumerate()
+        {
+            let s = if cached {
+                self.transforms.step(&sel.value, *step, i == 0, *t, &v)
+            } else {
+                transform_cache::apply(*t, &v)
+            };
+            v = s.value;
+            if s.changed && rule.multi_match && hit.is_none() {
+                hit = self.check(rule, &v);
+            }
+        }
+        if !rule.multi_match {
+            hit = self.screened_check(rule, &sel.value, &v, fast);
+        }
+        (v, hit)
+    }
+
+    /// [`Self::check`] of `v`, the value `src` transformed by the rule's whole chain, after
+    /// the rule's literal screen when it has one (and `fast`): a value without any of the
+    /// rule's literals cannot match its operator.
+    fn screened_check(
+        &mut self,
+        rule: &Rule,
+        src: &Bytes,
+        v: &Bytes,
+        fast: bool,
+    ) -> Option<Vec<Vec<u8>>> {
+        // A short value is cheaper to run the operator on than to search and remember.
+        if let (true, Some((step, slot))) = (fast && v.len() >= SCREEN_MIN_LEN, rule.screen) {
+            if let Some(screen) = self.engine.screens.get(step) {
+                if !self.transforms.screen(src, step, v, screen, slot) {
+                    return rule.negated.then(Vec::new);
+                }
+            }
+        }
+        self.check(rule, v)
     }
 
     /// Runs the operator (with negation): `Some(captures)` when the rule matches this value.
@@ -582,20 +645,20 @@ impl<'e> Transaction<'e> {
                 };
                 match op {
                     SetOp::Delete => {
-                        map.remove(&name);
+                        map.remove(name.as_str());
                     }
                     SetOp::Set => {
-                        map.insert(name, value);
+                        map.insert(Key::from(name), Bytes::from(value));
                     }
                     SetOp::Add | SetOp::Sub => {
-                        let cur = map.get(&name).map_or(0, |v| atoi(v));
+                        let cur = map.get(name.as_str()).map_or(0, |v| atoi(v));
                         let d = atoi(&value);
                         let n = if *op == SetOp::Add {
                             cur.saturating_add(d)
                         } else {
                             cur.saturating_sub(d)
                         };
-                        map.insert(name, n.to_string().into_bytes());
+                        map.insert(Key::from(name), bytes(n.to_string()));
                     }
                 }
             }
@@ -624,8 +687,7 @@ impl<'e> Transaction<'e> {
                 }
                 Ctl::RequestBodyProcessor(p) => {
                     self.body_processor = Some(p.clone());
-                    self.scalars
-                        .insert("REQBODY_PROCESSOR", p.clone().into_bytes());
+                    self.scalars.insert("REQBODY_PROCESSOR", bytes(p.as_str()));
                 }
                 Ctl::ForceRequestBodyVariable(on) => self.force_body_variable = *on,
                 Ctl::Ignored => {}
@@ -635,51 +697,63 @@ impl<'e> Transaction<'e> {
 }
 
 impl MacroSource for Transaction<'_> {
-    fn macro_value(&self, name: &str, key: Option<&str>) -> Option<Vec<u8>> {
+    fn macro_value(&self, name: &str, key: Option<&str>) -> Option<Cow<'_, [u8]>> {
+        fn borrowed(v: &Bytes) -> Cow<'_, [u8]> {
+            Cow::Borrowed(v)
+        }
         match (name, key) {
-            ("TX", Some(k)) => self.tx.get(k).cloned(),
+            ("TX", Some(k)) => self.tx.get(k).map(borrowed),
             ("IP" | "GLOBAL" | "SESSION" | "USER" | "RESOURCE", Some(k)) => self
                 .persistent
                 .get(&name.to_ascii_lowercase())
-                .and_then(|(_, m)| m.get(k).cloned()),
+                .and_then(|(_, m)| m.get(k).map(borrowed)),
             ("RULE", Some(k)) => {
                 let r = self.rule?;
+                let owned = |v: Vec<u8>| Cow::Owned(v);
                 match k {
-                    "id" => Some(r.id.to_string().into_bytes()),
-                    "phase" => Some(r.phase.to_string().into_bytes()),
-                    "severity" => r.severity.clone().map(String::into_bytes),
+                    "id" => Some(owned(r.id.to_string().into_bytes())),
+                    "phase" => Some(owned(r.phase.to_string().into_bytes())),
+                    "severity" => r.severity.as_deref().map(|s| Cow::Borrowed(s.as_bytes())),
                     // A message that names itself expands to nothing rather than recursing.
                     "msg" => r
                         .msg
                         .as_ref()
                         .filter(|m| !m.mentions("RULE"))
-                        .map(|m| m.expand(self)),
+                        .map(|m| owned(m.expand(self))),
                     "logdata" => r
                         .logdata
                         .as_ref()
                         .filter(|m| !m.mentions("RULE"))
-                        .map(|m| m.expand(self)),
+                        .map(|m| owned(m.expand(self))),
                     _ => None,
                 }
             }
-            ("MATCHED_VAR", None) => self.matched_var.as_ref().map(|(_, v)| v.clone()),
+            ("MATCHED_VAR", None) => self.matched_var.as_ref().map(|(_, v)| borrowed(v)),
             ("MATCHED_VAR_NAME", None) => self
                 .matched_var
                 .as_ref()
-                .map(|(n, _)| n.clone().into_bytes()),
+                .map(|(n, _)| Cow::Borrowed(n.as_bytes())),
             (n, Some(k)) => self
                 .colls
                 .get(n)
                 .and_then(|e| e.iter().find(|(ek, _)| ek.eq_ignore_ascii_case(k)))
-                .map(|(_, v)| v.clone()),
+                .map(|(_, v)| borrowed(v)),
             (n, None) => {
                 let t = Target {
                     name: n.to_string(),
                     selector: None,
                     count: false,
                 };
-                self.entries(&t).into_iter().next().map(|(_, v)| v)
+                self.entries(&t)
+                    .into_iter()
+                    .next()
+                    .map(|(_, v)| Cow::Owned(v.to_vec()))
             }
         }
     }
+}
+
+/// A value made from text.
+fn bytes(s: impl AsRef<[u8]>) -> Bytes {
+    Bytes::from(s.as_ref())
 }

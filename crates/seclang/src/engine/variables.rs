@@ -1,14 +1,60 @@
 //! A transaction's variables: the request and response turned into ModSecurity's collections
 //! (`ARGS`, `REQUEST_HEADERS`, `FILES`, ...), and the values a rule's targets select.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, LazyLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::{Entries, Transaction};
+use super::{bytes, Bytes, Entries, Key, Record, Transaction};
 use crate::body;
-use crate::rule::{self, Exclusion, Rule, Target};
+use crate::rule::{self, Exclusion, Rule, Selector, Target};
 use crate::Request;
+
+/// One value a rule's target selected.
+pub(super) struct Selected<'r> {
+    /// The target that selected it.
+    pub target: &'r Target,
+    /// The collection entry's key (empty for a scalar).
+    pub key: Key,
+    pub value: Bytes,
+    /// Whether the value is stored in the transaction (so the transformation cache may key on
+    /// it), rather than made for this rule (counts, `DURATION`, `TIME`).
+    pub stored: bool,
+}
+
+impl Selected<'_> {
+    /// The variable's name as `MATCHED_VAR_NAME` gives it: `ARGS:id`, `REQUEST_URI`, `&ARGS`.
+    pub fn name(&self) -> String {
+        if self.target.count {
+            format!("&{}", self.target.name)
+        } else if self.key.is_empty() {
+            self.target.name.clone()
+        } else {
+            format!("{}:{}", self.target.name, self.key)
+        }
+    }
+}
+
+/// The XML body as the `XML:` target reads it.
+#[derive(Debug)]
+pub(super) struct XmlValues {
+    text: Bytes,
+    attributes: Vec<Bytes>,
+}
+
+/// Entries as the transaction stores them.
+pub(super) fn shared(e: &[(String, Vec<u8>)]) -> Entries {
+    e.iter()
+        .map(|(k, v)| (Key::from(k.as_str()), Bytes::from(v.as_slice())))
+        .collect()
+}
+
+/// The `*_NAMES` collection of `e`: each key, as key and value.
+pub(super) fn names(e: &Entries) -> Entries {
+    e.iter()
+        .map(|(k, _)| (Arc::clone(k), bytes(&**k)))
+        .collect()
+}
 
 impl Transaction<'_> {
     pub(super) fn request_variables(&mut self, req: &Request) {
@@ -38,7 +84,7 @@ impl Transaction<'_> {
             .next()
             .unwrap_or(&filename)
             .to_vec();
-        let headers: Entries = req.headers.clone();
+        let headers: Entries = shared(&req.headers);
         let mut cookies = Entries::new();
         for (k, v) in &headers {
             if k.eq_ignore_ascii_case("cookie") {
@@ -51,7 +97,7 @@ impl Transaction<'_> {
                         Some(i) => (&c[..i], &c[i + 1..]),
                         None => (c, &b""[..]),
                     };
-                    cookies.push((lossy(n), val.to_vec()));
+                    cookies.push((Key::from(lossy(n)), Bytes::from(val)));
                 }
             }
         }
@@ -72,45 +118,40 @@ impl Transaction<'_> {
             .map(|q| body::urlencoded(q.as_bytes()))
             .unwrap_or_default();
         args_get.truncate(self.engine.config.max_arguments);
+        let args_get = shared(&args_get);
         let content_type = header(&headers, "content-type")
             .map(lossy)
             .unwrap_or_default();
         let ct = content_type.to_ascii_lowercase();
         self.body_processor = body_processor_for(&ct);
-        let mut body = req.body.clone();
-        body.truncate(self.engine.config.request_body_limit);
-        self.request_body = body;
+        let limit = self.engine.config.request_body_limit.min(req.body.len());
+        self.request_body = req.body[..limit].to_vec();
 
         let s = &mut self.scalars;
-        s.insert("REQUEST_METHOD", req.method.clone().into_bytes());
-        s.insert("REQUEST_PROTOCOL", req.protocol.clone().into_bytes());
-        s.insert("REQUEST_URI", uri.as_bytes().to_vec());
-        s.insert("REQUEST_URI_RAW", raw.as_bytes().to_vec());
-        s.insert("REQUEST_FILENAME", filename);
-        s.insert("REQUEST_BASENAME", basename);
+        s.insert("REQUEST_METHOD", bytes(&req.method));
+        s.insert("REQUEST_PROTOCOL", bytes(&req.protocol));
+        s.insert("REQUEST_URI", bytes(uri));
+        s.insert("REQUEST_URI_RAW", bytes(raw));
+        s.insert("REQUEST_FILENAME", Bytes::from(filename));
+        s.insert("REQUEST_BASENAME", Bytes::from(basename));
         s.insert(
             "REQUEST_LINE",
-            format!("{} {} {}", req.method, raw, req.protocol).into_bytes(),
+            bytes(format!("{} {} {}", req.method, raw, req.protocol)),
         );
-        s.insert("QUERY_STRING", query.unwrap_or("").as_bytes().to_vec());
-        s.insert("REMOTE_ADDR", req.client_ip.to_string().into_bytes());
-        s.insert("REMOTE_PORT", req.client_port.to_string().into_bytes());
-        s.insert("SERVER_NAME", host.unwrap_or_default().into_bytes());
-        s.insert("UNIQUE_ID", unique.into_bytes());
-        s.insert("REQUEST_BODY", Vec::new());
-        s.insert("REQUEST_BODY_LENGTH", b"0".to_vec());
-        s.insert("REQUEST_CONTENT_TYPE", content_type.into_bytes());
-        s.insert("REQBODY_ERROR", b"0".to_vec());
+        s.insert("QUERY_STRING", bytes(query.unwrap_or("")));
+        s.insert("REMOTE_ADDR", bytes(req.client_ip.to_string()));
+        s.insert("REMOTE_PORT", bytes(req.client_port.to_string()));
+        s.insert("SERVER_NAME", bytes(host.unwrap_or_default()));
+        s.insert("UNIQUE_ID", bytes(unique));
+        s.insert("REQUEST_BODY", bytes(""));
+        s.insert("REQUEST_BODY_LENGTH", bytes("0"));
+        s.insert("REQUEST_CONTENT_TYPE", bytes(content_type));
+        s.insert("REQBODY_ERROR", bytes("0"));
         // Present (empty) even when no processor applies, as in ModSecurity.
         s.insert(
             "REQBODY_PROCESSOR",
-            self.body_processor.clone().unwrap_or_default().into_bytes(),
+            bytes(self.body_processor.as_deref().unwrap_or_default()),
         );
-        let names = |e: &Entries| -> Entries {
-            e.iter()
-                .map(|(k, _)| (k.clone(), k.clone().into_bytes()))
-                .collect()
-        };
         let c = &mut self.colls;
         c.insert("REQUEST_HEADERS_NAMES", names(&headers));
         c.insert("REQUEST_HEADERS", headers);
@@ -126,14 +167,10 @@ impl Transaction<'_> {
         let mut args = self.colls.get("ARGS_GET").cloned().unwrap_or_default();
         args.extend(self.colls.get("ARGS_POST").cloned().unwrap_or_default());
         let size: usize = args.iter().map(|(k, v)| k.len() + v.len()).sum();
-        let names = args
-            .iter()
-            .map(|(k, _)| (k.clone(), k.clone().into_bytes()))
-            .collect();
-        self.colls.insert("ARGS_NAMES", names);
+        self.colls.insert("ARGS_NAMES", names(&args));
         self.colls.insert("ARGS", args);
         self.scalars
-            .insert("ARGS_COMBINED_SIZE", size.to_string().into_bytes());
+            .insert("ARGS_COMBINED_SIZE", bytes(size.to_string()));
     }
 
     pub(super) fn process_request_body(&mut self) {
@@ -144,57 +181,53 @@ impl Transaction<'_> {
             .map(|v| lossy(v))
             .unwrap_or_default();
         self.scalars
-            .insert("REQUEST_BODY_LENGTH", body.len().to_string().into_bytes());
+            .insert("REQUEST_BODY_LENGTH", bytes(body.len().to_string()));
         let mut error = None;
         match self.body_processor.as_deref() {
             Some("URLENCODED") => {
-                self.colls.insert("ARGS_POST", body::urlencoded(&body));
+                self.colls
+                    .insert("ARGS_POST", shared(&body::urlencoded(&body)));
             }
             Some("JSON") if !body.is_empty() => match body::json(&body) {
                 Ok(a) => {
-                    self.colls.insert("ARGS_POST", a);
+                    self.colls.insert("ARGS_POST", shared(&a));
                 }
                 Err(e) => error = Some(e),
             },
             Some("XML") if !body.is_empty() => match body::xml(&body) {
-                Ok(x) => self.xml = Some(x),
+                Ok(x) => {
+                    self.xml = Some(XmlValues {
+                        text: Bytes::from(x.text),
+                        attributes: x.attributes.into_iter().map(Bytes::from).collect(),
+                    });
+                }
                 Err(e) => error = Some(e),
             },
             Some("MULTIPART") => {
                 let m = body::multipart(&body, &body::boundary(&ct).unwrap_or_default());
                 error.clone_from(&m.error);
                 let size: usize = m.files.iter().map(|f| f.2).sum();
-                self.colls.insert("ARGS_POST", m.args);
-                self.colls.insert(
-                    "FILES",
+                self.colls.insert("ARGS_POST", shared(&m.args));
+                let files = |f: &dyn Fn(&(String, String, usize)) -> Bytes| -> Entries {
                     m.files
                         .iter()
-                        .map(|(n, f, _)| (n.clone(), f.clone().into_bytes()))
-                        .collect(),
-                );
-                self.colls.insert(
-                    "FILES_NAMES",
-                    m.files
-                        .iter()
-                        .map(|(n, _, _)| (n.clone(), n.clone().into_bytes()))
-                        .collect(),
-                );
-                self.colls.insert(
-                    "FILES_SIZES",
-                    m.files
-                        .iter()
-                        .map(|(n, _, s)| (n.clone(), s.to_string().into_bytes()))
-                        .collect(),
-                );
-                self.colls.insert("MULTIPART_PART_HEADERS", m.part_headers);
+                        .map(|e| (Key::from(e.0.as_str()), f(e)))
+                        .collect()
+                };
+                self.colls.insert("FILES", files(&|e| bytes(&e.1)));
+                self.colls.insert("FILES_NAMES", files(&|e| bytes(&e.0)));
+                self.colls
+                    .insert("FILES_SIZES", files(&|e| bytes(e.2.to_string())));
+                self.colls
+                    .insert("MULTIPART_PART_HEADERS", shared(&m.part_headers));
                 self.scalars
-                    .insert("FILES_COMBINED_SIZE", size.to_string().into_bytes());
+                    .insert("FILES_COMBINED_SIZE", bytes(size.to_string()));
                 let strict = u8::from(m.error.is_some() || m.unmatched_boundary);
                 self.scalars
-                    .insert("MULTIPART_STRICT_ERROR", strict.to_string().into_bytes());
+                    .insert("MULTIPART_STRICT_ERROR", bytes(strict.to_string()));
                 self.scalars.insert(
                     "MULTIPART_UNMATCHED_BOUNDARY",
-                    u8::from(m.unmatched_boundary).to_string().into_bytes(),
+                    bytes(u8::from(m.unmatched_boundary).to_string()),
                 );
             }
             _ => {}
@@ -208,33 +241,24 @@ impl Transaction<'_> {
                 });
             }
         }
-        let names: Entries = self
-            .colls
-            .get("ARGS_POST")
-            .map(|a| {
-                a.iter()
-                    .map(|(k, _)| (k.clone(), k.clone().into_bytes()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        self.colls.insert("ARGS_POST_NAMES", names);
+        let post_names = self.colls.get("ARGS_POST").map(names).unwrap_or_default();
+        self.colls.insert("ARGS_POST_NAMES", post_names);
         if let Some(e) = &error {
-            self.scalars.insert("REQBODY_ERROR", b"1".to_vec());
-            self.scalars
-                .insert("REQBODY_ERROR_MSG", e.clone().into_bytes());
+            self.scalars.insert("REQBODY_ERROR", bytes("1"));
+            self.scalars.insert("REQBODY_ERROR_MSG", bytes(e));
         }
         self.request_body_error = error;
         // As in ModSecurity: REQUEST_BODY holds the body for the URL-encoded processor, or
         // for any when `ctl:forceRequestBodyVariable=On` (CRS turns it on when no processor
         // applies).
         if self.force_body_variable || self.body_processor.as_deref() == Some("URLENCODED") {
-            self.scalars.insert("REQUEST_BODY", body);
+            self.scalars.insert("REQUEST_BODY", Bytes::from(body));
         }
         self.rebuild_args();
     }
 
-    /// The (name, value) pairs a rule's targets select, exclusions applied.
-    pub(super) fn values(&self, rule: &Rule, head: &Rule) -> Vec<(String, Vec<u8>)> {
+    /// The values a rule's targets select, exclusions applied.
+    pub(super) fn values<'r>(&self, rule: &'r Rule, head: &Rule) -> Vec<Selected<'r>> {
         let mut extra: Vec<&Exclusion> = Vec::new();
         for (ids, ex) in &self.removed_targets_by_id {
             if ids.iter().any(|x| x.contains(head.id)) {
@@ -258,9 +282,16 @@ impl Transaction<'_> {
                     .iter()
                     .filter(|(k, _)| !excluded(&t.name, k))
                     .count();
-                out.push((format!("&{}", t.name), n.to_string().into_bytes()));
+                out.push(Selected {
+                    target: t,
+                    key: Key::from(""),
+                    value: bytes(n.to_string()),
+                    stored: false,
+                });
                 continue;
             }
+            let stored = !matches!(t.name.as_str(), "UNCONDITIONAL" | "DURATION")
+                && !t.name.starts_with("TIME");
             for (key, value) in entries {
                 if !key.is_empty() && excluded(&t.name, &key) {
                     continue;
@@ -274,33 +305,39 @@ impl Transaction<'_> {
                 {
                     continue;
                 }
-                let name = if key.is_empty() {
-                    t.name.clone()
-                } else {
-                    format!("{}:{key}", t.name)
-                };
-                out.push((name, value));
+                out.push(Selected {
+                    target: t,
+                    key,
+                    value,
+                    stored,
+                });
             }
         }
         out
     }
 
     /// Entries of one target: (key, value); a scalar has an empty key.
-    pub(super) fn entries(&self, t: &Target) -> Vec<(String, Vec<u8>)> {
-        let select = |e: &Entries| -> Vec<(String, Vec<u8>)> {
-            e.iter()
-                .filter(|(k, _)| t.selector.as_ref().is_none_or(|s| s.matches(k)))
-                .cloned()
-                .collect()
-        };
-        let map_select = |m: &BTreeMap<String, Vec<u8>>| -> Vec<(String, Vec<u8>)> {
+    pub(super) fn entries(&self, t: &Target) -> Entries {
+        let selected = |k: &str| t.selector.as_ref().is_none_or(|s| s.matches(k));
+        let select =
+            |e: &Entries| -> Entries { e.iter().filter(|(k, _)| selected(k)).cloned().collect() };
+        let map_select = |m: &Record| -> Entries {
+            // Keys of TX and the persistent collections are stored lower-cased, as a key
+            // selector is: look it up rather than scan.
+            if let Some(Selector::Key(k)) = &t.selector {
+                return m
+                    .get_key_value(k.as_str())
+                    .map(|(k, v)| vec![(Arc::clone(k), Arc::clone(v))])
+                    .unwrap_or_default();
+            }
             m.iter()
-                .filter(|(k, _)| t.selector.as_ref().is_none_or(|s| s.matches(k)))
-                .map(|(k, v)| (k.clone(), v.clone()))
+                .filter(|(k, _)| selected(k))
+                .map(|(k, v)| (Arc::clone(k), Arc::clone(v)))
                 .collect()
         };
+        let scalar = |v: Bytes| vec![(Key::from(""), v)];
         match t.name.as_str() {
-            "UNCONDITIONAL" => vec![(String::new(), Vec::new())],
+            "UNCONDITIONAL" => scalar(bytes("")),
             "TX" => map_select(&self.tx),
             "IP" | "GLOBAL" | "SESSION" | "USER" | "RESOURCE" => self
                 .persistent
@@ -310,19 +347,24 @@ impl Transaction<'_> {
             "MATCHED_VAR" => self
                 .matched_var
                 .as_ref()
-                .map(|(_, v)| vec![(String::new(), v.clone())])
+                .map(|(_, v)| scalar(Arc::clone(v)))
                 .unwrap_or_default(),
             "MATCHED_VAR_NAME" => self
                 .matched_var
                 .as_ref()
-                .map(|(n, _)| vec![(String::new(), n.clone().into_bytes())])
+                .map(|(n, _)| scalar(bytes(n)))
                 .unwrap_or_default(),
-            "MATCHED_VARS" => select(&self.matched_vars),
+            "MATCHED_VARS" => self
+                .matched_vars
+                .iter()
+                .filter(|(k, _)| selected(k))
+                .map(|(k, v)| (Key::from(k.as_str()), Arc::clone(v)))
+                .collect(),
             "MATCHED_VARS_NAMES" => self
                 .matched_vars
                 .iter()
-                .filter(|(k, _)| t.selector.as_ref().is_none_or(|s| s.matches(k)))
-                .map(|(k, _)| (k.clone(), k.clone().into_bytes()))
+                .filter(|(k, _)| selected(k))
+                .map(|(k, _)| (Key::from(k.as_str()), bytes(k)))
                 .collect(),
             "XML" => {
                 let Some(x) = &self.xml else {
@@ -333,24 +375,21 @@ impl Transaction<'_> {
                 if attrs {
                     x.attributes
                         .iter()
-                        .map(|a| ("xml".to_string(), a.clone()))
+                        .map(|a| (Key::from("xml"), Arc::clone(a)))
                         .collect()
                 } else {
-                    vec![("/*".to_string(), x.text.clone())]
+                    vec![(Key::from("/*"), Arc::clone(&x.text))]
                 }
             }
-            "DURATION" => vec![(
-                String::new(),
-                self.started.elapsed().as_millis().to_string().into_bytes(),
-            )],
-            name if name.starts_with("TIME") => time_var(name)
-                .map(|v| vec![(String::new(), v.into_bytes())])
-                .unwrap_or_default(),
+            "DURATION" => scalar(bytes(self.started.elapsed().as_millis().to_string())),
+            name if name.starts_with("TIME") => {
+                time_var(name).map(|v| scalar(bytes(v))).unwrap_or_default()
+            }
             name => {
                 if let Some(e) = self.colls.get(name) {
                     select(e)
                 } else if let Some(v) = self.scalars.get(name) {
-                    vec![(String::new(), v.clone())]
+                    scalar(Arc::clone(v))
                 } else {
                     Vec::new()
                 }
@@ -363,10 +402,13 @@ pub(super) fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-pub(super) fn header<'a>(h: &'a [(String, Vec<u8>)], name: &str) -> Option<&'a [u8]> {
+pub(super) fn header<'a, K: AsRef<str>, V: AsRef<[u8]>>(
+    h: &'a [(K, V)],
+    name: &str,
+) -> Option<&'a [u8]> {
     h.iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_slice())
+        .find(|(k, _)| k.as_ref().eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_ref())
 }
 
 /// The body processor ModSecurity picks for a Content-Type: URLENCODED and MULTIPART as built
@@ -382,7 +424,9 @@ pub(super) fn body_processor_for(ct: &str) -> Option<String> {
     } else {
         None
     };
-    if regex::Regex::new(r"(?:application(?:/soap\+|/)|text/)xml").is_ok_and(|re| re.is_match(ct)) {
+    static XML: LazyLock<Option<regex::Regex>> =
+        LazyLock::new(|| regex::Regex::new(r"(?:application(?:/soap\+|/)|text/)xml").ok());
+    if XML.as_ref().is_some_and(|re| re.is_match(ct)) {
         p = Some("XML");
     }
     if ct.contains("application/json") {

@@ -250,6 +250,40 @@ fn run_test(engine: &Engine, t: &Value) -> Verdict {
     }
 }
 
+/// Every stage's request (and the backend's response) of every test, labelled
+/// `rule/test/stage`: the corpus the differential test replays.
+pub fn inputs(crs: &Path) -> Vec<(String, Request, Response)> {
+    let mut files = Vec::new();
+    collect_yaml(&crs.join("tests/regression/tests"), &mut files);
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        let Ok(text) = std::fs::read_to_string(&f) else {
+            continue;
+        };
+        let Ok(doc) = yaml_serde::from_str::<Value>(&text) else {
+            continue;
+        };
+        let rule_id = doc.get("rule_id").and_then(Value::as_u64).unwrap_or(0);
+        for t in doc
+            .get("tests")
+            .and_then(Value::as_sequence)
+            .into_iter()
+            .flatten()
+        {
+            let test_id = t.get("test_id").and_then(Value::as_u64).unwrap_or(0);
+            let stages = t.get("stages").and_then(Value::as_sequence);
+            for (i, stage) in stages.into_iter().flatten().enumerate() {
+                let stage = stage.get("stage").unwrap_or(stage);
+                if let Some(Ok((req, resp))) = stage.get("input").map(build) {
+                    out.push((format!("{rule_id}/{test_id}/{i}"), req, resp));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Runs one test and answers each stage's log (for debugging a failure).
 pub fn explain(crs: &Path, engine: &Engine, rule_id: u64, test_id: u64) -> String {
     let mut files = Vec::new();
