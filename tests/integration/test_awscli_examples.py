@@ -53,6 +53,9 @@ TRIAGED = {
                                                 "call (MissingAuthenticationToken) before saying so"),
     "sts/assume-role-with-web-identity.rst#1": ("n.a.", "the documented --policy-arns value fails the CLI's own "
                                                         "parameter validation"),
+    "sts/decode-authorization-message.rst#1": ("n.a.", "the example's message was encoded by AWS, under AWS's key; "
+                                                       "only messages Rampart encodes decode here, and no Rampart "
+                                                       "service answers a denial with one (AWS's EC2 does)"),
     "iam/update-login-profile.rst#1": ("n.a.", "the documented command has --password without a value"),
     **{f"iam/list-service-specific-credential.rst#{i}": (
         "n.a.", "the documented output shows one ServiceSpecificCredential object; the operation answers the "
