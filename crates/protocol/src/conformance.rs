@@ -765,4 +765,22 @@ mod tests {
         let encrypt = model.operation("Encrypt").expect("op");
         assert!(check_error(model, encrypt, "NotAuthorizedException").is_some());
     }
+    #[test]
+    fn recorded_departures_of_acm_iam_and_s3_are_exempt_and_nothing_more() {
+        let listed = json!({ "CertificateSummaryList": [{ "CertificateArn": "arn:aws:acm:us-east-1:111122223333:certificate/x", "KeyAlgorithm": "EC-prime256v1" }] });
+        let found = out("acm", "ListCertificates", &listed);
+        assert!(found.is_empty(), "{found:?}");
+        let key = json!({ "SSHPublicKey": { "UserName": "u", "SSHPublicKeyId": "APKAEXAMPLEEXAMPLE01", "Fingerprint": "12:34:56:78:90:ab:cd:ef:12:34:56:78:90:ab:cd:ef", "SSHPublicKeyBody": "ssh-rsa AAAA", "Status": "Active" } });
+        let found = out("iam", "UploadSSHPublicKey", &key);
+        assert!(found.is_empty(), "{found:?}");
+        let s3 = crate::model::service("s3").expect("model");
+        let get = s3.operation("GetObject").expect("op");
+        assert!(check_error(s3, get, "PreconditionFailed").is_none());
+        assert!(check_error(s3, get, "Bogus").is_some());
+        // RequestCertificate does not declare ResourceNotFoundException: still a departure.
+        let acm = crate::model::service("acm").expect("model");
+        let request = acm.operation("RequestCertificate").expect("op");
+        assert!(check_error(acm, request, "ResourceNotFoundException").is_some());
+        assert!(check_error(acm, request, "InvalidArnException").is_none());
+    }
 }
