@@ -408,6 +408,9 @@ def _cli_name(op):
 # ACM reports key algorithms with hyphens (`RSA-2048`, `EC-prime256v1`), the model spells `RSA_2048`.
 WIRE_NOT_MODEL = {
     "KeyAlgorithm": {"RSA-1024", "RSA-2048", "RSA-3072", "RSA-4096", "EC-prime256v1", "EC-secp384r1", "EC-secp521r1"},
+    # IAM's simulator labels policies of the request's PolicyInputList `IAM Policy`, a value the
+    # model's enum lacks (other SDKs added it after meeting it on AWS: soto-project/soto#230).
+    "PolicySourceType": {"IAM Policy"},
 }
 
 

@@ -746,6 +746,161 @@ class IamFixture(Fixture):
     def before_get_credential_report(self):
         self.client("iam").generate_credential_report()
 
+    # -- acting as an IAM user, where AWS refuses the account's root ------------------------------
+
+    def admin_user(self, name, password=None):
+        """An administrator IAM user and its access key (memoized)."""
+        def make():
+            iam = self.client("iam")
+            self._ok(iam.create_user, UserName=name)
+            iam.put_user_policy(UserName=name, PolicyName="admin", PolicyDocument=allow_all_policy())
+            if password:
+                self._ok(iam.create_login_profile, UserName=name, Password=password)
+            key = iam.create_access_key(UserName=name)["AccessKey"]
+            return key["AccessKeyId"], key["SecretAccessKey"]
+        return self.once(("admin-user", name), make)
+
+    def act_as(self, name, password=None):
+        """Run the example as IAM user `name` (commands that act on the caller's own user)."""
+        self.cli_credentials = self.admin_user(name, password)
+        return name
+
+    def user_client(self, service, name):
+        ak, sk = self.admin_user(name)
+        return self.server.client(service, access_key=ak, secret_key=sk, region=self.region)
+
+    def target_user(self):
+        """The user a per-user credential command names, or (without --user-name) the caller."""
+        user = self.opt("--user-name")
+        if user:
+            self._ok(self.client("iam").create_user, UserName=user)
+            return user
+        return self.act_as("sofia")
+
+    # -- the account's password policy ------------------------------------------------------------
+
+    def _password_policy(self):
+        self.client("iam").update_account_password_policy(
+            MinimumPasswordLength=8, RequireSymbols=True, RequireNumbers=True,
+            RequireUppercaseCharacters=False, RequireLowercaseCharacters=False, AllowUsersToChangePassword=False)
+
+    before_get_account_password_policy = _password_policy
+    before_delete_account_password_policy = _password_policy
+
+    def before_change_password(self):
+        # Only an IAM user changes its own password (root: InvalidUserType): the example's user,
+        # signed in with the old password the example's JSON shows.
+        doc = json.loads(self.ex.input_json) if self.ex.input_json else {}
+        self.act_as("example-user", password=doc.get("OldPassword", "Example-Passw0rd!"))
+
+    def before_list_service_specific_credentials(self):
+        user = self.target_user()
+        self.client("iam").create_service_specific_credential(
+            UserName=user, ServiceName=self.opt("--service-name", "codecommit.amazonaws.com"))
+
+    # -- identity providers ------------------------------------------------------------------------
+
+    _EXAMPLE_TAGS = [{"Key": "DeptID", "Value": "123456"}, {"Key": "Department", "Value": "Accounting"}]
+
+    def _wants_tags(self):
+        cmd = self.ex.command
+        return cmd.startswith(("list-", "untag-", "get-"))
+
+    def on_open_id_connect_provider_arn(self, vals):
+        iam = self.client("iam")
+        for v in vals:
+            m = re.match(r"arn:aws:iam::\d{12}:oidc-provider/(.+)$", v)
+            if not m or self.ex.command == "create-open-id-connect-provider":
+                continue
+
+            def make(v=v, host=m.group(1)):
+                clients = ["example-application-ID"]
+                if self.opt("--client-id") and self.ex.command.startswith("remove-"):
+                    clients.append(self.opt("--client-id"))
+                self._ok(iam.create_open_id_connect_provider, Url=f"https://{host}", ClientIDList=clients,
+                         ThumbprintList=["12345abcdefabcdef67890abcdefabcdef987654"])
+                if self._wants_tags():
+                    iam.tag_open_id_connect_provider(OpenIDConnectProviderArn=v, Tags=self._EXAMPLE_TAGS)
+            self.once(("oidc", v), make)
+        return vals
+
+    def on_saml_provider_arn(self, vals):
+        iam = self.client("iam")
+        for v in vals:
+            m = re.match(r"arn:aws:iam::\d{12}:saml-provider/(.+)$", v)
+            if not m or self.ex.command == "create-saml-provider":
+                continue
+
+            def make(v=v, name=m.group(1)):
+                self._ok(iam.create_saml_provider, Name=name, SAMLMetadataDocument=self.file_saml_metadata_document())
+                if self._wants_tags():
+                    iam.tag_saml_provider(SAMLProviderArn=v, Tags=self._EXAMPLE_TAGS)
+            self.once(("saml", v), make)
+        return vals
+
+    def on_server_certificate_name(self, vals):
+        iam = self.client("iam")
+        for v in vals:
+            if self.ex.command == "upload-server-certificate":
+                continue
+
+            def make(v=v):
+                body, key = self_signed(key=rsa.generate_private_key(public_exponent=65537, key_size=2048))
+                self._ok(iam.upload_server_certificate, ServerCertificateName=v,
+                         CertificateBody=body.decode() if isinstance(body, bytes) else body,
+                         PrivateKey=key.decode() if isinstance(key, bytes) else key)
+                if self._wants_tags():
+                    iam.tag_server_certificate(ServerCertificateName=v, Tags=self._EXAMPLE_TAGS)
+            self.once(("server-cert", v), make)
+        return vals
+
+    # -- per-user credentials (ids are the server's: the example's are replaced) -------------------
+
+    def on_service_specific_credential_id(self, vals):
+        user = self.target_user()
+        cred = self.client("iam").create_service_specific_credential(
+            UserName=user, ServiceName="codecommit.amazonaws.com")["ServiceSpecificCredential"]
+        return [cred["ServiceSpecificCredentialId"]]
+
+    def on_certificate_id(self, vals):
+        user = self.target_user()
+        body = self.once("cert", lambda: self_signed(key=rsa.generate_private_key(public_exponent=65537,
+                                                                                   key_size=2048)))[0]
+        cert = self.client("iam").upload_signing_certificate(
+            UserName=user, CertificateBody=body.decode() if isinstance(body, bytes) else body)["Certificate"]
+        return [cert["CertificateId"]]
+
+    def on_ssh_public_key_id(self, vals):
+        user = self.target_user()
+        key = self.client("iam").upload_ssh_public_key(
+            UserName=user, SSHPublicKeyBody=self.file_ssh_public_key_body().decode())["SSHPublicKey"]
+        return [key["SSHPublicKeyId"]]
+
+    def on_permissions_boundary(self, vals):
+        return [self.policy_arn(v) if v.startswith("arn:") else v for v in vals]
+
+    # -- the simulator's principals ----------------------------------------------------------------
+
+    _DATED_POLICY = json.dumps({"Version": "2012-10-17", "Statement": {
+        "Effect": "Allow", "Action": "dynamodb:*",
+        "Resource": "arn:aws:dynamodb:us-west-2:123456789012:table/${aws:username}",
+        "Condition": {"DateGreaterThan": {"aws:CurrentTime": "2015-08-16T12:00:00Z"}}}})
+
+    def on_policy_source_arn(self, vals):
+        iam = self.client("iam")
+        out = []
+        for v in vals:
+            out.append(self.ensure_principal(v))
+            m = re.match(r"arn:aws:iam::\d{12}:user/(?:.*/)?([\w+=,.@-]+)$", v)
+            if not m:
+                continue
+            # The policies the examples describe the user as having.
+            iam.put_user_policy(UserName=m.group(1), PolicyName="Grant-Access-To-CodeCommit-ListRepo",
+                                PolicyDocument=allow_all_policy("codecommit:ListRepositories"))
+            iam.put_user_policy(UserName=m.group(1), PolicyName="DynamoDB-After-Date",
+                                PolicyDocument=self._DATED_POLICY.replace("2015-08-16", "2018-08-16"))
+        return out
+
     def on_user_name(self, vals):
         iam = self.client("iam")
         cmd = self.ex.command
@@ -806,6 +961,10 @@ class IamFixture(Fixture):
                     self.opt("--policy-arn", f"arn:aws:iam::{ACCOUNT}:policy/ExamplePolicy")))
             if cmd in ("untag-role", "list-role-tags"):
                 iam.tag_role(RoleName=v, Tags=[{"Key": "Dept", "Value": "Accounting"}])
+            if cmd == "get-role":
+                # The example's role has been used: an administrator assumed it.
+                arn = iam.get_role(RoleName=v)["Role"]["Arn"]
+                self.user_client("sts", "example-admin").assume_role(RoleArn=arn, RoleSessionName="example")
             if cmd == "remove-role-from-instance-profile":
                 self._ok(iam.create_instance_profile, InstanceProfileName=self.opt("--instance-profile-name"))
                 self._ok(iam.add_role_to_instance_profile, InstanceProfileName=self.opt("--instance-profile-name"),
@@ -843,6 +1002,11 @@ class IamFixture(Fixture):
             self._ok(iam.create_user, UserName=user)
         self.on_user_name([user]) if ("user", user) not in self.memo else None
         key = iam.create_access_key(UserName=user)["AccessKey"]
+        if self.ex.command == "get-access-key-last-used":
+            # The example's key has been used (by its user, allowed to).
+            iam.put_user_policy(UserName=user, PolicyName="admin", PolicyDocument=allow_all_policy())
+            self.server.client("iam", access_key=key["AccessKeyId"], secret_key=key["SecretAccessKey"],
+                               region=self.region).get_user()
         if self.ex.command in ("update-access-key",) and self.opt("--status") == "Active":
             iam.update_access_key(UserName=user, AccessKeyId=key["AccessKeyId"], Status="Inactive")
         return [key["AccessKeyId"]]
@@ -910,7 +1074,15 @@ class IamFixture(Fixture):
     def file_assume_role_policy_document(self):
         return trust_policy()
 
-    file_policy_input_list = file_policy_document
+    def file_policy_input_list(self):
+        # The command takes a JSON list of policy strings; the example shows its file.
+        if self.ex.input_json:
+            try:
+                if isinstance(json.loads(self.ex.input_json), list):
+                    return self.ex.input_json
+            except ValueError:
+                pass
+        return json.dumps([self._DATED_POLICY])
 
     def file_permissions_boundary(self):
         return allow_all_policy("s3:*")

@@ -11,7 +11,8 @@ Environment:
   RAMPART_VALIDATE_RESPONSES "1" (or a file path): every server the suite starts checks each of its
                             answers against the model (test-only `serve --validate-responses`) and
                             appends departures to one file; the run fails at the end if any was
-                            recorded, listing them
+                            recorded, listing them. scripts/test (and so CI) sets it; "0" or unset:
+                            off
 """
 
 import configparser
@@ -63,7 +64,7 @@ os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 # Response validation: one file for every server of the run, passed down through the environment
 # so that servers started by the tests themselves inherit it too.
 VIOLATIONS_FILE = None
-if os.environ.get("RAMPART_VALIDATE_RESPONSES"):
+if os.environ.get("RAMPART_VALIDATE_RESPONSES", "0") != "0":
     VIOLATIONS_FILE = os.environ["RAMPART_VALIDATE_RESPONSES"]
     if VIOLATIONS_FILE == "1":
         VIOLATIONS_FILE = os.path.join(tempfile.mkdtemp(prefix="rampart-violations-"), "violations.jsonl")

@@ -167,7 +167,7 @@ def test_errors_for_unknown_and_bad_arns_and_public_certificates(acm, pca):
     ca = f"arn:aws:acm-pca:{REGION}:{ADMIN_ACCOUNT}:certificate-authority/{uuid.uuid4()}"
     with pytest.raises(ClientError) as e:
         acm.request_certificate(DomainName="x.example.com", CertificateAuthorityArn=ca)
-    assert error_code(e.value) == "ResourceNotFoundException"
+    assert error_code(e.value) == "InvalidArnException"  # RequestCertificate declares no ResourceNotFound
     pending = pca.create_certificate_authority(
         CertificateAuthorityConfiguration={"KeyAlgorithm": "EC_prime256v1", "SigningAlgorithm": "SHA256WITHECDSA",
                                            "Subject": {"CommonName": "pending"}},

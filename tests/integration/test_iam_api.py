@@ -132,14 +132,18 @@ def test_user_and_policy_members_per_operation(iam):
     doc = policy_doc(allow("s3:GetObject"))
     name = unique("mp")
     created = iam.create_policy(PolicyName=name, PolicyDocument=doc, Description="why")["Policy"]
-    # CreatePolicy and GetPolicy carry no PermissionsBoundaryUsageCount; ListPolicies does, and
-    # ListPolicies leaves out the description.
-    assert "PermissionsBoundaryUsageCount" not in created
+    # CreatePolicy reports PermissionsBoundaryUsageCount 0 (the aws CLI's create-policy example 2,
+    # a 2023 output), GetPolicy none; ListPolicies counts the users and roles it bounds, and
+    # leaves out the description.
+    assert created["PermissionsBoundaryUsageCount"] == 0
     got = iam.get_policy(PolicyArn=created["Arn"])["Policy"]
     assert "PermissionsBoundaryUsageCount" not in got and got["Description"] == "why"
     listed = [p for p in iam.list_policies(Scope="Local")["Policies"] if p["PolicyName"] == name]
     assert listed[0]["PermissionsBoundaryUsageCount"] == 0
     assert "Description" not in listed[0]
+    iam.put_user_permissions_boundary(UserName=user, PermissionsBoundary=created["Arn"])
+    listed = [p for p in iam.list_policies(Scope="Local")["Policies"] if p["PolicyName"] == name]
+    assert listed[0]["PermissionsBoundaryUsageCount"] == 1
 
 
 @pytest.mark.parametrize("bad", ["not-an-arn-but-long-enough", "arn:aws:s3:::bucket/policy/x1",

@@ -4,6 +4,7 @@ the IAM API Reference documents."""
 
 import base64
 import datetime
+import re
 
 import pytest
 from botocore.exceptions import ClientError
@@ -168,7 +169,7 @@ def test_saml_provider_keeps_its_metadata_and_valid_until(iam):
     assert got["SAMLMetadataDocument"] == doc
     assert got["ValidUntil"] == datetime.datetime(2031, 5, 6, 7, 8, 9, tzinfo=datetime.timezone.utc)
     assert isinstance(got["CreateDate"], datetime.datetime)
-    assert len(got["SAMLProviderUUID"]) == 36
+    assert re.fullmatch(r"[A-Z0-9]{22,64}", got["SAMLProviderUUID"])  # the model's privateKeyIdType
     assert got["Tags"] == [{"Key": "k", "Value": "v"}]
     listed = {p["Arn"]: p for p in iam.list_saml_providers()["SAMLProviderList"]}
     assert listed[arn]["ValidUntil"] == got["ValidUntil"]

@@ -364,7 +364,9 @@ fn policy_shape(p: &PolicyRecord, view: View) -> s::Policy {
         description: p.description.clone().filter(|_| !listing),
         is_attachable: Some(true),
         path: Some(p.path.clone()),
-        permissions_boundary_usage_count: listing.then_some(0),
+        // A new policy bounds no one yet; CreatePolicy reports the 0 (the CLI's create-policy
+        // example), GetPolicy does not report the member.
+        permissions_boundary_usage_count: (listing || view == View::Create).then_some(0),
         policy_id: Some(p.id.clone()),
         policy_name: Some(p.name.clone()),
         tags: tags::shapes_or_none(&p.tags).filter(|_| !listing),
@@ -1612,8 +1614,8 @@ impl IamService {
         let path_prefix = req.path_prefix.unwrap_or_else(|| "/".into());
         let max = max_items(req.max_items);
         let mut all: Vec<(String, s::Policy)> = Vec::new();
+        let usage = self.policy_usage(ctx).await?;
         if scope != "Local" {
-            let usage = self.policy_usage(ctx).await?;
             for (name, path, _) in managed::AWS_MANAGED {
                 all.push((
                     format!("aws/{name}"),
@@ -1626,11 +1628,11 @@ impl IamService {
             let items: Vec<(String, PolicyRecord)> = records::POLICIES
                 .list(&*self.id.store, &prefix, None, 1000)
                 .await?;
-            all.extend(
-                items
-                    .iter()
-                    .map(|(k, p)| (format!("local/{k}"), policy_shape(p, View::List))),
-            );
+            all.extend(items.iter().map(|(k, p)| {
+                let mut shape = policy_shape(p, View::List);
+                shape.permissions_boundary_usage_count = Some(usage.boundary_uses(&p.arn));
+                (format!("local/{k}"), shape)
+            }));
         }
         let items: Vec<(String, s::Policy)> = all
             .into_iter()

@@ -32,6 +32,17 @@ pub const AWS_MANAGED: &[(&str, &str, &str)] = &[
         "/",
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["cloudtrail:Get*","cloudtrail:Describe*","cloudtrail:List*","cloudtrail:LookupEvents"],"Resource":"*"}]}"#,
     ),
+    // Rampart serves S3 (crates/s3): AWS's S3 policies, as AWS publishes them.
+    (
+        "AmazonS3FullAccess",
+        "/",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:*","s3-object-lambda:*"],"Resource":"*"}]}"#,
+    ),
+    (
+        "AmazonS3ReadOnlyAccess",
+        "/",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:Get*","s3:List*","s3:Describe*","s3-object-lambda:Get*","s3-object-lambda:List*"],"Resource":"*"}]}"#,
+    ),
     (
         "SecretsManagerReadWrite",
         "/",

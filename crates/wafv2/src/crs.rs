@@ -82,8 +82,7 @@ pub fn load(dir: &Path) -> Result<Crs, String> {
     let sig = engine.info().component_signatures.join(", ");
     let description: &'static str = Box::leak(
         format!(
-            "OWASP Core Rule Set ({sig}) from {}, with anomaly scoring: a request is blocked when its inbound anomaly score reaches the threshold (rule 949110). Version PL1 to PL4 sets the paranoia level.",
-            dir.display()
+            "OWASP Core Rule Set {sig} with anomaly scoring: a request is blocked when its inbound anomaly score reaches the threshold, rule 949110. Versions PL1 to PL4 set the paranoia level."
         )
         .into_boxed_str(),
     );

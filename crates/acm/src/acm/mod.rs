@@ -524,7 +524,7 @@ impl AcmService {
             .pca
             .load_for_acm(&ca_arn)
             .await
-            .map_err(|e| map_pca_err(e, &ca_arn))?
+            .map_err(|e| request_pca_err(map_pca_err(e, &ca_arn), &ca_arn))?
             .config
             .key_algorithm;
         if ca_family.starts_with("RSA") != key_name.starts_with("RSA") {
@@ -574,7 +574,10 @@ impl AcmService {
                 .err("The domain names are not valid DNS names."),
             _ => internal("keygen"),
         })?;
-        let (pem, chain) = self.issue_private(ctx, &ca_arn, csr).await?;
+        let (pem, chain) = self
+            .issue_private(ctx, &ca_arn, csr)
+            .await
+            .map_err(|e| request_pca_err(e, &ca_arn))?;
         let info = x509::parse_certificate(pem.as_bytes()).map_err(|_| internal("issued"))?;
         let sealed = self
             .sealer
@@ -2102,6 +2105,20 @@ fn colon(h: &str) -> String {
         .map(|c| String::from_utf8_lossy(c).into_owned())
         .collect::<Vec<_>>()
         .join(":")
+}
+
+/// RequestCertificate's answer when the private CA it names does not exist: the operation
+/// declares no ResourceNotFoundException, and its InvalidArnException is, in ACM's API
+/// reference, "the requested ARN does not refer to an existing resource".
+fn request_pca_err(e: AwsError, ca_arn: &str) -> AwsError {
+    if e.code.as_ref() == "ResourceNotFoundException" {
+        err(
+            "InvalidArnException",
+            format!("The certificate authority {ca_arn} does not exist."),
+        )
+    } else {
+        e
+    }
 }
 
 /// ACM's answer to a private CA failure while issuing for the caller.

@@ -38,8 +38,12 @@ impl ElbService {
             )));
         }
         let protocol = req.protocol.clone().unwrap_or_else(|| "HTTP".to_owned());
+        // CreateTargetGroup declares no UnsupportedProtocol (listeners do): a protocol of the
+        // other load balancer types is refused as the unsupported target types are.
         if protocol != "HTTP" {
-            return Err(err::unsupported_protocol(&protocol));
+            return Err(err::validation(format!(
+                "Target group protocol '{protocol}' is not supported by Rampart; use 'HTTP'"
+            )));
         }
         let port = req
             .port

@@ -445,7 +445,6 @@ impl IamService {
             ("SigningCertificatesPerUserQuota", 2),
             ("ServerCertificates", 0),
             ("ServerCertificatesQuota", 20),
-            ("ProvidersQuota", 100),
             ("GlobalEndpointTokenVersion", 1),
         ] {
             m.insert(k.to_owned(), v);

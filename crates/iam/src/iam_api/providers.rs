@@ -571,7 +571,7 @@ impl IamService {
             saml_metadata_document: Some(p.metadata),
             saml_provider_uuid: Some(p.uuid),
             tags: tags::shapes_or_none(&p.tags),
-            valid_until: p.valid_until.map(ts),
+            valid_until: Some(ts(saml_valid_until(p.valid_until, p.created))),
             ..Default::default()
         })
     }
@@ -642,7 +642,7 @@ impl IamService {
                     .map(|(_, p)| s::SAMLProviderListEntry {
                         arn: Some(p.arn),
                         create_date: Some(ts(p.created)),
-                        valid_until: p.valid_until.map(ts),
+                        valid_until: Some(ts(saml_valid_until(p.valid_until, p.created))),
                         ..Default::default()
                     })
                     .collect(),
@@ -699,20 +699,24 @@ impl IamService {
     }
 }
 
-/// A random (version 4) UUID.
+/// A SAML provider's expiry: the metadata's `validUntil`, or else 100 years after its creation,
+/// as AWS reports it (the CLI's get-saml-provider example: created 2017-03-06T22:29:46,
+/// valid until 2117-03-06T22:29:46).
+fn saml_valid_until(valid_until: Option<i64>, created_ms: i64) -> i64 {
+    valid_until.unwrap_or_else(|| {
+        chrono::DateTime::from_timestamp_millis(created_ms)
+            .and_then(|t| t.checked_add_months(chrono::Months::new(1200)))
+            .map_or(created_ms, |t| t.timestamp_millis())
+    })
+}
+
+/// A SAML provider's unique identifier: 32 upper-case hexadecimal digits of a random (version 4)
+/// UUID, the model's `privateKeyIdType` (`[A-Z0-9]+`, 22 to 64 characters).
 fn new_uuid() -> Result<String, AwsError> {
     let mut b = rampart_crypto::random_bytes(16).map_err(|_| AwsError::internal())?;
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex::encode(&b);
-    Ok(format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    ))
+    Ok(hex::encode_upper(&b))
 }
 
 #[cfg(test)]

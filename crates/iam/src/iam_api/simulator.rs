@@ -23,8 +23,11 @@ struct Source<'a> {
     policy: &'a Policy,
 }
 
+/// A policy text of the request that does not parse: the simulator and the context-key
+/// operations declare InvalidInput (not MalformedPolicyDocument, which is the write
+/// operations' answer).
 fn malformed(e: &rampart_policy::PolicyError) -> AwsError {
-    AwsError::new("MalformedPolicyDocument", 400, e.to_string())
+    invalid(e.to_string())
 }
 
 fn invalid(msg: impl Into<String>) -> AwsError {
@@ -364,11 +367,14 @@ impl IamService {
         let authz = self.authorizer();
         let mut out = Vec::new();
         let mut boundary = None;
+        // The model's PolicySourceType for a principal's own policies: the kind of entity an
+        // inline policy is embedded in, or who manages an attached policy.
         let add = |inline: &std::collections::BTreeMap<String, String>,
+                   kind: &'static str,
                    out: &mut Vec<(String, &'static str, Policy)>| {
             for (n, d) in inline {
                 if let Ok(p) = Policy::parse(d) {
-                    out.push((n.clone(), "IAM Policy", p));
+                    out.push((n.clone(), kind, p));
                 }
             }
         };
@@ -380,14 +386,14 @@ impl IamService {
                 .await?
                 .ok_or_else(|| no_such(&format!("The user with name {name} cannot be found.")))?
                 .value;
-            add(&u.inline, &mut out);
+            add(&u.inline, "user", &mut out);
             attached_arns.extend(u.attached.iter().cloned());
             for g in &u.groups {
                 if let Some(gr) = records::GROUPS
                     .get(store, &name_key(&ctx.caller.account, g))
                     .await?
                 {
-                    add(&gr.value.inline, &mut out);
+                    add(&gr.value.inline, "group", &mut out);
                     attached_arns.extend(gr.value.attached.iter().cloned());
                 }
             }
@@ -398,7 +404,7 @@ impl IamService {
                 .await?
                 .ok_or_else(|| no_such(&format!("The role with name {name} cannot be found.")))?
                 .value;
-            add(&r.inline, &mut out);
+            add(&r.inline, "role", &mut out);
             attached_arns.extend(r.attached.iter().cloned());
             boundary_arn = r.boundary;
         } else if parsed.resource.starts_with("group/") {
@@ -407,7 +413,7 @@ impl IamService {
                 .await?
                 .ok_or_else(|| no_such(&format!("The group with name {name} cannot be found.")))?
                 .value;
-            add(&g.inline, &mut out);
+            add(&g.inline, "group", &mut out);
             attached_arns.extend(g.attached.iter().cloned());
         } else {
             return Err(invalid(format!("Invalid ARN: {arn}")));
@@ -415,7 +421,12 @@ impl IamService {
         for a in attached_arns {
             if let Some(doc) = authz.managed_document(&a).await? {
                 if let Ok(p) = Policy::parse(&doc) {
-                    out.push((a, "IAM Policy", p));
+                    let kind = if a.starts_with("arn:aws:iam::aws:") {
+                        "aws-managed"
+                    } else {
+                        "user-managed"
+                    };
+                    out.push((a, kind, p));
                 }
             }
         }

@@ -880,7 +880,8 @@ impl Wafv2Service {
             next_marker: None,
             tag_info_for_resource: Some(s::TagInfoForResource {
                 resource_arn: Some(found.entity.arn),
-                tag_list: Some(tags),
+                // The model's TagList holds at least one tag: an untagged resource has none.
+                tag_list: Some(tags).filter(|t: &Vec<s::Tag>| !t.is_empty()),
             }),
         })
     }
