@@ -2112,10 +2112,9 @@ fn colon(h: &str) -> String {
 /// reference, "the requested ARN does not refer to an existing resource".
 fn request_pca_err(e: AwsError, ca_arn: &str) -> AwsError {
     if e.code.as_ref() == "ResourceNotFoundException" {
-        err(
-            "InvalidArnException",
-            format!("The certificate authority {ca_arn} does not exist."),
-        )
+        E::InvalidArnException.err(format!(
+            "The certificate authority {ca_arn} does not exist."
+        ))
     } else {
         e
     }
