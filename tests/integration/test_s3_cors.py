@@ -67,7 +67,6 @@ def test_a_configuration_is_put_read_back_and_deleted(client, bucket):
             {"AllowedOrigins": ["*"], "AllowedMethods": ["GET"], "AllowedHeaders": ["x-*-*"]},
             "InvalidRequest",
         ),
-        ({"AllowedOrigins": ["*"], "AllowedMethods": []}, "MalformedXML"),
     ],
 )
 def test_bad_configurations_are_refused(client, bucket, rule, error):
@@ -147,8 +146,9 @@ def test_a_preflight_without_configuration_or_bucket_or_origin_is_refused(server
 
 
 def test_actual_requests_from_an_allowed_origin_get_cors_headers(server, client, bucket):
+    presigner = s3(server, signature_version="s3v4")
     client.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": RULES})
-    put_url = client.generate_presigned_url(
+    put_url = presigner.generate_presigned_url(
         "put_object", Params={"Bucket": bucket, "Key": "k.txt"}, ExpiresIn=300
     )
     r = requests.put(put_url, data=b"hello", headers={"Origin": ORIGIN}, timeout=10)
@@ -156,7 +156,7 @@ def test_actual_requests_from_an_allowed_origin_get_cors_headers(server, client,
     assert r.headers["Access-Control-Allow-Origin"] == ORIGIN
     assert r.headers["Access-Control-Expose-Headers"] == "ETag, x-amz-request-id"
     assert r.headers["Vary"] == VARY
-    get_url = client.generate_presigned_url(
+    get_url = presigner.generate_presigned_url(
         "get_object", Params={"Bucket": bucket, "Key": "k.txt"}, ExpiresIn=300
     )
     r = requests.get(get_url, headers={"Origin": "http://elsewhere.test"}, timeout=10)
@@ -167,7 +167,7 @@ def test_actual_requests_from_an_allowed_origin_get_cors_headers(server, client,
     r = requests.get(get_url, timeout=10)
     assert r.status_code == 200
     assert "Access-Control-Allow-Origin" not in r.headers
-    delete_url = client.generate_presigned_url(
+    delete_url = presigner.generate_presigned_url(
         "delete_object", Params={"Bucket": bucket, "Key": "k.txt"}, ExpiresIn=300
     )
     r = requests.delete(delete_url, headers={"Origin": ORIGIN}, timeout=10)
@@ -175,7 +175,7 @@ def test_actual_requests_from_an_allowed_origin_get_cors_headers(server, client,
     assert "Access-Control-Allow-Origin" not in r.headers
     # The listing (bucket-level, through the SDK path) also answers an allowed origin.
     r = requests.get(
-        client.generate_presigned_url("list_objects_v2", Params={"Bucket": bucket}, ExpiresIn=300),
+        presigner.generate_presigned_url("list_objects_v2", Params={"Bucket": bucket}, ExpiresIn=300),
         headers={"Origin": ORIGIN},
         timeout=10,
     )
