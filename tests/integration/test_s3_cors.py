@@ -181,3 +181,31 @@ def test_actual_requests_from_an_allowed_origin_get_cors_headers(server, client,
     )
     assert r.status_code == 200
     assert r.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_a_preflight_names_its_bucket_by_virtual_host(server, client, bucket):
+    client.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": RULES})
+    h = {
+        "Host": f"{bucket}.s3.localhost:{server.port}",
+        "Origin": ORIGIN,
+        "Access-Control-Request-Method": "POST",
+    }
+    r = requests.options(f"{server.endpoint}/some/key", headers=h, timeout=10)
+    assert r.status_code == 200, r.text
+    assert r.headers["Access-Control-Allow-Origin"] == ORIGIN
+    h["Access-Control-Request-Method"] = "DELETE"
+    r = requests.options(f"{server.endpoint}/some/key", headers=h, timeout=10)
+    assert r.status_code == 403
+
+
+def test_a_browser_post_upload_from_an_allowed_origin_gets_cors_headers(server, client, bucket):
+    from test_s3_transfer import post_form
+
+    client.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": RULES})
+    conditions = [{"bucket": bucket}, ["starts-with", "$key", "up/"]]
+    status, head, body = post_form(server, bucket, "up/a.txt", conditions, origin=ORIGIN)
+    assert status == 204, body
+    assert f"access-control-allow-origin: {ORIGIN}" in head.lower()
+    status, head, body = post_form(server, bucket, "up/b.txt", conditions, origin="https://example.org")
+    assert status == 204, body
+    assert "access-control-allow-origin" not in head.lower()

@@ -78,7 +78,9 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> 
         return crate::s3_cors::preflight(&app, &parts, &request_id).await;
     }
     if crate::post_form::is_form_upload(&parts) {
-        return crate::post_form::handle(&app, &parts, body, peer.ip(), &request_id).await;
+        let mut resp = crate::post_form::handle(&app, &parts, body, peer.ip(), &request_id).await;
+        crate::s3_cors::decorate(&app, &parts, &mut resp).await;
+        return resp;
     }
     if matches!(guess, Framing::RestXml) && is_streaming_operation(&app, &parts) {
         {

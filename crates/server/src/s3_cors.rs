@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method, Response};
 
-use rampart_protocol::http::{self as wire, Framing};
+use rampart_protocol::http::{self as wire, Framing, Head};
 use rampart_protocol::AwsError;
 
 use crate::app::App;
@@ -22,8 +22,11 @@ fn header<'a>(parts: &'a http::request::Parts, name: &str) -> Option<&'a str> {
 
 /// The bucket a request names: by virtual host, else the first path segment.
 fn bucket_of(app: &App, parts: &http::request::Parts) -> Option<String> {
-    let host = header(parts, "host").unwrap_or_default();
-    rampart_protocol::restxml::bucket_from_host(host, &app.routing.virtual_host_suffixes).or_else(
+    let host = Head::from_parts(parts)
+        .host()
+        .unwrap_or_default()
+        .to_owned();
+    rampart_protocol::restxml::bucket_from_host(&host, &app.routing.virtual_host_suffixes).or_else(
         || {
             let first = parts.uri.path().trim_start_matches('/').split('/').next()?;
             (!first.is_empty()).then(|| first.to_owned())
