@@ -391,7 +391,8 @@ def test_presigned_get_and_put_urls_work_until_they_expire(server, client, tmp_p
 # -- browser POST uploads, sent with curl ---------------------------------------------------
 
 
-def post_form(server, bucket, key, conditions, extra=None, expires_in=300, secret=None, file_bytes=b"form body"):
+def post_form(server, bucket, key, conditions, extra=None, expires_in=300, secret=None, file_bytes=b"form body",
+              origin=None):
     """A POST policy form signed as a web page would sign it, sent by curl; answers
     (status, headers text, body text)."""
     access, real_secret = server.profile()
@@ -417,7 +418,7 @@ def post_form(server, bucket, key, conditions, extra=None, expires_in=300, secre
     path = f"/tmp/{unique('form')}.txt"
     with open(path, "wb") as f:
         f.write(file_bytes)
-    cmd = ["curl", "-s", "-D", "-", "-o", "-"]
+    cmd = ["curl", "-s", "-D", "-", "-o", "-"] + (["-H", f"Origin: {origin}"] if origin else [])
     for k, v in fields:
         cmd += ["--form-string", f"{k}={v}"]
     cmd += ["-F", f"file=@{path};type=text/plain", f"{server.endpoint}/{bucket}"]

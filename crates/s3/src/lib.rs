@@ -5,6 +5,7 @@
 pub mod blobs;
 mod buckets;
 mod conditional;
+pub mod cors;
 pub mod errors;
 pub mod multipart;
 mod objects;
@@ -90,6 +91,9 @@ impl S3Service {
         "AbortMultipartUpload",
         "ListParts",
         "ListMultipartUploads",
+        "PutBucketCors",
+        "GetBucketCors",
+        "DeleteBucketCors",
     ];
     const STREAMING: &'static [&'static str] = &["PutObject", "GetObject", "UploadPart"];
 
@@ -177,6 +181,9 @@ impl Service for S3Service {
             "AbortMultipartUpload" => self.abort_multipart_upload(ctx, &input).await,
             "ListParts" => self.list_parts(ctx, &input).await,
             "ListMultipartUploads" => self.list_multipart_uploads(ctx, &input).await,
+            "PutBucketCors" => self.put_bucket_cors(ctx, &input).await,
+            "GetBucketCors" => self.get_bucket_cors(ctx, &input).await,
+            "DeleteBucketCors" => self.delete_bucket_cors(ctx, &input).await,
             other => Err(rampart_service::not_implemented(ctx.model, other)),
         }
     }

@@ -57,6 +57,9 @@ pub struct BucketSettings {
     /// Versioning status (`Enabled`, `Suspended`); `None` until first configured.
     #[serde(default)]
     pub versioning: Option<String>,
+    /// CORS rules (`crate::cors`), when configured.
+    #[serde(default)]
+    pub cors: Option<Vec<crate::cors::CorsRule>>,
 }
 
 impl BucketSettings {

@@ -73,6 +73,8 @@ pub struct App {
     pub waf_telemetry: Arc<rampart_wafv2::Telemetry>,
     /// The load balancers and their proxy (whose counters are exported as metrics).
     pub elb: Arc<rampart_elbv2::ElbService>,
+    /// S3, for CORS preflights and headers at the front door.
+    pub s3: Arc<rampart_s3::S3Service>,
     /// Test-only check of every answer against the model (`--validate-responses`).
     pub response_check: Option<crate::response_check::ResponseCheck>,
 }
@@ -388,6 +390,9 @@ pub async fn build_with(config: ServeConfig, entries: &[Entry]) -> Result<Arc<Ap
     let elb = node
         .need::<rampart_elbv2::ElbService>("the node")
         .map_err(StartError)?;
+    let s3 = node
+        .need::<rampart_s3::S3Service>("the node")
+        .map_err(StartError)?;
     let response_check = config
         .validate_responses
         .as_deref()
@@ -411,6 +416,7 @@ pub async fn build_with(config: ServeConfig, entries: &[Entry]) -> Result<Arc<Ap
         metrics,
         waf_telemetry,
         elb,
+        s3,
         signing_keys: SigningKeyCache::new(),
         limits: Limits::default(),
         routing: rampart_protocol::http::Routing::default(),

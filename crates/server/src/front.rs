@@ -74,13 +74,19 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> 
             &request_id,
         );
     }
+    if crate::s3_cors::is_preflight(&parts) {
+        return crate::s3_cors::preflight(&app, &parts, &request_id).await;
+    }
     if crate::post_form::is_form_upload(&parts) {
-        return crate::post_form::handle(&app, &parts, body, peer.ip(), &request_id).await;
+        let mut resp = crate::post_form::handle(&app, &parts, body, peer.ip(), &request_id).await;
+        crate::s3_cors::decorate(&app, &parts, &mut resp).await;
+        return resp;
     }
     if matches!(guess, Framing::RestXml) && is_streaming_operation(&app, &parts) {
         {
-            let resp =
+            let mut resp =
                 handle_aws(&app, &parts, Payload::Stream(body), peer.ip(), &request_id).await;
+            crate::s3_cors::decorate(&app, &parts, &mut resp).await;
             tracing::debug!(method = %parts.method, path = %parts.uri.path(), status = resp.status().as_u16(), elapsed_us = started.elapsed().as_micros(), "request");
             return resp;
         }
@@ -103,7 +109,10 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> 
     if let Some(resp) = own_routes(&app, &parts.method, &path, &request_id).await {
         return resp;
     }
-    let resp = handle_aws(&app, &parts, Payload::Whole(body), peer.ip(), &request_id).await;
+    let mut resp = handle_aws(&app, &parts, Payload::Whole(body), peer.ip(), &request_id).await;
+    if matches!(guess, Framing::RestXml) {
+        crate::s3_cors::decorate(&app, &parts, &mut resp).await;
+    }
     tracing::debug!(method = %parts.method, path = %path, status = resp.status().as_u16(), elapsed_us = started.elapsed().as_micros(), "request");
     resp
 }

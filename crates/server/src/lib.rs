@@ -10,5 +10,6 @@ pub mod metrics;
 pub mod post_form;
 pub mod registry;
 pub mod response_check;
+pub mod s3_cors;
 pub mod streaming;
 pub mod tls;
