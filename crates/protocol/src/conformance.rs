@@ -210,17 +210,43 @@ const ERROR_EXEMPTIONS: &[(&str, &str, &str)] = &[
 
 /// S3's model declares almost no errors; the S3 API Reference's "List of error codes" documents
 /// these for the object and bucket operations (conditional requests, ranges, digests, bucket
-/// names and Regions, key length), so any S3 operation may answer them.
+/// names and Regions, key length, multipart uploads, versions, tagging, bucket subresources
+/// and their absence, POST policies, CORS), so any S3 operation may answer them.
 const S3_DOCUMENTED_ERRORS: &[&str] = &[
+    "AccessForbidden",
     "BadDigest",
+    "BadRequest",
     "BucketNotEmpty",
+    "ConditionalRequestConflict",
+    "EntityTooSmall",
     "IllegalLocationConstraintException",
+    "InvalidArgument",
     "InvalidBucketName",
     "InvalidDigest",
+    "InvalidEncryptionAlgorithmError",
+    "InvalidLocationConstraint",
+    "InvalidPart",
+    "InvalidPartNumber",
+    "InvalidPartOrder",
+    "InvalidPolicyDocument",
     "InvalidRange",
     "InvalidRequest",
+    "InvalidTag",
     "KeyTooLongError",
+    "MalformedPolicy",
+    "MalformedXML",
+    "MethodNotAllowed",
+    "NoSuchBucket",
+    "NoSuchBucketPolicy",
+    "NoSuchCORSConfiguration",
+    "NoSuchKey",
+    "NoSuchPublicAccessBlockConfiguration",
+    "NoSuchTagSet",
+    "NoSuchUpload",
+    "NoSuchVersion",
     "NotModified",
+    "OperationAborted",
+    "PolicyTooLarge",
     "PreconditionFailed",
 ];
 
@@ -320,6 +346,8 @@ pub fn check_error(model: &ServiceModel, op: &Operation, code: &str) -> Option<V
         || code == NOT_IMPLEMENTED
         || ERROR_EXEMPTIONS.contains(&(model.key, op.name, code))
         || (model.key == "s3" && S3_DOCUMENTED_ERRORS.contains(&code))
+        // S3 relays a KMS error met for the requester as `KMS.<KMS's code>`.
+        || (model.key == "s3" && code.starts_with("KMS."))
     {
         return None;
     }

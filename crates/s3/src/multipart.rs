@@ -841,6 +841,9 @@ impl S3Service {
         });
         if let Some(o) = out.as_object_mut() {
             crate::sse::describe(rec.sse.as_ref(), o);
+            // CompleteMultipartUploadOutput has no SSE-C members (AWS sends none there).
+            o.remove("SSECustomerAlgorithm");
+            o.remove("SSECustomerKeyMD5");
             if let Some(v) = &rec.version_id {
                 o.insert("VersionId".into(), Value::String(v.clone()));
             }

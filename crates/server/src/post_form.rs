@@ -363,13 +363,13 @@ async fn read_fields(
                     f.1.clone_from(&key);
                 }
             }
-            let host = parts
-                .headers
-                .get(http::header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or_default();
+            // The host without its port, as the router reads it for virtual-host addressing.
+            let host = rampart_protocol::http::Head::from_parts(parts)
+                .host()
+                .unwrap_or_default()
+                .to_owned();
             let bucket = rampart_protocol::restxml::bucket_from_host(
-                host,
+                &host,
                 &app.routing.virtual_host_suffixes,
             )
             .or_else(|| {
