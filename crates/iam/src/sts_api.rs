@@ -226,6 +226,51 @@ impl StsService {
 
     /// Record when and where a role was last assumed (GetRole's `RoleLastUsed`); best effort:
     /// a concurrent change to the role wins.
+    /// The session of a federated AssumeRoleWith* call once the token and the trust policy
+    /// passed: its session policy, credentials, the role's last use, and the assumed-role user.
+    ///
+    /// # Errors
+    /// MalformedPolicyDocument for a bad session policy; store failures.
+    #[allow(clippy::too_many_arguments)]
+    async fn federated_session(
+        &self,
+        ctx: &RequestContext,
+        partition: &str,
+        account: &str,
+        role: &RoleRecord,
+        session_name: &str,
+        seconds: i64,
+        policy: Option<&str>,
+        policy_arns: Option<&[s::PolicyDescriptorType]>,
+    ) -> Result<(s::Credentials, Option<i32>, s::AssumedRoleUser), AwsError> {
+        let (session_policy, packed) = self.session_policy(policy, policy_arns).await?;
+        let kind = SessionKind::Role {
+            role_name: role.name.clone(),
+            role_path: role.path.clone(),
+            role_id: role.id.clone(),
+            session_name: session_name.to_owned(),
+        };
+        let (credentials, _) = self
+            .issue(
+                account,
+                kind,
+                seconds,
+                session_policy,
+                Vec::new(),
+                Origin::default(),
+            )
+            .await?;
+        self.note_role_used(account, &role.name, &ctx.region).await;
+        let user = s::AssumedRoleUser {
+            arn: format!(
+                "arn:{partition}:sts::{account}:assumed-role/{}/{session_name}",
+                role.name
+            ),
+            assumed_role_id: format!("{}:{session_name}", role.id),
+        };
+        Ok((credentials, packed, user))
+    }
+
     async fn note_role_used(&self, account: &str, role_name: &str, region: &str) {
         let key = name_key(account, role_name);
         let Ok(Some(mut role)) = records::ROLES.get(&*self.id.store, &key).await else {

@@ -29,7 +29,7 @@ use rampart_sigv4::{Checksum, ChecksumAlgorithm};
 use rampart_store::Expect;
 
 use crate::errors;
-use crate::objects::{algorithm_named, check_conditions, etag, member_of, STORED_HEADERS};
+use crate::objects::{algorithm_named, check_conditions, etag, member_of};
 use crate::records::{ObjectRecord, DB};
 use crate::{field, S3Service};
 
@@ -349,21 +349,7 @@ impl S3Service {
         let key = Self::check_key(input)?;
         let (bucket, owner) = self.bucket(ctx, input, "s3:PutObject", Some(&key)).await?;
         let (algorithm, checksum_type) = upload_checksum(input)?;
-        let mut headers = BTreeMap::new();
-        for name in STORED_HEADERS {
-            if let Some(v) = field(input, name) {
-                headers.insert((*name).to_owned(), v.to_owned());
-            }
-        }
-        let metadata = input
-            .get("Metadata")
-            .and_then(Value::as_object)
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| Some((k.to_ascii_lowercase(), v.as_str()?.to_owned())))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let (headers, metadata) = crate::objects::stored_headers_and_metadata(input);
         let tags = crate::tagging::from_header(input)?;
         let object_id = Self::new_object_id();
         let new_key = self

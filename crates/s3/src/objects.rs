@@ -29,6 +29,27 @@ pub(crate) const STORED_HEADERS: &[&str] = &[
     "WebsiteRedirectLocation",
 ];
 
+/// The standard headers (`STORED_HEADERS`) and user metadata (names lowercased) a write keeps
+/// with its object: PutObject, CopyObject with `REPLACE`, CreateMultipartUpload.
+pub(crate) type Stored = (BTreeMap<String, String>, BTreeMap<String, String>);
+
+pub(crate) fn stored_headers_and_metadata(input: &Value) -> Stored {
+    let headers = STORED_HEADERS
+        .iter()
+        .filter_map(|name| Some(((*name).to_owned(), field(input, name)?.to_owned())))
+        .collect();
+    let metadata = input
+        .get("Metadata")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.to_ascii_lowercase(), v.as_str()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default();
+    (headers, metadata)
+}
+
 /// The largest key, in UTF-8 bytes.
 const MAX_KEY_LEN: usize = 1024;
 
@@ -264,21 +285,7 @@ impl S3Service {
             ));
         };
         writer.finish().await?;
-        let mut headers = BTreeMap::new();
-        for name in STORED_HEADERS {
-            if let Some(v) = field(input, name) {
-                headers.insert((*name).to_owned(), v.to_owned());
-            }
-        }
-        let metadata = input
-            .get("Metadata")
-            .and_then(Value::as_object)
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| Some((k.to_ascii_lowercase(), v.as_str()?.to_owned())))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let (headers, metadata) = stored_headers_and_metadata(input);
         let rec = ObjectRecord {
             id: id.clone(),
             size,
@@ -622,22 +629,7 @@ impl S3Service {
         }
         writer.finish().await?;
         let (headers, metadata) = if replace {
-            let mut headers = BTreeMap::new();
-            for name in STORED_HEADERS {
-                if let Some(v) = field(input, name) {
-                    headers.insert((*name).to_owned(), v.to_owned());
-                }
-            }
-            let metadata = input
-                .get("Metadata")
-                .and_then(Value::as_object)
-                .map(|m| {
-                    m.iter()
-                        .filter_map(|(k, v)| Some((k.to_ascii_lowercase(), v.as_str()?.to_owned())))
-                        .collect()
-                })
-                .unwrap_or_default();
-            (headers, metadata)
+            stored_headers_and_metadata(input)
         } else {
             (src.headers.clone(), src.metadata.clone())
         };

@@ -7,9 +7,9 @@ use base64::Engine as _;
 use rampart_policy::{Decision, Policy, Principal, Request};
 use rampart_service::{AwsError, FederatedIdentity, RequestContext};
 
-use super::{parse_role_arn, validation, Origin, StsService};
+use super::{parse_role_arn, validation, StsService};
 use crate::iam_api::providers::SAML_PROVIDERS;
-use crate::records::{self, name_key, SessionKind};
+use crate::records::{self, name_key};
 use crate::saml::{self, SamlError};
 use crate::shapes::sts as s;
 
@@ -223,34 +223,20 @@ impl StsService {
                 "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
             ));
         }
-        let (session_policy, packed) = self
-            .session_policy(req.policy.as_deref(), req.policy_arns.as_deref())
-            .await?;
-        let kind = SessionKind::Role {
-            role_name: role.name.clone(),
-            role_path: role.path.clone(),
-            role_id: role.id.clone(),
-            session_name: session_name.clone(),
-        };
-        let (credentials, _) = self
-            .issue(
+        let (credentials, packed, user) = self
+            .federated_session(
+                ctx,
+                partition,
                 account,
-                kind,
+                &role,
+                &session_name,
                 seconds,
-                session_policy,
-                Vec::new(),
-                Origin::default(),
+                req.policy.as_deref(),
+                req.policy_arns.as_deref(),
             )
             .await?;
-        self.note_role_used(account, role_name, &ctx.region).await;
         Ok(s::AssumeRoleWithSAMLResponse {
-            assumed_role_user: Some(s::AssumedRoleUser {
-                arn: format!(
-                    "arn:{partition}:sts::{account}:assumed-role/{}/{session_name}",
-                    role.name
-                ),
-                assumed_role_id: format!("{}:{session_name}", role.id),
-            }),
+            assumed_role_user: Some(user),
             audience: Some(recipient),
             credentials: Some(credentials),
             issuer: Some(assertion.issuer),

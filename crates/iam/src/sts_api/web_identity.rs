@@ -5,10 +5,10 @@
 use rampart_policy::{Decision, Policy, Principal, Request};
 use rampart_service::{AwsError, FederatedIdentity, RequestContext};
 
-use super::{parse_role_arn, validation, Origin, StsService};
+use super::{parse_role_arn, validation, StsService};
 use crate::iam_api::providers::{OidcProviderRecord, OIDC_PROVIDERS};
 use crate::oidc::{self, TokenError};
-use crate::records::{self, name_key, SessionKind};
+use crate::records::{self, name_key};
 use crate::shapes::sts as s;
 
 /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
@@ -174,34 +174,20 @@ impl StsService {
                 "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
             ));
         }
-        let (session_policy, packed) = self
-            .session_policy(req.policy.as_deref(), req.policy_arns.as_deref())
-            .await?;
-        let kind = SessionKind::Role {
-            role_name: role.name.clone(),
-            role_path: role.path.clone(),
-            role_id: role.id.clone(),
-            session_name: req.role_session_name.clone(),
-        };
-        let (credentials, _) = self
-            .issue(
+        let (credentials, packed, user) = self
+            .federated_session(
+                ctx,
+                partition,
                 account,
-                kind,
+                &role,
+                &req.role_session_name,
                 seconds,
-                session_policy,
-                Vec::new(),
-                Origin::default(),
+                req.policy.as_deref(),
+                req.policy_arns.as_deref(),
             )
             .await?;
-        self.note_role_used(account, role_name, &ctx.region).await;
         Ok(s::AssumeRoleWithWebIdentityResponse {
-            assumed_role_user: Some(s::AssumedRoleUser {
-                arn: format!(
-                    "arn:{partition}:sts::{account}:assumed-role/{}/{}",
-                    role.name, req.role_session_name
-                ),
-                assumed_role_id: format!("{}:{}", role.id, req.role_session_name),
-            }),
+            assumed_role_user: Some(user),
             audience: Some(audience),
             credentials: Some(credentials),
             packed_policy_size: packed,
